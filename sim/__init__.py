@@ -1,0 +1,17 @@
+"""Golden numpy model of DaDN, Stripes and Dynamic Stripes (never imports :mod:`hw`)."""
+from .errors import ConfigError
+from .config import TileConfig, accumulator_bits
+from .fixed import Window, quantize, window_of
+from .layer import Layer
+from .pallets import pallets, weight_bricks
+from .precision import group_bits, value_bits
+from .cycles import (LayerCycles, NetworkCycles, layer_cycles, step_costs, rtl_cycles,
+                     dadn_closed, stripes_closed)
+from .functional import conv_int, window_set_results
+
+__all__ = [
+    "ConfigError", "TileConfig", "accumulator_bits", "Window", "quantize", "window_of", "Layer",
+    "pallets", "weight_bricks", "group_bits", "value_bits", "LayerCycles", "NetworkCycles",
+    "layer_cycles", "step_costs", "rtl_cycles", "dadn_closed", "stripes_closed", "conv_int",
+    "window_set_results",
+]

@@ -1,0 +1,97 @@
+"""Tile and model configuration shared by the golden model, the RTL generator and the reports.
+
+The accumulator width is derived here once; :mod:`hw` reads it from :func:`accumulator_bits`
+so that the model's overflow check and the generated accumulators can never disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, asdict
+import math
+
+from .errors import ConfigError
+
+TRIMS = ("none", "leading", "both")
+SCHEMES = ("dadn", "stripes", "dstripes")
+
+
+def accumulator_bits(act_bits: int, weight_bits: int, max_reduction: int) -> int:
+    """Signed accumulator width that cannot overflow for ``max_reduction`` products.
+
+    Each product of an ``act_bits`` activation (signed or unsigned) and a ``weight_bits``
+    signed weight fits in ``act_bits + weight_bits`` signed bits; a sum of ``n`` of them needs
+    ``ceil(log2(n))`` more.
+    """
+    return act_bits + weight_bits + max(0, math.ceil(math.log2(max_reduction)))
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """One accelerator configuration (defaults: the published 16 × 16 × 16, 16-bit tile).
+
+    Parameters
+    ----------
+    lanes : int
+        Activations per brick ``L`` (inputs of one SIP).
+    columns : int
+        Windows processed at once by a tile ``Nc``.
+    rows : int
+        Filters per tile ``Nr``.
+    tiles : int
+        Tiles sharing the activations ``T`` (model only; the RTL is one tile).
+    act_bits, weight_bits : int
+        Activation width ``A`` and weight width ``W``.
+    group : int
+        Columns whose precision is detected together ``G``; must divide ``columns``.
+    trim : str
+        ``"leading"`` (leading-one detection) or ``"both"`` (leading-one and trailing-zero).
+    run_ahead : int
+        Steps a group may run ahead of the slowest one (``0``: lock-step).
+    max_reduction : int
+        Longest reduction (products per result) the accumulators must hold without overflow.
+    """
+
+    lanes: int = 16
+    columns: int = 16
+    rows: int = 16
+    tiles: int = 16
+    act_bits: int = 16
+    weight_bits: int = 16
+    group: int = 1
+    trim: str = "leading"
+    run_ahead: int = 0
+    max_reduction: int = 1 << 16
+
+    def __post_init__(self):
+        for name in ("lanes", "columns", "rows", "tiles", "act_bits", "weight_bits", "group",
+                     "max_reduction"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+        if self.act_bits < 2 or self.act_bits > 32:
+            raise ConfigError(f"act_bits must be between 2 and 32, not {self.act_bits}")
+        if self.weight_bits < 2 or self.weight_bits > 32:
+            raise ConfigError(f"weight_bits must be between 2 and 32, not {self.weight_bits}")
+        if self.columns % self.group:
+            raise ConfigError(f"group size {self.group} does not divide columns {self.columns}")
+        if self.trim not in ("leading", "both"):
+            raise ConfigError(f"trim must be 'leading' or 'both', not {self.trim!r}")
+        if not isinstance(self.run_ahead, int) or self.run_ahead < 0:
+            raise ConfigError(f"run_ahead must be a non-negative integer, not {self.run_ahead!r}")
+
+    @property
+    def groups(self) -> int:
+        """Precision groups per pallet (``columns // group``)."""
+        return self.columns // self.group
+
+    @property
+    def filters_per_set(self) -> int:
+        """Filters processed together by all tiles (``rows * tiles``)."""
+        return self.rows * self.tiles
+
+    @property
+    def acc_bits(self) -> int:
+        """Signed accumulator width (see :func:`accumulator_bits`)."""
+        return accumulator_bits(self.act_bits, self.weight_bits, self.max_reduction)
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,291 @@
+"""Cycle models of DaDN, Stripes and Dynamic Stripes (DESIGN §5), plus two bounds.
+
+All counts are per *one tile-set* (``T`` tiles sharing activations), i.e. the accelerator of
+the papers: a filter-set is ``Nr * T`` filters and the activation stream is repeated per
+filter-set.
+
+* **DaDN**: one brick per cycle, ``windows * kh*kw*CB * filter_sets`` per group.
+* **Stripes**: ``p_L`` cycles per step, ``window_sets * kh*kw*CB * filter_sets * p_L``
+  (padding steps included).
+* **Dynamic Stripes**: a step costs ``max(1, max_g bits_g)`` (lock-step); with run-ahead
+  ``R > 0`` a group may start step ``s`` once every group finished step ``s - R - 1``, and a
+  step costs the group ``max(1, bits_g)``.
+* **Fully-connected layers** (``Layer.fc``): bricks of the single window are issued one per
+  cycle round-robin to the columns, in order; a column is busy for ``max(1, bits)`` cycles of
+  its brick (Stripes: ``p_L``; each brick is its own detection group). DaDN takes one brick
+  per cycle.
+* **Per-value ideal** bound: every activation slot of every pallet costs its own bits
+  (``precision.value_bits``), perfectly balanced over ``L * Nc`` lanes: ``sum / (L * Nc)``.
+* **Pragmatic-style** count: a step costs ``max(1, most non-zero bits of any activation of
+  the pallet)`` (lanes and columns synchronised per pallet, as the bit-serial units are).
+
+The RTL-exact count of a run on one tile is the sum of its step costs plus the tile's
+pipeline latency (:func:`rtl_cycles`); the latency is a number the testbench reads from the
+generated hardware.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+
+import numpy as np
+
+from .config import TileConfig
+from .errors import ConfigError
+from .fixed import Window
+from .layer import Layer
+from .pallets import BrickGrid, group_inputs
+from .precision import bits_from_or, group_or, value_bits, essential_bits
+
+SCHEME_NAMES = ("dadn", "stripes", "dstripes", "ideal", "pragmatic")
+
+
+@dataclass
+class LayerCycles:
+    """Cycle counts of one layer over ``images`` inputs.
+
+    Members
+    -------
+    cycles : dict
+        ``dadn``, ``stripes``, ``dstripes`` (ints), ``ideal`` (float), ``pragmatic`` (int).
+    hist : ndarray
+        How many (group, step) pairs detected ``b`` bits, ``b = 0 .. p_L``.
+    """
+
+    layer: Layer
+    window: Window
+    config: TileConfig
+    images: int
+    cycles: dict
+    hist: np.ndarray
+    steps: int
+    name: str = ""
+
+    @property
+    def macs(self) -> int:
+        return self.layer.macs * self.images
+
+    @property
+    def windows(self) -> int:
+        return self.layer.windows * self.images
+
+    def speedup(self, over: str, of: str) -> float:
+        return self.cycles[over] / self.cycles[of] if self.cycles[of] else float("inf")
+
+    def as_dict(self) -> dict:
+        c = self.cycles
+        return {
+            "name": self.name or self.layer.name,
+            "layer": self.layer.describe(),
+            "window": [self.window.msb, self.window.lsb],
+            "signed": self.window.signed,
+            "precision": self.window.bits,
+            "images": self.images,
+            "windows": self.windows,
+            "steps": self.steps,
+            "macs": self.macs,
+            "dadn": {"cycles": int(c["dadn"])},
+            "stripes": {"cycles": int(c["stripes"])},
+            "dstripes": {"cycles": int(c["dstripes"])},
+            "bounds": {"ideal": float(c["ideal"]), "pragmatic": int(c["pragmatic"])},
+            "speedup": speedups(c),
+            "group_precision_hist": [int(x) for x in self.hist],
+        }
+
+
+def speedups(c: dict) -> dict:
+    def r(a, b):
+        return float(c[a] / c[b]) if c[b] else float("inf")
+    return {
+        "stripes_over_dadn": r("dadn", "stripes"),
+        "dstripes_over_dadn": r("dadn", "dstripes"),
+        "dstripes_over_stripes": r("stripes", "dstripes"),
+        "ideal_over_dadn": r("dadn", "ideal"),
+        "pragmatic_over_dadn": r("dadn", "pragmatic"),
+    }
+
+
+def check_layer(layer: Layer, config: TileConfig) -> None:
+    """Reject a layer whose reduction could overflow the configured accumulators."""
+    red = layer.kh * layer.kw * layer.channel_blocks(config.lanes) * config.lanes
+    if red > config.max_reduction:
+        raise ConfigError(
+            f"layer reduction length {red} (kh*kw*ceil(C/L)*L) exceeds max_reduction "
+            f"{config.max_reduction} of the {config.acc_bits}-bit accumulators")
+
+
+def dadn_closed(layer: Layer, config: TileConfig, images: int = 1) -> int:
+    """DaDN cycles, closed form."""
+    return (images * layer.groups * layer.windows * layer.steps(config.lanes)
+            * layer.filter_sets(config.filters_per_set))
+
+
+def stripes_closed(layer: Layer, window: Window, config: TileConfig, images: int = 1) -> int:
+    """Stripes cycles, closed form (FC layers: round-robin, see :func:`fc_cycles`)."""
+    if layer.fc:
+        nb = layer.channel_blocks(config.lanes)
+        return images * fc_cycles(np.full(nb, window.bits), config.columns) * layer.filter_sets(config.filters_per_set)
+    return (images * layer.groups * layer.window_sets(config.columns) * layer.steps(config.lanes)
+            * layer.filter_sets(config.filters_per_set) * window.bits)
+
+
+def fc_cycles(costs: np.ndarray, columns: int) -> int:
+    """Round-robin FC dispatch: brick ``i`` issues at ``max(issue[i-1] + 1, free[i % Nc])``
+    and keeps its column busy for ``max(1, costs[i])`` cycles; returns the last finish."""
+    free = [0] * columns
+    issue = -1
+    end = 0
+    for i, c in enumerate(np.maximum(1, np.asarray(costs, dtype=np.int64)).tolist()):
+        col = i % columns
+        issue = max(issue + 1, free[col])
+        free[col] = issue + c
+        end = max(end, free[col])
+    return end
+
+
+def run_ahead_cycles(group_bits: np.ndarray, run_ahead: int) -> int:
+    """Cycles of a step sequence ``(steps, groups)`` when a group may run ``run_ahead`` steps
+    ahead of the slowest (``0``: lock-step, the sum of per-step maxima)."""
+    cost = np.maximum(1, np.asarray(group_bits, dtype=np.int64))
+    if run_ahead == 0:
+        return int(cost.max(axis=1).sum())
+    n, g = cost.shape
+    finish = np.zeros((n + 1, g), dtype=np.int64)  # finish[s + 1]: end of step s
+    slowest = np.zeros(n + 1, dtype=np.int64)
+    for s in range(n):
+        gate = slowest[s - run_ahead] if s - run_ahead >= 0 else 0
+        finish[s + 1] = np.maximum(finish[s], gate) + cost[s]
+        slowest[s + 1] = finish[s + 1].max()
+    return int(slowest[n])
+
+
+def _detect(grid: BrickGrid, window: Window, config: TileConfig, mode: str):
+    """Yield ``(ky, kx, bits)`` with ``bits`` ``(CB, nws, groups)``: each group's detected bits
+    for every step at kernel position ``(ky, kx)``. Detection runs once per brick position."""
+    v, t, _ = group_or(grid.bricks, window.signed, axis=1)  # (CB, P+1)
+    nc, g = config.columns, config.group
+    if mode == "both" and g > 1:
+        for ky, kx, idx in grid.offsets():
+            vv = np.bitwise_or.reduce(v[:, idx].reshape(grid.cb, -1, config.groups, g), axis=-1)
+            tt = np.bitwise_or.reduce(t[:, idx].reshape(grid.cb, -1, config.groups, g), axis=-1)
+            yield ky, kx, bits_from_or(vv, tt, window, mode)[0].astype(np.int16)
+        return
+    # Leading-only bits are monotone in the group's OR, so the group's bits are the maximum of
+    # its columns' bits; with G == 1 the column is the group.
+    per = bits_from_or(v, t, window, mode)[0].astype(np.int16)
+    for ky, kx, idx in grid.offsets():
+        yield ky, kx, per[:, idx].reshape(grid.cb, -1, config.groups, g).max(axis=-1)
+
+
+def step_costs(acts: np.ndarray, layer: Layer, window: Window, config: TileConfig,
+               mode: str = "leading", group: int = 0) -> np.ndarray:
+    """Cycles of every step of one convolution group, ``(window_sets, steps)``, in pallet order.
+
+    ``mode`` is ``static`` (Stripes), ``leading`` or ``both``.
+    """
+    acts = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
+    grid = BrickGrid(group_inputs(acts, layer)[group], layer, config.lanes, config.columns)
+    out = np.empty((grid.window_sets, layer.kh, layer.kw, grid.cb), dtype=np.int64)
+    for ky, kx, bits in _detect(grid, window, config, mode):
+        out[:, ky, kx, :] = np.maximum(1, bits.max(axis=-1)).T
+    return out.reshape(grid.window_sets, -1)
+
+
+def rtl_cycles(costs: np.ndarray, latency: int) -> int:
+    """RTL-exact cycle count of a run (always-ready streams): the sum of the step costs of the
+    run plus the tile's constant pipeline latency."""
+    return int(np.asarray(costs).sum()) + int(latency)
+
+
+def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileConfig = TileConfig(),
+                 name: str = "") -> LayerCycles:
+    """Cycle counts of every scheme and both bounds for one layer.
+
+    Parameters
+    ----------
+    acts : array
+        Integer codes, ``(C, H, W)`` or ``(N, C, H, W)`` (cycles summed over the ``N`` inputs);
+        for FC layers any shape with ``C`` values per input.
+    """
+    check_layer(layer, config)
+    a = np.asarray(acts)
+    per_image = layer.c * layer.h * layer.w
+    if a.size == 0 or a.size % per_image:
+        raise ConfigError(f"activation shape {a.shape} does not match the layer input "
+                          f"{layer.c}x{layer.h}x{layer.w}")
+    a = window.check(a, config.act_bits).reshape(-1, layer.c, layer.h, layer.w)
+    n = a.shape[0]
+    fsets = layer.filter_sets(config.filters_per_set)
+    mode = config.trim
+    hist = np.zeros(window.bits + 1, dtype=np.int64)
+    dst = ideal_bits = pra = 0
+    for img in a:
+        for acts_g in group_inputs(img, layer):
+            grid = BrickGrid(acts_g, layer, config.lanes, config.columns)
+            vb = value_bits(grid.bricks, window, mode).sum(axis=1)  # (CB, P+1)
+            eb = essential_bits(grid.bricks, window.signed).max(axis=1)
+            if layer.fc:
+                v, t, _ = group_or(grid.bricks[:, :, 0], window.signed, axis=1)
+                bits = bits_from_or(v, t, window, mode)[0]
+                dst += fc_cycles(bits, config.columns)
+                pra += fc_cycles(eb[:, 0], config.columns)
+                ideal_bits += int(vb[:, 0].sum())
+                hist += np.bincount(bits, minlength=window.bits + 1)
+                continue
+            seq = [] if config.run_ahead else None
+            for ky, kx, bits in _detect(grid, window, config, mode):
+                hist += np.bincount(bits.ravel(), minlength=window.bits + 1)
+                if seq is None:
+                    dst += int(np.maximum(1, bits.max(axis=-1)).sum())
+                else:
+                    seq.append(bits)
+            if seq is not None:
+                # (kh*kw, CB, nws, groups) -> pallet order (nws, kh*kw, CB, groups)
+                order = np.stack(seq).transpose(2, 0, 1, 3).reshape(-1, config.groups)
+                dst += run_ahead_cycles(order, config.run_ahead)
+            for _, _, idx in grid.offsets():
+                ideal_bits += int(vb[:, idx].sum())
+                pra += int(np.maximum(1, eb[:, idx].reshape(grid.cb, -1, config.columns).max(axis=-1)).sum())
+    cycles = {
+        "dadn": dadn_closed(layer, config, n),
+        "stripes": stripes_closed(layer, window, config, n),
+        "dstripes": dst * fsets,
+        "ideal": ideal_bits / (config.lanes * config.columns) * fsets,
+        "pragmatic": pra * fsets,
+    }
+    if layer.fc:
+        steps = n * layer.channel_blocks(config.lanes) * fsets
+    else:
+        steps = n * layer.groups * layer.window_sets(config.columns) * layer.steps(config.lanes) * fsets
+    return LayerCycles(layer, window, config, n, cycles, hist * fsets, steps, name or layer.name)
+
+
+@dataclass
+class NetworkCycles:
+    """Per-layer results and their aggregation."""
+
+    name: str
+    layers: list = field(default_factory=list)
+
+    def total(self) -> dict:
+        keys = SCHEME_NAMES
+        return {k: sum(l.cycles[k] for l in self.layers) for k in keys}
+
+    def mac_weighted(self) -> dict:
+        """MAC-weighted averages of the per-layer speedups."""
+        macs = np.array([l.macs for l in self.layers], dtype=np.float64)
+        out = {}
+        for key in speedups(self.layers[0].cycles):
+            vals = np.array([speedups(l.cycles)[key] for l in self.layers])
+            out[key] = float((vals * macs).sum() / macs.sum())
+        return out
+
+    def as_dict(self) -> dict:
+        t = self.total()
+        return {
+            "network": self.name,
+            "layers": [l.as_dict() for l in self.layers],
+            "total": {k: (float(v) if k == "ideal" else int(v)) for k, v in t.items()},
+            "speedup": speedups(t),
+            "speedup_mac_weighted": self.mac_weighted(),
+        }

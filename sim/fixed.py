@@ -1,0 +1,136 @@
+"""Fixed-point activation codes and the per-layer precision window.
+
+An activation *code* is an integer. A layer's window ``[lsb, msb]`` says which bits may be set:
+
+* unsigned (after ReLU): ``0 <= code <= 2**(msb+1) - 2**lsb`` and ``code % 2**lsb == 0``;
+* signed (a network's first layer): two's complement in ``msb+1`` bits,
+  ``-2**msb <= code <= 2**msb - 2**lsb`` and ``code % 2**lsb == 0``.
+
+The layer precision is ``p = msb - lsb + 1`` (for signed layers it includes the sign bit).
+
+Quantisation (:func:`quantize`) maps a real tensor ``x`` to codes with a power-of-two step:
+``code = 2**lsb * round(x / (scale * 2**lsb))`` with round-half-to-even, then *saturates* to the
+window's range. ``scale`` is the real value of code ``1``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+from .precision import msb as _msb, lsb as _lsb
+
+
+@dataclass(frozen=True)
+class Window:
+    """A layer's activation window ``[lsb, msb]``.
+
+    Parameters
+    ----------
+    msb, lsb : int
+        Highest and lowest bit that may be set; ``0 <= lsb <= msb``.
+    signed : bool
+        Two's-complement codes (``msb`` is then the sign bit).
+    """
+
+    msb: int
+    lsb: int = 0
+    signed: bool = False
+
+    def __post_init__(self):
+        for name in ("msb", "lsb"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+                raise ConfigError(f"window {name} must be a non-negative integer, not {v!r}")
+        if self.lsb > self.msb:
+            raise ConfigError(f"window lsb {self.lsb} is above msb {self.msb}")
+        if self.signed and self.msb == self.lsb:
+            raise ConfigError(f"a signed window needs at least two bits, not [{self.msb}:{self.lsb}]")
+
+    @classmethod
+    def parse(cls, text: str, signed: bool = False) -> "Window":
+        """Parse ``"MSB:LSB"`` (or ``"MSB"``, meaning ``lsb = 0``)."""
+        parts = str(text).split(":")
+        try:
+            if len(parts) == 1:
+                return cls(int(parts[0]), 0, signed)
+            if len(parts) == 2:
+                return cls(int(parts[0]), int(parts[1]), signed)
+        except ValueError:
+            pass
+        raise ConfigError(f"window must be MSB:LSB with integers, not {text!r}")
+
+    @property
+    def bits(self) -> int:
+        """Layer precision ``p = msb - lsb + 1``."""
+        return self.msb - self.lsb + 1
+
+    @property
+    def lo(self) -> int:
+        """Smallest code in the window."""
+        return -(1 << self.msb) if self.signed else 0
+
+    @property
+    def hi(self) -> int:
+        """Largest code in the window."""
+        return (1 << self.msb) - (1 << self.lsb) if self.signed else (1 << (self.msb + 1)) - (1 << self.lsb)
+
+    def check(self, codes: np.ndarray, act_bits: int, what: str = "activation") -> np.ndarray:
+        """Return ``codes`` as int64 after checking they are integers inside this window.
+
+        Raises :class:`ConfigError` naming the first offending value.
+        """
+        a = np.asarray(codes)
+        if self.msb + 1 > act_bits:
+            raise ConfigError(f"window [{self.msb}:{self.lsb}] does not fit {act_bits}-bit activations")
+        if a.dtype.kind == "f":
+            bad = a[a != np.round(a)]
+            if bad.size:
+                raise ConfigError(f"{what} codes must be integers, found {bad.flat[0]!r}")
+            a = a.astype(np.int64)
+        elif a.dtype.kind not in "iub":
+            raise ConfigError(f"{what} codes must be integers, not dtype {a.dtype}")
+        a = a.astype(np.int64)
+        out = (a < self.lo) | (a > self.hi) | (a & ((1 << self.lsb) - 1) != 0)
+        if out.any():
+            v = int(a[out].flat[0])
+            kind = "signed" if self.signed else "unsigned"
+            raise ConfigError(f"{what} code {v} is outside the {kind} window [{self.msb}:{self.lsb}]"
+                              f" (allowed {self.lo}..{self.hi} in steps of {1 << self.lsb})")
+        return a
+
+
+def quantize(x: np.ndarray, scale: float, window: Window) -> np.ndarray:
+    """Quantise real values to integer codes in ``window`` (round-half-even, saturating).
+
+    Parameters
+    ----------
+    x : array
+        Real values.
+    scale : float
+        Real value of code 1 (positive).
+    window : Window
+        Target window.
+    """
+    if not scale > 0:
+        raise ConfigError(f"quantisation scale must be positive, not {scale!r}")
+    step = scale * (1 << window.lsb)
+    q = np.rint(np.asarray(x, dtype=np.float64) / step) * (1 << window.lsb)
+    return np.clip(q, window.lo, window.hi).astype(np.int64)
+
+
+def window_of(codes: np.ndarray, signed: bool = False) -> Window:
+    """The tightest window holding every code (``[0:0]`` for an all-zero tensor)."""
+    a = np.asarray(codes, dtype=np.int64)
+    if not signed and (a < 0).any():
+        raise ConfigError(f"unsigned codes cannot be negative, found {int(a[a < 0].flat[0])}")
+    nz = a[a != 0]
+    if nz.size == 0:
+        return Window(1 if signed else 0, 0, signed)
+    lsb = int(np.min(_lsb(nz)))
+    if signed:
+        msb = int(np.max(_msb(nz ^ (nz >> 63)))) + 1  # plus the sign bit
+    else:
+        msb = int(np.max(_msb(nz)))
+    return Window(max(msb, lsb + (1 if signed else 0)), lsb, signed)

@@ -1,0 +1,190 @@
+"""Layer shapes: convolution (incl. grouped / depthwise) and fully-connected.
+
+A :class:`Layer` knows the input shape ``(C, H, W)`` it is applied to; ``kh`` runs along ``H``
+and ``kw`` along ``W``. Output windows are enumerated row-major (``oy`` outer, ``ox`` inner).
+
+Grouped convolution is mapped as ``groups`` independent convolutions of ``C/groups`` input
+channels and ``K/groups`` filters, run one after the other; each group's channels form their own
+channel blocks (the last one padded with zero lanes) and its filters their own filter-sets.
+A depthwise layer (``groups == C``) therefore uses one lane of each brick, on every scheme.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+import math
+
+from .errors import ConfigError
+
+
+def _pair(text: str, name: str) -> tuple[int, int]:
+    parts = str(text).lower().split("x")
+    try:
+        vals = [int(p) for p in parts]
+    except ValueError:
+        raise ConfigError(f"layer {name} must be an integer or AxB, not {text!r}") from None
+    if len(vals) == 1:
+        vals = vals * 2
+    if len(vals) != 2:
+        raise ConfigError(f"layer {name} must be an integer or AxB, not {text!r}")
+    return vals[0], vals[1]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A conv or FC layer applied to an input of shape ``(C, H, W)``.
+
+    Parameters
+    ----------
+    c, h, w : int
+        Input channels and spatial size.
+    k : int
+        Output channels (filters).
+    kh, kw : int
+        Kernel height (along ``H``) and width (along ``W``).
+    sy, sx : int
+        Stride along ``H`` and ``W``.
+    py, px : int
+        Zero padding on each side along ``H`` and ``W``.
+    groups : int
+        Convolution groups (``C`` and ``K`` must be divisible by it).
+    fc : bool
+        Fully-connected layer (``h == w == kh == kw == 1``), dispatched round-robin.
+    name : str
+        Label used in reports.
+    """
+
+    c: int
+    h: int
+    w: int
+    k: int
+    kh: int = 1
+    kw: int = 1
+    sy: int = 1
+    sx: int = 1
+    py: int = 0
+    px: int = 0
+    groups: int = 1
+    fc: bool = False
+    name: str = ""
+
+    def __post_init__(self):
+        for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "groups"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"layer {f} must be a positive integer, not {v!r}")
+        for f in ("py", "px"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or v < 0:
+                raise ConfigError(f"layer padding {f} must be a non-negative integer, not {v!r}")
+        if self.c % self.groups:
+            raise ConfigError(f"input channels {self.c} are not divisible by groups {self.groups}")
+        if self.k % self.groups:
+            raise ConfigError(f"filters {self.k} are not divisible by groups {self.groups}")
+        if self.kh > self.h + 2 * self.py:
+            raise ConfigError(f"kernel height {self.kh} is larger than the padded input height {self.h + 2 * self.py}")
+        if self.kw > self.w + 2 * self.px:
+            raise ConfigError(f"kernel width {self.kw} is larger than the padded input width {self.w + 2 * self.px}")
+        if self.fc and (self.h, self.w, self.kh, self.kw, self.groups) != (1, 1, 1, 1, 1):
+            raise ConfigError(f"a fully-connected layer takes a flat input of C values, not {self.c}x{self.h}x{self.w}")
+
+    @classmethod
+    def parse(cls, spec: str, in_shape: tuple[int, int, int], name: str = "") -> "Layer":
+        """Parse ``k=K,kh=KH,kw=KW,stride=S,pad=P[,groups=G][,fc]`` for an input ``(C,H,W)``.
+
+        ``stride`` and ``pad`` accept ``N`` or ``NYxNX``; ``k=K,fc`` is a fully-connected layer.
+        """
+        keys = {"k", "kh", "kw", "stride", "pad", "groups", "fc"}
+        vals: dict[str, str] = {}
+        for item in str(spec).split(","):
+            item = item.strip()
+            if not item:
+                continue
+            key, eq, val = item.partition("=")
+            key = key.strip().lower()
+            if key not in keys:
+                raise ConfigError(f"unknown layer key {key!r} in {spec!r} (expected {', '.join(sorted(keys))})")
+            if key == "fc" and not eq:
+                val = "1"
+            elif not eq:
+                raise ConfigError(f"layer key {key!r} needs a value in {spec!r}")
+            vals[key] = val.strip()
+        if "k" not in vals:
+            raise ConfigError(f"layer spec {spec!r} has no k=FILTERS")
+
+        def num(key, default):
+            try:
+                return int(vals.get(key, default))
+            except ValueError:
+                raise ConfigError(f"layer {key} must be an integer, not {vals[key]!r}") from None
+
+        c, h, w = in_shape
+        fc = vals.get("fc", "0") not in ("0", "false", "no")
+        if fc:
+            return cls(c * h * w, 1, 1, num("k", 0), fc=True, name=name)
+        sy, sx = _pair(vals.get("stride", "1"), "stride")
+        py, px = _pair(vals.get("pad", "0"), "pad")
+        k = num("k", 0)
+        kh = num("kh", vals.get("kw", 1))
+        kw = num("kw", kh)
+        return cls(c, h, w, k, kh, kw, sy, sx, py, px, num("groups", 1), name=name)
+
+    @property
+    def oh(self) -> int:
+        """Output height."""
+        return (self.h + 2 * self.py - self.kh) // self.sy + 1
+
+    @property
+    def ow(self) -> int:
+        """Output width."""
+        return (self.w + 2 * self.px - self.kw) // self.sx + 1
+
+    @property
+    def windows(self) -> int:
+        """Output windows ``oh * ow``."""
+        return self.oh * self.ow
+
+    @property
+    def cg(self) -> int:
+        """Input channels per group."""
+        return self.c // self.groups
+
+    @property
+    def kg(self) -> int:
+        """Filters per group."""
+        return self.k // self.groups
+
+    @property
+    def reduction(self) -> int:
+        """Products summed into one result ``kh * kw * C/groups``."""
+        return self.kh * self.kw * self.cg
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the layer."""
+        return self.windows * self.k * self.reduction
+
+    def channel_blocks(self, lanes: int) -> int:
+        """Channel blocks per group ``ceil((C/groups) / L)``."""
+        return math.ceil(self.cg / lanes)
+
+    def steps(self, lanes: int) -> int:
+        """Steps (pallets) per window-set and group ``kh * kw * ceil((C/groups)/L)``."""
+        return self.kh * self.kw * self.channel_blocks(lanes)
+
+    def window_sets(self, columns: int) -> int:
+        """Window-sets ``ceil(windows / Nc)``."""
+        return math.ceil(self.windows / columns)
+
+    def filter_sets(self, filters_per_set: int) -> int:
+        """Filter-sets per group ``ceil((K/groups) / (Nr*T))``."""
+        return math.ceil(self.kg / filters_per_set)
+
+    def describe(self) -> str:
+        if self.fc:
+            return f"fc {self.c}->{self.k}"
+        g = f" g{self.groups}" if self.groups > 1 else ""
+        return (f"conv {self.c}x{self.h}x{self.w} -> {self.k}x{self.oh}x{self.ow} "
+                f"k{self.kh}x{self.kw} s{self.sy}x{self.sx} p{self.py}x{self.px}{g}")
+
+    def with_name(self, name: str) -> "Layer":
+        return replace(self, name=name)
