@@ -1,0 +1,54 @@
+"""``dstripes cycles``: cycle counts of one layer under every scheme."""
+from __future__ import annotations
+
+from sim.cycles import layer_cycles
+from sim.errors import ConfigError
+from sim.fixed import Window
+from sim.layer import Layer
+
+from .options import add_tile_options, load_int_array, print_json, tile_config
+from .table import layer_table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("cycles", help="cycle counts of one layer (DaDN, Stripes, Dynamic Stripes)",
+                       description="Cycle counts of one layer under DaDN, Stripes and Dynamic "
+                                   "Stripes, with the per-value ideal and Pragmatic-style bounds.")
+    p.add_argument("--acts", required=True, metavar="ACTS.npy",
+                   help="integer activation codes, (C,H,W) or (N,C,H,W); cycles summed over N")
+    p.add_argument("--layer", required=True, metavar="SPEC",
+                   help="k=K,kh=KH,kw=KW,stride=S,pad=P[,groups=G] or k=K,fc")
+    p.add_argument("--window", required=True, metavar="MSB:LSB", help="layer precision window")
+    p.add_argument("--signed", action="store_true", help="two's-complement activations")
+    add_tile_options(p)
+    p.add_argument("--run-ahead", type=int, default=0, metavar="R",
+                   help="steps a group may run ahead of the slowest (%(default)s: lock-step)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def input_shape(acts, fc: bool) -> tuple:
+    if acts.ndim == 3:
+        return acts.shape
+    if acts.ndim == 4:
+        return acts.shape[1:]
+    if fc and acts.ndim in (1, 2):
+        return (acts.shape[-1], 1, 1)
+    raise ConfigError(f"activations must have shape (C,H,W) or (N,C,H,W), not {acts.shape}")
+
+
+def run(args) -> int:
+    cfg = tile_config(args, run_ahead=args.run_ahead)
+    acts = load_int_array(args.acts, "activations")
+    window = Window.parse(args.window, args.signed)
+    fc = "fc" in [s.strip().split("=")[0] for s in args.layer.split(",")]
+    layer = Layer.parse(args.layer, input_shape(acts, fc))
+    res = layer_cycles(acts, layer, window, cfg)
+    if args.json:
+        d = res.as_dict()
+        d["config"] = cfg.as_dict()
+        print_json(d)
+    else:
+        print(layer_table([res], title=f"{layer.describe()}  window [{window.msb}:{window.lsb}]"
+                          f"{' signed' if window.signed else ''}, {res.images} input(s)"))
+    return 0

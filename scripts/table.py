@@ -1,0 +1,41 @@
+"""Plain-text tables for the terminal."""
+from __future__ import annotations
+
+
+def render(headers: list[str], rows: list[list], title: str = "") -> str:
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = [title] if title else []
+    for j, r in enumerate(cells):
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(c) -> str:
+    if isinstance(c, float):
+        return f"{c:.2f}"
+    if isinstance(c, int):
+        return f"{c:,}"
+    return str(c)
+
+
+def layer_table(results, title: str = "") -> str:
+    """One row per scheme and bound for a single layer, or one row per layer for several."""
+    if len(results) == 1:
+        r = results[0]
+        c = r.cycles
+        rows = [[name, int(round(c[key])) if key != "ideal" else c[key], c["dadn"] / c[key] if c[key] else 0.0,
+                 c["stripes"] / c[key] if c[key] else 0.0]
+                for name, key in (("DaDN (bit-parallel)", "dadn"), ("Stripes", "stripes"),
+                                  (f"Dynamic Stripes ({r.config.trim}, G={r.config.group})", "dstripes"),
+                                  ("per-value ideal (bound)", "ideal"),
+                                  ("Pragmatic-style (bound)", "pragmatic"))]
+        return render(["scheme", "cycles", "x DaDN", "x Stripes"], rows, title)
+    rows = []
+    for r in results:
+        c = r.cycles
+        rows.append([r.name, r.window.bits, c["dadn"], c["stripes"], c["dstripes"],
+                     c["dadn"] / c["stripes"], c["dadn"] / c["dstripes"], c["stripes"] / c["dstripes"]])
+    return render(["layer", "p", "DaDN", "Stripes", "DStripes", "STR/DaDN", "DStr/DaDN", "DStr/STR"], rows, title)
