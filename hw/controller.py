@@ -1,0 +1,144 @@
+"""Tile controller: run configuration, step / window-set counting, output hand-off, cycles."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .params import check_int, run_layout
+
+
+class Controller(wiring.Component):
+    """Sequences one run of a tile.
+
+    A run starts when the configuration is accepted (only while idle). The controller then
+    (1) lets exactly ``steps * window_sets`` activation and weight transfers in, (2) counts the
+    work items leaving the array's input stage (bit-plane cycles on the bit-serial tile, bricks on
+    the bit-parallel one) to tell the accumulators when a step's value is added and when a
+    window-set closes, (3) hands each closed window-set to the output buffer, stalling the array
+    only when the buffer is still full, and (4) ends the run when the last results have been
+    taken. ``cycles`` counts the cycles of the run: from the cycle after the configuration was
+    accepted to the cycle the last results are transferred, inclusive.
+
+    Parameters
+    ----------
+    act_bits : int
+        Activation width (sizes the window fields).
+    count_bits : int
+        Width of the step and window-set counters.
+
+    Members
+    -------
+    config : ``In(stream.Signature(run_layout))``
+        Run configuration; accepted only while idle.
+    msb, lsb, signed, mode : ``Out``
+        The accepted configuration, held for the whole run.
+    act_enable, weight_enable : ``Out(1)``
+        Activations / weights still to be accepted in this run.
+    act_done, weight_done : ``In(1)``
+        An activation / weight transfer happened this cycle.
+    item_valid, item_last : ``In(1)``
+        The array's input stage offers a work item; it ends a step.
+    advance : ``Out(1)``
+        The array advances this cycle (the work item, if any, is consumed).
+    add, clear : ``Out(1)``
+        The previous step's value is added into the accumulators; that add closes a window-set.
+    buffer_can_load : ``In(1)``, ``buffer_load`` : ``Out(1)``, ``result_done`` : ``In(1)``
+        Output buffer hand-off.
+    busy : ``Out(1)``
+    cycles : ``Out(32)``
+
+    Latency: the add of a step happens in the cycle after its last work item (:attr:`latency`).
+    """
+
+    def __init__(self, act_bits: int = 16, count_bits: int = 24):
+        self._act_bits = check_int("act_bits", act_bits, 2)
+        self._count_bits = check_int("count_bits", count_bits, 1, 32)
+        super().__init__({
+            "config": In(stream.Signature(run_layout(act_bits, count_bits))),
+            "msb": Out(range(act_bits)),
+            "lsb": Out(range(act_bits)),
+            "signed": Out(1),
+            "mode": Out(2),
+            "act_enable": Out(1),
+            "weight_enable": Out(1),
+            "act_done": In(1),
+            "weight_done": In(1),
+            "item_valid": In(1),
+            "item_last": In(1),
+            "advance": Out(1),
+            "add": Out(1),
+            "clear": Out(1),
+            "buffer_can_load": In(1),
+            "buffer_load": Out(1),
+            "result_done": In(1),
+            "busy": Out(1),
+            "cycles": Out(32),
+        })
+
+    latency = property(lambda self: 1, doc="Cycles from a step's last work item to its add.")
+    count_bits = property(lambda self: self._count_bits)
+
+    def elaborate(self, platform):
+        m = Module()
+        cb = self._count_bits
+        steps = Signal(cb)
+        window_sets = Signal(cb)
+
+        def counter(name):
+            # (step inside the window-set, window-sets completed) of one event stream
+            return Signal(cb, name=f"{name}_step"), Signal(cb + 1, name=f"{name}_ws")
+
+        def count(event, pair):
+            step, ws = pair
+            with m.If(event):
+                m.d.sync += step.eq(step + 1)
+                with m.If(step == steps - 1):
+                    m.d.sync += [step.eq(0), ws.eq(ws + 1)]
+
+        acts, weights, items = counter("act"), counter("weight"), counter("item")
+        results = Signal(cb + 1)
+
+        m.d.comb += self.config.ready.eq(~self.busy)
+        with m.If(self.config.valid & self.config.ready):
+            cfg = self.config.payload
+            m.d.sync += [
+                self.msb.eq(cfg.msb), self.lsb.eq(cfg.lsb), self.signed.eq(cfg.signed),
+                self.mode.eq(cfg.mode), steps.eq(cfg.steps), window_sets.eq(cfg.window_sets),
+                self.busy.eq((cfg.steps != 0) & (cfg.window_sets != 0)),
+                self.cycles.eq(0), results.eq(0),
+            ]
+            for step, ws in (acts, weights, items):
+                m.d.sync += [step.eq(0), ws.eq(0)]
+        with m.If(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        # Both input streams stop at the run's end on their own count, so a producer that runs
+        # ahead into the next run is held back rather than mixed in.
+        m.d.comb += [
+            self.act_enable.eq(self.busy & (acts[1] != window_sets)),
+            self.weight_enable.eq(self.busy & (weights[1] != window_sets)),
+        ]
+        count(self.act_done, acts)
+        count(self.weight_done, weights)
+
+        # Add stage: a step's value enters the accumulators the cycle after its last item.
+        pending = Signal()
+        closes = Signal()
+        m.d.comb += [
+            self.add.eq(pending),
+            self.clear.eq(pending & closes),
+            self.advance.eq(~(pending & closes & ~self.buffer_can_load)),
+            self.buffer_load.eq(self.advance & pending & closes),
+        ]
+        with m.If(self.advance):
+            m.d.sync += pending.eq(0)
+            with m.If(self.item_valid & self.item_last):
+                m.d.sync += [pending.eq(1), closes.eq(items[0] == steps - 1)]
+            count(self.item_valid & self.item_last, items)
+
+        with m.If(self.result_done):
+            m.d.sync += results.eq(results + 1)
+            with m.If(results + 1 == window_sets):
+                m.d.sync += self.busy.eq(0)
+        return m

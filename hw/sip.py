@@ -1,0 +1,125 @@
+"""Serial inner-product unit (SIP)."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .params import check_int, index_bits
+
+
+class SIP(wiring.Component):
+    """Serial inner-product unit: one bit of ``L`` activations against ``L`` weights per cycle.
+
+    Each cycle the unit ANDs the ``L`` activation bits with the ``L`` signed weights, sums them
+    in an adder tree, negates the sum on the sign cycle of a signed layer, and shift-accumulates
+    MSB first into a *partial* sum of the current step. The cycle after a step's last bit the
+    partial is added into the window accumulator, aligned by the group's lowest processed bit
+    (``low``); when that add closes a window-set, ``result`` carries the window's final value and
+    the accumulator restarts from zero.
+
+    The unit works in lock-step with the rest of the array: nothing happens in a cycle with
+    ``en`` low.
+
+    Parameters
+    ----------
+    lanes : int
+        Activation bits (and weights) per cycle ``L``.
+    weight_bits : int
+        Weight width ``W`` (two's complement).
+    act_bits : int
+        Activation width ``A`` (longest serial sequence, largest alignment shift ``A - 1``).
+    acc_bits : int
+        Accumulator width (see :func:`sim.config.accumulator_bits`).
+
+    Members
+    -------
+    bits : ``In(L)``
+        Activation bits of this cycle, one per lane.
+    weights : ``In(ArrayLayout(signed(W), L))``
+        The step's weights.
+    en : ``In(1)``
+        The array advances this cycle.
+    first : ``In(1)``
+        First cycle of a step: the partial restarts.
+    active : ``In(1)``
+        This cycle's bit belongs to the group's detected range (otherwise the partial holds).
+    neg : ``In(1)``
+        Sign cycle: subtract instead of add.
+    add : ``In(1)``
+        Add the finished partial of the previous step into the accumulator.
+    low : ``In(range(A))``
+        Weight of the previous step's lowest processed bit (alignment of that add).
+    clear : ``In(1)``
+        The add closes a window-set: the accumulator restarts from zero.
+    result : ``Out(signed(acc_bits))``
+        ``acc + (partial << low)``: the window's result in the cycle ``add & clear``.
+
+    Latency and throughput: one bit plane per cycle; a step's contribution reaches ``result``
+    one cycle after its last bit (:attr:`latency`).
+    """
+
+    def __init__(self, lanes: int = 16, weight_bits: int = 16, act_bits: int = 16, acc_bits: int = 48):
+        self._lanes = check_int("lanes", lanes)
+        self._weight_bits = check_int("weight_bits", weight_bits, 2)
+        self._act_bits = check_int("act_bits", act_bits, 2)
+        self._acc_bits = check_int("acc_bits", acc_bits, act_bits + weight_bits)
+        super().__init__({
+            "bits": In(lanes),
+            "weights": In(data.ArrayLayout(signed(weight_bits), lanes)),
+            "en": In(1),
+            "first": In(1),
+            "active": In(1),
+            "neg": In(1),
+            "add": In(1),
+            "low": In(range(act_bits)),
+            "clear": In(1),
+            "result": Out(signed(acc_bits)),
+        })
+
+    lanes = property(lambda self: self._lanes)
+    weight_bits = property(lambda self: self._weight_bits)
+    act_bits = property(lambda self: self._act_bits)
+    acc_bits = property(lambda self: self._acc_bits)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a step's last bit plane to its contribution in :attr:`result`."""
+        return 1
+
+    @property
+    def partial_bits(self) -> int:
+        """Width of the partial: the negated tree sum (``W + clog2(L) + 1``) grown by ``A`` shifts."""
+        return self._weight_bits + index_bits(self._lanes - 1) + 1 + self._act_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        # AND of a bit with a signed weight: a 2:1 mux keeps the sign (a mixed-signedness `&`
+        # would zero-extend the bit mask and lose it).
+        terms = [Mux(self.bits[i], self.weights[i], 0) for i in range(self._lanes)]
+        while len(terms) > 1:
+            terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                     for i in range(0, len(terms), 2)]
+        tree = Signal(signed(self._weight_bits + index_bits(self._lanes - 1) + 1))
+        m.d.comb += tree.eq(terms[0])
+        term = Signal.like(tree)
+        m.d.comb += term.eq(Mux(self.neg, -tree, tree))
+
+        partial = Signal(signed(self.partial_bits))
+        acc = Signal(signed(self._acc_bits))
+        aligned = Signal(signed(self._acc_bits))
+        m.d.comb += [
+            aligned.eq(partial << self.low),
+            self.result.eq(acc + aligned),
+        ]
+        with m.If(self.en):
+            with m.If(self.first):
+                m.d.sync += partial.eq(0)
+                with m.If(self.active):
+                    m.d.sync += partial.eq(term)
+            with m.Elif(self.active):
+                m.d.sync += partial.eq((partial << 1) + term)
+            with m.If(self.add):
+                m.d.sync += acc.eq(Mux(self.clear, 0, self.result))
+        return m
+

@@ -1,0 +1,145 @@
+"""Bit-serial tiles: Dynamic Stripes (with the precision detector) and Stripes (without)."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sim.config import TileConfig
+
+from .controller import Controller
+from .dispatcher import Dispatcher
+from .params import (check_config, check_int, index_bits, pallet_layout, result_layout,
+                     run_layout, weight_layout)
+from .result_buffer import ResultBuffer
+from .sip import SIP
+
+
+class SerialTile(wiring.Component):
+    """An ``Nr x Nc`` array of SIPs with its dispatcher, controller and output buffer.
+
+    Row ``r`` computes filter ``r``, column ``c`` window ``c`` of the window-set. Each step the
+    tile takes one pallet and one ``Nr x L`` weight brick and spends ``max(1, max_g bits_g)``
+    cycles on it (Dynamic Stripes) or ``p_L`` cycles (Stripes, ``detect=False``); after the last
+    step of a window-set the ``Nc x Nr`` results leave on ``result`` while the next window-set is
+    already being computed.
+
+    Parameters
+    ----------
+    config : sim.config.TileConfig
+        ``lanes``, ``columns``, ``rows``, ``act_bits``, ``weight_bits``, ``group``, ``trim`` and
+        ``max_reduction`` (which sets the accumulator width); ``tiles`` and ``run_ahead`` are
+        model-only.
+    detect : bool
+        Dynamic Stripes (``True``) or Stripes (``False``).
+    count_bits : int
+        Width of the step and window-set counters of a run.
+
+    Members
+    -------
+    config : ``In(stream.Signature(run_layout))``
+        One run: window, signedness, mode, steps per window-set, window-sets.
+    act : ``In(stream.Signature(pallet_layout))``
+        One pallet per step, ``[column][lane]``.
+    weight : ``In(stream.Signature(weight_layout))``
+        One weight brick per step, ``[row][lane]``.
+    result : ``Out(stream.Signature(result_layout))``
+        One window-set of results, ``[column][row]``.
+    busy : ``Out(1)``
+    cycles : ``Out(32)``
+        Cycles of the current (or last) run, see :class:`Controller`.
+
+    Latency: with always-ready streams a run takes the sum of its step costs plus
+    :attr:`latency` cycles (dispatcher + SIP add stage + output buffer), whatever its length.
+    """
+
+    def __init__(self, config: TileConfig = TileConfig(), detect: bool = True, count_bits: int = 24):
+        self._cfg = check_config(config)
+        self._detect = bool(detect)
+        self._count_bits = check_int("count_bits", count_bits, 1, 32)
+        c = config
+        super().__init__({
+            "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
+            "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
+            "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
+            "result": Out(stream.Signature(result_layout(c.rows, c.columns, c.acc_bits))),
+            "busy": Out(1),
+            "cycles": Out(32),
+        })
+        self._controller = Controller(c.act_bits, self._count_bits)
+        self._dispatcher = Dispatcher(c.lanes, c.columns, c.rows, c.act_bits, c.weight_bits, c.group,
+                                      self._detect, c.trim == "both")
+        self._buffer = ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits))
+        self._sips = [[SIP(c.lanes, c.weight_bits, c.act_bits, c.acc_bits) for _ in range(c.columns)]
+                      for _ in range(c.rows)]
+
+    tile_config = property(lambda self: self._cfg)
+    detect = property(lambda self: self._detect)
+
+    def blocks(self):
+        """The distinct sub-blocks (one instance each) and how many of each the tile holds."""
+        c = self._cfg
+        return {
+            "sip": (self._sips[0][0], c.rows * c.columns),
+            "dispatcher": (self._dispatcher, 1),
+            "controller": (self._controller, 1),
+            "buffer": (self._buffer, 1),
+        }
+
+    @property
+    def latency(self) -> int:
+        """Cycles a run takes beyond the sum of its step costs (always-ready streams)."""
+        return self._dispatcher.latency + self._sips[0][0].latency + self._buffer.latency
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self._cfg
+        m.submodules.controller = ctrl = self._controller
+        m.submodules.dispatcher = disp = self._dispatcher
+        m.submodules.buffer = buf = self._buffer
+
+        wiring.connect(m, wiring.flipped(self.config), ctrl.config)
+        wiring.connect(m, wiring.flipped(self.act), disp.act)
+        wiring.connect(m, wiring.flipped(self.weight), disp.weight)
+        wiring.connect(m, buf.result, wiring.flipped(self.result))
+        plane = disp.plane
+        m.d.comb += [
+            disp.msb.eq(ctrl.msb), disp.lsb.eq(ctrl.lsb), disp.signed.eq(ctrl.signed),
+            disp.mode.eq(ctrl.mode),
+            disp.act_enable.eq(ctrl.act_enable), disp.weight_enable.eq(ctrl.weight_enable),
+            ctrl.act_done.eq(self.act.valid & self.act.ready),
+            ctrl.weight_done.eq(self.weight.valid & self.weight.ready),
+            ctrl.item_valid.eq(plane.valid),
+            ctrl.item_last.eq(plane.payload.last),
+            plane.ready.eq(ctrl.advance),
+            ctrl.buffer_can_load.eq(buf.can_load),
+            buf.load.eq(ctrl.buffer_load),
+            ctrl.result_done.eq(self.result.valid & self.result.ready),
+            self.busy.eq(ctrl.busy),
+            self.cycles.eq(ctrl.cycles),
+        ]
+
+        # The alignment of a step's partial is needed one cycle after its last bit (add stage).
+        groups = c.columns // c.group
+        add_low = Signal(data.ArrayLayout(range(c.act_bits), groups))
+        with m.If(plane.valid & plane.ready & plane.payload.last):
+            m.d.sync += add_low.eq(plane.payload.low)
+
+        for r in range(c.rows):
+            for col in range(c.columns):
+                g = col // c.group
+                sip = self._sips[r][col]
+                m.submodules[f"sip_r{r}_c{col}"] = sip
+                m.d.comb += [
+                    sip.bits.eq(plane.payload.bits[col]),
+                    sip.weights.eq(plane.payload.weights[r]),
+                    sip.en.eq(ctrl.advance),
+                    sip.first.eq(plane.valid & plane.payload.first),
+                    sip.active.eq(plane.valid & plane.payload.active[g]),
+                    sip.neg.eq(plane.payload.neg[g]),
+                    sip.add.eq(ctrl.add),
+                    sip.clear.eq(ctrl.clear),
+                    sip.low.eq(add_low[g]),
+                    buf.data[col][r].eq(sip.result),
+                ]
+        return m

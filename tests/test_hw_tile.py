@@ -1,0 +1,97 @@
+"""Bit-serial and bit-parallel tiles end to end in the Amaranth simulator against :mod:`sim`."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hw import build_tile
+from sim.config import TileConfig
+from sim.cycles import rtl_cycles, step_costs
+from sim.fixed import Window
+from sim.functional import window_set_results
+from sim.layer import Layer
+from sim.pallets import pallets, weight_bricks
+
+from .hwsim import config_word, pack, run_tile, unpack
+
+SMALL = dict(lanes=4, columns=4, rows=2, act_bits=8, weight_bits=8, max_reduction=1 << 10)
+
+
+def make_run(tile, scheme, cfg, acts, weights, layer, window, mode, window_sets=None, filter_set=0):
+    """Stream words, expected results and the RTL-exact cycle count of one run."""
+    c = cfg
+    if scheme == "dadn":
+        pal = pallets(acts, layer, c.lanes, 1)[:, :, 0, :]  # (windows, steps, L)
+        nws = layer.windows if window_sets is None else window_sets
+        pal = pal[:nws]
+        wb = weight_bricks(weights, layer, c.lanes, c.rows, filter_set)
+        exp = window_set_results(acts, weights, layer, c.lanes, 1, c.rows, filter_set)[:nws, 0, :]
+        act_words = [pack(b, c.act_bits) for win in pal for b in win]
+        w_words = [pack(w, c.weight_bits) for _ in range(nws) for w in wb]
+        expected = [list(r) for r in exp]
+        cycles = rtl_cycles(np.ones(pal.shape[:2]), tile.latency)
+        steps = pal.shape[1]
+    else:
+        pal = pallets(acts, layer, c.lanes, c.columns)
+        nws = pal.shape[0] if window_sets is None else window_sets
+        pal = pal[:nws]
+        wb = weight_bricks(weights, layer, c.lanes, c.rows, filter_set)
+        exp = window_set_results(acts, weights, layer, c.lanes, c.columns, c.rows, filter_set)[:nws]
+        act_words = [pack(p, c.act_bits) for ws in pal for p in ws]
+        w_words = [pack(w, c.weight_bits) for _ in range(nws) for w in wb]
+        expected = [list(r.ravel()) for r in exp]
+        cycles = rtl_cycles(step_costs(acts, layer, window, cfg, mode)[:nws], tile.latency)
+        steps = pal.shape[1]
+    return {
+        "config": config_word(tile, window, mode, steps, nws),
+        "acts": act_words, "weights": w_words, "results": nws,
+        "expected": expected, "cycles": cycles,
+    }
+
+
+def check(tile, cfg, run, got, cycles, exact_cycles=True):
+    n = len(run["expected"][0])
+    results = [unpack(w, cfg.acc_bits, n) for w in got]
+    assert results == run["expected"]
+    if exact_cycles:
+        assert cycles == run["cycles"]
+    else:
+        assert cycles >= run["cycles"]
+
+
+def random_layer(rng, signed=False, lanes=4):
+    c = int(rng.integers(1, 10))
+    h, w = int(rng.integers(2, 7)), int(rng.integers(2, 7))
+    kh, kw = int(rng.integers(1, min(h, 3) + 1)), int(rng.integers(1, min(w, 3) + 1))
+    layer = Layer(c, h, w, k=int(rng.integers(1, 4)), kh=kh, kw=kw,
+                  sy=int(rng.integers(1, 3)), sx=int(rng.integers(1, 3)),
+                  py=int(rng.integers(0, 2)), px=int(rng.integers(0, 2)))
+    msb = int(rng.integers(2, 8))
+    lsb = int(rng.integers(0, 2))
+    window = Window(msb, lsb, signed)
+    # ReLU-like: many zeros, a long tail, some full-precision values
+    raw = rng.integers(window.lo, window.hi + 1, size=(c, h, w))
+    mask = rng.random((c, h, w))
+    raw = np.where(mask < 0.4, 0, np.where(mask < 0.7, raw >> int(rng.integers(0, msb)), raw))
+    acts = (raw >> lsb) << lsb
+    acts = np.clip(acts, window.lo, window.hi)
+    weights = rng.integers(-128, 128, size=(layer.k, c, kh, kw))
+    return layer, window, acts, weights
+
+
+@pytest.mark.parametrize("scheme,mode,group,trim", [
+    ("dstripes", "leading", 1, "leading"),
+    ("dstripes", "both", 2, "both"),
+    ("dstripes", "static", 1, "leading"),
+    ("stripes", "static", 1, "leading"),
+    ("dadn", "static", 1, "leading"),
+])
+@pytest.mark.parametrize("seed", range(3))
+def test_random_layers(scheme, mode, group, trim, seed):
+    rng = np.random.default_rng(seed * 7 + len(scheme))
+    cfg = TileConfig(**SMALL, group=group, trim=trim)
+    tile = build_tile(scheme, cfg)
+    layer, window, acts, weights = random_layer(rng, signed=bool(seed % 2))
+    run = make_run(tile, scheme, cfg, acts, weights, layer, window, mode)
+    [(got, cycles)] = run_tile(tile, [run])
+    check(tile, cfg, run, got, cycles)
