@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Bit-parallel baseline tile (DaDianNao-style)."""
 from __future__ import annotations
 

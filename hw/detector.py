@@ -125,9 +125,20 @@ class PrecisionDetector(wiring.Component):
                 m.d.comb += [out.top.eq(top), out.bits.eq(0)]
             with m.Else():
                 m.d.comb += [out.top.eq(top), out.bits.eq((top - low + 1)[:bits_w])]
-        best = 1
-        for g in range(ngroups):
-            b = self.groups[g].bits
-            best = Mux(b > best, b, best)
-        m.d.comb += self.cycles.eq(best)
+        # A balanced tree of named maxima (log depth). Each stage is a named signal: reusing an
+        # unnamed expression twice per stage would be expanded exponentially by the netlist
+        # builder.
+        level = [self.groups[g].bits for g in range(ngroups)]
+        depth = 0
+        while len(level) > 1:
+            nxt = []
+            for i in range(0, len(level) - 1, 2):
+                x, y = level[i], level[i + 1]
+                mx = Signal(range(a + 1), name=f"max{depth}_{i // 2}")
+                m.d.comb += mx.eq(Mux(x > y, x, y))
+                nxt.append(mx)
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level, depth = nxt, depth + 1
+        m.d.comb += self.cycles.eq(Mux(level[0] == 0, 1, level[0]))
         return m

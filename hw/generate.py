@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Build a tile for a scheme, and write its Verilog and manifest."""
 from __future__ import annotations
 

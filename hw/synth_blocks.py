@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The distinct blocks of a tile, for per-block synthesis (each synthesised once, counted per
 instance)."""
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Bit-serial tiles: Dynamic Stripes (with the precision detector) and Stripes (without)."""
 from __future__ import annotations
 

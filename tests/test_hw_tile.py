@@ -95,3 +95,67 @@ def test_random_layers(scheme, mode, group, trim, seed):
     run = make_run(tile, scheme, cfg, acts, weights, layer, window, mode)
     [(got, cycles)] = run_tile(tile, [run])
     check(tile, cfg, run, got, cycles)
+
+
+@pytest.mark.parametrize("scheme", ["dstripes", "stripes", "dadn"])
+def test_stalls_and_backpressure(scheme):
+    """Random idle cycles on both producers and back-pressure on the consumer: results exact,
+    nothing lost or repeated, and the run can only be slower than the always-ready count."""
+    rng = np.random.default_rng(11)
+    cfg = TileConfig(**SMALL)
+    tile = build_tile(scheme, cfg)
+    layer, window, acts, weights = random_layer(rng)
+    mode = "leading" if scheme == "dstripes" else "static"
+    run = make_run(tile, scheme, cfg, acts, weights, layer, window, mode)
+    [(got, cycles)] = run_tile(tile, [run], idle=0.3, backpressure=0.5, seed=4)
+    check(tile, cfg, run, got, cycles, exact_cycles=False)
+
+
+@pytest.mark.parametrize("scheme", ["dstripes", "dadn"])
+def test_reset_mid_run_then_clean_runs(scheme):
+    """A reset in the middle of a run, then that run replayed and a second run back to back:
+    both exact, cycles included."""
+    rng = np.random.default_rng(12)
+    cfg = TileConfig(**SMALL, trim="both", group=2)
+    tile = build_tile(scheme, cfg)
+    runs = []
+    for signed in (False, True):
+        layer, window, acts, weights = random_layer(rng, signed=signed)
+        runs.append(make_run(tile, scheme, cfg, acts, weights, layer, window,
+                             "both" if scheme == "dstripes" else "static"))
+    out = run_tile(tile, runs, reset_at=23)
+    for run, (got, cycles) in zip(runs, out):
+        check(tile, cfg, run, got, cycles)
+
+
+def test_overhead_is_a_constant():
+    """``RTL - ideal`` is the tile's latency whatever the run length (no per-step or
+    per-window-set bubbles), and at most 16 cycles."""
+    rng = np.random.default_rng(13)
+    cfg = TileConfig(**SMALL)
+    tile = build_tile("dstripes", cfg)
+    assert tile.latency <= 16
+    layer = Layer(6, 8, 8, 2, 3, 3, 1, 1, 1, 1)
+    window = Window(7, 0)
+    acts = np.where(rng.random((6, 8, 8)) < 0.5, 0, rng.integers(0, 256, (6, 8, 8)))
+    weights = rng.integers(-128, 128, (2, 6, 3, 3))
+    costs = step_costs(acts, layer, window, cfg, "leading")
+    for n in (1, 3, costs.shape[0]):
+        run = make_run(tile, "dstripes", cfg, acts, weights, layer, window, "leading", window_sets=n)
+        [(got, cycles)] = run_tile(tile, [run])
+        check(tile, cfg, run, got, cycles)
+        assert cycles - int(costs[:n].sum()) == tile.latency
+
+
+def test_filter_set_and_signed_first_layer():
+    """A later filter-set (missing filters are zero) of a signed first layer with 3 channels."""
+    rng = np.random.default_rng(14)
+    cfg = TileConfig(**SMALL)
+    tile = build_tile("dstripes", cfg)
+    layer = Layer(3, 7, 6, 5, 3, 3, 2, 2, 1, 1)
+    window = Window(7, 0, signed=True)
+    acts = rng.integers(-128, 128, (3, 7, 6))
+    weights = rng.integers(-128, 128, (5, 3, 3, 3))
+    run = make_run(tile, "dstripes", cfg, acts, weights, layer, window, "leading", filter_set=2)
+    [(got, cycles)] = run_tile(tile, [run])
+    check(tile, cfg, run, got, cycles)
