@@ -41,8 +41,7 @@ def run(args) -> int:
     cfg = tile_config(args, run_ahead=args.run_ahead)
     acts = load_int_array(args.acts, "activations")
     window = Window.parse(args.window, args.signed)
-    fc = "fc" in [s.strip().split("=")[0] for s in args.layer.split(",")]
-    layer = Layer.parse(args.layer, input_shape(acts, fc))
+    layer = Layer.parse(args.layer, input_shape(acts, Layer.spec_is_fc(args.layer)))
     res = layer_cycles(acts, layer, window, cfg)
     if args.json:
         d = res.as_dict()

@@ -45,9 +45,14 @@ def load_int_array(path: str, what: str) -> np.ndarray:
     except (ValueError, OSError, EOFError) as e:
         raise ConfigError(f"{what} file {path} is not a valid .npy array ({e})") from None
     if a.dtype.kind == "f":
-        bad = a[a != np.round(a)]
+        bad = a[~np.isfinite(a) | (a != np.round(a))]
         if bad.size:
             raise ConfigError(f"{what} in {path} must be integer codes, found {bad.flat[0]!r}")
+        big = a[np.abs(a) >= 2.0 ** 62]
+        if big.size:
+            raise ConfigError(f"{what} in {path}: code {big.flat[0]!r} is out of range")
+    elif a.dtype.kind == "u" and a.dtype.itemsize >= 8 and a.size and a.max() > np.iinfo(np.int64).max:
+        raise ConfigError(f"{what} in {path}: code {int(a.max())} is out of range")
     elif a.dtype.kind not in "iub":
         raise ConfigError(f"{what} in {path} must be integers, not dtype {a.dtype}")
     return a.astype(np.int64)

@@ -159,22 +159,72 @@ def run_ahead_cycles(group_bits: np.ndarray, run_ahead: int) -> int:
     return int(slowest[n])
 
 
-def _detect(grid: BrickGrid, window: Window, config: TileConfig, mode: str):
+class _BrickStats:
+    """Everything the models need from each brick position, computed once per position.
+
+    Members (each ``(CB, Hp, Wp)``): ``v`` / ``t`` (the brick's ORs, see
+    :func:`precision.group_or`), ``bits`` (the brick's own detected bits), ``value_bits`` (sum
+    over lanes of each value's own bits) and ``essential`` (most non-zero bits of any lane).
+    Codes of at most 16 bits go through 64 K-entry look-up tables.
+    """
+
+    def __init__(self, grid: BrickGrid, window: Window, mode: str, bounds: bool = True):
+        b = grid.bricks
+        if b.dtype == np.uint16:
+            raw = b  # see _compact
+            if window.signed:
+                s16 = raw.view(np.int16)
+                self.v = np.bitwise_or.reduce(s16 ^ (s16 >> 15), axis=1).astype(np.int64)
+            else:
+                self.v = np.bitwise_or.reduce(raw, axis=1).astype(np.int64)
+            self.t = self.v if not window.signed else np.bitwise_or.reduce(raw, axis=1).astype(np.int64)
+            if bounds:
+                vb_lut, ess_lut = _luts(window, mode)
+                self.value_bits = vb_lut[raw].sum(axis=1, dtype=np.int32)
+                self.essential = ess_lut[raw].max(axis=1)
+        else:
+            self.v, self.t, _ = group_or(b, window.signed, axis=1)
+            if bounds:
+                self.value_bits = value_bits(b, window, mode).sum(axis=1)
+                self.essential = essential_bits(b, window.signed).max(axis=1)
+        self.bits = bits_from_or(self.v, self.t, window, mode)[0].astype(np.int8)
+
+
+def _compact(codes: np.ndarray, act_bits: int) -> np.ndarray:
+    """Validated codes of at most 16 bits as their 16-bit two's-complement pattern (a quarter of
+    the memory traffic of int64, and an index into the look-up tables); wider codes stay int64."""
+    return codes.astype(np.uint16) if act_bits <= 16 else codes
+
+
+_LUT_CACHE: dict = {}
+
+
+def _luts(window: Window, mode: str):
+    """Per-code look-up tables (indexed by the 16-bit pattern): own bits, non-zero bits."""
+    key = (window, mode)
+    if key not in _LUT_CACHE:
+        codes = np.arange(1 << 16, dtype=np.int64)
+        if window.signed:
+            codes = np.where(codes >= 1 << 15, codes - (1 << 16), codes)
+        _LUT_CACHE[key] = (value_bits(codes, window, mode).astype(np.uint8),
+                           essential_bits(codes, window.signed).astype(np.uint8))
+    return _LUT_CACHE[key]
+
+
+def _group_bits(grid: BrickGrid, stats: _BrickStats, window: Window, config: TileConfig, mode: str):
     """Yield ``(ky, kx, bits)`` with ``bits`` ``(CB, nws, groups)``: each group's detected bits
-    for every step at kernel position ``(ky, kx)``. Detection runs once per brick position."""
-    v, t, _ = group_or(grid.bricks, window.signed, axis=1)  # (CB, P+1)
-    nc, g = config.columns, config.group
-    if mode == "both" and g > 1:
-        for ky, kx, idx in grid.offsets():
-            vv = np.bitwise_or.reduce(v[:, idx].reshape(grid.cb, -1, config.groups, g), axis=-1)
-            tt = np.bitwise_or.reduce(t[:, idx].reshape(grid.cb, -1, config.groups, g), axis=-1)
-            yield ky, kx, bits_from_or(vv, tt, window, mode)[0].astype(np.int16)
-        return
-    # Leading-only bits are monotone in the group's OR, so the group's bits are the maximum of
-    # its columns' bits; with G == 1 the column is the group.
-    per = bits_from_or(v, t, window, mode)[0].astype(np.int16)
-    for ky, kx, idx in grid.offsets():
-        yield ky, kx, per[:, idx].reshape(grid.cb, -1, config.groups, g).max(axis=-1)
+    for every step at kernel position ``(ky, kx)``."""
+    g = config.group
+    for ky, kx in grid.kernel_positions():
+        if mode == "both" and g > 1:
+            vv = np.bitwise_or.reduce(grid.at(stats.v, ky, kx).reshape(grid.cb, -1, config.groups, g), axis=-1)
+            tt = np.bitwise_or.reduce(grid.at(stats.t, ky, kx).reshape(grid.cb, -1, config.groups, g), axis=-1)
+            yield ky, kx, bits_from_or(vv, tt, window, mode)[0].astype(np.int8)
+        else:
+            # Leading-only bits are monotone in the group's OR, so a group's bits are the
+            # maximum of its columns' bits; with G == 1 the column is the group.
+            cols = grid.at(stats.bits, ky, kx)
+            yield ky, kx, cols if g == 1 else cols.reshape(grid.cb, -1, config.groups, g).max(axis=-1)
 
 
 def step_costs(acts: np.ndarray, layer: Layer, window: Window, config: TileConfig,
@@ -184,9 +234,11 @@ def step_costs(acts: np.ndarray, layer: Layer, window: Window, config: TileConfi
     ``mode`` is ``static`` (Stripes), ``leading`` or ``both``.
     """
     acts = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
-    grid = BrickGrid(group_inputs(acts, layer)[group], layer, config.lanes, config.columns)
+    acts = _compact(group_inputs(acts, layer)[group], config.act_bits)
+    grid = BrickGrid(acts, layer, config.lanes, config.columns)
+    stats = _BrickStats(grid, window, mode, bounds=False)
     out = np.empty((grid.window_sets, layer.kh, layer.kw, grid.cb), dtype=np.int64)
-    for ky, kx, bits in _detect(grid, window, config, mode):
+    for ky, kx, bits in _group_bits(grid, stats, window, config, mode):
         out[:, ky, kx, :] = np.maximum(1, bits.max(axis=-1)).T
     return out.reshape(grid.window_sets, -1)
 
@@ -221,31 +273,29 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
     dst = ideal_bits = pra = 0
     for img in a:
         for acts_g in group_inputs(img, layer):
-            grid = BrickGrid(acts_g, layer, config.lanes, config.columns)
-            vb = value_bits(grid.bricks, window, mode).sum(axis=1)  # (CB, P+1)
-            eb = essential_bits(grid.bricks, window.signed).max(axis=1)
+            grid = BrickGrid(_compact(acts_g, config.act_bits), layer, config.lanes, config.columns)
+            stats = _BrickStats(grid, window, mode)
             if layer.fc:
-                v, t, _ = group_or(grid.bricks[:, :, 0], window.signed, axis=1)
-                bits = bits_from_or(v, t, window, mode)[0]
+                # one window: brick position (cb, 0, 0); each brick is its own detection group
+                bits = stats.bits[:, 0, 0].astype(np.int64)
                 dst += fc_cycles(bits, config.columns)
-                pra += fc_cycles(eb[:, 0], config.columns)
-                ideal_bits += int(vb[:, 0].sum())
+                pra += fc_cycles(stats.essential[:, 0, 0], config.columns)
+                ideal_bits += int(stats.value_bits[:, 0, 0].sum())
                 hist += np.bincount(bits, minlength=window.bits + 1)
                 continue
             seq = [] if config.run_ahead else None
-            for ky, kx, bits in _detect(grid, window, config, mode):
+            for ky, kx, bits in _group_bits(grid, stats, window, config, mode):
                 hist += np.bincount(bits.ravel(), minlength=window.bits + 1)
                 if seq is None:
                     dst += int(np.maximum(1, bits.max(axis=-1)).sum())
                 else:
                     seq.append(bits)
+                ideal_bits += int(grid.at(stats.value_bits, ky, kx).sum())
+                pra += int(np.maximum(1, grid.at(stats.essential, ky, kx).max(axis=-1)).sum())
             if seq is not None:
                 # (kh*kw, CB, nws, groups) -> pallet order (nws, kh*kw, CB, groups)
                 order = np.stack(seq).transpose(2, 0, 1, 3).reshape(-1, config.groups)
                 dst += run_ahead_cycles(order, config.run_ahead)
-            for _, _, idx in grid.offsets():
-                ideal_bits += int(vb[:, idx].sum())
-                pra += int(np.maximum(1, eb[:, idx].reshape(grid.cb, -1, config.columns).max(axis=-1)).sum())
     cycles = {
         "dadn": dadn_closed(layer, config, n),
         "stripes": stripes_closed(layer, window, config, n),

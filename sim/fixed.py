@@ -53,13 +53,12 @@ class Window:
         """Parse ``"MSB:LSB"`` (or ``"MSB"``, meaning ``lsb = 0``)."""
         parts = str(text).split(":")
         try:
-            if len(parts) == 1:
-                return cls(int(parts[0]), 0, signed)
-            if len(parts) == 2:
-                return cls(int(parts[0]), int(parts[1]), signed)
+            nums = [int(p) for p in parts]
         except ValueError:
-            pass
-        raise ConfigError(f"window must be MSB:LSB with integers, not {text!r}")
+            nums = []
+        if len(nums) not in (1, 2):
+            raise ConfigError(f"window must be MSB:LSB with integers, not {text!r}")
+        return cls(nums[0], nums[1] if len(nums) == 2 else 0, signed)
 
     @property
     def bits(self) -> int:
@@ -85,15 +84,27 @@ class Window:
         if self.msb + 1 > act_bits:
             raise ConfigError(f"window [{self.msb}:{self.lsb}] does not fit {act_bits}-bit activations")
         if a.dtype.kind == "f":
-            bad = a[a != np.round(a)]
+            bad = a[~np.isfinite(a) | (a != np.round(a)) | (np.abs(a) >= 2.0 ** 62)]
             if bad.size:
-                raise ConfigError(f"{what} codes must be integers, found {bad.flat[0]!r}")
+                v = bad.flat[0]
+                kind = "integers" if np.isfinite(v) and v == np.round(v) else "finite integers"
+                if kind == "integers":  # integral but far outside any window
+                    raise ConfigError(f"{what} code {v!r} is outside the window [{self.msb}:{self.lsb}]")
+                raise ConfigError(f"{what} codes must be {kind}, found {v!r}")
             a = a.astype(np.int64)
+        elif a.dtype.kind == "u" and a.dtype.itemsize >= 8 and a.size and a.max() > np.iinfo(np.int64).max:
+            raise ConfigError(f"{what} code {int(a.max())} is outside the window [{self.msb}:{self.lsb}]")
         elif a.dtype.kind not in "iub":
             raise ConfigError(f"{what} codes must be integers, not dtype {a.dtype}")
-        a = a.astype(np.int64)
-        out = (a < self.lo) | (a > self.hi) | (a & ((1 << self.lsb) - 1) != 0)
-        if out.any():
+        a = a.astype(np.int64, copy=False)
+        if a.size == 0:
+            return a
+        # min/max first: one cheap pass each on the (common) valid input
+        ok = a.min() >= self.lo and a.max() <= self.hi
+        if ok and self.lsb:
+            ok = not np.any(a & ((1 << self.lsb) - 1))
+        if not ok:
+            out = (a < self.lo) | (a > self.hi) | (a & ((1 << self.lsb) - 1) != 0)
             v = int(a[out].flat[0])
             kind = "signed" if self.signed else "unsigned"
             raise ConfigError(f"{what} code {v} is outside the {kind} window [{self.msb}:{self.lsb}]"
@@ -113,10 +124,13 @@ def quantize(x: np.ndarray, scale: float, window: Window) -> np.ndarray:
     window : Window
         Target window.
     """
-    if not scale > 0:
-        raise ConfigError(f"quantisation scale must be positive, not {scale!r}")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ConfigError(f"quantisation scale must be a positive finite number, not {scale!r}")
+    x = np.asarray(x, dtype=np.float64)
+    if np.isnan(x).any():
+        raise ConfigError("cannot quantise NaN")  # infinities saturate like any large value
     step = scale * (1 << window.lsb)
-    q = np.rint(np.asarray(x, dtype=np.float64) / step) * (1 << window.lsb)
+    q = np.rint(x / step) * (1 << window.lsb)
     return np.clip(q, window.lo, window.hi).astype(np.int64)
 
 

@@ -93,7 +93,33 @@ class Layer:
 
         ``stride`` and ``pad`` accept ``N`` or ``NYxNX``; ``k=K,fc`` is a fully-connected layer.
         """
-        keys = {"k", "kh", "kw", "stride", "pad", "groups", "fc"}
+        vals = cls.parse_spec(spec)
+        if "k" not in vals:
+            raise ConfigError(f"layer spec {spec!r} has no k=FILTERS")
+
+        def num(key, default):
+            if key not in vals:
+                return default
+            try:
+                return int(vals[key])
+            except ValueError:
+                raise ConfigError(f"layer {key} must be an integer, not {vals[key]!r}") from None
+
+        c, h, w = in_shape
+        if cls.spec_is_fc(spec):
+            return cls(c * h * w, 1, 1, num("k", 0), fc=True, name=name)
+        sy, sx = _pair(vals.get("stride", "1"), "stride")
+        py, px = _pair(vals.get("pad", "0"), "pad")
+        k = num("k", 0)
+        kh = num("kh", num("kw", 1))  # a square kernel when only one side is given
+        kw = num("kw", kh)
+        return cls(c, h, w, k, kh, kw, sy, sx, py, px, num("groups", 1), name=name)
+
+    SPEC_KEYS = ("k", "kh", "kw", "stride", "pad", "groups", "fc")
+
+    @classmethod
+    def parse_spec(cls, spec: str) -> dict:
+        """``key=value`` pairs of a layer spec (keys case-insensitive; bare ``fc`` means ``fc=1``)."""
         vals: dict[str, str] = {}
         for item in str(spec).split(","):
             item = item.strip()
@@ -101,32 +127,19 @@ class Layer:
                 continue
             key, eq, val = item.partition("=")
             key = key.strip().lower()
-            if key not in keys:
-                raise ConfigError(f"unknown layer key {key!r} in {spec!r} (expected {', '.join(sorted(keys))})")
+            if key not in cls.SPEC_KEYS:
+                raise ConfigError(f"unknown layer key {key!r} in {spec!r} "
+                                  f"(expected {', '.join(cls.SPEC_KEYS)})")
             if key == "fc" and not eq:
                 val = "1"
             elif not eq:
                 raise ConfigError(f"layer key {key!r} needs a value in {spec!r}")
             vals[key] = val.strip()
-        if "k" not in vals:
-            raise ConfigError(f"layer spec {spec!r} has no k=FILTERS")
+        return vals
 
-        def num(key, default):
-            try:
-                return int(vals.get(key, default))
-            except ValueError:
-                raise ConfigError(f"layer {key} must be an integer, not {vals[key]!r}") from None
-
-        c, h, w = in_shape
-        fc = vals.get("fc", "0") not in ("0", "false", "no")
-        if fc:
-            return cls(c * h * w, 1, 1, num("k", 0), fc=True, name=name)
-        sy, sx = _pair(vals.get("stride", "1"), "stride")
-        py, px = _pair(vals.get("pad", "0"), "pad")
-        k = num("k", 0)
-        kh = num("kh", vals.get("kw", 1))
-        kw = num("kw", kh)
-        return cls(c, h, w, k, kh, kw, sy, sx, py, px, num("groups", 1), name=name)
+    @classmethod
+    def spec_is_fc(cls, spec: str) -> bool:
+        return cls.parse_spec(spec).get("fc", "0").lower() not in ("0", "false", "no")
 
     @property
     def oh(self) -> int:

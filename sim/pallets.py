@@ -8,8 +8,8 @@ of the last window-set are zero activations. The step index inside a window-set 
 ``(ky * kw + kx) * CB + cb``.
 
 Everything is vectorised over *brick positions* ``(cb, y, x)`` of the padded input: a brick is
-read, reduced or detected once per position and then *gathered* into the pallet order, so a
-brick used by ``kh * kw`` windows is never reduced ``kh * kw`` times.
+read, reduced or detected once per position; the bricks of kernel position ``(ky, kx)`` for all
+windows are then a strided slice of that per-position map (no per-use gather).
 """
 from __future__ import annotations
 
@@ -19,20 +19,19 @@ from .layer import Layer
 
 
 class BrickGrid:
-    """Brick positions of one convolution group's padded input.
+    """Brick positions of one convolution group's zero-padded input.
 
     Parameters
     ----------
     acts : array (C/groups, H, W)
-        Integer codes of one group's input channels.
+        Integer codes of one group's input channels (any integer dtype; kept).
     layer : Layer
     lanes, columns : int
 
     Members
     -------
-    bricks : array (CB, L, P + 1)
-        Codes of every brick position (``P = Hp * Wp``); position ``P`` is an all-zero brick
-        that padded windows point at.
+    bricks : array (CB, L, Hp, Wp)
+        Codes of every brick position.
     """
 
     def __init__(self, acts: np.ndarray, layer: Layer, lanes: int, columns: int):
@@ -40,43 +39,30 @@ class BrickGrid:
         cg, h, w = acts.shape
         self.cb = layer.channel_blocks(lanes)
         self.hp, self.wp = h + 2 * layer.py, w + 2 * layer.px
-        p = self.hp * self.wp
-        padded = np.zeros((self.cb * lanes, self.hp, self.wp), dtype=np.int64)
-        padded[:cg, layer.py:layer.py + h, layer.px:layer.px + w] = acts
-        self.bricks = np.zeros((self.cb, lanes, p + 1), dtype=np.int64)
-        self.bricks[:, :, :p] = padded.reshape(self.cb, lanes, p)
-        self.sentinel = p
-        nws = layer.window_sets(columns)
-        oy, ox = np.divmod(np.arange(layer.windows), layer.ow)
-        base = np.full(nws * columns, -1, dtype=np.int64)
-        base[:layer.windows] = oy * layer.sy * self.wp + ox * layer.sx
-        self._base = base
+        self.bricks = np.zeros((self.cb * lanes, self.hp, self.wp), dtype=acts.dtype)
+        self.bricks[:cg, layer.py:layer.py + h, layer.px:layer.px + w] = acts
+        self.bricks = self.bricks.reshape(self.cb, lanes, self.hp, self.wp)
+        self.window_sets = layer.window_sets(columns)
 
-    @property
-    def window_sets(self) -> int:
-        return len(self._base) // self.columns
+    def at(self, per_brick: np.ndarray, ky: int, kx: int) -> np.ndarray:
+        """The per-brick-position values ``(CB, Hp, Wp, ...)`` seen by every column of every
+        window-set at kernel position ``(ky, kx)``: ``(CB, window_sets, Nc, ...)``. Columns past
+        the last window read a zero brick (value ``0``)."""
+        l = self.layer
+        view = per_brick[:, ky:ky + l.sy * (l.oh - 1) + 1:l.sy, kx:kx + l.sx * (l.ow - 1) + 1:l.sx]
+        tail = per_brick.shape[3:]
+        n = self.window_sets * self.columns
+        if n == l.windows:
+            out = np.ascontiguousarray(view).reshape((self.cb, n) + tail)
+        else:
+            out = np.zeros((self.cb, n) + tail, dtype=per_brick.dtype)
+            out[:, :l.windows] = view.reshape((self.cb, l.windows) + tail)
+        return out.reshape((self.cb, self.window_sets, self.columns) + tail)
 
-    def offsets(self):
-        """``(ky, kx, index)`` for every kernel position: ``index`` (``nws * Nc``) points every
-        column of every window-set at its brick position (padding windows at the sentinel)."""
-        valid = self._base >= 0
+    def kernel_positions(self):
         for ky in range(self.layer.kh):
             for kx in range(self.layer.kw):
-                yield ky, kx, np.where(valid, self._base + ky * self.wp + kx, self.sentinel)
-
-    def gather(self, per_brick: np.ndarray) -> np.ndarray:
-        """Gather a per-brick-position array ``(CB, P + 1, ...)`` into pallet order.
-
-        Returns ``(nws, kh, kw, CB, Nc, ...)``.
-        """
-        layer, nc = self.layer, self.columns
-        nws = self.window_sets
-        tail = per_brick.shape[2:]
-        out = np.empty((nws, layer.kh, layer.kw, self.cb, nc) + tail, dtype=per_brick.dtype)
-        for ky, kx, idx in self.offsets():
-            g = per_brick[:, idx]  # (CB, nws*Nc, ...)
-            out[:, ky, kx] = np.moveaxis(g.reshape((self.cb, nws, nc) + tail), 0, 1)
-        return out
+                yield ky, kx
 
 
 def group_inputs(acts: np.ndarray, layer: Layer) -> list[np.ndarray]:
@@ -91,9 +77,11 @@ def pallets(acts: np.ndarray, layer: Layer, lanes: int, columns: int, group: int
     """
     acts = np.asarray(acts, dtype=np.int64).reshape(layer.c, layer.h, layer.w)
     grid = BrickGrid(group_inputs(acts, layer)[group], layer, lanes, columns)
-    per = np.moveaxis(grid.bricks, 1, 2)  # (CB, P+1, L)
-    g = grid.gather(per)  # (nws, kh, kw, CB, Nc, L)
-    return g.reshape(grid.window_sets, -1, columns, lanes)
+    per = np.moveaxis(grid.bricks, 1, 3)  # (CB, Hp, Wp, L)
+    out = np.empty((grid.window_sets, layer.kh, layer.kw, grid.cb, columns, lanes), dtype=np.int64)
+    for ky, kx in grid.kernel_positions():
+        out[:, ky, kx] = np.moveaxis(grid.at(per, ky, kx), 0, 1)
+    return out.reshape(grid.window_sets, -1, columns, lanes)
 
 
 def weight_bricks(weights: np.ndarray, layer: Layer, lanes: int, rows: int, filter_set: int,
@@ -103,12 +91,12 @@ def weight_bricks(weights: np.ndarray, layer: Layer, lanes: int, rows: int, filt
     ``weights`` is PyTorch-shaped ``(K, C/groups, kh, kw)``; the tile holds filters
     ``group * K/groups + filter_set * rows + r``. Missing filters and channels are zero.
     """
-    w = np.asarray(weights, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.int64).reshape(layer.k, layer.cg, layer.kh, layer.kw)
     cb = layer.channel_blocks(lanes)
     out = np.zeros((layer.kh, layer.kw, cb * lanes, rows), dtype=np.int64)
     lo = filter_set * rows
     hi = min(lo + rows, layer.kg)
-    if lo >= layer.kg:
+    if not 0 <= lo < layer.kg:
         raise ValueError(f"filter set {filter_set} is beyond the {layer.kg} filters of the layer")
     sel = w[group * layer.kg + lo:group * layer.kg + hi]  # (n, Cg, kh, kw)
     out[:, :, :layer.cg, :hi - lo] = np.transpose(sel, (2, 3, 1, 0))

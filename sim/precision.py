@@ -25,8 +25,14 @@ MODES = ("static", "leading", "both")
 
 def msb(v) -> np.ndarray:
     """Index of the highest set bit of non-negative integers (``-1`` for zero)."""
-    v = np.asarray(v)
-    return np.frexp(v.astype(np.float64))[1].astype(np.int64) - 1
+    v = np.asarray(v, dtype=np.int64)
+    m = np.frexp(v.astype(np.float64))[1].astype(np.int64) - 1
+    # above 2**53 the float conversion may round up to the next power of two
+    big = v >= (1 << 53)
+    if big.any():
+        power = np.left_shift(np.uint64(1), np.maximum(m, 0).astype(np.uint64))
+        m = np.where(big & (power > v.astype(np.uint64)), m - 1, m)
+    return m
 
 
 def lsb(v) -> np.ndarray:

@@ -1,0 +1,97 @@
+"""How faithful a quantised network's output is to the float network's, and what is enough.
+
+The papers profile for *accuracy*: "100 %" keeps the float network's top-1 accuracy, "99 %"
+allows a 1 % relative loss. Our networks come without labelled test sets (and two are not
+classifiers), so the quantised network is judged against the float network itself on the
+profiling photos:
+
+===========  ==========================================  ============  ============
+criterion    per-image score                             target 100    target 99
+===========  ==========================================  ============  ============
+``top1``     top-1 class equals the float network's      every image   >= 99 % of images
+             (classifiers: MobileNet-v2)
+``cosine``   cosine similarity of the output vectors     >= 0.999      >= 0.99
+             (embeddings: ResNet-50 imgsim)              every image   every image
+``psnr``     PSNR in dB, peak 1, of maps/scores in       >= 50 dB      >= 40 dB
+             0..1 (HED edge map, nsfw softmax)           every image   every image
+===========  ==========================================  ============  ============
+
+Why these numbers: a cosine of 0.99 is a relative error of about 14 % of the embedding norm,
+0.999 about 4.5 %; 40 dB is an RMS error of 1 % of full scale (just below what shows in an edge
+map or moves an nsfw score visibly), 50 dB 0.3 %. With fewer than 100 profiling images the
+``top1`` 99 target allows no disagreement (it rounds down), i.e. equals the 100 target.
+
+The network's *fidelity* is one number per criterion: the fraction of agreeing images
+(``top1``) or the worst image's score (``cosine``, ``psnr``); a larger value is always better.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ConfigError
+
+CRITERIA = ("top1", "cosine", "psnr")
+TARGETS = ("100", "99")
+
+THRESHOLDS = {
+    ("top1", "100"): 1.0,
+    ("top1", "99"): 0.99,
+    ("cosine", "100"): 0.999,
+    ("cosine", "99"): 0.99,
+    ("psnr", "100"): 50.0,
+    ("psnr", "99"): 40.0,
+}
+
+UNITS = {"top1": "top-1 agreement", "cosine": "min cosine", "psnr": "min PSNR (dB)"}
+
+
+def check_target(target) -> str:
+    t = str(target)
+    if t not in TARGETS:
+        raise ConfigError(f"profile target must be 100 or 99, not {target!r}")
+    return t
+
+
+def threshold(criterion: str, target) -> float:
+    """The fidelity a profile must reach for ``target`` under ``criterion``."""
+    if criterion not in CRITERIA:
+        raise ConfigError(f"fidelity criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
+    return THRESHOLDS[(criterion, check_target(target))]
+
+
+def scores(criterion: str, ref: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Per-image scores of ``out`` against the float reference ``ref`` (both ``(N, ...)``)."""
+    ref = np.asarray(ref, dtype=np.float64).reshape(len(ref), -1)
+    out = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
+    if ref.shape != out.shape:
+        raise ConfigError(f"output shapes differ: {ref.shape} vs {out.shape}")
+    if criterion == "top1":
+        return (ref.argmax(axis=1) == out.argmax(axis=1)).astype(np.float64)
+    if criterion == "cosine":
+        num = (ref * out).sum(axis=1)
+        den = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
+        # two all-zero outputs agree perfectly; one all-zero output does not agree at all
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.where(
+            (np.abs(ref).sum(axis=1) == 0) & (np.abs(out).sum(axis=1) == 0), 1.0, 0.0))
+    if criterion == "psnr":
+        mse = ((ref - out) ** 2).mean(axis=1)
+        return np.where(mse > 0, -10 * np.log10(np.where(mse > 0, mse, 1)), math.inf)
+    raise ConfigError(f"fidelity criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
+
+
+def fidelity(criterion: str, ref: np.ndarray, out: np.ndarray) -> float:
+    """Network fidelity: agreement fraction (``top1``) or worst image's score."""
+    s = scores(criterion, ref, out)
+    return float(s.mean() if criterion == "top1" else s.min())
+
+
+def passes(criterion: str, target, value: float, images: int) -> bool:
+    """Whether fidelity ``value`` on ``images`` profiling images meets ``target``."""
+    t = threshold(criterion, target)
+    if criterion == "top1":
+        # allowed disagreements round down: 99 % of 60 images still allows none
+        allowed = math.floor(images * (1 - t) + 1e-9)
+        return round((1 - value) * images) <= allowed
+    return value >= t

