@@ -18,7 +18,8 @@ COMMANDS = ("cycles", "generate", "simulate", "synth", "profile", "evaluate", "d
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # one prefix for every bad-input line, whichever (sub)parser found it
+        self.exit(2, f"dstripes: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

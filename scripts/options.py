@@ -47,7 +47,7 @@ def load_int_array(path: str, what: str) -> np.ndarray:
     if a.dtype.kind == "f":
         bad = a[~np.isfinite(a) | (a != np.round(a))]
         if bad.size:
-            raise ConfigError(f"{what} in {path} must be integer codes, found {bad.flat[0]!r}")
+            raise ConfigError(f"{what} in {path} must be integer codes, found {float(bad.flat[0])!r}")
         big = a[np.abs(a) >= 2.0 ** 62]
         if big.size:
             raise ConfigError(f"{what} in {path}: code {big.flat[0]!r} is out of range")

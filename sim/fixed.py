@@ -90,7 +90,7 @@ class Window:
                 kind = "integers" if np.isfinite(v) and v == np.round(v) else "finite integers"
                 if kind == "integers":  # integral but far outside any window
                     raise ConfigError(f"{what} code {v!r} is outside the window [{self.msb}:{self.lsb}]")
-                raise ConfigError(f"{what} codes must be {kind}, found {v!r}")
+                raise ConfigError(f"{what} codes must be {kind}, found {float(v)!r}")
             a = a.astype(np.int64)
         elif a.dtype.kind == "u" and a.dtype.itemsize >= 8 and a.size and a.max() > np.iinfo(np.int64).max:
             raise ConfigError(f"{what} code {int(a.max())} is outside the window [{self.msb}:{self.lsb}]")

@@ -134,6 +134,8 @@ class Layer:
                 val = "1"
             elif not eq:
                 raise ConfigError(f"layer key {key!r} needs a value in {spec!r}")
+            if key in vals:
+                raise ConfigError(f"layer key {key!r} is given twice in {spec!r}")
             vals[key] = val.strip()
         return vals
 
