@@ -1,0 +1,208 @@
+"""Runner side of the tile testbench: build a tile, derive its runs from :mod:`sim`, simulate.
+
+Typical use (pytest or the ``dstripes simulate`` command)::
+
+    design, man = tile_design("dstripes", config)
+    run = layer_run("dstripes", config, man["latency"], layer, window, acts, weights,
+                    window_sets=4)
+    result = simulate_tile(design, man, [run], simulator="verilator").check()
+    result.results["tile_runs"]["runs"][0]["cycles"]
+
+Everything the cocotb side checks comes from the golden model here: the pallet and weight
+streams (:func:`sim.pallets.pallets`, :func:`sim.pallets.weight_bricks`), the exact results
+(:func:`sim.functional.window_set_results`) and the RTL-exact cycle count
+(:func:`sim.cycles.step_costs` + the tile's latency, :func:`sim.cycles.rtl_cycles`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from hw.generate import build_tile, manifest
+from hw.params import MODE_BOTH, MODE_LEADING, MODE_STATIC
+from sim.config import TileConfig
+from sim.cycles import check_layer, rtl_cycles, step_costs
+from sim.errors import ConfigError
+from sim.fixed import Window
+from sim.functional import window_set_results
+from sim.layer import Layer
+from sim.pallets import pallets, weight_bricks
+
+from .runner import Design, SimResult, build, emit_verilog, run
+
+TEST_MODULE = "tb.tile_tb"
+MODES = ("static", "leading", "both")
+
+
+@dataclass(frozen=True)
+class TileRun:
+    """One run of a tile: its configuration, its input streams and what must come out.
+
+    Members
+    -------
+    config : dict
+        The ``config`` payload: ``msb``, ``lsb``, ``signed``, ``mode`` (the tile's code),
+        ``steps``, ``window_sets``.
+    acts : ndarray
+        Activation transfers, ``(n, Nc, L)`` (``(n, L)`` on the bit-parallel tile), as the
+        unsigned ``A``-bit fields the port carries (two's complement for signed layers).
+    weights : ndarray
+        Weight transfers ``(n, Nr, L)``.
+    expected : ndarray
+        Result transfers ``(n, Nc, Nr)`` (``(n, Nr)`` on the bit-parallel tile), exact.
+    cycles : int
+        RTL-exact cycle count of the run with always-ready streams.
+    """
+
+    config: dict
+    acts: np.ndarray
+    weights: np.ndarray
+    expected: np.ndarray
+    cycles: int
+
+
+def tile_design(scheme: str, config: TileConfig) -> tuple[Design, dict]:
+    """Verilog and manifest (``hw.generate.manifest``) of the ``scheme`` tile for ``config``."""
+    if not isinstance(config, TileConfig):
+        raise TypeError(f"config must be a sim.config.TileConfig, not {type(config).__name__}")
+    tile = build_tile(scheme, config)
+    man = manifest(scheme, config, tile)
+    design = emit_verilog(lambda: tile, man["top"], {"scheme": scheme, "tile": config.as_dict()})
+    return design, man
+
+
+def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, window: Window,
+              acts: np.ndarray, weights: np.ndarray, *, mode: str | None = None,
+              filter_set: int = 0, window_sets: int | None = None, group: int = 0) -> TileRun:
+    """The run of one filter-set of a layer (or its first ``window_sets``) on one tile.
+
+    Parameters
+    ----------
+    scheme : {"dstripes", "stripes", "dadn"}
+    config : TileConfig
+    latency : int
+        The tile's pipeline latency (``manifest(...)["latency"]``).
+    layer, window : Layer, Window
+    acts : array
+        Integer codes ``(C, H, W)`` inside ``window``.
+    weights : array
+        ``(K, C/groups, kh, kw)`` signed ``W``-bit weights.
+    mode : {"static", "leading", "both"}, optional
+        Precision mode of the run; default ``config.trim`` on Dynamic Stripes and ``static``
+        on the others (the only mode they have).
+    filter_set : int
+        Which ``Nr`` filters of the group the tile computes.
+    window_sets : int, optional
+        Only the first ``window_sets`` window-sets (windows on the bit-parallel tile).
+    group : int
+        Convolution group.
+    """
+    codes = {"static": MODE_STATIC, "leading": MODE_LEADING, "both": MODE_BOTH}
+    if scheme not in ("dstripes", "stripes", "dadn"):
+        raise ConfigError(f"scheme must be dstripes, stripes or dadn, not {scheme!r}")
+    if mode is None:
+        mode = config.trim if scheme == "dstripes" else "static"
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if scheme != "dstripes" and mode != "static":
+        raise ConfigError(f"the {scheme} tile has no run-time precision; mode must be static, not {mode!r}")
+    if isinstance(latency, bool) or not isinstance(latency, int) or latency < 0:
+        raise ConfigError(f"latency must be a non-negative integer, not {latency!r}")
+    if layer.fc:
+        raise ConfigError("fully-connected layers are dispatched round-robin, which the tile RTL does not do")
+    check_layer(layer, config)
+    a = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
+    w = np.asarray(weights)
+    lo, hi = -(1 << (config.weight_bits - 1)), (1 << (config.weight_bits - 1)) - 1
+    if w.size and (w.min() < lo or w.max() > hi):
+        bad = int(w[(w < lo) | (w > hi)].flat[0])
+        raise ConfigError(f"weight {bad} does not fit {config.weight_bits}-bit two's complement")
+
+    columns = 1 if scheme == "dadn" else config.columns
+    pal = pallets(a, layer, config.lanes, columns, group)  # (nws, S, Nc, L)
+    total = pal.shape[0]
+    n = total if window_sets is None else window_sets
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= total:
+        raise ConfigError(f"window_sets must be between 1 and {total} for this layer, not {window_sets!r}")
+    n = int(n)
+    pal = pal[:n]
+    steps = pal.shape[1]
+    wb = weight_bricks(w, layer, config.lanes, config.rows, filter_set, group)  # (S, Nr, L)
+    exp = window_set_results(a, w, layer, config.lanes, columns, config.rows, filter_set, group)[:n]
+    if scheme == "dadn":
+        act_stream = pal[:, :, 0, :].reshape(-1, config.lanes)
+        expected = exp[:, 0, :]
+        cycles = rtl_cycles(np.ones((n, steps), dtype=np.int64), latency)
+    else:
+        act_stream = pal.reshape(-1, config.columns, config.lanes)
+        expected = exp
+        cycles = rtl_cycles(step_costs(a, layer, window, config, mode, group)[:n], latency)
+    # The act port carries unsigned A-bit fields; a signed layer's codes are their two's complement.
+    act_stream = act_stream & ((1 << config.act_bits) - 1)
+    return TileRun(
+        config={"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
+                "mode": codes[mode], "steps": steps, "window_sets": n},
+        acts=act_stream, weights=np.tile(wb, (n, 1, 1)), expected=expected, cycles=cycles)
+
+
+def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
+                  simulator: str = "verilator", idle: float = 0.0, stall: float = 0.0,
+                  seed: int = 0, reset_at: int | None = None,
+                  build_root: str | os.PathLike | None = None, waves: str | None = None,
+                  quick: bool = False, run_dir: str | os.PathLike | None = None) -> SimResult:
+    """Build the tile (or reuse its build) and play ``runs`` back to back through
+    :mod:`tb.tile_tb`.
+
+    Parameters
+    ----------
+    design, manifest
+        From :func:`tile_design`.
+    runs : sequence of TileRun
+    simulator : {"icarus", "verilator"}
+    idle : float
+        Probability of an idle cycle before each config / activation / weight transfer.
+    stall : float
+        Probability of back-pressure on the result stream in a cycle.
+    seed : int
+        Seed of the stall generators.
+    reset_at : int, optional
+        Reset the tile this many cycles into the first run (which must still be running),
+        then play every run from the start.
+    build_root, waves, quick
+        As for :func:`tb.runner.build`.
+    run_dir : path, optional
+        As for :func:`tb.runner.run`.
+
+    Returns
+    -------
+    SimResult
+        ``results["tile_runs"]`` holds per run the measured ``cycles`` (the tile's counter),
+        ``tb_cycles`` (counted by the testbench from the config to the last result transfer),
+        ``expected_cycles``, ``results`` and ``mismatches``. Cycles are checked exactly only
+        when ``idle`` and ``stall`` are both 0.
+    """
+    if not runs:
+        raise ConfigError("simulate_tile needs at least one run")
+    for name, p in (("idle", idle), ("stall", stall)):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ConfigError(f"{name} probability must be in [0, 1), not {p!r}")
+    if reset_at is not None and (isinstance(reset_at, bool) or not isinstance(reset_at, int) or reset_at < 1):
+        raise ConfigError(f"reset_at must be a positive number of cycles, not {reset_at!r}")
+    params = {
+        "scheme": manifest["scheme"],
+        "streams": design.streams,
+        "latency": manifest["latency"],
+        "runs": [{"config": r.config, "cycles": r.cycles} for r in runs],
+        "idle": idle, "stall": stall, "seed": seed, "reset_at": reset_at,
+        "check_cycles": idle == 0 and stall == 0,
+    }
+    arrays = {}
+    for i, r in enumerate(runs):
+        arrays[f"acts{i}"] = r.acts
+        arrays[f"weights{i}"] = r.weights
+        arrays[f"expected{i}"] = r.expected
+    b = build(design, simulator, build_root=build_root, waves=waves, quick=quick)
+    return run(b, TEST_MODULE, params=params, arrays=arrays, run_dir=run_dir)
