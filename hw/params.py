@@ -10,6 +10,8 @@ SCHEMES = ("dstripes", "stripes", "dadn")
 
 #: Run-time precision modes (the ``mode`` field of the tile configuration).
 MODE_STATIC, MODE_LEADING, MODE_BOTH = 0, 1, 2
+#: The same codes by the model's mode names (:data:`sim.precision.MODES`).
+MODE_CODES = {"static": MODE_STATIC, "leading": MODE_LEADING, "both": MODE_BOTH}
 
 
 def check_int(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:

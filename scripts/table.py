@@ -14,6 +14,8 @@ def render(headers: list[str], rows: list[list], title: str = "") -> str:
 
 
 def _fmt(c) -> str:
+    if isinstance(c, bool):
+        return "yes" if c else "no"
     if isinstance(c, float):
         return f"{c:.2f}"
     if isinstance(c, int):

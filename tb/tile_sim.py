@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from hw.generate import build_tile, manifest
-from hw.params import MODE_BOTH, MODE_LEADING, MODE_STATIC
+from hw.params import MODE_CODES
 from sim.config import TileConfig
 from sim.cycles import check_layer, rtl_cycles, step_costs
 from sim.errors import ConfigError
@@ -100,7 +100,6 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
     group : int
         Convolution group.
     """
-    codes = {"static": MODE_STATIC, "leading": MODE_LEADING, "both": MODE_BOTH}
     if scheme not in ("dstripes", "stripes", "dadn"):
         raise ConfigError(f"scheme must be dstripes, stripes or dadn, not {scheme!r}")
     if mode is None:
@@ -144,7 +143,7 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
     act_stream = act_stream & ((1 << config.act_bits) - 1)
     return TileRun(
         config={"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
-                "mode": codes[mode], "steps": steps, "window_sets": n},
+                "mode": MODE_CODES[mode], "steps": steps, "window_sets": n},
         acts=act_stream, weights=np.tile(wb, (n, 1, 1)), expected=expected, cycles=cycles)
 
 

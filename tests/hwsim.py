@@ -13,10 +13,6 @@ import numpy as np
 from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.sim import Simulator
 
-from hw.params import MODE_BOTH, MODE_LEADING, MODE_STATIC
-
-MODES = {"static": MODE_STATIC, "leading": MODE_LEADING, "both": MODE_BOTH}
-
 
 def pack(values, width: int) -> int:
     """Pack integers (two's complement, element 0 in the low bits) into one int."""
@@ -33,12 +29,6 @@ def unpack(word: int, width: int, count: int) -> list[int]:
         v = (word >> (i * width)) & ((1 << width) - 1)
         out.append(v - (1 << width) if v >> (width - 1) else v)
     return out
-
-
-def config_word(tile, window, mode: str, steps: int, window_sets: int) -> int:
-    layout = tile.config.payload.shape()
-    return layout.const({"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
-                         "mode": MODES[mode], "steps": steps, "window_sets": window_sets}).as_value().value
 
 
 class _Harness(Elaboratable):

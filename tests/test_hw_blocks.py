@@ -9,14 +9,13 @@ from amaranth.sim import Simulator
 
 from hw.detector import PrecisionDetector
 from hw.dispatcher import Dispatcher
-from hw.params import MODE_BOTH, MODE_LEADING, MODE_STATIC
+from hw.params import MODE_CODES as MODES
 from hw.sip import SIP
 from sim.fixed import Window
 from sim.precision import bits_from_or, group_or
 
 from .hwsim import pack
 
-MODES = {"static": MODE_STATIC, "leading": MODE_LEADING, "both": MODE_BOTH}
 L, NC, A, W = 4, 4, 8, 8
 
 

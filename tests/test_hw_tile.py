@@ -6,46 +6,29 @@ import pytest
 
 from hw import build_tile
 from sim.config import TileConfig
-from sim.cycles import rtl_cycles, step_costs
+from sim.cycles import step_costs
 from sim.fixed import Window
-from sim.functional import window_set_results
 from sim.layer import Layer
-from sim.pallets import pallets, weight_bricks
+from tb.tile_sim import layer_run
 
-from .hwsim import config_word, pack, run_tile, unpack
+from .hwsim import pack, run_tile, unpack
 
 SMALL = dict(lanes=4, columns=4, rows=2, act_bits=8, weight_bits=8, max_reduction=1 << 10)
 
 
 def make_run(tile, scheme, cfg, acts, weights, layer, window, mode, window_sets=None, filter_set=0):
-    """Stream words, expected results and the RTL-exact cycle count of one run."""
-    c = cfg
-    if scheme == "dadn":
-        pal = pallets(acts, layer, c.lanes, 1)[:, :, 0, :]  # (windows, steps, L)
-        nws = layer.windows if window_sets is None else window_sets
-        pal = pal[:nws]
-        wb = weight_bricks(weights, layer, c.lanes, c.rows, filter_set)
-        exp = window_set_results(acts, weights, layer, c.lanes, 1, c.rows, filter_set)[:nws, 0, :]
-        act_words = [pack(b, c.act_bits) for win in pal for b in win]
-        w_words = [pack(w, c.weight_bits) for _ in range(nws) for w in wb]
-        expected = [list(r) for r in exp]
-        cycles = rtl_cycles(np.ones(pal.shape[:2]), tile.latency)
-        steps = pal.shape[1]
-    else:
-        pal = pallets(acts, layer, c.lanes, c.columns)
-        nws = pal.shape[0] if window_sets is None else window_sets
-        pal = pal[:nws]
-        wb = weight_bricks(weights, layer, c.lanes, c.rows, filter_set)
-        exp = window_set_results(acts, weights, layer, c.lanes, c.columns, c.rows, filter_set)[:nws]
-        act_words = [pack(p, c.act_bits) for ws in pal for p in ws]
-        w_words = [pack(w, c.weight_bits) for _ in range(nws) for w in wb]
-        expected = [list(r.ravel()) for r in exp]
-        cycles = rtl_cycles(step_costs(acts, layer, window, cfg, mode)[:nws], tile.latency)
-        steps = pal.shape[1]
+    """Stream words, expected results and the RTL-exact cycle count of one run, derived from
+    the golden model by the same code as the cocotb testbench (:func:`tb.tile_sim.layer_run`)."""
+    r = layer_run(scheme, cfg, tile.latency, layer, window, acts, weights, mode=mode,
+                  filter_set=filter_set, window_sets=window_sets)
+    layout = tile.config.payload.shape()
     return {
-        "config": config_word(tile, window, mode, steps, nws),
-        "acts": act_words, "weights": w_words, "results": nws,
-        "expected": expected, "cycles": cycles,
+        "config": layout.const(r.config).as_value().value,
+        "acts": [pack(a, cfg.act_bits) for a in r.acts],
+        "weights": [pack(w, cfg.weight_bits) for w in r.weights],
+        "results": len(r.expected),
+        "expected": [list(np.asarray(e).ravel()) for e in r.expected],
+        "cycles": r.cycles,
     }
 
 
