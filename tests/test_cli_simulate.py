@@ -1,0 +1,68 @@
+"""``dstripes simulate``: a checked RTL run from the command line, and its error paths."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from scripts.cli import main
+
+SMALL = ["--lanes", "4", "--columns", "4", "--rows", "2", "--act-bits", "8", "--weight-bits", "8",
+         "--max-reduction", "1024"]
+
+
+@pytest.fixture
+def layer_files(tmp_path):
+    rng = np.random.default_rng(21)
+    acts = np.where(rng.random((2, 5, 7, 6)) < 0.4, 0, rng.integers(0, 128, (2, 5, 7, 6)))
+    weights = rng.integers(-128, 128, (3, 5, 3, 3))
+    a, w = tmp_path / "acts.npy", tmp_path / "w.npy"
+    np.save(a, acts)
+    np.save(w, weights)
+    return str(a), str(w)
+
+
+@pytest.mark.parametrize("scheme", ["dstripes", "dadn"])
+def test_simulate_json_on_icarus(layer_files, capsys, scheme):
+    a, w = layer_files
+    rc = main(["simulate", "--scheme", scheme, "--sim", "icarus", "--acts", a, "--weights", w,
+               "--layer", "k=3,kh=3,kw=3,stride=1,pad=1", "--window", "6:0", "--image", "1",
+               "--window-sets", "3", "--filter-set", "1", *SMALL, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert out["sim"] == "icarus" and out["results_match"] is True
+    assert out["cycles_rtl"] == out["cycles_model"] == out["ideal"] + out["latency"]
+    per = 4 * 2 if scheme == "dstripes" else 2
+    assert out["window_sets"] == 3 and out["results_checked"] == 3 * per
+    assert out["wall_seconds"] > 0 and out["cycles_per_second"] > 0
+
+
+def test_simulate_table_and_stalls(layer_files, capsys):
+    a, w = layer_files
+    rc = main(["simulate", "--sim", "icarus", "--acts", a, "--weights", w,
+               "--layer", "k=3,kh=3,kw=3,pad=1", "--window", "6:0", "--window-sets", "2", *SMALL,
+               "--idle", "0.3", "--stall", "0.3", "--seed", "5"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "CHECK PASSED" in out and "results match" in out
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--weights", "{w_bad}"], "weights have shape (3, 4, 3, 3), the layer needs (3, 5, 3, 3)"),
+    (["--layer", "k=3,fc"], "fully-connected layers"),
+    (["--window-sets", "99"], "window_sets must be between 1 and"),
+    (["--image", "7"], "--image 7 is outside the 2 inputs"),
+    (["--window", "3:0"], "outside the unsigned window [3:0]"),
+    (["--acts", "/nonexistent.npy"], "activations file not found: /nonexistent.npy"),
+])
+def test_simulate_errors(layer_files, tmp_path, capsys, argv, needle):
+    a, w = layer_files
+    w_bad = tmp_path / "w_bad.npy"
+    np.save(w_bad, np.zeros((3, 4, 3, 3), dtype=np.int64))
+    base = {"--acts": a, "--weights": w, "--layer": "k=3,kh=3,kw=3,pad=1", "--window": "6:0"}
+    extra = dict(zip(argv[::2], [x.format(w_bad=w_bad) for x in argv[1::2]]))
+    args = [x for kv in {**base, **extra}.items() for x in kv]
+    rc = main(["simulate", "--sim", "icarus", *args, *SMALL])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("dstripes: error:") and "\n" not in err, err
+    assert needle in err
