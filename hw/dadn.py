@@ -81,6 +81,66 @@ class InnerProduct(wiring.Component):
         return m
 
 
+class InputRegister(wiring.Component):
+    """One brick and its weight brick, registered before the inner-product units.
+
+    Each input has its own register and full flag, so either stream can arrive first; an item
+    is offered while both are full and leaves when the array takes it.
+
+    Parameters
+    ----------
+    lanes, rows, act_bits, weight_bits : int
+
+    Members
+    -------
+    act : ``In(stream.Signature(brick_layout))``, weight : ``In(stream.Signature(weight_layout))``
+    act_enable, weight_enable : ``In(1)``
+        Accept inputs (the controller closes them at the end of a run).
+    item : ``Out(1)``
+        A brick and its weights are present.
+    take : ``In(1)``
+        The array consumes the item this cycle.
+    acts, weights : ``Out``
+        The registered brick and weight brick.
+
+    Latency: an input transferred in cycle ``k`` is offered in cycle ``k + 1`` (:attr:`latency`).
+    Throughput: one item per cycle.
+    """
+
+    def __init__(self, lanes=16, rows=16, act_bits=16, weight_bits=16):
+        check_int("lanes", lanes)
+        check_int("rows", rows)
+        super().__init__({
+            "act": In(stream.Signature(brick_layout(lanes, act_bits))),
+            "weight": In(stream.Signature(weight_layout(lanes, rows, weight_bits))),
+            "act_enable": In(1),
+            "weight_enable": In(1),
+            "item": Out(1),
+            "take": In(1),
+            "acts": Out(brick_layout(lanes, act_bits)),
+            "weights": Out(weight_layout(lanes, rows, weight_bits)),
+        })
+
+    latency = property(lambda self: 1, doc="Cycles from an input's transfer to its use.")
+
+    def elaborate(self, platform):
+        m = Module()
+        a_full = Signal()
+        w_full = Signal()
+        m.d.comb += [
+            self.item.eq(a_full & w_full),
+            self.act.ready.eq(self.act_enable & (~a_full | self.take)),
+            self.weight.ready.eq(self.weight_enable & (~w_full | self.take)),
+        ]
+        with m.If(self.take):
+            m.d.sync += [a_full.eq(0), w_full.eq(0)]
+        with m.If(self.act.valid & self.act.ready):
+            m.d.sync += [self.acts.eq(self.act.payload), a_full.eq(1)]
+        with m.If(self.weight.valid & self.weight.ready):
+            m.d.sync += [self.weights.eq(self.weight.payload), w_full.eq(1)]
+        return m
+
+
 class ParallelTile(wiring.Component):
     """Bit-parallel tile: ``Nr`` inner-product units, one brick of one window per cycle.
 
@@ -110,17 +170,18 @@ class ParallelTile(wiring.Component):
             "busy": Out(1),
             "cycles": Out(32),
         })
+        self._inputs = InputRegister(c.lanes, c.rows, c.act_bits, c.weight_bits)
         self._controller = Controller(c.act_bits, self._count_bits)
         self._buffer = ResultBuffer(data.ArrayLayout(signed(c.acc_bits), c.rows))
         self._ips = [InnerProduct(c.lanes, c.act_bits, c.weight_bits, c.acc_bits) for _ in range(c.rows)]
 
     tile_config = property(lambda self: self._cfg)
-    input_latency = property(lambda self: 1, doc="Cycles from a brick's transfer to its use.")
 
     def blocks(self):
         """The distinct sub-blocks (one instance each) and how many of each the tile holds."""
         return {
             "ip": (self._ips[0], self._cfg.rows),
+            "inputs": (self._inputs, 1),
             "controller": (self._controller, 1),
             "buffer": (self._buffer, 1),
         }
@@ -128,7 +189,7 @@ class ParallelTile(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles a run takes beyond one cycle per brick (always-ready streams)."""
-        return self.input_latency + self._ips[0].latency + self._buffer.latency
+        return self._inputs.latency + self._ips[0].latency + self._buffer.latency
 
     def elaborate(self, platform):
         m = Module()
@@ -138,24 +199,15 @@ class ParallelTile(wiring.Component):
         wiring.connect(m, wiring.flipped(self.config), ctrl.config)
         wiring.connect(m, buf.result, wiring.flipped(self.result))
 
-        a_reg = Signal(brick_layout(c.lanes, c.act_bits))
-        w_reg = Signal(weight_layout(c.lanes, c.rows, c.weight_bits))
-        a_full = Signal()
-        w_full = Signal()
-        item = Signal()
-        take = Signal()
+        m.submodules.inputs = inp = self._inputs
+        wiring.connect(m, wiring.flipped(self.act), inp.act)
+        wiring.connect(m, wiring.flipped(self.weight), inp.weight)
+        item = inp.item
         m.d.comb += [
-            item.eq(a_full & w_full),
-            take.eq(item & ctrl.advance),
-            self.act.ready.eq(ctrl.act_enable & (~a_full | take)),
-            self.weight.ready.eq(ctrl.weight_enable & (~w_full | take)),
+            inp.act_enable.eq(ctrl.act_enable),
+            inp.weight_enable.eq(ctrl.weight_enable),
+            inp.take.eq(item & ctrl.advance),
         ]
-        with m.If(take):
-            m.d.sync += [a_full.eq(0), w_full.eq(0)]
-        with m.If(self.act.valid & self.act.ready):
-            m.d.sync += [a_reg.eq(self.act.payload), a_full.eq(1)]
-        with m.If(self.weight.valid & self.weight.ready):
-            m.d.sync += [w_reg.eq(self.weight.payload), w_full.eq(1)]
 
         m.d.comb += [
             ctrl.act_done.eq(self.act.valid & self.act.ready),
@@ -172,7 +224,7 @@ class ParallelTile(wiring.Component):
             ip = self._ips[r]
             m.submodules[f"ip_r{r}"] = ip
             m.d.comb += [
-                ip.acts.eq(a_reg), ip.signed.eq(ctrl.signed), ip.weights.eq(w_reg[r]),
+                ip.acts.eq(inp.acts), ip.signed.eq(ctrl.signed), ip.weights.eq(inp.weights[r]),
                 ip.en.eq(ctrl.advance), ip.load.eq(item),
                 ip.add.eq(ctrl.add), ip.clear.eq(ctrl.clear),
                 buf.data[r].eq(ip.result),

@@ -12,17 +12,19 @@ from .generate import build_tile
 
 @dataclass(frozen=True)
 class SynthBlock:
-    """One distinct block of a tile: a fresh ``component`` and its instance ``count``."""
+    """One distinct block of a tile: a ``component`` and its instance ``count``; ``part_of``
+    names the block that already contains it (reported, not added to the tile total)."""
 
     name: str
     component: object
     count: int
+    part_of: str | None = None
 
 
 #: Report names of the blocks (the SIP array is ``Nr * Nc`` SIPs; the dispatcher includes the
 #: input double buffers and the precision detector, which is also reported on its own).
 _NAMES = {"sip": "sip_array", "ip": "ip_array", "dispatcher": "dispatcher", "controller": "controller",
-          "buffer": "buffers"}
+          "buffer": "buffers", "inputs": "input_buffers"}
 
 
 def synth_blocks(scheme: str, config: TileConfig = TileConfig()) -> list[SynthBlock]:
@@ -37,5 +39,5 @@ def synth_blocks(scheme: str, config: TileConfig = TileConfig()) -> list[SynthBl
         from .detector import PrecisionDetector
         c = config
         out.append(SynthBlock("detector", PrecisionDetector(c.lanes, c.columns, c.act_bits, c.group,
-                                                            c.trim == "both"), 1))
+                                                            c.trim == "both"), 1, part_of="dispatcher"))
     return out

@@ -32,12 +32,6 @@ SCHEMES = ("dadn", "stripes", "dstripes")
 SCHEME_TITLES = {"dadn": "DaDN (bit-parallel)", "stripes": "Stripes", "dstripes": "Dynamic Stripes"}
 
 
-#: Blocks listed on their own although another block contains them (``hw.synth_blocks``
-#: documents its ``detector`` entry as a part of the dispatcher, reported separately so its cost
-#: is visible). A block object's own ``part_of`` attribute takes precedence over this table.
-CONTAINED_IN = {"detector": "dispatcher"}
-
-
 @dataclass(frozen=True)
 class BlockUse:
     """One distinct block of a tile: its per-instance area and instance count.
@@ -172,12 +166,9 @@ def check_blocks(blocks, scheme: str) -> list:
 
 
 def part_of(block, names) -> str | None:
-    """The block containing ``block``: its ``part_of`` attribute, else its :data:`CONTAINED_IN`
-    entry when the tile lists that container among ``names``."""
-    parent = getattr(block, "part_of", None)
-    if parent is None and CONTAINED_IN.get(block.name) in names:
-        parent = CONTAINED_IN[block.name]
-    return parent
+    """The block containing ``block`` (its ``part_of`` attribute: a block listed on its own so
+    its cost is visible, such as the detector inside the dispatcher), or ``None``."""
+    return getattr(block, "part_of", None)
 
 
 def _progress(total: int, enabled: bool, desc: str):
