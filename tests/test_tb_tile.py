@@ -169,20 +169,33 @@ def test_simulate_tile_rejects_bad_options(designs):
 
 
 @pytest.mark.slow
-def test_published_tile_on_a_vgg_layer_slice(tmp_path):
-    """The published 16x16x16, 16-bit Dynamic Stripes tile on Verilator, on the first two
-    window-sets of a later filter-set of a VGG-19 conv3_1-shaped layer (ReLU-like codes in a
-    12-bit window): results and cycles exact. About 3 minutes cold (the build), seconds warm."""
+def test_published_tile_on_real_size_slices(tmp_path):
+    """The published 16x16x16, 16-bit Dynamic Stripes tile on Verilator, three runs back to
+    back: one and three window-sets of a later filter-set of a VGG-19 conv3_1-shaped layer
+    (ReLU-like codes in a 12-bit window), then two window-sets of the bundled real VGG-16
+    conv3_1 sample (real photo, real weights). Results and cycles exact, and ``RTL - ideal`` is
+    the tile's latency (at most 16) whatever the slice length. About 3 minutes cold (the
+    build), seconds warm."""
+    from sim.samples import load_sample
+
     config = TileConfig()
     design, man = tile_design("dstripes", config)
+    assert man["latency"] <= 16
     rng = np.random.default_rng(19)
     layer = Layer(128, 56, 56, 256, 3, 3, 1, 1, 1, 1, name="vgg19 conv3_1")
     window = Window(13, 2)
     acts = relu_like(rng, (128, 56, 56), window)
     weights = rng.integers(-(1 << 15), 1 << 15, (256, 128, 3, 3))
-    run = layer_run("dstripes", config, man["latency"], layer, window, acts, weights,
-                    filter_set=3, window_sets=2)
-    result = simulate_tile(design, man, [run], simulator="verilator", quick=True, run_dir=tmp_path).check()
-    out = result.results["tile_runs"]["runs"][0]
-    assert out["results"] == 2 and out["mismatches"] == 0
-    assert out["cycles"] == run.cycles
+    real_acts, real_w, real_layer, real_window = load_sample("vgg16_conv3_1")
+    runs = [layer_run("dstripes", config, man["latency"], layer, window, acts, weights,
+                      filter_set=3, window_sets=n) for n in (1, 3)]
+    runs.append(layer_run("dstripes", config, man["latency"], real_layer, real_window, real_acts[0],
+                          real_w, window_sets=2))
+    ideal = [int(step_costs(acts, layer, window, config)[:n].sum()) for n in (1, 3)]
+    ideal.append(int(step_costs(real_acts[0], real_layer, real_window, config)[:2].sum()))
+    result = simulate_tile(design, man, runs, simulator="verilator", quick=True, run_dir=tmp_path).check()
+    outs = result.results["tile_runs"]["runs"]
+    for run, out, ide in zip(runs, outs, ideal):
+        assert out["results"] == run.expected.shape[0] and out["mismatches"] == 0
+        assert out["cycles"] == run.cycles
+        assert out["cycles"] - ide == man["latency"]

@@ -55,32 +55,24 @@ def _aibench(sub: str) -> list[tuple[str, str]]:
     return [(f"aibench.{sub}.{os.path.basename(f)[:-4]}", f) for f in _numbered(folder)]
 
 
+# Sample photos bundled with scikit-image, scikit-learn and matplotlib, read straight from their
+# files: importing scikit-learn or scikit-image just to load them costs several seconds.
+LIBRARY_PHOTOS = (
+    ("skimage.astronaut", "skimage", ("data", "astronaut.png")),
+    ("skimage.coffee", "skimage", ("data", "coffee.png")),
+    ("skimage.chelsea", "skimage", ("data", "chelsea.png")),
+    ("skimage.rocket", "skimage", ("data", "rocket.jpg")),
+    ("skimage.stereo_motorcycle", "skimage", ("data", "motorcycle_left.png")),
+    ("sklearn.china", "sklearn", ("datasets", "images", "china.jpg")),
+    ("sklearn.flower", "sklearn", ("datasets", "images", "flower.jpg")),
+    ("matplotlib.grace_hopper", "matplotlib", ("mpl-data", "sample_data", "grace_hopper.jpg")),
+)
+
+
 def _library_photos() -> list[tuple[str, object]]:
     """(name, loader) of the sample photos bundled with scikit-image, scikit-learn, matplotlib."""
-    def skimage(n):
-        def load():
-            from skimage import data
-            im = getattr(data, n)()
-            return im[0] if n == "stereo_motorcycle" else im
-        return load
-
-    def sklearn(i):
-        def load():
-            from sklearn.datasets import load_sample_images
-            return load_sample_images().images[i]
-        return load
-
-    def hopper():
-        import matplotlib.cbook as cbook
-        from PIL import Image
-        with cbook.get_sample_data("grace_hopper.jpg") as f:
-            return np.asarray(Image.open(f).convert("RGB"))
-
-    out = [(f"skimage.{n}", skimage(n)) for n in
-           ("astronaut", "coffee", "chelsea", "rocket", "stereo_motorcycle")]
-    out += [("sklearn.china", sklearn(0)), ("sklearn.flower", sklearn(1)),
-            ("matplotlib.grace_hopper", hopper)]
-    return out
+    return [(name, (lambda pkg=pkg, parts=parts: _read(os.path.join(package_dir(pkg), *parts))))
+            for name, pkg, parts in LIBRARY_PHOTOS]
 
 
 def _read(path: str) -> np.ndarray:

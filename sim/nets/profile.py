@@ -23,8 +23,11 @@ The search
    this on real layers).
 2. *Combine*: all layers at their own ``p``. Quantisation errors add up, so if the combined
    network misses the target every layer gets one more bit until it passes.
-3. *Greedy trim*: layers are visited by MAC count, largest first, and each gives a bit back
-   (never below its per-layer ``p``) if the combined network still passes.
+3. *Greedy trim*: layers are visited by MAC count, largest first, and each gives bits back
+   (never below its per-layer ``p``) while the combined network still passes.
+
+Several targets are searched together, strictest first; a looser target starts its steps 2-3
+from the stricter target's result, so a "99" profile is never wider than the "100" one.
 
 The fidelity of the final profile is then measured on *held-out* photos
 (:func:`.images.load_images` ``("heldout")``) the search never saw, and stored with it.
@@ -52,6 +55,8 @@ from .fidelity import TARGETS, UNITS, check_target, fidelity, passes, threshold
 from .network import Network, Quant
 
 FORMAT = "dstripes-profile/1"
+SEARCH_TOP = 12  # first upper bound of the per-layer search (bits)
+LOOSE_SPAN = 4  # a looser target is searched this many bits below the strict one
 
 
 @dataclass(frozen=True)
@@ -249,15 +254,22 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
     search = _Search(net, batch, ref, stats, act_bits)
     names = [l.name for l in layers]
 
+    # Step 1: per layer, others in float. Realistic precisions are far below 16 bits, so the
+    # strict target is searched in [min, SEARCH_TOP] first (widened to act_bits only when
+    # SEARCH_TOP fails) and a looser target in the LOOSE_SPAN bits below the strict result.
     solo = {t: {} for t in targets}
     bar = tqdm(total=len(names) * len(targets), desc=f"profile {net.name}: per layer", unit="layer",
                disable=not progress, leave=False)
     for name in names:
-        hi = act_bits
-        for t in targets:
-            lo = min_bits(stats[name])
-            # smallest passing p in [lo, hi]; p = hi is taken when nothing passes
-            while lo < hi:
+        floor = min_bits(stats[name])
+        hi = min(act_bits, max(SEARCH_TOP, floor))
+        lo = floor
+        if not search.ok({name: hi}, targets[0]):
+            lo, hi = hi + 1, act_bits
+        for i, t in enumerate(targets):
+            if i:
+                lo = max(floor, hi - LOOSE_SPAN)
+            while lo < hi:  # smallest passing p in [lo, hi]; hi itself when nothing passes
                 mid = (lo + hi) // 2
                 if search.ok({name: mid}, t):
                     hi = mid
@@ -267,18 +279,27 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
             bar.update()
     bar.close()
 
-    order = sorted(names, key=lambda n: -next(l.macs for l in layers if l.name == n))
+    # Steps 2 and 3. A looser target starts from the stricter target's final profile (which
+    # passes it too), so it is never wider.
+    macs = {l.name: l.macs for l in layers}
+    order = sorted(names, key=lambda n: -macs[n])
     out = {}
+    start = None
     for t in targets:
-        bits = dict(solo[t])
-        while not search.ok(bits, t) and any(b < act_bits for b in bits.values()):
-            bits = {n: min(act_bits, b + 1) for n, b in bits.items()}
+        if start is None:
+            bits = dict(solo[t])
+            while not search.ok(bits, t) and any(b < act_bits for b in bits.values()):
+                bits = {n: min(act_bits, b + 1) for n, b in bits.items()}
+        else:
+            bits = dict(start)
         for name in tqdm(order, desc=f"profile {net.name}: trim {t}", unit="layer",
                          disable=not progress, leave=False):
-            if bits[name] > solo[t][name]:
+            while bits[name] > solo[t][name]:
                 trial = dict(bits, **{name: bits[name] - 1})
-                if search.ok(trial, t):
-                    bits = trial
+                if not search.ok(trial, t):
+                    break
+                bits = trial
+        start = bits
         lp = [LayerProfile(n, act_bits - 1, act_bits - bits[n], stats[n]["signed"], stats[n]["scale"],
                            stats[n]["max"], solo[t][n]) for n in names]
         fid = {"profile": search.fidelity(bits), "profile_images": len(batch),

@@ -1,0 +1,113 @@
+"""Regenerate the bundled real-activation samples (``sim/data/samples.npz`` + ``samples.json``).
+
+Usage (networks installed with ``scripts/setup.sh --nets``, shipped profiles present)::
+
+    .venv/bin/python scripts/make_samples.py
+
+What it takes (two held-out photos, ``skimage.astronaut`` and ``skimage.chelsea``, resized and
+centre-cropped to 64x64 so every layer stays small):
+
+=====================  ===========================  =========================================
+sample                 layer                        kept
+=====================  ===========================  =========================================
+``vgg16_conv1_2``      VGG-16 (HED) conv1_2          centre 16x16 of the 64x64 input, 32 of
+                                                    64 filters
+``vgg16_conv3_1``      VGG-16 (HED) conv3_1          whole 16x16 input, 32 of 256 filters
+``vgg16_conv5_1``      VGG-16 (HED) conv5_1          whole 4x4 input, 16 of 512 filters
+``mobilenet_v2_dw``    MobileNet-v2 features.3       whole 16x16 input, all 144 channels
+                       depthwise 3x3 (144 ch, s1)   (depthwise: one filter per channel)
+=====================  ===========================  =========================================
+
+Activations are quantised with the network's shipped "100" profile; weights (BN folded where
+the network has BN) become 16-bit codes with scale ``2**(ceil(log2 max|w|) - 15)``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sim.layer import Layer  # noqa: E402
+from sim.samples import ARRAYS, FORMAT, INDEX  # noqa: E402
+
+SIZE = 64
+PHOTOS = ("skimage.astronaut", "skimage.chelsea")
+WEIGHT_BITS = 16
+
+# sample name: (network, layer, spatial crop (y0, y1, x0, x1) or None, filters kept)
+SAMPLES = {
+    "vgg16_conv1_2": ("vgg16-hed", "conv1_2", (24, 40, 24, 40), 32),
+    "vgg16_conv3_1": ("vgg16-hed", "conv3_1", None, 32),
+    "vgg16_conv5_1": ("vgg16-hed", "conv5_1", None, 16),
+    "mobilenet_v2_dw": ("mobilenet-v2", "features.3.conv.1.0", None, None),
+}
+
+
+def weight_codes(w: np.ndarray) -> tuple[np.ndarray, float]:
+    """16-bit two's-complement codes of real weights and their power-of-two scale."""
+    m = float(np.abs(w).max())
+    scale = 2.0 ** (math.ceil(math.log2(m)) - (WEIGHT_BITS - 1)) if m > 0 else 1.0
+    lim = 1 << (WEIGHT_BITS - 1)
+    return np.clip(np.rint(w / scale), -lim, lim - 1).astype(np.int64), scale
+
+
+def main() -> int:
+    from sim.nets.images import load_images
+    from sim.nets.models import load_network
+    from sim.nets.profile import Profile, builtin_profile_path
+
+    photos = dict(load_images("heldout", 8))
+    images = [photos[n] for n in PHOTOS]
+    arrays, index = {}, {}
+    nets = {}
+    for name, (network, lname, crop, keep) in SAMPLES.items():
+        if network not in nets:
+            net = load_network(network, size=SIZE)
+            run = net.forward(net.prepare(images), capture=True)
+            nets[network] = (net, run.acts, Profile.load(builtin_profile_path(network, "100")))
+        net, acts, prof = nets[network]
+        full = next(l for l in net.layers() if l.name == lname)
+        lp = prof.layer(lname)
+        x = acts[lname]
+        if crop:
+            y0, y1, x0, x1 = crop
+            x = x[:, :, y0:y1, x0:x1]
+        codes = lp.quant.codes(x)
+        w = net.weights(lname)
+        k = keep or full.k
+        if full.groups > 1:
+            k = full.k  # a depthwise layer needs every channel's filter
+        wq, wscale = weight_codes(w[:k])
+        layer = Layer(full.c, x.shape[2], x.shape[3], k, full.kh, full.kw, full.sy, full.sx,
+                      full.py, full.px, groups=full.groups)
+        window = lp.window
+        window.check(codes, 16)
+        shifted = codes >> window.lsb
+        arrays[f"{name}.acts"] = shifted.astype(np.int16 if window.signed else np.uint16)
+        arrays[f"{name}.weights"] = wq.astype(np.int16)
+        index[name] = {
+            "network": network, "source_layer": lname, "description": full.describe(),
+            "photos": list(PHOTOS), "image_size": SIZE,
+            "crop": list(crop) if crop else None, "filters": f"{k} of {full.k}",
+            "layer": {f: getattr(layer, f) for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "py", "px", "groups")},
+            "window": {"msb": window.msb, "lsb": window.lsb, "signed": window.signed},
+            "act_scale": lp.scale, "weight_scale": wscale, "weight_bits": WEIGHT_BITS,
+            "zero_fraction": float((codes == 0).mean()),
+        }
+        print(f"{name}: acts {codes.shape} window [{window.msb}:{window.lsb}]{' signed' if window.signed else ''}, "
+              f"weights {wq.shape}, zeros {index[name]['zero_fraction']:.2f}")
+    np.savez_compressed(ARRAYS, **arrays)
+    with open(INDEX, "w") as f:
+        json.dump({"format": FORMAT, "command": "python scripts/make_samples.py", "samples": index}, f, indent=1)
+        f.write("\n")
+    print(f"wrote {ARRAYS} ({os.path.getsize(ARRAYS) / 1024:.0f} KB) and {INDEX}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

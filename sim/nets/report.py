@@ -1,0 +1,179 @@
+"""Evaluation reports: tables (rows for the terminal), ``report.md``, ``layers.csv``,
+``summary.json`` and plots, per network and for all evaluated networks together.
+
+Layout of an output folder ``DIR``::
+
+    DIR/report.md, DIR/summary.json, DIR/layers.csv, DIR/networks.png    all networks
+    DIR/<network>/report.md, summary.json, layers.csv,
+                  speedup.png, precision.png                             one network
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+
+import numpy as np
+
+from .paper import comparison, markdown as paper_markdown
+from . import plots
+
+LAYER_HEADERS = ["layer", "shape", "p", "mean det.", "DaDN cycles", "STR/DaDN", "DStr/DaDN",
+                 "DStr/STR", "L+T G=1/STR", "L+T G=N/STR", "ideal/DaDN", "PRA/DaDN"]
+
+
+def mean_bits(hist) -> float:
+    """Mean detected precision of a group-precision histogram."""
+    h = np.asarray(hist, dtype=np.float64)
+    return float((np.arange(len(h)) * h).sum() / h.sum()) if h.sum() else 0.0
+
+
+def _both_keys(ev):
+    both = [k for k in ev.keys if k.startswith("both-g")]
+    return both[0], both[-1]
+
+
+def layer_rows(ev) -> list:
+    """One row per layer plus a total row, for :data:`LAYER_HEADERS`."""
+    b1, bn = _both_keys(ev)
+    rows = []
+    for i, lc in enumerate(ev.layers()):
+        c = lc.cycles
+        rows.append([lc.name, lc.layer.describe(), lc.window.bits, round(mean_bits(lc.hist), 2),
+                     int(c["dadn"]), lc.speedup("dadn", "stripes"), lc.speedup("dadn", "dstripes"),
+                     lc.speedup("stripes", "dstripes"),
+                     ev.layers(b1)[i].speedup("stripes", "dstripes"),
+                     ev.layers(bn)[i].speedup("stripes", "dstripes"),
+                     lc.speedup("dadn", "ideal"), lc.speedup("dadn", "pragmatic")])
+    t = ev.totals()
+    rows.append(["total", f"{len(ev.layers())} layers", "", "", int(t["dadn"]), t["dadn"] / t["stripes"],
+                 t["dadn"] / t["dstripes"], t["stripes"] / t["dstripes"],
+                 t["stripes"] / t[f"dstripes_{b1.replace('-', '_')}"],
+                 t["stripes"] / t[f"dstripes_{bn.replace('-', '_')}"],
+                 t["dadn"] / t["ideal"], t["dadn"] / t["pragmatic"]])
+    return rows
+
+
+def scheme_rows(ev, conv_only: bool = False) -> list:
+    """One row per scheme: ``[scheme, cycles, x DaDN, x Stripes]``."""
+    t = ev.totals(conv_only)
+    rows = [["DaDN (bit-parallel)", t["dadn"]], ["Stripes (profiled p)", t["stripes"]]]
+    for key in ev.keys:
+        cfg = ev.results[key][0].config
+        label = "Dynamic Stripes" if key == "dstripes" else f"  variant {key}"
+        rows.append([f"{label} ({cfg.trim}, G={cfg.group})",
+                     t["dstripes"] if key == "dstripes" else t[f"dstripes_{key.replace('-', '_')}"]])
+    rows += [["per-value ideal (bound)", t["ideal"]], ["Pragmatic-style (bound)", t["pragmatic"]]]
+    return [[n, int(round(c)), t["dadn"] / c, t["stripes"] / c] for n, c in rows]
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.2f}" if math.isfinite(v) else str(v)
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    return str(v)
+
+
+def md_table(headers, rows) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_fmt(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def network_markdown(ev) -> str:
+    p = ev.profile
+    f = p.fidelity
+    cfg = ev.config
+    held = f.get("heldout")
+    lines = [f"# {ev.network}: Dynamic Stripes evaluation", "",
+             f"- Model: {ev.source}",
+             f"- Images: {len(ev.images)} ({', '.join(ev.images[:4])}{', ...' if len(ev.images) > 4 else ''})",
+             f"- Tile: L={cfg.lanes}, Nc={cfg.columns}, Nr={cfg.rows}, T={cfg.tiles}, A={cfg.act_bits}, "
+             f"W={cfg.weight_bits}; Dynamic Stripes trim={cfg.trim}, G={cfg.group}, run-ahead={cfg.run_ahead}",
+             f"- Profile: target {p.target}, criterion {p.criterion} >= {p.threshold}; "
+             f"fidelity {f.get('profile', float('nan')):.4g} on {f.get('profile_images', '?')} profiling photos"
+             + (f", {held:.4g} on {f.get('heldout_images')} held-out photos "
+                f"({'meets' if f.get('heldout_pass') else 'MISSES'} the target)" if held is not None else ""),
+             f"- Time: {ev.seconds.get('total', 0):.1f} s ({ev.seconds.get('capture', 0):.1f} s capture)", "",
+             "## All layers", "", md_table(["scheme", "cycles", "x DaDN", "x Stripes"], scheme_rows(ev)), "",
+             "## Conv layers only (as in the papers)", "",
+             md_table(["scheme", "cycles", "x DaDN", "x Stripes"], scheme_rows(ev, True)), "",
+             "## Per layer", "",
+             "`p`: profiled precision; `mean det.`: mean detected group precision of the Dynamic Stripes "
+             "configuration; `L+T`: leading+trailing detection, `G=N`: one group of all columns.", "",
+             md_table(LAYER_HEADERS, layer_rows(ev)), "",
+             "![per-layer speedup](speedup.png)", "", "![detected precision](precision.png)", ""]
+    return "\n".join(lines)
+
+
+def layers_csv_rows(ev) -> list:
+    rows = []
+    for i, lc in enumerate(ev.layers()):
+        l, w = lc.layer, lc.window
+        row = {"network": ev.network, "layer": lc.name, "shape": l.describe(), "fc": int(l.fc),
+               "macs": lc.macs, "signed": int(w.signed), "msb": w.msb, "lsb": w.lsb, "p": w.bits,
+               "scale": ev.profile.layer(lc.name).scale, "images": lc.images,
+               "dadn": int(lc.cycles["dadn"]), "stripes": int(lc.cycles["stripes"])}
+        for key in ev.keys:
+            v = ev.layers(key)[i]
+            row[key.replace("-", "_")] = int(v.cycles["dstripes"])
+            row[f"{key.replace('-', '_')}_mean_bits"] = round(mean_bits(v.hist), 4)
+        row["ideal"] = round(float(lc.cycles["ideal"]), 2)
+        row["pragmatic"] = int(lc.cycles["pragmatic"])
+        rows.append(row)
+    return rows
+
+
+def _write_csv(path, rows) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _json(path, obj) -> None:
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=1, default=float)
+        f.write("\n")
+
+
+def write_network(ev, folder: str) -> list:
+    """Write one network's report files into ``folder``; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    files = [os.path.join(folder, n) for n in ("report.md", "layers.csv", "summary.json")]
+    with open(files[0], "w") as f:
+        f.write(network_markdown(ev))
+    _write_csv(files[1], layers_csv_rows(ev))
+    _json(files[2], ev.as_dict())
+    files.append(plots.speedup_bars(ev, os.path.join(folder, "speedup.png")))
+    files.append(plots.precision_histograms(ev, os.path.join(folder, "precision.png")))
+    return files
+
+
+def write_all(evaluations, out: str) -> list:
+    """Every network's folder plus the combined ``report.md``, ``summary.json``, ``layers.csv``."""
+    os.makedirs(out, exist_ok=True)
+    files = []
+    for ev in evaluations:
+        files += write_network(ev, os.path.join(out, ev.network))
+    cmp = comparison(evaluations)
+    lines = ["# Dynamic Stripes on real networks", "",
+             "Speedups measured with the golden cycle model on real activations of real photos, "
+             "compared with the published averages (conv layers).", "",
+             paper_markdown(cmp), "", "![speedups](networks.png)", "", "## Networks", ""]
+    for ev in evaluations:
+        t = ev.speedups()
+        lines.append(f"- [{ev.network}]({ev.network}/report.md): all layers Stripes "
+                     f"{t['stripes_over_dadn']:.2f}x, Dynamic Stripes {t['dstripes_over_dadn']:.2f}x over DaDN "
+                     f"({t['dstripes_over_stripes']:.2f}x over Stripes); profile target {ev.profile.target}, "
+                     f"held-out fidelity {ev.profile.fidelity.get('heldout', float('nan')):.4g} "
+                     f"({ev.profile.criterion})")
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    _json(os.path.join(out, "summary.json"), {"networks": [ev.as_dict() for ev in evaluations], "paper": cmp})
+    _write_csv(os.path.join(out, "layers.csv"), [r for ev in evaluations for r in layers_csv_rows(ev)])
+    files += [os.path.join(out, n) for n in ("report.md", "summary.json", "layers.csv")]
+    files.append(plots.network_summary(evaluations, os.path.join(out, "networks.png")))
+    return files
