@@ -271,9 +271,15 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
     mode = config.trim
     hist = np.zeros(window.bits + 1, dtype=np.int64)
     dst = ideal_bits = pra = 0
+    # In lock-step the cycle counts are sums over steps, so all convolution groups go through
+    # one stacked grid (depthwise layers: one pass instead of C); run-ahead keeps each group's
+    # own step sequence.
+    per_pass = 1 if config.run_ahead else layer.groups
     for img in a:
-        for acts_g in group_inputs(img, layer):
-            grid = BrickGrid(_compact(acts_g, config.act_bits), layer, config.lanes, config.columns)
+        for first in range(0, layer.groups, per_pass):
+            acts_g = img[first * layer.cg:(first + per_pass) * layer.cg]
+            grid = BrickGrid(_compact(acts_g, config.act_bits), layer, config.lanes, config.columns,
+                             groups=per_pass)
             stats = _BrickStats(grid, window, mode)
             if layer.fc:
                 # one window: brick position (cb, 0, 0); each brick is its own detection group

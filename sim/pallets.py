@@ -23,10 +23,15 @@ class BrickGrid:
 
     Parameters
     ----------
-    acts : array (C/groups, H, W)
-        Integer codes of one group's input channels (any integer dtype; kept).
+    acts : array (groups * C/groups, H, W)
+        Integer codes of ``groups`` consecutive convolution groups' input channels (any
+        integer dtype; kept).
     layer : Layer
     lanes, columns : int
+    groups : int
+        How many groups ``acts`` holds. Each group's channels get their own channel blocks,
+        so the grid of ``g`` groups is the ``g`` groups' grids stacked (``CB = g * CB_group``):
+        cycle sums over it equal the sums over the groups one after the other.
 
     Members
     -------
@@ -34,14 +39,16 @@ class BrickGrid:
         Codes of every brick position.
     """
 
-    def __init__(self, acts: np.ndarray, layer: Layer, lanes: int, columns: int):
+    def __init__(self, acts: np.ndarray, layer: Layer, lanes: int, columns: int, groups: int = 1):
         self.layer, self.lanes, self.columns = layer, lanes, columns
-        cg, h, w = acts.shape
-        self.cb = layer.channel_blocks(lanes)
+        c, h, w = acts.shape
+        cg = c // groups
+        per_group = layer.channel_blocks(lanes)
+        self.cb = groups * per_group
         self.hp, self.wp = h + 2 * layer.py, w + 2 * layer.px
-        self.bricks = np.zeros((self.cb * lanes, self.hp, self.wp), dtype=acts.dtype)
-        self.bricks[:cg, layer.py:layer.py + h, layer.px:layer.px + w] = acts
-        self.bricks = self.bricks.reshape(self.cb, lanes, self.hp, self.wp)
+        bricks = np.zeros((groups, per_group * lanes, self.hp, self.wp), dtype=acts.dtype)
+        bricks[:, :cg, layer.py:layer.py + h, layer.px:layer.px + w] = acts.reshape(groups, cg, h, w)
+        self.bricks = bricks.reshape(self.cb, lanes, self.hp, self.wp)
         self.window_sets = layer.window_sets(columns)
 
     def at(self, per_brick: np.ndarray, ky: int, kx: int) -> np.ndarray:
