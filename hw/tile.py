@@ -10,7 +10,7 @@ from sim.config import TileConfig
 
 from .controller import Controller
 from .dispatcher import Dispatcher
-from .params import (check_config, check_int, index_bits, pallet_layout, result_layout,
+from .params import (check_config, check_int, pallet_layout, result_layout,
                      run_layout, weight_layout)
 from .result_buffer import ResultBuffer
 from .sip import SIP

@@ -32,6 +32,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--window-sets", type=int, default=4,
                     help="window-sets of the long slice (the short one has 1)")
+    ap.add_argument("--optimised", action="store_true",
+                    help="build Verilator's model with optimisation (slower build; the tests use -O0)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
@@ -46,7 +48,8 @@ def main(argv=None):
         # Two slice lengths on the same build: the difference cancels start-up (simulator
         # launch, cocotb and numpy import, loading the streams) and leaves the per-cycle cost.
         t0 = time.perf_counter()
-        runs = [simulate_layer("dstripes", sim, cfg, layer, Window(7, 0), acts, weights, window_sets=n)
+        runs = [simulate_layer("dstripes", sim, cfg, layer, Window(7, 0), acts, weights, window_sets=n,
+                               quick=not args.optimised)
                 for n in (1, args.window_sets)]
         (c1, s1), (c2, s2) = [(r["cycles_rtl"], r["sim_seconds"]) for r in runs]
         out["sims"][sim] = {"cycles": [c1, c2], "sim_seconds": [s1, s2],

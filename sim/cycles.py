@@ -26,7 +26,6 @@ generated hardware.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import math
 
 import numpy as np
 

@@ -82,6 +82,7 @@ def test_sip_shift_accumulate(signed):
     async def bench(ctx):
         ctx.set(sip.en, 1)
         expected = 0
+        prev_low = 0
         for step in range(60):
             bits_n = rng.randint(0, A)
             top = rng.randint(max(bits_n - 1, 0), A - 1)
@@ -103,7 +104,7 @@ def test_sip_shift_accumulate(signed):
                 ctx.set(sip.neg, neg)
                 ctx.set(sip.add, step > 0 and t == 0)
                 ctx.set(sip.clear, 0)
-                ctx.set(sip.low, prev_low if step > 0 else 0)
+                ctx.set(sip.low, prev_low)
                 await ctx.tick()
             prev_low = low
             expected += sum(a * w for a, w in zip(acts, weights))

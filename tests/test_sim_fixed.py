@@ -1,7 +1,6 @@
 """Quantisation and the layer window (sim.fixed): rounding, saturation, checks, errors."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -2,7 +2,6 @@
 """``dstripes synth`` (scripts/cmd_synth.py): JSON and table output, and one-line errors."""
 from __future__ import annotations
 
-import importlib
 import json
 
 import pytest
@@ -12,18 +11,8 @@ from scripts.cli import main
 SMALL = ["--lanes", "4", "--columns", "2", "--rows", "2", "--act-bits", "8", "--weight-bits", "8"]
 
 
-def _has_hw_blocks() -> bool:
-    try:
-        hw = importlib.import_module("hw")
-    except ImportError:
-        return False
-    return hasattr(hw, "synth_blocks") or importlib.util.find_spec("hw.synth_blocks") is not None
 
 
-needs_hw = pytest.mark.skipif(not _has_hw_blocks(), reason="hw.synth_blocks not available yet")
-
-
-@needs_hw
 def test_json_all_schemes(capsys, tmp_path):
     assert main(["synth", *SMALL, "--json", "--workload", "synthetic", "--out", str(tmp_path)]) == 0
     d = json.loads(capsys.readouterr().out)
@@ -44,7 +33,6 @@ def test_json_all_schemes(capsys, tmp_path):
     assert (tmp_path / "stripes" / "sip_array" / "cmos.rpt").is_file()
 
 
-@needs_hw
 def test_table_single_scheme(capsys):
     assert main(["synth", *SMALL, "--scheme", "stripes"]) == 0
     out = capsys.readouterr().out

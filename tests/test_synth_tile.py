@@ -5,12 +5,11 @@ Block lists come from small components defined here, and — once the RTL genera
 ``hw.synth_blocks`` — from the real tiles in a small configuration."""
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -209,17 +208,8 @@ def test_total_cycles_sums_layers():
     assert two == {s: 2 * one[s] for s in ("dadn", "stripes", "dstripes")}
 
 
-# --- the real tiles (once the RTL generator provides them) ------------------------------
+# --- the real tiles ---------------------------------------------------------------------------
 
-def _has_hw_blocks() -> bool:
-    try:
-        hw = importlib.import_module("hw")
-    except ImportError:
-        return False
-    return hasattr(hw, "synth_blocks") or importlib.util.find_spec("hw.synth_blocks") is not None
-
-
-needs_hw = pytest.mark.skipif(not _has_hw_blocks(), reason="hw.synth_blocks not available yet")
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +217,6 @@ def real_small():
     return synth_tiles(["dadn", "stripes", "dstripes"], SMALL, jobs=2)
 
 
-@needs_hw
 def test_real_small_tiles_all_schemes(real_small):
     for scheme, tile in real_small.items():
         assert tile.transistors > 0 and tile.ge > 0 and tile.cells > 0 and tile.depth > 0, scheme
