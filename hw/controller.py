@@ -5,7 +5,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_int, run_layout
+from .params import COUNT_BITS, CYCLE_BITS, check_int, run_layout
 
 
 class Controller(wiring.Component):
@@ -46,12 +46,12 @@ class Controller(wiring.Component):
     buffer_can_load : ``In(1)``, ``buffer_load`` : ``Out(1)``, ``result_done`` : ``In(1)``
         Output buffer hand-off.
     busy : ``Out(1)``
-    cycles : ``Out(32)``
+    cycles : ``Out(CYCLE_BITS)``
 
     Latency: the add of a step happens in the cycle after its last work item (:attr:`latency`).
     """
 
-    def __init__(self, act_bits: int = 16, count_bits: int = 24):
+    def __init__(self, act_bits: int = 16, count_bits: int = COUNT_BITS):
         self._act_bits = check_int("act_bits", act_bits, 2)
         self._count_bits = check_int("count_bits", count_bits, 1, 32)
         super().__init__({
@@ -73,7 +73,7 @@ class Controller(wiring.Component):
             "buffer_load": Out(1),
             "result_done": In(1),
             "busy": Out(1),
-            "cycles": Out(32),
+            "cycles": Out(CYCLE_BITS),
         })
 
     latency = property(lambda self: 1, doc="Cycles from a step's last work item to its add.")

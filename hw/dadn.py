@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from sim.config import TileConfig
 
 from .controller import Controller
-from .params import brick_layout, check_config, check_int, run_layout, weight_layout
+from .params import COUNT_BITS, CYCLE_BITS, brick_layout, check_config, check_int, run_layout, weight_layout
 from .result_buffer import ResultBuffer
 
 
@@ -158,7 +158,7 @@ class ParallelTile(wiring.Component):
     product register, output buffer).
     """
 
-    def __init__(self, config: TileConfig = TileConfig(), count_bits: int = 24):
+    def __init__(self, config: TileConfig = TileConfig(), count_bits: int = COUNT_BITS):
         self._cfg = check_config(config)
         self._count_bits = check_int("count_bits", count_bits, 1, 32)
         c = config
@@ -168,7 +168,7 @@ class ParallelTile(wiring.Component):
             "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
             "result": Out(stream.Signature(data.ArrayLayout(signed(c.acc_bits), c.rows))),
             "busy": Out(1),
-            "cycles": Out(32),
+            "cycles": Out(CYCLE_BITS),
         })
         self._inputs = InputRegister(c.lanes, c.rows, c.act_bits, c.weight_bits)
         self._controller = Controller(c.act_bits, self._count_bits)

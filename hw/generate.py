@@ -12,10 +12,8 @@ from amaranth.lib import wiring
 from sim.config import TileConfig
 
 from .dadn import ParallelTile
-from .params import check_config, check_scheme
+from .params import COUNT_BITS, check_config, check_scheme
 from .tile import SerialTile
-
-COUNT_BITS = 24
 
 
 def build_tile(scheme: str, config: TileConfig = TileConfig()) -> wiring.Component:

@@ -8,6 +8,10 @@ from sim.config import TileConfig
 
 SCHEMES = ("dstripes", "stripes", "dadn")
 
+#: Width of the step and window-set counters of a run (default), and of the cycle counter.
+COUNT_BITS = 24
+CYCLE_BITS = 32
+
 #: Run-time precision modes (the ``mode`` field of the tile configuration).
 MODE_STATIC, MODE_LEADING, MODE_BOTH = 0, 1, 2
 #: The same codes by the model's mode names (:data:`sim.precision.MODES`).

@@ -10,7 +10,7 @@ from sim.config import TileConfig
 
 from .controller import Controller
 from .dispatcher import Dispatcher
-from .params import (check_config, check_int, pallet_layout, result_layout,
+from .params import (COUNT_BITS, CYCLE_BITS, check_config, check_int, pallet_layout, result_layout,
                      run_layout, weight_layout)
 from .result_buffer import ResultBuffer
 from .sip import SIP
@@ -47,14 +47,14 @@ class SerialTile(wiring.Component):
     result : ``Out(stream.Signature(result_layout))``
         One window-set of results, ``[column][row]``.
     busy : ``Out(1)``
-    cycles : ``Out(32)``
+    cycles : ``Out(CYCLE_BITS)``
         Cycles of the current (or last) run, see :class:`Controller`.
 
     Latency: with always-ready streams a run takes the sum of its step costs plus
     :attr:`latency` cycles (dispatcher + SIP add stage + output buffer), whatever its length.
     """
 
-    def __init__(self, config: TileConfig = TileConfig(), detect: bool = True, count_bits: int = 24):
+    def __init__(self, config: TileConfig = TileConfig(), detect: bool = True, count_bits: int = COUNT_BITS):
         self._cfg = check_config(config)
         self._detect = bool(detect)
         self._count_bits = check_int("count_bits", count_bits, 1, 32)
@@ -65,7 +65,7 @@ class SerialTile(wiring.Component):
             "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
             "result": Out(stream.Signature(result_layout(c.rows, c.columns, c.acc_bits))),
             "busy": Out(1),
-            "cycles": Out(32),
+            "cycles": Out(CYCLE_BITS),
         })
         self._controller = Controller(c.act_bits, self._count_bits)
         self._dispatcher = Dispatcher(c.lanes, c.columns, c.rows, c.act_bits, c.weight_bits, c.group,
