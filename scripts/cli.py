@@ -1,4 +1,4 @@
-"""The ``dstripes`` command: a thin layer over the Python API.
+"""dstripes: Dynamic Stripes accelerator model, RTL generator, verification and synthesis.
 
 Each subcommand lives in ``scripts/cmd_<name>.py`` and exposes ``register(subparsers)``, which
 adds its parser and sets ``func`` to a callable taking the parsed arguments and returning an exit
