@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from sim.config import TileConfig
 
 from .controller import Controller
+from .input_register import InputRegister
 from .params import COUNT_BITS, CYCLE_BITS, brick_layout, check_config, check_int, run_layout, weight_layout
 from .result_buffer import ResultBuffer
 
@@ -81,66 +82,6 @@ class InnerProduct(wiring.Component):
         return m
 
 
-class InputRegister(wiring.Component):
-    """One brick and its weight brick, registered before the inner-product units.
-
-    Each input has its own register and full flag, so either stream can arrive first; an item
-    is offered while both are full and leaves when the array takes it.
-
-    Parameters
-    ----------
-    lanes, rows, act_bits, weight_bits : int
-
-    Members
-    -------
-    act : ``In(stream.Signature(brick_layout))``, weight : ``In(stream.Signature(weight_layout))``
-    act_enable, weight_enable : ``In(1)``
-        Accept inputs (the controller closes them at the end of a run).
-    item : ``Out(1)``
-        A brick and its weights are present.
-    take : ``In(1)``
-        The array consumes the item this cycle.
-    acts, weights : ``Out``
-        The registered brick and weight brick.
-
-    Latency: an input transferred in cycle ``k`` is offered in cycle ``k + 1`` (:attr:`latency`).
-    Throughput: one item per cycle.
-    """
-
-    def __init__(self, lanes=16, rows=16, act_bits=16, weight_bits=16):
-        check_int("lanes", lanes)
-        check_int("rows", rows)
-        super().__init__({
-            "act": In(stream.Signature(brick_layout(lanes, act_bits))),
-            "weight": In(stream.Signature(weight_layout(lanes, rows, weight_bits))),
-            "act_enable": In(1),
-            "weight_enable": In(1),
-            "item": Out(1),
-            "take": In(1),
-            "acts": Out(brick_layout(lanes, act_bits)),
-            "weights": Out(weight_layout(lanes, rows, weight_bits)),
-        })
-
-    latency = property(lambda self: 1, doc="Cycles from an input's transfer to its use.")
-
-    def elaborate(self, platform):
-        m = Module()
-        a_full = Signal()
-        w_full = Signal()
-        m.d.comb += [
-            self.item.eq(a_full & w_full),
-            self.act.ready.eq(self.act_enable & (~a_full | self.take)),
-            self.weight.ready.eq(self.weight_enable & (~w_full | self.take)),
-        ]
-        with m.If(self.take):
-            m.d.sync += [a_full.eq(0), w_full.eq(0)]
-        with m.If(self.act.valid & self.act.ready):
-            m.d.sync += [self.acts.eq(self.act.payload), a_full.eq(1)]
-        with m.If(self.weight.valid & self.weight.ready):
-            m.d.sync += [self.weights.eq(self.weight.payload), w_full.eq(1)]
-        return m
-
-
 class ParallelTile(wiring.Component):
     """Bit-parallel tile: ``Nr`` inner-product units, one brick of one window per cycle.
 
@@ -170,7 +111,8 @@ class ParallelTile(wiring.Component):
             "busy": Out(1),
             "cycles": Out(CYCLE_BITS),
         })
-        self._inputs = InputRegister(c.lanes, c.rows, c.act_bits, c.weight_bits)
+        self._inputs = InputRegister(brick_layout(c.lanes, c.act_bits),
+                                     weight_layout(c.lanes, c.rows, c.weight_bits))
         self._controller = Controller(c.act_bits, self._count_bits)
         self._buffer = ResultBuffer(data.ArrayLayout(signed(c.acc_bits), c.rows))
         self._ips = [InnerProduct(c.lanes, c.act_bits, c.weight_bits, c.acc_bits) for _ in range(c.rows)]

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Dispatcher: pallets in (bit-parallel), bit planes out (bit-serial), double-buffered."""
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .detector import PrecisionDetector, group_detection_layout
+from .input_register import InputRegister
 from .params import check_int, index_bits, pallet_layout, weight_layout
 
 
@@ -95,8 +97,14 @@ class Dispatcher(wiring.Component):
             "act_enable": In(1),
             "weight_enable": In(1),
         })
+        self._next = InputRegister(pallet_layout(lanes, columns, act_bits),
+                                   weight_layout(lanes, rows, weight_bits))
 
-    latency = property(lambda self: 2, doc="Cycles from a pallet's transfer to its first bit plane.")
+    @property
+    def latency(self) -> int:
+        """Cycles from a pallet's transfer to its first bit plane: the input register, then the
+        current-step register."""
+        return self._next.latency + 1
     detect = property(lambda self: self._detect)
 
     def elaborate(self, platform):
@@ -106,10 +114,12 @@ class Dispatcher(wiring.Component):
         wlay = weight_layout(self._lanes, self._rows, self._weight_bits)
         dlay = group_detection_layout(a, groups)
 
-        a_next = Signal(play)
-        w_next = Signal(wlay)
-        a_full = Signal()
-        w_full = Signal()
+        # the "next" stage: one pallet and its weight brick, accepted while the current step runs
+        m.submodules.next = nxt = self._next
+        wiring.connect(m, wiring.flipped(self.act), nxt.act)
+        wiring.connect(m, wiring.flipped(self.weight), nxt.weight)
+        a_next = nxt.acts
+        w_next = nxt.weights
         a_cur = Signal(play)
         w_cur = Signal(wlay)
         d_cur = Signal(dlay)
@@ -136,18 +146,12 @@ class Dispatcher(wiring.Component):
         m.d.comb += last.eq(t == c_cycles - 1)
         finishing = self.plane.valid & self.plane.ready & last
         load = Signal()
-        m.d.comb += load.eq(a_full & w_full & (~c_full | finishing))
-
         m.d.comb += [
-            self.act.ready.eq(self.act_enable & (~a_full | load)),
-            self.weight.ready.eq(self.weight_enable & (~w_full | load)),
+            load.eq(nxt.item & (~c_full | finishing)),
+            nxt.take.eq(load),
+            nxt.act_enable.eq(self.act_enable),
+            nxt.weight_enable.eq(self.weight_enable),
         ]
-        with m.If(load):
-            m.d.sync += [a_full.eq(0), w_full.eq(0)]
-        with m.If(self.act.valid & self.act.ready):
-            m.d.sync += [a_next.eq(self.act.payload), a_full.eq(1)]
-        with m.If(self.weight.valid & self.weight.ready):
-            m.d.sync += [w_next.eq(self.weight.payload), w_full.eq(1)]
 
         with m.If(self.plane.valid & self.plane.ready):
             m.d.sync += t.eq(t + 1)

@@ -48,6 +48,15 @@ def _port(dut, name: str, member: str):
         raise AttributeError(f"the DUT has no signal {full!r} (is {name!r} a stream port?)") from None
 
 
+def _stream_ports(dut, name: str, codec):
+    """``(valid, ready, payload, width)`` of stream ``name``, checking the codec's width."""
+    valid, ready, payload = (_port(dut, name, m) for m in ("valid", "ready", "payload"))
+    width = len(payload)
+    if codec is not None and codec.width != width:
+        raise ValueError(f"stream {name!r}: codec is {codec.width} bits, payload port is {width}")
+    return valid, ready, payload, width
+
+
 class Domain:
     """The DUT's clock ``clk`` and synchronous active-high reset ``rst``.
 
@@ -136,12 +145,7 @@ class StreamDriver:
     def __init__(self, dut, name: str, domain: Domain, *, codec: Codec | None = None,
                  idle: float = 0.0, seed: int | None = None):
         self.name, self.domain, self.codec = name, domain, codec
-        self.valid = _port(dut, name, "valid")
-        self.ready = _port(dut, name, "ready")
-        self.payload = _port(dut, name, "payload")
-        self.width = len(self.payload)
-        if codec is not None and codec.width != self.width:
-            raise ValueError(f"stream {name!r}: codec is {codec.width} bits, payload port is {self.width}")
+        self.valid, self.ready, self.payload, self.width = _stream_ports(dut, name, codec)
         self.idle = _probability(idle, "idle")
         self._rng = random.Random(seed)
         self._queue: deque[int] = deque()
@@ -245,12 +249,7 @@ class StreamMonitor:
                  stall: float = 0.0, seed: int | None = None,
                  callback: Callable[[Any], None] | None = None):
         self.name, self.domain, self.codec, self.callback = name, domain, codec, callback
-        self.valid = _port(dut, name, "valid")
-        self.ready = _port(dut, name, "ready")
-        self.payload = _port(dut, name, "payload")
-        self.width = len(self.payload)
-        if codec is not None and codec.width != self.width:
-            raise ValueError(f"stream {name!r}: codec is {codec.width} bits, payload port is {self.width}")
+        self.valid, self.ready, self.payload, self.width = _stream_ports(dut, name, codec)
         self.stall = _probability(stall, "stall")
         self._rng = random.Random(seed)
         self._grew = Event()
