@@ -9,7 +9,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
-from sim.config import TileConfig
+from dstripes.sim.config import TileConfig
 
 from .dadn import ParallelTile
 from .params import COUNT_BITS, check_config, check_scheme

@@ -4,7 +4,7 @@ from __future__ import annotations
 from amaranth.hdl import unsigned, signed
 from amaranth.lib import data
 
-from sim.config import TileConfig
+from dstripes.sim.config import TileConfig
 
 SCHEMES = ("dstripes", "stripes", "dadn")
 

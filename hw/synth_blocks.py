@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import TileConfig
+from dstripes.sim.config import TileConfig
 
 from .generate import build_tile
 

@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.config import TileConfig
+from dstripes.sim.config import TileConfig
 
 from .controller import Controller
 from .dispatcher import Dispatcher

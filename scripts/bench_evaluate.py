@@ -29,11 +29,11 @@ def main(argv=None) -> int:
     p.add_argument("--target", default="100", choices=("100", "99"))
     args = p.parse_args(argv)
 
-    from sim.config import TileConfig
-    from sim.nets.evaluate import evaluate_network
-    from sim.nets.images import load_images
-    from sim.nets.models import load_network
-    from sim.nets.profile import Profile, builtin_profile_path
+    from dstripes.sim.config import TileConfig
+    from dstripes.sim.nets.evaluate import evaluate_network
+    from dstripes.sim.nets.images import load_images
+    from dstripes.sim.nets.models import load_network
+    from dstripes.sim.nets.profile import Profile, builtin_profile_path
 
     t0 = time.time()
     net = load_network(args.model, size=args.size)

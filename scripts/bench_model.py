@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sim.config import TileConfig  # noqa: E402
-from sim.cycles import NetworkCycles, layer_cycles  # noqa: E402
-from sim.fixed import Window  # noqa: E402
-from sim.layer import Layer  # noqa: E402
+from dstripes.sim.config import TileConfig  # noqa: E402
+from dstripes.sim.cycles import NetworkCycles, layer_cycles  # noqa: E402
+from dstripes.sim.fixed import Window  # noqa: E402
+from dstripes.sim.layer import Layer  # noqa: E402
 
 VGG16 = [  # (name, C, H, K)
     ("conv1_1", 3, 224, 64), ("conv1_2", 64, 224, 64),

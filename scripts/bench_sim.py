@@ -22,10 +22,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sim.config import TileConfig  # noqa: E402
-from sim.fixed import Window  # noqa: E402
-from sim.layer import Layer  # noqa: E402
-from tb.simulate import simulate_layer  # noqa: E402
+from dstripes.sim.config import TileConfig  # noqa: E402
+from dstripes.sim.fixed import Window  # noqa: E402
+from dstripes.sim.layer import Layer  # noqa: E402
+from dstripes.tb.simulate import simulate_layer  # noqa: E402
 
 
 def main(argv=None):

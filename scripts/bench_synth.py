@@ -17,10 +17,10 @@ import resource
 import sys
 import time
 
-from sim.config import TileConfig
-from sim.errors import ConfigError
-from synth.tile import SCHEMES, SCHEME_TITLES, hw_blocks, synth_tiles
-from synth.yosys import yosys_version
+from dstripes.sim.config import TileConfig
+from dstripes.sim.errors import ConfigError
+from dstripes.synth.tile import SCHEMES, SCHEME_TITLES, hw_blocks, synth_tiles
+from dstripes.synth.yosys import yosys_version
 
 from .table import render
 

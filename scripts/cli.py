@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from sim.errors import ConfigError
+from dstripes.sim.errors import ConfigError
 
 COMMANDS = ("cycles", "generate", "simulate", "synth", "profile", "evaluate", "demo")
 
@@ -28,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMANDS:
         try:
-            mod = importlib.import_module(f"scripts.cmd_{name}")
+            mod = importlib.import_module(f"dstripes.scripts.cmd_{name}")
         except ModuleNotFoundError as e:
-            if e.name == f"scripts.cmd_{name}":
+            if e.name == f"dstripes.scripts.cmd_{name}":
                 continue  # subcommand not built yet
             raise
         mod.register(sub)

@@ -1,10 +1,10 @@
 """``dstripes cycles``: cycle counts of one layer under every scheme."""
 from __future__ import annotations
 
-from sim.cycles import layer_cycles
-from sim.errors import ConfigError
-from sim.fixed import Window
-from sim.layer import Layer
+from dstripes.sim.cycles import layer_cycles
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
 
 from .options import add_tile_options, load_int_array, print_json, tile_config
 from .table import layer_table

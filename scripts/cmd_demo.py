@@ -8,8 +8,8 @@ slice's cycles on Stripes and on the bit-parallel tile, and the speedups.
 """
 from __future__ import annotations
 
-from sim.config import TileConfig
-from sim.cycles import layer_cycles
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import layer_cycles
 
 from .options import print_json
 from .table import layer_table, render
@@ -33,8 +33,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sim.samples import load_sample, sample_info, sample_names
-    from tb.simulate import model_slice_cycles, simulate_layer
+    from dstripes.sim.samples import load_sample, sample_info, sample_names
+    from dstripes.tb.simulate import model_slice_cycles, simulate_layer
 
     if args.list:
         for name in sample_names():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from sim.errors import ConfigError
+from dstripes.sim.errors import ConfigError
 
 from .cmd_profile import add_network_options, load, photos
 from .options import add_tile_options, print_json, tile_config
@@ -33,7 +33,7 @@ def register(sub) -> None:
 
 
 def models(args) -> list:
-    from sim.nets.models import BUILTIN
+    from dstripes.sim.nets.models import BUILTIN
     names = []
     for m in args.model:
         names += list(BUILTIN) if m == "all" else [m]
@@ -44,8 +44,8 @@ def models(args) -> list:
 
 def get_profile(args, net, note):
     """The ``--profile`` file, the shipped profile of a built-in network, or a fresh profile."""
-    from sim.nets.models import BUILTIN
-    from sim.nets.profile import Profile, builtin_profile_path, profile_network
+    from dstripes.sim.nets.models import BUILTIN
+    from dstripes.sim.nets.profile import Profile, builtin_profile_path, profile_network
     if args.profile:
         return Profile.load(args.profile)
     if args.model in BUILTIN and os.path.isfile(builtin_profile_path(args.model, args.target)):
@@ -58,9 +58,9 @@ def get_profile(args, net, note):
 
 
 def run(args) -> int:
-    from sim.nets.evaluate import evaluate_network
-    from sim.nets.paper import comparison
-    from sim.nets.report import LAYER_HEADERS, layer_rows, scheme_rows, write_all
+    from dstripes.sim.nets.evaluate import evaluate_network
+    from dstripes.sim.nets.paper import comparison
+    from dstripes.sim.nets.report import LAYER_HEADERS, layer_rows, scheme_rows, write_all
 
     if args.images < 1:
         raise ConfigError(f"--images must be positive, not {args.images}")

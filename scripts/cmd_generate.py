@@ -18,7 +18,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from hw.generate import write_verilog  # Amaranth loads only for hardware commands
+    from dstripes.hw.generate import write_verilog  # Amaranth loads only for hardware commands
 
     cfg = tile_config(args, max_reduction=args.max_reduction)
     vpath, man = write_verilog(args.scheme, cfg, args.out)

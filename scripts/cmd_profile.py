@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from sim.errors import ConfigError
+from dstripes.sim.errors import ConfigError
 
 from .options import print_json
 from .table import render
@@ -32,7 +32,7 @@ def add_network_options(p, many: bool = False) -> None:
 
 
 def load(args):
-    from sim.nets.models import load_network
+    from dstripes.sim.nets.models import load_network
     return load_network(args.model, size=args.size, preprocess=args.preprocess,
                         criterion=args.criterion, engine=args.engine)
 
@@ -56,14 +56,14 @@ def register(sub) -> None:
 
 def photos(args, count: int, split: str):
     """``count`` photos of a split of the shipped photos, or of the user's ``--image-dir``."""
-    from sim.nets.images import load_image_dir, load_images
+    from dstripes.sim.nets.images import load_image_dir, load_images
     if args.image_dir:
         return load_image_dir(args.image_dir, count)
     return load_images(split, count)
 
 
 def run(args) -> int:
-    from sim.nets.profile import profile_network
+    from dstripes.sim.nets.profile import profile_network
     for opt in ("images", "heldout"):
         v = getattr(args, opt)
         if v < (1 if opt == "images" else 0):

@@ -1,9 +1,9 @@
 """``dstripes simulate``: run a generated tile on Icarus or Verilator against the golden model."""
 from __future__ import annotations
 
-from sim.errors import ConfigError
-from sim.fixed import Window
-from sim.layer import Layer
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
 
 from .cmd_cycles import input_shape
 from .options import add_tile_options, load_int_array, print_json, tile_config
@@ -61,7 +61,7 @@ def load_layer(args):
 
 
 def run(args) -> int:
-    from tb.simulate import simulate_layer  # cocotb / Amaranth load only here
+    from dstripes.tb.simulate import simulate_layer  # cocotb / Amaranth load only here
 
     cfg = tile_config(args, max_reduction=args.max_reduction)
     layer, window, acts, weights = load_layer(args)

@@ -2,10 +2,10 @@
 per-block breakdown and performance per area relative to the bit-parallel tile."""
 from __future__ import annotations
 
-from synth.perf_area import (WORKLOAD_KINDS, dstripes_overhead, perf_per_area, select_workloads,
+from dstripes.synth.perf_area import (WORKLOAD_KINDS, dstripes_overhead, perf_per_area, select_workloads,
                              total_cycles)
-from synth.tile import SCHEMES, SCHEME_TITLES, synth_tiles
-from synth.yosys import yosys_version
+from dstripes.synth.tile import SCHEMES, SCHEME_TITLES, synth_tiles
+from dstripes.synth.yosys import yosys_version
 
 from .options import add_tile_options, print_json, tile_config
 from .table import render

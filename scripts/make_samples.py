@@ -32,8 +32,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sim.layer import Layer  # noqa: E402
-from sim.samples import ARRAYS, FORMAT, INDEX  # noqa: E402
+from dstripes.sim.layer import Layer  # noqa: E402
+from dstripes.sim.samples import ARRAYS, FORMAT, INDEX  # noqa: E402
 
 SIZE = 64
 PHOTOS = ("skimage.astronaut", "skimage.chelsea")
@@ -57,9 +57,9 @@ def weight_codes(w: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def main() -> int:
-    from sim.nets.images import load_images
-    from sim.nets.models import load_network
-    from sim.nets.profile import Profile, builtin_profile_path
+    from dstripes.sim.nets.images import load_images
+    from dstripes.sim.nets.models import load_network
+    from dstripes.sim.nets.profile import Profile, builtin_profile_path
 
     photos = dict(load_images("heldout", 8))
     images = [photos[n] for n in PHOTOS]

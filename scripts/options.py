@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from sim.config import TileConfig
-from sim.errors import ConfigError
+from dstripes.sim.config import TileConfig
+from dstripes.sim.errors import ConfigError
 
 
 def add_tile_options(p: argparse.ArgumentParser, tiles: bool = True) -> None:

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
-from sim.errors import ConfigError
+from dstripes.sim.errors import ConfigError
 
 from . import reports
 from .yosys import run_script

@@ -39,11 +39,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import TileConfig
-from sim.cycles import layer_cycles, LayerCycles
-from sim.errors import ConfigError
-from sim.fixed import Window, quantize
-from sim.layer import Layer
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import layer_cycles, LayerCycles
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window, quantize
+from dstripes.sim.layer import Layer
 
 #: Shape of the reference layer (VGG-16 conv3_2 / conv3_3).
 REFERENCE_SHAPE = dict(c=256, h=56, w=56, k=256, kh=3, kw=3, sy=1, sx=1, py=1, px=1)
@@ -109,7 +109,7 @@ def reference_workload(config: TileConfig = TileConfig(), seed: int = 0, channel
 def sample_workloads(config: TileConfig) -> list[Workload]:
     """The bundled real-activation samples (:mod:`sim.samples`) whose window fits the tile's
     activation width; an empty list when the sample data is not installed."""
-    from sim import samples
+    from dstripes.sim import samples
 
     try:
         names = samples.sample_names()

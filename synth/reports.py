@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sim.errors import ConfigError
+from dstripes.sim.errors import ConfigError
 
 
 class ReportError(ConfigError):

@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.config import TileConfig
-from sim.errors import ConfigError
+from dstripes.sim.config import TileConfig
+from dstripes.sim.errors import ConfigError
 
 from .flow import BlockArea, check_top, probe_liberty, synth_verilog, to_verilog
 from .yosys import stop_running
@@ -123,10 +123,10 @@ class TileArea:
 def hw_blocks(scheme: str, config: TileConfig) -> list:
     """``hw.synth_blocks(scheme, config)``, imported late so :mod:`synth` loads without it."""
     try:
-        from hw import synth_blocks
+        from dstripes.hw import synth_blocks
     except ImportError:
         try:
-            from hw.synth_blocks import synth_blocks
+            from dstripes.hw.synth_blocks import synth_blocks
         except ImportError as e:
             raise ConfigError(f"the hardware package provides no synth_blocks() yet ({e})") from None
     try:

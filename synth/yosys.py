@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.errors import ConfigError
+from dstripes.sim.errors import ConfigError
 
 #: Environment variable naming the yosys executable to use instead of the default search.
 YOSYS_ENV = "DSTRIPES_YOSYS"

@@ -305,7 +305,7 @@ def run(build: Build, test_module: str, *, params: Mapping | None = None,
     ----------
     build : Build
     test_module : str
-        Importable module name of the cocotb tests (e.g. ``"tb.tile_tb"``).
+        Importable module name of the cocotb tests (e.g. ``"dstripes.tb.tile_tb"``).
     params : mapping, optional
         JSON-able parameters, read by the test with :func:`tb.harness.load_params`.
     arrays : mapping of str to ndarray, optional

@@ -7,10 +7,10 @@ import time
 
 import numpy as np
 
-from sim.config import TileConfig
-from sim.cycles import step_costs
-from sim.fixed import Window
-from sim.layer import Layer
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import step_costs
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
 
 from .tile_sim import layer_run, simulate_tile, tile_design
 

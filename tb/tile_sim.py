@@ -21,19 +21,19 @@ from typing import Sequence
 
 import numpy as np
 
-from hw.generate import build_tile, manifest
-from hw.params import MODE_CODES
-from sim.config import TileConfig
-from sim.cycles import check_layer, rtl_cycles, step_costs
-from sim.errors import ConfigError
-from sim.fixed import Window
-from sim.functional import window_set_results
-from sim.layer import Layer
-from sim.pallets import pallets, weight_bricks
+from dstripes.hw.generate import build_tile, manifest
+from dstripes.hw.params import MODE_CODES
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import check_layer, rtl_cycles, step_costs
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window
+from dstripes.sim.functional import window_set_results
+from dstripes.sim.layer import Layer
+from dstripes.sim.pallets import pallets, weight_bricks
 
 from .runner import Design, SimResult, build, emit_verilog, run
 
-TEST_MODULE = "tb.tile_tb"
+TEST_MODULE = "dstripes.tb.tile_tb"
 MODES = ("static", "leading", "both")
 
 

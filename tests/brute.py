@@ -333,7 +333,7 @@ except ImportError:  # pragma: no cover
 if st is not None:
     @st.composite
     def windows(draw, act_bits: int = 12, signed=None):
-        from sim.fixed import Window
+        from dstripes.sim.fixed import Window
         signed = draw(st.booleans()) if signed is None else signed
         msb = draw(st.integers(1 if signed else 0, act_bits - 1))
         lsb = draw(st.integers(0, msb - (1 if signed else 0)))
@@ -341,7 +341,7 @@ if st is not None:
 
     @st.composite
     def configs(draw, trim=None, run_ahead=None):
-        from sim.config import TileConfig
+        from dstripes.sim.config import TileConfig
         lanes = draw(st.sampled_from([1, 2, 3, 4]))
         columns = draw(st.sampled_from([1, 2, 3, 4, 6]))
         group = draw(st.sampled_from(divisors(columns)))
@@ -354,7 +354,7 @@ if st is not None:
 
     @st.composite
     def conv_layers(draw, max_hw: int = 6, fc=None):
-        from sim.layer import Layer
+        from dstripes.sim.layer import Layer
         if fc is None:
             fc = draw(st.integers(0, 5)) == 0
         if fc:

@@ -14,9 +14,9 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from tb.harness import load_params, save_result
-from tb.payload import codec
-from tb.streams import Domain, StreamDriver, StreamMonitor, level
+from dstripes.tb.harness import load_params, save_result
+from dstripes.tb.payload import codec
+from dstripes.tb.streams import Domain, StreamDriver, StreamMonitor, level
 
 
 class SumPipeTB:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import brute
-from scripts.cli import main
-from sim.config import TileConfig
-from sim.cycles import layer_cycles
-from sim.fixed import Window
-from sim.layer import Layer
+from dstripes.scripts.cli import main
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import layer_cycles
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
 
 SMALL = ["--lanes", "1", "--columns", "4", "--rows", "1", "--tiles", "1"]
 # the 2x2 / pad 1 worked example of test_sim_cycles.py (EX5): DaDN 36, Stripes 36, DStr 23

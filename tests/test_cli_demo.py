@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from scripts.cli import main
-from sim.samples import sample_names
+from dstripes.scripts.cli import main
+from dstripes.sim.samples import sample_names
 
 
 def test_demo_small_on_icarus(capsys):

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.detector import PrecisionDetector
-from hw.dispatcher import Dispatcher
-from hw.params import MODE_CODES as MODES
-from hw.sip import SIP
-from sim.fixed import Window
-from sim.precision import bits_from_or, group_or
+from dstripes.hw.detector import PrecisionDetector
+from dstripes.hw.dispatcher import Dispatcher
+from dstripes.hw.params import MODE_CODES as MODES
+from dstripes.hw.sip import SIP
+from dstripes.sim.fixed import Window
+from dstripes.sim.precision import bits_from_or, group_or
 
 from .hwsim import pack
 

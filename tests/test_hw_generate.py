@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hw import SIP, Dispatcher, PrecisionDetector, build_tile
-from hw.params import check_int
-from scripts.cli import main
-from sim.config import TileConfig
-from tb.runner import verilator_root
+from dstripes.hw import SIP, Dispatcher, PrecisionDetector, build_tile
+from dstripes.hw.params import check_int
+from dstripes.scripts.cli import main
+from dstripes.sim.config import TileConfig
+from dstripes.tb.runner import verilator_root
 
 SMALL = ["--lanes", "4", "--columns", "4", "--rows", "2", "--act-bits", "8", "--weight-bits", "8"]
 LINT_WAIVERS = Path(__file__).resolve().parents[1] / "hw" / "lint.vlt"

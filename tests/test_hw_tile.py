@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw import build_tile
-from sim.config import TileConfig
-from sim.cycles import step_costs
-from sim.fixed import Window
-from sim.layer import Layer
-from tb.tile_sim import layer_run
+from dstripes.hw import build_tile
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import step_costs
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
+from dstripes.tb.tile_sim import layer_run
 
 from .hwsim import pack, run_tile, unpack
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from scripts.cli import main as cli
-from sim.errors import ConfigError
+from dstripes.scripts.cli import main as cli
+from dstripes.sim.errors import ConfigError
 
 pytestmark = pytest.mark.nets
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.nets
 @pytest.fixture(scope="module")
 def eager():
     """Layer discovery at 224x224 through the PyTorch hooks (one probe pass per network)."""
-    from sim.nets.models import load_network
+    from dstripes.sim.nets.models import load_network
     return {n: load_network(n, engine="torch") for n in ("vgg16-hed", "resnet50-imgsim", "mobilenet-v2")}
 
 
@@ -55,7 +55,7 @@ def test_mobilenet_v2_topology(eager):
 
 
 def test_nsfw_onnx_topology():
-    from sim.nets.models import load_network
+    from dstripes.sim.nets.models import load_network
     net = load_network("resnet50-nsfw")
     ls = net.layers()
     assert len([l for l in ls if not l.fc]) == 53 and ls[-1].fc and (ls[-1].c, ls[-1].k) == (1024, 2)
@@ -64,8 +64,8 @@ def test_nsfw_onnx_topology():
 
 
 def test_capture_on_real_photos():
-    from sim.nets.images import load_images
-    from sim.nets.models import load_network
+    from dstripes.sim.nets.images import load_images
+    from dstripes.sim.nets.models import load_network
     net = load_network("vgg16-hed", size=64)
     photos = load_images("heldout", 2)
     run = net.forward(net.prepare([im for _, im in photos]), capture=True)
@@ -81,10 +81,10 @@ def test_capture_on_real_photos():
 
 def test_fidelity_grows_with_precision_on_real_layers():
     """A wider window never lowers fidelity (PSNR of the HED edge map) on real layers."""
-    from sim.nets.fidelity import fidelity
-    from sim.nets.images import load_images
-    from sim.nets.models import load_network
-    from sim.nets.profile import layer_stats, quant_at
+    from dstripes.sim.nets.fidelity import fidelity
+    from dstripes.sim.nets.images import load_images
+    from dstripes.sim.nets.models import load_network
+    from dstripes.sim.nets.profile import layer_stats, quant_at
     net = load_network("vgg16-hed", size=64)
     batch = net.prepare([im for _, im in load_images("profile", 2)])
     stats = layer_stats(net.forward(batch, capture=True).acts, 16)
@@ -96,8 +96,8 @@ def test_fidelity_grows_with_precision_on_real_layers():
 
 
 def test_shipped_profiles_fit_their_networks():
-    from sim.nets.models import BUILTIN, load_network
-    from sim.nets.profile import Profile, builtin_profile_path
+    from dstripes.sim.nets.models import BUILTIN, load_network
+    from dstripes.sim.nets.profile import Profile, builtin_profile_path
     for name in BUILTIN:
         strict, loose = (Profile.load(builtin_profile_path(name, t)) for t in ("100", "99"))
         assert strict.fidelity["profile_pass"] and loose.fidelity["profile_pass"]
@@ -116,7 +116,7 @@ def test_cli_errors_on_builtin_inputs(tmp_path, capsys):
     assert cli(["evaluate", "--model", "mobilenet-v2", "--images", "0", "--out", str(tmp_path)]) == 2
     assert "--images must be positive" in capsys.readouterr().err
     wrong = tmp_path / "wrong.json"
-    from sim.nets.profile import builtin_profile_path
+    from dstripes.sim.nets.profile import builtin_profile_path
     wrong.write_text(open(builtin_profile_path("vgg16-hed")).read())
     assert cli(["evaluate", "--model", "mobilenet-v2", "--profile", str(wrong), "--out", str(tmp_path)]) == 2
     assert "has no layer 'features.0.0'" in capsys.readouterr().err
@@ -137,7 +137,7 @@ def test_cli_evaluate_builtin_json(tmp_path, capsys):
 
 def _profile_at(tmp_path, network, size):
     """The shipped profile relabelled for another input size (windows do not depend on it)."""
-    from sim.nets.profile import builtin_profile_path
+    from dstripes.sim.nets.profile import builtin_profile_path
     d = json.load(open(builtin_profile_path(network)))
     d["input"]["size"] = size
     path = tmp_path / f"{network}-{size}.json"
@@ -146,9 +146,9 @@ def _profile_at(tmp_path, network, size):
 
 
 def test_unknown_layer_quantisation_is_rejected():
-    from sim.nets.models import load_network
-    from sim.nets.network import Quant
-    from sim.fixed import Window
+    from dstripes.sim.nets.models import load_network
+    from dstripes.sim.nets.network import Quant
+    from dstripes.sim.fixed import Window
     net = load_network("mobilenet-v2", size=32)
     with pytest.raises(ConfigError, match="has no layer 'conv9'"):
         net.forward(net.prepare([np.zeros((32, 32, 3), np.uint8)]), {"conv9": Quant(1.0, Window(7))})

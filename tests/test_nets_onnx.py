@@ -11,15 +11,15 @@ import pytest
 import onnx  # the nets extra is part of the test environment: a missing onnx fails, never skips
 from onnx import TensorProto, helper, numpy_helper
 
-from scripts.cli import main as cli  # noqa: E402
-from sim.config import TileConfig  # noqa: E402
-from sim.cycles import layer_cycles  # noqa: E402
-from sim.errors import ConfigError  # noqa: E402
-from sim.fixed import Window  # noqa: E402
-from sim.nets.evaluate import evaluate_network  # noqa: E402
-from sim.nets.network import Quant  # noqa: E402
-from sim.nets.onnx_capture import OnnxNetwork  # noqa: E402
-from sim.nets.profile import Profile, profile_network  # noqa: E402
+from dstripes.scripts.cli import main as cli  # noqa: E402
+from dstripes.sim.config import TileConfig  # noqa: E402
+from dstripes.sim.cycles import layer_cycles  # noqa: E402
+from dstripes.sim.errors import ConfigError  # noqa: E402
+from dstripes.sim.fixed import Window  # noqa: E402
+from dstripes.sim.nets.evaluate import evaluate_network  # noqa: E402
+from dstripes.sim.nets.network import Quant  # noqa: E402
+from dstripes.sim.nets.onnx_capture import OnnxNetwork  # noqa: E402
+from dstripes.sim.nets.profile import Profile, profile_network  # noqa: E402
 
 
 def tiny_model(path: str, nhwc: bool = False, opset: int = 13) -> str:
@@ -133,8 +133,8 @@ def test_profile_targets_and_monotonicity(tiny):
     assert strict.fidelity["profile_pass"] and strict.fidelity["profile"] >= 0.999
     assert "heldout" in strict.fidelity
     # a wider window never lowers fidelity: sweep the precision of every layer on its own
-    from sim.nets.fidelity import fidelity
-    from sim.nets.profile import quant_at, layer_stats
+    from dstripes.sim.nets.fidelity import fidelity
+    from dstripes.sim.nets.profile import quant_at, layer_stats
     batch = tiny.prepare([im for _, im in imgs])
     stats = layer_stats(tiny.forward(batch, capture=True).acts, 16)
     ref = tiny.forward(batch).output
@@ -235,7 +235,7 @@ def test_onnx_export_matches_pytorch(tmp_path):
     """The same network through the PyTorch hooks and through torch.onnx.export + the generic
     ONNX front-end: same layers, same activations up to float rounding."""
     import torch
-    from sim.nets.models import load_network
+    from dstripes.sim.nets.models import load_network
     eager = load_network("mobilenet-v2", size=64, engine="torch")
     exported = eager.to_onnx()
     assert [(l.name, l.describe()) for l in eager.layers()] == [(l.name, l.describe()) for l in exported.layers()]

@@ -4,18 +4,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.config import TileConfig
-from sim.cycles import layer_cycles
-from sim.errors import ConfigError
-from sim.functional import conv_int, window_set_results
-from sim.samples import load_sample, sample_info, sample_names
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import layer_cycles
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.functional import conv_int, window_set_results
+from dstripes.sim.samples import load_sample, sample_info, sample_names
 
 
 def test_samples_are_bundled():
     names = sample_names()
     assert {"vgg16_conv1_2", "vgg16_conv3_1", "vgg16_conv5_1", "mobilenet_v2_dw"} <= set(names)
     import os
-    from sim import samples
+    from dstripes.sim import samples
     assert os.path.getsize(samples.ARRAYS) < 600 * 1024
 
 

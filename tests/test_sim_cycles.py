@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import brute
-from sim.config import TileConfig
-from sim.cycles import (dadn_closed, fc_cycles, layer_cycles, rtl_cycles, run_ahead_cycles,
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import (dadn_closed, fc_cycles, layer_cycles, rtl_cycles, run_ahead_cycles,
                         step_costs, stripes_closed)
-from sim.errors import ConfigError
-from sim.fixed import Window
-from sim.layer import Layer
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
 
 
 def cfg(lanes, columns, group=1, trim="leading", run_ahead=0, rows=1, tiles=1, **kw):
@@ -392,7 +392,7 @@ def test_tile_config_errors(kw, named):
 
 @given(st.integers(2, 32), st.integers(2, 32), st.integers(1, 1 << 20), st.booleans())
 def test_accumulator_bits_hold_the_extremes(a, w, n, signed):
-    from sim.config import accumulator_bits
+    from dstripes.sim.config import accumulator_bits
     bits = accumulator_bits(a, w, n)
     amin, amax = (-(1 << (a - 1)), (1 << (a - 1)) - 1) if signed else (0, (1 << a) - 1)
     wmin, wmax = -(1 << (w - 1)), (1 << (w - 1)) - 1
@@ -424,6 +424,6 @@ def test_input_dtype_does_not_matter(case, dtype):
         for g in range(layer.groups):
             assert step_costs(small[0], layer, win, c, c.trim, g).tolist() == \
                 step_costs(acts[0], layer, win, c, c.trim, g).tolist()
-    from sim.pallets import pallets
+    from dstripes.sim.pallets import pallets
     assert pallets(small[0], layer, c.lanes, c.columns).tolist() == \
         pallets(acts[0], layer, c.lanes, c.columns).tolist()

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import brute
-from sim.errors import ConfigError
-from sim.fixed import Window, quantize, window_of
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window, quantize, window_of
 
 
 # ---------------------------------------------------------------- Window

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import brute
-from sim.errors import ConfigError
-from sim.functional import conv_int, window_set_results
-from sim.layer import Layer
-from sim.pallets import pallets, weight_bricks
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.functional import conv_int, window_set_results
+from dstripes.sim.layer import Layer
+from dstripes.sim.pallets import pallets, weight_bricks
 
 # The worked example used here and in test_sim_cycles.py: one channel 2x2, kernel 2x2, pad 1
 # -> 3x3 = 9 windows; L=1, Nc=4 -> 3 window-sets (the last holds window 8 and 3 empty columns).

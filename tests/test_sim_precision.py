@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import brute
-from sim.fixed import Window
-from sim.precision import (bits_from_or, essential_bits, group_bits, group_or, lsb, msb,
+from dstripes.sim.fixed import Window
+from dstripes.sim.precision import (bits_from_or, essential_bits, group_bits, group_or, lsb, msb,
                            value_bits)
 
 MODES = ("static", "leading", "both")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scripts.cli import main
+from dstripes.scripts.cli import main
 
 SMALL = ["--lanes", "4", "--columns", "2", "--rows", "2", "--act-bits", "8", "--weight-bits", "8"]
 

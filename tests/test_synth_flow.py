@@ -11,10 +11,10 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.errors import ConfigError
-from synth import reports
-from synth.flow import GE_LIBERTY, synth_component, synth_verilog, to_verilog
-from synth.yosys import yosys_path, yosys_version
+from dstripes.sim.errors import ConfigError
+from dstripes.synth import reports
+from dstripes.synth.flow import GE_LIBERTY, synth_component, synth_verilog, to_verilog
+from dstripes.synth.yosys import yosys_path, yosys_version
 
 
 class AdderTree(wiring.Component):
@@ -141,7 +141,7 @@ def test_liberty_syntax_error_is_a_config_error(tmp_path):
 
 
 def test_liberty_probe_names_the_library(tmp_path):
-    from synth.flow import probe_liberty
+    from dstripes.synth.flow import probe_liberty
 
     bad = tmp_path / "syntax.lib"
     bad.write_text("library(bad) {\n  cell(BUF) { area : 1 pin(A) { direction : input; } }\n}\n")
@@ -180,7 +180,7 @@ def test_yosys_exiting_cleanly_without_reports_is_caught(tmp_path):
 
 def test_truncated_report_is_caught(tmp_path):
     # a real run, then a report with its figure cut off: parsing must fail, not read zero
-    from synth.flow import parse_block
+    from dstripes.synth.flow import parse_block
 
     synth_component(AdderTree(2, 4), "tree", workdir=tmp_path)
     text = (tmp_path / "ge.rpt").read_text()

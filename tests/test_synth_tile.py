@@ -13,12 +13,12 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.config import TileConfig
-from sim.errors import ConfigError
-from synth.perf_area import (dstripes_overhead, perf_per_area, reference_workload,
+from dstripes.sim.config import TileConfig
+from dstripes.sim.errors import ConfigError
+from dstripes.synth.perf_area import (dstripes_overhead, perf_per_area, reference_workload,
                              sample_workloads, select_workloads, total_cycles, workload_cycles)
-from synth.tile import TileArea, BlockUse, synth_tiles
-from synth.flow import BlockArea
+from dstripes.synth.tile import TileArea, BlockUse, synth_tiles
+from dstripes.synth.flow import BlockArea
 
 SMALL = TileConfig(lanes=4, columns=2, rows=2, act_bits=8, weight_bits=8)
 

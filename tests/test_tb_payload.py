@@ -10,7 +10,7 @@ from amaranth.hdl import Shape, signed, unsigned
 from amaranth.lib import data
 from hypothesis import given, strategies as st
 
-from tb.payload import (ArrayCodec, IntCodec, StructCodec, codec, describe, pack_ints,
+from dstripes.tb.payload import (ArrayCodec, IntCodec, StructCodec, codec, describe, pack_ints,
                         unpack_ints)
 
 from .tb_fixtures import SumPipe
@@ -120,7 +120,7 @@ def test_union_layouts_are_rejected():
 def test_stream_payloads_of_a_component():
     """Through emit_verilog, which describes the component it converts (so no stray,
     never-elaborated instance is made here)."""
-    from tb.runner import emit_verilog
+    from dstripes.tb.runner import emit_verilog
 
     d = emit_verilog(lambda: SumPipe(lanes=3, columns=2, width=6), "sumpipe").streams
     assert set(d) == {"inp", "out"}  # `count` is not a stream

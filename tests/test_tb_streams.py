@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tb.runner import (BuildError, Design, SimulationFailed, build, build_key, emit_verilog, run,
+from dstripes.tb.runner import (BuildError, Design, SimulationFailed, build, build_key, emit_verilog, run,
                        verilator_fst_available)
 
 from .tb_fixtures import SumPipe

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.config import TileConfig
-from sim.cycles import step_costs
-from sim.errors import ConfigError
-from sim.fixed import Window
-from sim.layer import Layer
-from tb.tile_sim import layer_run, simulate_tile, tile_design
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import step_costs
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
+from dstripes.tb.tile_sim import layer_run, simulate_tile, tile_design
 
 SIMULATORS = ["icarus", "verilator"]
 SCHEMES = ["dstripes", "stripes", "dadn"]
@@ -176,7 +176,7 @@ def test_published_tile_on_real_size_slices(tmp_path):
     conv3_1 sample (real photo, real weights). Results and cycles exact, and ``RTL - ideal`` is
     the tile's latency (at most 16) whatever the slice length. About 3 minutes cold (the
     build), seconds warm."""
-    from sim.samples import load_sample
+    from dstripes.sim.samples import load_sample
 
     config = TileConfig()
     design, man = tile_design("dstripes", config)
