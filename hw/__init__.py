@@ -1,4 +1,8 @@
-"""Amaranth 0.5 generators of the Dynamic Stripes, Stripes and bit-parallel tiles."""
+"""Amaranth 0.5 generators of the Dynamic Stripes, Stripes and bit-parallel tiles.
+
+:data:`KINDS` (:mod:`.kinds`) is the registry of tile kinds; :func:`build_tile` and
+:func:`write_verilog` build and emit one.
+"""
 from .sip import SIP
 from .detector import PrecisionDetector
 from .dispatcher import Dispatcher
@@ -6,8 +10,9 @@ from .controller import Controller
 from .result_buffer import ResultBuffer
 from .tile import SerialTile
 from .dadn import InnerProduct, ParallelTile
+from .kinds import KINDS, TileKind, kind
 from .generate import build_tile, manifest, write_verilog
-from .synth_blocks import synth_blocks
 
 __all__ = ["SIP", "PrecisionDetector", "Dispatcher", "Controller", "ResultBuffer", "SerialTile",
-           "InnerProduct", "ParallelTile", "build_tile", "manifest", "write_verilog", "synth_blocks"]
+           "InnerProduct", "ParallelTile", "KINDS", "TileKind", "kind", "build_tile", "manifest",
+           "write_verilog"]

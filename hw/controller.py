@@ -1,7 +1,7 @@
 """Tile controller: run configuration, step / window-set counting, output hand-off, cycles."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -51,7 +51,7 @@ class Controller(wiring.Component):
     Latency: the add of a step happens in the cycle after its last work item (:attr:`latency`).
     """
 
-    def __init__(self, act_bits: int = 16, count_bits: int = COUNT_BITS):
+    def __init__(self, *, act_bits: int = 16, count_bits: int = COUNT_BITS):
         self._act_bits = check_int("act_bits", act_bits, 2)
         self._count_bits = check_int("count_bits", count_bits, 1, 32)
         super().__init__({
@@ -96,7 +96,8 @@ class Controller(wiring.Component):
                 with m.If(step == steps - 1):
                     m.d.sync += [step.eq(0), ws.eq(ws + 1)]
 
-        acts, weights, items = counter("act"), counter("weight"), counter("item")
+        acts, weights = counter("act"), counter("weight")
+        item_step = Signal(cb)  # step of the array's input stage inside its window-set
         results = Signal(cb + 1)
 
         m.d.comb += self.config.ready.eq(~self.busy)
@@ -108,8 +109,9 @@ class Controller(wiring.Component):
                 self.busy.eq((cfg.steps != 0) & (cfg.window_sets != 0)),
                 self.cycles.eq(0), results.eq(0),
             ]
-            for step, ws in (acts, weights, items):
+            for step, ws in (acts, weights):
                 m.d.sync += [step.eq(0), ws.eq(0)]
+            m.d.sync += item_step.eq(0)
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
@@ -134,8 +136,8 @@ class Controller(wiring.Component):
         with m.If(self.advance):
             m.d.sync += pending.eq(0)
             with m.If(self.item_valid & self.item_last):
-                m.d.sync += [pending.eq(1), closes.eq(items[0] == steps - 1)]
-            count(self.item_valid & self.item_last, items)
+                m.d.sync += [pending.eq(1), closes.eq(item_step == steps - 1),
+                             item_step.eq(Mux(item_step == steps - 1, 0, item_step + 1))]
 
         with m.If(self.result_done):
             m.d.sync += results.eq(results + 1)

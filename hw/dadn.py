@@ -2,6 +2,8 @@
 """Bit-parallel baseline tile (DaDianNao-style)."""
 from __future__ import annotations
 
+import operator
+
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -10,7 +12,8 @@ from dstripes.sim.config import TileConfig
 
 from .controller import Controller
 from .input_register import InputRegister
-from .params import COUNT_BITS, CYCLE_BITS, brick_layout, check_config, check_int, run_layout, weight_layout
+from .params import COUNT_BITS, CYCLE_BITS, SynthBlock, brick_layout, check_config, check_int, run_layout, weight_layout
+from .tree import reduce_tree
 from .result_buffer import ResultBuffer
 
 
@@ -39,7 +42,7 @@ class InnerProduct(wiring.Component):
     Throughput: one brick per cycle.
     """
 
-    def __init__(self, lanes=16, act_bits=16, weight_bits=16, acc_bits=48):
+    def __init__(self, *, lanes=16, act_bits=16, weight_bits=16, acc_bits=48):
         self._lanes = check_int("lanes", lanes)
         self._act_bits = check_int("act_bits", act_bits, 2)
         self._weight_bits = check_int("weight_bits", weight_bits, 2)
@@ -66,15 +69,12 @@ class InnerProduct(wiring.Component):
             ext = Signal(signed(a + 1), name=f"a{i}")
             m.d.comb += ext.eq(Mux(self.signed, x.as_signed(), x))
             prods.append(ext * self.weights[i])
-        while len(prods) > 1:
-            prods = [prods[i] + prods[i + 1] if i + 1 < len(prods) else prods[i]
-                     for i in range(0, len(prods), 2)]
         product = Signal(signed(self._acc_bits))
         acc = Signal(signed(self._acc_bits))
         m.d.comb += self.result.eq(acc + product)
         with m.If(self.en):
             with m.If(self.load):
-                m.d.sync += product.eq(prods[0])
+                m.d.sync += product.eq(reduce_tree(prods, operator.add))
             with m.Else():
                 m.d.sync += product.eq(0)
             with m.If(self.add):
@@ -99,7 +99,7 @@ class ParallelTile(wiring.Component):
     product register, output buffer).
     """
 
-    def __init__(self, config: TileConfig = TileConfig(), count_bits: int = COUNT_BITS):
+    def __init__(self, config: TileConfig = TileConfig(), *, count_bits: int = COUNT_BITS):
         self._cfg = check_config(config)
         self._count_bits = check_int("count_bits", count_bits, 1, 32)
         c = config
@@ -113,20 +113,19 @@ class ParallelTile(wiring.Component):
         })
         self._inputs = InputRegister(brick_layout(c.lanes, c.act_bits),
                                      weight_layout(c.lanes, c.rows, c.weight_bits))
-        self._controller = Controller(c.act_bits, self._count_bits)
+        self._controller = Controller(act_bits=c.act_bits, count_bits=self._count_bits)
         self._buffer = ResultBuffer(data.ArrayLayout(signed(c.acc_bits), c.rows))
-        self._ips = [InnerProduct(c.lanes, c.act_bits, c.weight_bits, c.acc_bits) for _ in range(c.rows)]
+        self._ips = [InnerProduct(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits,
+                                  acc_bits=c.acc_bits) for _ in range(c.rows)]
 
     tile_config = property(lambda self: self._cfg)
 
-    def blocks(self):
+    def synth_blocks(self) -> list[SynthBlock]:
         """The distinct sub-blocks (one instance each) and how many of each the tile holds."""
-        return {
-            "ip": (self._ips[0], self._cfg.rows),
-            "inputs": (self._inputs, 1),
-            "controller": (self._controller, 1),
-            "buffer": (self._buffer, 1),
-        }
+        return [SynthBlock("ip_array", self._ips[0], self._cfg.rows),
+                SynthBlock("input_buffers", self._inputs, 1),
+                SynthBlock("controller", self._controller, 1),
+                SynthBlock("buffers", self._buffer, 1)]
 
     @property
     def latency(self) -> int:

@@ -5,7 +5,8 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import MODE_BOTH, check_int, index_bits, pallet_layout
+from .params import MODE_BOTH, MODE_STATIC, check_int, index_bits, pallet_layout
+from .tree import reduce_tree
 
 
 def group_detection_layout(act_bits: int, groups: int) -> data.ArrayLayout:
@@ -52,7 +53,7 @@ class PrecisionDetector(wiring.Component):
     Latency: combinational (0 cycles).
     """
 
-    def __init__(self, lanes: int = 16, columns: int = 16, act_bits: int = 16, group: int = 1,
+    def __init__(self, *, lanes: int = 16, columns: int = 16, act_bits: int = 16, group: int = 1,
                  trailing: bool = False):
         self._lanes = check_int("lanes", lanes)
         self._columns = check_int("columns", columns)
@@ -117,7 +118,7 @@ class PrecisionDetector(wiring.Component):
                     m.d.comb += low.eq(trail)
 
             out = self.groups[g]
-            with m.If(self.mode == 0):
+            with m.If(self.mode == MODE_STATIC):
                 m.d.comb += [out.top.eq(self.msb), out.bits.eq(self.msb - self.lsb + 1)]
             with m.Elif(t == 0):
                 m.d.comb += [out.top.eq(self.lsb), out.bits.eq(0)]
@@ -125,20 +126,8 @@ class PrecisionDetector(wiring.Component):
                 m.d.comb += [out.top.eq(top), out.bits.eq(0)]
             with m.Else():
                 m.d.comb += [out.top.eq(top), out.bits.eq((top - low + 1)[:bits_w])]
-        # A balanced tree of named maxima (log depth). Each stage is a named signal: reusing an
-        # unnamed expression twice per stage would be expanded exponentially by the netlist
-        # builder.
-        level = [self.groups[g].bits for g in range(ngroups)]
-        depth = 0
-        while len(level) > 1:
-            nxt = []
-            for i in range(0, len(level) - 1, 2):
-                x, y = level[i], level[i + 1]
-                mx = Signal(range(a + 1), name=f"max{depth}_{i // 2}")
-                m.d.comb += mx.eq(Mux(x > y, x, y))
-                nxt.append(mx)
-            if len(level) % 2:
-                nxt.append(level[-1])
-            level, depth = nxt, depth + 1
-        m.d.comb += self.cycles.eq(Mux(level[0] == 0, 1, level[0]))
+        # log depth; named nodes, because a maximum uses each operand twice
+        most = reduce_tree([self.groups[g].bits for g in range(ngroups)], lambda x, y: Mux(x > y, x, y),
+                           m=m, name="max", shape=range(a + 1))
+        m.d.comb += self.cycles.eq(Mux(most == 0, 1, most))
         return m

@@ -74,7 +74,7 @@ class Dispatcher(wiring.Component):
     (:attr:`latency`). Throughput: one pallet per ``max(1, max_g bits_g)`` cycles.
     """
 
-    def __init__(self, lanes=16, columns=16, rows=16, act_bits=16, weight_bits=16, group=1,
+    def __init__(self, *, lanes=16, columns=16, rows=16, act_bits=16, weight_bits=16, group=1,
                  detect=True, trailing=False):
         self._lanes = check_int("lanes", lanes)
         self._columns = check_int("columns", columns)
@@ -99,6 +99,8 @@ class Dispatcher(wiring.Component):
         })
         self._next = InputRegister(pallet_layout(lanes, columns, act_bits),
                                    weight_layout(lanes, rows, weight_bits))
+        self._detector = (PrecisionDetector(lanes=lanes, columns=columns, act_bits=act_bits, group=group,
+                                            trailing=self._trailing) if self._detect else None)
 
     @property
     def latency(self) -> int:
@@ -106,6 +108,7 @@ class Dispatcher(wiring.Component):
         current-step register."""
         return self._next.latency + 1
     detect = property(lambda self: self._detect)
+    detector = property(lambda self: self._detector, doc="The precision detector (``None`` without ``detect``).")
 
     def elaborate(self, platform):
         m = Module()
@@ -131,8 +134,7 @@ class Dispatcher(wiring.Component):
         d_next = Signal(dlay)
         n_cycles = Signal(range(a + 1))
         if self._detect:
-            m.submodules.detector = det = PrecisionDetector(self._lanes, self._columns, a, g,
-                                                            self._trailing)
+            m.submodules.detector = det = self.detector
             m.d.comb += [det.pallet.eq(a_next), det.msb.eq(self.msb), det.lsb.eq(self.lsb),
                          det.signed.eq(self.signed), det.mode.eq(self.mode),
                          d_next.eq(det.groups), n_cycles.eq(det.cycles)]

@@ -1,12 +1,12 @@
 """Parameter validation and payload layouts shared by every block (one definition each)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from amaranth.hdl import unsigned, signed
 from amaranth.lib import data
 
 from dstripes.sim.config import TileConfig
-
-SCHEMES = ("dstripes", "stripes", "dadn")
 
 #: Width of the step and window-set counters of a run (default), and of the cycle counter.
 COUNT_BITS = 24
@@ -38,10 +38,16 @@ def check_config(config) -> TileConfig:
     return config
 
 
-def check_scheme(scheme) -> str:
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
-    return scheme
+@dataclass(frozen=True)
+class SynthBlock:
+    """One distinct block of a tile, for per-block synthesis: one instance's ``component`` and
+    the tile's instance ``count``; ``part_of`` names the block that already contains it (its
+    cost is reported on its own but not added to the tile's total twice)."""
+
+    name: str
+    component: object
+    count: int
+    part_of: str | None = None
 
 
 def index_bits(n: int) -> int:

@@ -1,11 +1,14 @@
 """Serial inner-product unit (SIP)."""
 from __future__ import annotations
 
+import operator
+
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .params import check_int, index_bits
+from .tree import reduce_tree
 
 
 class SIP(wiring.Component):
@@ -25,10 +28,10 @@ class SIP(wiring.Component):
     ----------
     lanes : int
         Activation bits (and weights) per cycle ``L``.
-    weight_bits : int
-        Weight width ``W`` (two's complement).
     act_bits : int
         Activation width ``A`` (longest serial sequence, largest alignment shift ``A - 1``).
+    weight_bits : int
+        Weight width ``W`` (two's complement).
     acc_bits : int
         Accumulator width (see :func:`sim.config.accumulator_bits`).
 
@@ -59,7 +62,7 @@ class SIP(wiring.Component):
     one cycle after its last bit (:attr:`latency`).
     """
 
-    def __init__(self, lanes: int = 16, weight_bits: int = 16, act_bits: int = 16, acc_bits: int = 48):
+    def __init__(self, *, lanes: int = 16, act_bits: int = 16, weight_bits: int = 16, acc_bits: int = 48):
         self._lanes = check_int("lanes", lanes)
         self._weight_bits = check_int("weight_bits", weight_bits, 2)
         self._act_bits = check_int("act_bits", act_bits, 2)
@@ -97,11 +100,8 @@ class SIP(wiring.Component):
         # AND of a bit with a signed weight: a 2:1 mux keeps the sign (a mixed-signedness `&`
         # would zero-extend the bit mask and lose it).
         terms = [Mux(self.bits[i], self.weights[i], 0) for i in range(self._lanes)]
-        while len(terms) > 1:
-            terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                     for i in range(0, len(terms), 2)]
         tree = Signal(signed(self._weight_bits + index_bits(self._lanes - 1) + 1))
-        m.d.comb += tree.eq(terms[0])
+        m.d.comb += tree.eq(reduce_tree(terms, operator.add))
         term = Signal.like(tree)
         m.d.comb += term.eq(Mux(self.neg, -tree, tree))
 

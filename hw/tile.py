@@ -10,8 +10,8 @@ from dstripes.sim.config import TileConfig
 
 from .controller import Controller
 from .dispatcher import Dispatcher
-from .params import (COUNT_BITS, CYCLE_BITS, check_config, check_int, pallet_layout, result_layout,
-                     run_layout, weight_layout)
+from .params import (COUNT_BITS, CYCLE_BITS, SynthBlock, check_config, check_int, pallet_layout,
+                     result_layout, run_layout, weight_layout)
 from .result_buffer import ResultBuffer
 from .sip import SIP
 
@@ -54,7 +54,7 @@ class SerialTile(wiring.Component):
     :attr:`latency` cycles (dispatcher + SIP add stage + output buffer), whatever its length.
     """
 
-    def __init__(self, config: TileConfig = TileConfig(), detect: bool = True, count_bits: int = COUNT_BITS):
+    def __init__(self, config: TileConfig = TileConfig(), *, detect: bool = True, count_bits: int = COUNT_BITS):
         self._cfg = check_config(config)
         self._detect = bool(detect)
         self._count_bits = check_int("count_bits", count_bits, 1, 32)
@@ -67,25 +67,29 @@ class SerialTile(wiring.Component):
             "busy": Out(1),
             "cycles": Out(CYCLE_BITS),
         })
-        self._controller = Controller(c.act_bits, self._count_bits)
-        self._dispatcher = Dispatcher(c.lanes, c.columns, c.rows, c.act_bits, c.weight_bits, c.group,
-                                      self._detect, c.trim == "both")
+        self._controller = Controller(act_bits=c.act_bits, count_bits=self._count_bits)
+        self._dispatcher = Dispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
+                                      weight_bits=c.weight_bits, group=c.group, detect=self._detect,
+                                      trailing=c.trim == "both")
         self._buffer = ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits))
-        self._sips = [[SIP(c.lanes, c.weight_bits, c.act_bits, c.acc_bits) for _ in range(c.columns)]
-                      for _ in range(c.rows)]
+        self._sips = [[SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits)
+                       for _ in range(c.columns)] for _ in range(c.rows)]
 
     tile_config = property(lambda self: self._cfg)
     detect = property(lambda self: self._detect)
 
-    def blocks(self):
-        """The distinct sub-blocks (one instance each) and how many of each the tile holds."""
+    def synth_blocks(self) -> list[SynthBlock]:
+        """The distinct sub-blocks (one instance each) and how many of each the tile holds; the
+        dispatcher includes the input double buffer and the detector, which is also listed on
+        its own."""
         c = self._cfg
-        return {
-            "sip": (self._sips[0][0], c.rows * c.columns),
-            "dispatcher": (self._dispatcher, 1),
-            "controller": (self._controller, 1),
-            "buffer": (self._buffer, 1),
-        }
+        out = [SynthBlock("sip_array", self._sips[0][0], c.rows * c.columns),
+               SynthBlock("dispatcher", self._dispatcher, 1),
+               SynthBlock("controller", self._controller, 1),
+               SynthBlock("buffers", self._buffer, 1)]
+        if self._dispatcher.detector is not None:
+            out.append(SynthBlock("detector", self._dispatcher.detector, 1, part_of="dispatcher"))
+        return out
 
     @property
     def latency(self) -> int:

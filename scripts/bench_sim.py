@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from dstripes.sim.config import TileConfig  # noqa: E402
 from dstripes.sim.fixed import Window  # noqa: E402
 from dstripes.sim.layer import Layer  # noqa: E402
+from dstripes.sim.schemes import DSTRIPES  # noqa: E402
 from dstripes.tb.simulate import simulate_layer  # noqa: E402
 
 
@@ -48,7 +49,7 @@ def main(argv=None):
         # Two slice lengths on the same build: the difference cancels start-up (simulator
         # launch, cocotb and numpy import, loading the streams) and leaves the per-cycle cost.
         t0 = time.perf_counter()
-        runs = [simulate_layer("dstripes", sim, cfg, layer, Window(7, 0), acts, weights, window_sets=n,
+        runs = [simulate_layer(DSTRIPES.name, sim, cfg, layer, Window(7, 0), acts, weights, window_sets=n,
                                quick=not args.optimised)
                 for n in (1, args.window_sets)]
         (c1, s1), (c2, s2) = [(r["cycles_rtl"], r["sim_seconds"]) for r in runs]

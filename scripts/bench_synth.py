@@ -19,7 +19,8 @@ import time
 
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
-from dstripes.synth.tile import SCHEMES, SCHEME_TITLES, hw_blocks, synth_tiles
+from dstripes.hw.kinds import KINDS
+from dstripes.synth.tile import hw_blocks, synth_tiles
 from dstripes.synth.yosys import yosys_version
 
 from .table import render
@@ -57,7 +58,7 @@ def bench(config: TileConfig, jobs: int | None) -> dict:
     stats = {}
     cpu0 = _cpu()
     t0 = time.perf_counter()
-    tiles = synth_tiles(SCHEMES, config, jobs=jobs, blocks=timed_blocks, progress=True, stats=stats)
+    tiles = synth_tiles(tuple(KINDS), config, jobs=jobs, blocks=timed_blocks, progress=True, stats=stats)
     wall = time.perf_counter() - t0
     cpu = {k: v - cpu0[k] for k, v in _cpu().items()}
     # a block shared by several schemes was synthesised once: list each yosys run once
@@ -99,7 +100,7 @@ def main(argv=None) -> int:
     print(render(["yosys run", "wall s", "CPU s"],
                  [[k, v["seconds"], v["cpu_seconds"]] for k, v in r["yosys_runs"].items()]))
     print(render(["tile", "transistors", "GE", "cells", "depth"],
-                 [[SCHEME_TITLES[s], t["transistors"], round(t["ge"]), t["cells"], t["depth"]]
+                 [[KINDS[s].title, t["transistors"], round(t["ge"]), t["cells"], t["depth"]]
                   for s, t in r["tiles"].items()]))
     build = sum(r["build_seconds"].values())
     verdict = "within" if r["wall_seconds"] <= TARGET_SECONDS else "OVER"

@@ -2,18 +2,25 @@
 
 Each subcommand lives in ``scripts/cmd_<name>.py`` and exposes ``register(subparsers)``, which
 adds its parser and sets ``func`` to a callable taking the parsed arguments and returning an exit
-status. Bad input raises :class:`sim.ConfigError` (or ``FileNotFoundError``); the command prints
-one line ``dstripes: error: ...`` and exits with status 2.
+status. The boundary is total: bad input (:class:`~dstripes.sim.errors.ConfigError`, a missing
+or unreadable file) prints one line ``dstripes: error: ...`` and exits with status 2; a failed
+external tool (:class:`~dstripes.sim.errors.ToolError`) prints one line ``dstripes: tool
+failure: ...`` naming the tool and its log and exits with status 3; a verification that found a
+difference exits with status 1; an interrupt exits with 130.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from dstripes.sim.errors import ConfigError
+from dstripes.sim.errors import ConfigError, ToolError
 
 COMMANDS = ("cycles", "generate", "simulate", "synth", "profile", "evaluate", "demo")
+
+EPILOG = """exit status: 0 success, 1 a verification found a difference, 2 bad input,
+3 an external tool failed (yosys, a simulator build), 130 interrupted."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,19 +29,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"dstripes: error: {message}\n")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("dstripes")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="dstripes", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="dstripes", description=__doc__.splitlines()[0], epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"dstripes {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f"dstripes.scripts.cmd_{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"dstripes.scripts.cmd_{name}":
-                continue  # subcommand not built yet
-            raise
-        mod.register(sub)
+        importlib.import_module(f"dstripes.scripts.cmd_{name}").register(sub)
     return parser
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def main(argv=None) -> int:
@@ -42,13 +57,40 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        msg = str(e) if isinstance(e, ConfigError) else f"{e.strerror}: {e.filename}"
-        print(f"dstripes: error: {msg}", file=sys.stderr)
-        return 2
+    except ConfigError as e:
+        print(f"dstripes: error: {_first_line(e)}", file=sys.stderr)
+        return ConfigError.exit_status
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        print(f"dstripes: error: {e.strerror}: {e.filename}", file=sys.stderr)
+        return ConfigError.exit_status
+    except ToolError as e:
+        print(f"dstripes: tool failure: {_first_line(e)}", file=sys.stderr)
+        return ToolError.exit_status
+    except MemoryError:
+        print("dstripes: error: out of memory (the input or configuration is too large for this "
+              "machine)", file=sys.stderr)
+        return ConfigError.exit_status
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, as Unix tools do
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except KeyboardInterrupt:
+        print("dstripes: interrupted", file=sys.stderr)
         return 130
 
 
+def entry() -> None:
+    """The ``dstripes`` console script."""
+    status = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -21,8 +21,6 @@ def register(sub) -> None:
     p.add_argument("--window", required=True, metavar="MSB:LSB", help="layer precision window")
     p.add_argument("--signed", action="store_true", help="two's-complement activations")
     add_tile_options(p)
-    p.add_argument("--run-ahead", type=int, default=0, metavar="R",
-                   help="steps a group may run ahead of the slowest (%(default)s: lock-step)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -38,7 +36,7 @@ def input_shape(acts, fc: bool) -> tuple:
 
 
 def run(args) -> int:
-    cfg = tile_config(args, run_ahead=args.run_ahead)
+    cfg = tile_config(args)
     acts = load_int_array(args.acts, "activations")
     window = Window.parse(args.window, args.signed)
     layer = Layer.parse(args.layer, input_shape(acts, Layer.spec_is_fc(args.layer)))

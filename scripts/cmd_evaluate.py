@@ -24,8 +24,6 @@ def register(sub) -> None:
                    help="which shipped profile, or the target when profiling first (%(default)s)")
     p.add_argument("--images", type=int, default=16, help="photos to evaluate (%(default)s)")
     add_tile_options(p)
-    p.add_argument("--run-ahead", type=int, default=0, metavar="R",
-                   help="steps a group may run ahead of the slowest (%(default)s: lock-step)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for reports and plots")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -64,7 +62,7 @@ def run(args) -> int:
 
     if args.images < 1:
         raise ConfigError(f"--images must be positive, not {args.images}")
-    cfg = tile_config(args, run_ahead=args.run_ahead)
+    cfg = tile_config(args)
     names = models(args)
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     evaluations = []

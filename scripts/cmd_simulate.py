@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dstripes.sim.errors import ConfigError
+from dstripes.sim.precision import MODES
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 
 from .cmd_cycles import input_shape
-from .options import add_tile_options, load_int_array, print_json, tile_config
+from .options import add_kind_option, add_tile_options, check_out_dir, load_int_array, print_json, tile_config
 from .table import render
 
 
@@ -16,8 +17,9 @@ def register(sub) -> None:
                                    "layer (or its first window-sets) through it, and check every "
                                    "result bit-exactly and the cycle count exactly against the "
                                    "golden model. Exits 1 when anything differs.")
-    p.add_argument("--scheme", choices=("dstripes", "stripes", "dadn"), default="dstripes")
-    p.add_argument("--sim", choices=("icarus", "verilator"), default="verilator")
+    add_kind_option(p)
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="verilator",
+                   help="simulator (default verilator; Icarus is ~65x slower on the published tile)")
     p.add_argument("--acts", required=True, metavar="ACTS.npy",
                    help="integer activation codes (C,H,W) or (N,C,H,W) (see --image)")
     p.add_argument("--weights", required=True, metavar="W.npy",
@@ -25,18 +27,26 @@ def register(sub) -> None:
     p.add_argument("--layer", required=True, metavar="SPEC", help="k=K,kh=KH,kw=KW,stride=S,pad=P[,groups=G]")
     p.add_argument("--window", required=True, metavar="MSB:LSB")
     p.add_argument("--signed", action="store_true", help="two's-complement activations")
-    p.add_argument("--image", type=int, default=0, help="which input of an (N,C,H,W) file (%(default)s)")
+    p.add_argument("--image", type=int, default=None,
+                   help="which input of an (N,C,H,W) file (default 0; not for (C,H,W) files)")
     p.add_argument("--window-sets", type=int, default=None, metavar="N",
                    help="only the first N window-sets (windows on the dadn tile); default all")
-    p.add_argument("--filter-set", type=int, default=0, metavar="F", help="which Nr filters (%(default)s)")
-    p.add_argument("--mode", choices=("static", "leading", "both"), default=None,
-                   help="run-time precision mode (default: --trim on dstripes, static otherwise)")
+    p.add_argument("--filter-set", type=int, default=0, metavar="F",
+                   help="which Nr filters of the layer (default %(default)s)")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="run-time precision mode: static (whole window), leading, both (leading and "
+                        "trailing; needs a tile generated with --trim both). Default: the tile's --trim "
+                        "on dstripes, static otherwise")
     add_tile_options(p, tiles=False)
-    p.add_argument("--max-reduction", type=int, default=1 << 16, metavar="N")
-    p.add_argument("--waves", metavar="DIR", default=None, help="record waveforms into DIR")
-    p.add_argument("--seed", type=int, default=0, help="seed of --idle / --stall")
-    p.add_argument("--idle", type=float, default=0.0, help="probability of idle producer cycles")
-    p.add_argument("--stall", type=float, default=0.0, help="probability of consumer back-pressure")
+    p.add_argument("--waves", metavar="DIR", default=None,
+                   help="record waveforms into DIR (Icarus: FST of the flattened netlist; Verilator: "
+                        "VCD of the emitted Verilog, dump.vcd)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --idle / --stall (default %(default)s)")
+    p.add_argument("--idle", type=float, default=0.0,
+                   help="probability of an idle producer cycle before each transfer (default %(default)s); "
+                        "the model's cycle count then does not apply (see the checks)")
+    p.add_argument("--stall", type=float, default=0.0,
+                   help="probability of consumer back-pressure in a cycle (default %(default)s)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -51,9 +61,13 @@ def load_layer(args):
                           "the tile RTL runs conv layers")
     layer = Layer.parse(args.layer, input_shape(acts, False))
     if acts.ndim == 4:
-        if not 0 <= args.image < acts.shape[0]:
-            raise ConfigError(f"--image {args.image} is outside the {acts.shape[0]} inputs of {args.acts}")
-        acts = acts[args.image]
+        image = 0 if args.image is None else args.image
+        if not 0 <= image < acts.shape[0]:
+            raise ConfigError(f"--image {image} is outside the {acts.shape[0]} inputs of {args.acts}")
+        acts = acts[image]
+    elif args.image is not None:
+        raise ConfigError(f"--image {args.image} needs (N,C,H,W) activations; {args.acts} holds one "
+                          f"input {tuple(acts.shape)}")
     want = (layer.k, layer.cg, layer.kh, layer.kw)
     if weights.shape != want:
         raise ConfigError(f"weights have shape {weights.shape}, the layer needs {want}")
@@ -61,18 +75,23 @@ def load_layer(args):
 
 
 def run(args) -> int:
-    from dstripes.tb.simulate import simulate_layer  # cocotb / Amaranth load only here
+    from dstripes.hw.kinds import kind  # cocotb / Amaranth load only here
+    from dstripes.tb.simulate import simulate_layer
 
-    cfg = tile_config(args, max_reduction=args.max_reduction)
+    k = kind(args.scheme)
+    cfg = tile_config(args, k)
+    k.scheme.check_mode(args.mode, cfg)  # a mode the tile is not generated for, before any work
     layer, window, acts, weights = load_layer(args)
     for name in ("idle", "stall"):
         v = getattr(args, name)
         if not 0.0 <= v < 1.0:
             raise ConfigError(f"--{name} must be a probability in [0, 1), not {v}")
-    res = simulate_layer(args.scheme, args.sim, cfg, layer, window, acts, weights,
+    if args.waves is not None:
+        check_out_dir(args.waves, "--waves")
+    res = simulate_layer(k.name, args.sim, cfg, layer, window, acts, weights,
                          window_sets=args.window_sets, filter_set=args.filter_set, mode=args.mode,
                          waves_dir=args.waves, seed=args.seed, idle=args.idle, stall=args.stall)
-    ok = res["passed"] and res["results_match"] and (res["cycles_match"] or not res["cycles_exact_required"])
+    ok = res["passed"]
     if args.json:
         print_json(res)
     else:
@@ -83,11 +102,14 @@ def run(args) -> int:
             ["cycles (model, RTL-exact)", res["cycles_model"]],
             ["ideal + latency", f"{res['ideal']:,} + {res['latency']}"],
             ["results checked", res["results_checked"]],
-            ["results match", res["results_match"]],
             ["simulated cycles / s", f"{res['cycles_per_second']:,.0f}"],
             ["wall time (build + run)", f"{res['wall_seconds']:.1f} s"],
         ], title=f"{layer.describe()}, window [{window.msb}:{window.lsb}]"))
-        print("CHECK PASSED" if ok else f"CHECK FAILED: {res['failure']}")
+        print()
+        print(render(["check", "status", "detail"], [[c["name"], c["status"], c["detail"]] for c in res["checks"]]))
+        print("\nCHECK PASSED" if ok else f"\nCHECK FAILED: {res['failure']}")
         if res["waves"]:
             print(f"waveforms: {res['waves']}")
+        if res["log"]:
+            print(f"simulator log: {res['log']}")
     return 0 if ok else 1

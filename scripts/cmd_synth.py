@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dstripes.synth.perf_area import (WORKLOAD_KINDS, dstripes_overhead, perf_per_area, select_workloads,
                              total_cycles)
-from dstripes.synth.tile import SCHEMES, SCHEME_TITLES, synth_tiles
+from dstripes.hw.kinds import KINDS, kind
+from dstripes.sim.schemes import DADN
+from dstripes.synth.tile import synth_tiles
 from dstripes.synth.yosys import yosys_version
 
-from .options import add_tile_options, print_json, tile_config
+from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_config
 from .table import render
 
 #: Block order of the breakdown tables (others follow in the order the tile lists them).
@@ -20,8 +22,7 @@ def register(sub) -> None:
                                    "(Debian yosys + ABC) and report transistors, NAND2 gate "
                                    "equivalents, cells and logic depth per block and per tile, "
                                    "with performance per area relative to the bit-parallel tile.")
-    p.add_argument("--scheme", choices=SCHEMES + ("all",), default="all",
-                   help="tile to synthesise (%(default)s); ratios need the bit-parallel dadn tile")
+    add_kind_option(p, allow_all=True)
     add_tile_options(p, tiles=False)
     p.add_argument("--liberty", metavar="FILE", help="also report area in this liberty's units")
     p.add_argument("--out", metavar="DIR", help="keep Verilog, scripts, logs and reports here")
@@ -43,7 +44,7 @@ def summary(tiles: dict, config, works=None) -> dict:
     """Everything the command reports, as a JSON-ready dict (``works``: the workloads of the
     performance-per-area columns, needed when the bit-parallel tile is among ``tiles``)."""
     d = {"tiles": {s: t.as_dict() for s, t in tiles.items()}, "config": config.as_dict()}
-    if "dadn" in tiles:
+    if DADN.name in tiles:
         works = select_workloads(config) if works is None else works
         cycles = total_cycles(works, config)
         pa = perf_per_area(tiles, cycles)
@@ -57,17 +58,17 @@ def summary(tiles: dict, config, works=None) -> dict:
 
 
 def render_tables(tiles: dict, d: dict, config, liberty: str | None) -> str:
-    has_ref = "dadn" in tiles
+    has_ref = DADN.name in tiles
     lib = liberty is not None
     headers = ["tile", "transistors", "GE", "cells", "depth"] + (["lib area"] if lib else [])
     if has_ref:
         headers += ["GE x DaDN", "tr. x DaDN", "speedup", "perf/GE", "perf/tr."]
     rows = []
-    for s in SCHEMES:
+    for s in KINDS:
         if s not in tiles:
             continue
         t = tiles[s]
-        row = [SCHEME_TITLES[s], t.transistors, round(t.ge), t.cells, t.depth]
+        row = [KINDS[s].title, t.transistors, round(t.ge), t.cells, t.depth]
         if lib:
             row.append(t.liberty_area)
         if has_ref:
@@ -78,7 +79,7 @@ def render_tables(tiles: dict, d: dict, config, liberty: str | None) -> str:
     cfg = (f"L={config.lanes} Nc={config.columns} Nr={config.rows} A={config.act_bits} "
            f"W={config.weight_bits} G={config.group} trim={config.trim}")
     parts = [render(headers, rows, f"Tile area ({cfg}; yosys {d['yosys']})")]
-    for s in SCHEMES:
+    for s in KINDS:
         if s not in tiles:
             continue
         t = tiles[s]
@@ -86,7 +87,7 @@ def render_tables(tiles: dict, d: dict, config, liberty: str | None) -> str:
                   round(b.area.ge, 1), round(b.ge), 100.0 * b.ge / t.ge, b.transistors, b.area.depth]
                  for b in _ordered(t.blocks)]
         parts.append(render(["block", "count", "GE each", "GE", "% of GE", "transistors", "depth"],
-                            brows, f"{SCHEME_TITLES[s]}: blocks"))
+                            brows, f"{KINDS[s].title}: blocks"))
     notes = []
     over = d.get("dstripes_over_stripes")
     if over is not None:
@@ -105,10 +106,13 @@ def render_tables(tiles: dict, d: dict, config, liberty: str | None) -> str:
 
 
 def run(args) -> int:
-    config = tile_config(args)
-    schemes = SCHEMES if args.scheme == "all" else (args.scheme,)
+    # with all kinds, each option applies to the kinds that use it
+    config = tile_config(args, None if args.scheme == "all" else kind(args.scheme))
+    schemes = tuple(KINDS) if args.scheme == "all" else (args.scheme,)
+    if args.out is not None:
+        check_out_dir(args.out, "--out")
     # chosen before synthesis so that a missing workload fails at once
-    works = select_workloads(config, args.workload) if "dadn" in schemes else None
+    works = select_workloads(config, args.workload) if DADN.name in schemes else None
     version = yosys_version()
     tiles = synth_tiles(schemes, config, liberty=args.liberty, jobs=args.jobs, out=args.out,
                         progress=True)

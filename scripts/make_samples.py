@@ -80,11 +80,11 @@ def main() -> int:
         codes = lp.quant.codes(x)
         w = net.weights(lname)
         k = keep or full.k
-        if full.groups > 1:
+        if full.conv_groups > 1:
             k = full.k  # a depthwise layer needs every channel's filter
         wq, wscale = weight_codes(w[:k])
         layer = Layer(full.c, x.shape[2], x.shape[3], k, full.kh, full.kw, full.sy, full.sx,
-                      full.py, full.px, groups=full.groups)
+                      full.py, full.px, conv_groups=full.conv_groups)
         window = lp.window
         window.check(codes, 16)
         shifted = codes >> window.lsb
@@ -94,7 +94,7 @@ def main() -> int:
             "network": network, "source_layer": lname, "description": full.describe(),
             "photos": list(PHOTOS), "image_size": SIZE,
             "crop": list(crop) if crop else None, "filters": f"{k} of {full.k}",
-            "layer": {f: getattr(layer, f) for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "py", "px", "groups")},
+            "layer": {f: getattr(layer, f) for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "py", "px", "conv_groups")},
             "window": {"msb": window.msb, "lsb": window.lsb, "signed": window.signed},
             "act_scale": lp.scale, "weight_scale": wscale, "weight_bits": WEIGHT_BITS,
             "zero_fraction": float((codes == 0).mean()),

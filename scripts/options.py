@@ -3,37 +3,68 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 
-from dstripes.sim.config import TileConfig
+from dstripes.sim.config import TRIMS, TileConfig
 from dstripes.sim.errors import ConfigError
 
 
-def add_tile_options(p: argparse.ArgumentParser, tiles: bool = True) -> None:
-    """``--lanes --columns --rows [--tiles] --act-bits --weight-bits --group --trim``."""
+#: ``(TileConfig field, option, help)`` of the tile options, in ``--help`` order.
+_TILE_OPTIONS = (
+    ("lanes", "--lanes", "activations per brick L"),
+    ("columns", "--columns", "windows per tile Nc"),
+    ("rows", "--rows", "filters per tile Nr"),
+    ("tiles", "--tiles", "tiles sharing the activations T (model only)"),
+    ("act_bits", "--act-bits", "activation width A"),
+    ("weight_bits", "--weight-bits", "weight width W"),
+    ("group", "--group", "columns per precision group G (Dynamic Stripes)"),
+    ("trim", "--trim", "leading: leading-one detection; both: also trailing zeros (Dynamic Stripes)"),
+    ("run_ahead", "--run-ahead", "steps a precision group may run ahead of the slowest (0: lock-step)"),
+    ("max_reduction", "--max-reduction", "longest reduction (products per result) the accumulators "
+                                         "hold without overflow; sets their width"),
+)
+
+
+def add_tile_options(p: argparse.ArgumentParser, *, tiles: bool = True, run_ahead: bool = True) -> None:
+    """The tile configuration options (defaults: the published tile). ``tiles`` and
+    ``run_ahead`` add the options of those model parameters."""
     d = TileConfig()
     g = p.add_argument_group("tile configuration (defaults: the published tile)")
-    g.add_argument("--lanes", type=int, default=d.lanes, help="activations per brick L (%(default)s)")
-    g.add_argument("--columns", type=int, default=d.columns, help="windows per tile Nc (%(default)s)")
-    g.add_argument("--rows", type=int, default=d.rows, help="filters per tile Nr (%(default)s)")
-    if tiles:
-        g.add_argument("--tiles", type=int, default=d.tiles, help="tiles sharing activations T (%(default)s)")
-    g.add_argument("--act-bits", type=int, default=d.act_bits, help="activation width A (%(default)s)")
-    g.add_argument("--weight-bits", type=int, default=d.weight_bits, help="weight width W (%(default)s)")
-    g.add_argument("--group", type=int, default=d.group, help="columns per precision group G (%(default)s)")
-    g.add_argument("--trim", choices=("leading", "both"), default=d.trim,
-                   help="leading-one only, or leading-one and trailing-zero (%(default)s)")
+    for field, opt, text in _TILE_OPTIONS:
+        if (field == "tiles" and not tiles) or (field == "run_ahead" and not run_ahead):
+            continue
+        kw = {"choices": TRIMS} if field == "trim" else {"type": int, "metavar": "N"}
+        # default None: an option the user gave can be told from one left at its default
+        g.add_argument(opt, dest=field, default=None, help=f"{text} (default {getattr(d, field)})", **kw)
 
 
-def tile_config(args, **extra) -> TileConfig:
-    """Build the :class:`TileConfig` named by :func:`add_tile_options`."""
-    kw = dict(lanes=args.lanes, columns=args.columns, rows=args.rows, act_bits=args.act_bits,
-              weight_bits=args.weight_bits, group=args.group, trim=args.trim)
-    if hasattr(args, "tiles"):
-        kw["tiles"] = args.tiles
-    kw.update(extra)
-    return TileConfig(**kw)
+def given_tile_options(args) -> dict:
+    """``{field: value}`` of the tile options the user gave on the command line."""
+    return {f: getattr(args, f) for f, _, _ in _TILE_OPTIONS if getattr(args, f, None) is not None}
+
+
+def tile_config(args, kind=None, **extra) -> TileConfig:
+    """The :class:`TileConfig` named by :func:`add_tile_options` (plus ``extra`` fields).
+
+    With ``kind`` (a :class:`dstripes.hw.kinds.TileKind`), an option the kind's hardware does
+    not use is an error naming it, rather than being silently ignored.
+    """
+    given = given_tile_options(args)
+    if kind is not None:
+        from dstripes.hw.kinds import MODEL_ONLY  # loaded with the kind already
+
+        for f, opt, _ in _TILE_OPTIONS:
+            if f in given and f not in kind.params and f not in MODEL_ONLY:
+                raise ConfigError(f"{opt} {given[f]} does not apply to the {kind.name} tile "
+                                  f"(its options: {', '.join(_option(p) for p in kind.params)})")
+    return TileConfig(**{**given, **extra})
+
+
+def _option(field: str) -> str:
+    return next(opt for f, opt, _ in _TILE_OPTIONS if f == field)
 
 
 def load_int_array(path: str, what: str) -> np.ndarray:
@@ -60,3 +91,49 @@ def load_int_array(path: str, what: str) -> np.ndarray:
 
 def print_json(obj) -> None:
     print(json.dumps(obj, indent=2))
+
+
+def add_kind_option(p: argparse.ArgumentParser, *, allow_all: bool = False, default: str | None = None) -> None:
+    """``--scheme``: a tile kind of the registry (:data:`dstripes.hw.kinds.KINDS`)."""
+    from dstripes.hw.kinds import KINDS
+
+    names = list(KINDS) + (["all"] if allow_all else [])
+    default = default or ("all" if allow_all else "dstripes")
+    titles = ", ".join(f"{k.name} ({k.title})" for k in KINDS.values())
+    p.add_argument("--scheme", choices=names, default=default, metavar="KIND",
+                   help=f"tile kind: {titles}{', or all' if allow_all else ''} (default {default})")
+
+
+def check_out_dir(path: str, option: str = "--out") -> Path:
+    """Create the output folder ``path`` (or accept an existing one) before any work starts;
+    one-line errors for an empty path, a file, a path below a file, a device or no permission."""
+    if path is None or not str(path).strip():
+        raise ConfigError(f"{option} must name a folder, not an empty path")
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{option} {path} exists and is not a folder")
+    for parent in p.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ConfigError(f"{option} {path} lies below {parent}, which is not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create {option} folder {path} ({e.strerror})") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} folder {path} is not writable")
+    return p
+
+
+def check_out_file(path: str, option: str = "--out") -> Path:
+    """Check before any work that ``path`` can be written as a regular file (its folder is
+    created); one-line errors as :func:`check_out_dir`."""
+    if path is None or not str(path).strip():
+        raise ConfigError(f"{option} must name a file, not an empty path")
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        raise ConfigError(f"{option} {path} exists and is not a regular file")
+    if str(path).endswith(os.sep):
+        raise ConfigError(f"{option} {path} names a folder, not a file")
+    check_out_dir(str(p.parent) if str(p.parent) else ".", option)
+    return p
+

@@ -1,6 +1,8 @@
 """Plain-text tables for the terminal."""
 from __future__ import annotations
 
+from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
+
 
 def render(headers: list[str], rows: list[list], title: str = "") -> str:
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
@@ -28,16 +30,16 @@ def layer_table(results, title: str = "") -> str:
     if len(results) == 1:
         r = results[0]
         c = r.cycles
-        rows = [[name, int(round(c[key])) if key != "ideal" else c[key], c["dadn"] / c[key] if c[key] else 0.0,
-                 c["stripes"] / c[key] if c[key] else 0.0]
-                for name, key in (("DaDN (bit-parallel)", "dadn"), ("Stripes", "stripes"),
-                                  (f"Dynamic Stripes ({r.config.trim}, G={r.config.group})", "dstripes"),
+        rows = [[name, int(round(c[key])) if key != "ideal" else c[key], c[DADN.name] / c[key] if c[key] else 0.0,
+                 c[STRIPES.name] / c[key] if c[key] else 0.0]
+                for name, key in (("DaDN (bit-parallel)", DADN.name), ("Stripes", STRIPES.name),
+                                  (f"Dynamic Stripes ({r.config.trim}, G={r.config.group})", DSTRIPES.name),
                                   ("per-value ideal (bound)", "ideal"),
                                   ("Pragmatic-style (bound)", "pragmatic"))]
         return render(["scheme", "cycles", "x DaDN", "x Stripes"], rows, title)
     rows = []
     for r in results:
         c = r.cycles
-        rows.append([r.name, r.window.bits, c["dadn"], c["stripes"], c["dstripes"],
-                     c["dadn"] / c["stripes"], c["dadn"] / c["dstripes"], c["stripes"] / c["dstripes"]])
+        rows.append([r.name, r.window.bits, c[DADN.name], c[STRIPES.name], c[DSTRIPES.name],
+                     c[DADN.name] / c[STRIPES.name], c[DADN.name] / c[DSTRIPES.name], c[STRIPES.name] / c[DSTRIPES.name]])
     return render(["layer", "p", "DaDN", "Stripes", "DStripes", "STR/DaDN", "DStr/DaDN", "DStr/STR"], rows, title)

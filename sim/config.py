@@ -10,8 +10,9 @@ import math
 
 from .errors import ConfigError
 
-TRIMS = ("none", "leading", "both")
-SCHEMES = ("dadn", "stripes", "dstripes")
+#: Trimming a Dynamic Stripes tile is generated for: leading ones only, or leading ones and
+#: trailing zeros (the run-time ``mode`` may then also be static or leading).
+TRIMS = ("leading", "both")
 
 
 def accumulator_bits(act_bits: int, weight_bits: int, max_reduction: int) -> int:
@@ -73,13 +74,13 @@ class TileConfig:
             raise ConfigError(f"weight_bits must be between 2 and 32, not {self.weight_bits}")
         if self.columns % self.group:
             raise ConfigError(f"group size {self.group} does not divide columns {self.columns}")
-        if self.trim not in ("leading", "both"):
-            raise ConfigError(f"trim must be 'leading' or 'both', not {self.trim!r}")
+        if self.trim not in TRIMS:
+            raise ConfigError(f"trim must be one of {', '.join(TRIMS)}, not {self.trim!r}")
         if not isinstance(self.run_ahead, int) or self.run_ahead < 0:
             raise ConfigError(f"run_ahead must be a non-negative integer, not {self.run_ahead!r}")
 
     @property
-    def groups(self) -> int:
+    def precision_groups(self) -> int:
         """Precision groups per pallet (``columns // group``)."""
         return self.columns // self.group
 

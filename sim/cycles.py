@@ -35,8 +35,11 @@ from .fixed import Window
 from .layer import Layer
 from .pallets import BrickGrid, group_inputs
 from .precision import bits_from_or, group_or, value_bits, essential_bits
+from .schemes import DADN, DSTRIPES, STRIPES
 
-SCHEME_NAMES = ("dadn", "stripes", "dstripes", "ideal", "pragmatic")
+_D, _S, _DS = DADN.name, STRIPES.name, DSTRIPES.name
+#: Keys of :attr:`LayerCycles.cycles`: the three schemes and the two bounds.
+SCHEME_NAMES = (_D, _S, _DS, "ideal", "pragmatic")
 
 
 @dataclass
@@ -83,9 +86,9 @@ class LayerCycles:
             "windows": self.windows,
             "steps": self.steps,
             "macs": self.macs,
-            "dadn": {"cycles": int(c["dadn"])},
-            "stripes": {"cycles": int(c["stripes"])},
-            "dstripes": {"cycles": int(c["dstripes"])},
+            _D: {"cycles": int(c[_D])},
+            _S: {"cycles": int(c[_S])},
+            _DS: {"cycles": int(c[_DS])},
             "bounds": {"ideal": float(c["ideal"]), "pragmatic": int(c["pragmatic"])},
             "speedup": speedups(c),
             "group_precision_hist": [int(x) for x in self.hist],
@@ -96,11 +99,11 @@ def speedups(c: dict) -> dict:
     def r(a, b):
         return float(c[a] / c[b]) if c[b] else float("inf")
     return {
-        "stripes_over_dadn": r("dadn", "stripes"),
-        "dstripes_over_dadn": r("dadn", "dstripes"),
-        "dstripes_over_stripes": r("stripes", "dstripes"),
-        "ideal_over_dadn": r("dadn", "ideal"),
-        "pragmatic_over_dadn": r("dadn", "pragmatic"),
+        f"{_S}_over_{_D}": r(_D, _S),
+        f"{_DS}_over_{_D}": r(_D, _DS),
+        f"{_DS}_over_{_S}": r(_S, _DS),
+        f"ideal_over_{_D}": r(_D, "ideal"),
+        f"pragmatic_over_{_D}": r(_D, "pragmatic"),
     }
 
 
@@ -115,7 +118,7 @@ def check_layer(layer: Layer, config: TileConfig) -> None:
 
 def dadn_closed(layer: Layer, config: TileConfig, images: int = 1) -> int:
     """DaDN cycles, closed form."""
-    return (images * layer.groups * layer.windows * layer.steps(config.lanes)
+    return (images * layer.conv_groups * layer.windows * layer.steps(config.lanes)
             * layer.filter_sets(config.filters_per_set))
 
 
@@ -124,7 +127,7 @@ def stripes_closed(layer: Layer, window: Window, config: TileConfig, images: int
     if layer.fc:
         nb = layer.channel_blocks(config.lanes)
         return images * fc_cycles(np.full(nb, window.bits), config.columns) * layer.filter_sets(config.filters_per_set)
-    return (images * layer.groups * layer.window_sets(config.columns) * layer.steps(config.lanes)
+    return (images * layer.conv_groups * layer.window_sets(config.columns) * layer.steps(config.lanes)
             * layer.filter_sets(config.filters_per_set) * window.bits)
 
 
@@ -142,12 +145,37 @@ def fc_cycles(costs: np.ndarray, columns: int) -> int:
     return end
 
 
-def run_ahead_cycles(group_bits: np.ndarray, run_ahead: int) -> int:
-    """Cycles of a step sequence ``(steps, groups)`` when a group may run ``run_ahead`` steps
-    ahead of the slowest (``0``: lock-step, the sum of per-step maxima)."""
-    cost = np.maximum(1, np.asarray(group_bits, dtype=np.int64))
-    if run_ahead == 0:
-        return int(cost.max(axis=1).sum())
+def run_cycles(group_bits: np.ndarray, *, run_ahead: int = 0, latency: int = 0) -> int:
+    """Cycles of one run of one tile: **the** golden model of a run, shared by the testbench
+    (``latency`` = the generated tile's) and the evaluation (``latency = 0``: the ideal count).
+
+    Parameters
+    ----------
+    group_bits : array (steps, groups)
+        Bits each precision group processes in each step, in pallet order (bit-parallel tile:
+        one column of ones, one per brick).
+    run_ahead : int
+        Steps a group may run ahead: it may start step ``s`` once every group has finished step
+        ``s - run_ahead - 1``; a step costs the group ``max(1, bits)``. ``0`` is lock-step: a
+        step costs ``max(1, max_g bits_g)``.
+    latency : int
+        The tile's constant pipeline latency, added once per run.
+    """
+    if isinstance(run_ahead, bool) or not isinstance(run_ahead, (int, np.integer)) or run_ahead < 0:
+        raise ConfigError(f"run_ahead must be a non-negative integer, not {run_ahead!r}")
+    if isinstance(latency, bool) or not isinstance(latency, (int, np.integer)) or latency < 0:
+        raise ConfigError(f"latency must be a non-negative integer, not {latency!r}")
+    bits = np.asarray(group_bits)
+    if bits.ndim != 2:
+        raise ConfigError(f"group bits must be (steps, groups), not shape {bits.shape}")
+    if run_ahead == 0 or bits.shape[1] == 1:
+        # lock-step: the slowest group sets each step's cost (int8 maxima, int64 sum)
+        return int(np.maximum(1, bits.max(axis=1, initial=0)).sum(dtype=np.int64)) + int(latency)
+    return _run_ahead(np.maximum(1, bits.astype(np.int64)), int(run_ahead)) + int(latency)
+
+
+def _run_ahead(cost: np.ndarray, run_ahead: int) -> int:
+    """Finish time of the last group when each may run ``run_ahead`` steps ahead."""
     n, g = cost.shape
     finish = np.zeros((n + 1, g), dtype=np.int64)  # finish[s + 1]: end of step s
     slowest = np.zeros(n + 1, dtype=np.int64)
@@ -216,36 +244,39 @@ def _group_bits(grid: BrickGrid, stats: _BrickStats, window: Window, config: Til
     g = config.group
     for ky, kx in grid.kernel_positions():
         if mode == "both" and g > 1:
-            vv = np.bitwise_or.reduce(grid.at(stats.v, ky, kx).reshape(grid.cb, -1, config.groups, g), axis=-1)
-            tt = np.bitwise_or.reduce(grid.at(stats.t, ky, kx).reshape(grid.cb, -1, config.groups, g), axis=-1)
+            vv = np.bitwise_or.reduce(grid.at(stats.v, ky, kx).reshape(grid.cb, -1, config.precision_groups, g), axis=-1)
+            tt = np.bitwise_or.reduce(grid.at(stats.t, ky, kx).reshape(grid.cb, -1, config.precision_groups, g), axis=-1)
             yield ky, kx, bits_from_or(vv, tt, window, mode)[0].astype(np.int8)
         else:
             # Leading-only bits are monotone in the group's OR, so a group's bits are the
             # maximum of its columns' bits; with G == 1 the column is the group.
             cols = grid.at(stats.bits, ky, kx)
-            yield ky, kx, cols if g == 1 else cols.reshape(grid.cb, -1, config.groups, g).max(axis=-1)
+            yield ky, kx, cols if g == 1 else cols.reshape(grid.cb, -1, config.precision_groups, g).max(axis=-1)
 
 
-def step_costs(acts: np.ndarray, layer: Layer, window: Window, config: TileConfig,
-               mode: str = "leading", group: int = 0) -> np.ndarray:
-    """Cycles of every step of one convolution group, ``(window_sets, steps)``, in pallet order.
+def step_group_bits(acts: np.ndarray, layer: Layer, window: Window, config: TileConfig,
+                    mode: str = "leading", conv_group: int = 0) -> np.ndarray:
+    """Bits each precision group processes in every step of one convolution group,
+    ``(window_sets, steps, precision_groups)`` int8, in pallet order.
 
     ``mode`` is ``static`` (Stripes), ``leading`` or ``both``.
     """
     acts = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
-    acts = _compact(group_inputs(acts, layer)[group], config.act_bits)
+    acts = _compact(group_inputs(acts, layer)[conv_group], config.act_bits)
     grid = BrickGrid(acts, layer, config.lanes, config.columns)
     stats = _BrickStats(grid, window, mode, bounds=False)
-    out = np.empty((grid.window_sets, layer.kh, layer.kw, grid.cb), dtype=np.int64)
+    out = np.empty((grid.window_sets, layer.kh, layer.kw, grid.cb, config.precision_groups), dtype=np.int8)
     for ky, kx, bits in _group_bits(grid, stats, window, config, mode):
-        out[:, ky, kx, :] = np.maximum(1, bits.max(axis=-1)).T
-    return out.reshape(grid.window_sets, -1)
+        out[:, ky, kx] = bits.transpose(1, 0, 2)
+    return out.reshape(grid.window_sets, -1, config.precision_groups)
 
 
-def rtl_cycles(costs: np.ndarray, latency: int) -> int:
-    """RTL-exact cycle count of a run (always-ready streams): the sum of the step costs of the
-    run plus the tile's constant pipeline latency."""
-    return int(np.asarray(costs).sum()) + int(latency)
+def step_costs(acts: np.ndarray, layer: Layer, window: Window, config: TileConfig,
+               mode: str = "leading", conv_group: int = 0) -> np.ndarray:
+    """Lock-step cycles of every step of one convolution group, ``(window_sets, steps)``:
+    ``max(1, max_g bits_g)`` of :func:`step_group_bits`."""
+    bits = step_group_bits(acts, layer, window, config, mode, conv_group)
+    return np.maximum(1, bits.max(axis=-1)).astype(np.int64)
 
 
 def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileConfig = TileConfig(),
@@ -273,12 +304,12 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
     # In lock-step the cycle counts are sums over steps, so all convolution groups go through
     # one stacked grid (depthwise layers: one pass instead of C); run-ahead keeps each group's
     # own step sequence.
-    per_pass = 1 if config.run_ahead else layer.groups
+    per_pass = 1 if config.run_ahead else layer.conv_groups
     for img in a:
-        for first in range(0, layer.groups, per_pass):
+        for first in range(0, layer.conv_groups, per_pass):
             acts_g = img[first * layer.cg:(first + per_pass) * layer.cg]
             grid = BrickGrid(_compact(acts_g, config.act_bits), layer, config.lanes, config.columns,
-                             groups=per_pass)
+                             conv_groups=per_pass)
             stats = _BrickStats(grid, window, mode)
             if layer.fc:
                 # one window: brick position (cb, 0, 0); each brick is its own detection group
@@ -288,30 +319,27 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
                 ideal_bits += int(stats.value_bits[:, 0, 0].sum())
                 hist += np.bincount(bits, minlength=window.bits + 1)
                 continue
-            seq = [] if config.run_ahead else None
+            seq = []
             for ky, kx, bits in _group_bits(grid, stats, window, config, mode):
                 hist += np.bincount(bits.ravel(), minlength=window.bits + 1)
-                if seq is None:
-                    dst += int(np.maximum(1, bits.max(axis=-1)).sum())
-                else:
-                    seq.append(bits)
+                seq.append(bits)
                 ideal_bits += int(grid.at(stats.value_bits, ky, kx).sum())
                 pra += int(np.maximum(1, grid.at(stats.essential, ky, kx).max(axis=-1)).sum())
-            if seq is not None:
-                # (kh*kw, CB, nws, groups) -> pallet order (nws, kh*kw, CB, groups)
-                order = np.stack(seq).transpose(2, 0, 1, 3).reshape(-1, config.groups)
-                dst += run_ahead_cycles(order, config.run_ahead)
+            # (kh*kw, CB, nws, groups) -> pallet order (nws, kh*kw, CB, groups): the run of one
+            # tile pass (in lock-step the stacked convolution groups sum the same either way)
+            order = np.stack(seq).transpose(2, 0, 1, 3).reshape(-1, config.precision_groups)
+            dst += run_cycles(order, run_ahead=config.run_ahead)
     cycles = {
-        "dadn": dadn_closed(layer, config, n),
-        "stripes": stripes_closed(layer, window, config, n),
-        "dstripes": dst * fsets,
+        _D: dadn_closed(layer, config, n),
+        _S: stripes_closed(layer, window, config, n),
+        _DS: dst * fsets,
         "ideal": ideal_bits / (config.lanes * config.columns) * fsets,
         "pragmatic": pra * fsets,
     }
     if layer.fc:
         steps = n * layer.channel_blocks(config.lanes) * fsets
     else:
-        steps = n * layer.groups * layer.window_sets(config.columns) * layer.steps(config.lanes) * fsets
+        steps = n * layer.conv_groups * layer.window_sets(config.columns) * layer.steps(config.lanes) * fsets
     return LayerCycles(layer, window, config, n, cycles, hist * fsets, steps, name or layer.name)
 
 

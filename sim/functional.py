@@ -20,7 +20,7 @@ def conv_int(acts: np.ndarray, weights: np.ndarray, layer: Layer) -> np.ndarray:
     out = np.zeros((layer.k, layer.oh, layer.ow), dtype=np.int64)
     ys = np.arange(layer.oh) * layer.sy
     xs = np.arange(layer.ow) * layer.sx
-    for g in range(layer.groups):
+    for g in range(layer.conv_groups):
         ag = ap[g * layer.cg:(g + 1) * layer.cg]
         wg = w[g * layer.kg:(g + 1) * layer.kg]
         for ky in range(layer.kh):
@@ -31,12 +31,12 @@ def conv_int(acts: np.ndarray, weights: np.ndarray, layer: Layer) -> np.ndarray:
 
 
 def window_set_results(acts: np.ndarray, weights: np.ndarray, layer: Layer, lanes: int,
-                       columns: int, rows: int, filter_set: int = 0, group: int = 0) -> np.ndarray:
+                       columns: int, rows: int, filter_set: int = 0, conv_group: int = 0) -> np.ndarray:
     """Results of one tile, in its output order: ``(window_sets, Nc, Nr)``.
 
     Computed from the pallet stream and weight bricks (the tile's view), so a test comparing it
     with :func:`conv_int` checks the pallet order itself.
     """
-    p = pallets(acts, layer, lanes, columns, group)  # (nws, S, Nc, L)
-    wb = weight_bricks(weights, layer, lanes, rows, filter_set, group)  # (S, Nr, L)
+    p = pallets(acts, layer, lanes, columns, conv_group)  # (nws, S, Nc, L)
+    wb = weight_bricks(weights, layer, lanes, rows, filter_set, conv_group)  # (S, Nr, L)
     return np.einsum("nscl,srl->ncr", p, wb)

@@ -3,10 +3,12 @@
 A :class:`Layer` knows the input shape ``(C, H, W)`` it is applied to; ``kh`` runs along ``H``
 and ``kw`` along ``W``. Output windows are enumerated row-major (``oy`` outer, ``ox`` inner).
 
-Grouped convolution is mapped as ``groups`` independent convolutions of ``C/groups`` input
-channels and ``K/groups`` filters, run one after the other; each group's channels form their own
-channel blocks (the last one padded with zero lanes) and its filters their own filter-sets.
-A depthwise layer (``groups == C``) therefore uses one lane of each brick, on every scheme.
+Grouped convolution (PyTorch's ``groups``; here ``conv_groups``, never to be confused with the
+tile's *precision groups*) is mapped as ``conv_groups`` independent convolutions of
+``C/conv_groups`` input channels and ``K/conv_groups`` filters, run one after the other; each
+convolution group's channels form their own channel blocks (the last one padded with zero lanes)
+and its filters their own filter-sets. A depthwise layer (``conv_groups == C``) therefore uses
+one lane of each brick, on every scheme.
 """
 from __future__ import annotations
 
@@ -45,8 +47,9 @@ class Layer:
         Stride along ``H`` and ``W``.
     py, px : int
         Zero padding on each side along ``H`` and ``W``.
-    groups : int
-        Convolution groups (``C`` and ``K`` must be divisible by it).
+    conv_groups : int
+        Convolution groups, PyTorch's ``groups`` (``C`` and ``K`` must be divisible by it); the
+        layer spec calls it ``groups=``.
     fc : bool
         Fully-connected layer (``h == w == kh == kw == 1``), dispatched round-robin.
     name : str
@@ -63,12 +66,12 @@ class Layer:
     sx: int = 1
     py: int = 0
     px: int = 0
-    groups: int = 1
+    conv_groups: int = 1
     fc: bool = False
     name: str = ""
 
     def __post_init__(self):
-        for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "groups"):
+        for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "conv_groups"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"layer {f} must be a positive integer, not {v!r}")
@@ -76,15 +79,15 @@ class Layer:
             v = getattr(self, f)
             if not isinstance(v, int) or v < 0:
                 raise ConfigError(f"layer padding {f} must be a non-negative integer, not {v!r}")
-        if self.c % self.groups:
-            raise ConfigError(f"input channels {self.c} are not divisible by groups {self.groups}")
-        if self.k % self.groups:
-            raise ConfigError(f"filters {self.k} are not divisible by groups {self.groups}")
+        if self.c % self.conv_groups:
+            raise ConfigError(f"input channels {self.c} are not divisible by groups {self.conv_groups}")
+        if self.k % self.conv_groups:
+            raise ConfigError(f"filters {self.k} are not divisible by groups {self.conv_groups}")
         if self.kh > self.h + 2 * self.py:
             raise ConfigError(f"kernel height {self.kh} is larger than the padded input height {self.h + 2 * self.py}")
         if self.kw > self.w + 2 * self.px:
             raise ConfigError(f"kernel width {self.kw} is larger than the padded input width {self.w + 2 * self.px}")
-        if self.fc and (self.h, self.w, self.kh, self.kw, self.groups) != (1, 1, 1, 1, 1):
+        if self.fc and (self.h, self.w, self.kh, self.kw, self.conv_groups) != (1, 1, 1, 1, 1):
             raise ConfigError(f"a fully-connected layer takes a flat input of C values, not {self.c}x{self.h}x{self.w}")
 
     @classmethod
@@ -161,12 +164,12 @@ class Layer:
     @property
     def cg(self) -> int:
         """Input channels per group."""
-        return self.c // self.groups
+        return self.c // self.conv_groups
 
     @property
     def kg(self) -> int:
         """Filters per group."""
-        return self.k // self.groups
+        return self.k // self.conv_groups
 
     @property
     def reduction(self) -> int:
@@ -197,7 +200,7 @@ class Layer:
     def describe(self) -> str:
         if self.fc:
             return f"fc {self.c}->{self.k}"
-        g = f" g{self.groups}" if self.groups > 1 else ""
+        g = f" g{self.conv_groups}" if self.conv_groups > 1 else ""
         return (f"conv {self.c}x{self.h}x{self.w} -> {self.k}x{self.oh}x{self.ow} "
                 f"k{self.kh}x{self.kw} s{self.sy}x{self.sx} p{self.py}x{self.px}{g}")
 

@@ -28,10 +28,11 @@ class BrickGrid:
         integer dtype; kept).
     layer : Layer
     lanes, columns : int
-    groups : int
-        How many groups ``acts`` holds. Each group's channels get their own channel blocks,
-        so the grid of ``g`` groups is the ``g`` groups' grids stacked (``CB = g * CB_group``):
-        cycle sums over it equal the sums over the groups one after the other.
+    conv_groups : int
+        How many convolution groups ``acts`` holds. Each group's channels get their own channel
+        blocks, so the grid of ``g`` groups is the ``g`` groups' grids stacked
+        (``CB = g * CB_group``): cycle sums over it equal the sums over the groups one after the
+        other.
 
     Members
     -------
@@ -39,15 +40,15 @@ class BrickGrid:
         Codes of every brick position.
     """
 
-    def __init__(self, acts: np.ndarray, layer: Layer, lanes: int, columns: int, groups: int = 1):
+    def __init__(self, acts: np.ndarray, layer: Layer, lanes: int, columns: int, conv_groups: int = 1):
         self.layer, self.lanes, self.columns = layer, lanes, columns
         c, h, w = acts.shape
-        cg = c // groups
+        cg = c // conv_groups
         per_group = layer.channel_blocks(lanes)
-        self.cb = groups * per_group
+        self.cb = conv_groups * per_group
         self.hp, self.wp = h + 2 * layer.py, w + 2 * layer.px
-        bricks = np.zeros((groups, per_group * lanes, self.hp, self.wp), dtype=acts.dtype)
-        bricks[:, :cg, layer.py:layer.py + h, layer.px:layer.px + w] = acts.reshape(groups, cg, h, w)
+        bricks = np.zeros((conv_groups, per_group * lanes, self.hp, self.wp), dtype=acts.dtype)
+        bricks[:, :cg, layer.py:layer.py + h, layer.px:layer.px + w] = acts.reshape(conv_groups, cg, h, w)
         self.bricks = bricks.reshape(self.cb, lanes, self.hp, self.wp)
         self.window_sets = layer.window_sets(columns)
 
@@ -74,16 +75,16 @@ class BrickGrid:
 
 def group_inputs(acts: np.ndarray, layer: Layer) -> list[np.ndarray]:
     """Split ``(C, H, W)`` codes into the per-group inputs ``(C/groups, H, W)``."""
-    return [acts[g * layer.cg:(g + 1) * layer.cg] for g in range(layer.groups)]
+    return [acts[g * layer.cg:(g + 1) * layer.cg] for g in range(layer.conv_groups)]
 
 
-def pallets(acts: np.ndarray, layer: Layer, lanes: int, columns: int, group: int = 0) -> np.ndarray:
+def pallets(acts: np.ndarray, layer: Layer, lanes: int, columns: int, conv_group: int = 0) -> np.ndarray:
     """The pallet stream of one convolution group: ``(window_sets, steps, Nc, L)`` codes.
 
     ``acts`` is ``(C, H, W)`` (for FC layers the flat input reshaped to ``(C, 1, 1)``).
     """
     acts = np.asarray(acts, dtype=np.int64).reshape(layer.c, layer.h, layer.w)
-    grid = BrickGrid(group_inputs(acts, layer)[group], layer, lanes, columns)
+    grid = BrickGrid(group_inputs(acts, layer)[conv_group], layer, lanes, columns)
     per = np.moveaxis(grid.bricks, 1, 3)  # (CB, Hp, Wp, L)
     out = np.empty((grid.window_sets, layer.kh, layer.kw, grid.cb, columns, lanes), dtype=np.int64)
     for ky, kx in grid.kernel_positions():
@@ -92,11 +93,11 @@ def pallets(acts: np.ndarray, layer: Layer, lanes: int, columns: int, group: int
 
 
 def weight_bricks(weights: np.ndarray, layer: Layer, lanes: int, rows: int, filter_set: int,
-                  group: int = 0) -> np.ndarray:
+                  conv_group: int = 0) -> np.ndarray:
     """Weight bricks of one tile's ``rows`` filters for every step: ``(steps, Nr, L)``.
 
     ``weights`` is PyTorch-shaped ``(K, C/groups, kh, kw)``; the tile holds filters
-    ``group * K/groups + filter_set * rows + r``. Missing filters and channels are zero.
+    ``conv_group * K/groups + filter_set * rows + r``. Missing filters and channels are zero.
     """
     w = np.asarray(weights, dtype=np.int64).reshape(layer.k, layer.cg, layer.kh, layer.kw)
     cb = layer.channel_blocks(lanes)
@@ -105,7 +106,7 @@ def weight_bricks(weights: np.ndarray, layer: Layer, lanes: int, rows: int, filt
     hi = min(lo + rows, layer.kg)
     if not 0 <= lo < layer.kg:
         raise ValueError(f"filter set {filter_set} is beyond the {layer.kg} filters of the layer")
-    sel = w[group * layer.kg + lo:group * layer.kg + hi]  # (n, Cg, kh, kw)
+    sel = w[conv_group * layer.kg + lo:conv_group * layer.kg + hi]  # (n, Cg, kh, kw)
     out[:, :, :layer.cg, :hi - lo] = np.transpose(sel, (2, 3, 1, 0))
     out = out.reshape(layer.kh, layer.kw, cb, lanes, rows)
     return np.transpose(out, (0, 1, 2, 4, 3)).reshape(-1, rows, lanes)

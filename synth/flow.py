@@ -13,7 +13,7 @@ maps it three ways (REFERENCES.md, "yosys area practice"):
   giving area in that library's units.
 
 Each report is written to its own file with ``tee -o`` and parsed from there; a missing file or
-line raises :class:`~synth.reports.ReportError` (a :class:`~sim.errors.ConfigError`).
+line raises :class:`~dstripes.synth.reports.ReportError` (a :class:`~dstripes.sim.errors.ToolError`).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
-from dstripes.sim.errors import ConfigError
+from dstripes.sim.errors import ConfigError, ToolError
 
 from . import reports
 from .yosys import run_script
@@ -292,7 +292,8 @@ def probe_liberty(liberty, *, yosys: str | None = None, timeout: float | None = 
         return synth_verilog(_PROBE, "liberty_probe", liberty=liberty, yosys=yosys, timeout=timeout)
     except reports.ReportError:
         raise
-    except ConfigError as e:
+    except ToolError as e:
+        # yosys runs on this tiny design unless the user's library breaks it: the user's fault
         msg = str(e)
         if msg.startswith("yosys failed on block liberty_probe with liberty"):
             msg = msg.split(": ", 1)[1] if ": " in msg else msg
@@ -301,17 +302,18 @@ def probe_liberty(liberty, *, yosys: str | None = None, timeout: float | None = 
 
 
 def to_verilog(component, name: str) -> str:
-    """Emit Verilog for one Amaranth component with ``amaranth.back.verilog.convert``."""
-    from amaranth.back import verilog
+    """Verilog of one block (:func:`dstripes.hw.emit.to_verilog`), with an elaboration failure
+    reported in one line."""
+    from dstripes.hw.emit import to_verilog as emit
 
     check_top(name)
     try:
-        return verilog.convert(component, name=name)
-    except ConfigError:
+        return emit(component, name)
+    except (ConfigError, ToolError):
         raise
     except Exception as e:  # elaboration errors come in many types; report them in one line
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"cannot convert block {name} to Verilog: {msg}") from e
+        raise ToolError(f"cannot convert block {name} to Verilog: {msg}") from e
 
 
 def synth_component(component, name: str, **kwargs) -> BlockArea:

@@ -44,6 +44,7 @@ from dstripes.sim.cycles import layer_cycles, LayerCycles
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window, quantize
 from dstripes.sim.layer import Layer
+from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 
 #: Shape of the reference layer (VGG-16 conv3_2 / conv3_3).
 REFERENCE_SHAPE = dict(c=256, h=56, w=56, k=256, kh=3, kw=3, sy=1, sx=1, py=1, px=1)
@@ -155,7 +156,7 @@ def workload_cycles(workload: Workload, config: TileConfig) -> LayerCycles:
 
 def total_cycles(workloads, config: TileConfig) -> dict:
     """``{scheme: cycles}`` summed over ``workloads`` (DaDN, Stripes, Dynamic Stripes)."""
-    total = {"dadn": 0, "stripes": 0, "dstripes": 0}
+    total = {DADN.name: 0, STRIPES.name: 0, DSTRIPES.name: 0}
     for w in workloads:
         c = workload_cycles(w, config).cycles
         for s in total:
@@ -194,19 +195,19 @@ def perf_per_area(tiles: dict, cycles: dict) -> dict:
     Parameters
     ----------
     tiles : dict
-        ``{scheme: TileArea}``; must hold ``"dadn"``.
+        ``{scheme: TileArea}``; must hold ``DADN.name``.
     cycles : dict
         ``{scheme: cycles}`` of the same workload (e.g. ``LayerCycles.cycles``).
     """
-    if "dadn" not in tiles:
+    if DADN.name not in tiles:
         raise ConfigError("performance per area needs the bit-parallel (dadn) tile as reference")
-    base = tiles["dadn"]
+    base = tiles[DADN.name]
     out = {}
     for s, t in tiles.items():
         c = cycles.get(s)
         if not c or c <= 0:
             raise ConfigError(f"no positive cycle count for scheme {s!r}")
-        out[s] = PerfArea(s, int(c), cycles["dadn"] / c, t.ge / base.ge,
+        out[s] = PerfArea(s, int(c), cycles[DADN.name] / c, t.ge / base.ge,
                           t.transistors / base.transistors)
     return out
 
@@ -214,7 +215,7 @@ def perf_per_area(tiles: dict, cycles: dict) -> dict:
 def dstripes_overhead(tiles: dict) -> dict | None:
     """Extra area of the Dynamic Stripes tile over the Stripes tile, as fractions of the Stripes
     tile (``{"ge": f, "transistors": f}``), or ``None`` unless both were synthesised."""
-    if "stripes" not in tiles or "dstripes" not in tiles:
+    if STRIPES.name not in tiles or DSTRIPES.name not in tiles:
         return None
-    s, d = tiles["stripes"], tiles["dstripes"]
+    s, d = tiles[STRIPES.name], tiles[DSTRIPES.name]
     return {"ge": d.ge / s.ge - 1.0, "transistors": d.transistors / s.transistors - 1.0}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dstripes.sim.errors import ConfigError
+from dstripes.sim.errors import ToolError
 
 
-class ReportError(ConfigError):
-    """A report the flow needs is missing or incomplete (one line, names the report)."""
+class ReportError(ToolError):
+    """yosys exited without a report the flow needs, or with an incomplete one (one line,
+    names the report): a tool failure, not bad input."""
 
 
 _TRANSISTORS = re.compile(r"^\s*Estimated number of transistors:\s+(\d+)(\+?)\s*$", re.M)

@@ -1,7 +1,7 @@
 """Tile area: synthesise each distinct block of a tile once and count it per instance.
 
-The hardware package describes a tile as a list of distinct blocks (``hw.synth_blocks``), each
-with one instance's component and its instance count. Emitting the whole tile would give one
+Each tile kind of the registry (:data:`dstripes.hw.kinds.KINDS`) lists its distinct blocks
+(``TileKind.synth_blocks``), each with one instance's component and its instance count. Emitting the whole tile would give one
 Verilog module per SIP instance (256 on the published tile, ~4 minutes per tile on two cores);
 synthesising one instance and multiplying is exact for area, because the instances are
 identical and unconnected logic does not merge across them.
@@ -21,15 +21,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dstripes.hw.kinds import kind
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 
 from .flow import BlockArea, check_top, probe_liberty, synth_verilog, to_verilog
 from .yosys import stop_running
-
-#: Schemes in report order: the bit-parallel reference first.
-SCHEMES = ("dadn", "stripes", "dstripes")
-SCHEME_TITLES = {"dadn": "DaDN (bit-parallel)", "stripes": "Stripes", "dstripes": "Dynamic Stripes"}
 
 
 @dataclass(frozen=True)
@@ -121,16 +118,11 @@ class TileArea:
 
 
 def hw_blocks(scheme: str, config: TileConfig) -> list:
-    """``hw.synth_blocks(scheme, config)``, imported late so :mod:`synth` loads without it."""
+    """The blocks of tile kind ``scheme`` for ``config`` (:meth:`TileKind.synth_blocks`), the
+    options the kind does not use left at their defaults."""
+    k = kind(scheme)
     try:
-        from dstripes.hw import synth_blocks
-    except ImportError:
-        try:
-            from dstripes.hw.synth_blocks import synth_blocks
-        except ImportError as e:
-            raise ConfigError(f"the hardware package provides no synth_blocks() yet ({e})") from None
-    try:
-        return synth_blocks(scheme, config)
+        return k.synth_blocks(config)
     except (TypeError, ValueError) as e:  # hw validates with TypeError/ValueError
         if isinstance(e, ConfigError):
             raise
@@ -165,12 +157,6 @@ def check_blocks(blocks, scheme: str) -> list:
     return blocks
 
 
-def part_of(block, names) -> str | None:
-    """The block containing ``block`` (its ``part_of`` attribute: a block listed on its own so
-    its cost is visible, such as the detector inside the dispatcher), or ``None``."""
-    return getattr(block, "part_of", None)
-
-
 def _progress(total: int, enabled: bool, desc: str):
     from tqdm import tqdm
 
@@ -186,7 +172,7 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
     Parameters
     ----------
     schemes : iterable of str
-        Any of ``"dadn"``, ``"stripes"``, ``"dstripes"``.
+        Tile kinds (:data:`dstripes.hw.kinds.KINDS`).
     config : TileConfig
         Tile configuration.
     liberty : path, optional
@@ -199,7 +185,7 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
         Show a progress bar on stderr (when it is a terminal).
     blocks : callable, optional
         ``blocks(scheme, config) -> list`` of objects with ``name``, ``component``, ``count``;
-        default :func:`hw_blocks` (the RTL generator's ``hw.synth_blocks``).
+        default :func:`hw_blocks` (the registry's blocks of each kind).
     yosys : str, optional
         Yosys executable.
     timeout : float, optional
@@ -216,8 +202,7 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
     """
     schemes = list(schemes)
     for s in schemes:
-        if s not in SCHEMES:
-            raise ConfigError(f"scheme must be one of {', '.join(SCHEMES)}, not {s!r}")
+        kind(s)
     if not schemes:
         raise ConfigError("no scheme to synthesise")
     if not isinstance(config, TileConfig):
@@ -240,8 +225,7 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
         bar.close()
     tiles = {}
     for s in schemes:
-        names = {b.name for b in listed[s]}
-        tiles[s] = TileArea(s, tuple(BlockUse(b.name, b.count, results[(s, b.name)], part_of(b, names))
+        tiles[s] = TileArea(s, tuple(BlockUse(b.name, b.count, results[(s, b.name)], getattr(b, "part_of", None))
                                      for b in listed[s]))
     return tiles
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dstripes.sim.errors import ConfigError
+from dstripes.sim.errors import ToolError
 
 #: Environment variable naming the yosys executable to use instead of the default search.
 YOSYS_ENV = "DSTRIPES_YOSYS"
@@ -32,19 +32,19 @@ def yosys_path(path: str | os.PathLike | None = None) -> str:
 
     Raises
     ------
-    ConfigError
+    ToolError
         If the named or found executable does not exist.
     """
     if path is None:
         path = os.environ.get(YOSYS_ENV) or next(
             (p for p in _DEFAULT_CANDIDATES if os.access(p, os.X_OK)), None) or shutil.which("yosys")
         if path is None:
-            raise ConfigError("yosys not found: install Debian's yosys (apt-get install yosys) "
+            raise ToolError("yosys not found: install Debian's yosys (apt-get install yosys) "
                               f"or set {YOSYS_ENV}")
     path = str(path)
     resolved = shutil.which(path) if os.sep not in path else path
     if resolved is None or not os.access(resolved, os.X_OK) or os.path.isdir(resolved):
-        raise ConfigError(f"yosys executable not found or not executable: {path}")
+        raise ToolError(f"yosys executable not found or not executable: {path}")
     return resolved
 
 
@@ -55,10 +55,10 @@ def yosys_version(path: str | None = None) -> str:
     try:
         out = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=60)
     except OSError as e:
-        raise ConfigError(f"cannot run yosys {exe}: {e.strerror}") from None
+        raise ToolError(f"cannot run yosys {exe}: {e.strerror}") from None
     m = re.search(r"Yosys\s+(\S+)", out.stdout)
     if out.returncode or not m:
-        raise ConfigError(f"{exe} -V did not print a yosys version (exit {out.returncode})")
+        raise ToolError(f"{exe} -V did not print a yosys version (exit {out.returncode})")
     return m.group(1)
 
 
@@ -119,7 +119,7 @@ def run_script(script: str, workdir: str | os.PathLike, *, what: str, yosys: str
 
     Raises
     ------
-    ConfigError
+    ToolError
         On a non-zero exit, a timeout or an unstartable executable; the message is one line
         holding yosys' first ``ERROR:`` line.
     """
@@ -138,7 +138,7 @@ def run_script(script: str, workdir: str | os.PathLike, *, what: str, yosys: str
                                     stdin=subprocess.DEVNULL, stdout=devnull, stderr=err,
                                     start_new_session=True)
     except OSError as e:
-        raise ConfigError(f"cannot run yosys {exe}: {e.strerror}") from None
+        raise ToolError(f"cannot run yosys {exe}: {e.strerror}") from None
     with _running_lock:
         _running.add(proc.pid)
     timer = None
@@ -161,10 +161,10 @@ def run_script(script: str, workdir: str | os.PathLike, *, what: str, yosys: str
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
     if timed_out.is_set():
-        raise ConfigError(f"yosys timed out after {timeout:g} s on {what}")
+        raise ToolError(f"yosys timed out after {timeout:g} s on {what}; log: {log_file}")
     log = log_file.read_text(errors="replace") if log_file.exists() else ""
     stderr = err_file.read_text(errors="replace")
     if proc.returncode:
-        raise ConfigError(f"yosys failed on {what} (exit {proc.returncode}): "
-                          f"{_first_error(log, stderr)}")
+        raise ToolError(f"yosys failed on {what} (exit {proc.returncode}): "
+                        f"{_first_error(log, stderr)}; log: {log_file}")
     return YosysRun(log, seconds, usage.ru_utime + usage.ru_stime)

@@ -41,6 +41,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from dstripes.sim.errors import ToolError
+
 from . import harness
 from . import objcache as objcache_mod
 from .payload import stream_payloads
@@ -53,11 +55,11 @@ _STAMP = "build.json"
 _LOG_TAIL = 40
 
 
-class BuildError(RuntimeError):
+class BuildError(ToolError):
     """The simulator could not compile the design (the message names the log file)."""
 
 
-class SimulationError(RuntimeError):
+class SimulationError(ToolError):
     """The simulator ended without a usable result (crash, or no results file)."""
 
 
@@ -182,19 +184,13 @@ def emit_verilog(factory: Callable[[], Any], top: str, config: Mapping | None = 
         JSON-able description of the configuration; it keys the build cache, so pass
         everything the factory depends on.
     """
-    from amaranth.back import verilog
-    from amaranth.lib import wiring
+    from dstripes.hw.emit import to_verilog
 
     if not isinstance(top, str) or not top.isidentifier():
         raise ValueError(f"top module name must be a Verilog identifier, not {top!r}")
     cfg = _canonical(dict(config or {}), "design config")
     component = factory()
-    if not isinstance(component, wiring.Component):
-        raise TypeError(f"factory must return an amaranth wiring.Component, not {type(component).__name__}")
-    # Without source locations the text (and so the build key) changes only when the
-    # hardware does, not when a line moves in the generator.
-    text = verilog.convert(component, name=top, emit_src=False)
-    return Design(top, text, cfg, stream_payloads(component))
+    return Design(top, to_verilog(component, top), cfg, stream_payloads(component))
 
 
 def default_build_root() -> Path:

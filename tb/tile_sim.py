@@ -9,9 +9,10 @@ Typical use (pytest or the ``dstripes simulate`` command)::
     result.results["tile_runs"]["runs"][0]["cycles"]
 
 Everything the cocotb side checks comes from the golden model here: the pallet and weight
-streams (:func:`sim.pallets.pallets`, :func:`sim.pallets.weight_bricks`), the exact results
-(:func:`sim.functional.window_set_results`) and the RTL-exact cycle count
-(:func:`sim.cycles.step_costs` + the tile's latency, :func:`sim.cycles.rtl_cycles`).
+streams (:func:`dstripes.sim.pallets.pallets`, :func:`dstripes.sim.pallets.weight_bricks`), the
+exact results (:func:`dstripes.sim.functional.window_set_results`) and the RTL-exact cycle count
+(the model of one run of the tile kind's scheme, :meth:`dstripes.sim.schemes.Scheme.run_cycles`,
+with the tile's latency).
 """
 from __future__ import annotations
 
@@ -21,10 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
-from dstripes.hw.generate import build_tile, manifest
+from dstripes.hw.kinds import kind
 from dstripes.hw.params import MODE_CODES
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import check_layer, rtl_cycles, step_costs
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.functional import window_set_results
@@ -34,7 +34,6 @@ from dstripes.sim.pallets import pallets, weight_bricks
 from .runner import Design, SimResult, build, emit_verilog, run
 
 TEST_MODULE = "dstripes.tb.tile_tb"
-MODES = ("static", "leading", "both")
 
 
 @dataclass(frozen=True)
@@ -65,23 +64,23 @@ class TileRun:
 
 
 def tile_design(scheme: str, config: TileConfig) -> tuple[Design, dict]:
-    """Verilog and manifest (``hw.generate.manifest``) of the ``scheme`` tile for ``config``."""
-    if not isinstance(config, TileConfig):
-        raise TypeError(f"config must be a sim.config.TileConfig, not {type(config).__name__}")
-    tile = build_tile(scheme, config)
-    man = manifest(scheme, config, tile)
-    design = emit_verilog(lambda: tile, man["top"], {"scheme": scheme, "tile": config.as_dict()})
+    """Verilog and manifest (:meth:`TileKind.manifest`) of the tile of kind ``scheme``."""
+    k = kind(scheme)
+    tile = k.build(config)
+    man = k.manifest(config, tile)
+    design = emit_verilog(lambda: tile, man["top"], {"scheme": k.name, "tile": man["parameters"]})
     return design, man
 
 
 def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, window: Window,
               acts: np.ndarray, weights: np.ndarray, *, mode: str | None = None,
-              filter_set: int = 0, window_sets: int | None = None, group: int = 0) -> TileRun:
+              filter_set: int = 0, window_sets: int | None = None, conv_group: int = 0) -> TileRun:
     """The run of one filter-set of a layer (or its first ``window_sets``) on one tile.
 
     Parameters
     ----------
-    scheme : {"dstripes", "stripes", "dadn"}
+    scheme : str
+        Tile kind (:data:`dstripes.hw.kinds.KINDS`).
     config : TileConfig
     latency : int
         The tile's pipeline latency (``manifest(...)["latency"]``).
@@ -92,27 +91,27 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
         ``(K, C/groups, kh, kw)`` signed ``W``-bit weights.
     mode : {"static", "leading", "both"}, optional
         Precision mode of the run; default ``config.trim`` on Dynamic Stripes and ``static``
-        on the others (the only mode they have).
+        on the others (the only mode they have). A mode the tile was not generated for is an
+        error.
     filter_set : int
-        Which ``Nr`` filters of the group the tile computes.
+        Which ``Nr`` filters of the convolution group the tile computes.
     window_sets : int, optional
         Only the first ``window_sets`` window-sets (windows on the bit-parallel tile).
-    group : int
+    conv_group : int
         Convolution group.
     """
-    if scheme not in ("dstripes", "stripes", "dadn"):
-        raise ConfigError(f"scheme must be dstripes, stripes or dadn, not {scheme!r}")
-    if mode is None:
-        mode = config.trim if scheme == "dstripes" else "static"
-    if mode not in MODES:
-        raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if scheme != "dstripes" and mode != "static":
-        raise ConfigError(f"the {scheme} tile has no run-time precision; mode must be static, not {mode!r}")
+    k = kind(scheme)
+    s = k.scheme
+    config = k.own(config)  # the model of exactly the hardware the kind builds
+    mode = s.check_mode(mode, config)
     if isinstance(latency, bool) or not isinstance(latency, int) or latency < 0:
         raise ConfigError(f"latency must be a non-negative integer, not {latency!r}")
     if layer.fc:
         raise ConfigError("fully-connected layers are dispatched round-robin, which the tile RTL does not do")
-    check_layer(layer, config)
+    sets = layer.filter_sets(config.rows)
+    if isinstance(filter_set, bool) or not isinstance(filter_set, (int, np.integer)) or not 0 <= filter_set < sets:
+        raise ConfigError(f"filter set {filter_set!r} is outside the {sets} filter-set(s) of {config.rows} "
+                          f"filters of this layer (0..{sets - 1})")
     a = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
     w = np.asarray(weights)
     lo, hi = -(1 << (config.weight_bits - 1)), (1 << (config.weight_bits - 1)) - 1
@@ -120,25 +119,20 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
         bad = int(w[(w < lo) | (w > hi)].flat[0])
         raise ConfigError(f"weight {bad} does not fit {config.weight_bits}-bit two's complement")
 
-    columns = 1 if scheme == "dadn" else config.columns
-    pal = pallets(a, layer, config.lanes, columns, group)  # (nws, S, Nc, L)
-    total = pal.shape[0]
-    n = total if window_sets is None else window_sets
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= total:
-        raise ConfigError(f"window_sets must be between 1 and {total} for this layer, not {window_sets!r}")
-    n = int(n)
-    pal = pal[:n]
+    bits = s.run_bits(a, layer, window, config, mode=mode, conv_group=conv_group, units=window_sets)
+    n = bits.shape[0]
+    columns = s.columns(config)
+    pal = pallets(a, layer, config.lanes, columns, conv_group)[:n]  # (n, S, Nc, L)
     steps = pal.shape[1]
-    wb = weight_bricks(w, layer, config.lanes, config.rows, filter_set, group)  # (S, Nr, L)
-    exp = window_set_results(a, w, layer, config.lanes, columns, config.rows, filter_set, group)[:n]
-    if scheme == "dadn":
-        act_stream = pal[:, :, 0, :].reshape(-1, config.lanes)
-        expected = exp[:, 0, :]
-        cycles = rtl_cycles(np.ones((n, steps), dtype=np.int64), latency)
-    else:
+    wb = weight_bricks(w, layer, config.lanes, config.rows, filter_set, conv_group)  # (S, Nr, L)
+    exp = window_set_results(a, w, layer, config.lanes, columns, config.rows, filter_set, conv_group)[:n]
+    if s.serial:
         act_stream = pal.reshape(-1, config.columns, config.lanes)
         expected = exp
-        cycles = rtl_cycles(step_costs(a, layer, window, config, mode, group)[:n], latency)
+    else:
+        act_stream = pal[:, :, 0, :].reshape(-1, config.lanes)
+        expected = exp[:, 0, :]
+    cycles = s.run_cycles(bits, config, latency)
     # The act port carries unsigned A-bit fields; a signed layer's codes are their two's complement.
     act_stream = act_stream & ((1 << config.act_bits) - 1)
     return TileRun(

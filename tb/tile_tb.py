@@ -23,6 +23,7 @@ from cocotb.triggers import FallingEdge, ReadOnly
 from .harness import load_arrays, load_params, save_result
 from .payload import codec
 from .streams import Domain, StreamDriver, StreamMonitor, level
+from .verdict import Check, FAILED, Verdict, run_verdict
 
 _MAX_MISMATCHES = 10  # reported in full; the rest are only counted
 
@@ -122,19 +123,6 @@ class TileTestbench:
         await self.domain.reset(reset_cycles)
 
 
-def _verdict(outcome: dict, check_cycles: bool) -> list[str]:
-    errors = []
-    if outcome["results"] != outcome["expected_results"]:
-        errors.append(f"{outcome['results']} result transfers, expected {outcome['expected_results']}")
-    if outcome["mismatches"]:
-        errors.append(f"{outcome['mismatches']} results differ from the model")
-    if outcome["cycles"] != outcome["tb_cycles"]:
-        errors.append(f"tile counted {outcome['cycles']} cycles, the testbench {outcome['tb_cycles']}")
-    if check_cycles and outcome["cycles"] != outcome["expected_cycles"]:
-        errors.append(f"{outcome['cycles']} cycles, RTL-exact model says {outcome['expected_cycles']}")
-    return errors
-
-
 @cocotb.test()
 async def tile_runs(dut):
     """Play every run back to back (optionally after a reset in the middle of the first)."""
@@ -158,11 +146,17 @@ async def tile_runs(dut):
         await tb.abort()
         tb.checked = 0
     outcomes = [await tb.play(i) for i in range(len(params["runs"]))]
-    errors = {o["run"]: _verdict(o, params["check_cycles"]) for o in outcomes}
-    errors = {k: v for k, v in errors.items() if v}
+    several = len(outcomes) > 1
+    verdict = Verdict(())
+    for o in outcomes:
+        v = run_verdict(o, cycles_required=params["check_cycles"], label=f"run {o['run']}: " if several else "")
+        o["verdict"] = v.as_dict()
+        verdict = verdict + v
     if interrupted is not None and interrupted["mismatches"]:
-        errors["interrupted"] = [f"{interrupted['mismatches']} results before the reset differ from the model"]
+        verdict = verdict + Verdict((Check("results before the reset", FAILED,
+                                           f"{interrupted['mismatches']} differ from the model"),))
     save_result("tile_runs", {"runs": outcomes, "interrupted": interrupted,
-                              "first_mismatches": tb.mismatches, "passed": not errors})
-    assert not errors, "; ".join(f"run {k}: {', '.join(v)}" for k, v in errors.items()) + \
+                              "first_mismatches": tb.mismatches, "verdict": verdict.as_dict(),
+                              "passed": verdict.passed})
+    assert verdict.passed, verdict.message() + \
         (f"; first mismatches: {tb.mismatches[:3]}" if tb.mismatches else "")

@@ -112,7 +112,7 @@ def pallets(acts, layer, lanes: int, columns: int, group: int = 0) -> np.ndarray
     channel block ``cb`` innermost; zero for padding, missing channels and missing windows.
     """
     a = np.asarray(acts).reshape(layer.c, layer.h, layer.w)
-    cg = layer.c // layer.groups
+    cg = layer.c // layer.conv_groups
     cb_n = -(-cg // lanes)
     wins = out_windows(layer)
     nws = -(-len(wins) // columns)
@@ -150,7 +150,7 @@ def fc_bricks(acts, lanes: int) -> list[list[int]]:
 def conv_float(acts, weights, layer) -> np.ndarray:
     """``(K, oh, ow)`` results by float64 loops (exact for the small codes the tests use)."""
     a = np.asarray(acts, dtype=np.float64).reshape(layer.c, layer.h, layer.w)
-    cg, kg = layer.c // layer.groups, layer.k // layer.groups
+    cg, kg = layer.c // layer.conv_groups, layer.k // layer.conv_groups
     w = np.asarray(weights, dtype=np.float64).reshape(layer.k, cg, layer.kh, layer.kw)
     wins = out_windows(layer)
     oh = (layer.h + 2 * layer.py - layer.kh) // layer.sy + 1
@@ -245,7 +245,7 @@ def layer_cycles(acts, layer, window, config) -> dict:
     L, nc, G = config.lanes, config.columns, config.group
     mode = config.trim
     p = window.msb - window.lsb + 1
-    fsets = -(-(layer.k // layer.groups) // (config.rows * config.tiles))
+    fsets = -(-(layer.k // layer.conv_groups) // (config.rows * config.tiles))
     a = np.asarray(acts).reshape(-1, layer.c, layer.h, layer.w)
     dadn = stripes = dst = pra = steps = 0
     ideal_bits = 0
@@ -264,7 +264,7 @@ def layer_cycles(acts, layer, window, config) -> dict:
             ideal_bits += sum(group_bits([x], window, mode) for b in bricks for x in b)
             continue
         n_windows = len(out_windows(layer))
-        for g in range(layer.groups):
+        for g in range(layer.conv_groups):
             ps = pallets(img, layer, L, nc, g)
             seq = []
             for ws in range(ps.shape[0]):
@@ -297,9 +297,9 @@ def layer_cycles(acts, layer, window, config) -> dict:
 
 def dadn_formula(layer, config, images: int = 1) -> int:
     """DESIGN §5 closed form, per convolution group: windows·Kx·Ky·ceil(C/L)·ceil(K/(Nr·T))."""
-    cg, kg = layer.c // layer.groups, layer.k // layer.groups
+    cg, kg = layer.c // layer.conv_groups, layer.k // layer.conv_groups
     wins = len(out_windows(layer))
-    return (images * layer.groups * wins * layer.kh * layer.kw * math.ceil(cg / config.lanes)
+    return (images * layer.conv_groups * wins * layer.kh * layer.kw * math.ceil(cg / config.lanes)
             * math.ceil(kg / (config.rows * config.tiles)))
 
 

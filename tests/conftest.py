@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -13,16 +14,41 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:  # fast, deterministic-enough property tests everywhere; a module may still override
     from hypothesis import settings
 
-    settings.register_profile("dstripes", deadline=None, max_examples=50, print_blob=True)
+    # derandomize: the same examples on every run, so a failure replays exactly
+    settings.register_profile("dstripes", deadline=None, max_examples=50, print_blob=True,
+                              derandomize=True)
     settings.load_profile("dstripes")
 except ImportError:  # pragma: no cover
     pass
 
 
+def stable_seed(*parts) -> int:
+    """A seed derived from ``parts`` that is the same in every process (unlike ``hash()`` of a
+    string, which Python salts per process)."""
+    return zlib.crc32(repr(parts).encode())
+
+
 @pytest.fixture
-def rng() -> np.random.Generator:
-    """A seeded numpy generator (the same numbers on every run)."""
-    return np.random.default_rng(12345)
+def seed(request) -> int:
+    """A fixed seed per test (from its node id), named in the report of a failure."""
+    value = stable_seed(request.node.nodeid)
+    request.node.user_properties.append(("random seed", value))
+    return value
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    seeds = [v for k, v in item.user_properties if k == "random seed"]
+    if report.failed and seeds:
+        report.sections.append(("random seed", f"{item.nodeid} ran with seed {seeds[0]}"))
+
+
+@pytest.fixture
+def rng(seed) -> np.random.Generator:
+    """A numpy generator seeded with :func:`seed` (the same numbers on every run)."""
+    return np.random.default_rng(seed)
 
 
 @pytest.fixture

@@ -14,9 +14,18 @@ from dstripes.hw.sip import SIP
 from dstripes.sim.fixed import Window
 from dstripes.sim.precision import bits_from_or, group_or
 
+from .conftest import stable_seed
 from .hwsim import pack
 
 L, NC, A, W = 4, 4, 8, 8
+#: Block shapes ``(L, Nc, A, W)``: A != W both ways, so a swapped width cannot pass.
+SHAPES = [(4, 4, 8, 8), (4, 4, 6, 12), (3, 4, 12, 5)]
+
+
+def seeded(*parts) -> np.random.Generator:
+    seed = stable_seed(*parts)
+    print(f"random seed {seed} for {parts}")
+    return np.random.default_rng(seed)
 
 
 def edge_pallets(rng, window, n, columns=NC, lanes=L):
@@ -44,24 +53,17 @@ def edge_pallets(rng, window, n, columns=NC, lanes=L):
 WINDOWS = [Window(7, 0), Window(5, 2), Window(7, 0, True), Window(6, 1, True), Window(3, 3)]
 
 
-@pytest.mark.parametrize("window", WINDOWS, ids=str)
-@pytest.mark.parametrize("mode", ["static", "leading", "both"])
-@pytest.mark.parametrize("group", [1, 2, 4])
-def test_detector_matches_model(window, mode, group):
-    det = PrecisionDetector(L, NC, A, group, trailing=True)
-    rng = np.random.default_rng(hash((window, mode, group)) & 0xFFFF)
-    pals = edge_pallets(rng, window, 40)
-
+def check_detector(det, pals, window, mode, group, a_bits, lanes=L, columns=NC):
     async def bench(ctx):
         ctx.set(det.msb, window.msb)
         ctx.set(det.lsb, window.lsb)
         ctx.set(det.signed, window.signed)
         ctx.set(det.mode, MODES[mode])
         for p in pals:
-            ctx.set(det.pallet.as_value(), pack(p, A))
-            v, t, _ = group_or(p.reshape(NC // group, group * L), window.signed)
+            ctx.set(det.pallet.as_value(), pack(p, a_bits))
+            v, t, _ = group_or(p.reshape(columns // group, group * lanes), window.signed)
             bits, top = bits_from_or(v, t, window, mode)
-            for g in range(NC // group):
+            for g in range(columns // group):
                 assert ctx.get(det.groups[g].bits) == bits[g], (p, g)
                 if bits[g]:
                     assert ctx.get(det.groups[g].top) == top[g], (p, g)
@@ -72,12 +74,62 @@ def test_detector_matches_model(window, mode, group):
     sim.run()
 
 
+@pytest.mark.parametrize("window", WINDOWS, ids=str)
+@pytest.mark.parametrize("mode", ["static", "leading", "both"])
+@pytest.mark.parametrize("group", [1, 2, 4])
+def test_detector_matches_model(window, mode, group):
+    det = PrecisionDetector(lanes=L, columns=NC, act_bits=A, group=group, trailing=True)
+    pals = edge_pallets(seeded("detector", str(window), mode, group), window, 40)
+    check_detector(det, pals, window, mode, group, A)
+
+
+@pytest.mark.parametrize("window", [Window(5, 2), Window(4, 1, True), Window(9, 3), Window(6, 6)], ids=str)
+@pytest.mark.parametrize("mode", ["leading", "both"])
+@pytest.mark.parametrize("group", [1, 2])
+def test_detector_clamps_codes_outside_the_window(window, mode, group):
+    """Raw A-bit codes with bits above ``msb`` and below ``lsb`` (which a quantised layer never
+    holds): the detector clamps its top to ``msb`` and the trailing-zero position to ``lsb``,
+    exactly as the model does, so neither clamp is dead logic."""
+    a = 12
+    det = PrecisionDetector(lanes=L, columns=NC, act_bits=a, group=group, trailing=True)
+    rng = seeded("clamps", str(window), mode, group)
+    pals = []
+    for i in range(40):
+        raw = rng.integers(0, 1 << a, size=(NC, L))
+        if i % 3 == 1:  # only bits below the window's lsb: trailing zeros all below lsb
+            raw &= (1 << window.lsb) - 1
+        elif i % 3 == 2:  # small values plus one code far above msb
+            raw >>= a - 2
+            raw[int(rng.integers(0, NC)), 0] = 1 << (a - 2)
+        codes = np.where(raw >= 1 << (a - 1), raw - (1 << a), raw) if window.signed else raw
+        pals.append(codes.astype(np.int64))
+    assert any(np.any(p & ((1 << window.lsb) - 1)) for p in pals)
+    assert any(np.any((p >> (window.msb + 1)) != (0 if not window.signed else p >> 63)) for p in pals)
+    check_detector(det, pals, window, mode, group, a)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "L{}_Nc{}_A{}_W{}".format(*s))
 @pytest.mark.parametrize("signed", [False, True])
-def test_sip_shift_accumulate(signed):
+def test_detector_widths(shape, signed):
+    """Other activation widths (the window at the top of the container), without the
+    trailing-zero encoders."""
+    lanes, columns, a, _ = shape
+    window = Window(a - 1, 1, signed)
+    det = PrecisionDetector(lanes=lanes, columns=columns, act_bits=a, group=2, trailing=False)
+    pals = edge_pallets(seeded("widths", shape, signed), window, 30, columns, lanes)
+    check_detector(det, pals, window, "leading", 2, a, lanes, columns)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "L{}_Nc{}_A{}_W{}".format(*s))
+@pytest.mark.parametrize("signed", [False, True])
+def test_sip_shift_accumulate(shape, signed):
     """Random steps of random bit counts: the window result equals the integer dot product of
     the bit-serial values with the weights, aligned by each step's lowest bit."""
-    sip = SIP(L, W, A, 32)
-    rng = random.Random(5 + signed)
+    L, _, A, W = shape
+    sip = SIP(lanes=L, act_bits=A, weight_bits=W, acc_bits=A + W + 12)
+    seed = stable_seed("sip", shape, signed)
+    print(f"random seed {seed}")
+    rng = random.Random(seed)
 
     async def bench(ctx):
         ctx.set(sip.en, 1)
@@ -136,18 +188,30 @@ def test_sip_shift_accumulate(signed):
     sim.run()
 
 
-@pytest.mark.parametrize("window", WINDOWS, ids=str)
-@pytest.mark.parametrize("detect,mode", [(True, "leading"), (True, "both"), (False, "static")])
-@pytest.mark.parametrize("group", [1, 2])
-def test_dispatcher_serialises_exactly(window, detect, mode, group):
+# (detect, mode, trailing): a tile without trailing-zero encoders never runs mode "both"
+# (rejected up front, see test_cli_simulate)
+_MODES = [(True, "leading", True), (True, "both", True), (True, "leading", False),
+          (True, "static", False), (False, "static", False)]
+DISPATCH_CASES = [(SHAPES[0], w, d, m, t, g) for w in WINDOWS for d, m, t in _MODES for g in (1, 2)]
+DISPATCH_CASES += [(s, w, d, m, t, 2) for s in SHAPES[1:] for w in (Window(5, 1), Window(5, 0, True))
+                   for d, m, t in _MODES]
+
+
+@pytest.mark.parametrize("shape,window,detect,mode,trailing,group", DISPATCH_CASES,
+                         ids=lambda v: "L{}_Nc{}_A{}_W{}".format(*v) if isinstance(v, tuple) else str(v))
+def test_dispatcher_serialises_exactly(shape, window, detect, mode, trailing, group):
     """The bit planes of every step rebuild every activation exactly, in exactly the model's
     step cost, under random idle cycles and back-pressure, and nothing is lost or repeated."""
+    L, NC, A, W = shape
     rows = 2
-    disp = Dispatcher(L, NC, rows, A, W, group, detect=detect, trailing=True)
-    rng = np.random.default_rng(len(str(window)) * 31 + group)
-    pals = edge_pallets(rng, window, 30)
-    wts = [rng.integers(-128, 128, size=(rows, L)) for _ in pals]
-    prng = random.Random(3)
+    disp = Dispatcher(lanes=L, columns=NC, rows=rows, act_bits=A, weight_bits=W, group=group,
+                      detect=detect, trailing=trailing)
+    seed = stable_seed("dispatcher", shape, str(window), detect, mode, group, trailing)
+    print(f"random seed {seed}")
+    rng = np.random.default_rng(seed)
+    pals = edge_pallets(rng, window, 30, NC, L)
+    wts = [rng.integers(-(1 << (W - 1)), 1 << (W - 1), size=(rows, L)) for _ in pals]
+    prng = random.Random(seed)
 
     async def bench(ctx):
         ctx.set(disp.msb, window.msb)

@@ -15,13 +15,15 @@ from dstripes.scripts.cli import main
 from dstripes.sim.config import TileConfig
 from dstripes.tb.runner import verilator_root
 
-SMALL = ["--lanes", "4", "--columns", "4", "--rows", "2", "--act-bits", "8", "--weight-bits", "8"]
+SMALL = ["--lanes", "4", "--rows", "2", "--act-bits", "8", "--weight-bits", "8"]
+#: Options of each kind beyond SMALL (an option a kind does not use is rejected).
+EXTRA = {"dadn": [], "stripes": ["--columns", "4"], "dstripes": ["--columns", "4", "--trim", "both", "--group", "2"]}
 LINT_WAIVERS = Path(__file__).resolve().parents[1] / "hw" / "lint.vlt"
 
 
 @pytest.mark.parametrize("scheme", ["dstripes", "stripes", "dadn"])
 def test_generate_writes_verilog_and_manifest(tmp_path, capsys, scheme):
-    assert main(["generate", "--scheme", scheme, *SMALL, "--max-reduction", "256",
+    assert main(["generate", "--scheme", scheme, *SMALL, *EXTRA[scheme][:2], "--max-reduction", "256",
                  "--out", str(tmp_path), "--json"]) == 0
     man = json.loads(capsys.readouterr().out)
     v = tmp_path / f"{scheme}_tile.v"
@@ -42,8 +44,7 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys, scheme):
 def test_verilator_lint_clean(tmp_path, scheme):
     """``verilator --lint-only -Wall`` reports nothing beyond the generator properties waived
     (with their reasons) in hw/lint.vlt."""
-    assert main(["generate", "--scheme", scheme, *SMALL, "--trim", "both", "--group", "2",
-                 "--out", str(tmp_path)]) == 0
+    assert main(["generate", "--scheme", scheme, *SMALL, *EXTRA[scheme], "--out", str(tmp_path)]) == 0
     root = verilator_root()
     env = {**os.environ, "VERILATOR_ROOT": str(root)}
     r = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", str(LINT_WAIVERS),
@@ -73,7 +74,7 @@ def test_block_parameter_errors_name_the_value():
         PrecisionDetector(lanes=4, columns=4, group=3)
     with pytest.raises(ValueError, match="group 3 does not divide columns 16"):
         Dispatcher(group=3)
-    with pytest.raises(ValueError, match="scheme must be one of"):
+    with pytest.raises(ValueError, match="tile kind must be one of"):
         build_tile("pragmatic")
     with pytest.raises(ValueError, match="count_bits must be between 1 and 32, not 0"):
         check_int("count_bits", 0, 1, 32)

@@ -8,26 +8,50 @@ from dstripes.hw import build_tile
 from dstripes.sim.config import TileConfig
 from dstripes.sim.cycles import step_costs
 from dstripes.sim.fixed import Window
+from dstripes.sim.functional import conv_int
 from dstripes.sim.layer import Layer
 from dstripes.tb.tile_sim import layer_run
 
 from .hwsim import pack, run_tile, unpack
 
 SMALL = dict(lanes=4, columns=4, rows=2, act_bits=8, weight_bits=8, max_reduction=1 << 10)
+#: Activation / weight widths of the tile matrix: A != W both ways, so a swapped width fails.
+WIDTHS = [(8, 8), (6, 12), (12, 5)]
+
+
+def direct_results(acts, weights, layer, cfg, scheme, filter_set, units):
+    """The expected result transfers from a direct convolution (:func:`sim.functional.conv_int`),
+    independent of the pallet order of :mod:`sim.pallets`: transfer ``u`` holds windows
+    ``u*Nc ..`` (bit-parallel: window ``u``), element ``[column][row]`` the filter
+    ``filter_set*Nr + row``; missing windows and filters are zero."""
+    out = conv_int(acts, weights, layer).reshape(layer.k, -1)  # (K, windows), row-major windows
+    cols = 1 if scheme == "dadn" else cfg.columns
+    res = np.zeros((units, cols, cfg.rows), dtype=np.int64)
+    for u in range(units):
+        for c in range(cols):
+            w = u * cols + c
+            for r in range(cfg.rows):
+                f = filter_set * cfg.rows + r
+                if w < layer.windows and f < layer.k:
+                    res[u, c, r] = out[f, w]
+    return [list(x.ravel()) for x in (res[:, 0, :] if scheme == "dadn" else res)]
 
 
 def make_run(tile, scheme, cfg, acts, weights, layer, window, mode, window_sets=None, filter_set=0):
     """Stream words, expected results and the RTL-exact cycle count of one run, derived from
-    the golden model by the same code as the cocotb testbench (:func:`tb.tile_sim.layer_run`)."""
+    the golden model by the same code as the cocotb testbench (:func:`tb.tile_sim.layer_run`);
+    the expected results are also checked against a direct convolution."""
     r = layer_run(scheme, cfg, tile.latency, layer, window, acts, weights, mode=mode,
                   filter_set=filter_set, window_sets=window_sets)
     layout = tile.config.payload.shape()
+    expected = [list(np.asarray(e).ravel()) for e in r.expected]
+    assert expected == direct_results(acts, weights, layer, cfg, scheme, filter_set, len(expected))
     return {
         "config": layout.const(r.config).as_value().value,
         "acts": [pack(a, cfg.act_bits) for a in r.acts],
         "weights": [pack(w, cfg.weight_bits) for w in r.weights],
         "results": len(r.expected),
-        "expected": [list(np.asarray(e).ravel()) for e in r.expected],
+        "expected": expected,
         "cycles": r.cycles,
     }
 
@@ -42,14 +66,14 @@ def check(tile, cfg, run, got, cycles, exact_cycles=True):
         assert cycles >= run["cycles"]
 
 
-def random_layer(rng, signed=False, lanes=4):
+def random_layer(rng, signed=False, lanes=4, act_bits=8, weight_bits=8):
     c = int(rng.integers(1, 10))
     h, w = int(rng.integers(2, 7)), int(rng.integers(2, 7))
     kh, kw = int(rng.integers(1, min(h, 3) + 1)), int(rng.integers(1, min(w, 3) + 1))
     layer = Layer(c, h, w, k=int(rng.integers(1, 4)), kh=kh, kw=kw,
                   sy=int(rng.integers(1, 3)), sx=int(rng.integers(1, 3)),
                   py=int(rng.integers(0, 2)), px=int(rng.integers(0, 2)))
-    msb = int(rng.integers(2, 8))
+    msb = int(rng.integers(2, act_bits))
     lsb = int(rng.integers(0, 2))
     window = Window(msb, lsb, signed)
     # ReLU-like: many zeros, a long tail, some full-precision values
@@ -58,23 +82,26 @@ def random_layer(rng, signed=False, lanes=4):
     raw = np.where(mask < 0.4, 0, np.where(mask < 0.7, raw >> int(rng.integers(0, msb)), raw))
     acts = (raw >> lsb) << lsb
     acts = np.clip(acts, window.lo, window.hi)
-    weights = rng.integers(-128, 128, size=(layer.k, c, kh, kw))
+    half = 1 << (weight_bits - 1)
+    weights = rng.integers(-half, half, size=(layer.k, c, kh, kw))
     return layer, window, acts, weights
 
 
 @pytest.mark.parametrize("scheme,mode,group,trim", [
     ("dstripes", "leading", 1, "leading"),
     ("dstripes", "both", 2, "both"),
+    ("dstripes", "leading", 2, "both"),
     ("dstripes", "static", 1, "leading"),
-    ("stripes", "static", 1, "leading"),
-    ("dadn", "static", 1, "leading"),
+    ("stripes", "static", 1, None),
+    ("dadn", "static", 1, None),
 ])
-@pytest.mark.parametrize("seed", range(3))
-def test_random_layers(scheme, mode, group, trim, seed):
-    rng = np.random.default_rng(seed * 7 + len(scheme))
-    cfg = TileConfig(**SMALL, group=group, trim=trim)
+@pytest.mark.parametrize("widths", WIDTHS, ids=lambda w: f"A{w[0]}_W{w[1]}")
+@pytest.mark.parametrize("signed", [False, True])
+def test_random_layers(scheme, mode, group, trim, widths, signed, rng):
+    a, w = widths
+    cfg = TileConfig(**{**SMALL, "act_bits": a, "weight_bits": w}, group=group, trim=trim or "leading")
     tile = build_tile(scheme, cfg)
-    layer, window, acts, weights = random_layer(rng, signed=bool(seed % 2))
+    layer, window, acts, weights = random_layer(rng, signed=signed, act_bits=a, weight_bits=w)
     run = make_run(tile, scheme, cfg, acts, weights, layer, window, mode)
     [(got, cycles)] = run_tile(tile, [run])
     check(tile, cfg, run, got, cycles)

@@ -26,7 +26,7 @@ def test_vgg16_topology(eager):
     assert [l.c for l in ls] == [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512]
     assert [l.k for l in ls] == [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
     assert [l.h for l in ls] == [224, 224, 112, 112, 56, 56, 56, 28, 28, 28, 14, 14, 14]
-    assert all((l.kh, l.kw, l.sy, l.py, l.groups, l.fc) == (3, 3, 1, 1, 1, False) for l in ls)
+    assert all((l.kh, l.kw, l.sy, l.py, l.conv_groups, l.fc) == (3, 3, 1, 1, 1, False) for l in ls)
 
 
 def test_resnet50_topology(eager):
@@ -48,8 +48,8 @@ def test_mobilenet_v2_topology(eager):
     ls = eager["mobilenet-v2"].layers()
     convs = [l for l in ls if not l.fc]
     assert len(convs) == 52 and ls[-1].fc and (ls[-1].c, ls[-1].k) == (1280, 1000)
-    dw = [l for l in convs if l.groups > 1]
-    assert len(dw) == 17 and all(l.groups == l.c == l.k and l.kh == 3 for l in dw)
+    dw = [l for l in convs if l.conv_groups > 1]
+    assert len(dw) == 17 and all(l.conv_groups == l.c == l.k and l.kh == 3 for l in dw)
     assert [l.c for l in dw][:4] == [32, 96, 144, 144]
     assert sum(l.sy == 2 for l in dw) == 4 and convs[0].sy == 2
 

@@ -80,7 +80,7 @@ def test_layers_and_asymmetric_padding(tiny):
     # pads (top 0, bottom 1): symmetric part 0, one explicit zero row/column added at the end
     assert (first.c, first.h, first.w, first.k, first.sy, first.py) == (3, 17, 17, 8, 2, 0)
     assert (first.oh, first.ow) == (8, 8)  # same output as ONNX's (16 + 1 - 3) // 2 + 1
-    assert ls[1].groups == 8 and ls[1].c == ls[1].k == 8 and (ls[1].h, ls[1].py) == (8, 1)
+    assert ls[1].conv_groups == 8 and ls[1].c == ls[1].k == 8 and (ls[1].h, ls[1].py) == (8, 1)
     assert ls[3].fc and (ls[3].c, ls[3].k) == (4, 10)
     assert tiny.criterion == "cosine"
 

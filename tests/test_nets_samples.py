@@ -42,7 +42,7 @@ def test_samples_run_through_the_golden_model():
     flat = out.reshape(layer.k, -1)[:16].T  # (windows, Nr) of filter set 0
     assert (tile.reshape(-1, 16)[:layer.windows] == flat).all()
     dw = load_sample("mobilenet_v2_dw")
-    assert dw[2].groups == dw[2].c
+    assert dw[2].conv_groups == dw[2].c
 
 
 def test_unknown_sample():

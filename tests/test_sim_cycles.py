@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import brute
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import (dadn_closed, fc_cycles, layer_cycles, rtl_cycles, run_ahead_cycles,
+from dstripes.sim.cycles import (dadn_closed, fc_cycles, layer_cycles, run_cycles, step_group_bits,
                         step_costs, stripes_closed)
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
@@ -201,9 +201,17 @@ def test_dadn_and_stripes_closed_by_hand():
     assert dadn_closed(layer, c, images=3) == 3 * 25 * 9 * 3
 
 
-def test_rtl_cycles():
-    assert rtl_cycles(np.array([[1, 2], [3, 4]]), 7) == 17
-    assert rtl_cycles(np.zeros((0, 3)), 5) == 5
+def test_run_cycles_adds_the_latency_once():
+    assert run_cycles(np.array([[1, 2], [3, 4]]), latency=7) == 2 + 4 + 7
+    assert run_cycles(np.array([[0, 0], [3, 0]]), latency=0) == 1 + 3  # an all-zero step costs one
+    assert run_cycles(np.zeros((0, 3), dtype=np.int8), latency=5) == 5
+    assert run_cycles(np.array([[1, 2], [3, 4]]), run_ahead=1, latency=7) == \
+        run_cycles(np.array([[1, 2], [3, 4]]), run_ahead=1) + 7
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError):
+            run_cycles(np.ones((2, 2)), run_ahead=bad)
+        with pytest.raises(ConfigError):
+            run_cycles(np.ones((2, 2)), latency=bad)
 
 
 # ============================================================================================
@@ -214,8 +222,10 @@ def test_rtl_cycles():
 @given(brute.scenarios(fc=False, run_ahead=0), st.sampled_from(["static", "leading", "both"]))
 def test_step_costs_vs_brute(case, mode):
     acts, layer, win, c = case
-    for g in range(layer.groups):
-        got = step_costs(acts, layer, win, c, mode, group=g)
+    for g in range(layer.conv_groups):
+        got = step_costs(acts, layer, win, c, mode, conv_group=g)
+        bits = step_group_bits(acts, layer, win, c, mode, conv_group=g)
+        assert bits.shape == got.shape + (c.precision_groups,)
         ps = brute.pallets(acts, layer, c.lanes, c.columns, g)
         want = [[brute.step_cost(ps[ws, s], win, mode, c.group) for s in range(ps.shape[1])]
                 for ws in range(ps.shape[0])]
@@ -268,15 +278,15 @@ def test_run_ahead_cycles_vs_event_simulation(case, r):
     rows, g = case
     costs = np.array(rows, dtype=np.int64).reshape(len(rows), g)
     clamped = [[max(1, x) for x in row] for row in rows]
-    got = run_ahead_cycles(costs, r)
+    got = run_cycles(costs, run_ahead=r)
     assert got == brute.run_ahead_sim(clamped, r)
     if r == 0:
         assert got == sum(max(row) for row in clamped)  # lock-step
     # more run-ahead never costs cycles; unlimited run-ahead is each group on its own
-    assert run_ahead_cycles(costs, r + 1) <= got
+    assert run_cycles(costs, run_ahead=r + 1) <= got
     if rows:
         assert got >= max(sum(row[j] for row in clamped) for j in range(g))
-        assert run_ahead_cycles(costs, len(rows)) == max(sum(row[j] for row in clamped) for j in range(g))
+        assert run_cycles(costs, run_ahead=len(rows)) == max(sum(row[j] for row in clamped) for j in range(g))
 
 
 @settings(max_examples=200)
@@ -297,11 +307,11 @@ def test_closed_forms_equal_step_model(case):
     if not layer.fc:
         # Stripes = the static-mode step costs summed over groups, inputs and filter-sets
         static = sum(int(step_costs(img, layer, win, c, "static", g).sum())
-                     for img in acts for g in range(layer.groups))
+                     for img in acts for g in range(layer.conv_groups))
         assert stripes_closed(layer, win, c, n) == static * fsets
         # and the DESIGN §5 formula
         assert stripes_closed(layer, win, c, n) == (
-            n * layer.groups * math.ceil(layer.windows / c.columns) * layer.kh * layer.kw
+            n * layer.conv_groups * math.ceil(layer.windows / c.columns) * layer.kh * layer.kw
             * math.ceil(layer.cg / c.lanes) * fsets * win.bits)
 
 
@@ -323,7 +333,7 @@ def test_invariants(case):
     ra = layer_cycles(acts, layer, win, TileConfig(**{**d, "run_ahead": 2}))
     assert ra.cycles["dstripes"] <= lead.cycles["dstripes"]
     # histogram: one entry per (group, step) pair (FC: per brick)
-    per = 1 if layer.fc else c.groups
+    per = 1 if layer.fc else c.precision_groups
     for r in (lead, both, ra):
         assert r.hist.sum() == per * r.steps
         assert len(r.hist) == win.bits + 1
@@ -402,7 +412,7 @@ def test_accumulator_bits_hold_the_extremes(a, w, n, signed):
 
 def test_tile_config_derived():
     c = TileConfig(columns=8, group=2, rows=4, tiles=3, act_bits=8, weight_bits=8, max_reduction=1000)
-    assert c.groups == 4 and c.filters_per_set == 12
+    assert c.precision_groups == 4 and c.filters_per_set == 12
     assert c.acc_bits == 8 + 8 + 10  # ceil(log2(1000)) = 10
     assert TileConfig().acc_bits == 16 + 16 + 16
 
@@ -421,7 +431,7 @@ def test_input_dtype_does_not_matter(case, dtype):
     ref, got = layer_cycles(acts, layer, win, c), layer_cycles(small, layer, win, c)
     assert got.cycles == ref.cycles and got.hist.tolist() == ref.hist.tolist()
     if not layer.fc:
-        for g in range(layer.groups):
+        for g in range(layer.conv_groups):
             assert step_costs(small[0], layer, win, c, c.trim, g).tolist() == \
                 step_costs(acts[0], layer, win, c, c.trim, g).tolist()
     from dstripes.sim.pallets import pallets

@@ -85,11 +85,11 @@ def test_channel_blocks_and_step_order_by_hand():
 def test_grouped_conv_by_hand():
     """groups=2: group 1 reads channels 2..3 only; depthwise (groups=C) uses one lane."""
     acts = np.arange(4).reshape(4, 1, 1) + 1
-    layer = Layer(4, 1, 1, 2, groups=2)
-    assert pallets(acts, layer, 4, 1, group=0).tolist() == [[[[1, 2, 0, 0]]]]
-    assert pallets(acts, layer, 4, 1, group=1).tolist() == [[[[3, 4, 0, 0]]]]
-    dw = Layer(4, 1, 1, 4, groups=4)
-    assert [pallets(acts, dw, 4, 1, group=g).tolist() for g in range(4)] == \
+    layer = Layer(4, 1, 1, 2, conv_groups=2)
+    assert pallets(acts, layer, 4, 1, conv_group=0).tolist() == [[[[1, 2, 0, 0]]]]
+    assert pallets(acts, layer, 4, 1, conv_group=1).tolist() == [[[[3, 4, 0, 0]]]]
+    dw = Layer(4, 1, 1, 4, conv_groups=4)
+    assert [pallets(acts, dw, 4, 1, conv_group=g).tolist() for g in range(4)] == \
         [[[[[v, 0, 0, 0]]]] for v in (1, 2, 3, 4)]
 
 
@@ -99,7 +99,7 @@ def test_grouped_conv_by_hand():
 @given(brute.scenarios(fc=False))
 def test_pallets_vs_brute(case):
     acts, layer, window, cfg = case
-    for g in range(layer.groups):
+    for g in range(layer.conv_groups):
         got = pallets(acts, layer, cfg.lanes, cfg.columns, g)
         want = brute.pallets(acts, layer, cfg.lanes, cfg.columns, g)
         assert got.shape == want.shape == (layer.window_sets(cfg.columns), layer.steps(cfg.lanes),
@@ -140,7 +140,7 @@ def test_window_set_results_vs_conv_int(case, seed):
     w = _weights(np.random.default_rng(seed), layer)
     ref = conv_int(acts, w, layer).reshape(layer.k, -1)  # windows row-major
     rows, nc = cfg.rows, cfg.columns
-    for g in range(layer.groups):
+    for g in range(layer.conv_groups):
         for fs in range(-(-layer.kg // rows)):
             res = window_set_results(acts, w, layer, cfg.lanes, nc, rows, fs, g)
             assert res.shape == (layer.window_sets(nc), nc, rows)
@@ -165,7 +165,7 @@ def test_layer_shapes_by_hand():
     # oh = (7 + 2 - 3)//2 + 1 = 4, ow = (9 - 2)//3 + 1 = 3
     assert (l.oh, l.ow, l.windows, l.reduction, l.macs) == (4, 3, 12, 18, 12 * 8 * 18)
     assert (l.channel_blocks(2), l.steps(2), l.window_sets(5), l.filter_sets(3)) == (2, 12, 3, 3)
-    g = Layer(6, 4, 4, 9, kh=3, kw=3, groups=3)
+    g = Layer(6, 4, 4, 9, kh=3, kw=3, conv_groups=3)
     assert (g.cg, g.kg, g.reduction, g.channel_blocks(16), g.steps(16)) == (2, 3, 18, 1, 9)
 
 
@@ -213,6 +213,6 @@ def test_layer_impossible_shapes():
         Layer(1, 3, 3, 1, kw=9, px=2)
     Layer(1, 3, 3, 1, kw=7, px=2)  # exactly fits the padded width
     with pytest.raises(ConfigError, match="5 .* groups 2"):
-        Layer(5, 3, 3, 2, groups=2)
+        Layer(5, 3, 3, 2, conv_groups=2)
     with pytest.raises(ConfigError, match="fully-connected"):
         Layer(2, 2, 2, 4, fc=True)

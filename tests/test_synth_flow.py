@@ -11,7 +11,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.sim.errors import ConfigError
+from dstripes.sim.errors import ConfigError, ToolError
 from dstripes.synth import reports
 from dstripes.synth.flow import GE_LIBERTY, synth_component, synth_verilog, to_verilog
 from dstripes.synth.yosys import yosys_path, yosys_version
@@ -110,14 +110,14 @@ def test_user_liberty_reported(tmp_path):
         assert (tmp_path / name).stat().st_size > 0, name
 
 
-def test_broken_verilog_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"^yosys failed on block broken .*") as e:
+def test_broken_verilog_is_a_tool_error():
+    with pytest.raises(ToolError, match=r"^yosys failed on block broken .*") as e:
         synth_verilog("module broken(input a, output b);\n assign b = a +;\nendmodule\n", "broken")
     assert "\n" not in str(e.value)
 
 
-def test_missing_top_is_a_config_error():
-    with pytest.raises(ConfigError, match="yosys failed on block other"):
+def test_missing_top_is_a_tool_error():
+    with pytest.raises(ToolError, match="yosys failed on block other"):
         synth_verilog("module tree(input a, output b); assign b = a; endmodule\n", "other")
 
 
@@ -129,12 +129,14 @@ def test_truncated_liberty_is_a_config_error(tmp_path):
         synth_component(AdderTree(2, 4), "tree", liberty=bad)
 
 
-def test_liberty_syntax_error_is_a_config_error(tmp_path):
+def test_liberty_syntax_error_is_reported(tmp_path):
+    """Directly through the flow, a yosys failure is a tool failure naming the library; the
+    user-facing path probes the library first and calls it the user's (next test)."""
     bad = tmp_path / "syntax.lib"
     bad.write_text("library(bad) {\n"
                    "  cell(INV) { area : 1; pin(A) { direction : input; } }\n"
                    "  cell(BUF) { area : 1 pin(A) { direction : input; } }\n}\n")
-    with pytest.raises(ConfigError, match=r"^yosys failed on block tree with liberty .*syntax.lib "
+    with pytest.raises(ToolError, match=r"^yosys failed on block tree with liberty .*syntax.lib "
                                           r"\(exit 1\): Syntax error in liberty file on line 3") as e:
         synth_component(AdderTree(2, 4), "tree", liberty=bad)
     assert "\n" not in str(e.value)
@@ -151,12 +153,16 @@ def test_liberty_probe_names_the_library(tmp_path):
 
 
 def test_liberty_without_flip_flop_is_a_config_error(tmp_path):
+    from dstripes.synth.flow import probe_liberty
+
     comb = tmp_path / "comb.lib"
     text = GE_LIBERTY.read_text()
     comb.write_text(text[:text.index("  cell(DFF)")] + "}\n")
     # yosys itself refuses (dfflibmap finds no flip-flop), naming the cell kind it could not map
-    with pytest.raises(ConfigError, match=r"^yosys failed on block tree with liberty .*comb.lib.*D flip-flops"):
+    with pytest.raises(ToolError, match=r"^yosys failed on block tree with liberty .*comb.lib.*D flip-flops"):
         synth_component(AdderTree(2, 4), "tree", liberty=comb)
+    with pytest.raises(ConfigError, match=r"^liberty .*comb.lib is unusable: .*D flip-flops"):
+        probe_liberty(comb)
 
 
 def test_missing_or_empty_liberty(tmp_path):
@@ -174,7 +180,7 @@ def test_yosys_exiting_cleanly_without_reports_is_caught(tmp_path):
     fake = tmp_path / "yosys"
     fake.write_text("#!/bin/sh\nexit 0\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    with pytest.raises(ConfigError, match=r"^yosys wrote no transistor report \(stat -tech cmos\) for block tree$"):
+    with pytest.raises(ToolError, match=r"^yosys wrote no transistor report \(stat -tech cmos\) for block tree$"):
         synth_component(AdderTree(2, 4), "tree", yosys=str(fake))
 
 
@@ -185,14 +191,14 @@ def test_truncated_report_is_caught(tmp_path):
     synth_component(AdderTree(2, 4), "tree", workdir=tmp_path)
     text = (tmp_path / "ge.rpt").read_text()
     (tmp_path / "ge.rpt").write_text(text[:text.index("Chip area")])
-    with pytest.raises(ConfigError, match=r"yosys wrote no gate-equivalent area"):
+    with pytest.raises(ToolError, match=r"yosys wrote no gate-equivalent area"):
         parse_block(tmp_path, "tree", what="block tree")
 
 
 def test_stale_reports_do_not_survive_a_failed_run(tmp_path):
     synth_component(AdderTree(2, 4), "tree", workdir=tmp_path)
     assert (tmp_path / "cmos.rpt").exists()
-    with pytest.raises(ConfigError):
+    with pytest.raises(ToolError):
         synth_verilog("module tree(input a, output b); assign b = ; endmodule\n", "tree", workdir=tmp_path)
     assert not (tmp_path / "cmos.rpt").exists()
 
@@ -200,7 +206,7 @@ def test_stale_reports_do_not_survive_a_failed_run(tmp_path):
 def test_lower_bound_transistor_estimate_rejected():
     text = ("   Number of cells:                  2\n     $_DFFE_PP_                     1\n"
             "     $_NAND_                        1\n\n   Estimated number of transistors:          4+\n")
-    with pytest.raises(ConfigError, match=r"lower bound \(4\+\).*\$_DFFE_PP_"):
+    with pytest.raises(ToolError, match=r"lower bound \(4\+\).*\$_DFFE_PP_"):
         reports.transistors(text, what="block x")
 
 
@@ -209,11 +215,11 @@ def test_bad_names_and_inputs():
         synth_verilog("module a; endmodule", "a; shell")
     with pytest.raises(ConfigError, match="no Verilog given"):
         synth_verilog("  ", "a")
-    with pytest.raises(ConfigError, match="yosys executable not found"):
+    with pytest.raises(ToolError, match="yosys executable not found"):
         synth_verilog("module a; endmodule", "a", yosys="/nonexistent/yosys")
 
 
-def test_unconvertible_component_is_a_config_error():
+def test_unconvertible_component_is_a_tool_error():
     class Broken(wiring.Component):
         def __init__(self):
             super().__init__({"q": Out(1)})
@@ -221,5 +227,5 @@ def test_unconvertible_component_is_a_config_error():
         def elaborate(self, platform):
             raise RuntimeError("elaboration exploded")
 
-    with pytest.raises(ConfigError, match="cannot convert block broken to Verilog: elaboration exploded"):
+    with pytest.raises(ToolError, match="cannot convert block broken to Verilog: elaboration exploded"):
         to_verilog(Broken(), "broken")

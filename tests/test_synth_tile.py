@@ -125,7 +125,7 @@ def test_bad_block_lists_are_config_errors():
                     (lambda s, c: [], "has no blocks")):
         with pytest.raises(ConfigError, match=msg):
             synth_tiles(["stripes"], SMALL, blocks=fn)
-    with pytest.raises(ConfigError, match="scheme must be one of"):
+    with pytest.raises(ConfigError, match="tile kind must be one of"):
         synth_tiles(["pragmatic"], SMALL, blocks=toy_blocks)
     with pytest.raises(ConfigError, match="jobs must be a positive integer"):
         synth_tiles(["stripes"], SMALL, blocks=toy_blocks, jobs=0)

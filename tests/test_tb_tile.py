@@ -145,7 +145,9 @@ def test_signed_codes_travel_as_twos_complement():
     (dict(window_sets=0), "window_sets must be between 1 and 8"),
     (dict(latency=-1), "latency must be a non-negative integer"),
     (dict(weights_scale=2), "does not fit 8-bit two's complement"),
-    (dict(filter_set=5), "filter set 5 is beyond the 3 filters"),
+    (dict(filter_set=5), r"filter set 5 is outside the 2 filter-set\(s\)"),
+    (dict(filter_set=-1), r"filter set -1 is outside"),
+    (dict(conv_group=1), r"convolution group 1 is outside the layer's 1 group"),
 ])
 def test_layer_run_rejects_bad_runs(kwargs, message):
     (hl, hw, ha, hwt), _ = layers(np.random.default_rng(3))

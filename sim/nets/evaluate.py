@@ -29,13 +29,14 @@ import numpy as np
 from ..config import TileConfig
 from ..cycles import LayerCycles, NetworkCycles, layer_cycles, speedups
 from ..errors import ConfigError
+from ..schemes import DADN, DSTRIPES, STRIPES
 from .network import Network, Quant
 from .profile import Profile
 
 
 def variants(config: TileConfig) -> dict:
     """``key -> TileConfig`` of the evaluated Dynamic Stripes configurations."""
-    out = {"dstripes": config}
+    out = {DSTRIPES.name: config}
     for trim in ("leading", "both"):
         for g in sorted({1, config.columns}):
             out[f"{trim}-g{g}"] = replace(config, trim=trim, group=g)
@@ -78,20 +79,20 @@ class Evaluation:
     def keys(self) -> list:
         return list(self.results)
 
-    def layers(self, key: str = "dstripes") -> list:
+    def layers(self, key: str = DSTRIPES.name) -> list:
         return self.results[key]
 
-    def network_cycles(self, key: str = "dstripes", conv_only: bool = False) -> NetworkCycles:
+    def network_cycles(self, key: str = DSTRIPES.name, conv_only: bool = False) -> NetworkCycles:
         ls = [l for l in self.results[key] if not (conv_only and l.layer.fc)]
         return NetworkCycles(self.network, ls)
 
     def totals(self, conv_only: bool = False) -> dict:
         """Cycles of every scheme summed over layers; variants as ``dstripes_<key>``."""
-        t = self.network_cycles("dstripes", conv_only).total()
+        t = self.network_cycles(DSTRIPES.name, conv_only).total()
         out = {k: (float(v) if k == "ideal" else int(v)) for k, v in t.items()}
         for key in self.keys:
-            if key != "dstripes":
-                out[f"dstripes_{key.replace('-', '_')}"] = int(self.network_cycles(key, conv_only).total()["dstripes"])
+            if key != DSTRIPES.name:
+                out[f"dstripes_{key.replace('-', '_')}"] = int(self.network_cycles(key, conv_only).total()[DSTRIPES.name])
         return out
 
     def speedups(self, conv_only: bool = False) -> dict:
@@ -99,24 +100,24 @@ class Evaluation:
         s = speedups(t)
         for k, v in t.items():
             if k.startswith("dstripes_"):
-                s[f"{k}_over_dadn"] = t["dadn"] / v if v else float("inf")
-                s[f"{k}_over_stripes"] = t["stripes"] / v if v else float("inf")
+                s[f"{k}_over_dadn"] = t[DADN.name] / v if v else float("inf")
+                s[f"{k}_over_stripes"] = t[STRIPES.name] / v if v else float("inf")
         return s
 
     def as_dict(self) -> dict:
         layers = []
-        for i, lc in enumerate(self.results["dstripes"]):
+        for i, lc in enumerate(self.results[DSTRIPES.name]):
             d = lc.as_dict()
             d["scale"] = self.profile.layer(lc.name).scale
             d["fc"] = lc.layer.fc
             d["variants"] = {}
             for key in self.keys:
-                if key == "dstripes":
+                if key == DSTRIPES.name:
                     continue
                 v = self.results[key][i]
-                d["variants"][key] = {"cycles": int(v.cycles["dstripes"]),
-                                      "over_dadn": v.speedup("dadn", "dstripes"),
-                                      "over_stripes": v.speedup("stripes", "dstripes"),
+                d["variants"][key] = {"cycles": int(v.cycles[DSTRIPES.name]),
+                                      "over_dadn": v.speedup(DADN.name, DSTRIPES.name),
+                                      "over_stripes": v.speedup(STRIPES.name, DSTRIPES.name),
                                       "ideal": float(v.cycles["ideal"]),
                                       "group_precision_hist": [int(x) for x in v.hist]}
             layers.append(d)

@@ -208,7 +208,7 @@ class OnnxNetwork(Network):
             t, l, b, r = a.get("pads", [0, 0, 0, 0])
         py, px = min(t, b), min(l, r)
         layer = Layer(c, h + (t - py) + (b - py), wd + (l - px) + (r - px), int(k), int(kh), int(kw),
-                      int(sy), int(sx), int(py), int(px), groups=int(a.get("group", 1)), name=name)
+                      int(sy), int(sx), int(py), int(px), conv_groups=int(a.get("group", 1)), name=name)
         return layer, (t - py, b - py, l - px, r - px)
 
     # -- sessions -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from ..schemes import DADN, DSTRIPES, STRIPES
 
 def _plt():
     import matplotlib
@@ -17,17 +18,17 @@ def _plt():
 def speedup_bars(ev, path: str) -> str:
     """Per-layer speedups over DaDN of Stripes, Dynamic Stripes variants and the bounds."""
     plt = _plt()
-    base = ev.layers("dstripes")
+    base = ev.layers(DSTRIPES.name)
     names = [l.name for l in base]
-    series = [("Stripes", [l.speedup("dadn", "stripes") for l in base])]
-    standard = {ev.results[k][0].config for k in ev.keys if k != "dstripes"}
+    series = [("Stripes", [l.speedup(DADN.name, STRIPES.name) for l in base])]
+    standard = {ev.results[k][0].config for k in ev.keys if k != DSTRIPES.name}
     for key in ev.keys:
-        if key == "dstripes" and ev.results[key][0].config in standard:
+        if key == DSTRIPES.name and ev.results[key][0].config in standard:
             continue  # the user's configuration is one of the standard variants
         if key.startswith("leading-g") and key != "leading-g1":
             continue  # leading-only lock-step counts do not depend on the group size
-        series.append((f"DStr {key}", [l.speedup("dadn", "dstripes") for l in ev.layers(key)]))
-    series += [("Pragmatic-style", [l.speedup("dadn", "pragmatic") for l in base])]
+        series.append((f"DStr {key}", [l.speedup(DADN.name, DSTRIPES.name) for l in ev.layers(key)]))
+    series += [("Pragmatic-style", [l.speedup(DADN.name, "pragmatic") for l in base])]
     x = np.arange(len(names))
     width = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(max(8, 0.32 * len(names) * len(series) / 2), 4.5))
@@ -45,7 +46,7 @@ def speedup_bars(ev, path: str) -> str:
     return path
 
 
-def precision_histograms(ev, path: str, key: str = "dstripes", cols: int = 6) -> str:
+def precision_histograms(ev, path: str, key: str = DSTRIPES.name, cols: int = 6) -> str:
     """Per layer: distribution of detected group precisions, and the profiled precision."""
     plt = _plt()
     layers = ev.layers(key)

@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from ..schemes import DADN, DSTRIPES, STRIPES
 from .paper import comparison, markdown as paper_markdown
 from . import plots
 
@@ -41,31 +42,31 @@ def layer_rows(ev) -> list:
     for i, lc in enumerate(ev.layers()):
         c = lc.cycles
         rows.append([lc.name, lc.layer.describe(), lc.window.bits, round(mean_bits(lc.hist), 2),
-                     int(c["dadn"]), lc.speedup("dadn", "stripes"), lc.speedup("dadn", "dstripes"),
-                     lc.speedup("stripes", "dstripes"),
-                     ev.layers(b1)[i].speedup("stripes", "dstripes"),
-                     ev.layers(bn)[i].speedup("stripes", "dstripes"),
-                     lc.speedup("dadn", "ideal"), lc.speedup("dadn", "pragmatic")])
+                     int(c[DADN.name]), lc.speedup(DADN.name, STRIPES.name), lc.speedup(DADN.name, DSTRIPES.name),
+                     lc.speedup(STRIPES.name, DSTRIPES.name),
+                     ev.layers(b1)[i].speedup(STRIPES.name, DSTRIPES.name),
+                     ev.layers(bn)[i].speedup(STRIPES.name, DSTRIPES.name),
+                     lc.speedup(DADN.name, "ideal"), lc.speedup(DADN.name, "pragmatic")])
     t = ev.totals()
-    rows.append(["total", f"{len(ev.layers())} layers", "", "", int(t["dadn"]), t["dadn"] / t["stripes"],
-                 t["dadn"] / t["dstripes"], t["stripes"] / t["dstripes"],
-                 t["stripes"] / t[f"dstripes_{b1.replace('-', '_')}"],
-                 t["stripes"] / t[f"dstripes_{bn.replace('-', '_')}"],
-                 t["dadn"] / t["ideal"], t["dadn"] / t["pragmatic"]])
+    rows.append(["total", f"{len(ev.layers())} layers", "", "", int(t[DADN.name]), t[DADN.name] / t[STRIPES.name],
+                 t[DADN.name] / t[DSTRIPES.name], t[STRIPES.name] / t[DSTRIPES.name],
+                 t[STRIPES.name] / t[f"dstripes_{b1.replace('-', '_')}"],
+                 t[STRIPES.name] / t[f"dstripes_{bn.replace('-', '_')}"],
+                 t[DADN.name] / t["ideal"], t[DADN.name] / t["pragmatic"]])
     return rows
 
 
 def scheme_rows(ev, conv_only: bool = False) -> list:
     """One row per scheme: ``[scheme, cycles, x DaDN, x Stripes]``."""
     t = ev.totals(conv_only)
-    rows = [["DaDN (bit-parallel)", t["dadn"]], ["Stripes (profiled p)", t["stripes"]]]
+    rows = [["DaDN (bit-parallel)", t[DADN.name]], ["Stripes (profiled p)", t[STRIPES.name]]]
     for key in ev.keys:
         cfg = ev.results[key][0].config
-        label = "Dynamic Stripes" if key == "dstripes" else f"  variant {key}"
+        label = "Dynamic Stripes" if key == DSTRIPES.name else f"  variant {key}"
         rows.append([f"{label} ({cfg.trim}, G={cfg.group})",
-                     t["dstripes"] if key == "dstripes" else t[f"dstripes_{key.replace('-', '_')}"]])
+                     t[DSTRIPES.name] if key == DSTRIPES.name else t[f"dstripes_{key.replace('-', '_')}"]])
     rows += [["per-value ideal (bound)", t["ideal"]], ["Pragmatic-style (bound)", t["pragmatic"]]]
-    return [[n, int(round(c)), t["dadn"] / c, t["stripes"] / c] for n, c in rows]
+    return [[n, int(round(c)), t[DADN.name] / c, t[STRIPES.name] / c] for n, c in rows]
 
 
 def _fmt(v) -> str:
@@ -115,10 +116,10 @@ def layers_csv_rows(ev) -> list:
         row = {"network": ev.network, "layer": lc.name, "shape": l.describe(), "fc": int(l.fc),
                "macs": lc.macs, "signed": int(w.signed), "msb": w.msb, "lsb": w.lsb, "p": w.bits,
                "scale": ev.profile.layer(lc.name).scale, "images": lc.images,
-               "dadn": int(lc.cycles["dadn"]), "stripes": int(lc.cycles["stripes"])}
+               DADN.name: int(lc.cycles[DADN.name]), STRIPES.name: int(lc.cycles[STRIPES.name])}
         for key in ev.keys:
             v = ev.layers(key)[i]
-            row[key.replace("-", "_")] = int(v.cycles["dstripes"])
+            row[key.replace("-", "_")] = int(v.cycles[DSTRIPES.name])
             row[f"{key.replace('-', '_')}_mean_bits"] = round(mean_bits(v.hist), 4)
         row["ideal"] = round(float(lc.cycles["ideal"]), 2)
         row["pragmatic"] = int(lc.cycles["pragmatic"])

@@ -47,7 +47,7 @@ def layer_of(module, in_shape: tuple, name: str) -> Layer:
             raise ConfigError(f"layer {name}: 'same' padding with an even kernel is asymmetric")
         pad = ((kh - 1) // 2, (kw - 1) // 2)
     return Layer(c, h, w, module.out_channels, kh, kw, sy, sx, pad[0], pad[1],
-                 groups=module.groups, name=name)
+                 conv_groups=module.groups, name=name)
 
 
 def module_path(node_name: str) -> str:

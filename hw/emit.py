@@ -1,0 +1,22 @@
+"""Verilog emission: the one place the project turns an Amaranth component into Verilog."""
+from __future__ import annotations
+
+import re
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def to_verilog(component: wiring.Component, name: str) -> str:
+    """Verilog of ``component`` with top module ``name``.
+
+    Source locations are left out, so the text (which keys the simulator and synthesis caches)
+    changes only when the hardware does, not when a line moves in the generator.
+    """
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise ValueError(f"top module name must be a plain Verilog identifier, not {name!r}")
+    if not isinstance(component, wiring.Component):
+        raise TypeError(f"expected an amaranth wiring.Component, not {type(component).__name__}")
+    return verilog.convert(component, name=name, emit_src=False)

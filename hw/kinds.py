@@ -1,0 +1,141 @@
+# amaranth: UnusedElaboratable=no
+"""The registry of tile kinds: everything the project can generate, verify and synthesise.
+
+One entry per kind, read by the command line (choices, option checks), the testbench (builder,
+modes, the model of a run), synthesis (blocks) and the reports (titles). A kind is the hardware
+of one model scheme (:mod:`dstripes.sim.schemes`, which holds its name, title and the golden
+model of one run); the entry adds its builder, the configuration parameters its hardware uses
+and its stream payloads. Adding a tile kind is one entry here (plus its scheme in the model)
+and its blocks, which list themselves for synthesis (``synth_blocks()``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Callable
+
+from amaranth.hdl import Value
+from amaranth.lib import wiring
+
+from dstripes.sim.config import TileConfig
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES, Scheme
+
+from .dadn import ParallelTile
+from .params import COUNT_BITS, MODE_CODES, SynthBlock, run_layout
+from .tile import SerialTile
+
+#: Configuration fields of the model only: they never change the hardware of one tile.
+MODEL_ONLY = ("tiles",)
+#: Fields every tile uses.
+COMMON = ("lanes", "rows", "act_bits", "weight_bits", "max_reduction")
+
+
+@dataclass(frozen=True)
+class TileKind:
+    """One kind of tile.
+
+    Parameters
+    ----------
+    scheme : Scheme
+        The model scheme the tile implements: name, title, the golden model of a run.
+    builder : callable
+        ``builder(config) -> wiring.Component``; the component has a ``latency`` property and
+        a ``synth_blocks()`` method.
+    params : tuple of str
+        :class:`TileConfig` fields the hardware uses; the others are reset to their defaults
+        when a tile is built (:meth:`own`), and the command line rejects them.
+    payloads : dict
+        Stream payload orders, for the manifest.
+    """
+
+    scheme: Scheme
+    builder: Callable[[TileConfig], wiring.Component]
+    params: tuple
+    payloads: dict
+
+    name = property(lambda self: self.scheme.name)
+    title = property(lambda self: self.scheme.title)
+    top = property(lambda self: f"{self.scheme.name}_tile", doc="Verilog top module name.")
+
+    def own(self, config: TileConfig) -> TileConfig:
+        """``config`` with every field this kind does not use reset to its default (one
+        configuration can so serve several kinds, as in a side-by-side synthesis)."""
+        if not isinstance(config, TileConfig):
+            raise TypeError(f"config must be a dstripes.sim.config.TileConfig, not {config!r}")
+        default = TileConfig()
+        return replace(config, **{f.name: getattr(default, f.name) for f in fields(TileConfig)
+                                  if f.name not in self.params and f.name not in MODEL_ONLY})
+
+    def build(self, config: TileConfig = TileConfig()) -> wiring.Component:
+        """The tile for ``config`` (its own fields, :meth:`own`)."""
+        return self.builder(self.own(config))
+
+    def modes(self, config: TileConfig) -> tuple:
+        """Run-time precision modes a tile generated for ``config`` supports."""
+        return self.scheme.modes(config.trim)
+
+    def synth_blocks(self, config: TileConfig = TileConfig()) -> list[SynthBlock]:
+        """The tile's distinct blocks with their instance counts."""
+        return self.build(config).synth_blocks()
+
+    def parameters(self, config: TileConfig) -> dict:
+        """The configuration values the hardware of this kind depends on."""
+        return {name: getattr(config, name) for name in self.params}
+
+    def manifest(self, config: TileConfig = TileConfig(), tile: wiring.Component | None = None) -> dict:
+        """What a testbench or a user needs to drive the generated tile."""
+        tile = tile if tile is not None else self.build(config)
+        cfg_layout = run_layout(config.act_bits, COUNT_BITS)
+        return {
+            "top": self.top,
+            "scheme": self.name,
+            "title": self.title,
+            "parameters": {**self.parameters(config), "acc_bits": config.acc_bits, "count_bits": COUNT_BITS},
+            "modes": list(self.modes(config)),
+            "ports": ports(tile),
+            "latency": tile.latency,
+            "payloads": dict(self.payloads),
+            "config_fields": [{"name": name, "width": field.width, "offset": field.offset}
+                              for name, field in cfg_layout],
+            "mode_codes": dict(MODE_CODES),
+        }
+
+
+def ports(component: wiring.Component) -> dict:
+    """Verilog ports of a component as the emitter names them: name -> width, direction."""
+    out = {"clk": {"width": 1, "direction": "in"}, "rst": {"width": 1, "direction": "in"}}
+    for path, member, value in component.signature.flatten(component):
+        name = "__".join(str(p) for p in path)
+        out[name] = {"width": len(Value.cast(value)), "direction": "in" if member.flow == wiring.In else "out"}
+    return out
+
+
+_SERIAL_PAYLOADS = {
+    "act": "[column][lane] codes, lane fastest (one pallet per step)",
+    "weight": "[row][lane] two's complement, lane fastest (one weight brick per step)",
+    "result": "[column][row] two's complement, row fastest (one window-set)",
+    "config": "msb, lsb, signed, mode, steps, window_sets (LSB first; see config_fields)",
+}
+
+#: Every tile kind by name, in report order (the bit-parallel reference first).
+KINDS = {k.name: k for k in (
+    TileKind(DADN, lambda c: ParallelTile(c, count_bits=COUNT_BITS), COMMON, {
+        "act": "[lane] codes (one brick per transfer)",
+        "weight": "[row][lane] two's complement, lane fastest (one weight brick per brick)",
+        "result": "[row] two's complement (one window)",
+        "config": "msb, lsb, signed, mode, steps (bricks per window), window_sets (windows); "
+                  "LSB first, see config_fields",
+    }),
+    TileKind(STRIPES, lambda c: SerialTile(c, detect=False, count_bits=COUNT_BITS), COMMON + ("columns",),
+             _SERIAL_PAYLOADS),
+    TileKind(DSTRIPES, lambda c: SerialTile(c, detect=True, count_bits=COUNT_BITS),
+             COMMON + ("columns", "group", "trim"), _SERIAL_PAYLOADS),
+)}
+
+
+def kind(name: str) -> TileKind:
+    """The tile kind called ``name``; a :class:`ConfigError` naming it otherwise."""
+    try:
+        return KINDS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"tile kind must be one of {', '.join(KINDS)}, not {name!r}") from None
