@@ -18,7 +18,7 @@ def group_detection_layout(act_bits: int, groups: int) -> data.ArrayLayout:
 
 
 class PrecisionDetector(wiring.Component):
-    """Detects, per group of ``G`` columns of a pallet, the bits the group needs (DESIGN §5).
+    """Detects, per group of ``G`` columns of a pallet, the bits the group needs (docs/design.md §5).
 
     For each group: OR-reduce the codes (signed layers: of ``x ^ (x >> (A-1))``), a leading-one
     encoder gives the highest needed bit (plus one sign bit when signed), a trailing-zero encoder

@@ -15,6 +15,7 @@ import importlib
 import os
 import sys
 
+from dstripes.sim import PACKAGE
 from dstripes.sim.errors import ConfigError, ToolError
 
 COMMANDS = ("cycles", "generate", "simulate", "synth", "profile", "evaluate", "demo")
@@ -32,14 +33,14 @@ class _Parser(argparse.ArgumentParser):
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
     try:
-        return version("dstripes")
+        return version(PACKAGE)
     except PackageNotFoundError:
         return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="dstripes", description=__doc__.splitlines()[0], epilog=EPILOG)
-    parser.add_argument("--version", action="version", version=f"dstripes {_version()}")
+    parser = _Parser(prog=PACKAGE, description=__doc__.splitlines()[0], epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"{PACKAGE} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:

@@ -96,9 +96,10 @@ def print_json(obj) -> None:
 def add_kind_option(p: argparse.ArgumentParser, *, allow_all: bool = False, default: str | None = None) -> None:
     """``--scheme``: a tile kind of the registry (:data:`dstripes.hw.kinds.KINDS`)."""
     from dstripes.hw.kinds import KINDS
+    from dstripes.sim.schemes import DSTRIPES
 
     names = list(KINDS) + (["all"] if allow_all else [])
-    default = default or ("all" if allow_all else "dstripes")
+    default = default or ("all" if allow_all else DSTRIPES.name)
     titles = ", ".join(f"{k.name} ({k.title})" for k in KINDS.values())
     p.add_argument("--scheme", choices=names, default=default, metavar="KIND",
                    help=f"tile kind: {titles}{', or all' if allow_all else ''} (default {default})")

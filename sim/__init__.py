@@ -4,7 +4,10 @@ The model core (the modules of this package) never imports :mod:`dstripes.hw` an
 its own network front-end layer :mod:`dstripes.sim.nets` (capture, photos, profiling, reports),
 which sits on top of it.
 """
-from .errors import ConfigError
+#: The distribution and top-level package name (also the command's name).
+PACKAGE = __name__.partition(".")[0]
+
+from .errors import ConfigError  # noqa: E402
 from .config import TileConfig, accumulator_bits
 from .fixed import Window, quantize, window_of
 from .layer import Layer

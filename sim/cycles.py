@@ -1,4 +1,4 @@
-"""Cycle models of DaDN, Stripes and Dynamic Stripes (DESIGN §5), plus two bounds.
+"""Cycle models of DaDN, Stripes and Dynamic Stripes (docs/design.md §5), plus two bounds.
 
 All counts are per *one tile-set* (``T`` tiles sharing activations), i.e. the accelerator of
 the papers: a filter-set is ``Nr * T`` filters and the activation stream is repeated per

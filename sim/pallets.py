@@ -1,6 +1,6 @@
 """The pallet stream of a layer, in the one documented order.
 
-Order (DESIGN §3): for each convolution group, for each window-set (``Nc`` consecutive output
+Order (docs/design.md §3): for each convolution group, for each window-set (``Nc`` consecutive output
 windows, row-major, crossing row boundaries), for each kernel row ``ky``, kernel column ``kx``
 and channel block ``cb`` (innermost), one *pallet*: ``Nc`` bricks of ``L`` channels, one brick
 per column. Padding positions, missing channels of the last channel block and missing windows

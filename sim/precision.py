@@ -1,4 +1,4 @@
-"""Run-time precision detection: the rule of DESIGN §5, written once.
+"""Run-time precision detection: the rule of docs/design.md §5, written once.
 
 For a group of activations, ``v`` is the bit-wise OR of the group (signed layers: of the
 sign-stripped form ``x ^ (x >> (A-1))``, whose highest set bit plus one is the sign bit), and
@@ -81,7 +81,7 @@ def bits_from_or(v, t, window, mode: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def group_bits(codes, window, mode: str, axis=-1) -> np.ndarray:
-    """Bits processed by each group of ``codes`` reduced along ``axis`` (DESIGN §5)."""
+    """Bits processed by each group of ``codes`` reduced along ``axis`` (docs/design.md §5)."""
     v, t, _ = group_or(codes, window.signed, axis)
     return bits_from_or(v, t, window, mode)[0]
 

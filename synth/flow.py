@@ -1,7 +1,7 @@
 """Synthesis of one block: Verilog in, transistor count, gate equivalents and logic depth out.
 
 One yosys run per block does the generic ``synth -flatten -noabc`` once, saves the result and
-maps it three ways (REFERENCES.md, "yosys area practice"):
+maps it three ways (docs/references.md, "yosys area practice"):
 
 * **transistors** — ``dffunmap; abc -g cmos2; opt_clean; stat -tech cmos``: NAND/NOR/NOT plus
   plain flip-flops, every one of which has a CMOS cost in yosys 0.23, so the count is exact

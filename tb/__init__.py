@@ -1,4 +1,4 @@
-"""cocotb verification of the generated tiles (see DESIGN §7).
+"""cocotb verification of the generated tiles (see docs/design.md §8).
 
 Runner side (pytest, the CLI): :mod:`tb.runner` (emit, build, run), :mod:`tb.tile_sim` (tile
 runs from the golden model). Simulator side: :mod:`tb.streams` (clock/reset, stream drivers and

@@ -1,4 +1,4 @@
-"""Brute-force references for the golden model, written from DESIGN.md §3–5 only.
+"""Brute-force references for the golden model, written from docs/design.md §2–5 only.
 
 Everything here is plain Python loops over windows, steps, columns and lanes, deliberately slow
 and obviously correct; it never calls the vectorised code in ``sim/`` (only the plain data
@@ -57,7 +57,7 @@ def representable(x: int, lo: int, n: int, signed: bool) -> bool:
 
 
 def group_need(values, window, mode: str) -> tuple[int, int]:
-    """``(bits, top)`` a group of codes needs under ``mode`` (DESIGN §5), by search.
+    """``(bits, top)`` a group of codes needs under ``mode`` (docs/design.md §5), by search.
 
     ``static``: the whole window. ``leading``: the lowest processed bit is ``lsb_L`` and the
     smallest ``n`` such that every value is representable in bits ``lsb_L .. lsb_L+n-1``.
@@ -296,7 +296,7 @@ def layer_cycles(acts, layer, window, config) -> dict:
 
 
 def dadn_formula(layer, config, images: int = 1) -> int:
-    """DESIGN §5 closed form, per convolution group: windows·Kx·Ky·ceil(C/L)·ceil(K/(Nr·T))."""
+    """docs/design.md §5 closed form, per convolution group: windows·Kx·Ky·ceil(C/L)·ceil(K/(Nr·T))."""
     cg, kg = layer.c // layer.conv_groups, layer.k // layer.conv_groups
     wins = len(out_windows(layer))
     return (images * layer.conv_groups * wins * layer.kh * layer.kw * math.ceil(cg / config.lanes)

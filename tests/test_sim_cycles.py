@@ -309,7 +309,7 @@ def test_closed_forms_equal_step_model(case):
         static = sum(int(step_costs(img, layer, win, c, "static", g).sum())
                      for img in acts for g in range(layer.conv_groups))
         assert stripes_closed(layer, win, c, n) == static * fsets
-        # and the DESIGN §5 formula
+        # and the docs/design.md §5 formula
         assert stripes_closed(layer, win, c, n) == (
             n * layer.conv_groups * math.ceil(layer.windows / c.columns) * layer.kh * layer.kw
             * math.ceil(layer.cg / c.lanes) * fsets * win.bits)

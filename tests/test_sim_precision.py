@@ -1,4 +1,4 @@
-"""Run-time precision detection (sim.precision) against the brute-force rule of DESIGN §5."""
+"""Run-time precision detection (sim.precision) against the brute-force rule of docs/design.md §5."""
 from __future__ import annotations
 
 import numpy as np

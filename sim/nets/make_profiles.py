@@ -30,7 +30,7 @@ HELDOUT_IMAGES = 16
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sim.nets.make_profiles", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m dstripes.sim.nets.make_profiles", description=__doc__.splitlines()[0])
     p.add_argument("--networks", nargs="+", default=list(BUILTIN), choices=BUILTIN)
     p.add_argument("--heldout", type=int, default=HELDOUT_IMAGES, help="held-out photos (%(default)s)")
     p.add_argument("--progress", action="store_true", help="show progress bars")

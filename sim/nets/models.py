@@ -25,6 +25,7 @@ import os
 
 import numpy as np
 
+from .. import PACKAGE
 from ..errors import ConfigError
 from .images import package_dir
 
@@ -252,7 +253,7 @@ def _cache_path(model: str, size: int) -> str | None:
         key = f"{model}|{size}|{version('torch')}|{weights}|{st.st_size}|{st.st_mtime_ns}|{CACHE_VERSION}"
     except (ConfigError, OSError, PackageNotFoundError):
         return None
-    root = os.environ.get("DSTRIPES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "dstripes")
+    root = os.environ.get("DSTRIPES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", PACKAGE)
     return os.path.join(root, f"{model}-{size}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.onnx")
 
 

@@ -1,6 +1,6 @@
 """Measured speedups next to the published ones, with the differences stated.
 
-Published figures (see ``REFERENCES.md``): Stripes 1.92x over DaDianNao on conv layers (range
+Published figures (see ``docs/references.md``): Stripes 1.92x over DaDianNao on conv layers (range
 1.30x-4.51x, profiles keeping 100 % of top-1 accuracy; Judd et al., MICRO 2016); Dynamic
 Stripes +41 % over Stripes (Delmas et al., arXiv 1706.00504); Pragmatic 2.6x over DaDianNao
 (arXiv 1610.06920 v1). Like the papers, the comparison uses conv layers only.
