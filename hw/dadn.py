@@ -111,8 +111,8 @@ class ParallelTile(wiring.Component):
             "busy": Out(1),
             "cycles": Out(CYCLE_BITS),
         })
-        self._inputs = InputRegister(brick_layout(c.lanes, c.act_bits),
-                                     weight_layout(c.lanes, c.rows, c.weight_bits))
+        self._inputs = InputRegister(act_layout=brick_layout(c.lanes, c.act_bits),
+                                     weight_layout=weight_layout(c.lanes, c.rows, c.weight_bits))
         self._controller = Controller(act_bits=c.act_bits, count_bits=self._count_bits)
         self._buffer = ResultBuffer(data.ArrayLayout(signed(c.acc_bits), c.rows))
         self._ips = [InnerProduct(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits,

@@ -97,8 +97,8 @@ class Dispatcher(wiring.Component):
             "act_enable": In(1),
             "weight_enable": In(1),
         })
-        self._next = InputRegister(pallet_layout(lanes, columns, act_bits),
-                                   weight_layout(lanes, rows, weight_bits))
+        self._next = InputRegister(act_layout=pallet_layout(lanes, columns, act_bits),
+                                   weight_layout=weight_layout(lanes, rows, weight_bits))
         self._detector = (PrecisionDetector(lanes=lanes, columns=columns, act_bits=act_bits, group=group,
                                             trailing=self._trailing) if self._detect else None)
 

@@ -34,7 +34,7 @@ class InputRegister(wiring.Component):
     Throughput: one item per cycle.
     """
 
-    def __init__(self, act_layout, weight_layout):
+    def __init__(self, *, act_layout, weight_layout):
         act_layout = data.Layout.cast(act_layout)
         weight_layout = data.Layout.cast(weight_layout)
         super().__init__({
