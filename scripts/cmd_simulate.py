@@ -7,7 +7,8 @@ from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 
 from .cmd_cycles import input_shape
-from .options import add_kind_option, add_tile_options, check_out_dir, load_int_array, print_json, tile_config
+from .options import (add_kind_option, add_tile_options, check_out_dir, load_int_array, print_json,
+                      select_image, tile_config)
 from .table import render
 
 
@@ -60,14 +61,8 @@ def load_layer(args):
         raise ConfigError("fully-connected layers are dispatched round-robin in the model only; "
                           "the tile RTL runs conv layers")
     layer = Layer.parse(args.layer, input_shape(acts, False))
-    if acts.ndim == 4:
-        image = 0 if args.image is None else args.image
-        if not 0 <= image < acts.shape[0]:
-            raise ConfigError(f"--image {image} is outside the {acts.shape[0]} inputs of {args.acts}")
-        acts = acts[image]
-    elif args.image is not None:
-        raise ConfigError(f"--image {args.image} needs (N,C,H,W) activations; {args.acts} holds one "
-                          f"input {tuple(acts.shape)}")
+    # one input is simulated: the first of an (N,C,H,W) file unless --image names another
+    acts = select_image(acts, 0 if args.image is None and acts.ndim == 4 else args.image, args.acts)
     want = (layer.k, layer.cg, layer.kh, layer.kw)
     if weights.shape != want:
         raise ConfigError(f"weights have shape {weights.shape}, the layer needs {want}")
