@@ -71,11 +71,11 @@ def run(args) -> int:
     names = models(args)
     if args.jobs is not None and args.jobs < 0:
         raise ConfigError(f"--jobs must be at least 0, not {args.jobs}")
-    check_counts(args, images=(args.images, "heldout", 1))
     given = None
     if args.profile:
         from dstripes.sim.nets.profile import Profile
         given = Profile.load(args.profile)
+    check_counts(args, images=(args.images, "heldout", 1))
     out = check_out_dir(args.out, "--out")
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     evaluations = []
