@@ -34,6 +34,8 @@ COMMON = ("lanes", "rows", "act_bits", "weight_bits", "max_reduction")
 #: costs about 5 ms and 64 KB per lane (the published 4,096 lanes: ~20 s, ~300 MB).
 MAX_PRODUCT_LANES = 1 << 16
 GENERATE_BYTES_PER_LANE = 64 << 10
+#: Widest stream payload: Amaranth 0.5's netlist numbers the bits of one value in 16 bits.
+MAX_PAYLOAD_BITS = (1 << 16) - 1
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,13 @@ class TileKind:
         """Multiplier lanes of the tile: ``lanes x columns x rows`` (bit-parallel: ``lanes x rows``)."""
         return config.lanes * self.scheme.columns(config) * config.rows
 
+    def payload_bits(self, config: TileConfig) -> dict:
+        """Width of the act, weight and result stream payloads (as in the manifest's ports)."""
+        cols = self.scheme.columns(config)
+        return {"act": config.lanes * cols * config.act_bits,
+                "weight": config.rows * config.lanes * config.weight_bits,
+                "result": cols * config.rows * config.acc_bits}
+
     def check_size(self, config: TileConfig) -> None:
         """Refuse, before any work, a tile too large to generate (:data:`MAX_PRODUCT_LANES`, and
         the memory elaboration needs)."""
@@ -85,6 +94,10 @@ class TileKind:
         if n > MAX_PRODUCT_LANES:
             raise ConfigError(f"a {self.name} tile of {shape} has {n:,} multiplier lanes, beyond the "
                               f"{MAX_PRODUCT_LANES:,} the generator builds")
+        for port, bits in self.payload_bits(config).items():
+            if bits > MAX_PAYLOAD_BITS:
+                raise ConfigError(f"the {port} stream of a {self.name} tile of {shape} would be {bits:,} "
+                                  f"bits wide, beyond the {MAX_PAYLOAD_BITS:,} of one Amaranth value")
         check_memory(n * GENERATE_BYTES_PER_LANE, f"generating a {self.name} tile of {shape}")
 
     def build(self, config: TileConfig = TileConfig()) -> wiring.Component:

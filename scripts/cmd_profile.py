@@ -61,7 +61,7 @@ def check_counts(args, **counts) -> None:
 
     for opt, (n, split, least) in counts.items():
         if n < least:
-            raise ConfigError(f"--{opt} must be at least {least}, not {n}")
+            raise ConfigError(f"--{opt} must be {'positive' if least else 'non-negative'}, not {n}")
         if not n:
             continue
         if args.image_dir:
@@ -73,7 +73,7 @@ def check_counts(args, **counts) -> None:
         else:
             have, where = len(image_names(split)), f"the {split} split"
         if n > have:
-            raise ConfigError(f"{n} images requested (--{opt}) but {where} has only {have}")
+            raise ConfigError(f"{n} images requested but {where} has only {have} (--{opt})")
 
 
 def register(sub) -> None:
@@ -108,16 +108,18 @@ def photos(args, count: int, split: str):
 
 
 def run(args) -> int:
+    from dstripes.sim.nets.models import check_model
     from dstripes.sim.nets.profile import profile_network
-    out = check_out_file(args.out, "--out")  # before the minutes of profiling
+
+    # every input checked before the network loads and the minutes of profiling
+    check_model(args.model, args.engine)
+    out = check_out_file(args.out, "--out")
     if not 2 <= args.act_bits <= 32:
         raise ConfigError(f"--act-bits must be between 2 and 32, not {args.act_bits}")
+    if args.heldout < 0:
+        raise ConfigError(f"--heldout must be non-negative, not {args.heldout}")
     check_counts(args, images=(args.images, "profile", 1),
                  heldout=(0 if args.image_dir else args.heldout, "heldout", 0))
-    if args.heldout < 0:
-        raise ConfigError(f"--heldout must be at least 0, not {args.heldout}")
-    from dstripes.sim.nets.models import check_model
-    check_model(args.model, args.engine)
     net = load(args)
     images = photos(args, args.images, "profile")
     # a user's folder has no held-out split: its photos are all used for profiling
