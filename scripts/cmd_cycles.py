@@ -6,7 +6,8 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 
-from .options import add_tile_options, load_int_array, print_json, select_image, tile_config
+from .options import (LAYER_HELP, WINDOW_HELP, add_tile_options, load_int_array, print_json, select_image,
+                      tile_config)
 from .table import layer_table
 
 
@@ -16,10 +17,8 @@ def register(sub) -> None:
                                    "Stripes, with the per-value ideal and Pragmatic-style bounds.")
     p.add_argument("--acts", required=True, metavar="ACTS.npy",
                    help="integer activation codes, (C,H,W) or (N,C,H,W); cycles summed over N")
-    p.add_argument("--layer", required=True, metavar="SPEC",
-                   help="k=K,kh=KH,kw=KW,stride=S,pad=P[,dilation=D][,groups=G] or k=K,fc "
-                        "(S, P, D: N or NYxNX)")
-    p.add_argument("--window", required=True, metavar="MSB:LSB", help="layer precision window")
+    p.add_argument("--layer", required=True, metavar="SPEC", help=LAYER_HELP)
+    p.add_argument("--window", required=True, metavar="MSB:LSB", help=WINDOW_HELP)
     p.add_argument("--signed", action="store_true", help="two's-complement activations")
     p.add_argument("--image", type=int, default=None, metavar="N",
                    help="only input N of an (N,C,H,W) file (default: all, cycles summed)")

@@ -34,7 +34,7 @@ def register(sub) -> None:
                         f"of a smaller layer)")
     p.add_argument("--small", action="store_true",
                    help="a 4x4x4 tile instead of the published 16x16x16 one (fast, e.g. on Icarus)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 

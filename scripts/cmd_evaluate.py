@@ -109,7 +109,8 @@ def run(args) -> int:
         rows.append(["geometric mean"] + [cmp["geomean"][k] for k in
                                           ("stripes_over_dadn", "dstripes_over_stripes", "dstripes_over_dadn")])
     pub = cmp["published"]
-    rows.append(["published"] + [pub[k] for k in ("stripes_over_dadn", "dstripes_over_stripes", "dstripes_over_dadn")])
+    rows.append(["published"] + [pub[k] for k in ("stripes_over_dadn", "dstripes_over_stripes",
+                                                  "dstripes_over_dadn")])
     print(render(["conv layers", "STR/DaDN", "DStr/STR", "DStr/DaDN"], rows, title="Compared with the papers"))
     print(f"\nwrote {len(files)} files to {args.out} (report.md, summary.json, layers.csv, plots)")
     return 0

@@ -15,6 +15,15 @@ from dstripes.sim.fixed import as_codes
 from dstripes.sim.limits import human_bytes
 
 
+#: ``--layer`` of cycles and simulate (sim.layer.Layer.parse).
+LAYER_HELP = ("k=K,kh=KH,kw=KW,stride=S,pad=P[,dilation=D][,groups=G] (S, P, D: N or NYxNX; a "
+              "square kernel when one side is given), or k=K,fc for a fully-connected layer")
+#: ``--window`` of cycles and simulate (sim.fixed.Window.parse).
+WINDOW_HELP = ("the bits a code may set, MSB:LSB (MSB alone means MSB:0). Codes are the integers the "
+               "activation container holds: 9:2 allows multiples of 4 from 0 to 1020 (5 is "
+               "rejected); see docs/usage.md")
+
+
 #: ``(TileConfig field, option, help)`` of the tile options, in ``--help`` order.
 _TILE_OPTIONS = (
     ("lanes", "--lanes", "activations per brick L"),

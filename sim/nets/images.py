@@ -94,7 +94,8 @@ def _read(path: str) -> np.ndarray:
                           f"(limit {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
         # UnidentifiedImageError is an OSError; broken files raise any of these while decoding
-        raise ConfigError(f"cannot read image {path} ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ConfigError(f"cannot read image {path} ({why})") from None
 
 
 def _split_sources(split: str) -> list[tuple[str, object]]:
