@@ -28,6 +28,9 @@ def register(sub) -> None:
 
 
 def input_shape(acts, fc: bool) -> tuple:
+    """The ``(C, H, W)`` a layer reads from an activation array (FC: a flat input too)."""
+    if acts.size == 0:
+        raise ConfigError(f"activations hold no values (shape {tuple(acts.shape)})")
     if acts.ndim == 3:
         return acts.shape
     if acts.ndim == 4:

@@ -44,6 +44,7 @@ def f(tmp_path):
     save("acts.npy", rng.integers(0, 100, (4, 6, 6)).astype(np.uint8))
     save("acts4.npy", rng.integers(0, 100, (2, 4, 6, 6)).astype(np.uint8))
     save("weights.npy", rng.integers(-100, 100, (3, 4, 3, 3)))
+    save("empty.npy", np.zeros((0, 6, 6), np.uint8))
     np.savez(tmp_path / "arrays.npz", acts=np.zeros((4, 6, 6)))
     files["npz"] = str(tmp_path / "arrays.npz")
     (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2, 3]))
@@ -102,6 +103,7 @@ ROWS = [
     ("cycles-text", _with(CYCLES, acts="{text}"), ["acts.txt", "not a .npy"]),
     ("cycles-truncated", _with(CYCLES, acts="{truncated}"), ["cut.npy", "truncated"]),
     ("cycles-folder", _with(CYCLES, acts="{tmp}"), ["is a folder"]),
+    ("cycles-empty-array", _with(CYCLES, acts="{empty}"), ["no values", "(0, 6, 6)"]),
     ("simulate-npz-acts", _with(SIM, acts="{npz}"), [".npz archive"]),
     ("simulate-npz-weights", _with(SIM, weights="{npz}"), ["weights file", ".npz archive"]),
     ("simulate-text-weights", _with(SIM, weights="{text}"), ["weights file", "acts.txt"]),
