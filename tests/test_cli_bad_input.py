@@ -310,3 +310,24 @@ def test_interrupted_writes_leave_no_truncated_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_atomic(tmp_path / "report.md", "# report\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["speedup.png"]
+
+
+def test_onnxruntime_failure_is_a_tool_failure(capsys, f, tmp_path):
+    """A valid ONNX model that onnxruntime cannot run (a dilated Conv with SAME_UPPER padding, as
+    torch.onnx.export writes for padding='same'): status 3 naming onnxruntime and the model,
+    not a traceback and not the user's fault."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.ones((2, 3, 3, 3), np.float32), "w")
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], dilations=[2, 2],
+                            auto_pad="SAME_UPPER")
+    g = helper.make_graph([node], "same", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = str(tmp_path / "same.onnx")
+    onnx.save(m, path)
+    argv = [a.format(**f) for a in _with(PROFILE, model=path, criterion="cosine", out="{tmp}/p.json")]
+    rc, _, err = run(capsys, argv)
+    line = one_line(err, "dstripes: tool failure:")
+    assert rc == 3 and "onnxruntime" in line and "same.onnx" in line
