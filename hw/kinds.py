@@ -18,6 +18,7 @@ from amaranth.lib import wiring
 
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
+from dstripes.sim.limits import check_memory
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES, Scheme
 
 from .dadn import ParallelTile
@@ -28,6 +29,13 @@ from .tile import SerialTile
 MODEL_ONLY = ("tiles",)
 #: Fields every tile uses.
 COMMON = ("lanes", "rows", "act_bits", "weight_bits", "max_reduction")
+#: Largest tile the generator builds, in multiplier lanes (``lanes x columns x rows``;
+#: ``lanes x rows`` bit-parallel): 16 times the published tile. Elaborating and emitting a tile
+#: costs about 5 ms and 64 KB per lane (the published 4,096 lanes: ~20 s, ~300 MB).
+MAX_PRODUCT_LANES = 1 << 16
+GENERATE_BYTES_PER_LANE = 64 << 10
+#: Widest stream payload: Amaranth 0.5's netlist numbers the bits of one value in 16 bits.
+MAX_PAYLOAD_BITS = (1 << 16) - 1
 
 
 @dataclass(frozen=True)
@@ -66,9 +74,37 @@ class TileKind:
         return replace(config, **{f.name: getattr(default, f.name) for f in fields(TileConfig)
                                   if f.name not in self.params and f.name not in MODEL_ONLY})
 
+    def product_lanes(self, config: TileConfig) -> int:
+        """Multiplier lanes of the tile: ``lanes x columns x rows`` (bit-parallel: ``lanes x rows``)."""
+        return config.lanes * self.scheme.columns(config) * config.rows
+
+    def payload_bits(self, config: TileConfig) -> dict:
+        """Width of the act, weight and result stream payloads (as in the manifest's ports)."""
+        cols = self.scheme.columns(config)
+        return {"act": config.lanes * cols * config.act_bits,
+                "weight": config.rows * config.lanes * config.weight_bits,
+                "result": cols * config.rows * config.acc_bits}
+
+    def check_size(self, config: TileConfig) -> None:
+        """Refuse, before any work, a tile too large to generate (:data:`MAX_PRODUCT_LANES`, and
+        the memory elaboration needs)."""
+        n = self.product_lanes(config)
+        shape = (f"{config.lanes} lanes x {self.scheme.columns(config)} columns x {config.rows} rows"
+                 if self.scheme.serial else f"{config.lanes} lanes x {config.rows} rows")
+        if n > MAX_PRODUCT_LANES:
+            raise ConfigError(f"a {self.name} tile of {shape} has {n:,} multiplier lanes, beyond the "
+                              f"{MAX_PRODUCT_LANES:,} the generator builds")
+        for port, bits in self.payload_bits(config).items():
+            if bits > MAX_PAYLOAD_BITS:
+                raise ConfigError(f"the {port} stream of a {self.name} tile of {shape} would be {bits:,} "
+                                  f"bits wide, beyond the {MAX_PAYLOAD_BITS:,} of one Amaranth value")
+        check_memory(n * GENERATE_BYTES_PER_LANE, f"generating a {self.name} tile of {shape}")
+
     def build(self, config: TileConfig = TileConfig()) -> wiring.Component:
         """The tile for ``config`` (its own fields, :meth:`own`)."""
-        return self.builder(self.own(config))
+        own = self.own(config)
+        self.check_size(own)
+        return self.builder(own)
 
     def modes(self, config: TileConfig) -> tuple:
         """Run-time precision modes a tile generated for ``config`` supports."""

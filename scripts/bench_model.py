@@ -43,8 +43,8 @@ def relu_like(rng, shape, bits=8):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5)
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap.add_argument("--repeat", type=int, default=7, help="timed runs; the best is reported (%(default)s)")
     ap.add_argument("--trim", choices=("leading", "both"), default="leading")
     ap.add_argument("--group", type=int, default=1)
     ap.add_argument("--json", action="store_true")

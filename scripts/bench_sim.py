@@ -30,7 +30,7 @@ from dstripes.tb.simulate import simulate_layer  # noqa: E402
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--window-sets", type=int, default=4,
                     help="window-sets of the long slice (the short one has 1)")
     ap.add_argument("--optimised", action="store_true",

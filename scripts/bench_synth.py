@@ -79,7 +79,7 @@ def bench(config: TileConfig, jobs: int | None) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="bench_synth", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="bench_synth", description=" ".join(__doc__.split("\n\n")[0].split()))
     p.add_argument("--jobs", type=int, default=None, help="parallel yosys runs (default: CPUs)")
     p.add_argument("--small", action="store_true", help="the small test tile instead (L=4 Nc=2 Nr=2, 8-bit)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -6,7 +6,9 @@ status. The boundary is total: bad input (:class:`~dstripes.sim.errors.ConfigErr
 or unreadable file) prints one line ``dstripes: error: ...`` and exits with status 2; a failed
 external tool (:class:`~dstripes.sim.errors.ToolError`) prints one line ``dstripes: tool
 failure: ...`` naming the tool and its log and exits with status 3; a verification that found a
-difference exits with status 1; an interrupt exits with 130.
+difference exits with status 1; an interrupt exits with 130. Anything else is a bug of the tool:
+one line ``dstripes: internal error: ...`` and status 4 (``DSTRIPES_DEBUG=1`` shows the
+traceback).
 """
 from __future__ import annotations
 
@@ -21,7 +23,12 @@ from dstripes.sim.errors import ConfigError, ToolError
 COMMANDS = ("cycles", "generate", "simulate", "synth", "profile", "evaluate", "demo")
 
 EPILOG = """exit status: 0 success, 1 a verification found a difference, 2 bad input,
-3 an external tool failed (yosys, a simulator build), 130 interrupted."""
+3 an external tool failed (yosys, a simulator, onnxruntime), 4 an internal error (a bug:
+DSTRIPES_DEBUG=1 shows its traceback), 130 interrupted. docs/usage.md is the user guide."""
+
+#: Exit status of an unexpected exception (a bug of the tool, not of its input).
+INTERNAL_ERROR = 4
+DEBUG_ENV = "DSTRIPES_DEBUG"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,8 +68,12 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"dstripes: error: {_first_line(e)}", file=sys.stderr)
         return ConfigError.exit_status
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
-        print(f"dstripes: error: {e.strerror}: {e.filename}", file=sys.stderr)
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            return _broken_pipe()
+        # a file the user named (missing, a folder, no permission) or their disk (full)
+        where = f": {e.filename}" if e.filename else ""
+        print(f"dstripes: error: {e.strerror or _first_line(e)}{where}", file=sys.stderr)
         return ConfigError.exit_status
     except ToolError as e:
         print(f"dstripes: tool failure: {_first_line(e)}", file=sys.stderr)
@@ -71,16 +82,24 @@ def main(argv=None) -> int:
         print("dstripes: error: out of memory (the input or configuration is too large for this "
               "machine)", file=sys.stderr)
         return ConfigError.exit_status
-    except BrokenPipeError:
-        # the reader went away (e.g. `| head`): stop quietly, as Unix tools do
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        return 0
     except KeyboardInterrupt:
         print("dstripes: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"dstripes: internal error: {type(e).__name__}: {_first_line(e)} (a bug; "
+              f"{DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def _broken_pipe() -> int:
+    """The reader went away (e.g. ``| head``): stop quietly, as Unix tools do."""
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass
+    return 0
 
 
 def entry() -> None:

@@ -6,7 +6,8 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 
-from .options import add_tile_options, load_int_array, print_json, tile_config
+from .options import (LAYER_HELP, WINDOW_HELP, add_tile_options, load_int_array, print_json, select_image,
+                      tile_config)
 from .table import layer_table
 
 
@@ -16,16 +17,20 @@ def register(sub) -> None:
                                    "Stripes, with the per-value ideal and Pragmatic-style bounds.")
     p.add_argument("--acts", required=True, metavar="ACTS.npy",
                    help="integer activation codes, (C,H,W) or (N,C,H,W); cycles summed over N")
-    p.add_argument("--layer", required=True, metavar="SPEC",
-                   help="k=K,kh=KH,kw=KW,stride=S,pad=P[,groups=G] or k=K,fc")
-    p.add_argument("--window", required=True, metavar="MSB:LSB", help="layer precision window")
+    p.add_argument("--layer", required=True, metavar="SPEC", help=LAYER_HELP)
+    p.add_argument("--window", required=True, metavar="MSB:LSB", help=WINDOW_HELP)
     p.add_argument("--signed", action="store_true", help="two's-complement activations")
+    p.add_argument("--image", type=int, default=None, metavar="N",
+                   help="only input N of an (N,C,H,W) file (default: all, cycles summed)")
     add_tile_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def input_shape(acts, fc: bool) -> tuple:
+    """The ``(C, H, W)`` a layer reads from an activation array (FC: a flat input too)."""
+    if acts.size == 0:
+        raise ConfigError(f"activations hold no values (shape {tuple(acts.shape)})")
     if acts.ndim == 3:
         return acts.shape
     if acts.ndim == 4:
@@ -37,7 +42,7 @@ def input_shape(acts, fc: bool) -> tuple:
 
 def run(args) -> int:
     cfg = tile_config(args)
-    acts = load_int_array(args.acts, "activations")
+    acts = select_image(load_int_array(args.acts, "activations"), args.image, args.acts)
     window = Window.parse(args.window, args.signed)
     layer = Layer.parse(args.layer, input_shape(acts, Layer.spec_is_fc(args.layer)))
     res = layer_cycles(acts, layer, window, cfg)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dstripes.sim.config import TileConfig
 from dstripes.sim.cycles import layer_cycles
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.layer import Layer
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 
 from .options import print_json
 from .table import layer_table, render
 
 DEFAULT_SAMPLE = "vgg16_conv3_1"
+DEFAULT_WINDOW_SETS = 4
 SMALL = TileConfig(lanes=4, columns=4, rows=4, act_bits=16, weight_bits=16)
 
 
@@ -24,12 +27,14 @@ def register(sub) -> None:
                        description=__doc__.split("\n\n")[1])
     p.add_argument("--sample", default=None, help=f"bundled sample (default {DEFAULT_SAMPLE}; see --list)")
     p.add_argument("--list", action="store_true", help="list the bundled samples and exit")
-    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    p.add_argument("--window-sets", type=int, default=4, metavar="N",
-                   help="window-sets of the simulated slice (%(default)s)")
+    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
+                   help="simulator (default %(default)s)")
+    p.add_argument("--window-sets", type=int, default=None, metavar="N",
+                   help=f"window-sets of the simulated slice (default {DEFAULT_WINDOW_SETS}, or all "
+                        f"of a smaller layer)")
     p.add_argument("--small", action="store_true",
                    help="a 4x4x4 tile instead of the published 16x16x16 one (fast, e.g. on Icarus)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
@@ -38,16 +43,27 @@ def run(args) -> int:
     from dstripes.tb.simulate import model_slice_cycles, simulate_layer
 
     if args.list:
+        # the layer each sample runs (a slice of the network's layer, named after the shape)
+        rows = []
         for name in sample_names():
             info = sample_info(name)
-            print(f"{name:<28} {info.get('description', '')}")
+            w = info["window"]
+            rows.append([name, Layer(**info["layer"]).describe(), f"[{w['msb']}:{w['lsb']}]"
+                         + (" signed" if w["signed"] else ""), len(info.get("photos", [])),
+                         f"{info['network']} {info['source_layer']} ({info.get('filters', 'all')} filters)"])
+        print(render(["sample", "layer it runs", "window", "inputs", "taken from"], rows))
         return 0
     name = args.sample or (DEFAULT_SAMPLE if DEFAULT_SAMPLE in sample_names() else sample_names()[0])
-    acts, weights, layer, window = load_sample(name)
     cfg = SMALL if args.small else TileConfig()
+    info = sample_info(name)
+    total = Layer(**info["layer"]).window_sets(cfg.columns)
+    nws = min(DEFAULT_WINDOW_SETS, total) if args.window_sets is None else args.window_sets
+    if not 1 <= nws <= total:  # before the minutes of the whole-layer model and the build
+        raise ConfigError(f"--window-sets {args.window_sets} is outside 1..{total}, the window-sets "
+                          f"of sample {name} on this tile")
+    acts, weights, layer, window = load_sample(name)
 
     whole = layer_cycles(acts, layer, window, cfg, name=name)
-    nws = min(args.window_sets, layer.window_sets(cfg.columns))
     sim = simulate_layer(DSTRIPES.name, args.sim, cfg, layer, window, acts[0], weights, window_sets=nws)
     slice_model = model_slice_cycles(cfg, layer, window, acts[0], nws)
     ok = sim["passed"]

@@ -6,8 +6,8 @@ import sys
 
 from dstripes.sim.errors import ConfigError
 
-from .cmd_profile import add_network_options, load, photos
-from .options import add_tile_options, print_json, tile_config
+from .cmd_profile import TARGET_HELP, add_network_options, check_counts, load, photos
+from .options import add_tile_options, check_out_dir, print_json, tile_config
 from .table import render
 
 
@@ -21,36 +21,42 @@ def register(sub) -> None:
                    help="precision profile (default: the shipped profile of a built-in network, "
                         "otherwise profile first)")
     p.add_argument("--target", default="100", choices=("100", "99"),
-                   help="which shipped profile, or the target when profiling first (%(default)s)")
-    p.add_argument("--images", type=int, default=16, help="photos to evaluate (%(default)s)")
+                   help="which shipped profile, or the target when profiling first: " + TARGET_HELP)
+    p.add_argument("--images", type=int, default=16,
+                   help="photos to evaluate: the first N held-out photos (or of --image-dir) (%(default)s)")
     add_tile_options(p)
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes counting cycles (default: CPU count; 0: in this process)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for reports and plots")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=run)
 
 
 def models(args) -> list:
-    from dstripes.sim.nets.models import BUILTIN
+    """The networks named by ``--model`` (``all``: every built-in), each checked."""
+    from dstripes.sim.nets.models import BUILTIN, check_model
     names = []
     for m in args.model:
         names += list(BUILTIN) if m == "all" else [m]
+    for m in names:
+        check_model(m, args.engine)
     if args.profile and len(names) > 1:
         raise ConfigError(f"--profile holds one network's profile but {len(names)} networks were given")
     return names
 
 
-def get_profile(args, net, note):
-    """The ``--profile`` file, the shipped profile of a built-in network, or a fresh profile."""
+def get_profile(args, net, note, given=None):
+    """The ``--profile`` file (``given``, read already), the shipped profile of a built-in
+    network, or a fresh profile."""
     from dstripes.sim.nets.models import BUILTIN
     from dstripes.sim.nets.profile import Profile, builtin_profile_path, profile_network
-    if args.profile:
-        return Profile.load(args.profile)
+    if given is not None:
+        return given
     if args.model in BUILTIN and os.path.isfile(builtin_profile_path(args.model, args.target)):
         prof = Profile.load(builtin_profile_path(args.model, args.target))
-        if prof.input.get("size") == args.size:
+        if prof.input.get("size") == net.size:
             return prof
-    note(f"no shipped profile for {net.name} at {args.size}x{args.size}: profiling on 16 photos first")
+    note(f"no shipped profile for {net.name} at {net.size}x{net.size}: profiling on 16 photos first")
     images = photos(args, 16, "profile")
     return profile_network(net, images, targets=(args.target,), progress=not args.no_progress)[args.target]
 
@@ -60,21 +66,28 @@ def run(args) -> int:
     from dstripes.sim.nets.paper import comparison
     from dstripes.sim.nets.report import LAYER_HEADERS, layer_rows, scheme_rows, write_all
 
-    if args.images < 1:
-        raise ConfigError(f"--images must be positive, not {args.images}")
+    # every input checked before the first network loads
     cfg = tile_config(args)
     names = models(args)
+    if args.jobs is not None and args.jobs < 0:
+        raise ConfigError(f"--jobs must be at least 0, not {args.jobs}")
+    given = None
+    if args.profile:
+        from dstripes.sim.nets.profile import Profile
+        given = Profile.load(args.profile)
+    check_counts(args, images=(args.images, "heldout", 1))
+    out = check_out_dir(args.out, "--out")
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     evaluations = []
     for name in names:
         args.model = name
         net = load(args)
-        prof = get_profile(args, net, note)
+        prof = get_profile(args, net, note, given)
         images = photos(args, args.images, "heldout")
         evaluations.append(evaluate_network(net, prof, images, cfg, jobs=args.jobs,
                                             progress=not args.no_progress))
     try:
-        files = write_all(evaluations, args.out)
+        files = write_all(evaluations, str(out))
     except OSError as e:
         raise ConfigError(f"cannot write reports to {args.out} ({e.strerror})") from None
     if args.json:
@@ -95,8 +108,9 @@ def run(args) -> int:
     if len(rows) > 1:
         rows.append(["geometric mean"] + [cmp["geomean"][k] for k in
                                           ("stripes_over_dadn", "dstripes_over_stripes", "dstripes_over_dadn")])
-    rows.append(["published", cmp["published"]["stripes_over_dadn"], cmp["published"]["dstripes_over_stripes"],
-                 cmp["published"]["stripes_over_dadn"] * cmp["published"]["dstripes_over_stripes"]])
+    pub = cmp["published"]
+    rows.append(["published"] + [pub[k] for k in ("stripes_over_dadn", "dstripes_over_stripes",
+                                                  "dstripes_over_dadn")])
     print(render(["conv layers", "STR/DaDN", "DStr/STR", "DStr/DaDN"], rows, title="Compared with the papers"))
     print(f"\nwrote {len(files)} files to {args.out} (report.md, summary.json, layers.csv, plots)")
     return 0

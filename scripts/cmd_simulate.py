@@ -7,7 +7,8 @@ from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 
 from .cmd_cycles import input_shape
-from .options import add_kind_option, add_tile_options, check_out_dir, load_int_array, print_json, tile_config
+from .options import (LAYER_HELP, WINDOW_HELP, add_kind_option, add_tile_options, check_out_dir,
+                      load_int_array, print_json, select_image, tile_config)
 from .table import render
 
 
@@ -24,10 +25,10 @@ def register(sub) -> None:
                    help="integer activation codes (C,H,W) or (N,C,H,W) (see --image)")
     p.add_argument("--weights", required=True, metavar="W.npy",
                    help="integer weights, PyTorch layout (K, C/groups, KH, KW)")
-    p.add_argument("--layer", required=True, metavar="SPEC", help="k=K,kh=KH,kw=KW,stride=S,pad=P[,groups=G]")
-    p.add_argument("--window", required=True, metavar="MSB:LSB")
+    p.add_argument("--layer", required=True, metavar="SPEC", help=LAYER_HELP + " (conv layers only)")
+    p.add_argument("--window", required=True, metavar="MSB:LSB", help=WINDOW_HELP)
     p.add_argument("--signed", action="store_true", help="two's-complement activations")
-    p.add_argument("--image", type=int, default=None,
+    p.add_argument("--image", type=int, default=None, metavar="N",
                    help="which input of an (N,C,H,W) file (default 0; not for (C,H,W) files)")
     p.add_argument("--window-sets", type=int, default=None, metavar="N",
                    help="only the first N window-sets (windows on the dadn tile); default all")
@@ -39,15 +40,15 @@ def register(sub) -> None:
                         "on dstripes, static otherwise")
     add_tile_options(p, tiles=False)
     p.add_argument("--waves", metavar="DIR", default=None,
-                   help="record waveforms into DIR (Icarus: FST of the flattened netlist; Verilator: "
-                        "VCD of the emitted Verilog, dump.vcd)")
+                   help="record waveforms and keep the run's files in DIR (Icarus: DIR/<kind>_tile.fst of "
+                        "the netlist flattened by yosys; Verilator: DIR/dump.vcd of the emitted Verilog)")
     p.add_argument("--seed", type=int, default=0, help="seed of --idle / --stall (default %(default)s)")
     p.add_argument("--idle", type=float, default=0.0,
                    help="probability of an idle producer cycle before each transfer (default %(default)s); "
                         "the model's cycle count then does not apply (see the checks)")
     p.add_argument("--stall", type=float, default=0.0,
                    help="probability of consumer back-pressure in a cycle (default %(default)s)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
@@ -60,14 +61,8 @@ def load_layer(args):
         raise ConfigError("fully-connected layers are dispatched round-robin in the model only; "
                           "the tile RTL runs conv layers")
     layer = Layer.parse(args.layer, input_shape(acts, False))
-    if acts.ndim == 4:
-        image = 0 if args.image is None else args.image
-        if not 0 <= image < acts.shape[0]:
-            raise ConfigError(f"--image {image} is outside the {acts.shape[0]} inputs of {args.acts}")
-        acts = acts[image]
-    elif args.image is not None:
-        raise ConfigError(f"--image {args.image} needs (N,C,H,W) activations; {args.acts} holds one "
-                          f"input {tuple(acts.shape)}")
+    # one input is simulated: the first of an (N,C,H,W) file unless --image names another
+    acts = select_image(acts, 0 if args.image is None and acts.ndim == 4 else args.image, args.acts)
     want = (layer.k, layer.cg, layer.kh, layer.kw)
     if weights.shape != want:
         raise ConfigError(f"weights have shape {weights.shape}, the layer needs {want}")

@@ -109,6 +109,8 @@ def run(args) -> int:
     # with all kinds, each option applies to the kinds that use it
     config = tile_config(args, None if args.scheme == "all" else kind(args.scheme))
     schemes = tuple(KINDS) if args.scheme == "all" else (args.scheme,)
+    for s in schemes:
+        KINDS[s].check_size(KINDS[s].own(config))
     if args.out is not None:
         check_out_dir(args.out, "--out")
     # chosen before synthesis so that a missing workload fails at once

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from pathlib import Path
 
@@ -10,6 +11,17 @@ import numpy as np
 
 from dstripes.sim.config import TRIMS, TileConfig
 from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import as_codes
+from dstripes.sim.limits import human_bytes
+
+
+#: ``--layer`` of cycles and simulate (sim.layer.Layer.parse).
+LAYER_HELP = ("k=K,kh=KH,kw=KW,stride=S,pad=P[,dilation=D][,groups=G] (S, P, D: N or NYxNX; a "
+              "square kernel when one side is given), or k=K,fc for a fully-connected layer")
+#: ``--window`` of cycles and simulate (sim.fixed.Window.parse).
+WINDOW_HELP = ("the bits a code may set, MSB:LSB (MSB alone means MSB:0). Codes are the integers the "
+               "activation container holds: 9:2 allows multiples of 4 from 0 to 1020 (5 is "
+               "rejected); see docs/usage.md")
 
 
 #: ``(TileConfig field, option, help)`` of the tile options, in ``--help`` order.
@@ -60,7 +72,10 @@ def tile_config(args, kind=None, **extra) -> TileConfig:
             if f in given and f not in kind.params and f not in MODEL_ONLY:
                 raise ConfigError(f"{opt} {given[f]} does not apply to the {kind.name} tile "
                                   f"(its options: {', '.join(_option(p) for p in kind.params)})")
-    return TileConfig(**{**given, **extra})
+    config = TileConfig(**{**given, **extra})
+    if kind is not None:
+        kind.check_size(kind.own(config))
+    return config
 
 
 def _option(field: str) -> str:
@@ -68,25 +83,78 @@ def _option(field: str) -> str:
 
 
 def load_int_array(path: str, what: str) -> np.ndarray:
-    """Load an ``.npy`` file of integer codes, with one-line errors for every failure."""
+    """An ``.npy`` file of integer codes, with a one-line :class:`ConfigError` for every failure.
+
+    The header is read first: an ``.npz`` archive, a pickle, text, a truncated file or a file
+    declaring more data than it holds is refused before anything is allocated. The data is
+    memory-mapped in its own dtype (a 1 GB ``uint8`` file stays 1 GB, never widened to int64);
+    integral floats are converted to integers (:func:`dstripes.sim.fixed.as_codes`).
+    """
+    from numpy.lib import format as npy
+
     try:
-        a = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            head = f.read(6)
+            f.seek(0)
+            if head.startswith(b"PK"):
+                raise ConfigError(f"{what} file {path} is an .npz archive{_npz_names(path)}, not one "
+                                  f".npy array (save a single array with numpy.save)")
+            if not head.startswith(b"\x93NUMPY"):
+                kind = "a Python pickle" if head[:1] == b"\x80" else "empty" if not head else \
+                    "text or another format"
+                raise ConfigError(f"{what} file {path} is not a .npy array ({kind}: no NumPy header)")
+            try:
+                version = npy.read_magic(f)
+                reader = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}.get(version)
+                if reader is None:
+                    raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+                shape, _, dtype = reader(f)
+            except (ValueError, OSError, EOFError, SyntaxError) as e:
+                raise ConfigError(f"{what} file {path} is not a valid .npy array "
+                                  f"({str(e).splitlines()[0] if str(e) else 'bad header'})") from None
+            data = os.fstat(f.fileno()).st_size - f.tell()
     except FileNotFoundError:
         raise ConfigError(f"{what} file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} file {path} is a folder, not a .npy file") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} file {path} ({e.strerror or e})") from None
+    if dtype.hasobject:
+        raise ConfigError(f"{what} file {path} holds Python objects (pickled data), not integer codes")
+    if dtype.kind not in "biuf":
+        raise ConfigError(f"{what} in {path} must be integer codes, not dtype {dtype}")
+    need = math.prod(shape) * dtype.itemsize
+    if need > data:
+        raise ConfigError(f"{what} file {path} declares a {'x'.join(map(str, shape)) or 'scalar'} "
+                          f"{dtype} array ({human_bytes(need)}) but holds only {human_bytes(data)} "
+                          f"of data (truncated or corrupt)")
+    try:
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise ConfigError(f"{what} file {path} is not a valid .npy array ({e})") from None
-    if a.dtype.kind == "f":
-        bad = a[~np.isfinite(a) | (a != np.round(a))]
-        if bad.size:
-            raise ConfigError(f"{what} in {path} must be integer codes, found {float(bad.flat[0])!r}")
-        big = a[np.abs(a) >= 2.0 ** 62]
-        if big.size:
-            raise ConfigError(f"{what} in {path}: code {big.flat[0]!r} is out of range")
-    elif a.dtype.kind == "u" and a.dtype.itemsize >= 8 and a.size and a.max() > np.iinfo(np.int64).max:
-        raise ConfigError(f"{what} in {path}: code {int(a.max())} is out of range")
-    elif a.dtype.kind not in "iub":
-        raise ConfigError(f"{what} in {path} must be integers, not dtype {a.dtype}")
-    return a.astype(np.int64)
+    return as_codes(a, f"{what} in {path}")
+
+
+def _npz_names(path: str) -> str:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return f" (arrays: {', '.join(z.files[:5])}{', ...' if len(z.files) > 5 else ''})"
+    except Exception:  # a broken archive: the message without its contents
+        return ""
+
+
+def select_image(acts: np.ndarray, image: int | None, path: str) -> np.ndarray:
+    """``acts[image]`` of an ``(N, C, H, W)`` file (``image`` given); ``--image`` on any other
+    shape, or outside ``0 .. N-1``, is an error naming it."""
+    if image is None:
+        return acts
+    if acts.ndim != 4:
+        raise ConfigError(f"--image {image} needs (N,C,H,W) activations; {path} holds "
+                          f"{'one input ' if acts.ndim == 3 else ''}{tuple(acts.shape)}")
+    if not 0 <= image < acts.shape[0]:
+        raise ConfigError(f"--image {image} is outside the {acts.shape[0]} inputs of {path} "
+                          f"(0..{acts.shape[0] - 1})")
+    return acts[image]
 
 
 def print_json(obj) -> None:

@@ -1,6 +1,8 @@
 """Plain-text tables for the terminal."""
 from __future__ import annotations
 
+import numpy as np
+
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 
 
@@ -16,12 +18,13 @@ def render(headers: list[str], rows: list[list], title: str = "") -> str:
 
 
 def _fmt(c) -> str:
-    if isinstance(c, bool):
+    """Cells: yes/no, integers and floats with thousands separators (numpy scalars too)."""
+    if isinstance(c, (bool, np.bool_)):
         return "yes" if c else "no"
-    if isinstance(c, float):
-        return f"{c:.2f}"
-    if isinstance(c, int):
-        return f"{c:,}"
+    if isinstance(c, (float, np.floating)):
+        return f"{c:,.2f}"
+    if isinstance(c, (int, np.integer)):
+        return f"{int(c):,}"
     return str(c)
 
 

@@ -9,6 +9,11 @@ from dataclasses import dataclass, asdict
 import math
 
 from .errors import ConfigError
+from .limits import MAX_TILE_DIM
+
+#: Largest ``max_reduction``: the accumulators of the widest configuration (32-bit activations
+#: and weights) then stay within 96 bits, and every exact result within int64 for 16-bit codes.
+MAX_REDUCTION = 1 << 32
 
 #: Trimming a Dynamic Stripes tile is generated for: leading ones only, or leading ones and
 #: trailing zeros (the run-time ``mode`` may then also be static or leading).
@@ -32,7 +37,8 @@ class TileConfig:
     Parameters
     ----------
     lanes : int
-        Activations per brick ``L`` (inputs of one SIP).
+        Activations per brick ``L`` (inputs of one SIP). ``lanes``, ``columns``, ``rows`` and
+        ``tiles`` are at most :data:`~dstripes.sim.limits.MAX_TILE_DIM` (1024).
     columns : int
         Windows processed at once by a tile ``Nc``.
     rows : int
@@ -48,7 +54,8 @@ class TileConfig:
     run_ahead : int
         Steps a group may run ahead of the slowest one (``0``: lock-step).
     max_reduction : int
-        Longest reduction (products per result) the accumulators must hold without overflow.
+        Longest reduction (products per result) the accumulators must hold without overflow;
+        at most :data:`MAX_REDUCTION` (``2**32``).
     """
 
     lanes: int = 16
@@ -68,6 +75,13 @@ class TileConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+        for name in ("lanes", "columns", "rows", "tiles"):
+            value = getattr(self, name)
+            if value > MAX_TILE_DIM:
+                raise ConfigError(f"{name} {value} is beyond the largest supported {MAX_TILE_DIM}")
+        if self.max_reduction > MAX_REDUCTION:
+            raise ConfigError(f"max_reduction {self.max_reduction} is beyond the largest supported "
+                              f"{MAX_REDUCTION} (2**32)")
         if self.act_bits < 2 or self.act_bits > 32:
             raise ConfigError(f"act_bits must be between 2 and 32, not {self.act_bits}")
         if self.weight_bits < 2 or self.weight_bits > 32:
@@ -76,7 +90,7 @@ class TileConfig:
             raise ConfigError(f"group size {self.group} does not divide columns {self.columns}")
         if self.trim not in TRIMS:
             raise ConfigError(f"trim must be one of {', '.join(TRIMS)}, not {self.trim!r}")
-        if not isinstance(self.run_ahead, int) or self.run_ahead < 0:
+        if not isinstance(self.run_ahead, int) or isinstance(self.run_ahead, bool) or self.run_ahead < 0:
             raise ConfigError(f"run_ahead must be a non-negative integer, not {self.run_ahead!r}")
 
     @property

@@ -33,6 +33,7 @@ from .config import TileConfig
 from .errors import ConfigError
 from .fixed import Window
 from .layer import Layer
+from .limits import check_memory
 from .pallets import BrickGrid, group_inputs
 from .precision import bits_from_or, group_or, value_bits, essential_bits
 from .schemes import DADN, DSTRIPES, STRIPES
@@ -51,7 +52,8 @@ class LayerCycles:
     cycles : dict
         ``dadn``, ``stripes``, ``dstripes`` (ints), ``ideal`` (float), ``pragmatic`` (int).
     hist : ndarray
-        How many (group, step) pairs detected ``b`` bits, ``b = 0 .. p_L``.
+        How many (group, step) pairs detected ``b`` bits, ``b = 0 .. p_L`` (int64; exact Python
+        integers in an object array when a huge layer's counts do not fit 64 bits).
     """
 
     layer: Layer
@@ -114,6 +116,40 @@ def check_layer(layer: Layer, config: TileConfig) -> None:
         raise ConfigError(
             f"layer reduction length {red} (kh*kw*ceil(C/L)*L) exceeds max_reduction "
             f"{config.max_reduction} of the {config.acc_bits}-bit accumulators")
+
+
+def pass_bytes(layer: Layer, config: TileConfig, conv_groups: int = 1) -> int:
+    """Estimated peak memory of counting one pass (one input, ``conv_groups`` convolution groups
+    stacked): the padded brick grid, its per-position statistics, one kernel position's view of
+    every window-set, and the run's per-step group bits."""
+    cb = conv_groups * layer.channel_blocks(config.lanes)
+    positions = cb * (layer.h + 2 * layer.py) * (layer.w + 2 * layer.px)
+    # codes of at most 16 bits: their 16-bit pattern and look-ups; wider: int64 temporaries
+    per_code = 4 if config.act_bits <= 16 else 64
+    slots = cb * layer.window_sets(config.columns) * config.columns
+    steps = layer.steps(config.lanes) * conv_groups * layer.window_sets(config.columns) * config.precision_groups
+    return positions * config.lanes * per_code + positions * 32 + slots * 32 + steps * 3
+
+
+def check_pass_memory(layer: Layer, config: TileConfig, conv_groups: int = 1) -> None:
+    """Refuse a layer whose one-input pass needs more memory than is available."""
+    check_memory(pass_bytes(layer, config, conv_groups),
+                 f"counting one input of {layer.describe()} (padded {layer.h + 2 * layer.py}x"
+                 f"{layer.w + 2 * layer.px}, {config.lanes} lanes, {config.columns} columns)")
+
+
+def exact_counts(values) -> np.ndarray:
+    """Counts (Python integers of any size) as an int64 array when they fit, otherwise as an
+    object array of exact Python integers: reported figures never wrap around."""
+    ints = [int(v) for v in values]
+    if all(-(1 << 63) <= v < (1 << 63) for v in ints):
+        return np.array(ints, dtype=np.int64)
+    return np.array(ints, dtype=object)
+
+
+def _scaled(hist: np.ndarray, factor: int) -> np.ndarray:
+    """``hist * factor`` without wrapping around (:func:`exact_counts`)."""
+    return exact_counts(int(h) * factor for h in hist)
 
 
 def dadn_closed(layer: Layer, config: TileConfig, images: int = 1) -> int:
@@ -261,6 +297,7 @@ def step_group_bits(acts: np.ndarray, layer: Layer, window: Window, config: Tile
 
     ``mode`` is ``static`` (Stripes), ``leading`` or ``both``.
     """
+    check_pass_memory(layer, config)
     acts = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
     acts = _compact(group_inputs(acts, layer)[conv_group], config.act_bits)
     grid = BrickGrid(acts, layer, config.lanes, config.columns)
@@ -295,16 +332,18 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
     if a.size == 0 or a.size % per_image:
         raise ConfigError(f"activation shape {a.shape} does not match the layer input "
                           f"{layer.c}x{layer.h}x{layer.w}")
+    # In lock-step the cycle counts are sums over steps, so all convolution groups go through
+    # one stacked grid (depthwise layers: one pass instead of C); run-ahead keeps each group's
+    # own step sequence.
+    per_pass = 1 if config.run_ahead else layer.conv_groups
+    check_pass_memory(layer, config, per_pass)  # before reading a possibly huge input
+    # codes keep their own (narrow) dtype; each pass converts only its own input
     a = window.check(a, config.act_bits).reshape(-1, layer.c, layer.h, layer.w)
     n = a.shape[0]
     fsets = layer.filter_sets(config.filters_per_set)
     mode = config.trim
     hist = np.zeros(window.bits + 1, dtype=np.int64)
     dst = ideal_bits = pra = 0
-    # In lock-step the cycle counts are sums over steps, so all convolution groups go through
-    # one stacked grid (depthwise layers: one pass instead of C); run-ahead keeps each group's
-    # own step sequence.
-    per_pass = 1 if config.run_ahead else layer.conv_groups
     for img in a:
         for first in range(0, layer.conv_groups, per_pass):
             acts_g = img[first * layer.cg:(first + per_pass) * layer.cg]
@@ -340,7 +379,7 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
         steps = n * layer.channel_blocks(config.lanes) * fsets
     else:
         steps = n * layer.conv_groups * layer.window_sets(config.columns) * layer.steps(config.lanes) * fsets
-    return LayerCycles(layer, window, config, n, cycles, hist * fsets, steps, name or layer.name)
+    return LayerCycles(layer, window, config, n, cycles, _scaled(hist, fsets), steps, name or layer.name)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConfigError
+from .limits import check_memory
 from .precision import msb as _msb, lsb as _lsb
 
 
@@ -76,40 +77,103 @@ class Window:
         return (1 << self.msb) - (1 << self.lsb) if self.signed else (1 << (self.msb + 1)) - (1 << self.lsb)
 
     def check(self, codes: np.ndarray, act_bits: int, what: str = "activation") -> np.ndarray:
-        """Return ``codes`` as int64 after checking they are integers inside this window.
+        """Return ``codes`` after checking they are integers inside this window.
 
-        Raises :class:`ConfigError` naming the first offending value.
+        Integer arrays come back as they are (their own dtype, no copy: a large ``uint8`` file
+        stays one byte per code); integral floats are converted to the narrowest integer type
+        holding the window (:func:`as_codes`). Raises :class:`ConfigError` naming the first
+        offending value.
         """
-        a = np.asarray(codes)
         if self.msb + 1 > act_bits:
             raise ConfigError(f"window [{self.msb}:{self.lsb}] does not fit {act_bits}-bit activations")
-        if a.dtype.kind == "f":
-            bad = a[~np.isfinite(a) | (a != np.round(a)) | (np.abs(a) >= 2.0 ** 62)]
-            if bad.size:
-                v = bad.flat[0]
-                kind = "integers" if np.isfinite(v) and v == np.round(v) else "finite integers"
-                if kind == "integers":  # integral but far outside any window
-                    raise ConfigError(f"{what} code {v!r} is outside the window [{self.msb}:{self.lsb}]")
-                raise ConfigError(f"{what} codes must be {kind}, found {float(v)!r}")
-            a = a.astype(np.int64)
-        elif a.dtype.kind == "u" and a.dtype.itemsize >= 8 and a.size and a.max() > np.iinfo(np.int64).max:
-            raise ConfigError(f"{what} code {int(a.max())} is outside the window [{self.msb}:{self.lsb}]")
-        elif a.dtype.kind not in "iub":
-            raise ConfigError(f"{what} codes must be integers, not dtype {a.dtype}")
-        a = a.astype(np.int64, copy=False)
+        a = as_codes(codes, what, self)
         if a.size == 0:
             return a
-        # min/max first: one cheap pass each on the (common) valid input
-        ok = a.min() >= self.lo and a.max() <= self.hi
+        # min/max first: one pass each, without temporaries, on the (common) valid input
+        ok = int(a.min()) >= self.lo and int(a.max()) <= self.hi
         if ok and self.lsb:
-            ok = not np.any(a & ((1 << self.lsb) - 1))
+            mask = (1 << self.lsb) - 1
+            ok = not any(np.any(c & mask) for c in _chunks(a))
         if not ok:
-            out = (a < self.lo) | (a > self.hi) | (a & ((1 << self.lsb) - 1) != 0)
-            v = int(a[out].flat[0])
+            v = self._first_outside(a)
             kind = "signed" if self.signed else "unsigned"
             raise ConfigError(f"{what} code {v} is outside the {kind} window [{self.msb}:{self.lsb}]"
                               f" (allowed {self.lo}..{self.hi} in steps of {1 << self.lsb})")
         return a
+
+    def _first_outside(self, a: np.ndarray) -> int:
+        mask = (1 << self.lsb) - 1
+        for c in _chunks(a):
+            c = c.astype(np.int64)
+            out = (c < self.lo) | (c > self.hi) | (c & mask != 0)
+            if out.any():
+                return int(c[out][0])
+        raise AssertionError("no code outside the window")  # pragma: no cover
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The narrowest integer type holding every code of the window."""
+        return narrowest_int(self.lo, self.hi)
+
+
+#: Elements per chunk of the element-wise checks (bounded temporaries on large inputs).
+CHUNK = 1 << 22
+
+
+def narrowest_int(lo: int, hi: int) -> np.dtype:
+    """The narrowest numpy integer type holding ``lo .. hi``."""
+    for t in (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32):
+        info = np.iinfo(t)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(t)
+    return np.dtype(np.int64)
+
+
+def _chunks(a: np.ndarray):
+    """Flat chunks of ``a`` in memory order (views when ``a`` is contiguous either way)."""
+    flat = a.ravel(order="K")
+    for i in range(0, flat.size, CHUNK):
+        yield flat[i:i + CHUNK]
+
+
+def as_codes(codes, what: str = "activation", window: "Window | None" = None) -> np.ndarray:
+    """Integer codes of an integer or float array, without widening them.
+
+    Integer arrays (and memory maps) are returned as they are; booleans as ``uint8``; floats
+    must hold integers and are converted, in chunks, to ``window.dtype`` (without a window:
+    the narrowest integer type holding their range). Anything else is a :class:`ConfigError`
+    naming the first offending value or the dtype.
+    """
+    a = np.asarray(codes)
+    if a.dtype.kind == "b":
+        return a.view(np.uint8)
+    if a.dtype.kind in "iu":
+        if a.dtype.kind == "u" and a.dtype.itemsize >= 8 and a.size and int(a.max()) > np.iinfo(np.int64).max:
+            raise ConfigError(f"{what} code {int(a.max())} is out of range")
+        return a
+    if a.dtype.kind != "f":
+        raise ConfigError(f"{what} codes must be integers, not dtype {a.dtype}")
+    lo = hi = 0
+    for c in _chunks(a):
+        bad = ~np.isfinite(c) | (c != np.round(c))
+        if bad.any():
+            raise ConfigError(f"{what} codes must be finite integers, found {float(c[bad][0])!r}")
+        if c.size:
+            lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
+    for v in (lo, hi):
+        if abs(v) >= 2.0 ** 62 or (window is not None and not window.lo <= v <= window.hi):
+            where = f"outside the window [{window.msb}:{window.lsb}]" if window is not None else "out of range"
+            raise ConfigError(f"{what} code {v!r} is {where}")
+    dtype = window.dtype if window is not None else narrowest_int(int(lo), int(hi))
+    copy = 0 if a.flags.c_contiguous else a.dtype.itemsize
+    check_memory(a.size * (dtype.itemsize + copy) + CHUNK * 16,
+                 f"converting the {what} codes from {a.dtype} to integers")
+    a = np.ascontiguousarray(a)  # a copy only for the rare non-C-ordered input
+    out = np.empty(a.shape, dtype=dtype)
+    flat = out.reshape(-1)
+    for i, c in zip(range(0, a.size, CHUNK), _chunks(a)):
+        flat[i:i + c.size] = c
+    return out
 
 
 def quantize(x: np.ndarray, scale: float, window: Window) -> np.ndarray:

@@ -25,7 +25,7 @@ def conv_int(acts: np.ndarray, weights: np.ndarray, layer: Layer) -> np.ndarray:
         wg = w[g * layer.kg:(g + 1) * layer.kg]
         for ky in range(layer.kh):
             for kx in range(layer.kw):
-                patch = ag[:, (ys + ky)[:, None], (xs + kx)[None, :]]  # (Cg, oh, ow)
+                patch = ag[:, (ys + ky * layer.dy)[:, None], (xs + kx * layer.dx)[None, :]]  # (Cg, oh, ow)
                 out[g * layer.kg:(g + 1) * layer.kg] += np.tensordot(wg[:, :, ky, kx], patch, axes=(1, 0))
     return out
 

@@ -1,7 +1,13 @@
-"""Layer shapes: convolution (incl. grouped / depthwise) and fully-connected.
+"""Layer shapes: convolution (incl. grouped / depthwise / dilated) and fully-connected.
 
 A :class:`Layer` knows the input shape ``(C, H, W)`` it is applied to; ``kh`` runs along ``H``
 and ``kw`` along ``W``. Output windows are enumerated row-major (``oy`` outer, ``ox`` inner).
+
+Window ``(oy, ox)`` reads, at kernel position ``(ky, kx)``, the (zero-padded) input position
+``(oy*sy + ky*dy - py, ox*sx + kx*dx - px)``: dilation ``(dy, dx)`` (PyTorch's ``dilation``,
+DeepLab's atrous rate) only spreads the kernel's taps, so the kernel covers
+``dy*(kh-1) + 1`` rows and ``dx*(kw-1) + 1`` columns; the steps, the pallets' order and the
+cycle rule are those of an undilated layer.
 
 Grouped convolution (PyTorch's ``groups``; here ``conv_groups``, never to be confused with the
 tile's *precision groups*) is mapped as ``conv_groups`` independent convolutions of
@@ -54,6 +60,9 @@ class Layer:
         Fully-connected layer (``h == w == kh == kw == 1``), dispatched round-robin.
     name : str
         Label used in reports.
+    dy, dx : int
+        Dilation along ``H`` and ``W`` (``1``: none). Last, so that positional construction
+        of undilated layers is unchanged.
     """
 
     c: int
@@ -69,9 +78,11 @@ class Layer:
     conv_groups: int = 1
     fc: bool = False
     name: str = ""
+    dy: int = 1
+    dx: int = 1
 
     def __post_init__(self):
-        for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "conv_groups"):
+        for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "conv_groups", "dy", "dx"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"layer {f} must be a positive integer, not {v!r}")
@@ -83,18 +94,21 @@ class Layer:
             raise ConfigError(f"input channels {self.c} are not divisible by groups {self.conv_groups}")
         if self.k % self.conv_groups:
             raise ConfigError(f"filters {self.k} are not divisible by groups {self.conv_groups}")
-        if self.kh > self.h + 2 * self.py:
-            raise ConfigError(f"kernel height {self.kh} is larger than the padded input height {self.h + 2 * self.py}")
-        if self.kw > self.w + 2 * self.px:
-            raise ConfigError(f"kernel width {self.kw} is larger than the padded input width {self.w + 2 * self.px}")
-        if self.fc and (self.h, self.w, self.kh, self.kw, self.conv_groups) != (1, 1, 1, 1, 1):
+        for name, k, d, extent, size in (("height", self.kh, self.dy, self.eh, self.h + 2 * self.py),
+                                         ("width", self.kw, self.dx, self.ew, self.w + 2 * self.px)):
+            if extent > size:
+                what = f"kernel {name} {k}" + (f" dilated by {d} (extent {extent})" if d > 1 else "")
+                raise ConfigError(f"{what} is larger than the padded input {name} {size}")
+        if self.fc and (self.h, self.w, self.kh, self.kw, self.conv_groups, self.dy, self.dx) != (1,) * 7:
             raise ConfigError(f"a fully-connected layer takes a flat input of C values, not {self.c}x{self.h}x{self.w}")
 
     @classmethod
     def parse(cls, spec: str, in_shape: tuple[int, int, int], name: str = "") -> "Layer":
-        """Parse ``k=K,kh=KH,kw=KW,stride=S,pad=P[,groups=G][,fc]`` for an input ``(C,H,W)``.
+        """Parse ``k=K,kh=KH,kw=KW,stride=S,pad=P[,dilation=D][,groups=G]`` or ``k=K,fc`` for
+        an input ``(C,H,W)``.
 
-        ``stride`` and ``pad`` accept ``N`` or ``NYxNX``; ``k=K,fc`` is a fully-connected layer.
+        ``stride``, ``pad`` and ``dilation`` accept ``N`` or ``NYxNX``; ``k=K,fc`` (or ``fc=1``,
+        ``true``, ``yes``) is a fully-connected layer, which takes no other key.
         """
         vals = cls.parse_spec(spec)
         if "k" not in vals:
@@ -113,12 +127,15 @@ class Layer:
             return cls(c * h * w, 1, 1, num("k", 0), fc=True, name=name)
         sy, sx = _pair(vals.get("stride", "1"), "stride")
         py, px = _pair(vals.get("pad", "0"), "pad")
+        dy, dx = _pair(vals.get("dilation", "1"), "dilation")
         k = num("k", 0)
         kh = num("kh", num("kw", 1))  # a square kernel when only one side is given
         kw = num("kw", kh)
-        return cls(c, h, w, k, kh, kw, sy, sx, py, px, num("groups", 1), name=name)
+        return cls(c, h, w, k, kh, kw, sy, sx, py, px, num("groups", 1), name=name, dy=dy, dx=dx)
 
-    SPEC_KEYS = ("k", "kh", "kw", "stride", "pad", "groups", "fc")
+    SPEC_KEYS = ("k", "kh", "kw", "stride", "pad", "dilation", "groups", "fc")
+    #: Spellings of ``fc=`` (case-insensitive): anything else is an error, not a guess.
+    FC_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
     @classmethod
     def parse_spec(cls, spec: str) -> dict:
@@ -144,17 +161,43 @@ class Layer:
 
     @classmethod
     def spec_is_fc(cls, spec: str) -> bool:
-        return cls.parse_spec(spec).get("fc", "0").lower() not in ("0", "false", "no")
+        """Whether ``spec`` is a fully-connected layer; ``fc`` with a value that is not a clear
+        boolean, or with a key of a convolution, is an error naming it."""
+        vals = cls.parse_spec(spec)
+        text = vals.get("fc", "0")
+        fc = cls.FC_VALUES.get(text.lower())
+        if fc is None:
+            raise ConfigError(f"layer key fc must be 1/true/yes or 0/false/no, not {text!r} in {spec!r}")
+        if fc:
+            extra = [k for k in vals if k not in ("k", "fc")]
+            if extra:
+                raise ConfigError(f"layer key {extra[0]!r} does not apply to a fully-connected layer "
+                                  f"(fc) in {spec!r}")
+        return fc
+
+    @property
+    def eh(self) -> int:
+        """Rows the (dilated) kernel covers, ``dy*(kh-1) + 1``."""
+        return self.dy * (self.kh - 1) + 1
+
+    @property
+    def ew(self) -> int:
+        """Columns the (dilated) kernel covers, ``dx*(kw-1) + 1``."""
+        return self.dx * (self.kw - 1) + 1
+
+    @property
+    def dilated(self) -> bool:
+        return (self.dy, self.dx) != (1, 1)
 
     @property
     def oh(self) -> int:
         """Output height."""
-        return (self.h + 2 * self.py - self.kh) // self.sy + 1
+        return (self.h + 2 * self.py - self.eh) // self.sy + 1
 
     @property
     def ow(self) -> int:
         """Output width."""
-        return (self.w + 2 * self.px - self.kw) // self.sx + 1
+        return (self.w + 2 * self.px - self.ew) // self.sx + 1
 
     @property
     def windows(self) -> int:
@@ -201,8 +244,9 @@ class Layer:
         if self.fc:
             return f"fc {self.c}->{self.k}"
         g = f" g{self.conv_groups}" if self.conv_groups > 1 else ""
+        d = f" d{self.dy}x{self.dx}" if self.dilated else ""
         return (f"conv {self.c}x{self.h}x{self.w} -> {self.k}x{self.oh}x{self.ow} "
-                f"k{self.kh}x{self.kw} s{self.sy}x{self.sx} p{self.py}x{self.px}{g}")
+                f"k{self.kh}x{self.kw} s{self.sy}x{self.sx} p{self.py}x{self.px}{d}{g}")
 
     def with_name(self, name: str) -> "Layer":
         return replace(self, name=name)

@@ -5,7 +5,9 @@ windows, row-major, crossing row boundaries), for each kernel row ``ky``, kernel
 and channel block ``cb`` (innermost), one *pallet*: ``Nc`` bricks of ``L`` channels, one brick
 per column. Padding positions, missing channels of the last channel block and missing windows
 of the last window-set are zero activations. The step index inside a window-set is
-``(ky * kw + kx) * CB + cb``.
+``(ky * kw + kx) * CB + cb``. Column ``n`` of window-set ``ws`` at kernel position ``(ky, kx)``
+reads the input position ``(oy*sy + ky*dy - py, ox*sx + kx*dx - px)`` of window
+``ws * Nc + n = oy * ow + ox`` (``dy``, ``dx``: the layer's dilation).
 
 Everything is vectorised over *brick positions* ``(cb, y, x)`` of the padded input: a brick is
 read, reduced or detected once per position; the bricks of kernel position ``(ky, kx)`` for all
@@ -55,9 +57,11 @@ class BrickGrid:
     def at(self, per_brick: np.ndarray, ky: int, kx: int) -> np.ndarray:
         """The per-brick-position values ``(CB, Hp, Wp, ...)`` seen by every column of every
         window-set at kernel position ``(ky, kx)``: ``(CB, window_sets, Nc, ...)``. Columns past
-        the last window read a zero brick (value ``0``)."""
+        the last window read a zero brick (value ``0``). Dilation offsets the windows' first
+        tap, ``(ky*dy, kx*dx)``; the windows' stride stays ``(sy, sx)``."""
         l = self.layer
-        view = per_brick[:, ky:ky + l.sy * (l.oh - 1) + 1:l.sy, kx:kx + l.sx * (l.ow - 1) + 1:l.sx]
+        y0, x0 = ky * l.dy, kx * l.dx
+        view = per_brick[:, y0:y0 + l.sy * (l.oh - 1) + 1:l.sy, x0:x0 + l.sx * (l.ow - 1) + 1:l.sx]
         tail = per_brick.shape[3:]
         n = self.window_sets * self.columns
         if n == l.windows:

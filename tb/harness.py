@@ -32,6 +32,8 @@ def _path(env: str) -> Path:
 def load_params() -> dict:
     """Parameters the runner passed to this test (an empty dict when it passed none)."""
     path = _path(PARAMS_ENV)
+    if not path.exists():
+        return {}
     with open(path) as f:
         return json.load(f)
 

@@ -14,7 +14,7 @@ from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 from dstripes.sim.schemes import SCHEMES
 
-from .tile_sim import layer_run, simulate_tile, tile_design
+from .tile_sim import check_run, layer_run, simulate_tile, tile_design
 from .verdict import Check, FAILED, Verdict
 
 
@@ -34,6 +34,9 @@ def simulate_layer(scheme: str, simulator: str, config: TileConfig, layer: Layer
     ``waves``, ``failure``.
     """
     t0 = time.perf_counter()
+    # every check of the run before the tile is generated (seconds) and built (minutes)
+    check_run(scheme, config, layer, window, acts, weights, mode=mode, filter_set=filter_set,
+              window_sets=window_sets, conv_group=conv_group)
     design, man = tile_design(scheme, config)
     run = layer_run(scheme, config, man["latency"], layer, window, acts, weights, mode=mode,
                     filter_set=filter_set, window_sets=window_sets, conv_group=conv_group)

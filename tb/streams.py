@@ -151,7 +151,6 @@ class StreamDriver:
         self._queue: deque[int] = deque()
         self._current: int | None = None
         self._wake = Event()
-        self._progress = Event()
         self.sent = 0
         self.edges: list[int] = []  # rising-edge index of each transfer
         self.valid.value = 0
@@ -185,18 +184,6 @@ class StreamDriver:
         self._queue.clear()
         self._current = None
         self.valid.value = 0
-        self._progress.set()
-
-    async def wait_idle(self, timeout_cycles: int | None = None) -> None:
-        """Return once every queued payload was accepted."""
-        async def idle():
-            while self.pending:
-                self._progress.clear()
-                await self._progress.wait()
-        if timeout_cycles is None:
-            await idle()
-        else:
-            await self.domain.within(idle(), timeout_cycles)
 
     def stop(self) -> None:
         """Stop driving (``valid`` stays low)."""
@@ -225,7 +212,6 @@ class StreamDriver:
                 self._current = None
                 self.sent += 1
                 self.edges.append(self.domain.cycle())
-                self._progress.set()
 
 
 class StreamMonitor:

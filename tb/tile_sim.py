@@ -23,12 +23,13 @@ from typing import Sequence
 import numpy as np
 
 from dstripes.hw.kinds import kind
-from dstripes.hw.params import MODE_CODES
+from dstripes.hw.params import COUNT_BITS, MODE_CODES
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.functional import window_set_results
 from dstripes.sim.layer import Layer
+from dstripes.sim.limits import check_memory
 from dstripes.sim.pallets import pallets, weight_bricks
 
 from .runner import Design, SimResult, build, emit_verilog, run
@@ -72,6 +73,55 @@ def tile_design(scheme: str, config: TileConfig) -> tuple[Design, dict]:
     return design, man
 
 
+def check_run(scheme: str, config: TileConfig, layer: Layer, window: Window, acts: np.ndarray,
+              weights: np.ndarray, *, mode: str | None = None, filter_set: int = 0,
+              window_sets: int | None = None, conv_group: int = 0) -> tuple:
+    """Every check of :func:`layer_run` (the run's mode, filter-set, window-sets, convolution
+    group, codes, weights, counter widths and memory), without building anything: a command
+    calls it before it generates the tile. Returns ``(mode, codes, weights)``."""
+    k = kind(scheme)
+    s = k.scheme
+    config = k.own(config)
+    mode = s.check_mode(mode, config)
+    if layer.fc:
+        raise ConfigError("fully-connected layers are dispatched round-robin, which the tile RTL does not do")
+    sets = layer.filter_sets(config.rows)
+    if isinstance(filter_set, bool) or not isinstance(filter_set, (int, np.integer)) or not 0 <= filter_set < sets:
+        raise ConfigError(f"filter set {filter_set!r} is outside the {sets} filter-set(s) of {config.rows} "
+                          f"filters of this layer (0..{sets - 1})")
+    columns = s.columns(config)
+    total = layer.window_sets(columns)
+    if window_sets is not None and (isinstance(window_sets, bool) or not isinstance(window_sets, (int, np.integer))
+                                    or not 1 <= window_sets <= total):
+        what = "window_sets" if s.serial else "windows"
+        raise ConfigError(f"{what} must be between 1 and {total} for this layer, not {window_sets!r}")
+    units = total if window_sets is None else int(window_sets)
+    steps = layer.steps(config.lanes)
+    for what, value in (("steps per window-set" if s.serial else "steps per window", steps),
+                        ("window-sets" if s.serial else "windows", units)):
+        if value >= 1 << COUNT_BITS:
+            raise ConfigError(f"the run's {value:,} {what} do not fit the tile's {COUNT_BITS}-bit "
+                              f"counters (at most {(1 << COUNT_BITS) - 1:,}); simulate fewer --window-sets")
+    # the whole layer's pallets (int64), and the run's weight and result streams
+    full = total * steps * columns * config.lanes
+    run_len = units * steps * (config.rows * config.lanes + columns * config.rows)
+    check_memory(8 * (3 * full + 2 * run_len), f"the streams of a run of {layer.describe()}")
+    a = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
+    w = np.asarray(weights)
+    lo, hi = -(1 << (config.weight_bits - 1)), (1 << (config.weight_bits - 1)) - 1
+    if w.size and (w.min() < lo or w.max() > hi):
+        bad = int(w[(w < lo) | (w > hi)].flat[0])
+        raise ConfigError(f"weight {bad} does not fit {config.weight_bits}-bit two's complement")
+    want = (layer.k, layer.cg, layer.kh, layer.kw)
+    if w.shape != want and w.size != layer.k * layer.cg * layer.kh * layer.kw:
+        raise ConfigError(f"weights have shape {w.shape}, the layer needs {want}")
+    if not isinstance(conv_group, (int, np.integer)) or isinstance(conv_group, bool) or \
+            not 0 <= conv_group < layer.conv_groups:
+        raise ConfigError(f"convolution group {conv_group!r} is outside the layer's "
+                          f"{layer.conv_groups} group(s)")
+    return mode, a, w
+
+
 def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, window: Window,
               acts: np.ndarray, weights: np.ndarray, *, mode: str | None = None,
               filter_set: int = 0, window_sets: int | None = None, conv_group: int = 0) -> TileRun:
@@ -103,25 +153,14 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
     k = kind(scheme)
     s = k.scheme
     config = k.own(config)  # the model of exactly the hardware the kind builds
-    mode = s.check_mode(mode, config)
     if isinstance(latency, bool) or not isinstance(latency, int) or latency < 0:
         raise ConfigError(f"latency must be a non-negative integer, not {latency!r}")
-    if layer.fc:
-        raise ConfigError("fully-connected layers are dispatched round-robin, which the tile RTL does not do")
-    sets = layer.filter_sets(config.rows)
-    if isinstance(filter_set, bool) or not isinstance(filter_set, (int, np.integer)) or not 0 <= filter_set < sets:
-        raise ConfigError(f"filter set {filter_set!r} is outside the {sets} filter-set(s) of {config.rows} "
-                          f"filters of this layer (0..{sets - 1})")
-    a = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
-    w = np.asarray(weights)
-    lo, hi = -(1 << (config.weight_bits - 1)), (1 << (config.weight_bits - 1)) - 1
-    if w.size and (w.min() < lo or w.max() > hi):
-        bad = int(w[(w < lo) | (w > hi)].flat[0])
-        raise ConfigError(f"weight {bad} does not fit {config.weight_bits}-bit two's complement")
+    mode, a, w = check_run(scheme, config, layer, window, acts, weights, mode=mode, filter_set=filter_set,
+                           window_sets=window_sets, conv_group=conv_group)
+    columns = s.columns(config)
 
     bits = s.run_bits(a, layer, window, config, mode=mode, conv_group=conv_group, units=window_sets)
     n = bits.shape[0]
-    columns = s.columns(config)
     pal = pallets(a, layer, config.lanes, columns, conv_group)[:n]  # (n, S, Nc, L)
     steps = pal.shape[1]
     wb = weight_bricks(w, layer, config.lanes, config.rows, filter_set, conv_group)  # (S, Nr, L)

@@ -95,6 +95,8 @@ class TileTestbench:
         await ReadOnly()
         measured = level(self.dut.cycles)
         await FallingEdge(self.domain.clk)
+        # the tile finished: every configuration, activation and weight must have been taken
+        left = {d.name: d.pending for d in (self.config, self.act, self.weight) if d.pending}
         return {
             "run": i,
             "results": len(self.result.items) - before,
@@ -103,6 +105,7 @@ class TileTestbench:
             "cycles": measured,
             "tb_cycles": self.result.edges[-1] - self.config.edges[-1],
             "expected_cycles": run["cycles"],
+            "inputs_left": left,
         }
 
     async def _wait_idle(self, budget: int) -> None:
@@ -155,6 +158,8 @@ async def tile_runs(dut):
     if interrupted is not None and interrupted["mismatches"]:
         verdict = verdict + Verdict((Check("results before the reset", FAILED,
                                            f"{interrupted['mismatches']} differ from the model"),))
+    for stream in (tb.config, tb.act, tb.weight, tb.result):
+        stream.stop()  # quiet ports for the last cycles of the simulation
     save_result("tile_runs", {"runs": outcomes, "interrupted": interrupted,
                               "first_mismatches": tb.mismatches, "verdict": verdict.as_dict(),
                               "passed": verdict.passed})

@@ -64,7 +64,8 @@ def run_verdict(outcome: dict, *, cycles_required: bool, label: str = "") -> Ver
     outcome : dict
         ``results`` / ``expected_results`` (result transfers seen / expected), ``mismatches``
         (transfers that differ from the model), ``cycles`` (the tile's counter), ``tb_cycles``
-        (the testbench's own count of the run), ``expected_cycles`` (the model's RTL-exact count).
+        (the testbench's own count of the run), ``expected_cycles`` (the model's RTL-exact count),
+        optionally ``inputs_left`` (stream -> transfers the tile never took).
     cycles_required : bool
         The streams were always ready, so the model's count applies.
     label : str
@@ -79,6 +80,11 @@ def run_verdict(outcome: dict, *, cycles_required: bool, label: str = "") -> Ver
         Check(f"{label}cycle counter", PASSED if outcome["cycles"] == outcome["tb_cycles"] else FAILED,
               f"tile counted {outcome['cycles']}, testbench {outcome['tb_cycles']}"),
     ]
+    if "inputs_left" in outcome:
+        left = outcome["inputs_left"]
+        checks.append(Check(f"{label}inputs taken", FAILED if left else PASSED,
+                            ", ".join(f"{n} {s} transfers never taken" for s, n in left.items())
+                            or "every config, act and weight transfer"))
     model = outcome["expected_cycles"]
     if cycles_required:
         checks.append(Check(f"{label}cycles exact", PASSED if outcome["cycles"] == model else FAILED,

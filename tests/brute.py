@@ -98,10 +98,30 @@ def essential(x: int, signed: bool) -> int:
 # pallet order and functional results
 # --------------------------------------------------------------------------------------------
 
+def _dilation(layer) -> tuple[int, int]:
+    return getattr(layer, "dy", 1), getattr(layer, "dx", 1)
+
+
+def out_size(layer) -> tuple[int, int]:
+    """``(oh, ow)``: the windows of stride ``(sy, sx)`` whose every (dilated) tap lies in the
+    padded input."""
+    dy, dx = _dilation(layer)
+    hp, wp = layer.h + 2 * layer.py, layer.w + 2 * layer.px
+    oh = sum(1 for oy in range(hp) if oy * layer.sy + dy * (layer.kh - 1) < hp)
+    ow = sum(1 for ox in range(wp) if ox * layer.sx + dx * (layer.kw - 1) < wp)
+    return oh, ow
+
+
+def tap(layer, oy: int, ox: int, ky: int, kx: int) -> tuple[int, int]:
+    """Input position ``(y, x)`` (unpadded coordinates) that window ``(oy, ox)`` reads at kernel
+    position ``(ky, kx)``."""
+    dy, dx = _dilation(layer)
+    return oy * layer.sy + ky * dy - layer.py, ox * layer.sx + kx * dx - layer.px
+
+
 def out_windows(layer) -> list[tuple[int, int]]:
     """Output windows ``(oy, ox)`` row-major."""
-    oh = (layer.h + 2 * layer.py - layer.kh) // layer.sy + 1
-    ow = (layer.w + 2 * layer.px - layer.kw) // layer.sx + 1
+    oh, ow = out_size(layer)
     return [(oy, ox) for oy in range(oh) for ox in range(ow)]
 
 
@@ -126,9 +146,7 @@ def pallets(acts, layer, lanes: int, columns: int, group: int = 0) -> np.ndarray
                         wi = ws * columns + col
                         if wi >= len(wins):
                             continue
-                        oy, ox = wins[wi]
-                        y = oy * layer.sy + ky - layer.py
-                        x = ox * layer.sx + kx - layer.px
+                        y, x = tap(layer, *wins[wi], ky, kx)
                         if not (0 <= y < layer.h and 0 <= x < layer.w):
                             continue
                         for lane in range(lanes):
@@ -153,8 +171,7 @@ def conv_float(acts, weights, layer) -> np.ndarray:
     cg, kg = layer.c // layer.conv_groups, layer.k // layer.conv_groups
     w = np.asarray(weights, dtype=np.float64).reshape(layer.k, cg, layer.kh, layer.kw)
     wins = out_windows(layer)
-    oh = (layer.h + 2 * layer.py - layer.kh) // layer.sy + 1
-    ow = (layer.w + 2 * layer.px - layer.kw) // layer.sx + 1
+    oh, ow = out_size(layer)
     out = np.zeros((layer.k, oh, ow), dtype=np.float64)
     for k in range(layer.k):
         g = k // kg
@@ -163,8 +180,7 @@ def conv_float(acts, weights, layer) -> np.ndarray:
             for c in range(cg):
                 for ky in range(layer.kh):
                     for kx in range(layer.kw):
-                        y = oy * layer.sy + ky - layer.py
-                        x = ox * layer.sx + kx - layer.px
+                        y, x = tap(layer, oy, ox, ky, kx)
                         if 0 <= y < layer.h and 0 <= x < layer.w:
                             s += a[g * cg + c, y, x] * w[k, c, ky, kx]
             out[k, oy, ox] = s
@@ -370,7 +386,12 @@ if st is not None:
         kh = draw(st.integers(1, min(3, h + 2 * py)))
         kw = draw(st.integers(1, min(3, w + 2 * px)))
         sy, sx = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-        return Layer(cg * groups, h, w, kg * groups, kh, kw, sy, sx, py, px, groups)
+        # dilated in about a third of the layers: up to 3, as far as the padded input allows
+        dy = dx = 1
+        if draw(st.integers(0, 2)) == 0:
+            dy = draw(st.integers(1, min(3, (h + 2 * py - 1) // (kh - 1) if kh > 1 else 3)))
+            dx = draw(st.integers(1, min(3, (w + 2 * px - 1) // (kw - 1) if kw > 1 else 3)))
+        return Layer(cg * groups, h, w, kg * groups, kh, kw, sy, sx, py, px, groups, dy=dy, dx=dx)
 
     @st.composite
     def scenarios(draw, fc=None, trim=None, run_ahead=None, signed=None, images=False):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dstripes.hw import SIP, Dispatcher, PrecisionDetector, build_tile
+from dstripes.hw.kinds import kind
 from dstripes.hw.params import check_int
 from dstripes.scripts.cli import main
 from dstripes.sim.config import TileConfig
@@ -38,6 +39,10 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys, scheme):
     assert man["ports"]["act__payload"]["width"] == (4 * 4 * 8 if scheme != "dadn" else 4 * 8)
     assert man["latency"] == build_tile(scheme, TileConfig(lanes=4, columns=4, rows=2, act_bits=8,
                                                            weight_bits=8, max_reduction=256)).latency
+    # the size check's payload widths are the generated ports' (a formula that cannot drift)
+    cfg = kind(scheme).own(TileConfig(lanes=4, columns=4, rows=2, act_bits=8, weight_bits=8, max_reduction=256))
+    assert kind(scheme).payload_bits(cfg) == {p: man["ports"][f"{p}__payload"]["width"]
+                                              for p in ("act", "weight", "result")}
 
 
 @pytest.mark.parametrize("scheme", ["dstripes", "stripes", "dadn"])
@@ -58,6 +63,8 @@ def test_verilator_lint_clean(tmp_path, scheme):
     (["--lanes", "0"], "lanes must be a positive integer, not 0"),
     (["--group", "3"], "group size 3 does not divide columns 16"),
     (["--act-bits", "40"], "act_bits must be between 2 and 32, not 40"),
+    # Amaranth numbers the bits of one value in 16 bits: 64 x 64 x 16-bit pallets do not fit
+    (["--lanes", "64", "--columns", "64", "--rows", "4"], "act stream of a dstripes tile"),
 ])
 def test_generate_rejects_bad_parameters(tmp_path, capsys, argv, needle):
     assert main(["generate", *argv, "--out", str(tmp_path)]) == 2

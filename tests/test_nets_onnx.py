@@ -22,9 +22,11 @@ from dstripes.sim.nets.onnx_capture import OnnxNetwork  # noqa: E402
 from dstripes.sim.nets.profile import Profile, profile_network  # noqa: E402
 
 
-def tiny_model(path: str, nhwc: bool = False, opset: int = 13) -> str:
+def tiny_model(path: str, nhwc: bool = False, opset: int = 13, batch="n") -> str:
     """Conv 3->8 3x3 s2 with asymmetric pads (0,0,1,1) -> Relu -> depthwise 3x3 -> Relu ->
-    Conv 8->4 1x1 -> Relu -> global average -> Gemm 4->10."""
+    Conv 8->4 1x1 -> Relu -> global average -> Gemm 4->10. ``batch``: the input's batch
+    dimension (a name: any batch; an int: fixed, as ``torch.onnx.export`` without
+    ``dynamic_axes`` writes it)."""
     rng = np.random.default_rng(7)
     inits = [numpy_helper.from_array(a.astype(np.float32), n) for n, a in [
         ("w1", rng.normal(0, 0.3, (8, 3, 3, 3))), ("b1", rng.normal(0, 0.1, 8)),
@@ -48,7 +50,7 @@ def tiny_model(path: str, nhwc: bool = False, opset: int = 13) -> str:
         helper.make_node("Flatten", ["g"], ["f"]),
         helper.make_node("Gemm", ["f", "wf", "bf"], ["logits"], name="fc", transB=1),
     ]
-    shape = ["n", 16, 16, 3] if nhwc else ["n", 3, 16, 16]
+    shape = [batch, 16, 16, 3] if nhwc else [batch, 3, 16, 16]
     g = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
                           [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
@@ -110,6 +112,69 @@ def test_quantised_run_matches_numpy(tiny, tmp_path):
     y = np.maximum(0, np.einsum("kc,nchw->nkhw", w3, q.apply(x).astype(np.float64))).mean(axis=(2, 3))
     assert np.allclose(out, y @ wf.T + bf, rtol=1e-5, atol=1e-5)
     assert not np.allclose(out, run.output, rtol=1e-6, atol=1e-7)  # the quantisation did something
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_fixed_batch_runs_a_few_photos_at_a_time(tiny, tmp_path, batch):
+    """A model whose batch dimension is fixed (1: torch.onnx.export's default) runs 3 photos
+    in parts of its batch (the last part padded), with the same results as a dynamic model:
+    capture, plain and quantised runs."""
+    fixed = OnnxNetwork(tiny_model(str(tmp_path / "fixed.onnx"), batch=batch), size=16, criterion="cosine")
+    assert fixed.fixed_batch == batch and tiny.fixed_batch is None
+    x = tiny.prepare([im for _, im in photos(3)])
+    a, b = tiny.forward(x, capture=True), fixed.forward(x, capture=True)
+    assert np.allclose(a.output, b.output, rtol=1e-5, atol=1e-6) and b.output.shape == (3, 10)
+    assert all(np.allclose(a.acts[n], b.acts[n], rtol=1e-5, atol=1e-6) for n in tiny.layer_names())
+    q = {"pointwise": Quant(2.0 ** -10, Window(15, 9))}
+    assert np.allclose(tiny.forward(x, q).output, fixed.forward(x, q).output, rtol=1e-5, atol=1e-6)
+
+
+def test_fixed_size_is_the_size(tmp_path):
+    """A model with a fixed input size runs at it; asking for another one is an error naming
+    both, not a silent substitution."""
+    path = tiny_model(str(tmp_path / "t.onnx"))
+    assert OnnxNetwork(path, criterion="cosine").size == 16
+    with pytest.raises(ConfigError, match="fixes its input at 16x16: size 32"):
+        OnnxNetwork(path, size=32, criterion="cosine")
+
+
+def test_dilated_layers_in_both_front_ends():
+    """Dilated convolutions through PyTorch hooks and through the ONNX export: the same layers,
+    and the model's exact convolution equals PyTorch's on integer inputs."""
+    import torch
+    from dstripes.sim.functional import conv_int
+    from dstripes.sim.nets.torch_capture import TorchNetwork, layer_of
+
+    # 'same' padding pads the dilated extent minus one: (3-1)*2 / 2 = 2 on each side
+    same = layer_of(torch.nn.Conv2d(3, 4, 3, dilation=2, padding="same"), (1, 3, 16, 16), "s")
+    assert (same.py, same.px, same.oh, same.ow) == (2, 2, 16, 16)
+    # (onnxruntime cannot run the SAME_UPPER Conv that this exports to: the ONNX part below
+    # uses the explicit padding)
+
+    class Atrous(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv2d(3, 4, 3, dilation=2, padding=2)
+            self.b = torch.nn.Conv2d(4, 2, (3, 2), stride=2, padding=(2, 1), dilation=(2, 3))
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)))
+
+    torch.manual_seed(0)
+    model = Atrous()
+    net = TorchNetwork(model, "dilated", "cosine", 16, "unit")
+    ls = net.layers()
+    assert [(l.dy, l.dx, l.py, l.px) for l in ls] == [(2, 2, 2, 2), (2, 3, 2, 1)]
+    assert [(l.oh, l.ow) for l in ls] == [(16, 16), (8, 8)]
+    assert [l.describe() for l in net.to_onnx().layers()] == [l.describe() for l in ls]
+    rng = np.random.default_rng(2)
+    for layer, conv in zip(ls, (model.a, model.b)):
+        x = rng.integers(0, 50, (layer.c, layer.h, layer.w))
+        w = rng.integers(-20, 20, tuple(conv.weight.shape))
+        want = torch.nn.functional.conv2d(torch.from_numpy(x[None].astype(np.float64)),
+                                          torch.from_numpy(w.astype(np.float64)), stride=conv.stride,
+                                          padding=conv.padding, dilation=conv.dilation)[0]
+        assert conv_int(x, w, layer).tolist() == want.numpy().astype(np.int64).tolist()
 
 
 def test_nhwc_and_old_opset(tmp_path):

@@ -72,7 +72,12 @@ def test_check_accepts_exactly_the_window(window, act_bits):
 def test_check_dtypes():
     w = Window(7, 1)
     assert w.check(np.array([2.0, 4.0]), 8).tolist() == [2, 4]
-    assert w.check(np.array([2, 4], dtype=np.uint8), 8).dtype == np.int64
+    # the narrow dtype is kept (no int64 copy of a large input); floats become the window's type
+    small = np.array([2, 4], dtype=np.uint8)
+    assert w.check(small, 8) is small
+    assert w.check(np.array([2.0, 4.0]), 8).dtype == np.uint8
+    assert Window(7, 0, True).check(np.array([-2.0, 4.0]), 8).dtype == np.int8
+    assert Window(8, 0).check(np.array([True, False]), 16).dtype == np.uint8
     with pytest.raises(ConfigError, match="2.5"):
         w.check(np.array([2.0, 2.5]), 8)
     with pytest.raises(ConfigError, match="dtype"):
@@ -184,3 +189,20 @@ def test_window_of_by_hand():
     assert window_of(np.array([-8, 6]), signed=True) == Window(3, 1, True)
     with pytest.raises(ConfigError, match="-3"):
         window_of(np.array([1, -3]))
+
+
+def test_check_in_chunks(monkeypatch):
+    """Large inputs are checked and converted chunk by chunk: the result and the first bad value
+    named must not depend on where the chunks fall (small chunks here)."""
+    from dstripes.sim import fixed
+    monkeypatch.setattr(fixed, "CHUNK", 3)
+    w = Window(7, 1)
+    codes = np.arange(0, 40, 2).reshape(2, 2, 5)
+    assert w.check(codes.astype(np.float32), 8).tolist() == codes.tolist()
+    assert w.check(np.asfortranarray(codes.astype(np.float64)), 8).tolist() == codes.tolist()
+    bad = codes.copy()
+    bad[1, 1, 3] = 7  # odd: below the window's lsb, in the fourth chunk
+    with pytest.raises(ConfigError, match="code 7 is outside"):
+        w.check(bad.astype(np.int16), 8)
+    with pytest.raises(ConfigError, match="2.5"):
+        w.check(np.where(bad == 7, 2.5, bad), 8)

@@ -93,6 +93,28 @@ def test_grouped_conv_by_hand():
         [[[[[v, 0, 0, 0]]]] for v in (1, 2, 3, 4)]
 
 
+def test_dilated_conv_by_hand():
+    """Dilation 2 on a 1x5 row: a 1x2 kernel taps x and x+2, so 5 - (2*(2-1)+1) + 1 = 3
+    windows; window ox reads (ox, ox+2). Padding 1 adds a zero on each side: 5 windows."""
+    acts = np.array([[[1, 2, 3, 4, 5]]])
+    layer = Layer(1, 1, 5, 1, kh=1, kw=2, dy=1, dx=2)
+    assert (layer.ew, layer.ow, layer.windows) == (3, 3, 3)
+    # steps kx=0, kx=1; columns = windows 0..2 and one missing window
+    assert pallets(acts, layer, lanes=1, columns=4)[..., 0].tolist() == [[[1, 2, 3, 0], [3, 4, 5, 0]]]
+    w = np.array([10, 1]).reshape(1, 1, 1, 2)
+    assert conv_int(acts, w, layer).tolist() == [[[13, 24, 35]]]
+    padded = Layer(1, 1, 5, 1, kh=1, kw=2, px=1, dx=2)
+    assert conv_int(acts, w, padded).tolist() == [[[2, 13, 24, 35, 40]]]
+    assert brute.pallets(acts, padded, 1, 4).tolist() == pallets(acts, padded, 1, 4).tolist()
+    # 2-D, dilation 2x3 with stride 2: window (oy, ox) taps rows 2oy, 2oy+2 and columns 2ox, 2ox+3
+    acts = np.arange(7 * 8).reshape(1, 7, 8)
+    layer = Layer(1, 7, 8, 1, kh=2, kw=2, sy=2, sx=2, dy=2, dx=3)
+    assert (layer.oh, layer.ow) == (3, 3)
+    want = [[acts[0, 2 * oy, 2 * ox] + acts[0, 2 * oy, 2 * ox + 3] + acts[0, 2 * oy + 2, 2 * ox]
+             + acts[0, 2 * oy + 2, 2 * ox + 3] for ox in range(3)] for oy in range(3)]
+    assert conv_int(acts, np.ones((1, 1, 2, 2), np.int64), layer).tolist() == [want]
+
+
 # ---------------------------------------------------------------- properties
 
 @settings(max_examples=120)
@@ -177,6 +199,11 @@ def test_layer_shapes_by_hand():
     ("k=6,kh=3,pad=1,groups=3", (3, 5, 5), Layer(3, 5, 5, 6, 3, 3, 1, 1, 1, 1, 3)),
     ("k=10,fc", (3, 2, 2), Layer(12, 1, 1, 10, fc=True)),
     ("K=4, KH=1", (2, 2, 2), Layer(2, 2, 2, 4)),
+    ("k=4,kh=3,pad=2,dilation=2", (2, 5, 5), Layer(2, 5, 5, 4, 3, 3, 1, 1, 2, 2, dy=2, dx=2)),
+    ("k=4,kh=3,dilation=2x1", (2, 5, 5), Layer(2, 5, 5, 4, 3, 3, dy=2, dx=1)),
+    ("k=4,kh=3,dilation=1", (2, 5, 5), Layer(2, 5, 5, 4, 3, 3)),
+    ("k=10,fc=0,kh=1", (3, 2, 2), Layer(3, 2, 2, 10)),
+    ("k=10,fc=TRUE", (3, 2, 2), Layer(12, 1, 1, 10, fc=True)),
 ])
 def test_layer_parse(spec, shape, expected):
     assert Layer.parse(spec, shape) == expected
@@ -198,6 +225,17 @@ def test_layer_parse(spec, shape, expected):
     ("k=0", (1, 4, 4), "0"),
     ("k=2,stride=0", (1, 4, 4), "0"),
     ("k=2,pad=-1", (1, 4, 4), "-1"),
+    ("k=1,kh=3,dilation=3", (1, 6, 6), "extent 7"),   # 3 taps 3 apart cover 7 > 6 rows
+    ("k=1,kh=3,dilation=0", (1, 6, 6), "0"),
+    ("k=1,dilation=2x", (1, 6, 6), "2x"),
+    # contradictory or unclear fully-connected specs
+    ("k=4,fc,kh=3", (2, 3, 3), "'kh'"),
+    ("k=4,fc,stride=2", (2, 3, 3), "'stride'"),
+    ("k=4,fc,pad=1", (2, 3, 3), "'pad'"),
+    ("k=4,fc,groups=2", (2, 3, 3), "'groups'"),
+    ("k=4,fc,dilation=2", (2, 3, 3), "'dilation'"),
+    ("k=4,fc=maybe", (2, 3, 3), "'maybe'"),
+    ("k=4,fc=2", (2, 3, 3), "'2'"),
 ])
 def test_layer_parse_errors(spec, shape, named):
     with pytest.raises(ConfigError) as e:

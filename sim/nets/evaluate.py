@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from ..config import TileConfig
-from ..cycles import LayerCycles, NetworkCycles, layer_cycles, speedups
+from ..cycles import LayerCycles, NetworkCycles, exact_counts, layer_cycles, speedups
 from ..errors import ConfigError
 from ..schemes import DADN, DSTRIPES, STRIPES
 from .network import Network, Quant
@@ -48,7 +48,8 @@ def merge(parts: list) -> LayerCycles:
     first = parts[0]
     cycles = {k: sum(p.cycles[k] for p in parts) for k in first.cycles}
     return LayerCycles(first.layer, first.window, first.config, sum(p.images for p in parts), cycles,
-                       np.sum([p.hist for p in parts], axis=0), sum(p.steps for p in parts), first.name)
+                       exact_counts(sum(int(p.hist[b]) for p in parts) for b in range(len(first.hist))),
+                       sum(p.steps for p in parts), first.name)
 
 
 def count_layer(acts: np.ndarray, layer, quant: Quant, configs: dict) -> dict:

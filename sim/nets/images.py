@@ -76,12 +76,26 @@ def _library_photos() -> list[tuple[str, object]]:
 
 
 def _read(path: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """One photo as RGB uint8. A corrupt or truncated file, or one declaring more pixels than
+    PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``, about 89 million), is a
+    :class:`ConfigError` naming the file, before its pixels are decoded."""
+    import struct
+    import warnings
+    from PIL import Image
+
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as e:
-        raise ConfigError(f"cannot read image {path} ({e})") from None
+        with warnings.catch_warnings():
+            # PIL only warns between the limit and twice the limit: refuse those too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ConfigError(f"image {path} is too large to decode: {str(e).split('.')[0]} "
+                          f"(limit {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
+        # UnidentifiedImageError is an OSError; broken files raise any of these while decoding
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ConfigError(f"cannot read image {path} ({why})") from None
 
 
 def _split_sources(split: str) -> list[tuple[str, object]]:

@@ -199,7 +199,23 @@ def nsfw_onnx_path() -> str:
 
 
 # ---------------------------------------------------------------- registry
-def load_network(model: str, size: int = 224, preprocess: str | None = None,
+def check_model(model: str, engine: str = "onnx") -> None:
+    """Refuse, before anything loads, a model that is neither a built-in nor an existing file, and
+    the ``torch`` engine for an ONNX model (which always runs in onnxruntime)."""
+    if engine not in ("onnx", "torch"):
+        raise ConfigError(f"engine must be 'onnx' or 'torch', not {engine!r}")
+    if model not in BUILTIN:
+        if model.lower().endswith(".onnx") and not os.path.isfile(model):
+            raise ConfigError(f"ONNX model not found: {model}")
+        if not os.path.isfile(model):
+            raise ConfigError(f"unknown model {model!r} (built-in: {', '.join(BUILTIN)}; or a path "
+                              f"to an .onnx file)")
+    if engine == "torch" and model not in TORCH_WEIGHTS:
+        raise ConfigError(f"engine 'torch' runs the PyTorch built-ins ({', '.join(TORCH_WEIGHTS)}); "
+                          f"{model} is an ONNX model, which always runs in onnxruntime")
+
+
+def load_network(model: str, size: int | None = None, preprocess: str | None = None,
                  criterion: str | None = None, engine: str = "onnx"):
     """A network front-end by built-in name, or any ``.onnx`` file.
 
@@ -207,18 +223,21 @@ def load_network(model: str, size: int = 224, preprocess: str | None = None,
     ----------
     model : str
         One of :data:`BUILTIN` or a path to an ONNX model.
-    size : int
-        Input height and width (ignored where the ONNX model fixes it).
+    size : int, optional
+        Input height and width (default 224). An ONNX model that fixes its input size runs at
+        that size, and asking for another one is an error.
     preprocess, criterion : str, optional
         Override the input normalisation and the fidelity criterion (built-ins have their own;
         ONNX files default to ``imagenet`` and :func:`.onnx_capture.guess_criterion`).
     engine : str
         How the PyTorch built-ins run: ``onnx`` (exported to ONNX and run by onnxruntime, the
         fast default, see :meth:`.torch_capture.TorchNetwork.to_onnx`) or ``torch`` (eager
-        PyTorch with forward hooks). ONNX models always run in onnxruntime.
+        PyTorch with forward hooks). ONNX models always run in onnxruntime: ``torch`` with one is
+        an error.
     """
-    if engine not in ("onnx", "torch"):
-        raise ConfigError(f"engine must be 'onnx' or 'torch', not {engine!r}")
+    check_model(model, engine)
+    if model in TORCH_WEIGHTS and size is None:
+        size = 224
     if engine == "onnx" and model in TORCH_WEIGHTS:
         cached = _cached(model, size, preprocess, criterion)
         if cached is not None:

@@ -14,8 +14,10 @@ named after its node (``<op>_<index>`` when the node is unnamed).
   the smaller, symmetric part and the captured input gets the rest as explicit zero rows and
   columns, which the tile reads exactly like padding: windows and steps are unchanged.
 
-Inputs may be NCHW or NHWC (found from the input's 3-channel axis); a fixed input size in the
-model overrides the requested one.
+Inputs may be NCHW or NHWC (found from the input's 3-channel axis). A model that fixes its
+input size runs at that size (asking for another one is an error); a model that fixes its batch
+dimension (``torch.onnx.export`` without ``dynamic_axes`` fixes it at 1) is run that many photos
+at a time. Dilated convolutions (``dilations``) are modelled.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import os
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ToolError
 from ..layer import Layer
 from .network import Network, Output
 
@@ -76,8 +78,9 @@ class OnnxNetwork(Network):
         Report name (default: the file name without extension).
     criterion : str, optional
         Fidelity criterion (default :func:`guess_criterion` of the model's first output).
-    size : int
-        Input height and width when the model does not fix them.
+    size : int, optional
+        Input height and width (default 224). A model that fixes them runs at its own size, and
+        another ``size`` is an error.
     preprocess : str
         Input normalisation (:data:`.images.PREPROCESS`).
     rename : callable, optional
@@ -86,7 +89,7 @@ class OnnxNetwork(Network):
     """
 
     def __init__(self, model, name: str | None = None, criterion: str | None = None,
-                 size: int = 224, preprocess: str = "imagenet", rename=None):
+                 size: int | None = None, preprocess: str = "imagenet", rename=None):
         onnx, ort = _onnx()
         if isinstance(model, onnx.ModelProto):
             path = name or "<in-memory ONNX model>"
@@ -125,7 +128,13 @@ class OnnxNetwork(Network):
         if hw[0] and hw[1]:
             if hw[0] != hw[1]:
                 raise ConfigError(f"{path}: input {hw[0]}x{hw[1]} is not square")
+            if size is not None and size != hw[0]:
+                raise ConfigError(f"{path} fixes its input at {hw[0]}x{hw[0]}: size {size} does not "
+                                  f"apply (leave it out to use {hw[0]})")
             size = hw[0]
+        size = 224 if size is None else size
+        #: photos per session run: the model's fixed batch dimension, or None (any)
+        self.fixed_batch = dims[0] if dims[0] else None
         self.input_name = inp.name
         self.output_name = g.output[0].name
         self._nodes = self._find_layers(rename)
@@ -188,8 +197,7 @@ class OnnxNetwork(Network):
         if len(in_shape) != 4:
             raise ConfigError(f"layer {name}: only 2-d convolutions are modelled, input {in_shape}")
         a = _attrs(node)
-        if any(d != 1 for d in a.get("dilations", [1, 1])):
-            raise ConfigError(f"layer {name}: dilated convolution {a['dilations']} is not modelled")
+        dy, dx = (int(v) for v in a.get("dilations", [1, 1]))
         _, c, h, wd = (int(v) for v in in_shape)
         k, _, kh, kw = w.shape
         sy, sx = a.get("strides", [1, 1])
@@ -197,7 +205,7 @@ class OnnxNetwork(Network):
         auto = auto.decode() if isinstance(auto, bytes) else auto
         if auto in ("SAME_UPPER", "SAME_LOWER"):
             pads = []
-            for size, kk, s in ((h, kh, sy), (wd, kw, sx)):
+            for size, kk, s in ((h, dy * (kh - 1) + 1, sy), (wd, dx * (kw - 1) + 1, sx)):
                 total = max((-(-size // s) - 1) * s + kk - size, 0)
                 small = total // 2
                 pads.append((small, total - small) if auto == "SAME_UPPER" else (total - small, small))
@@ -208,7 +216,8 @@ class OnnxNetwork(Network):
             t, l, b, r = a.get("pads", [0, 0, 0, 0])
         py, px = min(t, b), min(l, r)
         layer = Layer(c, h + (t - py) + (b - py), wd + (l - px) + (r - px), int(k), int(kh), int(kw),
-                      int(sy), int(sx), int(py), int(px), conv_groups=int(a.get("group", 1)), name=name)
+                      int(sy), int(sx), int(py), int(px), conv_groups=int(a.get("group", 1)), name=name,
+                      dy=dy, dx=dx)
         return layer, (t - py, b - py, l - px, r - px)
 
     # -- sessions -----------------------------------------------------------------------------
@@ -280,13 +289,37 @@ class OnnxNetwork(Network):
     def _layout(self, x):
         return np.ascontiguousarray(x if self.layout == "NHWC" else x.transpose(0, 3, 1, 2))
 
+    def _runs(self, session, names: list, feed: dict) -> list:
+        """``session.run(names, feed)``, the image batch split into the model's fixed batch size
+        (the last part padded with copies of its last photo, whose outputs are dropped)."""
+        batch = feed[self.input_name]
+        b = self.fixed_batch
+        if b is None or len(batch) == b:
+            return self._run_once(session, names, feed)
+        parts = []
+        for i in range(0, len(batch), b):
+            part = batch[i:i + b]
+            n = len(part)
+            if n < b:
+                part = np.concatenate([part, np.repeat(part[-1:], b - n, axis=0)])
+            out = self._run_once(session, names, {**feed, self.input_name: part})
+            parts.append([o[:n] for o in out])
+        return [np.concatenate([p[j] for p in parts]) for j in range(len(names))]
+
+    def _run_once(self, session, names: list, feed: dict) -> list:
+        try:
+            return session.run(names, feed)
+        except Exception as e:  # onnxruntime's own exception types (Fail, InvalidArgument, ...)
+            line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ToolError(f"onnxruntime failed to run {self.path}: {line}") from None
+
     def _plain(self, batch) -> np.ndarray:
-        out = self._capture_session().run([self.output_name], {self.input_name: batch})[0]
+        out = self._runs(self._capture_session(), [self.output_name], {self.input_name: batch})[0]
         return np.asarray(out, dtype=np.float64)
 
     def _discover(self, probe):
         names = [self.output_name] + [n.input[0] for _, n in self._nodes if n.input[0] != self.input_name]
-        res = dict(zip(names, self._capture_session().run(names, {self.input_name: probe})))
+        res = dict(zip(names, self._runs(self._capture_session(), names, {self.input_name: probe})))
         res[self.input_name] = probe
         layers = []
         for name, node in self._nodes:
@@ -302,7 +335,7 @@ class OnnxNetwork(Network):
             names = [self.output_name]
             if capture:
                 names += list(dict.fromkeys(n.input[0] for _, n in self._nodes if n.input[0] != self.input_name))
-            res = dict(zip(names, self._capture_session().run(names, {self.input_name: batch})))
+            res = dict(zip(names, self._runs(self._capture_session(), names, {self.input_name: batch})))
             res[self.input_name] = batch
             acts = {}
             if capture:
@@ -317,7 +350,7 @@ class OnnxNetwork(Network):
             q = quant[name]
             low, high = q.limits
             feed[step], feed[lo], feed[hi] = (np.array(v, np.float32) for v in (q.step, low, high))
-        out = sess.run([self.output_name], feed)[0]
+        out = self._runs(sess, [self.output_name], feed)[0]
         return Output(np.asarray(out, dtype=np.float64), {})
 
     def _adapt(self, name: str, x: np.ndarray) -> np.ndarray:

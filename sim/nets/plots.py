@@ -7,12 +7,28 @@ import os
 import numpy as np
 
 from ..schemes import DADN, DSTRIPES, STRIPES
+from .paper import PUBLISHED
+
 
 def _plt():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def _save(fig, path: str) -> None:
+    """Save a PNG through a temporary name and rename it: an interrupted run never leaves a
+    truncated plot behind."""
+    plt = _plt()
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, dpi=110, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def speedup_bars(ev, path: str) -> str:
@@ -41,8 +57,7 @@ def speedup_bars(ev, path: str) -> str:
     ax.set_title(f"{ev.network}: per-layer speedup ({len(ev.images)} images)")
     ax.legend(fontsize=7, ncol=len(series))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return path
 
 
@@ -67,8 +82,7 @@ def precision_histograms(ev, path: str, key: str = DSTRIPES.name, cols: int = 6)
     fig.suptitle(f"{ev.network}: detected group precision (bits; {cfg.trim}, G={cfg.group}) "
                  f"vs profiled precision (red)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return path
 
 
@@ -84,13 +98,13 @@ def network_summary(evaluations, path: str) -> str:
     fig, ax = plt.subplots(figsize=(max(6, 2 * len(nets)), 4))
     for i, ((_, label), v) in enumerate(zip(keys, vals)):
         ax.bar(x + (i - (len(keys) - 1) / 2) * width, v, width, label=label)
-    ax.axhline(1.92, color="tab:blue", ls="--", lw=0.8, label="Stripes published 1.92x")
+    stripes = PUBLISHED["stripes_over_dadn"][0]
+    ax.axhline(stripes, color="tab:blue", ls="--", lw=0.8, label=f"Stripes published {stripes}x")
     ax.set_xticks(x)
     ax.set_xticklabels(nets)
     ax.set_ylabel("speedup over DaDN (conv layers)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return path

@@ -49,6 +49,7 @@ import time
 
 import numpy as np
 
+from ..files import write_atomic
 from ..errors import ConfigError
 from ..fixed import Window
 from .fidelity import TARGETS, UNITS, check_target, fidelity, passes, threshold
@@ -134,9 +135,8 @@ class Profile:
                 "layers": [l.as_dict() for l in self.layers]}
 
     def save(self, path: str) -> None:
-        with open(path, "w") as f:
-            json.dump(self.as_dict(), f, indent=1)
-            f.write("\n")
+        """Write the JSON file (through a temporary name: never a truncated profile)."""
+        write_atomic(path, json.dumps(self.as_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str) -> "Profile":

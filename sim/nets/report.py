@@ -1,7 +1,8 @@
 """Evaluation reports: tables (rows for the terminal), ``report.md``, ``layers.csv``,
 ``summary.json`` and plots, per network and for all evaluated networks together.
 
-Layout of an output folder ``DIR``::
+Every file is written through a temporary name and renamed (:func:`sim.files.write_atomic`), so
+an interrupted run leaves no truncated report or plot. Layout of an output folder ``DIR``::
 
     DIR/report.md, DIR/summary.json, DIR/layers.csv, DIR/networks.png    all networks
     DIR/<network>/report.md, summary.json, layers.csv,
@@ -10,12 +11,14 @@ Layout of an output folder ``DIR``::
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
 
 import numpy as np
 
+from ..files import write_atomic
 from ..schemes import DADN, DSTRIPES, STRIPES
 from .paper import comparison, markdown as paper_markdown
 from . import plots
@@ -128,24 +131,22 @@ def layers_csv_rows(ev) -> list:
 
 
 def _write_csv(path, rows) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(path, buf.getvalue())
 
 
 def _json(path, obj) -> None:
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=1, default=float)
-        f.write("\n")
+    write_atomic(path, json.dumps(obj, indent=1, default=float) + "\n")
 
 
 def write_network(ev, folder: str) -> list:
     """Write one network's report files into ``folder``; returns their paths."""
     os.makedirs(folder, exist_ok=True)
     files = [os.path.join(folder, n) for n in ("report.md", "layers.csv", "summary.json")]
-    with open(files[0], "w") as f:
-        f.write(network_markdown(ev))
+    write_atomic(files[0], network_markdown(ev))
     _write_csv(files[1], layers_csv_rows(ev))
     _json(files[2], ev.as_dict())
     files.append(plots.speedup_bars(ev, os.path.join(folder, "speedup.png")))
@@ -171,8 +172,7 @@ def write_all(evaluations, out: str) -> list:
                      f"({t['dstripes_over_stripes']:.2f}x over Stripes); profile target {ev.profile.target}, "
                      f"held-out fidelity {ev.profile.fidelity.get('heldout', float('nan')):.4g} "
                      f"({ev.profile.criterion})")
-    with open(os.path.join(out, "report.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_atomic(os.path.join(out, "report.md"), "\n".join(lines) + "\n")
     _json(os.path.join(out, "summary.json"), {"networks": [ev.as_dict() for ev in evaluations], "paper": cmp})
     _write_csv(os.path.join(out, "layers.csv"), [r for ev in evaluations for r in layers_csv_rows(ev)])
     files += [os.path.join(out, n) for n in ("report.md", "summary.json", "layers.csv")]

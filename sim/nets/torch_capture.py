@@ -1,6 +1,6 @@
 """PyTorch front-end: layer shapes and input activations through forward pre-hooks.
 
-Every ``nn.Conv2d`` and ``nn.Linear`` the model calls (or the subset chosen by ``select``) is a
+Every ``nn.Conv2d`` (dilated ones included) and ``nn.Linear`` the model calls (or the subset chosen by ``select``) is a
 layer. Shapes come from the module's parameters and the input it actually receives, so any
 input size works; the layer order is the order of the calls in one forward pass (a ResNet's
 downsample conv runs before the block's ``conv1`` when the model's ``forward`` says so).
@@ -32,22 +32,24 @@ def layer_of(module, in_shape: tuple, name: str) -> Layer:
         return Layer(module.in_features, 1, 1, module.out_features, fc=True, name=name)
     if not isinstance(module, nn.Conv2d):
         raise ConfigError(f"layer {name}: {type(module).__name__} is neither Conv2d nor Linear")
-    if tuple(module.dilation) != (1, 1):
-        raise ConfigError(f"layer {name}: dilated convolution {tuple(module.dilation)} is not modelled")
     if module.padding_mode != "zeros":
         raise ConfigError(f"layer {name}: padding mode {module.padding_mode!r} is not modelled (only zeros)")
     _, c, h, w = in_shape
     kh, kw = module.kernel_size
     sy, sx = module.stride
+    dy, dx = module.dilation
     pad = module.padding
     if pad == "valid":
         pad = (0, 0)
     elif pad == "same":
-        if (kh % 2, kw % 2) != (1, 1):
-            raise ConfigError(f"layer {name}: 'same' padding with an even kernel is asymmetric")
-        pad = ((kh - 1) // 2, (kw - 1) // 2)
+        # PyTorch pads the dilated kernel's extent minus one in total, the odd one at the end
+        total = (dy * (kh - 1), dx * (kw - 1))
+        if total[0] % 2 or total[1] % 2:
+            raise ConfigError(f"layer {name}: 'same' padding of a kernel {kh}x{kw} dilated "
+                              f"{dy}x{dx} is asymmetric")
+        pad = (total[0] // 2, total[1] // 2)
     return Layer(c, h, w, module.out_channels, kh, kw, sy, sx, pad[0], pad[1],
-                 conv_groups=module.groups, name=name)
+                 conv_groups=module.groups, name=name, dy=dy, dx=dx)
 
 
 def module_path(node_name: str) -> str:
