@@ -245,7 +245,7 @@ def run_property(prep: Prepared, prop: Property, *, yosys=None, timeout=None, ke
 
 
 def prove(harnesses, *, names=None, jobs: int | None = None, timeout: float | None = None,
-          out=None, yosys=None, progress=None) -> list[Outcome]:
+          out=None, yosys=None, progress=None, stats: list | None = None) -> list[Outcome]:
     """Prove every property of every harness; return the outcomes in order.
 
     Parameters
@@ -261,6 +261,9 @@ def prove(harnesses, *, names=None, jobs: int | None = None, timeout: float | No
         Keep each harness's Verilog, scripts and logs under ``out/<block>-<n>/``.
     progress : callable, optional
         Called with each :class:`Outcome` as it arrives.
+    stats : list, optional
+        Appended with ``{"harness", "config", "emit_seconds", "prep_seconds"}`` per harness
+        (Amaranth emission and the yosys flattening that precede its properties).
     """
     import os
 
@@ -281,6 +284,9 @@ def prove(harnesses, *, names=None, jobs: int | None = None, timeout: float | No
                     if not props:
                         continue
                     prep = prepare(h, root / f"{h.block}-{i}", yosys=yosys)
+                    if stats is not None:
+                        stats.append({"harness": h.block, "config": h.label(),
+                                      "emit_seconds": prep.emit_seconds, "prep_seconds": prep.prep_seconds})
                     for j, p in enumerate(props):
                         fut = pool.submit(run_property, prep, p, yosys=yosys, timeout=timeout,
                                           keep=out is not None)

@@ -59,8 +59,9 @@ class SerialHarness(wiring.Component):
         ``is_unsigned`` / ``mode_<name>`` are assumptions.
     """
 
-    def __init__(self, config: TileConfig, *, detect=True, dispatcher=Dispatcher, sip=SIP):
+    def __init__(self, config: TileConfig, *, detect=True, stalls=True, dispatcher=Dispatcher, sip=SIP):
         c = self._cfg = config
+        self._stalls = bool(stalls)
         self._detect = detect
         self.disp = dispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
                                weight_bits=c.weight_bits, group=c.group, detect=detect,
@@ -89,8 +90,9 @@ class SerialHarness(wiring.Component):
         wiring.connect(m, wiring.flipped(self.weight), disp.weight)
         m.d.comb += [disp.msb.eq(self.msb), disp.lsb.eq(self.lsb), disp.signed.eq(self.signed),
                      disp.mode.eq(self.mode), disp.act_enable.eq(self.act_enable),
-                     disp.weight_enable.eq(self.weight_enable), disp.plane.ready.eq(self.en)]
+                     disp.weight_enable.eq(self.weight_enable), disp.plane.ready.eq(self.en if self._stalls else 1)]
         plane = disp.plane
+        en = self.en if self._stalls else 1
         last_out = plane.valid & plane.ready & plane.payload.last
 
         # the add stage of the tile (hw/tile.py, hw/controller.py): the cycle after a step's
@@ -98,11 +100,11 @@ class SerialHarness(wiring.Component):
         pending = Signal()
         groups = c.columns // c.group
         add_low = Signal(data.ArrayLayout(range(a), groups))
-        with m.If(self.en):
+        with m.If(en):
             m.d.sync += pending.eq(plane.valid & plane.payload.last)
         with m.If(last_out):
             m.d.sync += add_low.eq(plane.payload.low)
-        add = pending & self.en
+        add = pending & en
         for r in range(c.rows):
             for col in range(c.columns):
                 g = col // c.group
@@ -111,7 +113,7 @@ class SerialHarness(wiring.Component):
                 m.d.comb += [
                     sip.bits.eq(plane.payload.bits[col]),
                     sip.weights.eq(plane.payload.weights[r]),
-                    sip.en.eq(self.en),
+                    sip.en.eq(en),
                     sip.first.eq(plane.valid & plane.payload.first),
                     sip.active.eq(plane.valid & plane.payload.active[g]),
                     sip.neg.eq(plane.payload.neg[g]),
