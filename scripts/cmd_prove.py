@@ -25,9 +25,11 @@ per property, proven / counterexample (with a readable trace) / inconclusive and
             payloads stable while valid and not ready; by induction where it closes, else
             bounded.
 
-Tile options replace the given fields of every block's default configuration (the serial and
-stream proofs run at small sizes: L=2, Nc=2, Nr=1, A=W=3). Exit status 0 only when every
-property is proven; 1 if any has a counterexample or is inconclusive."""
+Tile options replace the given fields of every block's default configuration (the serial
+proof runs at L=2, Nc=2, Nr=1, A=W=2, G=1 and 2, and Stripes; the streams at L=2, Nc=2, Nr=1,
+A=W=4). Larger serial sizes are a hard arithmetic problem for MiniSAT: give --timeout. Exit
+status 0 only when every property is proven; 1 if any has a counterexample or is
+inconclusive."""
 
 
 def register(sub) -> None:

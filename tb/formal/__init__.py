@@ -28,10 +28,12 @@ SMALL_DETECTOR = (
     TileConfig(lanes=4, columns=4, act_bits=8, group=2, trim="leading"),
     TileConfig(lanes=2, columns=4, act_bits=6, group=4, trim="both"),
 )
-#: The serial datapath's configurations (``max_reduction`` sizes the accumulators: a few steps).
+#: The serial datapath's configurations. 2-bit activations and weights: the bounded proof
+#: equates shift-and-add over bit planes with multiplications, which yosys' MiniSAT solves in
+#: tens of seconds here but not in minutes once A = W = 3 (docs/formal.md, "Limits").
 SERIAL = (
-    TileConfig(lanes=2, columns=2, rows=1, act_bits=4, weight_bits=4, group=1, trim="both", max_reduction=8),
-    TileConfig(lanes=2, columns=2, rows=1, act_bits=4, weight_bits=4, group=2, trim="leading", max_reduction=8),
+    TileConfig(lanes=2, columns=2, rows=1, act_bits=2, weight_bits=2, group=1, trim="both", max_reduction=4),
+    TileConfig(lanes=2, columns=2, rows=1, act_bits=2, weight_bits=2, group=2, trim="leading", max_reduction=4),
 )
 STREAMS = TileConfig(lanes=2, columns=2, rows=1, act_bits=4, weight_bits=4, group=1, trim="both",
                      max_reduction=8)

@@ -17,6 +17,7 @@ A yosys run that fails is a :class:`~dstripes.sim.errors.ToolError`.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import re
 import tempfile
 import time
@@ -114,6 +115,22 @@ class Harness:
 
 
 # --- yosys scripts and their output -------------------------------------------------------
+
+_VACUITY = "formal: are the assumptions satisfiable"
+
+
+def vacuity_command(prop: Property, timeout: float | None) -> str:
+    """A ``sat`` that looks for any input (any trace of ``depth`` cycles) meeting the
+    assumptions: a proof under assumptions no input meets would hold vacuously."""
+    args = ["sat", "-set-init-zero"]
+    if prop.depth:
+        args += ["-set", "rst", "0", "-seq", str(prop.depth)]
+    for s in prop.assume:
+        args += ["-set", s, "1"]
+    if timeout:
+        args += ["-timeout", str(max(1, int(round(timeout))))]
+    return " ".join(args)
+
 
 def sat_command(prop: Property, timeout: float | None) -> str:
     args = ["sat", "-set-init-zero"]
@@ -227,13 +244,20 @@ def run_property(prep: Prepared, prop: Property, *, yosys=None, timeout=None, ke
     if others:
         script += f"delete -output {' '.join(f'{TOP}/w:{o}' for o in others)}\nopt_clean -purge\n"
     script += sat_command(prop, timeout) + "\n"
+    if prop.assume:
+        script += f"log {_VACUITY}\n{vacuity_command(prop, timeout)}\n"
     t0 = time.perf_counter()
     run = run_script(script, wd, what=f"property {prop.name} ({h.label()})", yosys=yosys)
     seconds = time.perf_counter() - t0
-    status, method, bound, detail = verdict(run.log, prop)
+    log, _, vacuity = run.log.partition(_VACUITY)
+    status, method, bound, detail = verdict(log, prop)
+    if status == PROVEN and prop.assume and "SAT solving finished - model found" not in vacuity:
+        status, method, bound = INCONCLUSIVE, None, None
+        detail = ("no input meets the assumptions " + ", ".join(prop.assume)
+                  + (" (or that check timed out)" if "TIMEOUT" in vacuity else "") + ": the proof is vacuous")
     trace = None
     if status == COUNTEREXAMPLE:
-        steps = parse_model(run.log)
+        steps = parse_model(log)
         if not steps:
             raise ToolError(f"yosys reported a counterexample to {prop.name} but printed no model; "
                             f"log: {wd / 'yosys.log'}")
@@ -265,8 +289,6 @@ def prove(harnesses, *, names=None, jobs: int | None = None, timeout: float | No
         Appended with ``{"harness", "config", "emit_seconds", "prep_seconds"}`` per harness
         (Amaranth emission and the yosys flattening that precede its properties).
     """
-    import os
-
     harnesses = list(harnesses)
     jobs = jobs or os.cpu_count() or 1
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
