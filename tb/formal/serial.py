@@ -10,7 +10,7 @@ it (DESIGN §4).
 A shadow of the environment keeps the pallets and bricks in the order they were transferred;
 the step being serialised is the oldest one. When a step's last bit plane transfers, the
 harness computes the exact dot products ``sum_l a[c][l] * w[r][l]`` of that step with
-multipliers (no bits, no shifts); when the add takes effect, every SIP's ``result`` must equal
+multipliers (no bit planes, no alignment); when the add takes effect, every SIP's ``result`` must equal
 its own running sum of those products since the last ``clear``.
 
 ``serial.dot_product(<signedness>, <mode>)`` — one property per signedness and mode (the
@@ -30,15 +30,8 @@ from dstripes.hw.params import MODE_CODES, pallet_layout, result_layout, weight_
 from dstripes.hw.sip import SIP
 from dstripes.sim.config import TileConfig
 
-from .detector import MODE_NAMES, _field, _signed
+from .detector import MODE_NAMES, _all, _field, _signed
 from .engine import Harness, Property
-
-
-def _all(bits):
-    out = 1
-    for b in bits:
-        out = out & b
-    return out
 
 
 class SerialHarness(wiring.Component):
