@@ -26,8 +26,8 @@ per property, proven / counterexample (with a readable trace) / inconclusive and
             bounded.
 
 Tile options replace the given fields of every block's default configuration (the serial
-proof runs at L=2, Nc=2, Nr=1, A=W=2, G=1 and 2, and Stripes; the streams at L=2, Nc=2, Nr=1,
-A=W=4). Larger serial sizes are a hard arithmetic problem for MiniSAT: give --timeout. Exit
+proof runs at L=2, Nr=1, A=W=2 with Nc=1 G=1 (both trims), Nc=2 G=2 (leading) and Stripes;
+the streams at L=2, Nc=2, Nr=1, A=W=4). Larger serial sizes are a hard arithmetic problem for MiniSAT: give --timeout. Exit
 status 0 only when every property is proven; 1 if any has a counterexample or is
 inconclusive."""
 

@@ -32,7 +32,7 @@ SMALL_DETECTOR = (
 #: equates shift-and-add over bit planes with multiplications, which yosys' MiniSAT solves in
 #: tens of seconds here but not in minutes once A = W = 3 (docs/formal.md, "Limits").
 SERIAL = (
-    TileConfig(lanes=2, columns=2, rows=1, act_bits=2, weight_bits=2, group=1, trim="both", max_reduction=4),
+    TileConfig(lanes=2, columns=1, rows=1, act_bits=2, weight_bits=2, group=1, trim="both", max_reduction=4),
     TileConfig(lanes=2, columns=2, rows=1, act_bits=2, weight_bits=2, group=2, trim="leading", max_reduction=4),
 )
 STREAMS = TileConfig(lanes=2, columns=2, rows=1, act_bits=4, weight_bits=4, group=1, trim="both",
