@@ -76,6 +76,24 @@ class PrecisionDetector(wiring.Component):
     trailing = property(lambda self: self._trailing)
     latency = property(lambda self: 0, doc="Combinational: 0 cycles.")
 
+    # The two encoders are methods of their own so that the formal tests can build a mutant
+    # (``tests/test_formal.py``) without a broken variant ever living in this file.
+    def _leading_one(self, m: Module, v, name: str) -> Signal:
+        """``msb(v) + 1`` (``0`` when ``v == 0``)."""
+        lead = Signal(range(self._act_bits + 1), name=name)
+        for i in range(self._act_bits):
+            with m.If(v[i]):
+                m.d.comb += lead.eq(i + 1)
+        return lead
+
+    def _trailing_zero(self, m: Module, t, name: str) -> Signal:
+        """``lsb(t)`` (``0`` when ``t == 0``)."""
+        trail = Signal(range(self._act_bits), name=name)
+        for i in reversed(range(self._act_bits)):
+            with m.If(t[i]):
+                m.d.comb += trail.eq(i)
+        return trail
+
     def elaborate(self, platform):
         m = Module()
         a = self._act_bits
@@ -95,10 +113,7 @@ class PrecisionDetector(wiring.Component):
                 tv = tv | x
             m.d.comb += [v.eq(sv), t.eq(tv)]
 
-            lead = Signal(range(a + 1), name=f"lead{g}")   # msb(v) + 1 (0 when v == 0)
-            for i in range(a):
-                with m.If(v[i]):
-                    m.d.comb += lead.eq(i + 1)
+            lead = self._leading_one(m, v, f"lead{g}")
             # top = msb(v) (+1 sign bit when signed); -1 is never used since zero groups get 0 bits
             raw_top = Signal(range(a + 1), name=f"raw_top{g}")
             top = Signal(range(a + 1), name=f"top{g}")
@@ -110,10 +125,7 @@ class PrecisionDetector(wiring.Component):
             low = Signal(range(a), name=f"low{g}")
             m.d.comb += low.eq(self.lsb)
             if self._trailing:
-                trail = Signal(range(a), name=f"trail{g}")
-                for i in reversed(range(a)):
-                    with m.If(t[i]):
-                        m.d.comb += trail.eq(i)
+                trail = self._trailing_zero(m, t, f"trail{g}")
                 with m.If((self.mode == MODE_BOTH) & (trail > self.lsb)):
                     m.d.comb += low.eq(trail)
 
