@@ -137,7 +137,7 @@ def test_trailing_zero_mutant_caught_only_with_trailing():
 
 
 def test_serialised_reads_back():
-    # the renderer's reading of DESIGN §5 on known cases: window [7:0]
+    # the renderer's reading of docs/design.md §5 on known cases: window [7:0]
     assert serialised(12, 3, 2, False) == 12          # {4, 8} with trailing zeros: bits 3..2
     assert serialised((-3) & 0xFF, 2, 3, True) == -3  # signed {-3, 2}: top 2, 3 bits
     assert serialised(0xFF, 0, 1, True) == -1         # signed -1: the sign bit alone

@@ -1,6 +1,6 @@
 """Formal properties of the precision detector (``hw/detector.py``), every input at once.
 
-The harness instantiates the detector and a second description of DESIGN §5 written
+The harness instantiates the detector and a second description of docs/design.md §5 written
 differently: where the detector strips the sign (``x ^ sign``), ORs whole codes and runs
 priority encoders, the reference works one bit position at a time — does any code of the group
 have a set bit at position ``p`` (unsigned), do two adjacent bits ``p`` and ``p − 1`` of some
@@ -16,7 +16,7 @@ Properties (harness outputs, proven with yosys ``sat``; see ``docs/formal.md``):
     reference's, and so does each group's ``top`` wherever ``bits > 0`` (a group that processes
     no bits never uses its ``top``).
 ``exact``
-    Valid window, every code inside it (the quantised codes of DESIGN §4): each code equals the
+    Valid window, every code inside it (the quantised codes of docs/design.md §4): each code equals the
     value of its bits ``[top, top − bits + 1]`` (bit ``top`` weighs ``−2**top`` on signed
     layers; ``bits == 0`` only for an all-zero group) — nothing is lost by the trimming.
 ``raw``
@@ -33,7 +33,7 @@ Properties (harness outputs, proven with yosys ``sat``; see ``docs/formal.md``):
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -167,7 +167,7 @@ class DetectorHarness(wiring.Component):
             dut = self.dut[g]
             equiv.append((dut.bits == ref.bits) & ((ref.bits == 0) | (dut.top == ref.top)))
 
-            # what the dispatcher sends of each code: bits top .. lo (DESIGN §5)
+            # what the dispatcher sends of each code: bits top .. lo (docs/design.md §5)
             lo = Signal(signed(index_bits(a) + 2), name=f"lo{g}")
             m.d.comb += lo.eq(dut.top - dut.bits + 1)
             below = mask(f"below{g}", lambda i: lo > i)
@@ -219,7 +219,7 @@ def _signed(v: int, width: int) -> int:
 
 def serialised(code: int, top: int, bits: int, is_signed: bool) -> int:
     """The value the dispatcher sends for ``code``: its bits ``[top, top - bits + 1]``, bit
-    ``top`` negative on a signed layer (DESIGN §5)."""
+    ``top`` negative on a signed layer (docs/design.md §5)."""
     value = 0
     for i in range(top - bits + 1, top + 1):
         if (code >> i) & 1:

@@ -5,7 +5,7 @@ The environment is free: pallets and weight bricks arrive whenever it likes (``v
 payloads are arbitrary in every cycle; the enables too), the array advances or stalls at will
 (``en``, which is also the plane stream's ``ready``), and each add may close the window-set or
 not (``clear``). Assumed: a valid window held for the whole trace, and activation codes inside
-it (DESIGN §4).
+it (docs/design.md §4).
 
 A shadow of the environment keeps the pallets and bricks in the order they were transferred;
 the step being serialised is the oldest one. When a step's last bit plane transfers, the

@@ -43,7 +43,7 @@ class InputRegisterHarness(wiring.Component):
     and a consumer that takes whenever it likes (``take`` only while ``item``: assumed)."""
 
     def __init__(self, act_layout, weight_layout, *, block=InputRegister):
-        self.dut = block(act_layout, weight_layout)
+        self.dut = block(act_layout=act_layout, weight_layout=weight_layout)
         super().__init__({
             "act": In(stream.Signature(act_layout)), "weight": In(stream.Signature(weight_layout)),
             "act_enable": In(1), "weight_enable": In(1), "take": In(1),
