@@ -1,0 +1,220 @@
+"""Energy per cycle of each tile kind in a real process, and energy per layer of a network.
+
+:func:`energy_model` is the whole measurement, for the tiles of several kinds with one
+configuration:
+
+1. synthesise and time every tile on the library (:func:`synth.tile.synth_tiles`);
+2. pick **one clock for all tiles**: the slowest tile's critical path (or a period given), so
+   every tile meets timing and the comparison is at the same clock, as in the papers;
+3. measure each kind's switching activity in RTL simulation on the bundled real layers
+   (:func:`synth.activity.measure_activity`);
+4. power of each counted block with OpenSTA at that clock (:func:`synth.power.block_power`),
+   times its instance count: the tile's power ``P``, its energy per cycle ``E = P x T``.
+
+Energy of a layer on a chip of ``n`` tiles that takes ``c`` cycles: ``n x c x E`` (every tile is
+clocked for the whole layer, as the cycle model's tiles work in lock-step). Efficiency over the
+bit-parallel tile: ``E_layer(dadn) / E_layer(s)``.
+
+What is *not* in it (and is in the papers' 1.57x / 1.84x): on-chip memories (eDRAM/SRAM,
+whose accesses dominate a DaDianNao chip's energy and are the same per layer for every
+scheme), the interconnect, wires, the clock tree and the tile's top-level glue (a few hundred
+µm²). Process: 130 nm (sky130) here against 65 nm there.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dstripes.sim.config import TileConfig
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.schemes import DADN
+
+#: What the energy figures leave out, for reports.
+SCOPE = ("compute only (SIP / inner-product arrays, dispatcher with its double buffers, "
+         "controller, result buffers); no on-chip memories, no interconnect, no wires, ideal "
+         "clock (no clock tree); the tile's top-level glue is not in the power")
+
+#: Published energy efficiencies over DaDianNao (whole chip with memories, 65 nm).
+PUBLISHED = {
+    "stripes": {"value": 1.57, "source": "Stripes, Judd et al., MICRO 2016 (docs/references.md)"},
+    "dstripes": {"value": 1.84, "source": "DPRed, the journal form of Dynamic Stripes, "
+                                          "arXiv 1804.06732 (docs/references.md)"},
+}
+
+
+@dataclass(frozen=True)
+class TileEnergy:
+    """One tile kind at the common clock.
+
+    Attributes
+    ----------
+    scheme : str
+    clock_ns : float
+        The common clock period.
+    power_w : float
+        Tile power: sum over counted blocks of count x block power.
+    leakage_w : float
+    blocks : dict
+        ``{block: {"count", "power_w" (one instance), "energy_per_cycle_pj", ...}}``.
+    area_um2, critical_path_ns : float
+        The tile's silicon figures (for the report).
+    activity : dict
+        :meth:`synth.activity.TileActivity.summary` of the simulation.
+    """
+
+    scheme: str
+    clock_ns: float
+    power_w: float
+    leakage_w: float
+    blocks: dict
+    area_um2: float
+    critical_path_ns: float
+    activity: dict = field(default_factory=dict)
+
+    @property
+    def energy_per_cycle_pj(self) -> float:
+        return self.power_w * self.clock_ns * 1e3
+
+    def as_dict(self) -> dict:
+        return {"scheme": self.scheme, "clock_ns": self.clock_ns, "power_w": self.power_w,
+                "leakage_w": self.leakage_w, "energy_per_cycle_pj": self.energy_per_cycle_pj,
+                "area_um2": self.area_um2, "critical_path_ns": self.critical_path_ns,
+                "blocks": self.blocks, "activity": self.activity}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TileEnergy":
+        return cls(d["scheme"], float(d["clock_ns"]), float(d["power_w"]), float(d["leakage_w"]),
+                   dict(d["blocks"]), float(d["area_um2"]), float(d["critical_path_ns"]),
+                   dict(d.get("activity", {})))
+
+
+FORMAT = "dstripes-energy-model/1"
+
+
+@dataclass(frozen=True)
+class EnergyModel:
+    """Energy per cycle of each tile kind at one clock (:func:`energy_model`)."""
+
+    config: TileConfig
+    liberty: str
+    clock_ns: float
+    tiles: dict
+    tools: dict = field(default_factory=dict)
+
+    def energy_pj(self, scheme: str, cycles: int, tiles: int | None = None) -> float:
+        """Energy of ``cycles`` cycles of ``tiles`` tiles (default: the configuration's)."""
+        if scheme not in self.tiles:
+            raise ConfigError(f"the energy model has no {scheme} tile")
+        n = self.config.tiles if tiles is None else tiles
+        return n * cycles * self.tiles[scheme].energy_per_cycle_pj
+
+    def as_dict(self) -> dict:
+        return {"format": FORMAT, "config": self.config.as_dict(), "liberty": self.liberty,
+                "clock_ns": self.clock_ns, "clock_mhz": 1000.0 / self.clock_ns, "scope": SCOPE,
+                "tools": self.tools, "tiles": {s: t.as_dict() for s, t in self.tiles.items()}}
+
+    def save(self, path) -> None:
+        from dstripes.sim.files import write_atomic
+
+        write_atomic(path, json.dumps(self.as_dict(), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "EnergyModel":
+        try:
+            d = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"energy model not found: {path}") from None
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"cannot read energy model {path}: {e}") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise ConfigError(f"{path} is not a {FORMAT} file")
+        try:
+            cfg = TileConfig(**d["config"])
+            return cls(cfg, d["liberty"], float(d["clock_ns"]),
+                       {s: TileEnergy.from_dict(t) for s, t in d["tiles"].items()}, d.get("tools", {}))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"energy model {path} is incomplete or malformed ({e})") from None
+
+
+def energy_model(schemes, config: TileConfig = TileConfig(), *, liberty="sky130", clock_ns: float | None = None,
+                 out=None, jobs: int | None = None, simulator: str = "verilator", progress: bool = False,
+                 window_sets: int | None = None, max_instances: int | None = None,
+                 tiles: dict | None = None, note=None) -> EnergyModel:
+    """Synthesise, time, simulate and power the tiles of ``schemes`` (module docstring).
+
+    Parameters
+    ----------
+    schemes : iterable of str
+        Tile kinds; the bit-parallel one is needed for efficiencies over DaDN.
+    liberty : str or path
+        A timed library with power tables (default the built-in ``sky130``).
+    clock_ns : float, optional
+        The common clock period; default the slowest tile's critical path.
+    out : path, optional
+        Keep the synthesis work folders (netlists, STA and power reports) here.
+    tiles : dict, optional
+        ``{scheme: TileArea}`` of an earlier timed :func:`synth_tiles` run whose work folders
+        still exist (skips synthesis).
+    note : callable, optional
+        Called with a line of progress text.
+    """
+    from .activity import MAX_INSTANCES, WINDOW_SETS, measure_activity
+    from .liberty import liberty_info, resolve_liberty
+    from .power import block_power
+    from .sta import sta_version
+    from .tile import synth_tiles
+    from .timing import _outputs, read_netlist
+    from .yosys import yosys_version
+
+    schemes = list(schemes)
+    note = note or (lambda s: None)
+    if clock_ns is not None and not (isinstance(clock_ns, (int, float)) and clock_ns > 0):
+        raise ConfigError(f"clock period must be a positive number of ns, not {clock_ns!r}")
+    lib = resolve_liberty(liberty)
+    tmp = tempfile.TemporaryDirectory(prefix="energy-") if out is None and tiles is None else None
+    try:
+        if tiles is None:
+            note(f"synthesising and timing {', '.join(schemes)} on {liberty}")
+            tiles = synth_tiles(schemes, config, liberty=lib, jobs=jobs, progress=progress,
+                                out=out if out is not None else tmp.name)
+        info = liberty_info(lib)
+        if not info.power:
+            raise ConfigError(f"liberty {liberty} has no power tables: no energy")
+        for s in schemes:
+            if tiles[s].timing is None:
+                raise ConfigError(f"the {s} tile was not timed; energy needs a timed synthesis")
+        clock = clock_ns if clock_ns is not None else max(tiles[s].timing.critical_path_ns for s in schemes)
+        result = {}
+        for s in schemes:
+            t = tiles[s]
+            nets = {b.name: read_netlist(b.area.netlist, info.sequential, _outputs(info)) for b in t.counted}
+            note(f"measuring the {s} tile's switching activity in RTL simulation ({simulator})")
+            t0 = time.perf_counter()
+            act = measure_activity(s, config, nets, simulator=simulator,
+                                   window_sets=window_sets or WINDOW_SETS,
+                                   max_instances=max_instances or MAX_INSTANCES)
+            note(f"  {act.cycles} cycles simulated in {time.perf_counter() - t0:.0f} s")
+            blocks, power, leak = {}, 0.0, 0.0
+            for b in t.counted:
+                bp = block_power(b.area, info, act.blocks.get(b.name), clock)
+                blocks[b.name] = {"count": b.count, **bp.as_dict()}
+                power += b.count * bp.total_w
+                leak += b.count * bp.power.leakage
+            result[s] = TileEnergy(s, clock, power, leak, blocks, t.area_um2, t.timing.critical_path_ns,
+                                   act.summary())
+        return EnergyModel(config, str(liberty), clock, result,
+                           {"yosys": yosys_version(), "opensta": sta_version()})
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def efficiency(energies: dict) -> dict:
+    """``{scheme: E(dadn) / E(scheme)}`` of ``{scheme: energy}``."""
+    if DADN.name not in energies:
+        raise ConfigError("energy efficiency over DaDN needs the bit-parallel (dadn) tile")
+    base = energies[DADN.name]
+    return {s: (base / e if e > 0 else float("inf")) for s, e in energies.items()}
