@@ -126,33 +126,42 @@ def monitored_signals(netlist) -> list:
     return names + sorted(regs)
 
 
-def sample_runs(scheme: str, config: TileConfig, latency: int, window_sets: int = WINDOW_SETS) -> tuple:
+def sample_runs(scheme: str, config: TileConfig, latency: int, window_sets: int = WINDOW_SETS,
+                names=None) -> tuple:
     """The tile runs of the activity simulation: the first ``window_sets`` window-sets (the same
     windows on the bit-parallel tile) of filter-set 0 of every bundled real sample that fits
-    the tile, input 0; returns ``(runs, descriptions)``."""
+    the tile (or of the samples ``names``), input 0; returns ``(runs, descriptions)``."""
+    from dstripes.hw.kinds import kind
     from dstripes.sim import samples
     from dstripes.tb.tile_sim import layer_run
 
-    runs, names = [], []
-    for name in samples.sample_names():
+    if isinstance(window_sets, bool) or not isinstance(window_sets, int) or window_sets < 1:
+        raise ConfigError(f"window-sets per sample must be a positive integer, not {window_sets!r}")
+    chosen = samples.sample_names() if names is None else list(names)
+    # the bit-parallel tile runs windows, not window-sets: the same windows on every tile
+    units = window_sets if kind(scheme).scheme.serial else window_sets * config.columns
+    runs, described = [], []
+    for name in chosen:
         acts, weights, layer, window = samples.load_sample(name)
         if window.msb >= config.act_bits:
             continue
         try:
             runs.append(layer_run(scheme, config, latency, layer, window, acts[0], weights,
-                                  window_sets=window_sets))
+                                  window_sets=units))
         except ConfigError:
+            if names is not None:
+                raise
             continue  # a layer this tile cannot run (e.g. weights wider than the tile's)
-        names.append(f"{name} ({layer.describe()}, {window_sets} window-set(s))")
+        described.append(f"{name} ({layer.describe()}, {window_sets} window-set(s))")
     if not runs:
-        raise ConfigError(f"no bundled real sample fits {config.act_bits}-bit activations: "
-                          f"activity cannot be measured on real data")
-    return runs, names
+        raise ConfigError(f"no bundled real sample fits {config.act_bits}-bit activations and "
+                          f"{config.weight_bits}-bit weights: activity cannot be measured on real data")
+    return runs, described
 
 
 def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulator: str = "verilator",
                      window_sets: int = WINDOW_SETS, max_instances: int = MAX_INSTANCES,
-                     quick: bool = True, build_root=None) -> TileActivity:
+                     quick: bool = True, build_root=None, samples=None) -> TileActivity:
     """Simulate the tile of kind ``scheme`` on real samples and measure its blocks' activity.
 
     Parameters
@@ -165,6 +174,8 @@ def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulat
         whose internal names differ).
     quick : bool
         Verilator ``-O0`` build (see :func:`tb.runner.build`).
+    samples : sequence of str, optional
+        Bundled samples to run (default: every one that fits the tile).
 
     Raises
     ------
@@ -191,7 +202,7 @@ def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulat
             for sig in monitored_signals(netlists[b]):
                 paths[f"{i}.{sig}"] = (b, i, sig)
     design, man = tile_design(scheme, config)
-    runs, described = sample_runs(scheme, config, man["latency"], window_sets)
+    runs, described = sample_runs(scheme, config, man["latency"], window_sets, samples)
     res = simulate_tile(design, man, runs, simulator=simulator, quick=quick, toggles=list(paths),
                         build_root=build_root)
     if not res.passed:

@@ -94,6 +94,7 @@ class Cell:
     pins: tuple = ()
     next_state: str | None = None
     dont_use: bool = False
+    flip_flop: bool = False
 
     @property
     def inputs(self) -> list:
@@ -179,6 +180,7 @@ _CELL = re.compile(r"\bcell\s*\(\s*\"?([^\s\")]+)\"?\s*\)\s*\{")
 _PIN = re.compile(r"\bpin\s*\(\s*\"?([^\s\")]+)\"?\s*\)\s*\{")
 _AREA = re.compile(r"\barea\s*:\s*([0-9.eE+-]+)")
 _SEQ = re.compile(r"\b(ff|latch|ff_bank|latch_bank|statetable)\s*\(")
+_FF = re.compile(r"\b(ff|ff_bank)\s*\(")
 _TIMING = re.compile(r"\btiming\s*\(\s*\"?[^)]*\)\s*\{")
 _POWER = re.compile(r"\b(internal_power|leakage_power)\s*\(")
 _DONT_USE = re.compile(r"\bdont_use\s*:\s*\"?true")
@@ -224,7 +226,8 @@ def parse_liberty(text: str, path: str | os.PathLike = "<text>") -> LibertyInfo:
         cells[m.group(1)] = Cell(m.group(1), float(a.group(1)) if a else 0.0, bool(_SEQ.search(body)),
                                  bool(_TIMING.search(body)), _pins(body),
                                  ns.group(1).strip() if ns else None,
-                                 bool(_DONT_USE.search(body[:body.find("pin") if "pin" in body else len(body)])))
+                                 bool(_DONT_USE.search(body[:body.find("pin") if "pin" in body else len(body)])),
+                                 bool(_FF.search(body)))
     return LibertyInfo(Path(path), lib.group(1) if lib else "?", time_unit, cells,
                        bool(_POWER.search(text)))
 
@@ -252,7 +255,7 @@ def check_timing_liberty(path: str | os.PathLike) -> LibertyInfo:
     if not info.timing:
         raise ConfigError(f"liberty {path} has no timing arcs (no timing() groups): "
                           f"OpenSTA cannot time a netlist of it")
-    if not info.sequential:
+    if not any(c.flip_flop for c in info.cells.values()):
         raise ConfigError(f"liberty {path} has no flip-flop (no cell with an ff group) for "
                           f"dfflibmap to map registers to")
     return info

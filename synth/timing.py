@@ -146,6 +146,9 @@ class Timing:
         Blocks the path crosses, in order (a tile; empty for a block).
     block_bound_ns : float or None
         A tile: its blocks' largest own critical path (ports as registers).
+    internal_ns : float or None
+        A block: its worst register-to-register path alone (no port involved); a tile can
+        never be faster than any of its blocks' ``internal_ns``.
     """
 
     critical_path_ns: float
@@ -153,6 +156,7 @@ class Timing:
     endpoint: str
     through: tuple = ()
     block_bound_ns: float | None = None
+    internal_ns: float | None = None
 
     @property
     def fmax_mhz(self) -> float:
@@ -165,6 +169,8 @@ class Timing:
             d["critical_path"]["through"] = list(self.through)
         if self.block_bound_ns is not None:
             d["block_bound_ns"] = self.block_bound_ns
+        if self.internal_ns is not None:
+            d["internal_ns"] = self.internal_ns
         return d
 
 
@@ -193,23 +199,33 @@ def _check_names(names, what: str) -> None:
 
 
 def block_timing(workdir: str | os.PathLike, top: str, info, *, what: str, sta: str | None = None,
-                 timeout: float | None = None) -> Timing:
+                 timeout: float | None = None, ideal_nets: bool = False) -> Timing:
     """Time the block netlist ``workdir/user.v`` (module ``top``) mapped onto ``workdir/user.lib``
-    (:class:`synth.liberty.LibertyInfo` ``info``) on its own, ports ideal."""
+    (:class:`synth.liberty.LibertyInfo` ``info``) on its own, ports ideal; also its worst
+    register-to-register path (:attr:`Timing.internal_ns`). ``ideal_nets``: every net without
+    load (the validation of :func:`tile_timing` compares both ways with all nets ideal)."""
     wd = Path(workdir)
     net = read_netlist(wd / "user.v", info.sequential, _outputs(info))
     _check_names(net.ports, what)
     period = PROBE_PERIOD_NS / info.time_unit_ns
     script = ["read_liberty user.lib", "read_verilog user.v", f"link_design {top}",
-              *_constraints(net.ports, period),
-              "report_checks -path_delay max -format full -digits 4 > block_path.rpt"]
-    (wd / "block_path.rpt").unlink(missing_ok=True)
+              *_constraints(net.ports, period)]
+    if ideal_nets:
+        script.append("set_load -subtract_pin_load 0 [get_nets *]")
+    script.append("report_checks -path_delay max -format full -digits 4 > block_path.rpt")
+    if net.registers:
+        script.append("report_checks -path_delay max -format full -digits 4 -from [all_registers "
+                      "-clock_pins] -to [all_registers -data_pins] > block_internal.rpt")
+    for f in ("block_path.rpt", "block_internal.rpt"):
+        (wd / f).unlink(missing_ok=True)
     run_sta("\n".join(script), wd, name="block_sta", what=what, sta=sta, timeout=timeout)
     path = worst_path(_read(wd / "block_path.rpt", what), period, what=what)
+    internal = worst_path(_read(wd / "block_internal.rpt", what), period, what=what) if net.registers else None
+    internal_ns = internal.min_period * info.time_unit_ns if internal is not None else None
     if path is None:  # nothing constrained: no register, or no path between ports
-        return Timing(0.0, "-", "-")
+        return Timing(0.0, "-", "-", internal_ns=internal_ns)
     return Timing(path.min_period * info.time_unit_ns, _point(path.startpoint, net),
-                  _point(path.endpoint, net))
+                  _point(path.endpoint, net), internal_ns=internal_ns)
 
 
 def _outputs(info) -> dict:
@@ -389,14 +405,19 @@ def stub_modules(ports: dict) -> str:
     return "\n".join(out)
 
 
-def tile_sta_script(top: str, netlists: dict, ports: dict, period: float, ideal_nets: bool = True) -> str:
-    """OpenSTA script timing the linked tile (``glue.v`` + each block's netlist)."""
+def tile_sta_script(top: str, netlists: dict, ports: dict, period: float, ideal: str = "boundary") -> str:
+    """OpenSTA script timing the linked tile (``glue.v`` + each block's netlist).
+
+    ``ideal``: ``"boundary"`` (the nets between blocks have no load, the default analysis),
+    ``"all"`` (no net has a load: the validation against a flat netlist) or ``"none"``."""
     lines = ["read_liberty user.lib", "read_verilog glue.v"]
     lines += [f"read_verilog {tcl_quote(str(p))}" for p in netlists.values()]
     lines += [f"link_design {top}", *_constraints(ports, period)]
-    if ideal_nets:
+    if ideal == "boundary":
         # wires between blocks: no load (a layout would buffer them; not part of this analysis)
         lines.append("set_load -subtract_pin_load 0 [get_nets *]")
+    elif ideal == "all":
+        lines.append("set_load -subtract_pin_load 0 [get_nets -hierarchical *]")
     lines.append("report_checks -path_delay max -format full -digits 4 > tile_path.rpt")
     return "\n".join(lines)
 
@@ -427,7 +448,7 @@ def describe_tile_path(path: WorstPath, instances: dict, netlists: dict) -> tupl
 
 def tile_timing(tile, blocks, areas: dict, workdir: str | os.PathLike, info, *, top: str,
                 yosys: str | None = None, sta: str | None = None,
-                timeout: float | None = None) -> tuple:
+                timeout: float | None = None, ideal: str = "boundary") -> tuple:
     """Time a whole tile from its blocks' netlists (see the module docstring).
 
     Parameters
@@ -440,6 +461,8 @@ def tile_timing(tile, blocks, areas: dict, workdir: str | os.PathLike, info, *, 
         Folder for the glue, its netlist, scripts and reports (created).
     info : LibertyInfo
         The library (``user.lib`` is linked into ``workdir``).
+    ideal : str
+        Which nets have no load (:func:`tile_sta_script`).
 
     Returns
     -------
@@ -478,7 +501,7 @@ def tile_timing(tile, blocks, areas: dict, workdir: str | os.PathLike, info, *, 
     glue_net = read_netlist(wd / "glue.v", info.sequential, outputs)
     _check_names(glue_net.ports, what)
     period = PROBE_PERIOD_NS / info.time_unit_ns
-    run_sta(tile_sta_script(top, {n: areas[n].netlist for n in nets}, glue_net.ports, period),
+    run_sta(tile_sta_script(top, {n: areas[n].netlist for n in nets}, glue_net.ports, period, ideal),
             wd, name="tile_sta", what=what, sta=sta, timeout=timeout)
     path = worst_path(_read(wd / "tile_path.rpt", what), period, what=what)
     bound = max((areas[b.name].timing.critical_path_ns for b in blocks
