@@ -78,6 +78,9 @@ class BlockArea:
         Cells of the user-liberty mapping.
     liberty_ff_area : float or None
         The part of ``liberty_area`` in sequential cells (flip-flops, latches).
+    fanout_buffers : int or None
+        Buffers the fan-out repair added after ABC (:mod:`synth.fanout`; their area is in
+        ``liberty_area``), when the liberty was timed.
     timing : synth.timing.Timing or None
         OpenSTA's worst path of the block on its own (ports ideal, see :mod:`synth.timing`),
         when the liberty was timed.
@@ -98,6 +101,7 @@ class BlockArea:
     liberty_area: float | None = None
     liberty_cells: int | None = None
     liberty_ff_area: float | None = None
+    fanout_buffers: int | None = None
     timing: object = None
     seconds: float = field(default=0.0, compare=False)
     cpu_seconds: float = field(default=0.0, compare=False)
@@ -110,6 +114,8 @@ class BlockArea:
 
     def as_dict(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k not in ("timing", "netlist")}
+        if self.fanout_buffers is None:
+            del d["fanout_buffers"]
         if self.liberty_area is None:
             del d["liberty_area"], d["liberty_cells"], d["liberty_ff_area"]
         else:
@@ -351,12 +357,18 @@ def synth_verilog(verilog: str, top: str, *, liberty: str | os.PathLike | None =
                            liberty_file=lib)
         extra = {}
         if info is not None:
+            from .fanout import repair_fanout
             from .timing import block_timing
 
             if not (wd / "user.v").is_file():
                 raise reports.ReportError(f"yosys wrote no netlist (user.v) for {what}")
+            # split the nets ABC left with a large fan-out; the buffers are real cells
+            text, n_buf, buf_area = repair_fanout((wd / "user.v").read_text(errors="replace"), info)
+            if n_buf:
+                (wd / "user.v").write_text(text)
             extra = dict(timing=block_timing(wd, top, info, what=what, sta=sta, timeout=timeout),
-                         netlist=str(wd / "user.v"))
+                         netlist=str(wd / "user.v"), liberty_area=area.liberty_area + buf_area,
+                         liberty_cells=area.liberty_cells + n_buf, fanout_buffers=n_buf)
         return dataclasses.replace(area, seconds=run.seconds, cpu_seconds=run.cpu_seconds, **extra)
     finally:
         if tmp is not None:

@@ -163,6 +163,23 @@ class LibertyInfo:
                               f"that input), which the flow needs to write a netlist for OpenSTA")
         return best.name, best.inputs[0].name, best.outputs[0].name
 
+    def repair_buffer(self) -> tuple:
+        """``(cell, input pin, output pin)`` of the buffer a fan-out repair inserts: the smallest
+        non-inverting buffer with at least twice the area of the smallest one (an X4-class drive
+        in a usual library), or the largest if none is."""
+        bufs = []
+        for c in self.cells.values():
+            if c.sequential or c.dont_use or len(c.inputs) != 1 or len(c.outputs) != 1:
+                continue
+            if (c.outputs[0].function or "").replace(" ", "").strip("()") == c.inputs[0].name:
+                bufs.append(c)
+        if not bufs:
+            return self.buffer()
+        small = min(c.area for c in bufs)
+        big = [c for c in bufs if c.area >= 2 * small]
+        c = min(big, key=lambda c: (c.area, c.name)) if big else max(bufs, key=lambda c: c.area)
+        return c.name, c.inputs[0].name, c.outputs[0].name
+
     def area_split(self, counts: dict) -> tuple:
         """``(total area, flip-flop area)`` of ``{cell: count}`` (latches count as flip-flops)."""
         total = seq = 0.0

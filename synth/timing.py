@@ -6,8 +6,10 @@ Conventions (both levels)
   no wire capacitance or resistance (no placement). Cell delays come from the Liberty NLDM
   tables with the pin capacitances of the real fan-out.
 * **Fan-out buffering.** The user-liberty mapping ends with ABC's ``buffer -p -N 10``
-  (:data:`synth.flow.ABC_LIB_SCRIPT`): no net inside a block drives more than ~10 pins, block
-  inputs and register outputs included, as a synthesis tool would do before timing.
+  (:data:`synth.flow.ABC_LIB_SCRIPT`, buffering and sizing where ABC's gain model says it pays),
+  then :func:`synth.fanout.repair_fanout` splits every net a cell still drives into more than 12
+  pins (a register's output above all: flip-flops stay minimum size), as a synthesis tool's
+  design-rule repair would before timing. Block inputs are driven ideally (see below).
 * **Critical path** = the shortest clock period the worst setup path allows: arrival at the
   endpoint plus its setup time (register) or output delay (port), i.e. ``period - slack`` for
   any probe period. ``fmax = 1 / critical path``.
@@ -159,8 +161,9 @@ class Timing:
     internal_ns: float | None = None
 
     @property
-    def fmax_mhz(self) -> float:
-        return 1000.0 / self.critical_path_ns if self.critical_path_ns > 0 else float("inf")
+    def fmax_mhz(self) -> float | None:
+        """``1000 / critical_path_ns``; ``None`` when nothing is timed (no path at all)."""
+        return 1000.0 / self.critical_path_ns if self.critical_path_ns > 0 else None
 
     def as_dict(self) -> dict:
         d = {"critical_path_ns": self.critical_path_ns, "fmax_mhz": self.fmax_mhz,

@@ -30,16 +30,29 @@ def resolve(dut, path: str):
     return h
 
 
-def _bits(values: list, width: int) -> np.ndarray:
-    """``(n, width)`` 0/1 matrix of ``n`` unsigned ints, bit 0 first."""
-    nbytes = (width + 7) // 8
-    raw = b"".join(v.to_bytes(nbytes, "little") for v in values)
-    m = np.frombuffer(raw, dtype=np.uint8).reshape(len(values), nbytes)
-    return np.unpackbits(m, axis=1, bitorder="little")[:, :width]
+def _bits(strings: list, width: int) -> tuple:
+    """``(n, width)`` 0/1 matrix of ``n`` binary strings (MSB first, as the simulator gives
+    them) with bit 0 in column 0, and the number of samples holding X or Z bits (those bits
+    keep their previous value: no toggle is counted on an unknown)."""
+    raw = np.frombuffer("".join(strings).encode("ascii"), dtype=np.uint8).reshape(len(strings), width)
+    m = raw[:, ::-1]
+    known = (m == ord("0")) | (m == ord("1"))
+    bits = (m == ord("1")).astype(np.uint8)
+    unknown = int(np.count_nonzero(~known.all(axis=1)))
+    if unknown:
+        for i in range(len(bits)):
+            if not known[i].all():
+                prev = bits[i - 1] if i else np.zeros(width, np.uint8)
+                bits[i] = np.where(known[i], bits[i], prev)
+    return bits, unknown
 
 
 class ToggleMonitor:
-    """Sample ``paths`` every cycle between :meth:`start` and :meth:`stop`.
+    """Sample ``paths`` every cycle between :meth:`run` and :meth:`stop`.
+
+    The simulator's binary strings are kept as they come (one string per signal and cycle) and
+    turned into bits once at the end: a 12,000-bit result bus costs a string copy per cycle,
+    not an integer conversion.
 
     Parameters
     ----------
@@ -57,30 +70,26 @@ class ToggleMonitor:
         self.missing = []
         for p in paths:
             h = resolve(dut, p)
-            if h is None:
+            if h is None or not hasattr(h, "_handle"):
                 self.missing.append(p)
             else:
                 self.handles[p] = h
+        self._raw = [(p, h._handle) for p, h in self.handles.items()]
         self.values = {p: [] for p in self.handles}
-        self.unknown = {p: 0 for p in self.handles}
         self.cycles = 0
         self._running = False
 
     async def run(self) -> None:
         """Sample until :meth:`stop` (start it with ``cocotb.start_soon``)."""
         self._running = True
+        values = self.values
         while self._running:
             await FallingEdge(self.clk)
             await ReadOnly()
             if not self._running:
                 break
-            for p, h in self.handles.items():
-                v = h.value
-                if v.is_resolvable:
-                    self.values[p].append(int(v))
-                else:  # X/Z: keep the previous value (no toggle counted)
-                    self.unknown[p] += 1
-                    self.values[p].append(self.values[p][-1] if self.values[p] else 0)
+            for p, h in self._raw:
+                values[p].append(h.get_signal_val_binstr())
             self.cycles += 1
 
     def stop(self) -> None:
@@ -91,11 +100,14 @@ class ToggleMonitor:
         with per-bit counts (bit 0 first)."""
         out = {}
         for p, vals in self.values.items():
-            width = len(self.handles[p])
             if not vals:
                 continue
-            m = _bits(vals, width)
+            width = len(vals[0])
+            if any(len(v) != width for v in vals):
+                self.missing.append(p)
+                continue
+            m, unknown = _bits(vals, width)
             toggles = np.count_nonzero(m[1:] != m[:-1], axis=0) if len(vals) > 1 else np.zeros(width, int)
             out[p] = {"width": width, "toggles": toggles.tolist(), "ones": m.sum(axis=0).tolist(),
-                      "unknown": self.unknown[p]}
+                      "unknown": unknown}
         return {"cycles": self.cycles, "missing": self.missing, "signals": out}
