@@ -137,7 +137,8 @@ def main(argv=None) -> int:
     target = r["target_seconds"]
     verdict = "within" if r["wall_seconds"] <= target else "OVER"
     cpu = r["cpu_seconds"]
-    print(f"{r['blocks']} blocks, {r['unique_blocks']} distinct; construction {build:.1f} s; "
+    built = f"construction {build:.1f} s; " if r["build_seconds"] else ""
+    print(f"{r['blocks']} blocks, {r['unique_blocks']} distinct; {built}"
           f"last Verilog emitted after {r['emit_seconds']:.1f} s (synthesis overlaps it)")
     print(f"CPU: {cpu['python']:.1f} s Python (construction, elaboration), {cpu['yosys']:.1f} s "
           f"child processes (Verilog backend, yosys, ABC); total {cpu['python'] + cpu['yosys']:.1f} s "

@@ -137,7 +137,7 @@ def check_energy(args, cfg):
 
     from dstripes.synth.energy import EnergyModel
     from dstripes.synth.flow import check_liberty
-    from dstripes.synth.liberty import check_timing_liberty, liberty_info, resolve_liberty
+    from dstripes.synth.liberty import check_timing_liberty, resolve_liberty
     from dstripes.synth.sta import sta_path
 
     if args.clock_ns is not None and not args.clock_ns > 0:
@@ -205,11 +205,11 @@ def energy_table(model, energies) -> str:
     rows = []
     for net, e in energies.items():
         t, eff = e["conv_only"]["energy_pj"], e["conv_only"]["energy_efficiency_over_dadn"]
-        rows.append([f"{net} (conv)", t["dadn"] / 1e6, t["stripes"] / 1e6, t["dstripes"] / 1e6,
+        rows.append([f"{net} (conv)", t["dadn"] / 1e9, t["stripes"] / 1e9, t["dstripes"] / 1e9,
                      eff["stripes"], eff["dstripes"]])
     rows.append(["published (65 nm, whole chip)", "", "", "", PUBLISHED["stripes"]["value"],
                  PUBLISHED["dstripes"]["value"]])
-    return render(["network", "DaDN µJ", "Stripes µJ", "DStripes µJ", "STR eff.", "DStr eff."], rows,
+    return render(["network", "DaDN mJ", "Stripes mJ", "DStripes mJ", "STR eff.", "DStr eff."], rows,
                   title=f"Energy, compute only ({model.liberty}, {model.clock_ns:.2f} ns clock, "
                         f"{model.config.tiles} tiles; no memories, no wires; energy.md says how this "
                         f"differs from the papers)")

@@ -37,7 +37,7 @@ from dstripes.sim.errors import ConfigError
 
 from .activity import BlockActivity, split_bit
 from .sta import Power, power_report, run_sta, tcl_quote
-from .timing import _constraints, _outputs, _read, clean_name, module_ports, read_netlist
+from .timing import _constraints, _read, clean_name, module_ports
 
 #: Toggle rate of unannotated inputs (transitions per cycle) when no activity was measured.
 DEFAULT_TOGGLE = 0.1

@@ -43,10 +43,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from dstripes.sim.errors import ConfigError, ToolError
+from dstripes.sim.errors import ToolError
 
 from .sta import WorstPath, run_sta, tcl_quote, worst_path
 

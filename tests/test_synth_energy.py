@@ -69,6 +69,14 @@ def test_network_energy_follows_cycles(model):
     assert e["total"]["energy_pj"]["dstripes"] < e["total"]["energy_pj"]["stripes"]
 
 
+def test_toggle_counting_of_binary_strings():
+    from dstripes.tb.toggles import _bits
+
+    # MSB first as the simulator gives them; an X keeps the bit's previous value
+    m, unknown = _bits(["0101", "01x1", "1111"], 4)
+    assert m.tolist() == [[1, 0, 1, 0], [1, 0, 1, 0], [1, 1, 1, 1]] and unknown == 1
+
+
 def test_helpers():
     assert split_bit("partial[18]") == ("partial", 18) and split_bit("next.acts[3]") == ("next.acts", 3)
     assert split_bit("c_full") == ("c_full", 0)
