@@ -264,8 +264,9 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
         Seconds allowed per yosys or OpenSTA run.
     stats : dict, optional
         Filled with ``blocks`` (listed), ``unique`` (synthesised), ``emit_seconds`` (until the
-        last block was emitted; synthesis overlaps it), ``timing_seconds`` (the tiles' timing)
-        and ``wall_seconds`` (everything).
+        last block was emitted; synthesis overlaps it), ``synth_seconds`` (until the last block
+        was synthesised), ``timing_seconds`` (after that, until the last tile was timed; a
+        tile is timed as soon as its own blocks are done) and ``wall_seconds`` (everything).
     timing : bool, optional
         Time blocks and tiles with OpenSTA (default: whenever ``liberty`` is given); needs a
         library with timing arcs and ``sta``.
@@ -318,19 +319,31 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
     tmp = tempfile.TemporaryDirectory(prefix="synth-") if out is None else None
     root = Path(out) if out is not None else Path(tmp.name)
     try:
-        results = _synth_all(schemes, listed, jobs=jobs, root=root, keep=out is not None,
-                             liberty=liberty, yosys=yosys, timeout=timeout, bar=bar, stats=stats,
-                             timing=timing, sta=sta)
+        time_scheme = None
+        if timing and tiles_hw:
+            from .timing import block_netlists, tile_glue, tile_timing
+
+            def time_scheme(s, areas):
+                """Called in this thread as soon as the scheme's last block is synthesised: the
+                glue is emitted here (Amaranth), yosys and OpenSTA run in the pool."""
+                top = kind(s).top
+                nets = block_netlists(listed[s], areas, info, top)
+                glue = tile_glue(tiles_hw[s], listed[s], top, {n: v.ports for n, v in nets.items()})
+                return lambda: tile_timing(tiles_hw[s], listed[s], areas, root / s / "_tile", info,
+                                           top=top, yosys=yosys, sta=sta, timeout=timeout,
+                                           glue=glue, nets=nets)
+        results, timed = _synth_all(schemes, listed, jobs=jobs, root=root, keep=out is not None,
+                                    liberty=liberty, yosys=yosys, timeout=timeout, bar=bar, stats=stats,
+                                    timing=timing, sta=sta, time_scheme=time_scheme,
+                                    timed_schemes=set(tiles_hw))
         tiles = {}
         for s in schemes:
             tiles[s] = TileArea(s, tuple(BlockUse(b.name, b.count, results[(s, b.name)],
                                                   getattr(b, "part_of", None)) for b in listed[s]))
-        if timing and tiles_hw:
-            t1 = time.perf_counter()
-            tiles.update(_time_tiles(tiles, tiles_hw, listed, root, info, jobs=jobs, yosys=yosys,
-                                     sta=sta, timeout=timeout, bar=bar))
-            if stats is not None:
-                stats["timing_seconds"] = time.perf_counter() - t1
+            if s in timed:
+                t, glue_area, glue_counts = timed[s]
+                _, glue_ff = info.area_split(glue_counts)
+                tiles[s] = dataclasses.replace(tiles[s], timing=t, glue_area=glue_area, glue_ff_area=glue_ff)
     finally:
         bar.close()
         if tmp is not None:
@@ -340,43 +353,30 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
     return tiles
 
 
-def _time_tiles(tiles, tiles_hw, listed, root: Path, info, *, jobs, yosys, sta, timeout, bar) -> dict:
-    """:func:`synth.timing.tile_timing` of every tile built from the registry, in parallel."""
-    from .timing import tile_timing
-
-    def one(s):
-        areas = {b.name: b.area for b in tiles[s].blocks}
-        t, glue_area, glue_counts = tile_timing(tiles_hw[s], listed[s], areas, root / s / "_tile", info,
-                                                top=kind(s).top, yosys=yosys, sta=sta, timeout=timeout)
-        return s, t, glue_area, glue_counts
-
-    out = {}
-    with cf.ThreadPoolExecutor(max_workers=min(jobs, len(tiles_hw))) as pool:
-        futures = [pool.submit(one, s) for s in tiles_hw]
-        try:
-            for fut in cf.as_completed(futures):
-                s, t, glue_area, glue_counts = fut.result()
-                _, glue_ff = info.area_split(glue_counts)
-                out[s] = dataclasses.replace(tiles[s], timing=t, glue_area=glue_area, glue_ff_area=glue_ff)
-                bar.set_postfix_str(f"timed {s}")
-                bar.update(1)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            stop_running()
-            raise
-    return out
-
-
 def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys, timeout, bar, stats,
-               timing=False, sta=None) -> dict:
-    """Emit each block's Verilog in turn and hand it to the yosys pool at once (emission of the
-    next block overlaps the synthesis of the previous ones); identical Verilog is synthesised
-    once. Returns ``{(scheme, block): BlockArea}``."""
+               timing=False, sta=None, time_scheme=None, timed_schemes=()) -> tuple:
+    """Emit each block's Verilog in turn and hand it to the pool at once (emission of the next
+    block overlaps the synthesis of the previous ones); identical Verilog is synthesised once.
+    With ``time_scheme``, a scheme's tile is timed in the same pool as soon as its last block is
+    done (while the other schemes' blocks are still being synthesised).
+
+    Returns ``({(scheme, block): BlockArea}, {scheme: time_scheme result})``."""
     where: dict[tuple[str, str], str] = {}     # (scheme, block) -> Verilog key
     dirs: dict[str, list[Path]] = {}          # key -> work directories wanting its files
     futures: dict[str, cf.Future] = {}
+    timing_futures: dict[str, cf.Future] = {}
     t0 = time.perf_counter()
+    t_timed = None
+
+    def ready(s) -> bool:
+        return all(futures[where[(s, b.name)]].done() for b in listed[s])
+
+    def submit_ready(pool) -> None:
+        for s in schemes:
+            if time_scheme is not None and s in timed_schemes and s not in timing_futures and ready(s):
+                areas = {b.name: futures[where[(s, b.name)]].result() for b in listed[s]}
+                timing_futures[s] = pool.submit(time_scheme(s, areas))
+
     with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
             for s in schemes:
@@ -398,16 +398,29 @@ def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys,
                 area = fut.result()
                 bar.set_postfix_str(f"done {area.name}")
                 bar.update(1)
+                submit_ready(pool)
+            t_synth = time.perf_counter()
+            submit_ready(pool)
+            for fut in cf.as_completed(timing_futures.values()):
+                fut.result()
+                bar.update(1)
+            if timing_futures:
+                t_timed = time.perf_counter()
         except BaseException:
-            for f in futures.values():
+            for f in (*futures.values(), *timing_futures.values()):
                 f.cancel()
             stop_running()  # do not wait minutes for runs whose result is no longer wanted
             raise
     if stats is not None:
-        stats.update(blocks=len(where), unique=len(futures), emit_seconds=t_emitted - t0)
+        stats.update(blocks=len(where), unique=len(futures), emit_seconds=t_emitted - t0,
+                     synth_seconds=t_synth - t0)
+        if t_timed is not None:
+            # the tiles' timing overlaps the synthesis of other schemes' blocks
+            stats["timing_seconds"] = t_timed - t_synth
     if keep:
         for paths in dirs.values():
             for extra in paths[1:]:  # identical block in another scheme: same files
                 shutil.rmtree(extra, ignore_errors=True)
                 shutil.copytree(paths[0], extra, symlinks=True)
-    return {sb: futures[key].result() for sb, key in where.items()}
+    return ({sb: futures[key].result() for sb, key in where.items()},
+            {s: f.result() for s, f in timing_futures.items()})

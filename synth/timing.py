@@ -449,9 +449,26 @@ def describe_tile_path(path: WorstPath, instances: dict, netlists: dict) -> tupl
     return where(path.startpoint), where(path.endpoint), tuple(through)
 
 
+def block_netlists(blocks, areas: dict, info, top: str) -> dict:
+    """``{block: Netlist}`` of a tile's counted blocks (their netlists must still exist)."""
+    outputs = _outputs(info)
+    nets = {}
+    for b in blocks:
+        if getattr(b, "part_of", None) is not None:
+            continue
+        a = areas[b.name]
+        if a.netlist is None or not Path(a.netlist).is_file():
+            raise ToolError(f"block {b.name} of tile {top} has no netlist to time")
+        nets[b.name] = read_netlist(a.netlist, info.sequential, outputs)
+        if nets[b.name].top != b.name:
+            raise ToolError(f"netlist {a.netlist} holds module {nets[b.name].top}, not {b.name}")
+    return nets
+
+
 def tile_timing(tile, blocks, areas: dict, workdir: str | os.PathLike, info, *, top: str,
                 yosys: str | None = None, sta: str | None = None,
-                timeout: float | None = None, ideal: str = "boundary") -> tuple:
+                timeout: float | None = None, ideal: str = "boundary", glue: Glue | None = None,
+                nets: dict | None = None) -> tuple:
     """Time a whole tile from its blocks' netlists (see the module docstring).
 
     Parameters
@@ -466,6 +483,9 @@ def tile_timing(tile, blocks, areas: dict, workdir: str | os.PathLike, info, *, 
         The library (``user.lib`` is linked into ``workdir``).
     ideal : str
         Which nets have no load (:func:`tile_sta_script`).
+    glue, nets : optional
+        :func:`tile_glue` and :func:`block_netlists` already made (the Amaranth emission of the
+        glue can then stay in the caller's thread).
 
     Returns
     -------
@@ -477,18 +497,12 @@ def tile_timing(tile, blocks, areas: dict, workdir: str | os.PathLike, info, *, 
 
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
-    counted = [b for b in blocks if getattr(b, "part_of", None) is None]
     outputs = _outputs(info)
-    nets = {}
-    for b in counted:
-        a = areas[b.name]
-        if a.netlist is None or not Path(a.netlist).is_file():
-            raise ToolError(f"block {b.name} of tile {top} has no netlist to time")
-        nets[b.name] = read_netlist(a.netlist, info.sequential, outputs)
-        if nets[b.name].top != b.name:
-            raise ToolError(f"netlist {a.netlist} holds module {nets[b.name].top}, not {b.name}")
+    if nets is None:
+        nets = block_netlists(blocks, areas, info, top)
     ports = {n: net.ports for n, net in nets.items()}
-    glue = tile_glue(tile, blocks, top, ports)
+    if glue is None:
+        glue = tile_glue(tile, blocks, top, ports)
     what = f"tile {top}"
     _link_or_copy(info.path, wd / "user.lib")
     (wd / "abc_lib.script").write_text(ABC_LIB_SCRIPT)
