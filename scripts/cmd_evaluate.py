@@ -29,6 +29,18 @@ def register(sub) -> None:
                    help="worker processes counting cycles (default: CPU count; 0: in this process)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for reports and plots")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    e = p.add_argument_group("energy (compute only: the tiles' logic, no memories)")
+    e.add_argument("--energy", action="store_true",
+                   help="also energy per layer and per network of DaDN, Stripes and Dynamic Stripes "
+                        "at one clock: tiles synthesised and timed on --liberty, switching activity "
+                        "measured in RTL simulation (Verilator) on the bundled real layers, power "
+                        "from OpenSTA (minutes on the published tile)")
+    e.add_argument("--liberty", default="sky130", metavar="FILE|sky130",
+                   help="library of the energy figures (default %(default)s)")
+    e.add_argument("--energy-model", metavar="FILE",
+                   help="reuse the energy_model.json of an earlier --energy run (same tile)")
+    e.add_argument("--clock-ns", type=float, default=None, metavar="NS",
+                   help="common clock period (default: the slowest tile's critical path)")
     p.set_defaults(func=run)
 
 
@@ -78,6 +90,7 @@ def run(args) -> int:
     check_counts(args, images=(args.images, "heldout", 1))
     out = check_out_dir(args.out, "--out")
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    model = check_energy(args, cfg) if args.energy else None
     evaluations = []
     for name in names:
         args.model = name
@@ -90,11 +103,22 @@ def run(args) -> int:
         files = write_all(evaluations, str(out))
     except OSError as e:
         raise ConfigError(f"cannot write reports to {args.out} ({e.strerror})") from None
+    energies = None
+    if args.energy:
+        model, energies, efiles = run_energy(args, cfg, model, evaluations, note)
+        files += efiles
     if args.json:
+        dicts = [ev.as_dict() for ev in evaluations]
+        if energies is not None:
+            for d, ev in zip(dicts, evaluations):
+                add_energy(d, energies[ev.network])
         if len(evaluations) == 1:
-            print_json(evaluations[0].as_dict())
+            out = dicts[0]
         else:
-            print_json({"networks": [ev.as_dict() for ev in evaluations], "paper": comparison(evaluations)})
+            out = {"networks": dicts, "paper": comparison(evaluations)}
+        if energies is not None:
+            out["energy_model"] = model.as_dict()
+        print_json(out)
         return 0
     for ev in evaluations:
         print(render(["scheme", "cycles", "x DaDN", "x Stripes"], scheme_rows(ev),
@@ -112,5 +136,94 @@ def run(args) -> int:
     rows.append(["published"] + [pub[k] for k in ("stripes_over_dadn", "dstripes_over_stripes",
                                                   "dstripes_over_dadn")])
     print(render(["conv layers", "STR/DaDN", "DStr/STR", "DStr/DaDN"], rows, title="Compared with the papers"))
-    print(f"\nwrote {len(files)} files to {args.out} (report.md, summary.json, layers.csv, plots)")
+    if energies is not None:
+        print()
+        print(energy_table(model, energies))
+    print(f"\nwrote {len(files)} files to {args.out} (report.md, summary.json, layers.csv, plots"
+          + (", energy.md, energy.json, energy_model.json" if energies is not None else "") + ")")
     return 0
+
+
+def check_energy(args, cfg):
+    """Everything ``--energy`` needs, checked before the network is evaluated: a saved model
+    that matches the tile, or a usable library and OpenSTA. Returns the saved model or None."""
+    from dataclasses import replace
+
+    from dstripes.synth.energy import EnergyModel
+    from dstripes.synth.flow import check_liberty
+    from dstripes.synth.liberty import check_timing_liberty, resolve_liberty
+    from dstripes.synth.sta import sta_path
+
+    if args.clock_ns is not None and not args.clock_ns > 0:
+        raise ConfigError(f"--clock-ns must be positive, not {args.clock_ns}")
+    if args.energy_model:
+        model = EnergyModel.load(args.energy_model)
+        if replace(model.config, tiles=cfg.tiles) != cfg:
+            raise ConfigError(f"energy model {args.energy_model} is for another tile "
+                              f"({model.config.as_dict()}), not {cfg.as_dict()}")
+        missing = {"dadn", "stripes", "dstripes"} - set(model.tiles)
+        if missing:
+            raise ConfigError(f"energy model {args.energy_model} has no {', '.join(sorted(missing))} tile")
+        return model
+    lib = resolve_liberty(args.liberty)
+    check_liberty(lib)
+    info = check_timing_liberty(lib)
+    if not info.power:
+        raise ConfigError(f"liberty {args.liberty} has no power tables: no energy")
+    sta_path()  # a missing OpenSTA fails now, not after the evaluation
+    return None
+
+
+def run_energy(args, cfg, model, evaluations, note):
+    """The energy model (computed unless given), each network's energy, the reports."""
+    import json
+    import os
+
+    from dstripes.synth.energy import (energy_markdown, energy_model, energy_plot, layer_energy_plot,
+                                       network_energy)
+    from dstripes.sim.files import write_atomic
+
+    if model is None:
+        model = energy_model(("dadn", "stripes", "dstripes"), cfg, liberty=args.liberty,
+                             clock_ns=args.clock_ns, jobs=args.jobs or None, progress=not args.no_progress,
+                             note=note)
+    elif args.clock_ns is not None and args.clock_ns != model.clock_ns:
+        raise ConfigError(f"--clock-ns {args.clock_ns} differs from the energy model's clock "
+                          f"{model.clock_ns:g} ns (power was computed at that clock)")
+    energies = {ev.network: network_energy(model, ev.layers(), cfg.tiles) for ev in evaluations}
+    files = [os.path.join(args.out, n) for n in ("energy_model.json", "energy.json", "energy.md")]
+    model.save(files[0])
+    write_atomic(files[1], json.dumps({"model": model.as_dict(), "networks": energies}, indent=1) + "\n")
+    write_atomic(files[2], energy_markdown(model, energies) + "\n![energy efficiency](energy.png)\n")
+    files.append(energy_plot(energies, os.path.join(args.out, "energy.png")))
+    for ev in evaluations:
+        files.append(layer_energy_plot(ev.network, energies[ev.network],
+                                       os.path.join(args.out, ev.network, "energy.png")))
+    return model, energies, files
+
+
+def add_energy(d: dict, energy: dict) -> None:
+    """Energy fields in a network's JSON: ``total.energy_pj``, ``energy_efficiency_over_dadn``
+    (per scheme), ``conv_only`` likewise, and ``energy_pj`` per layer."""
+    d["total"]["energy_pj"] = energy["total"]["energy_pj"]
+    d["energy_efficiency_over_dadn"] = energy["energy_efficiency_over_dadn"]
+    d["conv_only"]["energy_pj"] = energy["conv_only"]["energy_pj"]
+    d["conv_only"]["energy_efficiency_over_dadn"] = energy["conv_only"]["energy_efficiency_over_dadn"]
+    for row, e in zip(d["layers"], energy["layers"]):
+        row["energy_pj"] = e["energy_pj"]
+
+
+def energy_table(model, energies) -> str:
+    from dstripes.synth.energy import PUBLISHED
+
+    rows = []
+    for net, e in energies.items():
+        t, eff = e["conv_only"]["energy_pj"], e["conv_only"]["energy_efficiency_over_dadn"]
+        rows.append([f"{net} (conv)", t["dadn"] / 1e9, t["stripes"] / 1e9, t["dstripes"] / 1e9,
+                     eff["stripes"], eff["dstripes"]])
+    rows.append(["published (65 nm, whole chip)", "", "", "", PUBLISHED["stripes"]["value"],
+                 PUBLISHED["dstripes"]["value"]])
+    return render(["network", "DaDN mJ", "Stripes mJ", "DStripes mJ", "STR eff.", "DStr eff."], rows,
+                  title=f"Energy, compute only ({model.liberty}, {model.clock_ns:.2f} ns clock, "
+                        f"{model.config.tiles} tiles; no memories, no wires; energy.md says how this "
+                        f"differs from the papers)")

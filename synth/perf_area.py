@@ -173,6 +173,8 @@ class PerfArea:
     speedup: float
     area_ratio_ge: float
     area_ratio_transistors: float
+    area_ratio_um2: float | None = None
+    clock_ratio: float | None = None
 
     @property
     def perf_per_area_ge(self) -> float:
@@ -182,11 +184,26 @@ class PerfArea:
     def perf_per_area_transistors(self) -> float:
         return self.speedup / self.area_ratio_transistors
 
+    @property
+    def perf_per_area_um2(self) -> float | None:
+        """Performance per µm² at the same clock, relative to the bit-parallel tile."""
+        return None if self.area_ratio_um2 is None else self.speedup / self.area_ratio_um2
+
+    @property
+    def speedup_at_fmax(self) -> float | None:
+        """Speed-up when each tile runs at its own fmax: cycles ratio x fmax ratio."""
+        return None if self.clock_ratio is None else self.speedup * self.clock_ratio
+
     def as_dict(self) -> dict:
-        return {"cycles": self.cycles, "speedup": self.speedup, "area_ratio_ge": self.area_ratio_ge,
-                "area_ratio_transistors": self.area_ratio_transistors,
-                "perf_per_area_ge": self.perf_per_area_ge,
-                "perf_per_area_transistors": self.perf_per_area_transistors}
+        d = {"cycles": self.cycles, "speedup": self.speedup, "area_ratio_ge": self.area_ratio_ge,
+             "area_ratio_transistors": self.area_ratio_transistors,
+             "perf_per_area_ge": self.perf_per_area_ge,
+             "perf_per_area_transistors": self.perf_per_area_transistors}
+        if self.area_ratio_um2 is not None:
+            d.update(area_ratio_um2=self.area_ratio_um2, perf_per_area_um2=self.perf_per_area_um2)
+        if self.clock_ratio is not None:
+            d.update(fmax_ratio=self.clock_ratio, speedup_at_fmax=self.speedup_at_fmax)
+        return d
 
 
 def perf_per_area(tiles: dict, cycles: dict) -> dict:
@@ -207,15 +224,28 @@ def perf_per_area(tiles: dict, cycles: dict) -> dict:
         c = cycles.get(s)
         if not c or c <= 0:
             raise ConfigError(f"no positive cycle count for scheme {s!r}")
+        um2 = (t.area_um2 / base.area_um2 if getattr(t, "area_um2", None) and getattr(base, "area_um2", None)
+               else None)
+        tt, bt = getattr(t, "timing", None), getattr(base, "timing", None)
+        clock = (bt.critical_path_ns / tt.critical_path_ns
+                 if tt is not None and bt is not None and tt.critical_path_ns > 0 else None)
         out[s] = PerfArea(s, int(c), cycles[DADN.name] / c, t.ge / base.ge,
-                          t.transistors / base.transistors)
+                          t.transistors / base.transistors, um2, clock)
     return out
 
 
 def dstripes_overhead(tiles: dict) -> dict | None:
     """Extra area of the Dynamic Stripes tile over the Stripes tile, as fractions of the Stripes
-    tile (``{"ge": f, "transistors": f}``), or ``None`` unless both were synthesised."""
+    tile (``{"ge": f, "transistors": f}``, with a timed liberty also ``area_um2`` and
+    ``critical_path``), or ``None`` unless both were synthesised."""
     if STRIPES.name not in tiles or DSTRIPES.name not in tiles:
         return None
     s, d = tiles[STRIPES.name], tiles[DSTRIPES.name]
-    return {"ge": d.ge / s.ge - 1.0, "transistors": d.transistors / s.transistors - 1.0}
+    out = {"ge": d.ge / s.ge - 1.0, "transistors": d.transistors / s.transistors - 1.0}
+    if getattr(s, "area_um2", None) and getattr(d, "area_um2", None):
+        out["area_um2"] = d.area_um2 / s.area_um2 - 1.0
+    st, dt = getattr(s, "timing", None), getattr(d, "timing", None)
+    if st is not None and dt is not None and st.critical_path_ns > 0:
+        # > 0: the Dynamic Stripes tile needs a longer clock period than Stripes
+        out["critical_path"] = dt.critical_path_ns / st.critical_path_ns - 1.0
+    return out

@@ -13,6 +13,7 @@ Verilog is emitted, so emission of the next block overlaps synthesis of the prev
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -25,7 +26,8 @@ from dstripes.hw.kinds import kind
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 
-from .flow import BlockArea, check_top, probe_liberty, synth_verilog, to_verilog
+from .flow import BlockArea, check_liberty, check_top, probe_liberty, synth_verilog, to_verilog
+from .liberty import check_timing_liberty, resolve_liberty
 from .yosys import stop_running
 
 
@@ -58,6 +60,19 @@ class BlockUse:
     def liberty_area(self) -> float | None:
         return None if self.area.liberty_area is None else self.count * self.area.liberty_area
 
+    @property
+    def area_um2(self) -> float | None:
+        return self.liberty_area
+
+    @property
+    def ff_area_um2(self) -> float | None:
+        return None if self.area.liberty_ff_area is None else self.count * self.area.liberty_ff_area
+
+    @property
+    def timing(self):
+        """One instance's own timing (:class:`synth.timing.Timing`), or ``None``."""
+        return self.area.timing
+
     def as_dict(self) -> dict:
         d = {"count": self.count, "transistors": self.transistors, "ge": self.ge,
              "cells": self.cells, "depth": self.area.depth, "instance": self.area.as_dict()}
@@ -65,16 +80,28 @@ class BlockUse:
             d["part_of"] = self.part_of
         if self.liberty_area is not None:
             d["liberty_area"] = self.liberty_area
+            d["area_um2"] = self.area_um2
+            d["ff_area_um2"] = self.ff_area_um2
+        if self.timing is not None:
+            d.update(self.timing.as_dict())
         return d
 
 
 @dataclass(frozen=True)
 class TileArea:
     """Area of one tile of one scheme: the sum over its top-level blocks (those not
-    ``part_of`` another) of count x instance area."""
+    ``part_of`` another) of count x instance area.
+
+    With a timed liberty, also the tile's own top level (``glue_area``: the logic between the
+    blocks, mapped like a block) and the tile's :class:`~dstripes.synth.timing.Timing`
+    (:func:`synth.timing.tile_timing`: the whole tile linked from its block netlists).
+    """
 
     scheme: str
     blocks: tuple
+    timing: object = None
+    glue_area: float | None = None
+    glue_ff_area: float | None = None
 
     @property
     def counted(self) -> tuple:
@@ -100,8 +127,28 @@ class TileArea:
 
     @property
     def liberty_area(self) -> float | None:
+        """Sum of the counted blocks' user-liberty areas (the tile's top level not included)."""
         parts = [b.liberty_area for b in self.counted]
         return None if any(p is None for p in parts) else sum(parts)
+
+    @property
+    def area_um2(self) -> float | None:
+        """User-liberty area of the tile: its blocks and, when timed, its top level."""
+        a = self.liberty_area
+        return None if a is None else a + (self.glue_area or 0.0)
+
+    @property
+    def ff_area_um2(self) -> float | None:
+        parts = [b.ff_area_um2 for b in self.counted]
+        if self.area_um2 is None or any(p is None for p in parts):
+            return None
+        return sum(parts) + (self.glue_ff_area or 0.0)
+
+    @property
+    def ff_share(self) -> float | None:
+        """Fraction of :attr:`area_um2` in flip-flops."""
+        a, f = self.area_um2, self.ff_area_um2
+        return None if a is None or f is None or a <= 0 else f / a
 
     def block(self, name: str) -> BlockUse:
         for b in self.blocks:
@@ -114,7 +161,27 @@ class TileArea:
              "depth": self.depth, "blocks": {b.name: b.as_dict() for b in self.blocks}}
         if self.liberty_area is not None:
             d["liberty_area"] = self.liberty_area
+            d["area_um2"] = self.area_um2
+            d["ff_area_um2"] = self.ff_area_um2
+            d["ff_share"] = self.ff_share
+            if self.glue_area is not None:
+                d["glue_area_um2"] = self.glue_area
+        if self.timing is not None:
+            d.update(self.timing.as_dict())
         return d
+
+
+def hw_tile(scheme: str, config: TileConfig):
+    """``(tile, blocks)``: the tile of kind ``scheme`` for ``config`` and its
+    :meth:`synth_blocks`, the options the kind does not use left at their defaults."""
+    k = kind(scheme)
+    try:
+        tile = k.build(config)
+        return tile, tile.synth_blocks()
+    except (TypeError, ValueError) as e:  # hw validates with TypeError/ValueError
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"bad configuration for the {scheme} tile: {e}") from None
 
 
 def hw_blocks(scheme: str, config: TileConfig) -> list:
@@ -166,7 +233,8 @@ def _progress(total: int, enabled: bool, desc: str):
 
 def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None = None, out=None,
                 progress: bool = False, blocks=None, yosys: str | None = None,
-                timeout: float | None = None, stats: dict | None = None) -> dict:
+                timeout: float | None = None, stats: dict | None = None,
+                timing: bool | None = None, sta: str | None = None) -> dict:
     """Synthesise the tiles of several schemes; return ``{scheme: TileArea}``.
 
     Parameters
@@ -175,31 +243,44 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
         Tile kinds (:data:`dstripes.hw.kinds.KINDS`).
     config : TileConfig
         Tile configuration.
-    liberty : path, optional
-        User liberty file, reported as ``liberty_area`` next to the built-in units.
+    liberty : str or path, optional
+        A liberty file, or a built-in library name (``"sky130"``,
+        :data:`synth.liberty.BUILTIN`): area in its units (µm²) next to the built-in units.
     jobs : int, optional
         Parallel yosys runs (default: the number of CPUs).
     out : path, optional
-        Keep ``out/<scheme>/<block>/{block.v, synth.ys, yosys.log, *.rpt}``.
+        Keep ``out/<scheme>/<block>/{block.v, synth.ys, yosys.log, *.rpt, user.v}`` (and the
+        tile's top level and timing in ``out/<scheme>/_tile/``). The netlists of a timed run
+        stay there for :mod:`synth.power`.
     progress : bool
         Show a progress bar on stderr (when it is a terminal).
     blocks : callable, optional
         ``blocks(scheme, config) -> list`` of objects with ``name``, ``component``, ``count``;
-        default :func:`hw_blocks` (the registry's blocks of each kind).
+        default: the registry's tile of each kind and its ``synth_blocks()``. A custom source
+        has no tile to link, so its tiles get no tile timing (blocks are still timed).
     yosys : str, optional
         Yosys executable.
     timeout : float, optional
-        Seconds allowed per yosys run.
+        Seconds allowed per yosys or OpenSTA run.
     stats : dict, optional
         Filled with ``blocks`` (listed), ``unique`` (synthesised), ``emit_seconds`` (until the
-        last block was emitted; synthesis overlaps it) and ``wall_seconds`` (emission and
-        synthesis).
+        last block was emitted; synthesis overlaps it), ``synth_seconds`` (until the last block
+        was synthesised), ``timing_seconds`` (after that, until the last tile was timed; a
+        tile is timed as soon as its own blocks are done) and ``wall_seconds`` (everything).
+    timing : bool, optional
+        Time blocks and tiles with OpenSTA (default: whenever ``liberty`` is given); needs a
+        library with timing arcs and ``sta``.
+    sta : str, optional
+        OpenSTA executable.
 
     Raises
     ------
     ConfigError
-        Unknown scheme, bad configuration, broken liberty, yosys failure or a missing report.
+        Unknown scheme, bad configuration, an unusable liberty.
+    ToolError
+        yosys or OpenSTA failed, or a report is missing.
     """
+    t0 = time.perf_counter()
     schemes = list(schemes)
     for s in schemes:
         kind(s)
@@ -211,68 +292,135 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
         jobs = os.cpu_count() or 1
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ConfigError(f"jobs must be a positive integer, not {jobs!r}")
+    timing = liberty is not None if timing is None else bool(timing)
+    if timing and liberty is None:
+        raise ConfigError("timing needs a liberty with timing arcs (e.g. liberty='sky130')")
+    info = None
     if liberty is not None:
-        probe_liberty(liberty, yosys=yosys, timeout=timeout)
-    source = blocks or hw_blocks
+        liberty = resolve_liberty(liberty)
+        check_liberty(liberty)
+        if timing:
+            from .sta import sta_path
 
-    listed = {s: check_blocks(source(s, config), s) for s in schemes}
+            sta = sta_path(sta)  # a missing OpenSTA fails before any synthesis
+            info = check_timing_liberty(liberty)
+        probe_liberty(liberty, yosys=yosys, timeout=timeout, timing=timing, sta=sta)
+
+    tiles_hw = {}
+    if blocks is None:
+        listed = {}
+        for s in schemes:
+            tiles_hw[s], found = hw_tile(s, config)
+            listed[s] = check_blocks(found, s)
+    else:
+        listed = {s: check_blocks(blocks(s, config), s) for s in schemes}
     n_blocks = sum(len(v) for v in listed.values())
-    bar = _progress(n_blocks, progress, "synth")
+    bar = _progress(n_blocks + (len(tiles_hw) if timing else 0), progress, "synth")
+    tmp = tempfile.TemporaryDirectory(prefix="synth-") if out is None else None
+    root = Path(out) if out is not None else Path(tmp.name)
     try:
-        results = _synth_all(schemes, listed, jobs=jobs, out=out, liberty=liberty, yosys=yosys,
-                             timeout=timeout, bar=bar, stats=stats)
+        time_scheme = None
+        if timing and tiles_hw:
+            from .timing import block_netlists, tile_glue, tile_timing
+
+            def time_scheme(s, areas):
+                """Called in this thread as soon as the scheme's last block is synthesised: the
+                glue is emitted here (Amaranth), yosys and OpenSTA run in the pool."""
+                top = kind(s).top
+                nets = block_netlists(listed[s], areas, info, top)
+                glue = tile_glue(tiles_hw[s], listed[s], top, {n: v.ports for n, v in nets.items()})
+                return lambda: tile_timing(tiles_hw[s], listed[s], areas, root / s / "_tile", info,
+                                           top=top, yosys=yosys, sta=sta, timeout=timeout,
+                                           glue=glue, nets=nets)
+        results, timed = _synth_all(schemes, listed, jobs=jobs, root=root, keep=out is not None,
+                                    liberty=liberty, yosys=yosys, timeout=timeout, bar=bar, stats=stats,
+                                    timing=timing, sta=sta, time_scheme=time_scheme,
+                                    timed_schemes=set(tiles_hw))
+        tiles = {}
+        for s in schemes:
+            tiles[s] = TileArea(s, tuple(BlockUse(b.name, b.count, results[(s, b.name)],
+                                                  getattr(b, "part_of", None)) for b in listed[s]))
+            if s in timed:
+                t, glue_area, glue_counts = timed[s]
+                _, glue_ff = info.area_split(glue_counts)
+                tiles[s] = dataclasses.replace(tiles[s], timing=t, glue_area=glue_area, glue_ff_area=glue_ff)
     finally:
         bar.close()
-    tiles = {}
-    for s in schemes:
-        tiles[s] = TileArea(s, tuple(BlockUse(b.name, b.count, results[(s, b.name)], getattr(b, "part_of", None))
-                                     for b in listed[s]))
+        if tmp is not None:
+            tmp.cleanup()
+    if stats is not None:
+        stats["wall_seconds"] = time.perf_counter() - t0
     return tiles
 
 
-def _synth_all(schemes, listed, *, jobs, out, liberty, yosys, timeout, bar, stats) -> dict:
-    """Emit each block's Verilog in turn and hand it to the yosys pool at once (emission of the
-    next block overlaps the synthesis of the previous ones); identical Verilog is synthesised
-    once. Returns ``{(scheme, block): BlockArea}``."""
-    tmp = tempfile.TemporaryDirectory(prefix="synth-") if out is None else None
+def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys, timeout, bar, stats,
+               timing=False, sta=None, time_scheme=None, timed_schemes=()) -> tuple:
+    """Emit each block's Verilog in turn and hand it to the pool at once (emission of the next
+    block overlaps the synthesis of the previous ones); identical Verilog is synthesised once.
+    With ``time_scheme``, a scheme's tile is timed in the same pool as soon as its last block is
+    done (while the other schemes' blocks are still being synthesised).
+
+    Returns ``({(scheme, block): BlockArea}, {scheme: time_scheme result})``."""
     where: dict[tuple[str, str], str] = {}     # (scheme, block) -> Verilog key
     dirs: dict[str, list[Path]] = {}          # key -> work directories wanting its files
     futures: dict[str, cf.Future] = {}
+    timing_futures: dict[str, cf.Future] = {}
     t0 = time.perf_counter()
-    try:
-        with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-            try:
-                for s in schemes:
-                    for b in listed[s]:
-                        bar.set_postfix_str(f"emit {s}/{b.name}")
-                        text = to_verilog(b.component, b.name)
-                        key = hashlib.sha256(f"{b.name}\0{text}".encode()).hexdigest()
-                        where[(s, b.name)] = key
-                        wd = Path(out) / s / b.name if out is not None else Path(tmp.name) / key[:16]
-                        dirs.setdefault(key, []).append(wd)
-                        if key not in futures:
-                            futures[key] = pool.submit(synth_verilog, text, b.name, liberty=liberty,
-                                                       workdir=wd, yosys=yosys, timeout=timeout)
-                            bar.total += 1
-                        bar.update(1)
-                t_emitted = time.perf_counter()
-                for fut in cf.as_completed(futures.values()):
-                    area = fut.result()
-                    bar.set_postfix_str(f"done {area.name}")
+    t_timed = None
+
+    def ready(s) -> bool:
+        return all(futures[where[(s, b.name)]].done() for b in listed[s])
+
+    def submit_ready(pool) -> None:
+        for s in schemes:
+            if time_scheme is not None and s in timed_schemes and s not in timing_futures and ready(s):
+                areas = {b.name: futures[where[(s, b.name)]].result() for b in listed[s]}
+                timing_futures[s] = pool.submit(time_scheme(s, areas))
+
+    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+        try:
+            for s in schemes:
+                for b in listed[s]:
+                    bar.set_postfix_str(f"emit {s}/{b.name}")
+                    text = to_verilog(b.component, b.name)
+                    key = hashlib.sha256(f"{b.name}\0{text}".encode()).hexdigest()
+                    where[(s, b.name)] = key
+                    wd = root / s / b.name if keep else root / key[:16]
+                    dirs.setdefault(key, []).append(wd)
+                    if key not in futures:
+                        futures[key] = pool.submit(synth_verilog, text, b.name, liberty=liberty,
+                                                   workdir=wd, yosys=yosys, timeout=timeout,
+                                                   timing=timing, sta=sta)
+                        bar.total += 1
                     bar.update(1)
-            except BaseException:
-                for f in futures.values():
-                    f.cancel()
-                stop_running()  # do not wait minutes for runs whose result is no longer wanted
-                raise
-        if stats is not None:
-            stats.update(blocks=len(where), unique=len(futures), emit_seconds=t_emitted - t0,
-                         wall_seconds=time.perf_counter() - t0)
-        if out is not None:
-            for paths in dirs.values():
-                for extra in paths[1:]:  # identical block in another scheme: same files
-                    shutil.copytree(paths[0], extra, dirs_exist_ok=True)
-        return {sb: futures[key].result() for sb, key in where.items()}
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+            t_emitted = time.perf_counter()
+            for fut in cf.as_completed(futures.values()):
+                area = fut.result()
+                bar.set_postfix_str(f"done {area.name}")
+                bar.update(1)
+                submit_ready(pool)
+            t_synth = time.perf_counter()
+            submit_ready(pool)
+            for fut in cf.as_completed(timing_futures.values()):
+                fut.result()
+                bar.update(1)
+            if timing_futures:
+                t_timed = time.perf_counter()
+        except BaseException:
+            for f in (*futures.values(), *timing_futures.values()):
+                f.cancel()
+            stop_running()  # do not wait minutes for runs whose result is no longer wanted
+            raise
+    if stats is not None:
+        stats.update(blocks=len(where), unique=len(futures), emit_seconds=t_emitted - t0,
+                     synth_seconds=t_synth - t0)
+        if t_timed is not None:
+            # the tiles' timing overlaps the synthesis of other schemes' blocks
+            stats["timing_seconds"] = t_timed - t_synth
+    if keep:
+        for paths in dirs.values():
+            for extra in paths[1:]:  # identical block in another scheme: same files
+                shutil.rmtree(extra, ignore_errors=True)
+                shutil.copytree(paths[0], extra, symlinks=True)
+    return ({sb: futures[key].result() for sb, key in where.items()},
+            {s: f.result() for s, f in timing_futures.items()})

@@ -184,7 +184,8 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
                   simulator: str = "verilator", idle: float = 0.0, stall: float = 0.0,
                   seed: int = 0, reset_at: int | None = None,
                   build_root: str | os.PathLike | None = None, waves: str | None = None,
-                  quick: bool = False, run_dir: str | os.PathLike | None = None) -> SimResult:
+                  quick: bool = False, run_dir: str | os.PathLike | None = None,
+                  toggles: Sequence[str] = ()) -> SimResult:
     """Build the tile (or reuse its build) and play ``runs`` back to back through
     :mod:`tb.tile_tb`.
 
@@ -207,6 +208,10 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
         As for :func:`tb.runner.build`.
     run_dir : path, optional
         As for :func:`tb.runner.run`.
+    toggles : sequence of str
+        Hierarchical signal paths below the tile whose per-bit switching activity the
+        testbench counts from the end of reset to the end of the last run
+        (:class:`tb.toggles.ToggleMonitor`; ``results["toggles"]``).
 
     Returns
     -------
@@ -230,6 +235,7 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
         "runs": [{"config": r.config, "cycles": r.cycles} for r in runs],
         "idle": idle, "stall": stall, "seed": seed, "reset_at": reset_at,
         "check_cycles": idle == 0 and stall == 0,
+        "toggles": list(toggles),
     }
     arrays = {}
     for i, r in enumerate(runs):

@@ -23,6 +23,7 @@ from cocotb.triggers import FallingEdge, ReadOnly
 from .harness import load_arrays, load_params, save_result
 from .payload import codec
 from .streams import Domain, StreamDriver, StreamMonitor, level
+from .toggles import ToggleMonitor
 from .verdict import Check, FAILED, Verdict, run_verdict
 
 _MAX_MISMATCHES = 10  # reported in full; the rest are only counted
@@ -133,6 +134,10 @@ async def tile_runs(dut):
     tb = TileTestbench(dut, params, arrays)
     tb.domain.start()
     await tb.domain.reset(2)
+    toggles = None
+    if params.get("toggles"):  # switching activity of the listed signals (tb/toggles.py)
+        toggles = ToggleMonitor(dut, tb.domain.clk, params["toggles"])
+        cocotb.start_soon(toggles.run())
     interrupted = None
     if params["reset_at"] is not None:
         tb.load(0)
@@ -149,6 +154,9 @@ async def tile_runs(dut):
         await tb.abort()
         tb.checked = 0
     outcomes = [await tb.play(i) for i in range(len(params["runs"]))]
+    if toggles is not None:
+        toggles.stop()
+        save_result("toggles", toggles.result())
     several = len(outcomes) > 1
     verdict = Verdict(())
     for o in outcomes:

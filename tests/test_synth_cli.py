@@ -59,3 +59,36 @@ def test_missing_liberty_and_bad_jobs(capsys, tmp_path):
     assert "liberty file not found" in capsys.readouterr().err
     assert main(["synth", *SMALL, "--jobs", "0"]) == 2
     assert "jobs must be a positive integer" in capsys.readouterr().err
+
+
+def test_sky130_json_and_table(capsys, tmp_path):
+    """--liberty sky130: the table says what the clock figure is; the JSON (here the copy
+    --out keeps) has today's shape plus area_um2 / critical_path_ns / fmax_mhz per tile and per
+    block."""
+    assert main(["synth", *SMALL, "--scheme", "dstripes", "--liberty", "sky130", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Silicon (sky130)" in out and "ideal clock, no wires" in out and "µm²" in out
+    d = json.loads((tmp_path / "synth.json").read_text())
+    t = d["tiles"]["dstripes"]
+    assert {"transistors", "ge", "cells", "depth", "blocks"} <= set(t)
+    for obj in [t, *t["blocks"].values()]:
+        assert obj["area_um2"] > 0 and obj["critical_path_ns"] > 0
+        assert obj["fmax_mhz"] == pytest.approx(1000 / obj["critical_path_ns"])
+    assert t["critical_path"]["through"][:2] == ["dispatcher", "sip_array"]
+    assert d["liberty"] == "sky130" and d["sta"].startswith("OpenSTA") and "ideal clock" in d["timing_scope"]
+    assert (tmp_path / "dstripes" / "_tile" / "tile_path.rpt").is_file()
+
+
+def test_liberty_without_timing_is_one_line(capsys):
+    from dstripes.synth.flow import GE_LIBERTY
+
+    assert main(["synth", *SMALL, "--liberty", str(GE_LIBERTY)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("dstripes: error: liberty") and "has no timing arcs" in err
+
+
+def test_missing_opensta_is_a_tool_failure(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DSTRIPES_STA", str(tmp_path / "sta"))
+    assert main(["synth", *SMALL, "--liberty", "sky130"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dstripes: tool failure: OpenSTA executable not found") and "\n" not in err

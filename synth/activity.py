@@ -1,0 +1,236 @@
+"""Switching activity of a tile's blocks, measured in RTL simulation on real data.
+
+The tile of a kind is simulated (cocotb testbench :mod:`tb.tile_tb`, checked bit-exact and
+cycle-exact against the golden model as every RTL run is) on slices of the bundled real layers
+(:mod:`sim.samples`), with a :class:`tb.toggles.ToggleMonitor` counting, every cycle, which bits
+changed and which were 1 on
+
+* every **input port** of a sample of each block's instances (the signals the neighbouring
+  blocks drive), and
+* every **register** of those instances: the nets the flip-flops of the block's mapped netlist
+  drive (``partial``, ``acc``, ``next.acts``, ...), looked up by the same name in the RTL.
+
+Per block, the counts are averaged over the sampled instances (an array of 256 SIPs is sampled
+on up to :data:`MAX_INSTANCES` spread so that every row and column appears when the array is
+square), giving per bit a **toggle rate** (transitions per cycle) and a **duty** (fraction of
+cycles at 1): the ``activity`` and ``duty`` OpenSTA's power analysis takes (:mod:`synth.power`).
+Registers and inputs are annotated; OpenSTA propagates the rest through the combinational logic.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dstripes.sim.config import TileConfig
+from dstripes.sim.errors import ConfigError, ToolError
+
+#: Instances sampled per block (all of them when a block has fewer).
+MAX_INSTANCES = 8
+#: Window-sets of each real layer simulated (windows x columns on the bit-parallel tile).
+WINDOW_SETS = 2
+
+
+@dataclass(frozen=True)
+class SignalActivity:
+    """Per-bit toggle rate (transitions per cycle) and duty (fraction of cycles at 1)."""
+
+    toggle: np.ndarray
+    duty: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return len(self.toggle)
+
+
+@dataclass(frozen=True)
+class BlockActivity:
+    """Activity of one block's inputs and registers, averaged over sampled instances.
+
+    Attributes
+    ----------
+    block : str
+    instances : tuple of str
+        The sampled instance names.
+    signals : dict
+        ``{name: SignalActivity}``; ``name`` is a port or a register of the block's netlist.
+    missing : tuple of str
+        Signals the simulator did not expose (left to OpenSTA's propagation).
+    """
+
+    block: str
+    instances: tuple
+    signals: dict
+    missing: tuple = ()
+
+    def mean_toggle(self, names=None) -> float:
+        sel = [s for n, s in self.signals.items() if names is None or n in names]
+        bits = sum(s.width for s in sel)
+        return float(sum(s.toggle.sum() for s in sel) / bits) if bits else 0.0
+
+
+@dataclass(frozen=True)
+class TileActivity:
+    """Measured activity of every counted block of one tile kind."""
+
+    scheme: str
+    cycles: int
+    runs: tuple
+    blocks: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"scheme": self.scheme, "cycles": self.cycles, "runs": list(self.runs),
+                "blocks": {n: {"instances": list(b.instances), "signals": len(b.signals),
+                               "missing": list(b.missing), "mean_toggle": b.mean_toggle()}
+                           for n, b in self.blocks.items()}}
+
+
+def sample_instances(names: list, n: int = MAX_INSTANCES) -> list:
+    """Up to ``n`` of ``names`` spread over the list with a stride coprime to a square array's
+    side, so a ``k x k`` array in row-major order is sampled on its diagonal."""
+    count = len(names)
+    if count <= n:
+        return list(names)
+    stride = count // n + 1
+    picked = []
+    for i in range(count):
+        j = (i * stride) % count
+        if names[j] not in picked:
+            picked.append(names[j])
+        if len(picked) == n:
+            break
+    return picked
+
+
+_INDEX = re.compile(r"^(.*)\[(\d+)\]$")
+
+
+def split_bit(net: str) -> tuple:
+    """``"partial[18]"`` -> ``("partial", 18)``; a scalar net -> ``(net, 0)``."""
+    m = _INDEX.match(net)
+    return (m.group(1), int(m.group(2))) if m else (net, 0)
+
+
+def monitored_signals(netlist) -> list:
+    """Names whose activity is measured for a block: its input ports (not the clock) and the
+    registers of its netlist (:class:`synth.timing.Netlist`), internal names only (``$``-names
+    have no RTL counterpart)."""
+    names = [p for p, (d, _) in netlist.ports.items() if d == "input" and p != "clk"]
+    regs = set()
+    for outs in netlist.registers.values():
+        for net in outs.values():
+            base, _ = split_bit(net)
+            if "$" not in base and base not in names:
+                regs.add(base)
+    return names + sorted(regs)
+
+
+def sample_runs(scheme: str, config: TileConfig, latency: int, window_sets: int = WINDOW_SETS,
+                names=None) -> tuple:
+    """The tile runs of the activity simulation: the first ``window_sets`` window-sets (the same
+    windows on the bit-parallel tile) of filter-set 0 of every bundled real sample that fits
+    the tile (or of the samples ``names``), input 0; returns ``(runs, descriptions)``."""
+    from dstripes.hw.kinds import kind
+    from dstripes.sim import samples
+    from dstripes.tb.tile_sim import layer_run
+
+    if isinstance(window_sets, bool) or not isinstance(window_sets, int) or window_sets < 1:
+        raise ConfigError(f"window-sets per sample must be a positive integer, not {window_sets!r}")
+    chosen = samples.sample_names() if names is None else list(names)
+    # the bit-parallel tile runs windows, not window-sets: the same windows on every tile
+    units = window_sets if kind(scheme).scheme.serial else window_sets * config.columns
+    runs, described = [], []
+    for name in chosen:
+        acts, weights, layer, window = samples.load_sample(name)
+        if window.msb >= config.act_bits:
+            continue
+        try:
+            runs.append(layer_run(scheme, config, latency, layer, window, acts[0], weights,
+                                  window_sets=units))
+        except ConfigError:
+            if names is not None:
+                raise
+            continue  # a layer this tile cannot run (e.g. weights wider than the tile's)
+        described.append(f"{name} ({layer.describe()}, {window_sets} window-set(s))")
+    if not runs:
+        raise ConfigError(f"no bundled real sample fits {config.act_bits}-bit activations and "
+                          f"{config.weight_bits}-bit weights: activity cannot be measured on real data")
+    return runs, described
+
+
+def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulator: str = "verilator",
+                     window_sets: int = WINDOW_SETS, max_instances: int = MAX_INSTANCES,
+                     quick: bool = True, build_root=None, samples=None) -> TileActivity:
+    """Simulate the tile of kind ``scheme`` on real samples and measure its blocks' activity.
+
+    Parameters
+    ----------
+    netlists : dict
+        ``{block name: synth.timing.Netlist}`` of the tile's counted blocks (their ports and
+        registers name what is measured).
+    simulator : {"verilator", "icarus"}
+        Verilator is the one that keeps the RTL hierarchy (Icarus runs a flattened netlist,
+        whose internal names differ).
+    quick : bool
+        Verilator ``-O0`` build (see :func:`tb.runner.build`).
+    samples : sequence of str, optional
+        Bundled samples to run (default: every one that fits the tile).
+
+    Raises
+    ------
+    ToolError
+        The simulation failed or its results differ from the golden model.
+    """
+    from dstripes.hw.kinds import kind
+    from dstripes.tb.tile_sim import simulate_tile, tile_design
+
+    from .timing import block_instances
+
+    k = kind(scheme)
+    tile = k.build(config)
+    blocks = tile.synth_blocks()
+    inst = block_instances(tile, blocks)
+    by_block: dict = {}
+    for name, b in inst.items():
+        by_block.setdefault(b, []).append(name)
+    paths = {}
+    for b, names in by_block.items():
+        if b not in netlists:
+            raise ToolError(f"no netlist of block {b} to name its signals")
+        for i in sample_instances(names, max_instances):
+            for sig in monitored_signals(netlists[b]):
+                paths[f"{i}.{sig}"] = (b, i, sig)
+    design, man = tile_design(scheme, config)
+    runs, described = sample_runs(scheme, config, man["latency"], window_sets, samples)
+    res = simulate_tile(design, man, runs, simulator=simulator, quick=quick, toggles=list(paths),
+                        build_root=build_root)
+    if not res.passed:
+        raise ToolError(f"{simulator} simulation of the {scheme} tile for activity did not pass "
+                        f"its checks; log: {res.log}")
+    t = res.results.get("toggles")
+    if not t or not t.get("cycles"):
+        raise ToolError(f"the {scheme} tile simulation recorded no activity; log: {res.log}")
+    cycles = int(t["cycles"])
+    acc: dict = {}
+    for p, rec in t["signals"].items():
+        b, i, sig = paths[p]
+        tg = np.asarray(rec["toggles"], float) / max(cycles - 1, 1)
+        du = np.asarray(rec["ones"], float) / cycles
+        acc.setdefault(b, {}).setdefault(sig, []).append((i, tg, du))
+    missing: dict = {}
+    for p in t.get("missing", []):
+        b, _, sig = paths[p]
+        missing.setdefault(b, set()).add(sig)
+    out = {}
+    for b, names in by_block.items():
+        sigs = {}
+        seen = set()
+        for sig, recs in acc.get(b, {}).items():
+            widths = {len(r[1]) for r in recs}
+            if len(widths) != 1:
+                continue  # the same name with different widths in two instances: not averaged
+            sigs[sig] = SignalActivity(np.mean([r[1] for r in recs], axis=0), np.mean([r[2] for r in recs], axis=0))
+            seen.update(r[0] for r in recs)
+        out[b] = BlockActivity(b, tuple(sorted(seen)), sigs, tuple(sorted(missing.get(b, ()))))
+    return TileActivity(scheme, cycles, tuple(described), out)
