@@ -5,6 +5,7 @@ import os
 import sys
 
 from dstripes.sim.errors import ConfigError
+from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 
 from .cmd_profile import TARGET_HELP, add_network_options, check_counts, load, photos
 from .options import add_tile_options, check_out_dir, print_json, tile_config
@@ -161,7 +162,7 @@ def check_energy(args, cfg):
         if replace(model.config, tiles=cfg.tiles) != cfg:
             raise ConfigError(f"energy model {args.energy_model} is for another tile "
                               f"({model.config.as_dict()}), not {cfg.as_dict()}")
-        missing = {"dadn", "stripes", "dstripes"} - set(model.tiles)
+        missing = {DADN.name, STRIPES.name, DSTRIPES.name} - set(model.tiles)
         if missing:
             raise ConfigError(f"energy model {args.energy_model} has no {', '.join(sorted(missing))} tile")
         return model
@@ -184,7 +185,7 @@ def run_energy(args, cfg, model, evaluations, note):
     from dstripes.sim.files import write_atomic
 
     if model is None:
-        model = energy_model(("dadn", "stripes", "dstripes"), cfg, liberty=args.liberty,
+        model = energy_model((DADN.name, STRIPES.name, DSTRIPES.name), cfg, liberty=args.liberty,
                              clock_ns=args.clock_ns, jobs=args.jobs or None, progress=not args.no_progress,
                              note=note)
     elif args.clock_ns is not None and args.clock_ns != model.clock_ns:
@@ -219,10 +220,10 @@ def energy_table(model, energies) -> str:
     rows = []
     for net, e in energies.items():
         t, eff = e["conv_only"]["energy_pj"], e["conv_only"]["energy_efficiency_over_dadn"]
-        rows.append([f"{net} (conv)", t["dadn"] / 1e9, t["stripes"] / 1e9, t["dstripes"] / 1e9,
-                     eff["stripes"], eff["dstripes"]])
-    rows.append(["published (65 nm, whole chip)", "", "", "", PUBLISHED["stripes"]["value"],
-                 PUBLISHED["dstripes"]["value"]])
+        rows.append([f"{net} (conv)", t[DADN.name] / 1e9, t[STRIPES.name] / 1e9, t[DSTRIPES.name] / 1e9,
+                     eff[STRIPES.name], eff[DSTRIPES.name]])
+    rows.append(["published (65 nm, whole chip)", "", "", "", PUBLISHED[STRIPES.name]["value"],
+                 PUBLISHED[DSTRIPES.name]["value"]])
     return render(["network", "DaDN mJ", "Stripes mJ", "DStripes mJ", "STR eff.", "DStr eff."], rows,
                   title=f"Energy, compute only ({model.liberty}, {model.clock_ns:.2f} ns clock, "
                         f"{model.config.tiles} tiles; no memories, no wires; energy.md says how this "

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
-from dstripes.sim.schemes import DADN
+from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 
 #: What the energy figures leave out, for reports.
 SCOPE = ("compute only (SIP / inner-product arrays, dispatcher with its double buffers, "
@@ -39,8 +39,8 @@ SCOPE = ("compute only (SIP / inner-product arrays, dispatcher with its double b
 
 #: Published energy efficiencies over DaDianNao (whole chip with memories, 65 nm).
 PUBLISHED = {
-    "stripes": {"value": 1.57, "source": "Stripes, Judd et al., MICRO 2016 (docs/references.md)"},
-    "dstripes": {"value": 1.84, "source": "DPRed, the journal form of Dynamic Stripes, "
+    STRIPES.name: {"value": 1.57, "source": "Stripes, Judd et al., MICRO 2016 (docs/references.md)"},
+    DSTRIPES.name: {"value": 1.84, "source": "DPRed, the journal form of Dynamic Stripes, "
                                           "arXiv 1804.06732 (docs/references.md)"},
 }
 
@@ -225,7 +225,7 @@ def efficiency(energies: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Energy of a network
 
-SCHEMES = ("dadn", "stripes", "dstripes")
+SCHEMES = (DADN.name, STRIPES.name, DSTRIPES.name)
 
 
 def layers_energy(model: EnergyModel, layers, tiles: int | None = None) -> list:
@@ -269,16 +269,16 @@ def energy_markdown(model: EnergyModel, networks: dict) -> str:
     for net, e in networks.items():
         t, eff = e["conv_only"]["energy_pj"], e["conv_only"]["energy_efficiency_over_dadn"]
         lines.append(f"| {net} (conv layers) | " + " | ".join(f"{t.get(s, float('nan')) / 1e9:,.1f}" for s in SCHEMES)
-                     + f" | {eff.get('stripes', float('nan')):.2f}x | {eff.get('dstripes', float('nan')):.2f}x |")
+                     + f" | {eff.get(STRIPES.name, float('nan')):.2f}x | {eff.get(DSTRIPES.name, float('nan')):.2f}x |")
     lines.append("| *published (65 nm, whole chip)* | | | | "
-                 f"{PUBLISHED['stripes']['value']:.2f}x | {PUBLISHED['dstripes']['value']:.2f}x |")
+                 f"{PUBLISHED[STRIPES.name]['value']:.2f}x | {PUBLISHED[DSTRIPES.name]['value']:.2f}x |")
     mean = geomean_efficiency(networks)
-    share = {s: implied_memory_share(mean[s], PUBLISHED[s]["value"]) for s in ("stripes", "dstripes")}
-    lines += ["", f"Geometric mean over these networks (conv layers): Stripes {mean['stripes']:.2f}x, "
-                  f"Dynamic Stripes {mean['dstripes']:.2f}x. A whole chip adds memories whose energy "
+    share = {s: implied_memory_share(mean[s], PUBLISHED[s]["value"]) for s in (STRIPES.name, DSTRIPES.name)}
+    lines += ["", f"Geometric mean over these networks (conv layers): Stripes {mean[STRIPES.name]:.2f}x, "
+                  f"Dynamic Stripes {mean[DSTRIPES.name]:.2f}x. A whole chip adds memories whose energy "
                   f"per layer is the same for every scheme; the published whole-chip figures follow "
                   f"from these compute-only ones if that memory energy is "
-                  f"{100 * share['stripes']:.0f} % (Stripes) / {100 * share['dstripes']:.0f} % "
+                  f"{100 * share[STRIPES.name]:.0f} % (Stripes) / {100 * share[DSTRIPES.name]:.0f} % "
                   f"(Dynamic Stripes) of a DaDN chip's energy (`implied_memory_share`)."]
     lines += ["", "Energies are for all the evaluated images together. Energy efficiency over DaDN = "
                   "energy of the bit-parallel tiles / energy of the scheme's tiles for the same layers.",
@@ -342,7 +342,7 @@ def energy_plot(networks: dict, path) -> str:
     names = list(networks)
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(names) + 2), 4))
-    for i, (s, label) in enumerate((("stripes", "Stripes"), ("dstripes", "Dynamic Stripes"))):
+    for i, (s, label) in enumerate(((STRIPES.name, "Stripes"), (DSTRIPES.name, "Dynamic Stripes"))):
         vals = [networks[n]["conv_only"]["energy_efficiency_over_dadn"].get(s, float("nan")) for n in names]
         ax.bar(x + (i - 0.5) * 0.38, vals, 0.38, label=f"{label} (measured, compute only)")
         ax.axhline(PUBLISHED[s]["value"], ls="--", lw=1, color=f"C{i}",

@@ -323,7 +323,7 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
         if timing and tiles_hw:
             from .timing import block_netlists, tile_glue, tile_timing
 
-            def time_scheme(s, areas):
+            def timer(s, areas):
                 """Called in this thread as soon as the scheme's last block is synthesised: the
                 glue is emitted here (Amaranth), yosys and OpenSTA run in the pool."""
                 top = kind(s).top
@@ -332,6 +332,7 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
                 return lambda: tile_timing(tiles_hw[s], listed[s], areas, root / s / "_tile", info,
                                            top=top, yosys=yosys, sta=sta, timeout=timeout,
                                            glue=glue, nets=nets)
+            time_scheme = timer
         results, timed = _synth_all(schemes, listed, jobs=jobs, root=root, keep=out is not None,
                                     liberty=liberty, yosys=yosys, timeout=timeout, bar=bar, stats=stats,
                                     timing=timing, sta=sta, time_scheme=time_scheme,

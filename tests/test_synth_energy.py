@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
-from dstripes.synth.activity import monitored_signals, sample_instances, sample_runs, split_bit
+from dstripes.synth.activity import sample_instances, sample_runs, split_bit
 from dstripes.synth.energy import EnergyModel, efficiency, energy_model, network_energy
 
 # 16-bit (the bundled real samples' width), one filter, two windows, four lanes: the real
