@@ -6,12 +6,13 @@ import sys
 
 from dstripes.sim.errors import ConfigError
 
-from .options import print_json
+from .options import check_out_file, print_json
 from .table import render
 
 
 def add_network_options(p, many: bool = False) -> None:
-    """``--model --size --preprocess --criterion --engine --image-dir --no-progress``."""
+    """``--model --size --preprocess --criterion --engine --image-dir --labels --jobs --scheduler
+    --no-progress``."""
     if many:
         p.add_argument("--model", required=True, nargs="+", metavar="NAME|PATH.onnx",
                        help="vgg16-hed, resnet50-imgsim, mobilenet-v2, resnet50-nsfw, ONNX files, "
@@ -27,8 +28,28 @@ def add_network_options(p, many: bool = False) -> None:
                    help="output fidelity criterion (default: the network's own)")
     p.add_argument("--engine", default="onnx", choices=("onnx", "torch"),
                    help="run PyTorch built-ins exported to onnxruntime (fast) or eagerly with hooks (%(default)s)")
-    p.add_argument("--image-dir", default=None, metavar="DIR", help="use your own photos from DIR")
+    p.add_argument("--image-dir", default=None, metavar="DIR",
+                   help="use your own photos from DIR: even-numbered files (in name order) profile, "
+                        "odd-numbered ones are held out")
+    p.add_argument("--labels", default=None, metavar="FILE",
+                   help="ImageNet class of photos, one 'NAME CLASS' per line: top-1 accuracy is "
+                        "reported beside the agreement (the shipped photos carry no labels)")
+    p.add_argument("--jobs", type=int, default=None, help="local Dask worker processes (default: CPU count)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on a Dask cluster (tcp://host:8786) instead of local workers")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_search_options(p) -> None:
+    """``--headroom --margin --augment`` of the profile search."""
+    from dstripes.sim.nets.profile import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB
+    p.add_argument("--headroom", default=DEFAULT_HEADROOM, metavar="BITS|auto",
+                   help="room above the largest activation seen while profiling: a number of bits, or "
+                        "'auto' per layer from the spread across photos (%(default)s)")
+    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN_DB, metavar="DB",
+                   help="the search keeps this much error energy below the target (%(default)s dB)")
+    p.add_argument("--augment", nargs="*", default=[], metavar="KIND",
+                   help="add augmented copies of the profiling photos: flip, zoom, shift")
 
 
 def load(args):
@@ -37,15 +58,89 @@ def load(args):
                         criterion=args.criterion, engine=args.engine)
 
 
+def headroom(args):
+    if args.headroom == "auto":
+        return "auto"
+    try:
+        return float(args.headroom)
+    except ValueError:
+        raise ConfigError(f"--headroom must be a number of bits or 'auto', not {args.headroom!r}") from None
+
+
+def photo_sets(args, profile: int, heldout: int) -> tuple[list, list]:
+    """Disjoint profiling and held-out photos, counts checked before anything is read: the
+    shipped splits, or the two halves of the user's ``--image-dir``."""
+    from dstripes.sim.nets.images import augment, check_readable, photos, photos_in_dir, split_photos, take
+    if profile < 0 or heldout < 0:
+        raise ConfigError(f"photo counts must not be negative ({profile}, {heldout})")
+    if args.image_dir:
+        where = f"image folder {args.image_dir}"
+        ps = check_readable(photos_in_dir(args.image_dir), where)
+        prof, held = split_photos(ps, profile, heldout, where)
+    else:
+        prof = take("profile", profile) if profile else []
+        held = take("heldout", heldout) if heldout else []
+    if profile and getattr(args, "augment", None):
+        prof = prof + augment(prof, args.augment)
+    return prof, held
+
+
+def read_labels(path: str | None) -> dict | None:
+    """``NAME CLASS`` lines (``#`` comments) -> ``{name: class}``."""
+    if not path:
+        return None
+    out = {}
+    try:
+        with open(path) as f:
+            for i, line in enumerate(f, 1):
+                line = line.split("#")[0].strip()
+                if not line:
+                    continue
+                parts = line.replace(",", " ").split()
+                if len(parts) != 2 or not parts[1].isdigit():
+                    raise ConfigError(f"labels file {path} line {i}: expected 'NAME CLASS', not {line!r}")
+                out[parts[0]] = int(parts[1])
+    except OSError as e:
+        raise ConfigError(f"cannot read labels file {path} ({e.strerror})") from None
+    return out
+
+
+def client_for(args):
+    from dstripes.sim.nets.cluster import dask_client
+    return dask_client(args.scheduler, args.jobs)
+
+
+def fidelity_line(prof) -> str:
+    """Criterion, fidelity on profiling and held-out photos, the worst held-out photo."""
+    f = prof.fidelity
+    line = (f"{prof.network} target {prof.target} ({prof.criterion} >= {prof.threshold:g}): "
+            f"{f['unit']} {f['profile']:.4g} on {f['profile_images']} profiling photos")
+    if "heldout" in f:
+        w = f.get("heldout_worst", {})
+        line += (f", {f['heldout']:.4g} on {f['heldout_images']} held-out photos "
+                 f"({'meets' if f['heldout_pass'] else 'MISSES'} the target"
+                 + (f"; worst {w['photo']}: {w['measure']} {w['value']:.4g}" if w else "") + ")")
+    else:
+        line += ", no held-out photos (not checked on photos it never saw)"
+    for k, what in (("profile_accuracy", "profiling"), ("heldout_accuracy", "held-out")):
+        if k in f:
+            a = f[k]
+            line += f"; top-1 accuracy on {a['photos']} labelled {what} photos: float {a['float']:.1%}, quantised {a['quantised']:.1%}"
+    return line
+
+
 def register(sub) -> None:
     p = sub.add_parser("profile", help="per-layer activation precision profile of a real network",
                        description="Stripes-style profile: for each layer, the smallest window of "
                                    "activation bits that keeps the network output faithful to the "
                                    "float network on profiling photos; fidelity is then reported on "
-                                   "held-out photos.")
+                                   "held-out photos the search never saw.")
     add_network_options(p)
+    add_search_options(p)
     p.add_argument("--images", type=int, default=16, help="profiling photos (%(default)s)")
-    p.add_argument("--heldout", type=int, default=16, help="held-out photos for the fidelity report (%(default)s)")
+    p.add_argument("--heldout", type=int, default=16,
+                   help="held-out photos for the fidelity report, disjoint from the profiling photos "
+                        "(%(default)s; 0: none)")
     p.add_argument("--target", default="100", choices=("100", "99"),
                    help="100: strict fidelity, 99: the looser threshold (%(default)s)")
     p.add_argument("--act-bits", type=int, default=16, help="activation container width A (%(default)s)")
@@ -54,27 +149,22 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def photos(args, count: int, split: str):
-    """``count`` photos of a split of the shipped photos, or of the user's ``--image-dir``."""
-    from dstripes.sim.nets.images import load_image_dir, load_images
-    if args.image_dir:
-        return load_image_dir(args.image_dir, count)
-    return load_images(split, count)
-
-
 def run(args) -> int:
     from dstripes.sim.nets.profile import profile_network
-    for opt in ("images", "heldout"):
-        v = getattr(args, opt)
-        if v < (1 if opt == "images" else 0):
-            raise ConfigError(f"--{opt} must be {'positive' if opt == 'images' else 'non-negative'}, not {v}")
+    if args.images < 1:
+        raise ConfigError(f"--images must be positive, not {args.images}")
+    if args.heldout < 0:
+        raise ConfigError(f"--heldout must be non-negative, not {args.heldout}")
+    check_out_file(args.out)
+    room = headroom(args)
+    labels = read_labels(args.labels)
+    images, held = photo_sets(args, args.images, args.heldout)
     net = load(args)
-    images = photos(args, args.images, "profile")
-    # a user's folder has no held-out split: its photos are all used for profiling
-    held = photos(args, args.heldout, "heldout") if args.heldout and not args.image_dir else []
     command = "dstripes " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["profile"] else ""
-    prof = profile_network(net, images, targets=(args.target,), heldout=held, act_bits=args.act_bits,
-                           progress=not args.no_progress, command=command)[args.target]
+    with client_for(args) as client:
+        prof = profile_network(net, images, targets=(args.target,), heldout=held, act_bits=args.act_bits,
+                               progress=not args.no_progress, command=command, client=client,
+                               headroom=room, margin_db=args.margin, labels=labels)[args.target]
     try:
         prof.save(args.out)
     except OSError as e:
@@ -83,14 +173,10 @@ def run(args) -> int:
         print_json(prof.as_dict())
         return 0
     rows = [[l.name, "signed" if l.signed else "", l.msb, l.lsb, l.bits, l.solo_bits, f"{l.max:.4g}",
-             f"{l.scale:.4g}"] for l in prof.layers]
-    print(render(["layer", "sign", "msb", "lsb", "p", "alone", "max", "scale"], rows,
-                 title=f"{net.name}: profile target {prof.target} ({prof.criterion} >= {prof.threshold})"))
-    f = prof.fidelity
-    line = f"fidelity ({f['unit']}): {f['profile']:.4g} on {f['profile_images']} profiling photos"
-    if "heldout" in f:
-        line += (f", {f['heldout']:.4g} on {f['heldout_images']} held-out photos "
-                 f"({'meets' if f['heldout_pass'] else 'misses'} the target)")
-    print(line)
+             f"{l.headroom:.2f}", f"{l.scale:.4g}"] for l in prof.layers]
+    print(render(["layer", "sign", "msb", "lsb", "p", "alone", "max", "room", "scale"], rows,
+                 title=f"{net.name}: profile target {prof.target} ({prof.criterion} >= {prof.threshold:g}, "
+                       f"search margin {args.margin:g} dB, headroom {room})"))
+    print(fidelity_line(prof))
     print(f"wrote {args.out}")
     return 0
