@@ -68,6 +68,12 @@ def photos(n=3, size=24, seed=1):
     return out
 
 
+@pytest.fixture(autouse=True)
+def _no_run_cache(monkeypatch):
+    """Tests never read or fill the user's run cache (a test that wants one names its file)."""
+    monkeypatch.setenv("DSTRIPES_NO_CACHE", "1")
+
+
 @pytest.fixture
 def tiny(tmp_path):
     return OnnxNetwork(tiny_model(str(tmp_path / "tiny.onnx")), size=16, criterion="cosine")

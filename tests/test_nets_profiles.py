@@ -25,6 +25,12 @@ from dstripes.sim.nets.profile import Profile, headroom_bits, profile_network
 from .test_nets_onnx import photos, tiny_model
 
 
+@pytest.fixture(autouse=True)
+def _no_run_cache(monkeypatch):
+    """Tests never read or fill the user's run cache (a test that wants one names its file)."""
+    monkeypatch.setenv("DSTRIPES_NO_CACHE", "1")
+
+
 @pytest.fixture
 def tiny(tmp_path):
     return OnnxNetwork(tiny_model(str(tmp_path / "tiny.onnx")), size=16, criterion="cosine")
@@ -191,3 +197,18 @@ def test_evaluate_profiles_first_and_dumps(tmp_path, capsys):
 def codes_bits(entry) -> int:
     msb, lsb = (int(x) for x in entry["window"].split(":"))
     return msb - lsb + 1
+
+
+def test_shipped_photo_splits():
+    from dstripes.sim.nets.images import photos as split
+    prof, held = split("profile"), split("heldout")
+    assert len(prof) >= 100 and len(held) >= 100
+    assert not {p.name for p in prof} & {p.name for p in held}
+    assert not {p.key for p in prof} & {p.key for p in held}  # no photo file in both
+    for ps in (prof, held):
+        assert len({p.name.split(".")[0] for p in ps[:8]}) >= 4  # the first few mix the sources
+        assert not any("segmented" in p.name for p in ps)
+    names = {p.name: s for s, ps in (("p", prof), ("h", held)) for p in ps}
+    for a, b in (("skimage.motorcycle_left", "skimage.motorcycle_right"), ("opencv.aloeL", "opencv.aloeR")):
+        if a in names:
+            assert names[a] == names[b]  # near-identical pairs never straddle the split

@@ -6,39 +6,76 @@ For every modelled layer, the window ``[lsb, msb]`` of the fixed-point codes of 
 activations, and the ``scale`` (real value of code 1, a power of two): codes are
 ``value / scale``, produced by :func:`sim.fixed.quantize` (round-half-even, saturating).
 
-* **Integer bits** come from the largest magnitude observed on the profiling images: with
-  ``m = ceil(log2(max|x|))`` the layer's values fit below ``2**m``, and the ``A``-bit
-  activation container (``A = 16``) puts its top bit there: ``scale = 2**(m - A)`` for an
-  unsigned input, ``2**(m - A + 1)`` for a signed one, so ``msb = A - 1`` always.
-* **Signedness**: an input with any negative value on the profiling images gets a signed
+* **Integer bits** come from the largest magnitude observed on the profiling photos, raised by
+  the layer's *headroom* (see below): with ``m = ceil(log2(max|x| * 2**headroom))`` the layer's
+  values fit below ``2**m``, and the ``A``-bit activation container (``A = 16``) puts its top
+  bit there: ``scale = 2**(m - A)`` for an unsigned input, ``2**(m - A + 1)`` for a signed one,
+  so ``msb = A - 1`` always.
+* **Signedness**: an input with any negative value on the profiling photos gets a signed
   (two's-complement) window: every network's first layer (image minus mean), and inputs that no
   ReLU precedes (MobileNet-v2's linear bottlenecks). Its precision counts the sign bit.
-* **Fractional bits** are searched: the precision ``p = msb - lsb + 1`` is the smallest that
-  keeps the network output faithful to the float network (:mod:`.fidelity`).
+* **Fractional bits** are searched: the precision ``p = msb - lsb + 1`` of each layer is chosen
+  so that the network output stays faithful to the float network (:mod:`.fidelity`).
+
+What makes a profile hold on photos it never saw
+------------------------------------------------
+A profile fitted to a few photos breaks on others in two ways, and each has its lever:
+
+* *Saturation*: a held-out photo drives a layer above the largest value the profiling photos
+  did (by up to 1.7x on ResNet-50). ``headroom`` adds room above that maximum: a number of bits
+  for every layer, or ``"auto"``: each layer's per-photo maxima, in ``log2``, are taken as
+  normal and the layer gets room up to its 1-in-1000-photos maximum (mean + 3.09 standard
+  deviations) where that lies above the largest value seen. Layers whose maximum barely varies
+  get none.
+* *A threshold met exactly*: a search that stops where the profiling photos just pass leaves
+  nothing for a photo with a smaller margin. ``margin_db`` makes the search keep that much error
+  energy below the target (PSNR ``T + margin``; ``1 - cos`` below ``(1 - t) 10**(-margin/10)``;
+  top-1: every photo's class kept with at least ``1 - 10**(-margin/20)`` of its float lead).
+  The held-out verdict is the plain criterion, without the margin.
+
+More and more varied profiling photos help both (:mod:`.images` interleaves all photo sources),
+and augmented copies (flips, crops) may join the profiling set, never the held-out one.
+``python -m dstripes.sim.nets.make_profiles --levers`` measures what each lever costs in bits.
 
 The search
 ----------
-1. *Per layer*, with every other layer in float: binary search for the smallest ``p`` whose
-   fidelity on the profiling images meets the target (fidelity grows with ``p``; a test checks
-   this on real layers).
-2. *Combine*: all layers at their own ``p``. Quantisation errors add up, so if the combined
-   network misses the target every layer gets one more bit until it passes.
-3. *Greedy trim*: layers are visited by MAC count, largest first, and each gives bits back
-   (never below its per-layer ``p``) while the combined network still passes.
+Quantisation noise of different layers adds up in the output's error energy, and each bit taken
+from a layer multiplies that layer's share by 4. So:
 
-Several targets are searched together, strictest first; a looser target starts its steps 2-3
-from the stricter target's result, so a "99" profile is never wider than the "100" one.
+1. *Sensitivity*: each layer alone (the others at full precision) at a probe precision of
+   :data:`PROBE_BITS` bits, on the first :data:`PROBE_IMAGES` profiling photos, gives its
+   per-photo error energy ``E_l`` relative to what the target tolerates (:func:`.fidelity.energy`).
+2. *Allocation*: the predicted energy of an allocation is ``sum_l E_l 4**(probe_l - p_l)`` per
+   photo. Starting from full precision, bits are taken greedily from the layer that saves the
+   most MAC-weighted bits (what Stripes' cycles follow) per unit of worst-photo energy, while
+   the prediction stays within a budget ``s``.
+3. *Verification*: the allocation runs on *all* profiling photos; ``s`` is searched (factors of
+   4, then bisection in log space) for the largest budget whose allocation really meets the
+   target with the margin. The prediction only steers; every accepted profile passed a real run.
 
-The fidelity of the final profile is then measured on *held-out* photos
-(:func:`.images.load_images` ``("heldout")``) the search never saw, and stored with it.
+That takes ``layers + ~10`` network runs instead of the several hundred of a per-layer binary
+search followed by a greedy trim, which is what lets profiling use tens of photos. Several
+targets are searched together, strictest first; a looser target starts from the stricter
+target's result as its upper bound, so a "99" profile is never wider than the "100" one. A
+target the network misses even with every layer at full ``A``-bit precision is an error.
+
+The final profile is then measured on *held-out* photos (:func:`.images.photos`
+``("heldout")``) that share none with the profiling photos (:func:`judge`): the fidelity, the
+verdict, the worst photo and how close it came, and how many layers saturate on them.
+
+Runs go through :class:`.runs.Runner` (Dask workers when a client is given) and the run cache
+(:mod:`.cache`), so searching again with other levers reruns only what changed.
 
 JSON format (``format: dstripes-profile/1``)
 --------------------------------------------
 ``network``, ``target``, ``criterion``, ``threshold``, ``act_bits``, ``input`` (``size``,
 ``preprocess``), ``images`` (names of the profiling and held-out photos), ``fidelity``
-(``profile``, ``heldout``, ``heldout_pass``), ``command``, ``seconds`` and ``layers``: one
-object per layer in execution order with ``name``, ``msb``, ``lsb``, ``signed``, ``scale``,
-``bits``, ``max`` (observed largest magnitude) and ``solo_bits`` (step-1 result).
+(``profile``, ``profile_images``, ``profile_pass``, ``heldout``, ``heldout_images``,
+``heldout_pass``, ``heldout_worst``, ``heldout_saturated_layers``, ``heldout_saturation_max``,
+``*_accuracy`` with labels), ``search`` (levers and search figures), ``command``, ``seconds`` and
+``layers``: one object per layer in execution order with ``name``, ``msb``, ``lsb``, ``signed``,
+``scale``, ``bits``, ``max`` (observed largest magnitude), ``headroom`` (bits) and
+``solo_bits`` (predicted precision of the layer alone).
 """
 from __future__ import annotations
 
@@ -56,8 +93,6 @@ from .fidelity import (TARGETS, UNITS, allowed_failures, check_target, energy, i
 from .network import Network, Quant
 
 FORMAT = "dstripes-profile/1"
-SEARCH_TOP = 12  # first upper bound of the per-layer search (bits)
-LOOSE_SPAN = 4  # a looser target is searched this many bits below the strict one
 
 
 @dataclass(frozen=True)
