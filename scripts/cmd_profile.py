@@ -46,8 +46,9 @@ def add_search_options(p) -> None:
     p.add_argument("--headroom", default=DEFAULT_HEADROOM, metavar="BITS|auto",
                    help="room above the largest activation seen while profiling: a number of bits, or "
                         "'auto' per layer from the spread across photos (%(default)s)")
-    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN_DB, metavar="DB",
-                   help="the search keeps this much error energy below the target (%(default)s dB)")
+    p.add_argument("--margin", type=float, default=None, metavar="DB",
+                   help="the search keeps this much error energy below the target (default per criterion: "
+                        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_MARGIN_DB.items()) + " dB)"),
     p.add_argument("--augment", nargs="*", default=[], metavar="KIND",
                    help="add augmented copies of the profiling photos: flip, zoom, shift")
 
@@ -176,7 +177,7 @@ def run(args) -> int:
              f"{l.headroom:.2f}", f"{l.scale:.4g}"] for l in prof.layers]
     print(render(["layer", "sign", "msb", "lsb", "p", "alone", "max", "room", "scale"], rows,
                  title=f"{net.name}: profile target {prof.target} ({prof.criterion} >= {prof.threshold:g}, "
-                       f"search margin {args.margin:g} dB, headroom {room})"))
+                       f"search margin {prof.search['margin_db']:g} dB, headroom {room})"))
     print(fidelity_line(prof))
     print(f"wrote {args.out}")
     return 0

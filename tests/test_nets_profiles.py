@@ -130,11 +130,16 @@ def test_profile_is_judged_on_other_photos_and_cached(tiny, tmp_path):
     assert strict.search["margin_db"] == 3.0 and strict.search["headroom"] == "auto"
     with pytest.raises(ConfigError, match="must not be profiling photos"):
         profile_network(tiny, prof, heldout=prof[:1], progress=False, cache=RunCache(None))
-    # the same search again: every run comes from the cache, nothing is recomputed
+    # the same search again: every run comes from the cache, nothing is recomputed; with labels,
+    # top-1 accuracy of the float and the quantised network beside the agreement
     again = RunCache(str(tmp_path / "runs.sqlite"))
-    twice = profile_network(tiny, prof, ("100", "99"), heldout=held, progress=False, cache=again)
+    float_class = {p.name: int(np.argmax(tiny.forward(tiny.prepare([p.read()])).output)) for p in held}
+    labels = {name: c if i % 2 else (c + 1) % 10 for i, (name, c) in enumerate(float_class.items())}
+    twice = profile_network(tiny, prof, ("100", "99"), heldout=held, progress=False, cache=again, labels=labels)
     assert again.misses == 0 and again.hits > 0
     assert [l.bits for l in twice["100"].layers] == [l.bits for l in strict.layers]
+    acc = twice["100"].fidelity["heldout_accuracy"]
+    assert acc["photos"] == 4 and acc["float"] == 0.5 and "profile_accuracy" not in twice["100"].fidelity
 
 
 def test_unreachable_target_and_mismatched_profile(tiny, tmp_path, capsys):

@@ -41,7 +41,8 @@ LEVERS = (("max, no margin", 0.0, 0.0, ()),
           ("auto, no margin", "auto", 0.0, ()),
           ("auto, 3 dB", "auto", 3.0, ()),
           ("+1 bit, 3 dB", 1.0, 3.0, ()),
-          ("auto, 3 dB, flip", "auto", 3.0, ("flip",)))
+          ("auto, 3 dB, flip", "auto", 3.0, ("flip",)),
+          ("auto, 10 dB", "auto", 10.0, ()))
 
 
 def _headroom(text):
@@ -73,7 +74,8 @@ def main(argv=None) -> int:
     p.add_argument("--images", type=int, default=None, help="profiling photos (default: PROFILE_IMAGES)")
     p.add_argument("--heldout", type=int, default=None, help="held-out photos (default: all)")
     p.add_argument("--headroom", type=_headroom, default=DEFAULT_HEADROOM, help="bits or 'auto' (%(default)s)")
-    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN_DB, help="criterion margin, dB (%(default)s)")
+    p.add_argument("--margin", type=float, default=None,
+                   help=f"criterion margin, dB (default per criterion: {DEFAULT_MARGIN_DB})")
     p.add_argument("--augment", nargs="*", default=[], help="augment the profiling photos (flip zoom shift)")
     p.add_argument("--levers", action="store_true", help="compare the levers; write nothing")
     p.add_argument("--jobs", type=int, default=None, help="local Dask workers (default: CPU count)")
