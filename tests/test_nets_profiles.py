@@ -104,6 +104,12 @@ def test_fidelity_measure_margin_and_energy():
     assert fidelity.energy("psnr", "100", m2, 0.0)[0] == pytest.approx(10 ** -0.2)
     with pytest.raises(ConfigError, match="margin must be a non-negative"):
         fidelity.energy("psnr", "100", m2, -1.0)
+    # a photo whose lead full precision already moves by a quarter or more is a tie
+    full = fidelity.measure(ref, np.array([[2.9, 1.0, 0.0], [0.0, 2.0, 1.95]]))
+    assert fidelity.ties("top1", full).tolist() == [False, True]
+    assert not fidelity.ties("psnr", full).any()
+    # the top-1 margin asks no more than a share of what full precision keeps
+    assert fidelity.meets("top1", "100", m[:1], margin_db=12.0, full=np.array([[0, 0, 0.6, 0, 0]]))
 
 
 def test_headroom():
