@@ -43,9 +43,9 @@ def add_network_options(p, many: bool = False) -> None:
 def add_search_options(p) -> None:
     """``--headroom --margin --augment`` of the profile search."""
     from dstripes.sim.nets.profile import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB
-    p.add_argument("--headroom", default=DEFAULT_HEADROOM, metavar="BITS|auto",
-                   help="room above the largest activation seen while profiling: a number of bits, or "
-                        "'auto' per layer from the spread across photos (%(default)s)")
+    p.add_argument("--headroom", default=DEFAULT_HEADROOM, metavar="BITS|auto[+BITS]",
+                   help="room above the largest activation seen while profiling: a number of bits, "
+                        "'auto' per layer from the spread across photos, or 'auto+BITS' (%(default)s)")
     p.add_argument("--margin", type=float, default=None, metavar="DB",
                    help="the search keeps this much error energy below the target (default per criterion: "
                         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_MARGIN_DB.items()) + " dB)"),
@@ -60,8 +60,11 @@ def load(args):
 
 
 def headroom(args):
-    if args.headroom == "auto":
-        return "auto"
+    if args.headroom.startswith("auto"):
+        from dstripes.sim.nets.profile import headroom_bits
+        import numpy as np
+        headroom_bits(np.ones((2, 1)), args.headroom)  # checks the form
+        return args.headroom
     try:
         return float(args.headroom)
     except ValueError:

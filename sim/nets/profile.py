@@ -261,17 +261,22 @@ def headroom_bits(maxima: np.ndarray, headroom) -> np.ndarray:
     A number gives every layer that many bits. ``"auto"`` extrapolates each layer's per-photo
     maxima: ``log2`` of them is taken as normal, and the layer gets room up to its
     1-in-:data:`AUTO_PHOTOS` photo maximum (mean + 3.09 standard deviations) where that lies
-    above the largest value seen.
+    above the largest value seen. ``"auto+B"`` adds ``B`` bits to that.
     """
     L = maxima.shape[1]
     if isinstance(headroom, str):
-        if headroom != "auto":
-            raise ConfigError(f"headroom must be a number of bits or 'auto', not {headroom!r}")
+        base, _, extra = headroom.partition("+")
+        try:
+            extra = float(extra) if extra else 0.0
+        except ValueError:
+            extra = -1.0
+        if base != "auto" or not 0 <= extra <= 8:
+            raise ConfigError(f"headroom must be a number of bits, 'auto' or 'auto+BITS', not {headroom!r}")
         lg = np.log2(np.maximum(maxima, 1e-30))
         if len(lg) < 2:
-            return np.zeros(L)
+            return np.full(L, extra)
         pred = lg.mean(0) + AUTO_Z * lg.std(0, ddof=1)
-        return np.clip(pred - lg.max(0), 0, None)
+        return np.clip(pred - lg.max(0), 0, None) + extra
     try:
         h = float(headroom)
     except (TypeError, ValueError):
