@@ -411,7 +411,7 @@ class _Search:
 def profile_network(net: Network, images, targets=("100",), heldout=None, act_bits: int = 16,
                     progress: bool = True, command: str = "", *, client=None, cache=None,
                     headroom=DEFAULT_HEADROOM, margin_db: float | None = None,
-                    labels: dict | None = None, probe_images: int = PROBE_IMAGES) -> dict:
+                    labels: dict | None = None, probe_images: int = PROBE_IMAGES, widen: int = 0) -> dict:
     """Profile ``net`` on ``images`` for each of ``targets``; returns ``target -> Profile``.
 
     Parameters
@@ -442,6 +442,11 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
     probe_images : int
         Profiling photos of the single-layer sensitivity runs (the first ones; every allocation
         is then verified on all profiling photos).
+    widen : int
+        Integer bits added to every layer *after* the search, at the same step (``scale``
+        doubles and the precision grows by one per bit): outputs on the profiling photos do
+        not change (no profiling value reached the old top), held-out photos get that much
+        more room before they saturate. Cheaper than searching again with more headroom.
     """
     from .runs import Runner, as_photos
 
@@ -476,8 +481,12 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
         mx = float(maxima[:, i].max())
         stats[n] = {"max": mx, "signed": signed, "headroom": float(room[i]),
                     "scale": container_scale(mx * 2.0 ** room[i], signed, act_bits)}
+    if not isinstance(widen, int) or isinstance(widen, bool) or not 0 <= widen <= 8:
+        raise ConfigError(f"widen must be an integer number of bits from 0 to 8, not {widen!r}")
     search = _Search(runner, photos, refs, stats, names, macs, net.criterion, act_bits, margin_db,
                      max(1, int(probe_images)))
+    wide = _Search(runner, photos, refs, {n: dict(v, scale=v["scale"] * 2.0 ** widen) for n, v in stats.items()},
+                   names, macs, net.criterion, act_bits, margin_db, 1) if widen else search
     full = np.full(len(names), act_bits)
     at_full = search.rows([full], desc=f"profile {net.name}: full precision")[0]
     if not meets(net.criterion, targets[-1], at_full):
@@ -496,11 +505,13 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
         E = np.array([energy(net.criterion, t, m, margin_db) for m in rows])
         bits, scale = search.solve(E, t, cap)
         cap = bits
-        solo = search.solo(E, t, scale)
-        sc = image_scores(net.criterion, search.rows([bits])[0])
+        if widen:
+            bits = np.minimum(bits + int(widen), act_bits)
+        solo = search.solo(E, t, scale) + widen
+        sc = image_scores(net.criterion, wide.rows([bits], desc=f"profile {net.name}: verify")[0])
         value = summarise(net.criterion, sc)
-        lp = [LayerProfile(n, act_bits - 1, act_bits - int(bits[i]), stats[n]["signed"], stats[n]["scale"],
-                           stats[n]["max"], int(min(solo[i], bits[i])), round(stats[n]["headroom"], 3))
+        lp = [LayerProfile(n, act_bits - 1, act_bits - int(bits[i]), stats[n]["signed"], wide.stats[n]["scale"],
+                           stats[n]["max"], int(min(solo[i], bits[i])), round(stats[n]["headroom"] + widen, 3))
               for i, n in enumerate(names)]
         fid = {"profile": value, "profile_images": len(photos), "unit": UNITS[net.criterion],
                "profile_pass": passes(net.criterion, t, value, len(photos)), "runs": runner.runs}
@@ -508,10 +519,13 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
                          input={"size": net.size, "preprocess": net.preprocess},
                          images={"profile": [p.name for p in photos]}, fidelity=fid, command=command,
                          search={"method": "sensitivity allocation verified on the profiling photos",
-                                 "headroom": headroom, "margin_db": margin_db, "probe_bits": PROBE_BITS,
+                                 "headroom": headroom, "widen": widen, "margin_db": margin_db,
+                                 "probe_bits": PROBE_BITS,
                                  "probe_images": len(search.probe_photos),
                                  "energy_scale": scale,
                                  "mean_bits_mac_weighted": float((search.w * bits).sum() / search.w.sum())})
+        if not fid["profile_pass"]:  # widening at the same step cannot lose fidelity; say so if it did
+            raise ConfigError(f"{net.name}: the widened profile misses target {t} on its profiling photos")
     if held:
         judge(net, out, held, runner, labels=labels, profile_photos=photos, profile_refs=refs)
     for p in out.values():
