@@ -2,10 +2,10 @@
 
 Usage (networks installed with ``scripts/setup.sh --nets``, shipped profiles present)::
 
-    .venv/bin/python scripts/make_samples.py
+    python -m dstripes.scripts.make_samples
 
-What it takes (two held-out photos, ``skimage.astronaut`` and ``skimage.chelsea``, resized and
-centre-cropped to 64x64 so every layer stays small):
+What it takes (two photos of the held-out split, ``skimage.coffee`` and ``skimage.rocket``,
+resized and centre-cropped to 64x64 so every layer stays small):
 
 =====================  ===========================  =========================================
 sample                 layer                        kept
@@ -24,7 +24,6 @@ the network has BN) become 16-bit codes with scale ``2**(ceil(log2 max|w|) - 15)
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 
@@ -36,8 +35,7 @@ from dstripes.sim.layer import Layer  # noqa: E402
 from dstripes.sim.samples import ARRAYS, FORMAT, INDEX  # noqa: E402
 
 SIZE = 64
-PHOTOS = ("skimage.astronaut", "skimage.chelsea")
-WEIGHT_BITS = 16
+PHOTOS = ("skimage.coffee", "skimage.rocket")
 
 # sample name: (network, layer, spatial crop (y0, y1, x0, x1) or None, filters kept)
 SAMPLES = {
@@ -48,21 +46,14 @@ SAMPLES = {
 }
 
 
-def weight_codes(w: np.ndarray) -> tuple[np.ndarray, float]:
-    """16-bit two's-complement codes of real weights and their power-of-two scale."""
-    m = float(np.abs(w).max())
-    scale = 2.0 ** (math.ceil(math.log2(m)) - (WEIGHT_BITS - 1)) if m > 0 else 1.0
-    lim = 1 << (WEIGHT_BITS - 1)
-    return np.clip(np.rint(w / scale), -lim, lim - 1).astype(np.int64), scale
-
-
 def main() -> int:
-    from dstripes.sim.nets.images import load_images
+    from dstripes.sim.nets.dump import WEIGHT_BITS, weight_codes
+    from dstripes.sim.nets.images import photos as split_photos
     from dstripes.sim.nets.models import load_network
     from dstripes.sim.nets.profile import Profile, builtin_profile_path
 
-    photos = dict(load_images("heldout", 8))
-    images = [photos[n] for n in PHOTOS]
+    held = {p.name: p for p in split_photos("heldout")}
+    images = [held[n].read() for n in PHOTOS]
     arrays, index = {}, {}
     nets = {}
     for name, (network, lname, crop, keep) in SAMPLES.items():
@@ -103,7 +94,7 @@ def main() -> int:
               f"weights {wq.shape}, zeros {index[name]['zero_fraction']:.2f}")
     np.savez_compressed(ARRAYS, **arrays)
     with open(INDEX, "w") as f:
-        json.dump({"format": FORMAT, "command": "python scripts/make_samples.py", "samples": index}, f, indent=1)
+        json.dump({"format": FORMAT, "command": "python -m dstripes.scripts.make_samples", "samples": index}, f, indent=1)
         f.write("\n")
     print(f"wrote {ARRAYS} ({os.path.getsize(ARRAYS) / 1024:.0f} KB) and {INDEX}")
     return 0

@@ -14,10 +14,16 @@ need_apt=()
 command -v iverilog >/dev/null 2>&1 || need_apt+=(iverilog)
 command -v yosys >/dev/null 2>&1 || need_apt+=(yosys)
 command -v sta >/dev/null 2>&1 || need_apt+=(opensta)   # static timing and power (synth --liberty)
+# Debian packages that carry real photographs for profiling (sim/nets/images.py), pinned.
+if [ $nets = 1 ]; then
+    for pkg in opencv-doc=4.6.0+dfsg-12 mate-backgrounds=1.26.0-1; do
+        [ "$(dpkg-query -W -f='${Version}' "${pkg%%=*}" 2>/dev/null || true)" = "${pkg#*=}" ] || need_apt+=("$pkg")
+    done
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"

@@ -68,6 +68,7 @@ def test_capture_on_real_photos():
     from dstripes.sim.nets.models import load_network
     net = load_network("vgg16-hed", size=64)
     photos = load_images("heldout", 2)
+    assert [n for n, _ in photos] == ["aibench.classification.1", "aibench.enhancement.1"]
     run = net.forward(net.prepare([im for _, im in photos]), capture=True)
     for l in net.layers():
         a = run.acts[l.name]
@@ -96,13 +97,22 @@ def test_fidelity_grows_with_precision_on_real_layers():
 
 
 def test_shipped_profiles_fit_their_networks():
+    """Every shipped profile meets its target on at least 32 held-out photos that share none
+    with its profiling photos."""
+    from dstripes.sim.nets.images import image_names
     from dstripes.sim.nets.models import BUILTIN, load_network
     from dstripes.sim.nets.profile import Profile, builtin_profile_path
+    held_split = set(image_names("heldout"))
     for name in BUILTIN:
         strict, loose = (Profile.load(builtin_profile_path(name, t)) for t in ("100", "99"))
-        assert strict.fidelity["profile_pass"] and loose.fidelity["profile_pass"]
+        for p in (strict, loose):
+            f = p.fidelity
+            assert f["profile_pass"] and f["heldout_pass"], (name, p.target, f)
+            assert f["heldout_images"] >= 32 and f["heldout"] >= p.threshold
+            assert not set(p.images["profile"]) & set(p.images["heldout"])
+            assert set(p.images["heldout"]) <= held_split
         assert all(b.bits <= a.bits for a, b in zip(strict.layers, loose.layers))
-        assert strict.layers[0].signed and "heldout" in strict.fidelity
+        assert strict.layers[0].signed
     strict = Profile.load(builtin_profile_path("resnet50-nsfw", "100"))
     strict.check_network(load_network("resnet50-nsfw"))
 
@@ -111,15 +121,22 @@ def test_cli_errors_on_builtin_inputs(tmp_path, capsys):
     assert cli(["evaluate", "--model", "alexnet", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown model 'alexnet'" in err[0]
-    assert cli(["profile", "--model", "mobilenet-v2", "--images", "101", "--out", str(tmp_path / "p.json")]) == 2
-    assert "101 images requested but the profile split has only 100" in capsys.readouterr().err
+    from dstripes.sim.nets.images import image_names
+    n = len(image_names("profile"))
+    assert cli(["profile", "--model", "mobilenet-v2", "--images", str(n + 1), "--out", str(tmp_path / "p.json")]) == 2
+    assert f"{n + 1} images requested but the profile split has only {n}" in capsys.readouterr().err
+    # counts are checked before any work: no network is loaded for this
+    n = len(image_names("heldout"))
+    assert cli(["evaluate", "--model", "all", "--images", "400", "--out", str(tmp_path)]) == 2
+    assert f"400 images requested but the heldout split has only {n}" in capsys.readouterr().err
     assert cli(["evaluate", "--model", "mobilenet-v2", "--images", "0", "--out", str(tmp_path)]) == 2
     assert "--images must be positive" in capsys.readouterr().err
     wrong = tmp_path / "wrong.json"
     from dstripes.sim.nets.profile import builtin_profile_path
     wrong.write_text(open(builtin_profile_path("vgg16-hed")).read())
     assert cli(["evaluate", "--model", "mobilenet-v2", "--profile", str(wrong), "--out", str(tmp_path)]) == 2
-    assert "has no layer 'features.0.0'" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no layer 'features.0.0'" in err[0] and "(the profile has 13 layers" in err[0]
 
 
 def test_cli_evaluate_builtin_json(tmp_path, capsys):

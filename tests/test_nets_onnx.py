@@ -70,6 +70,12 @@ def photos(n=3, size=24, seed=1):
     return out
 
 
+@pytest.fixture(autouse=True)
+def _no_run_cache(monkeypatch):
+    """Tests never read or fill the user's run cache (a test that wants one names its file)."""
+    monkeypatch.setenv("DSTRIPES_NO_CACHE", "1")
+
+
 @pytest.fixture
 def tiny(tmp_path):
     return OnnxNetwork(tiny_model(str(tmp_path / "tiny.onnx")), size=16, criterion="cosine")
@@ -234,9 +240,11 @@ def test_profile_json_roundtrip(tiny, tmp_path):
 def test_evaluate_matches_golden_model(tiny):
     imgs = photos(3)
     prof = profile_network(tiny, imgs, progress=False)["100"]
-    ev = evaluate_network(tiny, prof, imgs, TileConfig(), jobs=0, batch=2, progress=False)
-    ev2 = evaluate_network(tiny, prof, imgs, TileConfig(), jobs=2, batch=1, progress=False)
-    assert ev.totals() == ev2.totals()
+    ev = evaluate_network(tiny, prof, imgs, TileConfig(), chunk=2, progress=False)
+    from dstripes.sim.nets.cluster import dask_client
+    with dask_client(jobs=1) as client:  # the same counts from a Dask worker
+        ev2 = evaluate_network(tiny, prof, imgs, TileConfig(), client=client, chunk=1, progress=False)
+    assert ev.totals() == ev2.totals() and ev.photos == ev2.photos
     run = tiny.forward(tiny.prepare([im for _, im in imgs]), capture=True)
     for l, lc in zip(tiny.layers(), ev.layers()):
         lp = prof.layer(l.name)
@@ -266,19 +274,29 @@ def test_cli_profile_and_evaluate_own_photos(tmp_path, capsys):
     model = tiny_model(str(tmp_path / "tiny.onnx"))
     d = tmp_path / "photos"
     d.mkdir()
-    for name, im in photos(3):
+    for name, im in photos(6):
         Image.fromarray(im).save(d / f"{name}.png")
     prof = str(tmp_path / "p.json")
+    # the folder's held-out half (3 of 6 photos) is too small for the default 16: refused up front
     assert cli(["profile", "--model", model, "--image-dir", str(d), "--images", "2", "--size", "16",
-                "--criterion", "cosine", "--no-progress", "--out", prof]) == 0
-    assert "wrote" in capsys.readouterr().out
+                "--criterion", "cosine", "--no-progress", "--out", prof]) == 2
+    assert "16 images requested but image folder" in capsys.readouterr().err
+    assert cli(["profile", "--model", model, "--image-dir", str(d), "--images", "2", "--heldout", "2",
+                "--size", "16", "--criterion", "cosine", "--no-progress", "--jobs", "1", "--out", prof]) == 0
+    out = capsys.readouterr().out
+    assert "on 2 profiling photos" in out and "on 2 held-out photos" in out and "wrote" in out
+    saved = json.load(open(prof))
+    assert saved["images"]["profile"] == ["p0.png", "p2.png"] and saved["images"]["heldout"] == ["p1.png", "p3.png"]
     out = str(tmp_path / "eval")
     assert cli(["evaluate", "--model", model, "--profile", prof, "--image-dir", str(d), "--images", "3",
-                "--size", "16", "--jobs", "0", "--no-progress", "--out", out, "--json"]) == 0
+                "--size", "16", "--jobs", "1", "--no-progress", "--out", out, "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["network"] == "tiny" and res["images"] == 3 and len(res["layers"]) == 4
+    assert res["image_names"] == ["p1.png", "p3.png", "p5.png"]  # the held-out half only
     assert {"dadn", "stripes", "dstripes", "ideal", "pragmatic"} <= set(res["total"])
     assert res["speedup"]["stripes_over_dadn"] > 1
+    per = res["speedup_per_photo"]["all"]["dstripes_over_stripes"]
+    assert per["min"] <= per["median"] <= per["max"] and len(res["photos"]) == 3
     for f in ("report.md", "summary.json", "layers.csv", "networks.png", "tiny/report.md",
               "tiny/layers.csv", "tiny/summary.json", "tiny/speedup.png", "tiny/precision.png"):
         assert os.path.getsize(os.path.join(out, f)) > 0, f

@@ -3,15 +3,19 @@
 ==================  ==========================================================================
 module              holds
 ==================  ==========================================================================
-``images``          real photos shipped in wheels (profiling / held-out splits), preprocessing
+``images``          real photos shipped in packages (disjoint profiling / held-out splits), a user's
+                    folder split the same way, guarded decoding, augmentation, preprocessing
 ``network``         the front-end interface (:class:`Network`, :class:`Quant`)
 ``torch_capture``   PyTorch models through forward pre-hooks
 ``onnx_capture``    any ONNX model through onnxruntime
 ``models``          the built-in networks and :func:`load_network`
 ``fidelity``        output fidelity criteria and the "100" / "99" thresholds
-``profile``         Stripes-style per-layer precision profiles (JSON files)
+``runs``            a network's captures and quantised runs on many photos, on Dask workers
+``cache``           the on-disk run cache (captures and quantised runs per photo), SQLite
+``profile``         per-layer precision profiles (JSON files), judged on held-out photos
 ``make_profiles``   regenerates the shipped profiles in ``sim/data/profiles``
-``evaluate``        cycles of every scheme per layer and network
+``evaluate``        cycles of every scheme per layer, photo and network
+``dump``            real activation codes and weights per layer as .npy for ``cycles``/``simulate``
 ``report``          terminal rows, ``report.md``, ``layers.csv``, ``summary.json``
 ``plots``           PNG plots
 ``paper``           measured vs published speedups

@@ -1,6 +1,7 @@
 """Cycles of a real network on real photos under DaDN, Stripes and Dynamic Stripes variants.
 
-For every photo, the network's float input activations of each layer are captured, quantised
+For every photo (on Dask workers when a client is given: :mod:`.runs`), the network's float
+input activations of each layer are captured, quantised
 with the layer's profiled window (:class:`.profile.Profile`) and counted by the golden model
 (:func:`sim.cycles.layer_cycles`) once per tile configuration:
 
@@ -14,14 +15,11 @@ with the layer's profiled window (:class:`.profile.Profile`) and counted by the 
 DaDN, Stripes, the per-value ideal and the Pragmatic-style count come with every
 configuration (the last two are bounds, see :mod:`sim.cycles`).
 
-Cycle counting runs in worker processes (``jobs``), overlapping the capture of the next images.
+Each photo is counted on its own, so speedups are reported per photo too (min / median / max).
 """
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor, FIRST_COMPLETED, wait
 from dataclasses import dataclass, field, replace
-import multiprocessing
-import os
 import time
 
 import numpy as np
@@ -75,6 +73,23 @@ class Evaluation:
     profile: Profile
     results: dict  # key -> list of LayerCycles in layer order
     seconds: dict = field(default_factory=dict)
+    photos: list = field(default_factory=list)  # per photo: DaDN / Stripes / DStr cycles (all, conv)
+
+    def photo_speedups(self, conv_only: bool = False) -> dict:
+        """Min / median / max across photos of Dynamic Stripes over Stripes (and of each over
+        DaDN), with the photos at the extremes."""
+        part = "conv" if conv_only else "all"
+        rows = [(p["photo"], p[part]) for p in self.photos if p.get(part)]
+        if not rows:
+            return {}
+        out = {}
+        for name, (num, den) in {"dstripes_over_stripes": (STRIPES.name, DSTRIPES.name),
+                                 "stripes_over_dadn": (DADN.name, STRIPES.name),
+                                 "dstripes_over_dadn": (DADN.name, DSTRIPES.name)}.items():
+            v = np.array([t[num] / t[den] for _, t in rows])
+            out[name] = {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max()),
+                         "min_photo": rows[int(v.argmin())][0], "max_photo": rows[int(v.argmax())][0]}
+        return out
 
     @property
     def keys(self) -> list:
@@ -137,18 +152,32 @@ class Evaluation:
             "speedup": self.speedups(),
             "conv_only": {"total": self.totals(True), "speedup": self.speedups(True)},
             "speedup_mac_weighted": self.network_cycles().mac_weighted(),
+            "speedup_per_photo": {"all": self.photo_speedups(), "conv_only": self.photo_speedups(True)},
+            "photos": self.photos,
             "seconds": self.seconds,
         }
 
 
-def _pool(jobs: int):
-    # fork: "spawn" would re-import the caller's __main__ (scripts, pytest). The workers only
-    # run numpy; the onnxruntime/torch thread pools the parent holds are never used in them.
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+def count_photos(net, netkey: str, photos, quant: dict, configs: dict) -> list:
+    """Per photo: ``layer name -> {key: LayerCycles}`` (one capture per photo chunk)."""
+    from .runs import prepared
+    acts = net.forward(prepared(net, netkey, photos), capture=True).acts
+    out = [dict() for _ in photos]
+    for layer in net.layers():
+        a = acts.pop(layer.name)
+        for i in range(len(photos)):
+            out[i][layer.name] = count_layer(a[i:i + 1], layer, quant[layer.name], configs)
+    return out
 
 
-def evaluate_network(net: Network, profile: Profile, images, config: TileConfig = TileConfig(),
-                     jobs: int | None = None, batch: int = 4, progress: bool = True) -> Evaluation:
+def _count_task(item):
+    from .runs import worker_net
+    spec, netkey, photos, quant, configs = item
+    return count_photos(worker_net(spec), netkey, photos, quant, configs)
+
+
+def evaluate_network(net: Network, profile: Profile, images, config: TileConfig = TileConfig(), *,
+                     client=None, progress: bool = True, chunk: int = 2, jobs=None, batch=None) -> Evaluation:
     """Count the cycles of ``net`` on ``images`` with the windows of ``profile``.
 
     Parameters
@@ -156,24 +185,23 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
     net : Network
     profile : Profile
         Must name exactly the network's layers.
-    images : list of (name, RGB uint8 array)
+    images : list of :class:`.images.Photo` or (name, RGB uint8 array)
     config : TileConfig
         The user's configuration (``dstripes``); the standard variants use its other fields.
-    jobs : int, optional
-        Worker processes counting cycles (default: CPU count; ``0`` counts in this process).
-    batch : int
-        Photos captured per forward pass.
+    client : dask.distributed.Client, optional
+        Captures and counts each chunk of ``chunk`` photos on a Dask worker (:mod:`.runs`);
+        default: in this process. ``jobs`` and ``batch`` are accepted for older callers.
     """
     from tqdm import tqdm
+    from .runs import Runner, as_photos
 
-    if not images:
+    photos = as_photos(images)
+    if not photos:
         raise ConfigError("evaluation needs at least one image")
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    if not isinstance(jobs, int) or jobs < 0:
-        raise ConfigError(f"jobs must be a non-negative integer, not {jobs!r}")
-    if not isinstance(batch, int) or batch < 1:
-        raise ConfigError(f"batch must be a positive integer, not {batch!r}")
+    if batch is not None:
+        chunk = batch
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
+        raise ConfigError(f"chunk must be a positive integer, not {chunk!r}")
     profile.check_network(net)
     if profile.act_bits > config.act_bits:
         for l in profile.layers:
@@ -184,43 +212,27 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
     quant = profile.quant()
     configs = variants(config)
     t0 = time.time()
-    parts = {l.name: [] for l in layers}
-    chunks = [images[i:i + batch] for i in range(0, len(images), batch)]
-    bar = tqdm(total=len(chunks) * len(layers), desc=f"evaluate {net.name}", unit="layer",
-               disable=not progress)
-    capture_s = 0.0
-    pool = _pool(jobs) if jobs else None
-    pending = set()
-    try:
-        for chunk in chunks:
-            t = time.time()
-            acts = net.forward(net.prepare([im for _, im in chunk]), capture=True).acts
-            capture_s += time.time() - t
-            for layer in layers:
-                a = acts.pop(layer.name)
-                if pool is None:
-                    parts[layer.name].append(count_layer(a, layer, quant[layer.name], configs))
-                    bar.update()
-                else:
-                    fut = pool.submit(count_layer, a, layer, quant[layer.name], configs)
-                    fut.layer_name = layer.name
-                    pending.add(fut)
-            # keep at most about two batches in flight so memory stays bounded
-            while pool is not None and len(pending) > 2 * len(layers):
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    parts[f.layer_name].append(f.result())
-                    bar.update()
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                parts[f.layer_name].append(f.result())
-                bar.update()
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        bar.close()
-    results = {key: [merge([p[key] for p in parts[l.name]]) for l in layers] for key in configs}
+    runner = Runner(net, client=client, progress=progress)
+    chunks = [photos[i:i + chunk] for i in range(0, len(photos), chunk)]
+    per_photo = [None] * len(photos)
+    if runner.client is not None:
+        from .cluster import run_tasks
+        items = [(runner.spec, runner.netkey, c, quant, configs) for c in chunks]
+        for i, res in run_tasks(runner.client, _count_task, items, desc=f"evaluate {net.name}", progress=progress):
+            per_photo[i * chunk:i * chunk + len(res)] = res
+    else:
+        for i, c in enumerate(tqdm(chunks, desc=f"evaluate {net.name}", unit="chunk",
+                                   disable=None if progress else True, leave=False)):
+            per_photo[i * chunk:i * chunk + len(c)] = count_photos(net, runner.netkey, c, quant, configs)
+    results = {key: [merge([pp[l.name][key] for pp in per_photo]) for l in layers] for key in configs}
+    photo_totals = []
+    for p, pp in zip(photos, per_photo):
+        t = {}
+        for conv_only in (False, True):
+            ls = [pp[l.name][DSTRIPES.name] for l in layers if not (conv_only and l.fc)]
+            tot = NetworkCycles(net.name, ls).total() if ls else {}
+            t["conv" if conv_only else "all"] = {k: int(tot[k]) for k in (DADN.name, STRIPES.name, DSTRIPES.name)} if ls else {}
+        photo_totals.append({"photo": p.name, **t})
     total = time.time() - t0
-    return Evaluation(net.name, getattr(net, "source", ""), [n for n, _ in images], config, profile,
-                      results, {"capture": round(capture_s, 2), "total": round(total, 2)})
+    return Evaluation(net.name, getattr(net, "source", ""), [p.name for p in photos], config, profile,
+                      results, {"total": round(total, 2)}, photo_totals)

@@ -1,26 +1,43 @@
-"""Real photographs that ship inside installed wheels, split into a profiling and a held-out set.
+"""Real photographs that ship inside installed packages, split into a profiling and a held-out set.
 
-No image is downloaded: every photo comes from a package already installed by
-``scripts/setup.sh --nets``.
+No image is downloaded at run time: every photo comes from a package that
+``scripts/setup.sh --nets`` installs (PyPI wheels, and two Debian packages).
 
-=============  =====================================================================  =====
-split          photos                                                                 count
-=============  =====================================================================  =====
-``profile``    ai-benchmark ``data/classification/0..99.jpg`` (ImageNet classes)       100
-``heldout``    scikit-image, scikit-learn and matplotlib sample photos, then          138
-               ai-benchmark ``data/segmentation`` street scenes and
-               ``data/enhancement`` phone photos
-=============  =====================================================================  =====
+================  ===========================================================================  =====
+source            photos                                                                        count
+================  ===========================================================================  =====
+``aibench``       ai-benchmark 0.1.2 ``data/classification`` (ImageNet-class photos, no labels:  230
+                  the package draws random targets), ``data/enhancement`` (phone photos),
+                  ``data/segmentation`` (street scenes; the ``*_segmented`` masks are skipped)
+``skimage``       scikit-image sample photos (colour and grey-level; the stereo pair stays        16
+                  together)
+``sklearn``       scikit-learn ``china.jpg``, ``flower.jpg``                                        2
+``matplotlib``    ``grace_hopper.jpg``                                                              1
+``opencv``        Debian ``opencv-doc`` 4.6.0 example photos (logos, renders, paintings, charts     33
+                  and calibration boards left out; stereo/flow pairs stay together)
+``mate``          Debian ``mate-backgrounds`` 1.26.0 ``nature`` photos                              12
+================  ===========================================================================  =====
 
-Precision profiles are searched on the ``profile`` split and their fidelity is reported on the
-``heldout`` split, which shares no photo with it; evaluations run on ``heldout`` photos too, so
-no cycle count is measured on an image the profile was fitted to.
+Every photo belongs to exactly one split, fixed by its place in its source (pairs of nearly
+identical photos share a group and a split): ``profile`` takes the even-numbered groups of every
+source and ``heldout`` the odd ones, so both splits hold every kind of photo and no photo is in
+both. Within a split the photos are interleaved across sources (round robin), so the first ``n``
+of a split are as varied as ``n`` allows.
 
-A user's own photos (:func:`load_image_dir`) replace the held-out split for evaluation.
+Precision profiles are searched on ``profile`` photos and judged on ``heldout`` photos;
+evaluations run on ``heldout`` photos, so no cycle count is measured on a photo a profile was
+fitted to. Augmented copies (:func:`augment`) may join a profiling set; they are never held out.
+
+A user's folder (:func:`photos_in_dir`) is split the same way by :func:`split_photos`.
+
+Decoding is guarded: an image larger than :data:`MAX_PIXELS` is refused before it is decoded
+(PIL's decompression-bomb limit), and large JPEGs are decoded directly at a reduced scale.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import glob
+import hashlib
 import importlib.util
 import os
 
@@ -30,6 +47,58 @@ from ..errors import ConfigError
 
 SPLITS = ("profile", "heldout")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+MAX_PIXELS = 64_000_000  # 8000 x 8000: larger images are refused without being decoded
+AUGMENTATIONS = ("flip", "zoom", "shift")
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One photograph: where it is and how it is turned into pixels.
+
+    ``key`` identifies the pixels (a digest of the file's bytes plus the augmentation), so
+    caches stay valid when a file moves and are missed when it changes. ``label`` is the
+    ImageNet class index where the source knows it (none of the shipped sources does).
+    """
+
+    name: str
+    path: str = ""
+    augment: str = ""
+    label: int | None = None
+    array: np.ndarray | None = None  # in-memory pixels (a caller's own array), no file
+
+    @property
+    def key(self) -> str:
+        if self.array is not None:
+            digest = hashlib.sha1(np.ascontiguousarray(self.array).tobytes()).hexdigest()
+        else:
+            digest = _file_digest(self.path)
+        return f"{digest[:20]}{'+' + self.augment if self.augment else ''}"
+
+    def read(self, size_hint: int | None = None) -> np.ndarray:
+        """``H x W x 3`` uint8 RGB (JPEGs are decoded at a reduced scale when ``size_hint``
+        leaves room), with the augmentation applied."""
+        im = np.asarray(self.array, np.uint8) if self.array is not None else read_image(self.path, size_hint)
+        return apply_augment(im, self.augment) if self.augment else im
+
+    def __hash__(self):
+        return hash((self.name, self.path, self.augment))
+
+    def __eq__(self, other):
+        return isinstance(other, Photo) and (self.name, self.path, self.augment) == (
+            other.name, other.path, other.augment) and (self.array is None) == (other.array is None) and (
+            self.array is None or np.array_equal(self.array, other.array))
+
+
+_DIGESTS: dict = {}
+
+
+def _file_digest(path: str) -> str:
+    st = os.stat(path)
+    k = (path, st.st_size, st.st_mtime_ns)
+    if k not in _DIGESTS:
+        with open(path, "rb") as f:
+            _DIGESTS[k] = hashlib.sha1(f.read()).hexdigest()
+    return _DIGESTS[k]
 
 
 def package_dir(name: str) -> str:
@@ -44,101 +113,246 @@ def package_dir(name: str) -> str:
     return spec.submodule_search_locations[0]
 
 
+# ---------------------------------------------------------------------------- sources
 def _numbered(folder: str) -> list[str]:
     files = [f for f in glob.glob(os.path.join(folder, "*.jpg"))
              if os.path.basename(f)[:-4].isdigit()]  # skips segmentation masks ("0_segmented.jpg")
     return sorted(files, key=lambda f: int(os.path.basename(f)[:-4]))
 
 
-def _aibench(sub: str) -> list[tuple[str, str]]:
+def _aibench(sub: str) -> list:
     folder = os.path.join(package_dir("ai_benchmark"), "data", sub)
-    return [(f"aibench.{sub}.{os.path.basename(f)[:-4]}", f) for f in _numbered(folder)]
+    return [[(f"aibench.{sub}.{os.path.basename(f)[:-4]}", f)] for f in _numbered(folder)]
 
 
-# Sample photos bundled with scikit-image, scikit-learn and matplotlib, read straight from their
-# files: importing scikit-learn or scikit-image just to load them costs several seconds.
-LIBRARY_PHOTOS = (
-    ("skimage.astronaut", "skimage", ("data", "astronaut.png")),
-    ("skimage.coffee", "skimage", ("data", "coffee.png")),
-    ("skimage.chelsea", "skimage", ("data", "chelsea.png")),
-    ("skimage.rocket", "skimage", ("data", "rocket.jpg")),
-    ("skimage.stereo_motorcycle", "skimage", ("data", "motorcycle_left.png")),
-    ("sklearn.china", "sklearn", ("datasets", "images", "china.jpg")),
-    ("sklearn.flower", "sklearn", ("datasets", "images", "flower.jpg")),
-    ("matplotlib.grace_hopper", "matplotlib", ("mpl-data", "sample_data", "grace_hopper.jpg")),
-)
+# (group of photos that must share a split) per source: (name, package, path inside it)
+SKIMAGE = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg",
+           ("motorcycle_left.png", "motorcycle_right.png"), "hubble_deep_field.jpg", "retina.jpg",
+           "ihc.png", "camera.png", "coins.png", "moon.png", "brick.png", "grass.png", "gravel.png",
+           "clock_motion.png")
+OPENCV_DIR = "/usr/share/doc/opencv-doc/examples"
+OPENCV = ("data/aero1.jpg", "data/baboon.jpg", ("data/aloeL.jpg", "data/aloeR.jpg"), "data/apple.jpg",
+          ("data/basketball1.png", "data/basketball2.png"), "data/board.jpg", "data/box_in_scene.png",
+          "data/building.jpg", "data/butterfly.jpg", "data/chicky_512.png", "data/ela_original.jpg",
+          "data/fruits.jpg", ("data/graf1.png", "data/graf3.png"), "data/HappyFish.jpg", "data/home.jpg",
+          ("data/leuvenA.jpg", "data/leuvenB.jpg"), "data/licenseplate_motion.jpg", "data/messi5.jpg",
+          "data/orange.jpg", ("data/rubberwhale1.png", "data/rubberwhale2.png"), "data/smarties.png",
+          "data/squirrel_cls.jpg", "data/stuff.jpg", "data/sudoku.png", ("data/left.jpg", "data/right.jpg"),
+          "alphamat/input_images/plant.jpg", "hfs/data/000.jpg", "hfs/data/001.jpg", "hfs/data/002.jpg",
+          "text/scenetext01.jpg", "text/scenetext02.jpg", "text/scenetext04.jpg", "text/scenetext06.jpg")
+MATE_DIR = "/usr/share/backgrounds/mate/nature"
+MATE = ("Aqua.jpg", "Blinds.jpg", "Dune.jpg", "FreshFlower.jpg", "Garden.jpg", "GreenMeadow.jpg",
+        "LadyBird.jpg", "RainDrops.jpg", "Storm.jpg", "TwoWings.jpg", "Wood.jpg", "YellowFlower.jpg")
 
 
-def _library_photos() -> list[tuple[str, object]]:
-    """(name, loader) of the sample photos bundled with scikit-image, scikit-learn, matplotlib."""
-    return [(name, (lambda pkg=pkg, parts=parts: _read(os.path.join(package_dir(pkg), *parts))))
-            for name, pkg, parts in LIBRARY_PHOTOS]
+def _groups(prefix: str, folder: str, entries) -> list:
+    out = []
+    for e in entries:
+        files = (e,) if isinstance(e, str) else e
+        out.append([(f"{prefix}.{os.path.splitext(os.path.basename(f))[0]}", os.path.join(folder, f))
+                    for f in files])
+    return out
 
 
-def _read(path: str) -> np.ndarray:
-    """One photo as RGB uint8. A corrupt or truncated file, or one declaring more pixels than
-    PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``, about 89 million), is a
-    :class:`ConfigError` naming the file, before its pixels are decoded."""
-    import struct
-    import warnings
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            # PIL only warns between the limit and twice the limit: refuse those too
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                return np.asarray(im.convert("RGB"))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ConfigError(f"image {path} is too large to decode: {str(e).split('.')[0]} "
-                          f"(limit {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
-        # UnidentifiedImageError is an OSError; broken files raise any of these while decoding
-        why = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ConfigError(f"cannot read image {path} ({why})") from None
+def _sources() -> dict:
+    """``source -> [group of (name, path)]``; a Debian source missing on this machine is empty."""
+    out = {"aibench.classification": _aibench("classification"),
+           "aibench.enhancement": _aibench("enhancement"),
+           "aibench.segmentation": _aibench("segmentation"),
+           "skimage": _groups("skimage", os.path.join(package_dir("skimage"), "data"), SKIMAGE),
+           "sklearn": _groups("sklearn", os.path.join(package_dir("sklearn"), "datasets", "images"),
+                              ("china.jpg", "flower.jpg")),
+           "matplotlib": _groups("matplotlib", os.path.join(package_dir("matplotlib"), "mpl-data", "sample_data"),
+                                 ("grace_hopper.jpg",))}
+    for src, folder, entries in (("opencv", OPENCV_DIR, OPENCV), ("mate", MATE_DIR, MATE)):
+        groups = _groups(src, folder, entries)
+        out[src] = [g for g in groups if all(os.path.isfile(p) for _, p in g)]
+    return out
 
 
-def _split_sources(split: str) -> list[tuple[str, object]]:
-    if split == "profile":
-        return [(n, (lambda p=p: _read(p))) for n, p in _aibench("classification")]
-    if split == "heldout":
-        files = _aibench("segmentation") + _aibench("enhancement")
-        return _library_photos() + [(n, (lambda p=p: _read(p))) for n, p in files]
-    raise ConfigError(f"image split must be one of {', '.join(SPLITS)}, not {split!r}")
+def _interleave(lists: list) -> list:
+    out, i = [], 0
+    while any(i < len(l) for l in lists):
+        out += [l[i] for l in lists if i < len(l)]
+        i += 1
+    return out
+
+
+_SPLIT_CACHE: dict = {}
+
+
+def photos(split: str) -> list[Photo]:
+    """Every photo of ``split`` (see the module docstring), interleaved across sources."""
+    if split not in SPLITS:
+        raise ConfigError(f"image split must be one of {', '.join(SPLITS)}, not {split!r}")
+    if split not in _SPLIT_CACHE:
+        parity = SPLITS.index(split)
+        per_source = []
+        for groups in _sources().values():
+            per_source.append([Photo(n, p) for g in groups[parity::2] for n, p in g])
+        _SPLIT_CACHE[split] = _interleave(per_source)
+    return list(_SPLIT_CACHE[split])
 
 
 def image_names(split: str) -> list[str]:
     """Names of every photo of ``split`` in the order :func:`load_images` takes them."""
-    return [n for n, _ in _split_sources(split)]
+    return [p.name for p in photos(split)]
+
+
+def take(split: str, count: int) -> list[Photo]:
+    """The first ``count`` photos of ``split``; the count is checked first."""
+    ps = photos(split)
+    check_count(count, len(ps), f"the {split} split")
+    return ps[:count]
 
 
 def load_images(split: str, count: int) -> list[tuple[str, np.ndarray]]:
     """The first ``count`` photos of ``split`` as ``(name, H x W x 3 uint8 RGB)``."""
-    sources = _split_sources(split)
-    _check_count(count, len(sources), f"the {split} split")
-    return [(n, np.ascontiguousarray(load())) for n, load in sources[:count]]
+    return [(p.name, np.ascontiguousarray(p.read())) for p in take(split, count)]
+
+
+def photos_in_dir(path: str) -> list[Photo]:
+    """A user's own photos: every image file of ``path`` in name order (readability is checked
+    when they are read; :func:`check_readable` checks it up front)."""
+    if not os.path.isdir(path):
+        raise ConfigError(f"image folder not found: {path}")
+    files = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_SUFFIXES)
+                   and os.path.isfile(os.path.join(path, f)))
+    if not files:
+        raise ConfigError(f"image folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return [Photo(f, os.path.join(path, f)) for f in files]
+
+
+def check_readable(ps: list[Photo], where: str) -> list[Photo]:
+    """The photos whose header opens as an image within :data:`MAX_PIXELS`; raise if none does.
+
+    A folder of a user's photos may hold a stray broken file; it is skipped with its reason
+    reported by the caller. A photo larger than the limit is an error on its own (it is never
+    decoded)."""
+    good, bad = [], []
+    for p in ps:
+        if p.array is not None:
+            good.append(p)
+            continue
+        try:
+            _open_checked(p.path).close()
+            good.append(p)
+        except ConfigError as e:
+            if "decompression bomb" in str(e):
+                raise
+            bad.append((p, e))
+    if not good:
+        raise ConfigError(f"{where} holds no readable photo ({bad[0][1]})" if bad else f"{where} holds no photo")
+    return good
 
 
 def load_image_dir(path: str, count: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """A user's own photos: every image file of ``path`` in name order (the first ``count``)."""
-    if not os.path.isdir(path):
-        raise ConfigError(f"image folder not found: {path}")
-    files = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_SUFFIXES))
-    if not files:
-        raise ConfigError(f"image folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    """A user's own photos as ``(name, RGB array)`` (the first ``count``)."""
+    ps = check_readable(photos_in_dir(path), f"image folder {path}")
     if count is not None:
-        _check_count(count, len(files), f"image folder {path}")
-        files = files[:count]
-    return [(f, _read(os.path.join(path, f))) for f in files]
+        check_count(count, len(ps), f"image folder {path}")
+        ps = ps[:count]
+    return [(p.name, p.read()) for p in ps]
 
 
-def _check_count(count, available: int, where: str) -> None:
+def split_photos(ps: list[Photo], profile: int, heldout: int, where: str) -> tuple[list, list]:
+    """Disjoint profiling and held-out photos from one list (a user's folder): files at even places
+    (in name order) profile, files at odd places are held out, so neither set is the folder's
+    first or last few. Without held-out photos every file may profile. Counts are checked before
+    anything is read."""
+    if not heldout:
+        if profile:
+            check_count(profile, len(ps), where)
+        return ps[:profile], []
+    check_count(heldout, len(ps[1::2]), f"{where} (held-out half: every second file)")
+    if profile:
+        check_count(profile, len(ps[0::2]), f"{where} (profiling half: every second file)")
+    return ps[0::2][:profile], ps[1::2][:heldout]
+
+
+def check_count(count, available: int, where: str) -> None:
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ConfigError(f"image count must be a positive integer, not {count!r}")
     if count > available:
         raise ConfigError(f"{count} images requested but {where} has only {available}")
 
 
+_check_count = check_count  # older name
+
+
+# ---------------------------------------------------------------------------- decoding
+def _open_checked(path: str):
+    """Open an image file (header only) and refuse it if it is too large to decode."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        im = Image.open(path)
+    except Image.DecompressionBombError:
+        raise ConfigError(f"image {path} is a decompression bomb: more than {MAX_PIXELS:,} pixels") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise ConfigError(f"cannot read image {path} ({e})") from None
+    w, h = im.size
+    if w * h > MAX_PIXELS or w < 1 or h < 1:
+        im.close()
+        raise ConfigError(f"image {path} is a decompression bomb: {w}x{h} pixels, more than "
+                          f"{MAX_PIXELS:,}")
+    return im
+
+
+def read_image(path: str, size_hint: int | None = None) -> np.ndarray:
+    """Decode an image file to ``H x W x 3`` uint8 RGB, never above :data:`MAX_PIXELS`.
+
+    With ``size_hint``, a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps
+    its shorter side at least twice ``size_hint``: the later resize sees the same detail."""
+    from PIL import Image
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL raises DecompressionBombError above 2x this
+    try:
+        im = _open_checked(path)
+        try:
+            if size_hint and im.format == "JPEG":
+                w, h = im.size
+                s = min(w, h) / (2 * size_hint)
+                if s >= 2:
+                    im.draft("RGB", (int(w / s) + 1, int(h / s) + 1))
+            im = im.convert("RGB")
+            return np.asarray(im)
+        except (OSError, ValueError, SyntaxError, EOFError) as e:
+            raise ConfigError(f"cannot read image {path} ({e})") from None
+        finally:
+            im.close()
+    except MemoryError:
+        raise ConfigError(f"image {path} is too large to decode on this machine") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+_read = read_image  # older name
+
+
+# ---------------------------------------------------------------------------- augmentation
+def augment(ps: list[Photo], kinds=AUGMENTATIONS) -> list[Photo]:
+    """Augmented copies of ``ps`` (for a profiling set only): ``flip`` mirrors left-right,
+    ``zoom`` takes the centre 70 % (a closer view after the resize), ``shift`` takes the 80 %
+    corner crop at the top left (another framing)."""
+    for k in kinds:
+        if k not in AUGMENTATIONS:
+            raise ConfigError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, not {k!r}")
+    return [Photo(f"{p.name}+{k}", p.path, k, p.label, p.array) for k in kinds for p in ps]
+
+
+def apply_augment(im: np.ndarray, kind: str) -> np.ndarray:
+    h, w = im.shape[:2]
+    if kind == "flip":
+        return np.ascontiguousarray(im[:, ::-1])
+    if kind == "zoom":
+        dh, dw = int(h * 0.15), int(w * 0.15)
+        return np.ascontiguousarray(im[dh:h - dh, dw:w - dw])
+    if kind == "shift":
+        return np.ascontiguousarray(im[:int(h * 0.8), :int(w * 0.8)])
+    raise ConfigError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, not {kind!r}")
+
+
+# ---------------------------------------------------------------------------- preprocessing
 def resize_crop(image: np.ndarray, size: int, resize: int | None = None) -> np.ndarray:
     """Resize the shorter side to ``resize`` (default ``size * 8/7``, i.e. 256 for 224) and take
     the centre ``size x size`` crop; returns float32 RGB in ``0..255``, ``(size, size, 3)``."""

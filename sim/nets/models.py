@@ -25,7 +25,6 @@ import os
 
 import numpy as np
 
-from .. import PACKAGE
 from ..errors import ConfigError
 from .images import package_dir
 
@@ -238,16 +237,35 @@ def load_network(model: str, size: int | None = None, preprocess: str | None = N
     check_model(model, engine)
     if model in TORCH_WEIGHTS and size is None:
         size = 224
+    net = None
     if engine == "onnx" and model in TORCH_WEIGHTS:
-        cached = _cached(model, size, preprocess, criterion)
-        if cached is not None:
-            return cached
-    net = _load(model, size, preprocess, criterion)
-    if engine == "onnx" and not hasattr(net, "path"):
-        onnx_net = net.to_onnx()
-        _store(model, size, onnx_net)
-        return onnx_net
+        net = _cached(model, size, preprocess, criterion)
+    if net is None:
+        net = _load(model, size, preprocess, criterion)
+        if engine == "onnx" and not hasattr(net, "path"):
+            onnx_net = net.to_onnx()
+            _store(model, size, onnx_net)
+            net = onnx_net
+    # how a worker process rebuilds the same network (sim/nets/runs.py), and what identifies it
+    net.spec = {"model": model, "size": size, "preprocess": preprocess, "criterion": criterion, "engine": engine}
+    net.identity = _identity(model, size, engine)
     return net
+
+
+def _identity(model: str, size: int, engine: str) -> str:
+    """What the network's outputs depend on besides the input: weights and software versions."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        ort = version("onnxruntime")
+    except PackageNotFoundError:
+        ort = "-"
+    if model in TORCH_WEIGHTS:
+        path = _cache_path(model, size)
+        base = os.path.basename(path) if path else f"{model}-{size}"
+        return f"{base}|{engine}|ort {ort}"
+    from .images import _file_digest
+    path = nsfw_onnx_path() if model in BUILTIN else model
+    return f"{os.path.basename(path)}|{_file_digest(path)}|ort {ort}"
 
 
 # Weights file of each PyTorch built-in: (package, path inside it). The exported ONNX graph of a
@@ -272,8 +290,8 @@ def _cache_path(model: str, size: int) -> str | None:
         key = f"{model}|{size}|{version('torch')}|{weights}|{st.st_size}|{st.st_mtime_ns}|{CACHE_VERSION}"
     except (ConfigError, OSError, PackageNotFoundError):
         return None
-    root = os.environ.get("DSTRIPES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", PACKAGE)
-    return os.path.join(root, f"{model}-{size}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.onnx")
+    from .cache import cache_root
+    return os.path.join(cache_root(), f"{model}-{size}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.onnx")
 
 
 def _cached(model, size, preprocess, criterion):

@@ -225,6 +225,10 @@ class OnnxNetwork(Network):
         _, ort = _onnx()
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        threads = os.environ.get("DSTRIPES_ORT_THREADS")  # set to 1 in Dask workers (sim/nets/runs.py)
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
         try:
             return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         except Exception as e:

@@ -32,9 +32,11 @@ DIFFERENCES = [
     "- deeper, with 1x1 convs, residual sums and, for MobileNet-v2, depthwise convs that use one "
     "of 16 lanes on every scheme.",
     "Profiles: the papers kept top-1 accuracy on the ImageNet validation set; here each profile "
-    "keeps the output faithful to the float network (top-1 agreement, cosine or PSNR) on a few "
-    "profiling photos, with integer bits from the observed maximum. Held-out fidelity is in each "
-    "network's report.",
+    "keeps the output faithful to the float network (top-1 agreement, cosine or PSNR) on "
+    "profiling photos with a margin, integer bits from the observed maximum plus per-layer "
+    "headroom, and is judged on held-out photos it never saw (the shipped photos carry no "
+    "labels, so agreement stands in for accuracy). Held-out fidelity is in each network's "
+    "report.",
     "Layers: like the papers, the comparison uses conv layers only (FC layers get no Stripes "
     "speedup); the first layer is included without folding its stride into channels, so its 3 "
     "input channels use 3 of 16 lanes on every scheme.",
@@ -63,8 +65,8 @@ def comparison(evaluations) -> dict:
     if missed:
         differences.append(
             "Held-out fidelity misses the profile's own target for " + ", ".join(missed) + ": these "
-            "profiles, searched on few photos, are narrower than a larger profiling set would give, "
-            "so their Stripes speedups are optimistic.")
+            "profiles are narrower than photos they never saw need, so their Stripes speedups are "
+            "optimistic.")
     return {"networks": rows, "geomean": mean,
             "published": {k: v for k, (v, _) in PUBLISHED.items()},
             "sources": {k: s for k, (_, s) in PUBLISHED.items()},

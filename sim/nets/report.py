@@ -86,6 +86,34 @@ def md_table(headers, rows) -> str:
     return "\n".join(out)
 
 
+def heldout_text(p) -> str:
+    """A profile's held-out fidelity in words (said next to every speedup)."""
+    f = p.fidelity
+    if "heldout" not in f:
+        return f"profile target {p.target}: held-out fidelity not measured"
+    text = (f"profile target {p.target}: held-out {f.get('unit', p.criterion)} {f['heldout']:.4g} on "
+            f"{f['heldout_images']} photos ({'meets' if f.get('heldout_pass') else 'MISSES'} "
+            f"{p.criterion} >= {p.threshold:g})")
+    w = f.get("heldout_worst")
+    if w:
+        text += f"; worst photo {w['photo']}: {w['measure']} {w['value']:.4g}"
+    return text
+
+
+def photo_rows(ev) -> list:
+    """``[ratio, min, median, max, min photo, max photo]`` of the per-photo speedups."""
+    rows = []
+    for conv_only in (False, True):
+        ps = ev.photo_speedups(conv_only)
+        for key, label in (("stripes_over_dadn", "Stripes / DaDN"), ("dstripes_over_stripes", "DStr / Stripes"),
+                           ("dstripes_over_dadn", "DStr / DaDN")):
+            if key in ps:
+                d = ps[key]
+                rows.append([f"{label}{' (conv)' if conv_only else ''}", d["min"], d["median"], d["max"],
+                             d["min_photo"], d["max_photo"]])
+    return rows
+
+
 def network_markdown(ev) -> str:
     p = ev.profile
     f = p.fidelity
@@ -100,8 +128,11 @@ def network_markdown(ev) -> str:
              f"fidelity {f.get('profile', float('nan')):.4g} on {f.get('profile_images', '?')} profiling photos"
              + (f", {held:.4g} on {f.get('heldout_images')} held-out photos "
                 f"({'meets' if f.get('heldout_pass') else 'MISSES'} the target)" if held is not None else ""),
-             f"- Time: {ev.seconds.get('total', 0):.1f} s ({ev.seconds.get('capture', 0):.1f} s capture)", "",
+             f"- Held-out fidelity of the profile behind every speedup below: {heldout_text(p)}",
+             f"- Time: {ev.seconds.get('total', 0):.1f} s", "",
              "## All layers", "", md_table(["scheme", "cycles", "x DaDN", "x Stripes"], scheme_rows(ev)), "",
+             "## Per photo", "", "Each photo counted on its own: spread of the speedups across photos.", "",
+             md_table(["speedup", "min", "median", "max", "min photo", "max photo"], photo_rows(ev)), "",
              "## Conv layers only (as in the papers)", "",
              md_table(["scheme", "cycles", "x DaDN", "x Stripes"], scheme_rows(ev, True)), "",
              "## Per layer", "",
@@ -169,9 +200,7 @@ def write_all(evaluations, out: str) -> list:
         t = ev.speedups()
         lines.append(f"- [{ev.network}]({ev.network}/report.md): all layers Stripes "
                      f"{t['stripes_over_dadn']:.2f}x, Dynamic Stripes {t['dstripes_over_dadn']:.2f}x over DaDN "
-                     f"({t['dstripes_over_stripes']:.2f}x over Stripes); profile target {ev.profile.target}, "
-                     f"held-out fidelity {ev.profile.fidelity.get('heldout', float('nan')):.4g} "
-                     f"({ev.profile.criterion})")
+                     f"({t['dstripes_over_stripes']:.2f}x over Stripes); {heldout_text(ev.profile)}")
     write_atomic(os.path.join(out, "report.md"), "\n".join(lines) + "\n")
     _json(os.path.join(out, "summary.json"), {"networks": [ev.as_dict() for ev in evaluations], "paper": cmp})
     _write_csv(os.path.join(out, "layers.csv"), [r for ev in evaluations for r in layers_csv_rows(ev)])

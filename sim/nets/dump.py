@@ -1,0 +1,82 @@
+"""Real activations and weights of a network's layers as files for ``dstripes cycles`` and
+``dstripes simulate``.
+
+For one photo, every layer's input is captured, quantised with the layer's profiled window and
+written as integer codes ``<n>_<layer>.acts.npy`` (``(1, C, H, W)``, int32; the codes carry the
+window's trailing zero bits, as :func:`sim.fixed.quantize` makes them) with its weights as
+16-bit two's-complement codes ``<n>_<layer>.weights.npy`` (PyTorch layout ``(K, C/groups, KH,
+KW)``; FC layers ``(K, C, 1, 1)``) and a power-of-two scale. ``layers.json`` lists per layer the
+files, the layer spec (``k=..,kh=..,stride=..,pad=..,groups=..`` or ``k=..,fc``), the window
+``MSB:LSB``, signedness, both scales, and the ``dstripes cycles`` / ``dstripes simulate`` command
+lines that read them.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shlex
+
+import numpy as np
+
+WEIGHT_BITS = 16
+
+
+def weight_codes(w: np.ndarray, bits: int = WEIGHT_BITS) -> tuple[np.ndarray, float]:
+    """``bits``-bit two's-complement codes of real weights and their power-of-two scale."""
+    m = float(np.abs(w).max()) if w.size else 0.0
+    scale = 2.0 ** (math.ceil(math.log2(m)) - (bits - 1)) if m > 0 else 1.0
+    lim = 1 << (bits - 1)
+    return np.clip(np.rint(w / scale), -lim, lim - 1).astype(np.int64), scale
+
+
+def layer_spec(layer) -> str:
+    """The ``--layer`` spec of ``dstripes cycles`` / ``simulate`` for a layer."""
+    if layer.fc:
+        return f"k={layer.k},fc"
+    spec = f"k={layer.k},kh={layer.kh},kw={layer.kw},stride={layer.sy}x{layer.sx},pad={layer.py}x{layer.px}"
+    return spec + (f",groups={layer.conv_groups}" if layer.conv_groups > 1 else "")
+
+
+def dump_layers(net, profile, photo, folder: str, config=None) -> list:
+    """Write the files described in the module docstring for ``photo``; returns their paths."""
+    from ..files import write_atomic
+    from .runs import as_photos, prepared
+    profile.check_network(net)
+    os.makedirs(folder, exist_ok=True)
+    p = as_photos([photo])[0]
+    acts = net.forward(prepared(net, "dump", [p]), capture=True).acts
+    index, files = [], []
+    for i, layer in enumerate(net.layers()):
+        lp = profile.layer(layer.name)
+        codes = lp.quant.codes(acts[layer.name])
+        w = net.weights(layer.name)
+        if layer.fc:
+            w = w.reshape(w.shape[0], -1, 1, 1)
+        wq, wscale = weight_codes(w)
+        stem = f"{i:02d}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', layer.name)}"
+        a_path, w_path = (os.path.join(folder, f"{stem}.{k}.npy") for k in ("acts", "weights"))
+        np.save(a_path, codes.astype(np.int32))
+        np.save(w_path, wq.astype(np.int16))
+        win = f"{lp.msb}:{lp.lsb}"
+        spec = layer_spec(layer)
+        signed = ["--signed"] if lp.signed else []
+        cycles = ["dstripes", "cycles", "--acts", a_path, "--layer", spec, "--window", win, *signed]
+        entry = {"layer": layer.name, "description": layer.describe(), "acts": a_path, "weights": w_path,
+                 "spec": spec, "window": win, "signed": lp.signed, "act_scale": lp.scale,
+                 "weight_scale": wscale, "weight_bits": WEIGHT_BITS, "photo": p.name,
+                 "cycles": " ".join(shlex.quote(x) for x in cycles)}
+        if not layer.fc:
+            sim = ["dstripes", "simulate", "--acts", a_path, "--weights", w_path, "--layer", spec,
+                   "--window", win, *signed, "--window-sets", "4"]
+            entry["simulate"] = " ".join(shlex.quote(x) for x in sim)
+        index.append(entry)
+        files += [a_path, w_path]
+    path = os.path.join(folder, "layers.json")
+    write_atomic(path, json.dumps({"network": net.name, "profile_target": profile.target, "photo": p.name,
+                                   "layers": index}, indent=1) + "\n")
+    return files + [path]
+
+
+__all__ = ["dump_layers", "weight_codes", "layer_spec"]
