@@ -73,3 +73,12 @@ def check_memory(nbytes: int, what: str) -> None:
     if avail is not None and nbytes > avail:
         raise ConfigError(f"{what} needs about {human_bytes(nbytes)} of memory, more than the "
                           f"{human_bytes(avail)} available")
+
+
+def worker_count(jobs) -> int:
+    """``--jobs``: a positive number of parallel workers; ``None`` means one per CPU."""
+    if jobs is None:
+        return os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"--jobs must be a positive integer, not {jobs!r}")
+    return jobs

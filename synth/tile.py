@@ -15,7 +15,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import hashlib
-import os
 import shutil
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from dstripes.hw.kinds import kind
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
+from dstripes.sim.limits import worker_count
 
 from .flow import BlockArea, check_liberty, check_top, probe_liberty, synth_verilog, to_verilog
 from .liberty import check_timing_liberty, resolve_liberty
@@ -288,10 +288,7 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
         raise ConfigError("no scheme to synthesise")
     if not isinstance(config, TileConfig):
         raise ConfigError(f"config must be a sim.config.TileConfig, not {config!r}")
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ConfigError(f"jobs must be a positive integer, not {jobs!r}")
+    jobs = worker_count(jobs)
     timing = liberty is not None if timing is None else bool(timing)
     if timing and liberty is None:
         raise ConfigError("timing needs a liberty with timing arcs (e.g. liberty='sky130')")

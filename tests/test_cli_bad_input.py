@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from dstripes.scripts.cli import main
+from dstripes.sim.nets.images import image_names
 from test_nets_onnx import tiny_model
 
 SMALL = ["--lanes", "4", "--columns", "4", "--rows", "2", "--act-bits", "8", "--weight-bits", "8"]
@@ -62,6 +63,7 @@ def f(tmp_path):
     (tmp_path / "afile").write_text("not a folder")
     files["file"] = str(tmp_path / "afile")
     files["tmp"] = str(tmp_path)
+    files["heldout"] = f"only {len(image_names('heldout'))}"  # the shipped held-out split
     files["onnx"] = tiny_model(str(tmp_path / "tiny.onnx"))  # fixes its input at 16x16
     for name in ("photos", "bomb", "warnbomb", "corrupt"):
         (tmp_path / name).mkdir()
@@ -78,8 +80,11 @@ def f(tmp_path):
 CYCLES = ["cycles", "--acts", "{acts}", "--layer", "k=4,kh=3,pad=1", "--window", "7:0"]
 SIM = ["simulate", "--sim", "icarus", "--acts", "{acts4}", "--weights", "{weights}", "--layer",
        "k=3,kh=3,pad=1", "--window", "7:0", *SMALL]
-PROFILE = ["profile", "--model", "{onnx}", "--image-dir", "{photos}", "--images", "1", "--no-progress"]
-EVALUATE = ["evaluate", "--model", "{onnx}", "--image-dir", "{photos}", "--images", "1", "--no-progress"]
+# one profiling photo and (evaluate) one held-out photo: the two halves of a two-photo folder
+PROFILE = ["profile", "--model", "{onnx}", "--image-dir", "{photos}", "--images", "1", "--heldout", "0",
+           "--no-progress"]
+EVALUATE = ["evaluate", "--model", "{onnx}", "--image-dir", "{photos}", "--images", "1",
+            "--profile-images", "1", "--no-progress"]
 
 
 def _with(base, **options):
@@ -121,7 +126,7 @@ ROWS = [
     ("demo-window-sets-beyond", ["demo", "--window-sets", "17"], ["--window-sets 17", "1..16"]),
     ("demo-unknown-sample", ["demo", "--sample", "nope"], ["'nope'"]),
     ("evaluate-images-zero", _with(EVALUATE, images="0", out="{tmp}/o"), ["--images", "0"]),
-    ("evaluate-images-beyond", _with(EVALUATE, image_dir=None, images="1000", out="{tmp}/o"), ["1000", "138"]),
+    ("evaluate-images-beyond", _with(EVALUATE, image_dir=None, images="1000", out="{tmp}/o"), ["1000", "{heldout}"]),
     ("profile-heldout-negative", _with(PROFILE, image_dir=None, heldout="-1", out="{tmp}/p.json"), ["--heldout", "-1"]),
     ("evaluate-jobs-negative", _with(EVALUATE, jobs="-2", out="{tmp}/o"), ["--jobs", "-2"]),
     # ---- output paths: an existing file, below a file, a device, empty
@@ -172,8 +177,8 @@ ROWS = [
     ("evaluate-engine-torch-on-onnx", _with(EVALUATE, model="resnet50-nsfw", engine="torch", out="{tmp}/o"),
      ["torch", "resnet50-nsfw"]),
     # ---- photos that are decompression bombs or corrupt
-    ("profile-bomb", _with(PROFILE, image_dir="{bomb}", out="{tmp}/p.json"), ["big.png", "too large"]),
-    ("profile-warning-bomb", _with(PROFILE, image_dir="{warnbomb}", out="{tmp}/p.json"), ["big.png", "too large"]),
+    ("profile-bomb", _with(PROFILE, image_dir="{bomb}", out="{tmp}/p.json"), ["big.png", "decompression bomb"]),
+    ("profile-warning-bomb", _with(PROFILE, image_dir="{warnbomb}", out="{tmp}/p.json"), ["big.png", "decompression bomb"]),
     ("profile-corrupt", _with(PROFILE, image_dir="{corrupt}", out="{tmp}/p.json"), ["cut.png"]),
 ]
 

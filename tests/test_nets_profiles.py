@@ -6,7 +6,6 @@ Everything runs on the small hand-built ONNX CNN of ``test_nets_onnx`` (no pretr
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import struct
 import zlib
@@ -18,7 +17,7 @@ from dstripes.scripts.cli import main as cli
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets import fidelity
 from dstripes.sim.nets.cache import RunCache
-from dstripes.sim.nets.images import Photo, check_readable, photos_in_dir, read_image, split_photos
+from dstripes.sim.nets.images import check_readable, photos_in_dir, read_image, split_photos
 from dstripes.sim.nets.onnx_capture import OnnxNetwork
 from dstripes.sim.nets.profile import Profile, headroom_bits, profile_network
 

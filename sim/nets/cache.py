@@ -27,12 +27,14 @@ import sqlite3
 
 import numpy as np
 
+from .. import PACKAGE
+
 VERSION = 1
 
 
 def cache_root() -> str:
     """``$DSTRIPES_CACHE`` or ``~/.cache/dstripes``."""
-    return os.environ.get("DSTRIPES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "dstripes")
+    return os.environ.get("DSTRIPES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", PACKAGE)
 
 
 def digest(text: str, n: int = 20) -> str:

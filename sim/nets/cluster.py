@@ -20,6 +20,7 @@ import uuid
 from typing import Callable, Iterator, Sequence
 
 from ..errors import ConfigError, ToolError
+from ..limits import worker_count
 
 
 def default_jobs() -> int:
@@ -42,8 +43,8 @@ def dask_client(scheduler: str | None = None, jobs: int | None = None, *, memory
         from dask.distributed import Client, LocalCluster
     except ImportError as e:  # pragma: no cover - a dependency of the package
         raise ToolError(f"dask.distributed is not installed ({e}); pip install 'dask[distributed]'") from None
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ConfigError(f"jobs must be a positive integer, not {jobs!r}")
+    if jobs is not None:
+        worker_count(jobs)
     cluster = None
     if scheduler:
         if "://" not in scheduler and ":" not in scheduler:

@@ -20,6 +20,8 @@ import shlex
 
 import numpy as np
 
+from .. import PACKAGE
+
 WEIGHT_BITS = 16
 
 
@@ -62,13 +64,13 @@ def dump_layers(net, profile, photo, folder: str, config=None) -> list:
         win = f"{lp.msb}:{lp.lsb}"
         spec = layer_spec(layer)
         signed = ["--signed"] if lp.signed else []
-        cycles = ["dstripes", "cycles", "--acts", a_path, "--layer", spec, "--window", win, *signed]
+        cycles = [PACKAGE, "cycles", "--acts", a_path, "--layer", spec, "--window", win, *signed]
         entry = {"layer": layer.name, "description": layer.describe(), "acts": a_path, "weights": w_path,
                  "spec": spec, "window": win, "signed": lp.signed, "act_scale": lp.scale,
                  "weight_scale": wscale, "weight_bits": WEIGHT_BITS, "photo": p.name,
                  "cycles": " ".join(shlex.quote(x) for x in cycles)}
         if not layer.fc:
-            sim = ["dstripes", "simulate", "--acts", a_path, "--weights", w_path, "--layer", spec,
+            sim = [PACKAGE, "simulate", "--acts", a_path, "--weights", w_path, "--layer", spec,
                    "--window", win, *signed, "--window-sets", "4"]
             entry["simulate"] = " ".join(shlex.quote(x) for x in sim)
         index.append(entry)

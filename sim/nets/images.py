@@ -277,9 +277,6 @@ def check_count(count, available: int, where: str) -> None:
         raise ConfigError(f"{count} images requested but {where} has only {available}")
 
 
-_check_count = check_count  # older name
-
-
 # ---------------------------------------------------------------------------- decoding
 def _open_checked(path: str):
     """Open an image file (header only) and refuse it if it is too large to decode."""

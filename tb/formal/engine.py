@@ -17,7 +17,6 @@ A yosys run that fails is a :class:`~dstripes.sim.errors.ToolError`.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 import re
 import tempfile
 import time
@@ -25,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dstripes.hw.emit import to_verilog
-from dstripes.sim.errors import ConfigError, ToolError
+from dstripes.sim.errors import ToolError
+from dstripes.sim.limits import worker_count
 from dstripes.synth.yosys import run_script, stop_running
 
 PROVEN, COUNTEREXAMPLE, INCONCLUSIVE = "proven", "counterexample", "inconclusive"
@@ -290,9 +290,7 @@ def prove(harnesses, *, names=None, jobs: int | None = None, timeout: float | No
         (Amaranth emission and the yosys flattening that precede its properties).
     """
     harnesses = list(harnesses)
-    jobs = jobs or os.cpu_count() or 1
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ConfigError(f"jobs must be a positive integer, not {jobs!r}")
+    jobs = worker_count(jobs)
     tmp = tempfile.TemporaryDirectory(prefix="formal-") if out is None else None
     root = Path(out) if out is not None else Path(tmp.name)
     results: dict[tuple[int, int], Outcome] = {}
