@@ -47,9 +47,11 @@ class TileRun:
         ``steps``, ``window_sets``.
     acts : ndarray
         Activation transfers, ``(n, Nc, L)`` (``(n, L)`` on the bit-parallel tile), as the
-        unsigned ``A``-bit fields the port carries (two's complement for signed layers).
-    weights : ndarray
-        Weight transfers ``(n, Nr, L)``.
+        unsigned ``A``-bit fields the port carries (two's complement for signed layers), in
+        the smallest unsigned dtype that holds them.
+    bricks : ndarray
+        The weight bricks of one window-set (bit-parallel: of one window), ``(steps, Nr, L)``;
+        the weight stream repeats them for every window-set (:attr:`weights`).
     expected : ndarray
         Result transfers ``(n, Nc, Nr)`` (``(n, Nr)`` on the bit-parallel tile), exact.
     cycles : int
@@ -58,9 +60,14 @@ class TileRun:
 
     config: dict
     acts: np.ndarray
-    weights: np.ndarray
+    bricks: np.ndarray
     expected: np.ndarray
     cycles: int
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Weight transfers ``(n, Nr, L)``: :attr:`bricks` once per window-set."""
+        return np.tile(self.bricks, (self.config["window_sets"], 1, 1))
 
 
 def tile_design(scheme: str, config: TileConfig) -> tuple[Design, dict]:
@@ -134,11 +141,12 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
         expected = exp[:, 0, :]
     cycles = s.run_cycles(bits, config, latency)
     # The act port carries unsigned A-bit fields; a signed layer's codes are their two's complement.
-    act_stream = act_stream & ((1 << config.act_bits) - 1)
+    dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= config.act_bits)
+    act_stream = (act_stream & ((1 << config.act_bits) - 1)).astype(dtype)
     return TileRun(
         config={"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
                 "mode": MODE_CODES[mode], "steps": steps, "window_sets": n},
-        acts=act_stream, weights=np.tile(wb, (n, 1, 1)), expected=expected, cycles=cycles)
+        acts=act_stream, bricks=wb, expected=expected, cycles=cycles)
 
 
 def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
