@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from dstripes.hw.emit import generator_sources
 from dstripes.hw.kinds import kind
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
@@ -33,6 +34,8 @@ from .tile_sim import TileRun
 
 TEST_MODULE = "dstripes.tb.harness_tb"
 MODELS = Path(__file__).with_name("mem_models.v")
+#: Modules of this package the harness Verilog depends on (with the generator's).
+HARNESS_SOURCES = ("harness_hw.py", "memfile.py")
 #: Memory sizes of the harness (words): ring memories stream any length; a batch of runs holds
 #: at most ``run`` runs and ``weight`` weight bricks (one window-set's per run).
 DEPTHS = {"act_depth": 1 << 13, "result_depth": 1 << 11, "weight_depth": 1 << 12, "run_depth": 1 << 10}
@@ -41,7 +44,8 @@ PERIOD_NS = 10
 BUDGET_FACTOR, BUDGET_SLACK = 20, 10_000
 
 
-def harness_design(scheme: str, config: TileConfig, **depths) -> tuple[Design, dict]:
+def harness_design(scheme: str, config: TileConfig, build_root: str | os.PathLike | None = None,
+                   **depths) -> tuple[Design, dict]:
     """Verilog of the tile of kind ``scheme`` inside :class:`tb.harness_hw.TileHarness`, and
     the tile's manifest (:meth:`TileKind.manifest`) with the harness's own description under
     ``"harness"`` (memory depths, run-table and log layouts).
@@ -59,7 +63,9 @@ def harness_design(scheme: str, config: TileConfig, **depths) -> tuple[Design, d
     harness = TileHarness(tile, **d)
     top = f"{k.top}_harness"
     design = emit_verilog(lambda: harness, top, {"scheme": k.name, "tile": man["parameters"], "harness": d},
-                          public="ports", models=MODELS.read_text())
+                          public="ports", models=MODELS.read_text(),
+                          sources=generator_sources() + [Path(__file__).with_name(f) for f in HARNESS_SOURCES],
+                          build_root=build_root)
     man["harness"] = {"top": top, "depths": harness.depths, "widths": harness.widths,
                       "table_width": harness.table_width, "lanes": harness.lanes,
                       "elem_bits": harness.elem_bits, "log_fields": [list(f) for f in LOG_FIELDS],
@@ -130,6 +136,13 @@ def simulate_harness(design: Design, manifest: dict, runs: Sequence[TileRun], *,
                      "budget": int(BUDGET_FACTOR * slow * cycles) + BUDGET_SLACK})
     if wbits < 1:
         raise ConfigError("the harness needs a weight memory of at least two bricks")
+    # the filter-sets of one input share its activation stream: stored once
+    shared, offset, at = {}, {}, 0
+    for r in runs:
+        if id(r.acts) not in shared:
+            shared[id(r.acts)], offset[id(r.acts)] = r.acts, at
+            at += len(r.acts)
+    act_at = [offset[id(r.acts)] for r in runs]
 
     params = {
         "scheme": manifest["scheme"],
@@ -138,13 +151,13 @@ def simulate_harness(design: Design, manifest: dict, runs: Sequence[TileRun], *,
         "table": [f"{t:x}" for t in table],  # big integers travel as hex text
         "batches": plan,
         "runs": [{"cycles": r.cycles, "window_sets": r.config["window_sets"], "steps": r.config["steps"],
-                  "acts": len(r.acts)} for r in runs],
+                  "acts": len(r.acts), "act_at": act_at[i]} for i, r in enumerate(runs)],
         "idle": idle, "stall": stall, "seed": seed, "reset_at": reset_at,
         "check_cycles": idle == 0 and stall == 0,
         "period_ns": PERIOD_NS,
     }
     arrays = {
-        "acts": np.concatenate([r.acts.reshape(len(r.acts), -1) for r in runs]),
+        "acts": np.concatenate([a.reshape(len(a), -1) for a in shared.values()]),
         "weights": np.concatenate([b.reshape(len(b), -1) for b in bricks]),
         "expected": np.concatenate([np.asarray(r.expected).reshape(len(r.expected), -1) for r in runs]),
     }

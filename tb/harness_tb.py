@@ -26,6 +26,8 @@ from cocotb.clock import Clock
 from cocotb.simtime import convert, get_sim_time
 from cocotb.triggers import Edge, RisingEdge, SimTimeoutError, Timer, with_timeout
 
+from dstripes.sim.files import write_atomic
+
 from . import memfile
 from .harness import load_arrays, load_params, save_result
 from .payload import codec
@@ -59,10 +61,29 @@ class HarnessClock:
         await Timer(n * self.period, "step")
 
 
+class Stream:
+    """The transfers of consecutive runs as one sequence; a run's words are a slice of
+    ``words`` starting at ``at[run]`` (runs that share their words store them once)."""
+
+    def __init__(self, words: np.ndarray, counts, at):
+        self.words, self.at = words, list(at)
+        self.first = [0, *itertools.accumulate(counts)]  # where each run starts in the sequence
+
+    def __getitem__(self, span: slice) -> np.ndarray:
+        lo, hi = span.start, span.stop
+        r = bisect.bisect_right(self.first, lo) - 1
+        parts = []
+        while lo < hi:
+            end = min(hi, self.first[r + 1])
+            parts.append(self.words[self.at[r] + lo - self.first[r]:self.at[r] + end - self.first[r]])
+            lo, r = end, r + 1
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 class Ring:
     """One ring memory: a long stream written half by half as the harness reads it."""
 
-    def __init__(self, dut, clock: HarnessClock, words: np.ndarray, elem_bits: int, lane: int, depth: int, files,
+    def __init__(self, dut, clock: HarnessClock, words: Stream, elem_bits: int, lane: int, depth: int, files,
                  load, half, pointer):
         self.dut, self.clock, self.words, self.elem_bits, self.lane = dut, clock, words, elem_bits, lane
         self.half = depth // 2
@@ -74,7 +95,7 @@ class Ring:
 
     def write(self, k: int, first: int, stop: int) -> None:
         lo = first + k * self.half
-        memfile.write(self.files[k % 2], memfile.hex_words(self.words[lo:min(lo + self.half, stop)], self.elem_bits,
+        write_atomic(self.files[k % 2], memfile.hex_words(self.words[lo:min(lo + self.half, stop)], self.elem_bits,
                                                               self.lane))
 
     def prime(self, first: int, stop: int) -> int:
@@ -122,10 +143,11 @@ class HarnessBench:
         self.clock = clock = HarnessClock(dut, params["period_ns"])
         h = params["harness"]
         self.h, self.bits, self.lanes = h, h["elem_bits"], h["lanes"]
-        self.runs = params["runs"]
-        self.acts = arrays["acts"]
+        self.runs = runs = params["runs"]
+        self.acts = Stream(arrays["acts"], [r["acts"] for r in runs], [r["act_at"] for r in runs])
         self.weights = arrays["weights"]
-        self.expected = arrays["expected"]
+        self.expected = Stream(arrays["expected"], [r["window_sets"] for r in runs],
+                               itertools.accumulate([0] + [r["window_sets"] for r in runs]))
         files = h["files"]
         self.rings = {
             "act": Ring(dut, clock, self.acts, self.bits["act"], self.lanes["act"], h["depths"]["act"], files["acts"], dut.act_load,
@@ -133,9 +155,8 @@ class HarnessBench:
             "result": Ring(dut, clock, self.expected, self.bits["result"], self.lanes["result"], h["depths"]["result"], files["expected"],
                            dut.result_load, dut.result_half, dut.result_count),
         }
-        # where each run's transfers start in the concatenated streams (plain ints for cocotb)
-        self.act_first = [0, *itertools.accumulate(r["acts"] for r in self.runs)]
-        self.res_first = [0, *itertools.accumulate(r["window_sets"] for r in self.runs)]
+        # where each run's transfers start in the streams (plain ints for cocotb)
+        self.act_first, self.res_first = self.acts.first, self.expected.first
         self.starts = 0
         self.log_lines = 0
         self.result_codec = codec({"int": [h["widths"]["result"], False]})
@@ -144,9 +165,9 @@ class HarnessBench:
         """Write a batch's memory files and set its ports (loaded at the next rising edge)."""
         first, stop = b["runs"]
         files = self.h["files"]
-        memfile.write(files["table"], memfile.hex_ints([int(t, 16) for t in self.params["table"][first:stop]],
+        write_atomic(files["table"], memfile.hex_ints([int(t, 16) for t in self.params["table"][first:stop]],
                                                         self.h["table_width"], self.lanes["table"]))
-        memfile.write(files["weights"], memfile.hex_words(self.weights[brick_first:brick_first + b["weights"]],
+        write_atomic(files["weights"], memfile.hex_words(self.weights[brick_first:brick_first + b["weights"]],
                                                           self.bits["weight"], self.lanes["weight"]))
         d = self.dut
         d.act_load.value = self.rings["act"].prime(self.act_first[first], self.act_first[stop])

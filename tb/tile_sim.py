@@ -22,12 +22,13 @@ from typing import Sequence
 
 import numpy as np
 
+from dstripes.hw.emit import generator_sources
 from dstripes.hw.kinds import kind
 from dstripes.hw.params import MODE_CODES
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
-from dstripes.sim.functional import window_set_results
+from dstripes.sim.functional import results_from_pallets
 from dstripes.sim.layer import Layer
 from dstripes.sim.pallets import pallets, weight_bricks
 
@@ -70,12 +71,16 @@ class TileRun:
         return np.tile(self.bricks, (self.config["window_sets"], 1, 1))
 
 
-def tile_design(scheme: str, config: TileConfig) -> tuple[Design, dict]:
-    """Verilog and manifest (:meth:`TileKind.manifest`) of the tile of kind ``scheme``."""
+def tile_design(scheme: str, config: TileConfig, build_root: str | os.PathLike | None = None) -> tuple[Design, dict]:
+    """Verilog and manifest (:meth:`TileKind.manifest`) of the tile of kind ``scheme``, for the
+    per-cycle testbench."""
     k = kind(scheme)
     tile = k.build(config)
     man = k.manifest(config, tile)
-    design = emit_verilog(lambda: tile, man["top"], {"scheme": k.name, "tile": man["parameters"]})
+    # Only the ports are visible to the testbench: Verilator then optimises the rest (the
+    # per-cycle testbench touches nothing else).
+    design = emit_verilog(lambda: tile, man["top"], {"scheme": k.name, "tile": man["parameters"]}, public="ports",
+                          sources=generator_sources(), build_root=build_root)
     return design, man
 
 
@@ -107,6 +112,16 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
     conv_group : int
         Convolution group.
     """
+    return layer_runs(scheme, config, latency, layer, window, acts, weights, mode=mode,
+                      filter_sets=(filter_set,), window_sets=window_sets, conv_group=conv_group)[0]
+
+
+def layer_runs(scheme: str, config: TileConfig, latency: int, layer: Layer, window: Window,
+               acts: np.ndarray, weights: np.ndarray, *, mode: str | None = None,
+               filter_sets: Sequence[int] = (0,), window_sets: int | None = None,
+               conv_group: int = 0) -> list[TileRun]:
+    """The runs of several filter-sets of one convolution group (:func:`layer_run` each): the
+    activation stream and its cycle count are derived once and shared by every run."""
     k = kind(scheme)
     s = k.scheme
     config = k.own(config)  # the model of exactly the hardware the kind builds
@@ -116,9 +131,10 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
     if layer.fc:
         raise ConfigError("fully-connected layers are dispatched round-robin, which the tile RTL does not do")
     sets = layer.filter_sets(config.rows)
-    if isinstance(filter_set, bool) or not isinstance(filter_set, (int, np.integer)) or not 0 <= filter_set < sets:
-        raise ConfigError(f"filter set {filter_set!r} is outside the {sets} filter-set(s) of {config.rows} "
-                          f"filters of this layer (0..{sets - 1})")
+    for filter_set in filter_sets:
+        if isinstance(filter_set, bool) or not isinstance(filter_set, (int, np.integer)) or not 0 <= filter_set < sets:
+            raise ConfigError(f"filter set {filter_set!r} is outside the {sets} filter-set(s) of {config.rows} "
+                              f"filters of this layer (0..{sets - 1})")
     a = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
     w = np.asarray(weights)
     lo, hi = -(1 << (config.weight_bits - 1)), (1 << (config.weight_bits - 1)) - 1
@@ -128,25 +144,23 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
 
     bits = s.run_bits(a, layer, window, config, mode=mode, conv_group=conv_group, units=window_sets)
     n = bits.shape[0]
+    cycles = s.run_cycles(bits, config, latency)
     columns = s.columns(config)
     pal = pallets(a, layer, config.lanes, columns, conv_group)[:n]  # (n, S, Nc, L)
     steps = pal.shape[1]
-    wb = weight_bricks(w, layer, config.lanes, config.rows, filter_set, conv_group)  # (S, Nr, L)
-    exp = window_set_results(a, w, layer, config.lanes, columns, config.rows, filter_set, conv_group)[:n]
-    if s.serial:
-        act_stream = pal.reshape(-1, config.columns, config.lanes)
-        expected = exp
-    else:
-        act_stream = pal[:, :, 0, :].reshape(-1, config.lanes)
-        expected = exp[:, 0, :]
-    cycles = s.run_cycles(bits, config, latency)
+    act_stream = pal.reshape(-1, config.columns, config.lanes) if s.serial else pal[:, :, 0, :].reshape(-1, config.lanes)
     # The act port carries unsigned A-bit fields; a signed layer's codes are their two's complement.
     dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= config.act_bits)
     act_stream = (act_stream & ((1 << config.act_bits) - 1)).astype(dtype)
-    return TileRun(
-        config={"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
-                "mode": MODE_CODES[mode], "steps": steps, "window_sets": n},
-        acts=act_stream, bricks=wb, expected=expected, cycles=cycles)
+    run_config = {"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
+                  "mode": MODE_CODES[mode], "steps": steps, "window_sets": n}
+    runs = []
+    for filter_set in filter_sets:
+        wb = weight_bricks(w, layer, config.lanes, config.rows, filter_set, conv_group)  # (S, Nr, L)
+        exp = results_from_pallets(pal, wb)  # (n, Nc, Nr): sim.functional.window_set_results
+        runs.append(TileRun(config=dict(run_config), acts=act_stream, bricks=wb,
+                            expected=exp if s.serial else exp[:, 0, :], cycles=cycles))
+    return runs
 
 
 def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
