@@ -24,7 +24,6 @@ the network has BN) become 16-bit codes with scale ``2**(ceil(log2 max|w|) - 15)
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 
@@ -32,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from dstripes.sim.fixed import weight_codes  # noqa: E402
 from dstripes.sim.layer import Layer  # noqa: E402
 from dstripes.sim.samples import ARRAYS, FORMAT, INDEX  # noqa: E402
 
@@ -46,14 +46,6 @@ SAMPLES = {
     "vgg16_conv5_1": ("vgg16-hed", "conv5_1", None, 16),
     "mobilenet_v2_dw": ("mobilenet-v2", "features.3.conv.1.0", None, None),
 }
-
-
-def weight_codes(w: np.ndarray) -> tuple[np.ndarray, float]:
-    """16-bit two's-complement codes of real weights and their power-of-two scale."""
-    m = float(np.abs(w).max())
-    scale = 2.0 ** (math.ceil(math.log2(m)) - (WEIGHT_BITS - 1)) if m > 0 else 1.0
-    lim = 1 << (WEIGHT_BITS - 1)
-    return np.clip(np.rint(w / scale), -lim, lim - 1).astype(np.int64), scale
 
 
 def main() -> int:
@@ -82,7 +74,7 @@ def main() -> int:
         k = keep or full.k
         if full.conv_groups > 1:
             k = full.k  # a depthwise layer needs every channel's filter
-        wq, wscale = weight_codes(w[:k])
+        wq, wscale = weight_codes(w[:k], WEIGHT_BITS)
         layer = Layer(full.c, x.shape[2], x.shape[3], k, full.kh, full.kw, full.sy, full.sx,
                       full.py, full.px, conv_groups=full.conv_groups)
         window = lp.window

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Runner side of the fast path: a tile inside its verification harness, built and run.
 
 Typical use (``dstripes simulate``, ``dstripes verify``, the demo)::

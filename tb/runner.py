@@ -538,6 +538,24 @@ def verilator_fst_available() -> bool:
     return any((d / "lz4.h").exists() for d in dirs)
 
 
+def missing_tools(simulator: str) -> str | None:
+    """What is missing to build and run ``simulator`` here (one line), or ``None``: checked
+    before long work starts, so a missing tool is reported up front."""
+    _check_simulator(simulator)
+    try:
+        if simulator == "verilator":
+            verilator_root()
+            needed = ("make", os.environ.get("CXX", "g++"))
+        else:
+            needed = ("iverilog", "vvp", "yosys")
+    except BuildError as e:
+        return str(e)
+    absent = [t for t in needed if shutil.which(t) is None]
+    if absent:
+        return f"{simulator} needs {', '.join(absent)}, which is not on PATH"
+    return None
+
+
 def _check_simulator(simulator: str) -> None:
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
