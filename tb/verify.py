@@ -34,6 +34,8 @@ from dstripes.sim.fixed import Window, weight_codes
 from dstripes.sim.layer import Layer
 
 FILTER_SETS = ("first", "all")
+#: Seconds to wait for a named Dask scheduler before calling it unreachable.
+SCHEDULER_TIMEOUT = 10.0
 #: Photos captured per forward pass.
 BATCH = 4
 
@@ -209,7 +211,7 @@ def verify_network(net, profile, images, *, scheme: str, simulator: str = "veril
             raise ConfigError(f"layer {l.name}: profiled window [{lp.msb}:{lp.lsb}] needs {lp.msb + 1}-bit "
                               f"activations, more than act_bits {config.act_bits}")
     seconds = {}
-    with warnings.catch_warnings(), dask_client(scheduler=scheduler, jobs=jobs) as client:
+    with warnings.catch_warnings(), dask_client(scheduler=scheduler, jobs=jobs, timeout=SCHEDULER_TIMEOUT) as client:
         # a busy default dashboard port only moves the local cluster's dashboard elsewhere
         warnings.filterwarnings("ignore", message="Port .* is already in use")
         if scheduler is None:

@@ -126,3 +126,17 @@ def test_a_corrupted_cycle_count_fails_the_cycle_check(designs, path):
     got = out["runs"][0]["cycles"]
     assert failed[0]["detail"] == f"run 0: RTL {got}, model RTL-exact {got + 1}"
     assert out["mismatches"] == 0
+
+
+def test_soak_short(designs):
+    """The soak (``scripts/bench_soak.py`` runs 10**6 cycles of the published tile) in short: random
+    runs with idle cycles on every source, back-pressure and a reset in the first run."""
+    from dstripes.tb.soak import soak
+
+    out = soak("dstripes", "verilator", SMALL, 20_000, idle=0.25, stall=0.35, seed=11,
+               designed=designs("dstripes", "fast"), quick=True)
+    assert out["passed"], out["failure"]
+    assert out["mismatches"] == 0 and out["interrupted"]["mismatches"] == 0
+    assert all(got == want for got, want in out["transfers"].values())
+    assert all(o["cycles"] == o["tb_cycles"] >= o["expected_cycles"] for o in out["runs"])
+    assert out["sim_cycles"] > out["cycles_model"] >= 20_000
