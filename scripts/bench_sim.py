@@ -56,17 +56,17 @@ def measure(sim: str, path: str, designed, runs_by_len: dict, quick: bool, **kw)
         out["slices"][n] = {"cycles": cycles, "cycles_rtl": res["cycles_rtl"], "cycles_model": res["cycles_model"],
                             "sim_seconds": res["sim_seconds"], "cpu_seconds": child_cpu() - c0,
                             "passed": res["passed"], "results_checked": res["results_checked"]}
-    (a, sa), (b, sb) = sorted(out["slices"].items())[0], sorted(out["slices"].items())[-1]
+    (_, sa), (_, sb) = sorted(out["slices"].items())[0], sorted(out["slices"].items())[-1]
     dc = sb["cycles"] - sa["cycles"]
-    out["cycles_per_second"] = dc / (sb["sim_seconds"] - sa["sim_seconds"]) if sb["sim_seconds"] > sa["sim_seconds"] else None
-    out["cycles_per_cpu_second"] = dc / (sb["cpu_seconds"] - sa["cpu_seconds"]) if sb["cpu_seconds"] > sa["cpu_seconds"] else None
+    for key, secs in (("cycles_per_second", "sim_seconds"), ("cycles_per_cpu_second", "cpu_seconds")):
+        out[key] = dc / (sb[secs] - sa[secs]) if sb[secs] > sa[secs] else None
     out["exact"] = all(s["passed"] for s in out["slices"].values())
     return out
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--window-sets", type=int, default=12, help="the slice both paths run (%(default)s)")
+    ap.add_argument("--window-sets", type=int, default=40, help="the slice both paths run (%(default)s)")
     ap.add_argument("--fast-window-sets", type=int, default=784, help="the fast path's long run (%(default)s: all)")
     ap.add_argument("--icarus-window-sets", type=int, default=3, help="the slice on Icarus (%(default)s)")
     ap.add_argument("--no-icarus", action="store_true", help="Verilator only")
@@ -90,8 +90,8 @@ def main(argv=None):
             generate = time.perf_counter() - t
             b = build(designed[0], sim, quick=args.quick and sim == "verilator",
                       optimise=not args.quick and sim == "verilator")
-            out["builds"][f"{sim} {path}"] = {"generate_seconds": round(generate, 1), "build_seconds": round(b.seconds, 1),
-                                              "reused": b.cached}
+            out["builds"][f"{sim} {path}"] = {"generate_seconds": round(generate, 1),
+                                              "build_seconds": round(b.seconds, 1), "reused": b.cached}
             lat = designed[1]["latency"]
             if sim == "icarus":
                 lengths = (1, args.icarus_window_sets)
@@ -105,7 +105,8 @@ def main(argv=None):
     v = out["paths"]
     same = {k: p["slices"][max(n for n in p["slices"] if n <= args.window_sets)] for k, p in v.items()
             if k.startswith("verilator")}
-    out["same_slice"] = {k: {"window_sets": args.window_sets, "cycles": s["cycles"], "sim_seconds": round(s["sim_seconds"], 2)}
+    out["same_slice"] = {k: {"window_sets": args.window_sets, "cycles": s["cycles"],
+                             "sim_seconds": round(s["sim_seconds"], 2)}
                          for k, s in same.items()}
     fast, slow = v["verilator fast"]["cycles_per_second"], v["verilator cycle"]["cycles_per_second"]
     out["fast_over_per_cycle"] = fast / slow if fast and slow else None

@@ -44,7 +44,8 @@ def main(argv=None) -> int:
           f"({out['machine']}): {out['runs_played']} runs, idle {args.idle}, stall {args.stall}, seed {args.seed}, "
           f"reset {out['reset_at']:,} cycles into the first run")
     print(f"  simulated cycles: {out['sim_cycles']:,} (model, always-ready streams: {out['cycles_model']:,})")
-    print(f"  transfers (got / expected): " + ", ".join(f"{k.replace('_count', '')} {a:,}/{b:,}" for k, (a, b) in t.items()))
+    print("  transfers (got / expected): "
+          + ", ".join(f"{k.replace('_count', '')} {a:,}/{b:,}" for k, (a, b) in t.items()))
     print(f"  results checked: {out['results_checked']:,}; mismatching transfers: {out['mismatches']}")
     for c in out["checks"]:
         print(f"  {c['name']}: {c['status']} ({c['detail']})")

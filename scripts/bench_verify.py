@@ -66,7 +66,8 @@ def main(argv=None) -> int:
                                 "mismatches": tot["mismatches"], "sim_seconds": tot["sim_seconds"],
                                 "cycles_per_second": round(tot["cycles_per_second"]),
                                 "load_at_start": round(load0, 1),
-                                "per_layer": [{k: l[k] for k in ("name", "cycles_rtl", "wall_seconds", "cycles_per_second")}
+                                "per_layer": [{k: l[k] for k in ("name", "cycles_rtl", "wall_seconds",
+                                                                 "cycles_per_second")}
                                               for l in v.layers]}
         if not args.json:
             r = out["tiles"][scheme]

@@ -179,12 +179,21 @@ class TileHarness(wiring.Component):
     def log_width(self) -> int:
         return sum(w for _, w in LOG_FIELDS)
 
-    def _rom(self, m, name, width, lane, abits, load, addr, files):
+    def _rom(self, m, name: str, memory: str, load, addr):
+        """An instance of ``dstripes_rom`` holding ``memory`` (``table``, ``act``, ``weight``,
+        ``result``), read at ``addr`` (its low bits); returns the word read."""
+        width, abits, files = {
+            "table": (self.table_width, self._tbits, FILES["table"]),
+            "act": (self._widths["act"], self._abits, FILES["acts"]),
+            "weight": (self._widths["weight"], self._wbits, FILES["weights"]),
+            "result": (self._widths["result"], self._rbits, FILES["expected"]),
+        }[memory]
+        lane = self.lanes[memory]
         data_ = Signal(width, name=f"{name}_data")
         f0, f1 = (files, "") if isinstance(files, str) else files
         m.submodules[f"{name}_mem"] = Instance(
             "dstripes_rom", p_WIDTH=width, p_ABITS=abits, p_LANE=lane, p_PARTS=parts(width, lane),
-            p_FILE0=f0, p_FILE1=f1, i_clk=ClockSignal(), i_load=load, i_addr=addr, o_data=data_)
+            p_FILE0=f0, p_FILE1=f1, i_clk=ClockSignal(), i_load=load, i_addr=addr[:abits], o_data=data_)
         return data_
 
     @property
@@ -254,10 +263,10 @@ class TileHarness(wiring.Component):
 
         # -- run table (one copy per reader) ---------------------------------------------
         cfg_w = w["config"]
+        whole = Cat(self.table_load, Const(0, 1))  # loads the run table and the weights
 
         def table(name, index):
-            word = self._rom(m, f"{name}_table", self.table_width, self.lanes["table"], self._tbits,
-                             Cat(self.table_load, Const(0, 1)), index[:self._tbits], FILES["table"])
+            word = self._rom(m, f"{name}_table", "table", whole, index)
             return data.View(self._cfg_layout, word[:cfg_w]), word[cfg_w:]
 
         # -- config source ---------------------------------------------------------------
@@ -269,7 +278,7 @@ class TileHarness(wiring.Component):
 
         # -- activation source: the ring memory, in order ----------------------------------
         aptr = Signal(COUNT)
-        acts = self._rom(m, "act", w["act"], self.lanes["act"], self._abits, self.act_load, aptr[:self._abits], FILES["acts"])
+        acts = self._rom(m, "act", "act", self.act_load, aptr)
         a_fire = source(tile.act, gens[1], running & (aptr < n_acts), acts, w["act"], "act")
         with m.If(a_fire):
             m.d.dut += aptr.eq(aptr + 1)
@@ -278,8 +287,7 @@ class TileHarness(wiring.Component):
         # -- weight source: each run's bricks, replayed per window-set ---------------------
         wrun, wstep, wset = Signal(COUNT), Signal(COUNT), Signal(COUNT)
         wcfg, wbase = table("weight", wrun)
-        weights = self._rom(m, "weight", w["weight"], self.lanes["weight"], self._wbits, Cat(self.table_load, Const(0, 1)),
-                            (wbase + wstep)[:self._wbits], FILES["weights"])
+        weights = self._rom(m, "weight", "weight", whole, wbase + wstep)
         w_fire = source(tile.weight, gens[2], running & (wrun < n_runs), weights, w["weight"], "weight")
         with m.If(w_fire):
             m.d.dut += [self.weight_count.eq(self.weight_count + 1), wstep.eq(wstep + 1)]
@@ -291,8 +299,7 @@ class TileHarness(wiring.Component):
         # -- result sink and scoreboard ----------------------------------------------------
         rptr, rrun, rres, rbad = Signal(COUNT), Signal(COUNT), Signal(COUNT), Signal(COUNT)
         rcfg, _ = table("result", rrun)
-        want = self._rom(m, "expected", w["result"], self.lanes["result"], self._rbits, self.result_load, rptr[:self._rbits],
-                         FILES["expected"])
+        want = self._rom(m, "expected", "result", self.result_load, rptr)
         got = Value.cast(tile.result.payload)
         m.d.comb += [tile.result.ready.eq(gens[3][:16] >= stall),
                      self.result_half.eq(rptr[self._rbits - 1]), self.result_count.eq(rptr)]

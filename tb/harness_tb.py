@@ -150,10 +150,10 @@ class HarnessBench:
                                itertools.accumulate([0] + [r["window_sets"] for r in runs]))
         files = h["files"]
         self.rings = {
-            "act": Ring(dut, clock, self.acts, self.bits["act"], self.lanes["act"], h["depths"]["act"], files["acts"], dut.act_load,
-                        dut.act_half, dut.act_count),
-            "result": Ring(dut, clock, self.expected, self.bits["result"], self.lanes["result"], h["depths"]["result"], files["expected"],
-                           dut.result_load, dut.result_half, dut.result_count),
+            "act": Ring(dut, clock, self.acts, self.bits["act"], self.lanes["act"], h["depths"]["act"],
+                        files["acts"], dut.act_load, dut.act_half, dut.act_count),
+            "result": Ring(dut, clock, self.expected, self.bits["result"], self.lanes["result"], h["depths"]["result"],
+                           files["expected"], dut.result_load, dut.result_half, dut.result_count),
         }
         # where each run's transfers start in the streams (plain ints for cocotb)
         self.act_first, self.res_first = self.acts.first, self.expected.first

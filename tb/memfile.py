@@ -66,7 +66,10 @@ def hex_words(values: np.ndarray, elem_bits: int, lane: int | None = None) -> by
         raise ValueError(f"memory words must be integers, not dtype {flat.dtype}")
     eb = int(elem_bits)
     # two's-complement bit patterns as uint64
-    u = flat.astype(np.int64, copy=False).view(np.uint64) if flat.dtype.kind == "i" else flat.astype(np.uint64, copy=False)
+    if flat.dtype.kind == "i":
+        u = flat.astype(np.int64, copy=False).view(np.uint64)
+    else:
+        u = flat.astype(np.uint64, copy=False)
     if eb < 64:
         u = u & np.uint64((1 << eb) - 1)
     elems = u.shape[1]

@@ -148,7 +148,10 @@ def layer_runs(scheme: str, config: TileConfig, latency: int, layer: Layer, wind
     columns = s.columns(config)
     pal = pallets(a, layer, config.lanes, columns, conv_group)[:n]  # (n, S, Nc, L)
     steps = pal.shape[1]
-    act_stream = pal.reshape(-1, config.columns, config.lanes) if s.serial else pal[:, :, 0, :].reshape(-1, config.lanes)
+    if s.serial:
+        act_stream = pal.reshape(-1, config.columns, config.lanes)
+    else:
+        act_stream = pal[:, :, 0, :].reshape(-1, config.lanes)
     # The act port carries unsigned A-bit fields; a signed layer's codes are their two's complement.
     dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= config.act_bits)
     act_stream = (act_stream & ((1 << config.act_bits) - 1)).astype(dtype)

@@ -211,28 +211,30 @@ def verify_network(net, profile, images, *, scheme: str, simulator: str = "veril
             raise ConfigError(f"layer {l.name}: profiled window [{lp.msb}:{lp.lsb}] needs {lp.msb + 1}-bit "
                               f"activations, more than act_bits {config.act_bits}")
     seconds = {}
-    with warnings.catch_warnings(), dask_client(scheduler=scheduler, jobs=jobs, timeout=SCHEDULER_TIMEOUT) as client:
+    if scheduler is None:
+        # one generation and one build for all local workers (they reuse it from the cache)
+        t = time.perf_counter()
+        note(f"generating and building the {k.title} tile in its verification harness for {simulator} "
+             f"(once; reused from {build_root or 'the build cache'} afterwards)")
+        d, _ = design(k.name, config, "fast", build_root)
+        seconds["build"] = build(d, simulator, build_root=build_root, optimise=True).seconds
+        seconds["generate_and_build"] = time.perf_counter() - t
+    with warnings.catch_warnings():
         # a busy default dashboard port only moves the local cluster's dashboard elsewhere
         warnings.filterwarnings("ignore", message="Port .* is already in use")
-        if scheduler is None:
-            # one generation and one build for all local workers (they reuse it from the cache)
+        with dask_client(scheduler=scheduler, jobs=jobs, timeout=SCHEDULER_TIMEOUT) as client:
             t = time.perf_counter()
-            note(f"generating and building the {k.title} tile in its verification harness for {simulator} "
-                 f"(once; reused from {build_root or 'the build cache'} afterwards)")
-            d, _ = design(k.name, config, "fast", build_root)
-            seconds["build"] = build(d, simulator, build_root=build_root, optimise=True).seconds
-            seconds["generate_and_build"] = time.perf_counter() - t
-        t = time.perf_counter()
-        codes = capture(net, profile, images, [l.name for l in chosen], progress=progress)
-        seconds["capture"] = time.perf_counter() - t
-        jobs_ = [LayerJob(l.name, l, profile.layer(l.name).window, codes[l.name],
-                          weight_codes(net.weights(l.name), config.weight_bits)[0], k.name, simulator, config,
-                          filter_sets, None if build_root is None else str(build_root)) for l in chosen]
-        del codes
-        results = [None] * len(jobs_)
-        data = client.scatter(jobs_)  # the captured codes go to the workers as data, not in the task graph
-        for i, r in run_tasks(client, verify_layer, data, desc=f"verify {net.name}", key="verify", progress=progress):
-            results[i] = r
+            codes = capture(net, profile, images, [l.name for l in chosen], progress=progress)
+            seconds["capture"] = time.perf_counter() - t
+            jobs_ = [LayerJob(l.name, l, profile.layer(l.name).window, codes[l.name],
+                              weight_codes(net.weights(l.name), config.weight_bits)[0], k.name, simulator, config,
+                              filter_sets, None if build_root is None else str(build_root)) for l in chosen]
+            del codes
+            results = [None] * len(jobs_)
+            data = client.scatter(jobs_)  # the captured codes go to the workers as data, not in the task graph
+            for i, r in run_tasks(client, verify_layer, data, desc=f"verify {net.name}", key="verify",
+                                  progress=progress):
+                results[i] = r
     seconds["total"] = time.perf_counter() - t0
     return Verification(net.name, k.name, simulator, [n for n, _ in images], config, filter_sets, results,
                         skipped, seconds)
