@@ -14,10 +14,13 @@ from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.schemes import DADN, DSTRIPES, SCHEMES, STRIPES
 
+from .cmd_simulate import window_sets_arg
 from .options import print_json
 from .table import layer_table, render
 
 DEFAULT_SAMPLE = "vgg16_conv3_1"
+#: Window-sets of the demo's slice on Icarus (the whole layer would take many minutes there).
+ICARUS_SLICE = 4
 SMALL = TileConfig(lanes=4, columns=4, rows=4, act_bits=16, weight_bits=16)
 
 
@@ -27,13 +30,18 @@ def register(sub) -> None:
     p.add_argument("--sample", default=None, help=f"bundled sample (default {DEFAULT_SAMPLE}; see --list)")
     p.add_argument("--list", action="store_true", help="list the bundled samples and exit")
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    p.add_argument("--window-sets", type=int, default=None, metavar="N",
+    p.add_argument("--window-sets", type=_window_sets, default=None, metavar="N|all",
                    help="simulate only the first N window-sets of the first photo's first filter-set "
-                        "(a quick slice; default: the whole layer)")
+                        "(a quick slice), or all: the whole layer (default: all on Verilator, "
+                        f"{ICARUS_SLICE} on Icarus, which runs a few hundred cycles per second)")
     p.add_argument("--small", action="store_true",
                    help="a 4x4x4 tile instead of the published 16x16x16 one (fast, e.g. on Icarus)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
+
+
+def _window_sets(text: str):
+    return "all" if text == "all" else window_sets_arg(text)
 
 
 def run(args) -> int:
@@ -50,6 +58,10 @@ def run(args) -> int:
     name = args.sample or (DEFAULT_SAMPLE if DEFAULT_SAMPLE in sample_names() else sample_names()[0])
     acts, weights, layer, window = load_sample(name)
     cfg = SMALL if args.small else TileConfig()
+    if args.window_sets is None:
+        args.window_sets = ICARUS_SLICE if args.sim == "icarus" else "all"
+    if args.window_sets == "all":
+        args.window_sets = None
     if args.window_sets is not None and not 1 <= args.window_sets:
         raise ConfigError(f"--window-sets must be positive, not {args.window_sets}")
 

@@ -189,6 +189,7 @@ def verify_network(net, profile, images, *, scheme: str, simulator: str = "veril
     from dstripes.hw.kinds import kind
     from dstripes.sim.nets.cluster import dask_client, run_tasks
 
+    from .harness_sim import DEPTHS
     from .runner import build, missing_tools
     from .simulate import design
 
@@ -204,8 +205,12 @@ def verify_network(net, profile, images, *, scheme: str, simulator: str = "veril
         raise ConfigError(problem)
     profile.check_network(net)
     chosen, skipped = select_layers(net, layers)
+    bricks = DEPTHS["weight_depth"]
     for l in chosen:
         check_layer(l, config)
+        if l.steps(config.lanes) > bricks:
+            raise ConfigError(f"layer {l.name} has {l.steps(config.lanes)} steps per window-set, more than the "
+                              f"{bricks} weight bricks the verification harness holds")
         lp = profile.layer(l.name)
         if lp.msb + 1 > config.act_bits:
             raise ConfigError(f"layer {l.name}: profiled window [{lp.msb}:{lp.lsb}] needs {lp.msb + 1}-bit "
