@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
@@ -20,3 +21,13 @@ def to_verilog(component: wiring.Component, name: str) -> str:
     if not isinstance(component, wiring.Component):
         raise TypeError(f"expected an amaranth wiring.Component, not {type(component).__name__}")
     return verilog.convert(component, name=name, emit_src=False)
+
+
+def generator_sources() -> list[Path]:
+    """The source files the generated Verilog depends on: every module of ``dstripes.hw`` and of
+    the model core ``dstripes.sim`` (the configuration and the schemes the generator reads).
+    Caches of generated Verilog are keyed by their contents (:func:`dstripes.tb.runner.emit_verilog`)."""
+    import dstripes.sim
+
+    here = Path(__file__).resolve().parent
+    return sorted(here.glob("*.py")) + sorted(Path(dstripes.sim.__file__).resolve().parent.glob("*.py"))

@@ -2,9 +2,10 @@
 
 On a bundled real-activation sample (real photos through a real pretrained network, see
 :mod:`sim.samples`): (1) the golden model's cycles and speedups for the whole layer on every
-input, (2) the published Dynamic Stripes tile generated, built and simulated on Verilator over a
-slice of the layer, every result and the cycle count checked against the model, (3) the same
-slice's cycles on Stripes and on the bit-parallel tile, and the speedups.
+input, (2) the published Dynamic Stripes tile generated, built and simulated on Verilator over
+the whole layer - every photo, every convolution group, every filter-set, every window - with
+every result and every run's cycle count checked against the model, (3) the same layer's cycles
+on Stripes and on the bit-parallel tile, and the speedups.
 """
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from dstripes.sim.config import TileConfig
 from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.layer import Layer
-from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
+from dstripes.sim.schemes import DADN, DSTRIPES, SCHEMES, STRIPES
 
+from .cmd_simulate import window_sets_arg
 from .options import print_json
 from .table import layer_table, render
 
 DEFAULT_SAMPLE = "vgg16_conv3_1"
-DEFAULT_WINDOW_SETS = 4
+#: Window-sets of the demo's slice on Icarus (the whole layer would take many minutes there).
+ICARUS_SLICE = 4
 SMALL = TileConfig(lanes=4, columns=4, rows=4, act_bits=16, weight_bits=16)
 
 
@@ -29,18 +32,25 @@ def register(sub) -> None:
     p.add_argument("--list", action="store_true", help="list the bundled samples and exit")
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
                    help="simulator (default %(default)s)")
-    p.add_argument("--window-sets", type=int, default=None, metavar="N",
-                   help=f"window-sets of the simulated slice (default {DEFAULT_WINDOW_SETS}, or all "
-                        f"of a smaller layer)")
+    p.add_argument("--window-sets", type=_window_sets, default=None, metavar="N|all",
+                   help="simulate only the first N window-sets of the first photo's first filter-set "
+                        "(a quick slice), or all: the whole layer (default: all on Verilator, "
+                        f"{ICARUS_SLICE} on Icarus, which runs a few hundred cycles per second)")
     p.add_argument("--small", action="store_true",
                    help="a 4x4x4 tile instead of the published 16x16x16 one (fast, e.g. on Icarus)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
+def _window_sets(text: str):
+    return "all" if text == "all" else window_sets_arg(text)
+
+
 def run(args) -> int:
+    from dstripes.hw.kinds import kind
     from dstripes.sim.samples import load_sample, sample_info, sample_names
-    from dstripes.tb.simulate import model_slice_cycles, simulate_layer
+    from dstripes.tb.simulate import play
+    from dstripes.tb.tile_sim import layer_runs
 
     if args.list:
         # the layer each sample runs (a slice of the network's layer, named after the shape)
@@ -57,25 +67,50 @@ def run(args) -> int:
     cfg = SMALL if args.small else TileConfig()
     info = sample_info(name)
     total = Layer(**info["layer"]).window_sets(cfg.columns)
-    nws = min(DEFAULT_WINDOW_SETS, total) if args.window_sets is None else args.window_sets
-    if not 1 <= nws <= total:  # before the minutes of the whole-layer model and the build
+    if args.window_sets is None:
+        args.window_sets = ICARUS_SLICE if args.sim == "icarus" else "all"
+    if args.window_sets == "all":
+        args.window_sets = None
+    elif not 1 <= args.window_sets <= total:  # before the minutes of the whole-layer model and the build
         raise ConfigError(f"--window-sets {args.window_sets} is outside 1..{total}, the window-sets "
                           f"of sample {name} on this tile")
     acts, weights, layer, window = load_sample(name)
 
     whole = layer_cycles(acts, layer, window, cfg, name=name)
-    sim = simulate_layer(DSTRIPES.name, args.sim, cfg, layer, window, acts[0], weights, window_sets=nws)
-    slice_model = model_slice_cycles(cfg, layer, window, acts[0], nws)
+    k = kind(DSTRIPES.name)
+    latency = k.build(cfg).latency
+    sets = layer.filter_sets(cfg.rows)
+    if args.window_sets is None:  # the whole layer: every photo, convolution group and filter-set
+        plan = [(i, g, tuple(range(sets)), None) for i in range(len(acts)) for g in range(layer.conv_groups)]
+        what = (f"whole layer: {len(acts)} photo(s) x {layer.conv_groups} convolution group(s) x {sets} "
+                f"filter-set(s) x {layer.window_sets(cfg.columns)} window-sets")
+    else:
+        nws = min(args.window_sets, layer.window_sets(cfg.columns))
+        plan = [(0, 0, (0,), nws)]
+        what = f"first {nws} window-sets of photo 0, filter-set 0"
+    runs = [r for i, g, fs, nws in plan
+            for r in layer_runs(k.name, cfg, latency, layer, window, acts[i], weights, filter_sets=fs,
+                                window_sets=nws, conv_group=g)]
+    sim = play(k.name, args.sim, cfg, runs, path="auto")
+    # the same runs on every scheme's model (bit-parallel: the same windows, one brick per cycle)
+    model = {}
+    for s in SCHEMES.values():
+        cycles = 0
+        for i, g, fs, nws in plan:
+            units = nws if nws is None or s.serial else min(nws * cfg.columns, layer.windows)
+            cycles += len(fs) * s.run_cycles(s.run_bits(acts[i], layer, window, cfg, conv_group=g, units=units), cfg)
+        model[s.name] = cycles
     ok = sim["passed"]
     rtl = sim["cycles_rtl"]
-    speed = {k: slice_model[k] / slice_model[DSTRIPES.name] for k in (STRIPES.name, DADN.name)}
+    speed = {s: model[s] / model[DSTRIPES.name] for s in (STRIPES.name, DADN.name)}
     if args.json:
-        print_json({"sample": name, "layer": whole.as_dict(), "simulation": sim,
-                    "slice_model_cycles": slice_model,
-                    "slice_speedup": {"over_stripes": speed[STRIPES.name], "over_dadn": speed[DADN.name]},
+        print_json({"sample": name, "layer": whole.as_dict(), "simulated": what, "simulation": sim,
+                    "model_cycles": model,
+                    "speedup": {"over_stripes": speed[STRIPES.name], "over_dadn": speed[DADN.name]},
                     "check_passed": ok})
         return 0 if ok else 1
     tile = f"{cfg.rows}x{cfg.columns} SIPs of {cfg.lanes} lanes, {cfg.act_bits}-bit"
+    bench = "memory-backed harness" if sim["path"] == "fast" else "per-cycle cocotb testbench"
     print(f"Sample {name}: {layer.describe()}, window [{window.msb}:{window.lsb}]"
           f"{' signed' if window.signed else ''} (p = {window.bits}), {acts.shape[0]} real input(s)\n")
     print(layer_table([whole], title="1. Golden model, whole layer, all inputs (16 tiles):"))
@@ -83,13 +118,14 @@ def run(args) -> int:
     print(render(["", "cycles", "Dynamic Stripes speed-up"], [
         ["Dynamic Stripes tile, RTL on " + args.sim, rtl, ""],
         ["Dynamic Stripes, model (RTL-exact)", sim["cycles_model"], ""],
-        ["Dynamic Stripes, model (ideal)", slice_model[DSTRIPES.name], ""],
-        ["Stripes, model", slice_model[STRIPES.name], f"x{speed[STRIPES.name]:.2f}"],
-        ["bit-parallel (DaDN), model", slice_model[DADN.name], f"x{speed[DADN.name]:.2f}"],
-    ], title=f"2. Generated tile ({tile}), first {nws} window-sets of input 0, filter-set 0:"))
-    print(f"\n   {sim['results_checked']} results checked bit-exactly; RTL - ideal = {rtl - slice_model[DSTRIPES.name]}"
-          f" cycles (the tile's latency, {sim['latency']}); {sim['cycles_per_second']:,.0f} simulated cycles/s;"
-          f" {sim['wall_seconds']:.0f} s to generate, build and run.")
-    print("\nCHECK PASSED: results bit-exact, cycle count exact." if ok else
+        ["Dynamic Stripes, model (ideal)", model[DSTRIPES.name], ""],
+        ["Stripes, model", model[STRIPES.name], f"x{speed[STRIPES.name]:.2f}"],
+        ["bit-parallel (DaDN), model", model[DADN.name], f"x{speed[DADN.name]:.2f}"],
+    ], title=f"2. Generated tile ({tile}) on one tile, {what}:"))
+    print(f"\n   Checked on {args.sim} ({bench}): {sim['results_checked']:,} results bit-exact; each of the "
+          f"{len(runs)} runs' cycle count equal to the model's RTL-exact count (ideal + the tile's latency of "
+          f"{sim['latency']}); {sim['cycles_per_second']:,.0f} simulated cycles/s"
+          + (f"; model built in {sim['build_seconds']:.0f} s." if sim["build_seconds"] else "."))
+    print("\nCHECK PASSED: results bit-exact, cycle counts exact." if ok else
           f"\nCHECK FAILED: {sim['failure']}")
     return 0 if ok else 1

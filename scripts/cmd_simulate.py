@@ -1,6 +1,8 @@
 """``dstripes simulate``: run a generated tile on Icarus or Verilator against the golden model."""
 from __future__ import annotations
 
+import argparse
+
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.precision import MODES
 from dstripes.sim.fixed import Window
@@ -30,8 +32,12 @@ def register(sub) -> None:
     p.add_argument("--signed", action="store_true", help="two's-complement activations")
     p.add_argument("--image", type=int, default=None, metavar="N",
                    help="which input of an (N,C,H,W) file (default 0; not for (C,H,W) files)")
-    p.add_argument("--window-sets", type=int, default=None, metavar="N",
+    p.add_argument("--window-sets", type=window_sets_arg, default=None, metavar="N|all",
                    help="only the first N window-sets (windows on the dadn tile); default all")
+    p.add_argument("--path", choices=("auto", "fast", "cycle"), default="auto",
+                   help="fast: the tile inside its memory-backed verification harness, no Python per "
+                        "cycle (tens of thousands of cycles/s on Verilator); cycle: the per-cycle cocotb "
+                        "testbench; auto: fast for runs of 20,000 cycles or more (default)")
     p.add_argument("--filter-set", type=int, default=0, metavar="F",
                    help="which Nr filters of the layer (default %(default)s)")
     p.add_argument("--mode", choices=MODES, default=None,
@@ -50,6 +56,16 @@ def register(sub) -> None:
                    help="probability of consumer back-pressure in a cycle (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
+
+
+def window_sets_arg(text: str):
+    """``--window-sets``: a positive count or ``all``."""
+    if text == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of window-sets or 'all', not {text!r}") from None
 
 
 def load_layer(args):
@@ -85,20 +101,23 @@ def run(args) -> int:
         check_out_dir(args.waves, "--waves")
     res = simulate_layer(k.name, args.sim, cfg, layer, window, acts, weights,
                          window_sets=args.window_sets, filter_set=args.filter_set, mode=args.mode,
-                         waves_dir=args.waves, seed=args.seed, idle=args.idle, stall=args.stall)
+                         waves_dir=args.waves, seed=args.seed, idle=args.idle, stall=args.stall,
+                         path=args.path)
     ok = res["passed"]
     if args.json:
         print_json(res)
     else:
         print(render(["", "value"], [
             ["simulator", res["sim"]], ["scheme", res["scheme"]],
+            ["testbench", "memory-backed harness (fast path)" if res["path"] == "fast" else "per-cycle cocotb"],
             ["window-sets x steps", f"{res['window_sets']} x {res['steps']}"],
             ["cycles (RTL counter)", res["cycles_rtl"]],
             ["cycles (model, RTL-exact)", res["cycles_model"]],
             ["ideal + latency", f"{res['ideal']:,} + {res['latency']}"],
             ["results checked", res["results_checked"]],
             ["simulated cycles / s", f"{res['cycles_per_second']:,.0f}"],
-            ["wall time (build + run)", f"{res['wall_seconds']:.1f} s"],
+            ["wall time (generate, build, run)", f"{res['wall_seconds']:.1f} s"
+             + (f" (build {res['build_seconds']:.0f} s)" if res["build_seconds"] else "")],
         ], title=f"{layer.describe()}, window [{window.msb}:{window.lsb}]"))
         print()
         print(render(["check", "status", "detail"], [[c["name"], c["status"], c["detail"]] for c in res["checks"]]))

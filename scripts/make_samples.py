@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from dstripes.sim.fixed import weight_codes  # noqa: E402
 from dstripes.sim.layer import Layer  # noqa: E402
 from dstripes.sim.samples import ARRAYS, FORMAT, INDEX  # noqa: E402
 
@@ -47,7 +48,7 @@ SAMPLES = {
 
 
 def main() -> int:
-    from dstripes.sim.nets.dump import WEIGHT_BITS, weight_codes
+    from dstripes.sim.nets.dump import WEIGHT_BITS
     from dstripes.sim.nets.images import photos as split_photos
     from dstripes.sim.nets.models import load_network
     from dstripes.sim.nets.profile import Profile, builtin_profile_path
@@ -73,7 +74,7 @@ def main() -> int:
         k = keep or full.k
         if full.conv_groups > 1:
             k = full.k  # a depthwise layer needs every channel's filter
-        wq, wscale = weight_codes(w[:k])
+        wq, wscale = weight_codes(w[:k], WEIGHT_BITS)
         layer = Layer(full.c, x.shape[2], x.shape[3], k, full.kh, full.kw, full.sy, full.sx,
                       full.py, full.px, conv_groups=full.conv_groups)
         window = lp.window

@@ -212,3 +212,21 @@ def window_of(codes: np.ndarray, signed: bool = False) -> Window:
     else:
         msb = int(np.max(_msb(nz)))
     return Window(max(msb, lsb + (1 if signed else 0)), lsb, signed)
+
+
+def weight_codes(weights: np.ndarray, bits: int = 16) -> tuple[np.ndarray, float]:
+    """Real weights as ``bits``-bit two's-complement codes with one power-of-two scale:
+    ``scale = 2**(ceil(log2 max|w|) - (bits - 1))``, codes ``round(w / scale)`` saturated to the
+    code range (the largest magnitude may round up by one step). Returns ``(codes int64, scale)``;
+    an all-zero tensor has scale 1."""
+    import math
+
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 32:
+        raise ConfigError(f"weight width must be between 2 and 32 bits, not {bits!r}")
+    w = np.asarray(weights, dtype=np.float64)
+    if not np.isfinite(w).all():
+        raise ConfigError("weights must be finite numbers")
+    m = float(np.abs(w).max()) if w.size else 0.0
+    scale = 2.0 ** (math.ceil(math.log2(m)) - (bits - 1)) if m > 0 else 1.0
+    lim = 1 << (bits - 1)
+    return np.clip(np.rint(w / scale), -lim, lim - 1).astype(np.int64), scale

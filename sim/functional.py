@@ -39,4 +39,11 @@ def window_set_results(acts: np.ndarray, weights: np.ndarray, layer: Layer, lane
     """
     p = pallets(acts, layer, lanes, columns, conv_group)  # (nws, S, Nc, L)
     wb = weight_bricks(weights, layer, lanes, rows, filter_set, conv_group)  # (S, Nr, L)
-    return np.einsum("nscl,srl->ncr", p, wb)
+    return results_from_pallets(p, wb)
+
+
+def results_from_pallets(pallet_stream: np.ndarray, bricks: np.ndarray) -> np.ndarray:
+    """The results of window-sets ``(n, Nc, Nr)`` from their pallets ``(n, S, Nc, L)`` and the
+    weight bricks ``(S, Nr, L)`` (the computation of :func:`window_set_results`, for callers
+    that already hold the pallet stream)."""
+    return np.einsum("nscl,srl->ncr", np.asarray(pallet_stream, dtype=np.int64), np.asarray(bricks, dtype=np.int64))

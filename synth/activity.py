@@ -201,7 +201,7 @@ def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulat
         for i in sample_instances(names, max_instances):
             for sig in monitored_signals(netlists[b]):
                 paths[f"{i}.{sig}"] = (b, i, sig)
-    design, man = tile_design(scheme, config)
+    design, man = tile_design(scheme, config, internals=True)  # the monitor reads internal nets
     runs, described = sample_runs(scheme, config, man["latency"], window_sets, samples)
     res = simulate_tile(design, man, runs, simulator=simulator, quick=quick, toggles=list(paths),
                         build_root=build_root)

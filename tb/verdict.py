@@ -94,3 +94,29 @@ def run_verdict(outcome: dict, *, cycles_required: bool, label: str = "") -> Ver
                             f"random idle/back-pressure: RTL {outcome['cycles']}, the model's "
                             f"{model} counts always-ready streams"))
     return Verdict(tuple(checks))
+
+
+def merged(verdict: Verdict) -> Verdict:
+    """One check per kind over several runs (checks named ``"run i: <name>"``): failed if any
+    run's failed (with the first failure's detail), not checked if no run's was checked, passed
+    otherwise (the detail says over how many runs). Checks of a single run are kept as they are."""
+    groups: dict = {}
+    for c in verdict.checks:
+        head, sep, name = c.name.partition(": ")
+        key = name if sep and head.startswith("run ") else c.name
+        groups.setdefault(key, []).append(c)
+    if all(len(g) == 1 for g in groups.values()):
+        return Verdict(tuple(g[0] for g in groups.values()))
+    out = []
+    for name, g in groups.items():
+        failed = [c for c in g if c.status == FAILED]
+        if failed:
+            more = f" (and {len(failed) - 1} more runs)" if len(failed) > 1 else ""
+            out.append(Check(name, FAILED, f"{failed[0].name.partition(': ')[0]}: {failed[0].detail}{more}"))
+        elif all(c.status == NOT_CHECKED for c in g):
+            out.append(Check(name, NOT_CHECKED, f"{len(g)} runs; first: {g[0].detail}"))
+        elif len(g) == 1:
+            out.append(g[0])
+        else:
+            out.append(Check(name, PASSED, f"all {len(g)} runs"))
+    return Verdict(tuple(out))

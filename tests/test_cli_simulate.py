@@ -101,3 +101,15 @@ def test_simulate_errors(layer_files, tmp_path, capsys, argv, needle):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("dstripes: error:") and "\n" not in err, err
     assert needle in err
+
+
+def test_simulate_whole_layer_on_the_fast_path(layer_files, capsys):
+    """``--window-sets all`` through the memory-backed harness: the whole filter-set, exact."""
+    a, w = layer_files
+    rc = main(["simulate", "--sim", "icarus", "--acts", a, "--weights", w, "--layer", "k=3,kh=3,kw=3,pad=1",
+               "--window", "6:0", "--window-sets", "all", "--path", "fast", *SMALL, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["passed"] and out["path"] == "fast"
+    assert out["window_sets"] == 11 and out["results_checked"] == 11 * 4 * 2  # 42 windows in 4 columns
+    assert out["cycles_rtl"] == out["cycles_model"]
+    assert {c["name"] for c in out["checks"]} >= {"activation transfers", "weight transfers"}

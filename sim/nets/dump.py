@@ -13,7 +13,6 @@ lines that read them.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shlex
@@ -21,16 +20,9 @@ import shlex
 import numpy as np
 
 from .. import PACKAGE
+from ..fixed import weight_codes
 
 WEIGHT_BITS = 16
-
-
-def weight_codes(w: np.ndarray, bits: int = WEIGHT_BITS) -> tuple[np.ndarray, float]:
-    """``bits``-bit two's-complement codes of real weights and their power-of-two scale."""
-    m = float(np.abs(w).max()) if w.size else 0.0
-    scale = 2.0 ** (math.ceil(math.log2(m)) - (bits - 1)) if m > 0 else 1.0
-    lim = 1 << (bits - 1)
-    return np.clip(np.rint(w / scale), -lim, lim - 1).astype(np.int64), scale
 
 
 def layer_spec(layer) -> str:

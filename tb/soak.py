@@ -1,0 +1,75 @@
+"""Soak: a long run of the fast path with seeded random idle cycles on every input stream,
+back-pressure on the results and a reset in the middle of the first run.
+
+The runs are random conv layers (1x1 and 3x3 kernels, strides 1 and 2, padding, unsigned and
+signed windows, every precision mode the tile has) with ReLU-like codes, so detected precisions
+vary from step to step; they are played back to back until their model cycle counts reach the
+target (random stalls make the simulation longer still). A soak passes when every result is
+exact, every stream transferred exactly what it had to (nothing lost or repeated) and the tile's
+cycle counter equals the harness's own count in every run. ``scripts/bench_soak.py`` runs it on
+the published tile; the test suite runs a short form.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from dstripes.hw.kinds import kind
+from dstripes.sim.config import TileConfig
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
+
+from .simulate import design, play
+from .tile_sim import TileRun, layer_runs
+
+
+def relu_like(rng: np.random.Generator, shape, window: Window) -> np.ndarray:
+    """Codes inside ``window``: many zeros, a tail of small values, some full-range ones."""
+    raw = rng.integers(window.lo, window.hi + 1, size=shape)
+    pick = rng.random(shape)
+    codes = np.where(pick < 0.35, 0, np.where(pick < 0.75, raw >> rng.integers(1, window.msb + 1, shape), raw))
+    return np.clip((codes >> window.lsb) << window.lsb, window.lo, window.hi)
+
+
+def soak_runs(scheme: str, config: TileConfig, latency: int, cycles: int, seed: int = 0) -> list[TileRun]:
+    """Random runs (see the module docstring) whose model cycle counts add up to ``cycles``."""
+    rng = np.random.default_rng(seed)
+    k = kind(scheme)
+    cfg = k.own(config)
+    modes = k.modes(cfg)
+    runs, total = [], 0
+    while total < cycles:
+        c = int(rng.integers(1, 3 * cfg.lanes))
+        size = int(rng.integers(4, 20))
+        kh = int(rng.choice([1, 3]))
+        stride = int(rng.choice([1, 2]))
+        layer = Layer(c, size, size, int(rng.integers(1, 3 * cfg.rows)), kh, kh, stride, stride, kh // 2, kh // 2)
+        msb = int(rng.integers(2, cfg.act_bits))
+        signed = bool(rng.random() < 0.25)
+        window = Window(msb, int(rng.integers(0, msb - 1)), signed)
+        acts = relu_like(rng, (c, size, size), window)
+        wmax = 1 << (cfg.weight_bits - 1)
+        weights = rng.integers(-wmax, wmax, (layer.k, c, kh, kh))
+        sets = tuple(range(layer.filter_sets(cfg.rows)))
+        new = layer_runs(k.name, cfg, latency, layer, window, acts, weights, mode=str(rng.choice(modes)),
+                         filter_sets=sets)
+        runs += new
+        total += sum(r.cycles for r in new)
+    return runs
+
+
+def soak(scheme: str, simulator: str, config: TileConfig, cycles: int, *, idle: float = 0.2, stall: float = 0.3,
+         seed: int = 0, reset: bool = True, designed: tuple | None = None, quick: bool | None = None,
+         build_root=None) -> dict:
+    """Build the runs and play them on the fast path; returns :func:`tb.simulate.play`'s dict
+    plus ``target_cycles``, ``runs_played``, ``reset_at`` and ``wall_seconds``."""
+    t0 = time.perf_counter()
+    designed = designed if designed is not None else design(scheme, config, "fast", build_root)
+    runs = soak_runs(scheme, config, designed[1]["latency"], cycles, seed)
+    reset_at = max(1, runs[0].cycles // 2) if reset else None
+    out = play(scheme, simulator, config, runs, path="fast", designed=designed, idle=idle, stall=stall,
+               seed=seed, reset_at=reset_at, quick=quick, build_root=build_root)
+    out.update({"target_cycles": cycles, "runs_played": len(runs), "reset_at": reset_at,
+                "wall_seconds": time.perf_counter() - t0})
+    return out

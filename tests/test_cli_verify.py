@@ -1,0 +1,108 @@
+"""``dstripes verify``: real networks' conv layers through the generated tile, on Dask.
+
+Kept small for CI: 8x8 photos (the shipped profile, applied at that size as the bundled samples
+apply it at 64x64), one photo, a 4x4x4 tile, Icarus (a quick build), two local Dask workers.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dstripes.scripts.cli import main
+
+pytestmark = pytest.mark.nets
+
+SMALL = ["--size", "8", "--images", "1", "--lanes", "4", "--columns", "4", "--rows", "4", "--sim", "icarus",
+         "--no-progress"]
+
+
+def _verify(tmp_path, capsys, *argv):
+    out = tmp_path / "out"
+    rc = main(["verify", *SMALL, *argv, "--out", str(out), "--json"])
+    cap = capsys.readouterr()
+    return rc, (json.loads(cap.out) if cap.out.strip() else None), cap.err, out
+
+
+def test_two_vgg16_layers_on_two_local_workers(tmp_path, capsys):
+    """The first layer (3 signed-input channels) and conv2_1 (64 channels): every window of the
+    first filter-set, bit-exact and cycle-exact; the reports are written."""
+    rc, d, err, out = _verify(tmp_path, capsys, "--model", "vgg16-hed", "--layers", "conv1_1,conv2_1", "--jobs", "2")
+    assert rc == 0, err
+    assert d["passed"] and d["network"] == "vgg16-hed" and d["scheme"] == "dstripes" and d["sim"] == "icarus"
+    assert [l["name"] for l in d["layers"]] == ["conv1_1", "conv2_1"]
+    for l in d["layers"]:
+        assert l["runs"] == 1 and l["mismatches"] == 0
+        assert l["cycles_rtl"] == l["cycles_model"] == l["cycles_ideal"] + 4  # the tile's latency, once per run
+        assert l["results_checked"] > 0 and l["cycles_per_second"] > 0 and l["wall_seconds"] > 0
+    # conv1_1 at 8x8: 64 windows in 16 window-sets of 4 columns x 4 filters
+    assert d["layers"][0]["results_checked"] == 16 * 4 * 4
+    assert d["total"]["cycles_rtl"] == sum(l["cycles_rtl"] for l in d["layers"])
+    assert {f.name for f in out.iterdir()} >= {"verify.json", "report.md", "layers.csv"}
+    assert json.loads((out / "verify.json").read_text())["passed"] is True
+    assert "PASSED" in (out / "report.md").read_text()
+
+
+def test_a_depthwise_layer_runs_every_convolution_group(tmp_path, capsys):
+    """MobileNet-v2's features.3 depthwise 3x3 (144 channels, 144 groups): each convolution
+    group is a run of its own, each exact."""
+    rc, d, err, _ = _verify(tmp_path, capsys, "--model", "mobilenet-v2", "--layers", "features.3.conv.1.0")
+    assert rc == 0, err
+    (l,) = d["layers"]
+    assert l["runs"] == 144 and l["mismatches"] == 0 and l["cycles_rtl"] == l["cycles_model"]
+
+
+def test_a_named_scheduler_runs_the_layers(tmp_path, capsys):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        rc, d, err, _ = _verify(tmp_path, capsys, "--model", "vgg16-hed", "--layers", "conv1_1",
+                                "--scheduler", cluster.scheduler_address)
+    assert rc == 0, err
+    assert d["passed"] and d["layers"][0]["cycles_rtl"] == d["layers"][0]["cycles_model"]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--layers", "conv9_9"], "network vgg16-hed has no layer 'conv9_9'"),
+    (["--max-reduction", "64"], "exceeds max_reduction 64"),
+    (["--images", "0"], "--images must be positive"),
+    (["--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    (["--scheme", "dadn"], "--columns 4 does not apply to the dadn tile"),
+])
+def test_bad_input_is_one_line_before_any_work(tmp_path, capsys, monkeypatch, argv, needle):
+    monkeypatch.setattr("dstripes.tb.verify.SCHEDULER_TIMEOUT", 2.0)
+    rc, d, err, out = _verify(tmp_path, capsys, "--model", "vgg16-hed", *argv)
+    err = err.strip()
+    assert rc == 2 and d is None, err
+    assert err.startswith("dstripes: error:") and "\n" not in err and needle in err, err
+    assert not (out / "verify.json").exists()
+
+
+def test_a_missing_simulator_is_bad_input(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no iverilog, no yosys
+    rc, _, err, _ = _verify(tmp_path, capsys, "--model", "vgg16-hed", "--layers", "conv1_1")
+    assert rc == 2 and "icarus needs iverilog" in err and err.count("\n") == 1
+
+
+def test_an_fc_layer_is_refused_by_name(tmp_path, capsys):
+    rc, _, err, _ = _verify(tmp_path, capsys, "--model", "mobilenet-v2", "--layers", "classifier.1")
+    assert rc == 2 and "is fully-connected" in err
+
+
+def test_the_report_names_the_first_failure(tmp_path):
+    """A failed layer (as a worker reports it) makes the verdict fail and the report name it."""
+    from dstripes.sim.config import TileConfig
+    from dstripes.tb.verify import Verification, write_reports
+
+    layer = {"name": "conv2_1", "layer": "conv", "runs": 1, "cycles_rtl": 10, "cycles_model": 10, "cycles_ideal": 6,
+             "results_checked": 0, "mismatches": 1, "wall_seconds": 1.0, "sim_seconds": 0.5,
+             "cycles_per_second": 20.0, "passed": False, "checks": [],
+             "failure": "run 0: results bit-exact: 1 of 4 transfers differ from the model",
+             "first_mismatch": {"image": 0, "conv_group": 0, "filter_set": 0, "window_set": 2}}
+    good = dict(layer, name="conv1_1", mismatches=0, results_checked=64, passed=True, failure=None, first_mismatch=None)
+    v = Verification("net", "dstripes", "icarus", ["photo"], TileConfig(), "first", [good, layer])
+    write_reports(v, tmp_path)
+    d = json.loads((tmp_path / "verify.json").read_text())
+    assert d["passed"] is False and d["first_failure"]["layer"] == "conv2_1"
+    report = (tmp_path / "report.md").read_text()
+    assert "FAILED** at layer conv2_1" in report and '"window_set": 2' in report
