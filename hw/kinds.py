@@ -10,7 +10,7 @@ and its blocks, which list themselves for synthesis (``synth_blocks()``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable
 
 from amaranth.hdl import Value
@@ -22,6 +22,7 @@ from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES, Scheme
 
 from .dadn import ParallelTile
 from .params import COUNT_BITS, MODE_CODES, SynthBlock, run_layout
+from .run_ahead import RunAheadTile
 from .tile import SerialTile
 
 #: Configuration fields of the model only: they never change the hardware of one tile.
@@ -46,12 +47,16 @@ class TileKind:
         when a tile is built (:meth:`own`), and the command line rejects them.
     payloads : dict
         Stream payload orders, for the manifest.
+    needs : dict, optional
+        ``{param: (predicate, why)}``: a parameter that only matters when ``predicate(config)``
+        holds (otherwise :meth:`own` resets it and the command line rejects it, saying ``why``).
     """
 
     scheme: Scheme
     builder: Callable[[TileConfig], wiring.Component]
     params: tuple
     payloads: dict
+    needs: dict = field(default_factory=dict)
 
     name = property(lambda self: self.scheme.name)
     title = property(lambda self: self.scheme.title)
@@ -63,8 +68,13 @@ class TileKind:
         if not isinstance(config, TileConfig):
             raise TypeError(f"config must be a dstripes.sim.config.TileConfig, not {config!r}")
         default = TileConfig()
-        return replace(config, **{f.name: getattr(default, f.name) for f in fields(TileConfig)
-                                  if f.name not in self.params and f.name not in MODEL_ONLY})
+        config = replace(config, **{f.name: getattr(default, f.name) for f in fields(TileConfig)
+                                    if f.name not in self.params and f.name not in MODEL_ONLY})
+        return replace(config, **{p: getattr(default, p) for p in self.unused(config)})
+
+    def unused(self, config: TileConfig) -> tuple:
+        """Parameters of this kind that ``config`` makes irrelevant (see ``needs``)."""
+        return tuple(p for p, (pred, _) in self.needs.items() if not pred(config))
 
     def build(self, config: TileConfig = TileConfig()) -> wiring.Component:
         """The tile for ``config`` (its own fields, :meth:`own`)."""
@@ -128,8 +138,11 @@ KINDS = {k.name: k for k in (
     }),
     TileKind(STRIPES, lambda c: SerialTile(c, detect=False, count_bits=COUNT_BITS), COMMON + ("columns",),
              _SERIAL_PAYLOADS),
-    TileKind(DSTRIPES, lambda c: SerialTile(c, detect=True, count_bits=COUNT_BITS),
-             COMMON + ("columns", "group", "trim"), _SERIAL_PAYLOADS),
+    # R = 0 is the lock-step tile itself; R >= 1 the run-ahead tile (docs/design.md §6)
+    TileKind(DSTRIPES, lambda c: (SerialTile(c, detect=True, count_bits=COUNT_BITS) if c.run_ahead == 0
+                                  else RunAheadTile(c, count_bits=COUNT_BITS)),
+             COMMON + ("columns", "group", "trim", "run_ahead", "weight_select"), _SERIAL_PAYLOADS,
+             {"weight_select": (lambda c: c.run_ahead > 0, "a run-ahead tile (run_ahead >= 1)")}),
 )}
 
 
