@@ -20,7 +20,7 @@ def register(sub) -> None:
                    help="k=K,kh=KH,kw=KW,stride=S,pad=P[,groups=G] or k=K,fc")
     p.add_argument("--window", required=True, metavar="MSB:LSB", help="layer precision window")
     p.add_argument("--signed", action="store_true", help="two's-complement activations")
-    add_tile_options(p)
+    add_tile_options(p, hardware=False)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--target", default="100", choices=("100", "99"),
                    help="which shipped profile, or the target when profiling first (%(default)s)")
     p.add_argument("--images", type=int, default=16, help="photos to evaluate (%(default)s)")
-    add_tile_options(p)
+    add_tile_options(p, hardware=False)
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for reports and plots")
     p.add_argument("--json", action="store_true", help="print the results as JSON")

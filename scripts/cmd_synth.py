@@ -107,7 +107,7 @@ def render_tables(tiles: dict, d: dict, config, liberty: str | None) -> str:
 
 def run(args) -> int:
     # with all kinds, each option applies to the kinds that use it
-    config = tile_config(args, None if args.scheme == "all" else kind(args.scheme))
+    config = tile_config(args, KINDS.values() if args.scheme == "all" else kind(args.scheme))
     schemes = tuple(KINDS) if args.scheme == "all" else (args.scheme,)
     if args.out is not None:
         check_out_dir(args.out, "--out")
