@@ -17,7 +17,7 @@ import sys
 
 from dstripes.sim.errors import ConfigError, ToolError
 
-COMMANDS = ("cycles", "generate", "simulate", "synth", "profile", "evaluate", "demo")
+COMMANDS = ("cycles", "generate", "simulate", "synth", "profile", "evaluate", "explore", "demo")
 
 EPILOG = """exit status: 0 success, 1 a verification found a difference, 2 bad input,
 3 an external tool failed (yosys, a simulator build), 130 interrupted."""

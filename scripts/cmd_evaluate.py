@@ -42,17 +42,9 @@ def models(args) -> list:
 
 def get_profile(args, net, note):
     """The ``--profile`` file, the shipped profile of a built-in network, or a fresh profile."""
-    from dstripes.sim.nets.models import BUILTIN
-    from dstripes.sim.nets.profile import Profile, builtin_profile_path, profile_network
-    if args.profile:
-        return Profile.load(args.profile)
-    if args.model in BUILTIN and os.path.isfile(builtin_profile_path(args.model, args.target)):
-        prof = Profile.load(builtin_profile_path(args.model, args.target))
-        if prof.input.get("size") == args.size:
-            return prof
-    note(f"no shipped profile for {net.name} at {args.size}x{args.size}: profiling on 16 photos first")
-    images = photos(args, 16, "profile")
-    return profile_network(net, images, targets=(args.target,), progress=not args.no_progress)[args.target]
+    from dstripes.sim.nets.profile import network_profile
+    return network_profile(net, args.model, args.target, args.profile, progress=not args.no_progress,
+                           photos=lambda n: photos(args, n, "profile"), note=note)
 
 
 def run(args) -> int:

@@ -166,7 +166,7 @@ def _progress(total: int, enabled: bool, desc: str):
 
 def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None = None, out=None,
                 progress: bool = False, blocks=None, yosys: str | None = None,
-                timeout: float | None = None, stats: dict | None = None) -> dict:
+                timeout: float | None = None, stats: dict | None = None, cache=None) -> dict:
     """Synthesise the tiles of several schemes; return ``{scheme: TileArea}``.
 
     Parameters
@@ -191,9 +191,12 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
     timeout : float, optional
         Seconds allowed per yosys run.
     stats : dict, optional
-        Filled with ``blocks`` (listed), ``unique`` (synthesised), ``emit_seconds`` (until the
-        last block was emitted; synthesis overlaps it) and ``wall_seconds`` (emission and
-        synthesis).
+        Filled with ``blocks`` (listed), ``unique`` (distinct Verilog), ``cached`` (of those,
+        found in ``cache``), ``emit_seconds`` (until the last block was emitted; synthesis
+        overlaps it) and ``wall_seconds`` (emission and synthesis).
+    cache : synth.cache.SynthCache, optional
+        Reuse earlier results of identical blocks (same Verilog, tools and libraries) and store
+        the new ones; ``out`` then holds files only of the blocks synthesised in this call.
 
     Raises
     ------
@@ -220,17 +223,26 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
     bar = _progress(n_blocks, progress, "synth")
     try:
         results = _synth_all(schemes, listed, jobs=jobs, out=out, liberty=liberty, yosys=yosys,
-                             timeout=timeout, bar=bar, stats=stats)
+                             timeout=timeout, bar=bar, stats=stats, cache=cache)
     finally:
         bar.close()
-    tiles = {}
-    for s in schemes:
-        tiles[s] = TileArea(s, tuple(BlockUse(b.name, b.count, results[(s, b.name)], getattr(b, "part_of", None))
-                                     for b in listed[s]))
-    return tiles
+    return {s: tile_area(s, listed[s], {b.name: results[(s, b.name)] for b in listed[s]}) for s in schemes}
 
 
-def _synth_all(schemes, listed, *, jobs, out, liberty, yosys, timeout, bar, stats) -> dict:
+def tile_area(scheme: str, blocks, areas: dict) -> TileArea:
+    """The :class:`TileArea` of a tile whose ``blocks`` (name, count, ``part_of``) have the
+    per-instance ``areas`` ``{name: BlockArea}``."""
+    return TileArea(scheme, tuple(BlockUse(b.name, b.count, areas[b.name], getattr(b, "part_of", None))
+                                  for b in blocks))
+
+
+def _synth_cached(cache, key, text, name, **kwargs):
+    area = synth_verilog(text, name, **kwargs)
+    cache.put(key, area)
+    return area
+
+
+def _synth_all(schemes, listed, *, jobs, out, liberty, yosys, timeout, bar, stats, cache=None) -> dict:
     """Emit each block's Verilog in turn and hand it to the yosys pool at once (emission of the
     next block overlaps the synthesis of the previous ones); identical Verilog is synthesised
     once. Returns ``{(scheme, block): BlockArea}``."""
@@ -238,6 +250,7 @@ def _synth_all(schemes, listed, *, jobs, out, liberty, yosys, timeout, bar, stat
     where: dict[tuple[str, str], str] = {}     # (scheme, block) -> Verilog key
     dirs: dict[str, list[Path]] = {}          # key -> work directories wanting its files
     futures: dict[str, cf.Future] = {}
+    cached = 0
     t0 = time.perf_counter()
     try:
         with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -251,8 +264,19 @@ def _synth_all(schemes, listed, *, jobs, out, liberty, yosys, timeout, bar, stat
                         wd = Path(out) / s / b.name if out is not None else Path(tmp.name) / key[:16]
                         dirs.setdefault(key, []).append(wd)
                         if key not in futures:
-                            futures[key] = pool.submit(synth_verilog, text, b.name, liberty=liberty,
-                                                       workdir=wd, yosys=yosys, timeout=timeout)
+                            kw = dict(liberty=liberty, workdir=wd, yosys=yosys, timeout=timeout)
+                            hit = None
+                            if cache is not None:
+                                ckey = cache.key(b.name, text, liberty)
+                                hit = cache.get(ckey)
+                            if hit is not None:
+                                futures[key] = cf.Future()
+                                futures[key].set_result(hit)
+                                cached += 1
+                            elif cache is not None:
+                                futures[key] = pool.submit(_synth_cached, cache, ckey, text, b.name, **kw)
+                            else:
+                                futures[key] = pool.submit(synth_verilog, text, b.name, **kw)
                             bar.total += 1
                         bar.update(1)
                 t_emitted = time.perf_counter()
@@ -266,10 +290,12 @@ def _synth_all(schemes, listed, *, jobs, out, liberty, yosys, timeout, bar, stat
                 stop_running()  # do not wait minutes for runs whose result is no longer wanted
                 raise
         if stats is not None:
-            stats.update(blocks=len(where), unique=len(futures), emit_seconds=t_emitted - t0,
+            stats.update(blocks=len(where), unique=len(futures), cached=cached, emit_seconds=t_emitted - t0,
                          wall_seconds=time.perf_counter() - t0)
         if out is not None:
             for paths in dirs.values():
+                if not paths[0].is_dir():
+                    continue  # from the cache: nothing synthesised here
                 for extra in paths[1:]:  # identical block in another scheme: same files
                     shutil.copytree(paths[0], extra, dirs_exist_ok=True)
         return {sb: futures[key].result() for sb, key in where.items()}

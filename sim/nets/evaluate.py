@@ -146,8 +146,19 @@ def _pool(jobs: int):
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
 
 
+def check_act_bits(profile: Profile, act_bits: int) -> None:
+    """A :class:`ConfigError` naming the first layer whose profiled window does not fit
+    ``act_bits``-bit activations."""
+    if profile.act_bits > act_bits:
+        for l in profile.layers:
+            if l.msb + 1 > act_bits:
+                raise ConfigError(f"layer {l.name}: profiled window [{l.msb}:{l.lsb}] needs "
+                                  f"{l.msb + 1}-bit activations, more than act_bits {act_bits}")
+
+
 def evaluate_network(net: Network, profile: Profile, images, config: TileConfig = TileConfig(),
-                     jobs: int | None = None, batch: int = 4, progress: bool = True) -> Evaluation:
+                     jobs: int | None = None, batch: int = 4, progress: bool = True,
+                     configs: dict | None = None, executor=None) -> Evaluation:
     """Count the cycles of ``net`` on ``images`` with the windows of ``profile``.
 
     Parameters
@@ -162,6 +173,13 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
         Worker processes counting cycles (default: CPU count; ``0`` counts in this process).
     batch : int
         Photos captured per forward pass.
+    configs : dict, optional
+        ``key -> TileConfig`` to count instead of :func:`variants` (e.g. the points of a design
+        sweep, all counted on one capture of the photos). :meth:`Evaluation.totals` and
+        :meth:`Evaluation.as_dict` need the key ``dstripes`` among them.
+    executor : concurrent.futures.Executor, optional
+        Count on this executor (e.g. a Dask client's, ``client.get_executor()``) instead of
+        ``jobs`` local worker processes; it is left running.
     """
     from tqdm import tqdm
 
@@ -174,21 +192,21 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
     if not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be a positive integer, not {batch!r}")
     profile.check_network(net)
-    if profile.act_bits > config.act_bits:
-        for l in profile.layers:
-            if l.msb + 1 > config.act_bits:
-                raise ConfigError(f"layer {l.name}: profiled window [{l.msb}:{l.lsb}] needs "
-                                  f"{l.msb + 1}-bit activations, more than act_bits {config.act_bits}")
+    for c in [config] + list((configs or {}).values()):
+        check_act_bits(profile, c.act_bits)
     layers = net.layers()
     quant = profile.quant()
-    configs = variants(config)
+    if configs is None:
+        configs = variants(config)
+    elif not configs or not all(isinstance(c, TileConfig) for c in configs.values()):
+        raise ConfigError("configs must map names to at least one TileConfig")
     t0 = time.time()
     parts = {l.name: [] for l in layers}
     chunks = [images[i:i + batch] for i in range(0, len(images), batch)]
     bar = tqdm(total=len(chunks) * len(layers), desc=f"evaluate {net.name}", unit="layer",
                disable=not progress)
     capture_s = 0.0
-    pool = _pool(jobs) if jobs else None
+    pool = executor if executor is not None else (_pool(jobs) if jobs else None)
     pending = set()
     try:
         for chunk in chunks:
@@ -216,8 +234,11 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
                 parts[f.layer_name].append(f.result())
                 bar.update()
     finally:
-        if pool is not None:
+        if pool is not None and executor is None:
             pool.shutdown(cancel_futures=True)
+        elif pool is not None:
+            for f in pending:
+                f.cancel()
         bar.close()
     results = {key: [merge([p[key] for p in parts[l.name]]) for l in layers] for key in configs}
     total = time.time() - t0
