@@ -22,7 +22,7 @@ from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES, Scheme
 
 from .dadn import ParallelTile
 from .params import COUNT_BITS, MODE_CODES, SynthBlock, run_layout
-from .run_ahead import RunAheadTile
+from .run_ahead import RunAheadTile, resolve_select
 from .tile import SerialTile
 
 #: Configuration fields of the model only: they never change the hardware of one tile.
@@ -50,6 +50,8 @@ class TileKind:
     needs : dict, optional
         ``{param: (predicate, why)}``: a parameter that only matters when ``predicate(config)``
         holds (otherwise :meth:`own` resets it and the command line rejects it, saying ``why``).
+    resolve : callable, optional
+        ``resolve(config) -> config`` with automatic choices made concrete (applied by :meth:`own`).
     """
 
     scheme: Scheme
@@ -57,6 +59,7 @@ class TileKind:
     params: tuple
     payloads: dict
     needs: dict = field(default_factory=dict)
+    resolve: Callable[[TileConfig], TileConfig] | None = None
 
     name = property(lambda self: self.scheme.name)
     title = property(lambda self: self.scheme.title)
@@ -70,7 +73,8 @@ class TileKind:
         default = TileConfig()
         config = replace(config, **{f.name: getattr(default, f.name) for f in fields(TileConfig)
                                     if f.name not in self.params and f.name not in MODEL_ONLY})
-        return replace(config, **{p: getattr(default, p) for p in self.unused(config)})
+        config = replace(config, **{p: getattr(default, p) for p in self.unused(config)})
+        return self.resolve(config) if self.resolve is not None else config
 
     def unused(self, config: TileConfig) -> tuple:
         """Parameters of this kind that ``config`` makes irrelevant (see ``needs``)."""
@@ -127,6 +131,11 @@ _SERIAL_PAYLOADS = {
     "config": "msb, lsb, signed, mode, steps, window_sets (LSB first; see config_fields)",
 }
 
+def _weight_select(config: TileConfig) -> TileConfig:
+    """The run-ahead tile's ``auto`` weight selection made concrete."""
+    return replace(config, weight_select=resolve_select(config)) if config.run_ahead else config
+
+
 #: Every tile kind by name, in report order (the bit-parallel reference first).
 KINDS = {k.name: k for k in (
     TileKind(DADN, lambda c: ParallelTile(c, count_bits=COUNT_BITS), COMMON, {
@@ -142,7 +151,8 @@ KINDS = {k.name: k for k in (
     TileKind(DSTRIPES, lambda c: (SerialTile(c, detect=True, count_bits=COUNT_BITS) if c.run_ahead == 0
                                   else RunAheadTile(c, count_bits=COUNT_BITS)),
              COMMON + ("columns", "group", "trim", "run_ahead", "weight_select"), _SERIAL_PAYLOADS,
-             {"weight_select": (lambda c: c.run_ahead > 0, "a run-ahead tile (run_ahead >= 1)")}),
+             {"weight_select": (lambda c: c.run_ahead > 0, "a run-ahead tile (run_ahead >= 1)")},
+             _weight_select),
 )}
 
 

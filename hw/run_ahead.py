@@ -38,7 +38,17 @@ from .sip import SIP
 from .tree import reduce_tree
 
 #: Where the weights of each group's step are selected (:data:`sim.config.WEIGHT_SELECTS`).
-SELECT_MUX, SELECT_SIP = "mux", "sip"
+SELECT_AUTO, SELECT_MUX, SELECT_SIP = "auto", "mux", "sip"
+
+
+def resolve_select(config: TileConfig) -> str:
+    """``config.weight_select`` with ``auto`` made concrete: the smaller of the two as measured
+    (``docs/design.md`` §6): in the SIPs when every column is its own precision group (a mux
+    per group would then be one per column, wider than the SIP's AND-OR), else one
+    multiplexer per group, shared by its ``G`` columns."""
+    if config.weight_select != SELECT_AUTO:
+        return config.weight_select
+    return SELECT_SIP if config.group == 1 else SELECT_MUX
 
 
 def tagged_pallet_layout(lanes: int, columns: int, act_bits: int) -> data.StructLayout:
@@ -356,7 +366,8 @@ class RunAheadTile(wiring.Component):
     ----------
     config : sim.config.TileConfig
         ``lanes``, ``columns``, ``rows``, ``act_bits``, ``weight_bits``, ``group``, ``trim``,
-        ``run_ahead`` (``>= 1``), ``weight_select`` and ``max_reduction``.
+        ``run_ahead`` (``>= 1``), ``weight_select`` (``auto`` is resolved by
+        :func:`resolve_select`) and ``max_reduction``.
     count_bits : int
         Width of the step and window-set counters of a run.
 
@@ -374,8 +385,10 @@ class RunAheadTile(wiring.Component):
         self._cfg = c = check_config(config)
         self._count_bits = check_int("count_bits", count_bits, 1, 32)
         check_int("run_ahead", c.run_ahead, 1)
-        if c.weight_select not in (SELECT_MUX, SELECT_SIP):
-            raise ValueError(f"weight_select must be {SELECT_MUX!r} or {SELECT_SIP!r}, not {c.weight_select!r}")
+        select = resolve_select(c)
+        if select not in (SELECT_MUX, SELECT_SIP):
+            raise ValueError(f"weight_select must be {SELECT_AUTO!r}, {SELECT_MUX!r} or {SELECT_SIP!r}, "
+                             f"not {c.weight_select!r}")
         super().__init__({
             "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
             "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
@@ -392,7 +405,7 @@ class RunAheadTile(wiring.Component):
                                               trailing=c.trim == "both")
         self._adds = GroupAddStages(groups=groups, act_bits=c.act_bits)
         self._buffer = ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits), parts=groups)
-        in_sip = c.weight_select == SELECT_SIP
+        in_sip = select == SELECT_SIP
         self._select = None if in_sip else WeightSelect(lanes=c.lanes, rows=c.rows, weight_bits=c.weight_bits,
                                                         sources=slots, groups=groups)
         self._sips = [[SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits,

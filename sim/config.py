@@ -15,8 +15,9 @@ from .errors import ConfigError
 TRIMS = ("leading", "both")
 #: Where a run-ahead tile selects the weights of each precision group's step among the ``R + 1``
 #: weight bricks in flight (hardware only; ``docs/design.md`` §6): a multiplexer per group
-#: shared by its ``G`` columns, or inside every SIP, folded into its AND gates.
-WEIGHT_SELECTS = ("mux", "sip")
+#: shared by its ``G`` columns, or inside every SIP, folded into its AND gates; ``auto`` is the
+#: smaller of the two (``sip`` when every column is its own group, else ``mux``).
+WEIGHT_SELECTS = ("auto", "mux", "sip")
 
 
 def accumulator_bits(act_bits: int, weight_bits: int, max_reduction: int) -> int:
@@ -67,7 +68,7 @@ class TileConfig:
     group: int = 1
     trim: str = "leading"
     run_ahead: int = 0
-    weight_select: str = "mux"
+    weight_select: str = "auto"
     max_reduction: int = 1 << 16
 
     def __post_init__(self):

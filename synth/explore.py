@@ -95,12 +95,16 @@ def parse_sweep(items) -> dict:
     return out
 
 
-def _check_buildable(config: TileConfig) -> None:
-    """Build every tile of ``config`` (cheap; elaboration happens later), so a value the
+def _check_buildable(config: TileConfig, built: set) -> None:
+    """Build every tile of ``config`` not in ``built`` yet (no elaboration), so a value the
     generator rejects fails here, before any work."""
     from dstripes.hw.kinds import kind
 
     for name in KINDS_PER_POINT:
+        key = (name, kind(name).own(config))
+        if key in built:
+            continue
+        built.add(key)
         try:
             kind(name).build(config)
         except ConfigError:
@@ -118,19 +122,18 @@ def sweep_configs(sweep: dict, base: TileConfig = TileConfig()) -> list[TileConf
     if not sweep:
         raise ConfigError("the sweep is empty: give at least one KEY=V1,V2,... (e.g. run_ahead=0,1,2)")
     keys = list(sweep)
-    out, seen = [], set()
+    out, seen, built = [], set(), set()
     for values in itertools.product(*(sweep[k] for k in keys)):
         params = dict(zip(keys, values))
         try:
             cfg = replace(base, **params)
         except ConfigError as e:
             raise ConfigError(f"sweep point {_params_text(params)}: {e}") from None
-        cfg = kind(DSTRIPES.name).own(cfg) if cfg.run_ahead == 0 else cfg
-        cfg = replace(cfg, tiles=base.tiles if "tiles" not in params else cfg.tiles)
+        cfg = kind(DSTRIPES.name).own(cfg)   # e.g. no weight selection in lock-step
         if cfg in seen:
             continue
         seen.add(cfg)
-        _check_buildable(cfg)
+        _check_buildable(cfg, built)
         out.append(cfg)
     return out
 

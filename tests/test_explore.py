@@ -49,10 +49,14 @@ def test_sweep_values_the_generator_rejects(sweep, message):
 
 
 def test_sweep_points_product_and_duplicates():
-    pts = sweep_configs({"group": [1, 4], "run_ahead": [0, 2], "weight_select": ["mux", "sip"]})
+    small = TileConfig(lanes=2, columns=4, rows=2, act_bits=8, weight_bits=8)
+    pts = sweep_configs({"group": [1, 4], "run_ahead": [0, 2], "weight_select": ["mux", "sip"]}, small)
     # lock-step has no weight selection: (G, R=0) once, (G, R=2) with each selection
     assert [(c.group, c.run_ahead, c.weight_select) for c in pts] == [
-        (1, 0, "mux"), (1, 2, "mux"), (1, 2, "sip"), (4, 0, "mux"), (4, 2, "mux"), (4, 2, "sip")]
+        (1, 0, "auto"), (1, 2, "mux"), (1, 2, "sip"), (4, 0, "auto"), (4, 2, "mux"), (4, 2, "sip")]
+    # "auto" is the concrete choice it stands for: G = 1 in the SIPs, else a mux per group
+    auto = sweep_configs({"group": [1, 4], "run_ahead": [1], "weight_select": ["auto", "sip", "mux"]}, small)
+    assert [(c.group, c.weight_select) for c in auto] == [(1, "sip"), (1, "mux"), (4, "mux"), (4, "sip")]
 
 
 def test_pareto_front():
@@ -138,7 +142,10 @@ def test_tiny_sweep_end_to_end_then_from_the_cache(tiny_net, tmp_path, capsys, m
         assert p["depth"] > 0 and not p["published"]
     # run-ahead: never slower, more area (slots and selection), compared with its own lock-step
     assert ahead["cycles"]["dstripes"] <= lock["cycles"]["dstripes"]
-    assert ahead["area"]["ge"] > lock["area"]["ge"] and "weight_select" in ahead["blocks"]
+    assert ahead["area"]["ge"] > lock["area"]["ge"]
+    # G = 1: the weights are selected in the SIPs (weight_select auto), which grow
+    assert ahead["config"]["weight_select"] == "sip" and "weight_select" not in ahead["blocks"]
+    assert ahead["blocks"]["sip_array"]["ge"] > lock["blocks"]["sip_array"]["ge"]
     assert ahead["references"]["lockstep"]["ge"] == pytest.approx(lock["area"]["ge"])
     assert lock["perf_per_area_over_lockstep"] == pytest.approx(1.0)
     assert cold["pareto"] and set(cold["pareto"]) <= {0, 1}
