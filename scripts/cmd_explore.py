@@ -9,7 +9,9 @@ from .options import check_out_dir, print_json
 
 
 def register(sub) -> None:
-    from dstripes.synth.explore import SWEEP_KEYS
+    from dataclasses import fields
+
+    from dstripes.sim.config import TileConfig
 
     p = sub.add_parser("explore", help="sweep tile parameters: speed on a real network against synthesised area",
                        description="For every point of a sweep over tile parameters, count a real network's "
@@ -23,7 +25,7 @@ def register(sub) -> None:
                    help="vgg16-hed, resnet50-imgsim, mobilenet-v2, resnet50-nsfw, or an ONNX file")
     p.add_argument("--images", type=int, default=4, help="held-out photos the model counts (%(default)s)")
     p.add_argument("--sweep", nargs="+", required=True, metavar="KEY=V1,V2",
-                   help=f"values of tile parameters, all combinations (keys: {', '.join(SWEEP_KEYS)}), "
+                   help=f"values of tile parameters, all combinations (keys: {', '.join(f.name for f in fields(TileConfig))}), "
                         "e.g. --sweep group=1,4,16 run_ahead=0,1,2")
     p.add_argument("--liberty", metavar="FILE", help="also map every block onto this liberty (area in its units)")
     p.add_argument("--jobs", type=int, default=None, metavar="N", help="local Dask workers (default: CPUs)")

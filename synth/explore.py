@@ -202,41 +202,15 @@ def _hw_version() -> str:
     return _source_hash(Path(hw.__file__).parent) + version("amaranth")
 
 
-class _Emitter:
-    """Verilog of each block of each tile, emitted once and remembered on disk (keyed by the
-    generator's source, the tile kind, its configuration and the block), so a warm sweep does
-    not elaborate the hardware again."""
+def _emit_task(job: tuple) -> list:
+    """One Dask task: the blocks of one tile, ``[{"name", "count", "part_of", "verilog"}]``."""
+    from dstripes.hw.kinds import kind
 
-    def __init__(self, root: Path):
-        self.root = root / "verilog"
-        self.version = _hw_version()
+    from .flow import to_verilog
 
-    def blocks(self, name: str, config: TileConfig) -> list:
-        from dstripes.hw.kinds import kind
-
-        k = kind(name)
-        own = k.own(config)
-        key = hashlib.sha256(json.dumps([self.version, name, own.as_dict()], sort_keys=True).encode()).hexdigest()[:32]
-        index = self.root / f"{key}.json"
-        try:
-            listed = json.loads(index.read_text())
-            for b in listed:
-                b["verilog"] = (self.root / b["file"]).read_text()
-            return listed
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        from .flow import to_verilog
-
-        out = []
-        self.root.mkdir(parents=True, exist_ok=True)
-        for b in k.synth_blocks(own):
-            text = to_verilog(b.component, b.name)
-            file = f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.v"
-            if not (self.root / file).exists():
-                write_atomic(self.root / file, text)
-            out.append({"name": b.name, "count": b.count, "part_of": b.part_of, "file": file, "verilog": text})
-        write_atomic(index, json.dumps([{k2: v for k2, v in b.items() if k2 != "verilog"} for b in out]))
-        return out
+    name, config = job
+    return [{"name": b.name, "count": b.count, "part_of": b.part_of, "verilog": to_verilog(b.component, b.name)}
+            for b in kind(name).synth_blocks(config)]
 
 
 def _synth_task(job: tuple):
@@ -255,68 +229,130 @@ def _synth_task(job: tuple):
         return synth_verilog(verilog, name, liberty=lib)
 
 
-class _Collector:
-    """Runs the missing block syntheses on Dask and stores each result as it arrives."""
+class _VerilogMemo:
+    """The blocks' Verilog of each tile, remembered on disk (keyed by the generator's source,
+    the Amaranth version, the tile kind and its configuration), so a warm sweep does not
+    elaborate the hardware again."""
 
-    def __init__(self, client, listed, missing, lib_text, cache, areas, progress):
+    def __init__(self, root: Path):
+        self.root = root / "verilog"
+        self.version = _hw_version()
+
+    def _index(self, name: str, config: TileConfig) -> Path:
+        key = json.dumps([self.version, name, config.as_dict()], sort_keys=True)
+        return self.root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+    def get(self, name: str, config: TileConfig) -> list | None:
+        try:
+            listed = json.loads(self._index(name, config).read_text())
+            for b in listed:
+                b["verilog"] = (self.root / b.pop("file")).read_text()
+            return listed
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def put(self, name: str, config: TileConfig, blocks: list) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        index = []
+        for b in blocks:
+            file = f"{hashlib.sha256(b['verilog'].encode()).hexdigest()[:32]}.v"
+            if not (self.root / file).exists():
+                write_atomic(self.root / file, b["verilog"])
+            index.append({**{k: v for k, v in b.items() if k != "verilog"}, "file": file})
+        write_atomic(self._index(name, config), json.dumps(index))
+
+
+class _Areas:
+    """The tiles' areas, on Dask: each tile's blocks are emitted (or read from the memo) and
+    every distinct block not in the synthesis cache is synthesised as soon as its Verilog is
+    known; each result is stored in the cache as it arrives (an interrupted sweep resumes).
+    Runs in a thread of its own, so the model's counts run on the same workers meanwhile."""
+
+    def __init__(self, client, tiles, memo: _VerilogMemo, cache: SynthCache, liberty, progress: bool):
         import threading
 
-        from dstripes.sim.nets.cluster import run_tasks
-
+        self.client, self.memo, self.cache, self.liberty = client, memo, cache, liberty
+        self.lib_text = Path(liberty).read_text() if liberty is not None else None
+        self.tiles = {tk: None for tk in tiles}   # (kind, own config) -> blocks with "key"
+        self.areas: dict = {}                     # cache key -> BlockArea
+        self.synthesised = 0
+        self.submitted: set = set()
         self.error = None
-        jobs = [(listed.jobs[k][0], listed.jobs[k][1], lib_text) for k in missing]
-        tasks = run_tasks(client, _synth_task, jobs, desc="synthesis", progress=progress, key="synth")
-
-        def collect():
-            try:
-                for i, area in tasks:
-                    cache.put(missing[i], area)
-                    areas[missing[i]] = area
-            except BaseException as e:  # re-raised by join() in the caller's thread
-                self.error = e
-        self.thread = threading.Thread(target=collect, name="synthesis", daemon=True)
+        self.progress = progress
+        self.thread = threading.Thread(target=self._run, name="areas", daemon=True)
         self.thread.start()
 
-    def join(self):
-        self.thread.join()
+    def _run(self):
+        from dask.distributed import as_completed
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, desc="tiles and blocks", unit="task", disable=None if self.progress else True,
+                   leave=False)
+        try:
+            pending = as_completed()
+            what = {}
+            for tk in self.tiles:
+                blocks = self.memo.get(*tk)
+                if blocks is not None:
+                    self._listed(tk, blocks, pending, what, bar)
+                else:
+                    fut = self.client.submit(_emit_task, tk, pure=False, key=f"emit-{tk[0]}-{id(tk)}-{time.time_ns()}")
+                    what[fut.key] = ("emit", tk)
+                    pending.add(fut)
+                    bar.total += 1
+            for fut in pending:
+                kind_, item = what.pop(fut.key)
+                result = fut.result()
+                if kind_ == "emit":
+                    self.memo.put(*item, result)
+                    self._listed(item, result, pending, what, bar)
+                else:
+                    self.cache.put(item, result)
+                    self.areas[item] = result
+                    self.synthesised += 1
+                bar.update(1)
+        except BaseException as e:  # re-raised by join() in the caller's thread
+            self.error = e
+        finally:
+            bar.close()
+
+    def _listed(self, tk, blocks, pending, what, bar):
+        for b in blocks:
+            b["key"] = key = self.cache.key(b["name"], b["verilog"], self.liberty)
+            if key in self.areas or key in self.submitted:
+                continue
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.areas[key] = hit
+                continue
+            fut = self.client.submit(_synth_task, (b["name"], b["verilog"], self.lib_text), pure=False,
+                                     key=f"synth-{b['name']}-{key[:12]}-{time.time_ns()}")
+            what[fut.key] = ("synth", key)
+            self.submitted.add(key)
+            pending.add(fut)
+            bar.total += 1
+        self.tiles[tk] = blocks
+
+    def join(self) -> dict:
+        """Wait for every tile; ``{(kind, own config): TileArea}``."""
+        from .tile import tile_area
+
+        while self.thread.is_alive():
+            self.thread.join(0.5)   # in steps, so that an interrupt gets through
         if self.error is not None:
             raise self.error
+        out = {}
+        for (name, cfg), blocks in self.tiles.items():
+            uses = [_Use(b["name"], b["count"], b["part_of"]) for b in blocks]
+            out[(name, cfg)] = tile_area(name, uses, {b["name"]: self.areas[b["key"]] for b in blocks})
+        return out
 
 
-@dataclasses.dataclass
-class _Blocks:
-    """Blocks of every tile the sweep needs, by tile, and the distinct ones by cache key."""
-
-    tiles: dict   # (kind, config) -> list of block dicts with "key"
-    jobs: dict    # cache key -> (name, verilog)
-
-
-def _list_blocks(configs, emitter: _Emitter, cache: SynthCache, liberty) -> _Blocks:
-    from dstripes.hw.kinds import kind
-
-    tiles, jobs = {}, {}
-    for cfg in configs:
-        for name in KINDS_PER_POINT:
-            tk = (name, kind(name).own(cfg))
-            if tk in tiles:
-                continue
-            blocks = emitter.blocks(*tk)
-            for b in blocks:
-                b["key"] = cache.key(b["name"], b["verilog"], liberty)
-                jobs.setdefault(b["key"], (b["name"], b["verilog"]))
-            tiles[tk] = blocks
-    return _Blocks(tiles, jobs)
-
-
-def _tile_areas(listed: _Blocks, areas: dict) -> dict:
-    from .tile import tile_area
-
-    out = {}
-    for (name, cfg), blocks in listed.tiles.items():
-        uses = [dataclasses.make_dataclass("B", ["name", "count", "part_of"])(b["name"], b["count"], b["part_of"])
-                for b in blocks]
-        out[(name, cfg)] = tile_area(name, uses, {b["name"]: areas[b["key"]] for b in blocks})
-    return out
+@dataclasses.dataclass(frozen=True)
+class _Use:
+    name: str
+    count: int
+    part_of: str | None
 
 
 # ------------------------------------------------------------------------------------------
@@ -428,12 +464,13 @@ def explore(model: str, sweep: dict, *, images: int = 4, base: TileConfig = Tile
     log : callable, optional
         Receives one-line progress notes.
     """
-    from dstripes.sim.nets.cluster import dask_client, run_tasks
+    from dstripes.sim.nets.cluster import dask_client
     from dstripes.sim.nets.evaluate import check_act_bits
     from dstripes.sim.nets.images import load_image_dir, load_images
     from dstripes.sim.nets.models import load_network
     from dstripes.sim.nets.profile import network_profile
 
+    from .workers import StopYosys
     from .yosys import yosys_version
 
     note = log or (lambda msg: None)
@@ -457,44 +494,32 @@ def explore(model: str, sweep: dict, *, images: int = 4, base: TileConfig = Tile
     pics = photos(images, "heldout")
     t_setup = time.perf_counter()
 
+    from dstripes.hw.kinds import kind
+
     references = {lockstep_of(c) for c in configs} - set(configs)
     everything = configs + sorted(references, key=configs_order(configs))
-    emitter = _Emitter(root)
-    note(f"{len(configs)} points ({len(references)} lock-step references): listing blocks")
-    listed = _list_blocks(everything, emitter, cache, liberty)
-    t_emit = time.perf_counter()
-    areas, missing = {}, []
-    for key, (name, _) in listed.jobs.items():
-        hit = cache.get(key)
-        if hit is not None:
-            areas[key] = hit
-        else:
-            missing.append(key)
-    note(f"{len(listed.jobs)} distinct blocks, {len(missing)} to synthesise")
-    lib_text = Path(liberty).read_text() if liberty is not None else None
+    tiles_needed = list(dict.fromkeys((name, kind(name).own(c)) for c in everything for name in KINDS_PER_POINT))
+    note(f"{len(configs)} points ({len(references)} lock-step references), {len(tiles_needed)} tiles")
     with warnings.catch_warnings():
         # a local cluster's HTTP port may be taken by another one; it picks another by itself
         warnings.filterwarnings("ignore", message="Port .* is already in use")
         with dask_client(scheduler, jobs) as client:
-            # the syntheses (the long tasks) start first; a thread stores each result in the
-            # cache as it finishes (an interrupted sweep resumes), while the model's layer
-            # counts run on the same workers
-            collector = _Collector(client, listed, missing, lib_text, cache, areas, progress)
-            try:
-                cycles = _model_cycles(net, prof, pics, everything, root, client.get_executor(pure=False),
-                                       progress)
-                t_model = time.perf_counter()
-            finally:
-                collector.join()
-    t_synth = time.perf_counter()
-    tiles = _tile_areas(listed, areas)
+            # an interrupt leaves this block, which closes the workers; their yosys runs stop
+            client.register_plugin(StopYosys(), name="dstripes-stop-yosys")
+            # emission and synthesis first (the long tasks), the model's counts meanwhile
+            work = _Areas(client, tiles_needed, _VerilogMemo(root), cache, liberty, progress)
+            cycles = _model_cycles(net, prof, pics, everything, root, client.get_executor(pure=False),
+                                   progress)
+            t_model = time.perf_counter()
+            tiles = work.join()
+    t_areas = time.perf_counter()
     result = _assemble(configs, sweep, base, tiles, cycles, net, prof, pics, liberty)
     result["yosys"] = yosys_version()
-    result["seconds"] = {"setup": round(t_setup - t0, 1), "blocks": round(t_emit - t_setup, 1),
-                         "model": round(t_model - t_emit, 1), "synthesis_after_model": round(t_synth - t_model, 1),
+    result["seconds"] = {"setup": round(t_setup - t0, 1), "model": round(t_model - t_setup, 1),
+                         "areas_after_model": round(t_areas - t_model, 1),
                          "total": round(time.perf_counter() - t0, 1)}
-    result["blocks"] = {"distinct": len(listed.jobs), "synthesised": len(missing),
-                        "from_cache": len(listed.jobs) - len(missing)}
+    result["blocks"] = {"distinct": len(work.areas), "synthesised": work.synthesised,
+                        "from_cache": len(work.areas) - work.synthesised}
     if out is not None:
         result["files"] = write_outputs(result, out)
     return result
