@@ -202,15 +202,26 @@ def _hw_version() -> str:
     return _source_hash(Path(hw.__file__).parent) + version("amaranth")
 
 
-def _emit_task(job: tuple) -> list:
-    """One Dask task: the blocks of one tile, ``[{"name", "count", "part_of", "verilog"}]``."""
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (Amaranth's yosys runs as one)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _emit_task(job: tuple) -> tuple[list, float]:
+    """One Dask task: the blocks of one tile, ``[{"name", "count", "part_of", "verilog"}]``, and
+    the CPU seconds it took."""
     from dstripes.hw.kinds import kind
 
     from .flow import to_verilog
 
     name, config = job
-    return [{"name": b.name, "count": b.count, "part_of": b.part_of, "verilog": to_verilog(b.component, b.name)}
-            for b in kind(name).synth_blocks(config)]
+    t0 = _cpu_seconds()
+    blocks = [{"name": b.name, "count": b.count, "part_of": b.part_of, "verilog": to_verilog(b.component, b.name)}
+              for b in kind(name).synth_blocks(config)]
+    return blocks, _cpu_seconds() - t0
 
 
 def _synth_task(job: tuple):
@@ -277,6 +288,7 @@ class _Areas:
         self.areas: dict = {}                     # cache key -> BlockArea
         self.synthesised = 0
         self.submitted: set = set()
+        self.cpu = {"emit": 0.0, "synthesis": 0.0}   # of the tasks run here (not the cached ones)
         self.error = None
         self.progress = progress
         self.thread = threading.Thread(target=self._run, name="areas", daemon=True)
@@ -304,12 +316,15 @@ class _Areas:
                 kind_, item = what.pop(fut.key)
                 result = fut.result()
                 if kind_ == "emit":
-                    self.memo.put(*item, result)
-                    self._listed(item, result, pending, what, bar)
+                    blocks, cpu = result
+                    self.cpu["emit"] += cpu
+                    self.memo.put(*item, blocks)
+                    self._listed(item, blocks, pending, what, bar)
                 else:
                     self.cache.put(item, result)
                     self.areas[item] = result
                     self.synthesised += 1
+                    self.cpu["synthesis"] += result.cpu_seconds
                 bar.update(1)
         except BaseException as e:  # re-raised by join() in the caller's thread
             self.error = e
@@ -503,6 +518,8 @@ def explore(model: str, sweep: dict, *, images: int = 4, base: TileConfig = Tile
     with warnings.catch_warnings():
         # a local cluster's HTTP port may be taken by another one; it picks another by itself
         warnings.filterwarnings("ignore", message="Port .* is already in use")
+        # each layer's activations go to one counting task, once: nothing to deduplicate
+        warnings.filterwarnings("ignore", message="Sending large graph")
         with dask_client(scheduler, jobs) as client:
             # an interrupt leaves this block, which closes the workers; their yosys runs stop
             client.register_plugin(StopYosys(), name="dstripes-stop-yosys")
@@ -520,6 +537,7 @@ def explore(model: str, sweep: dict, *, images: int = 4, base: TileConfig = Tile
                          "total": round(time.perf_counter() - t0, 1)}
     result["blocks"] = {"distinct": len(work.areas), "synthesised": work.synthesised,
                         "from_cache": len(work.areas) - work.synthesised}
+    result["cpu_seconds"] = {k: round(v, 1) for k, v in work.cpu.items()}
     if out is not None:
         result["files"] = write_outputs(result, out)
     return result
