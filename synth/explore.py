@@ -690,8 +690,18 @@ def plot(result: dict, path) -> str:
     y = [p["speedup_over_stripes"] for p in pts]
     fig, ax = plt.subplots(figsize=(7.5, 5))
     ax.scatter(x, y, color="tab:blue", zorder=3, label="swept points")
+    placed = []   # labels of nearly coincident points are stacked, not drawn over each other
     for i, p in enumerate(pts):
-        ax.annotate(p["label"], (x[i], y[i]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        near = sum(1 for (px, py) in placed if abs(px - x[i]) <= 0.02 * max(x) and abs(py - y[i]) <= 0.01 * max(y))
+        placed.append((x[i], y[i]))
+        ax.annotate(p["label"], (x[i], y[i]), fontsize=7, xytext=(4, 3 - 9 * near), textcoords="offset points")
+    # the performance per area of the best lock-step point, as a line through the origin
+    lock = [i for i, p in enumerate(pts) if p["config"]["run_ahead"] == 0]
+    if lock:
+        k = max(lock, key=lambda i: y[i] / x[i])
+        xs = np.linspace(min(x) * 0.98, max(x) * 1.02, 2)
+        ax.plot(xs, xs * y[k] / x[k], ls="--", color="grey", lw=1, zorder=1,
+                label=f"perf/area of {pts[k]['label']}")
     front = result["pareto"]
     ax.plot([x[i] for i in front], [y[i] for i in front], color="tab:orange", lw=1.5, zorder=2,
             label="Pareto front")
