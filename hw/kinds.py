@@ -97,7 +97,9 @@ class TileKind:
         return {name: getattr(config, name) for name in self.params}
 
     def manifest(self, config: TileConfig = TileConfig(), tile: wiring.Component | None = None) -> dict:
-        """What a testbench or a user needs to drive the generated tile."""
+        """What a testbench or a user needs to drive the generated tile (its parameters as
+        built: :meth:`own`)."""
+        config = self.own(config)
         tile = tile if tile is not None else self.build(config)
         cfg_layout = run_layout(config.act_bits, COUNT_BITS)
         return {

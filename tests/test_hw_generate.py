@@ -101,3 +101,7 @@ def test_generate_run_ahead_manifest(tmp_path, capsys):
     assert ra["latency"] == lock["latency"]
     assert ra["parameters"]["run_ahead"] == 1 and ra["parameters"]["weight_select"] == "sip"
     assert lock["parameters"]["run_ahead"] == 0
+    # the default selection is resolved in the manifest: G = 2 -> a mux per group
+    assert main(["generate", *SMALL, *EXTRA["dstripes"], *RUN_AHEAD["mux"], "--out", str(tmp_path / "mux"),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameters"]["weight_select"] == "mux"
