@@ -264,7 +264,7 @@ class WeightSelect(wiring.Component):
     weights : ``Out(ArrayLayout(weight_layout, groups))``
         The selected brick of each group, for its ``G`` columns of SIPs.
 
-    Latency: combinational (0 cycles).
+    Latency: combinational (0 cycles). Throughput: a selection every cycle.
     """
 
     def __init__(self, *, lanes=16, rows=16, weight_bits=16, sources=2, groups=16):
@@ -319,6 +319,8 @@ class GroupAddStages(wiring.Component):
         Alignment of the add.
 
     Latency: the add of a step happens in the cycle after its last bit plane (:attr:`latency`).
+    Throughput: one add per group per cycle; a group's closing add waits while its result part
+    is full.
     """
 
     def __init__(self, *, groups: int = 16, act_bits: int = 16):
@@ -378,7 +380,8 @@ class RunAheadTile(wiring.Component):
 
     Latency: with always-ready streams a run takes the model's run-ahead count of its steps
     (:func:`sim.cycles.run_cycles`) plus :attr:`latency` cycles (dispatcher 2 + add stage 1 +
-    output buffer 1), whatever its length.
+    output buffer 1), whatever its length. Throughput: group ``g`` one step per
+    ``max(1, bits_g)`` cycles, at most ``R`` steps ahead of the slowest group.
     """
 
     def __init__(self, config: TileConfig = TileConfig(run_ahead=1), *, count_bits: int = COUNT_BITS):
