@@ -148,8 +148,10 @@ SHORT = {"lanes": "L", "columns": "Nc", "rows": "Nr", "tiles": "T", "act_bits": 
 
 
 def short_label(params: dict, varying) -> str:
-    """``G=1 R=2``: the parameters of a point that the sweep varies."""
-    return " ".join(f"{SHORT.get(k, k)}={params[k]}" for k in varying) or "(single point)"
+    """``G=1 R=2``: the parameters of a point that the sweep varies (a lock-step point has no
+    weight selection)."""
+    keys = [k for k in varying if not (k == "weight_select" and params.get("run_ahead") == 0)]
+    return " ".join(f"{SHORT.get(k, k)}={params[k]}" for k in keys) or "(single point)"
 
 
 def describe(config: TileConfig) -> str:
@@ -688,13 +690,19 @@ def plot(result: dict, path) -> str:
     unit, scale = ("million", 1e6) if big else ("thousand", 1e3)
     x = [p["area"]["ge"] / scale for p in pts]
     y = [p["speedup_over_stripes"] for p in pts]
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    many = len(pts) > 8   # then the points are numbered and listed beside the axes
+    fig, ax = plt.subplots(figsize=(10.5 if many else 7.5, 5))
     ax.scatter(x, y, color="tab:blue", zorder=3, label="swept points")
-    placed = []   # labels of nearly coincident points are stacked, not drawn over each other
+    placed = []   # labels that would overlap earlier ones are stacked below them
+    dx, dy = (0.03 if many else 0.15) * (max(x) - min(x) or max(x)), 0.04 * (max(y) - min(y) or max(y))
     for i, p in enumerate(pts):
-        near = sum(1 for (px, py) in placed if abs(px - x[i]) <= 0.02 * max(x) and abs(py - y[i]) <= 0.01 * max(y))
+        near = sum(1 for (px, py) in placed if abs(px - x[i]) <= dx and abs(py - y[i]) <= dy)
         placed.append((x[i], y[i]))
-        ax.annotate(p["label"], (x[i], y[i]), fontsize=7, xytext=(4, 3 - 9 * near), textcoords="offset points")
+        ax.annotate(str(i) if many else p["label"], (x[i], y[i]), fontsize=7, xytext=(4, 3 - 9 * near),
+                    textcoords="offset points")
+    if many:
+        fig.text(0.755, 0.92, "\n".join(f"{i}: {p['label']}" for i, p in enumerate(pts)), fontsize=7,
+                 va="top", family="monospace")
     # the performance per area of the best lock-step point, as a line through the origin
     lock = [i for i, p in enumerate(pts) if p["config"]["run_ahead"] == 0]
     if lock:
@@ -717,7 +725,7 @@ def plot(result: dict, path) -> str:
     ax.set_title(f"{result['network']}: speed-up against area ({len(result['images'])} photos)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.74, 1) if many else (0, 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return str(path)
