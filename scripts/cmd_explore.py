@@ -50,8 +50,8 @@ def run(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs must be positive, not {args.jobs}")
     sweep = parse_sweep(args.sweep)
-    sweep_configs(sweep)
     resolve_liberty(args.liberty)
+    sweep_configs(sweep)          # builds every tile (no elaboration): the generator's own checks
     check_out_dir(args.out, "--out")
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     result = explore(args.model, sweep, images=args.images, liberty=args.liberty, jobs=args.jobs,
