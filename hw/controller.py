@@ -20,12 +20,20 @@ class Controller(wiring.Component):
     taken. ``cycles`` counts the cycles of the run: from the cycle after the configuration was
     accepted to the cycle the last results are transferred, inclusive.
 
+    Without the add stage (``add_stage=False``, the run-ahead tile, whose precision groups each
+    have their own, :class:`hw.run_ahead.GroupAddStages`), (2) and (3) are left to the tile: the
+    controller marks instead the activation transfer that is the last step of its window-set
+    (``act_last``).
+
     Parameters
     ----------
     act_bits : int
         Activation width (sizes the window fields).
     count_bits : int
         Width of the step and window-set counters.
+    add_stage : bool
+        Build the add stage and the output hand-off (members ``item_valid`` ... ``buffer_load``);
+        otherwise build ``act_last``.
 
     Members
     -------
@@ -45,16 +53,20 @@ class Controller(wiring.Component):
         The previous step's value is added into the accumulators; that add closes a window-set.
     buffer_can_load : ``In(1)``, ``buffer_load`` : ``Out(1)``, ``result_done`` : ``In(1)``
         Output buffer hand-off.
+    act_last : ``Out(1)``
+        Only without the add stage: an activation transferred in this cycle is the last step of
+        its window-set.
     busy : ``Out(1)``
     cycles : ``Out(CYCLE_BITS)``
 
     Latency: the add of a step happens in the cycle after its last work item (:attr:`latency`).
     """
 
-    def __init__(self, *, act_bits: int = 16, count_bits: int = COUNT_BITS):
+    def __init__(self, *, act_bits: int = 16, count_bits: int = COUNT_BITS, add_stage: bool = True):
         self._act_bits = check_int("act_bits", act_bits, 2)
         self._count_bits = check_int("count_bits", count_bits, 1, 32)
-        super().__init__({
+        self._add_stage = bool(add_stage)
+        members = {
             "config": In(stream.Signature(run_layout(act_bits, count_bits))),
             "msb": Out(range(act_bits)),
             "lsb": Out(range(act_bits)),
@@ -64,17 +76,21 @@ class Controller(wiring.Component):
             "weight_enable": Out(1),
             "act_done": In(1),
             "weight_done": In(1),
-            "item_valid": In(1),
-            "item_last": In(1),
-            "advance": Out(1),
-            "add": Out(1),
-            "clear": Out(1),
-            "buffer_can_load": In(1),
-            "buffer_load": Out(1),
-            "result_done": In(1),
-            "busy": Out(1),
-            "cycles": Out(CYCLE_BITS),
-        })
+        }
+        if self._add_stage:
+            members.update({
+                "item_valid": In(1),
+                "item_last": In(1),
+                "advance": Out(1),
+                "add": Out(1),
+                "clear": Out(1),
+                "buffer_can_load": In(1),
+                "buffer_load": Out(1),
+            })
+        else:
+            members["act_last"] = Out(1)
+        members.update({"result_done": In(1), "busy": Out(1), "cycles": Out(CYCLE_BITS)})
+        super().__init__(members)
 
     latency = property(lambda self: 1, doc="Cycles from a step's last work item to its add.")
     count_bits = property(lambda self: self._count_bits)
@@ -97,7 +113,7 @@ class Controller(wiring.Component):
                     m.d.sync += [step.eq(0), ws.eq(ws + 1)]
 
         acts, weights = counter("act"), counter("weight")
-        item_step = Signal(cb)  # step of the array's input stage inside its window-set
+        item_step = Signal(cb) if self._add_stage else None  # step of the array's input stage
         results = Signal(cb + 1)
 
         m.d.comb += self.config.ready.eq(~self.busy)
@@ -111,7 +127,8 @@ class Controller(wiring.Component):
             ]
             for step, ws in (acts, weights):
                 m.d.sync += [step.eq(0), ws.eq(0)]
-            m.d.sync += item_step.eq(0)
+            if self._add_stage:
+                m.d.sync += item_step.eq(0)
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
@@ -123,6 +140,14 @@ class Controller(wiring.Component):
         ]
         count(self.act_done, acts)
         count(self.weight_done, weights)
+
+        with m.If(self.result_done):
+            m.d.sync += results.eq(results + 1)
+            with m.If(results + 1 == window_sets):
+                m.d.sync += self.busy.eq(0)
+        if not self._add_stage:
+            m.d.comb += self.act_last.eq(acts[0] == steps - 1)
+            return m
 
         # Add stage: a step's value enters the accumulators the cycle after its last item.
         pending = Signal()
@@ -138,9 +163,4 @@ class Controller(wiring.Component):
             with m.If(self.item_valid & self.item_last):
                 m.d.sync += [pending.eq(1), closes.eq(item_step == steps - 1),
                              item_step.eq(Mux(item_step == steps - 1, 0, item_step + 1))]
-
-        with m.If(self.result_done):
-            m.d.sync += results.eq(results + 1)
-            with m.If(results + 1 == window_sets):
-                m.d.sync += self.busy.eq(0)
         return m

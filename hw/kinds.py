@@ -10,7 +10,7 @@ and its blocks, which list themselves for synthesis (``synth_blocks()``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable
 
 from amaranth.hdl import Value
@@ -23,6 +23,7 @@ from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES, Scheme
 
 from .dadn import ParallelTile
 from .params import COUNT_BITS, MODE_CODES, SynthBlock, run_layout
+from .run_ahead import RunAheadTile, resolve_select
 from .tile import SerialTile
 
 #: Configuration fields of the model only: they never change the hardware of one tile.
@@ -54,12 +55,19 @@ class TileKind:
         when a tile is built (:meth:`own`), and the command line rejects them.
     payloads : dict
         Stream payload orders, for the manifest.
+    needs : dict, optional
+        ``{param: (predicate, why)}``: a parameter that only matters when ``predicate(config)``
+        holds (otherwise :meth:`own` resets it and the command line rejects it, saying ``why``).
+    resolve : callable, optional
+        ``resolve(config) -> config`` with automatic choices made concrete (applied by :meth:`own`).
     """
 
     scheme: Scheme
     builder: Callable[[TileConfig], wiring.Component]
     params: tuple
     payloads: dict
+    needs: dict = field(default_factory=dict)
+    resolve: Callable[[TileConfig], TileConfig] | None = None
 
     name = property(lambda self: self.scheme.name)
     title = property(lambda self: self.scheme.title)
@@ -71,8 +79,14 @@ class TileKind:
         if not isinstance(config, TileConfig):
             raise TypeError(f"config must be a dstripes.sim.config.TileConfig, not {config!r}")
         default = TileConfig()
-        return replace(config, **{f.name: getattr(default, f.name) for f in fields(TileConfig)
-                                  if f.name not in self.params and f.name not in MODEL_ONLY})
+        config = replace(config, **{f.name: getattr(default, f.name) for f in fields(TileConfig)
+                                    if f.name not in self.params and f.name not in MODEL_ONLY})
+        config = replace(config, **{p: getattr(default, p) for p in self.unused(config)})
+        return self.resolve(config) if self.resolve is not None else config
+
+    def unused(self, config: TileConfig) -> tuple:
+        """Parameters of this kind that ``config`` makes irrelevant (see ``needs``)."""
+        return tuple(p for p, (pred, _) in self.needs.items() if not pred(config))
 
     def product_lanes(self, config: TileConfig) -> int:
         """Multiplier lanes of the tile: ``lanes x columns x rows`` (bit-parallel: ``lanes x rows``)."""
@@ -119,7 +133,9 @@ class TileKind:
         return {name: getattr(config, name) for name in self.params}
 
     def manifest(self, config: TileConfig = TileConfig(), tile: wiring.Component | None = None) -> dict:
-        """What a testbench or a user needs to drive the generated tile."""
+        """What a testbench or a user needs to drive the generated tile (its parameters as
+        built: :meth:`own`)."""
+        config = self.own(config)
         tile = tile if tile is not None else self.build(config)
         cfg_layout = run_layout(config.act_bits, COUNT_BITS)
         return {
@@ -153,6 +169,11 @@ _SERIAL_PAYLOADS = {
     "config": "msb, lsb, signed, mode, steps, window_sets (LSB first; see config_fields)",
 }
 
+def _weight_select(config: TileConfig) -> TileConfig:
+    """The run-ahead tile's ``auto`` weight selection made concrete."""
+    return replace(config, weight_select=resolve_select(config)) if config.run_ahead else config
+
+
 #: Every tile kind by name, in report order (the bit-parallel reference first).
 KINDS = {k.name: k for k in (
     TileKind(DADN, lambda c: ParallelTile(c, count_bits=COUNT_BITS), COMMON, {
@@ -164,8 +185,12 @@ KINDS = {k.name: k for k in (
     }),
     TileKind(STRIPES, lambda c: SerialTile(c, detect=False, count_bits=COUNT_BITS), COMMON + ("columns",),
              _SERIAL_PAYLOADS),
-    TileKind(DSTRIPES, lambda c: SerialTile(c, detect=True, count_bits=COUNT_BITS),
-             COMMON + ("columns", "group", "trim"), _SERIAL_PAYLOADS),
+    # R = 0 is the lock-step tile itself; R >= 1 the run-ahead tile (docs/design.md §6)
+    TileKind(DSTRIPES, lambda c: (SerialTile(c, detect=True, count_bits=COUNT_BITS) if c.run_ahead == 0
+                                  else RunAheadTile(c, count_bits=COUNT_BITS)),
+             COMMON + ("columns", "group", "trim", "run_ahead", "weight_select"), _SERIAL_PAYLOADS,
+             {"weight_select": (lambda c: c.run_ahead > 0, "a run-ahead tile (run_ahead >= 1)")},
+             _weight_select),
 )}
 
 

@@ -21,8 +21,13 @@ class SIP(wiring.Component):
     (``low``); when that add closes a window-set, ``result`` carries the window's final value and
     the accumulator restarts from zero.
 
-    The unit works in lock-step with the rest of the array: nothing happens in a cycle with
-    ``en`` low.
+    The unit works in lock-step with the rest of its precision group: nothing happens in a cycle
+    with ``en`` low.
+
+    With ``sources > 1`` (the run-ahead tile's in-SIP weight selection, ``weight_select="sip"``)
+    the unit receives the weights of ``sources`` steps and a one-hot ``select``; the selection is
+    folded into the AND of each activation bit with its weight (an AND-OR per weight bit), so
+    no multiplexed copy of the weights exists.
 
     Parameters
     ----------
@@ -34,13 +39,18 @@ class SIP(wiring.Component):
         Weight width ``W`` (two's complement).
     acc_bits : int
         Accumulator width (see :func:`sim.config.accumulator_bits`).
+    sources : int
+        Weight vectors to choose from (``1``: the step's weights only).
 
     Members
     -------
     bits : ``In(L)``
         Activation bits of this cycle, one per lane.
     weights : ``In(ArrayLayout(signed(W), L))``
-        The step's weights.
+        The step's weights; with ``sources > 1`` ``In(ArrayLayout(ArrayLayout(signed(W), L),
+        sources))``, the candidates.
+    select : ``In(sources)``
+        Only with ``sources > 1``: one-hot choice of the candidate of this cycle.
     en : ``In(1)``
         The array advances this cycle.
     first : ``In(1)``
@@ -62,14 +72,19 @@ class SIP(wiring.Component):
     one cycle after its last bit (:attr:`latency`).
     """
 
-    def __init__(self, *, lanes: int = 16, act_bits: int = 16, weight_bits: int = 16, acc_bits: int = 48):
+    def __init__(self, *, lanes: int = 16, act_bits: int = 16, weight_bits: int = 16, acc_bits: int = 48,
+                 sources: int = 1):
         self._lanes = check_int("lanes", lanes)
         self._weight_bits = check_int("weight_bits", weight_bits, 2)
         self._act_bits = check_int("act_bits", act_bits, 2)
         self._acc_bits = check_int("acc_bits", acc_bits, act_bits + weight_bits)
+        self._sources = check_int("sources", sources)
+        vector = data.ArrayLayout(signed(weight_bits), lanes)
+        select = {"select": In(sources)} if sources > 1 else {}
         super().__init__({
             "bits": In(lanes),
-            "weights": In(data.ArrayLayout(signed(weight_bits), lanes)),
+            "weights": In(vector if sources == 1 else data.ArrayLayout(vector, sources)),
+            **select,
             "en": In(1),
             "first": In(1),
             "active": In(1),
@@ -84,6 +99,7 @@ class SIP(wiring.Component):
     weight_bits = property(lambda self: self._weight_bits)
     act_bits = property(lambda self: self._act_bits)
     acc_bits = property(lambda self: self._acc_bits)
+    sources = property(lambda self: self._sources)
 
     @property
     def latency(self) -> int:
@@ -99,7 +115,14 @@ class SIP(wiring.Component):
         m = Module()
         # AND of a bit with a signed weight: a 2:1 mux keeps the sign (a mixed-signedness `&`
         # would zero-extend the bit mask and lose it).
-        terms = [Mux(self.bits[i], self.weights[i], 0) for i in range(self._lanes)]
+        if self._sources == 1:
+            terms = [Mux(self.bits[i], self.weights[i], 0) for i in range(self._lanes)]
+        else:
+            terms = []
+            for i in range(self._lanes):
+                picks = [Mux(self.bits[i] & self.select[k], self.weights[k][i], 0)
+                         for k in range(self._sources)]
+                terms.append(reduce_tree(picks, operator.or_))
         tree = Signal(signed(self._weight_bits + index_bits(self._lanes - 1) + 1))
         m.d.comb += tree.eq(reduce_tree(terms, operator.add))
         term = Signal.like(tree)

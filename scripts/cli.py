@@ -20,7 +20,8 @@ import sys
 from dstripes.sim import PACKAGE
 from dstripes.sim.errors import ConfigError, ToolError
 
-COMMANDS = ("cycles", "generate", "simulate", "verify", "synth", "prove", "profile", "evaluate", "demo")
+COMMANDS = ("cycles", "generate", "simulate", "verify", "synth", "prove", "profile", "evaluate", "explore",
+            "demo")
 
 EPILOG = """exit status: 0 success, 1 a verification found a difference, 2 bad input,
 3 an external tool failed (yosys, a simulator, onnxruntime), 4 an internal error (a bug:

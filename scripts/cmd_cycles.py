@@ -22,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("--signed", action="store_true", help="two's-complement activations")
     p.add_argument("--image", type=int, default=None, metavar="N",
                    help="only input N of an (N,C,H,W) file (default: all, cycles summed)")
-    add_tile_options(p)
+    add_tile_options(p, hardware=False)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

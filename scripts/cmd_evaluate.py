@@ -37,7 +37,7 @@ def register(sub) -> None:
                    help="also write each layer's quantised activation codes and weights of the first "
                         "evaluated photo as .npy, with the layer spec and window (for dstripes cycles "
                         "and dstripes simulate)")
-    add_tile_options(p)
+    add_tile_options(p, hardware=False)
     p.add_argument("--out", required=True, metavar="DIR", help="folder for reports, plots and profiles made here")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     e = p.add_argument_group("energy (compute only: the tiles' logic, no memories)")

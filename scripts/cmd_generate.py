@@ -29,6 +29,9 @@ def run(args) -> int:
     else:
         p = man["parameters"]
         shape = f"{p['lanes']} lanes x {p.get('columns', 1)} columns x {p['rows']} rows"
+        if p.get("run_ahead"):
+            where = {"sip": "in the SIPs", "mux": "by a mux per group"}[p["weight_select"]]
+            shape += f", G={p['group']}, run-ahead {p['run_ahead']} (weights selected {where})"
         print(f"{vpath}  ({k.title}: {shape}, A={p['act_bits']} W={p['weight_bits']}, "
               f"{p['acc_bits']}-bit accumulators, modes {'/'.join(man['modes'])}, "
               f"latency {man['latency']} cycles)")

@@ -174,7 +174,7 @@ def _silicon_table(tiles: dict, d: dict, has_ref: bool) -> str:
 
 def run(args) -> int:
     # with all kinds, each option applies to the kinds that use it
-    config = tile_config(args, None if args.scheme == "all" else kind(args.scheme))
+    config = tile_config(args, KINDS.values() if args.scheme == "all" else kind(args.scheme))
     schemes = tuple(KINDS) if args.scheme == "all" else (args.scheme,)
     for s in schemes:
         KINDS[s].check_size(KINDS[s].own(config))

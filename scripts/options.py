@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dstripes.sim.config import TRIMS, TileConfig
+from dstripes.sim.config import TRIMS, WEIGHT_SELECTS, TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import as_codes
 from dstripes.sim.limits import human_bytes
@@ -35,20 +35,30 @@ _TILE_OPTIONS = (
     ("group", "--group", "columns per precision group G (Dynamic Stripes)"),
     ("trim", "--trim", "leading: leading-one detection; both: also trailing zeros (Dynamic Stripes)"),
     ("run_ahead", "--run-ahead", "steps a precision group may run ahead of the slowest (0: lock-step)"),
+    ("weight_select", "--weight-select", "run-ahead tile: select each group's weights with a mux per group "
+                                         "or inside every SIP (hardware only)"),
     ("max_reduction", "--max-reduction", "longest reduction (products per result) the accumulators "
                                          "hold without overflow; sets their width"),
 )
 
 
-def add_tile_options(p: argparse.ArgumentParser, *, tiles: bool = True, run_ahead: bool = True) -> None:
+#: Options of the hardware only: the model's counts do not depend on them.
+HARDWARE_ONLY = ("weight_select",)
+
+
+def add_tile_options(p: argparse.ArgumentParser, *, tiles: bool = True, run_ahead: bool = True,
+                     hardware: bool = True) -> None:
     """The tile configuration options (defaults: the published tile). ``tiles`` and
-    ``run_ahead`` add the options of those model parameters."""
+    ``run_ahead`` add the options of those model parameters, ``hardware`` those of the hardware
+    only (:data:`HARDWARE_ONLY`)."""
     d = TileConfig()
     g = p.add_argument_group("tile configuration (defaults: the published tile)")
+    choices = {"trim": TRIMS, "weight_select": WEIGHT_SELECTS}
     for field, opt, text in _TILE_OPTIONS:
-        if (field == "tiles" and not tiles) or (field == "run_ahead" and not run_ahead):
+        if ((field == "tiles" and not tiles) or (field == "run_ahead" and not run_ahead)
+                or (field in HARDWARE_ONLY and not hardware)):
             continue
-        kw = {"choices": TRIMS} if field == "trim" else {"type": int, "metavar": "N"}
+        kw = {"choices": choices[field]} if field in choices else {"type": int, "metavar": "N"}
         # default None: an option the user gave can be told from one left at its default
         g.add_argument(opt, dest=field, default=None, help=f"{text} (default {getattr(d, field)})", **kw)
 
@@ -61,20 +71,29 @@ def given_tile_options(args) -> dict:
 def tile_config(args, kind=None, **extra) -> TileConfig:
     """The :class:`TileConfig` named by :func:`add_tile_options` (plus ``extra`` fields).
 
-    With ``kind`` (a :class:`dstripes.hw.kinds.TileKind`), an option the kind's hardware does
-    not use is an error naming it, rather than being silently ignored.
+    With ``kind`` (a :class:`dstripes.hw.kinds.TileKind`, or several: an option must apply to
+    one of them), an option the kind's hardware does not use, or does not use in this
+    configuration (``TileKind.needs``), is an error naming it rather than being silently ignored.
     """
     given = given_tile_options(args)
+    config = TileConfig(**{**given, **extra})
     if kind is not None:
         from dstripes.hw.kinds import MODEL_ONLY  # loaded with the kind already
 
+        kinds = [kind] if hasattr(kind, "params") else list(kind)
         for f, opt, _ in _TILE_OPTIONS:
-            if f in given and f not in kind.params and f not in MODEL_ONLY:
-                raise ConfigError(f"{opt} {given[f]} does not apply to the {kind.name} tile "
-                                  f"(its options: {', '.join(_option(p) for p in kind.params)})")
-    config = TileConfig(**{**given, **extra})
-    if kind is not None:
-        kind.check_size(kind.own(config))
+            if f not in given or f in MODEL_ONLY:
+                continue
+            users = [k for k in kinds if f in k.params]
+            if not users:
+                k = kinds[0]
+                raise ConfigError(f"{opt} {given[f]} does not apply to the {k.name} tile "
+                                  f"(its options: {', '.join(_option(p) for p in k.params)})")
+            if all(f in k.unused(config) for k in users):
+                why = users[0].needs[f][1]
+                raise ConfigError(f"{opt} {given[f]} applies only to {why}")
+        for k in kinds:
+            k.check_size(k.own(config))
     return config
 
 

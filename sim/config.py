@@ -18,6 +18,11 @@ MAX_REDUCTION = 1 << 32
 #: Trimming a Dynamic Stripes tile is generated for: leading ones only, or leading ones and
 #: trailing zeros (the run-time ``mode`` may then also be static or leading).
 TRIMS = ("leading", "both")
+#: Where a run-ahead tile selects the weights of each precision group's step among the ``R + 1``
+#: weight bricks in flight (hardware only; ``docs/design.md`` §6): a multiplexer per group
+#: shared by its ``G`` columns, or inside every SIP, folded into its AND gates; ``auto`` is the
+#: smaller of the two (``sip`` when every column is its own group, else ``mux``).
+WEIGHT_SELECTS = ("auto", "mux", "sip")
 
 
 def accumulator_bits(act_bits: int, weight_bits: int, max_reduction: int) -> int:
@@ -53,6 +58,9 @@ class TileConfig:
         ``"leading"`` (leading-one detection) or ``"both"`` (leading-one and trailing-zero).
     run_ahead : int
         Steps a group may run ahead of the slowest one (``0``: lock-step).
+    weight_select : str
+        Weight selection of a run-ahead tile, one of :data:`WEIGHT_SELECTS` (hardware only;
+        ignored in lock-step).
     max_reduction : int
         Longest reduction (products per result) the accumulators must hold without overflow;
         at most :data:`MAX_REDUCTION` (``2**32``).
@@ -67,6 +75,7 @@ class TileConfig:
     group: int = 1
     trim: str = "leading"
     run_ahead: int = 0
+    weight_select: str = "auto"
     max_reduction: int = 1 << 16
 
     def __post_init__(self):
@@ -92,6 +101,9 @@ class TileConfig:
             raise ConfigError(f"trim must be one of {', '.join(TRIMS)}, not {self.trim!r}")
         if not isinstance(self.run_ahead, int) or isinstance(self.run_ahead, bool) or self.run_ahead < 0:
             raise ConfigError(f"run_ahead must be a non-negative integer, not {self.run_ahead!r}")
+        if self.weight_select not in WEIGHT_SELECTS:
+            raise ConfigError(f"weight_select must be one of {', '.join(WEIGHT_SELECTS)}, "
+                              f"not {self.weight_select!r}")
 
     @property
     def precision_groups(self) -> int:

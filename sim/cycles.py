@@ -8,8 +8,9 @@ filter-set.
 * **Stripes**: ``p_L`` cycles per step, ``window_sets * kh*kw*CB * filter_sets * p_L``
   (padding steps included).
 * **Dynamic Stripes**: a step costs ``max(1, max_g bits_g)`` (lock-step); with run-ahead
-  ``R > 0`` a group may start step ``s`` once every group finished step ``s - R - 1``, and a
-  step costs the group ``max(1, bits_g)``.
+  ``R > 0`` a group may start step ``s`` once every group finished step ``s - R - 1``, a
+  step costs the group ``max(1, bits_g)``, and a group closes a window-set only after every
+  group closed the previous one (one window-set of results staged per group).
 * **Fully-connected layers** (``Layer.fc``): bricks of the single window are issued one per
   cycle round-robin to the columns, in order; a column is busy for ``max(1, bits)`` cycles of
   its brick (Stripes: ``p_L``; each brick is its own detection group). DaDN takes one brick
@@ -187,13 +188,16 @@ def run_cycles(group_bits: np.ndarray, *, run_ahead: int = 0, latency: int = 0) 
 
     Parameters
     ----------
-    group_bits : array (steps, groups)
+    group_bits : array (window_sets, steps, groups) or (steps, groups)
         Bits each precision group processes in each step, in pallet order (bit-parallel tile:
-        one column of ones, one per brick).
+        one column of ones, one per brick). A 2-D array is one window-set of ``steps`` steps.
     run_ahead : int
-        Steps a group may run ahead: it may start step ``s`` once every group has finished step
-        ``s - run_ahead - 1``; a step costs the group ``max(1, bits)``. ``0`` is lock-step: a
-        step costs ``max(1, max_g bits_g)``.
+        Steps a group may run ahead (``docs/design.md`` §5): it may start step ``s`` once every
+        group has finished step ``s - run_ahead - 1``; a step costs the group ``max(1, bits)``.
+        Each group stages the results of one closed window-set until every group has closed it
+        and they leave, so a group closes window-set ``w`` no earlier than the cycle after the
+        last group closed ``w - 1``, and its next step waits for that close. ``0`` is
+        lock-step: a step costs ``max(1, max_g bits_g)``.
     latency : int
         The tile's constant pipeline latency, added once per run.
     """
@@ -202,24 +206,42 @@ def run_cycles(group_bits: np.ndarray, *, run_ahead: int = 0, latency: int = 0) 
     if isinstance(latency, bool) or not isinstance(latency, (int, np.integer)) or latency < 0:
         raise ConfigError(f"latency must be a non-negative integer, not {latency!r}")
     bits = np.asarray(group_bits)
-    if bits.ndim != 2:
-        raise ConfigError(f"group bits must be (steps, groups), not shape {bits.shape}")
-    if run_ahead == 0 or bits.shape[1] == 1:
+    if bits.ndim == 2:
+        bits = bits[None]
+    if bits.ndim != 3:
+        raise ConfigError(f"group bits must be (window_sets, steps, groups) or (steps, groups), "
+                          f"not shape {np.asarray(group_bits).shape}")
+    if run_ahead == 0 or bits.shape[2] == 1 or bits.size == 0:
         # lock-step: the slowest group sets each step's cost (int8 maxima, int64 sum)
-        return int(np.maximum(1, bits.max(axis=1, initial=0)).sum(dtype=np.int64)) + int(latency)
+        return int(np.maximum(1, bits.max(axis=2, initial=0)).sum(dtype=np.int64)) + int(latency)
     return _run_ahead(np.maximum(1, bits.astype(np.int64)), int(run_ahead)) + int(latency)
 
 
 def _run_ahead(cost: np.ndarray, run_ahead: int) -> int:
-    """Finish time of the last group when each may run ``run_ahead`` steps ahead."""
-    n, g = cost.shape
-    finish = np.zeros((n + 1, g), dtype=np.int64)  # finish[s + 1]: end of step s
-    slowest = np.zeros(n + 1, dtype=np.int64)
-    for s in range(n):
-        gate = slowest[s - run_ahead] if s - run_ahead >= 0 else 0
-        finish[s + 1] = np.maximum(finish[s], gate) + cost[s]
-        slowest[s + 1] = finish[s + 1].max()
-    return int(slowest[n])
+    """Cycle of the last window-set close when each group may run ``run_ahead`` steps ahead,
+    ``cost`` ``(window_sets, steps, groups)`` (each ``>= 1``).
+
+    Times count from the first bit plane of the run. ``end`` is the cycle after a group's last
+    plane of a step (the step's add cycle); a closing add waits until the group's result stage
+    is free, which is the cycle after the last group closed the previous window-set (``out``).
+    """
+    nws, steps, groups = cost.shape
+    flat = cost.reshape(-1, groups).tolist()
+    r1 = run_ahead + 1
+    slowest = [0] * (len(flat) + 1)  # slowest[s + 1]: last group's end of step s
+    ready = [0] * groups              # when each group may start its next step
+    out = 0                           # cycle the previous window-set's results leave
+    s = 0
+    for _ in range(nws):
+        for _ in range(steps):
+            gate = slowest[s + 1 - r1] if s + 1 >= r1 else 0
+            row = flat[s]
+            ready = [(r if r > gate else gate) + c for r, c in zip(ready, row)]
+            s += 1
+            slowest[s] = max(ready)
+        ready = [r if r > out else out for r in ready]   # the close (add) of this window-set
+        out = max(ready) + 1
+    return out - 1
 
 
 class _BrickStats:
@@ -364,9 +386,9 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
                 seq.append(bits)
                 ideal_bits += int(grid.at(stats.value_bits, ky, kx).sum())
                 pra += int(np.maximum(1, grid.at(stats.essential, ky, kx).max(axis=-1)).sum())
-            # (kh*kw, CB, nws, groups) -> pallet order (nws, kh*kw, CB, groups): the run of one
+            # (kh*kw, CB, nws, groups) -> pallet order (nws, kh*kw*CB, groups): the run of one
             # tile pass (in lock-step the stacked convolution groups sum the same either way)
-            order = np.stack(seq).transpose(2, 0, 1, 3).reshape(-1, config.precision_groups)
+            order = np.stack(seq).transpose(2, 0, 1, 3).reshape(grid.window_sets, -1, config.precision_groups)
             dst += run_cycles(order, run_ahead=config.run_ahead)
     cycles = {
         _D: dadn_closed(layer, config, n),

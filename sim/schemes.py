@@ -97,7 +97,7 @@ class Scheme:
 
         b = np.asarray(bits)
         run_ahead = config.run_ahead if self.detects else 0
-        return run_cycles(b.reshape(-1, b.shape[-1]), run_ahead=run_ahead, latency=latency)
+        return run_cycles(b.reshape((-1,) + b.shape[-2:]), run_ahead=run_ahead, latency=latency)
 
     def check_mode(self, mode: str | None, config: TileConfig) -> str:
         """``mode`` (default: the scheme's) if a tile of ``config`` can run it; else a

@@ -234,7 +234,7 @@ def _progress(total: int, enabled: bool, desc: str):
 def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None = None, out=None,
                 progress: bool = False, blocks=None, yosys: str | None = None,
                 timeout: float | None = None, stats: dict | None = None,
-                timing: bool | None = None, sta: str | None = None) -> dict:
+                timing: bool | None = None, sta: str | None = None, cache=None) -> dict:
     """Synthesise the tiles of several schemes; return ``{scheme: TileArea}``.
 
     Parameters
@@ -263,15 +263,19 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
     timeout : float, optional
         Seconds allowed per yosys or OpenSTA run.
     stats : dict, optional
-        Filled with ``blocks`` (listed), ``unique`` (synthesised), ``emit_seconds`` (until the
-        last block was emitted; synthesis overlaps it), ``synth_seconds`` (until the last block
-        was synthesised), ``timing_seconds`` (after that, until the last tile was timed; a
+        Filled with ``blocks`` (listed), ``unique`` (distinct Verilog), ``cached`` (of those,
+        found in ``cache``), ``emit_seconds`` (until the last block was emitted; synthesis
+        overlaps it), ``synth_seconds`` (until the last block was synthesised), ``timing_seconds`` (after that, until the last tile was timed; a
         tile is timed as soon as its own blocks are done) and ``wall_seconds`` (everything).
     timing : bool, optional
         Time blocks and tiles with OpenSTA (default: whenever ``liberty`` is given); needs a
         library with timing arcs and ``sta``.
     sta : str, optional
         OpenSTA executable.
+    cache : synth.cache.SynthCache, optional
+        Reuse earlier results of identical blocks (same Verilog, tools and libraries) and store
+        the new ones; ``out`` then holds files only of the blocks synthesised in this call. Not
+        used when timing (OpenSTA times the tile on the blocks' netlists of this run).
 
     Raises
     ------
@@ -333,11 +337,10 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
         results, timed = _synth_all(schemes, listed, jobs=jobs, root=root, keep=out is not None,
                                     liberty=liberty, yosys=yosys, timeout=timeout, bar=bar, stats=stats,
                                     timing=timing, sta=sta, time_scheme=time_scheme,
-                                    timed_schemes=set(tiles_hw))
+                                    timed_schemes=set(tiles_hw), cache=None if timing else cache)
         tiles = {}
         for s in schemes:
-            tiles[s] = TileArea(s, tuple(BlockUse(b.name, b.count, results[(s, b.name)],
-                                                  getattr(b, "part_of", None)) for b in listed[s]))
+            tiles[s] = tile_area(s, listed[s], {b.name: results[(s, b.name)] for b in listed[s]})
             if s in timed:
                 t, glue_area, glue_counts = timed[s]
                 _, glue_ff = info.area_split(glue_counts)
@@ -351,8 +354,21 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
     return tiles
 
 
+def tile_area(scheme: str, blocks, areas: dict) -> TileArea:
+    """The :class:`TileArea` of a tile whose ``blocks`` (name, count, ``part_of``) have the
+    per-instance ``areas`` ``{name: BlockArea}``."""
+    return TileArea(scheme, tuple(BlockUse(b.name, b.count, areas[b.name], getattr(b, "part_of", None))
+                                  for b in blocks))
+
+
+def _synth_cached(cache, key, text, name, **kwargs):
+    area = synth_verilog(text, name, **kwargs)
+    cache.put(key, area)
+    return area
+
+
 def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys, timeout, bar, stats,
-               timing=False, sta=None, time_scheme=None, timed_schemes=()) -> tuple:
+               timing=False, sta=None, time_scheme=None, timed_schemes=(), cache=None) -> tuple:
     """Emit each block's Verilog in turn and hand it to the pool at once (emission of the next
     block overlaps the synthesis of the previous ones); identical Verilog is synthesised once.
     With ``time_scheme``, a scheme's tile is timed in the same pool as soon as its last block is
@@ -365,6 +381,7 @@ def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys,
     timing_futures: dict[str, cf.Future] = {}
     t0 = time.perf_counter()
     t_timed = None
+    cached = 0
 
     def ready(s) -> bool:
         return all(futures[where[(s, b.name)]].done() for b in listed[s])
@@ -386,9 +403,17 @@ def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys,
                     wd = root / s / b.name if keep else root / key[:16]
                     dirs.setdefault(key, []).append(wd)
                     if key not in futures:
-                        futures[key] = pool.submit(synth_verilog, text, b.name, liberty=liberty,
-                                                   workdir=wd, yosys=yosys, timeout=timeout,
-                                                   timing=timing, sta=sta)
+                        kw = dict(liberty=liberty, workdir=wd, yosys=yosys, timeout=timeout, timing=timing, sta=sta)
+                        ckey = cache.key(b.name, text, liberty) if cache is not None else None
+                        hit = cache.get(ckey) if cache is not None else None
+                        if hit is not None:
+                            futures[key] = cf.Future()
+                            futures[key].set_result(hit)
+                            cached += 1
+                        elif cache is not None:
+                            futures[key] = pool.submit(_synth_cached, cache, ckey, text, b.name, **kw)
+                        else:
+                            futures[key] = pool.submit(synth_verilog, text, b.name, **kw)
                         bar.total += 1
                     bar.update(1)
             t_emitted = time.perf_counter()
@@ -410,13 +435,15 @@ def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys,
             stop_running()  # do not wait minutes for runs whose result is no longer wanted
             raise
     if stats is not None:
-        stats.update(blocks=len(where), unique=len(futures), emit_seconds=t_emitted - t0,
+        stats.update(blocks=len(where), unique=len(futures), cached=cached, emit_seconds=t_emitted - t0,
                      synth_seconds=t_synth - t0)
         if t_timed is not None:
             # the tiles' timing overlaps the synthesis of other schemes' blocks
             stats["timing_seconds"] = t_timed - t_synth
     if keep:
         for paths in dirs.values():
+            if not paths[0].is_dir():
+                continue  # from the cache: nothing synthesised here
             for extra in paths[1:]:  # identical block in another scheme: same files
                 shutil.rmtree(extra, ignore_errors=True)
                 shutil.copytree(paths[0], extra, symlinks=True)

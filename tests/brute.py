@@ -207,32 +207,52 @@ def pallet_group_bits(pallet, window, mode: str, group: int) -> list[int]:
             for g0 in range(0, nc, group)]
 
 
-def run_ahead_sim(costs, run_ahead: int) -> int:
+def run_ahead_sim(costs, run_ahead: int, steps: int | None = None) -> int:
     """Cycle-by-cycle simulation of groups running a step sequence ``costs[step][group]``
-    (already ``>= 1``): a group may start step ``s`` once it finished ``s - 1`` and every group
-    has finished step ``s - R - 1`` (i.e. it is at most ``R`` steps ahead of the slowest).
-    Completions become visible at the next cycle. Returns the cycle the last group finishes."""
+    (already ``>= 1``), ``steps`` steps per window-set (default: one window-set of them all).
+
+    Cycle 0 is the first bit plane. A group may start step ``s`` once it finished ``s - 1`` and
+    every group has finished step ``s - R - 1`` (at most ``R`` steps ahead of the slowest);
+    completions become visible at the next cycle. The cycle after a group's last plane of a
+    window-set it *closes* that window-set into its one-entry result stage, which must be empty
+    or be emptied in that cycle; until the close the group starts nothing. The stages empty
+    (the window-set's results leave) in the cycle after every group has closed it. Returns the
+    cycle of the last close (the results leave one cycle later)."""
     n = len(costs)
     if n == 0:
         return 0
+    steps = n if steps is None else steps
+    assert n % steps == 0
     ng = len(costs[0])
-    done = [0] * ng      # steps completed
-    left = [0] * ng      # cycles left on the current step (0: idle)
+    done = [0] * ng        # steps completed
+    left = [0] * ng        # cycles left on the current step (0: idle)
+    unclosed = [None] * ng  # window-set finished but not yet closed
+    staged = [None] * ng   # window-set held in the group's result stage
+    last_close = 0
     t = 0
-    while min(done) < n:
+    while min(done) < n or any(u is not None for u in unclosed):
+        if all(x is not None for x in staged):
+            assert len(set(staged)) == 1
+            staged = [None] * ng             # the window-set leaves this cycle
+        for g in range(ng):
+            if unclosed[g] is not None and staged[g] is None:
+                staged[g], unclosed[g] = unclosed[g], None
+                last_close = t
         slowest = min(done)
         for g in range(ng):
             s = done[g]
-            if left[g] == 0 and s < n and slowest >= s - run_ahead:
+            if left[g] == 0 and unclosed[g] is None and s < n and slowest >= s - run_ahead:
                 left[g] = costs[s][g]
         for g in range(ng):
             if left[g]:
                 left[g] -= 1
                 if left[g] == 0:
                     done[g] += 1
+                    if done[g] % steps == 0:
+                        unclosed[g] = done[g] // steps - 1
         t += 1
         assert t < 10_000_000
-    return t
+    return last_close
 
 
 def fc_sim(costs, columns: int) -> int:
@@ -297,7 +317,7 @@ def layer_cycles(acts, layer, window, config) -> dict:
                     pra += max(1, max(essential(x, window.signed) for col in pal for x in col))
                     ideal_bits += sum(group_bits([int(x)], window, mode) for col in pal for x in col)
             if config.run_ahead:
-                dst += run_ahead_sim(seq, config.run_ahead)
+                dst += run_ahead_sim(seq, config.run_ahead, ps.shape[1])
             else:
                 dst += sum(max(c) for c in seq)
     return {

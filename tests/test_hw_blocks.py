@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Each block of the bit-serial tile against :mod:`sim` in the Amaranth simulator."""
 from __future__ import annotations
 
@@ -122,14 +123,27 @@ def test_detector_widths(shape, signed):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "L{}_Nc{}_A{}_W{}".format(*s))
 @pytest.mark.parametrize("signed", [False, True])
-def test_sip_shift_accumulate(shape, signed):
+@pytest.mark.parametrize("sources", [1, 3])
+def test_sip_shift_accumulate(shape, signed, sources):
     """Random steps of random bit counts: the window result equals the integer dot product of
-    the bit-serial values with the weights, aligned by each step's lowest bit."""
+    the bit-serial values with the weights, aligned by each step's lowest bit. With several
+    weight sources (run-ahead, selection in the SIP) the step's weights sit in a random slot
+    among random decoys and ``select`` names it."""
     L, _, A, W = shape
-    sip = SIP(lanes=L, act_bits=A, weight_bits=W, acc_bits=A + W + 12)
-    seed = stable_seed("sip", shape, signed)
+    sip = SIP(lanes=L, act_bits=A, weight_bits=W, acc_bits=A + W + 12, sources=sources)
+    seed = stable_seed("sip", shape, signed, sources)
     print(f"random seed {seed}")
     rng = random.Random(seed)
+
+    def set_weights(ctx, weights):
+        if sources == 1:
+            ctx.set(sip.weights.as_value(), pack(weights, W))
+            return
+        k = rng.randrange(sources)
+        slots = [[rng.randint(-(1 << (W - 1)), (1 << (W - 1)) - 1) for _ in range(L)] for _ in range(sources)]
+        slots[k] = weights
+        ctx.set(sip.weights.as_value(), pack(slots, W))
+        ctx.set(sip.select, 1 << k)
 
     async def bench(ctx):
         ctx.set(sip.en, 1)
@@ -142,7 +156,7 @@ def test_sip_shift_accumulate(shape, signed):
             weights = [rng.randint(-(1 << (W - 1)), (1 << (W - 1)) - 1) for _ in range(L)]
             acts = [0] * L
             cycles = max(1, bits_n + rng.randint(0, 2))  # a group may finish before the step
-            ctx.set(sip.weights.as_value(), pack(weights, W))
+            set_weights(ctx, weights)
             for t in range(cycles):
                 active = t < bits_n
                 plane = [rng.randint(0, 1) if active else 0 for _ in range(L)]
@@ -266,6 +280,44 @@ def test_dispatcher_serialises_exactly(shape, window, detect, mode, trailing, gr
             np.testing.assert_array_equal(rebuilt, p, err_msg=f"step {s}")
 
     sim = Simulator(disp)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_result_buffer_in_parts():
+    """A set loaded in parts is offered once every part is in; a loaded part cannot load again
+    until the set leaves (then in the same cycle), so the parts never mix window-sets."""
+    from amaranth.hdl import unsigned
+    from amaranth.lib import data
+
+    from dstripes.hw.result_buffer import ResultBuffer
+
+    buf = ResultBuffer(data.ArrayLayout(unsigned(8), 4), parts=2)   # parts: elements 0-1, 2-3
+    with pytest.raises(ValueError, match="length 3 divides"):
+        ResultBuffer(data.ArrayLayout(unsigned(8), 4), parts=3)
+
+    async def bench(ctx):
+        ctx.set(buf.result.ready, 1)
+        ctx.set(buf.data.as_value(), pack([1, 2, 3, 4], 8))
+        ctx.set(buf.load, 0b01)
+        assert ctx.get(buf.can_load) == 0b11
+        await ctx.tick()
+        ctx.set(buf.load, 0)
+        assert ctx.get(buf.result.valid) == 0 and ctx.get(buf.can_load) == 0b10
+        await ctx.tick()
+        ctx.set(buf.data.as_value(), pack([9, 9, 5, 6], 8))
+        ctx.set(buf.load, 0b10)
+        await ctx.tick()
+        assert ctx.get(buf.result.valid) == 1 and ctx.get(buf.can_load) == 0b11  # leaving now
+        assert ctx.get(buf.result.payload.as_value()) == pack([1, 2, 5, 6], 8)
+        ctx.set(buf.data.as_value(), pack([7, 8, 0, 0], 8))
+        ctx.set(buf.load, 0b01)          # part 0 of the next set, in the cycle the set leaves
+        await ctx.tick()
+        ctx.set(buf.load, 0)
+        assert ctx.get(buf.result.valid) == 0 and ctx.get(buf.can_load) == 0b10
+
+    sim = Simulator(buf)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()

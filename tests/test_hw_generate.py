@@ -45,11 +45,17 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys, scheme):
                                               for p in ("act", "weight", "result")}
 
 
-@pytest.mark.parametrize("scheme", ["dstripes", "stripes", "dadn"])
-def test_verilator_lint_clean(tmp_path, scheme):
+#: The run-ahead tile, with each weight selection.
+RUN_AHEAD = {"mux": ["--run-ahead", "2"], "sip": ["--run-ahead", "1", "--weight-select", "sip"]}
+
+
+@pytest.mark.parametrize("scheme,extra", [(s, EXTRA[s]) for s in EXTRA] +
+                         [("dstripes", EXTRA["dstripes"] + RUN_AHEAD[k]) for k in RUN_AHEAD],
+                         ids=list(EXTRA) + [f"dstripes-run-ahead-{k}" for k in RUN_AHEAD])
+def test_verilator_lint_clean(tmp_path, scheme, extra):
     """``verilator --lint-only -Wall`` reports nothing beyond the generator properties waived
     (with their reasons) in hw/lint.vlt."""
-    assert main(["generate", "--scheme", scheme, *SMALL, *EXTRA[scheme], "--out", str(tmp_path)]) == 0
+    assert main(["generate", "--scheme", scheme, *SMALL, *extra, "--out", str(tmp_path)]) == 0
     root = verilator_root()
     env = {**os.environ, "VERILATOR_ROOT": str(root)}
     r = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", str(LINT_WAIVERS),
@@ -60,6 +66,9 @@ def test_verilator_lint_clean(tmp_path, scheme):
 
 
 @pytest.mark.parametrize("argv,needle", [
+    (["--run-ahead", "-1"], "run_ahead must be a non-negative integer, not -1"),
+    (["--weight-select", "sip"], "--weight-select sip applies only to a run-ahead tile"),
+    (["--scheme", "stripes", "--run-ahead", "1"], "--run-ahead 1 does not apply to the stripes tile"),
     (["--lanes", "0"], "lanes must be a positive integer, not 0"),
     (["--group", "3"], "group size 3 does not divide columns 16"),
     (["--act-bits", "40"], "act_bits must be between 2 and 32, not 40"),
@@ -85,3 +94,21 @@ def test_block_parameter_errors_name_the_value():
         build_tile("pragmatic")
     with pytest.raises(ValueError, match="count_bits must be between 1 and 32, not 0"):
         check_int("count_bits", 0, 1, 32)
+
+
+def test_generate_run_ahead_manifest(tmp_path, capsys):
+    """The run-ahead tile is the Dynamic Stripes kind with ``run_ahead``: same top, ports and
+    latency as lock-step, its parameters in the manifest."""
+    assert main(["generate", *SMALL, *EXTRA["dstripes"], "--out", str(tmp_path / "lock"), "--json"]) == 0
+    lock = json.loads(capsys.readouterr().out)
+    assert main(["generate", *SMALL, *EXTRA["dstripes"], *RUN_AHEAD["sip"], "--out", str(tmp_path / "ra"),
+                 "--json"]) == 0
+    ra = json.loads(capsys.readouterr().out)
+    assert ra["top"] == lock["top"] == "dstripes_tile" and ra["ports"] == lock["ports"]
+    assert ra["latency"] == lock["latency"]
+    assert ra["parameters"]["run_ahead"] == 1 and ra["parameters"]["weight_select"] == "sip"
+    assert lock["parameters"]["run_ahead"] == 0
+    # the default selection is resolved in the manifest: G = 2 -> a mux per group
+    assert main(["generate", *SMALL, *EXTRA["dstripes"], *RUN_AHEAD["mux"], "--out", str(tmp_path / "mux"),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameters"]["weight_select"] == "mux"

@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dstripes.hw import build_tile
+from dstripes.hw import build_tile, kind
+from dstripes.hw.run_ahead import RunAheadTile
+from dstripes.hw.tile import SerialTile
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import step_costs
+from dstripes.sim.cycles import run_cycles, step_costs, step_group_bits
 from dstripes.sim.fixed import Window
 from dstripes.sim.functional import conv_int
 from dstripes.sim.layer import Layer
@@ -87,19 +89,24 @@ def random_layer(rng, signed=False, lanes=4, act_bits=8, weight_bits=8):
     return layer, window, acts, weights
 
 
-@pytest.mark.parametrize("scheme,mode,group,trim", [
-    ("dstripes", "leading", 1, "leading"),
-    ("dstripes", "both", 2, "both"),
-    ("dstripes", "leading", 2, "both"),
-    ("dstripes", "static", 1, "leading"),
-    ("stripes", "static", 1, None),
-    ("dadn", "static", 1, None),
-])
+@pytest.mark.parametrize("scheme,mode,group,trim,ahead", [
+    ("dstripes", "leading", 1, "leading", None),
+    ("dstripes", "both", 2, "both", None),
+    ("dstripes", "leading", 2, "both", None),
+    ("dstripes", "static", 1, "leading", None),
+    ("stripes", "static", 1, None, None),
+    ("dadn", "static", 1, None, None),
+    # run-ahead tiles: (R, weight selection)
+    ("dstripes", "leading", 1, "leading", (1, "mux")),
+    ("dstripes", "both", 2, "both", (2, "sip")),
+], ids=lambda v: "-".join(map(str, v)) if isinstance(v, tuple) else str(v))
 @pytest.mark.parametrize("widths", WIDTHS, ids=lambda w: f"A{w[0]}_W{w[1]}")
 @pytest.mark.parametrize("signed", [False, True])
-def test_random_layers(scheme, mode, group, trim, widths, signed, rng):
+def test_random_layers(scheme, mode, group, trim, ahead, widths, signed, rng):
     a, w = widths
-    cfg = TileConfig(**{**SMALL, "act_bits": a, "weight_bits": w}, group=group, trim=trim or "leading")
+    r, select = ahead or (0, "mux")
+    cfg = TileConfig(**{**SMALL, "act_bits": a, "weight_bits": w}, group=group, trim=trim or "leading",
+                     run_ahead=r, weight_select=select)
     tile = build_tile(scheme, cfg)
     layer, window, acts, weights = random_layer(rng, signed=signed, act_bits=a, weight_bits=w)
     run = make_run(tile, scheme, cfg, acts, weights, layer, window, mode)
@@ -107,12 +114,12 @@ def test_random_layers(scheme, mode, group, trim, widths, signed, rng):
     check(tile, cfg, run, got, cycles)
 
 
-@pytest.mark.parametrize("scheme", ["dstripes", "stripes", "dadn"])
-def test_stalls_and_backpressure(scheme):
+@pytest.mark.parametrize("scheme,run_ahead", [("dstripes", 0), ("stripes", 0), ("dadn", 0), ("dstripes", 2)])
+def test_stalls_and_backpressure(scheme, run_ahead):
     """Random idle cycles on both producers and back-pressure on the consumer: results exact,
     nothing lost or repeated, and the run can only be slower than the always-ready count."""
     rng = np.random.default_rng(11)
-    cfg = TileConfig(**SMALL)
+    cfg = TileConfig(**SMALL, run_ahead=run_ahead)
     tile = build_tile(scheme, cfg)
     layer, window, acts, weights = random_layer(rng)
     mode = "leading" if scheme == "dstripes" else "static"
@@ -121,12 +128,12 @@ def test_stalls_and_backpressure(scheme):
     check(tile, cfg, run, got, cycles, exact_cycles=False)
 
 
-@pytest.mark.parametrize("scheme", ["dstripes", "dadn"])
-def test_reset_mid_run_then_clean_runs(scheme):
+@pytest.mark.parametrize("scheme,run_ahead", [("dstripes", 0), ("dadn", 0), ("dstripes", 1)])
+def test_reset_mid_run_then_clean_runs(scheme, run_ahead):
     """A reset in the middle of a run, then that run replayed and a second run back to back:
     both exact, cycles included."""
     rng = np.random.default_rng(12)
-    cfg = TileConfig(**SMALL, trim="both", group=2)
+    cfg = TileConfig(**SMALL, trim="both", group=2, run_ahead=run_ahead)
     tile = build_tile(scheme, cfg)
     runs = []
     for signed in (False, True):
@@ -188,3 +195,65 @@ def test_filter_set_and_signed_first_layer():
     run = make_run(tile, "dstripes", cfg, acts, weights, layer, window, "leading", filter_set=2)
     [(got, cycles)] = run_tile(tile, [run])
     check(tile, cfg, run, got, cycles)
+
+
+def test_run_ahead_zero_is_the_lock_step_tile():
+    """R = 0 builds the lock-step tile itself; R >= 1 the run-ahead tile, same ports and latency."""
+    lock = build_tile("dstripes", TileConfig(**SMALL))
+    ahead = build_tile("dstripes", TileConfig(**SMALL, run_ahead=1))
+    assert isinstance(lock, SerialTile) and isinstance(ahead, RunAheadTile)
+    assert ahead.signature.members.keys() == lock.signature.members.keys()
+    assert ahead.latency == lock.latency == 4
+    # the weight selection is irrelevant in lock-step: the same tile whatever it says
+    assert kind("dstripes").own(TileConfig(**SMALL, weight_select="sip")) == TileConfig(**SMALL)
+
+
+@pytest.mark.parametrize("run_ahead,select", [(1, "mux"), (3, "sip"), (2, "mux")])
+def test_run_ahead_window_sets_shorter_than_the_run_ahead(run_ahead, select):
+    """1x1 layers with one channel block (one step per window-set) and a 3x1 kernel (three
+    steps): groups close different window-sets at once, so the one-entry result stages hold the
+    fast ones back. Results exact, and RTL = the model's count (with the stages) + the latency.
+
+    The first layer is built so that the stages cost cycles: column 0 is slow in window-set 0,
+    column 1 in window-set 2; column 1 may not close window-set 1 before column 0 closed
+    window-set 0, so its slow step starts late."""
+    rng = np.random.default_rng(15 + run_ahead)
+    cfg = TileConfig(**SMALL, run_ahead=run_ahead, weight_select=select)
+    tile = build_tile("dstripes", cfg)
+    window = Window(7, 0)
+    crafted = np.ones((3, 3, 4), dtype=np.int64)   # 3 window-sets of the 4 windows of a row
+    crafted[:, 0, 0] = crafted[:, 2, 1] = 255
+    cases = [(Layer(3, 3, 4, 2, 1, 1), crafted)]
+    layer = Layer(4, 6, 5, 3, 3, 1, 1, 1, 1, 0)
+    cases.append((layer, rng.choice([0, 1, 255], size=(layer.c, layer.h, layer.w), p=[0.45, 0.4, 0.15])))
+    for layer, acts in cases:
+        weights = rng.integers(-128, 128, (layer.k, layer.c, layer.kh, layer.kw))
+        run = make_run(tile, "dstripes", cfg, acts, weights, layer, window, "leading")
+        [(got, cycles)] = run_tile(tile, [run])
+        check(tile, cfg, run, got, cycles)
+        bits = step_group_bits(acts, layer, window, cfg, "leading")
+        assert cycles == run_cycles(bits, run_ahead=run_ahead) + tile.latency
+        if layer.kh == 1:  # held back to the lock-step 8 + 1 + 8; as one window-set it would be less
+            assert run_cycles(bits, run_ahead=run_ahead) == 17
+            assert run_cycles(bits.reshape(-1, bits.shape[-1]), run_ahead=run_ahead) < 17
+
+
+def test_run_ahead_is_faster_and_overhead_is_a_constant():
+    """The run-ahead tile: ``RTL - ideal`` is its latency whatever the run length, and it beats
+    the lock-step tile on the same run by exactly what the model says."""
+    rng = np.random.default_rng(16)
+    layer = Layer(6, 8, 8, 2, 3, 3, 1, 1, 1, 1)
+    window = Window(7, 0)
+    acts = np.where(rng.random((6, 8, 8)) < 0.5, 0, rng.integers(0, 256, (6, 8, 8)) >> rng.integers(0, 8, (6, 8, 8)))
+    weights = rng.integers(-128, 128, (2, 6, 3, 3))
+    cfg = TileConfig(**SMALL, run_ahead=2)
+    tile, lock = build_tile("dstripes", cfg), build_tile("dstripes", TileConfig(**SMALL))
+    bits = step_group_bits(acts, layer, window, cfg, "leading")
+    for n in (1, 3, bits.shape[0]):
+        run = make_run(tile, "dstripes", cfg, acts, weights, layer, window, "leading", window_sets=n)
+        [(got, cycles)] = run_tile(tile, [run])
+        check(tile, cfg, run, got, cycles)
+        assert cycles - run_cycles(bits[:n], run_ahead=2) == tile.latency
+    lrun = make_run(lock, "dstripes", TileConfig(**SMALL), acts, weights, layer, window, "leading")
+    [(_, lcycles)] = run_tile(lock, [lrun])
+    assert cycles < lcycles and lcycles - cycles == run_cycles(bits, run_ahead=0) - run_cycles(bits, run_ahead=2)

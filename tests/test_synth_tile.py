@@ -18,7 +18,7 @@ from dstripes.sim.errors import ConfigError
 from dstripes.synth.perf_area import (dstripes_overhead, perf_per_area, reference_workload,
                              sample_workloads, select_workloads, total_cycles, workload_cycles)
 from dstripes.synth.tile import TileArea, BlockUse, synth_tiles
-from dstripes.synth.flow import BlockArea
+from dstripes.synth.flow import GE_LIBERTY as GE_LIB, BlockArea
 
 SMALL = TileConfig(lanes=4, columns=2, rows=2, act_bits=8, weight_bits=8)
 
@@ -94,6 +94,26 @@ def test_identical_blocks_shared_across_schemes(toy):
     for scheme in ("stripes", "dstripes"):
         for f in ("block.v", "synth.ys", "yosys.log", "cmos.rpt", "ge.rpt", "depth.rpt"):
             assert (out / scheme / "sip_array" / f).is_file(), (scheme, f)
+
+
+def test_cache_skips_identical_blocks(tmp_path):
+    """A second synthesis of the same tiles finds every distinct block in the cache (same
+    areas, nothing run); a block whose Verilog changes is a miss, so it is synthesised."""
+    from dstripes.synth.cache import SynthCache
+
+    cache = SynthCache(tmp_path / "cache")
+    first, again, stats = {}, {}, {}
+    first = synth_tiles(["dadn", "stripes"], SMALL, blocks=toy_blocks, jobs=2, cache=cache, stats=stats)
+    assert stats["cached"] == 0 and stats["unique"] > 0
+    again = synth_tiles(["dadn", "stripes"], SMALL, blocks=toy_blocks, jobs=2, cache=cache, stats=stats)
+    assert stats["cached"] == stats["unique"]
+    assert {s: t.as_dict() for s, t in again.items()} == {s: t.as_dict() for s, t in first.items()}
+    wider = TileConfig(lanes=5, columns=2, rows=2, act_bits=8, weight_bits=8)
+    synth_tiles(["stripes"], wider, blocks=toy_blocks, jobs=2, cache=cache, stats=stats)
+    assert 0 < stats["cached"] < stats["unique"]   # the control block is the same, the lanes not
+    key = cache.key("flag", "module flag(); endmodule\n")
+    assert key != cache.key("flag", "module flag(); endmodule\n", GE_LIB)   # a liberty is in the key
+    assert cache.get(key) is None
 
 
 def test_area_grows_with_lanes():

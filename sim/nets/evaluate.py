@@ -176,8 +176,19 @@ def _count_task(item):
     return count_photos(worker_net(spec), netkey, photos, quant, configs)
 
 
+def check_act_bits(profile: Profile, act_bits: int) -> None:
+    """A :class:`ConfigError` naming the first layer whose profiled window does not fit
+    ``act_bits``-bit activations."""
+    if profile.act_bits > act_bits:
+        for l in profile.layers:
+            if l.msb + 1 > act_bits:
+                raise ConfigError(f"layer {l.name}: profiled window [{l.msb}:{l.lsb}] needs "
+                                  f"{l.msb + 1}-bit activations, more than act_bits {act_bits}")
+
+
 def evaluate_network(net: Network, profile: Profile, images, config: TileConfig = TileConfig(), *,
-                     client=None, progress: bool = True, chunk: int = 2, jobs=None, batch=None) -> Evaluation:
+                     client=None, progress: bool = True, chunk: int = 2, jobs=None, batch=None,
+                     configs: dict | None = None) -> Evaluation:
     """Count the cycles of ``net`` on ``images`` with the windows of ``profile``.
 
     Parameters
@@ -191,6 +202,10 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
     client : dask.distributed.Client, optional
         Captures and counts each chunk of ``chunk`` photos on a Dask worker (:mod:`.runs`);
         default: in this process. ``jobs`` and ``batch`` are accepted for older callers.
+    configs : dict, optional
+        ``key -> TileConfig`` to count instead of :func:`variants` (e.g. the points of a design
+        sweep, all counted on one capture of the photos). :meth:`Evaluation.totals` and
+        :meth:`Evaluation.as_dict` need the key ``dstripes`` among them.
     """
     from tqdm import tqdm
     from .runs import Runner, as_photos
@@ -203,14 +218,14 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
     if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
         raise ConfigError(f"chunk must be a positive integer, not {chunk!r}")
     profile.check_network(net)
-    if profile.act_bits > config.act_bits:
-        for l in profile.layers:
-            if l.msb + 1 > config.act_bits:
-                raise ConfigError(f"layer {l.name}: profiled window [{l.msb}:{l.lsb}] needs "
-                                  f"{l.msb + 1}-bit activations, more than act_bits {config.act_bits}")
+    for c in [config] + list((configs or {}).values()):
+        check_act_bits(profile, c.act_bits)
     layers = net.layers()
     quant = profile.quant()
-    configs = variants(config)
+    if configs is None:
+        configs = variants(config)
+    elif not configs or not all(isinstance(c, TileConfig) for c in configs.values()):
+        raise ConfigError("configs must map names to at least one TileConfig")
     t0 = time.time()
     runner = Runner(net, client=client, progress=progress)
     chunks = [photos[i:i + chunk] for i in range(0, len(photos), chunk)]
@@ -226,7 +241,7 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
             per_photo[i * chunk:i * chunk + len(c)] = count_photos(net, runner.netkey, c, quant, configs)
     results = {key: [merge([pp[l.name][key] for pp in per_photo]) for l in layers] for key in configs}
     photo_totals = []
-    for p, pp in zip(photos, per_photo):
+    for p, pp in zip(photos, per_photo if DSTRIPES.name in configs else ()):
         t = {}
         for conv_only in (False, True):
             ls = [pp[l.name][DSTRIPES.name] for l in layers if not (conv_only and l.fc)]

@@ -606,5 +606,27 @@ def builtin_profile_path(network: str, target="100") -> str:
                         f"{network}-{check_target(target)}.json")
 
 
+def network_profile(net: Network, model: str, target: str = "100", path: str | None = None, *,
+                    photos=None, progress: bool = True, note=None) -> Profile:
+    """The profile to evaluate ``net`` (called ``model`` by the user) with: the file ``path``;
+    else the shipped profile of a built-in network at the network's input size; else a fresh
+    profile for ``target`` on ``photos(16)`` (then ``note`` says so)."""
+    import os
+
+    from .models import BUILTIN
+
+    if path:
+        return Profile.load(path)
+    if model in BUILTIN and os.path.isfile(builtin_profile_path(model, target)):
+        prof = Profile.load(builtin_profile_path(model, target))
+        if prof.input.get("size") == net.size:
+            return prof
+    if photos is None:
+        raise ConfigError(f"no shipped profile for {net.name} at {net.size}x{net.size}; give a profile file")
+    if note is not None:
+        note(f"no shipped profile for {net.name} at {net.size}x{net.size}: profiling on 16 photos first")
+    return profile_network(net, photos(16), targets=(target,), progress=progress)[target]
+
+
 __all__ = ["LayerProfile", "Profile", "profile_network", "container_scale", "builtin_profile_path",
-           "TARGETS"]
+           "network_profile", "TARGETS"]
