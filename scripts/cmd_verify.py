@@ -31,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--profile", default=None, metavar="PROFILE.json",
                    help="precision profile (default: the shipped profile of a built-in network, at any "
                         "--size; other networks are profiled on 16 photos first)")
-    add_tile_options(p, tiles=False, run_ahead=False)
+    add_tile_options(p, tiles=False)
     p.add_argument("--out", required=True, metavar="DIR", help="folder for verify.json, report.md, layers.csv")
     p.add_argument("--json", action="store_true", help="print verify.json")
     p.set_defaults(func=run)

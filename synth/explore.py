@@ -601,7 +601,7 @@ def _assemble(configs, sweep, base, tiles, cycles, net, prof, pics, liberty) -> 
             "perf_per_transistor_over_stripes": sp_s / (t.transistors / s.transistors),
             "perf_per_transistor_over_dadn": sp_d / (t.transistors / d.transistors),
             "perf_per_transistor_over_lockstep": sp_lock / (t.transistors / tl.transistors),
-            "references": {"stripes": _area_dict(s), "dadn": _area_dict(d),
+            "references": {STRIPES.name: _area_dict(s), DADN.name: _area_dict(d),
                            "lockstep": {**_area_dict(tl), "cycles": cl[DSTRIPES.name]}},
         }
         points.append(p)
@@ -720,9 +720,9 @@ def plot(result: dict, path) -> str:
         if p["published"]:
             ax.scatter([x[i]], [y[i]], marker="*", s=260, color="tab:red", zorder=4,
                        label="published design (G=1, lock-step)")
-    refs = {round(p["references"]["stripes"]["ge"]) for p in pts}
+    refs = {round(p["references"][STRIPES.name]["ge"]) for p in pts}
     for j, ge in enumerate(sorted(refs)):
-        ax.scatter([ge / scale], [1.0], marker="s", color="grey", zorder=3, label="Stripes" if j == 0 else None)
+        ax.scatter([ge / scale], [1.0], marker="s", color="grey", zorder=3, label=STRIPES.title if j == 0 else None)
     ax.set_xlabel(f"tile area ({unit} NAND2 gate equivalents)")
     ax.set_ylabel("speed-up over Stripes")
     ax.set_title(f"{result['network']}: speed-up against area ({len(result['images'])} photos)")

@@ -43,6 +43,20 @@ def test_two_vgg16_layers_on_two_local_workers(tmp_path, capsys):
     assert "PASSED" in (out / "report.md").read_text()
 
 
+def test_the_run_ahead_tile_through_verify(tmp_path, capsys):
+    """The run-ahead Dynamic Stripes tile (G = 1, R = 2) on two real layers: exact, and its RTL
+    cycles below the lock-step tile's on the same layers (the model says it runs ahead)."""
+    rc, ahead, err, _ = _verify(tmp_path, capsys, "--model", "vgg16-hed", "--layers", "conv1_2,conv2_1",
+                                "--group", "1", "--run-ahead", "2", "--jobs", "1")
+    assert rc == 0, err
+    assert ahead["passed"] and all(l["mismatches"] == 0 and l["cycles_rtl"] == l["cycles_model"]
+                                   for l in ahead["layers"])
+    rc, lock, err, _ = _verify(tmp_path, capsys, "--model", "vgg16-hed", "--layers", "conv1_2,conv2_1",
+                               "--group", "1", "--jobs", "1")
+    assert rc == 0, err
+    assert ahead["total"]["cycles_ideal"] < lock["total"]["cycles_ideal"]
+
+
 def test_a_depthwise_layer_runs_every_convolution_group(tmp_path, capsys):
     """MobileNet-v2's features.3 depthwise 3x3 (144 channels, 144 groups): each convolution
     group is a run of its own, each exact."""
