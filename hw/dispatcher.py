@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .detector import PrecisionDetector, group_detection_layout
 from .input_register import InputRegister
-from .params import check_int, index_bits, pallet_layout, weight_layout
+from .params import check_dispatch, index_bits, pallet_layout, weight_layout
 
 
 def plane_layout(lanes: int, columns: int, rows: int, act_bits: int, weight_bits: int,
@@ -76,14 +76,8 @@ class Dispatcher(wiring.Component):
 
     def __init__(self, *, lanes=16, columns=16, rows=16, act_bits=16, weight_bits=16, group=1,
                  detect=True, trailing=False):
-        self._lanes = check_int("lanes", lanes)
-        self._columns = check_int("columns", columns)
-        self._rows = check_int("rows", rows)
-        self._act_bits = check_int("act_bits", act_bits, 2)
-        self._weight_bits = check_int("weight_bits", weight_bits, 2)
-        self._group = check_int("group", group)
-        if columns % group:
-            raise ValueError(f"group {group} does not divide columns {columns}")
+        (self._lanes, self._columns, self._rows, self._act_bits, self._weight_bits,
+         self._group) = check_dispatch(lanes, columns, rows, act_bits, weight_bits, group)
         self._detect = bool(detect)
         self._trailing = bool(trailing) and self._detect
         super().__init__({

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth.hdl import unsigned, signed
-from amaranth.lib import data
+from amaranth.lib import data, stream
+from amaranth.lib.wiring import In, Out
 
 from dstripes.sim.config import TileConfig
 
@@ -95,3 +96,26 @@ def run_layout(act_bits: int, count_bits: int) -> data.StructLayout:
         "steps": unsigned(count_bits),
         "window_sets": unsigned(count_bits),
     })
+
+
+def serial_streams(config: TileConfig, count_bits: int) -> dict:
+    """The stream members of a bit-serial tile (docs/design.md §7): ``config``, ``act``
+    (pallets), ``weight`` (bricks) in, ``result`` (one window-set's ``Nc x Nr`` sums) out."""
+    c = config
+    return {
+        "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
+        "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
+        "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
+        "result": Out(stream.Signature(result_layout(c.rows, c.columns, c.acc_bits))),
+    }
+
+
+def check_dispatch(lanes, columns, rows, act_bits, weight_bits, group) -> tuple[int, ...]:
+    """A dispatcher's geometry, validated: ``(lanes, columns, rows, act_bits, weight_bits, group)``;
+    ``group`` must divide ``columns``."""
+    out = (check_int("lanes", lanes), check_int("columns", columns), check_int("rows", rows),
+           check_int("act_bits", act_bits, 2), check_int("weight_bits", weight_bits, 2), check_int("group", group))
+    if columns % group:
+        raise ValueError(f"group {group} does not divide columns {columns}")
+    return out
+

@@ -31,8 +31,8 @@ from dstripes.sim.config import TileConfig
 from .controller import Controller
 from .detector import PrecisionDetector, group_detection_layout
 from .input_register import InputRegister
-from .params import (COUNT_BITS, CYCLE_BITS, SynthBlock, check_config, check_int, index_bits,
-                     pallet_layout, result_layout, run_layout, weight_layout)
+from .params import (COUNT_BITS, CYCLE_BITS, SynthBlock, check_config, check_dispatch, check_int, index_bits,
+                     pallet_layout, result_layout, serial_streams, weight_layout)
 from .result_buffer import ResultBuffer
 from .sip import SIP
 from .tree import reduce_tree
@@ -115,14 +115,8 @@ class RunAheadDispatcher(wiring.Component):
 
     def __init__(self, *, lanes=16, columns=16, rows=16, act_bits=16, weight_bits=16, group=1,
                  run_ahead=1, trailing=False):
-        self._lanes = check_int("lanes", lanes)
-        self._columns = check_int("columns", columns)
-        self._rows = check_int("rows", rows)
-        self._act_bits = check_int("act_bits", act_bits, 2)
-        self._weight_bits = check_int("weight_bits", weight_bits, 2)
-        self._group = check_int("group", group)
-        if columns % group:
-            raise ValueError(f"group {group} does not divide columns {columns}")
+        (self._lanes, self._columns, self._rows, self._act_bits, self._weight_bits,
+         self._group) = check_dispatch(lanes, columns, rows, act_bits, weight_bits, group)
         self._run_ahead = check_int("run_ahead", run_ahead, 1)
         self._trailing = bool(trailing)
         groups, slots = columns // group, run_ahead + 1
@@ -393,10 +387,7 @@ class RunAheadTile(wiring.Component):
             raise ValueError(f"weight_select must be {SELECT_AUTO!r}, {SELECT_MUX!r} or {SELECT_SIP!r}, "
                              f"not {c.weight_select!r}")
         super().__init__({
-            "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
-            "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
-            "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
-            "result": Out(stream.Signature(result_layout(c.rows, c.columns, c.acc_bits))),
+            **serial_streams(c, count_bits),
             "busy": Out(1),
             "cycles": Out(CYCLE_BITS),
         })

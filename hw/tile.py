@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import Out
 
 from dstripes.sim.config import TileConfig
 
 from .controller import Controller
 from .dispatcher import Dispatcher
-from .params import (COUNT_BITS, CYCLE_BITS, SynthBlock, check_config, check_int, pallet_layout,
-                     result_layout, run_layout, weight_layout)
+from .params import COUNT_BITS, CYCLE_BITS, SynthBlock, check_config, check_int, result_layout, serial_streams
 from .result_buffer import ResultBuffer
 from .sip import SIP
 
@@ -60,10 +59,7 @@ class SerialTile(wiring.Component):
         self._count_bits = check_int("count_bits", count_bits, 1, 32)
         c = config
         super().__init__({
-            "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
-            "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
-            "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
-            "result": Out(stream.Signature(result_layout(c.rows, c.columns, c.acc_bits))),
+            **serial_streams(c, count_bits),
             "busy": Out(1),
             "cycles": Out(CYCLE_BITS),
         })

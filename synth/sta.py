@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -39,16 +38,8 @@ def sta_path(path: str | os.PathLike | None = None) -> str:
     ToolError
         If it cannot be found or is not executable.
     """
-    if path is None:
-        path = os.environ.get(STA_ENV) or shutil.which("sta")
-        if path is None:
-            raise ToolError("OpenSTA (sta) not found: install Debian's opensta "
-                            f"(apt-get install opensta, or scripts/setup.sh) or set {STA_ENV}")
-    path = str(path)
-    resolved = shutil.which(path) if os.sep not in path else path
-    if resolved is None or not os.access(resolved, os.X_OK) or os.path.isdir(resolved):
-        raise ToolError(f"OpenSTA executable not found or not executable: {path}")
-    return resolved
+    return _yosys.find_tool(path, name="OpenSTA", command="sta", env=STA_ENV,
+                            install="install Debian's opensta (apt-get install opensta, or scripts/setup.sh)")
 
 
 @functools.lru_cache(maxsize=None)

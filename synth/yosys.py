@@ -35,16 +35,23 @@ def yosys_path(path: str | os.PathLike | None = None) -> str:
     ToolError
         If the named or found executable does not exist.
     """
+    return find_tool(path, name="yosys", command="yosys", env=YOSYS_ENV, candidates=_DEFAULT_CANDIDATES,
+                     install="install Debian's yosys (apt-get install yosys)")
+
+
+def find_tool(path, *, name: str, command: str, env: str, install: str, candidates=()) -> str:
+    """An external tool's executable: ``path``, else ``$env``, else the first executable of
+    ``candidates``, else ``command`` on ``PATH``; a :class:`ToolError` naming ``name`` and how
+    to ``install`` it otherwise."""
     if path is None:
-        path = os.environ.get(YOSYS_ENV) or next(
-            (p for p in _DEFAULT_CANDIDATES if os.access(p, os.X_OK)), None) or shutil.which("yosys")
+        path = os.environ.get(env) or next(
+            (p for p in candidates if os.access(p, os.X_OK)), None) or shutil.which(command)
         if path is None:
-            raise ToolError("yosys not found: install Debian's yosys (apt-get install yosys) "
-                              f"or set {YOSYS_ENV}")
+            raise ToolError(f"{name} not found: {install} or set {env}")
     path = str(path)
     resolved = shutil.which(path) if os.sep not in path else path
     if resolved is None or not os.access(resolved, os.X_OK) or os.path.isdir(resolved):
-        raise ToolError(f"yosys executable not found or not executable: {path}")
+        raise ToolError(f"{name} executable not found or not executable: {path}")
     return resolved
 
 

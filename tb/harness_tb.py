@@ -32,7 +32,7 @@ from . import memfile
 from .harness import load_arrays, load_params, save_result
 from .payload import codec
 from .streams import level
-from .verdict import Check, FAILED, PASSED, Verdict, run_verdict
+from .verdict import Check, FAILED, PASSED, Verdict, runs_verdict
 
 
 class HarnessClock:
@@ -287,12 +287,7 @@ async def harness_runs(dut):
                               "got": f"{level(dut.first_got):x}" if level(dut.first_got) is not None else "x",
                               "expected": f"{level(dut.first_want):x}" if g < len(runs) else None}
 
-    several = len(outcomes) > 1
-    verdict = Verdict(())
-    for o in outcomes:
-        v = run_verdict(o, cycles_required=params["check_cycles"], label=f"run {o['run']}: " if several else "")
-        o["verdict"] = v.as_dict()
-        verdict = verdict + v
+    verdict = runs_verdict(outcomes, cycles_required=params["check_cycles"])
     totals = {k: [sum(bc[k][0] for bc in batch_checks), sum(bc[k][1] for bc in batch_checks)]
               for k in ("act_count", "weight_count", "result_count")}
     names = {"act_count": "activation transfers", "weight_count": "weight transfers",

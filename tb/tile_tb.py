@@ -24,7 +24,7 @@ from .harness import load_arrays, load_params, save_result
 from .payload import codec
 from .streams import Domain, StreamDriver, StreamMonitor, level
 from .toggles import ToggleMonitor
-from .verdict import Check, FAILED, Verdict, run_verdict
+from .verdict import Check, FAILED, Verdict, runs_verdict
 
 _MAX_MISMATCHES = 10  # reported in full; the rest are only counted
 
@@ -157,12 +157,7 @@ async def tile_runs(dut):
     if toggles is not None:
         toggles.stop()
         save_result("toggles", toggles.result())
-    several = len(outcomes) > 1
-    verdict = Verdict(())
-    for o in outcomes:
-        v = run_verdict(o, cycles_required=params["check_cycles"], label=f"run {o['run']}: " if several else "")
-        o["verdict"] = v.as_dict()
-        verdict = verdict + v
+    verdict = runs_verdict(outcomes, cycles_required=params["check_cycles"])
     if interrupted is not None and interrupted["mismatches"]:
         verdict = verdict + Verdict((Check("results before the reset", FAILED,
                                            f"{interrupted['mismatches']} differ from the model"),))

@@ -96,6 +96,18 @@ def run_verdict(outcome: dict, *, cycles_required: bool, label: str = "") -> Ver
     return Verdict(tuple(checks))
 
 
+def runs_verdict(outcomes: list, *, cycles_required: bool) -> Verdict:
+    """:func:`run_verdict` of every run, each outcome given its ``verdict`` (as a dict), and
+    their sum; check names carry ``"run i: "`` when there are several runs."""
+    several = len(outcomes) > 1
+    verdict = Verdict(())
+    for o in outcomes:
+        v = run_verdict(o, cycles_required=cycles_required, label=f"run {o['run']}: " if several else "")
+        o["verdict"] = v.as_dict()
+        verdict = verdict + v
+    return verdict
+
+
 def merged(verdict: Verdict) -> Verdict:
     """One check per kind over several runs (checks named ``"run i: <name>"``): failed if any
     run's failed (with the first failure's detail), not checked if no run's was checked, passed

@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.controller import Controller
 from dstripes.hw.input_register import InputRegister
-from dstripes.hw.params import pallet_layout, result_layout, run_layout, weight_layout
+from dstripes.hw.params import pallet_layout, result_layout, run_layout, serial_streams, weight_layout
 from dstripes.hw.result_buffer import ResultBuffer
 from dstripes.hw.tile import SerialTile
 from dstripes.sim.config import TileConfig
@@ -208,10 +208,7 @@ class TileStreamHarness(wiring.Component):
         c = config
         self._cb = count_bits
         super().__init__({
-            "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
-            "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
-            "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
-            "result": Out(stream.Signature(result_layout(c.rows, c.columns, c.acc_bits))),
+            **serial_streams(c, count_bits),
             "busy": Out(1),
             "stable": Out(1), "transfers": Out(1),
         })
