@@ -66,6 +66,16 @@ def test_a_depthwise_layer_runs_every_convolution_group(tmp_path, capsys):
     assert l["runs"] == 144 and l["mismatches"] == 0 and l["cycles_rtl"] == l["cycles_model"]
 
 
+def test_resnet50_stride_2_and_1x1_layers(tmp_path, capsys):
+    """ResNet-50's 7x7 stride-2 first layer, a 1x1 layer and a 1x1 stride-2 downsample: exact."""
+    rc, d, err, _ = _verify(tmp_path, capsys, "--model", "resnet50-imgsim", "--size", "16",
+                            "--layers", "conv1,layer1.0.conv1,layer2.0.downsample.0", "--jobs", "1")
+    assert rc == 0, err
+    assert [l["name"] for l in d["layers"]] == ["conv1", "layer1.0.conv1", "layer2.0.downsample.0"]
+    assert all(l["mismatches"] == 0 and l["cycles_rtl"] == l["cycles_model"] and l["results_checked"] > 0
+               for l in d["layers"])
+
+
 def test_a_named_scheduler_runs_the_layers(tmp_path, capsys):
     from dask.distributed import LocalCluster
 
