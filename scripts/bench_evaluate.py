@@ -2,8 +2,8 @@
 
 Usage::
 
-    .venv/bin/python scripts/bench_evaluate.py                      # VGG-16 (HED), 16 photos, 224x224
-    .venv/bin/python scripts/bench_evaluate.py --model mobilenet-v2 --images 8
+    python -m dstripes.scripts.bench_evaluate                      # VGG-16 (HED), 16 photos, 224x224
+    python -m dstripes.scripts.bench_evaluate --model mobilenet-v2 --images 8
 
 The budget is 2 minutes for VGG-16 (HED) on 16 photos at 224x224 on a 2-core machine. Other
 load on the machine counts against it: the load average is printed with the figures.

@@ -2,9 +2,9 @@
 
 Usage::
 
-    .venv/bin/python scripts/bench_explore.py                 # VGG-16 (HED), 4 photos, G=1,4,16 x R=0,1,2
-    .venv/bin/python scripts/bench_explore.py --sweep group=1,4 run_ahead=0,1 --json
-    .venv/bin/python scripts/bench_explore.py --cache build/synth --warm-only
+    python -m dstripes.scripts.bench_explore                 # VGG-16 (HED), 4 photos, G=1,4,16 x R=0,1,2
+    python -m dstripes.scripts.bench_explore --sweep group=1,4 run_ahead=0,1 --json
+    python -m dstripes.scripts.bench_explore --cache build/synth --warm-only
 
 Budgets (on this project's 2-core machine): a 9-point sweep of VGG-16 on 4 photos in at most
 15 minutes with a cold cache and 2 minutes warm. The cold run uses a fresh cache folder (so

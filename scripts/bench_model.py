@@ -5,7 +5,7 @@ Target (issue "golden model"): <= 0.25 s wall and <= 1 GB peak memory for the mo
 2-core machine. Data generation is excluded from the timing; peak memory is the process's
 maximum resident set size after the run (it includes the interpreter and numpy, ~30-40 MB).
 
-Usage: python scripts/bench_model.py [--repeat N] [--trim leading|both] [--group G] [--json]
+Usage: python -m dstripes.scripts.bench_model [--repeat N] [--trim leading|both] [--group G] [--json]
 """
 from __future__ import annotations
 

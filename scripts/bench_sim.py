@@ -13,7 +13,7 @@ difference between a 1-window-set run and a longer one on the same build, so sta
 second of the simulator's CPU time (the machine may be shared). Builds are made first and
 reported apart.
 
-Usage: python scripts/bench_sim.py [--window-sets N] [--fast-window-sets M] [--icarus-window-sets K]
+Usage: python -m dstripes.scripts.bench_sim [--window-sets N] [--fast-window-sets M] [--icarus-window-sets K]
                                    [--no-icarus] [--quick] [--json]
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ reset in the middle of the first run: zero mismatches, every stream's transfers 
 expected ones (nothing lost or repeated), the tile's cycle counter equal to the harness's own
 count in every run.
 
-Usage: python scripts/bench_soak.py [--cycles N] [--idle P] [--stall P] [--seed S] [--sim icarus] [--small] [--json]
+Usage: python -m dstripes.scripts.bench_soak [--cycles N] [--idle P] [--stall P] [--seed S] [--sim icarus] [--small] [--json]
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ ratio of two runs made under the same load says more than either wall time.
 
 Usage::
 
-    python -m scripts.bench_synth [--jobs N] [--small] [--liberty sky130 [--compare]] [--json]
+    python -m dstripes.scripts.bench_synth [--jobs N] [--small] [--liberty sky130 [--compare]] [--json]
 """
 from __future__ import annotations
 

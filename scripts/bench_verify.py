@@ -6,7 +6,7 @@ every window: ``dstripes verify`` on the Dynamic Stripes, Stripes and bit-parall
 (Verilog generation and the Verilator build included: the build root is a fresh folder unless
 ``--warm``). Target: 10 minutes per tile on the 2-core machine.
 
-Usage: python scripts/bench_verify.py [--model NAME] [--schemes dstripes,stripes,dadn] [--images N]
+Usage: python -m dstripes.scripts.bench_verify [--model NAME] [--schemes dstripes,stripes,dadn] [--images N]
                                       [--jobs N] [--warm] [--json]
 """
 from __future__ import annotations
