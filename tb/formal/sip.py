@@ -7,17 +7,22 @@ The ``Nr x Nc`` SIPs (``hw/sip.py``), wired to the plane stream and the add stag
 proven of the dispatcher by :mod:`.dispatch`): no group is active in more than ``A`` transfers
 of a step.
 
-For every SIP and lane the harness keeps the lane's *contribution* ``c`` (the SIP's
-shift-accumulate rule on ``bit ? w : 0``, :func:`.planes.serial_value` — no multiplier). When a
-step's last plane transfers it captures ``sum_l c_l << low``; when the add takes effect, the SIP's
-``result`` must equal the running sum of those since the last ``clear``.
+For every SIP the harness keeps a running sum ``s``: the SIP's shift-accumulate rule
+(:func:`.planes.serial_value`) applied to the lanes' terms ``sum_l (bit_l ? w_l : 0)``, added in
+a chain (the SIP has a tree) — no multiplier. When a step's last plane transfers it captures
+``s << low``; when the add takes effect, the SIP's ``result`` must equal the running sum of
+those since the last ``clear``.
 
 ``serial.sip`` — by temporal induction (every reachable state, every stream meeting the
 contract), with the invariant ``invariant``: per group at most ``A`` active transfers so far;
-per lane ``|c| <= (2^k - 1) * 2^(W-1)`` after ``k`` of them; the SIP's partial equals
-``sum_l c_l`` (so it never overflows); the accumulator equals the running sum; a pending add
-carries the step's captured value. One property covers both signednesses and every mode: the
-SIP does not know them.
+``|s| <= L * (2^k - 1) * 2^(W-1)`` after ``k`` of them; the SIP's partial equals ``s`` (so it
+never wraps); the accumulator equals the running sum; a pending add carries the step's captured
+value. One property covers both signednesses and every mode: the SIP does not know them.
+
+``serial.linearity`` — combinational, every input: the rule on a sum is the sum of the rule on
+the parts (``rule(c1 + c2, x1 + x2) = rule(c1, x1) + rule(c2, x2)``); so, by induction over the
+lanes and a step's transfers, ``s = sum_l c_l``, ``c_l`` being lane ``l``'s *contribution*, the
+rule applied to ``bit_l ? w_l : 0`` alone.
 
 ``serial.lane_product`` — combinational, every input: if ``c = w·v`` before a transfer, where
 ``v`` is the lane's value rebuilt by the same rule on the bit alone (:mod:`.dispatch`), then
@@ -48,8 +53,8 @@ def contribution_bits(act_bits: int, weight_bits: int) -> int:
 
 
 class SipHarness(wiring.Component):
-    """The SIP array and the tile's add stage on a free plane stream, with each lane's
-    contribution and the running sums.
+    """The SIP array and the tile's add stage on a free plane stream, with each SIP's running
+    sum by the rule and the running sums of the steps.
 
     Members
     -------
@@ -97,13 +102,12 @@ class SipHarness(wiring.Component):
 
         k, contract = step_counters(m, go, p.first, [p.active[g] for g in range(groups)], a)
         m.d.comb += self.contract.eq(contract)
-        # |c| <= (2^k - 1) * 2^(W-1) after k active transfers
+        # after k active transfers a lane's share is at most (2^k - 1) * 2^(W-1) in magnitude
         def bound(k):
             # a shift, not a table: yosys sat cannot read a ROM
             return ((Const(1, a + 2) << k) - 1) << (W - 1)
         inv = [k[g][0] <= a for g in range(groups)]
 
-        cw = contribution_bits(a, W)
         oks = []
         for r in range(c.rows):
             for col in range(c.columns):
@@ -122,22 +126,18 @@ class SipHarness(wiring.Component):
                     sip.low.eq(add_low[g]),
                     self.results[col][r].eq(sip.result),
                 ]
-                now, nxt = [], []
-                for ln in range(L):
-                    w = p.weights[r][ln]
-                    cv, cn = serial_value(m, go, p.first, p.active[g], p.neg[g],
-                                          Mux(p.bits[col][ln], w, 0), cw, f"c_r{r}_c{col}_l{ln}")
-                    now.append(cv)
-                    nxt.append(cn)
-                    b = bound(k[g][0])
-                    inv.append((cv <= b) & (cv >= -b))
-                total = Signal(signed(cw + index_bits(L)), name=f"sum_r{r}_c{col}")
-                m.d.comb += total.eq(sum(now))
+                # the SIP's rule on the sum of the lanes' terms (a chain, where the SIP has a
+                # tree); serial.linearity makes it the sum of the lanes' contributions
+                x = sum(Mux(p.bits[col][ln], p.weights[r][ln], 0) for ln in range(L))
+                total, nxt = serial_value(m, go, p.first, p.active[g], p.neg[g], x,
+                                          sum_bits(L, a, W), f"sum_r{r}_c{col}")
+                b = bound(k[g][0]) * L
+                inv.append((total <= b) & (total >= -b))
                 # the step's value, captured with its last plane; the running sum since `clear`
                 step = Signal(signed(acc), name=f"step_r{r}_c{col}")
                 run = Signal(signed(acc), name=f"run_r{r}_c{col}")
                 with m.If(done):
-                    m.d.sync += step.eq(sum(nxt) << p.low[g])
+                    m.d.sync += step.eq(nxt << p.low[g])
                 expected = self.expected[col][r]
                 m.d.comb += expected.eq(run + step)
                 with m.If(add):
@@ -192,6 +192,44 @@ class LaneHarness(wiring.Component):
         return m
 
 
+class LinearityHarness(wiring.Component):
+    """The SIP's rule is linear: over one transfer, the rule on a sum is the sum of the rule on
+    its parts (every input free).
+
+    Members
+    -------
+    c1, c2 : ``In(signed)``
+        Two running values, as wide as a SIP's running sum (:func:`sum_bits`).
+    x1, x2 : ``In(signed)``
+        Two transfers' terms, as wide as the sum of ``L`` weights.
+    first, active, neg : ``In(1)``
+        The transfer's flags.
+    linear : ``Out(1)``
+        ``rule(c1 + c2, x1 + x2) == rule(c1, x1) + rule(c2, x2)``.
+    """
+
+    def __init__(self, *, lanes: int, act_bits: int, weight_bits: int):
+        cw, xw = sum_bits(lanes, act_bits, weight_bits), weight_bits + index_bits(lanes)
+        super().__init__({
+            "c1": In(signed(cw)), "c2": In(signed(cw)), "x1": In(signed(xw)), "x2": In(signed(xw)),
+            "first": In(1), "active": In(1), "neg": In(1), "linear": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        f, act, neg = self.first, self.active, self.neg
+        m.d.comb += self.linear.eq(
+            shift_accumulate(self.c1 + self.c2, f, act, neg, self.x1 + self.x2)
+            == shift_accumulate(self.c1, f, act, neg, self.x1) + shift_accumulate(self.c2, f, act, neg, self.x2))
+        return m
+
+
+def sum_bits(lanes: int, act_bits: int, weight_bits: int) -> int:
+    """Width of a SIP's running sum in the harness: ``L`` contributions
+    (:func:`contribution_bits`)."""
+    return contribution_bits(act_bits, weight_bits) + index_bits(lanes)
+
+
 class SipProof(Harness):
     """``serial.sip`` at one configuration."""
 
@@ -213,7 +251,8 @@ class SipProof(Harness):
     def properties(self) -> list[Property]:
         return [Property("serial.sip", ("result", "invariant"), ("contract",), depth=self.depth, induction=True,
                          statement="every plane stream with steps of at most A active transfers: at each "
-                                   "add every SIP holds the running sum of its steps' sum_l c_l << low "
+                                   "add every SIP holds the running sum of its steps' s << low, s the rule on "
+                                   "sum_l bit_l ? w_l : 0 "
                                    "(induction)")]
 
     def render(self, prop: Property, steps) -> str:
@@ -272,3 +311,33 @@ class LaneProof(Harness):
         w, v = _signed(int(s["w"], 2), W), _signed(int(s["v"], 2), a + 1)
         flags = " ".join(f for f in ("bit", "first", "active", "neg") if s.get(f) == "1")
         return f"  w={w} v={v} low={int(s['low'], 2)} {flags}"
+
+
+class LinearityProof(Harness):
+    """``serial.linearity`` for one ``L``, ``A``, ``W`` (the widths of its operands)."""
+
+    block = "serial"
+
+    def __init__(self, config: TileConfig):
+        self.config = config
+
+    def label(self) -> str:
+        c = self.config
+        return f"rule L={c.lanes} A={c.act_bits} W={c.weight_bits}"
+
+    def component(self):
+        c = self.config
+        return LinearityHarness(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits)
+
+    def properties(self) -> list[Property]:
+        return [Property("serial.linearity", ("linear",),
+                         statement="every two values and terms and every transfer: the SIP's rule on "
+                                   "their sums is the sum of the rule on each")]
+
+    def render(self, prop: Property, steps) -> str:
+        s = steps[0]
+        c = self.config
+        cw, xw = sum_bits(c.lanes, c.act_bits, c.weight_bits), c.weight_bits + index_bits(c.lanes)
+        vals = [f"{n}={_signed(int(s[n], 2), w)}" for n, w in (("c1", cw), ("c2", cw), ("x1", xw), ("x2", xw))]
+        flags = " ".join(f for f in ("first", "active", "neg") if s.get(f) == "1")
+        return "  " + " ".join(vals) + f" {flags}"
