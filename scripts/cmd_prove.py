@@ -24,16 +24,17 @@ per property, proven / counterexample (with a readable trace) / inconclusive and
             per signedness and mode; bounded (every trace of --depth cycles).
             serial.sip: every plane stream whose steps have at most A active transfers: at
             each add every SIP holds the running sum of what the planes carried; induction.
-            serial.lane_product: the lemma joining the two, every input. serial.dot_product:
-            the two together in one harness against exact dot products, bounded, at
-            L=2, A=W=2 only (--no-end-to-end leaves it out).
+            serial.linearity, serial.lane_product: the lemmas joining the two, every input.
+            serial.dot_product: the two together in one harness against exact dot
+            products, bounded, at L=2, A=W=2 only (--no-end-to-end leaves it out).
   streams   input register, result buffer, controller, tile: no transfer lost or duplicated,
             payloads stable while valid and not ready; by induction where it closes, else
             bounded.
 
-Tile options replace the given fields of every block's default configuration (the serial
-parts run at L=2, Nr=1, A=W=4 with Nc=1 G=1 (both trims), Nc=2 G=2 (leading) and Stripes;
-the streams at L=2, Nc=2, Nr=1, A=W=4). The serial parts' cost grows steeply with A and L
+Tile options replace the given fields of every block's default configuration (the
+dispatcher runs at L=2, Nr=1, A=W=4 with Nc=1 G=1 (both trims), Nc=2 G=2 (leading) and
+Stripes; the SIP array and the lemmas also at L=2-4, A=W=4-6, G=1,2;
+the streams at L=2, Nc=2, Nr=1, A=W=4). The dispatcher's cost grows steeply with A and L
 (docs/formal.md): give --timeout for larger sizes. Exit status 0 only when every property is
 proven; 1 if any has a counterexample or is inconclusive."""
 
