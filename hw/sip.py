@@ -94,12 +94,19 @@ class SIP(wiring.Component):
             "clear": In(1),
             "result": Out(signed(acc_bits)),
         })
+        # the state, created here so that a formal harness can observe it (tb/formal/sip.py)
+        self._partial = Signal(signed(self.partial_bits), name="partial")
+        self._acc = Signal(signed(self._acc_bits), name="acc")
 
     lanes = property(lambda self: self._lanes)
     weight_bits = property(lambda self: self._weight_bits)
     act_bits = property(lambda self: self._act_bits)
     acc_bits = property(lambda self: self._acc_bits)
     sources = property(lambda self: self._sources)
+
+    partial = property(lambda self: self._partial,
+                       doc="The step's partial sum (state, read only: for formal proofs).")
+    acc = property(lambda self: self._acc, doc="The window accumulator (state, read only: for formal proofs).")
 
     @property
     def latency(self) -> int:
@@ -128,8 +135,7 @@ class SIP(wiring.Component):
         term = Signal.like(tree)
         m.d.comb += term.eq(Mux(self.neg, -tree, tree))
 
-        partial = Signal(signed(self.partial_bits))
-        acc = Signal(signed(self._acc_bits))
+        partial, acc = self._partial, self._acc
         aligned = Signal(signed(self._acc_bits))
         m.d.comb += [
             aligned.eq(partial << self.low),

@@ -18,18 +18,25 @@ per property, proven / counterexample (with a readable trace) / inconclusive and
             are exactly their bits [top, top-bits+1]; any codes are sent as their window value
             (except signed codes in [-2^(lsb-1), -1] of a group below the window's resolution,
             sent as 0); any msb/lsb at all: cycles = max(1, max_g bits_g).
-  serial    dispatcher + SIPs, free environment (arrivals, stalls, clears), valid window held,
-            codes inside it: at every add each SIP holds the exact running sum of its steps'
-            dot products; per signedness and mode; bounded (every trace of --depth cycles).
+  serial    dispatcher + SIPs, split at the plane stream. serial.planes: free environment
+            (arrivals, stalls), valid window held, codes inside it: each step's planes
+            rebuild its codes exactly, carry its weights, take the model's cycles, in order;
+            per signedness and mode; bounded (every trace of --depth cycles).
+            serial.sip: every plane stream whose steps have at most A active transfers: at
+            each add every SIP holds the running sum of what the planes carried; induction.
+            serial.linearity, serial.lane_product: the lemmas joining the two, every input.
+            serial.dot_product: the two together in one harness against exact dot
+            products, bounded, at L=2, A=W=2 only (--no-end-to-end leaves it out).
   streams   input register, result buffer, controller, tile: no transfer lost or duplicated,
             payloads stable while valid and not ready; by induction where it closes, else
             bounded.
 
-Tile options replace the given fields of every block's default configuration (the serial
-proof runs at L=2, Nr=1, A=W=2 with Nc=1 G=1 (both trims), Nc=2 G=2 (leading) and Stripes;
-the streams at L=2, Nc=2, Nr=1, A=W=4). Larger serial sizes are a hard arithmetic problem for MiniSAT: give --timeout. Exit
-status 0 only when every property is proven; 1 if any has a counterexample or is
-inconclusive."""
+Tile options replace the given fields of every block's default configuration (the
+dispatcher runs at L=2, Nr=1, A=W=4 with Nc=1 G=1 (both trims), Nc=2 G=2 (leading) and
+Stripes; the SIP array and the lemmas also at L=2-4, A=W=4-6, G=1,2;
+the streams at L=2, Nc=2, Nr=1, A=W=4). The dispatcher's cost grows steeply with A and L
+(docs/formal.md): give --timeout for larger sizes. Exit status 0 only when every property is
+proven; 1 if any has a counterexample or is inconclusive."""
 
 
 def register(sub) -> None:
@@ -42,7 +49,9 @@ def register(sub) -> None:
                         "instead of the published one: seconds instead of minutes")
     add_tile_options(p, tiles=False, run_ahead=False)
     p.add_argument("--depth", type=int, metavar="N", help="bound of every sequential property "
-                   "(default: per property, e.g. 2 + 2A + 2 cycles for serial)")
+                   "(default: per property, e.g. 2 + 2A + 1 cycles for serial.planes)")
+    p.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
+                   help="leave out the end-to-end serial proof (serial.dot_product, A=W=2)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds one SAT instance may take "
                    "before the property is reported inconclusive (default: no limit)")
     p.add_argument("--jobs", type=int, metavar="N", help="parallel yosys runs (default: CPUs)")
@@ -75,7 +84,8 @@ def run(args) -> int:
     _check(args)
     blocks = BLOCKS if args.block == "all" else (args.block,)
     # the configurations are built (and checked) before any work starts
-    todo = harnesses(blocks, given=given_tile_options(args), small=args.small, depth=args.depth)
+    todo = harnesses(blocks, given=given_tile_options(args), small=args.small, depth=args.depth,
+                     end_to_end=args.end_to_end)
     if args.out is not None:
         check_out_dir(args.out, "--out")
 

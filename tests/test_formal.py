@@ -15,6 +15,7 @@ from dstripes.hw.detector import PrecisionDetector
 from dstripes.hw.dispatcher import Dispatcher
 from dstripes.hw.input_register import InputRegister
 from dstripes.hw.result_buffer import ResultBuffer
+from dstripes.hw.sip import SIP
 from dstripes.hw.tile import SerialTile
 from dstripes.scripts.cli import main
 from dstripes.sim.config import TileConfig
@@ -22,7 +23,9 @@ from dstripes.sim.errors import ToolError
 from dstripes.tb.formal import STREAMS, COUNTEREXAMPLE, INCONCLUSIVE, PROVEN
 from dstripes.tb.formal.detector import DetectorProof, serialised, window_value
 from dstripes.tb.formal.engine import Harness, Property, parse_model, prove, verdict
+from dstripes.tb.formal.dispatch import DispatchProof
 from dstripes.tb.formal.serial import SerialProof
+from dstripes.tb.formal.sip import LaneProof, LinearityProof, SipProof
 from dstripes.tb.formal.streams import PARTS, StreamsProof
 
 
@@ -66,6 +69,16 @@ class NoSignCycle(Dispatcher):
     def elaborate(self, platform):
         m = super().elaborate(platform)
         m.d.comb += self.plane.payload.neg.eq(0)
+        return m
+
+
+class UnalignedSIP(SIP):
+    """Adds a step's partial into the accumulator without shifting it by the group's ``low``:
+    right whenever the lowest processed bit is bit 0, wrong otherwise."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.result.eq(self.acc + self.partial)
         return m
 
 
@@ -170,6 +183,59 @@ def test_serial_sign_mutant_caught():
                 names={"serial.dot_product(signed)"})
     assert out[0].status == COUNTEREXAMPLE, out[0].detail
     assert "add" in out[0].trace and "<- differs" in out[0].trace, out[0].trace
+
+
+# the serial datapath in parts (tb/formal/dispatch.py, sip.py): sizes the CLI runs for the SIPs
+# and the lemmas, one step smaller for the dispatcher's bounded proof (A = 3: seconds, not minutes)
+PARTS_DISPATCH = TileConfig(lanes=2, columns=1, rows=1, act_bits=3, weight_bits=3, group=1,
+                            trim="both", max_reduction=4)
+PARTS_SIP = TileConfig(lanes=4, columns=4, rows=1, act_bits=4, weight_bits=4, group=2,
+                       trim="leading", max_reduction=4)
+
+
+def test_serial_parts_proven_small():
+    names = {"serial.planes(signed, both)", "serial.sip", "serial.linearity", "serial.lane_product"}
+    out = prove([DispatchProof(PARTS_DISPATCH), SipProof(PARTS_SIP), LinearityProof(PARTS_SIP),
+                 LaneProof(PARTS_SIP)], names=names, jobs=1)
+    o = by_name(out)
+    assert set(o) == names
+    planes = o["serial.planes(signed, both)"]
+    assert planes.status == PROVEN and planes.method == "bmc" and planes.bound == 2 + 2 * 3 + 1, planes.detail
+    # the SIP array is proven for every reachable state, not within a bound
+    assert o["serial.sip"].status == PROVEN and o["serial.sip"].method == "induction", o["serial.sip"].detail
+    for lemma in ("serial.linearity", "serial.lane_product"):
+        assert o[lemma].status == PROVEN and o[lemma].method == "sat", o[lemma].detail
+
+
+def test_serial_parts_name_every_mode():
+    # one dispatcher property per signedness and mode the configuration can run
+    both = [p.name for p in DispatchProof(PARTS_DISPATCH).properties()]
+    assert both == [f"serial.planes({s}, {m})" for s in ("unsigned", "signed")
+                    for m in ("static", "leading", "both")]
+    assert [p.name for p in DispatchProof(PARTS_SIP).properties()] == \
+        [f"serial.planes({s}, {m})" for s in ("unsigned", "signed") for m in ("static", "leading")]
+    assert [p.name for p in DispatchProof(PARTS_DISPATCH, detect=False).properties()] == \
+        ["serial.planes(unsigned)", "serial.planes(signed)"]
+
+
+def test_unaligned_sip_caught():
+    o = prove([SipProof(SMALL_SERIAL, sip=UnalignedSIP)], jobs=1)[0]
+    assert o.status == COUNTEREXAMPLE, o.detail
+    assert "<- differs" in o.trace and "low 1" in o.trace, o.trace
+
+
+def test_dispatcher_mutants_caught_by_planes():
+    align = prove([DispatchProof(SMALL_SERIAL, dispatcher=AlignByWindow)],
+                  names={"serial.planes(unsigned, both)", "serial.planes(unsigned, leading)"}, jobs=1)
+    o = by_name(align)
+    assert o["serial.planes(unsigned, both)"].status == COUNTEREXAMPLE
+    trace = o["serial.planes(unsigned, both)"].trace
+    assert "values fails" in trace and "<- differs" in trace, trace
+    # in leading mode the window's lsb is the lowest processed bit: the mutant is right there
+    assert o["serial.planes(unsigned, leading)"].status == PROVEN
+    sign = prove([DispatchProof(SMALL_SERIAL, detect=False, dispatcher=NoSignCycle)],
+                 names={"serial.planes(signed)"}, jobs=1)[0]
+    assert sign.status == COUNTEREXAMPLE and "values fails" in sign.trace, sign.trace
 
 
 # --- the streams ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Formal property of the serial datapath: the dispatcher (``hw/dispatcher.py``) feeding an
+"""The serial datapath end to end (at A = W = 2; larger sizes are proven in parts,
+:mod:`.dispatch` and :mod:`.sip`): the dispatcher (``hw/dispatcher.py``) feeding an
 ``Nr x Nc`` array of SIPs (``hw/sip.py``), wired as in the tile (``hw/tile.py``).
 
 The environment is free: pallets and weight bricks arrive whenever it likes (``valid`` and the
