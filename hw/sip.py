@@ -152,3 +152,26 @@ class SIP(wiring.Component):
                 m.d.sync += acc.eq(Mux(self.clear, 0, self.result))
         return m
 
+
+def connect_array(m: Module, sips, group: int, plane, valid, *, en, add, clear, low) -> None:
+    """Add the ``Nr x Nc`` SIP array ``sips[r][col]`` to ``m`` and feed it from one plane
+    (``plane``: a :func:`hw.dispatcher.plane_layout` payload, ``valid`` its stream's valid):
+    column ``col`` takes its bits and its group's ``active``/``neg``/``low[g]``, row ``r`` its
+    weights; ``en``, ``add`` and ``clear`` are shared. The one wiring of the lock-step tile
+    (``hw/tile.py``), also proven as it stands by the serial harnesses of ``tb/formal``."""
+    for r, row in enumerate(sips):
+        for col, sip in enumerate(row):
+            g = col // group
+            m.submodules[f"sip_r{r}_c{col}"] = sip
+            m.d.comb += [
+                sip.bits.eq(plane.bits[col]),
+                sip.weights.eq(plane.weights[r]),
+                sip.en.eq(en),
+                sip.first.eq(valid & plane.first),
+                sip.active.eq(valid & plane.active[g]),
+                sip.neg.eq(plane.neg[g]),
+                sip.add.eq(add),
+                sip.clear.eq(clear),
+                sip.low.eq(low[g]),
+            ]
+

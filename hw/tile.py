@@ -12,7 +12,7 @@ from .controller import Controller
 from .dispatcher import Dispatcher
 from .params import COUNT_BITS, CYCLE_BITS, SynthBlock, check_config, check_int, result_layout, serial_streams
 from .result_buffer import ResultBuffer
-from .sip import SIP
+from .sip import SIP, connect_array
 
 
 class SerialTile(wiring.Component):
@@ -126,21 +126,7 @@ class SerialTile(wiring.Component):
         with m.If(plane.valid & plane.ready & plane.payload.last):
             m.d.sync += add_low.eq(plane.payload.low)
 
-        for r in range(c.rows):
-            for col in range(c.columns):
-                g = col // c.group
-                sip = self._sips[r][col]
-                m.submodules[f"sip_r{r}_c{col}"] = sip
-                m.d.comb += [
-                    sip.bits.eq(plane.payload.bits[col]),
-                    sip.weights.eq(plane.payload.weights[r]),
-                    sip.en.eq(ctrl.advance),
-                    sip.first.eq(plane.valid & plane.payload.first),
-                    sip.active.eq(plane.valid & plane.payload.active[g]),
-                    sip.neg.eq(plane.payload.neg[g]),
-                    sip.add.eq(ctrl.add),
-                    sip.clear.eq(ctrl.clear),
-                    sip.low.eq(add_low[g]),
-                    buf.data[col][r].eq(sip.result),
-                ]
+        connect_array(m, self._sips, c.group, plane.payload, plane.valid, en=ctrl.advance, add=ctrl.add,
+                      clear=ctrl.clear, low=add_low)
+        m.d.comb += [buf.data[col][r].eq(sip.result) for r, row in enumerate(self._sips) for col, sip in enumerate(row)]
         return m

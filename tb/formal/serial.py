@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.dispatcher import Dispatcher
 from dstripes.hw.params import MODE_CODES, pallet_layout, result_layout, weight_layout
-from dstripes.hw.sip import SIP
+from dstripes.hw.sip import SIP, connect_array
 from dstripes.sim.config import TileConfig
 
 from .detector import MODE_NAMES, _all, _field, _signed
@@ -99,23 +99,9 @@ class SerialHarness(wiring.Component):
         with m.If(last_out):
             m.d.sync += add_low.eq(plane.payload.low)
         add = pending & en
-        for r in range(c.rows):
-            for col in range(c.columns):
-                g = col // c.group
-                sip = self.sips[r][col]
-                m.submodules[f"sip_r{r}_c{col}"] = sip
-                m.d.comb += [
-                    sip.bits.eq(plane.payload.bits[col]),
-                    sip.weights.eq(plane.payload.weights[r]),
-                    sip.en.eq(en),
-                    sip.first.eq(plane.valid & plane.payload.first),
-                    sip.active.eq(plane.valid & plane.payload.active[g]),
-                    sip.neg.eq(plane.payload.neg[g]),
-                    sip.add.eq(pending),
-                    sip.clear.eq(self.clear),
-                    sip.low.eq(add_low[g]),
-                    self.results[col][r].eq(sip.result),
-                ]
+        connect_array(m, self.sips, c.group, plane.payload, plane.valid, en=en, add=pending, clear=self.clear,
+                      low=add_low)
+        m.d.comb += [self.results[col][r].eq(sip.result) for r, row in enumerate(self.sips) for col, sip in enumerate(row)]
 
         # the environment: window valid and held from the first cycle, codes inside it
         started = Signal()

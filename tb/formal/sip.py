@@ -38,7 +38,7 @@ from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.dispatcher import plane_layout
 from dstripes.hw.params import index_bits, result_layout
-from dstripes.hw.sip import SIP
+from dstripes.hw.sip import SIP, connect_array
 from dstripes.sim.config import TileConfig
 
 from .detector import _all, _field, _signed
@@ -109,23 +109,12 @@ class SipHarness(wiring.Component):
         inv = [k[g][0] <= a for g in range(groups)]
 
         oks = []
+        connect_array(m, self.sips, c.group, p, self.valid, en=en, add=pending, clear=self.clear, low=add_low)
         for r in range(c.rows):
             for col in range(c.columns):
                 g = col // c.group
                 sip = self.sips[r][col]
-                m.submodules[f"sip_r{r}_c{col}"] = sip
-                m.d.comb += [
-                    sip.bits.eq(p.bits[col]),
-                    sip.weights.eq(p.weights[r]),
-                    sip.en.eq(en),
-                    sip.first.eq(self.valid & p.first),
-                    sip.active.eq(self.valid & p.active[g]),
-                    sip.neg.eq(p.neg[g]),
-                    sip.add.eq(pending),
-                    sip.clear.eq(self.clear),
-                    sip.low.eq(add_low[g]),
-                    self.results[col][r].eq(sip.result),
-                ]
+                m.d.comb += self.results[col][r].eq(sip.result)
                 # the SIP's rule on the sum of the lanes' terms (a chain, where the SIP has a
                 # tree); serial.linearity makes it the sum of the lanes' contributions
                 x = sum(Mux(p.bits[col][ln], p.weights[r][ln], 0) for ln in range(L))
