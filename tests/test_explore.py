@@ -95,7 +95,6 @@ def test_cli_empty_sweep(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def tiny_net(tmp_path_factory):
     """A small ONNX network, three photos and its precision profile."""
-    pytest.importorskip("onnx")
     from PIL import Image
 
     from .test_nets_onnx import photos, tiny_model
