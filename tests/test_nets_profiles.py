@@ -18,21 +18,10 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets import fidelity
 from dstripes.sim.nets.cache import RunCache
 from dstripes.sim.nets.images import check_readable, photos_in_dir, read_image, split_photos
-from dstripes.sim.nets.onnx_capture import OnnxNetwork
 from dstripes.sim.nets.profile import Profile, headroom_bits, profile_network
 
-from .test_nets_onnx import photos, tiny_model
-
-
-@pytest.fixture(autouse=True)
-def _no_run_cache(monkeypatch):
-    """Tests never read or fill the user's run cache (a test that wants one names its file)."""
-    monkeypatch.setenv("DSTRIPES_NO_CACHE", "1")
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    return OnnxNetwork(tiny_model(str(tmp_path / "tiny.onnx")), size=16, criterion="cosine")
+# the fixtures too: ``tiny`` and the autouse one that keeps tests off the user's run cache
+from .test_nets_onnx import _no_run_cache, photos, tiny, tiny_model  # noqa: F401
 
 
 def _folder(tmp_path, n, name="photos"):
