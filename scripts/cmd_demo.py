@@ -49,7 +49,7 @@ def _window_sets(text: str):
 def run(args) -> int:
     from dstripes.hw.kinds import kind
     from dstripes.sim.samples import load_sample, sample_info, sample_names
-    from dstripes.tb.simulate import play
+    from dstripes.tb.simulate import model_slice_cycles, play
     from dstripes.tb.tile_sim import layer_runs
 
     if args.list:
@@ -93,13 +93,10 @@ def run(args) -> int:
                                 window_sets=nws, conv_group=g)]
     sim = play(k.name, args.sim, cfg, runs, path="auto")
     # the same runs on every scheme's model (bit-parallel: the same windows, one brick per cycle)
-    model = {}
-    for s in SCHEMES.values():
-        cycles = 0
-        for i, g, fs, nws in plan:
-            units = nws if nws is None or s.serial else min(nws * cfg.columns, layer.windows)
-            cycles += len(fs) * s.run_cycles(s.run_bits(acts[i], layer, window, cfg, conv_group=g, units=units), cfg)
-        model[s.name] = cycles
+    model = {s: 0 for s in SCHEMES}
+    for i, g, fs, nws in plan:
+        for s, n in model_slice_cycles(cfg, layer, window, acts[i], nws, conv_group=g).items():
+            model[s] += len(fs) * n
     ok = sim["passed"]
     rtl = sim["cycles_rtl"]
     speed = {s: model[s] / model[DSTRIPES.name] for s in (STRIPES.name, DADN.name)}

@@ -186,14 +186,16 @@ def simulate_layer(scheme: str, simulator: str, config: TileConfig, layer: Layer
 
 
 def model_slice_cycles(config: TileConfig, layer: Layer, window: Window, acts: np.ndarray,
-                       window_sets: int | None) -> dict:
+                       window_sets: int | None, conv_group: int = 0) -> dict:
     """Ideal cycles of every scheme on the first ``window_sets`` window-sets (all: ``None``) of
-    one filter-set on one tile (bit-parallel: the same windows, one brick per cycle)."""
+    one filter-set of convolution group ``conv_group`` on one tile (bit-parallel: the same
+    windows, one brick per cycle)."""
     if window_sets is None:
         window_sets = layer.window_sets(config.columns)
     windows = min(window_sets * config.columns, layer.windows)
     out = {}
     for s in SCHEMES.values():
         units = window_sets if s.serial else windows
-        out[s.name] = s.run_cycles(s.run_bits(acts, layer, window, config, units=units), config)
+        out[s.name] = s.run_cycles(s.run_bits(acts, layer, window, config, conv_group=conv_group, units=units),
+                                   config)
     return out
