@@ -33,7 +33,9 @@ def register(sub) -> None:
     p.add_argument("--profile", metavar="PROFILE.json", help="precision profile (default: the shipped one)")
     p.add_argument("--target", default="100", choices=("100", "99"), help="shipped profile (%(default)s)")
     p.add_argument("--size", type=int, default=224, help="input height and width (%(default)s)")
-    p.add_argument("--image-dir", metavar="DIR", help="use your own photos from DIR")
+    p.add_argument("--image-dir", metavar="DIR",
+                   help="your own photos from DIR: odd-numbered files (in name order) are counted, "
+                        "even-numbered ones profile when a profile must be made first")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder for explore.json, explore.csv, explore.txt, explore.png")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -473,7 +473,8 @@ def explore(model: str, sweep: dict, *, images: int = 4, base: TileConfig = Tile
     sweep : dict
         ``{TileConfig field: [values]}`` (:func:`parse_sweep`).
     images : int
-        Held-out photos (or of ``image_dir``) the model counts.
+        Held-out photos the model counts (of ``image_dir``: its odd-numbered files, the even ones
+        profile when a profile must be made first).
     base : TileConfig
         Values of the parameters the sweep does not vary.
     liberty : path, optional
@@ -494,7 +495,7 @@ def explore(model: str, sweep: dict, *, images: int = 4, base: TileConfig = Tile
     """
     from dstripes.sim.nets.cluster import dask_client
     from dstripes.sim.nets.evaluate import check_act_bits
-    from dstripes.sim.nets.images import load_image_dir, load_images
+    from dstripes.sim.nets.images import check_count, check_readable, load_images, photos_in_dir
     from dstripes.sim.nets.models import load_network
     from dstripes.sim.nets.profile import network_profile
 
@@ -513,13 +514,25 @@ def explore(model: str, sweep: dict, *, images: int = 4, base: TileConfig = Tile
         from .flow import probe_liberty
 
         probe_liberty(liberty_path(liberty))
+    if image_dir:  # the user's folder in two halves, as profile and evaluate split it
+        where = f"image folder {image_dir}"
+        folder = check_readable(photos_in_dir(image_dir), where)
+        halves = {"profile": (folder[0::2], "profiling"), "heldout": (folder[1::2], "held-out")}
+
+        def photos(n, split):
+            ps, what = halves[split]
+            check_count(n, len(ps), f"{where} ({what} half: every second file)")
+            return [(p.name, p.read()) for p in ps[:n]]
+    else:
+        def photos(n, split):
+            return load_images(split, n)
+    # the counted photos are checked (and read) before any profiling: never the profiling ones
+    pics = photos(images, "heldout")
     net = load_network(model, size=size)
-    photos = (lambda n, split: load_image_dir(image_dir, n)) if image_dir else (lambda n, split: load_images(split, n))
     prof = network_profile(net, model, target, profile, photos=lambda n: photos(n, "profile"),
                            progress=progress, note=note)
     for cfg in configs:
         check_act_bits(prof, cfg.act_bits)
-    pics = photos(images, "heldout")
     t_setup = time.perf_counter()
 
     from dstripes.hw.kinds import kind

@@ -103,7 +103,7 @@ def tiny_net(tmp_path_factory):
     model = tiny_model(str(d / "tiny.onnx"))
     pics = d / "photos"
     pics.mkdir()
-    for name, im in photos(3):
+    for name, im in photos(4):  # two profile, two are held out
         Image.fromarray(im).save(pics / f"{name}.png")
     prof = str(d / "profile.json")
     assert main(["profile", "--model", model, "--image-dir", str(pics), "--images", "2", "--heldout", "0", "--size", "16",
@@ -169,3 +169,14 @@ def test_cli_unknown_model_before_any_work(tmp_path, capsys):
     assert main(["explore", "--model", "no-such-network", "--sweep", "group=1", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("dstripes: error: ") and "no-such-network" in err and not out.exists()
+
+
+def test_cli_counts_only_held_out_photos_of_a_folder(tiny_net, tmp_path, capsys):
+    """A user's folder is split as profile and evaluate split it: asking for more photos than its
+    held-out half (every second file) is refused before any work, naming that half."""
+    model, pics, prof = tiny_net
+    argv = ["explore", "--model", model, "--profile", prof, "--image-dir", pics, "--images", "3", "--size", "16",
+            "--sweep", "lanes=2", "columns=2", "rows=1", "--no-progress", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dstripes: error: ") and "held-out half" in err and "3 images requested" in err
