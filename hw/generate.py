@@ -1,37 +1,20 @@
-# amaranth: UnusedElaboratable=no
-"""Build a tile of a registered kind, and write its Verilog and manifest."""
+"""Write a tile design's Verilog and manifest into a folder (``dstripes generate``)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from amaranth.lib import wiring
-
-from dstripes.sim.config import TileConfig
 from dstripes.sim.files import write_atomic
 
-from .emit import to_verilog
-from .kinds import kind
+from .design import TileDesign
 
 
-def build_tile(name: str, config: TileConfig = TileConfig()) -> wiring.Component:
-    """The tile of kind ``name`` (:data:`dstripes.hw.kinds.KINDS`) for ``config``."""
-    return kind(name).build(config)
-
-
-def manifest(name: str, config: TileConfig = TileConfig(), component=None) -> dict:
-    """What a testbench or a user needs to drive the generated tile (:meth:`TileKind.manifest`)."""
-    return kind(name).manifest(config, component)
-
-
-def write_verilog(name: str, config: TileConfig, out_dir) -> tuple[Path, dict]:
-    """Write ``<top>.v`` and ``manifest.json`` into ``out_dir``; return the Verilog path and
-    the manifest. Earlier ``.v`` files of the folder's previous manifest are removed, so the
-    folder never holds Verilog of another tile beside this manifest."""
-    k = kind(name)
-    tile = k.build(config)
-    man = k.manifest(config, tile)
-    text = to_verilog(tile, man["top"])
+def write_verilog(design: TileDesign, out_dir) -> Path:
+    """Write ``<top>.v`` and ``manifest.json`` into ``out_dir``; return the Verilog path.
+    Earlier ``.v`` files of the folder's previous manifest are removed, so the folder never
+    holds Verilog of another tile beside this manifest."""
+    man = design.manifest
+    text = design.verilog()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     old = out / "manifest.json"
@@ -40,9 +23,9 @@ def write_verilog(name: str, config: TileConfig, out_dir) -> tuple[Path, dict]:
             stale = json.loads(old.read_text()).get("top")
         except (ValueError, OSError, AttributeError):
             stale = None
-        if isinstance(stale, str) and stale != man["top"]:
+        if isinstance(stale, str) and stale != man.top:
             (out / f"{stale}.v").unlink(missing_ok=True)
-    vpath = out / f"{man['top']}.v"
+    vpath = out / f"{man.top}.v"
     write_atomic(vpath, text)
-    write_atomic(old, json.dumps(man, indent=2) + "\n")
-    return vpath, man
+    write_atomic(old, json.dumps(man.as_dict(), indent=2) + "\n")
+    return vpath

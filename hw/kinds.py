@@ -6,14 +6,14 @@ modes, the model of a run), synthesis (blocks) and the reports (titles). A kind 
 of one model scheme (:mod:`dstripes.sim.schemes`, which holds its name, title and the golden
 model of one run); the entry adds its builder, the configuration parameters its hardware uses
 and its stream payloads. Adding a tile kind is one entry here (plus its scheme in the model)
-and its blocks, which list themselves for synthesis (``synth_blocks()``).
+and its blocks, which list themselves for synthesis (``synth_blocks()``). A kind with a
+configuration is a :class:`dstripes.hw.design.TileDesign`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable
 
-from amaranth.hdl import Value
 from amaranth.lib import wiring
 
 from dstripes.sim.config import TileConfig
@@ -22,7 +22,7 @@ from dstripes.sim.limits import check_memory
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES, Scheme
 
 from .dadn import ParallelTile
-from .params import COUNT_BITS, MODE_CODES, SynthBlock, run_layout
+from .params import COUNT_BITS
 from .run_ahead import RunAheadTile, resolve_select
 from .tile import SerialTile
 
@@ -114,52 +114,13 @@ class TileKind:
                                   f"bits wide, beyond the {MAX_PAYLOAD_BITS:,} of one Amaranth value")
         check_memory(n * GENERATE_BYTES_PER_LANE, f"generating a {self.name} tile of {shape}")
 
-    def build(self, config: TileConfig = TileConfig()) -> wiring.Component:
-        """The tile for ``config`` (its own fields, :meth:`own`)."""
-        own = self.own(config)
-        self.check_size(own)
-        return self.builder(own)
-
     def modes(self, config: TileConfig) -> tuple:
         """Run-time precision modes a tile generated for ``config`` supports."""
         return self.scheme.modes(config.trim)
 
-    def synth_blocks(self, config: TileConfig = TileConfig()) -> list[SynthBlock]:
-        """The tile's distinct blocks with their instance counts."""
-        return self.build(config).synth_blocks()
-
     def parameters(self, config: TileConfig) -> dict:
         """The configuration values the hardware of this kind depends on."""
         return {name: getattr(config, name) for name in self.params}
-
-    def manifest(self, config: TileConfig = TileConfig(), tile: wiring.Component | None = None) -> dict:
-        """What a testbench or a user needs to drive the generated tile (its parameters as
-        built: :meth:`own`)."""
-        config = self.own(config)
-        tile = tile if tile is not None else self.build(config)
-        cfg_layout = run_layout(config.act_bits, COUNT_BITS)
-        return {
-            "top": self.top,
-            "scheme": self.name,
-            "title": self.title,
-            "parameters": {**self.parameters(config), "acc_bits": config.acc_bits, "count_bits": COUNT_BITS},
-            "modes": list(self.modes(config)),
-            "ports": ports(tile),
-            "latency": tile.latency,
-            "payloads": dict(self.payloads),
-            "config_fields": [{"name": name, "width": field.width, "offset": field.offset}
-                              for name, field in cfg_layout],
-            "mode_codes": dict(MODE_CODES),
-        }
-
-
-def ports(component: wiring.Component) -> dict:
-    """Verilog ports of a component as the emitter names them: name -> width, direction."""
-    out = {"clk": {"width": 1, "direction": "in"}, "rst": {"width": 1, "direction": "in"}}
-    for path, member, value in component.signature.flatten(component):
-        name = "__".join(str(p) for p in path)
-        out[name] = {"width": len(Value.cast(value)), "direction": "in" if member.flow == wiring.In else "out"}
-    return out
 
 
 _SERIAL_PAYLOADS = {

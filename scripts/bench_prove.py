@@ -16,13 +16,13 @@ import sys
 import time
 
 from dstripes.sim.config import TRIMS
-from dstripes.synth.yosys import yosys_version
+from dstripes.tb.tools import yosys_version
 from dstripes.tb.formal import PROVEN
 from dstripes.tb.formal.detector import DetectorProof
 from dstripes.tb.formal.engine import prove
 
 from .options import print_json
-from .table import render
+from dstripes.sim.table import render
 
 
 def _load() -> str:

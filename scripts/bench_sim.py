@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from dstripes.hw.design import TileDesign  # noqa: E402
 from dstripes.sim.config import TileConfig  # noqa: E402
 from dstripes.sim.fixed import Window  # noqa: E402
 from dstripes.sim.layer import Layer  # noqa: E402
@@ -51,7 +52,7 @@ def measure(sim: str, path: str, designed, runs_by_len: dict, quick: bool, **kw)
     out = {"slices": {}}
     for n, run in runs_by_len.items():
         c0 = child_cpu()
-        res = play(DSTRIPES.name, sim, TileConfig(), [run], path=path, designed=designed, quick=quick, **kw)
+        res = play(TileDesign.of(DSTRIPES.name), sim, [run], path=path, designed=designed, quick=quick, **kw)
         cycles = res["sim_cycles"] if res.get("sim_cycles") else res["cycles_rtl"]
         out["slices"][n] = {"cycles": cycles, "cycles_rtl": res["cycles_rtl"], "cycles_model": res["cycles_model"],
                             "sim_seconds": res["sim_seconds"], "cpu_seconds": child_cpu() - c0,
@@ -86,18 +87,18 @@ def main(argv=None):
     for sim in sims:
         for path in ("cycle", "fast"):
             t = time.perf_counter()
-            designed = design(DSTRIPES.name, cfg, path)
+            tile = TileDesign.of(DSTRIPES.name, cfg)
+            designed = design(tile, path)
             generate = time.perf_counter() - t
             b = build(designed[0], sim, quick=args.quick and sim == "verilator",
                       optimise=not args.quick and sim == "verilator")
             out["builds"][f"{sim} {path}"] = {"generate_seconds": round(generate, 1),
                                               "build_seconds": round(b.seconds, 1), "reused": b.cached}
-            lat = designed[1]["latency"]
             if sim == "icarus":
                 lengths = (1, args.icarus_window_sets)
             else:
                 lengths = (1, args.window_sets) + ((args.fast_window_sets,) if path == "fast" else ())
-            runs = {n: layer_run(DSTRIPES.name, cfg, lat, layer, window, acts, weights, window_sets=n) for n in lengths}
+            runs = {n: layer_run(tile, layer, window, acts, weights, window_sets=n) for n in lengths}
             out["paths"][f"{sim} {path}"] = measure(sim, path, designed, runs, args.quick)
             if path == "fast" and sim == "verilator":
                 out["paths"][f"{sim} fast, idle {STALLS['idle']} / stall {STALLS['stall']}"] = measure(

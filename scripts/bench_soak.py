@@ -18,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from dstripes.hw.design import TileDesign  # noqa: E402
 from dstripes.sim.config import TileConfig  # noqa: E402
 from dstripes.sim.schemes import DSTRIPES  # noqa: E402
 from dstripes.tb.soak import soak  # noqa: E402
@@ -34,7 +35,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     cfg = TileConfig(lanes=4, columns=4, rows=4) if args.small else TileConfig()
-    out = soak(DSTRIPES.name, args.sim, cfg, args.cycles, idle=args.idle, stall=args.stall, seed=args.seed)
+    out = soak(TileDesign.of(DSTRIPES.name, cfg), args.sim, args.cycles, idle=args.idle, stall=args.stall, seed=args.seed)
     out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
     if args.json:
         print(json.dumps(out, indent=2))

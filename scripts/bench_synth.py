@@ -25,9 +25,9 @@ from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError, ToolError
 from dstripes.hw.kinds import KINDS
 from dstripes.synth.tile import hw_blocks, synth_tiles
-from dstripes.synth.yosys import yosys_version
+from dstripes.tb.tools import yosys_version
 
-from .table import render
+from dstripes.sim.table import render
 
 TARGET_SECONDS = 120.0
 TARGET_SECONDS_LIBERTY = 180.0

@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dstripes.sim.config import TileConfig  # noqa: E402
+from dstripes.hw.design import TileDesign  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
         load0 = os.getloadavg()[0]
         t = time.perf_counter()
         try:
-            v = verify_network(net, prof, images, scheme=scheme, simulator="verilator", config=TileConfig(),
+            v = verify_network(net, prof, images, tile=TileDesign.of(scheme), simulator="verilator",
                                layers=args.layers, jobs=args.jobs, build_root=root, progress=not args.json,
                                note=lambda m: print(m, file=sys.stderr))
         finally:

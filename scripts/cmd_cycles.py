@@ -8,7 +8,7 @@ from dstripes.sim.layer import Layer
 
 from .options import (LAYER_HELP, WINDOW_HELP, add_tile_options, load_int_array, print_json, select_image,
                       tile_config)
-from .table import layer_table
+from dstripes.sim.table import layer_table
 
 
 def register(sub) -> None:

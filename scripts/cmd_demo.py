@@ -17,7 +17,7 @@ from dstripes.sim.schemes import DADN, DSTRIPES, SCHEMES, STRIPES
 
 from .cmd_simulate import window_sets_arg
 from .options import print_json
-from .table import layer_table, render
+from dstripes.sim.table import layer_table, render
 
 DEFAULT_SAMPLE = "vgg16_conv3_1"
 #: Window-sets of the demo's slice on Icarus (the whole layer would take many minutes there).
@@ -47,7 +47,7 @@ def _window_sets(text: str):
 
 
 def run(args) -> int:
-    from dstripes.hw.kinds import kind
+    from dstripes.hw.design import TileDesign
     from dstripes.sim.samples import load_sample, sample_info, sample_names
     from dstripes.tb.simulate import model_slice_cycles, play
     from dstripes.tb.tile_sim import layer_runs
@@ -77,8 +77,7 @@ def run(args) -> int:
     acts, weights, layer, window = load_sample(name)
 
     whole = layer_cycles(acts, layer, window, cfg, name=name)
-    k = kind(DSTRIPES.name)
-    latency = k.build(cfg).latency
+    tile = TileDesign.of(DSTRIPES.name, cfg)
     sets = layer.filter_sets(cfg.rows)
     if args.window_sets is None:  # the whole layer: every photo, convolution group and filter-set
         plan = [(i, g, tuple(range(sets)), None) for i in range(len(acts)) for g in range(layer.conv_groups)]
@@ -89,9 +88,9 @@ def run(args) -> int:
         plan = [(0, 0, (0,), nws)]
         what = f"first {nws} window-sets of photo 0, filter-set 0"
     runs = [r for i, g, fs, nws in plan
-            for r in layer_runs(k.name, cfg, latency, layer, window, acts[i], weights, filter_sets=fs,
+            for r in layer_runs(tile, layer, window, acts[i], weights, filter_sets=fs,
                                 window_sets=nws, conv_group=g)]
-    sim = play(k.name, args.sim, cfg, runs, path="auto")
+    sim = play(tile, args.sim, runs, path="auto")
     # the same runs on every scheme's model (bit-parallel: the same windows, one brick per cycle)
     model = {s: 0 for s in SCHEMES}
     for i, g, fs, nws in plan:
@@ -106,7 +105,7 @@ def run(args) -> int:
                     "speedup": {"over_stripes": speed[STRIPES.name], "over_dadn": speed[DADN.name]},
                     "check_passed": ok})
         return 0 if ok else 1
-    tile = f"{cfg.rows}x{cfg.columns} SIPs of {cfg.lanes} lanes, {cfg.act_bits}-bit"
+    shape = f"{cfg.rows}x{cfg.columns} SIPs of {cfg.lanes} lanes, {cfg.act_bits}-bit"
     bench = "memory-backed harness" if sim["path"] == "fast" else "per-cycle cocotb testbench"
     print(f"Sample {name}: {layer.describe()}, window [{window.msb}:{window.lsb}]"
           f"{' signed' if window.signed else ''} (p = {window.bits}), {acts.shape[0]} real input(s)\n")
@@ -118,7 +117,7 @@ def run(args) -> int:
         ["Dynamic Stripes, model (ideal)", model[DSTRIPES.name], ""],
         ["Stripes, model", model[STRIPES.name], f"x{speed[STRIPES.name]:.2f}"],
         ["bit-parallel (DaDN), model", model[DADN.name], f"x{speed[DADN.name]:.2f}"],
-    ], title=f"2. Generated tile ({tile}) on one tile, {what}:"))
+    ], title=f"2. Generated tile ({shape}) on one tile, {what}:"))
     print(f"\n   Checked on {args.sim} ({bench}): {sim['results_checked']:,} results bit-exact; each of the "
           f"{len(runs)} runs' cycle count equal to the model's RTL-exact count (ideal + the tile's latency of "
           f"{sim['latency']}); {sim['cycles_per_second']:,.0f} simulated cycles/s"

@@ -10,7 +10,7 @@ from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 from .cmd_profile import (TARGET_HELP, add_network_options, add_search_options, client_for, fidelity_line,
                           headroom, load, photo_sets, read_labels)
 from .options import add_tile_options, check_out_dir, print_json, tile_config
-from .table import render
+from dstripes.sim.table import render
 
 
 def register(sub) -> None:

@@ -1,7 +1,7 @@
 """``dstripes generate``: write a tile's Verilog and manifest."""
 from __future__ import annotations
 
-from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_config
+from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_design
 
 
 def register(sub) -> None:
@@ -17,13 +17,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from dstripes.hw.kinds import kind  # Amaranth loads only for hardware commands
-    from dstripes.hw.generate import write_verilog
+    from dstripes.hw.generate import write_verilog  # Amaranth loads only for hardware commands
 
-    k = kind(args.scheme)
-    cfg = tile_config(args, k)
+    tile = tile_design(args)
     out = check_out_dir(args.out, "--out")
-    vpath, man = write_verilog(k.name, cfg, out)
+    vpath = write_verilog(tile, out)
+    man = tile.manifest.as_dict()
     if args.json:
         print_json({**man, "verilog": str(vpath)})
     else:
@@ -32,7 +31,7 @@ def run(args) -> int:
         if p.get("run_ahead"):
             where = {"sip": "in the SIPs", "mux": "by a mux per group"}[p["weight_select"]]
             shape += f", G={p['group']}, run-ahead {p['run_ahead']} (weights selected {where})"
-        print(f"{vpath}  ({k.title}: {shape}, A={p['act_bits']} W={p['weight_bits']}, "
+        print(f"{vpath}  ({tile.title}: {shape}, A={p['act_bits']} W={p['weight_bits']}, "
               f"{p['acc_bits']}-bit accumulators, modes {'/'.join(man['modes'])}, "
               f"latency {man['latency']} cycles)")
     return 0

@@ -7,7 +7,7 @@ import sys
 from dstripes.sim.errors import ConfigError
 
 from .options import check_out_file, print_json
-from .table import render
+from dstripes.sim.table import render
 
 
 #: Each built-in network's own preprocessing and fidelity criterion (for ``--help``).

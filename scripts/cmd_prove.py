@@ -6,7 +6,7 @@ import sys
 import time
 
 from .options import add_tile_options, check_out_dir, given_tile_options, print_json
-from .table import render
+from dstripes.sim.table import render
 
 DESCRIPTION = """\
 Prove, with Debian's yosys 0.23 `sat`, properties of the bit-serial tile's blocks and print,

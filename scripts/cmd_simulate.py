@@ -10,8 +10,8 @@ from dstripes.sim.layer import Layer
 
 from .cmd_cycles import input_shape
 from .options import (LAYER_HELP, WINDOW_HELP, add_kind_option, add_tile_options, check_out_dir,
-                      load_int_array, print_json, select_image, tile_config)
-from .table import render
+                      load_int_array, print_json, select_image, tile_design)
+from dstripes.sim.table import render
 
 
 def register(sub) -> None:
@@ -86,12 +86,10 @@ def load_layer(args):
 
 
 def run(args) -> int:
-    from dstripes.hw.kinds import kind  # cocotb / Amaranth load only here
-    from dstripes.tb.simulate import simulate_layer
+    from dstripes.tb.simulate import simulate_layer  # cocotb / Amaranth load only here
 
-    k = kind(args.scheme)
-    cfg = tile_config(args, k)
-    k.scheme.check_mode(args.mode, cfg)  # a mode the tile is not generated for, before any work
+    tile = tile_design(args)
+    tile.scheme.check_mode(args.mode, tile.config)  # a mode the tile is not generated for, before any work
     layer, window, acts, weights = load_layer(args)
     for name in ("idle", "stall"):
         v = getattr(args, name)
@@ -99,7 +97,7 @@ def run(args) -> int:
             raise ConfigError(f"--{name} must be a probability in [0, 1), not {v}")
     if args.waves is not None:
         check_out_dir(args.waves, "--waves")
-    res = simulate_layer(k.name, args.sim, cfg, layer, window, acts, weights,
+    res = simulate_layer(tile, args.sim, layer, window, acts, weights,
                          window_sets=args.window_sets, filter_set=args.filter_set, mode=args.mode,
                          waves_dir=args.waves, seed=args.seed, idle=args.idle, stall=args.stall,
                          path=args.path)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dstripes.synth.perf_area import (WORKLOAD_KINDS, dstripes_overhead, perf_per_area, select_workloads,
                              total_cycles)
-from dstripes.hw.kinds import KINDS, kind
+from dstripes.hw.kinds import KINDS
 from dstripes.sim.schemes import DADN
 from dstripes.synth.tile import synth_tiles
-from dstripes.synth.yosys import yosys_version
+from dstripes.tb.tools import yosys_version
 
-from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_config
-from .table import render
+from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_config, tile_designs
+from dstripes.sim.table import render
 
 #: What the clock figures are, printed with them.
 TIMING_SCOPE = ("OpenSTA static timing of the mapped netlists: ideal clock, no wires (no "
@@ -174,10 +174,9 @@ def _silicon_table(tiles: dict, d: dict, has_ref: bool) -> str:
 
 def run(args) -> int:
     # with all kinds, each option applies to the kinds that use it
-    config = tile_config(args, KINDS.values() if args.scheme == "all" else kind(args.scheme))
     schemes = tuple(KINDS) if args.scheme == "all" else (args.scheme,)
-    for s in schemes:
-        KINDS[s].check_size(KINDS[s].own(config))
+    designs = tile_designs(args, schemes)
+    config = designs[0].config if len(designs) == 1 else tile_config(args)
     if args.out is not None:
         check_out_dir(args.out, "--out")
     # chosen before synthesis so that a missing workload fails at once

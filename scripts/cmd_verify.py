@@ -7,8 +7,8 @@ import sys
 from dstripes.sim.errors import ConfigError
 
 from .cmd_profile import add_network_options, client_for, load, photo_sets
-from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_config
-from .table import render
+from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_design
+from dstripes.sim.table import render
 
 
 def register(sub) -> None:
@@ -55,15 +55,13 @@ def shipped_profile(args):
 
 
 def run(args) -> int:
-    from dstripes.hw.kinds import kind
     from dstripes.sim.nets.models import check_model
     from dstripes.sim.nets.profile import profile_network
     from dstripes.sim.limits import worker_count
     from dstripes.tb.verify import LAYER_HEADERS, layer_rows, verify_network, write_reports
 
     # every input checked before the network loads, the model builds and the minutes of simulation
-    k = kind(args.scheme)
-    cfg = tile_config(args, k)
+    tile = tile_design(args)
     check_model(args.model, args.engine)
     if args.images < 1:
         raise ConfigError(f"--images must be positive, not {args.images}")
@@ -82,7 +80,7 @@ def run(args) -> int:
             prof = profile_network(net, prof_photos, targets=("100",), progress=not args.no_progress,
                                    client=client)["100"]
     images = [(p.name, p.read()) for p in held]
-    v = verify_network(net, prof, images, scheme=k.name, simulator=args.sim, config=cfg, layers=args.layers,
+    v = verify_network(net, prof, images, tile=tile, simulator=args.sim, layers=args.layers,
                        filter_sets=args.filter_sets, jobs=args.jobs, scheduler=args.scheduler,
                        progress=not args.no_progress, note=note)
     try:
@@ -97,7 +95,7 @@ def run(args) -> int:
                              t["results_checked"], t["mismatches"], f"{t['wall_seconds']:.1f}",
                              f"{t['cycles_per_second']:,.0f}"]]
     print(render(LAYER_HEADERS, rows,
-                 title=f"{v.network} on the {k.title} tile ({args.sim}, fast path), {len(v.images)} photo(s), "
+                 title=f"{v.network} on the {tile.title} tile ({args.sim}, fast path), {len(v.images)} photo(s), "
                        f"{v.filter_sets} filter-set(s)"))
     if v.skipped:
         print(f"\nnot run (fully-connected): {', '.join(v.skipped)}")

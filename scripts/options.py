@@ -68,33 +68,29 @@ def given_tile_options(args) -> dict:
     return {f: getattr(args, f) for f, _, _ in _TILE_OPTIONS if getattr(args, f, None) is not None}
 
 
-def tile_config(args, kind=None, **extra) -> TileConfig:
-    """The :class:`TileConfig` named by :func:`add_tile_options` (plus ``extra`` fields).
+def tile_config(args, **extra) -> TileConfig:
+    """The :class:`TileConfig` named by :func:`add_tile_options` (plus ``extra`` fields), for
+    the commands that count cycles in the model (no tile kind to check the options against)."""
+    return TileConfig(**{**given_tile_options(args), **extra})
 
-    With ``kind`` (a :class:`dstripes.hw.kinds.TileKind`, or several: an option must apply to
-    one of them), an option the kind's hardware does not use, or does not use in this
-    configuration (``TileKind.needs``), is an error naming it rather than being silently ignored.
-    """
+
+def tile_design(args, name: str | None = None, **extra):
+    """The :class:`dstripes.hw.design.TileDesign` of ``--scheme`` (or kind ``name``) and the tile
+    options, validated once: an option the kind's hardware does not use, or does not use in
+    this configuration, is an error naming it rather than being silently ignored."""
+    from dstripes.hw.design import TileDesign
+
     given = given_tile_options(args)
-    config = TileConfig(**{**given, **extra})
-    if kind is not None:
-        from dstripes.hw.kinds import MODEL_ONLY  # loaded with the kind already
+    return TileDesign.of(name or args.scheme, TileConfig(**{**given, **extra}), given=given, spell=_option)
 
-        kinds = [kind] if hasattr(kind, "params") else list(kind)
-        for f, opt, _ in _TILE_OPTIONS:
-            if f not in given or f in MODEL_ONLY:
-                continue
-            users = [k for k in kinds if f in k.params]
-            if not users:
-                k = kinds[0]
-                raise ConfigError(f"{opt} {given[f]} does not apply to the {k.name} tile "
-                                  f"(its options: {', '.join(_option(p) for p in k.params)})")
-            if all(f in k.unused(config) for k in users):
-                why = users[0].needs[f][1]
-                raise ConfigError(f"{opt} {given[f]} applies only to {why}")
-        for k in kinds:
-            k.check_size(k.own(config))
-    return config
+
+def tile_designs(args, names, **extra) -> list:
+    """One design per kind of ``names`` for the same tile options (``--scheme all``): an option
+    must apply to at least one of them."""
+    from dstripes.hw.design import designs
+
+    given = given_tile_options(args)
+    return designs(names, TileConfig(**{**given, **extra}), given=given, spell=_option)
 
 
 def _option(field: str) -> str:

@@ -126,12 +126,12 @@ def monitored_signals(netlist) -> list:
     return names + sorted(regs)
 
 
-def sample_runs(scheme: str, config: TileConfig, latency: int, window_sets: int = WINDOW_SETS,
+def sample_runs(scheme: str, config: TileConfig, window_sets: int = WINDOW_SETS,
                 names=None) -> tuple:
     """The tile runs of the activity simulation: the first ``window_sets`` window-sets (the same
     windows on the bit-parallel tile) of filter-set 0 of every bundled real sample that fits
     the tile (or of the samples ``names``), input 0; returns ``(runs, descriptions)``."""
-    from dstripes.hw.kinds import kind
+    from dstripes.hw.design import TileDesign
     from dstripes.sim import samples
     from dstripes.tb.tile_sim import layer_run
 
@@ -139,15 +139,15 @@ def sample_runs(scheme: str, config: TileConfig, latency: int, window_sets: int 
         raise ConfigError(f"window-sets per sample must be a positive integer, not {window_sets!r}")
     chosen = samples.sample_names() if names is None else list(names)
     # the bit-parallel tile runs windows, not window-sets: the same windows on every tile
-    units = window_sets if kind(scheme).scheme.serial else window_sets * config.columns
+    tile = TileDesign.of(scheme, config)
+    units = window_sets if tile.scheme.serial else window_sets * config.columns
     runs, described = [], []
     for name in chosen:
         acts, weights, layer, window = samples.load_sample(name)
         if window.msb >= config.act_bits:
             continue
         try:
-            runs.append(layer_run(scheme, config, latency, layer, window, acts[0], weights,
-                                  window_sets=units))
+            runs.append(layer_run(tile, layer, window, acts[0], weights, window_sets=units))
         except ConfigError:
             if names is not None:
                 raise
@@ -182,13 +182,13 @@ def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulat
     ToolError
         The simulation failed or its results differ from the golden model.
     """
-    from dstripes.hw.kinds import kind
-    from dstripes.tb.tile_sim import simulate_tile, tile_design
+    from dstripes.hw.design import TileDesign
+    from dstripes.tb.tile_sim import simulate_tile, tile_verilog
 
     from .timing import block_instances
 
-    k = kind(scheme)
-    tile = k.build(config)
+    design = TileDesign.of(scheme, config)
+    tile = design.component
     blocks = tile.synth_blocks()
     inst = block_instances(tile, blocks)
     by_block: dict = {}
@@ -201,9 +201,9 @@ def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulat
         for i in sample_instances(names, max_instances):
             for sig in monitored_signals(netlists[b]):
                 paths[f"{i}.{sig}"] = (b, i, sig)
-    design, man = tile_design(scheme, config, internals=True)  # the monitor reads internal nets
-    runs, described = sample_runs(scheme, config, man["latency"], window_sets, samples)
-    res = simulate_tile(design, man, runs, simulator=simulator, quick=quick, toggles=list(paths),
+    verilog = tile_verilog(design, internals=True)  # the monitor reads internal nets
+    runs, described = sample_runs(scheme, config, window_sets, samples)
+    res = simulate_tile(design, verilog, runs, simulator=simulator, quick=quick, toggles=list(paths),
                         build_root=build_root)
     if not res.passed:
         raise ToolError(f"{simulator} simulation of the {scheme} tile for activity did not pass "

@@ -22,7 +22,7 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 
 from .flow import ABC_SCRIPT, GE_LIBERTY, BlockArea, synth_script
-from .yosys import yosys_path, yosys_version
+from dstripes.tb.tools import yosys_path, yosys_version
 
 #: Environment variable naming the cache folder.
 CACHE_ENV = "DSTRIPES_SYNTH_CACHE"
@@ -48,7 +48,7 @@ class SynthCache:
     root : path, optional
         Cache folder (default :func:`default_cache_root`), created on first write.
     yosys : str, optional
-        The yosys executable whose version enters the key (default :func:`synth.yosys.yosys_path`).
+        The yosys executable whose version enters the key (default :func:`tb.tools.yosys_path`).
     """
 
     def __init__(self, root: str | os.PathLike | None = None, *, yosys: str | None = None):

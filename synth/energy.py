@@ -169,7 +169,7 @@ def energy_model(schemes, config: TileConfig = TileConfig(), *, liberty="sky130"
     from .sta import sta_version
     from .tile import synth_tiles
     from .timing import _outputs, read_netlist
-    from .yosys import yosys_version
+    from dstripes.tb.tools import yosys_version
 
     schemes = list(schemes)
     note = note or (lambda s: None)

@@ -96,6 +96,7 @@ def parse_sweep(items) -> dict:
 def _check_buildable(config: TileConfig, built: set) -> None:
     """Build every tile of ``config`` not in ``built`` yet (no elaboration), so a value the
     generator rejects fails here, before any work."""
+    from dstripes.hw.design import TileDesign
     from dstripes.hw.kinds import kind
 
     for name in KINDS_PER_POINT:
@@ -104,7 +105,7 @@ def _check_buildable(config: TileConfig, built: set) -> None:
             continue
         built.add(key)
         try:
-            kind(name).build(config)
+            TileDesign.of(name, config).component
         except ConfigError:
             raise
         except (TypeError, ValueError) as e:
@@ -219,14 +220,14 @@ def _cpu_seconds() -> float:
 def _emit_task(job: tuple) -> tuple[list, float]:
     """One Dask task: the blocks of one tile, ``[{"name", "count", "part_of", "verilog"}]``, and
     the CPU seconds it took."""
-    from dstripes.hw.kinds import kind
+    from dstripes.hw.design import TileDesign
 
     from .flow import to_verilog
 
     name, config = job
     t0 = _cpu_seconds()
     blocks = [{"name": b.name, "count": b.count, "part_of": b.part_of, "verilog": to_verilog(b.component, b.name)}
-              for b in kind(name).synth_blocks(config)]
+              for b in TileDesign.of(name, config).synth_blocks()]
     return blocks, _cpu_seconds() - t0
 
 
@@ -500,7 +501,7 @@ def explore(model: str, sweep: dict, *, images: int = 4, base: TileConfig = Tile
     from dstripes.sim.nets.profile import network_profile
 
     from .workers import StopYosys
-    from .yosys import yosys_version
+    from dstripes.tb.tools import yosys_version
 
     note = log or (lambda msg: None)
     t0 = time.perf_counter()
@@ -659,7 +660,7 @@ COLUMNS = (
 
 def table(result: dict) -> str:
     """The points as a plain-text table (Pareto points and the published design marked)."""
-    from dstripes.scripts.table import render
+    from dstripes.sim.table import render
 
     front = set(result["pareto"])
     headers = ["#", "point", "x Stripes", "x DaDN", "GE", "transistors", "depth", "area x STR",

@@ -29,7 +29,7 @@ from pathlib import Path
 from dstripes.sim.errors import ConfigError, ToolError
 
 from . import reports
-from .yosys import run_script
+from dstripes.tb.tools import run_script
 
 #: The gate-equivalent library kept in the repository (see the comments in the file).
 GE_LIBERTY = Path(__file__).with_name("ge.lib")
@@ -308,7 +308,7 @@ def synth_verilog(verilog: str, top: str, *, liberty: str | os.PathLike | None =
         Directory to keep the Verilog, script, log and reports in (created if needed);
         a temporary directory, removed afterwards, when omitted.
     yosys : str, optional
-        Yosys executable (default: :func:`synth.yosys.yosys_path`).
+        Yosys executable (default: :func:`tb.tools.yosys_path`).
     timeout : float, optional
         Seconds before the yosys run is abandoned.
     timing : bool

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dstripes.sim.errors import ToolError
 
-from . import yosys as _yosys
+from dstripes.tb import tools as _yosys
 
 #: Environment variable naming the OpenSTA executable to use instead of ``sta`` on ``PATH``.
 STA_ENV = "DSTRIPES_STA"

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dstripes.hw.design import TileDesign
 from dstripes.hw.kinds import kind
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
@@ -28,7 +29,7 @@ from dstripes.sim.limits import worker_count
 
 from .flow import BlockArea, check_liberty, check_top, probe_liberty, synth_verilog, to_verilog
 from .liberty import check_timing_liberty, resolve_liberty
-from .yosys import stop_running
+from dstripes.tb.tools import stop_running
 
 
 @dataclass(frozen=True)
@@ -174,9 +175,8 @@ class TileArea:
 def hw_tile(scheme: str, config: TileConfig):
     """``(tile, blocks)``: the tile of kind ``scheme`` for ``config`` and its
     :meth:`synth_blocks`, the options the kind does not use left at their defaults."""
-    k = kind(scheme)
     try:
-        tile = k.build(config)
+        tile = TileDesign.of(scheme, config).component
         return tile, tile.synth_blocks()
     except (TypeError, ValueError) as e:  # hw validates with TypeError/ValueError
         if isinstance(e, ConfigError):
@@ -187,9 +187,8 @@ def hw_tile(scheme: str, config: TileConfig):
 def hw_blocks(scheme: str, config: TileConfig) -> list:
     """The blocks of tile kind ``scheme`` for ``config`` (:meth:`TileKind.synth_blocks`), the
     options the kind does not use left at their defaults."""
-    k = kind(scheme)
     try:
-        return k.synth_blocks(config)
+        return TileDesign.of(scheme, config).synth_blocks()
     except (TypeError, ValueError) as e:  # hw validates with TypeError/ValueError
         if isinstance(e, ConfigError):
             raise

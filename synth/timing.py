@@ -493,7 +493,7 @@ def tile_timing(tile, blocks, areas: dict, workdir: str | os.PathLike, info, *, 
     """
     from .flow import ABC_LIB_SCRIPT, _link_or_copy
     from .reports import cell_stats, chip_area
-    from .yosys import run_script
+    from dstripes.tb.tools import run_script
 
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)

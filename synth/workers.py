@@ -9,6 +9,6 @@ class StopYosys(WorkerPlugin):
     outlive the worker), so an interrupted sweep leaves no yosys behind."""
 
     def teardown(self, worker):
-        from .yosys import stop_running
+        from dstripes.tb.tools import stop_running
 
         stop_running()

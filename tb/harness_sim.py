@@ -3,9 +3,10 @@
 
 Typical use (``dstripes simulate``, ``dstripes verify``, the demo)::
 
-    design, man = harness_design("dstripes", config)
-    run = layer_run("dstripes", config, man["latency"], layer, window, acts, weights)
-    result = simulate_harness(design, man, [run], simulator="verilator").check()
+    tile = TileDesign.of("dstripes", config)
+    design, harness = harness_verilog(tile)
+    run = layer_run(tile, layer, window, acts, weights)
+    result = simulate_harness(tile, design, harness, [run], simulator="verilator").check()
     result.results["tile_runs"]["runs"][0]["cycles"]
 
 The runs are the same :class:`tb.tile_sim.TileRun` objects as the per-cycle testbench plays,
@@ -23,9 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
+from dstripes.hw.design import TileDesign
 from dstripes.hw.emit import generator_sources
-from dstripes.hw.kinds import kind
-from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 
 from .harness_hw import FILES, LOG_FIELDS, TileHarness
@@ -45,11 +45,10 @@ PERIOD_NS = 10
 BUDGET_FACTOR, BUDGET_SLACK = 20, 10_000
 
 
-def harness_design(scheme: str, config: TileConfig, build_root: str | os.PathLike | None = None,
-                   **depths) -> tuple[Design, dict]:
-    """Verilog of the tile of kind ``scheme`` inside :class:`tb.harness_hw.TileHarness`, and
-    the tile's manifest (:meth:`TileKind.manifest`) with the harness's own description under
-    ``"harness"`` (memory depths, run-table and log layouts).
+def harness_verilog(tile: TileDesign, build_root: str | os.PathLike | None = None,
+                    **depths) -> tuple[Design, dict]:
+    """Verilog of ``tile`` inside :class:`tb.harness_hw.TileHarness`, and the harness's own
+    description (memory depths, run-table and log layouts).
 
     ``depths``: ``act_depth``, ``result_depth``, ``weight_depth``, ``run_depth`` (default
     :data:`DEPTHS`; small memories exercise the streaming in tests).
@@ -58,20 +57,17 @@ def harness_design(scheme: str, config: TileConfig, build_root: str | os.PathLik
     if unknown:
         raise ValueError(f"unknown harness depth {sorted(unknown)[0]!r} (known: {', '.join(DEPTHS)})")
     d = {**DEPTHS, **depths}
-    k = kind(scheme)
-    tile = k.build(config)
-    man = k.manifest(config, tile)
-    harness = TileHarness(tile, **d)
-    top = f"{k.top}_harness"
-    design = emit_verilog(lambda: harness, top, {"scheme": k.name, "tile": man["parameters"], "harness": d},
+    harness = TileHarness(tile.component, **d)
+    top = f"{tile.top}_harness"
+    design = emit_verilog(lambda: harness, top, {"scheme": tile.name, "tile": tile.manifest.parameters, "harness": d},
                           public="ports", models=MODELS.read_text(),
                           sources=generator_sources() + [Path(__file__).with_name(f) for f in HARNESS_SOURCES],
                           build_root=build_root)
-    man["harness"] = {"top": top, "depths": harness.depths, "widths": harness.widths,
-                      "table_width": harness.table_width, "lanes": harness.lanes,
-                      "elem_bits": harness.elem_bits, "log_fields": [list(f) for f in LOG_FIELDS],
-                      "files": FILES, "streams": stream_payloads(tile)}
-    return design, man
+    info = {"top": top, "depths": harness.depths, "widths": harness.widths,
+            "table_width": harness.table_width, "lanes": harness.lanes,
+            "elem_bits": harness.elem_bits, "log_fields": [list(f) for f in LOG_FIELDS],
+            "files": FILES, "streams": stream_payloads(tile.component)}
+    return design, info
 
 
 def batches(runs: Sequence[TileRun], depths: dict) -> list[range]:
@@ -90,7 +86,7 @@ def batches(runs: Sequence[TileRun], depths: dict) -> list[range]:
     return out
 
 
-def simulate_harness(design: Design, manifest: dict, runs: Sequence[TileRun], *,
+def simulate_harness(tile: TileDesign, design: Design, harness: dict, runs: Sequence[TileRun], *,
                      simulator: str = "verilator", idle: float = 0.0, stall: float = 0.0,
                      seed: int = 0, reset_at: int | None = None,
                      build_root: str | os.PathLike | None = None, waves: str | None = None,
@@ -117,7 +113,7 @@ def simulate_harness(design: Design, manifest: dict, runs: Sequence[TileRun], *,
             raise ConfigError(f"{name} probability must be in [0, 1), not {p!r}")
     if reset_at is not None and (isinstance(reset_at, bool) or not isinstance(reset_at, int) or reset_at < 1):
         raise ConfigError(f"reset_at must be a positive number of cycles, not {reset_at!r}")
-    h = manifest["harness"]
+    h = harness
     streams = h["streams"]
     cfg_codec = codec(streams["config"])
     wbits = h["depths"]["weight"].bit_length() - 1
@@ -146,8 +142,8 @@ def simulate_harness(design: Design, manifest: dict, runs: Sequence[TileRun], *,
     act_at = [offset[id(r.acts)] for r in runs]
 
     params = {
-        "scheme": manifest["scheme"],
-        "latency": manifest["latency"],
+        "scheme": tile.name,
+        "latency": tile.latency,
         "harness": h,
         "table": [f"{t:x}" for t in table],  # big integers travel as hex text
         "batches": plan,

@@ -24,14 +24,15 @@ from typing import Sequence
 
 import numpy as np
 
+from dstripes.hw.design import TileDesign
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 from dstripes.sim.schemes import SCHEMES
 
-from .harness_sim import harness_design, simulate_harness
-from .tile_sim import TileRun, layer_run, simulate_tile, tile_design
+from .harness_sim import harness_verilog, simulate_harness
+from .tile_sim import TileRun, layer_run, simulate_tile, tile_verilog
 from .verdict import Check, FAILED, Verdict, merged
 
 PATHS = ("auto", "fast", "cycle")
@@ -48,22 +49,23 @@ def choose_path(path: str, cycles: int) -> str:
     return path
 
 
-def design(scheme: str, config: TileConfig, path: str, build_root=None) -> tuple:
-    """The design and manifest a path simulates (the tile, or the tile in its harness)."""
+def design(tile: TileDesign, path: str, build_root=None) -> tuple:
+    """The Verilog a path simulates, with the harness's description (``None`` on the
+    per-cycle path): the tile, or the tile in its harness."""
     if path == "fast":
-        return harness_design(scheme, config, build_root=build_root)
-    return tile_design(scheme, config, build_root=build_root)
+        return harness_verilog(tile, build_root=build_root)
+    return tile_verilog(tile, build_root=build_root), None
 
 
-def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun], *, path: str = "fast",
+def play(tile: TileDesign, simulator: str, runs: Sequence[TileRun], *, path: str = "fast",
          designed: tuple | None = None, idle: float = 0.0, stall: float = 0.0, seed: int = 0,
          reset_at: int | None = None, waves_dir: str | os.PathLike | None = None, quick: bool | None = None,
          build_root: str | os.PathLike | None = None) -> dict:
-    """Play ``runs`` back to back through the tile of kind ``scheme`` on ``path`` and judge them.
+    """Play ``runs`` back to back through ``tile`` on ``path`` and judge them.
 
     Parameters
     ----------
-    designed : (Design, manifest), optional
+    designed : (Design, harness), optional
         From :func:`design` (built here otherwise).
     quick : bool, optional
         Verilator: ``True`` builds an ``-O0`` model, ``False`` an ``-O3`` one; by default the
@@ -89,8 +91,9 @@ def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun
     if not runs:
         raise ConfigError("nothing to simulate: no runs")
     path = choose_path(path, sum(r.cycles for r in runs))
-    d, man = designed if designed is not None else design(scheme, config, path, build_root)
-    if man["latency"] * len(runs) > sum(r.cycles for r in runs):
+    d, harness = designed if designed is not None else design(tile, path, build_root)
+    latency = tile.latency
+    if latency * len(runs) > sum(r.cycles for r in runs):
         raise ConfigError("the runs were derived for another tile (their cycle counts are below its latency)")
     waves = None
     if waves_dir is not None:
@@ -101,9 +104,9 @@ def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun
               run_dir=run_dir, build_root=build_root)
     try:
         if path == "fast":
-            res = simulate_harness(d, man, runs, quick=bool(quick), optimise=not quick, **kw)
+            res = simulate_harness(tile, d, harness, runs, quick=bool(quick), optimise=not quick, **kw)
         else:
-            res = simulate_tile(d, man, runs, quick=quick is not False, optimise=quick is False, **kw)
+            res = simulate_tile(tile, d, runs, quick=quick is not False, optimise=quick is False, **kw)
     except BaseException:
         if waves_dir is None:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -127,7 +130,7 @@ def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun
         first = tile_runs["first_mismatches"][0]
     return {
         "sim": simulator,
-        "scheme": scheme,
+        "scheme": tile.name,
         "path": path,
         "passed": passed,
         "checks": [c.as_dict() for c in merged(verdict).checks],
@@ -135,8 +138,8 @@ def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun
                                          "expected_results", "mismatches")} for o in outcomes],
         "cycles_rtl": cycles,
         "cycles_model": model,
-        "ideal": model - man["latency"] * len(runs),
-        "latency": man["latency"],
+        "ideal": model - latency * len(runs),
+        "latency": latency,
         "results_checked": sum(int(np.asarray(r.expected).size) for r in runs) if exact else 0,
         "mismatches": sum(o.get("mismatches") or 0 for o in outcomes),
         "first_mismatch": first,
@@ -153,26 +156,24 @@ def play(scheme: str, simulator: str, config: TileConfig, runs: Sequence[TileRun
     }
 
 
-def simulate_layer(scheme: str, simulator: str, config: TileConfig, layer: Layer, window: Window,
+def simulate_layer(tile: TileDesign, simulator: str, layer: Layer, window: Window,
                    acts: np.ndarray, weights: np.ndarray, *, window_sets: int | None = None,
                    filter_set: int = 0, mode: str | None = None, conv_group: int = 0,
                    waves_dir: str | os.PathLike | None = None, seed: int = 0, idle: float = 0.0,
                    stall: float = 0.0, quick: bool | None = None, path: str = "auto",
                    build_root: str | os.PathLike | None = None) -> dict:
-    """Generate the tile of kind ``scheme``, run one filter-set of one layer (or its first
-    ``window_sets``) on ``simulator`` and check it.
+    """Generate ``tile``, run one filter-set of one layer (or its first ``window_sets``) on
+    ``simulator`` and check it.
 
     Returns :func:`play`'s dict plus ``window_sets``, ``steps``, ``cycles_match``,
     ``results_match`` and ``wall_seconds`` (generation, build and simulation).
     """
-    from dstripes.hw.kinds import kind
-
     t0 = time.perf_counter()
     # the run's length chooses the path: its latency is known before any Verilog is generated
-    run = layer_run(scheme, config, kind(scheme).build(config).latency, layer, window, acts, weights, mode=mode,
+    run = layer_run(tile, layer, window, acts, weights, mode=mode,
                     filter_set=filter_set, window_sets=window_sets, conv_group=conv_group)
     path = choose_path(path, run.cycles)
-    out = play(scheme, simulator, config, [run], path=path, idle=idle, stall=stall, seed=seed,
+    out = play(tile, simulator, [run], path=path, idle=idle, stall=stall, seed=seed,
                waves_dir=waves_dir, quick=quick, build_root=build_root)
     o = out["runs"][0] if out["runs"] else {}
     out.update({

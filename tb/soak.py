@@ -15,8 +15,7 @@ import time
 
 import numpy as np
 
-from dstripes.hw.kinds import kind
-from dstripes.sim.config import TileConfig
+from dstripes.hw.design import TileDesign
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 
@@ -32,12 +31,11 @@ def relu_like(rng: np.random.Generator, shape, window: Window) -> np.ndarray:
     return np.clip((codes >> window.lsb) << window.lsb, window.lo, window.hi)
 
 
-def soak_runs(scheme: str, config: TileConfig, latency: int, cycles: int, seed: int = 0) -> list[TileRun]:
+def soak_runs(tile: TileDesign, cycles: int, seed: int = 0) -> list[TileRun]:
     """Random runs (see the module docstring) whose model cycle counts add up to ``cycles``."""
     rng = np.random.default_rng(seed)
-    k = kind(scheme)
-    cfg = k.own(config)
-    modes = k.modes(cfg)
+    cfg = tile.config
+    modes = tile.modes
     runs, total = [], 0
     while total < cycles:
         c = int(rng.integers(1, 3 * cfg.lanes))
@@ -52,23 +50,23 @@ def soak_runs(scheme: str, config: TileConfig, latency: int, cycles: int, seed: 
         wmax = 1 << (cfg.weight_bits - 1)
         weights = rng.integers(-wmax, wmax, (layer.k, c, kh, kh))
         sets = tuple(range(layer.filter_sets(cfg.rows)))
-        new = layer_runs(k.name, cfg, latency, layer, window, acts, weights, mode=str(rng.choice(modes)),
+        new = layer_runs(tile, layer, window, acts, weights, mode=str(rng.choice(modes)),
                          filter_sets=sets)
         runs += new
         total += sum(r.cycles for r in new)
     return runs
 
 
-def soak(scheme: str, simulator: str, config: TileConfig, cycles: int, *, idle: float = 0.2, stall: float = 0.3,
+def soak(tile: TileDesign, simulator: str, cycles: int, *, idle: float = 0.2, stall: float = 0.3,
          seed: int = 0, reset: bool = True, designed: tuple | None = None, quick: bool | None = None,
          build_root=None) -> dict:
     """Build the runs and play them on the fast path; returns :func:`tb.simulate.play`'s dict
     plus ``target_cycles``, ``runs_played``, ``reset_at`` and ``wall_seconds``."""
     t0 = time.perf_counter()
-    designed = designed if designed is not None else design(scheme, config, "fast", build_root)
-    runs = soak_runs(scheme, config, designed[1]["latency"], cycles, seed)
+    designed = designed if designed is not None else design(tile, "fast", build_root)
+    runs = soak_runs(tile, cycles, seed)
     reset_at = max(1, runs[0].cycles // 2) if reset else None
-    out = play(scheme, simulator, config, runs, path="fast", designed=designed, idle=idle, stall=stall,
+    out = play(tile, simulator, runs, path="fast", designed=designed, idle=idle, stall=stall,
                seed=seed, reset_at=reset_at, quick=quick, build_root=build_root)
     out.update({"target_cycles": cycles, "runs_played": len(runs), "reset_at": reset_at,
                 "wall_seconds": time.perf_counter() - t0})

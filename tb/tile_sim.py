@@ -2,10 +2,9 @@
 
 Typical use (pytest or the ``dstripes simulate`` command)::
 
-    design, man = tile_design("dstripes", config)
-    run = layer_run("dstripes", config, man["latency"], layer, window, acts, weights,
-                    window_sets=4)
-    result = simulate_tile(design, man, [run], simulator="verilator").check()
+    tile = TileDesign.of("dstripes", config)
+    run = layer_run(tile, layer, window, acts, weights, window_sets=4)
+    result = simulate_tile(tile, tile_verilog(tile), [run], simulator="verilator").check()
     result.results["tile_runs"]["runs"][0]["cycles"]
 
 Everything the cocotb side checks comes from the golden model here: the pallet and weight
@@ -22,10 +21,9 @@ from typing import Sequence
 
 import numpy as np
 
+from dstripes.hw.design import TileDesign
 from dstripes.hw.emit import generator_sources
-from dstripes.hw.kinds import kind
 from dstripes.hw.params import COUNT_BITS, MODE_CODES
-from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.functional import results_from_pallets
@@ -72,23 +70,18 @@ class TileRun:
         return np.tile(self.bricks, (self.config["window_sets"], 1, 1))
 
 
-def tile_design(scheme: str, config: TileConfig, build_root: str | os.PathLike | None = None, *,
-                internals: bool = False) -> tuple[Design, dict]:
-    """Verilog and manifest (:meth:`TileKind.manifest`) of the tile of kind ``scheme``, for the
-    per-cycle testbench; ``internals``: every signal visible to the testbench (for a
-    :class:`tb.toggles.ToggleMonitor`), not only the ports."""
-    k = kind(scheme)
-    tile = k.build(config)
-    man = k.manifest(config, tile)
+def tile_verilog(tile: TileDesign, build_root: str | os.PathLike | None = None, *,
+                 internals: bool = False) -> Design:
+    """Verilog of ``tile`` for the per-cycle testbench; ``internals``: every signal visible to
+    the testbench (for a :class:`tb.toggles.ToggleMonitor`), not only the ports."""
     # Only the ports are visible unless asked: Verilator then optimises the rest (the per-cycle
     # testbench touches nothing else).
-    design = emit_verilog(lambda: tile, man["top"], {"scheme": k.name, "tile": man["parameters"]},
-                          public=None if internals else "ports", sources=generator_sources(),
-                          build_root=build_root)
-    return design, man
+    return emit_verilog(lambda: tile.component, tile.top, {"scheme": tile.name, "tile": tile.manifest.parameters},
+                        public=None if internals else "ports", sources=generator_sources(),
+                        build_root=build_root)
 
 
-def check_filter_set(layer: Layer, config: TileConfig, filter_set) -> None:
+def check_filter_set(layer: Layer, config, filter_set) -> None:
     """``filter_set`` must be one of the layer's filter-sets of ``config.rows`` filters."""
     sets = layer.filter_sets(config.rows)
     if isinstance(filter_set, bool) or not isinstance(filter_set, (int, np.integer)) or not 0 <= filter_set < sets:
@@ -96,15 +89,14 @@ def check_filter_set(layer: Layer, config: TileConfig, filter_set) -> None:
                           f"filters of this layer (0..{sets - 1})")
 
 
-def check_run(scheme: str, config: TileConfig, layer: Layer, window: Window, acts: np.ndarray,
+def check_run(tile: TileDesign, layer: Layer, window: Window, acts: np.ndarray,
               weights: np.ndarray, *, mode: str | None = None, filter_set: int = 0,
               window_sets: int | None = None, conv_group: int = 0) -> tuple:
     """Every check of :func:`layer_run` (the run's mode, filter-set, window-sets, convolution
     group, codes, weights, counter widths and memory), without building anything: a command
     calls it before it generates the tile. Returns ``(mode, codes, weights)``."""
-    k = kind(scheme)
-    s = k.scheme
-    config = k.own(config)
+    s = tile.scheme
+    config = tile.config
     mode = s.check_mode(mode, config)
     if layer.fc:
         raise ConfigError("fully-connected layers are dispatched round-robin, which the tile RTL does not do")
@@ -142,18 +134,15 @@ def check_run(scheme: str, config: TileConfig, layer: Layer, window: Window, act
     return mode, a, w
 
 
-def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, window: Window,
+def layer_run(tile: TileDesign, layer: Layer, window: Window,
               acts: np.ndarray, weights: np.ndarray, *, mode: str | None = None,
               filter_set: int = 0, window_sets: int | None = None, conv_group: int = 0) -> TileRun:
     """The run of one filter-set of a layer (or its first ``window_sets``) on one tile.
 
     Parameters
     ----------
-    scheme : str
-        Tile kind (:data:`dstripes.hw.kinds.KINDS`).
-    config : TileConfig
-    latency : int
-        The tile's pipeline latency (``manifest(...)["latency"]``).
+    tile : TileDesign
+        The tile (its kind's model scheme, configuration and latency).
     layer, window : Layer, Window
     acts : array
         Integer codes ``(C, H, W)`` inside ``window``.
@@ -170,25 +159,21 @@ def layer_run(scheme: str, config: TileConfig, latency: int, layer: Layer, windo
     conv_group : int
         Convolution group.
     """
-    return layer_runs(scheme, config, latency, layer, window, acts, weights, mode=mode,
+    return layer_runs(tile, layer, window, acts, weights, mode=mode,
                       filter_sets=(filter_set,), window_sets=window_sets, conv_group=conv_group)[0]
 
 
-def layer_runs(scheme: str, config: TileConfig, latency: int, layer: Layer, window: Window,
+def layer_runs(tile: TileDesign, layer: Layer, window: Window,
                acts: np.ndarray, weights: np.ndarray, *, mode: str | None = None,
                filter_sets: Sequence[int] = (0,), window_sets: int | None = None,
                conv_group: int = 0) -> list[TileRun]:
     """The runs of several filter-sets of one convolution group (:func:`layer_run` each): the
     activation stream and its cycle count are derived once and shared by every run."""
-    k = kind(scheme)
-    s = k.scheme
-    config = k.own(config)  # the model of exactly the hardware the kind builds
-    if isinstance(latency, bool) or not isinstance(latency, int) or latency < 0:
-        raise ConfigError(f"latency must be a non-negative integer, not {latency!r}")
+    s, config, latency = tile.scheme, tile.config, tile.latency
     filter_sets = list(filter_sets)
     if not filter_sets:
         raise ConfigError("a run needs at least one filter set")
-    mode, a, w = check_run(scheme, config, layer, window, acts, weights, mode=mode, filter_set=filter_sets[0],
+    mode, a, w = check_run(tile, layer, window, acts, weights, mode=mode, filter_set=filter_sets[0],
                            window_sets=window_sets, conv_group=conv_group)
     for filter_set in filter_sets[1:]:
         check_filter_set(layer, config, filter_set)
@@ -217,7 +202,7 @@ def layer_runs(scheme: str, config: TileConfig, latency: int, layer: Layer, wind
     return runs
 
 
-def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
+def simulate_tile(tile: TileDesign, design: Design, runs: Sequence[TileRun], *,
                   simulator: str = "verilator", idle: float = 0.0, stall: float = 0.0,
                   seed: int = 0, reset_at: int | None = None,
                   build_root: str | os.PathLike | None = None, waves: str | None = None,
@@ -228,8 +213,9 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
 
     Parameters
     ----------
-    design, manifest
-        From :func:`tile_design`.
+    tile : TileDesign
+    design : Design
+        Its Verilog, from :func:`tile_verilog`.
     runs : sequence of TileRun
     simulator : {"icarus", "verilator"}
     idle : float
@@ -266,9 +252,9 @@ def simulate_tile(design: Design, manifest: dict, runs: Sequence[TileRun], *,
     if reset_at is not None and (isinstance(reset_at, bool) or not isinstance(reset_at, int) or reset_at < 1):
         raise ConfigError(f"reset_at must be a positive number of cycles, not {reset_at!r}")
     params = {
-        "scheme": manifest["scheme"],
+        "scheme": tile.name,
         "streams": design.streams,
-        "latency": manifest["latency"],
+        "latency": tile.latency,
         "runs": [{"config": r.config, "cycles": r.cycles} for r in runs],
         "idle": idle, "stall": stall, "seed": seed, "reset_at": reset_at,
         "check_cycles": idle == 0 and stall == 0,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dstripes.sim.config import TileConfig
+from dstripes.hw.design import TileDesign
 from dstripes.sim.cycles import check_layer
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
@@ -49,9 +49,8 @@ class LayerJob:
     window: Window
     codes: np.ndarray  # (N, C, H, W) activation codes inside ``window``
     weights: np.ndarray  # (K, C/groups, kh, kw) weight codes
-    scheme: str
+    tile: TileDesign
     simulator: str
-    config: TileConfig
     filter_sets: str
     build_root: str | None = None
 
@@ -61,10 +60,9 @@ class Verification:
     """The outcome of :func:`verify_network` (see :meth:`as_dict`)."""
 
     network: str
-    scheme: str
+    tile: TileDesign
     simulator: str
     images: list
-    config: TileConfig
     filter_sets: str
     layers: list  # per layer: the dicts of :func:`verify_layer`
     skipped: list = field(default_factory=list)
@@ -93,12 +91,12 @@ class Verification:
         first = self.first_failure
         return {
             "network": self.network,
-            "scheme": self.scheme,
+            "scheme": self.tile.name,
             "sim": self.simulator,
             "images": len(self.images),
             "image_names": list(self.images),
             "filter_sets": self.filter_sets,
-            "config": self.config.as_dict(),
+            "config": self.tile.config.as_dict(),
             "layers": self.layers,
             "skipped": self.skipped,
             "total": self.total(),
@@ -121,18 +119,16 @@ def verify_layer(job: LayerJob) -> dict:
     from .tile_sim import layer_runs
 
     t0 = time.perf_counter()
-    layer, cfg = job.layer, job.config
-    designed = design(job.scheme, cfg, "fast", job.build_root)
-    latency = designed[1]["latency"]
-    sets = range(layer.filter_sets(cfg.rows)) if job.filter_sets == "all" else range(1)
+    layer, tile = job.layer, job.tile
+    designed = design(tile, "fast", job.build_root)
+    sets = range(layer.filter_sets(tile.config.rows)) if job.filter_sets == "all" else range(1)
     runs, labels = [], []
     for i, image in enumerate(job.codes):
         for g in range(layer.conv_groups):
-            rs = layer_runs(job.scheme, cfg, latency, layer, job.window, image, job.weights,
-                            filter_sets=tuple(sets), conv_group=g)
+            rs = layer_runs(tile, layer, job.window, image, job.weights, filter_sets=tuple(sets), conv_group=g)
             runs += rs
             labels += [{"image": i, "conv_group": g, "filter_set": f} for f in sets]
-    out = play(job.scheme, job.simulator, cfg, runs, path="fast", designed=designed, build_root=job.build_root)
+    out = play(tile, job.simulator, runs, path="fast", designed=designed, build_root=job.build_root)
     first = out["first_mismatch"]
     if first is not None and first.get("run") is not None and first["run"] < len(labels):
         first = {**labels[first["run"]], **first}
@@ -176,17 +172,16 @@ def select_layers(net, names: str | None) -> tuple[list[Layer], list[str]]:
     return [l for l in layers if l.name in wanted], []
 
 
-def verify_network(net, profile, images, *, scheme: str, simulator: str = "verilator",
-                   config: TileConfig = TileConfig(), layers: str | None = None, filter_sets: str = "first",
+def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "verilator",
+                   layers: str | None = None, filter_sets: str = "first",
                    jobs: int | None = None, scheduler: str | None = None, build_root: str | None = None,
                    progress: bool = True, note=print) -> Verification:
-    """Verify ``net``'s selected conv layers on ``images`` through the tile of kind ``scheme``.
+    """Verify ``net``'s selected conv layers on ``images`` through ``tile``.
 
     Bad input (unknown layer, a layer the accumulators cannot hold, a window wider than the
     activations, a missing simulator, an unreachable scheduler) raises :class:`ConfigError`
     before any simulation.
     """
-    from dstripes.hw.kinds import kind
     from dstripes.sim.nets.cluster import dask_client, run_tasks
 
     from .harness_sim import DEPTHS
@@ -194,8 +189,7 @@ def verify_network(net, profile, images, *, scheme: str, simulator: str = "veril
     from .simulate import design
 
     t0 = time.perf_counter()
-    k = kind(scheme)
-    config = k.own(config)
+    config = tile.config
     if filter_sets not in FILTER_SETS:
         raise ConfigError(f"filter sets must be one of {', '.join(FILTER_SETS)}, not {filter_sets!r}")
     if not images:
@@ -219,9 +213,9 @@ def verify_network(net, profile, images, *, scheme: str, simulator: str = "veril
     if scheduler is None:
         # one generation and one build for all local workers (they reuse it from the cache)
         t = time.perf_counter()
-        note(f"generating and building the {k.title} tile in its verification harness for {simulator} "
+        note(f"generating and building the {tile.title} tile in its verification harness for {simulator} "
              f"(once; reused from {build_root or 'the build cache'} afterwards)")
-        d, _ = design(k.name, config, "fast", build_root)
+        d, _ = design(tile, "fast", build_root)
         seconds["build"] = build(d, simulator, build_root=build_root, optimise=True).seconds
         seconds["generate_and_build"] = time.perf_counter() - t
     with warnings.catch_warnings():
@@ -232,7 +226,7 @@ def verify_network(net, profile, images, *, scheme: str, simulator: str = "veril
             codes = capture(net, profile, images, [l.name for l in chosen], progress=progress)
             seconds["capture"] = time.perf_counter() - t
             jobs_ = [LayerJob(l.name, l, profile.layer(l.name).window, codes[l.name],
-                              weight_codes(net.weights(l.name), config.weight_bits)[0], k.name, simulator, config,
+                              weight_codes(net.weights(l.name), config.weight_bits)[0], tile, simulator,
                               filter_sets, None if build_root is None else str(build_root)) for l in chosen]
             del codes
             results = [None] * len(jobs_)
@@ -241,7 +235,7 @@ def verify_network(net, profile, images, *, scheme: str, simulator: str = "veril
                                   progress=progress):
                 results[i] = r
     seconds["total"] = time.perf_counter() - t0
-    return Verification(net.name, k.name, simulator, [n for n, _ in images], config, filter_sets, results,
+    return Verification(net.name, tile, simulator, [n for n, _ in images], filter_sets, results,
                         skipped, seconds)
 
 
@@ -288,8 +282,8 @@ def write_reports(v: Verification, out: str | os.PathLike) -> list[Path]:
     path = out / "layers.csv"
     write_atomic(path, "\n".join(csv) + "\n")
     files.append(path)
-    cfg = v.config
-    lines = [f"# RTL verification of {v.network} on the {v.scheme} tile", "",
+    cfg = v.tile.config
+    lines = [f"# RTL verification of {v.network} on the {v.tile.name} tile", "",
              f"* tile: {cfg.rows} rows x {cfg.columns} columns x {cfg.lanes} lanes, {cfg.act_bits}-bit activations, "
              f"{cfg.weight_bits}-bit weights; simulator: {v.simulator}, memory-backed harness (fast path)",
              f"* photos: {', '.join(v.images)}; filter-sets: {v.filter_sets}; every window, every convolution "

@@ -53,6 +53,7 @@ def run_tile(tile, runs, *, idle: float = 0.0, backpressure: float = 0.0, seed: 
     first run is interrupted by a one-cycle reset at that cycle and is then replayed in full
     (its interrupted outputs are discarded).
     """
+    tile = getattr(tile, "component", tile)  # a TileDesign or a component
     rng = random.Random(seed)
     harness = _Harness(tile)
     outcome = []

@@ -115,7 +115,7 @@ def test_an_fc_layer_is_refused_by_name(tmp_path, capsys):
 
 def test_the_report_names_the_first_failure(tmp_path):
     """A failed layer (as a worker reports it) makes the verdict fail and the report name it."""
-    from dstripes.sim.config import TileConfig
+    from dstripes.hw.design import TileDesign
     from dstripes.tb.verify import Verification, write_reports
 
     layer = {"name": "conv2_1", "layer": "conv", "runs": 1, "cycles_rtl": 10, "cycles_model": 10, "cycles_ideal": 6,
@@ -124,7 +124,7 @@ def test_the_report_names_the_first_failure(tmp_path):
              "failure": "run 0: results bit-exact: 1 of 4 transfers differ from the model",
              "first_mismatch": {"image": 0, "conv_group": 0, "filter_set": 0, "window_set": 2}}
     good = dict(layer, name="conv1_1", mismatches=0, results_checked=64, passed=True, failure=None, first_mismatch=None)
-    v = Verification("net", "dstripes", "icarus", ["photo"], TileConfig(), "first", [good, layer])
+    v = Verification("net", TileDesign.of("dstripes"), "icarus", ["photo"], "first", [good, layer])
     write_reports(v, tmp_path)
     d = json.loads((tmp_path / "verify.json").read_text())
     assert d["passed"] is False and d["first_failure"]["layer"] == "conv2_1"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dstripes.hw import SIP, Dispatcher, PrecisionDetector, build_tile
+from dstripes.hw import SIP, Dispatcher, PrecisionDetector, TileDesign
 from dstripes.hw.kinds import kind
 from dstripes.hw.params import check_int
 from dstripes.scripts.cli import main
@@ -37,7 +37,7 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys, scheme):
     res = 4 * 2 if scheme != "dadn" else 2
     assert man["ports"]["result__payload"]["width"] == res * 24
     assert man["ports"]["act__payload"]["width"] == (4 * 4 * 8 if scheme != "dadn" else 4 * 8)
-    assert man["latency"] == build_tile(scheme, TileConfig(lanes=4, columns=4, rows=2, act_bits=8,
+    assert man["latency"] == TileDesign.of(scheme, TileConfig(lanes=4, columns=4, rows=2, act_bits=8,
                                                            weight_bits=8, max_reduction=256)).latency
     # the size check's payload widths are the generated ports' (a formula that cannot drift)
     cfg = kind(scheme).own(TileConfig(lanes=4, columns=4, rows=2, act_bits=8, weight_bits=8, max_reduction=256))
@@ -91,7 +91,7 @@ def test_block_parameter_errors_name_the_value():
     with pytest.raises(ValueError, match="group 3 does not divide columns 16"):
         Dispatcher(group=3)
     with pytest.raises(ValueError, match="tile kind must be one of"):
-        build_tile("pragmatic")
+        TileDesign.of("pragmatic")
     with pytest.raises(ValueError, match="count_bits must be between 1 and 32, not 0"):
         check_int("count_bits", 0, 1, 32)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dstripes.hw import build_tile, kind
+from dstripes.hw import TileDesign, kind
 from dstripes.hw.run_ahead import RunAheadTile
 from dstripes.hw.tile import SerialTile
 from dstripes.sim.config import TileConfig
@@ -43,9 +43,8 @@ def make_run(tile, scheme, cfg, acts, weights, layer, window, mode, window_sets=
     """Stream words, expected results and the RTL-exact cycle count of one run, derived from
     the golden model by the same code as the cocotb testbench (:func:`tb.tile_sim.layer_run`);
     the expected results are also checked against a direct convolution."""
-    r = layer_run(scheme, cfg, tile.latency, layer, window, acts, weights, mode=mode,
-                  filter_set=filter_set, window_sets=window_sets)
-    layout = tile.config.payload.shape()
+    r = layer_run(tile, layer, window, acts, weights, mode=mode, filter_set=filter_set, window_sets=window_sets)
+    layout = tile.component.config.payload.shape()
     expected = [list(np.asarray(e).ravel()) for e in r.expected]
     assert expected == direct_results(acts, weights, layer, cfg, scheme, filter_set, len(expected))
     return {
@@ -107,7 +106,7 @@ def test_random_layers(scheme, mode, group, trim, ahead, widths, signed, rng):
     r, select = ahead or (0, "mux")
     cfg = TileConfig(**{**SMALL, "act_bits": a, "weight_bits": w}, group=group, trim=trim or "leading",
                      run_ahead=r, weight_select=select)
-    tile = build_tile(scheme, cfg)
+    tile = TileDesign.of(scheme, cfg)
     layer, window, acts, weights = random_layer(rng, signed=signed, act_bits=a, weight_bits=w)
     run = make_run(tile, scheme, cfg, acts, weights, layer, window, mode)
     [(got, cycles)] = run_tile(tile, [run])
@@ -120,7 +119,7 @@ def test_stalls_and_backpressure(scheme, run_ahead):
     nothing lost or repeated, and the run can only be slower than the always-ready count."""
     rng = np.random.default_rng(11)
     cfg = TileConfig(**SMALL, run_ahead=run_ahead)
-    tile = build_tile(scheme, cfg)
+    tile = TileDesign.of(scheme, cfg)
     layer, window, acts, weights = random_layer(rng)
     mode = "leading" if scheme == "dstripes" else "static"
     run = make_run(tile, scheme, cfg, acts, weights, layer, window, mode)
@@ -134,7 +133,7 @@ def test_reset_mid_run_then_clean_runs(scheme, run_ahead):
     both exact, cycles included."""
     rng = np.random.default_rng(12)
     cfg = TileConfig(**SMALL, trim="both", group=2, run_ahead=run_ahead)
-    tile = build_tile(scheme, cfg)
+    tile = TileDesign.of(scheme, cfg)
     runs = []
     for signed in (False, True):
         layer, window, acts, weights = random_layer(rng, signed=signed)
@@ -150,7 +149,7 @@ def test_overhead_is_a_constant():
     per-window-set bubbles), and at most 16 cycles."""
     rng = np.random.default_rng(13)
     cfg = TileConfig(**SMALL)
-    tile = build_tile("dstripes", cfg)
+    tile = TileDesign.of("dstripes", cfg)
     assert tile.latency <= 16
     layer = Layer(6, 8, 8, 2, 3, 3, 1, 1, 1, 1)
     window = Window(7, 0)
@@ -171,7 +170,7 @@ def test_dilated_layer(scheme):
     the direct convolution (make_run), cycles exact."""
     rng = np.random.default_rng(15)
     cfg = TileConfig(**SMALL)
-    tile = build_tile(scheme, cfg)
+    tile = TileDesign.of(scheme, cfg)
     layer = Layer(5, 7, 9, 3, 3, 3, 1, 2, 2, 3, dy=2, dx=3)
     assert (layer.oh, layer.ow) == (7, 5)  # (7 + 4 - 5) + 1, (9 + 6 - 7) // 2 + 1
     window = Window(7, 1)
@@ -187,7 +186,7 @@ def test_filter_set_and_signed_first_layer():
     """A later filter-set (missing filters are zero) of a signed first layer with 3 channels."""
     rng = np.random.default_rng(14)
     cfg = TileConfig(**SMALL)
-    tile = build_tile("dstripes", cfg)
+    tile = TileDesign.of("dstripes", cfg)
     layer = Layer(3, 7, 6, 5, 3, 3, 2, 2, 1, 1)
     window = Window(7, 0, signed=True)
     acts = rng.integers(-128, 128, (3, 7, 6))
@@ -199,10 +198,10 @@ def test_filter_set_and_signed_first_layer():
 
 def test_run_ahead_zero_is_the_lock_step_tile():
     """R = 0 builds the lock-step tile itself; R >= 1 the run-ahead tile, same ports and latency."""
-    lock = build_tile("dstripes", TileConfig(**SMALL))
-    ahead = build_tile("dstripes", TileConfig(**SMALL, run_ahead=1))
-    assert isinstance(lock, SerialTile) and isinstance(ahead, RunAheadTile)
-    assert ahead.signature.members.keys() == lock.signature.members.keys()
+    lock = TileDesign.of("dstripes", TileConfig(**SMALL))
+    ahead = TileDesign.of("dstripes", TileConfig(**SMALL, run_ahead=1))
+    assert isinstance(lock.component, SerialTile) and isinstance(ahead.component, RunAheadTile)
+    assert ahead.component.signature.members.keys() == lock.component.signature.members.keys()
     assert ahead.latency == lock.latency == 4
     # the weight selection is irrelevant in lock-step: the same tile whatever it says
     assert kind("dstripes").own(TileConfig(**SMALL, weight_select="sip")) == TileConfig(**SMALL)
@@ -219,7 +218,7 @@ def test_run_ahead_window_sets_shorter_than_the_run_ahead(run_ahead, select):
     window-set 0, so its slow step starts late."""
     rng = np.random.default_rng(15 + run_ahead)
     cfg = TileConfig(**SMALL, run_ahead=run_ahead, weight_select=select)
-    tile = build_tile("dstripes", cfg)
+    tile = TileDesign.of("dstripes", cfg)
     window = Window(7, 0)
     crafted = np.ones((3, 3, 4), dtype=np.int64)   # 3 window-sets of the 4 windows of a row
     crafted[:, 0, 0] = crafted[:, 2, 1] = 255
@@ -247,7 +246,7 @@ def test_run_ahead_is_faster_and_overhead_is_a_constant():
     acts = np.where(rng.random((6, 8, 8)) < 0.5, 0, rng.integers(0, 256, (6, 8, 8)) >> rng.integers(0, 8, (6, 8, 8)))
     weights = rng.integers(-128, 128, (2, 6, 3, 3))
     cfg = TileConfig(**SMALL, run_ahead=2)
-    tile, lock = build_tile("dstripes", cfg), build_tile("dstripes", TileConfig(**SMALL))
+    tile, lock = TileDesign.of("dstripes", cfg), TileDesign.of("dstripes", TileConfig(**SMALL))
     bits = step_group_bits(acts, layer, window, cfg, "leading")
     for n in (1, 3, bits.shape[0]):
         run = make_run(tile, "dstripes", cfg, acts, weights, layer, window, "leading", window_sets=n)

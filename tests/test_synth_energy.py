@@ -87,9 +87,9 @@ def test_helpers():
     with pytest.raises(ConfigError, match="needs the bit-parallel"):
         efficiency({"stripes": 1.0})
     with pytest.raises(ConfigError, match="window-sets per sample must be a positive integer"):
-        sample_runs("stripes", TINY, 4, 0)
+        sample_runs("stripes", TINY, 0)
     with pytest.raises(ConfigError, match="no bundled real sample fits 8-bit"):
-        sample_runs("stripes", TileConfig(lanes=4, columns=2, rows=1, act_bits=8, weight_bits=8), 4)
+        sample_runs("stripes", TileConfig(lanes=4, columns=2, rows=1, act_bits=8, weight_bits=8))
 
 
 def test_broken_energy_model_files(tmp_path):

@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""The per-block yosys flow (synth/flow.py, synth/reports.py, synth/yosys.py) on small
+"""The per-block yosys flow (synth/flow.py, synth/reports.py, tb/tools.py) on small
 components defined here, independent of the accelerator RTL."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 from dstripes.sim.errors import ConfigError, ToolError
 from dstripes.synth import reports
 from dstripes.synth.flow import GE_LIBERTY, synth_component, synth_verilog, to_verilog
-from dstripes.synth.yosys import yosys_path, yosys_version
+from dstripes.tb.tools import yosys_path, yosys_version
 
 
 class AdderTree(wiring.Component):

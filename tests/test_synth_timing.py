@@ -8,11 +8,12 @@ import re
 
 import pytest
 
+from dstripes.hw.design import TileDesign
 from dstripes.hw.kinds import kind
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError, ToolError
 from dstripes.synth import sta as sta_mod
-from dstripes.synth.flow import GE_LIBERTY, synth_verilog, to_verilog
+from dstripes.synth.flow import GE_LIBERTY, synth_verilog
 from dstripes.synth.liberty import liberty_info, parse_liberty, resolve_liberty
 from dstripes.synth.tile import hw_tile, synth_tiles
 from dstripes.synth.timing import block_instances, block_timing, tile_glue, tile_timing
@@ -88,7 +89,7 @@ def test_tile_timing_agrees_with_the_flat_tile(scheme, sky130, small, tmp_path):
     extent map the same logic differently)."""
     out, tiles = small
     k = kind(scheme)
-    flat = synth_verilog(to_verilog(k.build(SMALL), k.top), k.top, liberty=sky130, timing=True,
+    flat = synth_verilog(TileDesign.of(k, SMALL).verilog(), k.top, liberty=sky130, timing=True,
                          workdir=tmp_path / "flat")
     info = liberty_info(sky130)
     flat_t = block_timing(tmp_path / "flat", k.top, info, what="flat tile", ideal_nets=True)

@@ -11,9 +11,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dstripes.tb.harness_sim import harness_design
+from dstripes.hw.design import TileDesign
+from dstripes.tb.harness_sim import harness_verilog
 from dstripes.tb.simulate import play
-from dstripes.tb.tile_sim import layer_runs, tile_design
+from dstripes.tb.tile_sim import layer_runs, tile_verilog
 
 from test_tb_tile import SMALL, layers, scheme_runs
 
@@ -27,21 +28,23 @@ def designs():
 
     def get(scheme, path):
         if (scheme, path) not in cache:
-            cache[scheme, path] = (harness_design(scheme, SMALL, **DEPTHS) if path == "fast"
-                                   else tile_design(scheme, SMALL))
+            tile = TileDesign.of(scheme, SMALL)
+            cache[scheme, path] = (harness_verilog(tile, **DEPTHS) if path == "fast"
+                                   else (tile_verilog(tile), None))
         return cache[scheme, path]
     return get
 
 
 def _play(designs, scheme, path, runs, simulator="icarus", **kw):
-    return play(scheme, simulator, SMALL, runs, path=path, designed=designs(scheme, path), quick=True, **kw)
+    return play(TileDesign.of(scheme, SMALL), simulator, runs, path=path, designed=designs(scheme, path), quick=True,
+                **kw)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_fast_path_equals_per_cycle_path(designs, scheme):
     """Same runs on both paths (Icarus): every result exact, and per run the same cycle count,
     which is the model's RTL-exact one."""
-    runs = scheme_runs(scheme, designs(scheme, "fast")[1]["latency"], np.random.default_rng(3))
+    runs = scheme_runs(scheme, np.random.default_rng(3))
     fast = _play(designs, scheme, "fast", runs)
     slow = _play(designs, scheme, "cycle", runs)
     for out in (fast, slow):
@@ -57,8 +60,7 @@ def test_filter_sets_share_one_activation_stream(designs):
     """Several filter-sets of one input (one activation stream stored once) and a grouped layer's
     convolution groups, back to back on Verilator."""
     (hl, hw, ha, hwt), _ = layers(np.random.default_rng(4))
-    latency = designs("dstripes", "fast")[1]["latency"]
-    runs = layer_runs("dstripes", SMALL, latency, hl, hw, ha, hwt, filter_sets=(0, 1))
+    runs = layer_runs(TileDesign.of("dstripes", SMALL), hl, hw, ha, hwt, filter_sets=(0, 1))
     assert runs[0].acts is runs[1].acts
     out = _play(designs, "dstripes", "fast", runs, simulator="verilator")
     assert out["passed"], out["failure"]
@@ -71,7 +73,7 @@ def test_stalls_and_mid_run_reset_on_both_paths(designs, simulator):
     middle of the first run: on both paths every result exact, in order, once; the tile's
     counter agrees with the testbench's own count; the stalls cost cycles; nothing lost or
     repeated (the harness counts every stream's transfers)."""
-    runs = scheme_runs("dstripes", designs("dstripes", "fast")[1]["latency"], np.random.default_rng(5))
+    runs = scheme_runs("dstripes", np.random.default_rng(5))
     for path in ("fast", "cycle"):
         out = _play(designs, "dstripes", path, runs, simulator=simulator, idle=0.3, stall=0.5, seed=9,
                     reset_at=runs[0].cycles // 2)
@@ -91,7 +93,7 @@ def test_stalls_and_mid_run_reset_on_both_paths(designs, simulator):
 def test_a_corrupted_expected_result_is_reported_exactly(designs, path):
     """One expected value changed in the second run: exactly that result transfer is reported
     (its index over the whole simulation, what came out and what was expected), nothing else."""
-    runs = scheme_runs("dstripes", designs("dstripes", path)[1]["latency"], np.random.default_rng(3))
+    runs = scheme_runs("dstripes", np.random.default_rng(3))
     expected = runs[1].expected.copy()
     truth = expected[1].copy()
     expected[1, 2, 1] += 1
@@ -118,7 +120,7 @@ def test_a_corrupted_expected_result_is_reported_exactly(designs, path):
 
 @pytest.mark.parametrize("path", ["fast", "cycle"])
 def test_a_corrupted_cycle_count_fails_the_cycle_check(designs, path):
-    runs = scheme_runs("stripes", designs("stripes", path)[1]["latency"], np.random.default_rng(3))
+    runs = scheme_runs("stripes", np.random.default_rng(3))
     runs[0] = dataclasses.replace(runs[0], cycles=runs[0].cycles + 1)
     out = _play(designs, "stripes", path, runs)
     assert not out["passed"]
@@ -134,7 +136,7 @@ def test_soak_short(designs):
     runs with idle cycles on every source, back-pressure and a reset in the first run."""
     from dstripes.tb.soak import soak
 
-    out = soak("dstripes", "verilator", SMALL, 20_000, idle=0.25, stall=0.35, seed=11,
+    out = soak(TileDesign.of("dstripes", SMALL), "verilator", 20_000, idle=0.25, stall=0.35, seed=11,
                designed=designs("dstripes", "fast"), quick=True)
     assert out["passed"], out["failure"]
     assert out["mismatches"] == 0 and out["interrupted"]["mismatches"] == 0

@@ -17,7 +17,8 @@ from dstripes.sim.cycles import step_costs
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
-from dstripes.tb.tile_sim import layer_run, simulate_tile, tile_design
+from dstripes.hw.design import TileDesign
+from dstripes.tb.tile_sim import layer_run, simulate_tile, tile_verilog
 
 SIMULATORS = ["icarus", "verilator"]
 SCHEMES = ["dstripes", "stripes", "dadn"]
@@ -32,6 +33,10 @@ CONFIGS = {**{s: SMALL for s in SCHEMES}, RUN_AHEAD: replace(SMALL, run_ahead=2,
 
 def kind_of(name: str) -> str:
     return "dstripes" if name == RUN_AHEAD else name
+
+
+def tile_of(name: str) -> TileDesign:
+    return TileDesign.of(kind_of(name), CONFIGS[name])
 
 
 def relu_like(rng, shape, window: Window) -> np.ndarray:
@@ -55,27 +60,28 @@ def layers(rng):
     ]
 
 
-def scheme_runs(name, latency, rng):
+def scheme_runs(name, rng):
     """A whole layer, a later filter-set of a signed first layer, a short slice, a slice of a
     dilated layer (rates 2x3: the tile is the same, the model's pallets read the taps); on the
     run-ahead tile also a 1x1 layer of one channel block (one step per window-set, so the
     groups' result stages hold fast groups back)."""
     (hl, hw, ha, hwt), (fl, fw, fa, fwt) = layers(rng)
-    scheme, cfg = kind_of(name), CONFIGS[name]
+    tile = tile_of(name)
+    scheme, cfg = tile.name, tile.config
     modes = ("leading", "both", "static") if scheme == "dstripes" else ("static",) * 3
     whole = 8 if scheme != "dadn" else 30
     dilated = Layer(4, 7, 8, 2, 3, 3, 1, 1, 2, 3, dy=2, dx=3)
     runs = [
-        layer_run(scheme, cfg, latency, hl, hw, ha, hwt, mode=modes[0], window_sets=whole),
-        layer_run(scheme, cfg, latency, fl, fw, fa, fwt, mode=modes[1], filter_set=1, window_sets=2),
-        layer_run(scheme, cfg, latency, hl, hw, ha, hwt, mode=modes[2], filter_set=1, window_sets=1),
-        layer_run(scheme, cfg, latency, dilated, hw, relu_like(rng, (4, 7, 8), hw),
+        layer_run(tile, hl, hw, ha, hwt, mode=modes[0], window_sets=whole),
+        layer_run(tile, fl, fw, fa, fwt, mode=modes[1], filter_set=1, window_sets=2),
+        layer_run(tile, hl, hw, ha, hwt, mode=modes[2], filter_set=1, window_sets=1),
+        layer_run(tile, dilated, hw, relu_like(rng, (4, 7, 8), hw),
                   rng.integers(-128, 128, (2, 4, 3, 3)), mode=modes[0], window_sets=3),
     ]
     if cfg.run_ahead:
         pointwise = Layer(4, 5, 6, 2, 1, 1)
         acts = rng.choice([0, 1, 2, 127], size=(4, 5, 6), p=[0.3, 0.3, 0.25, 0.15]) << 1
-        runs.append(layer_run(scheme, cfg, latency, pointwise, hw, acts, rng.integers(-128, 128, (2, 4, 1, 1))))
+        runs.append(layer_run(tile, pointwise, hw, acts, rng.integers(-128, 128, (2, 4, 1, 1))))
     return runs
 
 
@@ -85,7 +91,8 @@ def designs():
 
     def get(name):
         if name not in cache:
-            cache[name] = tile_design(kind_of(name), CONFIGS[name])
+            tile = tile_of(name)
+            cache[name] = tile, tile_verilog(tile)
         return cache[name]
     return get
 
@@ -93,9 +100,9 @@ def designs():
 @pytest.mark.parametrize("scheme", SCHEMES + [RUN_AHEAD])
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_tile_results_and_cycles_exact(designs, scheme, simulator, tmp_path):
-    design, man = designs(scheme)
-    runs = scheme_runs(scheme, man["latency"], np.random.default_rng(3))
-    result = simulate_tile(design, man, runs, simulator=simulator, quick=True, run_dir=tmp_path).check()
+    tile, design = designs(scheme)
+    runs = scheme_runs(scheme, np.random.default_rng(3))
+    result = simulate_tile(tile, design, runs, simulator=simulator, quick=True, run_dir=tmp_path).check()
     out = result.results["tile_runs"]["runs"]
     assert [o["results"] for o in out] == [len(r.expected) for r in runs]
     assert [o["mismatches"] for o in out] == [0] * len(runs)
@@ -108,12 +115,12 @@ def test_dynamic_precision_saves_cycles_in_rtl(designs, tmp_path):
     cycles the model's detection saves (measured, not just predicted)."""
     measured = {}
     for scheme in ("dstripes", "stripes"):
-        design, man = designs(scheme)
+        tile, design = designs(scheme)
         (hl, hw, ha, hwt), _ = layers(np.random.default_rng(3))
         mode = "leading" if scheme == "dstripes" else "static"
-        r = layer_run(scheme, SMALL, man["latency"], hl, hw, ha, hwt, mode=mode, window_sets=4)
-        res = simulate_tile(design, man, [r], simulator="icarus", run_dir=tmp_path / scheme).check()
-        measured[scheme] = res.results["tile_runs"]["runs"][0]["cycles"] - man["latency"]
+        r = layer_run(tile, hl, hw, ha, hwt, mode=mode, window_sets=4)
+        res = simulate_tile(tile, design, [r], simulator="icarus", run_dir=tmp_path / scheme).check()
+        measured[scheme] = res.results["tile_runs"]["runs"][0]["cycles"] - tile.latency
     (hl, hw, ha, _), _ = layers(np.random.default_rng(3))
     assert measured["dstripes"] == step_costs(ha, hl, hw, SMALL, "leading")[:4].sum()
     assert measured["stripes"] == 4 * hl.steps(SMALL.lanes) * hw.bits
@@ -125,9 +132,9 @@ def test_tile_stalls_backpressure_and_mid_run_reset(designs, simulator, name, tm
     """Random idle cycles on config/act/weight, back-pressure on results, and a reset in the
     middle of the first run: every result still exact, in order, once; the tile's counter
     agrees with the testbench's and is never below the always-ready count."""
-    design, man = designs(name)
-    runs = scheme_runs(name, man["latency"], np.random.default_rng(5))
-    result = simulate_tile(design, man, runs, simulator=simulator, idle=0.3, stall=0.5, seed=9,
+    tile, design = designs(name)
+    runs = scheme_runs(name, np.random.default_rng(5))
+    result = simulate_tile(tile, design, runs, simulator=simulator, idle=0.3, stall=0.5, seed=9,
                            reset_at=runs[0].cycles // 2, quick=True, run_dir=tmp_path).check()
     tile = result.results["tile_runs"]
     assert tile["interrupted"]["at"] == runs[0].cycles // 2
@@ -139,22 +146,22 @@ def test_tile_stalls_backpressure_and_mid_run_reset(designs, simulator, name, tm
 
 def test_layer_run_streams_follow_the_model():
     """The stimulus of a run is the model's pallet order, weights repeated per window-set."""
-    _, man = tile_design("dstripes", SMALL)
+    tile = TileDesign.of("dstripes", SMALL)
     (hl, hw, ha, hwt), _ = layers(np.random.default_rng(3))
-    r = layer_run("dstripes", SMALL, man["latency"], hl, hw, ha, hwt, window_sets=3)
+    r = layer_run(tile, hl, hw, ha, hwt, window_sets=3)
     steps = hl.steps(SMALL.lanes)
     assert r.config == {"msb": 7, "lsb": 1, "signed": 0, "mode": 2, "steps": steps, "window_sets": 3}
     assert r.acts.shape == (3 * steps, SMALL.columns, SMALL.lanes)
     assert r.weights.shape == (3 * steps, SMALL.rows, SMALL.lanes)
     assert np.array_equal(r.weights[:steps], r.weights[steps:2 * steps])
     assert r.expected.shape == (3, SMALL.columns, SMALL.rows)
-    assert r.cycles == step_costs(ha, hl, hw, SMALL, "both")[:3].sum() + man["latency"]
+    assert r.cycles == step_costs(ha, hl, hw, SMALL, "both")[:3].sum() + tile.latency
 
 
 def test_signed_codes_travel_as_twos_complement():
-    _, man = tile_design("dadn", SMALL)
+    tile = TileDesign.of("dadn", SMALL)
     _, (fl, fw, fa, fwt) = layers(np.random.default_rng(3))
-    r = layer_run("dadn", SMALL, man["latency"], fl, fw, fa, fwt, window_sets=4)
+    r = layer_run(tile, fl, fw, fa, fwt, window_sets=4)
     assert r.acts.min() >= 0 and r.acts.max() < 256
     assert (r.acts >= 128).any()  # negative codes present, as their 8-bit patterns
     assert r.config["window_sets"] == 4 and r.expected.shape == (4, SMALL.rows)
@@ -165,7 +172,6 @@ def test_signed_codes_travel_as_twos_complement():
     (dict(mode="fastest"), "mode must be one of static, leading, both"),
     (dict(window_sets=9), "window_sets must be between 1 and 8"),
     (dict(window_sets=0), "window_sets must be between 1 and 8"),
-    (dict(latency=-1), "latency must be a non-negative integer"),
     (dict(weights_scale=2), "does not fit 8-bit two's complement"),
     (dict(filter_set=5), r"filter set 5 is outside the 2 filter-set\(s\)"),
     (dict(filter_set=-1), r"filter set -1 is outside"),
@@ -174,22 +180,21 @@ def test_signed_codes_travel_as_twos_complement():
 def test_layer_run_rejects_bad_runs(kwargs, message):
     (hl, hw, ha, hwt), _ = layers(np.random.default_rng(3))
     scheme = kwargs.pop("scheme", "dstripes")
-    latency = kwargs.pop("latency", 4)
     hwt = hwt * kwargs.pop("weights_scale", 1)
     with pytest.raises((ConfigError, ValueError), match=message):
-        layer_run(scheme, SMALL, latency, hl, hw, ha, hwt, **kwargs)
+        layer_run(TileDesign.of(scheme, SMALL), hl, hw, ha, hwt, **kwargs)
 
 
 def test_simulate_tile_rejects_bad_options(designs):
-    design, man = designs("dstripes")
+    tile, design = designs("dstripes")
     (hl, hw, ha, hwt), _ = layers(np.random.default_rng(3))
-    r = layer_run("dstripes", SMALL, man["latency"], hl, hw, ha, hwt, window_sets=1)
+    r = layer_run(tile, hl, hw, ha, hwt, window_sets=1)
     with pytest.raises(ConfigError, match="at least one run"):
-        simulate_tile(design, man, [])
+        simulate_tile(tile, design, [])
     with pytest.raises(ConfigError, match=r"stall probability must be in \[0, 1\), not 1.0"):
-        simulate_tile(design, man, [r], stall=1.0)
+        simulate_tile(tile, design, [r], stall=1.0)
     with pytest.raises(ConfigError, match="reset_at must be a positive number of cycles"):
-        simulate_tile(design, man, [r], reset_at=0)
+        simulate_tile(tile, design, [r], reset_at=0)
 
 
 @pytest.mark.slow
@@ -203,26 +208,25 @@ def test_published_tile_on_real_size_slices(tmp_path):
     from dstripes.sim.samples import load_sample
 
     config = TileConfig()
-    design, man = tile_design("dstripes", config)
-    assert man["latency"] <= 16
+    tile = TileDesign.of("dstripes", config)
+    design = tile_verilog(tile)
+    assert tile.latency <= 16
     rng = np.random.default_rng(19)
     layer = Layer(128, 56, 56, 256, 3, 3, 1, 1, 1, 1, name="vgg19 conv3_1")
     window = Window(13, 2)
     acts = relu_like(rng, (128, 56, 56), window)
     weights = rng.integers(-(1 << 15), 1 << 15, (256, 128, 3, 3))
     real_acts, real_w, real_layer, real_window = load_sample("vgg16_conv3_1")
-    runs = [layer_run("dstripes", config, man["latency"], layer, window, acts, weights,
-                      filter_set=3, window_sets=n) for n in (1, 3)]
-    runs.append(layer_run("dstripes", config, man["latency"], real_layer, real_window, real_acts[0],
-                          real_w, window_sets=2))
+    runs = [layer_run(tile, layer, window, acts, weights, filter_set=3, window_sets=n) for n in (1, 3)]
+    runs.append(layer_run(tile, real_layer, real_window, real_acts[0], real_w, window_sets=2))
     ideal = [int(step_costs(acts, layer, window, config)[:n].sum()) for n in (1, 3)]
     ideal.append(int(step_costs(real_acts[0], real_layer, real_window, config)[:2].sum()))
-    result = simulate_tile(design, man, runs, simulator="verilator", quick=True, run_dir=tmp_path).check()
+    result = simulate_tile(tile, design, runs, simulator="verilator", quick=True, run_dir=tmp_path).check()
     outs = result.results["tile_runs"]["runs"]
     for run, out, ide in zip(runs, outs, ideal):
         assert out["results"] == run.expected.shape[0] and out["mismatches"] == 0
         assert out["cycles"] == run.cycles
-        assert out["cycles"] - ide == man["latency"]
+        assert out["cycles"] - ide == tile.latency
 
 
 @pytest.mark.slow
@@ -237,16 +241,17 @@ def test_published_run_ahead_tile_on_real_data(tmp_path):
     from dstripes.sim.samples import load_sample
 
     config = TileConfig(run_ahead=2)
-    design, man = tile_design("dstripes", config)
+    tile = TileDesign.of("dstripes", config)
+    design = tile_verilog(tile)
     acts, w, layer, window = load_sample("vgg16_conv3_1")
     pointwise = Layer(16, layer.h, layer.w, 16, 1, 1, name="conv3_1 1x1 slice")
     cases = [(layer, acts[0], w, 2), (pointwise, acts[0][:16], w[:16, :16, 1:2, 1:2], 3)]
-    runs = [layer_run("dstripes", config, man["latency"], l, window, a, wt, window_sets=n) for l, a, wt, n in cases]
-    result = simulate_tile(design, man, runs, simulator="verilator", quick=True, run_dir=tmp_path).check()
+    runs = [layer_run(tile, l, window, a, wt, window_sets=n) for l, a, wt, n in cases]
+    result = simulate_tile(tile, design, runs, simulator="verilator", quick=True, run_dir=tmp_path).check()
     for run, out, (l, a, _, n) in zip(runs, result.results["tile_runs"]["runs"], cases):
         bits = step_group_bits(a, l, window, config)[:n]
         assert out["results"] == n and out["mismatches"] == 0
-        assert out["cycles"] == run.cycles == run_cycles(bits, run_ahead=2) + man["latency"]
+        assert out["cycles"] == run.cycles == run_cycles(bits, run_ahead=2) + tile.latency
         assert run_cycles(bits, run_ahead=2) <= run_cycles(bits, run_ahead=0)
     # on the whole real layer (model only: the RTL matches it cycle for cycle above) it runs ahead
     bits = step_group_bits(acts[0], layer, window, config)

