@@ -373,7 +373,7 @@ class RunAheadTile(wiring.Component):
         As :class:`hw.tile.SerialTile`.
 
     Latency: with always-ready streams a run takes the model's run-ahead count of its steps
-    (:func:`sim.cycles.run_cycles`) plus :attr:`latency` cycles (dispatcher 2 + add stage 1 +
+    (:func:`sim.tile_run.run_cycles`) plus :attr:`latency` cycles (dispatcher 2 + add stage 1 +
     output buffer 1), whatever its length. Throughput: group ``g`` one step per
     ``max(1, bits_g)`` cycles, at most ``R`` steps ahead of the slowest group.
     """

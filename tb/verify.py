@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from dstripes.hw.design import TileDesign
-from dstripes.sim.cycles import check_layer
+from dstripes.sim.tile_run import check_layer
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 from dstripes.sim.fixed import Window, weight_codes

@@ -8,7 +8,7 @@ from dstripes.hw import TileDesign, kind
 from dstripes.hw.run_ahead import RunAheadTile
 from dstripes.hw.tile import SerialTile
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import run_cycles, step_costs, step_group_bits
+from dstripes.sim.tile_run import run_cycles, step_costs, step_group_bits
 from dstripes.sim.fixed import Window
 from dstripes.sim.functional import conv_int
 from dstripes.sim.layer import Layer

@@ -9,11 +9,11 @@ from hypothesis import given, settings, strategies as st
 
 import brute
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import (dadn_closed, fc_cycles, layer_cycles, run_cycles, step_group_bits,
-                        step_costs, stripes_closed)
+from dstripes.sim.cycles import dadn_closed, layer_cycles, stripes_closed
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
+from dstripes.sim.tile_run import fc_cycles, run_cycles, step_costs, step_group_bits
 
 
 def cfg(lanes, columns, group=1, trim="leading", run_ahead=0, rows=1, tiles=1, **kw):

@@ -2,7 +2,7 @@
 
 Each simulation plays several runs back to back through ``tb/tile_tb.py``: every result
 transfer is compared bit-exactly with :func:`sim.functional.window_set_results`, and the tile's
-cycle counter with the RTL-exact count (:func:`sim.cycles.step_costs` plus the tile's latency)
+cycle counter with the RTL-exact count (:func:`sim.tile_run.step_costs` plus the tile's latency)
 when the streams are always ready.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import step_costs
+from dstripes.sim.tile_run import step_costs
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
@@ -237,7 +237,7 @@ def test_published_run_ahead_tile_on_real_data(tmp_path):
     block: one step per window-set, so the result stages hold groups back): results and cycles
     exact, ``RTL - ideal`` the tile's latency, and faster than lock-step by what the model
     says."""
-    from dstripes.sim.cycles import run_cycles, step_group_bits
+    from dstripes.sim.tile_run import run_cycles, step_group_bits
     from dstripes.sim.samples import load_sample
 
     config = TileConfig(run_ahead=2)
