@@ -15,6 +15,7 @@ window's range. ``scale`` is the real value of code ``1``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 
 import numpy as np
 
@@ -219,8 +220,6 @@ def weight_codes(weights: np.ndarray, bits: int = 16) -> tuple[np.ndarray, float
     ``scale = 2**(ceil(log2 max|w|) - (bits - 1))``, codes ``round(w / scale)`` saturated to the
     code range (the largest magnitude may round up by one step). Returns ``(codes int64, scale)``;
     an all-zero tensor has scale 1."""
-    import math
-
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 32:
         raise ConfigError(f"weight width must be between 2 and 32 bits, not {bits!r}")
     w = np.asarray(weights, dtype=np.float64)

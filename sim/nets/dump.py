@@ -20,7 +20,9 @@ import shlex
 import numpy as np
 
 from .. import PACKAGE
+from ..files import write_atomic
 from ..fixed import weight_codes
+from .runs import as_photos, prepared
 
 WEIGHT_BITS = 16
 
@@ -35,8 +37,6 @@ def layer_spec(layer) -> str:
 
 def dump_layers(net, profile, photo, folder: str, config=None) -> list:
     """Write the files described in the module docstring for ``photo``; returns their paths."""
-    from ..files import write_atomic
-    from .runs import as_photos, prepared
     profile.check_network(net)
     os.makedirs(folder, exist_ok=True)
     p = as_photos([photo])[0]

@@ -23,13 +23,16 @@ from dataclasses import dataclass, field, replace
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from ..config import TileConfig
 from ..cycles import LayerCycles, NetworkCycles, exact_counts, layer_cycles, speedups
 from ..errors import ConfigError
 from ..schemes import DADN, DSTRIPES, STRIPES
+from .cluster import run_tasks
 from .network import Network, Quant
 from .profile import Profile
+from .runs import Runner, as_photos, prepared, worker_net
 
 
 def variants(config: TileConfig) -> dict:
@@ -160,7 +163,6 @@ class Evaluation:
 
 def count_photos(net, netkey: str, photos, quant: dict, configs: dict) -> list:
     """Per photo: ``layer name -> {key: LayerCycles}`` (one capture per photo chunk)."""
-    from .runs import prepared
     acts = net.forward(prepared(net, netkey, photos), capture=True).acts
     out = [dict() for _ in photos]
     for layer in net.layers():
@@ -171,7 +173,6 @@ def count_photos(net, netkey: str, photos, quant: dict, configs: dict) -> list:
 
 
 def _count_task(item):
-    from .runs import worker_net
     spec, netkey, photos, quant, configs = item
     return count_photos(worker_net(spec), netkey, photos, quant, configs)
 
@@ -207,9 +208,6 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
         sweep, all counted on one capture of the photos). :meth:`Evaluation.totals` and
         :meth:`Evaluation.as_dict` need the key ``dstripes`` among them.
     """
-    from tqdm import tqdm
-    from .runs import Runner, as_photos
-
     photos = as_photos(images)
     if not photos:
         raise ConfigError("evaluation needs at least one image")
@@ -231,7 +229,6 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
     chunks = [photos[i:i + chunk] for i in range(0, len(photos), chunk)]
     per_photo = [None] * len(photos)
     if runner.client is not None:
-        from .cluster import run_tasks
         items = [(runner.spec, runner.netkey, c, quant, configs) for c in chunks]
         for i, res in run_tasks(runner.client, _count_task, items, desc=f"evaluate {net.name}", progress=progress):
             per_photo[i * chunk:i * chunk + len(res)] = res

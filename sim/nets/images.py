@@ -71,7 +71,7 @@ class Photo:
         if self.array is not None:
             digest = hashlib.sha1(np.ascontiguousarray(self.array).tobytes()).hexdigest()
         else:
-            digest = _file_digest(self.path)
+            digest = file_digest(self.path)
         return f"{digest[:20]}{'+' + self.augment if self.augment else ''}"
 
     def read(self, size_hint: int | None = None) -> np.ndarray:
@@ -92,7 +92,8 @@ class Photo:
 _DIGESTS: dict = {}
 
 
-def _file_digest(path: str) -> str:
+def file_digest(path: str) -> str:
+    """SHA-1 of a file's bytes (hex), computed once per path, size and modification time."""
     st = os.stat(path)
     k = (path, st.st_size, st.st_mtime_ns)
     if k not in _DIGESTS:

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..fixed import Window, quantize
 from ..layer import Layer
+from .fidelity import CRITERIA
 from .images import normalise, resize_crop
 
 
@@ -78,7 +79,6 @@ class Network:
     source = ""
 
     def __init__(self, name: str, criterion: str, size: int, preprocess: str):
-        from .fidelity import CRITERIA
         if criterion not in CRITERIA:
             raise ConfigError(f"fidelity criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
         if not isinstance(size, int) or isinstance(size, bool) or size < 8:

@@ -82,6 +82,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, asdict
 import json
 import math
+import os
 import time
 
 import numpy as np
@@ -91,7 +92,9 @@ from ..errors import ConfigError
 from ..fixed import Window
 from .fidelity import (TARGETS, UNITS, allowed_failures, check_target, energy, image_scores, meets, passes,
                        summarise, threshold, ties)
+from .models import BUILTIN
 from .network import Network, Quant
+from .runs import Runner, as_photos
 
 FORMAT = "dstripes-profile/1"
 
@@ -449,7 +452,6 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
         not change (no profiling value reached the old top), held-out photos get that much
         more room before they saturate. Cheaper than searching again with more headroom.
     """
-    from .runs import Runner, as_photos
 
     t0 = time.time()
     targets = sorted({check_target(t) for t in targets}, key=lambda t: -float(t))  # strict first
@@ -540,7 +542,6 @@ def judge(net, profiles: dict, heldout, runner=None, labels=None, profile_photos
     criterion, whether it meets the target, the worst photo and how close it came, and how many
     layers' inputs exceed their window on those photos (saturation). With ``labels``, top-1
     accuracy of the float and the quantised network on the labelled photos of both sets."""
-    from .runs import Runner, as_photos
     runner = runner or Runner(net, client=client, cache=cache, progress=progress)
     held = as_photos(heldout)
     caps = runner.capture(held, desc=f"{net.name}: held-out capture")
@@ -601,7 +602,6 @@ def accuracy(labels: dict, photos, refs: dict, m: np.ndarray) -> dict | None:
 
 def builtin_profile_path(network: str, target="100") -> str:
     """Where the shipped profile of a built-in network lives (``sim/data/profiles``)."""
-    import os
     return os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "profiles",
                         f"{network}-{check_target(target)}.json")
 
@@ -611,10 +611,6 @@ def network_profile(net: Network, model: str, target: str = "100", path: str | N
     """The profile to evaluate ``net`` (called ``model`` by the user) with: the file ``path``;
     else the shipped profile of a built-in network at the network's input size; else a fresh
     profile for ``target`` on ``photos(16)`` (then ``note`` says so)."""
-    import os
-
-    from .models import BUILTIN
-
     if path:
         return Profile.load(path)
     if model in BUILTIN and os.path.isfile(builtin_profile_path(model, target)):

@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections import OrderedDict
 import os
 
+from distributed import get_worker
 import numpy as np
+from tqdm import tqdm
 
-from ..errors import ConfigError
 from .cache import RunCache, digest, quant_key
+from .cluster import run_tasks
 from .fidelity import measure
 from .images import Photo
+from .models import identity, load_network
 
 CHUNK = 8  # photos per task
 
@@ -44,10 +47,9 @@ def as_photos(images) -> list[Photo]:
 
 def _in_worker() -> bool:
     try:
-        from distributed import get_worker
         get_worker()
         return True
-    except (ImportError, ValueError):
+    except ValueError:
         return False
 
 
@@ -57,7 +59,6 @@ def worker_net(spec: dict):
     if k not in _NETS:
         if _in_worker():
             os.environ.setdefault("DSTRIPES_ORT_THREADS", "1")  # one core per worker process
-        from .models import load_network
         _NETS[k] = load_network(**spec)
     return _NETS[k]
 
@@ -107,9 +108,8 @@ def spec_of(net) -> tuple:
         return spec, getattr(net, "identity", None)
     path = getattr(net, "path", None)
     if isinstance(path, str) and os.path.isfile(path) and net.name == os.path.splitext(os.path.basename(path))[0]:
-        from .models import _identity
         return ({"model": path, "size": net.size, "preprocess": net.preprocess, "criterion": net.criterion,
-                 "engine": "onnx"}, _identity(path, net.size, "onnx"))
+                 "engine": "onnx"}, identity(path, net.size, "onnx"))
     return None, None
 
 
@@ -147,11 +147,9 @@ class Runner:
         is called as each finishes (so the cache keeps what an interrupted run did)."""
         out = [None] * len(items)
         if self.client is not None and items:
-            from .cluster import run_tasks
             payload = [(self.spec, self.netkey, p, q, r) for p, q, r in items]
             results = run_tasks(self.client, _task, payload, desc=desc, progress=self.progress)
         else:
-            from tqdm import tqdm
             bar = tqdm(items, desc=desc, unit="task", leave=False,
                        disable=None if self.progress and len(items) > 1 else True)
             results = ((i, work(self.net, self.netkey, p, q, r)) for i, (p, q, r) in enumerate(bar))
