@@ -137,7 +137,7 @@ def run(args) -> int:
             if args.dump:
                 from dstripes.sim.nets.dump import dump_layers
                 folder = os.path.join(args.dump, net.name) if len(names) > 1 else args.dump
-                files = dump_layers(net, prof, photos[0], folder, cfg)
+                files = dump_layers(net, prof, photos[0], folder)
                 note(f"wrote {len(files)} files to {folder} (layers.json lists a dstripes cycles and simulate "
                      f"command per layer)")
     try:

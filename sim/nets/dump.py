@@ -35,7 +35,7 @@ def layer_spec(layer) -> str:
     return spec + (f",groups={layer.conv_groups}" if layer.conv_groups > 1 else "")
 
 
-def dump_layers(net, profile, photo, folder: str, config=None) -> list:
+def dump_layers(net, profile, photo, folder: str) -> list:
     """Write the files described in the module docstring for ``photo``; returns their paths."""
     profile.check_network(net)
     os.makedirs(folder, exist_ok=True)
@@ -73,4 +73,4 @@ def dump_layers(net, profile, photo, folder: str, config=None) -> list:
     return files + [path]
 
 
-__all__ = ["dump_layers", "weight_codes", "layer_spec"]
+__all__ = ["dump_layers", "layer_spec"]

@@ -188,7 +188,7 @@ def check_act_bits(profile: Profile, act_bits: int) -> None:
 
 
 def evaluate_network(net: Network, profile: Profile, images, config: TileConfig = TileConfig(), *,
-                     client=None, progress: bool = True, chunk: int = 2, jobs=None, batch=None,
+                     client=None, progress: bool = True, chunk: int = 2,
                      configs: dict | None = None) -> Evaluation:
     """Count the cycles of ``net`` on ``images`` with the windows of ``profile``.
 
@@ -202,7 +202,7 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
         The user's configuration (``dstripes``); the standard variants use its other fields.
     client : dask.distributed.Client, optional
         Captures and counts each chunk of ``chunk`` photos on a Dask worker (:mod:`.runs`);
-        default: in this process. ``jobs`` and ``batch`` are accepted for older callers.
+        default: in this process.
     configs : dict, optional
         ``key -> TileConfig`` to count instead of :func:`variants` (e.g. the points of a design
         sweep, all counted on one capture of the photos). :meth:`Evaluation.totals` and
@@ -211,8 +211,6 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
     photos = as_photos(images)
     if not photos:
         raise ConfigError("evaluation needs at least one image")
-    if batch is not None:
-        chunk = batch
     if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
         raise ConfigError(f"chunk must be a positive integer, not {chunk!r}")
     profile.check_network(net)

@@ -247,15 +247,6 @@ def check_readable(ps: list[Photo], where: str) -> list[Photo]:
     return good
 
 
-def load_image_dir(path: str, count: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """A user's own photos as ``(name, RGB array)`` (the first ``count``)."""
-    ps = check_readable(photos_in_dir(path), f"image folder {path}")
-    if count is not None:
-        check_count(count, len(ps), f"image folder {path}")
-        ps = ps[:count]
-    return [(p.name, p.read()) for p in ps]
-
-
 def split_photos(ps: list[Photo], profile: int, heldout: int, where: str) -> tuple[list, list]:
     """Disjoint profiling and held-out photos from one list (a user's folder): files at even places
     (in name order) profile, files at odd places are held out, so neither set is the folder's
@@ -322,9 +313,6 @@ def read_image(path: str, size_hint: int | None = None) -> np.ndarray:
         raise ConfigError(f"image {path} is too large to decode on this machine") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old
-
-
-_read = read_image  # older name
 
 
 # ---------------------------------------------------------------------------- augmentation

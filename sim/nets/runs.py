@@ -198,8 +198,3 @@ class Runner:
         self.runs += len(quants)
         return [np.array([have[k] for k in keys], dtype=np.float64).reshape(len(keys), 5)
                 for _, have in results]
-
-
-def check_photo_count(photos, what: str) -> None:
-    if not photos:
-        raise ConfigError(f"{what} needs at least one photo")
