@@ -12,7 +12,6 @@ from __future__ import annotations
 from dstripes.sim.config import TileConfig
 from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
-from dstripes.sim.layer import Layer
 from dstripes.sim.schemes import DADN, DSTRIPES, SCHEMES, STRIPES
 
 from .cmd_simulate import window_sets_arg
@@ -57,16 +56,15 @@ def run(args) -> int:
         rows = []
         for name in sample_names():
             info = sample_info(name)
-            w = info["window"]
-            rows.append([name, Layer(**info["layer"]).describe(), f"[{w['msb']}:{w['lsb']}]"
-                         + (" signed" if w["signed"] else ""), len(info.get("photos", [])),
-                         f"{info['network']} {info['source_layer']} ({info.get('filters', 'all')} filters)"])
+            w = info.window
+            rows.append([name, info.layer.describe(), f"[{w.msb}:{w.lsb}]" + (" signed" if w.signed else ""),
+                         len(info.photos), f"{info.network} {info.source_layer} ({info.filters} filters)"])
         print(render(["sample", "layer it runs", "window", "inputs", "taken from"], rows))
         return 0
     name = args.sample or (DEFAULT_SAMPLE if DEFAULT_SAMPLE in sample_names() else sample_names()[0])
     cfg = SMALL if args.small else TileConfig()
     info = sample_info(name)
-    total = Layer(**info["layer"]).window_sets(cfg.columns)
+    total = info.layer.window_sets(cfg.columns)
     if args.window_sets is None:
         args.window_sets = ICARUS_SLICE if args.sim == "icarus" else "all"
     if args.window_sets == "all":

@@ -156,7 +156,7 @@ def run(args) -> int:
         if len(dicts) == 1:
             out = dicts[0]
         else:
-            out = {"networks": dicts, "paper": comparison(evaluations)}
+            out = {"networks": dicts, "paper": comparison(evaluations).as_dict()}
         if energies is not None:
             out["energy_model"] = model.as_dict()
         print_json(out)
@@ -167,19 +167,19 @@ def run(args) -> int:
         ps = ev.photo_speedups()
         if ps:
             d = ps["dstripes_over_stripes"]
-            print(f"per photo, Dynamic Stripes over Stripes: min {d['min']:.2f}x ({d['min_photo']}), "
-                  f"median {d['median']:.2f}x, max {d['max']:.2f}x ({d['max_photo']})")
+            print(f"per photo, Dynamic Stripes over Stripes: min {d.min:.2f}x ({d.min_photo}), "
+                  f"median {d.median:.2f}x, max {d.max:.2f}x ({d.max_photo})")
         print()
         print(render(LAYER_HEADERS, layer_rows(ev), title=f"{ev.network}: per layer"))
         print()
     cmp = comparison(evaluations)
     keys = ("stripes_over_dadn", "dstripes_over_stripes", "dstripes_over_dadn")
     rows = [[n] + [r[k] for k in keys] + [held_fidelity(ev, short=True)]
-            for (n, r), ev in zip(cmp["networks"].items(), evaluations)]
+            for (n, r), ev in zip(cmp.networks.items(), evaluations)]
     if len(rows) > 1:
-        rows.append(["geometric mean"] + [cmp["geomean"][k] for k in keys] + [""])
-    rows.append(["published", cmp["published"]["stripes_over_dadn"], cmp["published"]["dstripes_over_stripes"],
-                 cmp["published"]["stripes_over_dadn"] * cmp["published"]["dstripes_over_stripes"],
+        rows.append(["geometric mean"] + [cmp.geomean[k] for k in keys] + [""])
+    rows.append(["published", cmp.published["stripes_over_dadn"], cmp.published["dstripes_over_stripes"],
+                 cmp.published["stripes_over_dadn"] * cmp.published["dstripes_over_stripes"],
                  "100 % accuracy profiles"])
     print(render(["conv layers", "STR/DaDN", "DStr/STR", "DStr/DaDN", "profile held-out fidelity"], rows,
                  title="Compared with the papers"))

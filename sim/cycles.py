@@ -20,7 +20,7 @@ filter-set.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,34 +28,78 @@ from .bricks import BrickStats, compact_codes, kernel_group_bits
 from .config import TileConfig
 from .errors import ConfigError
 from .fixed import Window
+from .frozen import FrozenMap
 from .layer import Layer
 from .pallets import BrickGrid
 from .schemes import DADN, DSTRIPES, STRIPES
 from .tile_run import check_layer, check_pass_memory, fc_cycles, run_cycles
 
 _D, _S, _DS = DADN.name, STRIPES.name, DSTRIPES.name
-#: Keys of :attr:`LayerCycles.cycles`: the three schemes and the two bounds.
+#: Keys of :class:`Cycles`: the three schemes and the two bounds.
 SCHEME_NAMES = (_D, _S, _DS, "ideal", "pragmatic")
+#: The speedups every count reports, ``(slower, faster)``; each is named ``<faster>_over_<slower>``.
+RATIOS = ((_D, _S), (_D, _DS), (_S, _DS), (_D, "ideal"), (_D, "pragmatic"))
 
 
-@dataclass
+def ratio(slower, faster) -> float:
+    """``slower / faster`` cycles (infinite when ``faster`` took none)."""
+    return float(slower / faster) if faster else float("inf")
+
+
+class Speedups(FrozenMap[str, float]):
+    """Speedups by name, ``<faster>_over_<slower>`` (:data:`RATIOS`; an evaluation adds its
+    Dynamic Stripes variants): how many times fewer cycles one count takes than another."""
+
+
+class Cycles(FrozenMap[str, "int | float"]):
+    """Cycles by scheme and bound (:data:`SCHEME_NAMES`): ``ideal`` is a float, the others are
+    integers. An evaluation's totals add ``dstripes_<variant>``, one per Dynamic Stripes
+    variant."""
+
+    def speedup(self, over: str, of: str) -> float:
+        """How many times fewer cycles ``of`` takes than ``over``."""
+        return ratio(self[over], self[of])
+
+    def speedups(self) -> Speedups:
+        """The speedups of :data:`RATIOS`."""
+        return Speedups((f"{faster}_over_{slower}", self.speedup(slower, faster)) for slower, faster in RATIOS)
+
+    @classmethod
+    def sum(cls, counts) -> "Cycles":
+        """The counts added up, key by key (the keys of the first)."""
+        counts = list(counts)
+        return cls((k, sum(c[k] for c in counts)) for k in counts[0])
+
+    def as_dict(self) -> dict:
+        return {k: float(v) if k == "ideal" else int(v) for k, v in self.items()}
+
+
+@dataclass(frozen=True)
 class LayerCycles:
     """Cycle counts of one layer over ``images`` inputs.
 
     Members
     -------
-    cycles : dict
+    layer, window, config :
+        What was counted.
+    images : int
+        Inputs counted.
+    cycles : Cycles
         ``dadn``, ``stripes``, ``dstripes`` (ints), ``ideal`` (float), ``pragmatic`` (int).
     hist : ndarray
         How many (group, step) pairs detected ``b`` bits, ``b = 0 .. p_L`` (int64; exact Python
         integers in an object array when a huge layer's counts do not fit 64 bits).
+    steps : int
+        Steps of every run of the layer (all inputs and filter-sets).
+    name : str
+        The layer's name in reports.
     """
 
     layer: Layer
     window: Window
     config: TileConfig
     images: int
-    cycles: dict
+    cycles: Cycles
     hist: np.ndarray
     steps: int
     name: str = ""
@@ -69,7 +113,8 @@ class LayerCycles:
         return self.layer.windows * self.images
 
     def speedup(self, over: str, of: str) -> float:
-        return self.cycles[over] / self.cycles[of] if self.cycles[of] else float("inf")
+        """How many times fewer cycles ``of`` takes than ``over`` (:meth:`Cycles.speedup`)."""
+        return self.cycles.speedup(over, of)
 
     def as_dict(self) -> dict:
         c = self.cycles
@@ -87,21 +132,9 @@ class LayerCycles:
             _S: {"cycles": int(c[_S])},
             _DS: {"cycles": int(c[_DS])},
             "bounds": {"ideal": float(c["ideal"]), "pragmatic": int(c["pragmatic"])},
-            "speedup": speedups(c),
+            "speedup": c.speedups().as_dict(),
             "group_precision_hist": [int(x) for x in self.hist],
         }
-
-
-def speedups(c: dict) -> dict:
-    def r(a, b):
-        return float(c[a] / c[b]) if c[b] else float("inf")
-    return {
-        f"{_S}_over_{_D}": r(_D, _S),
-        f"{_DS}_over_{_D}": r(_D, _DS),
-        f"{_DS}_over_{_S}": r(_S, _DS),
-        f"ideal_over_{_D}": r(_D, "ideal"),
-        f"pragmatic_over_{_D}": r(_D, "pragmatic"),
-    }
 
 
 def exact_counts(values) -> np.ndarray:
@@ -185,13 +218,13 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
             # tile pass (in lock-step the stacked convolution groups sum the same either way)
             order = np.stack(seq).transpose(2, 0, 1, 3).reshape(grid.window_sets, -1, config.precision_groups)
             dst += run_cycles(order, run_ahead=config.run_ahead)
-    cycles = {
+    cycles = Cycles({
         _D: dadn_closed(layer, config, n),
         _S: stripes_closed(layer, window, config, n),
         _DS: dst * fsets,
         "ideal": ideal_bits / (config.lanes * config.columns) * fsets,
         "pragmatic": pra * fsets,
-    }
+    })
     if layer.fc:
         steps = n * layer.channel_blocks(config.lanes) * fsets
     else:
@@ -199,32 +232,39 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
     return LayerCycles(layer, window, config, n, cycles, _scaled(hist, fsets), steps, name or layer.name)
 
 
-@dataclass
+@dataclass(frozen=True)
 class NetworkCycles:
-    """Per-layer results and their aggregation."""
+    """The layers of one network and their aggregation.
+
+    Members
+    -------
+    name : str
+    layers : tuple of LayerCycles
+    """
 
     name: str
-    layers: list = field(default_factory=list)
+    layers: tuple = ()
 
-    def total(self) -> dict:
-        keys = SCHEME_NAMES
-        return {k: sum(l.cycles[k] for l in self.layers) for k in keys}
+    def __post_init__(self):
+        object.__setattr__(self, "layers", tuple(self.layers))
 
-    def mac_weighted(self) -> dict:
+    def total(self) -> Cycles:
+        """Every scheme's and bound's cycles summed over the layers."""
+        return Cycles.sum(l.cycles for l in self.layers)
+
+    def mac_weighted(self) -> Speedups:
         """MAC-weighted averages of the per-layer speedups."""
         macs = np.array([l.macs for l in self.layers], dtype=np.float64)
-        out = {}
-        for key in speedups(self.layers[0].cycles):
-            vals = np.array([speedups(l.cycles)[key] for l in self.layers])
-            out[key] = float((vals * macs).sum() / macs.sum())
-        return out
+        each = [l.cycles.speedups() for l in self.layers]
+        return Speedups((key, float((np.array([s[key] for s in each]) * macs).sum() / macs.sum()))
+                        for key in each[0])
 
     def as_dict(self) -> dict:
         t = self.total()
         return {
             "network": self.name,
             "layers": [l.as_dict() for l in self.layers],
-            "total": {k: (float(v) if k == "ideal" else int(v)) for k, v in t.items()},
-            "speedup": speedups(t),
-            "speedup_mac_weighted": self.mac_weighted(),
+            "total": t.as_dict(),
+            "speedup": t.speedups().as_dict(),
+            "speedup_mac_weighted": self.mac_weighted().as_dict(),
         }

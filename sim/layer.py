@@ -110,7 +110,7 @@ class Layer:
         ``stride``, ``pad`` and ``dilation`` accept ``N`` or ``NYxNX``; ``k=K,fc`` (or ``fc=1``,
         ``true``, ``yes``) is a fully-connected layer, which takes no other key.
         """
-        vals = cls.parse_spec(spec)
+        vals = cls._spec_values(spec)
         if "k" not in vals:
             raise ConfigError(f"layer spec {spec!r} has no k=FILTERS")
 
@@ -138,7 +138,7 @@ class Layer:
     FC_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
     @classmethod
-    def parse_spec(cls, spec: str) -> dict:
+    def _spec_values(cls, spec: str) -> dict:
         """``key=value`` pairs of a layer spec (keys case-insensitive; bare ``fc`` means ``fc=1``)."""
         vals: dict[str, str] = {}
         for item in str(spec).split(","):
@@ -163,7 +163,7 @@ class Layer:
     def spec_is_fc(cls, spec: str) -> bool:
         """Whether ``spec`` is a fully-connected layer; ``fc`` with a value that is not a clear
         boolean, or with a key of a convolution, is an error naming it."""
-        vals = cls.parse_spec(spec)
+        vals = cls._spec_values(spec)
         text = vals.get("fc", "0")
         fc = cls.FC_VALUES.get(text.lower())
         if fc is None:

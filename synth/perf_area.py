@@ -119,10 +119,10 @@ def sample_workloads(config: TileConfig) -> list[Workload]:
     out = []
     for name in names:
         info = samples.sample_info(name)
-        if info["window"]["msb"] >= config.act_bits:
+        if info.window.msb >= config.act_bits:
             continue
         acts, _, layer, window = samples.load_sample(name)
-        where = ", ".join(f"{k} {info[k]}" for k in ("network", "layer_name", "photos") if k in info)
+        where = f"network {info.network}, photos {list(info.photos)}"
         desc = (f"bundled real sample {name}: {layer.describe()}, {acts.shape[0]} input(s), "
                 f"window [{window.msb}:{window.lsb}]{' signed' if window.signed else ''}"
                 + (f" ({where})" if where else ""))

@@ -33,6 +33,7 @@ verdict on held-out photos is the plain criterion above. Per-image measurements 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -106,7 +107,23 @@ def passes(criterion: str, target, value: float, images: int) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Per-image measurements of one quantised run, from which every criterion's score follows (and
 # which the run cache keeps: :mod:`.cache`).
-METRICS = ("mse", "cos", "margin", "noise", "top")
+class Scores(NamedTuple):
+    """One photo's measurements of a quantised run against the float output: one row of
+    :func:`measure` (what the run cache keeps per photo)."""
+
+    mse: float
+    cos: float
+    margin: float
+    noise: float
+    top: int
+
+    @classmethod
+    def of(cls, row) -> "Scores":
+        """The scores of one row of :func:`measure`."""
+        return cls(*map(float, row[:4]), int(row[4]))
+
+
+METRICS = Scores._fields
 
 
 def measure(ref: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -79,7 +79,7 @@ JSON format (``format: dstripes-profile/1``)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field, asdict, replace
 import json
 import math
 import os
@@ -90,6 +90,7 @@ import numpy as np
 from ..files import write_atomic
 from ..errors import ConfigError
 from ..fixed import Window
+from ..frozen import FrozenMap
 from .fidelity import (TARGETS, UNITS, allowed_failures, check_target, energy, image_scores, meets, passes,
                        summarise, threshold, ties)
 from .models import BUILTIN
@@ -153,9 +154,9 @@ class Profile:
                 return l
         raise ConfigError(f"profile of {self.network} has no layer {name!r}")
 
-    def quant(self) -> dict:
-        """``name -> Quant`` of every layer."""
-        return {l.name: l.quant for l in self.layers}
+    def quant(self) -> FrozenMap[str, Quant]:
+        """Every layer's quantisation, by layer name."""
+        return FrozenMap((l.name, l.quant) for l in self.layers)
 
     def check_network(self, net: Network) -> None:
         """Raise unless this profile names exactly the network's layers."""
@@ -225,26 +226,50 @@ def container_scale(maxabs: float, signed: bool, act_bits: int) -> float:
     return float(2.0 ** (m - act_bits + (1 if signed else 0)))
 
 
-def quant_at(stats: dict, bits: int, act_bits: int) -> Quant:
-    """Quantisation of a layer with ``stats`` (``scale``, ``signed``) at precision ``bits``."""
+@dataclass(frozen=True)
+class LayerStats:
+    """What profiling observed of one layer's input on the profiling photos.
+
+    Members
+    -------
+    max : float
+        The largest magnitude.
+    signed : bool
+        Whether any value was negative (a signed window).
+    scale : float
+        The container's scale (:func:`container_scale`, with the headroom).
+    headroom : float
+        Bits of room above ``max`` in ``scale``.
+    """
+
+    max: float
+    signed: bool
+    scale: float
+    headroom: float = 0.0
+
+    @property
+    def min_bits(self) -> int:
+        """The smallest precision of the window (a signed one keeps its sign bit)."""
+        return 2 if self.signed else 1
+
+
+def quant_at(stats: LayerStats, bits: int, act_bits: int) -> Quant:
+    """Quantisation of a layer with ``stats`` at precision ``bits``."""
     msb = act_bits - 1
-    return Quant(stats["scale"], Window(msb, msb - bits + 1, stats["signed"]))
+    return Quant(stats.scale, Window(msb, msb - bits + 1, stats.signed))
 
 
-def min_bits(stats: dict) -> int:
-    return 2 if stats["signed"] else 1
-
-
-def layer_stats(acts: dict, act_bits: int, headroom: float = 0.0) -> dict:
-    """``name -> {max, signed, scale}`` of captured float inputs (``headroom`` bits above the max)."""
+def layer_stats(acts: dict, act_bits: int, headroom: float = 0.0) -> FrozenMap[str, LayerStats]:
+    """The statistics of captured float inputs ``name -> (N, ...)`` by layer name, ``headroom``
+    bits above each maximum."""
     out = {}
     for name, a in acts.items():
         lo, hi = float(a.min()), float(a.max())
         signed = lo < 0
         maxabs = max(abs(lo), abs(hi))
-        out[name] = {"max": maxabs, "signed": signed,
-                     "scale": container_scale(maxabs * 2.0 ** headroom, signed, act_bits)}
-    return out
+        out[name] = LayerStats(maxabs, signed, container_scale(maxabs * 2.0 ** headroom, signed, act_bits),
+                               float(headroom))
+    return FrozenMap(out)
 
 
 AUTO_PHOTOS = 1000
@@ -297,13 +322,14 @@ class _Search:
         self.runner, self.photos, self.refs, self.stats = runner, photos, refs, stats
         self.names, self.criterion, self.act_bits, self.margin = names, criterion, act_bits, margin_db
         self.w = np.array([float(macs[n]) for n in names])
-        self.floor = np.array([min_bits(stats[n]) for n in names])
+        self.floor = np.array([stats[n].min_bits for n in names])
         self.probe = np.array([max(f, min(PROBE_BITS, act_bits)) for f in self.floor])
         self.memo: dict = {}
         self.probe_photos = photos[:probe_images]
 
-    def quant(self, bits) -> dict:
-        return {n: quant_at(self.stats[n], int(b), self.act_bits) for n, b in zip(self.names, bits)}
+    def quant(self, bits) -> FrozenMap[str, Quant]:
+        """The quantisation of the allocation ``bits`` (in layer order), by layer name."""
+        return FrozenMap((n, quant_at(self.stats[n], int(b), self.act_bits)) for n, b in zip(self.names, bits))
 
     def rows(self, bits_list, desc="verify") -> list:
         """:func:`.fidelity.measure` rows of the profiling photos for each bit allocation."""
@@ -415,8 +441,9 @@ class _Search:
 def profile_network(net: Network, images, targets=("100",), heldout=None, act_bits: int = 16,
                     progress: bool = True, command: str = "", *, client=None, cache=None,
                     headroom=DEFAULT_HEADROOM, margin_db: float | None = None,
-                    labels: dict | None = None, probe_images: int = PROBE_IMAGES, widen: int = 0) -> dict:
-    """Profile ``net`` on ``images`` for each of ``targets``; returns ``target -> Profile``.
+                    labels: dict | None = None, probe_images: int = PROBE_IMAGES,
+                    widen: int = 0) -> FrozenMap[str, Profile]:
+    """Profile ``net`` on ``images`` for each of ``targets``; returns the profiles by target.
 
     Parameters
     ----------
@@ -474,21 +501,20 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
 
     caps = runner.capture(photos, desc=f"profile {net.name}: capture")
     keys = [p.key for p in photos]
-    refs = {k: caps[k]["output"] for k in keys}
-    maxima = np.array([caps[k]["max"] for k in keys])
-    minima = np.array([caps[k]["min"] for k in keys])
+    refs = {k: caps[k].output for k in keys}
+    maxima = np.array([caps[k].max for k in keys])
+    minima = np.array([caps[k].min for k in keys])
     room = headroom_bits(maxima, headroom)
     stats = {}
     for i, n in enumerate(names):
         signed = bool(minima[:, i].min() < 0)
         mx = float(maxima[:, i].max())
-        stats[n] = {"max": mx, "signed": signed, "headroom": float(room[i]),
-                    "scale": container_scale(mx * 2.0 ** room[i], signed, act_bits)}
+        stats[n] = LayerStats(mx, signed, container_scale(mx * 2.0 ** room[i], signed, act_bits), float(room[i]))
     if not isinstance(widen, int) or isinstance(widen, bool) or not 0 <= widen <= 8:
         raise ConfigError(f"widen must be an integer number of bits from 0 to 8, not {widen!r}")
     search = _Search(runner, photos, refs, stats, names, macs, net.criterion, act_bits, margin_db,
                      max(1, int(probe_images)))
-    wide = _Search(runner, photos, refs, {n: dict(v, scale=v["scale"] * 2.0 ** widen) for n, v in stats.items()},
+    wide = _Search(runner, photos, refs, {n: replace(v, scale=v.scale * 2.0 ** widen) for n, v in stats.items()},
                    names, macs, net.criterion, act_bits, margin_db, 1) if widen else search
     full = np.full(len(names), act_bits)
     at_full = search.rows([full], desc=f"profile {net.name}: full precision")[0]
@@ -513,8 +539,8 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
         solo = search.solo(E, t, scale) + widen
         sc = image_scores(net.criterion, wide.rows([bits], desc=f"profile {net.name}: verify")[0])
         value = summarise(net.criterion, sc)
-        lp = [LayerProfile(n, act_bits - 1, act_bits - int(bits[i]), stats[n]["signed"], wide.stats[n]["scale"],
-                           stats[n]["max"], int(min(solo[i], bits[i])), round(stats[n]["headroom"] + widen, 3))
+        lp = [LayerProfile(n, act_bits - 1, act_bits - int(bits[i]), stats[n].signed, wide.stats[n].scale,
+                           stats[n].max, int(min(solo[i], bits[i])), round(stats[n].headroom + widen, 3))
               for i, n in enumerate(names)]
         fid = {"profile": value, "profile_images": len(photos), "unit": UNITS[net.criterion],
                "profile_pass": passes(net.criterion, t, value, len(photos)), "runs": runner.runs}
@@ -533,7 +559,7 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
         judge(net, out, held, runner, labels=labels, profile_photos=photos, profile_refs=refs)
     for p in out.values():
         p.seconds = time.time() - t0
-    return out
+    return FrozenMap(out)
 
 
 def judge(net, profiles: dict, heldout, runner=None, labels=None, profile_photos=None, profile_refs=None,
@@ -546,8 +572,8 @@ def judge(net, profiles: dict, heldout, runner=None, labels=None, profile_photos
     held = as_photos(heldout)
     caps = runner.capture(held, desc=f"{net.name}: held-out capture")
     keys = [p.key for p in held]
-    refs = {k: caps[k]["output"] for k in keys}
-    maxima = np.array([caps[k]["max"] for k in keys])
+    refs = {k: caps[k].output for k in keys}
+    maxima = np.array([caps[k].max for k in keys])
     names = net.layer_names()
     crit = net.criterion
     plist = list(profiles.values())
@@ -581,23 +607,37 @@ def judge(net, profiles: dict, heldout, runner=None, labels=None, profile_photos
         if labels:
             acc = accuracy(labels, held, refs, m)
             if acc:
-                p.fidelity["heldout_accuracy"] = acc
+                p.fidelity["heldout_accuracy"] = acc.as_dict()
     if labels and profile_photos:
         for p, m in zip(plist, runner.measure(profile_photos, [p.quant() for p in plist], profile_refs)):
             acc = accuracy(labels, profile_photos, profile_refs, m)
             if acc:
-                p.fidelity["profile_accuracy"] = acc
+                p.fidelity["profile_accuracy"] = acc.as_dict()
 
 
-def accuracy(labels: dict, photos, refs: dict, m: np.ndarray) -> dict | None:
-    """Top-1 accuracy of the float and the quantised network on the labelled photos."""
+@dataclass(frozen=True)
+class Accuracy:
+    """Top-1 accuracy of the float and the quantised network on ``photos`` labelled photos."""
+
+    photos: int
+    float_top1: float
+    quantised_top1: float
+
+    def as_dict(self) -> dict:
+        """The profile file's form: ``photos``, ``float``, ``quantised``."""
+        return {"photos": self.photos, "float": self.float_top1, "quantised": self.quantised_top1}
+
+
+def accuracy(labels: dict, photos, refs: dict, m: np.ndarray) -> Accuracy | None:
+    """Top-1 accuracy of the float and the quantised network on the labelled photos (``None``
+    when none is labelled)."""
     idx = [i for i, p in enumerate(photos) if p.name in labels or p.label is not None]
     if not idx:
         return None
     truth = np.array([labels.get(photos[i].name, photos[i].label) for i in idx])
     flt = np.array([int(np.argmax(refs[photos[i].key])) for i in idx])
     qnt = m[idx, 4].astype(int)
-    return {"photos": len(idx), "float": float((flt == truth).mean()), "quantised": float((qnt == truth).mean())}
+    return Accuracy(len(idx), float((flt == truth).mean()), float((qnt == truth).mean()))
 
 
 def builtin_profile_path(network: str, target="100") -> str:

@@ -19,9 +19,10 @@ from distributed import get_worker
 import numpy as np
 from tqdm import tqdm
 
-from .cache import RunCache, digest, quant_key
+from ..frozen import FrozenMap
+from .cache import Capture, RunCache, digest, quant_key
 from .cluster import run_tasks
-from .fidelity import measure
+from .fidelity import Scores, measure
 from .images import Photo
 from .models import identity, load_network
 
@@ -89,8 +90,7 @@ def work(net, netkey: str, photos: list[Photo], quant: dict | None, refs: list |
         names = net.layer_names()
         mx = np.array([[float(np.abs(run.acts[n][i]).max()) for n in names] for i in range(len(photos))])
         mn = np.array([[float(run.acts[n][i].min()) for n in names] for i in range(len(photos))])
-        return [{"output": run.output[i].astype(np.float32), "max": mx[i], "min": mn[i]}
-                for i in range(len(photos))]
+        return [Capture(run.output[i].astype(np.float32), mx[i], mn[i]) for i in range(len(photos))]
     out = net.forward(batch, quant).output
     return measure(np.stack(refs), out)
 
@@ -159,10 +159,10 @@ class Runner:
                 done(i, res)
         return out
 
-    def capture(self, photos: list[Photo], desc: str = "capture") -> dict:
-        """``photo key -> {output, max, min}`` (``max``/``min`` in layer order)."""
+    def capture(self, photos: list[Photo], desc: str = "capture") -> FrozenMap[str, Capture]:
+        """The float capture of each photo, by photo key (from the cache where it is there)."""
         keys = [p.key for p in photos]
-        have = self.cache.get_captures(self.netkey, keys)
+        have = dict(self.cache.get_captures(self.netkey, keys))
         todo = [p for p in dict.fromkeys(photos) if p.key not in have]
         if todo:
             items = [(c, None, None) for c in self._chunks(todo)]
@@ -173,7 +173,7 @@ class Runner:
                 have.update(new)
             self._execute(items, desc, done)
             self.computed += len(todo)
-        return {k: have[k] for k in keys}
+        return FrozenMap((k, have[k]) for k in keys)
 
     def measure(self, photos: list[Photo], quants: list[dict], refs: dict, desc: str = "runs") -> list:
         """For each quantisation, the ``(N, 5)`` :func:`.fidelity.measure` rows of ``photos``."""
@@ -181,7 +181,7 @@ class Runner:
         results, items, where = [], [], []
         for qi, quant in enumerate(quants):
             qk = quant_key(quant)
-            have = self.cache.get_runs(self.netkey, qk, keys)
+            have = dict(self.cache.get_runs(self.netkey, qk, keys))
             results.append((qk, have))
             todo = [p for p in dict.fromkeys(photos) if p.key not in have]
             for c in self._chunks(todo):
@@ -190,7 +190,7 @@ class Runner:
         if items:
             def done(i, rows):
                 qk, have = results[where[i]]
-                add = {p.key: tuple(row) for p, row in zip(items[i][0], rows)}
+                add = {p.key: Scores.of(row) for p, row in zip(items[i][0], rows)}
                 self.cache.put_runs(self.netkey, qk, add)
                 have.update(add)
             self._execute(items, desc, done)
