@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, asdict
 import math
 
+from .checks import check_choice, check_integer
 from .errors import ConfigError
 from .limits import MAX_TILE_DIM
 
@@ -81,13 +82,10 @@ class TileConfig:
     def __post_init__(self):
         for name in ("lanes", "columns", "rows", "tiles", "act_bits", "weight_bits", "group",
                      "max_reduction"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+            check_integer(name, getattr(self, name))
         for name in ("lanes", "columns", "rows", "tiles"):
-            value = getattr(self, name)
-            if value > MAX_TILE_DIM:
-                raise ConfigError(f"{name} {value} is beyond the largest supported {MAX_TILE_DIM}")
+            if getattr(self, name) > MAX_TILE_DIM:
+                raise ConfigError(f"{name} {getattr(self, name)} is beyond the largest supported {MAX_TILE_DIM}")
         if self.max_reduction > MAX_REDUCTION:
             raise ConfigError(f"max_reduction {self.max_reduction} is beyond the largest supported "
                               f"{MAX_REDUCTION} (2**32)")
@@ -97,13 +95,9 @@ class TileConfig:
             raise ConfigError(f"weight_bits must be between 2 and 32, not {self.weight_bits}")
         if self.columns % self.group:
             raise ConfigError(f"group size {self.group} does not divide columns {self.columns}")
-        if self.trim not in TRIMS:
-            raise ConfigError(f"trim must be one of {', '.join(TRIMS)}, not {self.trim!r}")
-        if not isinstance(self.run_ahead, int) or isinstance(self.run_ahead, bool) or self.run_ahead < 0:
-            raise ConfigError(f"run_ahead must be a non-negative integer, not {self.run_ahead!r}")
-        if self.weight_select not in WEIGHT_SELECTS:
-            raise ConfigError(f"weight_select must be one of {', '.join(WEIGHT_SELECTS)}, "
-                              f"not {self.weight_select!r}")
+        check_choice("trim", self.trim, TRIMS)
+        check_integer("run_ahead", self.run_ahead, 0)
+        check_choice("weight_select", self.weight_select, WEIGHT_SELECTS)
 
     @property
     def precision_groups(self) -> int:

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .checks import check_integer
 from .errors import ConfigError
 from .limits import check_memory
 from .precision import msb as _msb, lsb as _lsb
@@ -42,9 +43,7 @@ class Window:
 
     def __post_init__(self):
         for name in ("msb", "lsb"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
-                raise ConfigError(f"window {name} must be a non-negative integer, not {v!r}")
+            check_integer(f"window {name}", getattr(self, name), 0, numpy=True)
         if self.lsb > self.msb:
             raise ConfigError(f"window lsb {self.lsb} is above msb {self.msb}")
         if self.signed and self.msb == self.lsb:
@@ -177,6 +176,15 @@ def as_codes(codes, what: str = "activation", window: "Window | None" = None) ->
     return out
 
 
+def check_scale(scale) -> float:
+    """``scale`` (the real value of code 1) if it is a positive finite number; else a
+    :class:`ConfigError` naming it."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(scale) and scale > 0):
+        raise ConfigError(f"quantisation scale must be a positive finite number, not {scale!r}")
+    return scale
+
+
 def quantize(x: np.ndarray, scale: float, window: Window) -> np.ndarray:
     """Quantise real values to integer codes in ``window`` (round-half-even, saturating).
 
@@ -189,8 +197,7 @@ def quantize(x: np.ndarray, scale: float, window: Window) -> np.ndarray:
     window : Window
         Target window.
     """
-    if not (np.isfinite(scale) and scale > 0):
-        raise ConfigError(f"quantisation scale must be a positive finite number, not {scale!r}")
+    check_scale(scale)
     x = np.asarray(x, dtype=np.float64)
     if np.isnan(x).any():
         raise ConfigError("cannot quantise NaN")  # infinities saturate like any large value

@@ -22,12 +22,14 @@ class FrozenMap(Mapping, Generic[K, V]):
     Parameters
     ----------
     items : mapping or iterable of ``(key, value)``
+    **more :
+        More items by keyword.
     """
 
     __slots__ = ("_items",)
 
-    def __init__(self, items=()):
-        self._items = dict(items)
+    def __init__(self, items=(), /, **more):
+        self._items = dict(items, **more)
 
     def __getitem__(self, key: K) -> V:
         return self._items[key]

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 import math
 
+from .checks import check_integer
 from .errors import ConfigError
 
 
@@ -83,13 +84,9 @@ class Layer:
 
     def __post_init__(self):
         for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "conv_groups", "dy", "dx"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"layer {f} must be a positive integer, not {v!r}")
+            check_integer(f"layer {f}", getattr(self, f))
         for f in ("py", "px"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or v < 0:
-                raise ConfigError(f"layer padding {f} must be a non-negative integer, not {v!r}")
+            check_integer(f"layer padding {f}", getattr(self, f), 0)
         if self.c % self.conv_groups:
             raise ConfigError(f"input channels {self.c} are not divisible by groups {self.conv_groups}")
         if self.k % self.conv_groups:

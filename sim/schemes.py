@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_choice
 from .config import TileConfig
 from .errors import ConfigError
 from .fixed import Window
@@ -101,8 +102,7 @@ class Scheme:
         :class:`ConfigError` naming the mode and what the tile supports."""
         if mode is None:
             return self.default_mode(config)
-        if mode not in MODES:
-            raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        check_choice("mode", mode, MODES)
         allowed = self.modes(config.trim)
         if mode not in allowed:
             if self.detects:
@@ -123,7 +123,4 @@ SCHEMES = {s.name: s for s in (DADN, STRIPES, DSTRIPES)}
 
 def scheme(name: str) -> Scheme:
     """The scheme called ``name``; a :class:`ConfigError` naming it otherwise."""
-    try:
-        return SCHEMES[name]
-    except (KeyError, TypeError):
-        raise ConfigError(f"scheme must be one of {', '.join(SCHEMES)}, not {name!r}") from None
+    return SCHEMES[check_choice("scheme", name, SCHEMES)]

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from ..config import TileConfig
 from ..cycles import Cycles, LayerCycles, NetworkCycles, Speedups, exact_counts, layer_cycles, ratio
+from ..checks import check_integer
 from ..errors import ConfigError
 from ..frozen import FrozenMap
 from ..schemes import DADN, DSTRIPES, STRIPES
@@ -113,28 +114,28 @@ class Evaluation:
     -------
     network, source : str
         The network's name and where its model comes from.
-    images : list of str
+    images : tuple of str
         The evaluated photos' names.
     config : TileConfig
         The user's configuration (key ``dstripes``).
     profile : Profile
         The precision profile the inputs were quantised with.
-    results : dict
-        ``key -> list of LayerCycles`` in layer order, one key per counted configuration.
-    seconds : dict
+    results : FrozenMap
+        ``key -> tuple of LayerCycles`` in layer order, one key per counted configuration.
+    seconds : FrozenMap
         ``total``: wall time of the evaluation.
-    photos : list of PhotoCycles
+    photos : tuple of PhotoCycles
         Each photo counted on its own (empty without the ``dstripes`` key).
     """
 
     network: str
     source: str
-    images: list
+    images: tuple
     config: TileConfig
     profile: Profile
-    results: dict
-    seconds: dict = field(default_factory=dict)
-    photos: list = field(default_factory=list)
+    results: FrozenMap
+    seconds: FrozenMap = field(default_factory=FrozenMap)
+    photos: tuple = ()
 
     def photo_speedups(self, conv_only: bool = False) -> FrozenMap[str, Spread]:
         """Min / median / max across photos of Dynamic Stripes over Stripes (and of each over
@@ -214,7 +215,7 @@ class Evaluation:
             "speedup_per_photo": {"all": self.photo_speedups().as_dict(),
                                   "conv_only": self.photo_speedups(True).as_dict()},
             "photos": [p.as_dict() for p in self.photos],
-            "seconds": self.seconds,
+            "seconds": dict(self.seconds),
         }
 
 
@@ -244,9 +245,7 @@ def check_act_bits(profile: Profile, act_bits: int) -> None:
     ``act_bits``-bit activations."""
     if profile.act_bits > act_bits:
         for l in profile.layers:
-            if l.msb + 1 > act_bits:
-                raise ConfigError(f"layer {l.name}: profiled window [{l.msb}:{l.lsb}] needs "
-                                  f"{l.msb + 1}-bit activations, more than act_bits {act_bits}")
+            l.check_fits(act_bits)
 
 
 def evaluate_network(net: Network, profile: Profile, images, config: TileConfig = TileConfig(), *,
@@ -273,8 +272,7 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
     photos = as_photos(images)
     if not photos:
         raise ConfigError("evaluation needs at least one image")
-    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
-        raise ConfigError(f"chunk must be a positive integer, not {chunk!r}")
+    check_integer("chunk", chunk)
     profile.check_network(net)
     for c in [config] + list((configs or {}).values()):
         check_act_bits(profile, c.act_bits)
@@ -296,7 +294,7 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
         for i, c in enumerate(tqdm(chunks, desc=f"evaluate {net.name}", unit="chunk",
                                    disable=None if progress else True, leave=False)):
             per_photo[i * chunk:i * chunk + len(c)] = count_photos(net, runner.netkey, c, quant, configs)
-    results = {key: [merge([pp[l.name][key] for pp in per_photo]) for l in layers] for key in configs}
+    results = {key: tuple(merge([pp[l.name][key] for pp in per_photo]) for l in layers) for key in configs}
     photo_totals = []
     for p, pp in zip(photos, per_photo if DSTRIPES.name in configs else ()):
         parts = []
@@ -306,5 +304,5 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
             parts.append(FrozenMap((k, int(tot[k])) for k in (DADN.name, STRIPES.name, DSTRIPES.name) if ls))
         photo_totals.append(PhotoCycles(p.name, *parts))
     total = time.time() - t0
-    return Evaluation(net.name, getattr(net, "source", ""), [p.name for p in photos], config, profile,
-                      results, {"total": round(total, 2)}, photo_totals)
+    return Evaluation(net.name, getattr(net, "source", ""), tuple(p.name for p in photos), config, profile,
+                      FrozenMap(results), FrozenMap(total=round(total, 2)), tuple(photo_totals))

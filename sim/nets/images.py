@@ -43,6 +43,7 @@ import os
 
 import numpy as np
 
+from ..checks import check_choice, check_integer
 from ..errors import ConfigError
 
 SPLITS = ("profile", "heldout")
@@ -184,8 +185,7 @@ _SPLIT_CACHE: dict = {}
 
 def photos(split: str) -> list[Photo]:
     """Every photo of ``split`` (see the module docstring), interleaved across sources."""
-    if split not in SPLITS:
-        raise ConfigError(f"image split must be one of {', '.join(SPLITS)}, not {split!r}")
+    check_choice("image split", split, SPLITS)
     if split not in _SPLIT_CACHE:
         parity = SPLITS.index(split)
         per_source = []
@@ -263,8 +263,7 @@ def split_photos(ps: list[Photo], profile: int, heldout: int, where: str) -> tup
 
 
 def check_count(count, available: int, where: str) -> None:
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ConfigError(f"image count must be a positive integer, not {count!r}")
+    check_integer("image count", count)
     if count > available:
         raise ConfigError(f"{count} images requested but {where} has only {available}")
 
@@ -321,8 +320,7 @@ def augment(ps: list[Photo], kinds=AUGMENTATIONS) -> list[Photo]:
     ``zoom`` takes the centre 70 % (a closer view after the resize), ``shift`` takes the 80 %
     corner crop at the top left (another framing)."""
     for k in kinds:
-        if k not in AUGMENTATIONS:
-            raise ConfigError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, not {k!r}")
+        check_choice("augmentation", k, AUGMENTATIONS)
     return [Photo(f"{p.name}+{k}", p.path, k, p.label, p.array) for k in kinds for p in ps]
 
 
@@ -335,7 +333,8 @@ def apply_augment(im: np.ndarray, kind: str) -> np.ndarray:
         return np.ascontiguousarray(im[dh:h - dh, dw:w - dw])
     if kind == "shift":
         return np.ascontiguousarray(im[:int(h * 0.8), :int(w * 0.8)])
-    raise ConfigError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, not {kind!r}")
+    check_choice("augmentation", kind, AUGMENTATIONS)
+    raise AssertionError(f"augmentation {kind!r} has no rule")  # pragma: no cover
 
 
 # ---------------------------------------------------------------------------- preprocessing
@@ -382,4 +381,5 @@ def normalise(rgb: np.ndarray, kind: str) -> np.ndarray:
         return rgb / 255.0
     if kind == "symmetric":
         return rgb / 127.5 - 1.0
-    raise ConfigError(f"preprocessing must be one of {', '.join(PREPROCESS)}, not {kind!r}")
+    check_choice("preprocessing", kind, PREPROCESS)
+    raise AssertionError(f"preprocessing {kind!r} has no rule")  # pragma: no cover

@@ -79,7 +79,7 @@ JSON format (``format: dstripes-profile/1``)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict, replace
+from dataclasses import dataclass, field, replace
 import json
 import math
 import os
@@ -102,33 +102,45 @@ FORMAT = "dstripes-profile/1"
 
 @dataclass(frozen=True)
 class LayerProfile:
-    """The profiled window of one layer's input."""
+    """The profiled quantisation of one layer's input.
+
+    Parameters
+    ----------
+    name : str
+        The layer.
+    quant : Quant
+        Its window and scale.
+    max : float
+        The largest magnitude observed on the profiling photos.
+    solo_bits : int
+        Predicted precision of the layer alone (the others in float).
+    headroom : float
+        Bits of room above ``max`` in the scale.
+    """
 
     name: str
-    msb: int
-    lsb: int
-    signed: bool
-    scale: float
+    quant: Quant
     max: float = 0.0
     solo_bits: int = 0
     headroom: float = 0.0
 
-    @property
-    def window(self) -> Window:
-        return Window(self.msb, self.lsb, self.signed)
+    # read-only views of the quantisation, as the profile file names them
+    window = property(lambda self: self.quant.window)
+    scale = property(lambda self: self.quant.scale)
+    msb = property(lambda self: self.window.msb)
+    lsb = property(lambda self: self.window.lsb)
+    signed = property(lambda self: self.window.signed)
+    bits = property(lambda self: self.window.bits)
 
-    @property
-    def bits(self) -> int:
-        return self.msb - self.lsb + 1
-
-    @property
-    def quant(self) -> Quant:
-        return Quant(self.scale, self.window)
+    def check_fits(self, act_bits: int) -> None:
+        """Refuse ``act_bits``-bit activations too narrow for this layer's window."""
+        if self.msb + 1 > act_bits:
+            raise ConfigError(f"layer {self.name}: profiled window [{self.msb}:{self.lsb}] needs "
+                              f"{self.msb + 1}-bit activations, more than act_bits {act_bits}")
 
     def as_dict(self) -> dict:
-        d = asdict(self)
-        d["bits"] = self.bits
-        return d
+        return {"name": self.name, "msb": self.msb, "lsb": self.lsb, "signed": self.signed, "scale": self.scale,
+                "max": self.max, "solo_bits": self.solo_bits, "headroom": self.headroom, "bits": self.bits}
 
 
 @dataclass
@@ -199,13 +211,12 @@ class Profile:
         try:
             layers = []
             for i, l in enumerate(d["layers"]):
-                lp = LayerProfile(str(l["name"]), int(l["msb"]), int(l["lsb"]), bool(l["signed"]),
-                                  float(l["scale"]), float(l.get("max", 0.0)), int(l.get("solo_bits", 0)),
-                                  float(l.get("headroom", 0.0)))
-                lp.window  # validates msb/lsb
-                if not lp.scale > 0:
-                    raise ConfigError(f"profile {path}: layer {lp.name} has scale {lp.scale}, not positive")
-                layers.append(lp)
+                name, scale = str(l["name"]), float(l["scale"])
+                if not scale > 0:
+                    raise ConfigError(f"profile {path}: layer {name} has scale {scale}, not positive")
+                window = Window(int(l["msb"]), int(l["lsb"]), bool(l["signed"]))
+                layers.append(LayerProfile(name, Quant(scale, window), float(l.get("max", 0.0)),
+                                           int(l.get("solo_bits", 0)), float(l.get("headroom", 0.0))))
             if not layers:
                 raise ConfigError(f"profile {path} has no layers")
             return cls(str(d["network"]), str(d["target"]), str(d["criterion"]), float(d["threshold"]),
@@ -327,9 +338,13 @@ class _Search:
         self.memo: dict = {}
         self.probe_photos = photos[:probe_images]
 
+    def quant_of(self, name: str, bits: int) -> Quant:
+        """Layer ``name`` quantised at precision ``bits``."""
+        return quant_at(self.stats[name], bits, self.act_bits)
+
     def quant(self, bits) -> FrozenMap[str, Quant]:
         """The quantisation of the allocation ``bits`` (in layer order), by layer name."""
-        return FrozenMap((n, quant_at(self.stats[n], int(b), self.act_bits)) for n, b in zip(self.names, bits))
+        return FrozenMap((n, self.quant_of(n, int(b))) for n, b in zip(self.names, bits))
 
     def rows(self, bits_list, desc="verify") -> list:
         """:func:`.fidelity.measure` rows of the profiling photos for each bit allocation."""
@@ -539,8 +554,8 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
         solo = search.solo(E, t, scale) + widen
         sc = image_scores(net.criterion, wide.rows([bits], desc=f"profile {net.name}: verify")[0])
         value = summarise(net.criterion, sc)
-        lp = [LayerProfile(n, act_bits - 1, act_bits - int(bits[i]), stats[n].signed, wide.stats[n].scale,
-                           stats[n].max, int(min(solo[i], bits[i])), round(stats[n].headroom + widen, 3))
+        lp = [LayerProfile(n, wide.quant_of(n, int(bits[i])), stats[n].max, int(min(solo[i], bits[i])),
+                           round(stats[n].headroom + widen, 3))
               for i, n in enumerate(names)]
         fid = {"profile": value, "profile_images": len(photos), "unit": UNITS[net.criterion],
                "profile_pass": passes(net.criterion, t, value, len(photos)), "runs": runner.runs}
@@ -579,7 +594,7 @@ def judge(net, profiles: dict, heldout, runner=None, labels=None, profile_photos
     plist = list(profiles.values())
     rows = runner.measure(held, [p.quant() for p in plist], refs, desc=f"{net.name}: held-out runs")
     if crit == "top1":  # near ties: photos full fixed-point precision cannot decide
-        full = {n: Quant(l.scale, Window(l.msb, 0, l.signed)) for n, l in zip(names, plist[0].layers)}
+        full = FrozenMap((n, Quant(l.scale, Window(l.msb, 0, l.signed))) for n, l in zip(names, plist[0].layers))
         tie = ties(crit, runner.measure(held, [full], refs, desc=f"{net.name}: held-out ties")[0])
     else:
         tie = np.zeros(len(held), dtype=bool)
@@ -605,12 +620,12 @@ def judge(net, profiles: dict, heldout, runner=None, labels=None, profile_photos
             p.fidelity["heldout_ties"] = [held[i].name for i in np.flatnonzero(tie)]
             p.fidelity["heldout_with_ties"] = summarise(crit, sc)
         if labels:
-            acc = accuracy(labels, held, refs, m)
+            acc = Accuracy.of(labels, held, refs, m)
             if acc:
                 p.fidelity["heldout_accuracy"] = acc.as_dict()
     if labels and profile_photos:
         for p, m in zip(plist, runner.measure(profile_photos, [p.quant() for p in plist], profile_refs)):
-            acc = accuracy(labels, profile_photos, profile_refs, m)
+            acc = Accuracy.of(labels, profile_photos, profile_refs, m)
             if acc:
                 p.fidelity["profile_accuracy"] = acc.as_dict()
 
@@ -623,21 +638,22 @@ class Accuracy:
     float_top1: float
     quantised_top1: float
 
+    @classmethod
+    def of(cls, labels: dict, photos, refs: dict, m: np.ndarray) -> "Accuracy | None":
+        """The accuracy on the labelled ``photos`` (``labels``: photo name -> class, or the
+        photo's own label) of the float outputs ``refs`` (by photo key) and of the quantised run
+        whose :func:`.fidelity.measure` rows are ``m``; ``None`` when no photo is labelled."""
+        idx = [i for i, p in enumerate(photos) if p.name in labels or p.label is not None]
+        if not idx:
+            return None
+        truth = np.array([labels.get(photos[i].name, photos[i].label) for i in idx])
+        flt = np.array([int(np.argmax(refs[photos[i].key])) for i in idx])
+        qnt = m[idx, 4].astype(int)
+        return cls(len(idx), float((flt == truth).mean()), float((qnt == truth).mean()))
+
     def as_dict(self) -> dict:
         """The profile file's form: ``photos``, ``float``, ``quantised``."""
         return {"photos": self.photos, "float": self.float_top1, "quantised": self.quantised_top1}
-
-
-def accuracy(labels: dict, photos, refs: dict, m: np.ndarray) -> Accuracy | None:
-    """Top-1 accuracy of the float and the quantised network on the labelled photos (``None``
-    when none is labelled)."""
-    idx = [i for i, p in enumerate(photos) if p.name in labels or p.label is not None]
-    if not idx:
-        return None
-    truth = np.array([labels.get(photos[i].name, photos[i].label) for i in idx])
-    flt = np.array([int(np.argmax(refs[photos[i].key])) for i in idx])
-    qnt = m[idx, 4].astype(int)
-    return Accuracy(len(idx), float((flt == truth).mean()), float((qnt == truth).mean()))
 
 
 def builtin_profile_path(network: str, target="100") -> str:
