@@ -1,8 +1,29 @@
 """Golden numpy model of DaDN, Stripes and Dynamic Stripes.
 
-The model core (the modules of this package) never imports :mod:`dstripes.hw` and never imports
-its own network front-end layer :mod:`dstripes.sim.nets` (capture, photos, profiling, reports),
-which sits on top of it.
+==============  ==============================================================================
+module          holds (each module imports only the ones above it)
+==============  ==============================================================================
+``errors``      the two kinds of failure (:class:`ConfigError`, ``ToolError``)
+``checks``      checks of user-given integers and choices, one wording each
+``limits``      size limits, checked before anything large is allocated
+``files``       writing result files through a temporary name
+``frozen``      read-only mappings for results read by name
+``config``      the tile configuration (:class:`TileConfig`) and the accumulator width
+``precision``   the run-time precision detection rule
+``fixed``       activation codes, windows, quantisation
+``layer``       layer shapes (:class:`Layer`)
+``pallets``     the pallet stream of a layer, in the one documented order
+``bricks``      what the cycle models read from each brick position
+``tile_run``    the model of one tile run: step group bits, run cycles, layer checks
+``schemes``     DaDN, Stripes and Dynamic Stripes (:class:`Scheme`), each's model of a run
+``cycles``      a layer's and a network's cycles under every scheme, and two bounds
+``functional``  exact integer results
+``table``       text tables for the terminal and the reports
+``samples``     the bundled real-activation samples
+==============  ==============================================================================
+
+The model core never imports :mod:`dstripes.hw` and never imports its own network front-end
+layer :mod:`dstripes.sim.nets` (capture, photos, profiling, reports), which sits on top of it.
 """
 #: The distribution and top-level package name (also the command's name).
 PACKAGE = __name__.partition(".")[0]

@@ -267,7 +267,7 @@ def layer_rows(v: Verification) -> list[list]:
 
 def write_reports(v: Verification, out: str | os.PathLike) -> list[Path]:
     """``verify.json``, ``report.md`` and ``layers.csv`` in ``out`` (each written whole)."""
-    from dstripes.sim.nets.report import md_table
+    from dstripes.sim.table import md_table
 
     out = Path(out)
     d = v.as_dict()

@@ -10,6 +10,7 @@ module              holds
 ``onnx_capture``    any ONNX model through onnxruntime
 ``models``          the built-in networks and :func:`load_network`
 ``fidelity``        output fidelity criteria and the "100" / "99" thresholds
+``cluster``         independent tasks on Dask (the testbenches, synthesis and the commands use it too)
 ``runs``            a network's captures and quantised runs on many photos, on Dask workers
 ``cache``           the on-disk run cache (captures and quantised runs per photo), SQLite
 ``profile``         per-layer precision profiles (JSON files), judged on held-out photos

@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 from ..errors import ConfigError
+from ..files import atomic_path
 from .cache import cache_root
 from .images import file_digest, package_dir
 from .onnx_capture import OnnxNetwork, require_onnx
@@ -316,9 +317,8 @@ def _store(model: str, size: int, net) -> None:
             node.name = modelled.get(node.output[0], f"{_FLOAT}{node.name or i}")
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        onnx.save(m, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            onnx.save(m, str(tmp))
     except OSError:
         pass  # caching is an optimisation only
 

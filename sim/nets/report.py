@@ -13,13 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 
 import numpy as np
 
 from ..files import write_atomic
 from ..schemes import DADN, DSTRIPES, STRIPES
+from ..table import md_table
 from .evaluate import variant_name
 from .paper import comparison, markdown as paper_markdown
 from . import plots
@@ -70,20 +70,6 @@ def scheme_rows(ev, conv_only: bool = False) -> list:
                      t[DSTRIPES.name] if key == DSTRIPES.name else t[variant_name(key)]])
     rows += [["per-value ideal (bound)", t["ideal"]], ["Pragmatic-style (bound)", t["pragmatic"]]]
     return [[n, int(round(c)), t[DADN.name] / c, t[STRIPES.name] / c] for n, c in rows]
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.2f}" if math.isfinite(v) else str(v)
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
-    return str(v)
-
-
-def md_table(headers, rows) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(_fmt(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def heldout_text(p) -> str:
