@@ -84,8 +84,9 @@ class TileConfig:
                      "max_reduction"):
             check_integer(name, getattr(self, name))
         for name in ("lanes", "columns", "rows", "tiles"):
-            if getattr(self, name) > MAX_TILE_DIM:
-                raise ConfigError(f"{name} {getattr(self, name)} is beyond the largest supported {MAX_TILE_DIM}")
+            value = getattr(self, name)
+            if value > MAX_TILE_DIM:
+                raise ConfigError(f"{name} {value} is beyond the largest supported {MAX_TILE_DIM}")
         if self.max_reduction > MAX_REDUCTION:
             raise ConfigError(f"max_reduction {self.max_reduction} is beyond the largest supported "
                               f"{MAX_REDUCTION} (2**32)")

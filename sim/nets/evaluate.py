@@ -25,9 +25,9 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from ..checks import check_integer
 from ..config import TileConfig
 from ..cycles import Cycles, LayerCycles, NetworkCycles, Speedups, exact_counts, layer_cycles, ratio
-from ..checks import check_integer
 from ..errors import ConfigError
 from ..frozen import FrozenMap
 from ..schemes import DADN, DSTRIPES, STRIPES
