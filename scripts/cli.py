@@ -16,6 +16,7 @@ import argparse
 import importlib
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from dstripes.sim import PACKAGE
 from dstripes.sim.errors import ConfigError, ToolError
@@ -39,7 +40,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
     try:
         return version(PACKAGE)
     except PackageNotFoundError:
@@ -62,9 +62,12 @@ def _first_line(e: BaseException) -> str:
 
 
 def main(argv=None) -> int:
+    """Run ``dstripes ARGV``; returns the exit status (argparse's own errors, ``--help`` and
+    ``--version`` end with :exc:`SystemExit`)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        # an option whose value parses but cannot be used raises ConfigError while parsing
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except ConfigError as e:
         print(f"dstripes: error: {_first_line(e)}", file=sys.stderr)

@@ -274,7 +274,7 @@ def test_interrupt_is_130_and_bug_is_4(capsys, monkeypatch):
 def test_narrow_files_stay_narrow(f):
     """An activation file is memory-mapped in its own dtype and checked without a copy: a 1 GB
     uint8 file never becomes 8 GB of int64 (peak memory: see docs/usage.md)."""
-    from dstripes.scripts.options import load_int_array
+    from dstripes.scripts.arrays import load_int_array
     from dstripes.sim.fixed import Window
     a = load_int_array(f["acts4"], "activations")
     assert a.dtype == np.uint8 and not a.flags.owndata  # a view of the mapped file
