@@ -161,8 +161,9 @@ def _workers(value, flag: str) -> None:
     worker_count(value)
 
 
-def _number_or_text(text: str):
-    """A number where the text is one (``--headroom 1.5``), else the text (``auto+1``)."""
+def headroom_value(text: str):
+    """``--headroom``: a number of bits where the text is one (``1.5``), else the text
+    (``auto``, ``auto+1``), which :func:`~dstripes.sim.nets.profile.headroom_bits` checks."""
     try:
         return float(text)
     except ValueError:
@@ -312,7 +313,7 @@ TARGET = Option("--target", "fidelity target of the profile (the shipped one, or
                             "40 dB) (default %(default)s)", choices=TARGETS, default=TARGETS[0])
 HEADROOM = Option("--headroom", "room above the largest activation seen while profiling: a number of bits, 'auto' "
                                 "per layer from the spread across photos, or 'auto+BITS' (%(default)s)",
-                  type=_number_or_text, metavar="BITS|auto[+BITS]", default=DEFAULT_HEADROOM, check=_headroom)
+                  type=headroom_value, metavar="BITS|auto[+BITS]", default=DEFAULT_HEADROOM, check=_headroom)
 MARGIN = Option("--margin", "the search keeps this much error energy below the target (default per criterion: "
                 + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_MARGIN_DB.items()) + " dB)", type=float, metavar="DB")
 AUGMENT = Option("--augment", "add augmented copies of the profiling photos: " + ", ".join(AUGMENTATIONS),
