@@ -47,12 +47,12 @@ class SynthReport:
     tiles: dict
     config: TileConfig
     yosys: str
-    liberty: str | None = None
-    sta: str | None = None
-    workloads: list | None = None
-    cycles: dict | None = None
-    perf: dict | None = None
-    overhead: dict | None = None
+    liberty: str | None
+    sta: str | None
+    workloads: list | None
+    cycles: dict | None
+    perf: dict | None
+    overhead: dict | None
 
     @classmethod
     def of(cls, tiles: dict, config: TileConfig, *, workloads=None, yosys: str, liberty=None,
