@@ -36,7 +36,7 @@ def register(sub) -> None:
            choices=("first", "all"), default="first").add(p)
     options.add_tile_options(p, tiles=False)
     options.add_cluster_options(p)
-    options.add_output_options(p, out="folder for verify.json, report.md, layers.csv", json="verify.json")
+    options.add_output_options(p, out="folder for verify.json, report.md, layers.csv", json="the verification (verify.json)")
     p.set_defaults(func=run)
 
 

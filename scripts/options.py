@@ -363,7 +363,7 @@ def add_photo_options(p, *, images: int, profiling: bool = False, labels: bool =
 
 # ---------------------------------------------------------------- run (simulation)
 
-SIMULATOR = Option("--sim", "simulator (default %(default)s; Icarus is far slower: ~65x on the published tile)", choices=("verilator", "icarus"), default="verilator")
+SIMULATOR = Option("--sim", "simulator (default %(default)s; Icarus is far slower on the published tile)", choices=("verilator", "icarus"), default="verilator")
 WINDOW_SETS = Option("--window-sets", "the first N window-sets only, or all of them",
                      type=window_sets, metavar="N|all")
 
