@@ -36,7 +36,7 @@ several options (a tile configuration, a layer and its files) are checked in the
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -78,6 +78,9 @@ class Option:
         ``--name``; the value is ``args.name`` (``-`` read as ``_``) unless ``dest`` says otherwise.
     help : str
         The ``--help`` text (``%(default)s`` shows the default).
+
+    The other parameters are keyword-only:
+
     type : callable, optional
         Turns the text into the value (``int``, ``float``, ...); argparse reports a failure.
     choices, metavar, nargs, dest : optional
@@ -93,9 +96,16 @@ class Option:
     check : callable, optional
         ``check(value, flag)`` raises :class:`~dstripes.sim.errors.ConfigError`, naming the
         flag, for a value that parses but cannot be used; it runs as the value is parsed.
+
+    Raises
+    ------
+    ValueError
+        A flag that is not ``--name``; a switch with a value's parameters; ``off`` without
+        ``switch``.
     """
     flag: str
     help: str
+    _: KW_ONLY
     type: Callable | None = None
     choices: tuple | None = None
     metavar: str | None = None
@@ -105,6 +115,17 @@ class Option:
     off: bool = False
     check: Callable | None = None
     dest: str | None = None
+
+    def __post_init__(self):
+        if not self.flag.startswith("--") or len(self.flag) < 3:
+            raise ValueError(f"an option's flag is --name, not {self.flag!r}")
+        valued = {"type": self.type, "choices": self.choices, "metavar": self.metavar, "nargs": self.nargs,
+                  "check": self.check}
+        if self.switch and any(v is not None for v in valued.values()):
+            raise ValueError(f"switch {self.flag} takes no value, so no "
+                             f"{', '.join(k for k, v in valued.items() if v is not None)}")
+        if self.off and not self.switch:
+            raise ValueError(f"{self.flag}: off applies to a switch only")
 
     def add(self, parser, *, default=_OWN, help: str | None = None, required: bool = False) -> None:
         """Add the option to ``parser`` (a parser or an argument group). ``default`` and
