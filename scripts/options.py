@@ -41,7 +41,6 @@ from typing import Callable
 
 import numpy as np
 
-from dstripes.hw.kinds import KINDS
 from dstripes.sim.config import TRIMS, WEIGHT_SELECTS, TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.limits import worker_count
@@ -49,7 +48,7 @@ from dstripes.sim.nets.fidelity import CRITERIA, TARGETS
 from dstripes.sim.nets.images import AUGMENTATIONS, PREPROCESS
 from dstripes.sim.nets.models import BUILTIN
 from dstripes.sim.nets.profile import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, headroom_bits
-from dstripes.sim.schemes import DSTRIPES
+from dstripes.sim.schemes import DSTRIPES, SCHEMES
 
 #: ``Option.add``'s ``default`` when the option keeps its own.
 _OWN = object()
@@ -257,12 +256,16 @@ def add_tile_options(p, *, tiles: bool = True, run_ahead: bool = True, hardware:
 
 
 def add_kind_option(p, *, every: bool = False) -> None:
-    """``--scheme``: a tile kind of the registry (:data:`dstripes.hw.kinds.KINDS`); ``every``
-    also accepts ``all`` and makes it the default (synth)."""
+    """``--scheme``: a tile kind; ``every`` also accepts ``all`` and makes it the default (synth).
+
+    A kind is the hardware of a model scheme (:mod:`dstripes.hw.kinds`), whose name and title
+    the scheme holds: the choices are read from :data:`dstripes.sim.schemes.SCHEMES`, so that
+    ``--help`` loads no hardware (Amaranth); ``tests/test_cli_options.py`` checks that they are
+    the registry's kinds."""
     default = "all" if every else DSTRIPES.name
-    titles = ", ".join(f"{k.name} ({k.title})" for k in KINDS.values())
+    titles = ", ".join(f"{s.name} ({s.title})" for s in SCHEMES.values())
     Option("--scheme", f"tile kind: {titles}{', or all' if every else ''} (default {default})",
-           choices=tuple(KINDS) + (("all",) if every else ()), metavar="KIND").add(p, default=default)
+           choices=tuple(SCHEMES) + (("all",) if every else ()), metavar="KIND").add(p, default=default)
 
 
 # ---------------------------------------------------------------- layer (cycles, simulate)

@@ -62,6 +62,31 @@ def test_options_are_added_through_the_table_only():
         assert not calls, f"{path.name}:{calls[0].lineno} adds an option outside the option table"
 
 
+def test_the_scheme_choices_are_the_tile_kinds():
+    """``--scheme`` reads the kinds' names and titles from their schemes (no Amaranth for
+    ``--help``): they must be exactly the registry's kinds, in its order."""
+    from dstripes.hw.kinds import KINDS
+
+    for name in ("generate", "simulate", "verify", "synth"):
+        scheme = next(a for a in _subparsers()[name]._actions if a.dest == "scheme")
+        assert [c for c in scheme.choices if c != "all"] == list(KINDS), name
+        assert all(f"{k.name} ({k.title})" in scheme.help for k in KINDS.values())
+
+
+def test_help_loads_no_hardware_and_no_runtime():
+    """``dstripes --help`` builds every parser without Amaranth, the hardware, the testbench,
+    Dask or the network runtimes (what ``run`` imports when a command runs)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from dstripes.scripts.cli import build_parser; build_parser(); "
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('amaranth', 'cocotb', 'dask', 'distributed', 'torch', 'onnxruntime') "
+            "or m.startswith(('dstripes.hw', 'dstripes.tb')))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []
+
+
 def test_the_builtin_networks_come_from_the_registry():
     model = next(a for a in _subparsers()["evaluate"]._actions if a.dest == "model")
     assert all(name in model.help for name in BUILTIN)
