@@ -10,13 +10,10 @@ on Stripes and on the bit-parallel tile, and the speedups.
 from __future__ import annotations
 
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
-from dstripes.sim.schemes import DADN, DSTRIPES, SCHEMES, STRIPES
 
-from .cmd_simulate import window_sets_arg
-from .options import print_json
-from dstripes.sim.table import layer_table, render
+from . import options
+from .options import Option
 
 DEFAULT_SAMPLE = "vgg16_conv3_1"
 #: Window-sets of the demo's slice on Icarus (the whole layer would take many minutes there).
@@ -25,31 +22,30 @@ SMALL = TileConfig(lanes=4, columns=4, rows=4, act_bits=16, weight_bits=16)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="end-to-end demo: model + generated tile simulated and checked",
-                       description=__doc__.split("\n\n")[1])
-    p.add_argument("--sample", default=None, help=f"bundled sample (default {DEFAULT_SAMPLE}; see --list)")
-    p.add_argument("--list", action="store_true", help="list the bundled samples and exit")
-    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
-                   help="simulator (default %(default)s)")
-    p.add_argument("--window-sets", type=_window_sets, default=None, metavar="N|all",
-                   help="simulate only the first N window-sets of the first photo's first filter-set "
-                        "(a quick slice), or all: the whole layer (default: all on Verilator, "
-                        f"{ICARUS_SLICE} on Icarus, which runs a few hundred cycles per second)")
-    p.add_argument("--small", action="store_true",
-                   help="a 4x4x4 tile instead of the published 16x16x16 one (fast, e.g. on Icarus)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = options.add_command(sub, "demo", "end-to-end demo: model + generated tile simulated and checked",
+                            __doc__.split("\n\n")[1])
+    Option("--sample", f"bundled sample (default {DEFAULT_SAMPLE}; see --list)").add(p)
+    Option("--list", "list the bundled samples and exit", switch=True).add(p)
+    options.add_run_options(p, window_sets=f"all on Verilator, {ICARUS_SLICE} on Icarus, which runs a few hundred "
+                                           f"cycles per second; a slice runs on the first photo's first "
+                                           f"filter-set")
+    Option("--small", "a 4x4x4 tile instead of the published 16x16x16 one (fast, e.g. on Icarus)",
+           switch=True).add(p)
+    options.add_output_options(p, out=None)
     p.set_defaults(func=run)
-
-
-def _window_sets(text: str):
-    return "all" if text == "all" else window_sets_arg(text)
 
 
 def run(args) -> int:
     from dstripes.hw.design import TileDesign
+    from dstripes.sim.cycles import layer_cycles
+    from dstripes.sim.layer import Layer
     from dstripes.sim.samples import load_sample, sample_info, sample_names
+    from dstripes.sim.schemes import DADN, DSTRIPES, SCHEMES, STRIPES
+    from dstripes.sim.table import layer_table, render
     from dstripes.tb.simulate import model_slice_cycles, play
     from dstripes.tb.tile_sim import layer_runs
+
+    from .output import print_json
 
     if args.list:
         # the layer each sample runs (a slice of the network's layer, named after the shape)

@@ -2,7 +2,7 @@
 
 ``sim/data/samples.npz`` holds integer activation codes and 16-bit integer weights of a few
 layers of the built-in networks, and ``sim/data/samples.json`` their shapes, windows and
-provenance. They are generated from the real networks by ``scripts/make_samples.py`` (see
+provenance. They are generated from the real networks by ``scripts/make/samples.py`` (see
 that script for the exact layers, photos and crops) and committed as data, so the README's
 main command and the RTL simulations use real activations without installing any network.
 
@@ -40,7 +40,7 @@ def _index() -> dict:
         with open(INDEX) as f:
             d = json.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"sample index not found: {INDEX} (run scripts/make_samples.py)") from None
+        raise ConfigError(f"sample index not found: {INDEX} (run .venv/bin/python scripts/make/samples.py)") from None
     if d.get("format") != FORMAT:
         raise ConfigError(f"{INDEX} is not a {FORMAT} file")
     return d

@@ -6,7 +6,7 @@ signed windows, every precision mode the tile has) with ReLU-like codes, so dete
 vary from step to step; they are played back to back until their model cycle counts reach the
 target (random stalls make the simulation longer still). A soak passes when every result is
 exact, every stream transferred exactly what it had to (nothing lost or repeated) and the tile's
-cycle counter equals the harness's own count in every run. ``scripts/bench_soak.py`` runs it on
+cycle counter equals the harness's own count in every run. ``scripts/bench/soak.py`` runs it on
 the published tile; the test suite runs a short form.
 """
 from __future__ import annotations

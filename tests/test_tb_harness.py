@@ -132,7 +132,7 @@ def test_a_corrupted_cycle_count_fails_the_cycle_check(designs, path):
 
 
 def test_soak_short(designs):
-    """The soak (``scripts/bench_soak.py`` runs 10**6 cycles of the published tile) in short: random
+    """The soak (``scripts/bench/soak.py`` runs 10**6 cycles of the published tile) in short: random
     runs with idle cycles on every source, back-pressure and a reset in the first run."""
     from dstripes.tb.soak import soak
 

@@ -35,7 +35,7 @@ A profile fitted to a few photos breaks on others in two ways, and each has its 
 
 More and more varied profiling photos help both (:mod:`.images` interleaves all photo sources),
 and augmented copies (flips, crops) may join the profiling set, never the held-out one.
-``python -m dstripes.sim.nets.make_profiles --levers`` measures what each lever costs in bits.
+``scripts/make/profiles.py --levers`` measures what each lever costs in bits.
 
 The search
 ----------
@@ -290,7 +290,7 @@ PROBE_IMAGES = 16  # profiling photos the sensitivity runs use (verification use
 # Criterion margin of the search, per criterion (dB of error energy). Top-1 agreement needs the
 # most: a held-out photo's float lead can be smaller than every profiling photo's (MobileNet-v2
 # has a held-out photo led by 0.012 logits), and the quantisation noise differs between photos
-# by a factor of 2-3 (make_profiles --levers measures it).
+# by a factor of 2-3 (scripts/make/profiles.py --levers measures it).
 DEFAULT_MARGIN_DB = {"top1": 10.0, "cosine": 3.0, "psnr": 3.0}
 DEFAULT_HEADROOM = "auto"
 

@@ -6,32 +6,32 @@ every window: ``dstripes verify`` on the Dynamic Stripes, Stripes and bit-parall
 (Verilog generation and the Verilator build included: the build root is a fresh folder unless
 ``--warm``). Target: 10 minutes per tile on the 2-core machine.
 
-Usage: python -m dstripes.scripts.bench_verify [--model NAME] [--schemes dstripes,stripes,dadn] [--images N]
-                                      [--jobs N] [--warm] [--json]
+Usage (from the checkout)::
+
+    .venv/bin/python scripts/bench/verify.py [--model NAME] [--schemes dstripes,stripes,dadn] [--images N]
+                                             [--jobs N] [--warm] [--json]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dstripes.hw.design import TileDesign
+from dstripes.hw.kinds import KINDS
+from dstripes.sim.nets.images import load_images
+from dstripes.sim.nets.models import load_network
+from dstripes.sim.nets.profile import Profile, builtin_profile_path
+from dstripes.tb.verify import verify_network
 
-from dstripes.hw.design import TileDesign  # noqa: E402
+from common import machine
 
 
 def main(argv=None) -> int:
-    from dstripes.hw.kinds import KINDS
-    from dstripes.sim.nets.images import load_images
-    from dstripes.sim.nets.models import load_network
-    from dstripes.sim.nets.profile import Profile, builtin_profile_path
-    from dstripes.tb.verify import verify_network
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="vgg16-hed")
     ap.add_argument("--schemes", default=",".join(reversed(list(KINDS))), help="tile kinds (%(default)s)")
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     net = load_network(args.model)
     prof = Profile.load(builtin_profile_path(args.model, "100"))
     images = load_images("heldout", args.images)
-    out = {"network": args.model, "images": args.images, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    out = {"network": args.model, "images": args.images, "machine": machine(),
            "tiles": {}}
     for scheme in args.schemes.split(","):
         root = None if args.warm else tempfile.mkdtemp(prefix="dstripes-bench-verify-")

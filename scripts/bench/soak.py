@@ -6,22 +6,24 @@ reset in the middle of the first run: zero mismatches, every stream's transfers 
 expected ones (nothing lost or repeated), the tile's cycle counter equal to the harness's own
 count in every run.
 
-Usage: python -m dstripes.scripts.bench_soak [--cycles N] [--idle P] [--stall P] [--seed S] [--sim icarus] [--small] [--json]
+Usage (from the checkout)::
+
+    .venv/bin/python scripts/bench/soak.py [--cycles N] [--idle P] [--stall P] [--seed S] [--sim icarus] [--small]
+                                           [--json]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dstripes.hw.design import TileDesign
+from dstripes.sim.config import TileConfig
+from dstripes.sim.schemes import DSTRIPES
+from dstripes.tb.soak import soak
 
-from dstripes.hw.design import TileDesign  # noqa: E402
-from dstripes.sim.config import TileConfig  # noqa: E402
-from dstripes.sim.schemes import DSTRIPES  # noqa: E402
-from dstripes.tb.soak import soak  # noqa: E402
+from common import machine
 
 
 def main(argv=None) -> int:
@@ -36,7 +38,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     cfg = TileConfig(lanes=4, columns=4, rows=4) if args.small else TileConfig()
     out = soak(TileDesign.of(DSTRIPES.name, cfg), args.sim, args.cycles, idle=args.idle, stall=args.stall, seed=args.seed)
-    out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+    out["machine"] = f"{machine()}, load {os.getloadavg()[0]:.1f}"
     if args.json:
         print(json.dumps(out, indent=2))
         return 0 if out["passed"] else 1

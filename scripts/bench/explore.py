@@ -1,10 +1,10 @@
 """Time ``dstripes explore`` cold (empty synthesis and model cache) and warm (the same sweep again).
 
-Usage::
+Usage (from the checkout)::
 
-    python -m dstripes.scripts.bench_explore                 # VGG-16 (HED), 4 photos, G=1,4,16 x R=0,1,2
-    python -m dstripes.scripts.bench_explore --sweep group=1,4 run_ahead=0,1 --json
-    python -m dstripes.scripts.bench_explore --cache build/synth --warm-only
+    .venv/bin/python scripts/bench/explore.py                 # VGG-16 (HED), 4 photos, G=1,4,16 x R=0,1,2
+    .venv/bin/python scripts/bench/explore.py --sweep group=1,4 run_ahead=0,1 --json
+    .venv/bin/python scripts/bench/explore.py --cache build/synth --warm-only
 
 Budgets (on this project's 2-core machine): a 9-point sweep of VGG-16 on 4 photos in at most
 15 minutes with a cold cache and 2 minutes warm. The cold run uses a fresh cache folder (so
@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dstripes.synth.explore import explore, parse_sweep
 
 COLD_BUDGET_S = 15 * 60.0
 WARM_BUDGET_S = 120.0
@@ -38,9 +38,6 @@ def main(argv=None) -> int:
     p.add_argument("--warm-only", action="store_true", help="only the warm run (needs a filled --cache)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-
-    from dstripes.synth.explore import explore, parse_sweep
-
     sweep = parse_sweep(args.sweep)
     tmp = tempfile.TemporaryDirectory(prefix="bench-explore-") if args.cache is None else None
     cache = args.cache or tmp.name

@@ -1,10 +1,13 @@
 """Time profiling a real network on many photos on local Dask workers, with the run cache cold
 and warm, and print the figures.
 
-Usage::
+Usage (from the checkout)::
 
-    python -m dstripes.scripts.bench_profile                       # VGG-16 (HED), 64 photos, 224x224
-    python -m dstripes.scripts.bench_profile --model mobilenet-v2 --images 32 --jobs 2
+    .venv/bin/python scripts/bench/profiling.py                       # VGG-16 (HED), 64 photos, 224x224
+    .venv/bin/python scripts/bench/profiling.py --model mobilenet-v2 --images 32 --jobs 2
+
+(``profiling``, not ``profile``: a script's folder comes first on the import path, and a
+``profile.py`` there would stand in for the standard library's, which cProfile imports).
 
 Cold: a fresh, empty cache file: every capture and quantised run is computed. Warm: the same
 search again on the same cache file: every run is read back (nothing is recaptured). The held-out
@@ -13,29 +16,25 @@ the figures: the load average is printed with them.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import tempfile
 import time
 
+from dstripes.sim.nets.cache import RunCache
+from dstripes.sim.nets.cluster import dask_client
+from dstripes.sim.nets.images import take
+from dstripes.sim.nets.models import load_network
+from dstripes.sim.nets.profile import profile_network
+
+from common import network_parser
+
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="vgg16-hed")
-    p.add_argument("--images", type=int, default=64)
-    p.add_argument("--size", type=int, default=224)
-    p.add_argument("--jobs", type=int, default=None, help="local Dask workers (default: CPU count)")
+    p = network_parser(__doc__, images=64, jobs="local Dask workers (default: CPU count)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-
-    from dstripes.sim.nets.cache import RunCache
-    from dstripes.sim.nets.cluster import dask_client
-    from dstripes.sim.nets.images import take
-    from dstripes.sim.nets.models import load_network
-    from dstripes.sim.nets.profile import profile_network
-
     t0 = time.time()
     net = load_network(args.model, size=args.size)
     net.layers()

@@ -13,31 +13,31 @@ difference between a 1-window-set run and a longer one on the same build, so sta
 second of the simulator's CPU time (the machine may be shared). Builds are made first and
 reported apart.
 
-Usage: python -m dstripes.scripts.bench_sim [--window-sets N] [--fast-window-sets M] [--icarus-window-sets K]
-                                   [--no-icarus] [--quick] [--json]
+Usage (from the checkout)::
+
+    .venv/bin/python scripts/bench/sim.py [--window-sets N] [--fast-window-sets M] [--icarus-window-sets K]
+                                          [--no-icarus] [--quick] [--json]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
 import resource
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dstripes.hw.design import TileDesign
+from dstripes.sim.config import TileConfig
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
+from dstripes.sim.schemes import DSTRIPES
+from dstripes.tb.runner import build
+from dstripes.tb.simulate import design, play
+from dstripes.tb.tile_sim import layer_run
 
-from dstripes.hw.design import TileDesign  # noqa: E402
-from dstripes.sim.config import TileConfig  # noqa: E402
-from dstripes.sim.fixed import Window  # noqa: E402
-from dstripes.sim.layer import Layer  # noqa: E402
-from dstripes.sim.schemes import DSTRIPES  # noqa: E402
-from dstripes.tb.runner import build  # noqa: E402
-from dstripes.tb.simulate import design, play  # noqa: E402
-from dstripes.tb.tile_sim import layer_run  # noqa: E402
+from common import description, machine
 
 STALLS = {"idle": 0.2, "stall": 0.3}
 
@@ -66,7 +66,7 @@ def measure(sim: str, path: str, designed, runs_by_len: dict, quick: bool, **kw)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = argparse.ArgumentParser(description=description(__doc__))
     ap.add_argument("--window-sets", type=int, default=40, help="the slice both paths run (%(default)s)")
     ap.add_argument("--fast-window-sets", type=int, default=784, help="the fast path's long run (%(default)s: all)")
     ap.add_argument("--icarus-window-sets", type=int, default=3, help="the slice on Icarus (%(default)s)")
@@ -80,7 +80,7 @@ def main(argv=None):
     acts = np.where(rng.random((64, 112, 112)) < 0.5, 0, mag)
     weights = rng.integers(-(1 << 15), 1 << 15, (16, 64, 3, 3))
     cfg, window = TileConfig(), Window(7, 0)
-    out = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start",
+    out = {"machine": f"{machine()}, load {os.getloadavg()[0]:.1f} at start",
            "layer": layer.describe(), "tile": "published Dynamic Stripes (16x16x16, 16-bit)",
            "model": "-O0" if args.quick else "-O3", "builds": {}, "paths": {}}
     sims = ["verilator"] + ([] if args.no_icarus else ["icarus"])

@@ -1,9 +1,9 @@
 """Benchmark: the published-size detector proof (16 lanes x 16 columns, 16-bit, G = 1) with
 yosys 0.23 ``sat``: Amaranth emission, yosys flattening, and each property's solver time.
 
-Usage::
+Usage (from the checkout)::
 
-    python -m dstripes.scripts.bench_prove [--trim leading|both] [--group G] [--jobs N] [--json]
+    .venv/bin/python scripts/bench/prove.py [--trim leading|both] [--group G] [--jobs N] [--json]
 
 No target is set by the issue; the figure is what ``dstripes prove --block detector`` costs.
 """
@@ -15,27 +15,21 @@ import resource
 import sys
 import time
 
+from dstripes.scripts.output import print_json
 from dstripes.sim.config import TRIMS
-from dstripes.tb.tools import yosys_version
+from dstripes.sim.table import render
 from dstripes.tb.formal import PROVEN
 from dstripes.tb.formal.detector import DetectorProof
 from dstripes.tb.formal.engine import prove
+from dstripes.tb.tools import yosys_version
 
-from .options import print_json
-from dstripes.sim.table import render
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
+from common import load_average
 
 
 def bench(*, lanes=16, columns=16, act_bits=16, group=1, trim="leading", jobs=None) -> dict:
     proof = DetectorProof(lanes=lanes, columns=columns, act_bits=act_bits, group=group,
                           trailing=trim == "both")
-    load = _load()
+    load = load_average()
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     stats: list = []
     t0 = time.perf_counter()
@@ -48,11 +42,11 @@ def bench(*, lanes=16, columns=16, act_bits=16, group=1, trim="leading", jobs=No
             "child_cpu_seconds": (kids.ru_utime + kids.ru_stime) - (kids0.ru_utime + kids0.ru_stime),
             "properties": [{"name": o.name, "status": o.status, "seconds": o.seconds} for o in outcomes],
             "all_proven": all(o.status == PROVEN for o in outcomes),
-            "load_average_before": load, "load_average_after": _load()}
+            "load_average_before": load, "load_average_after": load_average()}
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="bench_prove", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trim", choices=TRIMS, default="leading")
     p.add_argument("--group", type=int, default=1)
     p.add_argument("--jobs", type=int, default=None)

@@ -1,17 +1,17 @@
 """Regenerate the shipped profiles of the built-in networks (``sim/data/profiles/*.json``), and
 compare the levers that make a profile hold on photos it never saw.
 
-Usage (networks installed with ``scripts/setup.sh --nets``)::
+Usage, from the checkout (networks installed with ``scripts/setup.sh --nets``)::
 
-    python -m dstripes.sim.nets.make_profiles                          # every built-in network
-    python -m dstripes.sim.nets.make_profiles --networks vgg16-hed
-    python -m dstripes.sim.nets.make_profiles --levers --networks mobilenet-v2   # compare levers
+    .venv/bin/python scripts/make/profiles.py                          # every built-in network
+    .venv/bin/python scripts/make/profiles.py --networks vgg16-hed
+    .venv/bin/python scripts/make/profiles.py --levers --networks mobilenet-v2   # compare levers
 
 Each network is profiled once for both targets ("100" and "99", searched together) on the first
 ``PROFILE_IMAGES[network]`` photos of the profiling split (interleaved across every photo
 source) and judged on *every* photo of the held-out split, which shares none with it. The
 search keeps a criterion margin (``--margin`` dB of error energy) and per-layer headroom above
-the largest value seen (``--headroom``, ``auto`` by default); see :mod:`.profile`. Runs go to
+the largest value seen (``--headroom``, ``auto`` by default); see :mod:`dstripes.sim.nets.profile`. Runs go to
 local Dask workers (``--jobs``) or a cluster (``--scheduler``) and through the run cache, so a
 second run with the same settings reruns nothing.
 
@@ -27,9 +27,14 @@ import os
 import sys
 import time
 
-from .images import augment, photos
-from .models import BUILTIN, load_network
-from .profile import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, builtin_profile_path, profile_network
+from dstripes.scripts.options import headroom_value
+from dstripes.sim.nets.cluster import dask_client
+from dstripes.sim.nets.images import augment, photos
+from dstripes.sim.nets.models import BUILTIN, load_network
+from dstripes.sim.nets.profile import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, builtin_profile_path, profile_network
+
+#: How a network's profiles are made again (recorded in each profile).
+COMMAND = ".venv/bin/python scripts/make/profiles.py"
 
 # Profiling photos per network: the search runs the network about (layers + 10) times on every
 # one of them, which is what bounds these counts on a 2-core machine.
@@ -56,10 +61,6 @@ LEVERS = (("max, no margin", 0.0, 0.0, ()),
           ("auto, 10 dB", "auto", 10.0, ()))
 
 
-def _headroom(text):
-    return text if text.startswith("auto") else float(text)
-
-
 def profile_one(name, n, held, client, headroom, margin, aug, progress, command, widen=0):
     net = load_network(name)
     prof = photos("profile")[:n]
@@ -79,12 +80,11 @@ def describe(name, t, prof) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dstripes.sim.nets.make_profiles",
-                                description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     p.add_argument("--networks", nargs="+", default=list(BUILTIN), choices=BUILTIN)
     p.add_argument("--images", type=int, default=None, help="profiling photos (default: PROFILE_IMAGES)")
     p.add_argument("--heldout", type=int, default=None, help="held-out photos (default: all)")
-    p.add_argument("--headroom", type=_headroom, default=None,
+    p.add_argument("--headroom", type=headroom_value, default=None,
                    help=f"bits, 'auto' or 'auto+BITS' (default {DEFAULT_HEADROOM!r}, HEADROOM per network)")
     p.add_argument("--margin", type=float, default=None,
                    help=f"criterion margin, dB (default per criterion: {DEFAULT_MARGIN_DB})")
@@ -95,7 +95,6 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, metavar="FILE", help="with --levers: write the table as JSON")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     args = p.parse_args(argv)
-    from .cluster import dask_client
     held_all = photos("heldout")
     held = held_all[:args.heldout] if args.heldout else held_all
     table = []
@@ -107,7 +106,7 @@ def main(argv=None) -> int:
             combos = LEVERS if args.levers else (("chosen", room, margin, tuple(args.augment)),)
             for label, headroom, margin, aug in combos:
                 t0 = time.time()
-                cmd = f"python -m dstripes.sim.nets.make_profiles --networks {name}"
+                cmd = f"{COMMAND} --networks {name}"
                 profiles = profile_one(name, n, held, client, headroom, margin, aug, args.progress, cmd,
                                        0 if args.levers else WIDEN.get(name, 0))
                 for t, prof in profiles.items():

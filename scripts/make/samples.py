@@ -1,8 +1,9 @@
 """Regenerate the bundled real-activation samples (``sim/data/samples.npz`` + ``samples.json``).
 
-Usage (networks installed with ``scripts/setup.sh --nets``, shipped profiles present)::
+Usage, from the checkout (networks installed with ``scripts/setup.sh --nets``, shipped profiles
+present)::
 
-    python -m dstripes.scripts.make_samples
+    .venv/bin/python scripts/make/samples.py
 
 What it takes (two photos of the held-out split, ``skimage.coffee`` and ``skimage.rocket``,
 resized and centre-cropped to 64x64 so every layer stays small):
@@ -29,11 +30,16 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dstripes.sim.fixed import weight_codes
+from dstripes.sim.layer import Layer
+from dstripes.sim.nets.dump import WEIGHT_BITS
+from dstripes.sim.nets.images import photos as split_photos
+from dstripes.sim.nets.models import load_network
+from dstripes.sim.nets.profile import Profile, builtin_profile_path
+from dstripes.sim.samples import ARRAYS, FORMAT, INDEX
 
-from dstripes.sim.fixed import weight_codes  # noqa: E402
-from dstripes.sim.layer import Layer  # noqa: E402
-from dstripes.sim.samples import ARRAYS, FORMAT, INDEX  # noqa: E402
+#: How the samples are made again (recorded in the index).
+COMMAND = ".venv/bin/python scripts/make/samples.py"
 
 SIZE = 64
 PHOTOS = ("skimage.coffee", "skimage.rocket")
@@ -48,11 +54,6 @@ SAMPLES = {
 
 
 def main() -> int:
-    from dstripes.sim.nets.dump import WEIGHT_BITS
-    from dstripes.sim.nets.images import photos as split_photos
-    from dstripes.sim.nets.models import load_network
-    from dstripes.sim.nets.profile import Profile, builtin_profile_path
-
     held = {p.name: p for p in split_photos("heldout")}
     images = [held[n].read() for n in PHOTOS]
     arrays, index = {}, {}
@@ -95,7 +96,7 @@ def main() -> int:
               f"weights {wq.shape}, zeros {index[name]['zero_fraction']:.2f}")
     np.savez_compressed(ARRAYS, **arrays)
     with open(INDEX, "w") as f:
-        json.dump({"format": FORMAT, "command": "python -m dstripes.scripts.make_samples", "samples": index}, f, indent=1)
+        json.dump({"format": FORMAT, "command": COMMAND, "samples": index}, f, indent=1)
         f.write("\n")
     print(f"wrote {ARRAYS} ({os.path.getsize(ARRAYS) / 1024:.0f} KB) and {INDEX}")
     return 0

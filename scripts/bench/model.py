@@ -5,26 +5,25 @@ Target (issue "golden model"): <= 0.25 s wall and <= 1 GB peak memory for the mo
 2-core machine. Data generation is excluded from the timing; peak memory is the process's
 maximum resident set size after the run (it includes the interpreter and numpy, ~30-40 MB).
 
-Usage: python -m dstripes.scripts.bench_model [--repeat N] [--trim leading|both] [--group G] [--json]
+Usage (from the checkout)::
+
+    .venv/bin/python scripts/bench/model.py [--repeat N] [--trim leading|both] [--group G] [--json]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import NetworkCycles, layer_cycles
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
 
-from dstripes.sim.config import TileConfig  # noqa: E402
-from dstripes.sim.cycles import NetworkCycles, layer_cycles  # noqa: E402
-from dstripes.sim.fixed import Window  # noqa: E402
-from dstripes.sim.layer import Layer  # noqa: E402
+from common import description, machine
 
 VGG16 = [  # (name, C, H, K)
     ("conv1_1", 3, 224, 64), ("conv1_2", 64, 224, 64),
@@ -43,7 +42,7 @@ def relu_like(rng, shape, bits=8):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap = argparse.ArgumentParser(description=description(__doc__))
     ap.add_argument("--repeat", type=int, default=7, help="timed runs; the best is reported (%(default)s)")
     ap.add_argument("--trim", choices=("leading", "both"), default="leading")
     ap.add_argument("--group", type=int, default=1)
@@ -63,7 +62,7 @@ def main(argv=None):
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tot = net.total()
     out = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}",
+        "machine": f"{machine()}, numpy {np.__version__}",
         "config": {"trim": args.trim, "group": args.group},
         "seconds_best": min(times), "seconds_median": float(np.median(times)),
         "peak_rss_mb": peak_mb,

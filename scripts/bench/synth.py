@@ -8,9 +8,9 @@ of the whole run, each yosys run's time, and the tile figures. ``--compare`` run
 flow and then the sky130 flow back to back and prints their ratio: on a shared machine the
 ratio of two runs made under the same load says more than either wall time.
 
-Usage::
+Usage (from the checkout)::
 
-    python -m dstripes.scripts.bench_synth [--jobs N] [--small] [--liberty sky130 [--compare]] [--json]
+    .venv/bin/python scripts/bench/synth.py [--jobs N] [--small] [--liberty sky130 [--compare]] [--json]
 """
 from __future__ import annotations
 
@@ -21,24 +21,18 @@ import resource
 import sys
 import time
 
+from dstripes.hw.kinds import KINDS
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError, ToolError
-from dstripes.hw.kinds import KINDS
 from dstripes.synth.tile import hw_blocks, synth_tiles
+from dstripes.sim.table import render
 from dstripes.tb.tools import yosys_version
 
-from dstripes.sim.table import render
+from common import description, load_average
 
 TARGET_SECONDS = 120.0
 TARGET_SECONDS_LIBERTY = 180.0
 SMALL = TileConfig(lanes=4, columns=2, rows=2, act_bits=8, weight_bits=8)
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def _cpu() -> dict:
@@ -60,7 +54,7 @@ def bench(config: TileConfig, jobs: int | None, liberty: str | None = None) -> d
         emitted[scheme] = time.perf_counter() - t0
         return blocks
 
-    load_before = _load()
+    load_before = load_average()
     stats = {}
     cpu0 = _cpu()
     t0 = time.perf_counter()
@@ -90,12 +84,12 @@ def bench(config: TileConfig, jobs: int | None, liberty: str | None = None) -> d
             "build_seconds": emitted, "emit_seconds": stats.get("emit_seconds", 0.0),
             "blocks": stats["blocks"],
             "unique_blocks": stats["unique"], "yosys_runs": dict(runs),
-            "cpu_seconds": cpu, "load_average_before": load_before, "load_average_after": _load(),
+            "cpu_seconds": cpu, "load_average_before": load_before, "load_average_after": load_average(),
             "tiles": figures}
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="bench_synth", description=" ".join(__doc__.split("\n\n")[0].split()))
+    p = argparse.ArgumentParser(description=description(__doc__))
     p.add_argument("--jobs", type=int, default=None, help="parallel yosys runs (default: CPUs)")
     p.add_argument("--small", action="store_true", help="the small test tile instead (L=4 Nc=2 Nr=2, 8-bit)")
     p.add_argument("--liberty", default=None, metavar="FILE|sky130",
@@ -105,14 +99,13 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     if args.compare and args.liberty is None:
-        print("bench_synth: error: --compare needs --liberty", file=sys.stderr)
-        return 2
+        p.error("--compare needs --liberty")
     config = SMALL if args.small else TileConfig()
     try:
         base = bench(config, args.jobs) if args.compare else None
         r = bench(config, args.jobs, args.liberty)
     except (ConfigError, ToolError) as e:
-        print(f"bench_synth: error: {e}", file=sys.stderr)
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 3
     if base is not None:
         r["generic"] = {"wall_seconds": base["wall_seconds"], "cpu_seconds": base["cpu_seconds"],

@@ -1,42 +1,37 @@
 """Time an end-to-end network evaluation (load, capture, every scheme) and print the figures.
 
-Usage::
+Usage (from the checkout)::
 
-    python -m dstripes.scripts.bench_evaluate                      # VGG-16 (HED), 16 photos, 224x224
-    python -m dstripes.scripts.bench_evaluate --model mobilenet-v2 --images 8
+    .venv/bin/python scripts/bench/evaluate.py                      # VGG-16 (HED), 16 photos, 224x224
+    .venv/bin/python scripts/bench/evaluate.py --model mobilenet-v2 --images 8
 
 The budget is 2 minutes for VGG-16 (HED) on 16 photos at 224x224 on a 2-core machine. Other
 load on the machine counts against it: the load average is printed with the figures.
 """
 from __future__ import annotations
 
-import argparse
+import contextlib
 import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dstripes.sim.config import TileConfig
+from dstripes.sim.nets.cluster import dask_client
+from dstripes.sim.nets.evaluate import evaluate_network
+from dstripes.sim.nets.fidelity import TARGETS
+from dstripes.sim.nets.images import load_images
+from dstripes.sim.nets.models import load_network
+from dstripes.sim.nets.profile import Profile, builtin_profile_path
+
+from common import load_average, network_parser
 
 BUDGET_S = 120.0
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="vgg16-hed")
-    p.add_argument("--images", type=int, default=16)
-    p.add_argument("--size", type=int, default=224)
-    p.add_argument("--jobs", type=int, default=None, help="local Dask workers (default: CPU count; 0: in this process)")
-    p.add_argument("--target", default="100", choices=("100", "99"))
+    p = network_parser(__doc__, images=16, jobs="local Dask workers (default: CPU count; 0: in this process)")
+    p.add_argument("--target", default=TARGETS[0], choices=TARGETS)
     args = p.parse_args(argv)
-
-    import contextlib
-    from dstripes.sim.config import TileConfig
-    from dstripes.sim.nets.cluster import dask_client
-    from dstripes.sim.nets.evaluate import evaluate_network
-    from dstripes.sim.nets.images import load_images
-    from dstripes.sim.nets.models import load_network
-    from dstripes.sim.nets.profile import Profile, builtin_profile_path
-
     t0 = time.time()
     net = load_network(args.model, size=args.size)
     layers = net.layers()
@@ -56,7 +51,7 @@ def main(argv=None) -> int:
     print(f"evaluate (total)    {ev.seconds['total']:6.1f} s  ({len(images) / ev.seconds['total']:.2f} photos/s, "
           f"{macs / ev.seconds['total'] / 1e9:.1f} GMAC/s of layers counted)")
     print(f"end to end          {total:6.1f} s  (budget {BUDGET_S:.0f} s: {'OK' if total <= BUDGET_S else 'OVER'})")
-    print(f"cpus {os.cpu_count()}, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"cpus {os.cpu_count()}, load average {load_average()}")
     print(f"speedups            Stripes {s['stripes_over_dadn']:.2f}x, Dynamic Stripes {s['dstripes_over_dadn']:.2f}x "
           f"over DaDN ({s['dstripes_over_stripes']:.2f}x over Stripes)")
     return 0 if total <= BUDGET_S else 1
