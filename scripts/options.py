@@ -47,7 +47,7 @@ from dstripes.sim.limits import worker_count
 from dstripes.sim.nets.fidelity import CRITERIA, TARGETS
 from dstripes.sim.nets.images import AUGMENTATIONS, PREPROCESS
 from dstripes.sim.nets.models import BUILTIN
-from dstripes.sim.nets.profile import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, headroom_bits
+from dstripes.sim.nets.headroom import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, headroom_bits
 from dstripes.sim.schemes import DSTRIPES, SCHEMES
 
 #: ``Option.add``'s ``default`` when the option keeps its own.
@@ -183,7 +183,7 @@ def _workers(value, flag: str) -> None:
 
 def headroom_value(text: str):
     """``--headroom``: a number of bits where the text is one (``1.5``), else the text
-    (``auto``, ``auto+1``), which :func:`~dstripes.sim.nets.profile.headroom_bits` checks."""
+    (``auto``, ``auto+1``), which :func:`~dstripes.sim.nets.headroom.headroom_bits` checks."""
     try:
         return float(text)
     except ValueError:

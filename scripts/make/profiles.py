@@ -31,7 +31,8 @@ from dstripes.scripts.options import headroom_value
 from dstripes.sim.nets.cluster import dask_client
 from dstripes.sim.nets.images import augment, photos
 from dstripes.sim.nets.models import BUILTIN, load_network
-from dstripes.sim.nets.profile import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, builtin_profile_path, profile_network
+from dstripes.sim.nets.headroom import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB
+from dstripes.sim.nets.profile import builtin_profile_path, profile_network
 
 #: How a network's profiles are made again (recorded in each profile).
 COMMAND = ".venv/bin/python scripts/make/profiles.py"
@@ -39,7 +40,7 @@ COMMAND = ".venv/bin/python scripts/make/profiles.py"
 # Profiling photos per network: the search runs the network about (layers + 10) times on every
 # one of them, which is what bounds these counts on a 2-core machine.
 PROFILE_IMAGES = {"vgg16-hed": 24, "resnet50-imgsim": 32, "mobilenet-v2": 48, "resnet50-nsfw": 153}
-# Search margins that differ from the criterion's default (profile.DEFAULT_MARGIN_DB): open_nsfw's
+# Search margins that differ from the criterion's default (headroom.DEFAULT_MARGIN_DB): open_nsfw's
 # two-class softmax is steep near its decision boundary, and on 48 profiling photos with 3 dB the
 # worst held-out photo came out 12 dB below the worst profiling one (43.97 dB against 50 dB).
 MARGINS = {"resnet50-nsfw": 6.0}

@@ -13,6 +13,7 @@ module              holds
 ``cluster``         independent tasks on Dask (the testbenches, synthesis and the commands use it too)
 ``runs``            a network's captures and quantised runs on many photos, on Dask workers
 ``cache``           the on-disk run cache (captures and quantised runs per photo), SQLite
+``headroom``        the profile search's room rules (headroom above the activations seen, margins)
 ``profile``         per-layer precision profiles (JSON files), judged on held-out photos
 ``evaluate``        cycles of every scheme per layer, photo and network
 ``dump``            real activation codes and weights per layer as .npy for ``cycles``/``simulate``
