@@ -152,7 +152,7 @@ def run(args) -> int:
         dicts = [ev.as_dict() for ev in evaluations]
         if energies is not None:
             for d, ev in zip(dicts, evaluations):
-                add_energy(d, energies[ev.network])
+                add_energy(d, energies[ev.network].as_dict())
         if len(dicts) == 1:
             out = dicts[0]
         else:
@@ -210,8 +210,7 @@ def check_energy(args, cfg):
     from dataclasses import replace
 
     from dstripes.synth.energy import EnergyModel
-    from dstripes.synth.flow import check_liberty
-    from dstripes.synth.liberty import check_timing_liberty, resolve_liberty
+    from dstripes.synth.liberty import check_liberty, check_timing_liberty, resolve_liberty
     from dstripes.synth.sta import sta_path
 
     if args.clock_ns is not None and not args.clock_ns > 0:
@@ -239,12 +238,13 @@ def run_energy(args, cfg, model, evaluations, note):
     import json
     import os
 
+    from dstripes.hw.design import designs
     from dstripes.synth.energy import (energy_markdown, energy_model, energy_plot, layer_energy_plot,
                                        network_energy)
     from dstripes.sim.files import write_atomic
 
     if model is None:
-        model = energy_model((DADN.name, STRIPES.name, DSTRIPES.name), cfg, liberty=args.liberty,
+        model = energy_model(designs((DADN.name, STRIPES.name, DSTRIPES.name), cfg), config=cfg, liberty=args.liberty,
                              clock_ns=args.clock_ns, jobs=args.jobs or None, progress=not args.no_progress,
                              note=note)
     elif args.clock_ns is not None and args.clock_ns != model.clock_ns:
@@ -253,7 +253,8 @@ def run_energy(args, cfg, model, evaluations, note):
     energies = {ev.network: network_energy(model, ev.layers(), cfg.tiles) for ev in evaluations}
     files = [os.path.join(args.out, n) for n in ("energy_model.json", "energy.json", "energy.md")]
     model.save(files[0])
-    write_atomic(files[1], json.dumps({"model": model.as_dict(), "networks": energies}, indent=1) + "\n")
+    write_atomic(files[1], json.dumps({"model": model.as_dict(),
+                                       "networks": {n: e.as_dict() for n, e in energies.items()}}, indent=1) + "\n")
     write_atomic(files[2], energy_markdown(model, energies) + "\n![energy efficiency](energy.png)\n")
     files.append(energy_plot(energies, os.path.join(args.out, "energy.png")))
     for ev in evaluations:
@@ -278,7 +279,7 @@ def energy_table(model, energies) -> str:
 
     rows = []
     for net, e in energies.items():
-        t, eff = e["conv_only"]["energy_pj"], e["conv_only"]["energy_efficiency_over_dadn"]
+        t, eff = e.conv_only.energy_pj, e.conv_only.efficiency_over_dadn
         rows.append([f"{net} (conv)", t[DADN.name] / 1e9, t[STRIPES.name] / 1e9, t[DSTRIPES.name] / 1e9,
                      eff[STRIPES.name], eff[DSTRIPES.name]])
     rows.append(["published (65 nm, whole chip)", "", "", "", PUBLISHED[STRIPES.name]["value"],

@@ -4,20 +4,15 @@ per-block breakdown and performance per area relative to the bit-parallel tile; 
 (OpenSTA) per block and per tile."""
 from __future__ import annotations
 
-from dstripes.synth.perf_area import (WORKLOAD_KINDS, dstripes_overhead, perf_per_area, select_workloads,
-                             total_cycles)
+from dstripes.synth.perf_area import WORKLOAD_KINDS, select_workloads
 from dstripes.hw.kinds import KINDS
 from dstripes.sim.schemes import DADN
+from dstripes.synth.report import TIMING_SCOPE, synth_report
 from dstripes.synth.tile import synth_tiles
 from dstripes.tb.tools import yosys_version
 
 from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_config, tile_designs
 from dstripes.sim.table import render
-
-#: What the clock figures are, printed with them.
-TIMING_SCOPE = ("OpenSTA static timing of the mapped netlists: ideal clock, no wires (no "
-                "placement), wires between blocks ideal, fan-out buffered by ABC; a tile is timed "
-                "whole, across its block boundaries")
 
 #: Block order of the breakdown tables (others follow in the order the tile lists them).
 BLOCK_ORDER = ("sip_array", "ip_array", "dispatcher", "detector", "controller", "buffers")
@@ -52,25 +47,6 @@ def register(sub) -> None:
 def _ordered(blocks):
     rank = {n: i for i, n in enumerate(BLOCK_ORDER)}
     return sorted(blocks, key=lambda b: rank.get(b.name, len(rank)))
-
-
-def summary(tiles: dict, config, works=None) -> dict:
-    """Everything the command reports, as a JSON-ready dict (``works``: the workloads of the
-    performance-per-area columns, needed when the bit-parallel tile is among ``tiles``)."""
-    d = {"tiles": {s: t.as_dict() for s, t in tiles.items()}, "config": config.as_dict()}
-    if DADN.name in tiles:
-        works = select_workloads(config) if works is None else works
-        cycles = total_cycles(works, config)
-        pa = perf_per_area(tiles, cycles)
-        for s in tiles:
-            d["tiles"][s]["vs_dadn"] = pa[s].as_dict()
-        d["workload"] = {"layers": [w.as_dict() for w in works], "cycles": cycles}
-    over = dstripes_overhead(tiles)
-    if over is not None:
-        d["dstripes_over_stripes"] = over
-    if any(t.timing is not None for t in tiles.values()):
-        d["timing_scope"] = TIMING_SCOPE
-    return d
 
 
 def _um2(x) -> str:
@@ -187,13 +163,8 @@ def run(args) -> int:
         from dstripes.synth.sta import sta_version
 
         sta = f"OpenSTA {sta_version()}"  # a missing sta fails here, before any synthesis
-    tiles = synth_tiles(schemes, config, liberty=args.liberty, jobs=args.jobs, out=args.out,
-                        progress=True)
-    d = summary(tiles, config, works)
-    d["yosys"] = version
-    d["liberty"] = args.liberty
-    if sta is not None:
-        d["sta"] = sta
+    tiles = synth_tiles(designs, liberty=args.liberty, jobs=args.jobs, out=args.out, progress=True).tiles
+    d = synth_report(tiles, config, works, yosys=version, liberty=args.liberty, sta=sta).as_dict()
     if args.out is not None:
         import json
         from pathlib import Path
