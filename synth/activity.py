@@ -54,8 +54,8 @@ class SignalActivity:
 class BlockActivity:
     """Activity of one block's inputs and registers, averaged over sampled instances.
 
-    Attributes
-    ----------
+    Members
+    -------
     block : str
     instances : tuple of str
         The sampled instance names.

@@ -1,6 +1,6 @@
 """Fan-out repair of a mapped netlist: no cell output drives more than :data:`MAX_FANOUT` pins.
 
-ABC's ``buffer -p`` (:data:`synth.flow.ABC_LIB_SCRIPT`) buffers where its gain model says it
+ABC's ``buffer -p`` (:data:`synth.recipe.ABC_LIB_SCRIPT`) buffers where its gain model says it
 pays, which leaves some nets with 50 or more loads: a register's output (a flip-flop is outside
 ABC's logic and keeps its smallest size) driving the decode of every column, a block input
 fanning into a barrel shifter. A synthesis tool's design-rule repair would split those nets

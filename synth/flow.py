@@ -38,8 +38,8 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class BlockArea:
     """Area and depth of one instance of a block.
 
-    Attributes
-    ----------
+    Members
+    -------
     name : str
         Top module name.
     transistors : int

@@ -174,8 +174,8 @@ class Cell:
 class LibertyInfo:
     """The facts of one liberty file the flow uses (see the module docstring).
 
-    Attributes
-    ----------
+    Members
+    -------
     path : Path
     name : str
         ``library(name)``.

@@ -51,8 +51,8 @@ PSEUDO = "dstripes_reg_"
 class BlockPower:
     """OpenSTA power of one block instance at ``period_ns``.
 
-    Attributes
-    ----------
+    Members
+    -------
     power : synth.sta.Power
         Watts by group (sequential, combinational, total) and kind (internal, switching,
         leakage).

@@ -6,7 +6,7 @@ Conventions (both levels)
   no wire capacitance or resistance (no placement). Cell delays come from the Liberty NLDM
   tables with the pin capacitances of the real fan-out.
 * **Fan-out buffering.** The user-liberty mapping ends with ABC's ``buffer -p -N 10``
-  (:data:`synth.flow.ABC_LIB_SCRIPT`, buffering and sizing where ABC's gain model says it pays),
+  (:data:`synth.recipe.ABC_LIB_SCRIPT`, buffering and sizing where ABC's gain model says it pays),
   then :func:`synth.fanout.repair_fanout` splits every net a cell still drives into more than 12
   pins (a register's output above all: flip-flops stay minimum size), as a synthesis tool's
   design-rule repair would before timing. Block inputs are driven ideally (see below).
@@ -70,8 +70,8 @@ PROBE_PERIOD_NS = 100.0
 class Timing:
     """The worst setup path of a block or a tile (see the module docstring).
 
-    Attributes
-    ----------
+    Members
+    -------
     critical_path_ns : float
         Shortest clock period the design allows (arrival + setup), ns.
     startpoint, endpoint : str
