@@ -192,16 +192,21 @@ def monitored_signals(netlist: Netlist) -> list:
     return names + sorted(regs)
 
 
-def sample_runs(design: TileDesign, window_sets: int = WINDOW_SETS, names=None) -> tuple:
-    """The tile runs of the activity simulation: the first ``window_sets`` window-sets (the same
-    windows on the bit-parallel tile) of filter-set 0 of every bundled real sample that fits
-    the tile (or of the samples ``names``), input 0; returns ``(runs, descriptions)``."""
+def sample_runs(design: TileDesign, window_sets: int = WINDOW_SETS, names=None, *,
+                columns: int | None = None) -> tuple:
+    """The tile runs of the activity simulation: the first ``window_sets`` window-sets of
+    filter-set 0 of every bundled real sample that fits the tile (or of the samples ``names``),
+    input 0; returns ``(runs, descriptions)``.
+
+    The bit-parallel tile runs windows, not window-sets: the windows of ``window_sets``
+    window-sets of a serial tile of ``columns`` columns (default its configuration's), so that
+    it sees the same windows as the serial tiles it is compared with.
+    """
     if isinstance(window_sets, bool) or not isinstance(window_sets, int) or window_sets < 1:
         raise ConfigError(f"window-sets per sample must be a positive integer, not {window_sets!r}")
     config = design.config
     chosen = bundled.sample_names() if names is None else list(names)
-    # the bit-parallel tile runs windows, not window-sets: the same windows on every tile
-    units = window_sets if design.scheme.serial else window_sets * config.columns
+    units = window_sets if design.scheme.serial else window_sets * (columns or config.columns)
     runs, described = [], []
     for name in chosen:
         acts, weights, layer, window = bundled.load_sample(name)
@@ -222,7 +227,7 @@ def sample_runs(design: TileDesign, window_sets: int = WINDOW_SETS, names=None) 
 
 def measure_activity(design: TileDesign, netlists: Mapping[str, Netlist], *, simulator: str = "verilator",
                      window_sets: int = WINDOW_SETS, max_instances: int = MAX_INSTANCES,
-                     quick: bool = True, build_root=None, samples=None) -> TileActivity:
+                     quick: bool = True, build_root=None, samples=None, columns: int | None = None) -> TileActivity:
     """Simulate the tile ``design`` on real samples and measure its blocks' activity.
 
     Parameters
@@ -237,6 +242,8 @@ def measure_activity(design: TileDesign, netlists: Mapping[str, Netlist], *, sim
         Verilator ``-O0`` build (see :func:`tb.runner.build`).
     samples : sequence of str, optional
         Bundled samples to run (default: every one that fits the tile).
+    window_sets, columns
+        How much of each sample runs (:func:`sample_runs`).
 
     Raises
     ------
@@ -255,7 +262,7 @@ def measure_activity(design: TileDesign, netlists: Mapping[str, Netlist], *, sim
             for sig in monitored_signals(netlists[b]):
                 paths[f"{i}.{sig}"] = (b, i, sig)
     verilog = tile_verilog(design, internals=True)  # the monitor reads internal nets
-    runs, described = sample_runs(design, window_sets, samples)
+    runs, described = sample_runs(design, window_sets, samples, columns=columns)
     res = simulate_tile(design, verilog, runs, simulator=simulator, quick=quick, toggles=list(paths),
                         build_root=build_root)
     if not res.passed:

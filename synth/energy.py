@@ -247,8 +247,10 @@ def energy_model(designs, *, config: TileConfig, liberty="sky130", clock_ns: flo
             nets = {b.name: read_netlist(b.area.netlist, info) for b in t.counted}
             note(f"measuring the {d.name} tile's switching activity in RTL simulation ({simulator})")
             t0 = time.perf_counter()
+            # the bit-parallel tile runs the windows of the serial tiles' window-sets
             act = measure_activity(d, nets, simulator=simulator, window_sets=window_sets or WINDOW_SETS,
-                                   max_instances=max_instances or MAX_INSTANCES, samples=samples)
+                                   max_instances=max_instances or MAX_INSTANCES, samples=samples,
+                                   columns=config.columns)
             note(f"  {act.cycles} cycles simulated in {time.perf_counter() - t0:.0f} s")
             blocks = {b.name: BlockEnergy(b.count, block_power(b.area, info, act.blocks.get(b.name), clock))
                       for b in t.counted}

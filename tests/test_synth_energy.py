@@ -39,6 +39,9 @@ def test_every_block_is_annotated_from_the_simulation(model):
             assert b.power.annotated_inputs > 0.9 and b.power.annotated_registers > 0.9, (s, name, b)
             assert 0 < t.activity.blocks[name].mean_toggle < 1, (s, name)
         assert t.power_w == pytest.approx(sum(b.count * b.power.total_w for b in t.blocks.values()))
+        # every tile simulated the same windows (the run, plus the few cycles around it)
+        runs, _ = sample_runs(TileDesign.of(s, TINY), 1, SAMPLES, columns=TINY.columns)
+        assert sum(r.cycles for r in runs) <= t.activity.cycles < sum(r.cycles for r in runs) + 50, s
 
 
 def test_model_round_trips_and_energy_adds_up(model):
@@ -95,6 +98,11 @@ def test_helpers():
         sample_runs(TileDesign.of("stripes", TINY), 0)
     with pytest.raises(ConfigError, match="no bundled real sample fits 8-bit"):
         sample_runs(TileDesign.of("stripes", TileConfig(lanes=4, columns=2, rows=1, act_bits=8, weight_bits=8)))
+    # the bit-parallel tile runs the windows of the serial tiles' window-sets (its own
+    # configuration has no columns: they are the serial tiles')
+    (bp,), _ = sample_runs(TileDesign.of("dadn", TINY), 1, SAMPLES, columns=TINY.columns)
+    (serial,), _ = sample_runs(TileDesign.of("stripes", TINY), 1, SAMPLES)
+    assert serial.config["window_sets"] == 1 and bp.config["window_sets"] == TINY.columns
     with pytest.raises(ConfigError, match="is not the tile of its kind for"):
         energy_model([TileDesign.of("stripes", TINY)], config=TileConfig())
 
