@@ -116,7 +116,7 @@ def run(args) -> int:
         dicts = [ev.as_dict() for ev in evaluations]
         if energies is not None:
             for d, ev in zip(dicts, evaluations):
-                add_energy(d, energies[ev.network])
+                add_energy(d, energies[ev.network].as_dict())
         if len(dicts) == 1:
             out = dicts[0]
         else:

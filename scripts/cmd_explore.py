@@ -48,8 +48,8 @@ def run(args) -> int:
                      profile=args.profile, image_dir=args.image_dir, progress=not args.no_progress,
                      log=note)
     if args.json:
-        print_json(result)
+        print_json(result.as_dict())
     else:
         print(table(result))
-        print(f"\nwrote {', '.join(result['files'])}")
+        print(f"\nwrote {', '.join(result.files)}")
     return 0

@@ -38,12 +38,13 @@ def run(args) -> int:
     from dstripes.hw.kinds import KINDS
     from dstripes.sim.schemes import DADN
     from dstripes.synth.perf_area import select_workloads
+    from dstripes.synth.report import synth_report
     from dstripes.synth.sta import sta_version
     from dstripes.synth.tile import synth_tiles
     from dstripes.tb.tools import yosys_version
 
     from .output import check_out_dir, print_json, write_json
-    from .synth_report import SynthReport, render_tables
+    from .synth_report import render_tables
     from .tiles import tile_config, tile_designs
 
     # with all kinds, each option applies to the kinds that use it
@@ -57,8 +58,8 @@ def run(args) -> int:
     version = yosys_version()
     # a missing OpenSTA fails here, before any synthesis
     sta = f"OpenSTA {sta_version()}" if args.liberty is not None else None
-    tiles = synth_tiles(kinds, config, liberty=args.liberty, jobs=args.jobs, out=args.out, progress=True)
-    report = SynthReport.of(tiles, config, workloads=works, yosys=version, liberty=args.liberty, sta=sta)
+    tiles = synth_tiles(designs, liberty=args.liberty, jobs=args.jobs, out=args.out, progress=True).tiles
+    report = synth_report(tiles, config, works, yosys=version, liberty=args.liberty, sta=sta)
     if args.out is not None:
         write_json(os.path.join(args.out, "synth.json"), report.as_dict())
     if args.json:

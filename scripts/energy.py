@@ -6,14 +6,14 @@ import json
 import os
 from dataclasses import replace
 
+from dstripes.hw.design import designs
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 from dstripes.sim.table import render
 from dstripes.synth.energy import (PUBLISHED, EnergyModel, energy_markdown, energy_model, energy_plot,
                                    layer_energy_plot, network_energy)
-from dstripes.synth.flow import check_liberty
-from dstripes.synth.liberty import check_timing_liberty, resolve_liberty
+from dstripes.synth.liberty import check_liberty, check_timing_liberty, resolve_liberty
 from dstripes.synth.sta import sta_path
 
 #: The tiles whose energy is compared.
@@ -46,7 +46,7 @@ def run_energy(args, cfg, model, evaluations, note):
     """The energy model (computed unless given), each network's energy, the reports written
     into ``--out``: ``(model, {network: energy}, files)``."""
     if model is None:
-        model = energy_model(KINDS, cfg, liberty=args.liberty, clock_ns=args.clock_ns, jobs=args.jobs or None,
+        model = energy_model(designs(KINDS, cfg), config=cfg, liberty=args.liberty, clock_ns=args.clock_ns, jobs=args.jobs or None,
                              progress=not args.no_progress, note=note)
     elif args.clock_ns is not None and args.clock_ns != model.clock_ns:
         raise ConfigError(f"--clock-ns {args.clock_ns} differs from the energy model's clock "
@@ -54,7 +54,8 @@ def run_energy(args, cfg, model, evaluations, note):
     energies = {ev.network: network_energy(model, ev.layers(), cfg.tiles) for ev in evaluations}
     files = [os.path.join(args.out, n) for n in ("energy_model.json", "energy.json", "energy.md")]
     model.save(files[0])
-    write_atomic(files[1], json.dumps({"model": model.as_dict(), "networks": energies}, indent=1) + "\n")
+    write_atomic(files[1], json.dumps({"model": model.as_dict(),
+                                       "networks": {n: e.as_dict() for n, e in energies.items()}}, indent=1) + "\n")
     write_atomic(files[2], energy_markdown(model, energies) + "\n![energy efficiency](energy.png)\n")
     files.append(energy_plot(energies, os.path.join(args.out, "energy.png")))
     for ev in evaluations:
@@ -78,7 +79,7 @@ def energy_table(model, energies) -> str:
     """Each network's conv-layer energy per tile and the efficiencies, beside the papers'."""
     rows = []
     for net, e in energies.items():
-        t, eff = e["conv_only"]["energy_pj"], e["conv_only"]["energy_efficiency_over_dadn"]
+        t, eff = e.conv_only.energy_pj, e.conv_only.efficiency_over_dadn
         rows.append([f"{net} (conv)", t[DADN.name] / 1e9, t[STRIPES.name] / 1e9, t[DSTRIPES.name] / 1e9,
                      eff[STRIPES.name], eff[DSTRIPES.name]])
     rows.append(["published (65 nm, whole chip)", "", "", "", PUBLISHED[STRIPES.name]["value"],

@@ -1,91 +1,13 @@
-"""What ``dstripes synth`` reports: the synthesised tiles with their performance per area, as
-one typed result (:class:`SynthReport`, JSON by ``as_dict()``) and as text tables."""
+"""``dstripes synth``'s text tables of a :class:`dstripes.synth.report.SynthReport` (its JSON is
+the report's ``as_dict()``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dstripes.hw.kinds import KINDS
-from dstripes.sim.config import TileConfig
-from dstripes.sim.schemes import DADN
 from dstripes.sim.table import render
-from dstripes.synth.perf_area import dstripes_overhead, perf_per_area, total_cycles
-
-#: What the clock figures are, printed with them.
-TIMING_SCOPE = ("OpenSTA static timing of the mapped netlists: ideal clock, no wires (no "
-                "placement), wires between blocks ideal, fan-out buffered by ABC; a tile is timed "
-                "whole, across its block boundaries")
+from dstripes.synth.report import TIMING_SCOPE, SynthReport
 
 #: Block order of the breakdown tables (others follow in the order the tile lists them).
 BLOCK_ORDER = ("sip_array", "ip_array", "dispatcher", "detector", "controller", "buffers")
-
-
-@dataclass(frozen=True)
-class SynthReport:
-    """The synthesised tiles of one configuration and how they compare.
-
-    Members
-    -------
-    tiles : dict
-        ``{kind: TileArea}`` (:func:`dstripes.synth.tile.synth_tiles`), in the registry's order.
-    config : TileConfig
-    yosys : str
-        Version of the yosys that synthesised them.
-    liberty : str or None
-        ``--liberty``.
-    sta : str or None
-        ``"OpenSTA <version>"`` when the tiles were timed.
-    workloads : list or None
-        The layers whose cycles give the speed-ups, when the bit-parallel tile is among
-        ``tiles`` (the reference of performance per area); else ``None``.
-    cycles : dict or None
-        ``{kind: cycles}`` summed over ``workloads``.
-    perf : dict or None
-        ``{kind: PerfArea}`` relative to the bit-parallel tile.
-    overhead : dict or None
-        Dynamic Stripes' extra area (and clock) over Stripes, when both were synthesised.
-    """
-    tiles: dict
-    config: TileConfig
-    yosys: str
-    liberty: str | None
-    sta: str | None
-    workloads: list | None
-    cycles: dict | None
-    perf: dict | None
-    overhead: dict | None
-
-    @classmethod
-    def of(cls, tiles: dict, config: TileConfig, *, workloads=None, yosys: str, liberty=None,
-           sta=None) -> SynthReport:
-        """The report of ``tiles``; ``workloads`` are needed when the bit-parallel tile is among
-        them."""
-        cycles = perf = None
-        if DADN.name in tiles:
-            cycles = total_cycles(workloads, config)
-            perf = perf_per_area(tiles, cycles)
-        return cls(tiles, config, yosys, liberty, sta, workloads if perf else None, cycles, perf,
-                   dstripes_overhead(tiles))
-
-    @property
-    def timed(self) -> bool:
-        """Whether OpenSTA timed the tiles (``--liberty`` with timing)."""
-        return any(t.timing is not None for t in self.tiles.values())
-
-    def as_dict(self) -> dict:
-        d = {"tiles": {s: t.as_dict() for s, t in self.tiles.items()}, "config": self.config.as_dict()}
-        if self.perf is not None:
-            for s in self.tiles:
-                d["tiles"][s]["vs_dadn"] = self.perf[s].as_dict()
-            d["workload"] = {"layers": [w.as_dict() for w in self.workloads], "cycles": self.cycles}
-        if self.overhead is not None:
-            d["dstripes_over_stripes"] = self.overhead
-        if self.timed:
-            d["timing_scope"] = TIMING_SCOPE
-        d["yosys"] = self.yosys
-        d["liberty"] = self.liberty
-        if self.sta is not None:
-            d["sta"] = self.sta
-        return d
 
 
 def _ordered(blocks):
@@ -111,7 +33,7 @@ def _or_dash(x):
 
 def render_tables(r: SynthReport) -> str:
     """The tiles, their silicon figures (when timed), each tile's blocks, and notes."""
-    lib, timed, perf = r.liberty is not None, r.timed, r.perf
+    lib, timed, perf = r.liberty is not None, r.timed, r.vs_dadn
     kinds = [s for s in KINDS if s in r.tiles]
     headers = ["tile", "transistors", "GE", "cells", "depth"] + (["lib area"] if lib and not timed else [])
     if perf is not None:
@@ -158,13 +80,13 @@ def _notes(r: SynthReport) -> list[str]:
     notes = []
     over = r.overhead
     if over is not None:
-        notes.append(f"Dynamic Stripes over Stripes: {100 * over['ge']:+.1f} % GE, "
-                     f"{100 * over['transistors']:+.1f} % transistors"
-                     + (f", {100 * over['area_um2']:+.1f} % µm²" if "area_um2" in over else "")
+        notes.append(f"Dynamic Stripes over Stripes: {100 * over.ge:+.1f} % GE, "
+                     f"{100 * over.transistors:+.1f} % transistors"
+                     + (f", {100 * over.area_um2:+.1f} % µm²" if over.area_um2 is not None else "")
                      + " (goal: at most +5 %)"
-                     + (f"; critical path {100 * over['critical_path']:+.1f} % (goal: within 2 %)"
-                        if "critical_path" in over else ""))
-    if r.perf is not None:
+                     + (f"; critical path {100 * over.critical_path:+.1f} % (goal: within 2 %)"
+                        if over.critical_path is not None else ""))
+    if r.vs_dadn is not None:
         works = r.workloads
         if len(works) == 1:
             notes.append(f"speedup: golden-model cycles on {works[0].description}")
@@ -180,7 +102,7 @@ def _notes(r: SynthReport) -> list[str]:
 
 def _silicon_table(r: SynthReport, kinds) -> str:
     headers = ["tile", "µm²", "FF %", "path ns", "MHz", "critical path"]
-    if r.perf is not None:
+    if r.vs_dadn is not None:
         headers += ["µm² x DaDN", "perf/µm²", "speedup at fmax"]
     rows = []
     for s in kinds:
@@ -188,8 +110,8 @@ def _silicon_table(r: SynthReport, kinds) -> str:
         tm = t.timing
         path = "-" if tm is None else f"{tm.startpoint} -> {tm.endpoint}"
         row = [KINDS[s].title, _um2(t.area_um2), f"{100 * (t.ff_share or 0):.0f}", _ns(tm), _mhz(tm), path]
-        if r.perf is not None:
-            v = r.perf[s]
+        if r.vs_dadn is not None:
+            v = r.vs_dadn[s]
             row += [_or_dash(v.area_ratio_um2), _or_dash(v.perf_per_area_um2), _or_dash(v.speedup_at_fmax)]
         rows.append(row)
     return render(headers, rows, f"Silicon ({r.liberty}): area, critical path and clock")

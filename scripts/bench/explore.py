@@ -48,7 +48,7 @@ def main(argv=None) -> int:
             load[name] = os.getloadavg()
             t0 = time.perf_counter()
             res = explore(args.model, sweep, images=args.images, jobs=args.jobs, cache_root=cache,
-                          progress=False)
+                          progress=False).as_dict()
             runs[name] = {"seconds": time.perf_counter() - t0, "phases": res["seconds"], "blocks": res["blocks"],
                           "task_cpu_seconds": res["cpu_seconds"],
                           "points": len(res["points"]), "load_before": load[name],
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     budgets = {"cold": COLD_BUDGET_S, "warm": WARM_BUDGET_S}
     ok = all(r["seconds"] <= budgets[n] for n, r in runs.items())
     if args.json:
-        print(json.dumps({"model": args.model, "images": args.images, "sweep": sweep, "cpus": os.cpu_count(),
+        print(json.dumps({"model": args.model, "images": args.images, "sweep": sweep.as_dict(), "cpus": os.cpu_count(),
                           "runs": runs, "budgets": budgets, "ok": ok}, indent=2))
     else:
         print(f"sweep               {' '.join(args.sweep)} on {args.model}, {args.images} photos")

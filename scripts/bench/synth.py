@@ -24,8 +24,9 @@ import time
 from dstripes.hw.kinds import KINDS
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError, ToolError
-from dstripes.synth.tile import hw_blocks, synth_tiles
+from dstripes.hw.design import designs
 from dstripes.sim.table import render
+from dstripes.synth.tile import synth_tiles
 from dstripes.tb.tools import yosys_version
 
 from common import description, load_average
@@ -47,21 +48,21 @@ def bench(config: TileConfig, jobs: int | None, liberty: str | None = None) -> d
     mapped onto it, every block and tile timed)."""
     emitted = {}
 
-    def timed_blocks(scheme, cfg):
+    def timed_blocks(design):
         # block construction is part of the cost a user sees; time it separately
         t0 = time.perf_counter()
-        blocks = hw_blocks(scheme, cfg)
-        emitted[scheme] = time.perf_counter() - t0
+        blocks = design.synth_blocks()
+        emitted[design.name] = time.perf_counter() - t0
         return blocks
 
     load_before = load_average()
-    stats = {}
     cpu0 = _cpu()
     t0 = time.perf_counter()
     if liberty is None:
-        tiles = synth_tiles(tuple(KINDS), config, jobs=jobs, blocks=timed_blocks, progress=True, stats=stats)
+        run = synth_tiles(designs(KINDS, config), jobs=jobs, blocks=timed_blocks, progress=True)
     else:  # the registry's own tiles (a block source would have no tile to time whole)
-        tiles = synth_tiles(tuple(KINDS), config, jobs=jobs, liberty=liberty, progress=True, stats=stats)
+        run = synth_tiles(designs(KINDS, config), jobs=jobs, liberty=liberty, progress=True)
+    tiles, stats = run.tiles, run.stats
     wall = time.perf_counter() - t0
     cpu = {k: v - cpu0[k] for k, v in _cpu().items()}
     # a block shared by several schemes was synthesised once: list each yosys run once
@@ -80,10 +81,10 @@ def bench(config: TileConfig, jobs: int | None, liberty: str | None = None) -> d
     return {"config": config.as_dict(), "jobs": jobs or os.cpu_count(), "cpus": os.cpu_count(),
             "yosys": yosys_version(), "liberty": liberty, "wall_seconds": wall,
             "target_seconds": TARGET_SECONDS if liberty is None else TARGET_SECONDS_LIBERTY,
-            "timing_seconds": stats.get("timing_seconds"),
-            "build_seconds": emitted, "emit_seconds": stats.get("emit_seconds", 0.0),
-            "blocks": stats["blocks"],
-            "unique_blocks": stats["unique"], "yosys_runs": dict(runs),
+            "timing_seconds": stats.timing_seconds,
+            "build_seconds": emitted, "emit_seconds": stats.emit_seconds,
+            "blocks": stats.blocks,
+            "unique_blocks": stats.unique, "yosys_runs": dict(runs),
             "cpu_seconds": cpu, "load_average_before": load_before, "load_average_after": load_average(),
             "tiles": figures}
 
