@@ -36,7 +36,7 @@ valid for this documented workload, not as a property of the hardware alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
@@ -48,7 +48,8 @@ from dstripes.sim.fixed import Window, quantize
 from dstripes.sim.layer import Layer
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 
-from .tile import TileArea
+if TYPE_CHECKING:  # annotations only: the workload choices load without the hardware (dstripes --help)
+    from .tile import TileArea
 
 #: Shape of the reference layer (VGG-16 conv3_2 / conv3_3).
 REFERENCE_SHAPE = dict(c=256, h=56, w=56, k=256, kh=3, kw=3, sy=1, sx=1, py=1, px=1)
