@@ -1,8 +1,8 @@
 """Switching activity of a tile's blocks, measured in RTL simulation on real data.
 
-The tile of a kind is simulated (cocotb testbench :mod:`tb.tile_tb`, checked bit-exact and
+The tile of a kind is simulated (cocotb testbench :mod:`tb.bench.tile_bench`, checked bit-exact and
 cycle-exact against the golden model as every RTL run is) on slices of the bundled real layers
-(:mod:`sim.samples`), with a :class:`tb.toggles.ToggleMonitor` counting, every cycle, which bits
+(:mod:`sim.samples`), with a :class:`tb.bench.toggles.ToggleMonitor` counting, every cycle, which bits
 changed and which were 1 on
 
 * every **input port** of a sample of each block's instances (the signals the neighbouring
@@ -133,7 +133,7 @@ def sample_runs(scheme: str, config: TileConfig, window_sets: int = WINDOW_SETS,
     the tile (or of the samples ``names``), input 0; returns ``(runs, descriptions)``."""
     from dstripes.hw.design import TileDesign
     from dstripes.sim import samples
-    from dstripes.tb.tile_sim import layer_run
+    from dstripes.tb.host.runs import layer_run
 
     if isinstance(window_sets, bool) or not isinstance(window_sets, int) or window_sets < 1:
         raise ConfigError(f"window-sets per sample must be a positive integer, not {window_sets!r}")
@@ -173,7 +173,7 @@ def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulat
         Verilator is the one that keeps the RTL hierarchy (Icarus runs a flattened netlist,
         whose internal names differ).
     quick : bool
-        Verilator ``-O0`` build (see :func:`tb.runner.build`).
+        Verilator ``-O0`` build (see :func:`tb.host.runner.build`).
     samples : sequence of str, optional
         Bundled samples to run (default: every one that fits the tile).
 
@@ -183,7 +183,7 @@ def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulat
         The simulation failed or its results differ from the golden model.
     """
     from dstripes.hw.design import TileDesign
-    from dstripes.tb.tile_sim import simulate_tile, tile_verilog
+    from dstripes.tb.host.cycle_path import simulate_tile, tile_verilog
 
     from .timing import block_instances
 
