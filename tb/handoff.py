@@ -10,6 +10,7 @@ Imported on both sides, so it imports neither cocotb nor Amaranth.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -101,8 +102,11 @@ def save_result(key: str, values: Mapping[str, Any]) -> None:
 # -- JSON ----------------------------------------------------------------------------------
 
 def jsonable(value: Any) -> Any:
-    """``value`` with numpy arrays and scalars turned into Python lists and numbers, and
-    mapping keys into strings (anything else is left for :mod:`json` to accept or refuse)."""
+    """``value`` with typed results turned into their ``as_dict()``, numpy arrays and scalars
+    into Python lists and numbers, tuples into lists and mapping keys into strings (anything else
+    is left for :mod:`json` to accept or refuse)."""
+    if hasattr(value, "as_dict") and not isinstance(value, type):
+        return jsonable(value.as_dict())
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -116,6 +120,13 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, np.floating):
         return float(value)
     return value
+
+
+def fields_as_dict(obj) -> dict:
+    """The JSON form of a dataclass: its fields in their order, each :func:`jsonable` (a typed
+    member by its own ``as_dict()``). The typed results' ``as_dict()`` methods use it, so their
+    JSON keys are their field names."""
+    return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
 
 
 def canonical(value: Mapping, what: str) -> dict:

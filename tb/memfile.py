@@ -21,6 +21,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .handoff import fields_as_dict
+
 _DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
@@ -68,10 +70,7 @@ class MemoryMap:
     log_fields: tuple = LOG_FIELDS
 
     def as_dict(self) -> dict:
-        return {"depths": dict(self.depths), "widths": dict(self.widths), "elem_bits": dict(self.elem_bits),
-                "lanes": dict(self.lanes), "table_width": self.table_width,
-                "files": {k: list(v) if isinstance(v, tuple) else v for k, v in self.files.items()},
-                "log_fields": [list(f) for f in self.log_fields]}
+        return fields_as_dict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "MemoryMap":

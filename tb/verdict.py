@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from .handoff import fields_as_dict
+
 PASSED, FAILED, NOT_CHECKED = "passed", "failed", "not checked"
 #: Key under which a testbench saves its :class:`BenchReport` (:func:`tb.handoff.save_result`).
 REPORT_KEY = "tile_runs"
@@ -30,7 +32,7 @@ class Check:
     detail: str
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "status": self.status, "detail": self.detail}
+        return fields_as_dict(self)
 
 
 @dataclass(frozen=True)
@@ -95,24 +97,24 @@ class RunOutcome:
     """
 
     run: int
-    results: int
-    expected_results: int
-    mismatches: int
     cycles: int | None
     tb_cycles: int
     expected_cycles: int
+    results: int
+    expected_results: int
+    mismatches: int
     inputs_left: Mapping[str, int] | None = None
 
     def as_dict(self) -> dict:
         """The JSON form (``inputs_left``, already judged, is left out)."""
-        return {"run": self.run, "cycles": self.cycles, "tb_cycles": self.tb_cycles,
-                "expected_cycles": self.expected_cycles, "results": self.results,
-                "expected_results": self.expected_results, "mismatches": self.mismatches}
+        out = fields_as_dict(self)
+        del out["inputs_left"]
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "RunOutcome":
-        return cls(d["run"], d["results"], d["expected_results"], d["mismatches"], d["cycles"],
-                   d["tb_cycles"], d["expected_cycles"])
+        return cls(**{k: d[k] for k in ("run", "cycles", "tb_cycles", "expected_cycles", "results",
+                                         "expected_results", "mismatches")})
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ class Interruption:
     mismatches: int
 
     def as_dict(self) -> dict:
-        return {"at": self.at, "results_before_reset": self.results_before_reset, "mismatches": self.mismatches}
+        return fields_as_dict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "Interruption | None":
@@ -166,10 +168,7 @@ class BenchReport:
     sim_cycles: int | None = None
 
     def as_dict(self) -> dict:
-        return {"runs": [o.as_dict() for o in self.runs],
-                "interrupted": None if self.interrupted is None else self.interrupted.as_dict(),
-                "first_mismatch": self.first_mismatch, "transfers": self.transfers, "sim_cycles": self.sim_cycles,
-                "verdict": self.verdict.as_dict(), "passed": self.verdict.passed}
+        return {**fields_as_dict(self), "passed": self.verdict.passed}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "BenchReport":

@@ -278,66 +278,63 @@ class SipProof(Harness):
 
 class Lemma(Harness):
     """A combinational lemma of the serial proof (every input) at the operand widths of one
-    configuration: one property, :attr:`name`, that the harness output :attr:`output` is 1.
-    Subclasses set the three class attributes and give :meth:`component`, :meth:`label` and
-    :meth:`render`."""
+    configuration: one property, :attr:`name`, that the output :attr:`output` of the harness
+    :attr:`harness` (built with the configuration's :attr:`operands`) is 1. Subclasses set the
+    class attributes and :meth:`shown` (what a counterexample prints)."""
 
     block = "serial"
-    name = ""
-    output = ""
-    statement = ""
+    name = output = statement = tag = ""
+    harness: type
+    #: The :class:`TileConfig` fields the harness is built with, and how a label names them.
+    operands: tuple = ()
+    SHORT = {"lanes": "L", "act_bits": "A", "weight_bits": "W"}
 
     def __init__(self, config: TileConfig):
         self.config = config
 
+    def shown(self) -> tuple:
+        """``({signed input: width}, unsigned inputs, one-bit inputs)`` of a counterexample."""
+        raise NotImplementedError
+
+    def label(self) -> str:
+        return f"{self.tag} " + " ".join(f"{self.SHORT[k]}={getattr(self.config, k)}" for k in self.operands)
+
+    def component(self):
+        return self.harness(**{k: getattr(self.config, k) for k in self.operands})
+
     def properties(self) -> list[Property]:
         return [Property(self.name, (self.output,), statement=self.statement)]
 
-    def flags(self, step: dict, names) -> str:
-        """The one-bit inputs among ``names`` that are set in ``step``."""
-        return " ".join(f for f in names if step.get(f) == "1")
+    def render(self, prop: Property, steps) -> str:
+        s = steps[0]
+        signed_inputs, unsigned_inputs, flags = self.shown()
+        values = [f"{n}={signed_value(int(s[n], 2), w)}" for n, w in signed_inputs.items()]
+        values += [f"{n}={int(s[n], 2)}" for n in unsigned_inputs]
+        return "  " + " ".join(values) + " " + " ".join(f for f in flags if s.get(f) == "1")
 
 
 class LaneProof(Lemma):
     """``serial.lane_product`` for one ``A``, ``W``."""
 
-    name = "serial.lane_product"
-    output = "product"
+    name, output, tag, harness = "serial.lane_product", "product", "lane", LaneHarness
+    operands = ("act_bits", "weight_bits")
     statement = ("every weight, value and transfer: c = w*v before it gives c' = w*v' and c' << low = "
                  "w*(v' << low) after it")
 
-    def label(self) -> str:
-        return f"lane A={self.config.act_bits} W={self.config.weight_bits}"
-
-    def component(self):
-        return LaneHarness(act_bits=self.config.act_bits, weight_bits=self.config.weight_bits)
-
-    def render(self, prop: Property, steps) -> str:
-        s = steps[0]
-        a, W = self.config.act_bits, self.config.weight_bits
-        w, v = signed_value(int(s["w"], 2), W), signed_value(int(s["v"], 2), a + 1)
-        return f"  w={w} v={v} low={int(s['low'], 2)} {self.flags(s, ('bit', 'first', 'active', 'neg'))}"
+    def shown(self) -> tuple:
+        c = self.config
+        return {"w": c.weight_bits, "v": c.act_bits + 1}, ("low",), ("bit", "first", "active", "neg")
 
 
 class LinearityProof(Lemma):
     """``serial.linearity`` for one ``L``, ``A``, ``W`` (the widths of its operands)."""
 
-    name = "serial.linearity"
-    output = "linear"
+    name, output, tag, harness = "serial.linearity", "linear", "rule", LinearityHarness
+    operands = ("lanes", "act_bits", "weight_bits")
     statement = ("every two values and terms and every transfer: the SIP's rule on their sums is the sum of the "
                  "rule on each")
 
-    def label(self) -> str:
-        c = self.config
-        return f"rule L={c.lanes} A={c.act_bits} W={c.weight_bits}"
-
-    def component(self):
-        c = self.config
-        return LinearityHarness(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits)
-
-    def render(self, prop: Property, steps) -> str:
-        s = steps[0]
+    def shown(self) -> tuple:
         c = self.config
         cw, xw = sum_bits(c.lanes, c.act_bits, c.weight_bits), c.weight_bits + index_bits(c.lanes)
-        vals = [f"{n}={signed_value(int(s[n], 2), w)}" for n, w in (("c1", cw), ("c2", cw), ("x1", xw), ("x2", xw))]
-        return "  " + " ".join(vals) + f" {self.flags(s, ('first', 'active', 'neg'))}"
+        return {"c1": cw, "c2": cw, "x1": xw, "x2": xw}, (), ("first", "active", "neg")

@@ -7,24 +7,25 @@ has: the ``config``, ``act``, ``weight`` and ``result`` streams, ``busy`` and ``
 it:
 
 * **memories** (behavioural models in ``tb/gateware/mem_models.v``, loaded from files the
-  testbench writes; their map is a :class:`dstripes.tb.memfile.MemoryMap`): the run table (each run's ``config`` payload and the
-  address of its weight bricks), the weight bricks of every run (one window-set's worth, replayed
-  per window-set), and two *ring* memories streamed half by half: the activation transfers and
-  the expected result transfers of the whole batch, in order;
+  testbench writes; their map is a :class:`dstripes.tb.memfile.MemoryMap`): the run table (each
+  run's ``config`` payload and the address of its weight bricks), the weight bricks of every run
+  (one window-set's worth, replayed per window-set), and two *ring* memories streamed half by
+  half: the activation transfers and the expected result transfers of the whole batch, in order;
 * **three sources** (``config``, ``act``, ``weight``) that present the next item with seeded
   pseudo-random idle cycles: before presenting an item a source draws from its own xorshift32
   generator and stays idle (``valid`` low, random bits on the payload) with probability
   ``idle / 65536``; a presented item is held until it is taken (as
   :class:`dstripes.tb.bench.streams.StreamDriver`);
 * **a sink** with seeded back-pressure (``ready`` low with probability ``stall / 65536`` in each
-  cycle, as :class:`dstripes.tb.bench.streams.StreamMonitor`) that compares every result transfer bit for bit
-  with the expected memory, counts the mismatches and records the first one (its index, what
-  came out and what was expected); a transfer beyond the expected ones is a mismatch too;
+  cycle, as :class:`dstripes.tb.bench.streams.StreamMonitor`) that compares every result transfer
+  bit for bit with the expected memory, counts the mismatches and records the first one (its
+  index, what came out and what was expected); a transfer beyond the expected ones is a mismatch
+  too;
 * **counters**: per run, the cycles from the edge the configuration was accepted to the edge of
   the run's last result transfer (the testbench's own count, as ``tb_cycles`` of
   :mod:`dstripes.tb.bench.tile_bench`), and, one cycle later, the tile's own ``cycles`` counter;
-  both go to the run log (``dstripes_log`` of ``tb/gateware/mem_models.v``) with the run's result and mismatch counts; and the
-  transfers of every stream over the batch.
+  both go to the run log (``dstripes_log`` of ``tb/gateware/mem_models.v``) with the run's result
+  and mismatch counts; and the transfers of every stream over the batch.
 
 A batch starts when ``start`` changes value (so the testbench never waits for an edge to lower
 it) and ends with ``done`` once every run was logged, the tile is idle and two more cycles have

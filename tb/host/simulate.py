@@ -34,6 +34,7 @@ from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 from dstripes.sim.schemes import SCHEMES
 
+from ..handoff import fields_as_dict
 from ..verdict import REPORT_KEY, BenchReport, Check, FAILED, Interruption, Verdict, merged
 from .cycle_path import simulate_tile, tile_verilog
 from .fast_path import HarnessVerilog, harness_verilog, simulate_harness
@@ -128,19 +129,24 @@ class Play:
     failure: str | None
 
     def as_dict(self) -> dict:
-        return {
-            "sim": self.sim, "scheme": self.scheme, "path": self.path, "passed": self.passed,
-            "checks": [c.as_dict() for c in self.checks],
-            "runs": [o.as_dict() for o in self.runs],
-            "cycles_rtl": self.cycles_rtl, "cycles_model": self.cycles_model, "ideal": self.ideal,
-            "latency": self.latency, "results_checked": self.results_checked, "mismatches": self.mismatches,
-            "first_mismatch": self.first_mismatch,
-            "interrupted": None if self.interrupted is None else self.interrupted.as_dict(),
-            "transfers": self.transfers, "sim_cycles": self.sim_cycles,
-            "cycles_exact_required": self.cycles_exact_required, "build_seconds": self.build_seconds,
-            "sim_seconds": self.sim_seconds, "cycles_per_second": self.cycles_per_second,
-            "waves": self.waves, "log": self.log, "failure": self.failure,
-        }
+        return fields_as_dict(self)
+
+
+@dataclass(frozen=True)
+class Played:
+    """A :class:`Play` with what a caller adds to it (base of :class:`LayerSimulation` and
+    :class:`dstripes.tb.host.soak.Soak`): ``as_dict()`` is the play's, then the added members."""
+
+    play: Play
+
+    @property
+    def passed(self) -> bool:
+        return self.play.passed
+
+    def as_dict(self) -> dict:
+        added = fields_as_dict(self)
+        del added["play"]
+        return {**self.play.as_dict(), **added}
 
 
 def play(tile: TileDesign, simulator: str, runs: Sequence[TileRun], *, path: str = "fast",
@@ -210,7 +216,7 @@ def play(tile: TileDesign, simulator: str, runs: Sequence[TileRun], *, path: str
 
 
 @dataclass(frozen=True)
-class LayerSimulation:
+class LayerSimulation(Played):
     """The outcome of :func:`simulate_layer`: its :class:`Play` and the slice it simulated.
 
     Members
@@ -226,22 +232,11 @@ class LayerSimulation:
         Generation, build and simulation.
     """
 
-    play: Play
     window_sets: int
     steps: int
     cycles_match: bool
     results_match: bool
     wall_seconds: float
-
-    @property
-    def passed(self) -> bool:
-        return self.play.passed
-
-    def as_dict(self) -> dict:
-        """:meth:`Play.as_dict` with the slice's members after it."""
-        return {**self.play.as_dict(), "window_sets": self.window_sets, "steps": self.steps,
-                "cycles_match": self.cycles_match, "results_match": self.results_match,
-                "wall_seconds": self.wall_seconds}
 
 
 def simulate_layer(tile: TileDesign, simulator: str, layer: Layer, window: Window,

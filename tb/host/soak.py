@@ -22,7 +22,7 @@ from dstripes.sim.layer import Layer
 
 from .fast_path import HarnessVerilog
 from .runs import TileRun, layer_runs
-from .simulate import Play, path_verilog, play
+from .simulate import Played, path_verilog, play
 
 
 def relu_like(rng: np.random.Generator, shape, window: Window) -> np.ndarray:
@@ -60,7 +60,7 @@ def soak_runs(tile: TileDesign, cycles: int, seed: int = 0) -> list[TileRun]:
 
 
 @dataclass(frozen=True)
-class Soak:
+class Soak(Played):
     """The outcome of :func:`soak`.
 
     Members
@@ -74,20 +74,10 @@ class Soak:
     wall_seconds : float
     """
 
-    play: Play
     target_cycles: int
     runs_played: int
     reset_at: int | None
     wall_seconds: float
-
-    @property
-    def passed(self) -> bool:
-        return self.play.passed
-
-    def as_dict(self) -> dict:
-        """:meth:`Play.as_dict` with the soak's members after it."""
-        return {**self.play.as_dict(), "target_cycles": self.target_cycles, "runs_played": self.runs_played,
-                "reset_at": self.reset_at, "wall_seconds": self.wall_seconds}
 
 
 def soak(tile: TileDesign, simulator: str, cycles: int, *, idle: float = 0.2, stall: float = 0.3,

@@ -38,6 +38,7 @@ from dstripes.sim.nets.cluster import dask_client, run_tasks
 from dstripes.sim.nets.report import md_table
 
 from ..gateware.tile_harness import DEPTHS
+from ..handoff import fields_as_dict
 from .runner import build
 from .runs import layer_runs
 from .simulate import path_verilog, play
@@ -108,13 +109,7 @@ class LayerVerification:
     log: str | None = None
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "layer": self.layer, "runs": self.runs, "cycles_rtl": self.cycles_rtl,
-                "cycles_model": self.cycles_model, "cycles_ideal": self.cycles_ideal,
-                "results_checked": self.results_checked, "mismatches": self.mismatches,
-                "wall_seconds": self.wall_seconds, "sim_seconds": self.sim_seconds,
-                "cycles_per_second": self.cycles_per_second, "passed": self.passed,
-                "checks": [c.as_dict() for c in self.checks], "failure": self.failure,
-                "first_mismatch": self.first_mismatch, "log": self.log}
+        return fields_as_dict(self)
 
 
 @dataclass(frozen=True)
@@ -135,11 +130,7 @@ class Totals:
     cycles_per_second: float
 
     def as_dict(self) -> dict:
-        return {"cycles_rtl": self.cycles_rtl, "cycles_model": self.cycles_model, "cycles_ideal": self.cycles_ideal,
-                "results_checked": self.results_checked, "mismatches": self.mismatches, "runs": self.runs,
-                "layers": self.layers, "sim_seconds": self.sim_seconds, "wall_seconds": self.wall_seconds,
-                "build_seconds": self.build_seconds, "capture_seconds": self.capture_seconds,
-                "cycles_per_second": self.cycles_per_second}
+        return fields_as_dict(self)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from amaranth.lib import data, stream, wiring
 from dstripes.hw.emit import check_top, to_verilog
 from dstripes.sim.files import write_atomic
 
-from ..handoff import canonical
+from ..handoff import canonical, fields_as_dict
 from .cache import default_build_root
 
 
@@ -66,8 +66,7 @@ class DutVerilog:
     public: tuple | None = None
 
     def as_dict(self) -> dict:
-        return {"top": self.top, "verilog": self.verilog, "config": self.config, "streams": self.streams,
-                "models": self.models, "public": None if self.public is None else [list(p) for p in self.public]}
+        return fields_as_dict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "DutVerilog":
