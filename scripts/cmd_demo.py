@@ -42,8 +42,8 @@ def run(args) -> int:
     from dstripes.sim.samples import load_sample, sample_info, sample_names
     from dstripes.sim.schemes import DADN, DSTRIPES, SCHEMES, STRIPES
     from dstripes.sim.table import layer_table, render
-    from dstripes.tb.simulate import model_slice_cycles, play
-    from dstripes.tb.tile_sim import layer_runs
+    from dstripes.tb.host.runs import layer_runs
+    from dstripes.tb.host.simulate import model_slice_cycles, play
 
     from .output import print_json
 
@@ -90,32 +90,32 @@ def run(args) -> int:
     for i, g, fs, nws in plan:
         for s, n in model_slice_cycles(cfg, layer, window, acts[i], nws, conv_group=g).items():
             model[s] += len(fs) * n
-    ok = sim["passed"]
-    rtl = sim["cycles_rtl"]
+    ok = sim.passed
+    rtl = sim.cycles_rtl
     speed = {s: model[s] / model[DSTRIPES.name] for s in (STRIPES.name, DADN.name)}
     if args.json:
-        print_json({"sample": name, "layer": whole.as_dict(), "simulated": what, "simulation": sim,
+        print_json({"sample": name, "layer": whole.as_dict(), "simulated": what, "simulation": sim.as_dict(),
                     "model_cycles": model,
                     "speedup": {"over_stripes": speed[STRIPES.name], "over_dadn": speed[DADN.name]},
                     "check_passed": ok})
         return 0 if ok else 1
     shape = f"{cfg.rows}x{cfg.columns} SIPs of {cfg.lanes} lanes, {cfg.act_bits}-bit"
-    bench = "memory-backed harness" if sim["path"] == "fast" else "per-cycle cocotb testbench"
+    bench = "memory-backed harness" if sim.path == "fast" else "per-cycle cocotb testbench"
     print(f"Sample {name}: {layer.describe()}, window [{window.msb}:{window.lsb}]"
           f"{' signed' if window.signed else ''} (p = {window.bits}), {acts.shape[0]} real input(s)\n")
     print(layer_table([whole], title="1. Golden model, whole layer, all inputs (16 tiles):"))
     print()
     print(render(["", "cycles", "Dynamic Stripes speed-up"], [
         ["Dynamic Stripes tile, RTL on " + args.sim, rtl, ""],
-        ["Dynamic Stripes, model (RTL-exact)", sim["cycles_model"], ""],
+        ["Dynamic Stripes, model (RTL-exact)", sim.cycles_model, ""],
         ["Dynamic Stripes, model (ideal)", model[DSTRIPES.name], ""],
         ["Stripes, model", model[STRIPES.name], f"x{speed[STRIPES.name]:.2f}"],
         ["bit-parallel (DaDN), model", model[DADN.name], f"x{speed[DADN.name]:.2f}"],
     ], title=f"2. Generated tile ({shape}) on one tile, {what}:"))
-    print(f"\n   Checked on {args.sim} ({bench}): {sim['results_checked']:,} results bit-exact; each of the "
+    print(f"\n   Checked on {args.sim} ({bench}): {sim.results_checked:,} results bit-exact; each of the "
           f"{len(runs)} runs' cycle count equal to the model's RTL-exact count (ideal + the tile's latency of "
-          f"{sim['latency']}); {sim['cycles_per_second']:,.0f} simulated cycles/s"
-          + (f"; model built in {sim['build_seconds']:.0f} s." if sim["build_seconds"] else "."))
+          f"{sim.latency}); {sim.cycles_per_second:,.0f} simulated cycles/s"
+          + (f"; model built in {sim.build_seconds:.0f} s." if sim.build_seconds else "."))
     print("\nCHECK PASSED: results bit-exact, cycle counts exact." if ok else
-          f"\nCHECK FAILED: {sim['failure']}")
+          f"\nCHECK FAILED: {sim.failure}")
     return 0 if ok else 1

@@ -43,7 +43,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dstripes.sim.table import render
-    from dstripes.tb.simulate import simulate_layer  # cocotb / Amaranth load only here
+    from dstripes.tb.host.simulate import simulate_layer  # cocotb / Amaranth load only here
 
     from .arrays import conv_layer_files
     from .output import check_out_dir, print_json
@@ -56,29 +56,31 @@ def run(args) -> int:
         check_out_dir(args.waves, "--waves")
     res = simulate_layer(tile, args.sim, layer, window, acts, weights,
                          window_sets=None if args.window_sets in (None, "all") else args.window_sets,
-                         filter_set=args.filter_set, mode=args.mode, waves_dir=args.waves, seed=args.seed,
-                         idle=args.idle, stall=args.stall, path=args.path)
-    ok = res["passed"]
+                         filter_set=args.filter_set, mode=args.mode,
+                         waves_dir=args.waves, seed=args.seed, idle=args.idle, stall=args.stall,
+                         path=args.path)
+    sim = res.play
+    ok = sim.passed
     if args.json:
-        print_json(res)
+        print_json(res.as_dict())
         return 0 if ok else 1
     print(render(["", "value"], [
-        ["simulator", res["sim"]], ["scheme", res["scheme"]],
-        ["testbench", "memory-backed harness (fast path)" if res["path"] == "fast" else "per-cycle cocotb"],
-        ["window-sets x steps", f"{res['window_sets']} x {res['steps']}"],
-        ["cycles (RTL counter)", res["cycles_rtl"]],
-        ["cycles (model, RTL-exact)", res["cycles_model"]],
-        ["ideal + latency", f"{res['ideal']:,} + {res['latency']}"],
-        ["results checked", res["results_checked"]],
-        ["simulated cycles / s", f"{res['cycles_per_second']:,.0f}"],
-        ["wall time (generate, build, run)", f"{res['wall_seconds']:.1f} s"
-         + (f" (build {res['build_seconds']:.0f} s)" if res["build_seconds"] else "")],
+        ["simulator", sim.sim], ["scheme", sim.scheme],
+        ["testbench", "memory-backed harness (fast path)" if sim.path == "fast" else "per-cycle cocotb"],
+        ["window-sets x steps", f"{res.window_sets} x {res.steps}"],
+        ["cycles (RTL counter)", sim.cycles_rtl],
+        ["cycles (model, RTL-exact)", sim.cycles_model],
+        ["ideal + latency", f"{sim.ideal:,} + {sim.latency}"],
+        ["results checked", sim.results_checked],
+        ["simulated cycles / s", f"{sim.cycles_per_second:,.0f}"],
+        ["wall time (generate, build, run)", f"{res.wall_seconds:.1f} s"
+         + (f" (build {sim.build_seconds:.0f} s)" if sim.build_seconds else "")],
     ], title=f"{layer.describe()}, window [{window.msb}:{window.lsb}]"))
     print()
-    print(render(["check", "status", "detail"], [[c["name"], c["status"], c["detail"]] for c in res["checks"]]))
-    print("\nCHECK PASSED" if ok else f"\nCHECK FAILED: {res['failure']}")
-    if res["waves"]:
-        print(f"waveforms: {res['waves']}")
-    if res["log"]:
-        print(f"simulator log: {res['log']}")
+    print(render(["check", "status", "detail"], [[c.name, c.status, c.detail] for c in sim.checks]))
+    print("\nCHECK PASSED" if ok else f"\nCHECK FAILED: {sim.failure}")
+    if sim.waves:
+        print(f"waveforms: {sim.waves}")
+    if sim.log:
+        print(f"simulator log: {sim.log}")
     return 0 if ok else 1

@@ -1,8 +1,8 @@
 """Switching activity of a tile's blocks, measured in RTL simulation on real data.
 
-The tile of a kind is simulated (cocotb testbench :mod:`tb.tile_tb`, checked bit-exact and
+The tile of a kind is simulated (cocotb testbench :mod:`tb.bench.tile_bench`, checked bit-exact and
 cycle-exact against the golden model as every RTL run is) on slices of the bundled real layers
-(:mod:`sim.samples`), with a :class:`tb.toggles.ToggleMonitor` counting, every cycle, which bits
+(:mod:`sim.samples`), with a :class:`tb.bench.toggles.ToggleMonitor` counting, every cycle, which bits
 changed and which were 1 on
 
 * every **input port** of a sample of each block's instances (the signals the neighbouring
@@ -27,7 +27,8 @@ import numpy as np
 from dstripes.hw.design import TileDesign
 from dstripes.sim import samples as bundled
 from dstripes.sim.errors import ConfigError, ToolError
-from dstripes.tb.tile_sim import layer_run, simulate_tile, tile_verilog
+from dstripes.tb.host.cycle_path import simulate_tile, tile_verilog
+from dstripes.tb.host.runs import layer_run
 
 from .netlist import Netlist
 from .timing import block_instances
@@ -239,7 +240,7 @@ def measure_activity(design: TileDesign, netlists: Mapping[str, Netlist], *, sim
         Verilator is the one that keeps the RTL hierarchy (Icarus runs a flattened netlist,
         whose internal names differ).
     quick : bool
-        Verilator ``-O0`` build (see :func:`tb.runner.build`).
+        Verilator ``-O0`` build (see :func:`tb.host.runner.build`).
     samples : sequence of str, optional
         Bundled samples to run (default: every one that fits the tile).
     window_sets, columns

@@ -8,7 +8,7 @@ and an interrupted sweep resumes where it stopped. Entries are small JSON files 
 atomically; deleting the folder is always safe.
 
 The folder is ``$DSTRIPES_SYNTH_CACHE`` if set, else ``build/synth`` at the project root (beside
-the simulator builds of :func:`dstripes.tb.runner.default_build_root`).
+the simulator builds of :func:`dstripes.tb.host.cache.default_build_root`).
 """
 from __future__ import annotations
 

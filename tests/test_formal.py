@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """Formal proofs (tb/formal): the blocks are proven at small sizes, and deliberately broken
 blocks — built here, never in hw/ — are caught with a counterexample, so no proof passes for
 want of being able to fail."""

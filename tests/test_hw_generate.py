@@ -14,7 +14,7 @@ from dstripes.hw.kinds import kind
 from dstripes.hw.params import check_int
 from dstripes.scripts.cli import main
 from dstripes.sim.config import TileConfig
-from dstripes.tb.runner import verilator_root
+from dstripes.tb.host.verilator import verilator_root
 
 SMALL = ["--lanes", "4", "--rows", "2", "--act-bits", "8", "--weight-bits", "8"]
 #: Options of each kind beyond SMALL (an option a kind does not use is rejected).

@@ -12,9 +12,11 @@ from dstripes.sim.tile_run import run_cycles, step_costs, step_group_bits
 from dstripes.sim.fixed import Window
 from dstripes.sim.functional import conv_int
 from dstripes.sim.layer import Layer
-from dstripes.tb.tile_sim import layer_run
+from dstripes.tb.host.runs import layer_run
+from dstripes.tb.host.verilog import stream_payloads
+from dstripes.tb.payload import codec
 
-from .hwsim import pack, run_tile, unpack
+from .hwsim import run_tile
 
 SMALL = dict(lanes=4, columns=4, rows=2, act_bits=8, weight_bits=8, max_reduction=1 << 10)
 #: Activation / weight widths of the tile matrix: A != W both ways, so a swapped width fails.
@@ -41,25 +43,30 @@ def direct_results(acts, weights, layer, cfg, scheme, filter_set, units):
 
 def make_run(tile, scheme, cfg, acts, weights, layer, window, mode, window_sets=None, filter_set=0):
     """Stream words, expected results and the RTL-exact cycle count of one run, derived from
-    the golden model by the same code as the cocotb testbench (:func:`tb.tile_sim.layer_run`);
-    the expected results are also checked against a direct convolution."""
+    the golden model by the same code as the cocotb testbench (:func:`tb.host.runs.layer_run`) and
+    packed by its codecs; the expected results are also checked against a direct convolution."""
     r = layer_run(tile, layer, window, acts, weights, mode=mode, filter_set=filter_set, window_sets=window_sets)
-    layout = tile.component.config.payload.shape()
+    codecs = stream_codecs(tile)
     expected = [list(np.asarray(e).ravel()) for e in r.expected]
     assert expected == direct_results(acts, weights, layer, cfg, scheme, filter_set, len(expected))
     return {
-        "config": layout.const(r.config).as_value().value,
-        "acts": [pack(a, cfg.act_bits) for a in r.acts],
-        "weights": [pack(w, cfg.weight_bits) for w in r.weights],
+        "config": codecs["config"].pack(r.config),
+        "acts": [codecs["act"].pack(a) for a in r.acts],
+        "weights": [codecs["weight"].pack(w) for w in r.weights],
         "results": len(r.expected),
         "expected": expected,
         "cycles": r.cycles,
     }
 
 
+def stream_codecs(tile):
+    """The codec of each stream port of ``tile``, as the cocotb testbench builds them."""
+    return {name: codec(d) for name, d in stream_payloads(tile.component).items()}
+
+
 def check(tile, cfg, run, got, cycles, exact_cycles=True):
-    n = len(run["expected"][0])
-    results = [unpack(w, cfg.acc_bits, n) for w in got]
+    result = stream_codecs(tile)["result"]
+    results = [result.unpack(w).ravel().tolist() for w in got]
     assert results == run["expected"]
     if exact_cycles:
         assert cycles == run["cycles"]

@@ -77,7 +77,7 @@ def test_network_energy_follows_cycles(model):
 
 
 def test_toggle_counting_of_binary_strings():
-    from dstripes.tb.toggles import _bits
+    from dstripes.tb.bench.toggles import _bits
 
     # MSB first as the simulator gives them; an X keeps the bit's previous value
     m, unknown = _bits(["0101", "01x1", "1111"], 4)

@@ -1,8 +1,8 @@
 """Benchmark (not a test): simulated cycles per second of the published Dynamic Stripes tile
 (16 lanes x 16 columns x 16 rows, 16-bit) on both testbench paths and both simulators.
 
-* **per-cycle path** (``tb/tile_tb.py``): cocotb drives and monitors every stream every cycle;
-* **fast path** (``tb/harness_hw.py``): the tile inside its memory-backed verification harness,
+* **per-cycle path** (``tb/bench/tile_bench.py``): cocotb drives and monitors every stream every cycle;
+* **fast path** (``tb/gateware/tile_harness.py``): the tile inside its memory-backed verification harness,
   no Python per cycle; with random idle and back-pressure off and on.
 
 The layer: a 3x3, 64-channel conv on 112x112 ReLU-like 8-bit activations (half zeros), one
@@ -33,9 +33,9 @@ from dstripes.sim.config import TileConfig
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 from dstripes.sim.schemes import DSTRIPES
-from dstripes.tb.runner import build
-from dstripes.tb.simulate import design, play
-from dstripes.tb.tile_sim import layer_run
+from dstripes.tb.host.runner import build
+from dstripes.tb.host.runs import layer_run
+from dstripes.tb.host.simulate import path_verilog, play
 
 from common import description, machine
 
@@ -53,10 +53,10 @@ def measure(sim: str, path: str, designed, runs_by_len: dict, quick: bool, **kw)
     for n, run in runs_by_len.items():
         c0 = child_cpu()
         res = play(TileDesign.of(DSTRIPES.name), sim, [run], path=path, designed=designed, quick=quick, **kw)
-        cycles = res["sim_cycles"] if res.get("sim_cycles") else res["cycles_rtl"]
-        out["slices"][n] = {"cycles": cycles, "cycles_rtl": res["cycles_rtl"], "cycles_model": res["cycles_model"],
-                            "sim_seconds": res["sim_seconds"], "cpu_seconds": child_cpu() - c0,
-                            "passed": res["passed"], "results_checked": res["results_checked"]}
+        cycles = res.sim_cycles if res.sim_cycles else res.cycles_rtl
+        out["slices"][n] = {"cycles": cycles, "cycles_rtl": res.cycles_rtl, "cycles_model": res.cycles_model,
+                            "sim_seconds": res.sim_seconds, "cpu_seconds": child_cpu() - c0,
+                            "passed": res.passed, "results_checked": res.results_checked}
     (_, sa), (_, sb) = sorted(out["slices"].items())[0], sorted(out["slices"].items())[-1]
     dc = sb["cycles"] - sa["cycles"]
     for key, secs in (("cycles_per_second", "sim_seconds"), ("cycles_per_cpu_second", "cpu_seconds")):
@@ -88,9 +88,9 @@ def main(argv=None):
         for path in ("cycle", "fast"):
             t = time.perf_counter()
             tile = TileDesign.of(DSTRIPES.name, cfg)
-            designed = design(tile, path)
+            designed = path_verilog(tile, path)
             generate = time.perf_counter() - t
-            b = build(designed[0], sim, quick=args.quick and sim == "verilator",
+            b = build(designed.dut if path == "fast" else designed, sim, quick=args.quick and sim == "verilator",
                       optimise=not args.quick and sim == "verilator")
             out["builds"][f"{sim} {path}"] = {"generate_seconds": round(generate, 1),
                                               "build_seconds": round(b.seconds, 1), "reused": b.cached}

@@ -1,6 +1,6 @@
 """Benchmark (not a test): the soak of the fast path on the published Dynamic Stripes tile.
 
-At least 10**6 simulated cycles of random conv runs (:mod:`dstripes.tb.soak`) with seeded random
+At least 10**6 simulated cycles of random conv runs (:mod:`dstripes.tb.host.soak`) with seeded random
 idle cycles on the config, activation and weight streams, back-pressure on the results and a
 reset in the middle of the first run: zero mismatches, every stream's transfers exactly the
 expected ones (nothing lost or repeated), the tile's cycle counter equal to the harness's own
@@ -21,7 +21,7 @@ import sys
 from dstripes.hw.design import TileDesign
 from dstripes.sim.config import TileConfig
 from dstripes.sim.schemes import DSTRIPES
-from dstripes.tb.soak import soak
+from dstripes.tb.host.soak import soak
 
 from common import machine
 
@@ -37,7 +37,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     cfg = TileConfig(lanes=4, columns=4, rows=4) if args.small else TileConfig()
-    out = soak(TileDesign.of(DSTRIPES.name, cfg), args.sim, args.cycles, idle=args.idle, stall=args.stall, seed=args.seed)
+    out = soak(TileDesign.of(DSTRIPES.name, cfg), args.sim, args.cycles, idle=args.idle, stall=args.stall,
+               seed=args.seed).as_dict()
     out["machine"] = f"{machine()}, load {os.getloadavg()[0]:.1f}"
     if args.json:
         print(json.dumps(out, indent=2))

@@ -26,7 +26,7 @@ from dstripes.hw.kinds import KINDS
 from dstripes.sim.nets.images import load_images
 from dstripes.sim.nets.models import load_network
 from dstripes.sim.nets.profile import Profile, builtin_profile_path
-from dstripes.tb.verify import verify_network
+from dstripes.tb.host.verify import verify_network
 
 from common import machine
 
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
             if root is not None:
                 shutil.rmtree(root, ignore_errors=True)
         wall = time.perf_counter() - t
-        tot = v.total()
+        tot = v.total().as_dict()
         out["tiles"][scheme] = {"passed": v.passed, "wall_seconds": round(wall, 1),
                                 "generate_and_build_seconds": round(v.seconds.get("generate_and_build", 0.0), 1),
                                 "layers": len(v.layers), "runs": tot["runs"], "cycles_rtl": tot["cycles_rtl"],
@@ -66,8 +66,8 @@ def main(argv=None) -> int:
                                 "mismatches": tot["mismatches"], "sim_seconds": tot["sim_seconds"],
                                 "cycles_per_second": round(tot["cycles_per_second"]),
                                 "load_at_start": round(load0, 1),
-                                "per_layer": [{k: l[k] for k in ("name", "cycles_rtl", "wall_seconds",
-                                                                 "cycles_per_second")}
+                                "per_layer": [{k: getattr(l, k) for k in ("name", "cycles_rtl", "wall_seconds",
+                                                                          "cycles_per_second")}
                                               for l in v.layers]}
         if not args.json:
             r = out["tiles"][scheme]

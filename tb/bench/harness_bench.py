@@ -1,16 +1,18 @@
 """cocotb testbench of the fast path: a tile inside its verification harness.
 
-Driven by :func:`tb.harness_sim.simulate_harness`. Python does no work per clock cycle: the
-clock runs in the simulator (cocotb's GPI clock), the harness hardware (:mod:`tb.harness_hw`)
-feeds the tile from memories and checks every result, and this module only
+Driven by :func:`dstripes.tb.host.fast_path.simulate_harness`. Python does no work per clock
+cycle: the clock runs in the simulator (cocotb's GPI clock), the harness hardware
+(:mod:`dstripes.tb.gateware.tile_harness`) feeds the tile from memories and checks every result,
+and this module only
 
 * writes the memory files and pulses their ``load`` ports (the run table and the weight bricks
   once per batch; the activation and expected-result rings half by half, each time the harness
   moves on to the other half: one wake-up per few thousand transfers);
 * starts a batch and awaits ``done`` with one trigger (with a time limit);
 * reads the run log and the counters, and judges each run with the same checks as the
-  per-cycle testbench (:func:`tb.verdict.run_verdict`), plus the transfer counts of every
-  stream over the batch (nothing lost or repeated).
+  per-cycle testbench (:func:`dstripes.tb.verdict.run_verdict`), plus the transfer counts of
+  every stream over the batch (nothing lost or repeated), and saves a
+  :class:`dstripes.tb.verdict.BenchReport`.
 
 With ``reset_at``, harness and tile are reset that many cycles into the first run (which must
 still be running, and whose results so far must be right), and every run is played again.
@@ -28,11 +30,12 @@ from cocotb.triggers import Edge, RisingEdge, SimTimeoutError, Timer, with_timeo
 
 from dstripes.sim.files import write_atomic
 
-from . import memfile
-from .harness import load_arrays, load_params, save_result
-from .payload import codec
+from .. import memfile
+from ..handoff import load_arrays, load_params, save_result
+from ..memfile import MemoryMap
+from ..verdict import (REPORT_KEY, BenchReport, Check, FAILED, Interruption, PASSED, RunOutcome, Verdict,
+                       runs_verdict)
 from .streams import level
-from .verdict import Check, FAILED, PASSED, Verdict, runs_verdict
 
 
 class HarnessClock:
@@ -141,32 +144,31 @@ class HarnessBench:
     def __init__(self, dut, params: dict, arrays: dict):
         self.dut, self.params = dut, params
         self.clock = clock = HarnessClock(dut, params["period_ns"])
-        h = params["harness"]
-        self.h, self.bits, self.lanes = h, h["elem_bits"], h["lanes"]
+        h = MemoryMap.from_dict(params["memories"])
+        self.h, self.bits, self.lanes = h, h.elem_bits, h.lanes
         self.runs = runs = params["runs"]
         self.acts = Stream(arrays["acts"], [r["acts"] for r in runs], [r["act_at"] for r in runs])
         self.weights = arrays["weights"]
         self.expected = Stream(arrays["expected"], [r["window_sets"] for r in runs],
                                itertools.accumulate([0] + [r["window_sets"] for r in runs]))
-        files = h["files"]
+        files = h.files
         self.rings = {
-            "act": Ring(dut, clock, self.acts, self.bits["act"], self.lanes["act"], h["depths"]["act"],
+            "act": Ring(dut, clock, self.acts, self.bits["act"], self.lanes["act"], h.depths["act"],
                         files["acts"], dut.act_load, dut.act_half, dut.act_count),
-            "result": Ring(dut, clock, self.expected, self.bits["result"], self.lanes["result"], h["depths"]["result"],
+            "result": Ring(dut, clock, self.expected, self.bits["result"], self.lanes["result"], h.depths["result"],
                            files["expected"], dut.result_load, dut.result_half, dut.result_count),
         }
         # where each run's transfers start in the streams (plain ints for cocotb)
         self.act_first, self.res_first = self.acts.first, self.expected.first
         self.starts = 0
         self.log_lines = 0
-        self.result_codec = codec({"int": [h["widths"]["result"], False]})
 
     def load(self, b: dict, brick_first: int) -> None:
         """Write a batch's memory files and set its ports (loaded at the next rising edge)."""
         first, stop = b["runs"]
-        files = self.h["files"]
+        files = self.h.files
         write_atomic(files["table"], memfile.hex_ints([int(t, 16) for t in self.params["table"][first:stop]],
-                                                        self.h["table_width"], self.lanes["table"]))
+                                                        self.h.table_width, self.lanes["table"]))
         write_atomic(files["weights"], memfile.hex_words(self.weights[brick_first:brick_first + b["weights"]],
                                                           self.bits["weight"], self.lanes["weight"]))
         d = self.dut
@@ -201,7 +203,7 @@ class HarnessBench:
                 ("logged", "act_count", "weight_count", "result_count", "mismatches", "first_index", "busy")}
 
     def new_log(self) -> list[dict]:
-        lines = memfile.read_log(self.h["files"]["log"], self.h["log_fields"])
+        lines = memfile.read_log(self.h.files["log"], self.h.log_fields)
         out, self.log_lines = lines[self.log_lines:], len(lines)
         return out
 
@@ -243,8 +245,7 @@ async def harness_runs(dut):
         assert c["busy"] == 1 and c["result_count"] < first_run and c["logged"] == 0, \
             f"reset_at {params['reset_at']} is not inside the first run (busy {c['busy']}, " \
             f"{c['result_count']} results)"
-        interrupted = {"at": params["reset_at"], "results_before_reset": c["result_count"],
-                       "mismatches": c["mismatches"]}
+        interrupted = Interruption(params["reset_at"], c["result_count"], c["mismatches"])
         await hb.reset()
         hb.new_log()
 
@@ -272,9 +273,9 @@ async def harness_runs(dut):
             raise AssertionError(f"batch {bi}: {len(log)} run-log lines for {stop - first} runs")
         for rec in log:
             i = first + rec["run"]
-            outcomes.append({"run": i, "results": rec["results"], "expected_results": runs[i]["window_sets"],
-                             "mismatches": rec["mismatches"], "cycles": rec["cycles"],
-                             "tb_cycles": rec["tb_cycles"], "expected_cycles": runs[i]["cycles"]})
+            outcomes.append(RunOutcome(run=i, results=rec["results"], expected_results=runs[i]["window_sets"],
+                                       mismatches=rec["mismatches"], cycles=rec["cycles"], tb_cycles=rec["tb_cycles"],
+                                       expected_cycles=runs[i]["cycles"]))
         want = {"act_count": hb.act_first[stop] - hb.act_first[first],
                 "weight_count": sum(runs[i]["steps"] * runs[i]["window_sets"] for i in range(first, stop)),
                 "result_count": hb.res_first[stop] - hb.res_first[first]}
@@ -294,10 +295,8 @@ async def harness_runs(dut):
              "result_count": "result transfers in all"}
     verdict = verdict + Verdict(tuple(
         Check(names[k], PASSED if got == want else FAILED, f"{got} of {want}") for k, (got, want) in totals.items()))
-    if interrupted is not None and interrupted["mismatches"]:
-        verdict = verdict + Verdict((Check("results before the reset", FAILED,
-                                           f"{interrupted['mismatches']} differ from the model"),))
-    save_result("tile_runs", {"runs": outcomes, "interrupted": interrupted, "transfers": totals,
-                              "first_mismatch": first_mismatch, "sim_cycles": sim_cycles,
-                              "verdict": verdict.as_dict(), "passed": verdict.passed})
+    if interrupted is not None:
+        verdict = verdict + interrupted.verdict()
+    save_result(REPORT_KEY, BenchReport(tuple(outcomes), verdict, interrupted, first_mismatch, totals,
+                                        sim_cycles).as_dict())
     assert verdict.passed, verdict.message() + (f"; first mismatch: {first_mismatch}" if first_mismatch else "")

@@ -2,7 +2,7 @@
 
 Every Verilator build compiles the same runtime sources (``verilated.cpp``,
 ``verilated_vpi.cpp``, ...) from scratch, which is most of the build time of a small design.
-Verilator's makefile prefixes each compile with ``$(OBJCACHE)``; :mod:`tb.runner` points it at
+Verilator's makefile prefixes each compile with ``$(OBJCACHE)``; :mod:`.verilator` points it at
 this script. A compile whose source lies in the Verilator runtime's ``include`` folder is
 cached under the directory named by ``DSTRIPES_OBJCACHE`` (keyed on the full command line, the
 source's size and modification time and the compiler binary's); anything else, the design's own files included, runs

@@ -1,8 +1,9 @@
 """cocotb testbench of a Dynamic Stripes / Stripes / bit-parallel tile.
 
-Driven by :func:`tb.tile_sim.simulate_tile`, which passes (:mod:`tb.harness`) the stream
-payload descriptions, the runs' configurations and RTL-exact cycle counts, and per run ``i`` the
-arrays ``acts{i}``, ``weights{i}`` and ``expected{i}``, all derived from the golden model.
+Driven by :func:`dstripes.tb.host.cycle_path.simulate_tile`, which passes
+(:mod:`dstripes.tb.handoff`) the stream payload descriptions, the runs' configurations and
+RTL-exact cycle counts, and per run ``i`` the arrays ``acts{i}``, ``weights{i}`` and
+``expected{i}``, all derived from the golden model.
 
 :class:`TileTestbench` drives ``config``, ``act`` and ``weight``, collects ``result`` and
 scoreboards every result transfer bit-exactly, in order, against the expected array. At the end
@@ -11,6 +12,8 @@ of a run (all results taken and ``busy`` low) it reads the tile's ``cycles`` cou
 * that it equals the testbench's own count, from the edge the configuration was accepted to the
   edge of the last result transfer (so the counter itself is verified, stalls or not), and
 * with always-ready streams, that it equals the model's RTL-exact count.
+
+It saves a :class:`dstripes.tb.verdict.BenchReport` under ``REPORT_KEY``.
 """
 from __future__ import annotations
 
@@ -20,11 +23,11 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from .harness import load_arrays, load_params, save_result
-from .payload import codec
+from ..handoff import load_arrays, load_params, save_result
+from ..payload import codec
+from ..verdict import REPORT_KEY, BenchReport, Interruption, RunOutcome, runs_verdict
 from .streams import Domain, StreamDriver, StreamMonitor, level
 from .toggles import ToggleMonitor
-from .verdict import Check, FAILED, Verdict, runs_verdict
 
 _MAX_MISMATCHES = 10  # reported in full; the rest are only counted
 
@@ -37,7 +40,8 @@ class TileTestbench:
     dut
         cocotb handle of the tile's top module.
     params : dict
-        ``streams``, ``runs``, ``idle``, ``stall``, ``seed`` (see :func:`tb.tile_sim.simulate_tile`).
+        ``streams``, ``runs``, ``idle``, ``stall``, ``seed`` (see
+        :func:`dstripes.tb.host.cycle_path.simulate_tile`).
     arrays : dict
         ``acts{i}``, ``weights{i}``, ``expected{i}`` per run.
     """
@@ -82,7 +86,7 @@ class TileTestbench:
         if len(self.mismatches) < _MAX_MISMATCHES:
             self.mismatches.append(record)
 
-    async def play(self, i: int) -> dict:
+    async def play(self, i: int) -> RunOutcome:
         """Run ``i`` to its end; return what was measured."""
         run = self.params["runs"][i]
         n = len(self.arrays[f"expected{i}"])
@@ -98,16 +102,10 @@ class TileTestbench:
         await FallingEdge(self.domain.clk)
         # the tile finished: every configuration, activation and weight must have been taken
         left = {d.name: d.pending for d in (self.config, self.act, self.weight) if d.pending}
-        return {
-            "run": i,
-            "results": len(self.result.items) - before,
-            "expected_results": n,
-            "mismatches": self.mismatch_count - bad_before,
-            "cycles": measured,
-            "tb_cycles": self.result.edges[-1] - self.config.edges[-1],
-            "expected_cycles": run["cycles"],
-            "inputs_left": left,
-        }
+        return RunOutcome(run=i, results=len(self.result.items) - before, expected_results=n,
+                          mismatches=self.mismatch_count - bad_before, cycles=measured,
+                          tb_cycles=self.result.edges[-1] - self.config.edges[-1], expected_cycles=run["cycles"],
+                          inputs_left=left)
 
     async def _wait_idle(self, budget: int) -> None:
         for _ in range(budget):
@@ -135,7 +133,7 @@ async def tile_runs(dut):
     tb.domain.start()
     await tb.domain.reset(2)
     toggles = None
-    if params.get("toggles"):  # switching activity of the listed signals (tb/toggles.py)
+    if params.get("toggles"):  # switching activity of the listed signals (tb/bench/toggles.py)
         toggles = ToggleMonitor(dut, tb.domain.clk, params["toggles"])
         cocotb.start_soon(toggles.run())
     interrupted = None
@@ -149,8 +147,7 @@ async def tile_runs(dut):
         assert busy == 1 and taken < len(arrays["expected0"]), \
             f"reset_at {params['reset_at']} is not inside the first run (busy {busy}, {taken} results)"
         # What left the tile before the reset must already be right.
-        interrupted = {"at": params["reset_at"], "results_before_reset": taken,
-                       "mismatches": tb.mismatch_count}
+        interrupted = Interruption(params["reset_at"], taken, tb.mismatch_count)
         await tb.abort()
         tb.checked = 0
     outcomes = [await tb.play(i) for i in range(len(params["runs"]))]
@@ -158,13 +155,11 @@ async def tile_runs(dut):
         toggles.stop()
         save_result("toggles", toggles.result())
     verdict = runs_verdict(outcomes, cycles_required=params["check_cycles"])
-    if interrupted is not None and interrupted["mismatches"]:
-        verdict = verdict + Verdict((Check("results before the reset", FAILED,
-                                           f"{interrupted['mismatches']} differ from the model"),))
+    if interrupted is not None:
+        verdict = verdict + interrupted.verdict()
     for stream in (tb.config, tb.act, tb.weight, tb.result):
         stream.stop()  # quiet ports for the last cycles of the simulation
-    save_result("tile_runs", {"runs": outcomes, "interrupted": interrupted,
-                              "first_mismatches": tb.mismatches, "verdict": verdict.as_dict(),
-                              "passed": verdict.passed})
+    report = BenchReport(tuple(outcomes), verdict, interrupted, tb.mismatches[0] if tb.mismatches else None)
+    save_result(REPORT_KEY, report.as_dict())
     assert verdict.passed, verdict.message() + \
         (f"; first mismatches: {tb.mismatches[:3]}" if tb.mismatches else "")

@@ -1,28 +1,21 @@
-"""Runner side of the tile testbench: build a tile, derive its runs from :mod:`sim`, simulate.
+"""The runs of a tile, derived from the golden model: what both testbench paths play.
 
-Typical use (pytest or the ``dstripes simulate`` command)::
-
-    tile = TileDesign.of("dstripes", config)
-    run = layer_run(tile, layer, window, acts, weights, window_sets=4)
-    result = simulate_tile(tile, tile_verilog(tile), [run], simulator="verilator").check()
-    result.results["tile_runs"]["runs"][0]["cycles"]
-
-Everything the cocotb side checks comes from the golden model here: the pallet and weight
-streams (:func:`dstripes.sim.pallets.pallets`, :func:`dstripes.sim.pallets.weight_bricks`), the
+A :class:`TileRun` is one run of one tile: its configuration, its input streams and what must
+come out. Everything the testbenches check comes from the golden model here: the pallet and
+weight streams (:func:`dstripes.sim.pallets.pallets`, :func:`dstripes.sim.pallets.weight_bricks`), the
 exact results (:func:`dstripes.sim.functional.window_set_results`) and the RTL-exact cycle count
 (the model of one run of the tile kind's scheme, :meth:`dstripes.sim.schemes.Scheme.run_cycles`,
-with the tile's latency).
+with the tile's latency). :func:`check_run` checks a run without deriving it (a command calls it
+before anything is built), :func:`check_stimulus` the options of playing runs.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from dstripes.hw.design import TileDesign
-from dstripes.hw.emit import generator_sources
 from dstripes.hw.params import COUNT_BITS, MODE_CODES
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
@@ -30,10 +23,6 @@ from dstripes.sim.functional import results_from_pallets
 from dstripes.sim.layer import Layer
 from dstripes.sim.limits import check_memory
 from dstripes.sim.pallets import pallets, weight_bricks
-
-from .runner import Design, SimResult, build, emit_verilog, run
-
-TEST_MODULE = "dstripes.tb.tile_tb"
 
 
 @dataclass(frozen=True)
@@ -68,17 +57,6 @@ class TileRun:
     def weights(self) -> np.ndarray:
         """Weight transfers ``(n, Nr, L)``: :attr:`bricks` once per window-set."""
         return np.tile(self.bricks, (self.config["window_sets"], 1, 1))
-
-
-def tile_verilog(tile: TileDesign, build_root: str | os.PathLike | None = None, *,
-                 internals: bool = False) -> Design:
-    """Verilog of ``tile`` for the per-cycle testbench; ``internals``: every signal visible to
-    the testbench (for a :class:`tb.toggles.ToggleMonitor`), not only the ports."""
-    # Only the ports are visible unless asked: Verilator then optimises the rest (the per-cycle
-    # testbench touches nothing else).
-    return emit_verilog(lambda: tile.component, tile.top, {"scheme": tile.name, "tile": tile.manifest.parameters},
-                        public=None if internals else "ports", sources=generator_sources(),
-                        build_root=build_root)
 
 
 def check_filter_set(layer: Layer, config, filter_set) -> None:
@@ -202,68 +180,13 @@ def layer_runs(tile: TileDesign, layer: Layer, window: Window,
     return runs
 
 
-def simulate_tile(tile: TileDesign, design: Design, runs: Sequence[TileRun], *,
-                  simulator: str = "verilator", idle: float = 0.0, stall: float = 0.0,
-                  seed: int = 0, reset_at: int | None = None,
-                  build_root: str | os.PathLike | None = None, waves: str | None = None,
-                  quick: bool = False, optimise: bool = False,
-                  run_dir: str | os.PathLike | None = None, toggles: Sequence[str] = ()) -> SimResult:
-    """Build the tile (or reuse its build) and play ``runs`` back to back through
-    :mod:`tb.tile_tb`.
-
-    Parameters
-    ----------
-    tile : TileDesign
-    design : Design
-        Its Verilog, from :func:`tile_verilog`.
-    runs : sequence of TileRun
-    simulator : {"icarus", "verilator"}
-    idle : float
-        Probability of an idle cycle before each config / activation / weight transfer.
-    stall : float
-        Probability of back-pressure on the result stream in a cycle.
-    seed : int
-        Seed of the stall generators.
-    reset_at : int, optional
-        Reset the tile this many cycles into the first run (which must still be running),
-        then play every run from the start.
-    build_root, waves, quick, optimise
-        As for :func:`tb.runner.build`.
-    run_dir : path, optional
-        As for :func:`tb.runner.run`.
-    toggles : sequence of str
-        Hierarchical signal paths below the tile whose per-bit switching activity the
-        testbench counts from the end of reset to the end of the last run
-        (:class:`tb.toggles.ToggleMonitor`; ``results["toggles"]``).
-
-    Returns
-    -------
-    SimResult
-        ``results["tile_runs"]`` holds per run the measured ``cycles`` (the tile's counter),
-        ``tb_cycles`` (counted by the testbench from the config to the last result transfer),
-        ``expected_cycles``, ``results`` and ``mismatches``. Cycles are checked exactly only
-        when ``idle`` and ``stall`` are both 0.
-    """
+def check_stimulus(runs: Sequence[TileRun], *, idle: float, stall: float, reset_at: int | None) -> None:
+    """:class:`ConfigError` unless there is a run to play, ``idle`` and ``stall`` are
+    probabilities in ``[0, 1)`` and ``reset_at`` is ``None`` or a positive number of cycles."""
     if not runs:
-        raise ConfigError("simulate_tile needs at least one run")
+        raise ConfigError("nothing to simulate: at least one run is needed")
     for name, p in (("idle", idle), ("stall", stall)):
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise ConfigError(f"{name} probability must be in [0, 1), not {p!r}")
     if reset_at is not None and (isinstance(reset_at, bool) or not isinstance(reset_at, int) or reset_at < 1):
         raise ConfigError(f"reset_at must be a positive number of cycles, not {reset_at!r}")
-    params = {
-        "scheme": tile.name,
-        "streams": design.streams,
-        "latency": tile.latency,
-        "runs": [{"config": r.config, "cycles": r.cycles} for r in runs],
-        "idle": idle, "stall": stall, "seed": seed, "reset_at": reset_at,
-        "check_cycles": idle == 0 and stall == 0,
-        "toggles": list(toggles),
-    }
-    arrays = {}
-    for i, r in enumerate(runs):
-        arrays[f"acts{i}"] = r.acts
-        arrays[f"weights{i}"] = r.weights
-        arrays[f"expected{i}"] = r.expected
-    b = build(design, simulator, build_root=build_root, waves=waves, quick=quick, optimise=optimise)
-    return run(b, TEST_MODULE, params=params, arrays=arrays, run_dir=run_dir)

@@ -6,9 +6,11 @@ and the combinational logic (and the testbench's inputs) have settled: the value
 will load at the next rising edge. A bit that changes between two samples toggled once in that
 cycle (glitches inside a cycle are not seen; OpenSTA does not model them either).
 
-The runner side (:mod:`synth.activity`) names the signals by hierarchical path below the DUT
-(``sip_r0_c0.bits``, ``dispatcher.next.acts``); a path the simulator does not expose is skipped
-and reported, never guessed.
+The runner side (:mod:`dstripes.synth.activity`, through
+:func:`dstripes.tb.host.cycle_path.simulate_tile`) names the signals by hierarchical path below
+the DUT (``sip_r0_c0.bits``, ``dispatcher.next.acts``); a path the simulator does not expose is
+skipped and reported, never guessed. The per-cycle testbench saves :meth:`ToggleMonitor.result`
+as ``results["toggles"]``.
 """
 from __future__ import annotations
 

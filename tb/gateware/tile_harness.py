@@ -1,30 +1,31 @@
-# amaranth: UnusedElaboratable=no
 """The memory-backed verification harness: any tile of the registry, driven and checked by
 hardware, so the simulator runs the clock with no Python work per cycle.
 
 Verification hardware, not the accelerator (which lives in ``hw/``). :class:`TileHarness` wraps
-one tile built by :meth:`dstripes.hw.kinds.TileKind.build` and uses only the ports every kind
+one tile (:attr:`dstripes.hw.design.TileDesign.component`) and uses only the ports every kind
 has: the ``config``, ``act``, ``weight`` and ``result`` streams, ``busy`` and ``cycles``. Around
 it:
 
-* **memories** (behavioural models in ``tb/mem_models.v``, loaded from files the testbench
-  writes, :mod:`dstripes.tb.memfile`): the run table (each run's ``config`` payload and the
-  address of its weight bricks), the weight bricks of every run (one window-set's worth, replayed
-  per window-set), and two *ring* memories streamed half by half: the activation transfers and
-  the expected result transfers of the whole batch, in order;
+* **memories** (behavioural models in ``tb/gateware/mem_models.v``, loaded from files the
+  testbench writes; their map is a :class:`dstripes.tb.memfile.MemoryMap`): the run table (each
+  run's ``config`` payload and the address of its weight bricks), the weight bricks of every run
+  (one window-set's worth, replayed per window-set), and two *ring* memories streamed half by
+  half: the activation transfers and the expected result transfers of the whole batch, in order;
 * **three sources** (``config``, ``act``, ``weight``) that present the next item with seeded
   pseudo-random idle cycles: before presenting an item a source draws from its own xorshift32
   generator and stays idle (``valid`` low, random bits on the payload) with probability
-  ``idle / 65536``; a presented item is held until it is taken (as :class:`tb.streams.StreamDriver`);
+  ``idle / 65536``; a presented item is held until it is taken (as
+  :class:`dstripes.tb.bench.streams.StreamDriver`);
 * **a sink** with seeded back-pressure (``ready`` low with probability ``stall / 65536`` in each
-  cycle, as :class:`tb.streams.StreamMonitor`) that compares every result transfer bit for bit
-  with the expected memory, counts the mismatches and records the first one (its index, what
-  came out and what was expected); a transfer beyond the expected ones is a mismatch too;
+  cycle, as :class:`dstripes.tb.bench.streams.StreamMonitor`) that compares every result transfer
+  bit for bit with the expected memory, counts the mismatches and records the first one (its
+  index, what came out and what was expected); a transfer beyond the expected ones is a mismatch
+  too;
 * **counters**: per run, the cycles from the edge the configuration was accepted to the edge of
   the run's last result transfer (the testbench's own count, as ``tb_cycles`` of
-  :mod:`tb.tile_tb`), and, one cycle later, the tile's own ``cycles`` counter; both go to the run
-  log (``tb/mem_models.v`` ``dstripes_log``) with the run's result and mismatch counts; and the
-  transfers of every stream over the batch.
+  :mod:`dstripes.tb.bench.tile_bench`), and, one cycle later, the tile's own ``cycles`` counter;
+  both go to the run log (``dstripes_log`` of ``tb/gateware/mem_models.v``) with the run's result
+  and mismatch counts; and the transfers of every stream over the batch.
 
 A batch starts when ``start`` changes value (so the testbench never waits for an edge to lower
 it) and ends with ``done`` once every run was logged, the tile is idle and two more cycles have
@@ -32,8 +33,9 @@ passed (a result beyond the last would be counted in them). ``rst`` resets the h
 tile, not the memories. Every input is registered before use (``rst`` included), so a change
 takes effect one rising edge later than on a plain synchronous input.
 
-The testbench (``tb/harness_tb.py``) touches only ``clk``, ``rst``, the ports of this component
-and the memory files, so a Verilator model exposes only those (:attr:`tb.runner.Design.public`).
+The testbench (``tb/bench/harness_bench.py``) touches only ``clk``, ``rst``, the ports of this
+component and the memory files, so a Verilator model exposes only those
+(:attr:`dstripes.tb.host.verilog.DutVerilog.public`).
 """
 from __future__ import annotations
 
@@ -44,16 +46,13 @@ from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.params import check_int
 
-from .memfile import LINE_BITS, lane_bits, parts
+from ..memfile import COUNT, FILES, LINE_BITS, LOG_FIELDS, MemoryMap, lane_bits, parts
 
-#: Width of the batch counters (transfers, mismatches, indices) and of a run's cycle counts.
-COUNT = 32
-#: Fields of one run-log line, low bits first: (name, width).
-LOG_FIELDS = (("run", 16), ("results", COUNT), ("mismatches", COUNT), ("tb_cycles", COUNT),
-              ("cycles", COUNT))
-#: Memory files (in the simulator's working folder) of each memory and ring half.
-FILES = {"table": "runs.hex", "weights": "weights.hex", "acts": ("acts0.hex", "acts1.hex"),
-         "expected": ("expected0.hex", "expected1.hex"), "log": "runs.log"}
+#: Memory depths (words) of a harness: ring memories stream any length; a batch of runs holds at
+#: most ``run_depth`` runs and ``weight_depth`` weight bricks (one window-set's per run).
+DEPTHS = {"act_depth": 1 << 13, "result_depth": 1 << 11, "weight_depth": 1 << 12, "run_depth": 1 << 10}
+#: The tile ports the harness uses.
+TILE_PORTS = ("config", "act", "weight", "result", "busy", "cycles")
 #: Seeds of the four generators are ``seed ^ SALT[i]`` (a zero state would stay zero).
 SALT = (0x9E3779B9, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F)
 
@@ -65,11 +64,46 @@ def _log2(name: str, depth: int, minimum: int) -> int:
     return depth.bit_length() - 1
 
 
+def _width(shape) -> int:
+    return data.Layout.cast(shape).size if isinstance(shape, data.Layout) else Shape.cast(shape).width
+
+
 def _leaf_bits(shape) -> int:
     """Width of the elements of a (nested) array payload; the whole payload otherwise."""
     while isinstance(shape, data.ArrayLayout):
         shape = shape.elem_shape
-    return data.Layout.cast(shape).size if isinstance(shape, data.Layout) else Shape.cast(shape).width
+    return _width(shape)
+
+
+def memory_map(signature: wiring.Signature, *, act_depth: int = DEPTHS["act_depth"],
+               result_depth: int = DEPTHS["result_depth"], weight_depth: int = DEPTHS["weight_depth"],
+               run_depth: int = DEPTHS["run_depth"]) -> MemoryMap:
+    """The memories of a harness around a tile of ``signature`` (without building the harness).
+
+    Parameters
+    ----------
+    signature : wiring.Signature
+        The tile's; it needs the ports :data:`TILE_PORTS`.
+    act_depth, result_depth, weight_depth, run_depth : int
+        As :class:`TileHarness`.
+
+    Raises
+    ------
+    ValueError
+        A port is missing, or a depth is not a power of two of at least 4 (rings) or 2.
+    """
+    members = signature.members
+    for name in TILE_PORTS:
+        if name not in members:
+            raise ValueError(f"a tile needs a {name!r} port; this one has {', '.join(members)}")
+    depths = {"act": 1 << _log2("act_depth", act_depth, 2), "result": 1 << _log2("result_depth", result_depth, 2),
+              "weight": 1 << _log2("weight_depth", weight_depth, 1), "run": 1 << _log2("run_depth", run_depth, 1)}
+    shapes = {name: members[name].signature.members["payload"].shape for name in ("config", "act", "weight", "result")}
+    widths = {name: _width(shape) for name, shape in shapes.items()}
+    elem_bits = {name: _leaf_bits(shapes[name]) for name in ("act", "weight", "result")}
+    table_width = widths["config"] + depths["weight"].bit_length() - 1
+    lanes = {"table": min(table_width, LINE_BITS), **{name: lane_bits(elem_bits[name]) for name in elem_bits}}
+    return MemoryMap(depths, widths, elem_bits, lanes, table_width)
 
 
 def _xorshift(x: Value) -> Value:
@@ -85,7 +119,7 @@ class TileHarness(wiring.Component):
     Parameters
     ----------
     tile : wiring.Component
-        A tile of the registry (``kind(name).build(config)``).
+        A tile of the registry (:attr:`dstripes.hw.design.TileDesign.component`).
     act_depth, result_depth : int
         Words of the activation and expected-result ring memories (powers of two; a batch of
         any length streams through them half by half).
@@ -119,27 +153,23 @@ class TileHarness(wiring.Component):
         expected memory (or had none) and the index of the first of them in the batch.
     first_got, first_want : ``Out(result width)``
         That transfer's payload and the expected one.
+    memory_map : MemoryMap
+        The memories, their files and the run log's fields (:func:`memory_map`).
 
     Latency and throughput: the harness adds nothing to the tile's; every stream can transfer
     in every cycle.
     """
 
-    def __init__(self, tile: wiring.Component, *, act_depth: int = 1 << 13, result_depth: int = 1 << 11,
-                 weight_depth: int = 1 << 12, run_depth: int = 1 << 10):
+    def __init__(self, tile: wiring.Component, *, act_depth: int = DEPTHS["act_depth"],
+                 result_depth: int = DEPTHS["result_depth"], weight_depth: int = DEPTHS["weight_depth"],
+                 run_depth: int = DEPTHS["run_depth"]):
         self._tile = tile
-        self._abits = _log2("act_depth", act_depth, 2)
-        self._rbits = _log2("result_depth", result_depth, 2)
-        self._wbits = _log2("weight_depth", weight_depth, 1)
-        self._tbits = _log2("run_depth", run_depth, 1)
-        members = tile.signature.members
-        for name in ("config", "act", "weight", "result", "busy", "cycles"):
-            if name not in members:
-                raise ValueError(f"a tile needs a {name!r} port; this one has {', '.join(members)}")
-        self._cfg_layout = members["config"].signature.members["payload"].shape
-        self._widths = {name: len(Value.cast(getattr(tile, name).payload))
-                        for name in ("config", "act", "weight", "result")}
-        self._elem_bits = {name: _leaf_bits(members[name].signature.members["payload"].shape)
-                           for name in ("act", "weight", "result")}
+        self._map = memory_map(tile.signature, act_depth=act_depth, result_depth=result_depth,
+                               weight_depth=weight_depth, run_depth=run_depth)
+        self._abits, self._rbits, self._wbits, self._tbits = (
+            self._map.depths[name].bit_length() - 1 for name in ("act", "result", "weight", "run"))
+        self._cfg_layout = tile.signature.members["config"].signature.members["payload"].shape
+        result = self._map.widths["result"]
         super().__init__({
             "start": In(8),
             "runs": In(COUNT),
@@ -160,20 +190,12 @@ class TileHarness(wiring.Component):
             "result_count": Out(COUNT),
             "mismatches": Out(COUNT),
             "first_index": Out(COUNT),
-            "first_got": Out(self._widths["result"]),
-            "first_want": Out(self._widths["result"]),
+            "first_got": Out(result),
+            "first_want": Out(result),
         })
 
     tile = property(lambda self: self._tile)
-    depths = property(lambda self: {"act": 1 << self._abits, "result": 1 << self._rbits,
-                                    "weight": 1 << self._wbits, "run": 1 << self._tbits})
-    widths = property(lambda self: dict(self._widths), doc="Payload width of each tile stream.")
-    elem_bits = property(lambda self: dict(self._elem_bits), doc="Element width of each array stream.")
-
-    @property
-    def table_width(self) -> int:
-        """Bits of a run-table word: the ``config`` payload, then the run's weight address."""
-        return self._widths["config"] + self._wbits
+    memory_map = property(lambda self: self._map, doc="The harness's memories (:class:`MemoryMap`).")
 
     @property
     def log_width(self) -> int:
@@ -182,13 +204,14 @@ class TileHarness(wiring.Component):
     def _rom(self, m, name: str, memory: str, load, addr):
         """An instance of ``dstripes_rom`` holding ``memory`` (``table``, ``act``, ``weight``,
         ``result``), read at ``addr`` (its low bits); returns the word read."""
+        mm = self._map
         width, abits, files = {
-            "table": (self.table_width, self._tbits, FILES["table"]),
-            "act": (self._widths["act"], self._abits, FILES["acts"]),
-            "weight": (self._widths["weight"], self._wbits, FILES["weights"]),
-            "result": (self._widths["result"], self._rbits, FILES["expected"]),
+            "table": (mm.table_width, self._tbits, FILES["table"]),
+            "act": (mm.widths["act"], self._abits, FILES["acts"]),
+            "weight": (mm.widths["weight"], self._wbits, FILES["weights"]),
+            "result": (mm.widths["result"], self._rbits, FILES["expected"]),
         }[memory]
-        lane = self.lanes[memory]
+        lane = mm.lanes[memory]
         data_ = Signal(width, name=f"{name}_data")
         f0, f1 = (files, "") if isinstance(files, str) else files
         m.submodules[f"{name}_mem"] = Instance(
@@ -196,17 +219,11 @@ class TileHarness(wiring.Component):
             p_FILE0=f0, p_FILE1=f1, i_clk=ClockSignal(), i_load=load, i_addr=addr[:abits], o_data=data_)
         return data_
 
-    @property
-    def lanes(self) -> dict:
-        """Bits per memory-file line of each memory (:func:`tb.memfile.lane_bits`)."""
-        return {"table": min(self.table_width, LINE_BITS),
-                **{name: lane_bits(self._elem_bits[name]) for name in ("act", "weight", "result")}}
-
     def elaborate(self, platform):
         m = Module()
         tile = self._tile
         m.submodules.tile = DomainRenamer("dut")(tile)
-        w = self._widths
+        w = self._map.widths
 
         # Every top-level input is registered before use, the reset included (the harness and
         # the tile run in domain ``dut``, reset by the registered ``rst``). Logic fed by a

@@ -1,8 +1,8 @@
-// Behavioural memory models of the verification harness (tb/harness_hw.py): simulation only,
+// Behavioural memory models of the verification harness (tb/gateware/tile_harness.py): simulation only,
 // never synthesised. Amaranth generates every piece of logic of the harness; only these two
 // models are written by hand, because they read and write files ($readmemh, $fwrite), which
 // Amaranth cannot express. The testbench writes the files into the simulator's working folder
-// (tb/memfile.py) and pulses `load` while the clock runs; see tb/harness_tb.py.
+// (tb/memfile.py) and pulses `load` while the clock runs; see tb/bench/harness_bench.py.
 
 // A read-only memory of 2**ABITS words of WIDTH bits, read combinationally. A word is stored as
 // PARTS lines of LANE bits, low part first (Verilator parses a line in time quadratic in its
@@ -23,7 +23,7 @@ module dstripes_rom #(
     input wire [ABITS-1:0] addr,
     output wire [WIDTH-1:0] data
 );
-`ifndef SYNTHESIS  // yosys reads the ports only (tb/runner.py, Icarus netlists)
+`ifndef SYNTHESIS  // yosys reads the ports only (tb/host/icarus.py, Icarus netlists)
     reg [LANE-1:0] mem [0:(1 << ABITS) * PARTS - 1];
     wire [LANE*PARTS-1:0] word;
     genvar i;

@@ -4,16 +4,17 @@ For each selected conv layer of a network, its quantised inputs on real photos a
 ``dstripes evaluate`` captures them (:mod:`dstripes.sim.nets.evaluate`: the network's forward
 pass, the profile's window and scale per layer input, :meth:`Quant.codes`), its weights become
 ``W``-bit codes (:func:`dstripes.sim.fixed.weight_codes`), and every run of the layer goes
-through the generated tile on the fast path (:mod:`tb.harness_hw`): every photo, every
+through the generated tile on the fast path (:mod:`.fast_path`): every photo, every
 convolution group (a depthwise or grouped layer's groups are runs of their own), all windows,
 the first or every filter-set. Each run is checked as the testbenches check it
-(:mod:`tb.verdict`): every result bit-exact against the golden model, the tile's cycle counter
+(:mod:`dstripes.tb.verdict`): every result bit-exact against the golden model, the tile's cycle counter
 equal to the harness's own count and to the model's RTL-exact count.
 
 Layers are independent tasks on Dask (:mod:`dstripes.sim.nets.cluster`): local worker processes
 by default, a cluster with ``scheduler``. Each worker builds the simulator model or reuses it
-from the keyed build cache (:func:`tb.runner.build`); locally, the model is built once before
-the tasks start.
+from the keyed build cache (:func:`dstripes.tb.host.runner.build`); locally, the model is built
+once before the tasks start. Each layer's outcome is a :class:`LayerVerification`, the whole a
+:class:`Verification`; their ``as_dict()`` is the JSON of ``dstripes verify``.
 """
 from __future__ import annotations
 
@@ -25,13 +26,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from dstripes.hw.design import TileDesign
-from dstripes.sim.tile_run import check_layer
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 from dstripes.sim.fixed import Window, weight_codes
 from dstripes.sim.layer import Layer
+from dstripes.sim.nets.cluster import dask_client, run_tasks
+from dstripes.sim.table import md_table
+from dstripes.sim.tile_run import check_layer
+
+from ..gateware.tile_harness import DEPTHS
+from ..handoff import fields_as_dict
+from .runner import build
+from .runs import layer_runs
+from .simulate import path_verilog, play
+from .toolchain import missing_tools
 
 FILTER_SETS = ("first", "all")
 #: Seconds to wait for a named Dask scheduler before calling it unreachable.
@@ -55,37 +66,118 @@ class LayerJob:
     build_root: str | None = None
 
 
+@dataclass(frozen=True)
+class LayerVerification:
+    """Every run of one layer through the tile (:func:`verify_layer`).
+
+    Members
+    -------
+    name, layer : str
+        The layer's name and shape.
+    runs : int
+    cycles_rtl, cycles_model, cycles_ideal : int
+        Sums over the runs (:class:`~dstripes.tb.host.simulate.Play`).
+    results_checked : int
+        Individual results, all equal to the model's.
+    mismatches : int
+        Result transfers that differed.
+    wall_seconds, sim_seconds, cycles_per_second : float
+    passed : bool
+    checks : tuple of Check
+    failure : str or None
+    first_mismatch : dict or None
+        Which photo (``image``), ``conv_group`` and ``filter_set``, with the harness's record.
+    log : str or None
+        The simulator log, kept when the layer failed.
+    """
+
+    name: str
+    layer: str
+    runs: int
+    cycles_rtl: int
+    cycles_model: int
+    cycles_ideal: int
+    results_checked: int
+    mismatches: int
+    wall_seconds: float
+    sim_seconds: float
+    cycles_per_second: float
+    passed: bool
+    checks: tuple = ()
+    failure: str | None = None
+    first_mismatch: dict | None = None
+    log: str | None = None
+
+    def as_dict(self) -> dict:
+        return fields_as_dict(self)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums over the layers of a :class:`Verification`, and its times (seconds)."""
+
+    cycles_rtl: int
+    cycles_model: int
+    cycles_ideal: int
+    results_checked: int
+    mismatches: int
+    runs: int
+    layers: int
+    sim_seconds: float
+    wall_seconds: float
+    build_seconds: float
+    capture_seconds: float
+    cycles_per_second: float
+
+    def as_dict(self) -> dict:
+        return fields_as_dict(self)
+
+
 @dataclass
 class Verification:
-    """The outcome of :func:`verify_network` (see :meth:`as_dict`)."""
+    """The outcome of :func:`verify_network` (see :meth:`as_dict`).
+
+    Members
+    -------
+    network : str
+    tile : TileDesign
+    simulator : str
+    images : list of str
+        The photos' names.
+    filter_sets : str
+        ``"first"`` or ``"all"``.
+    layers : list of LayerVerification
+    skipped : list of str
+        Fully-connected layers left out.
+    seconds : dict
+        ``total``, ``build``, ``capture`` (what was measured).
+    """
 
     network: str
     tile: TileDesign
     simulator: str
     images: list
     filter_sets: str
-    layers: list  # per layer: the dicts of :func:`verify_layer`
+    layers: list
     skipped: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        return bool(self.layers) and all(l["passed"] for l in self.layers)
+        return bool(self.layers) and all(l.passed for l in self.layers)
 
     @property
-    def first_failure(self) -> dict | None:
-        return next((l for l in self.layers if not l["passed"]), None)
+    def first_failure(self) -> LayerVerification | None:
+        return next((l for l in self.layers if not l.passed), None)
 
-    def total(self) -> dict:
-        keys = ("cycles_rtl", "cycles_model", "cycles_ideal", "results_checked", "mismatches", "runs")
-        t = {k: sum(l[k] for l in self.layers) for k in keys}
-        sim = sum(l["sim_seconds"] for l in self.layers)
-        t.update({"layers": len(self.layers), "sim_seconds": round(sim, 2),
-                  "wall_seconds": round(self.seconds.get("total", 0.0), 2),
-                  "build_seconds": round(self.seconds.get("build", 0.0), 2),
-                  "capture_seconds": round(self.seconds.get("capture", 0.0), 2),
-                  "cycles_per_second": t["cycles_rtl"] / sim if sim else 0.0})
-        return t
+    def total(self) -> Totals:
+        sim = sum(l.sim_seconds for l in self.layers)
+        rtl = sum(l.cycles_rtl for l in self.layers)
+        return Totals(rtl, sum(l.cycles_model for l in self.layers), sum(l.cycles_ideal for l in self.layers),
+                      sum(l.results_checked for l in self.layers), sum(l.mismatches for l in self.layers),
+                      sum(l.runs for l in self.layers), len(self.layers), round(sim, 2),
+                      round(self.seconds.get("total", 0.0), 2), round(self.seconds.get("build", 0.0), 2),
+                      round(self.seconds.get("capture", 0.0), 2), rtl / sim if sim else 0.0)
 
     def as_dict(self) -> dict:
         first = self.first_failure
@@ -97,30 +189,20 @@ class Verification:
             "image_names": list(self.images),
             "filter_sets": self.filter_sets,
             "config": self.tile.config.as_dict(),
-            "layers": self.layers,
+            "layers": [l.as_dict() for l in self.layers],
             "skipped": self.skipped,
-            "total": self.total(),
-            "first_failure": None if first is None else {"layer": first["name"], "failure": first["failure"],
-                                                         "first_mismatch": first["first_mismatch"]},
+            "total": self.total().as_dict(),
+            "first_failure": None if first is None else {"layer": first.name, "failure": first.failure,
+                                                         "first_mismatch": first.first_mismatch},
             "passed": self.passed,
         }
 
 
-def verify_layer(job: LayerJob) -> dict:
-    """Every run of one layer through the tile on the fast path (a Dask task).
-
-    Returns ``name``, ``layer`` (its shape), ``runs``, ``cycles_rtl``, ``cycles_model``,
-    ``cycles_ideal``, ``results_checked`` (individual results, all equal to the model's),
-    ``mismatches`` (result transfers that differed), ``wall_seconds``, ``sim_seconds``,
-    ``cycles_per_second``, ``passed``, ``checks``, ``failure`` and ``first_mismatch`` (which
-    photo, convolution group, filter-set and window-set).
-    """
-    from .simulate import design, play
-    from .tile_sim import layer_runs
-
+def verify_layer(job: LayerJob) -> LayerVerification:
+    """Every run of one layer through the tile on the fast path (a Dask task)."""
     t0 = time.perf_counter()
     layer, tile = job.layer, job.tile
-    designed = design(tile, "fast", job.build_root)
+    designed = path_verilog(tile, "fast", job.build_root)
     sets = range(layer.filter_sets(tile.config.rows)) if job.filter_sets == "all" else range(1)
     runs, labels = [], []
     for i, image in enumerate(job.codes):
@@ -129,27 +211,15 @@ def verify_layer(job: LayerJob) -> dict:
             runs += rs
             labels += [{"image": i, "conv_group": g, "filter_set": f} for f in sets]
     out = play(tile, job.simulator, runs, path="fast", designed=designed, build_root=job.build_root)
-    first = out["first_mismatch"]
+    first = out.first_mismatch
     if first is not None and first.get("run") is not None and first["run"] < len(labels):
         first = {**labels[first["run"]], **first}
-    return {
-        "name": job.name,
-        "layer": layer.describe(),
-        "runs": len(runs),
-        "cycles_rtl": out["cycles_rtl"],
-        "cycles_model": out["cycles_model"],
-        "cycles_ideal": out["ideal"],
-        "results_checked": out["results_checked"],
-        "mismatches": out["mismatches"],
-        "wall_seconds": round(time.perf_counter() - t0, 2),
-        "sim_seconds": round(out["sim_seconds"], 2),
-        "cycles_per_second": out["cycles_per_second"],
-        "passed": out["passed"],
-        "checks": out["checks"],
-        "failure": out["failure"],
-        "first_mismatch": first,
-        "log": out["log"],
-    }
+    return LayerVerification(
+        name=job.name, layer=layer.describe(), runs=len(runs), cycles_rtl=out.cycles_rtl,
+        cycles_model=out.cycles_model, cycles_ideal=out.ideal, results_checked=out.results_checked,
+        mismatches=out.mismatches, wall_seconds=round(time.perf_counter() - t0, 2),
+        sim_seconds=round(out.sim_seconds, 2), cycles_per_second=out.cycles_per_second, passed=out.passed,
+        checks=out.checks, failure=out.failure, first_mismatch=first, log=out.log)
 
 
 def select_layers(net, names: str | None) -> tuple[list[Layer], list[str]]:
@@ -182,12 +252,6 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
     activations, a missing simulator, an unreachable scheduler) raises :class:`ConfigError`
     before any simulation.
     """
-    from dstripes.sim.nets.cluster import dask_client, run_tasks
-
-    from .harness_sim import DEPTHS
-    from .runner import build, missing_tools
-    from .simulate import design
-
     t0 = time.perf_counter()
     config = tile.config
     if filter_sets not in FILTER_SETS:
@@ -215,8 +279,8 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
         t = time.perf_counter()
         note(f"generating and building the {tile.title} tile in its verification harness for {simulator} "
              f"(once; reused from {build_root or 'the build cache'} afterwards)")
-        d, _ = design(tile, "fast", build_root)
-        seconds["build"] = build(d, simulator, build_root=build_root, optimise=True).seconds
+        harness = path_verilog(tile, "fast", build_root)
+        seconds["build"] = build(harness.dut, simulator, build_root=build_root, optimise=True).seconds
         seconds["generate_and_build"] = time.perf_counter() - t
     with warnings.catch_warnings():
         # a busy default dashboard port only moves the local cluster's dashboard elsewhere
@@ -242,8 +306,6 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
 def capture(net, profile, images, names: list[str], progress: bool = True) -> dict:
     """``name -> (N, C, H, W)`` activation codes of the named layers' inputs on ``images``,
     quantised with the profile (as :func:`dstripes.sim.nets.evaluate.count_layer` does)."""
-    from tqdm import tqdm
-
     quant = profile.quant()
     parts = {n: [] for n in names}
     chunks = [images[i:i + BATCH] for i in range(0, len(images), BATCH)]
@@ -260,15 +322,13 @@ LAYER_HEADERS = ["layer", "shape", "runs", "RTL cycles", "model RTL-exact", "mod
 
 
 def layer_rows(v: Verification) -> list[list]:
-    return [[l["name"], l["layer"], l["runs"], l["cycles_rtl"], l["cycles_model"], l["cycles_ideal"],
-             l["results_checked"], l["mismatches"], f"{l['wall_seconds']:.1f}", f"{l['cycles_per_second']:,.0f}"]
-            for l in v.layers]
+    """One row of :data:`LAYER_HEADERS` per layer."""
+    return [[l.name, l.layer, l.runs, l.cycles_rtl, l.cycles_model, l.cycles_ideal, l.results_checked,
+             l.mismatches, f"{l.wall_seconds:.1f}", f"{l.cycles_per_second:,.0f}"] for l in v.layers]
 
 
 def write_reports(v: Verification, out: str | os.PathLike) -> list[Path]:
     """``verify.json``, ``report.md`` and ``layers.csv`` in ``out`` (each written whole)."""
-    from dstripes.sim.table import md_table
-
     out = Path(out)
     d = v.as_dict()
     t = d["total"]

@@ -1,7 +1,7 @@
 """cocotb drivers and monitors for Amaranth ``lib.stream`` ports in emitted Verilog.
 
 ``verilog.convert`` names a stream port ``<name>__valid``, ``<name>__ready`` and
-``<name>__payload`` (one flat vector, see :mod:`tb.payload`); the clock is ``clk`` and the
+``<name>__payload`` (one flat vector, see :mod:`dstripes.tb.payload`); the clock is ``clk`` and the
 reset ``rst`` (active high, synchronous).
 
 Timing discipline (the same on Icarus and Verilator): the testbench writes its inputs right
@@ -23,7 +23,7 @@ from cocotb.clock import Clock
 from cocotb.simtime import convert, get_sim_time
 from cocotb.triggers import Event, FallingEdge, ReadOnly, with_timeout
 
-from .payload import Codec
+from ..payload import Codec
 
 T = TypeVar("T")
 

@@ -12,6 +12,7 @@ the published tile; the test suite runs a short form.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,8 +20,9 @@ from dstripes.hw.design import TileDesign
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 
-from .simulate import design, play
-from .tile_sim import TileRun, layer_runs
+from .fast_path import HarnessVerilog
+from .runs import TileRun, layer_runs
+from .simulate import Played, path_verilog, play
 
 
 def relu_like(rng: np.random.Generator, shape, window: Window) -> np.ndarray:
@@ -57,17 +59,35 @@ def soak_runs(tile: TileDesign, cycles: int, seed: int = 0) -> list[TileRun]:
     return runs
 
 
+@dataclass(frozen=True)
+class Soak(Played):
+    """The outcome of :func:`soak`.
+
+    Members
+    -------
+    play : Play
+    target_cycles : int
+        The model cycles asked for.
+    runs_played : int
+    reset_at : int or None
+        Cycles into the first run at which harness and tile were reset.
+    wall_seconds : float
+    """
+
+    target_cycles: int
+    runs_played: int
+    reset_at: int | None
+    wall_seconds: float
+
+
 def soak(tile: TileDesign, simulator: str, cycles: int, *, idle: float = 0.2, stall: float = 0.3,
-         seed: int = 0, reset: bool = True, designed: tuple | None = None, quick: bool | None = None,
-         build_root=None) -> dict:
-    """Build the runs and play them on the fast path; returns :func:`tb.simulate.play`'s dict
-    plus ``target_cycles``, ``runs_played``, ``reset_at`` and ``wall_seconds``."""
+         seed: int = 0, reset: bool = True, designed: HarnessVerilog | None = None, quick: bool | None = None,
+         build_root=None) -> Soak:
+    """Build the runs (:func:`soak_runs`) and play them on the fast path (:func:`.simulate.play`)."""
     t0 = time.perf_counter()
-    designed = designed if designed is not None else design(tile, "fast", build_root)
+    designed = designed if designed is not None else path_verilog(tile, "fast", build_root)
     runs = soak_runs(tile, cycles, seed)
     reset_at = max(1, runs[0].cycles // 2) if reset else None
     out = play(tile, simulator, runs, path="fast", designed=designed, idle=idle, stall=stall,
                seed=seed, reset_at=reset_at, quick=quick, build_root=build_root)
-    out.update({"target_cycles": cycles, "runs_played": len(runs), "reset_at": reset_at,
-                "wall_seconds": time.perf_counter() - t0})
-    return out
+    return Soak(out, cycles, len(runs), reset_at, time.perf_counter() - t0)
