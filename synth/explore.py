@@ -94,8 +94,8 @@ def parse_sweep(items) -> dict:
 
 
 def _check_buildable(config: TileConfig, built: set) -> None:
-    """Build every tile of ``config`` not in ``built`` yet (no elaboration), so a value the
-    generator rejects fails here, before any work."""
+    """Describe every tile of ``config`` not in ``built`` yet (its manifest: no component is
+    built), so a value the generator rejects fails here, before any work."""
     from dstripes.hw.design import TileDesign
     from dstripes.hw.kinds import kind
 
@@ -105,7 +105,7 @@ def _check_buildable(config: TileConfig, built: set) -> None:
             continue
         built.add(key)
         try:
-            TileDesign.of(name, config).component
+            TileDesign.of(name, config).manifest
         except ConfigError:
             raise
         except (TypeError, ValueError) as e:

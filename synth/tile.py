@@ -176,8 +176,8 @@ def hw_tile(scheme: str, config: TileConfig):
     """``(tile, blocks)``: the tile of kind ``scheme`` for ``config`` and its
     :meth:`synth_blocks`, the options the kind does not use left at their defaults."""
     try:
-        tile = TileDesign.of(scheme, config).component
-        return tile, tile.synth_blocks()
+        design = TileDesign.of(scheme, config)
+        return design.component, design.synth_blocks()
     except (TypeError, ValueError) as e:  # hw validates with TypeError/ValueError
         if isinstance(e, ConfigError):
             raise
@@ -310,7 +310,10 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
     if blocks is None:
         listed = {}
         for s in schemes:
-            tiles_hw[s], found = hw_tile(s, config)
+            if timing:  # the whole tile is elaborated only to be timed
+                tiles_hw[s], found = hw_tile(s, config)
+            else:
+                found = hw_blocks(s, config)
             listed[s] = check_blocks(found, s)
     else:
         listed = {s: check_blocks(blocks(s, config), s) for s in schemes}

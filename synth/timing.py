@@ -46,6 +46,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from amaranth.hdl import Fragment
+
 from dstripes.sim.errors import ToolError
 
 from .sta import WorstPath, run_sta, tcl_quote, worst_path
@@ -286,10 +288,11 @@ def block_instances(tile, blocks) -> dict:
     ToolError
         If a block is not found as often as the tile lists it.
     """
-    m = tile.elaborate(None)
+    fragment = Fragment.get(tile, None)  # the whole tile, so every block it makes is used
     counted = [b for b in blocks if getattr(b, "part_of", None) is None]
     found = {}
-    for name, (obj, _) in m._named_submodules.items():
+    for sub, name, _ in fragment.subfragments:
+        obj = sub.origins[0]
         for b in counted:
             if same_block(obj, b):
                 found[name] = b.name
