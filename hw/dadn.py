@@ -10,11 +10,10 @@ from amaranth.lib.wiring import In, Out
 
 from dstripes.sim.config import TileConfig, check_dimension, check_integer, check_width
 
-from .controller import Controller
 from .input_register import InputRegister
-from .params import (COUNT_BITS, SynthBlock, brick_layout, check_config, check_count_bits, run_layout, tile_signature,
-                     weight_layout)
+from .params import COUNT_BITS, SynthBlock, brick_layout, check_config, run_layout, tile_signature, weight_layout
 from .result_buffer import ResultBuffer
+from .tile_component import TileComponent
 from .tree import reduce_tree
 
 
@@ -84,7 +83,7 @@ class InnerProduct(wiring.Component):
         return m
 
 
-class ParallelTile(wiring.Component):
+class ParallelTile(TileComponent):
     """Bit-parallel tile: ``Nr`` inner-product units, one brick of one window per cycle.
 
     Streams as :class:`hw.tile.SerialTile`, but one *brick* per activation transfer, one weight
@@ -105,11 +104,7 @@ class ParallelTile(wiring.Component):
     LATENCY = InputRegister.LATENCY + InnerProduct.LATENCY + ResultBuffer.LATENCY
 
     def __init__(self, config: TileConfig = TileConfig(), *, count_bits: int = COUNT_BITS):
-        self._cfg = check_config(config)
-        self._count_bits = check_count_bits(count_bits)
-        super().__init__(self.tile_signature(config, count_bits))
-
-    tile_config = property(lambda self: self._cfg)
+        super().__init__(config, count_bits=count_bits)
 
     @staticmethod
     def tile_signature(config: TileConfig, count_bits: int = COUNT_BITS) -> wiring.Signature:
@@ -132,15 +127,12 @@ class ParallelTile(wiring.Component):
                 SynthBlock("controller", partial(cls._controller, c, count_bits), ("controller",)),
                 SynthBlock("buffers", partial(cls._buffer, c), ("buffer",))]
 
-    # One maker per distinct sub-block: `elaborate` and `synth_blocks` build them alike.
+    # One maker per distinct sub-block (and the controller's, TileComponent._controller):
+    # `elaborate` and `synth_blocks` build them alike.
     @staticmethod
     def _inputs(c: TileConfig) -> InputRegister:
         return InputRegister(act_layout=brick_layout(c.lanes, c.act_bits),
                              weight_layout=weight_layout(c.lanes, c.rows, c.weight_bits))
-
-    @staticmethod
-    def _controller(c: TileConfig, count_bits: int) -> Controller:
-        return Controller(act_bits=c.act_bits, count_bits=count_bits)
 
     @staticmethod
     def _buffer(c: TileConfig) -> ResultBuffer:
@@ -153,9 +145,8 @@ class ParallelTile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self._cfg
-        m.submodules.controller = ctrl = self._controller(c, self._count_bits)
+        ctrl = self._control(m)
         m.submodules.buffer = buf = self._buffer(c)
-        wiring.connect(m, wiring.flipped(self.config), ctrl.config)
         wiring.connect(m, buf.result, wiring.flipped(self.result))
 
         m.submodules.inputs = inp = self._inputs(c)

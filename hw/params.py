@@ -44,24 +44,15 @@ def check_dispatch(lanes, columns, rows, act_bits, weight_bits, group) -> tuple[
 
 @dataclass(frozen=True)
 class SynthBlock:
-    """One distinct block of a tile, for per-block synthesis.
-
-    Parameters
-    ----------
-    name : str
-    build : callable
-        ``build() -> wiring.Component``: one instance, built as the tile builds it.
-    instances : tuple of str
-        Where the tile holds the block: the dotted submodule paths of its instances.
-    part_of : str, optional
-        The block that already contains this one: its cost is reported on its own but not added
-        to the tile's total twice.
+    """One distinct block of a tile, for per-block synthesis: ``build()`` makes one instance as
+    the tile makes it, ``instances`` are the dotted paths of the tile's submodules that are this
+    block, and ``part_of`` names the block that already contains it (its cost is reported on its
+    own but not added to the tile's total twice).
 
     Members
     -------
-    name, instances, part_of
     count : int
-        Instances in the tile.
+        The instances in the tile (``len(instances)``).
     component : wiring.Component
         One instance, built on first use: listing a tile's blocks builds nothing, so only a
         block that is emitted is ever made.

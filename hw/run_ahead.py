@@ -32,10 +32,11 @@ from dstripes.sim.config import TileConfig, check_dimension, check_integer, chec
 from .controller import Controller
 from .detector import PrecisionDetector, group_detection_layout, tile_detector
 from .input_register import InputRegister
-from .params import (COUNT_BITS, SynthBlock, check_config, check_count_bits, check_dispatch, index_bits,
-                     pallet_layout, result_layout, run_members, serial_tile_signature, weight_layout)
+from .params import (COUNT_BITS, SynthBlock, check_config, check_dispatch, index_bits, pallet_layout, result_layout,
+                     run_members, serial_tile_signature, weight_layout)
 from .result_buffer import ResultBuffer
 from .sip import SIP, sip_name
+from .tile_component import TileComponent
 from .tree import reduce_tree
 
 #: Where the weights of each group's step are selected (:data:`sim.config.WEIGHT_SELECTS`).
@@ -342,7 +343,7 @@ class GroupAddStages(wiring.Component):
         return m
 
 
-class RunAheadTile(wiring.Component):
+class RunAheadTile(TileComponent):
     """The Dynamic Stripes tile with run-ahead ``R >= 1``: ``Nr x Nc`` SIPs whose precision
     groups run up to ``R`` steps apart (``docs/design.md`` §5, §6).
 
@@ -376,13 +377,10 @@ class RunAheadTile(wiring.Component):
     LATENCY = RunAheadDispatcher.LATENCY + GroupAddStages.LATENCY + ResultBuffer.LATENCY
 
     def __init__(self, config: TileConfig = TileConfig(run_ahead=1), *, count_bits: int = COUNT_BITS):
-        self._cfg = c = check_config(config)
-        self._count_bits = check_count_bits(count_bits)
-        check_integer("run_ahead", c.run_ahead)
-        super().__init__(self.tile_signature(c, count_bits))
+        super().__init__(config, count_bits=count_bits)
+        check_integer("run_ahead", config.run_ahead)
 
     tile_signature = staticmethod(serial_tile_signature)
-    tile_config = property(lambda self: self._cfg)
 
     @classmethod
     def synth_blocks(cls, config: TileConfig, *, count_bits: int = COUNT_BITS) -> list[SynthBlock]:
@@ -434,12 +432,11 @@ class RunAheadTile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self._cfg
-        m.submodules.controller = ctrl = self._controller(c, self._count_bits)
+        ctrl = self._control(m)
         m.submodules.dispatcher = disp = self._dispatcher(c)
         m.submodules.add_stages = adds = self._add_stages(c)
         m.submodules.buffer = buf = self._buffer(c)
 
-        wiring.connect(m, wiring.flipped(self.config), ctrl.config)
         wiring.connect(m, wiring.flipped(self.weight), disp.weight)
         wiring.connect(m, buf.result, wiring.flipped(self.result))
         m.d.comb += [

@@ -8,15 +8,15 @@ from amaranth.lib import data, wiring
 
 from dstripes.sim.config import TileConfig
 
-from .controller import Controller
 from .detector import tile_detector
 from .dispatcher import Dispatcher
-from .params import COUNT_BITS, SynthBlock, check_config, check_count_bits, result_layout, serial_tile_signature
+from .params import COUNT_BITS, SynthBlock, check_config, result_layout, serial_tile_signature
 from .result_buffer import ResultBuffer
 from .sip import SIP, connect_array, sip_name
+from .tile_component import TileComponent
 
 
-class SerialTile(wiring.Component):
+class SerialTile(TileComponent):
     """An ``Nr x Nc`` array of SIPs with its dispatcher, controller and output buffer.
 
     Row ``r`` computes filter ``r``, column ``c`` window ``c`` of the window-set. Each step the
@@ -60,13 +60,10 @@ class SerialTile(wiring.Component):
     LATENCY = Dispatcher.LATENCY + SIP.LATENCY + ResultBuffer.LATENCY
 
     def __init__(self, config: TileConfig = TileConfig(), *, detect: bool = True, count_bits: int = COUNT_BITS):
-        self._cfg = check_config(config)
         self._detect = bool(detect)
-        self._count_bits = check_count_bits(count_bits)
-        super().__init__(self.tile_signature(config, count_bits))
+        super().__init__(config, count_bits=count_bits)
 
     tile_signature = staticmethod(serial_tile_signature)
-    tile_config = property(lambda self: self._cfg)
     detect = property(lambda self: self._detect)
 
     @classmethod
@@ -86,11 +83,8 @@ class SerialTile(wiring.Component):
                                   part_of="dispatcher"))
         return out
 
-    # One maker per distinct sub-block: `elaborate` and `synth_blocks` build them alike.
-    @staticmethod
-    def _controller(c: TileConfig, count_bits: int) -> Controller:
-        return Controller(act_bits=c.act_bits, count_bits=count_bits)
-
+    # One maker per distinct sub-block (and the controller's, TileComponent._controller):
+    # `elaborate` and `synth_blocks` build them alike.
     @staticmethod
     def _dispatcher(c: TileConfig, detect: bool) -> Dispatcher:
         return Dispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
@@ -107,11 +101,10 @@ class SerialTile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self._cfg
-        m.submodules.controller = ctrl = self._controller(c, self._count_bits)
+        ctrl = self._control(m)
         m.submodules.dispatcher = disp = self._dispatcher(c, self._detect)
         m.submodules.buffer = buf = self._buffer(c)
 
-        wiring.connect(m, wiring.flipped(self.config), ctrl.config)
         wiring.connect(m, wiring.flipped(self.act), disp.act)
         wiring.connect(m, wiring.flipped(self.weight), disp.weight)
         wiring.connect(m, buf.result, wiring.flipped(self.result))
