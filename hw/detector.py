@@ -19,10 +19,11 @@ def group_detection_layout(act_bits: int, groups: int) -> data.ArrayLayout:
     }), groups)
 
 
-def detector_inputs(lanes: int, columns: int, act_bits: int) -> dict:
+def detector_inputs(lanes: int, columns: int, act_bits: int) -> wiring.SignatureMembers:
     """The detector's input members: ``pallet`` and the run's window and mode
     (:func:`hw.params.window_members`); a harness that drives a detector declares the same."""
-    return {"pallet": In(pallet_layout(lanes, columns, act_bits)), **window_members(act_bits, In)}
+    return wiring.SignatureMembers({"pallet": In(pallet_layout(lanes, columns, act_bits)),
+                                    **window_members(act_bits, In)})
 
 
 class PrecisionDetector(wiring.Component):

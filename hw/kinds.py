@@ -48,9 +48,10 @@ class TileKind:
     scheme : Scheme
         The model scheme the tile implements: name, title, the golden model of a run.
     tile : callable
-        ``tile(config) -> (cls, options)``: the component class that implements ``config`` and
-        its keyword options. ``cls(config, count_bits=..., **options)`` builds the tile;
-        ``cls.LATENCY``, ``cls.tile_signature(config, count_bits)`` and
+        ``tile(config) -> (cls, options)``: the tile class that implements ``config`` (a
+        :class:`hw.tile_component.TileComponent`) and its keyword options.
+        ``cls(config, count_bits=..., **options)`` builds the tile; ``cls.LATENCY``,
+        ``cls.tile_signature(config, count_bits)`` and
         ``cls.synth_blocks(config, count_bits=..., **options)`` describe it without building it.
     params : tuple of str
         :class:`TileConfig` fields the hardware uses; the others are reset to their defaults

@@ -117,36 +117,38 @@ def run_layout(act_bits: int, count_bits: int) -> data.StructLayout:
     })
 
 
-def window_members(act_bits: int, flow=In) -> dict:
+def window_members(act_bits: int, flow=In) -> wiring.SignatureMembers:
     """Signature members of a run's layer window and precision mode, held constant during the
     run: ``msb``, ``lsb`` (``range(act_bits)``), ``signed`` (1) and ``mode`` (2), all of ``flow``
     (``Out`` on the controller that holds them, ``In`` on the blocks that follow them)."""
-    return {"msb": flow(range(act_bits)), "lsb": flow(range(act_bits)), "signed": flow(1), "mode": flow(2)}
+    return wiring.SignatureMembers({"msb": flow(range(act_bits)), "lsb": flow(range(act_bits)),
+                                    "signed": flow(1), "mode": flow(2)})
 
 
-def run_members(act_bits: int, flow=In) -> dict:
+def run_members(act_bits: int, flow=In) -> wiring.SignatureMembers:
     """:func:`window_members` and whether each input stream is still open in the run
     (``act_enable``, ``weight_enable``): what a controller drives and a dispatcher follows."""
-    return {**window_members(act_bits, flow), "act_enable": flow(1), "weight_enable": flow(1)}
+    return wiring.SignatureMembers({**window_members(act_bits, flow), "act_enable": flow(1),
+                                    "weight_enable": flow(1)})
 
 
-def tile_signature(streams: dict) -> wiring.Signature:
+def tile_signature(streams) -> wiring.Signature:
     """A tile's signature: its streams (``config``, ``act``, ``weight`` in, ``result`` out) and
     the run's status, ``busy`` and ``cycles`` (see :class:`hw.controller.Controller`)."""
     return wiring.Signature({**streams, "busy": Out(1), "cycles": Out(CYCLE_BITS)})
 
 
-def serial_streams(config: TileConfig, count_bits: int = COUNT_BITS) -> dict:
+def serial_streams(config: TileConfig, count_bits: int = COUNT_BITS) -> wiring.SignatureMembers:
     """The stream members of a bit-serial tile (docs/design.md §7), lock-step or run-ahead:
     ``config``, ``act`` (pallets), ``weight`` (bricks) in, ``result`` (one window-set's
     ``Nc x Nr`` sums) out."""
     c = config
-    return {
+    return wiring.SignatureMembers({
         "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
         "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
         "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
         "result": Out(stream.Signature(result_layout(c.rows, c.columns, c.acc_bits))),
-    }
+    })
 
 
 def serial_tile_signature(config: TileConfig, count_bits: int = COUNT_BITS) -> wiring.Signature:

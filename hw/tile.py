@@ -52,8 +52,8 @@ class SerialTile(TileComponent):
 
     Latency: with always-ready streams a run takes the sum of its step costs plus
     :data:`LATENCY` cycles (dispatcher 2 + SIP add stage 1 + output buffer 1), whatever its
-    length. Throughput: one step per ``max(1, max_g bits_g)`` cycles (Stripes: ``p_L``), one
-    window-set of results per cycle.
+    length. Throughput: one step per ``max(1, max_g bits_g)`` cycles (Stripes: the window's
+    ``msb - lsb + 1``); a window-set's results leave while the next one is computed.
     """
 
     #: Cycles a run takes beyond the sum of its step costs (always-ready streams).

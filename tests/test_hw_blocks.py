@@ -147,6 +147,10 @@ def test_sip_shift_accumulate(shape, signed, sources):
         ctx.set(sip.weights.as_value(), pack(slots, W))
         ctx.set(sip.select, 1 << k)
 
+    def drive(ctx, **values):
+        for name, value in values.items():
+            ctx.set(getattr(sip, name), value)
+
     async def bench(ctx):
         ctx.set(sip.en, 1)
         expected = 0
@@ -166,36 +170,18 @@ def test_sip_shift_accumulate(shape, signed, sources):
                 for i in range(L):
                     if active:
                         acts[i] += (-1 if neg else 1) * plane[i] << (top - t)
-                ctx.set(sip.bits, pack(plane, 1))
-                ctx.set(sip.first, t == 0)
-                ctx.set(sip.active, active)
-                ctx.set(sip.neg, neg)
-                ctx.set(sip.add, step > 0 and t == 0)
-                ctx.set(sip.clear, 0)
-                ctx.set(sip.low, prev_low)
+                drive(ctx, bits=pack(plane, 1), first=t == 0, active=active, neg=neg, add=step > 0 and t == 0,
+                      clear=0, low=prev_low)
                 await ctx.tick()
             prev_low = low
             expected += sum(a * w for a, w in zip(acts, weights))
-        ctx.set(sip.first, 0)
-        ctx.set(sip.active, 0)
-        ctx.set(sip.add, 1)
-        ctx.set(sip.clear, 1)
-        ctx.set(sip.low, prev_low)
+        drive(ctx, first=0, active=0, add=1, clear=1, low=prev_low)
         assert ctx.get(sip.result) == expected
         await ctx.tick()
         # the window restarted: a one-bit step of plane 0b0001 adds exactly weights[0] << 0
-        ctx.set(sip.add, 0)
-        ctx.set(sip.clear, 0)
-        ctx.set(sip.first, 1)
-        ctx.set(sip.active, 1)
-        ctx.set(sip.neg, 0)
-        ctx.set(sip.bits, 1)
+        drive(ctx, add=0, clear=0, first=1, active=1, neg=0, bits=1)
         await ctx.tick()
-        ctx.set(sip.first, 0)
-        ctx.set(sip.active, 0)
-        ctx.set(sip.add, 1)
-        ctx.set(sip.clear, 1)
-        ctx.set(sip.low, 0)
+        drive(ctx, first=0, active=0, add=1, clear=1, low=0)
         assert ctx.get(sip.result) == weights[0]
 
     sim = Simulator(sip)
