@@ -166,6 +166,11 @@ class TileDesign:
         """The component class of the tile (:attr:`TileKind.tile`)."""
         return self.kind.tile(self.config)[0]
 
+    @property
+    def signature(self) -> wiring.Signature:
+        """The tile's signature (its ports), from its class: no component is built."""
+        return self.tile_class.tile_signature(self.config, COUNT_BITS)
+
     @functools.cached_property
     def component(self) -> wiring.Component:
         """The tile, an Amaranth component, built on first use: take it only to elaborate it
@@ -194,7 +199,7 @@ class TileDesign:
             title=self.title,
             parameters={**self.parameters, "acc_bits": c.acc_bits, "count_bits": COUNT_BITS},
             modes=tuple(self.modes),
-            ports=ports(self.tile_class.tile_signature(c, COUNT_BITS)),
+            ports=ports(self.signature),
             latency=self.latency,
             payloads=dict(self.kind.payloads),
             config_fields=tuple(ConfigField(n, f.width, f.offset) for n, f in run_layout(c.act_bits, COUNT_BITS)),

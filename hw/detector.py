@@ -19,13 +19,6 @@ def group_detection_layout(act_bits: int, groups: int) -> data.ArrayLayout:
     }), groups)
 
 
-def detector_inputs(lanes: int, columns: int, act_bits: int) -> wiring.SignatureMembers:
-    """The detector's input members: ``pallet`` and the run's window and mode
-    (:func:`hw.params.window_members`); a harness that drives a detector declares the same."""
-    return wiring.SignatureMembers({"pallet": In(pallet_layout(lanes, columns, act_bits)),
-                                    **window_members(act_bits, In)})
-
-
 class PrecisionDetector(wiring.Component):
     """Detects, per group of ``G`` columns of a pallet, the bits the group needs (docs/design.md §5).
 
@@ -73,7 +66,8 @@ class PrecisionDetector(wiring.Component):
         self._group = check_group(group, columns)
         self._trailing = bool(trailing)
         super().__init__({
-            **detector_inputs(lanes, columns, act_bits),
+            "pallet": In(pallet_layout(lanes, columns, act_bits)),
+            **window_members(act_bits, In),
             "groups": Out(group_detection_layout(act_bits, columns // group)),
             "cycles": Out(range(act_bits + 1)),
         })

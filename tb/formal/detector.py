@@ -35,10 +35,10 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
-from dstripes.hw.detector import PrecisionDetector, detector_inputs, group_detection_layout
-from dstripes.hw.params import MODE_BOTH, MODE_STATIC, index_bits
+from dstripes.hw.detector import PrecisionDetector, group_detection_layout
+from dstripes.hw.params import MODE_BOTH, MODE_STATIC, index_bits, pallet_layout
 from dstripes.sim.errors import ConfigError
 
 from .engine import Harness, Property
@@ -88,7 +88,11 @@ class DetectorHarness(wiring.Component):
         self._trailing = bool(trailing)
         groups = columns // group
         super().__init__({
-            **detector_inputs(lanes, columns, act_bits),
+            "pallet": In(pallet_layout(lanes, columns, act_bits)),
+            "msb": In(range(act_bits)),
+            "lsb": In(range(act_bits)),
+            "signed": In(1),
+            "mode": In(2),
             "dut": Out(group_detection_layout(act_bits, groups)),
             "ref": Out(group_detection_layout(act_bits, groups)),
             "dut_cycles": Out(range(act_bits + 1)),
