@@ -7,6 +7,8 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
+import dstripes.sim
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -33,7 +35,5 @@ def generator_sources() -> list[Path]:
     """The source files the generated Verilog depends on: every module of ``dstripes.hw`` and of
     the model core ``dstripes.sim`` (the configuration and the schemes the generator reads).
     Caches of generated Verilog are keyed by their contents (:func:`dstripes.tb.host.verilog.cached_verilog`)."""
-    import dstripes.sim
-
     here = Path(__file__).resolve().parent
     return sorted(here.glob("*.py")) + sorted(Path(dstripes.sim.__file__).resolve().parent.glob("*.py"))

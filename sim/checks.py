@@ -7,8 +7,8 @@ import numpy as np
 from .errors import ConfigError
 
 
-def check_integer(what: str, value, minimum: int = 1, *, numpy: bool = False) -> int:
-    """Return ``value`` if it is an integer of at least ``minimum`` (``0`` or ``1``).
+def check_integer(what: str, value, minimum: int = 1, maximum: int | None = None, *, numpy: bool = False) -> int:
+    """Return ``value`` if it is an integer in ``[minimum, maximum]``.
 
     Parameters
     ----------
@@ -18,6 +18,8 @@ def check_integer(what: str, value, minimum: int = 1, *, numpy: bool = False) ->
         The value; ``bool`` is never an integer here.
     minimum : int
         ``1``: "must be a positive integer"; ``0``: "must be a non-negative integer".
+    maximum : int, optional
+        With it: "must be between MINIMUM and MAXIMUM".
     numpy : bool
         Accept numpy integers too (values read from arrays).
 
@@ -27,9 +29,14 @@ def check_integer(what: str, value, minimum: int = 1, *, numpy: bool = False) ->
         Naming ``what`` and ``value``.
     """
     types = (int, np.integer) if numpy else int
-    if isinstance(value, bool) or not isinstance(value, types) or value < minimum:
-        kind = "positive" if minimum > 0 else "non-negative"
-        raise ConfigError(f"{what} must be a {kind} integer, not {value!r}")
+    if (isinstance(value, bool) or not isinstance(value, types) or value < minimum
+            or (maximum is not None and value > maximum)):
+        if maximum is not None:
+            bound = f"between {minimum} and {maximum}"
+        else:
+            bound = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum,
+                                                                             f"an integer of at least {minimum}")
+        raise ConfigError(f"{what} must be {bound}, not {value!r}")
     return value
 
 

@@ -160,12 +160,13 @@ def parse_sweep(items) -> Sweep:
 
 
 def _build(name: str, config: TileConfig, built: set) -> TileDesign:
-    """The design of kind ``name`` for a sweep point, built once (no elaboration), so that a value
-    the generator rejects fails here, before any work."""
+    """The design of kind ``name`` for a sweep point, described once (its manifest: signature and
+    latency, no component built), so that a value the generator rejects fails here, before any
+    work."""
     try:
         design = TileDesign.of(name, config)
         if design not in built:   # the reference tiles are shared by many points
-            design.component
+            design.manifest
             built.add(design)
     except ConfigError:
         raise

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from amaranth._unused import MustUse
+from amaranth.hdl import Fragment
 
 from dstripes.hw import TileDesign, kind
 from dstripes.hw.run_ahead import RunAheadTile
@@ -207,8 +209,9 @@ def test_run_ahead_zero_is_the_lock_step_tile():
     """R = 0 builds the lock-step tile itself; R >= 1 the run-ahead tile, same ports and latency."""
     lock = TileDesign.of("dstripes", TileConfig(**SMALL))
     ahead = TileDesign.of("dstripes", TileConfig(**SMALL, run_ahead=1))
-    assert isinstance(lock.component, SerialTile) and isinstance(ahead.component, RunAheadTile)
-    assert ahead.component.signature.members.keys() == lock.component.signature.members.keys()
+    # known from the tile classes, no tile built
+    assert lock.tile_class is SerialTile and ahead.tile_class is RunAheadTile
+    assert ahead.manifest.ports == lock.manifest.ports
     assert ahead.latency == lock.latency == 4
     # the weight selection is irrelevant in lock-step: the same tile whatever it says
     assert kind("dstripes").own(TileConfig(**SMALL, weight_select="sip")) == TileConfig(**SMALL)
@@ -263,3 +266,56 @@ def test_run_ahead_is_faster_and_overhead_is_a_constant():
     lrun = make_run(lock, "dstripes", TileConfig(**SMALL), acts, weights, layer, window, "leading")
     [(_, lcycles)] = run_tile(lock, [lrun])
     assert cycles < lcycles and lcycles - cycles == run_cycles(bits, run_ahead=0) - run_cycles(bits, run_ahead=2)
+
+
+#: One design of each tile class and weight selection, small.
+DESIGNS = [("dadn", {}), ("stripes", {}), ("dstripes", {"trim": "both", "group": 2}),
+           ("dstripes", {"run_ahead": 2, "group": 2}), ("dstripes", {"run_ahead": 1, "weight_select": "sip"})]
+
+
+@pytest.mark.parametrize("name,extra", DESIGNS)
+def test_a_design_is_described_without_building_hardware(monkeypatch, name, extra):
+    """Latency, manifest, payload widths and the block list come from the tile's class: no
+    Elaboratable is made until a block's component is asked for (to be emitted)."""
+    made = []
+    new = MustUse.__new__
+
+    def counting(cls, *args, **kwargs):
+        made.append(cls.__name__)
+        return new(cls, *args, **kwargs)
+
+    monkeypatch.setattr(MustUse, "__new__", staticmethod(counting))
+    design = TileDesign.of(name, TileConfig(**SMALL, **extra))
+    assert design.latency == design.tile_class.LATENCY
+    man = design.manifest
+    assert {p: man.ports[f"{p}__payload"]["width"] for p in ("act", "weight", "result")} == \
+        design.kind.payload_bits(design.config)
+    blocks = design.synth_blocks()
+    assert all(b.count == len(b.instances) >= 1 for b in blocks)
+    assert made == []
+
+
+@pytest.mark.parametrize("name,extra", DESIGNS)
+def test_synth_blocks_are_the_elaborated_sub_blocks(name, extra):
+    """Each listed block is, at each of its instance paths in the elaborated tile, a component
+    of the same class and signature as its own instance; the counted blocks are every direct
+    submodule of the tile (so the tile's top level is the glue between them)."""
+    design = TileDesign.of(name, TileConfig(**SMALL, **extra))
+    found = {}
+
+    def walk(fragment, prefix):
+        for sub, sub_name, _ in fragment.subfragments:
+            path = f"{prefix}{sub_name}"
+            found[path] = sub.origins[0]
+            walk(sub, f"{path}.")
+
+    walk(Fragment.get(design.component, None), "")
+    blocks = design.synth_blocks()
+    for b in blocks:
+        own = b.component
+        Fragment.get(own, None)  # the listed instance elaborates on its own (as synthesis emits it)
+        for path in b.instances:
+            assert type(found[path]) is type(own) and found[path].signature == own.signature, (b.name, path)
+    direct = {p for p in found if "." not in p}
+    assert direct == {i for b in blocks if b.part_of is None for i in b.instances}
+    assert {b.name for b in blocks if b.part_of} == ({"detector"} if name == "dstripes" else set())

@@ -44,7 +44,7 @@ from amaranth.hdl import (Cat, ClockDomain, ClockSignal, Const, DomainRenamer, I
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.hw.params import check_int
+from dstripes.sim.checks import check_integer
 
 from ..memfile import COUNT, FILES, LINE_BITS, LOG_FIELDS, MemoryMap, lane_bits, parts
 
@@ -58,7 +58,7 @@ SALT = (0x9E3779B9, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F)
 
 
 def _log2(name: str, depth: int, minimum: int) -> int:
-    check_int(name, depth, minimum)
+    check_integer(name, depth, minimum)
     if depth & (depth - 1):
         raise ValueError(f"{name} must be a power of two, not {depth}")
     return depth.bit_length() - 1
