@@ -83,7 +83,7 @@ def harness_verilog(tile: TileDesign, build_root: str | os.PathLike | None = Non
                          {"scheme": tile.name, "tile": tile.manifest.parameters, "harness": d},
                          public="ports", models=MODELS.read_text(),
                          sources=generator_sources() + list(HARNESS_SOURCES), build_root=build_root)
-    return HarnessVerilog(dut, memory_map(tile.component.signature, **d), stream_payloads(tile.component))
+    return HarnessVerilog(dut, memory_map(tile.signature, **d), stream_payloads(tile))  # no tile built
 
 
 def batches(runs: Sequence[TileRun], depths) -> list[range]:

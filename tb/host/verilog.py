@@ -186,7 +186,8 @@ def describe(shape) -> dict:
 
 def stream_payloads(component: Any) -> dict[str, dict]:
     """``{port: description}`` (:func:`describe`) of every ``lib.stream`` port of a
-    ``wiring.Component``; ports that are not streams are left out."""
+    ``wiring.Component`` (or of anything with its ``signature``, e.g. a
+    :class:`~dstripes.hw.design.TileDesign`); ports that are not streams are left out."""
     out = {}
     for name, member in component.signature.members.items():
         if member.is_signature and isinstance(member.signature, stream.Signature):
