@@ -34,8 +34,7 @@ def check_integer(what: str, value, minimum: int = 1, maximum: int | None = None
         if maximum is not None:
             bound = f"between {minimum} and {maximum}"
         else:
-            bound = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum,
-                                                                             f"an integer of at least {minimum}")
+            bound = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"at least {minimum}")
         raise ConfigError(f"{what} must be {bound}, not {value!r}")
     return value
 

@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """``dstripes synth`` (scripts/cmd_synth.py): JSON and table output, and one-line errors."""
 from __future__ import annotations
 

@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """Energy per cycle from measured activity (synth/activity.py, synth/energy.py) on a tiny tile,
 and ``dstripes evaluate --energy``."""
 from __future__ import annotations

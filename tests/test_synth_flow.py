@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """The per-block yosys flow (synth/flow.py, synth/recipe.py, synth/reports.py, tb/tools.py) on
 small components defined here, independent of the accelerator RTL."""
 from __future__ import annotations

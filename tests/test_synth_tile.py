@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """Tile-level synthesis (synth/tile.py) and performance per area (synth/perf_area.py).
 
 Block lists come from small components defined here, and — once the RTL generator provides
