@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from .checks import check_integer
+from .config import check_width
 from .errors import ConfigError
 from .limits import check_memory
 from .precision import msb as _msb, lsb as _lsb
@@ -227,8 +228,7 @@ def weight_codes(weights: np.ndarray, bits: int = 16) -> tuple[np.ndarray, float
     ``scale = 2**(ceil(log2 max|w|) - (bits - 1))``, codes ``round(w / scale)`` saturated to the
     code range (the largest magnitude may round up by one step). Returns ``(codes int64, scale)``;
     an all-zero tensor has scale 1."""
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 32:
-        raise ConfigError(f"weight width must be between 2 and 32 bits, not {bits!r}")
+    check_width("weight_bits", bits)
     w = np.asarray(weights, dtype=np.float64)
     if not np.isfinite(w).all():
         raise ConfigError("weights must be finite numbers")

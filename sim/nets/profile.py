@@ -88,6 +88,7 @@ import time
 import numpy as np
 
 from ..files import write_atomic
+from ..config import check_width
 from ..errors import ConfigError
 from ..fixed import Window
 from ..frozen import FrozenMap
@@ -459,8 +460,7 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
 
     t0 = time.time()
     targets = sorted({check_target(t) for t in targets}, key=lambda t: -float(t))  # strict first
-    if not isinstance(act_bits, int) or isinstance(act_bits, bool) or not 2 <= act_bits <= 32:
-        raise ConfigError(f"act_bits must be an integer between 2 and 32, not {act_bits!r}")
+    check_width("act_bits", act_bits)
     photos = as_photos(images)
     if not photos:
         raise ConfigError("profiling needs at least one image")

@@ -39,7 +39,7 @@ from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.detector import PrecisionDetector, group_detection_layout
 from dstripes.hw.params import MODE_BOTH, MODE_STATIC, index_bits
-from dstripes.sim.errors import ConfigError
+from dstripes.sim.config import check_group
 
 from .common import MODE_NAMES, all_of, any_of, field, signed_value
 from .engine import Harness, Property
@@ -214,8 +214,7 @@ class DetectorProof(Harness):
         self.lanes, self.columns, self.act_bits, self.group = lanes, columns, act_bits, group
         self.trailing = bool(trailing)
         self.detector = detector
-        if columns % group:
-            raise ConfigError(f"group size {group} does not divide columns {columns}")
+        check_group(group, columns)
 
     def label(self) -> str:
         return (f"L={self.lanes} Nc={self.columns} A={self.act_bits} G={self.group} "

@@ -269,10 +269,7 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
         if l.steps(config.lanes) > bricks:
             raise ConfigError(f"layer {l.name} has {l.steps(config.lanes)} steps per window-set, more than the "
                               f"{bricks} weight bricks the verification harness holds")
-        lp = profile.layer(l.name)
-        if lp.msb + 1 > config.act_bits:
-            raise ConfigError(f"layer {l.name}: profiled window [{lp.msb}:{lp.lsb}] needs {lp.msb + 1}-bit "
-                              f"activations, more than act_bits {config.act_bits}")
+        profile.layer(l.name).check_fits(config.act_bits)
     seconds = {}
     if scheduler is None:
         # one generation and one build for all local workers (they reuse it from the cache)
