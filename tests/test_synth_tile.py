@@ -1,3 +1,5 @@
+# amaranth: UnusedElaboratable=no
+# (the bad-block tests make toy components that the synthesis refuses before it elaborates them)
 """Tile-level synthesis (synth/tile.py) and performance per area (synth/perf_area.py).
 
 Block lists come from small components defined here, and — once the RTL generator provides
