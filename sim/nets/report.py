@@ -15,8 +15,7 @@ import io
 import json
 import os
 
-import numpy as np
-
+from ..cycles import ratio
 from ..files import write_atomic
 from ..schemes import DADN, DSTRIPES, STRIPES
 from ..table import md_table
@@ -29,9 +28,11 @@ LAYER_HEADERS = ["layer", "shape", "p", "mean det.", "DaDN cycles", "STR/DaDN", 
 
 
 def mean_bits(hist) -> float:
-    """Mean detected precision of a group-precision histogram."""
-    h = np.asarray(hist, dtype=np.float64)
-    return float((np.arange(len(h)) * h).sum() / h.sum()) if h.sum() else 0.0
+    """Mean detected precision of a group-precision histogram (exact integer sums, one division:
+    the counts may be far beyond ``2**53``)."""
+    h = [int(x) for x in hist]
+    n = sum(h)
+    return sum(b * x for b, x in enumerate(h)) / n if n else 0.0
 
 
 def _both_keys(ev):
@@ -52,10 +53,11 @@ def layer_rows(ev) -> list:
                      ev.layers(bn)[i].speedup(STRIPES.name, DSTRIPES.name),
                      lc.speedup(DADN.name, "ideal"), lc.speedup(DADN.name, "pragmatic")])
     t = ev.totals()
-    rows.append(["total", f"{len(ev.layers())} layers", "", "", int(t[DADN.name]), t[DADN.name] / t[STRIPES.name],
-                 t[DADN.name] / t[DSTRIPES.name], t[STRIPES.name] / t[DSTRIPES.name],
-                 t[STRIPES.name] / t[variant_name(b1)], t[STRIPES.name] / t[variant_name(bn)],
-                 t[DADN.name] / t["ideal"], t[DADN.name] / t["pragmatic"]])
+    rows.append(["total", f"{len(ev.layers())} layers", "", "", int(t[DADN.name]),
+                 t.speedup(DADN.name, STRIPES.name), t.speedup(DADN.name, DSTRIPES.name),
+                 t.speedup(STRIPES.name, DSTRIPES.name), t.speedup(STRIPES.name, variant_name(b1)),
+                 t.speedup(STRIPES.name, variant_name(bn)), t.speedup(DADN.name, "ideal"),
+                 t.speedup(DADN.name, "pragmatic")])
     return rows
 
 
@@ -69,7 +71,7 @@ def scheme_rows(ev, conv_only: bool = False) -> list:
         rows.append([f"{label} ({cfg.trim}, G={cfg.group})",
                      t[DSTRIPES.name] if key == DSTRIPES.name else t[variant_name(key)]])
     rows += [["per-value ideal (bound)", t["ideal"]], ["Pragmatic-style (bound)", t["pragmatic"]]]
-    return [[n, int(round(c)), t[DADN.name] / c, t[STRIPES.name] / c] for n, c in rows]
+    return [[n, round(c), ratio(t[DADN.name], c), ratio(t[STRIPES.name], c)] for n, c in rows]
 
 
 def heldout_text(p) -> str:
