@@ -124,6 +124,11 @@ class LayerCycles:
     def windows(self) -> int:
         return self.layer.windows * self.images
 
+    @property
+    def mean_bits(self) -> float:
+        """Mean detected group precision of :attr:`hist` (:func:`mean_bits`)."""
+        return mean_bits(self.hist)
+
     def speedup(self, over: str, of: str) -> float:
         """How many times fewer cycles ``of`` takes than ``over`` (:meth:`Cycles.speedup`)."""
         return self.cycles.speedup(over, of)
@@ -147,6 +152,14 @@ class LayerCycles:
             "speedup": c.speedups().as_dict(),
             "group_precision_hist": [int(x) for x in self.hist],
         }
+
+
+def mean_bits(hist) -> float:
+    """Mean of a group-precision histogram (entry ``b``: how many groups detected ``b`` bits),
+    from exact integer sums and one division: the counts may be far beyond ``2**53``."""
+    h = [int(x) for x in hist]
+    n = sum(h)
+    return sum(b * x for b, x in enumerate(h)) / n if n else 0.0
 
 
 def exact_counts(values) -> np.ndarray:

@@ -20,12 +20,12 @@ import pytest
 
 from dstripes.scripts.cli import main
 from dstripes.sim.config import TileConfig, accumulator_bits
-from dstripes.sim.cycles import Cycles, LayerCycles, NetworkCycles, dadn_closed, layer_cycles, ratio, stripes_closed
+from dstripes.sim.cycles import (Cycles, LayerCycles, NetworkCycles, dadn_closed, layer_cycles, mean_bits, ratio,
+                                 stripes_closed)
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 from dstripes.sim.limits import MAX_LAYER_DIM
-from dstripes.sim.nets.report import mean_bits
 from dstripes.sim.table import layer_table
 
 HUGE_K = [2 ** 60 + 1, 10 ** 25, 2 ** 64 + 3, 3 ** 55]

@@ -27,14 +27,6 @@ LAYER_HEADERS = ["layer", "shape", "p", "mean det.", "DaDN cycles", "STR/DaDN", 
                  "DStr/STR", "L+T G=1/STR", "L+T G=N/STR", "ideal/DaDN", "PRA/DaDN"]
 
 
-def mean_bits(hist) -> float:
-    """Mean detected precision of a group-precision histogram (exact integer sums, one division:
-    the counts may be far beyond ``2**53``)."""
-    h = [int(x) for x in hist]
-    n = sum(h)
-    return sum(b * x for b, x in enumerate(h)) / n if n else 0.0
-
-
 def _both_keys(ev):
     both = [k for k in ev.keys if k.startswith("both-g")]
     return both[0], both[-1]
@@ -46,7 +38,7 @@ def layer_rows(ev) -> list:
     rows = []
     for i, lc in enumerate(ev.layers()):
         c = lc.cycles
-        rows.append([lc.name, lc.layer.describe(), lc.window.bits, round(mean_bits(lc.hist), 2),
+        rows.append([lc.name, lc.layer.describe(), lc.window.bits, round(lc.mean_bits, 2),
                      int(c[DADN.name]), lc.speedup(DADN.name, STRIPES.name), lc.speedup(DADN.name, DSTRIPES.name),
                      lc.speedup(STRIPES.name, DSTRIPES.name),
                      ev.layers(b1)[i].speedup(STRIPES.name, DSTRIPES.name),
@@ -142,7 +134,7 @@ def layers_csv_rows(ev) -> list:
         for key in ev.keys:
             v = ev.layers(key)[i]
             row[key.replace("-", "_")] = int(v.cycles[DSTRIPES.name])
-            row[f"{key.replace('-', '_')}_mean_bits"] = round(mean_bits(v.hist), 4)
+            row[f"{key.replace('-', '_')}_mean_bits"] = round(v.mean_bits, 4)
         row["ideal"] = round(float(lc.cycles["ideal"]), 2)
         row["pragmatic"] = int(lc.cycles["pragmatic"])
         rows.append(row)
