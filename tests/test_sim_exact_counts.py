@@ -200,3 +200,42 @@ def test_the_limit_through_the_python_api():
         kwargs[field] = MAX_LAYER_DIM + 1
         with pytest.raises(ConfigError, match=r"is beyond the largest supported \d+ \(2\*\*100\)"):
             Layer(**kwargs)
+
+
+# ------------------------------------------------------------------------- results beyond int64
+
+def test_results_beyond_int64_are_exact():
+    """32-bit codes and weights over a 144-product reduction: sums beyond int64 come back as
+    exact Python integers (they used to wrap around), equal to a plain-integer computation;
+    results that fit stay int64."""
+    from dstripes.sim.functional import conv_int, window_set_results
+
+    rng = np.random.default_rng(5)
+    layer = Layer(16, 4, 4, 2, 3, 3, 1, 1, 1, 1)
+    acts = rng.integers(2 ** 30, 2 ** 31, (16, 4, 4))
+    weights = rng.integers(-2 ** 31, -2 ** 30, (2, 16, 3, 3))
+    got = conv_int(acts, weights, layer)
+    padded = np.pad(acts, ((0, 0), (1, 1), (1, 1)))
+    for k in range(2):
+        for y in range(4):
+            for x in range(4):
+                want = sum(int(padded[c, y + i, x + j]) * int(weights[k, c, i, j])
+                           for c in range(16) for i in range(3) for j in range(3))
+                assert got[k, y, x] == want and type(got[k, y, x]) is int
+    assert min(int(v) for v in got.ravel()) < -(1 << 63)  # really beyond int64
+    tile = window_set_results(acts, weights, layer, 4, 4, 2)  # (4 window-sets, 4 columns, 2 rows)
+    assert [int(v) for v in tile.reshape(-1, 2).T.ravel()] == [int(v) for v in got.reshape(2, -1).ravel()]
+    assert conv_int(acts >> 16, weights >> 16, layer).dtype == np.int64
+
+
+def test_simulate_refuses_results_beyond_int64_in_one_line(capsys, npy):
+    """The testbenches carry expected results as int64: such a run is refused before anything
+    is built, naming the bound (it used to fail with false mismatches)."""
+    rng = np.random.default_rng(5)
+    rc = main(["simulate", "--sim", "icarus", "--scheme", "dadn", "--act-bits", "32", "--weight-bits", "32",
+               "--lanes", "4", "--rows", "2", "--window", "30", "--layer", "k=2,kh=3,pad=1",
+               "--acts", npy(rng.integers(2 ** 30, 2 ** 31, (16, 4, 4)), "a.npy"),
+               "--weights", npy(rng.integers(-2 ** 31, -2 ** 30, (2, 16, 3, 3)), "w.npy")])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("dstripes: error: results of this layer may reach ") and "64-bit integers" in err

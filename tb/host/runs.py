@@ -19,7 +19,7 @@ from dstripes.hw.design import TileDesign
 from dstripes.hw.params import COUNT_BITS, MODE_CODES
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
-from dstripes.sim.functional import results_from_pallets
+from dstripes.sim.functional import INT64_MAX, result_bound, results_from_pallets
 from dstripes.sim.layer import Layer
 from dstripes.sim.limits import check_memory
 from dstripes.sim.pallets import pallets, weight_bricks
@@ -119,6 +119,11 @@ def check_run(tile: TileDesign, layer: Layer, window: Window, acts: np.ndarray,
     want = (layer.k, layer.cg, layer.kh, layer.kw)
     if w.shape != want and w.size != layer.k * layer.cg * layer.kh * layer.kw:
         raise ConfigError(f"weights have shape {w.shape}, the layer needs {want}")
+    bound = result_bound(a, w, layer.reduction)
+    if bound > INT64_MAX:  # the model is exact beyond; the testbenches' expected results are int64
+        raise ConfigError(f"results of this layer may reach {bound:,} (largest code x largest weight x "
+                          f"{layer.reduction} products), beyond the 64-bit integers the testbenches carry "
+                          f"expected results in; use narrower codes or weights")
     if not isinstance(conv_group, (int, np.integer)) or isinstance(conv_group, bool) or \
             not 0 <= conv_group < layer.conv_groups:
         raise ConfigError(f"convolution group {conv_group!r} is outside the layer's "
