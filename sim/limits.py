@@ -16,6 +16,10 @@ the value and the limit, not after minutes of work or with a ``MemoryError`` tra
   JSON value stay finite. A dimension the model indexes arrays with (channels, height, width,
   kernel, padding) is limited further by memory (:func:`check_memory`) and the accumulators
   (``max_reduction``); the number of filters is not.
+* :func:`check_memory` compares an estimate of what a step is about to allocate with the memory
+  the machine has available (``MemAvailable`` of ``/proc/meminfo``; elsewhere the physical
+  memory). ``$DSTRIPES_MEMORY_LIMIT`` (bytes, or with a ``K``/``M``/``G`` suffix) sets a lower
+  limit, e.g. for a process sharing a machine.
 """
 from __future__ import annotations
 
