@@ -112,7 +112,8 @@ def run(args) -> int:
         ["Stripes, model", model[STRIPES.name], f"x{speed[STRIPES.name]:.2f}"],
         ["bit-parallel (DaDN), model", model[DADN.name], f"x{speed[DADN.name]:.2f}"],
     ], title=f"2. Generated tile ({shape}) on one tile, {what}:"))
-    print(f"\n   Checked on {args.sim} ({bench}): {sim.results_checked:,} results bit-exact; each of the "
+    print(f"\n   Checked on {args.sim} ({bench}): {sim.results_checked:,} results of the layer bit-exact (each real "
+          f"output once, in {sim.result_transfers:,} result transfers of {cfg.columns} x {cfg.rows}); each of the "
           f"{len(runs)} runs' cycle count equal to the model's RTL-exact count (ideal + the tile's latency of "
           f"{sim.latency}); {sim.cycles_per_second:,.0f} simulated cycles/s"
           + (f"; model built in {sim.build_seconds:.0f} s." if sim.build_seconds else "."))

@@ -71,7 +71,9 @@ def run(args) -> int:
         ["cycles (RTL counter)", sim.cycles_rtl],
         ["cycles (model, RTL-exact)", sim.cycles_model],
         ["ideal + latency", f"{sim.ideal:,} + {sim.latency}"],
-        ["results checked", sim.results_checked],
+        ["results checked (the layer's real outputs)", sim.results_checked],
+        [f"result transfers ({tile.scheme.columns(tile.config)} x {tile.config.rows} results, padding included)",
+         sim.result_transfers],
         ["simulated cycles / s", f"{sim.cycles_per_second:,.0f}"],
         ["wall time (generate, build, run)", f"{res.wall_seconds:.1f} s"
          + (f" (build {sim.build_seconds:.0f} s)" if sim.build_seconds else "")],

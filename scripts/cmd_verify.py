@@ -42,7 +42,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dstripes.sim.nets.profile import profile_network
-    from dstripes.tb.host.verify import LAYER_HEADERS, layer_rows, verify_network, write_reports
+    from dstripes.tb.host.verify import COUNTS_NOTE, LAYER_HEADERS, layer_rows, verify_network, write_reports
 
     from .cluster import dask_client_for
     from .networks import load, network_names
@@ -81,14 +81,17 @@ def run(args) -> int:
         return 0 if v.passed else 1
     t = v.total()
     rows = layer_rows(v) + [["total", "", t.runs, t.cycles_rtl, t.cycles_model, t.cycles_ideal,
-                             t.results_checked, t.mismatches, f"{t.wall_seconds:.1f}", f"{t.cycles_per_second:,.0f}"]]
+                             t.results_checked, t.result_transfers, t.mismatches, f"{t.wall_seconds:.1f}",
+                             f"{t.cycles_per_second:,.0f}"]]
     print(render(LAYER_HEADERS, rows,
                  title=f"{v.network} on the {tile.title} tile ({args.sim}, fast path), {len(v.images)} photo(s), "
                        f"{v.filter_sets} filter-set(s)"))
     if v.skipped:
         print(f"\nnot run (fully-connected): {', '.join(v.skipped)}")
-    print(f"\nchecked: every result bit-exact ({t.results_checked:,} results), every run's cycle count equal "
-          f"to the model's RTL-exact count and to the harness's own count ({t.runs} runs)")
+    print(f"\n{COUNTS_NOTE}")
+    print(f"\nchecked: every result bit-exact ({t.results_checked:,} results of the layers, in "
+          f"{t.result_transfers:,} result transfers), every run's cycle count equal to the model's RTL-exact "
+          f"count and to the harness's own count ({t.runs} runs)")
     first = v.first_failure
     print("\nCHECK PASSED" if v.passed else f"\nCHECK FAILED at layer {first.name}: {first.failure}"
           + (f"\nfirst mismatch: {first.first_mismatch}" if first.first_mismatch else "")

@@ -12,11 +12,10 @@ their own parameters, both call it.
 from __future__ import annotations
 
 from dataclasses import dataclass, asdict
-import math
 
 from .checks import check_choice, check_integer
 from .errors import ConfigError
-from .limits import MAX_TILE_DIM
+from .limits import MAX_TILE_DIM, check_limit
 
 #: Largest ``max_reduction``: the accumulators of the widest configuration (32-bit activations
 #: and weights) then stay within 96 bits, and every exact result within int64 for 16-bit codes.
@@ -37,10 +36,7 @@ MIN_BITS, MAX_BITS = 2, 32
 def check_dimension(name: str, value) -> int:
     """A tile dimension (``lanes``, ``columns``, ``rows``, ``tiles``): a positive integer of at
     most :data:`~dstripes.sim.limits.MAX_TILE_DIM`."""
-    check_integer(name, value)
-    if value > MAX_TILE_DIM:
-        raise ConfigError(f"{name} {value} is beyond the largest supported {MAX_TILE_DIM}")
-    return value
+    return check_limit(name, check_integer(name, value), MAX_TILE_DIM)
 
 
 def check_width(name: str, value) -> int:
@@ -61,9 +57,9 @@ def accumulator_bits(act_bits: int, weight_bits: int, max_reduction: int) -> int
 
     Each product of an ``act_bits`` activation (signed or unsigned) and a ``weight_bits``
     signed weight fits in ``act_bits + weight_bits`` signed bits; a sum of ``n`` of them needs
-    ``ceil(log2(n))`` more.
+    ``ceil(log2(n))`` more (``(n - 1).bit_length()``, exact for any integer ``n >= 1``).
     """
-    return act_bits + weight_bits + max(0, math.ceil(math.log2(max_reduction)))
+    return act_bits + weight_bits + (max_reduction - 1).bit_length()
 
 
 @dataclass(frozen=True)
@@ -118,10 +114,7 @@ class TileConfig:
         check_choice("trim", self.trim, TRIMS)
         check_integer("run_ahead", self.run_ahead, 0)
         check_choice("weight_select", self.weight_select, WEIGHT_SELECTS)
-        check_integer("max_reduction", self.max_reduction)
-        if self.max_reduction > MAX_REDUCTION:
-            raise ConfigError(f"max_reduction {self.max_reduction} is beyond the largest supported "
-                              f"{MAX_REDUCTION} (2**32)")
+        check_limit("max_reduction", check_integer("max_reduction", self.max_reduction), MAX_REDUCTION, "2**32")
 
     @property
     def precision_groups(self) -> int:

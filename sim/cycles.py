@@ -17,10 +17,19 @@ filter-set.
   (``precision.value_bits``), perfectly balanced over ``L * Nc`` lanes: ``sum / (L * Nc)``.
 * **Pragmatic-style** count: a step costs ``max(1, most non-zero bits of any activation of
   the pallet)`` (lanes and columns synchronised per pallet, as the bit-serial units are).
+
+**Exact counts.** Every count is an exact Python integer, whatever its size: the closed forms
+and the layer's shapes use integer arithmetic only (:func:`~.layer.ceil_div`), the per-input
+sums are Python integers, and the only numpy reductions are those of one input's pass (bounded
+by the memory that pass may use, :func:`~.tile_run.check_pass_memory`, far below ``2**63``).
+The per-value ideal is a fraction: it is kept exact (:class:`fractions.Fraction`) and becomes a
+float only at the JSON edge; speedups are floats, each the correctly rounded quotient of two
+exact counts.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -42,8 +51,9 @@ RATIOS = ((_D, _S), (_D, _DS), (_S, _DS), (_D, "ideal"), (_D, "pragmatic"))
 
 
 def ratio(slower, faster) -> float:
-    """``slower / faster`` cycles (infinite when ``faster`` took none)."""
-    return float(slower / faster) if faster else float("inf")
+    """``slower / faster`` cycles (infinite when ``faster`` took none): the correctly rounded
+    quotient of two exact counts (integers or the ideal's fraction), however large they are."""
+    return float(Fraction(slower) / Fraction(faster)) if faster else float("inf")
 
 
 class Speedups(FrozenMap[str, float]):
@@ -51,10 +61,10 @@ class Speedups(FrozenMap[str, float]):
     Dynamic Stripes variants): how many times fewer cycles one count takes than another."""
 
 
-class Cycles(FrozenMap[str, "int | float"]):
-    """Cycles by scheme and bound (:data:`SCHEME_NAMES`): ``ideal`` is a float, the others are
-    integers. An evaluation's totals add ``dstripes_<variant>``, one per Dynamic Stripes
-    variant."""
+class Cycles(FrozenMap[str, "int | Fraction"]):
+    """Cycles by scheme and bound (:data:`SCHEME_NAMES`): exact Python integers, and ``ideal``
+    an exact :class:`~fractions.Fraction` (a float once read back from JSON). An evaluation's
+    totals add ``dstripes_<variant>``, one per Dynamic Stripes variant."""
 
     def speedup(self, over: str, of: str) -> float:
         """How many times fewer cycles ``of`` takes than ``over``."""
@@ -71,6 +81,7 @@ class Cycles(FrozenMap[str, "int | float"]):
         return cls((k, sum(c[k] for c in counts)) for k in counts[0])
 
     def as_dict(self) -> dict:
+        """JSON: every count an exact integer; ``ideal`` the float nearest to its fraction."""
         return {k: float(v) if k == "ideal" else int(v) for k, v in self.items()}
 
 
@@ -85,7 +96,8 @@ class LayerCycles:
     images : int
         Inputs counted.
     cycles : Cycles
-        ``dadn``, ``stripes``, ``dstripes`` (ints), ``ideal`` (float), ``pragmatic`` (int).
+        ``dadn``, ``stripes``, ``dstripes``, ``pragmatic`` (exact ints), ``ideal`` (exact
+        :class:`~fractions.Fraction`).
     hist : ndarray
         How many (group, step) pairs detected ``b`` bits, ``b = 0 .. p_L`` (int64; exact Python
         integers in an object array when a huge layer's counts do not fit 64 bits).
@@ -112,6 +124,11 @@ class LayerCycles:
     def windows(self) -> int:
         return self.layer.windows * self.images
 
+    @property
+    def mean_bits(self) -> float:
+        """Mean detected group precision of :attr:`hist` (:func:`mean_bits`)."""
+        return mean_bits(self.hist)
+
     def speedup(self, over: str, of: str) -> float:
         """How many times fewer cycles ``of`` takes than ``over`` (:meth:`Cycles.speedup`)."""
         return self.cycles.speedup(over, of)
@@ -137,6 +154,14 @@ class LayerCycles:
         }
 
 
+def mean_bits(hist) -> float:
+    """Mean of a group-precision histogram (entry ``b``: how many groups detected ``b`` bits),
+    from exact integer sums and one division: the counts may be far beyond ``2**53``."""
+    h = [int(x) for x in hist]
+    n = sum(h)
+    return sum(b * x for b, x in enumerate(h)) / n if n else 0.0
+
+
 def exact_counts(values) -> np.ndarray:
     """Counts (Python integers of any size) as an int64 array when they fit, otherwise as an
     object array of exact Python integers: reported figures never wrap around."""
@@ -146,9 +171,14 @@ def exact_counts(values) -> np.ndarray:
     return np.array(ints, dtype=object)
 
 
-def _scaled(hist: np.ndarray, factor: int) -> np.ndarray:
+def _scaled(hist, factor: int) -> np.ndarray:
     """``hist * factor`` without wrapping around (:func:`exact_counts`)."""
     return exact_counts(int(h) * factor for h in hist)
+
+
+def _added(total: list, counts: np.ndarray) -> list:
+    """``total + counts`` as exact Python integers (one pass's ``counts`` to the running sum)."""
+    return [t + c for t, c in zip(total, counts.tolist())]
 
 
 def dadn_closed(layer: Layer, config: TileConfig, images: int = 1) -> int:
@@ -192,7 +222,7 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
     n = a.shape[0]
     fsets = layer.filter_sets(config.filters_per_set)
     mode = config.trim
-    hist = np.zeros(window.bits + 1, dtype=np.int64)
+    hist = [0] * (window.bits + 1)  # exact Python integers, summed over the passes
     dst = ideal_bits = pra = 0
     for img in a:
         for first in range(0, layer.conv_groups, per_pass):
@@ -206,11 +236,11 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
                 dst += fc_cycles(bits, config.columns)
                 pra += fc_cycles(stats.essential[:, 0, 0], config.columns)
                 ideal_bits += int(stats.value_bits[:, 0, 0].sum())
-                hist += np.bincount(bits, minlength=window.bits + 1)
+                hist = _added(hist, np.bincount(bits, minlength=window.bits + 1))
                 continue
             seq = []
             for ky, kx, bits in kernel_group_bits(grid, stats, window, config, mode):
-                hist += np.bincount(bits.ravel(), minlength=window.bits + 1)
+                hist = _added(hist, np.bincount(bits.ravel(), minlength=window.bits + 1))
                 seq.append(bits)
                 ideal_bits += int(grid.at(stats.value_bits, ky, kx).sum())
                 pra += int(np.maximum(1, grid.at(stats.essential, ky, kx).max(axis=-1)).sum())
@@ -222,7 +252,7 @@ def layer_cycles(acts: np.ndarray, layer: Layer, window: Window, config: TileCon
         _D: dadn_closed(layer, config, n),
         _S: stripes_closed(layer, window, config, n),
         _DS: dst * fsets,
-        "ideal": ideal_bits / (config.lanes * config.columns) * fsets,
+        "ideal": Fraction(ideal_bits * fsets, config.lanes * config.columns),
         "pragmatic": pra * fsets,
     })
     if layer.fc:

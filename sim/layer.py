@@ -15,14 +15,36 @@ tile's *precision groups*) is mapped as ``conv_groups`` independent convolutions
 convolution group's channels form their own channel blocks (the last one padded with zero lanes)
 and its filters their own filter-sets. A depthwise layer (``conv_groups == C``) therefore uses
 one lane of each brick, on every scheme.
+
+Every size and count a layer gives (windows, steps, channel blocks, window-sets, filter-sets,
+MACs) is an exact Python integer, made with integer arithmetic only (:func:`ceil_div`, never a
+float division), so it stays exact far beyond ``2**53``. Each dimension is at most
+:data:`~dstripes.sim.limits.MAX_LAYER_DIM` (``2**100``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-import math
 
 from .checks import check_integer
 from .errors import ConfigError
+from .limits import MAX_LAYER_DIM, check_limit
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` of integers, exact for any size (a float division is not above ``2**53``).
+
+    Parameters
+    ----------
+    a : int
+        Non-negative dividend.
+    b : int
+        Positive divisor.
+
+    Returns
+    -------
+    int
+    """
+    return -(-a // b)
 
 
 def _pair(text: str, name: str) -> tuple[int, int]:
@@ -84,9 +106,10 @@ class Layer:
 
     def __post_init__(self):
         for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "conv_groups", "dy", "dx"):
-            check_integer(f"layer {f}", getattr(self, f))
+            check_limit(f"layer {f}", check_integer(f"layer {f}", getattr(self, f)), MAX_LAYER_DIM, "2**100")
         for f in ("py", "px"):
-            check_integer(f"layer padding {f}", getattr(self, f), 0)
+            check_limit(f"layer padding {f}", check_integer(f"layer padding {f}", getattr(self, f), 0),
+                        MAX_LAYER_DIM, "2**100")
         if self.c % self.conv_groups:
             raise ConfigError(f"input channels {self.c} are not divisible by groups {self.conv_groups}")
         if self.k % self.conv_groups:
@@ -223,7 +246,7 @@ class Layer:
 
     def channel_blocks(self, lanes: int) -> int:
         """Channel blocks per group ``ceil((C/groups) / L)``."""
-        return math.ceil(self.cg / lanes)
+        return ceil_div(self.cg, lanes)
 
     def steps(self, lanes: int) -> int:
         """Steps (pallets) per window-set and group ``kh * kw * ceil((C/groups)/L)``."""
@@ -231,11 +254,11 @@ class Layer:
 
     def window_sets(self, columns: int) -> int:
         """Window-sets ``ceil(windows / Nc)``."""
-        return math.ceil(self.windows / columns)
+        return ceil_div(self.windows, columns)
 
     def filter_sets(self, filters_per_set: int) -> int:
         """Filter-sets per group ``ceil((K/groups) / (Nr*T))``."""
-        return math.ceil(self.kg / filters_per_set)
+        return ceil_div(self.kg, filters_per_set)
 
     def describe(self) -> str:
         if self.fc:

@@ -6,6 +6,16 @@ the value and the limit, not after minutes of work or with a ``MemoryError`` tra
 * :data:`MAX_TILE_DIM` bounds every dimension of a :class:`~dstripes.sim.config.TileConfig`
   (lanes, columns, rows, tiles): 64 times the published 16, far beyond any tile the papers
   consider.
+* :data:`MAX_LAYER_DIM` bounds every dimension of a :class:`~dstripes.sim.layer.Layer`
+  (channels, height, width, filters, kernel, stride, padding, dilation, convolution groups):
+  ``2**100``, far beyond any layer. Every count the model makes (cycles, steps, windows, MACs,
+  histograms, totals) is an exact Python integer, however far beyond ``2**53`` or ``2**64`` it
+  grows (``K = 10**25`` filters is counted exactly); the limit keeps each count, a product of at
+  most eight dimensions, the inputs and the bits, far inside a float's range, so that every
+  speedup (a float, the correctly rounded quotient of two exact counts) and the per-value ideal's
+  JSON value stay finite. A dimension the model indexes arrays with (channels, height, width,
+  kernel, padding) is limited further by memory (:func:`check_memory`) and the accumulators
+  (``max_reduction``); the number of filters is not.
 * :func:`check_memory` compares an estimate of what a step is about to allocate with the memory
   the machine has available (``MemAvailable`` of ``/proc/meminfo``; elsewhere the physical
   memory). ``$DSTRIPES_MEMORY_LIMIT`` (bytes, or with a ``K``/``M``/``G`` suffix) sets a lower
@@ -20,10 +30,30 @@ from .errors import ConfigError
 
 #: Largest lanes, columns, rows or tiles of a configuration.
 MAX_TILE_DIM = 1024
+#: Largest dimension of a layer (``2**100``; module docstring).
+MAX_LAYER_DIM = 1 << 100
 #: Environment variable with a memory limit in bytes (``K``, ``M``, ``G`` suffixes allowed).
 MEMORY_ENV = "DSTRIPES_MEMORY_LIMIT"
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def check_limit(what: str, value: int, limit: int, spelled: str = "") -> int:
+    """Return ``value`` unless it is above ``limit``; else a :class:`ConfigError` (one wording
+    for every size limit: ``WHAT VALUE is beyond the largest supported LIMIT (SPELLED)``).
+
+    Parameters
+    ----------
+    what : str
+        How the message names the value (``"columns"``, ``"layer k"``).
+    value, limit : int
+    spelled : str
+        The limit as a formula (``"2**32"``), added in parentheses.
+    """
+    if value > limit:
+        raise ConfigError(f"{what} {value} is beyond the largest supported {limit}"
+                          + (f" ({spelled})" if spelled else ""))
+    return value
 
 
 def _parse_bytes(text: str) -> int:

@@ -3,9 +3,11 @@ reports."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
+from .cycles import ratio
 from .schemes import DADN, DSTRIPES, STRIPES
 
 
@@ -21,14 +23,26 @@ def render(headers: list[str], rows: list[list], title: str = "") -> str:
 
 
 def _fmt(c) -> str:
-    """Cells: yes/no, integers and floats with thousands separators (numpy scalars too)."""
+    """Cells: yes/no, integers, fractions and floats with thousands separators (numpy scalars
+    too); a fraction (the per-value ideal) exactly, to two decimals."""
     if isinstance(c, (bool, np.bool_)):
         return "yes" if c else "no"
     if isinstance(c, (float, np.floating)):
         return f"{c:,.2f}"
     if isinstance(c, (int, np.integer)):
         return f"{int(c):,}"
+    if isinstance(c, Fraction):
+        return fixed2(c, ",")
     return str(c)
+
+
+def fixed2(q: Fraction, sep: str = "") -> str:
+    """An exact fraction to two decimals, rounded half to even (``sep``: the thousands separator,
+    ``","`` or none): exact at any size, where a float would invent its low digits."""
+    hundredths = round(q * 100)
+    sign = "-" if hundredths < 0 else ""
+    whole, part = divmod(abs(hundredths), 100)
+    return f"{sign}{whole:{sep}}.{part:02d}"
 
 
 def md_table(headers: list[str], rows: list[list]) -> str:
@@ -39,6 +53,8 @@ def md_table(headers: list[str], rows: list[list]) -> str:
 
 
 def _md_cell(c) -> str:
+    if isinstance(c, Fraction):
+        return fixed2(c)
     if isinstance(c, float):
         return f"{c:.2f}" if math.isfinite(c) else str(c)
     if isinstance(c, (int, np.integer)):
@@ -51,8 +67,8 @@ def layer_table(results, title: str = "") -> str:
     if len(results) == 1:
         r = results[0]
         c = r.cycles
-        rows = [[name, int(round(c[key])) if key != "ideal" else c[key], c[DADN.name] / c[key] if c[key] else 0.0,
-                 c[STRIPES.name] / c[key] if c[key] else 0.0]
+        rows = [[name, c[key], ratio(c[DADN.name], c[key]) if c[key] else 0.0,
+                 ratio(c[STRIPES.name], c[key]) if c[key] else 0.0]
                 for name, key in (("DaDN (bit-parallel)", DADN.name), ("Stripes", STRIPES.name),
                                   (f"Dynamic Stripes ({r.config.trim}, G={r.config.group})", DSTRIPES.name),
                                   ("per-value ideal (bound)", "ideal"),
@@ -62,5 +78,6 @@ def layer_table(results, title: str = "") -> str:
     for r in results:
         c = r.cycles
         rows.append([r.name, r.window.bits, c[DADN.name], c[STRIPES.name], c[DSTRIPES.name],
-                     c[DADN.name] / c[STRIPES.name], c[DADN.name] / c[DSTRIPES.name], c[STRIPES.name] / c[DSTRIPES.name]])
+                     c.speedup(DADN.name, STRIPES.name), c.speedup(DADN.name, DSTRIPES.name),
+                     c.speedup(STRIPES.name, DSTRIPES.name)])
     return render(["layer", "p", "DaDN", "Stripes", "DStripes", "STR/DaDN", "DStr/DaDN", "DStr/STR"], rows, title)

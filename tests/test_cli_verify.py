@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -65,6 +66,10 @@ def test_a_depthwise_layer_runs_every_convolution_group(tmp_path, capsys):
     assert rc == 0, err
     (l,) = d["layers"]
     assert l["runs"] == 144 and l["mismatches"] == 0 and l["cycles_rtl"] == l["cycles_model"]
+    # the layer's outputs, 144 x Ho x Wo, each once: not the 4 rows of each group's filter-set
+    k, ho, wo = map(int, re.search(r"-> (\d+)x(\d+)x(\d+)", l["layer"]).groups())
+    assert k == 144 and l["results_checked"] == 144 * ho * wo == d["total"]["results_checked"]
+    assert l["result_transfers"] == 144 * -(-ho * wo // 4)
 
 
 def test_resnet50_stride_2_and_1x1_layers(tmp_path, capsys):

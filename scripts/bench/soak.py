@@ -50,7 +50,8 @@ def main(argv=None) -> int:
     print(f"  simulated cycles: {out['sim_cycles']:,} (model, always-ready streams: {out['cycles_model']:,})")
     print("  transfers (got / expected): "
           + ", ".join(f"{k.replace('_count', '')} {a:,}/{b:,}" for k, (a, b) in t.items()))
-    print(f"  results checked: {out['results_checked']:,}; mismatching transfers: {out['mismatches']}")
+    print(f"  results checked (the layers' real outputs): {out['results_checked']:,}; result transfers compared: "
+          f"{out['result_transfers']:,}, mismatching: {out['mismatches']}")
     for c in out["checks"]:
         print(f"  {c['name']}: {c['status']} ({c['detail']})")
     print(f"  {out['sim_cycles'] / out['sim_seconds']:,.0f} simulated cycles/s, build {out['build_seconds']:.0f} s, "

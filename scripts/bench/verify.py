@@ -63,7 +63,7 @@ def main(argv=None) -> int:
                                 "generate_and_build_seconds": round(v.seconds.get("generate_and_build", 0.0), 1),
                                 "layers": len(v.layers), "runs": tot["runs"], "cycles_rtl": tot["cycles_rtl"],
                                 "cycles_model": tot["cycles_model"], "results_checked": tot["results_checked"],
-                                "mismatches": tot["mismatches"], "sim_seconds": tot["sim_seconds"],
+                                "result_transfers": tot["result_transfers"], "mismatches": tot["mismatches"], "sim_seconds": tot["sim_seconds"],
                                 "cycles_per_second": round(tot["cycles_per_second"]),
                                 "load_at_start": round(load0, 1),
                                 "per_layer": [{k: getattr(l, k) for k in ("name", "cycles_rtl", "wall_seconds",
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
             r = out["tiles"][scheme]
             print(f"{scheme:>9}: {'PASSED' if r['passed'] else 'FAILED'} in {r['wall_seconds']:.0f} s wall "
                   f"(generation + build {r['generate_and_build_seconds']:.0f} s; load {r['load_at_start']} at start): "
-                  f"{r['layers']} layers, {r['cycles_rtl']:,} RTL cycles = model, {r['results_checked']:,} results, "
+                  f"{r['layers']} layers, {r['cycles_rtl']:,} RTL cycles = model, {r['results_checked']:,} results (in {r['result_transfers']:,} result transfers), "
                   f"{r['cycles_per_second']:,} cycles/s of simulation over {r['sim_seconds']:.0f} s on the workers",
                   flush=True)
     if args.json:

@@ -162,8 +162,9 @@ class Evaluation:
         return NetworkCycles(self.network, ls)
 
     def totals(self, conv_only: bool = False) -> Cycles:
-        """Cycles of every scheme summed over layers; variants as ``dstripes_<key>``."""
-        out = dict(self.network_cycles(DSTRIPES.name, conv_only).total().as_dict())
+        """Cycles of every scheme summed over layers (exact: integers, the ideal a fraction);
+        variants as ``dstripes_<key>``."""
+        out = dict(self.network_cycles(DSTRIPES.name, conv_only).total())
         for key in self.keys:
             if key != DSTRIPES.name:
                 out[variant_name(key)] = int(self.network_cycles(key, conv_only).total()[DSTRIPES.name])

@@ -66,11 +66,11 @@ def precision_histograms(ev, path: str, key: str = DSTRIPES.name, cols: int = 6)
     rows = math.ceil(len(layers) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 1.7 * rows), squeeze=False)
     for ax, lc in zip(axes.flat, layers):
-        h = lc.hist / max(1, lc.hist.sum())
+        total = max(1, sum(int(x) for x in lc.hist))
+        h = [int(x) / total for x in lc.hist]  # shares, each the quotient of two exact counts
         ax.bar(np.arange(len(h)), h, width=0.9, color="tab:blue")
         ax.axvline(lc.window.bits, color="tab:red", lw=1.5)
-        mean = float((np.arange(len(h)) * h).sum())
-        ax.set_title(f"{lc.name}\np={lc.window.bits}, mean {mean:.1f}", fontsize=6)
+        ax.set_title(f"{lc.name}\np={lc.window.bits}, mean {lc.mean_bits:.1f}", fontsize=6)
         ax.tick_params(labelsize=5)
         ax.set_xlim(-0.6, lc.window.bits + 0.6)
     for ax in list(axes.flat)[len(layers):]:

@@ -15,8 +15,7 @@ import io
 import json
 import os
 
-import numpy as np
-
+from ..cycles import ratio
 from ..files import write_atomic
 from ..schemes import DADN, DSTRIPES, STRIPES
 from ..table import md_table
@@ -26,12 +25,6 @@ from . import plots
 
 LAYER_HEADERS = ["layer", "shape", "p", "mean det.", "DaDN cycles", "STR/DaDN", "DStr/DaDN",
                  "DStr/STR", "L+T G=1/STR", "L+T G=N/STR", "ideal/DaDN", "PRA/DaDN"]
-
-
-def mean_bits(hist) -> float:
-    """Mean detected precision of a group-precision histogram."""
-    h = np.asarray(hist, dtype=np.float64)
-    return float((np.arange(len(h)) * h).sum() / h.sum()) if h.sum() else 0.0
 
 
 def _both_keys(ev):
@@ -45,17 +38,18 @@ def layer_rows(ev) -> list:
     rows = []
     for i, lc in enumerate(ev.layers()):
         c = lc.cycles
-        rows.append([lc.name, lc.layer.describe(), lc.window.bits, round(mean_bits(lc.hist), 2),
+        rows.append([lc.name, lc.layer.describe(), lc.window.bits, round(lc.mean_bits, 2),
                      int(c[DADN.name]), lc.speedup(DADN.name, STRIPES.name), lc.speedup(DADN.name, DSTRIPES.name),
                      lc.speedup(STRIPES.name, DSTRIPES.name),
                      ev.layers(b1)[i].speedup(STRIPES.name, DSTRIPES.name),
                      ev.layers(bn)[i].speedup(STRIPES.name, DSTRIPES.name),
                      lc.speedup(DADN.name, "ideal"), lc.speedup(DADN.name, "pragmatic")])
     t = ev.totals()
-    rows.append(["total", f"{len(ev.layers())} layers", "", "", int(t[DADN.name]), t[DADN.name] / t[STRIPES.name],
-                 t[DADN.name] / t[DSTRIPES.name], t[STRIPES.name] / t[DSTRIPES.name],
-                 t[STRIPES.name] / t[variant_name(b1)], t[STRIPES.name] / t[variant_name(bn)],
-                 t[DADN.name] / t["ideal"], t[DADN.name] / t["pragmatic"]])
+    rows.append(["total", f"{len(ev.layers())} layers", "", "", int(t[DADN.name]),
+                 t.speedup(DADN.name, STRIPES.name), t.speedup(DADN.name, DSTRIPES.name),
+                 t.speedup(STRIPES.name, DSTRIPES.name), t.speedup(STRIPES.name, variant_name(b1)),
+                 t.speedup(STRIPES.name, variant_name(bn)), t.speedup(DADN.name, "ideal"),
+                 t.speedup(DADN.name, "pragmatic")])
     return rows
 
 
@@ -69,7 +63,7 @@ def scheme_rows(ev, conv_only: bool = False) -> list:
         rows.append([f"{label} ({cfg.trim}, G={cfg.group})",
                      t[DSTRIPES.name] if key == DSTRIPES.name else t[variant_name(key)]])
     rows += [["per-value ideal (bound)", t["ideal"]], ["Pragmatic-style (bound)", t["pragmatic"]]]
-    return [[n, int(round(c)), t[DADN.name] / c, t[STRIPES.name] / c] for n, c in rows]
+    return [[n, round(c), ratio(t[DADN.name], c), ratio(t[STRIPES.name], c)] for n, c in rows]
 
 
 def heldout_text(p) -> str:
@@ -140,7 +134,7 @@ def layers_csv_rows(ev) -> list:
         for key in ev.keys:
             v = ev.layers(key)[i]
             row[key.replace("-", "_")] = int(v.cycles[DSTRIPES.name])
-            row[f"{key.replace('-', '_')}_mean_bits"] = round(mean_bits(v.hist), 4)
+            row[f"{key.replace('-', '_')}_mean_bits"] = round(v.mean_bits, 4)
         row["ideal"] = round(float(lc.cycles["ideal"]), 2)
         row["pragmatic"] = int(lc.cycles["pragmatic"])
         rows.append(row)

@@ -19,7 +19,7 @@ from dstripes.hw.design import TileDesign
 from dstripes.hw.params import COUNT_BITS, MODE_CODES
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
-from dstripes.sim.functional import results_from_pallets
+from dstripes.sim.functional import INT64_MAX, result_bound, results_from_pallets
 from dstripes.sim.layer import Layer
 from dstripes.sim.limits import check_memory
 from dstripes.sim.pallets import pallets, weight_bricks
@@ -42,9 +42,14 @@ class TileRun:
         The weight bricks of one window-set (bit-parallel: of one window), ``(steps, Nr, L)``;
         the weight stream repeats them for every window-set (:attr:`weights`).
     expected : ndarray
-        Result transfers ``(n, Nc, Nr)`` (``(n, Nr)`` on the bit-parallel tile), exact.
+        Result transfers ``(n, Nc, Nr)`` (``(n, Nr)`` on the bit-parallel tile), exact. Columns
+        past the layer's last window and rows past the filter-set's last filter are padding:
+        zero-weight filters or zero windows the tile computes too.
     cycles : int
         RTL-exact cycle count of the run with always-ready streams.
+    windows, filters : int
+        The layer's windows that exist among the run's ``n * Nc`` columns (``n`` on the
+        bit-parallel tile), and its filters that exist among the ``Nr`` rows.
     """
 
     config: dict
@@ -52,6 +57,15 @@ class TileRun:
     bricks: np.ndarray
     expected: np.ndarray
     cycles: int
+    windows: int
+    filters: int
+
+    @property
+    def outputs(self) -> int:
+        """The layer's real results in :attr:`expected`: ``windows * filters``, each a result the
+        layer has (the padding columns of a partial window-set and the padding rows of a partial
+        filter-set are not counted)."""
+        return self.windows * self.filters
 
     @property
     def weights(self) -> np.ndarray:
@@ -105,6 +119,11 @@ def check_run(tile: TileDesign, layer: Layer, window: Window, acts: np.ndarray,
     want = (layer.k, layer.cg, layer.kh, layer.kw)
     if w.shape != want and w.size != layer.k * layer.cg * layer.kh * layer.kw:
         raise ConfigError(f"weights have shape {w.shape}, the layer needs {want}")
+    bound = result_bound(a, w, layer.reduction)
+    if bound > INT64_MAX:  # the model is exact beyond; the testbenches' expected results are int64
+        raise ConfigError(f"results of this layer may reach {bound:,} (largest code x largest weight x "
+                          f"{layer.reduction} products), beyond the 64-bit integers the testbenches carry "
+                          f"expected results in; use narrower codes or weights")
     if not isinstance(conv_group, (int, np.integer)) or isinstance(conv_group, bool) or \
             not 0 <= conv_group < layer.conv_groups:
         raise ConfigError(f"convolution group {conv_group!r} is outside the layer's "
@@ -171,12 +190,14 @@ def layer_runs(tile: TileDesign, layer: Layer, window: Window,
     act_stream = (act_stream & ((1 << config.act_bits) - 1)).astype(dtype)
     run_config = {"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
                   "mode": MODE_CODES[mode], "steps": steps, "window_sets": n}
+    windows = min(n * columns, layer.windows)  # the last window-set may be partial
     runs = []
     for filter_set in filter_sets:
         wb = weight_bricks(w, layer, config.lanes, config.rows, filter_set, conv_group)  # (S, Nr, L)
         exp = results_from_pallets(pal, wb)  # (n, Nc, Nr): sim.functional.window_set_results
         runs.append(TileRun(config=dict(run_config), acts=act_stream, bricks=wb,
-                            expected=exp if s.serial else exp[:, 0, :], cycles=cycles))
+                            expected=exp if s.serial else exp[:, 0, :], cycles=cycles, windows=windows,
+                            filters=min(config.rows, layer.kg - filter_set * config.rows)))
     return runs
 
 

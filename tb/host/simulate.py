@@ -83,7 +83,13 @@ class Play:
         latency.
     latency : int
     results_checked : int
-        Individual results compared, all equal (0 unless every run was exact).
+        The layer's real results compared, all equal (0 unless every run was exact): each
+        result the layer has (a filter that exists at a window that exists) once; the padding
+        columns of a partial window-set and the padding rows of a partial filter-set, which the
+        tile computes and the testbench compares too, are not counted (:attr:`TileRun.outputs`).
+    result_transfers : int
+        Result transfers the testbench compared with the model: each one window-set's
+        ``Nc x Nr`` results (a window's ``Nr`` on the bit-parallel tile), padding included.
     mismatches : int
         Result transfers that differed.
     first_mismatch : dict or None
@@ -115,6 +121,7 @@ class Play:
     ideal: int
     latency: int
     results_checked: int
+    result_transfers: int
     mismatches: int
     first_mismatch: dict | None
     interrupted: Interruption | None
@@ -204,8 +211,8 @@ def play(tile: TileDesign, simulator: str, runs: Sequence[TileRun], *, path: str
     return Play(
         sim=simulator, scheme=tile.name, path=path, passed=passed, checks=merged(report.verdict).checks,
         runs=outcomes, cycles_rtl=cycles, cycles_model=model, ideal=model - latency * len(runs), latency=latency,
-        results_checked=sum(int(np.asarray(r.expected).size) for r in runs) if exact else 0,
-        mismatches=sum(o.mismatches for o in outcomes), first_mismatch=report.first_mismatch,
+        results_checked=sum(r.outputs for r in runs) if exact else 0,
+        result_transfers=sum(o.results for o in outcomes), mismatches=sum(o.mismatches for o in outcomes), first_mismatch=report.first_mismatch,
         interrupted=report.interrupted, transfers=report.transfers, sim_cycles=report.sim_cycles,
         cycles_exact_required=idle == 0 and stall == 0, build_seconds=res.build.seconds, sim_seconds=res.seconds,
         cycles_per_second=cycles / res.seconds if cycles and res.seconds else 0.0,

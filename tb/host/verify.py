@@ -78,7 +78,13 @@ class LayerVerification:
     cycles_rtl, cycles_model, cycles_ideal : int
         Sums over the runs (:class:`~dstripes.tb.host.simulate.Play`).
     results_checked : int
-        Individual results, all equal to the model's.
+        The layer's real results compared, all equal to the model's: every filter that exists
+        (of the filter-sets run) at every window that exists, of every convolution group and
+        photo, each once (with ``--filter-sets all``, ``K * Ho * Wo`` per photo); the padding
+        rows of a partial filter-set and columns of a partial window-set are not counted
+        (:attr:`dstripes.tb.host.simulate.Play.results_checked`).
+    result_transfers : int
+        The tile's result transfers compared (each ``Nc x Nr`` results, padding included).
     mismatches : int
         Result transfers that differed.
     wall_seconds, sim_seconds, cycles_per_second : float
@@ -107,6 +113,7 @@ class LayerVerification:
     failure: str | None = None
     first_mismatch: dict | None = None
     log: str | None = None
+    result_transfers: int = 0
 
     def as_dict(self) -> dict:
         return fields_as_dict(self)
@@ -120,6 +127,7 @@ class Totals:
     cycles_model: int
     cycles_ideal: int
     results_checked: int
+    result_transfers: int
     mismatches: int
     runs: int
     layers: int
@@ -174,7 +182,8 @@ class Verification:
         sim = sum(l.sim_seconds for l in self.layers)
         rtl = sum(l.cycles_rtl for l in self.layers)
         return Totals(rtl, sum(l.cycles_model for l in self.layers), sum(l.cycles_ideal for l in self.layers),
-                      sum(l.results_checked for l in self.layers), sum(l.mismatches for l in self.layers),
+                      sum(l.results_checked for l in self.layers), sum(l.result_transfers for l in self.layers),
+                      sum(l.mismatches for l in self.layers),
                       sum(l.runs for l in self.layers), len(self.layers), round(sim, 2),
                       round(self.seconds.get("total", 0.0), 2), round(self.seconds.get("build", 0.0), 2),
                       round(self.seconds.get("capture", 0.0), 2), rtl / sim if sim else 0.0)
@@ -217,7 +226,7 @@ def verify_layer(job: LayerJob) -> LayerVerification:
     return LayerVerification(
         name=job.name, layer=layer.describe(), runs=len(runs), cycles_rtl=out.cycles_rtl,
         cycles_model=out.cycles_model, cycles_ideal=out.ideal, results_checked=out.results_checked,
-        mismatches=out.mismatches, wall_seconds=round(time.perf_counter() - t0, 2),
+        result_transfers=out.result_transfers, mismatches=out.mismatches, wall_seconds=round(time.perf_counter() - t0, 2),
         sim_seconds=round(out.sim_seconds, 2), cycles_per_second=out.cycles_per_second, passed=out.passed,
         checks=out.checks, failure=out.failure, first_mismatch=first, log=out.log)
 
@@ -315,13 +324,19 @@ def capture(net, profile, images, names: list[str], progress: bool = True) -> di
 
 
 LAYER_HEADERS = ["layer", "shape", "runs", "RTL cycles", "model RTL-exact", "model ideal", "results checked",
-                 "mismatches", "wall s", "cycles/s"]
+                 "result transfers", "mismatches", "wall s", "cycles/s"]
+#: What the two counts of :data:`LAYER_HEADERS` mean (said under every table of them).
+COUNTS_NOTE = ("results checked: the layers' real outputs, each compared once (padding rows of a partial "
+               "filter-set and columns of a partial window-set not counted); result transfers: the tile's "
+               "transfers compared, each the Nc x Nr results of one window-set (Nr of one window on the "
+               "bit-parallel tile), padding included")
 
 
 def layer_rows(v: Verification) -> list[list]:
     """One row of :data:`LAYER_HEADERS` per layer."""
     return [[l.name, l.layer, l.runs, l.cycles_rtl, l.cycles_model, l.cycles_ideal, l.results_checked,
-             l.mismatches, f"{l.wall_seconds:.1f}", f"{l.cycles_per_second:,.0f}"] for l in v.layers]
+             l.result_transfers, l.mismatches, f"{l.wall_seconds:.1f}", f"{l.cycles_per_second:,.0f}"]
+            for l in v.layers]
 
 
 def write_reports(v: Verification, out: str | os.PathLike) -> list[Path]:
@@ -348,13 +363,15 @@ def write_reports(v: Verification, out: str | os.PathLike) -> list[Path]:
              "* checked per run: every result bit-exact against the golden model, the tile's cycle counter "
              "equal to the harness's own count and to the model's RTL-exact count",
              f"* {t['layers']} layers, {t['runs']} runs, {t['cycles_rtl']:,} RTL cycles, {t['results_checked']:,} "
-             f"results checked, {t['mismatches']} mismatching result transfers",
+             f"results checked (the layers' real outputs, each once), {t['result_transfers']:,} result transfers "
+             f"compared ({v.tile.scheme.columns(cfg)} x {cfg.rows} results each, padding included), {t['mismatches']} mismatching "
+             f"result transfers",
              f"* wall time {t['wall_seconds']:.0f} s (model build {t['build_seconds']:.0f} s, capture "
              f"{t['capture_seconds']:.0f} s); {t['cycles_per_second']:,.0f} simulated cycles per second of "
              f"simulation", ""]
     if v.skipped:
         lines += [f"Not run (fully-connected; the tile RTL runs conv layers): {', '.join(v.skipped)}", ""]
-    lines += ["## Layers", "", md_table(LAYER_HEADERS, rows), ""]
+    lines += ["## Layers", "", md_table(LAYER_HEADERS, rows), "", f"{COUNTS_NOTE[0].upper()}{COUNTS_NOTE[1:]}.", ""]
     first = d["first_failure"]
     lines += ["## Verdict", "", "**PASSED**: every layer bit-exact and cycle-exact." if v.passed else
               f"**FAILED** at layer {first['layer']}: {first['failure']}" +
