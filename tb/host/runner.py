@@ -126,7 +126,9 @@ class SimResult:
 def build(dut: DutVerilog, simulator: str, *, build_root: str | os.PathLike | None = None,
           waves: str | None = None, build_args: Sequence[str] = (), quick: bool = False,
           optimise: bool = False, rebuild: bool = False) -> Build:
-    """Compile ``dut`` for ``simulator``, or reuse the identical earlier build.
+    """Compile ``dut`` for ``simulator``, or reuse the identical earlier build (once it passed
+    its check, :func:`.cache.check_build`: a damaged one is rebuilt, saying so in one line on
+    stderr).
 
     Parameters
     ----------
@@ -217,7 +219,9 @@ def run(build: Build, test_module: str, *, params: Mapping | None = None,
     Raises
     ------
     SimulationError
-        The simulator produced no results (it crashed or could not start).
+        The simulator produced no results (it crashed or could not start), or the build fails
+        its check (:func:`.cache.check_build`: damaged since :func:`build` checked it; the next
+        :func:`build` of the design rebuilds it).
     """
     if not isinstance(build, Build):
         raise TypeError(f"run needs a Build from build(), not {type(build).__name__}")
