@@ -1,6 +1,6 @@
 """On-disk cache of network runs on photos, so that re-profiling neither recaptures nor reruns.
 
-One SQLite file, ``$DSTRIPES_CACHE/runs-v1.sqlite`` (default ``~/.cache/dstripes``), holds
+One SQLite file, ``$DSTRIPES_CACHE/runs-v2.sqlite`` (default ``~/.cache/dstripes``), holds
 
 * ``capture``: per (network, photo) what a float capture gives the profiler: the network output
   and, for every layer, the largest and smallest value of its input on that photo;
