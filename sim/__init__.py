@@ -7,6 +7,7 @@ module          holds (each module imports only the ones above it)
 ``checks``      checks of user-given integers and choices, one wording each
 ``limits``      size limits, checked before anything large is allocated
 ``files``       writing result files through a temporary name
+``checked``     checked cache entries: written with their size and digest, verified when read
 ``frozen``      read-only mappings for results read by name
 ``config``      the tile configuration (:class:`TileConfig`) and the accumulator width
 ``precision``   the run-time precision detection rule

@@ -5,7 +5,9 @@ everything the result depends on: the block's name and Verilog text, the yosys v
 flow's yosys and ABC scripts, the gate-equivalent library and the user liberty's contents. A
 design-space sweep whose points differ in one block therefore re-synthesises only that block,
 and an interrupted sweep resumes where it stopped. Entries are small JSON files written
-atomically; deleting the folder is always safe.
+atomically with their size and digest (:mod:`dstripes.sim.checked`) and checked when read: a
+damaged one is reported in one line on stderr and synthesised again. Deleting the folder is
+always safe.
 
 The folder is ``$DSTRIPES_SYNTH_CACHE`` if set, else ``build/synth`` at the project root (beside
 the simulator builds of :func:`dstripes.tb.host.cache.default_build_root`).
@@ -19,7 +21,7 @@ import os
 from pathlib import Path
 
 from dstripes.sim.errors import ConfigError
-from dstripes.sim.files import write_atomic
+from dstripes.sim.checked import FORMAT, load, write_entry
 
 from dstripes.tb.tools import yosys_path, yosys_version
 
@@ -71,21 +73,21 @@ class SynthCache:
                 self._liberty[path] = _sha(Path(path).read_bytes())
             lib = self._liberty[path]
         text = json.dumps({"name": name, "verilog": _sha(verilog.encode()), "tools": self._tools,
-                           "script": synth_script(name, lib is not None), "liberty": lib},
-                          sort_keys=True)
+                           "script": synth_script(name, lib is not None), "liberty": lib,
+                           "entry": FORMAT}, sort_keys=True)
         return _sha(text.encode())[:32]
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> BlockArea | None:
-        """The stored area, or ``None`` (also for an unreadable entry, which is then redone)."""
-        try:
-            return BlockArea(**json.loads(self._path(key).read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
+        """The stored area, or ``None`` (also for a damaged entry, which is then reported,
+        removed and redone)."""
+        return load(self._path(key), "the synthesis cache entry", lambda b: BlockArea(**json.loads(b)),
+                    action="synthesising the block again")
 
     def put(self, key: str, area: BlockArea) -> None:
+        """Keep ``area`` under ``key``."""
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(p, json.dumps(dataclasses.asdict(area), sort_keys=True) + "\n")
+        write_entry(p, json.dumps(dataclasses.asdict(area), sort_keys=True) + "\n")

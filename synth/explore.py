@@ -48,6 +48,7 @@ import dstripes.hw
 import dstripes.sim
 from dstripes.hw.design import TileDesign
 from dstripes.hw.emit import to_verilog
+from dstripes.sim.checked import FORMAT, check, file_digest, load, seal, write_entry
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
@@ -292,34 +293,41 @@ def _synth_task(job: tuple) -> BlockArea:
 class _VerilogMemo:
     """The blocks' Verilog of each tile, remembered on disk (keyed by the generator's source,
     the Amaranth version, the tile kind and its configuration), so a warm sweep does not
-    elaborate the hardware again."""
+    elaborate the hardware again. A tile's index is a manifest (:mod:`dstripes.sim.checked`) of
+    its blocks' Verilog files (one per distinct text, shared by the tiles that have the block):
+    a damaged entry is reported in one line on stderr, and the tile emitted again."""
 
     def __init__(self, root: Path):
         self.root = root / "verilog"
         self.version = _hw_version()
 
     def _index(self, design: TileDesign) -> Path:
-        key = json.dumps([self.version, design.name, design.config.as_dict()], sort_keys=True)
+        key = json.dumps([self.version, design.name, design.config.as_dict(), FORMAT], sort_keys=True)
         return self.root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
     def get(self, design: TileDesign) -> list | None:
+        """The tile's blocks as :meth:`put` was given them, or ``None``."""
+        index = self._index(design)
+        record = check(index, "the explore Verilog memo entry", action="emitting the tile again")
+        if record is None:
+            return None
         try:
-            listed = json.loads(self._index(design).read_text())
-            for b in listed:
-                b["verilog"] = (self.root / b.pop("file")).read_text()
-            return listed
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return [{**{k: b[k] for k in ("name", "count", "part_of")},
+                     "verilog": (self.root / b["file"]).read_text()} for b in record["blocks"]]
+        except (OSError, ValueError, KeyError, TypeError):  # checked: only a concurrent change
             return None
 
     def put(self, design: TileDesign, blocks: list) -> None:
+        """Remember the tile's blocks (``[{"name", "count", "part_of", "verilog"}]``)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        index = []
+        listed = []
         for b in blocks:
-            file = f"{hashlib.sha256(b['verilog'].encode()).hexdigest()[:32]}.v"
-            if not (self.root / file).exists():
+            sha = hashlib.sha256(b["verilog"].encode()).hexdigest()
+            file = f"{sha[:32]}.v"   # named by its content: rewritten unless it still holds it
+            if not (self.root / file).is_file() or file_digest(self.root / file) != sha:
                 write_atomic(self.root / file, b["verilog"])
-            index.append({**{k: v for k, v in b.items() if k != "verilog"}, "file": file})
-        write_atomic(self._index(design), json.dumps(index))
+            listed.append({**{k: v for k, v in b.items() if k != "verilog"}, "file": file})
+        seal(self._index(design), sorted({b["file"] for b in listed}), record={"blocks": listed})
 
 
 @dataclass(frozen=True)
@@ -428,7 +436,8 @@ def _model_key(net, profile, images, config: TileConfig) -> str:
     for part in (net.name, str(net.size), net.preprocess, getattr(net, "source", ""),
                  json.dumps([l.describe() for l in net.layers()]),
                  json.dumps(profile.as_dict(), sort_keys=True, default=str),
-                 json.dumps(config.as_dict(), sort_keys=True), _source_hash(Path(dstripes.sim.__file__).parent)):
+                 json.dumps(config.as_dict(), sort_keys=True), _source_hash(Path(dstripes.sim.__file__).parent),
+                 str(FORMAT)):
         h.update(part.encode())
         h.update(b"\0")
     path = getattr(net, "path", None)
@@ -440,6 +449,15 @@ def _model_key(net, profile, images, config: TileConfig) -> str:
     return h.hexdigest()[:32]
 
 
+def _totals(total) -> dict:
+    """A model-cycles entry's network totals, ``{scheme: int}`` (``ValueError`` if they are not)."""
+    names = (DADN.name, STRIPES.name, DSTRIPES.name)
+    if not isinstance(total, dict) or sorted(total) != sorted(names) or \
+            not all(isinstance(total[k], int) for k in names):
+        raise ValueError("not the totals of the three schemes")
+    return total
+
+
 def _model_cycles(net, profile, images, configs, cache_root: Path, client, progress) -> dict:
     """``{model config: {"dadn", "stripes", "dstripes"}}`` network totals of every config."""
     wanted = list(dict.fromkeys(model_config(c) for c in configs))
@@ -447,10 +465,12 @@ def _model_cycles(net, profile, images, configs, cache_root: Path, client, progr
     out, todo = {}, {}
     for cfg in wanted:
         key = _model_key(net, profile, images, cfg)
-        try:
-            out[cfg] = json.loads((root / f"{key}.json").read_text())["total"]
-        except (OSError, ValueError, KeyError):
+        total = load(root / f"{key}.json", "the explore model-cycles entry", lambda b: _totals(json.loads(b)["total"]),
+                     action="counting again")
+        if total is None:
             todo[cfg] = key
+        else:
+            out[cfg] = total
     if todo:
         named = {f"p{i}": cfg for i, cfg in enumerate(todo)}
         ev = evaluate_network(net, profile, images, next(iter(todo)), configs=named, client=client,
@@ -459,7 +479,7 @@ def _model_cycles(net, profile, images, configs, cache_root: Path, client, progr
         for name, cfg in named.items():
             t = ev.network_cycles(name).total()
             total = {k: int(t[k]) for k in (DADN.name, STRIPES.name, DSTRIPES.name)}
-            write_atomic(root / f"{todo[cfg]}.json", json.dumps({"config": cfg.as_dict(), "total": total}))
+            write_entry(root / f"{todo[cfg]}.json", json.dumps({"config": cfg.as_dict(), "total": total}))
             out[cfg] = total
     return out
 

@@ -3,6 +3,9 @@
 ``--liberty sky130`` names the SkyWater 130 nm high-density library shipped (compressed) in
 ``synth/pdk/`` (see its README for provenance and license); :func:`resolve_liberty`
 decompresses it once into the build folder. Any other value is a path to the user's file.
+The decompressed library and the power copy (:func:`power_liberty`) are cache entries, each with
+a manifest of its size and digest beside it (:func:`dstripes.sim.checked.seal`): a damaged one
+is reported in one line on stderr and made again.
 
 :func:`liberty_info` reads, without yosys, the few facts the flow uses: each cell's area,
 whether it is sequential, its pins, whether the library carries timing arcs and power tables,
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from dstripes.sim.checked import FORMAT, check, locked, seal
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 
@@ -44,29 +48,46 @@ def build_dir() -> Path:
 
 def resolve_liberty(value: str | os.PathLike) -> Path:
     """The liberty file ``value`` names: a built-in library (:data:`BUILTIN`, decompressed into
-    ``<build>/pdk/`` on first use) or a path, returned unchanged (checked later)."""
+    ``<build>/pdk/<name>/`` on first use) or a path, returned unchanged (checked later)."""
     name = str(value)
     if name not in BUILTIN:
         return Path(value)
     src = BUILTIN[name]
     if not src.is_file():
         raise ConfigError(f"built-in liberty {name} is missing from the installation ({src})")
-    for root in (build_dir() / "pdk", Path(tempfile.gettempdir()) / f"dstripes-pdk-{os.getuid()}"):
-        dst = root / src.name[:-len(".gz")]
-        stamp = root / f".{dst.name}.source"
-        key = f"{src.stat().st_size} {src.stat().st_mtime_ns} {DONT_USE.get(name, ())}"
+    source = f"{src.stat().st_size} {src.stat().st_mtime_ns} {DONT_USE.get(name, ())}"
+
+    def decompress() -> str:
+        with gzip.open(src, "rb") as f:
+            return mark_dont_use(f.read().decode(), DONT_USE.get(name, ()))
+    for root in (build_dir() / "pdk" / name, Path(tempfile.gettempdir()) / f"dstripes-pdk-{os.getuid()}" / name):
         try:
-            if dst.is_file() and stamp.is_file() and stamp.read_text() == key:
-                return dst
-            root.mkdir(parents=True, exist_ok=True)
-            with gzip.open(src, "rb") as f:
-                text = f.read().decode()
-            write_atomic(dst, mark_dont_use(text, DONT_USE.get(name, ())))
-            write_atomic(stamp, key)
-            return dst
+            return _kept(root / src.name[:-len(".gz")], source, decompress, "the decompressed liberty")
         except OSError:
             continue  # a read-only build folder: fall back to the temporary folder
     raise ConfigError(f"cannot decompress the built-in liberty {name} (no writable build folder)")
+
+
+def _kept(path: Path, source: str, make, what: str) -> Path:
+    """``path``, a file made from ``source`` (a description of what it is made from) by
+    ``make()`` (its text), kept as a checked cache entry: made again when it is missing, made
+    from something else, or damaged (said in one line on stderr).
+
+    Raises
+    ------
+    OSError
+        The file cannot be written.
+    """
+    stamp = path.with_name(f".{path.name}.check")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with locked(path, shared=True):
+        record = check(stamp, what, subject=path, action="making it again")
+    if record is not None and record.get("source") == source:
+        return path
+    with locked(path):
+        write_atomic(path, make())
+        seal(stamp, [path], record={"source": source})
+    return path
 
 
 def mark_dont_use(text: str, cells) -> str:
@@ -407,19 +428,16 @@ def power_tables_scaled(text: str, scale: dict = POWER_SCALE) -> str:
 
 def power_liberty(path: str | os.PathLike) -> Path:
     """The power copy of a library (:func:`power_tables_scaled`), written once into
-    ``<build>/pdk/power/`` and reused while the library is unchanged."""
+    ``<build>/pdk/power/`` and reused while the library is unchanged (a checked cache entry,
+    keyed by the library's path, size and modification time)."""
     p = Path(path)
     st = p.stat()
     key = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{sorted(POWER_SCALE.items())}"
-    name = f"{p.stem}.{hashlib.sha256(key.encode()).hexdigest()[:12]}.power.lib"
+    name = f"{p.stem}.{hashlib.sha256(f'{key}|{FORMAT}'.encode()).hexdigest()[:12]}.power.lib"
     for root in (build_dir() / "pdk" / "power", Path(tempfile.gettempdir()) / f"dstripes-pdk-{os.getuid()}"):
-        dst = root / name
-        if dst.is_file():
-            return dst
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            write_atomic(dst, power_tables_scaled(p.read_text(errors="replace")))
-            return dst
+            return _kept(root / name, key, lambda: power_tables_scaled(p.read_text(errors="replace")),
+                         "the power copy of the liberty")
         except OSError:
             continue
     raise ConfigError(f"cannot write the power copy of liberty {path} (no writable build folder)")

@@ -180,6 +180,26 @@ def test_tiny_sweep_end_to_end_then_from_the_cache(tiny_net, tmp_path, capsys, m
     for a, b in zip(cold["points"], warm["points"]):
         assert a["cycles"] == b["cycles"] and a["area"] == b["area"]
 
+    # damaged cache entries (issue 19): a block's synthesis, a tile's Verilog memo, the model's
+    # counts of a point. Each is reported in one line and made again; the figures are the same.
+    cache = tmp_path / "cache"
+    damaged = [sorted(p for p in cache.glob("??/*.json"))[0], sorted(cache.glob("verilog/*.json"))[0],
+               sorted(cache.glob("model/*.json"))[0]]
+    damaged[0].write_bytes(damaged[0].read_bytes()[:40])
+    damaged[1].write_text('{"files": {"garbled": tru')
+    damaged[2].write_bytes(b"")
+    assert main(argv + ["--out", str(tmp_path / "healed")]) == 0
+    captured = capsys.readouterr()
+    healed = json.loads(captured.out)
+    err = [line for line in captured.err.splitlines() if line.startswith("dstripes: ")]   # not the notes
+    assert len(err) == 3 and all(" was damaged (" in line for line in err), err
+    for what, path in zip(("the synthesis cache entry", "the explore Verilog memo entry",
+                           "the explore model-cycles entry"), damaged):
+        assert sum(line.startswith(f"dstripes: {what} {path} was damaged (") for line in err) == 1, (what, err)
+    assert healed["blocks"]["synthesised"] == 1
+    for a, b in zip(cold["points"], healed["points"]):
+        assert a["cycles"] == b["cycles"] and a["area"] == b["area"]
+
 
 def test_cli_unknown_model_before_any_work(tmp_path, capsys):
     out = tmp_path / "out"

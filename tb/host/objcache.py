@@ -8,6 +8,11 @@ cached under the directory named by ``DSTRIPES_OBJCACHE`` (keyed on the full com
 source's size and modification time and the compiler binary's); anything else, the design's own files included, runs
 unchanged. ``make`` still runs the rule, so no dependency tracking is bypassed.
 
+Each entry is a folder (``<key>/obj``, ``<key>/dep``) sealed with a manifest of their sizes and
+digests (:func:`dstripes.sim.checked.seal`), checked before it is copied out; a damaged entry is
+removed, reported in one line on stderr (which goes to the build log; the runner repeats it, see
+:func:`dstripes.tb.host.runner.build`) and compiled again.
+
 Usage (by make): ``objcache.py <compiler> <args...>``.
 """
 from __future__ import annotations
@@ -20,7 +25,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dstripes.sim.checked import FORMAT, Damaged, discard, report, seal, verify
+
 CACHE_ENV = "DSTRIPES_OBJCACHE"
+#: An entry's manifest.
+STAMP = "entry.json"
 
 
 def _output(args: list[str], source: str) -> Path:
@@ -46,21 +55,29 @@ def main(argv: list[str]) -> int:
     # The compiler binary's identity too: an upgraded compiler must not reuse old objects.
     cxx = shutil.which(argv[0])
     cst = os.stat(os.path.realpath(cxx)) if cxx else None
-    stamp = [argv, st.st_size, st.st_mtime_ns, cxx, cst and (cst.st_size, cst.st_mtime_ns)]
+    stamp = [argv, st.st_size, st.st_mtime_ns, cxx, cst and (cst.st_size, cst.st_mtime_ns), FORMAT]
     key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:24]
     entry = Path(cache) / key
-    if (entry / "obj").exists():
-        shutil.copyfile(entry / "obj", out)
-        if (entry / "dep").exists():
-            shutil.copyfile(entry / "dep", dep)
-        return 0
+    if entry.exists():
+        try:
+            verify(entry / STAMP, key=key)
+            shutil.copyfile(entry / "obj", out)
+            if (entry / "dep").exists():
+                shutil.copyfile(entry / "dep", dep)
+            return 0
+        except Damaged as e:
+            report("the Verilator object cache entry", entry, str(e), "compiling it again")
+            discard(entry)
     status = subprocess.call(argv)
     if status == 0 and out.exists():
         tmp = entry.with_name(f"{key}.tmp{os.getpid()}")
         tmp.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out, tmp / "obj")
+        names = ["obj"]
         if dep.exists():
             shutil.copyfile(dep, tmp / "dep")
+            names.append("dep")
+        seal(tmp / STAMP, names, key=key)
         try:
             tmp.rename(entry)
         except OSError:  # a concurrent build stored it first

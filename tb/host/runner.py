@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
@@ -25,9 +26,11 @@ from typing import Mapping, Sequence
 import numpy as np
 from cocotb_tools.runner import get_runner
 
+from dstripes.sim.checked import Damaged, is_report
+
 from .. import handoff
 from . import verilator
-from .cache import build_folder, build_key, default_build_root, is_built, seal
+from .cache import build_folder, build_key, check_build, default_build_root, seal
 from .errors import BuildError, SimulationError, SimulationFailed
 from .icarus import icarus_netlist
 from .toolchain import TIMESCALE, environment
@@ -123,7 +126,9 @@ class SimResult:
 def build(dut: DutVerilog, simulator: str, *, build_root: str | os.PathLike | None = None,
           waves: str | None = None, build_args: Sequence[str] = (), quick: bool = False,
           optimise: bool = False, rebuild: bool = False) -> Build:
-    """Compile ``dut`` for ``simulator``, or reuse the identical earlier build.
+    """Compile ``dut`` for ``simulator``, or reuse the identical earlier build (once it passed
+    its check, :func:`.cache.check_build`: a damaged one is rebuilt, saying so in one line on
+    stderr).
 
     Parameters
     ----------
@@ -179,6 +184,8 @@ def build(dut: DutVerilog, simulator: str, *, build_root: str | os.PathLike | No
                                             log_file=log, always=True)
             except (RuntimeError, subprocess.CalledProcessError, SystemExit) as e:
                 raise BuildError(f"{simulator} build of {dut.top} failed ({e}); end of {log}:\n{tail(log)}") from None
+            finally:
+                repeat_reports(log)
         seconds = time.monotonic() - start
         seal(directory, {"top": dut.top, "simulator": simulator, "waves": waves, "seconds": seconds})
         return Build(simulator, dut.top, directory, key, waves, seconds, False)
@@ -212,12 +219,17 @@ def run(build: Build, test_module: str, *, params: Mapping | None = None,
     Raises
     ------
     SimulationError
-        The simulator produced no results (it crashed or could not start).
+        The simulator produced no results (it crashed or could not start), or the build fails
+        its check (:func:`.cache.check_build`: damaged since :func:`build` checked it; the next
+        :func:`build` of the design rebuilds it).
     """
     if not isinstance(build, Build):
         raise TypeError(f"run needs a Build from build(), not {type(build).__name__}")
-    if not is_built(build.directory):
-        raise SimulationError(f"build {build.directory} is incomplete or was removed; build it again")
+    try:
+        check_build(build.directory)
+    except Damaged as e:  # build() checked it; something changed it since
+        raise SimulationError(f"the simulator build {build.directory} was damaged since it was built ({e}); "
+                              f"the next build of the design rebuilds it") from None
     if not isinstance(test_module, str) or not test_module:
         raise ValueError(f"test_module must be a module name, not {test_module!r}")
     directory = Path(run_dir if run_dir is not None else tempfile.mkdtemp(prefix="dstripes-sim-")).resolve()
@@ -265,6 +277,19 @@ def read_junit(path: Path) -> tuple[dict, dict]:
         if text is not None:
             messages[name] = text
     return tests, messages
+
+
+def repeat_reports(log: Path) -> None:
+    """Repeat on stderr the lines of a build log that report a damaged cache entry: the
+    Verilator object cache (:mod:`.objcache`) runs inside ``make``, whose output goes to the
+    log."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return
+    for line in lines:
+        if is_report(line):
+            print(line, file=sys.stderr, flush=True)
 
 
 def tail(path: Path, lines: int = LOG_TAIL) -> str:

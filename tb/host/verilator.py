@@ -101,12 +101,15 @@ def wheel_environment(*, cache: Path | None = None, make_vars: Mapping[str, str]
 
 def objcache_wrapper(directory: Path) -> Path | None:
     """An executable that runs :mod:`.objcache` with this interpreter (``None`` if the path has
-    white space, which make could not pass through ``MAKEFLAGS``)."""
+    white space, which make could not pass through ``MAKEFLAGS``). Only a compile of a source in
+    an ``include`` folder (the runtime's, which :mod:`.objcache` then checks exactly) starts
+    Python; the design's own files go straight to the compiler."""
     script = Path(objcache_script.__file__).resolve()
     wrapper = Path(directory) / "objcache"
     if any(c.isspace() for c in f"{wrapper}{script}{sys.executable}"):
         return None
-    text = f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n'
+    text = (f'#!/bin/sh\nfor a in "$@"; do\n  case "$a" in */include/*.c|*/include/*.cc|*/include/*.cpp)\n'
+            f'    exec "{sys.executable}" "{script}" "$@";;\n  esac\ndone\nexec "$@"\n')
     wrapper.parent.mkdir(parents=True, exist_ok=True)
     if not wrapper.exists() or wrapper.read_text() != text:
         tmp = wrapper.with_name(f"objcache.tmp{os.getpid()}")

@@ -6,7 +6,8 @@ the text: its top module, the payload layout of every stream port (for the testb
 :class:`DutVerilog` holds them. :func:`cached_verilog` makes one through ``to_verilog`` and keeps
 it in the Verilog cache of the build root (``<build root>/_verilog``), keyed by the generator's
 source files, so an unchanged generator is not run again (emitting the published tile takes
-about a minute).
+about a minute). Each entry is checked when read (:func:`dstripes.sim.checked.load`): a damaged
+one is reported in one line on stderr and generated again.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import data, stream, wiring
 
 from dstripes.hw.emit import check_top, to_verilog
-from dstripes.sim.files import write_atomic
+from dstripes.sim.checked import FORMAT, load, write_entry
 
 from ..handoff import canonical, fields_as_dict
 from .cache import default_build_root
@@ -117,10 +118,10 @@ def cached_verilog(factory: Callable[[], wiring.Component], top: str, config: Ma
     if sources:
         key = _verilog_key(top, cfg, public, models, sources)
         cached = Path(build_root if build_root is not None else default_build_root()) / "_verilog" / f"{key}.json"
-        try:
-            return DutVerilog.from_dict(json.loads(cached.read_text()))
-        except (OSError, ValueError, KeyError):
-            pass
+        hit = load(cached, "the Verilog cache entry", lambda b: DutVerilog.from_dict(json.loads(b)),
+                   action="generating it again")
+        if hit is not None:
+            return hit
     component = factory()
     text = to_verilog(component, top)
     if visible == "ports":
@@ -128,7 +129,7 @@ def cached_verilog(factory: Callable[[], wiring.Component], top: str, config: Ma
     dut = DutVerilog(top, text, cfg, stream_payloads(component), models, visible)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cached, json.dumps(dut.as_dict()))
+        write_entry(cached, json.dumps(dut.as_dict()))
     return dut
 
 
@@ -139,7 +140,7 @@ def _verilog_key(top: str, config: dict, public, models: str, sources: Sequence)
             h.update(f"{pkg}={version(pkg)};".encode())
         except PackageNotFoundError:
             h.update(f"{pkg}=none;".encode())
-    h.update(json.dumps([top, config, public, models], sort_keys=True, default=str).encode())
+    h.update(json.dumps([top, config, public, models, FORMAT], sort_keys=True, default=str).encode())
     for path in sorted(str(Path(p).resolve()) for p in sources):
         h.update(path.encode())
         h.update(Path(path).read_bytes())
