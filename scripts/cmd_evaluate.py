@@ -57,7 +57,7 @@ def run(args) -> int:
     from .energy import add_energy, check_energy, energy_table, run_energy
     from .networks import load, network_names
     from .output import check_out_dir, print_json
-    from .photos import photo_sets, read_labels
+    from .photos import Count, photo_sets, read_labels
     from .profiles import fidelity_line, shipped_profile
     from .tiles import tile_config
 
@@ -74,7 +74,8 @@ def run(args) -> int:
     # checked here, before any network is loaded.
     shipped = {name: given or shipped_profile(name, args.target, size=args.size) for name in names}
     fresh = [name for name, prof in shipped.items() if prof is None]
-    prof_photos, photos = photo_sets(args, args.profile_images if fresh else 0, args.images)
+    prof_photos, photos = photo_sets(args, Count(args.profile_images if fresh else 0, "--profile-images"),
+                                     Count(args.images, "--images"))
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     model = check_energy(args, cfg) if args.energy else None
     nets = [load(args, name) for name in names]  # every model is read (and checked) before the workers start

@@ -47,7 +47,7 @@ def run(args) -> int:
     from .cluster import dask_client_for
     from .networks import load, network_names
     from .output import check_out_dir, print_json
-    from .photos import photo_sets
+    from .photos import Count, photo_sets
     from .profiles import given_or_shipped
     from .tiles import tile_design
 
@@ -58,7 +58,7 @@ def run(args) -> int:
     # the verification checks the RTL against the model on whatever codes the profile yields:
     # a shipped profile serves at any --size
     prof = given_or_shipped(args, args.model, size=None)
-    prof_photos, held = photo_sets(args, 0 if prof else PROFILE_IMAGES, args.images)
+    prof_photos, held = photo_sets(args, Count(0 if prof else PROFILE_IMAGES), Count(args.images, "--images"))
     for stale in ("verify.json", "report.md", "layers.csv"):  # a rerun never trusts an old report
         (out / stale).unlink(missing_ok=True)
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
