@@ -57,8 +57,8 @@ def run(args) -> int:
     from .energy import add_energy, check_energy, energy_table, run_energy
     from .networks import load, network_names
     from .output import check_out_dir, print_json
-    from .photos import Count, photo_sets, read_labels
-    from .profiles import fidelity_line, shipped_profile
+    from .photos import Count, photo_sets, read_labels, tell
+    from .profiles import fidelity_line, shipped_profile, why_profile_first
     from .tiles import tile_config
 
     cfg = tile_config(args)
@@ -74,17 +74,22 @@ def run(args) -> int:
     # checked here, before any network is loaded.
     shipped = {name: given or shipped_profile(name, args.target, size=args.size) for name in names}
     fresh = [name for name, prof in shipped.items() if prof is None]
+    said = []
     prof_photos, photos = photo_sets(args, Count(args.profile_images if fresh else 0, "--profile-images"),
-                                     Count(args.images, "--images"))
+                                     Count(args.images, "--images"), notes=said)
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     model = check_energy(args, cfg) if args.energy else None
     nets = [load(args, name) for name in names]  # every model is read (and checked) before the workers start
+    for name, net in zip(names, nets):
+        if shipped[name] is not None:
+            shipped[name].check_network(net)
+    tell(said)
     evaluations = []
     with dask_client_for(args) as client:
         for name, net in zip(names, nets):
             prof = shipped[name]
             if prof is None:
-                note(f"{net.name}: no shipped profile at {args.size}x{args.size}: profiling first on "
+                note(f"{net.name}: {why_profile_first(name, net.size)}: profiling first on "
                      f"{len(prof_photos)} photos (criterion {net.criterion}, target {args.target}), "
                      f"judged on the {len(photos)} evaluated photos")
                 prof = profile_network(net, prof_photos, targets=(args.target,), heldout=photos,
@@ -96,8 +101,6 @@ def run(args) -> int:
                 prof.save(path)
                 note(fidelity_line(prof))
                 note(f"wrote {path} (reuse it with --profile)")
-            else:
-                prof.check_network(net)
             ev = evaluate_network(net, prof, photos, cfg, client=client, progress=not args.no_progress)
             evaluations.append(ev)
             if args.dump:
@@ -108,7 +111,7 @@ def run(args) -> int:
     try:
         files = write_all(evaluations, args.out)
     except OSError as e:
-        raise ConfigError(f"cannot write reports to {args.out} ({e.strerror})") from None
+        raise ConfigError(f"cannot write reports to {e.filename or args.out} ({e.strerror})") from None
     energies = None
     if args.energy:
         model, energies, efiles = run_energy(args, cfg, model, evaluations, note)

@@ -39,7 +39,7 @@ class Count:
         return isinstance(self.count, Default) or self.flag is None
 
 
-def photo_sets(args, profile: Count, heldout: Count, *, note=None) -> tuple[list, list]:
+def photo_sets(args, profile: Count, heldout: Count, *, notes: list | None = None) -> tuple[list, list]:
     """The profiling photos (augmented with ``--augment``) and the held-out photos a command
     runs, disjoint: the first ones of the shipped splits, or of the two halves of
     ``--image-dir`` (every second file; every file profiles when no photo is held out).
@@ -51,8 +51,10 @@ def photo_sets(args, profile: Count, heldout: Count, *, note=None) -> tuple[list
     ----------
     profile, heldout : Count
         The numbers wanted (0: none).
-    note : callable, optional
-        Receives the line saying a default count was lowered (default: stderr).
+    notes : list, optional
+        Receives the lines saying a default count was lowered, for the command to print with
+        :func:`tell` once its other inputs are checked too (a refused run prints its error
+        alone); without it they go to stderr at once.
 
     Returns
     -------
@@ -64,7 +66,6 @@ def photo_sets(args, profile: Count, heldout: Count, *, note=None) -> tuple[list
         A count the user gave that the source cannot fill, a source with none of the photos
         wanted, or a photo that does not decode (naming the file).
     """
-    note = note or (lambda m: print(m, file=sys.stderr))
     if args.image_dir:
         where = f"image folder {args.image_dir}"
         pools = halves(photos_in_dir(args.image_dir), bool(heldout.count))
@@ -77,11 +78,19 @@ def photo_sets(args, profile: Count, heldout: Count, *, note=None) -> tuple[list
     prof, held = (pool[:_fit(want, len(pool), what, where, detail, said.append)]
                   for want, pool, what, detail in zip((profile, heldout), pools, ("profiling", "held-out"), how))
     check_photos(prof + held)
-    for line in said:
-        note(line)
+    if notes is None:
+        tell(said)
+    else:
+        notes.extend(said)
     if prof and getattr(args, "augment", None):
         prof = prof + augment(prof, args.augment)
     return prof, held
+
+
+def tell(notes: list) -> None:
+    """Print the notes :func:`photo_sets` kept, one line each, on stderr."""
+    for line in notes:
+        print(line, file=sys.stderr)
 
 
 def _fit(want: Count, available: int, what: str, where: str, detail: str, note) -> int:

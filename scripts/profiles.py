@@ -26,6 +26,14 @@ def given_or_shipped(args, model: str, *, size: int | None) -> Profile | None:
     return shipped_profile(model, getattr(args, "target", "100"), size=size)
 
 
+def why_profile_first(model: str, size: int | None) -> str:
+    """Why network ``model`` is profiled before it runs: no ``--profile``, and (a built-in
+    network) no shipped profile at its input ``size`` (``None``: at any size)."""
+    if model not in BUILTIN:
+        return "no --profile given (only the built-in networks ship profiles)"
+    return "no --profile given and no shipped profile" + (f" at {size}x{size}" if size else "")
+
+
 def fidelity_line(prof: Profile) -> str:
     """Criterion, fidelity on profiling and held-out photos, the worst held-out photo."""
     f = prof.fidelity

@@ -91,7 +91,7 @@ def _quiet_logs() -> Iterator[None]:
 
 def _local_cluster(jobs: int | None, memory_limit: str | None) -> LocalCluster:
     return LocalCluster(n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True,
-                        dashboard_address=None, silence_logs=logging.ERROR, memory_limit=memory_limit,
+                        dashboard_address=None, silence_logs=logging.CRITICAL, memory_limit=memory_limit,
                         # no dashboard, and the scheduler's HTTP endpoint on a free local port
                         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                         preload=[__name__])
@@ -173,8 +173,9 @@ def dask_client(scheduler: str | None = None, jobs: int | None = None, *, memory
         raise
     finally:
         if cluster is not None:
-            client.close()
-            cluster.close()
+            with _quiet_logs():  # heartbeats cut short by the close are no news
+                client.close()
+                cluster.close()
 
 
 def run_tasks(client, fn: Callable, items: Sequence, *, desc: str = "tasks", progress: bool = True,

@@ -643,7 +643,9 @@ def network_profile(net: Network, model: str, target: str = "100", path: str | N
             return prof
     photos = take("profile", PROFILE_PHOTOS) if photos is None else photos
     if note is not None:
-        note(f"no shipped profile for {net.name} at {net.size}x{net.size}: profiling on {len(photos)} photos first")
+        why = (f"no shipped profile at {net.size}x{net.size}" if model in BUILTIN else
+               "no profile given (only the built-in networks ship profiles)")
+        note(f"{net.name}: {why}: profiling on {len(photos)} photos first")
     return profile_network(net, photos, targets=(target,), progress=progress)[target]
 
 
