@@ -11,7 +11,7 @@ import os
 import sys
 
 from dstripes.sim.errors import ConfigError
-from dstripes.sim.table import render
+from dstripes.sim.table import against, render
 
 from . import options
 from .options import Option
@@ -83,9 +83,9 @@ def run(args) -> int:
     for name, net in zip(names, nets):
         if shipped[name] is not None:
             shipped[name].check_network(net)
-    tell(said)
     evaluations = []
     with dask_client_for(args) as client:
+        tell(said)  # every input checked, the workers up: the run starts
         for name, net in zip(names, nets):
             prof = shipped[name]
             if prof is None:
@@ -167,6 +167,7 @@ def held_fidelity(ev, short: bool = False) -> str:
         return f"profile {p.target}: no held-out fidelity recorded"
     verdict = "meets" if f.get("heldout_pass") else "MISSES"
     if short:
-        return f"{p.target}: {f['heldout']:.4g} {p.criterion} on {f['heldout_images']} ({verdict})"
-    return (f"profile {p.target}: held-out {f['unit']} {f['heldout']:.4g} on {f['heldout_images']} photos, "
+        return f"{p.target}: {against(f['heldout'], p.threshold)} {p.criterion} on {f['heldout_images']} ({verdict})"
+    return (f"profile {p.target}: held-out {f['unit']} {against(f['heldout'], p.threshold)} on "
+            f"{f['heldout_images']} photos, "
             f"{verdict} {p.criterion} >= {p.threshold:g}")

@@ -47,9 +47,9 @@ def run(args) -> int:
     said = []
     images, held = photo_sets(args, Count(args.images, "--images"), Count(args.heldout, "--heldout"), notes=said)
     net = load(args)
-    tell(said)
     command = "dstripes " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["profile"] else ""
     with dask_client_for(args) as client:
+        tell(said)  # every input checked, the workers up: the run starts
         prof = profile_network(net, images, targets=(args.target,), heldout=held, act_bits=act_bits,
                                progress=not args.no_progress, command=command, client=client,
                                headroom=args.headroom, margin_db=args.margin, labels=labels)[args.target]

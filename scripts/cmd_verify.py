@@ -42,7 +42,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dstripes.sim.nets.profile import profile_network
-    from dstripes.tb.host.verify import LAYER_HEADERS, layer_rows, verify_network, write_reports
+    from dstripes.tb.host.verify import LAYER_HEADERS, layer_rows, select_layers, verify_network, write_reports
 
     from .cluster import dask_client_for
     from .networks import load, network_names
@@ -65,6 +65,7 @@ def run(args) -> int:
         (out / stale).unlink(missing_ok=True)
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     net = load(args)
+    select_layers(net, args.layers)  # a layer it does not have is refused before any profiling
     tell(said)
     if prof is None:
         note(f"{net.name}: {why_profile_first(args.model, None)}: profiling first on {len(prof_photos)} photos "

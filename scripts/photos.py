@@ -101,7 +101,7 @@ def _fit(want: Count, available: int, what: str, where: str, detail: str, note) 
         return count
     photos_ = f"{available} {what} photo{'' if available == 1 else 's'} ({detail})"
     if want.flexible and available:
-        default = f"the default {count} of {want.flag}" if want.flag else f"the {count} wanted"
+        default = f"the default {count} of {want.flag}" if want.flag else f"the {count} a new profile is made on"
         note(f"{where} has {photos_}, fewer than {default}: using {available}")
         return available
     if not available:

@@ -232,6 +232,17 @@ def test_bad_input_is_one_line_and_status_2(capsys, f, argv, named):
     assert ".tmp" not in line and " sy " not in line and "conv_groups" not in line, line
 
 
+def test_rounded_figures_never_read_equal():
+    """Two figures one message compares are never printed alike when they differ: sizes fall back
+    to exact bytes, a fidelity to more digits than its target."""
+    from dstripes.sim.limits import bytes_apart
+    from dstripes.sim.table import against
+    assert bytes_apart(7200, 7197) == ("7,200 bytes", "7,197 bytes")
+    assert bytes_apart(3 << 20, 1 << 20) == ("3.0 MB", "1.0 MB")
+    assert against(0.99896, 0.999) == "0.99896" and against(0.9993, 0.999) == "0.9993"
+    assert against(49.99996, 50) == "49.99996" and against(0.999, 0.999) == "0.999"
+
+
 def test_a_refused_run_leaves_no_empty_out_folder(capsys, f, tmp_path, monkeypatch):
     """The output folders a run creates go again when it is refused or interrupted while they are
     still empty; a folder that was there, or one that holds a file, stays."""

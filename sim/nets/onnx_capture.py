@@ -57,6 +57,8 @@ def load_model(path: str):
     onnx, _ = require_onnx()
     if not os.path.isfile(path):
         raise ConfigError(f"ONNX model not found: {path}")
+    if os.path.getsize(path) == 0:
+        raise ConfigError(f"{path} is not a readable ONNX model (the file is empty: 0 bytes)")
     try:
         model = onnx.load(path, load_external_data=False)
         _check_external_data(path, model)

@@ -92,6 +92,7 @@ from ..config import check_width
 from ..errors import ConfigError
 from ..fixed import Window
 from ..frozen import FrozenMap
+from ..table import against
 from .images import take
 from .headroom import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, headroom_bits
 from .fidelity import (TARGETS, UNITS, allowed_failures, check_target, energy, image_scores, meets, passes,
@@ -498,9 +499,9 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
     at_full = search.rows([full], desc=f"profile {net.name}: full precision")[0]
     if not meets(net.criterion, targets[-1], at_full):
         f = summarise(net.criterion, image_scores(net.criterion, at_full))
-        raise ConfigError(f"target {targets[-1]} ({net.criterion} >= {threshold(net.criterion, targets[-1]):g}) "
-                          f"cannot be met even at full {act_bits}-bit precision: {net.name} reaches "
-                          f"{f:.4g} on the profiling photos")
+        need = threshold(net.criterion, targets[-1])
+        raise ConfigError(f"target {targets[-1]} ({net.criterion} >= {need:g}) cannot be met even at full "
+                          f"{act_bits}-bit precision: {net.name} reaches {against(f, need)} on the profiling photos")
     rows = search.sensitivity(f"profile {net.name}: sensitivity")
     out = {}
     cap = full
