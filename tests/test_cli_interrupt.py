@@ -81,12 +81,21 @@ def _group(pgid: int) -> list[int]:
     return out
 
 
-def _runs_tasks(pid: int) -> bool:
+def _loaded_onnxruntime(pid: int) -> bool:
     """A task is running on a worker of ``pid``: a worker has loaded onnxruntime (workers import
     it only to run a network's task)."""
     for c in _children(pid):
         with contextlib.suppress(OSError):
             if "onnxruntime" in Path(f"/proc/{c}/maps").read_text():
+                return True
+    return False
+
+
+def _simulating(pid: int) -> bool:
+    """A worker of ``pid`` runs a simulator (Icarus' ``vvp``, which takes SIGINT as a pause)."""
+    for c in _children(pid):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{c}/comm").read_text().strip() == "vvp":
                 return True
     return False
 
@@ -106,24 +115,21 @@ def _dask_port_taken():
         s.close()
 
 
-def test_sigint_to_the_process_group_of_a_dask_job(tmp_path):
-    model = conv_stack(tmp_path / "stack.onnx")
-    photos = photo_dir(tmp_path / "photos", 12)
+def _interrupt(argv: list, running) -> None:
+    """Start ``dstripes ARGV`` in a process group of its own, wait until ``running(pid)``, send
+    SIGINT to the group as a terminal's Ctrl-C does; then one line, 130, within seconds, and no
+    process of the group (workers, simulators) left alive."""
     env = dict(os.environ, DSTRIPES_NO_CACHE="1")
-    argv = [DSTRIPES, "evaluate", "--model", model, "--image-dir", str(photos), "--images", "6",
-            "--profile-images", "6", "--jobs", "2", "--out", str(tmp_path / "out")]
     with _dask_port_taken():
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen([DSTRIPES] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env, start_new_session=True)
         try:
             deadline = time.monotonic() + 120
-            while not _runs_tasks(proc.pid):
+            while not running(proc.pid):
                 assert proc.poll() is None, f"ended before any task ran: {proc.communicate()}"
                 assert time.monotonic() < deadline, "no worker ran a task within 120 s"
-                time.sleep(0.1)
-            time.sleep(0.5)
-            workers = _children(proc.pid)
-            assert len(workers) >= 2
+                time.sleep(0.05)
+            assert len([c for c in _children(proc.pid) if "python" in Path(f"/proc/{c}/comm").read_text()]) >= 2
             t = time.monotonic()
             os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
             out, err = proc.communicate(timeout=30)
@@ -132,10 +138,31 @@ def test_sigint_to_the_process_group_of_a_dask_job(tmp_path):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     assert err.splitlines() == ["dstripes: interrupted"], err
     assert seconds < 5, f"took {seconds:.1f} s to stop"
     deadline = time.monotonic() + 5
     while _group(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _group(proc.pid) == [], "processes of the run still alive"
+
+
+def test_sigint_to_the_process_group_of_a_dask_job(tmp_path):
+    model = conv_stack(tmp_path / "stack.onnx")
+    photos = photo_dir(tmp_path / "photos", 12)
+    _interrupt(["evaluate", "--model", model, "--image-dir", str(photos), "--images", "6", "--profile-images", "6",
+                "--jobs", "2", "--out", str(tmp_path / "out")], _loaded_onnxruntime)
+
+
+def test_sigint_stops_the_simulators_of_verify(tmp_path):
+    """verify's workers run Icarus (each layer a simulation of a minute), which takes SIGINT as a
+    pause and would run on: the workers kill it."""
+    from dstripes.scripts.cli import main
+    model = conv_stack(tmp_path / "stack.onnx", width=16, depth=2)
+    photos = photo_dir(tmp_path / "photos", 4)
+    prof = str(tmp_path / "stack.json")
+    assert main(["profile", "--model", model, "--image-dir", str(photos), "--images", "2", "--heldout", "0",
+                 "--size", "32", "--criterion", "cosine", "--no-progress", "--jobs", "1", "--out", prof]) == 0
+    _interrupt(["verify", "--model", model, "--profile", prof, "--image-dir", str(photos), "--size", "32",
+                "--sim", "icarus", "--lanes", "4", "--columns", "4", "--rows", "2", "--weight-bits", "8",
+                "--jobs", "2", "--out", str(tmp_path / "v")], _simulating)

@@ -12,10 +12,11 @@ Typical use::
             ...
 
 **Interrupts.** A terminal's Ctrl-C reaches every process of the foreground group: the command
-and its local workers. Only the command acts on it: the workers start with SIGINT blocked
-(inherited from the thread that spawns them) and, once up, take it with a handler that does
-nothing (:func:`dask_setup`, run in every local worker as its preload), so no worker prints a
-traceback, while the programs a worker runs (a simulator, yosys) still get the default action.
+and its local workers. The workers start with SIGINT blocked (inherited from the thread that
+spawns them) and, once up, take it with :func:`_stop_programs` (installed by :func:`dask_setup`,
+run in every local worker as its preload): no traceback, no message; the programs the worker is
+running (a simulator, which may take SIGINT as a pause, or yosys in its own session) are killed,
+so none outlives the run.
 The command's ``KeyboardInterrupt`` leaves :func:`dask_client`, which closes the workers at once
 (no waiting for the tasks in flight) with Dask's own messages silenced; ``dstripes`` then prints
 its one line. A local cluster opens no dashboard (its scheduler's HTTP endpoint listens on a
@@ -47,21 +48,48 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _ignore_interrupt(signum, frame) -> None:
-    """A local worker's SIGINT handler: the command that owns the worker handles the interrupt
-    (a Python handler, unlike ``SIG_IGN``, is not inherited by the programs the worker runs)."""
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from ``/proc``; none where it does not exist)."""
+    out = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return out
+    for d in entries:
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(d))
+    return out
+
+
+def _stop_programs(signum, frame) -> None:
+    """A local worker's SIGINT handler: say nothing (the command that owns the worker reports the
+    interrupt and closes it) and kill the programs the worker runs, with the process group each
+    leads (a tool in its own session, such as yosys and its ABC)."""
+    for pid in _children(os.getpid()):
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
 
 
 def dask_setup(worker) -> None:
-    """Preload of every local worker (:func:`dask_client`): take SIGINT with a handler that does
-    nothing, then unblock it (it was blocked from the worker's start).
+    """Preload of every local worker (:func:`dask_client`): take SIGINT with
+    :func:`_stop_programs`, then unblock it (it was blocked from the worker's start).
 
     Parameters
     ----------
     worker : distributed.Worker
         The worker being started (unused: the process is what is set up).
     """
-    signal.signal(signal.SIGINT, _ignore_interrupt)
+    signal.signal(signal.SIGINT, _stop_programs)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
