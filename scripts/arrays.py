@@ -12,7 +12,7 @@ from numpy.lib import format as npy
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window, as_codes
 from dstripes.sim.layer import Layer
-from dstripes.sim.limits import human_bytes
+from dstripes.sim.limits import bytes_apart
 
 
 def load_int_array(path: str, what: str) -> np.ndarray:
@@ -56,9 +56,9 @@ def load_int_array(path: str, what: str) -> np.ndarray:
         raise ConfigError(f"{what} in {path} must be integer codes, not dtype {dtype}")
     need = math.prod(shape) * dtype.itemsize
     if need > data:
+        declared, held = bytes_apart(need, data)
         raise ConfigError(f"{what} file {path} declares a {'x'.join(map(str, shape)) or 'scalar'} "
-                          f"{dtype} array ({human_bytes(need)}) but holds only {human_bytes(data)} "
-                          f"of data (truncated or corrupt)")
+                          f"{dtype} array ({declared}) but holds only {held} of data (truncated or corrupt)")
     try:
         a = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:

@@ -27,6 +27,8 @@ from importlib.metadata import PackageNotFoundError, version
 from dstripes.sim import PACKAGE
 from dstripes.sim.errors import ConfigError, ToolError
 
+from .output import forget_created, remove_created
+
 COMMANDS = ("cycles", "generate", "simulate", "verify", "synth", "prove", "profile", "evaluate", "explore",
             "demo")
 
@@ -69,7 +71,19 @@ def _first_line(e: BaseException) -> str:
 
 def main(argv=None) -> int:
     """Run ``dstripes ARGV``; returns the exit status (argparse's own errors, ``--help`` and
-    ``--version`` end with :exc:`SystemExit`)."""
+    ``--version`` end with :exc:`SystemExit`). A run that does not succeed removes the output
+    folders it created that are still empty."""
+    forget_created()
+    status = INTERNAL_ERROR
+    try:
+        status = _run(argv)
+        return status
+    finally:
+        if status:
+            remove_created()
+
+
+def _run(argv) -> int:
     parser = build_parser()
     try:
         # an option whose value parses but cannot be used raises ConfigError while parsing

@@ -11,7 +11,7 @@ import os
 import sys
 
 from dstripes.sim.errors import ConfigError
-from dstripes.sim.table import render
+from dstripes.sim.table import against, render
 
 from . import options
 from .options import Option
@@ -57,8 +57,8 @@ def run(args) -> int:
     from .energy import add_energy, check_energy, energy_table, run_energy
     from .networks import load, network_names
     from .output import check_out_dir, print_json
-    from .photos import photo_sets, read_labels
-    from .profiles import fidelity_line, shipped_profile
+    from .photos import Count, photo_sets, read_labels, tell
+    from .profiles import fidelity_line, shipped_profile, why_profile_first
     from .tiles import tile_config
 
     cfg = tile_config(args)
@@ -74,16 +74,22 @@ def run(args) -> int:
     # checked here, before any network is loaded.
     shipped = {name: given or shipped_profile(name, args.target, size=args.size) for name in names}
     fresh = [name for name, prof in shipped.items() if prof is None]
-    prof_photos, photos = photo_sets(args, args.profile_images if fresh else 0, args.images)
+    said = []
+    prof_photos, photos = photo_sets(args, Count(args.profile_images if fresh else 0, "--profile-images"),
+                                     Count(args.images, "--images"), notes=said)
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     model = check_energy(args, cfg) if args.energy else None
     nets = [load(args, name) for name in names]  # every model is read (and checked) before the workers start
+    for name, net in zip(names, nets):
+        if shipped[name] is not None:
+            shipped[name].check_network(net)
     evaluations = []
     with dask_client_for(args) as client:
+        tell(said)  # every input checked, the workers up: the run starts
         for name, net in zip(names, nets):
             prof = shipped[name]
             if prof is None:
-                note(f"{net.name}: no shipped profile at {args.size}x{args.size}: profiling first on "
+                note(f"{net.name}: {why_profile_first(name, net.size)}: profiling first on "
                      f"{len(prof_photos)} photos (criterion {net.criterion}, target {args.target}), "
                      f"judged on the {len(photos)} evaluated photos")
                 prof = profile_network(net, prof_photos, targets=(args.target,), heldout=photos,
@@ -95,8 +101,6 @@ def run(args) -> int:
                 prof.save(path)
                 note(fidelity_line(prof))
                 note(f"wrote {path} (reuse it with --profile)")
-            else:
-                prof.check_network(net)
             ev = evaluate_network(net, prof, photos, cfg, client=client, progress=not args.no_progress)
             evaluations.append(ev)
             if args.dump:
@@ -107,7 +111,7 @@ def run(args) -> int:
     try:
         files = write_all(evaluations, args.out)
     except OSError as e:
-        raise ConfigError(f"cannot write reports to {args.out} ({e.strerror})") from None
+        raise ConfigError(f"cannot write reports to {e.filename or args.out} ({e.strerror})") from None
     energies = None
     if args.energy:
         model, energies, efiles = run_energy(args, cfg, model, evaluations, note)
@@ -163,6 +167,7 @@ def held_fidelity(ev, short: bool = False) -> str:
         return f"profile {p.target}: no held-out fidelity recorded"
     verdict = "meets" if f.get("heldout_pass") else "MISSES"
     if short:
-        return f"{p.target}: {f['heldout']:.4g} {p.criterion} on {f['heldout_images']} ({verdict})"
-    return (f"profile {p.target}: held-out {f['unit']} {f['heldout']:.4g} on {f['heldout_images']} photos, "
+        return f"{p.target}: {against(f['heldout'], p.threshold)} {p.criterion} on {f['heldout_images']} ({verdict})"
+    return (f"profile {p.target}: held-out {f['unit']} {against(f['heldout'], p.threshold)} on "
+            f"{f['heldout_images']} photos, "
             f"{verdict} {p.criterion} >= {p.threshold:g}")

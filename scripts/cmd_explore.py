@@ -31,10 +31,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from dstripes.sim.nets.profile import PROFILE_PHOTOS
     from dstripes.synth.explore import explore, parse_sweep, resolve_liberty, sweep_configs, table
 
     from .networks import network_names
     from .output import check_out_dir, print_json
+    from .photos import Count, photo_sets
+    from .profiles import shipped_profile
 
     # everything the user gave is checked before any work starts
     sweep = parse_sweep(args.sweep)
@@ -42,11 +45,13 @@ def run(args) -> int:
     sweep_configs(sweep)          # builds every tile (no elaboration): the generator's own checks
     network_names(args)
     check_out_dir(args.out, "--out")
+    fresh = not args.profile and shipped_profile(args.model, args.target, size=args.size) is None
+    prof_photos, photos = photo_sets(args, Count(PROFILE_PHOTOS if fresh else 0), Count(args.images, "--images"))
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    result = explore(args.model, sweep, images=args.images, liberty=args.liberty, jobs=args.jobs,
+    result = explore(args.model, sweep, images=photos, liberty=args.liberty, jobs=args.jobs,
                      scheduler=args.scheduler, out=args.out, target=args.target, size=args.size,
-                     profile=args.profile, image_dir=args.image_dir, progress=not args.no_progress,
-                     log=note)
+                     profile=args.profile, profile_photos=prof_photos if fresh else None,
+                     progress=not args.no_progress, log=note)
     if args.json:
         print_json(result.as_dict())
     else:

@@ -35,7 +35,7 @@ def run(args) -> int:
     from .cluster import dask_client_for
     from .networks import load, network_names
     from .output import check_out_file, print_json
-    from .photos import photo_sets, read_labels
+    from .photos import Count, photo_sets, read_labels, tell
     from .profiles import fidelity_line
     from .tiles import tile_config
 
@@ -44,10 +44,12 @@ def run(args) -> int:
     act_bits = tile_config(args).act_bits
     check_out_file(args.out, "--out")
     labels = read_labels(args.labels)
-    images, held = photo_sets(args, args.images, args.heldout)
+    said = []
+    images, held = photo_sets(args, Count(args.images, "--images"), Count(args.heldout, "--heldout"), notes=said)
     net = load(args)
     command = "dstripes " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["profile"] else ""
     with dask_client_for(args) as client:
+        tell(said)  # every input checked, the workers up: the run starts
         prof = profile_network(net, images, targets=(args.target,), heldout=held, act_bits=act_bits,
                                progress=not args.no_progress, command=command, client=client,
                                headroom=args.headroom, margin_db=args.margin, labels=labels)[args.target]

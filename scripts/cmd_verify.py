@@ -42,13 +42,14 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dstripes.sim.nets.profile import profile_network
-    from dstripes.tb.host.verify import COUNTS_NOTE, LAYER_HEADERS, layer_rows, verify_network, write_reports
+    from dstripes.tb.host.verify import (COUNTS_NOTE, LAYER_HEADERS, layer_rows, select_layers, verify_network,
+                                         write_reports)
 
     from .cluster import dask_client_for
     from .networks import load, network_names
     from .output import check_out_dir, print_json
-    from .photos import photo_sets
-    from .profiles import given_or_shipped
+    from .photos import Count, photo_sets, tell
+    from .profiles import given_or_shipped, why_profile_first
     from .tiles import tile_design
 
     # every input checked before the network loads, the model builds and the minutes of simulation
@@ -58,13 +59,18 @@ def run(args) -> int:
     # the verification checks the RTL against the model on whatever codes the profile yields:
     # a shipped profile serves at any --size
     prof = given_or_shipped(args, args.model, size=None)
-    prof_photos, held = photo_sets(args, 0 if prof else PROFILE_IMAGES, args.images)
+    said = []
+    prof_photos, held = photo_sets(args, Count(0 if prof else PROFILE_IMAGES), Count(args.images, "--images"),
+                                   notes=said)
     for stale in ("verify.json", "report.md", "layers.csv"):  # a rerun never trusts an old report
         (out / stale).unlink(missing_ok=True)
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     net = load(args)
+    select_layers(net, args.layers)  # a layer it does not have is refused before any profiling
+    tell(said)
     if prof is None:
-        note(f"{net.name}: no shipped profile: profiling first on {len(prof_photos)} photos (target 100)")
+        note(f"{net.name}: {why_profile_first(args.model, None)}: profiling first on {len(prof_photos)} photos "
+             f"(target 100)")
         with dask_client_for(args) as client:
             prof = profile_network(net, prof_photos, targets=("100",), progress=not args.no_progress,
                                    client=client)["100"]
@@ -75,7 +81,7 @@ def run(args) -> int:
     try:
         files = write_reports(v, out)
     except OSError as e:
-        raise ConfigError(f"cannot write reports to {args.out} ({e.strerror})") from None
+        raise ConfigError(f"cannot write reports to {e.filename or args.out} ({e.strerror})") from None
     if args.json:
         print_json(v.as_dict())
         return 0 if v.passed else 1

@@ -15,6 +15,10 @@ def network_names(args) -> list[str]:
 
 
 def load(args, model: str | None = None):
-    """The network ``model`` (default ``--model``) with ``--size`` and the front-end options."""
-    return load_network(model or args.model, size=args.size, preprocess=args.preprocess,
-                        criterion=args.criterion, engine=args.engine)
+    """The network ``model`` (default ``--model``) with ``--size`` and the front-end options,
+    its layers found (one probe photo through it), so a layer the tool cannot model is refused
+    before any work."""
+    net = load_network(model or args.model, size=args.size, preprocess=args.preprocess,
+                       criterion=args.criterion, engine=args.engine)
+    net.layers()
+    return net

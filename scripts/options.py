@@ -360,11 +360,20 @@ def add_search_options(p) -> None:
 
 # ---------------------------------------------------------------- photos
 
+class Default(int):
+    """A photo count left at its default: the value of ``--images``, ``--heldout`` or
+    ``--profile-images`` when the user did not give the option. It is the count itself, and
+    tells :func:`.photos.photo_sets` that a smaller folder may give fewer (a count the user gave
+    must be there)."""
+
+
 IMAGES = Option("--images", "photos", type=int, metavar="N", check=positive)
 HELDOUT = Option("--heldout", "held-out photos for the fidelity report, disjoint from the profiling photos "
-                              "(%(default)s; 0: none)", type=int, metavar="N", default=16, check=not_negative)
+                              "(%(default)s, or all a smaller --image-dir holds; 0: none)", type=int, metavar="N",
+                 default=Default(16), check=not_negative)
 PROFILE_IMAGES = Option("--profile-images", "photos to profile on when profiling first, disjoint from the evaluated "
-                                            "ones (%(default)s)", type=int, metavar="N", default=16, check=positive)
+                                            "ones (%(default)s, or all a smaller --image-dir holds)", type=int,
+                        metavar="N", default=Default(16), check=positive)
 IMAGE_DIR = Option("--image-dir", "your own photos from DIR instead of the shipped ones (every .jpg, .png, ...): "
                                   "even-numbered files (in name order) profile, odd-numbered ones are held out",
                    metavar="DIR")
@@ -379,7 +388,7 @@ def add_photo_options(p, *, images: int, profiling: bool = False, labels: bool =
              "--image-dir)" if profiling else
              "held-out photos to run: the first N of the held-out split (or of the odd-numbered half of "
              "--image-dir)")
-    IMAGES.add(p, default=images, help=f"{which} (default %(default)s)")
+    IMAGES.add(p, default=Default(images), help=f"{which} (default %(default)s, or all a smaller --image-dir holds)")
     IMAGE_DIR.add(p)
     if labels:
         LABELS.add(p)

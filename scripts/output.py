@@ -19,9 +19,32 @@ def write_json(path, obj) -> None:
     write_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
+#: Folders that :func:`check_out_dir` created in this run, outermost first: a run that ends
+#: without success removes those still empty (:func:`remove_created`), so a refused or
+#: interrupted run leaves no empty ``--out`` behind.
+_CREATED: list[Path] = []
+
+
+def remove_created() -> None:
+    """Remove the folders this run created that are still empty (innermost first), and forget
+    them; a folder that holds anything stays."""
+    while _CREATED:
+        try:
+            _CREATED.pop().rmdir()
+        except OSError:
+            pass
+
+
+def forget_created() -> None:
+    """Start a run: no folder created yet."""
+    _CREATED.clear()
+
+
 def check_out_dir(path: str, option: str = "--out") -> Path:
     """Create the output folder ``path`` (or accept an existing one) before any work starts;
-    one-line errors for an empty path, a file, a path below a file, a device or no permission."""
+    one-line errors for an empty path, a file, a path below a file, a device or no permission.
+    The folders it creates are removed again if the run ends without success and they are
+    still empty (:func:`remove_created`)."""
     if path is None or not str(path).strip():
         raise ConfigError(f"{option} must name a folder, not an empty path")
     p = Path(path)
@@ -30,8 +53,10 @@ def check_out_dir(path: str, option: str = "--out") -> Path:
     for parent in p.parents:
         if parent.exists() and not parent.is_dir():
             raise ConfigError(f"{option} {path} lies below {parent}, which is not a folder")
+    missing = [q for q in (p, *p.parents) if not q.exists()]
     try:
         p.mkdir(parents=True, exist_ok=True)
+        _CREATED.extend(reversed(missing))
     except OSError as e:
         raise ConfigError(f"cannot create {option} folder {path} ({e.strerror})") from None
     if not os.access(p, os.W_OK | os.X_OK):

@@ -6,6 +6,7 @@ import os
 
 from dstripes.sim.nets.models import BUILTIN
 from dstripes.sim.nets.profile import Profile, builtin_profile_path
+from dstripes.sim.table import against
 
 
 def shipped_profile(model: str, target: str, *, size: int | None = None) -> Profile | None:
@@ -26,14 +27,22 @@ def given_or_shipped(args, model: str, *, size: int | None) -> Profile | None:
     return shipped_profile(model, getattr(args, "target", "100"), size=size)
 
 
+def why_profile_first(model: str, size: int | None) -> str:
+    """Why network ``model`` is profiled before it runs: no ``--profile``, and (a built-in
+    network) no shipped profile at its input ``size`` (``None``: at any size)."""
+    if model not in BUILTIN:
+        return "no --profile given (only the built-in networks ship profiles)"
+    return "no --profile given and no shipped profile" + (f" at {size}x{size}" if size else "")
+
+
 def fidelity_line(prof: Profile) -> str:
     """Criterion, fidelity on profiling and held-out photos, the worst held-out photo."""
     f = prof.fidelity
     line = (f"{prof.network} target {prof.target} ({prof.criterion} >= {prof.threshold:g}): "
-            f"{f['unit']} {f['profile']:.4g} on {f['profile_images']} profiling photos")
+            f"{f['unit']} {against(f['profile'], prof.threshold)} on {f['profile_images']} profiling photos")
     if "heldout" in f:
         w = f.get("heldout_worst", {})
-        line += (f", {f['heldout']:.4g} on {f['heldout_images']} held-out photos "
+        line += (f", {against(f['heldout'], prof.threshold)} on {f['heldout_images']} held-out photos "
                  f"({'meets' if f['heldout_pass'] else 'MISSES'} the target"
                  + (f"; worst {w['photo']}: {w['measure']} {w['value']:.4g}" if w else "") + ")")
     else:

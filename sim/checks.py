@@ -13,7 +13,7 @@ def check_integer(what: str, value, minimum: int = 1, maximum: int | None = None
     Parameters
     ----------
     what : str
-        How the message names the value (``"lanes"``, ``"layer padding py"``).
+        How the message names the value (``"lanes"``, ``"layer pad along the height"``).
     value :
         The value; ``bool`` is never an integer here.
     minimum : int

@@ -14,14 +14,26 @@ from typing import Iterator
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary name next to ``path`` to write to; it becomes ``path`` when the block ends
-    without an error, and is removed otherwise."""
+    without an error, and is removed otherwise.
+
+    Raises
+    ------
+    OSError
+        Writing or renaming failed (a full disk, a folder in the way, no permission): the
+        error names ``path``, the file the user knows of, never the temporary name.
+    """
     p = Path(path)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     try:
         yield tmp
         tmp.replace(p)
+    except OSError as e:
+        if e.filename is None or str(e.filename) != str(tmp):
+            raise
+        raise type(e)(e.errno, e.strerror, str(p)) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:

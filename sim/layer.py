@@ -104,12 +104,19 @@ class Layer:
     dy: int = 1
     dx: int = 1
 
+    #: How messages name each field: as the layer spec (``--layer``) and the input file say it.
+    SPOKEN = {"c": "input channels", "h": "input height", "w": "input width", "k": "k (filters)",
+              "kh": "kh (kernel height)", "kw": "kw (kernel width)", "sy": "stride along the height",
+              "sx": "stride along the width", "py": "pad along the height", "px": "pad along the width",
+              "conv_groups": "groups", "dy": "dilation along the height", "dx": "dilation along the width"}
+
     def __post_init__(self):
         for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "conv_groups", "dy", "dx"):
-            check_limit(f"layer {f}", check_integer(f"layer {f}", getattr(self, f)), MAX_LAYER_DIM, "2**100")
+            name = f"layer {self.SPOKEN[f]}"
+            check_limit(name, check_integer(name, getattr(self, f)), MAX_LAYER_DIM, "2**100")
         for f in ("py", "px"):
-            check_limit(f"layer padding {f}", check_integer(f"layer padding {f}", getattr(self, f), 0),
-                        MAX_LAYER_DIM, "2**100")
+            name = f"layer {self.SPOKEN[f]}"
+            check_limit(name, check_integer(name, getattr(self, f), 0), MAX_LAYER_DIM, "2**100")
         if self.c % self.conv_groups:
             raise ConfigError(f"input channels {self.c} are not divisible by groups {self.conv_groups}")
         if self.k % self.conv_groups:

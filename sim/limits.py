@@ -98,12 +98,31 @@ def human_bytes(n: float) -> str:
     return f"{n:,.1f} PB"  # pragma: no cover
 
 
+def bytes_apart(a: int, b: int) -> tuple[str, str]:
+    """Two sizes that one message compares, as :func:`human_bytes` unless they would read the
+    same (``7.0 KB`` against ``7.0 KB``): then as exact byte counts (``7,200 bytes``).
+
+    Parameters
+    ----------
+    a, b : int
+        Sizes in bytes.
+
+    Returns
+    -------
+    tuple of two str
+    """
+    ha, hb = human_bytes(a), human_bytes(b)
+    if ha == hb and a != b:
+        return f"{a:,} bytes", f"{b:,} bytes"
+    return ha, hb
+
+
 def check_memory(nbytes: int, what: str) -> None:
     """Raise a :class:`ConfigError` when ``what`` needs more than :func:`available_memory`."""
     avail = available_memory()
     if avail is not None and nbytes > avail:
-        raise ConfigError(f"{what} needs about {human_bytes(nbytes)} of memory, more than the "
-                          f"{human_bytes(avail)} available")
+        need, have = bytes_apart(nbytes, avail)
+        raise ConfigError(f"{what} needs about {need} of memory, more than the {have} available")
 
 
 def worker_count(jobs) -> int:

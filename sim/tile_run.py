@@ -34,11 +34,13 @@ from .pallets import BrickGrid, group_inputs
 
 def check_layer(layer: Layer, config: TileConfig) -> None:
     """Reject a layer whose reduction could overflow the configured accumulators."""
-    red = layer.kh * layer.kw * layer.channel_blocks(config.lanes) * config.lanes
+    cb = layer.channel_blocks(config.lanes)
+    red = layer.kh * layer.kw * cb * config.lanes
     if red > config.max_reduction:
         raise ConfigError(
-            f"layer reduction length {red} (kh*kw*ceil(C/L)*L) exceeds max_reduction "
-            f"{config.max_reduction} of the {config.acc_bits}-bit accumulators")
+            f"layer reduction length {red} ({layer.kh}x{layer.kw} kernel x {cb} channel block{'s' * (cb > 1)} of "
+            f"{config.lanes} lanes) exceeds max_reduction {config.max_reduction} (--max-reduction) of the "
+            f"{config.acc_bits}-bit accumulators")
 
 
 def pass_bytes(layer: Layer, config: TileConfig, conv_groups: int = 1) -> int:

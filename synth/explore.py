@@ -54,7 +54,7 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 from dstripes.sim.nets.cluster import dask_client
 from dstripes.sim.nets.evaluate import check_act_bits, evaluate_network
-from dstripes.sim.nets.images import check_count, check_readable, load_images, photos_in_dir
+from dstripes.sim.nets.images import take
 from dstripes.sim.nets.models import load_network
 from dstripes.sim.nets.profile import network_profile
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
@@ -696,7 +696,7 @@ class Exploration:
 
 def explore(model: str, sweep: Sweep, *, images: int = 4, base: TileConfig = TileConfig(),
             liberty=None, jobs: int | None = None, scheduler: str | None = None, out=None,
-            target: str = "100", size: int = 224, profile=None, image_dir=None,
+            target: str = "100", size: int = 224, profile=None, profile_photos=None,
             cache_root=None, progress: bool = True, log=None) -> Exploration:
     """Explore ``sweep`` on network ``model`` (see the module docstring).
 
@@ -706,9 +706,9 @@ def explore(model: str, sweep: Sweep, *, images: int = 4, base: TileConfig = Til
         A built-in network name or an ``.onnx`` file.
     sweep : Sweep
         :func:`parse_sweep`, :meth:`Sweep.of`.
-    images : int
-        Held-out photos the model counts (of ``image_dir``: its odd-numbered files, the even ones
-        profile when a profile must be made first).
+    images : int or list of Photo
+        The held-out photos the model counts: the first ``images`` of the shipped held-out split,
+        or these photos (``dstripes explore`` chooses them, ``--image-dir`` included).
     base : TileConfig
         Values of the parameters the sweep does not vary.
     liberty : path, optional
@@ -719,9 +719,11 @@ def explore(model: str, sweep: Sweep, *, images: int = 4, base: TileConfig = Til
         Address of a running Dask scheduler.
     out : path, optional
         Write ``explore.json``, ``explore.csv``, ``explore.txt`` and ``explore.png`` here.
-    target, size, profile, image_dir
-        Precision profile target (shipped profiles), input size, a profile file, a folder of
-        the user's photos.
+    target, size, profile
+        Precision profile target (shipped profiles), input size, a profile file.
+    profile_photos : list of Photo, optional
+        The photos to profile on when the network has neither ``profile`` nor a shipped profile
+        at its size (default: the first 16 of the shipped profiling split).
     cache_root : path, optional
         Cache folder (default :func:`dstripes.synth.cache.default_cache_root`).
     log : callable, optional
@@ -729,7 +731,7 @@ def explore(model: str, sweep: Sweep, *, images: int = 4, base: TileConfig = Til
     """
     note = log or (lambda msg: None)
     t0 = time.perf_counter()
-    if isinstance(images, bool) or not isinstance(images, int) or images < 1:
+    if isinstance(images, int) and (isinstance(images, bool) or images < 1):
         raise ConfigError(f"--images must be a positive integer, not {images!r}")
     configs = sweep_configs(sweep, base)
     liberty = resolve_liberty(liberty)
@@ -737,23 +739,10 @@ def explore(model: str, sweep: Sweep, *, images: int = 4, base: TileConfig = Til
     root = cache.root
     if liberty is not None:
         probe_liberty(liberty_path(liberty))
-    if image_dir:  # the user's folder in two halves, as profile and evaluate split it
-        where = f"image folder {image_dir}"
-        folder = check_readable(photos_in_dir(image_dir), where)
-        halves = {"profile": (folder[0::2], "profiling"), "heldout": (folder[1::2], "held-out")}
-
-        def photos(n, split):
-            ps, what = halves[split]
-            check_count(n, len(ps), f"{where} ({what} half: every second file)")
-            return [(p.name, p.read()) for p in ps[:n]]
-    else:
-        def photos(n, split):
-            return load_images(split, n)
-    # the counted photos are checked (and read) before any profiling: never the profiling ones
-    pics = photos(images, "heldout")
+    # the counted photos are read before any profiling: never the profiling ones
+    pics = [(p.name, p.read()) for p in (take("heldout", images) if isinstance(images, int) else images)]
     net = load_network(model, size=size)
-    prof = network_profile(net, model, target, profile, photos=lambda n: photos(n, "profile"),
-                           progress=progress, note=note)
+    prof = network_profile(net, model, target, profile, photos=profile_photos, progress=progress, note=note)
     for cfg in configs:
         check_act_bits(prof, cfg.act_bits)
     t_setup = time.perf_counter()

@@ -60,6 +60,11 @@ def f(tmp_path):
                                                  "shape": (60, 100_000, 100_000)})
         fh.write(bytes(64))
     files["huge"] = str(tmp_path / "huge.npy")
+    np.save(tmp_path / "few.npy", np.arange(4 * 30 * 30, dtype=np.int16).reshape(4, 30, 30))  # 7,200 bytes of data
+    (tmp_path / "few.npy").write_bytes((tmp_path / "few.npy").read_bytes()[:-3])             # 3 of them cut
+    files["few"] = str(tmp_path / "few.npy")
+    (tmp_path / "blocked" / "dstripes_tile.v").mkdir(parents=True)  # a folder where a file is to go
+    files["blocked"] = str(tmp_path / "blocked")
     (tmp_path / "afile").write_text("not a folder")
     files["file"] = str(tmp_path / "afile")
     files["tmp"] = str(tmp_path)
@@ -169,6 +174,17 @@ ROWS = [
     ("simulate-fc-maybe", _with(SIM, layer="k=3,fc=maybe"), ["'maybe'"]),
     ("simulate-fc", _with(SIM, layer="k=3,fc"), ["fully-connected layers", "the tile RTL runs conv layers"]),
     ("cycles-dilation-too-wide", _with(CYCLES, layer="k=4,kh=3,dilation=4"), ["extent 9", "6"]),
+    # ---- values named as the user wrote them, not as the model's fields are called
+    ("cycles-stride-zero", _with(CYCLES, layer="k=4,stride=0"), ["layer stride along the height must be a positive "
+                                                                 "integer, not 0"]),
+    ("cycles-stride-width-zero", _with(CYCLES, layer="k=4,stride=1x0"), ["layer stride along the width", "not 0"]),
+    ("cycles-groups-zero", _with(CYCLES, layer="k=4,groups=0"), ["layer groups must be a positive integer, not 0"]),
+    ("cycles-pad-negative", _with(CYCLES, layer="k=4,pad=-1"), ["layer pad along the height must be a non-negative "
+                                                                "integer, not -1"]),
+    ("cycles-dilation-zero", _with(CYCLES, layer="k=4,dilation=0"), ["layer dilation along the height", "not 0"]),
+    ("cycles-kernel-zero", _with(CYCLES, layer="k=4,kh=0"), ["layer kh (kernel height) must be"]),
+    ("cycles-cut-by-3-bytes", _with(CYCLES, acts="{few}"), ["few.npy", "(7,200 bytes) but holds only 7,197 bytes"]),
+    ("generate-out-blocked", ["generate", *SMALL, "--out", "{blocked}"], ["Is a directory: {blocked}/dstripes_tile.v"]),
     # ---- options that do not apply
     ("cycles-image-on-3d", _with(CYCLES, image="0"), ["--image 0", "(4, 6, 6)"]),
     ("simulate-image-on-3d", _with(SIM, acts="{acts}", image="0"), ["--image 0", "one input"]),
@@ -213,6 +229,43 @@ def test_bad_input_is_one_line_and_status_2(capsys, f, argv, named):
     assert out == ""
     for token in named:
         assert token.format(**f) in line, (token, line)
+    assert ".tmp" not in line and " sy " not in line and "conv_groups" not in line, line
+
+
+def test_rounded_figures_never_read_equal():
+    """Two figures one message compares are never printed alike when they differ: sizes fall back
+    to exact bytes, a fidelity to more digits than its target."""
+    from dstripes.sim.limits import bytes_apart
+    from dstripes.sim.table import against
+    assert bytes_apart(7200, 7197) == ("7,200 bytes", "7,197 bytes")
+    assert bytes_apart(3 << 20, 1 << 20) == ("3.0 MB", "1.0 MB")
+    assert against(0.99896, 0.999) == "0.99896" and against(0.9993, 0.999) == "0.9993"
+    assert against(49.99996, 50) == "49.99996" and against(0.999, 0.999) == "0.999"
+
+
+def test_a_refused_run_leaves_no_empty_out_folder(capsys, f, tmp_path, monkeypatch):
+    """The output folders a run creates go again when it is refused or interrupted while they are
+    still empty; a folder that was there, or one that holds a file, stays."""
+    new = tmp_path / "new"
+    for argv in (_with(EVALUATE, images="1000", image_dir=None, out=str(new / "deeper")),
+                 _with(EVALUATE, out=str(new / "o"), dump=str(new / "d"), model="{acts}"),
+                 _with(PROFILE, out=str(new / "sub" / "p.json"), heldout="7")):
+        rc, _, err = run(capsys, [a.format(**f) for a in argv])
+        assert rc == 2 and one_line(err)
+        assert not new.exists(), argv
+    there = tmp_path / "there"
+    there.mkdir()
+    rc, _, err = run(capsys, [a.format(**f) for a in _with(EVALUATE, images="1000", image_dir=None, out=str(there))])
+    assert rc == 2 and there.is_dir()
+    import dstripes.scripts.cmd_generate as gen
+
+    def interrupted(args):
+        from dstripes.scripts.output import check_out_dir
+        check_out_dir(args.out)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(gen, "run", interrupted)
+    rc, _, err = run(capsys, ["generate", "--out", str(new / "g")])
+    assert rc == 130 and not new.exists()
 
 
 @pytest.mark.parametrize("command", ["profile", "evaluate"])

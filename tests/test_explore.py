@@ -210,10 +210,11 @@ def test_cli_unknown_model_before_any_work(tmp_path, capsys):
 
 def test_cli_counts_only_held_out_photos_of_a_folder(tiny_net, tmp_path, capsys):
     """A user's folder is split as profile and evaluate split it: asking for more photos than its
-    held-out half (every second file) is refused before any work, naming that half."""
+    held-out half (every second file) is refused before any work, naming the option and that half."""
     model, pics, prof = tiny_net
     argv = ["explore", "--model", model, "--profile", prof, "--image-dir", pics, "--images", "3", "--size", "16",
             "--sweep", "lanes=2", "columns=2", "rows=1", "--no-progress", "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("dstripes: error: ") and "held-out half" in err and "3 images requested" in err
+    assert err == (f"dstripes: error: --images 3: image folder {pics} has only 2 held-out photos (its odd-numbered "
+                   f"files); ask for 2 or fewer, or leave --images out to use them all")

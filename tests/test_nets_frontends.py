@@ -124,11 +124,12 @@ def test_cli_errors_on_builtin_inputs(tmp_path, capsys):
     from dstripes.sim.nets.images import image_names
     n = len(image_names("profile"))
     assert cli(["profile", "--model", "mobilenet-v2", "--images", str(n + 1), "--out", str(tmp_path / "p.json")]) == 2
-    assert f"{n + 1} images requested but the profile split has only {n}" in capsys.readouterr().err
+    assert (f"--images {n + 1}: the shipped photo set has only {n} profiling photos (the profiling split); ask for "
+            f"{n} or fewer, or leave --images out to use them all") in capsys.readouterr().err
     # counts are checked before any work: no network is loaded for this
     n = len(image_names("heldout"))
     assert cli(["evaluate", "--model", "all", "--images", "400", "--out", str(tmp_path)]) == 2
-    assert f"400 images requested but the heldout split has only {n}" in capsys.readouterr().err
+    assert f"--images 400: the shipped photo set has only {n} held-out photos" in capsys.readouterr().err
     assert cli(["evaluate", "--model", "mobilenet-v2", "--images", "0", "--out", str(tmp_path)]) == 2
     assert "--images must be positive" in capsys.readouterr().err
     wrong = tmp_path / "wrong.json"

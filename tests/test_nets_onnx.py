@@ -277,10 +277,13 @@ def test_cli_profile_and_evaluate_own_photos(tmp_path, capsys):
     for name, im in photos(6):
         Image.fromarray(im).save(d / f"{name}.png")
     prof = str(tmp_path / "p.json")
-    # the folder's held-out half (3 of 6 photos) is too small for the default 16: refused up front
+    # the folder's held-out half (3 of 6 photos) is smaller than the default 16: all 3 are used, and said
     assert cli(["profile", "--model", model, "--image-dir", str(d), "--images", "2", "--size", "16",
-                "--criterion", "cosine", "--no-progress", "--out", prof]) == 2
-    assert "16 images requested but image folder" in capsys.readouterr().err
+                "--criterion", "cosine", "--no-progress", "--jobs", "1", "--out", prof]) == 0
+    cap = capsys.readouterr()
+    assert cap.err.splitlines() == [f"image folder {d} has 3 held-out photos (its odd-numbered files), fewer than "
+                                    f"the default 16 of --heldout: using 3"]
+    assert "on 2 profiling photos" in cap.out and "on 3 held-out photos" in cap.out
     assert cli(["profile", "--model", model, "--image-dir", str(d), "--images", "2", "--heldout", "2",
                 "--size", "16", "--criterion", "cosine", "--no-progress", "--jobs", "1", "--out", prof]) == 0
     out = capsys.readouterr().out
@@ -306,7 +309,7 @@ def test_cli_profile_and_evaluate_own_photos(tmp_path, capsys):
     assert "image folder not found" in capsys.readouterr().err
     assert cli(["evaluate", "--model", model, "--profile", prof, "--image-dir", str(d), "--images", "9",
                 "--out", out]) == 2
-    assert "9 images requested" in capsys.readouterr().err
+    assert "--images 9: image folder" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text("{not json")
     assert cli(["evaluate", "--model", model, "--profile", str(tmp_path / "bad.json"), "--image-dir", str(d),
                 "--out", out]) == 2

@@ -17,7 +17,7 @@ from dstripes.scripts.cli import main as cli
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets import fidelity
 from dstripes.sim.nets.cache import RunCache
-from dstripes.sim.nets.images import check_readable, photos_in_dir, read_image, split_photos
+from dstripes.sim.nets.images import check_photos, photos_in_dir, read_image, split_photos
 from dstripes.sim.nets.headroom import headroom_bits
 from dstripes.sim.nets.profile import Profile, profile_network
 
@@ -49,19 +49,20 @@ def test_bad_photos_are_one_line_errors(tmp_path, capsys):
         read_image(str(bomb))
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    with pytest.raises(ConfigError, match="cannot read image"):
+    with pytest.raises(ConfigError, match=f"photo {broken} is (truncated or corrupt|not an image file)"):
         read_image(str(broken))
-    # a folder of only unreadable files: nothing to profile on
+    # a folder of unreadable files: the first one used is named
     d = tmp_path / "junk"
     d.mkdir()
     (d / "a.jpg").write_bytes(b"garbage")
     (d / "b.png").write_bytes(b"")
-    with pytest.raises(ConfigError, match="holds no readable photo"):
-        check_readable(photos_in_dir(str(d)), "image folder junk")
+    with pytest.raises(ConfigError, match=f"photo {d / 'a.jpg'} is not an image file"):
+        check_photos(photos_in_dir(str(d)))
     model = tiny_model(str(tmp_path / "tiny.onnx"))
     assert cli(["profile", "--model", model, "--image-dir", str(d), "--out", str(tmp_path / "p.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("dstripes: error:") and "no readable photo" in err[0]
+    assert err == [f"dstripes: error: photo {d / 'a.jpg'} is not an image file (7 bytes in no format the photo "
+                   f"reader knows: .jpg, .jpeg, .png, .bmp, .ppm, .tif, .tiff, .webp)"]
     # an enormous photo among good ones is refused before anything is decoded
     good = _folder(tmp_path, 4)
     (good / "zz.png").write_bytes(bomb.read_bytes())
@@ -171,7 +172,7 @@ def test_evaluate_profiles_first_and_dumps(tmp_path, capsys):
     # counts are checked before any work: 4 is more than the folder's held-out half
     assert cli(["evaluate", "--model", model, "--image-dir", str(d), "--images", "4", "--size", "16",
                 "--out", str(out)]) == 2
-    assert "4 images requested but image folder" in capsys.readouterr().err
+    assert f"--images 4: image folder {d} has only 3 held-out photos" in capsys.readouterr().err
     assert cli(["evaluate", "--model", model, "--image-dir", str(d), "--images", "3", "--profile-images", "3",
                 "--criterion", "cosine", "--size", "16", "--jobs", "1", "--no-progress", "--out", str(out),
                 "--dump", str(dump)]) == 0

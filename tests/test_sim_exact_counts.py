@@ -180,11 +180,11 @@ def test_cycles_json_of_a_huge_fully_connected_layer(capsys, npy, acts):
 
 
 @pytest.mark.parametrize("layer, name", [
-    (f"k={MAX_LAYER_DIM + 1},kh=3", "layer k"),
-    (f"k=4,kh=3,stride={2 ** 101}", "layer sy"),
-    (f"k=4,kh=3,pad={10 ** 31}", "layer padding py"),
-    (f"k=4,kh=3,dilation=1x{2 ** 100 + 1}", "layer dx"),
-    (f"k={10 ** 40},fc", "layer k"),
+    (f"k={MAX_LAYER_DIM + 1},kh=3", "layer k (filters)"),
+    (f"k=4,kh=3,stride={2 ** 101}", "layer stride along the height"),
+    (f"k=4,kh=3,pad={10 ** 31}", "layer pad along the height"),
+    (f"k=4,kh=3,dilation=1x{2 ** 100 + 1}", "layer dilation along the width"),
+    (f"k={10 ** 40},fc", "layer k (filters)"),
 ])
 def test_a_size_beyond_the_limit_is_refused_in_one_line(capsys, npy, acts, layer, name):
     rc, out, err = _cycles(capsys, npy, acts, layer, "--json")

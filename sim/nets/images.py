@@ -35,11 +35,13 @@ Decoding is guarded: an image larger than :data:`MAX_PIXELS` is refused before i
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 import glob
 import hashlib
 import importlib.util
 import os
+import warnings
 
 import numpy as np
 
@@ -213,8 +215,8 @@ def load_images(split: str, count: int) -> list[tuple[str, np.ndarray]]:
 
 
 def photos_in_dir(path: str) -> list[Photo]:
-    """A user's own photos: every image file of ``path`` in name order (readability is checked
-    when they are read; :func:`check_readable` checks it up front)."""
+    """A user's own photos: every image file of ``path`` in name order (their contents are checked
+    when they are read; :func:`check_photos` checks them up front)."""
     if not os.path.isdir(path):
         raise ConfigError(f"image folder not found: {path}")
     files = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_SUFFIXES)
@@ -224,66 +226,115 @@ def photos_in_dir(path: str) -> list[Photo]:
     return [Photo(f, os.path.join(path, f)) for f in files]
 
 
-def check_readable(ps: list[Photo], where: str) -> list[Photo]:
-    """The photos whose header opens as an image within :data:`MAX_PIXELS`; raise if none does.
-
-    A folder of a user's photos may hold a stray broken file; it is skipped with its reason
-    reported by the caller. A photo larger than the limit is an error on its own (it is never
-    decoded)."""
-    good, bad = [], []
-    for p in ps:
-        if p.array is not None:
-            good.append(p)
-            continue
-        try:
-            _open_checked(p.path).close()
-            good.append(p)
-        except ConfigError as e:
-            if "decompression bomb" in str(e):
-                raise
-            bad.append((p, e))
-    if not good:
-        raise ConfigError(f"{where} holds no readable photo ({bad[0][1]})" if bad else f"{where} holds no photo")
-    return good
+def halves(ps: list[Photo], heldout: bool = True) -> tuple[list[Photo], list[Photo]]:
+    """The profiling and held-out photos of one list (a user's folder): files at even places (in
+    name order) profile, files at odd places are held out, so neither set is the folder's first or
+    last few; without held-out photos (``heldout`` false) every file may profile."""
+    return (ps[0::2], ps[1::2]) if heldout else (list(ps), [])
 
 
 def split_photos(ps: list[Photo], profile: int, heldout: int, where: str) -> tuple[list, list]:
-    """Disjoint profiling and held-out photos from one list (a user's folder): files at even places
-    (in name order) profile, files at odd places are held out, so neither set is the folder's
-    first or last few. Without held-out photos every file may profile. Counts are checked before
-    anything is read."""
-    if not heldout:
-        if profile:
-            check_count(profile, len(ps), where)
-        return ps[:profile], []
-    check_count(heldout, len(ps[1::2]), f"{where} (held-out half: every second file)")
-    if profile:
-        check_count(profile, len(ps[0::2]), f"{where} (profiling half: every second file)")
-    return ps[0::2][:profile], ps[1::2][:heldout]
+    """The first ``profile`` and ``heldout`` photos of the two :func:`halves` of ``ps``; counts are
+    checked before anything is read."""
+    prof, held = halves(ps, bool(heldout))
+    check_count(heldout, len(held), f"{where} (held-out half: every second file)")
+    check_count(profile, len(prof), f"{where} (profiling half: every second file)" if heldout else where)
+    return prof[:profile], held[:heldout]
 
 
 def check_count(count, available: int, where: str) -> None:
-    check_integer("image count", count)
+    check_integer("image count", count, minimum=0)
     if count > available:
         raise ConfigError(f"{count} images requested but {where} has only {available}")
 
 
+def check_photos(ps: list[Photo]) -> None:
+    """Open and fully decode every photo read from a file (a JPEG at its smallest scale, which
+    still decodes all its data), before any long work.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first file that is missing, empty, not an image, truncated, corrupt or larger
+        than :data:`MAX_PIXELS`.
+    """
+    for p in ps:
+        if p.array is None:
+            _decode(p.path, smallest=True)
+
+
 # ---------------------------------------------------------------------------- decoding
+@contextlib.contextmanager
+def _pil_guard():
+    """PIL with :data:`MAX_PIXELS` as its own limit and its warnings off (a decompression-bomb
+    warning, a corrupt EXIF block): an image is refused by this module's one-line errors or
+    decoded, never warned about."""
+    from PIL import Image
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL raises DecompressionBombError above 2x this
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield Image
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def _unreadable(path: str, e: BaseException) -> ConfigError:
+    """The one line for a photo PIL cannot open or decode."""
+    from PIL import UnidentifiedImageError
+    try:
+        size = os.path.getsize(path)
+    except OSError as err:
+        return ConfigError(f"cannot read photo {path} ({err.strerror})")
+    if size == 0:
+        return ConfigError(f"photo {path} is empty (0 bytes)")
+    if isinstance(e, UnidentifiedImageError):
+        return ConfigError(f"photo {path} is not an image file ({size:,} bytes in no format the photo "
+                           f"reader knows: {', '.join(IMAGE_SUFFIXES)})")
+    if isinstance(e, OSError) and e.strerror:  # no permission, a disk error
+        return ConfigError(f"cannot read photo {path} ({e.strerror})")
+    reason = str(e).strip() or type(e).__name__
+    return ConfigError(f"photo {path} is truncated or corrupt ({size:,} bytes; {reason})")
+
+
 def _open_checked(path: str):
-    """Open an image file (header only) and refuse it if it is too large to decode."""
-    from PIL import Image, UnidentifiedImageError
+    """Open an image file (header only) and refuse it if it is too large to decode (call inside
+    :func:`_pil_guard`)."""
+    from PIL import Image
     try:
         im = Image.open(path)
     except Image.DecompressionBombError:
-        raise ConfigError(f"image {path} is a decompression bomb: more than {MAX_PIXELS:,} pixels") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise ConfigError(f"cannot read image {path} ({e})") from None
+        raise ConfigError(f"photo {path} is a decompression bomb: more than {MAX_PIXELS:,} pixels") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise _unreadable(path, e) from None
     w, h = im.size
     if w * h > MAX_PIXELS or w < 1 or h < 1:
         im.close()
-        raise ConfigError(f"image {path} is a decompression bomb: {w}x{h} pixels, more than "
+        raise ConfigError(f"photo {path} is a decompression bomb: {w}x{h} pixels, more than "
                           f"{MAX_PIXELS:,}")
     return im
+
+
+def _decode(path: str, size_hint: int | None = None, smallest: bool = False):
+    """The decoded RGB image of ``path`` (a JPEG at the smallest DCT scale that keeps its shorter
+    side at least twice ``size_hint``, or at 1/8 with ``smallest``)."""
+    try:
+        with _pil_guard():
+            im = _open_checked(path)
+            try:
+                if im.format == "JPEG" and (size_hint or smallest):
+                    w, h = im.size
+                    s = 8 if smallest else min(w, h) / (2 * size_hint)
+                    if s >= 2:
+                        im.draft("RGB", (int(w / s) + 1, int(h / s) + 1))
+                return im.convert("RGB")  # decodes every byte of the (first) frame
+            except (OSError, ValueError, SyntaxError, EOFError) as e:
+                raise _unreadable(path, e) from None
+            finally:
+                im.close()
+    except MemoryError:
+        raise ConfigError(f"photo {path} is too large to decode on this machine") from None
 
 
 def read_image(path: str, size_hint: int | None = None) -> np.ndarray:
@@ -291,27 +342,7 @@ def read_image(path: str, size_hint: int | None = None) -> np.ndarray:
 
     With ``size_hint``, a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps
     its shorter side at least twice ``size_hint``: the later resize sees the same detail."""
-    from PIL import Image
-    old = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL raises DecompressionBombError above 2x this
-    try:
-        im = _open_checked(path)
-        try:
-            if size_hint and im.format == "JPEG":
-                w, h = im.size
-                s = min(w, h) / (2 * size_hint)
-                if s >= 2:
-                    im.draft("RGB", (int(w / s) + 1, int(h / s) + 1))
-            im = im.convert("RGB")
-            return np.asarray(im)
-        except (OSError, ValueError, SyntaxError, EOFError) as e:
-            raise ConfigError(f"cannot read image {path} ({e})") from None
-        finally:
-            im.close()
-    except MemoryError:
-        raise ConfigError(f"image {path} is too large to decode on this machine") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
+    return np.asarray(_decode(path, size_hint))
 
 
 # ---------------------------------------------------------------------------- augmentation

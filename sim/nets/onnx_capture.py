@@ -32,6 +32,13 @@ from .network import Network, Output
 MIN_OPSET = 11
 QUANT_SESSIONS = 3  # quantised-graph sessions kept (one per set of quantised layers)
 CONVERT_TO = 13
+#: Operators of an integer-quantised graph (QDQ or QOperator format): such a model is refused
+#: until the tool models int8 networks; it quantises a float model itself, per its profile.
+INT_OPS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
+           "ConvInteger", "MatMulInteger", "QGemm", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool",
+           "QLinearAveragePool", "QLinearConcat", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax")
+#: What the front-end models (said by every refusal of a model it cannot handle yet).
+MODELLED = "only float image CNNs are modelled yet: Conv and fully-connected layers on one image each"
 
 
 def require_onnx():
@@ -50,13 +57,41 @@ def load_model(path: str):
     onnx, _ = require_onnx()
     if not os.path.isfile(path):
         raise ConfigError(f"ONNX model not found: {path}")
+    if os.path.getsize(path) == 0:
+        raise ConfigError(f"{path} is not a readable ONNX model (the file is empty: 0 bytes)")
     try:
-        model = onnx.load(path)
+        model = onnx.load(path, load_external_data=False)
+        _check_external_data(path, model)
+        onnx.external_data_helper.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
+    except ConfigError:
+        raise
     except Exception as e:  # protobuf DecodeError, truncated files, external-data errors
         raise ConfigError(f"{path} is not a readable ONNX model ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
     if not model.graph.node:
         raise ConfigError(f"{path} is not a readable ONNX model (empty graph)")
     return model
+
+
+def _check_external_data(path: str, model) -> None:
+    """The files that hold the weights of a model saved with external data (the default of
+    ``torch.onnx.export``: ``my_net.onnx.data`` beside ``my_net.onnx``) must be there, whole."""
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+    folder = os.path.dirname(os.path.abspath(path))
+    need: dict[str, int] = {}
+    for t in model.graph.initializer:
+        if uses_external_data(t):
+            info = ExternalDataInfo(t)
+            end = (info.offset or 0) + (info.length or 0)
+            need[info.location] = max(need.get(info.location, 0), end)
+    for location, end in need.items():
+        where = os.path.join(folder, location)
+        if not os.path.isfile(where):
+            raise ConfigError(f"{path} keeps its weights in {location}, which is not beside it (keep the "
+                              f"two files together)")
+        size = os.path.getsize(where)
+        if size < end:
+            raise ConfigError(f"{path}: its weights file {location} holds {size:,} bytes, fewer than the "
+                              f"{end:,} the model points into (truncated)")
 
 
 def guess_criterion(output: np.ndarray) -> str:
@@ -67,6 +102,31 @@ def guess_criterion(output: np.ndarray) -> str:
 def _attrs(node) -> dict:
     onnx, _ = require_onnx()
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _called(node, index: int) -> str:
+    """How messages name a graph node: its name, else its place in the graph."""
+    return repr(node.name) if node.name else f"#{index} (unnamed)"
+
+
+def _refuse_integer_graph(path: str, graph) -> None:
+    """Refuse an integer-quantised graph, naming its first quantisation node (a Conv whose
+    weights are dequantised int8 is named with it)."""
+    onnx, _ = require_onnx()
+    producers = {o: n for n in graph.node for o in n.output}
+    for i, n in enumerate(graph.node):
+        if n.op_type == "Conv" and len(n.input) > 1 and producers.get(n.input[1]) is not None \
+                and producers[n.input[1]].op_type == "DequantizeLinear":
+            d = producers[n.input[1]]
+            raise ConfigError(f"{path}: Conv node {_called(n, i)} takes int8 weights through DequantizeLinear "
+                              f"node {_called(d, list(graph.node).index(d))}: an int8 QDQ model, not supported "
+                              f"yet; give the float model (dstripes quantises its activations per profile)")
+    first = sorted((n.op_type in INT_OPS[:3], i) for i, n in enumerate(graph.node) if n.op_type in INT_OPS)
+    for _, i in first[:1]:  # an integer layer (QLinearConv, ...) rather than a (De)QuantizeLinear
+        n = graph.node[i]
+        raise ConfigError(f"{path}: {n.op_type} node {_called(n, i)} belongs to an integer-quantised model "
+                              f"(int8 QDQ or QOperator), not supported yet; give the float model (dstripes "
+                              f"quantises its activations per profile)")
 
 
 class OnnxNetwork(Network):
@@ -112,12 +172,18 @@ class OnnxNetwork(Network):
             if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
                 self._consts[n.output[0]] = n.attribute[0].t
         inputs = [i for i in g.input if i.name not in self._consts]
+        for i in inputs:
+            kind = i.type.tensor_type.elem_type
+            if kind != onnx.TensorProto.FLOAT:
+                dtype = onnx.TensorProto.DataType.Name(kind).lower() if kind else "not a tensor"
+                token = " (token ids, as a language model takes)" if dtype.startswith(("int", "uint")) else ""
+                raise ConfigError(f"{path}: input {i.name} is {dtype}{token}, not a float32 image batch; "
+                                  f"{MODELLED}")
+        _refuse_integer_graph(path, g)
         if len(inputs) != 1:
             raise ConfigError(f"{path}: expected one image input, found {len(inputs)} "
                               f"({', '.join(i.name for i in inputs)})")
         inp = inputs[0]
-        if inp.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
-            raise ConfigError(f"{path}: input {inp.name} is not float32")
         dims = [d.dim_value if d.HasField("dim_value") else None for d in inp.type.tensor_type.shape.dim]
         if len(dims) != 4:
             raise ConfigError(f"{path}: input {inp.name} has rank {len(dims)}, expected an image batch of rank 4")
@@ -157,17 +223,21 @@ class OnnxNetwork(Network):
 
     def _find_layers(self, rename=None) -> list:
         """``(name, node)`` of every modelled layer, in graph order."""
-        out, used = [], set()
+        out, used, passed = [], set(), []  # passed: (node, why) of the products that are not layers
         for i, n in enumerate(self.model.graph.node):
             if n.op_type == "Conv":
                 pass
             elif n.op_type == "Gemm":
                 a = _attrs(n)
                 if a.get("transA", 0) or n.input[1] not in self._consts:
+                    passed.append((_called(n, i), "transposes its input" if a.get("transA", 0) else
+                                   "multiplies by computed (non-constant) weights"))
                     continue
             elif n.op_type == "MatMul":
                 w = self._consts.get(n.input[1])
                 if w is None or len(w.dims) != 2:
+                    passed.append((_called(n, i), "multiplies two computed tensors" if w is None else
+                                   f"multiplies by {len(w.dims)}-d constant weights (a batched product)"))
                     continue
             else:
                 continue
@@ -177,27 +247,59 @@ class OnnxNetwork(Network):
                 if name is None:
                     continue
             if n.op_type == "Conv" and n.input[1] not in self._consts:
-                raise ConfigError(f"{self.path}: Conv node {n.name or i} has computed (non-constant) weights")
+                raise ConfigError(f"{self.path}: Conv node {_called(n, i)} {self._weights_from(n.input[1])}")
             while name in used:
                 name += "_"
             used.add(name)
             out.append((name, n))
         if not out:
-            raise ConfigError(f"{self.path}: no Conv, Gemm or MatMul layer with constant weights")
+            why = ""
+            if passed:
+                node, reason = passed[0]
+                why = f"; its first product, node {node}, {reason}"
+            raise ConfigError(f"{self.path}: no Conv, Gemm or MatMul layer with constant weights{why}; {MODELLED}")
         return out
+
+    def _weights_from(self, tensor: str) -> str:
+        """Why a Conv's weights ``tensor`` are not a constant, as the end of a sentence: the node
+        that makes them, and whether it only rearranges constants (a graph to fold first) or
+        works on the input."""
+        g = self.model.graph
+        producers = {o: (i, n) for i, n in enumerate(g.node) for o in n.output}
+        if tensor not in producers:
+            return f"takes its weights {tensor!r} as a graph input, not a constant; {MODELLED}"
+        i, n = producers[tensor]
+        seen, todo, from_input = set(), [tensor], False
+        while todo:
+            t = todo.pop()
+            if t in seen or t in self._consts:
+                continue
+            seen.add(t)
+            if t in producers:
+                todo.extend(x for x in producers[t][1].input if x)
+            else:
+                from_input = True
+        how = ("computes them from the network's input" if from_input else
+               "computes them from constants (fold the constants first, e.g. with onnxruntime's offline "
+               "graph optimisation, or export the weights as initialisers)")
+        return f"takes weights {tensor!r} made by {n.op_type} node {_called(n, i)}, which {how}"
 
     def _layer(self, name: str, node, in_shape: tuple) -> tuple[Layer, tuple]:
         """The layer and the extra (top, bottom, left, right) zero padding of its captured input."""
         w = self._const(node.input[1])
         if node.op_type in ("Gemm", "MatMul"):
             if len(in_shape) != 2:
-                raise ConfigError(f"layer {name}: {node.op_type} on a {len(in_shape)}-d input is not "
-                                  f"a fully-connected layer on one vector")
+                shape = "x".join(str(int(v)) for v in in_shape)
+                what = (f"a sequence of {int(in_shape[-2])} vectors per photo (tokens, as in a transformer)"
+                        if len(in_shape) == 3 else f"a {len(in_shape)}-d tensor")
+                raise ConfigError(f"{self.path}: {node.op_type} node {name!r} multiplies a {shape} input, "
+                                  f"{what}, not one vector per photo; {MODELLED}")
             trans = node.op_type == "Gemm" and _attrs(node).get("transB", 0)
             k = w.shape[0] if trans else w.shape[1]
             return Layer(int(in_shape[1]), 1, 1, int(k), fc=True, name=name), (0, 0, 0, 0)
         if len(in_shape) != 4:
-            raise ConfigError(f"layer {name}: only 2-d convolutions are modelled, input {in_shape}")
+            raise ConfigError(f"{self.path}: Conv node {name!r} is a {len(in_shape) - 2}-d convolution (input "
+                              f"{'x'.join(str(int(v)) for v in in_shape)}); only 2-d convolutions are modelled")
         a = _attrs(node)
         dy, dx = (int(v) for v in a.get("dilations", [1, 1]))
         _, c, h, wd = (int(v) for v in in_shape)

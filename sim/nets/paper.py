@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import math
 
 from ..frozen import FrozenMap
+from ..table import against
 
 PUBLISHED = {
     "stripes_over_dadn": (1.92, "Judd et al., MICRO 2016: conv layers, 100 % accuracy profiles, range 1.30x-4.51x"),
@@ -90,8 +91,8 @@ def comparison(evaluations) -> Comparison:
         rows[ev.network] = FrozenMap((k, s.get(k, float("nan"))) for k, _ in COLUMNS)
     mean = {k: geomean(r[k] for r in rows.values()) for k, _ in COLUMNS}
     differences = list(DIFFERENCES)
-    missed = [f"{ev.network} ({ev.profile.criterion} {ev.profile.fidelity['heldout']:.4g}, target "
-              f"{ev.profile.threshold:g})" for ev in evaluations
+    missed = [f"{ev.network} ({ev.profile.criterion} {against(ev.profile.fidelity['heldout'], ev.profile.threshold)}, "
+              f"target {ev.profile.threshold:g})" for ev in evaluations
               if ev.profile.fidelity.get("heldout_pass") is False]
     if missed:
         differences.append(

@@ -92,6 +92,8 @@ from ..config import check_width
 from ..errors import ConfigError
 from ..fixed import Window
 from ..frozen import FrozenMap
+from ..table import against
+from .images import take
 from .headroom import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, headroom_bits
 from .fidelity import (TARGETS, UNITS, allowed_failures, check_target, energy, image_scores, meets, passes,
                        summarise, threshold, ties)
@@ -497,9 +499,9 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
     at_full = search.rows([full], desc=f"profile {net.name}: full precision")[0]
     if not meets(net.criterion, targets[-1], at_full):
         f = summarise(net.criterion, image_scores(net.criterion, at_full))
-        raise ConfigError(f"target {targets[-1]} ({net.criterion} >= {threshold(net.criterion, targets[-1]):g}) "
-                          f"cannot be met even at full {act_bits}-bit precision: {net.name} reaches "
-                          f"{f:.4g} on the profiling photos")
+        need = threshold(net.criterion, targets[-1])
+        raise ConfigError(f"target {targets[-1]} ({net.criterion} >= {need:g}) cannot be met even at full "
+                          f"{act_bits}-bit precision: {net.name} reaches {against(f, need)} on the profiling photos")
     rows = search.sensitivity(f"profile {net.name}: sensitivity")
     out = {}
     cap = full
@@ -624,22 +626,28 @@ def builtin_profile_path(network: str, target="100") -> str:
                         f"{network}-{check_target(target)}.json")
 
 
+#: Photos a network is profiled on when nothing says otherwise (:func:`network_profile`).
+PROFILE_PHOTOS = 16
+
+
 def network_profile(net: Network, model: str, target: str = "100", path: str | None = None, *,
                     photos=None, progress: bool = True, note=None) -> Profile:
     """The profile to evaluate ``net`` (called ``model`` by the user) with: the file ``path``;
     else the shipped profile of a built-in network at the network's input size; else a fresh
-    profile for ``target`` on ``photos(16)`` (then ``note`` says so)."""
+    profile for ``target`` on ``photos`` (default: the first :data:`PROFILE_PHOTOS` of the
+    shipped profiling split; ``note`` says so)."""
     if path:
         return Profile.load(path)
     if model in BUILTIN and os.path.isfile(builtin_profile_path(model, target)):
         prof = Profile.load(builtin_profile_path(model, target))
         if prof.input.get("size") == net.size:
             return prof
-    if photos is None:
-        raise ConfigError(f"no shipped profile for {net.name} at {net.size}x{net.size}; give a profile file")
+    photos = take("profile", PROFILE_PHOTOS) if photos is None else photos
     if note is not None:
-        note(f"no shipped profile for {net.name} at {net.size}x{net.size}: profiling on 16 photos first")
-    return profile_network(net, photos(16), targets=(target,), progress=progress)[target]
+        why = (f"no shipped profile at {net.size}x{net.size}" if model in BUILTIN else
+               "no profile given (only the built-in networks ship profiles)")
+        note(f"{net.name}: {why}: profiling on {len(photos)} photos first")
+    return profile_network(net, photos, targets=(target,), progress=progress)[target]
 
 
 __all__ = ["LayerProfile", "Profile", "profile_network", "container_scale", "builtin_profile_path",

@@ -18,7 +18,7 @@ import os
 from ..cycles import ratio
 from ..files import write_atomic
 from ..schemes import DADN, DSTRIPES, STRIPES
-from ..table import md_table
+from ..table import against, md_table
 from .evaluate import variant_name
 from .paper import comparison, markdown as paper_markdown
 from . import plots
@@ -71,7 +71,7 @@ def heldout_text(p) -> str:
     f = p.fidelity
     if "heldout" not in f:
         return f"profile target {p.target}: held-out fidelity not measured"
-    text = (f"profile target {p.target}: held-out {f.get('unit', p.criterion)} {f['heldout']:.4g} on "
+    text = (f"profile target {p.target}: held-out {f.get('unit', p.criterion)} {against(f['heldout'], p.threshold)} on "
             f"{f['heldout_images']} photos ({'meets' if f.get('heldout_pass') else 'MISSES'} "
             f"{p.criterion} >= {p.threshold:g})")
     w = f.get("heldout_worst")
@@ -105,8 +105,9 @@ def network_markdown(ev) -> str:
              f"- Tile: L={cfg.lanes}, Nc={cfg.columns}, Nr={cfg.rows}, T={cfg.tiles}, A={cfg.act_bits}, "
              f"W={cfg.weight_bits}; Dynamic Stripes trim={cfg.trim}, G={cfg.group}, run-ahead={cfg.run_ahead}",
              f"- Profile: target {p.target}, criterion {p.criterion} >= {p.threshold}; "
-             f"fidelity {f.get('profile', float('nan')):.4g} on {f.get('profile_images', '?')} profiling photos"
-             + (f", {held:.4g} on {f.get('heldout_images')} held-out photos "
+             f"fidelity {against(f.get('profile', float('nan')), p.threshold)} on {f.get('profile_images', '?')} "
+             f"profiling photos"
+             + (f", {against(held, p.threshold)} on {f.get('heldout_images')} held-out photos "
                 f"({'meets' if f.get('heldout_pass') else 'MISSES'} the target)" if held is not None else ""),
              f"- Held-out fidelity of the profile behind every speedup below: {heldout_text(p)}",
              f"- Time: {ev.seconds.get('total', 0):.1f} s", "",
