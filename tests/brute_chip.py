@@ -15,8 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def pass_sim(c, f, o, steps: int) -> int:
-    """Cycles from a pass's configuration (cycle 0) to the cycle after its last release."""
+def pass_sim(c, f, o, steps: int, parallel: bool = False) -> int:
+    """Cycles from a pass's configuration (cycle 0) to the cycle after its last release.
+    ``parallel``: the bit-parallel tile, which consumes the item of its input register as its one
+    plane in the cycle it takes it (no current-step register)."""
     c, f, o = list(map(int, c)), list(map(int, f)), list(map(int, o))
     n = len(c)
     # fetch
@@ -39,8 +41,13 @@ def pass_sim(c, f, o, steps: int) -> int:
         can_load = full is None or ready
         closes = pending is not None and (pending % steps == steps - 1)
         advance = not (pending is not None and closes and not can_load)
-        finishing = cur is not None and advance and tpl == c[cur] - 1
-        load = inreg is not None and (cur is None or finishing)
+        if parallel:
+            # the input register's item is the plane: taken when the array advances
+            finishing = False
+            load = inreg is not None and advance
+        else:
+            finishing = cur is not None and advance and tpl == c[cur] - 1
+            load = inreg is not None and (cur is None or finishing)
         in_ready = inreg is None or load
         take = out is not None and in_ready and t >= 1          # the tile accepts from cycle 1
         out_free = out is None or take
@@ -65,7 +72,10 @@ def pass_sim(c, f, o, steps: int) -> int:
                 cur = None
             else:
                 tpl += 1
-        if load:
+        if load and parallel:
+            pending = inreg               # its add follows in the next cycle
+            inreg = None
+        elif load:
             cur, tpl = inreg, 0
             inreg = None
         if take:

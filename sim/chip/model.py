@@ -32,7 +32,14 @@ def pass_work(plan: LayerPlan, costs: np.ndarray, bias: bool = False) -> list:
     (:meth:`LayerPlan.step_costs`)."""
     f = plan.fetch_cycles()
     beats = pass_beats(plan, bias)
-    return [PassWork(costs[p.group], f, plan.write_cycles(p), plan.steps, beats) for p in plan.passes]
+    add = add_offset(plan.chip)
+    return [PassWork(costs[p.group], f, plan.write_cycles(p), plan.steps, beats, add) for p in plan.passes]
+
+
+def add_offset(chip: ChipConfig) -> int:
+    """Cycles from a step's last plane to its add: 1 on the bit-serial tiles (the SIPs' add
+    stage), 0 on the bit-parallel tile (whose step is its one plane, §10.6)."""
+    return 1 if chip.kind.serial else 0
 
 
 def layer_breakdown(plan: LayerPlan, costs: np.ndarray, dram: DramConfig | None, *, bias: bool = False,

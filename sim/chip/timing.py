@@ -25,9 +25,11 @@ SETUP = 2
 NEVER = -(1 << 60)
 
 
-def pass_loop(c: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int) -> int:
+def pass_loop(c: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int, add: int = 1) -> int:
     """Cycles of one pass (from its configuration's acceptance ``P = 0`` to the cycle after its last
-    window-set's release, ``Y_last + 1``), the rule of §10.6 step by step."""
+    window-set's release, ``Y_last + 1``), the rule of §10.6 step by step. ``add``: cycles from a
+    step's last plane to its add (1 on a bit-serial tile, 0 on the bit-parallel one, whose
+    step is its one plane)."""
     c, f, o = (np.asarray(v, dtype=np.int64).tolist() for v in (c, f, o))
     k, t, l, lp, cprev = 1, NEVER, NEVER, NEVER, 0
     x_prev = y = NEVER
@@ -35,12 +37,13 @@ def pass_loop(c: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int) -> int:
     for w in range(len(o)):
         for j in range(steps):
             k = max(k + f[s], t)
-            t_s = max(k + 1, l)
+            # the bit-parallel tile's item waits in its input register while the array is frozen
+            t_s = max(k + 1, l if add else lp)
             l_s = max(k + 2, lp + cprev)
-            lp = max(l_s, x_prev - 1) if j == 0 and w > 0 else l_s
+            lp = max(l_s, x_prev - add) if j == 0 and w > 0 else l_s
             t, l, cprev = t_s, l_s, c[s]
             s += 1
-        x_prev = max(lp + cprev + 1, y)
+        x_prev = max(lp + cprev + add, y)
         y = x_prev + o[w]
     return y + 1
 
@@ -61,7 +64,7 @@ def clamp_scan(a: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     return a, lo, hi
 
 
-def pass_cycles(c: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int) -> int:
+def pass_cycles(c: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int, add: int = 1) -> int:
     """Cycles of one pass (as :func:`pass_loop`), without a Python loop per step when possible."""
     c = np.asarray(c, dtype=np.int64)
     f = np.asarray(f, dtype=np.int64)
@@ -71,7 +74,9 @@ def pass_cycles(c: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int) -> int:
     if len(c) < 2 or (f[1:] <= c[:-1]).all():
         # the fetch never stalls: L_s = L_0 + the costs before s (+ freezes), L_0 = f_0 + 3
         gaps = np.maximum(cw[1:], o[:-1])
-        return int(f[0]) + 3 + int(cw[0]) + 1 + int(gaps.sum()) + int(o[-1]) + 1
+        return int(f[0]) + 3 + int(cw[0]) + add + int(gaps.sum()) + int(o[-1]) + 1
+    if not add:
+        return pass_loop(c, f, o, steps, add)
     # u_1 = f_1; u_s = clamp(u_{s-1} + f_s - c_{s-2}, 2 - c_{s-2}, f_s) for s >= 2
     a, lo, hi = clamp_scan(f[2:] - c[:-2], 2 - c[:-2], f[2:])
     u = np.empty(len(c), dtype=np.int64)
@@ -83,26 +88,27 @@ def pass_cycles(c: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int) -> int:
     load[0] = int(f[0]) + 3
     load[1:] = load[0] + np.cumsum(delta)
     last = np.arange(nws) * steps + steps - 1
-    x = load[last] + c[last] + 1
+    x = load[last] + c[last] + add
     if (x[1:] >= x[:-1] + o[:-1]).all():
         return int(x[-1] + o[-1]) + 1
-    return pass_loop(c, f, o, steps)
+    return pass_loop(c, f, o, steps, add)
 
 
 @dataclass(frozen=True)
 class PassWork:
     """One pass as the timing sees it: its steps' costs ``c`` and fetch cycles ``f``, its
-    window-sets' write-back cycles ``o``, ``steps`` per window-set and the ``beats`` of its
-    weights (and biases) over the off-chip port."""
+    window-sets' write-back cycles ``o``, ``steps`` per window-set, the ``beats`` of its
+    weights (and biases) over the off-chip port, and the tile's ``add`` offset."""
 
     c: np.ndarray
     f: np.ndarray
     o: np.ndarray
     steps: int
     beats: int
+    add: int = 1
 
     def cycles(self) -> int:
-        return pass_cycles(self.c, self.f, self.o, self.steps)
+        return pass_cycles(self.c, self.f, self.o, self.steps, self.add)
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,7 @@ def breakdown(passes, dram: DramConfig | None, beat_bytes: int, *, w0_loaded: bo
     """The exact count of a layer and its split: ``compute`` (every ``f_s = o_w = 1``, weights in
     SB), ``nm_stall`` (NM as configured), ``weight_stall`` (the off-chip bandwidth alone),
     ``offchip_stall`` (its latency and back-pressure)."""
-    ideal = [PassWork(p.c, np.ones_like(p.f), np.ones_like(p.o), p.steps, p.beats) for p in passes]
+    ideal = [PassWork(p.c, np.ones_like(p.f), np.ones_like(p.o), p.steps, p.beats, p.add) for p in passes]
     compute = layer_timing(ideal, None, beat_bytes).cycles
     durations = [p.cycles() for p in passes]
     nm = layer_timing(passes, None, beat_bytes, durations=durations).cycles
