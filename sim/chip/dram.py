@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import ConfigError
 
 #: Generator salts (a zero state would stay zero).
@@ -29,6 +31,49 @@ def xorshift32(x: int) -> int:
     x ^= x >> 17
     x ^= (x << 5) & 0xFFFFFFFF
     return x
+
+
+def _apply(cols: list, x: int) -> int:
+    """A linear map over GF(2) (``cols[i]``: the image of bit ``i``) applied to ``x``."""
+    out = 0
+    i = 0
+    while x:
+        if x & 1:
+            out ^= cols[i]
+        x >>= 1
+        i += 1
+    return out
+
+
+def _power(k: int) -> list:
+    """The columns of xorshift32 applied ``k`` times (it is linear over GF(2))."""
+    result = [1 << i for i in range(32)]
+    base = [xorshift32(1 << i) for i in range(32)]
+    while k:
+        if k & 1:
+            result = [_apply(base, c) for c in result]
+        base = [_apply(base, c) for c in base]
+        k >>= 1
+    return result
+
+
+def xorshift_states(first: int, count: int) -> np.ndarray:
+    """``count`` consecutive states from ``first`` (uint32): jumps of ``K`` steps by the map's
+    ``K``-th power, then the ``K`` states of every block side by side in numpy."""
+    k = max(1, int(count ** 0.5))
+    blocks = -(-count // k)
+    jump = _power(k)
+    starts = [first]
+    for _ in range(blocks - 1):
+        starts.append(_apply(jump, starts[-1]))
+    out = np.empty((k, blocks), dtype=np.uint32)
+    out[0] = starts
+    for j in range(1, k):
+        x = out[j - 1]
+        x = x ^ (x << np.uint32(13))
+        x = x ^ (x >> np.uint32(17))
+        out[j] = x ^ (x << np.uint32(5))
+    return out.T.reshape(-1)[:count]
 
 
 @dataclass(frozen=True)
@@ -114,9 +159,11 @@ class Dram:
 
     def _value(self, gen: int, t: int) -> int:
         seq = self._seq[gen]
-        while len(seq) < t:
-            seq.append(self._state[gen])
-            self._state[gen] = xorshift32(self._state[gen])
+        if len(seq) < t:
+            more = max(t - len(seq), len(seq), 4096)
+            states = xorshift_states(self._state[gen], more + 1)
+            seq.extend(states[:-1].tolist())
+            self._state[gen] = int(states[-1])
         return seq[t - 1]
 
     def read(self, issue: int, beats: int) -> int:
