@@ -4,7 +4,7 @@ costs in that order. Numpy only; the pallets themselves are never built here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -92,24 +92,15 @@ class LayerPlan:
         """NM reads of every step, ``(window_sets, kh, kw)`` (the same for every channel block, group
         and pass): the columns whose window exists, whose position is inside the image and whose
         brick is not the one the previous step's column ``c + q`` had (reuse, §10.4)."""
-        l, nc = self.layer, self.columns
-        n = np.arange(self.window_sets * nc).reshape(-1, nc)
-        valid = n < l.windows
-        oy, ox = np.divmod(n, l.ow)
-        ys = oy[:, :, None] * l.sy + np.arange(l.kh) * l.dy - l.py          # (nws, Nc, kh)
-        xs = ox[:, :, None] * l.sx + np.arange(l.kw) * l.dx - l.px          # (nws, Nc, kw)
-        inside = ((ys >= 0) & (ys < l.h))[:, :, :, None] & ((xs >= 0) & (xs < l.w))[:, :, None, :]
-        reuse = np.zeros((n.shape[0], nc, l.kw), dtype=bool)
-        q = reuse_shift(l)
-        if q and q < nc and l.kw > 1:
-            same = valid[:, q:] & (oy[:, q:] == oy[:, :-q])                  # column c reuses c + q
-            reuse[:, :nc - q, 1:] = same[:, :, None]
-        need = valid[:, :, None, None] & inside & ~reuse[:, :, None, :]
-        return need.sum(axis=1)                                              # (nws, kh, kw)
+        return step_reads(self.layer, self.columns)
 
     def fetch_cycles(self, nm_read: int | None = None) -> np.ndarray:
-        """``f_s = max(1, ceil(r_s / B))`` of a pass's steps in order, ``(window_sets * S,)``."""
+        """``f_s = max(1, ceil(r_s / B))`` of a pass's steps in order, ``(window_sets * S,)`` (a
+        read-only broadcast of ones when every step reads at most ``B`` bricks)."""
         b = self.chip.nm_read if nm_read is None else nm_read
+        n = self.window_sets * self.steps
+        if int(self.reads.max(initial=0)) <= b:
+            return np.broadcast_to(np.int64(1), (n,))
         f = np.maximum(1, -(-self.reads // b))                               # (nws, kh, kw)
         f = np.broadcast_to(f[:, :, None, :], (self.window_sets, self.layer.kh, self.channel_blocks, self.layer.kw))
         return f.reshape(-1)
@@ -128,17 +119,44 @@ class LayerPlan:
         b = b.reshape((b.shape[0], l.kh, l.kw, self.channel_blocks) + tail)
         return np.swapaxes(b, 2, 3).reshape((-1,) + tail)
 
-    def step_costs(self, acts: np.ndarray, window: Window, mode: str = "leading") -> np.ndarray:
+    def step_costs(self, acts: np.ndarray, window: Window, mode: str = "leading", *,
+                   checked: bool = False) -> np.ndarray:
         """The tile's lock-step cost of every step of every convolution group, in the accelerator's
-        order: ``(groups, window_sets * S)`` int64 (bit-parallel: 1 per brick, Stripes ``p_L``)."""
+        order: ``(groups, window_sets * S)`` int64 (bit-parallel: 1 per brick, Stripes ``p_L``).
+        ``checked``: the codes were already checked against ``window``."""
         l, chip = self.layer, self.chip
         check_layer(l, chip.tile)
         n = self.window_sets * self.steps
         kind = chip.kind
+        if not checked:
+            acts = window.check(acts, chip.tile.act_bits)
         if kind.name in (DADN.name, STRIPES.name):
-            window.check(acts, chip.tile.act_bits)
             return np.full((l.conv_groups, n), 1 if kind is DADN else window.bits, dtype=np.int64)
         return group_step_costs(acts, l, window, chip, mode, self)
+
+
+@lru_cache(maxsize=64)
+def step_reads(layer: Layer, columns: int) -> np.ndarray:
+    """NM reads per step ``(window_sets, kh, kw)`` of ``layer`` walked ``columns`` windows at a
+    time (see :attr:`LayerPlan.reads`): for each window-set, the count over columns of
+    ``[window and row ky inside] x [column kx inside and not reused]``, one batched product."""
+    l, nc = layer, columns
+    nws = l.window_sets(nc)
+    n = np.arange(nws * nc).reshape(-1, nc)
+    valid = n < l.windows
+    oy, ox = np.divmod(n, l.ow)
+    ys = oy[:, :, None] * l.sy + np.arange(l.kh) * l.dy - l.py          # (nws, Nc, kh)
+    xs = ox[:, :, None] * l.sx + np.arange(l.kw) * l.dx - l.px          # (nws, Nc, kw)
+    rows = valid[:, :, None] & (ys >= 0) & (ys < l.h)
+    cols = (xs >= 0) & (xs < l.w)
+    q = reuse_shift(l)
+    if q and q < nc and l.kw > 1:
+        same = valid[:, q:] & (oy[:, q:] == oy[:, :-q])                  # column c reuses c + q
+        cols[:, :nc - q, 1:] &= ~same[:, :, None]
+    out = np.matmul(np.swapaxes(rows, 1, 2).astype(np.float32), cols.astype(np.float32))  # (nws, kh, kw)
+    out = out.astype(np.int64)
+    out.setflags(write=False)
+    return out
 
 
 def reuse_shift(layer: Layer) -> int:
@@ -153,7 +171,7 @@ def group_step_costs(acts, layer: Layer, window: Window, chip: ChipConfig, mode:
     :mod:`dstripes.sim.cycles` (one pass for a depthwise layer instead of one per channel)."""
     config = chip.tile
     check_pass_memory(layer, config, layer.conv_groups)
-    a = window.check(acts, config.act_bits).reshape(layer.c, layer.h, layer.w)
+    a = np.asarray(acts).reshape(layer.c, layer.h, layer.w)
     grid = BrickGrid(_compact(a, config.act_bits), layer, config.lanes, config.columns, conv_groups=layer.conv_groups)
     stats = _BrickStats(grid, window, mode, bounds=False)
     g, cbg = layer.conv_groups, plan.channel_blocks
