@@ -9,6 +9,7 @@ from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 
 from .cmd_profile import (TARGET_HELP, add_network_options, add_search_options, client_for, fidelity_line,
                           headroom, load, photo_sets, read_labels)
+from .chip_options import add_chip_options, check_chip_flag
 from .options import add_tile_options, check_out_dir, print_json, tile_config
 from dstripes.sim.table import render
 
@@ -40,6 +41,7 @@ def register(sub) -> None:
     add_tile_options(p, hardware=False)
     p.add_argument("--out", required=True, metavar="DIR", help="folder for reports, plots and profiles made here")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_chip_options(p, tiles=False, dram="model")
     e = p.add_argument_group("energy (compute only: the tiles' logic, no memories)")
     e.add_argument("--energy", action="store_true",
                    help="also energy per layer and per network of DaDN, Stripes and Dynamic Stripes "
@@ -90,6 +92,13 @@ def run(args) -> int:
         raise ConfigError(f"--images must be positive, not {args.images}")
     if args.profile_images < 1:
         raise ConfigError(f"--profile-images must be positive, not {args.profile_images}")
+    check_chip_flag(args)
+    if args.chip:
+        for opt, bad in (("--energy", args.energy), ("--dump", args.dump), ("--energy-model", args.energy_model)):
+            if bad:
+                raise ConfigError(f"{opt} does not apply to --chip")
+        from .chip_commands import evaluate
+        return evaluate(args, models(args), shipped, load, photo_sets)
     cfg = tile_config(args)
     names = models(args)
     room = headroom(args)

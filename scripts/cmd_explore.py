@@ -5,6 +5,7 @@ import sys
 
 from dstripes.sim.errors import ConfigError
 
+from .chip_options import SWEEP_KEYS
 from .options import check_out_dir, print_json
 
 
@@ -26,7 +27,8 @@ def register(sub) -> None:
     p.add_argument("--images", type=int, default=4, help="held-out photos the model counts (%(default)s)")
     p.add_argument("--sweep", nargs="+", required=True, metavar="KEY=V1,V2",
                    help=f"values of tile parameters, all combinations (keys: {', '.join(f.name for f in fields(TileConfig))}), "
-                        "e.g. --sweep group=1,4,16 run_ahead=0,1,2")
+                        "e.g. --sweep group=1,4,16 run_ahead=0,1,2; or the accelerator's NM read width, "
+                        "--sweep nm_read=1,2,4,8,16 (memory-aware model, speed-up against it)")
     p.add_argument("--liberty", metavar="FILE", help="also map every block onto this liberty (area in its units)")
     p.add_argument("--jobs", type=int, default=None, metavar="N", help="local Dask workers (default: CPUs)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the tasks on this Dask scheduler (tcp://host:port)")
@@ -51,6 +53,16 @@ def run(args) -> int:
     # everything the user gave is checked before any work starts
     if args.images < 1:
         raise ConfigError(f"--images must be positive, not {args.images}")
+    keys = {str(item).partition("=")[0] for item in args.sweep}
+    if keys & set(SWEEP_KEYS):
+        if keys - set(SWEEP_KEYS):
+            raise ConfigError(f"an accelerator sweep ({', '.join(SWEEP_KEYS)}) cannot be mixed with tile "
+                              f"parameters ({', '.join(sorted(keys - set(SWEEP_KEYS)))})")
+        from dstripes.sim.nets.models import load_network
+        from .chip_commands import explore as chip_explore
+        from .cmd_evaluate import shipped
+        check_model(args.model)
+        return chip_explore(args, lambda a: load_network(a.model, size=a.size), shipped)
     if args.jobs is not None:
         worker_count(args.jobs)
     sweep = parse_sweep(args.sweep)

@@ -1,6 +1,7 @@
 """``dstripes generate``: write a tile's Verilog and manifest."""
 from __future__ import annotations
 
+from .chip_options import add_chip_options, check_chip_flag
 from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_design
 
 
@@ -11,12 +12,17 @@ def register(sub) -> None:
                                    "config payload fields and mode codes, latency).")
     add_kind_option(p)
     add_tile_options(p, tiles=False)
+    add_chip_options(p, tiles=True)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    check_chip_flag(args, tiles=True)
+    if args.chip:
+        from .chip_commands import generate
+        return generate(args)
     from dstripes.hw.generate import write_verilog  # Amaranth loads only for hardware commands
 
     tile = tile_design(args)

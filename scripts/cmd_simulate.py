@@ -8,6 +8,7 @@ from dstripes.sim.precision import MODES
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 
+from .chip_options import add_chip_options, check_chip_flag
 from .cmd_cycles import input_shape
 from .options import (LAYER_HELP, WINDOW_HELP, add_kind_option, add_tile_options, check_out_dir,
                       load_int_array, print_json, select_image, tile_design)
@@ -55,7 +56,22 @@ def register(sub) -> None:
     p.add_argument("--stall", type=float, default=0.0,
                    help="probability of consumer back-pressure in a cycle (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_chip_options(p, tiles=True, dram="simulate")
+    g = p.add_argument_group("the accelerator's outputs (--chip)")
+    g.add_argument("--bias", metavar="B.npy", default=None, help="per-filter bias (K,) in accumulator units")
+    g.add_argument("--out-window", metavar="MSB:LSB", default=None,
+                   help="the output codes' window (unsigned windows clamp negatives to 0: the ReLU)")
+    g.add_argument("--out-signed", action="store_true", help="two's-complement output codes")
+    g.add_argument("--out-shift", type=int, default=None, metavar="S",
+                   help="requantisation: code = 2**lsb * round_half_even((acc + bias) / 2**(S + lsb)), saturated")
+    g.add_argument("--out-acts", metavar="OUT.npy", default=None,
+                   help="write the output codes the accelerator stored, (K, Ho, Wo) int64")
     p.set_defaults(func=run)
+
+
+#: Options of ``simulate`` that only the accelerator takes.
+CHIP_ONLY = (("bias", "--bias"), ("out_window", "--out-window"), ("out_shift", "--out-shift"),
+             ("out_acts", "--out-acts"), ("out_signed", "--out-signed"))
 
 
 def window_sets_arg(text: str):
@@ -86,6 +102,14 @@ def load_layer(args):
 
 
 def run(args) -> int:
+    check_chip_flag(args, tiles=True)
+    if not args.chip:
+        for dest, opt in CHIP_ONLY:
+            if getattr(args, dest):
+                raise ConfigError(f"{opt} applies only with --chip")
+    if args.chip:
+        from .chip_commands import simulate
+        return simulate(args, *load_layer(args))
     from dstripes.tb.simulate import simulate_layer  # cocotb / Amaranth load only here
 
     tile = tile_design(args)

@@ -1,13 +1,17 @@
+# amaranth: UnusedElaboratable=no
 """One accelerator design: a :class:`~dstripes.sim.chip.config.ChipConfig` and its tile design,
 validated once; its Verilog (the tile emitted once, instantiated ``T`` times, with the memories'
 behavioural model) and its manifest (``docs/design.md`` §10)."""
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from dstripes.sim.chip.config import ChipConfig
 from dstripes.sim.chip.descriptor import descriptor_fields
+from dstripes.sim.files import write_atomic
 
 from ..design import TileDesign, ports
 from ..emit import to_verilog
@@ -107,3 +111,14 @@ class ChipDesign:
     def verilog(self) -> str:
         """The whole accelerator: the chip's modules, the tile's (once) and the memories' model."""
         return "\n".join([to_verilog(self.component(), self.top), self.tile.verilog(), MODEL.read_text()])
+
+
+def write_chip(design: ChipDesign, out_dir) -> Path:
+    """Write ``<top>.v`` (the whole accelerator) and ``manifest.json`` into ``out_dir``; returns the
+    Verilog's path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{design.top}.v"
+    write_atomic(path, design.verilog())
+    write_atomic(out / "manifest.json", json.dumps(design.manifest.as_dict(), indent=2) + "\n")
+    return path

@@ -1,0 +1,220 @@
+"""The accelerator's side of ``generate``, ``simulate``, ``evaluate`` and ``explore`` (``--chip``,
+``docs/usage.md`` §9). Imported by those commands' ``run`` only, so ``dstripes --help`` stays quick."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from dstripes.hw.chip.design import ChipDesign, write_chip
+from dstripes.sim.chip.config import ChipConfig
+from dstripes.sim.chip.descriptor import LayerDescriptor
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.files import write_atomic
+from dstripes.sim.fixed import Window
+from dstripes.sim.nets.chip_eval import SCHEMES, capture_codes, evaluate_chip, memory_bound
+from dstripes.sim.nets.chip_plots import sweep_plot
+from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
+from dstripes.sim.table import render
+from dstripes.tb.chip_sim import chip_run, simulate_chip
+from dstripes.tb.runner import missing_tools
+
+from .chip_options import chip_config, dram_config, parse_chip_sweep
+from .options import check_out_dir, check_out_file, load_int_array, print_json, tile_design
+
+
+#: Model cycles below which ``simulate --chip`` builds an unoptimised (quicker to build) model.
+QUICK_BELOW = 1_000_000
+
+
+def design_of(args) -> ChipDesign:
+    """The accelerator of ``--scheme``, the tile options and the chip options, validated."""
+    tile = tile_design(args, tiles=args.tiles if args.tiles is not None else ChipConfig().tiles)
+    return ChipDesign.of(chip_config(tile.config, tile.name, args))
+
+
+def generate(args) -> int:
+    design = design_of(args)
+    out = check_out_dir(args.out, "--out")
+    path = write_chip(design, out)
+    man = design.manifest.as_dict()
+    if args.json:
+        print_json({**man, "verilog": str(path)})
+        return 0
+    c = design.chip
+    mems = ", ".join(f"{m['name']} {m['count']} x {m['words']:,} words x {m['bits']} bits" for m in man["memories"])
+    print(f"{path}  ({design.tile.title} accelerator: {c.tiles} tiles, NM {c.nm_kib} KiB read {c.nm_read} "
+          f"bricks/cycle, SB {c.sb_kib} KiB per tile; memories: {mems})")
+    return 0
+
+
+def simulate(args, layer, window, acts, weights) -> int:
+    """``simulate --chip``: the whole layer on the generated accelerator."""
+    for opt, bad in (("--window-sets", args.window_sets is not None), ("--filter-set", args.filter_set != 0),
+                     ("--path", args.path != "auto"), ("--idle", args.idle != 0.0), ("--stall", args.stall != 0.0),
+                     ("--waves", args.waves is not None), ("--sim", args.sim != "verilator")):
+        if bad:
+            raise ConfigError(f"{opt} does not apply to --chip (the accelerator runs the whole layer on Verilator; "
+                              f"--dram-stall sets its off-chip back-pressure)")
+    if args.out_window is None or args.out_shift is None:
+        raise ConfigError("--chip needs --out-window MSB:LSB and --out-shift S (the requantisation of the outputs)")
+    design = design_of(args)
+    chip = design.chip
+    chip.kind.check_mode(args.mode, chip.tile)
+    bias = load_int_array(args.bias, "bias") if args.bias else None
+    out_window = Window.parse(args.out_window, args.out_signed)
+    if args.out_acts:
+        check_out_file(args.out_acts, "--out-acts")
+    dram = dram_config(args, default_bandwidth=min(16.0, chip.beat_bytes))
+    in_bricks = -(-layer.c // chip.tile.lanes) * layer.h * layer.w
+    desc = LayerDescriptor(layer, window, out_window, shift=args.out_shift, bias=bias is not None,
+                           mode=chip.kind.check_mode(args.mode, chip.tile), w_base=in_bricks)
+    plan = chip_run(chip, desc, np.asarray(acts, dtype=np.int64), weights, dram=dram, bias=bias)  # every check
+    problem = missing_tools("verilator")
+    if problem:
+        raise ConfigError(problem)
+    # short runs: a quick (-O0) model builds in less time than it would save
+    res = simulate_chip(design, plan, quick=plan.model.cycles < QUICK_BELOW)
+    if args.out_acts:
+        np.save(args.out_acts, res.outputs.astype(np.int64))
+    if args.json:
+        print_json(res.as_dict())
+        return 0 if res.passed else 1
+    c, b = res.as_dict()["cycles"], res.breakdown
+    print(render(["", "value"], [
+        ["accelerator", f"{chip.tiles} x {design.tile.title}, NM read {chip.nm_read}"],
+        ["cycles (RTL)", res.cycles_rtl], ["cycles (model)", res.cycles_model],
+        ["  compute", c["compute"]], ["  NM stalls", c["nm_stall"]], ["  weight stalls", c["weight_stall"]],
+        ["  off-chip stalls", c["offchip_stall"]],
+        ["outputs checked", res.checked], ["mismatches", res.mismatches],
+        ["simulated cycles / s", f"{res.cycles_per_second:,.0f}"],
+        ["wall time (generate, build, run)", f"{res.wall_seconds:.1f} s"],
+    ], title=f"{layer.describe()} on the accelerator"))
+    print()
+    print(render(["check", "status", "detail"], [[x.name, x.status, x.detail] for x in res.verdict.checks]))
+    print("\nCHECK PASSED" if res.passed else f"\nCHECK FAILED: {res.verdict.message()}")
+    if res.log:
+        print(f"simulator log: {res.log}")
+    return 0 if res.passed else 1
+
+
+def _networks(args, names, shipped, load, photo_sets):
+    """``(name, net, profile)`` of every network (a shipped profile or ``--profile``) and the photos."""
+    from dstripes.sim.nets.profile import Profile
+
+    given = Profile.load(args.profile) if args.profile else None
+    out = []
+    for name in names:
+        args.model = name
+        prof = given or shipped(args)
+        if prof is None:
+            raise ConfigError(f"--chip evaluates with a precision profile: {name} has no shipped profile at this "
+                              f"size (give --profile)")
+        out.append((name, prof))
+    _, photos = photo_sets(args, 0, args.images)
+    nets = []
+    for name, prof in out:
+        args.model = name
+        net = load(args)
+        prof.check_network(net)
+        nets.append((net, prof))
+    return nets, photos
+
+
+def _chip_of(args, scheme=DSTRIPES.name) -> ChipConfig:
+    from dstripes.sim.config import TileConfig
+    from .options import given_tile_options
+
+    return chip_config(TileConfig(**given_tile_options(args)), scheme, args)
+
+
+def evaluate(args, names, shipped, load, photo_sets) -> int:
+    """``evaluate --chip``: whole networks on the memory-aware model."""
+    chip = _chip_of(args)
+    dram = dram_config(args, default_bandwidth=None)
+    if dram is not None:
+        dram.check_beat(chip.beat_bytes)
+    check_out_dir(args.out)
+    nets, photos = _networks(args, names, shipped, load, photo_sets)
+    note = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    evaluations = []
+    for net, prof in nets:
+        codes = capture_codes(net, prof, photos)
+        evaluations.append(evaluate_chip(net.layers(), {l.name: l.window for l in prof.layers}, codes, chip, dram,
+                                         network=net.name))
+    data = [ev.as_dict() for ev in evaluations]
+    write_atomic(os.path.join(args.out, "chip.json"), json.dumps(data if len(data) > 1 else data[0], indent=1) + "\n")
+    if args.json:
+        print_json(data[0] if len(data) == 1 else {"networks": data})
+        return 0
+    mem = ("weights on chip" if dram is None else
+           f"weights off chip at {dram.bytes_per_cycle:g} B/cycle, latency {dram.latency}")
+    for ev in evaluations:
+        rows = []
+        for l in ev.layers:
+            row = [l.name]
+            for s in SCHEMES:
+                b = l.counts[s]
+                row += [b.cycles, b.cycles - b.compute]
+            rows.append(row + [l.counts[DADN.name].cycles / l.counts[DSTRIPES.name].cycles])
+        print(render(["layer", "DaDN", "stall", "Stripes", "stall", "DStripes", "stall", "DStr/DaDN"], rows,
+                     title=f"{ev.network} on the accelerator ({chip.tiles} tiles, NM read {chip.nm_read} bricks/cycle, "
+                           f"{mem}), {ev.photos} photo(s): cycles and their stalls per conv layer"))
+        sp, ideal = ev.speedups(), ev.compute_speedups()
+        print(render(["", "STR/DaDN", "DStr/STR", "DStr/DaDN"], [
+            ["with this memory system", sp["stripes_over_dadn"], sp["dstripes_over_stripes"], sp["dstripes_over_dadn"]],
+            ["ideal memory (compute only)", ideal["stripes_over_dadn"], ideal["dstripes_over_stripes"],
+             ideal["dstripes_over_dadn"]]], title=f"{ev.network}: speed-ups (conv layers)"))
+        if ev.skipped:
+            print(f"not run (fully-connected): {', '.join(ev.skipped)}")
+        print()
+    note(f"wrote {os.path.join(args.out, 'chip.json')}")
+    return 0
+
+
+def explore(args, load, shipped) -> int:
+    """``explore --sweep nm_read=...``: speed-ups against the NM read width (model only)."""
+    from dstripes.sim.nets.images import take
+    from dstripes.sim.nets.profile import Profile
+
+    sweep = parse_chip_sweep(args.sweep)
+    out = check_out_dir(args.out, "--out")
+    base = ChipConfig()
+    prof = Profile.load(args.profile) if args.profile else shipped(args)
+    if prof is None:
+        raise ConfigError(f"the accelerator sweep needs a precision profile: {args.model} has no shipped one "
+                          f"at this size (give --profile)")
+    net = load(args)
+    prof.check_network(net)
+    photos = take("heldout", args.images)
+    codes = capture_codes(net, prof, photos)
+    windows = {l.name: l.window for l in prof.layers}
+    evs = {b: evaluate_chip(net.layers(), windows, codes, base.replace(nm_read=b), None, network=net.name)
+           for b in sweep["nm_read"]}
+    bound = memory_bound(evs)
+    points = {b: ev.speedups() for b, ev in evs.items()}
+    result = {"network": net.name, "photos": len(photos), "chip": base.as_dict(), "sweep": sweep,
+              "points": [{"nm_read": b, "speedup": points[b],
+                          "stall_share": {s: (ev.totals()[s].nm_stall / ev.totals()[s].compute) for s in SCHEMES},
+                          "total": {s: b_.as_dict() for s, b_ in ev.totals().items()}} for b, ev in evs.items()],
+              "memory_bound_at_or_below": bound,
+              "model_seconds": sum(ev.seconds for ev in evs.values())}
+    files = [str(out / "explore.json"), str(out / "explore.png")]
+    write_atomic(files[0], json.dumps(result, indent=1) + "\n")
+    sweep_plot(points, files[1], f"{net.name}, {len(photos)} photo(s): {base.tiles} tiles of "
+                                 f"{base.tile.rows}x{base.tile.columns}x{base.tile.lanes}, weights on chip")
+    result["files"] = files
+    if args.json:
+        print_json(result)
+        return 0
+    rows = [[b, p["speedup"]["stripes_over_dadn"], p["speedup"]["dstripes_over_stripes"],
+             p["speedup"]["dstripes_over_dadn"], 100 * p["stall_share"][DSTRIPES.name]]
+            for b, p in zip(sweep["nm_read"], result["points"])]
+    print(render(["nm_read", "STR/DaDN", "DStr/STR", "DStr/DaDN", "DStr NM stall %"], rows,
+                 title=f"{net.name}: speed-ups against the NM read width (conv layers, memory stalls included)"))
+    print("memory-bound (NM stalls >= 1 % of compute) at or below nm_read: " +
+          ", ".join(f"{s} {bound[s] if bound[s] is not None else 'never in this sweep'}" for s in SCHEMES))
+    print(f"\nwrote {', '.join(files)}")
+    return 0
