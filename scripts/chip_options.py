@@ -28,6 +28,8 @@ def add_chip_options(p, *, tiles: bool, dram: str | None = None) -> None:
                        help=f"tiles sharing the activation broadcast (default {DEFAULT.tiles})")
     for dest, opt, typ, text in _CHIP:
         g.add_argument(opt, dest=dest, type=typ, default=None, metavar="N", help=text)
+    g.add_argument("--no-reuse", dest="reuse", action="store_false",
+                   help="read every brick from NM (no copy of the previous step's bricks; docs/design.md §10.4)")
     if dram:
         g.add_argument("--dram-latency", type=int, default=None, metavar="N",
                        help="off-chip latency in cycles (default 100)")
@@ -44,6 +46,8 @@ def add_chip_options(p, *, tiles: bool, dram: str | None = None) -> None:
 def chip_given(args) -> list:
     """The accelerator options the user gave (to refuse them without ``--chip``)."""
     names = [opt for dest, opt, _, _ in _CHIP if getattr(args, dest, None) is not None]
+    if getattr(args, "reuse", True) is False:
+        names.append("--no-reuse")
     for dest, opt in (("dram_latency", "--dram-latency"), ("dram_bytes_per_cycle", "--dram-bytes-per-cycle")):
         if getattr(args, dest, None) is not None:
             names.append(opt)
@@ -64,7 +68,7 @@ def check_chip_flag(args, *, tiles: bool = False) -> None:
 def chip_config(tile: TileConfig, scheme: str, args) -> ChipConfig:
     """The accelerator of ``scheme`` tiles configured ``tile`` and the options (validated)."""
     kw = {dest: getattr(args, dest) for dest, _, _, _ in _CHIP if getattr(args, dest, None) is not None}
-    return ChipConfig(scheme=scheme, tile=tile, **kw)
+    return ChipConfig(scheme=scheme, tile=tile, reuse=getattr(args, "reuse", True), **kw)
 
 
 def dram_config(args, *, default_bandwidth: float | None = 16.0) -> DramConfig | None:

@@ -67,6 +67,13 @@ def test_nm_reads_per_step_equal_a_walk_over_the_columns(spec, columns):
                 assert got[ws, ky, kx] == reads(layer, plan.columns, ws, ky, kx), (ws, ky, kx)
 
 
+def test_without_reuse_every_brick_is_read():
+    layer = Layer.parse("k=4,kh=3,pad=1", (4, 6, 32))
+    plan = LayerPlan(layer, ChipConfig(tile=TileConfig(lanes=4, columns=16, rows=4, tiles=1), nm_kib=64, sb_kib=64,
+                                       reuse=False))
+    assert plan.reads[2, 1].tolist() == [15, 16, 16] and plan.reads[3, 1].tolist() == [16, 16, 15]
+
+
 def test_reuse_reads_one_new_brick_per_kernel_column():
     """A 3x3 stride-1 window-set inside one output row reads Nc bricks at kx = 0, one at kx = 1, 2."""
     layer = Layer.parse("k=4,kh=3,pad=1", (4, 6, 32))

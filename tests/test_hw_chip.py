@@ -52,8 +52,9 @@ def test_requantiser_equals_the_model(seed, window, shift):
     assert got == want.tolist()
 
 
-def _run(scheme, spec, acts, weights, window, out_window, shift, *, nm_read, dram, bias=None, in_shape=None):
-    cfg = ChipConfig(scheme=scheme, tile=SMALL, nm_read=nm_read, nm_kib=32, sb_kib=16)
+def _run(scheme, spec, acts, weights, window, out_window, shift, *, nm_read, dram, bias=None, in_shape=None,
+         reuse=True):
+    cfg = ChipConfig(scheme=scheme, tile=SMALL, nm_read=nm_read, nm_kib=32, sb_kib=16, reuse=reuse)
     layer = Layer.parse(spec, in_shape or acts.shape)
     mode = "leading" if scheme == "dstripes" else "static"
     d = LayerDescriptor(layer, window, out_window, shift=shift, bias=bias is not None, mode=mode, w_base=4096)
@@ -72,20 +73,22 @@ def _run(scheme, spec, acts, weights, window, out_window, shift, *, nm_read, dra
     return cycles[1], outputs, model
 
 
-@pytest.mark.parametrize("scheme, spec, nm_read", [
-    ("dstripes", "k=8,kh=3,pad=1", 1),
-    ("stripes", "k=8,kh=3,stride=2,pad=1", 2),
-    ("dadn", "k=8,kh=3,pad=1", 1),
-    ("dstripes", "k=12,kh=1", 4),
+@pytest.mark.parametrize("scheme, spec, nm_read, reuse", [
+    ("dstripes", "k=8,kh=3,pad=1", 1, True),
+    ("dstripes", "k=8,kh=3,pad=1", 1, False),
+    ("stripes", "k=8,kh=3,stride=2,pad=1", 2, True),
+    ("dadn", "k=8,kh=3,pad=1", 1, True),
+    ("dstripes", "k=12,kh=1", 4, True),
 ])
-def test_whole_chip_equals_the_model_on_a_real_layer_slice(scheme, spec, nm_read):
+def test_whole_chip_equals_the_model_on_a_real_layer_slice(scheme, spec, nm_read, reuse):
     """A corner of the bundled real VGG-16 conv3_1 input (8 channels, 6x7) and its weights."""
     acts, weights, _, window = load_sample("vgg16_conv3_1")
     a = acts[0, :8, :6, :7]
     layer = Layer.parse(spec, a.shape)
     w = weights[:layer.k, :8, :layer.kh, :layer.kw]
     dram = DramConfig(latency=7, bytes_per_cycle=3.5, stall=0.3, jitter=3, seed=5)
-    cycles, outputs, model = _run(scheme, spec, a, w, window, Window(15, 6), 12, nm_read=nm_read, dram=dram)
+    cycles, outputs, model = _run(scheme, spec, a, w, window, Window(15, 6), 12, nm_read=nm_read, dram=dram,
+                                  reuse=reuse)
     assert (outputs == model.outputs).all()
     assert cycles == model.cycles
 

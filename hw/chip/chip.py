@@ -287,7 +287,7 @@ class Chip(wiring.Component):
             g.cbg.eq((g.cg + lanes - 1) // lanes), g.steps.eq(d.kh * d.kw * g.cbg),
             g.filter_sets.eq((g.kg + nf - 1) // nf), g.passes.eq(d.groups * g.filter_sets),
             g.col_rows.eq(Const(nc, 16) // g.ow), g.col_step.eq(Const(nc, 16) % g.ow),
-            g.reuse.eq(Mux(d.dx % d.sx == 0, d.dx // d.sx, 0)),
+            g.reuse.eq(Mux(d.dx % d.sx == 0, d.dx // d.sx, 0) if c.reuse else 0),
             g.small_group.eq((d.groups > 1) & (g.cg < lanes)),
             g.kb.eq((d.k + lanes - 1) // lanes),
             g.pass_beats.eq(g.steps * (c.tiles * c.beats_per_brick)

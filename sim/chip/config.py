@@ -42,6 +42,9 @@ class ChipConfig:
         NM capacity in KiB.
     sb_kib : int
         Capacity of one tile's weight buffer, both halves, in KiB.
+    reuse : bool
+        The fetch unit copies the bricks the previous step's columns already hold (§10.4);
+        ``False`` reads every brick from NM.
 
     Members
     -------
@@ -54,6 +57,7 @@ class ChipConfig:
     nm_read: int = 16
     nm_kib: int = 4096
     sb_kib: int = 288
+    reuse: bool = True
 
     def __post_init__(self):
         s = scheme_of(self.scheme)
@@ -64,6 +68,8 @@ class ChipConfig:
         _positive("nm_read", self.nm_read, MAX_NM_READ)
         _positive("nm_kib", self.nm_kib, MAX_NM_KIB)
         _positive("sb_kib", self.sb_kib, MAX_SB_KIB)
+        if not isinstance(self.reuse, bool):
+            raise ConfigError(f"reuse must be True or False, not {self.reuse!r}")
         if s.detects and t.run_ahead:
             raise ConfigError(f"the accelerator runs lock-step tiles; run_ahead {t.run_ahead} is not supported "
                               f"(its timing under input stalls is not modelled)")
@@ -138,5 +144,5 @@ class ChipConfig:
 
     def as_dict(self) -> dict:
         return {"scheme": self.scheme, "tiles": self.tiles, "nm_read": self.nm_read, "nm_kib": self.nm_kib,
-                "sb_kib": self.sb_kib, "nm_words": self.nm_words, "sb_words": self.sb_words,
+                "sb_kib": self.sb_kib, "reuse": self.reuse, "nm_words": self.nm_words, "sb_words": self.sb_words,
                 "brick_bits": self.brick_bits}

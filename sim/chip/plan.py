@@ -92,7 +92,7 @@ class LayerPlan:
         """NM reads of every step, ``(window_sets, kh, kw)`` (the same for every channel block, group
         and pass): the columns whose window exists, whose position is inside the image and whose
         brick is not the one the previous step's column ``c + q`` had (reuse, §10.4)."""
-        return step_reads(self.layer, self.columns)
+        return step_reads(self.layer, self.columns, self.chip.reuse)
 
     def fetch_cycles(self, nm_read: int | None = None) -> np.ndarray:
         """``f_s = max(1, ceil(r_s / B))`` of a pass's steps in order, ``(window_sets * S,)`` (a
@@ -136,7 +136,7 @@ class LayerPlan:
 
 
 @lru_cache(maxsize=64)
-def step_reads(layer: Layer, columns: int) -> np.ndarray:
+def step_reads(layer: Layer, columns: int, reuse: bool = True) -> np.ndarray:
     """NM reads per step ``(window_sets, kh, kw)`` of ``layer`` walked ``columns`` windows at a
     time (see :attr:`LayerPlan.reads`): for each window-set, the count over columns of
     ``[window and row ky inside] x [column kx inside and not reused]``, one batched product."""
@@ -149,7 +149,7 @@ def step_reads(layer: Layer, columns: int) -> np.ndarray:
     xs = ox[:, :, None] * l.sx + np.arange(l.kw) * l.dx - l.px          # (nws, Nc, kw)
     rows = valid[:, :, None] & (ys >= 0) & (ys < l.h)
     cols = (xs >= 0) & (xs < l.w)
-    q = reuse_shift(l)
+    q = reuse_shift(l) if reuse else 0
     if q and q < nc and l.kw > 1:
         same = valid[:, q:] & (oy[:, q:] == oy[:, :-q])                  # column c reuses c + q
         cols[:, :nc - q, 1:] &= ~same[:, :, None]
