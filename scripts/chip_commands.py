@@ -11,18 +11,21 @@ import numpy as np
 from dstripes.hw.chip.design import ChipDesign, write_chip
 from dstripes.sim.chip.config import ChipConfig
 from dstripes.sim.chip.descriptor import LayerDescriptor
+from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 from dstripes.sim.fixed import Window
 from dstripes.sim.nets.chip_eval import SCHEMES, capture_codes, evaluate_chip, memory_bound
 from dstripes.sim.nets.chip_plots import sweep_plot
+from dstripes.sim.nets.images import take
+from dstripes.sim.nets.profile import Profile
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 from dstripes.sim.table import render
 from dstripes.tb.chip_sim import chip_run, simulate_chip
 from dstripes.tb.runner import missing_tools
 
 from .chip_options import chip_config, dram_config, parse_chip_sweep
-from .options import check_out_dir, check_out_file, load_int_array, print_json, tile_design
+from .options import check_out_dir, check_out_file, given_tile_options, load_int_array, print_json, tile_design
 
 
 #: Model cycles below which ``simulate --chip`` builds an unoptimised (quicker to build) model.
@@ -102,8 +105,6 @@ def simulate(args, layer, window, acts, weights) -> int:
 
 def _networks(args, names, shipped, load, photo_sets):
     """``(name, net, profile)`` of every network (a shipped profile or ``--profile``) and the photos."""
-    from dstripes.sim.nets.profile import Profile
-
     given = Profile.load(args.profile) if args.profile else None
     out = []
     for name in names:
@@ -124,9 +125,6 @@ def _networks(args, names, shipped, load, photo_sets):
 
 
 def _chip_of(args, scheme=DSTRIPES.name) -> ChipConfig:
-    from dstripes.sim.config import TileConfig
-    from .options import given_tile_options
-
     return chip_config(TileConfig(**given_tile_options(args)), scheme, args)
 
 
@@ -176,9 +174,6 @@ def evaluate(args, names, shipped, load, photo_sets) -> int:
 
 def explore(args, load, shipped) -> int:
     """``explore --sweep nm_read=...``: speed-ups against the NM read width (model only)."""
-    from dstripes.sim.nets.images import take
-    from dstripes.sim.nets.profile import Profile
-
     sweep = parse_chip_sweep(args.sweep)
     out = check_out_dir(args.out, "--out")
     base = ChipConfig()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from ..config import TileConfig
 from ..errors import ConfigError
-from ..schemes import SCHEMES, Scheme, scheme as scheme_of
+from ..schemes import DSTRIPES, SCHEMES, Scheme, scheme as scheme_of
 
 #: Most tiles one activation broadcast drives.
 MAX_TILES = 64
@@ -52,7 +52,7 @@ class ChipConfig:
         Derived sizes (see the properties).
     """
 
-    scheme: str = "dstripes"
+    scheme: str = DSTRIPES.name
     tile: TileConfig = field(default_factory=TileConfig)
     nm_read: int = 16
     nm_kib: int = 4096

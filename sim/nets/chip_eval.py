@@ -21,6 +21,7 @@ from ..chip.timing import Breakdown
 from ..errors import ConfigError
 from ..schemes import DADN, DSTRIPES, STRIPES
 from .profile import Profile
+from .runs import Runner, as_photos, prepared
 
 SCHEMES = (DADN.name, STRIPES.name, DSTRIPES.name)
 #: NM stalls of at least this share of the compute cycles make a scheme memory-bound.
@@ -30,8 +31,6 @@ BOUND_SHARE = 0.01
 def capture_codes(net, profile: Profile, photos) -> dict:
     """``layer name -> (N, C, H, W)`` codes of every conv layer's input on ``photos``, quantised
     with ``profile`` (one forward pass per photo)."""
-    from .runs import Runner, as_photos, prepared
-
     photos = as_photos(photos)
     if not photos:
         raise ConfigError("the evaluation needs at least one photo")
