@@ -30,18 +30,13 @@ from dstripes.hw.chip.layouts import command_layout
 from dstripes.sim.chip.config import ChipConfig
 from dstripes.sim.chip.dram import FRACTION, SALT
 
-from .memfile import LINE_BITS, lane_bits, parts
+from .harness_hw import _xorshift
+from .memfile import LINE_BITS, parts
 
 #: Memory files in the simulator's working folder.
 FILES = {"commands": "commands.hex", "image": "dram.hex", "dump": "dump.hex", "log": "commands.log"}
 LOG_FIELDS = (("command", 16), ("cycles", 32))
 COUNT = 32
-
-
-def _xorshift(x):
-    a = x ^ (x << 13)[:32]
-    b = a ^ (a >> 17)
-    return b ^ (b << 5)[:32]
 
 
 class ChipHarness(wiring.Component):
