@@ -13,7 +13,8 @@ from dstripes.sim.chip.config import ChipConfig
 
 from .dma import Dma
 from .fetch import Fetch
-from .layouts import OP_LAYER, OP_LOAD, OP_STORE, SIZE_BITS, command_layout, geometry_layout, pass_layout, request_layout
+from .layouts import (OP_LAYER, OP_LOAD, OP_STORE, SIZE_BITS, check_chip, command_layout, geometry_layout,
+                      pass_layout, request_layout)
 from .sram import Sram
 from .walker import Walker
 from .writer import Writer
@@ -48,9 +49,9 @@ class Chip(wiring.Component):
     """
 
     def __init__(self, chip: ChipConfig, *, tile_top: str = "tile", embed: bool = False):
-        if not isinstance(chip, ChipConfig):
-            raise TypeError(f"chip must be a ChipConfig, not {chip!r}")
-        self._chip = chip
+        self._chip = check_chip(chip)
+        if not isinstance(tile_top, str) or not tile_top.isidentifier():
+            raise ValueError(f"tile_top must be a Verilog identifier, not {tile_top!r}")
         self._top = tile_top
         self._embed = bool(embed)
         super().__init__({
@@ -119,9 +120,9 @@ class Chip(wiring.Component):
             m.submodules[f"sb{ti}"] = sb
             sbs.append(sb)
         m.submodules.walker = walker = Walker(c)
-        m.submodules.fetch = fetch = Fetch(c, sb_words)
+        m.submodules.fetch = fetch = Fetch(c, sb_words=sb_words)
         m.submodules.writer = writer = Writer(c)
-        m.submodules.dma = dma = Dma(c, sb_words)
+        m.submodules.dma = dma = Dma(c, sb_words=sb_words)
         tiles = self._tiles(m)
 
         # -- command, set-up ---------------------------------------------------------------

@@ -5,10 +5,11 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from dstripes.hw.params import check_int
 from dstripes.sim.chip.config import ChipConfig
 from dstripes.sim.chip.descriptor import DRAM_ADDR_BITS
 
-from .layouts import COUNT_BITS, SIZE_BITS, request_layout
+from .layouts import COUNT_BITS, SIZE_BITS, check_chip, request_layout
 
 WEIGHTS, LOAD, STORE = 0, 1, 2
 
@@ -47,8 +48,9 @@ class Dma(wiring.Component):
     Latency: the memory's; throughput one beat per cycle.
     """
 
-    def __init__(self, chip: ChipConfig, sb_words: int):
-        self._chip = chip
+    def __init__(self, chip: ChipConfig, *, sb_words: int):
+        self._chip = check_chip(chip)
+        check_int("sb_words", sb_words)
         t = chip.tile
         bb = chip.brick_bits
         self._bpb = chip.beats_per_brick

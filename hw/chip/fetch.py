@@ -6,10 +6,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.hw.params import brick_layout
+from dstripes.hw.params import brick_layout, check_int
 from dstripes.sim.chip.config import ChipConfig
 
-from .layouts import SIZE_BITS
+from .layouts import SIZE_BITS, check_chip
 from .walker import step_layout
 
 
@@ -57,8 +57,9 @@ class Fetch(wiring.Component):
     step per ``f`` cycles.
     """
 
-    def __init__(self, chip: ChipConfig, sb_words: int):
-        self._chip = chip
+    def __init__(self, chip: ChipConfig, *, sb_words: int):
+        self._chip = check_chip(chip)
+        check_int("sb_words", sb_words)
         t = chip.tile
         self._brick = brick_layout(t.lanes, t.act_bits)
         b, nc = chip.nm_read, chip.columns

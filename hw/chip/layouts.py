@@ -7,6 +7,13 @@ from amaranth.lib import data
 from dstripes.sim.chip.config import ChipConfig
 from dstripes.sim.chip.descriptor import DRAM_ADDR_BITS, descriptor_fields
 
+def check_chip(chip) -> ChipConfig:
+    """``chip`` if it is a :class:`ChipConfig`; a ``TypeError`` naming it otherwise."""
+    if not isinstance(chip, ChipConfig):
+        raise TypeError(f"chip must be a dstripes.sim.chip.ChipConfig, not {chip!r}")
+    return chip
+
+
 #: Command codes of the ``cmd`` stream.
 OP_LAYER, OP_LOAD, OP_STORE = 0, 1, 2
 OPS = {"layer": OP_LAYER, "load": OP_LOAD, "store": OP_STORE}

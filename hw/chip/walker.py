@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from dstripes.sim.chip.config import ChipConfig
 
-from .layouts import SIZE_BITS, geometry_layout, pass_layout
+from .layouts import SIZE_BITS, check_chip, geometry_layout, pass_layout
 
 
 def step_layout(chip: ChipConfig) -> data.StructLayout:
@@ -47,7 +47,7 @@ class Walker(wiring.Component):
     """
 
     def __init__(self, chip: ChipConfig):
-        self._chip = chip
+        self._chip = check_chip(chip)
         super().__init__({
             "geometry": In(geometry_layout(chip)),
             "pass_": In(pass_layout(chip)),

@@ -10,7 +10,7 @@ from dstripes.hw.params import brick_layout, check_int, result_layout
 from dstripes.sim.chip.config import ChipConfig
 
 from .fetch import _select
-from .layouts import SIZE_BITS, geometry_layout, pass_layout
+from .layouts import SIZE_BITS, check_chip, geometry_layout, pass_layout
 
 
 class Requantiser(wiring.Component):
@@ -95,7 +95,7 @@ class Writer(wiring.Component):
     """
 
     def __init__(self, chip: ChipConfig):
-        self._chip = chip
+        self._chip = check_chip(chip)
         t = chip.tile
         self._rl = result_layout(t.rows, chip.columns, t.acc_bits)
         self._nf = t.rows * chip.tiles
