@@ -140,6 +140,7 @@ def test_breakdown_sums_and_each_part_is_a_stall():
     b = run.breakdown
     assert b.compute + b.nm_stall + b.weight_stall + b.offchip_stall == b.cycles == run.cycles
     assert min(b.nm_stall, b.weight_stall, b.offchip_stall) > 0
+    assert 0 < b.nm_write_stall < b.nm_stall           # one brick a cycle: both reads and writes wait
 
 
 def test_dram_reads_follow_the_generators_cycle_by_cycle():

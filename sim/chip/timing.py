@@ -164,29 +164,37 @@ def prefetch_cycles(beats: int, dram: DramConfig, beat_bytes: int) -> int:
 
 @dataclass(frozen=True)
 class Breakdown:
-    """A layer's cycles split by successive idealisation (``docs/design.md`` §10.6)."""
+    """A layer's cycles split by successive idealisation (``docs/design.md`` §10.6).
+
+    ``nm_write_stall`` is the part of ``nm_stall`` the write-back alone causes (the count with
+    NM reads ideal, minus ``compute``); the rest of ``nm_stall`` is due to the reads."""
 
     cycles: int
     compute: int
     nm_stall: int
     weight_stall: int
     offchip_stall: int
+    nm_write_stall: int = 0
 
     def as_dict(self) -> dict:
         return {"cycles": self.cycles, "compute": self.compute, "nm_stall": self.nm_stall,
-                "weight_stall": self.weight_stall, "offchip_stall": self.offchip_stall}
+                "weight_stall": self.weight_stall, "offchip_stall": self.offchip_stall,
+                "nm_write_stall": self.nm_write_stall}
 
 
 def breakdown(passes, dram: DramConfig | None, beat_bytes: int, *, w0_loaded: bool = False) -> Breakdown:
     """The exact count of a layer and its split: ``compute`` (every ``f_s = o_w = 1``, weights in
     SB), ``nm_stall`` (NM as configured), ``weight_stall`` (the off-chip bandwidth alone),
     ``offchip_stall`` (its latency and back-pressure)."""
-    ideal = [PassWork(p.c, np.ones_like(p.f), np.ones_like(p.o), p.steps, p.beats, p.add) for p in passes]
+    ones = [np.broadcast_to(np.int64(1), (len(p.c),)) for p in passes]
+    ideal = [PassWork(p.c, f, np.ones_like(p.o), p.steps, p.beats, p.add) for p, f in zip(passes, ones)]
     compute = layer_timing(ideal, None, beat_bytes).cycles
+    writes = [PassWork(p.c, f, p.o, p.steps, p.beats, p.add) for p, f in zip(passes, ones)]
+    written = layer_timing(writes, None, beat_bytes).cycles
     durations = [p.cycles() for p in passes]
     nm = layer_timing(passes, None, beat_bytes, durations=durations).cycles
     if dram is None:
-        return Breakdown(nm, compute, nm - compute, 0, 0)
+        return Breakdown(nm, compute, nm - compute, 0, 0, written - compute)
     bw = layer_timing(passes, dram.ideal(), beat_bytes, w0_loaded=w0_loaded, durations=durations).cycles
     total = layer_timing(passes, dram, beat_bytes, w0_loaded=w0_loaded, durations=durations).cycles
-    return Breakdown(total, compute, nm - compute, bw - nm, total - bw)
+    return Breakdown(total, compute, nm - compute, bw - nm, total - bw, written - compute)

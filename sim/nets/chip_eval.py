@@ -8,7 +8,7 @@ weights are on chip); each layer's NM footprint is reported beside its counts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 import time
 
 import numpy as np
@@ -47,12 +47,10 @@ def capture_codes(net, profile: Profile, photos) -> dict:
 
 
 def _add(a: Breakdown, b: Breakdown) -> Breakdown:
-    return Breakdown(*(x + y for x, y in zip(
-        (a.cycles, a.compute, a.nm_stall, a.weight_stall, a.offchip_stall),
-        (b.cycles, b.compute, b.nm_stall, b.weight_stall, b.offchip_stall))))
+    return Breakdown(*(x + y for x, y in zip(astuple(a), astuple(b))))
 
 
-ZERO = Breakdown(0, 0, 0, 0, 0)
+ZERO = Breakdown(0, 0, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
