@@ -116,24 +116,19 @@ class Fetch(wiring.Component):
         with m.If(start):
             m.d.sync += cur.eq(self.step)
 
-        # -- merge ----------------------------------------------------------------------------
+        # -- merge (plain multiplexers: wide conditional processes are costly to emit) -----
+        # Every intermediate is a named signal: an expression used twice is built twice.
         new = Signal.like(asm)
         for c in range(nc):
-            copied = Signal(self._brick, name=f"copied{c}")
-            shifts = [(cur.reuse[c] & (self.reuse == d), asm[c + d]) for d in range(1, nc - c)]
-            m.d.comb += copied.eq(Mux(cur.zero[c], 0, asm[c]))
-            for cond, src_brick in shifts:
-                with m.If(cond):
-                    m.d.comb += copied.eq(src_brick)
-            data_c = Signal(self._brick, name=f"data{c}")
-            m.d.comb += data_c.eq(self._lanefix(m, _select([port[c] == j for j in range(b)],
-                                                           [self.rdata[j] for j in range(b)]), f"fix{c}"))
-            with m.If(dv & route[c]):
-                m.d.comb += new[c].eq(data_c)
-            with m.Elif(dv & dfirst):
-                m.d.comb += new[c].eq(copied)
-            with m.Else():
-                m.d.comb += new[c].eq(asm[c])
+            copied = Signal(len(asm[c].as_value()), name=f"copied{c}")
+            expr = Mux(cur.zero[c], 0, asm[c].as_value())
+            for d in range(1, nc - c):
+                expr = Mux(cur.reuse[c] & (self.reuse == d), asm[c + d].as_value(), expr)
+            word = Signal.like(copied, name=f"read{c}")
+            m.d.comb += [copied.eq(expr),
+                         word.eq(_select([port[c] == j for j in range(b)], [self.rdata[j] for j in range(b)]))]
+            got = self._lanefix(m, word, c)
+            m.d.comb += new[c].eq(Mux(dv & route[c], got, Mux(dv & dfirst, copied, asm[c].as_value())))
         m.d.sync += asm.eq(new)
         m.d.sync += [done.eq((done | (dv & dlast)) & ~commit), active.eq((active & ~commit) | start)]
 
@@ -145,19 +140,16 @@ class Fetch(wiring.Component):
             m.d.sync += self.out_valid.eq(0)
         return m
 
-    def _lanefix(self, m, word, name):
+    def _lanefix(self, m, word, c):
         """A read brick of a narrow convolution group: its lanes moved to lane 0, the others zero."""
         t = self._chip.tile
-        lanes = t.lanes
-        raw = data.View(self._brick, word)
-        out = Signal(self._brick, name=name)
-        with m.If(self.small_group):
-            for l in range(lanes):
-                picks = [raw[(l + s) % lanes] for s in range(lanes)]
-                val = _select([self.in_lane == s for s in range(lanes)], picks)
-                m.d.comb += out[l].eq(Mux(l < self.group_lanes, val, 0))
-        with m.Else():
-            m.d.comb += out.eq(raw)
+        lanes, a = t.lanes, t.act_bits
+        lane = [word[l * a:(l + 1) * a] for l in range(lanes)]
+        moved = Cat(*[Mux(l < self.group_lanes,
+                          _select([self.in_lane == s for s in range(lanes)], [lane[(l + s) % lanes] for s in range(lanes)]),
+                          0) for l in range(lanes)])
+        out = Signal.like(word, name=f"fixed{c}")
+        m.d.comb += out.eq(Mux(self.small_group, moved, word))
         return out
 
 

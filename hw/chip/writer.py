@@ -45,31 +45,36 @@ class Requantiser(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ext = self._acc + 2
-        y = Signal(signed(self._acc + 1))
-        m.d.comb += y.eq(self.acc + self.bias)
-        s = Signal(range(ext + 1))
-        m.d.comb += s.eq(Mux(self.shift > ext, ext, self.shift))
-        q = Signal(signed(self._acc + 1))
-        m.d.comb += q.eq(y >> s)
-        unit = Signal(ext + 1)
-        m.d.comb += unit.eq((Const(1, ext + 1) << s)[:ext + 1])          # 2**s
-        low = Signal(ext + 1)
-        half = Signal(ext + 1)
-        m.d.comb += [low.eq(y.as_unsigned() & (unit - 1)), half.eq(unit >> 1)]
-        up = Signal()
-        m.d.comb += up.eq((s != 0) & ((low > half) | ((low == half) & q[0])))
-        r = Signal(signed(self._acc + 2))
-        m.d.comb += r.eq(q + up)
-        c = Signal(signed(self._a + 1))
-        with m.If(r < self.lo):
-            m.d.comb += c.eq(self.lo)
-        with m.Elif(r > self.hi):
-            m.d.comb += c.eq(self.hi)
-        with m.Else():
-            m.d.comb += c.eq(r)
-        m.d.comb += self.code.eq((c << self.lsb)[:self._a])
+        m.d.comb += self.code.eq(requantise(m, self.acc, self.bias, self.shift, self.lsb, self.lo, self.hi,
+                                            acc_bits=self._acc, act_bits=self._a))
         return m
+
+
+def requantise(m, acc, bias, shift, lsb, lo, hi, *, acc_bits: int, act_bits: int, name: str = "rq"):
+    """The requantisation logic (:class:`Requantiser`), built into module ``m``; returns the code.
+    The writer builds it inline ``T x Nr`` times (one module instead of as many instances)."""
+    ext = acc_bits + 2
+    y = Signal(signed(acc_bits + 1), name=f"{name}_y")
+    s = Signal(range(ext + 1), name=f"{name}_s")
+    q = Signal(signed(acc_bits + 1), name=f"{name}_q")
+    unit = Signal(ext + 1, name=f"{name}_unit")
+    low = Signal(ext + 1, name=f"{name}_low")
+    up = Signal(name=f"{name}_up")
+    r = Signal(signed(acc_bits + 2), name=f"{name}_r")
+    c = Signal(signed(act_bits + 1), name=f"{name}_c")
+    code = Signal(act_bits, name=f"{name}_code")
+    m.d.comb += [
+        y.eq(acc + bias),
+        s.eq(Mux(shift > ext, ext, shift)),
+        q.eq(y >> s),
+        unit.eq((Const(1, ext + 1) << s)[:ext + 1]),                      # 2**s
+        low.eq(y.as_unsigned() & (unit - 1)),
+        up.eq((s != 0) & ((low > (unit >> 1)) | ((low == (unit >> 1)) & q[0]))),
+        r.eq(q + up),
+        c.eq(Mux(r < lo, lo, Mux(r > hi, hi, r))),
+        code.eq((c << lsb)[:act_bits]),
+    ]
+    return code
 
 
 class Writer(wiring.Component):
@@ -144,11 +149,9 @@ class Writer(wiring.Component):
             m.d.comb += column.eq(_select([col == c for c in range(nc)], [res[c] for c in range(nc)]))
             for r in range(t.rows):
                 i = ti * t.rows + r
-                rq = Requantiser(acc_bits=t.acc_bits, act_bits=a)
-                m.submodules[f"rq{i}"] = rq
-                m.d.comb += [rq.acc.eq(column[r]), rq.bias.eq(Mux(g.bias, Mux(p.half, bias[1][i], bias[0][i]), 0)),
-                             rq.shift.eq(g.round_shift), rq.lsb.eq(g.out_lsb), rq.lo.eq(g.out_lo), rq.hi.eq(g.out_hi)]
-                codes.append(rq.code)
+                b_i = Mux(g.bias, Mux(p.half, bias[1][i], bias[0][i]), 0)
+                codes.append(requantise(m, column[r], b_i, g.round_shift, g.out_lsb, g.out_lo, g.out_hi,
+                                        acc_bits=t.acc_bits, act_bits=a, name=f"rq{i}"))
         # the codes at lane offset lane0 of the pass's first output brick
         span = nf + lanes
         vec = [Signal(a, name=f"v{i}") for i in range(span)]
