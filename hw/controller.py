@@ -5,7 +5,9 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import COUNT_BITS, CYCLE_BITS, check_int, run_layout
+from dstripes.sim.config import check_width
+
+from .params import COUNT_BITS, CYCLE_BITS, check_count_bits, run_layout, run_members
 
 
 class Controller(wiring.Component):
@@ -59,21 +61,21 @@ class Controller(wiring.Component):
     busy : ``Out(1)``
     cycles : ``Out(CYCLE_BITS)``
 
-    Latency: the add of a step happens in the cycle after its last work item (:attr:`latency`).
+    Latency: the add of a step happens in the cycle after its last work item (:data:`LATENCY`).
+    Throughput: one work item, one activation and one weight transfer per cycle; one run at a
+    time (a configuration is accepted only while idle).
     """
 
+    #: Cycles from a step's last work item to its add.
+    LATENCY = 1
+
     def __init__(self, *, act_bits: int = 16, count_bits: int = COUNT_BITS, add_stage: bool = True):
-        self._act_bits = check_int("act_bits", act_bits, 2)
-        self._count_bits = check_int("count_bits", count_bits, 1, 32)
+        self._act_bits = check_width("act_bits", act_bits)
+        self._count_bits = check_count_bits(count_bits)
         self._add_stage = bool(add_stage)
         members = {
             "config": In(stream.Signature(run_layout(act_bits, count_bits))),
-            "msb": Out(range(act_bits)),
-            "lsb": Out(range(act_bits)),
-            "signed": Out(1),
-            "mode": Out(2),
-            "act_enable": Out(1),
-            "weight_enable": Out(1),
+            **run_members(act_bits, Out),
             "act_done": In(1),
             "weight_done": In(1),
         }
@@ -92,7 +94,6 @@ class Controller(wiring.Component):
         members.update({"result_done": In(1), "busy": Out(1), "cycles": Out(CYCLE_BITS)})
         super().__init__(members)
 
-    latency = property(lambda self: 1, doc="Cycles from a step's last work item to its add.")
     count_bits = property(lambda self: self._count_bits)
 
     def elaborate(self, platform):

@@ -1,20 +1,21 @@
-# amaranth: UnusedElaboratable=no
 """Bit-parallel baseline tile (DaDianNao-style)."""
 from __future__ import annotations
 
 import operator
+from functools import partial
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.sim.config import TileConfig
+from dstripes.sim.checks import check_integer
+from dstripes.sim.config import TileConfig, check_dimension, check_width
 
-from .controller import Controller
 from .input_register import InputRegister
-from .params import COUNT_BITS, CYCLE_BITS, SynthBlock, brick_layout, check_config, check_int, run_layout, weight_layout
-from .tree import reduce_tree
+from .params import COUNT_BITS, SynthBlock, brick_layout, check_config, run_layout, tile_signature, weight_layout
 from .result_buffer import ResultBuffer
+from .tile_component import TileComponent
+from .tree import reduce_tree
 
 
 class InnerProduct(wiring.Component):
@@ -38,15 +39,18 @@ class InnerProduct(wiring.Component):
     result : ``Out(signed(acc_bits))``
         ``acc + product``.
 
-    Latency: a brick's product reaches ``result`` one cycle after the brick (:attr:`latency`).
+    Latency: a brick's product reaches ``result`` one cycle after the brick (:data:`LATENCY`).
     Throughput: one brick per cycle.
     """
 
+    #: Cycles from a brick to its product in ``result``.
+    LATENCY = 1
+
     def __init__(self, *, lanes=16, act_bits=16, weight_bits=16, acc_bits=48):
-        self._lanes = check_int("lanes", lanes)
-        self._act_bits = check_int("act_bits", act_bits, 2)
-        self._weight_bits = check_int("weight_bits", weight_bits, 2)
-        self._acc_bits = check_int("acc_bits", acc_bits, act_bits + weight_bits)
+        self._lanes = check_dimension("lanes", lanes)
+        self._act_bits = check_width("act_bits", act_bits)
+        self._weight_bits = check_width("weight_bits", weight_bits)
+        self._acc_bits = check_integer("acc_bits", acc_bits, act_bits + weight_bits)
         super().__init__({
             "acts": In(brick_layout(lanes, act_bits)),
             "signed": In(1),
@@ -57,8 +61,6 @@ class InnerProduct(wiring.Component):
             "clear": In(1),
             "result": Out(signed(acc_bits)),
         })
-
-    latency = property(lambda self: 1, doc="Cycles from a brick to its product in the accumulator.")
 
     def elaborate(self, platform):
         m = Module()
@@ -82,7 +84,7 @@ class InnerProduct(wiring.Component):
         return m
 
 
-class ParallelTile(wiring.Component):
+class ParallelTile(TileComponent):
     """Bit-parallel tile: ``Nr`` inner-product units, one brick of one window per cycle.
 
     Streams as :class:`hw.tile.SerialTile`, but one *brick* per activation transfer, one weight
@@ -95,52 +97,60 @@ class ParallelTile(wiring.Component):
         ``lanes``, ``rows``, ``act_bits``, ``weight_bits``, ``max_reduction``.
     count_bits : int
 
-    Latency: a run takes one cycle per brick plus :attr:`latency` cycles (input register,
-    product register, output buffer).
+    Latency: a run takes one cycle per brick plus :data:`LATENCY` cycles (input register,
+    product register, output buffer). Throughput: one brick per cycle.
     """
 
+    #: Cycles a run takes beyond one cycle per brick (always-ready streams).
+    LATENCY = InputRegister.LATENCY + InnerProduct.LATENCY + ResultBuffer.LATENCY
+
     def __init__(self, config: TileConfig = TileConfig(), *, count_bits: int = COUNT_BITS):
-        self._cfg = check_config(config)
-        self._count_bits = check_int("count_bits", count_bits, 1, 32)
+        super().__init__(config, count_bits=count_bits)
+
+    @staticmethod
+    def tile_signature(config: TileConfig, count_bits: int = COUNT_BITS) -> wiring.Signature:
+        """The tile's signature (:func:`hw.params.tile_signature`) for ``config``."""
         c = config
-        super().__init__({
+        return tile_signature({
             "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
             "act": In(stream.Signature(brick_layout(c.lanes, c.act_bits))),
             "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
             "result": Out(stream.Signature(data.ArrayLayout(signed(c.acc_bits), c.rows))),
-            "busy": Out(1),
-            "cycles": Out(CYCLE_BITS),
         })
-        self._inputs = InputRegister(act_layout=brick_layout(c.lanes, c.act_bits),
-                                     weight_layout=weight_layout(c.lanes, c.rows, c.weight_bits))
-        self._controller = Controller(act_bits=c.act_bits, count_bits=self._count_bits)
-        self._buffer = ResultBuffer(data.ArrayLayout(signed(c.acc_bits), c.rows))
-        self._ips = [InnerProduct(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits,
-                                  acc_bits=c.acc_bits) for _ in range(c.rows)]
 
-    tile_config = property(lambda self: self._cfg)
+    @classmethod
+    def synth_blocks(cls, config: TileConfig, *, count_bits: int = COUNT_BITS) -> list[SynthBlock]:
+        """The distinct sub-blocks of the tile for ``config`` (one instance each, as the tile
+        builds them) and how many of each it holds."""
+        c = check_config(config)
+        return [SynthBlock("ip_array", partial(cls._inner_product, c), tuple(f"ip_r{r}" for r in range(c.rows))),
+                SynthBlock("input_buffers", partial(cls._inputs, c), ("inputs",)),
+                SynthBlock("controller", partial(cls._controller, c, count_bits), ("controller",)),
+                SynthBlock("buffers", partial(cls._buffer, c), ("buffer",))]
 
-    def synth_blocks(self) -> list[SynthBlock]:
-        """The distinct sub-blocks (one instance each) and how many of each the tile holds."""
-        return [SynthBlock("ip_array", self._ips[0], self._cfg.rows),
-                SynthBlock("input_buffers", self._inputs, 1),
-                SynthBlock("controller", self._controller, 1),
-                SynthBlock("buffers", self._buffer, 1)]
+    # One maker per distinct sub-block (and the controller's, TileComponent._controller):
+    # `elaborate` and `synth_blocks` build them alike.
+    @staticmethod
+    def _inputs(c: TileConfig) -> InputRegister:
+        return InputRegister(act_layout=brick_layout(c.lanes, c.act_bits),
+                             weight_layout=weight_layout(c.lanes, c.rows, c.weight_bits))
 
-    @property
-    def latency(self) -> int:
-        """Cycles a run takes beyond one cycle per brick (always-ready streams)."""
-        return self._inputs.latency + self._ips[0].latency + self._buffer.latency
+    @staticmethod
+    def _buffer(c: TileConfig) -> ResultBuffer:
+        return ResultBuffer(data.ArrayLayout(signed(c.acc_bits), c.rows))
+
+    @staticmethod
+    def _inner_product(c: TileConfig) -> InnerProduct:
+        return InnerProduct(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits)
 
     def elaborate(self, platform):
         m = Module()
         c = self._cfg
-        m.submodules.controller = ctrl = self._controller
-        m.submodules.buffer = buf = self._buffer
-        wiring.connect(m, wiring.flipped(self.config), ctrl.config)
+        ctrl = self._control(m)
+        m.submodules.buffer = buf = self._buffer(c)
         wiring.connect(m, buf.result, wiring.flipped(self.result))
 
-        m.submodules.inputs = inp = self._inputs
+        m.submodules.inputs = inp = self._inputs(c)
         wiring.connect(m, wiring.flipped(self.act), inp.act)
         wiring.connect(m, wiring.flipped(self.weight), inp.weight)
         item = inp.item
@@ -162,8 +172,7 @@ class ParallelTile(wiring.Component):
             self.cycles.eq(ctrl.cycles),
         ]
         for r in range(c.rows):
-            ip = self._ips[r]
-            m.submodules[f"ip_r{r}"] = ip
+            m.submodules[f"ip_r{r}"] = ip = self._inner_product(c)
             m.d.comb += [
                 ip.acts.eq(inp.acts), ip.signed.eq(ctrl.signed), ip.weights.eq(inp.weights[r]),
                 ip.en.eq(ctrl.advance), ip.load.eq(item),

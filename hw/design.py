@@ -4,8 +4,9 @@ Everything downstream of the command line — generation, both testbench paths, 
 synthesis, ``explore``, the proofs — takes a :class:`TileDesign` instead of a kind's name and a
 configuration. It is made once (:meth:`TileDesign.of`), where every configuration rule is
 checked with one message each, and then carries what the rest of the project asks of a tile:
-the kind, the configuration its hardware uses (:meth:`TileKind.own`), the built component, its
-latency and its manifest.
+the kind, the configuration its hardware uses (:meth:`TileKind.own`), its latency, manifest and
+blocks — all known from the tile's class without building it — and the component itself, built
+only where it is elaborated (emission, simulation, whole-tile timing).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import functools
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping
 
-from amaranth.hdl import Value
+from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
 from dstripes.sim.config import TileConfig
@@ -21,7 +22,7 @@ from dstripes.sim.errors import ConfigError
 
 from .emit import to_verilog
 from .kinds import KINDS, MODEL_ONLY, TileKind, kind
-from .params import COUNT_BITS, MODE_CODES, run_layout
+from .params import COUNT_BITS, MODE_CODES, SynthBlock, check_config, run_layout
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,16 @@ class Manifest:
         }
 
 
-def ports(component: wiring.Component) -> dict:
-    """Verilog ports of a component as the emitter names them: ``{name: {"width", "direction"}}``."""
+def ports(signature: wiring.Signature) -> dict:
+    """Verilog ports of a component of ``signature`` as the emitter names them (no component
+    needed): ``{name: {"width", "direction"}}``, ``clk`` and ``rst`` first."""
     out = {"clk": {"width": 1, "direction": "in"}, "rst": {"width": 1, "direction": "in"}}
-    for path, member, value in component.signature.flatten(component):
-        name = "__".join(str(p) for p in path)
-        out[name] = {"width": len(Value.cast(value)), "direction": "in" if member.flow == wiring.In else "out"}
+    for path, member in signature.members.flatten():
+        if member.is_port:  # a nested member's flow is already seen from the top
+            if member.dimensions:
+                raise ValueError(f"port {'__'.join(path)} is an array of ports, which a manifest does not describe")
+            out["__".join(path)] = {"width": Shape.cast(member.shape).width,
+                                    "direction": "in" if member.flow == wiring.In else "out"}
     return out
 
 
@@ -124,8 +129,7 @@ class TileDesign:
         A tile too large to generate is refused here too.
         """
         k = kind_or_name if isinstance(kind_or_name, TileKind) else kind(kind_or_name)
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a dstripes.sim.config.TileConfig, not {config!r}")
+        check_config(config)
         check_given([k], config, given, spell)
         own = k.own(config)
         k.check_size(own)
@@ -157,15 +161,28 @@ class TileDesign:
         """The design of the same kind with ``changes`` to its configuration (validated)."""
         return TileDesign.of(self.kind, replace(self.config, **changes))
 
+    @property
+    def tile_class(self) -> type:
+        """The component class of the tile (:attr:`TileKind.tile`)."""
+        return self.kind.tile(self.config)[0]
+
+    @property
+    def signature(self) -> wiring.Signature:
+        """The tile's signature (its ports), from its class: no component is built."""
+        return self.tile_class.tile_signature(self.config, COUNT_BITS)
+
     @functools.cached_property
     def component(self) -> wiring.Component:
-        """The tile, built once (an Amaranth component; elaborated only when emitted)."""
-        return self.kind.builder(self.config)
+        """The tile, an Amaranth component, built on first use: take it only to elaborate it
+        (emission, simulation, whole-tile timing); what else a design says needs no component."""
+        cls, options = self.kind.tile(self.config)
+        return cls(self.config, count_bits=COUNT_BITS, **options)
 
     @property
     def latency(self) -> int:
-        """Cycles a run takes beyond the sum of its step costs (always-ready streams)."""
-        return self.component.latency
+        """Cycles a run takes beyond the sum of its step costs (always-ready streams): the tile
+        class's ``LATENCY``, the sum of its blocks' own."""
+        return self.tile_class.LATENCY
 
     @property
     def parameters(self) -> dict:
@@ -182,16 +199,18 @@ class TileDesign:
             title=self.title,
             parameters={**self.parameters, "acc_bits": c.acc_bits, "count_bits": COUNT_BITS},
             modes=tuple(self.modes),
-            ports=ports(self.component),
+            ports=ports(self.signature),
             latency=self.latency,
             payloads=dict(self.kind.payloads),
             config_fields=tuple(ConfigField(n, f.width, f.offset) for n, f in run_layout(c.act_bits, COUNT_BITS)),
             mode_codes=dict(MODE_CODES),
         )
 
-    def synth_blocks(self) -> list:
-        """The tile's distinct blocks with their instance counts (:class:`hw.params.SynthBlock`)."""
-        return self.component.synth_blocks()
+    def synth_blocks(self) -> list[SynthBlock]:
+        """The tile's distinct blocks, one new instance each (as the tile builds them), with their
+        instance counts (:class:`hw.params.SynthBlock`); the tile itself is not built."""
+        cls, options = self.kind.tile(self.config)
+        return cls.synth_blocks(self.config, count_bits=COUNT_BITS, **options)
 
     def verilog(self) -> str:
         """The tile's Verilog (emitting the published tile takes about a minute)."""

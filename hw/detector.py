@@ -5,7 +5,9 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import MODE_BOTH, MODE_STATIC, check_int, index_bits, pallet_layout
+from dstripes.sim.config import TileConfig, check_dimension, check_group, check_width
+
+from .params import MODE_BOTH, MODE_STATIC, index_bits, pallet_layout, window_members
 from .tree import reduce_tree
 
 
@@ -50,31 +52,28 @@ class PrecisionDetector(wiring.Component):
     cycles : ``Out(range(A + 1))``
         Cycles the pallet takes: ``max(1, max_g bits_g)``.
 
-    Latency: combinational (0 cycles).
+    Latency: combinational (:data:`LATENCY`, 0 cycles). Throughput: one pallet per cycle.
     """
+
+    #: Combinational: 0 cycles from a pallet to its detection.
+    LATENCY = 0
 
     def __init__(self, *, lanes: int = 16, columns: int = 16, act_bits: int = 16, group: int = 1,
                  trailing: bool = False):
-        self._lanes = check_int("lanes", lanes)
-        self._columns = check_int("columns", columns)
-        self._act_bits = check_int("act_bits", act_bits, 2)
-        self._group = check_int("group", group)
-        if columns % group:
-            raise ValueError(f"group {group} does not divide columns {columns}")
+        self._lanes = check_dimension("lanes", lanes)
+        self._columns = check_dimension("columns", columns)
+        self._act_bits = check_width("act_bits", act_bits)
+        self._group = check_group(group, columns)
         self._trailing = bool(trailing)
         super().__init__({
             "pallet": In(pallet_layout(lanes, columns, act_bits)),
-            "msb": In(range(act_bits)),
-            "lsb": In(range(act_bits)),
-            "signed": In(1),
-            "mode": In(2),
+            **window_members(act_bits, In),
             "groups": Out(group_detection_layout(act_bits, columns // group)),
             "cycles": Out(range(act_bits + 1)),
         })
 
     group = property(lambda self: self._group)
     trailing = property(lambda self: self._trailing)
-    latency = property(lambda self: 0, doc="Combinational: 0 cycles.")
 
     # The two encoders are methods of their own so that the formal tests can build a mutant
     # (``tests/test_formal.py``) without a broken variant ever living in this file.
@@ -143,3 +142,11 @@ class PrecisionDetector(wiring.Component):
                            m=m, name="max", shape=range(a + 1))
         m.d.comb += self.cycles.eq(Mux(most == 0, 1, most))
         return m
+
+
+def tile_detector(config: TileConfig) -> PrecisionDetector:
+    """A detector like the one inside the dispatcher of a Dynamic Stripes tile of ``config``
+    (trailing-zero encoders with ``trim="both"``): the tiles list it for synthesis on its own."""
+    c = config
+    return PrecisionDetector(lanes=c.lanes, columns=c.columns, act_bits=c.act_bits, group=c.group,
+                             trailing=c.trim == "both")

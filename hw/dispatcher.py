@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """Dispatcher: pallets in (bit-parallel), bit planes out (bit-serial), double-buffered."""
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from .detector import PrecisionDetector, group_detection_layout
 from .input_register import InputRegister
-from .params import check_dispatch, index_bits, pallet_layout, weight_layout
+from .params import check_dispatch, index_bits, pallet_layout, run_members, weight_layout
 
 
 def plane_layout(lanes: int, columns: int, rows: int, act_bits: int, weight_bits: int,
@@ -71,8 +70,12 @@ class Dispatcher(wiring.Component):
         Accept inputs (the controller deasserts them when a run's inputs are all in).
 
     Latency: a pallet accepted in cycle ``k`` yields its first bit plane in cycle ``k + 2``
-    (:attr:`latency`). Throughput: one pallet per ``max(1, max_g bits_g)`` cycles.
+    (:data:`LATENCY`). Throughput: one pallet per ``max(1, max_g bits_g)`` cycles.
     """
+
+    #: Cycles from a pallet's transfer to its first bit plane: the input register, then the
+    #: current-step register.
+    LATENCY = InputRegister.LATENCY + 1
 
     def __init__(self, *, lanes=16, columns=16, rows=16, act_bits=16, weight_bits=16, group=1,
                  detect=True, trailing=False):
@@ -84,25 +87,10 @@ class Dispatcher(wiring.Component):
             "act": In(stream.Signature(pallet_layout(lanes, columns, act_bits))),
             "weight": In(stream.Signature(weight_layout(lanes, rows, weight_bits))),
             "plane": Out(stream.Signature(plane_layout(lanes, columns, rows, act_bits, weight_bits, group))),
-            "msb": In(range(act_bits)),
-            "lsb": In(range(act_bits)),
-            "signed": In(1),
-            "mode": In(2),
-            "act_enable": In(1),
-            "weight_enable": In(1),
+            **run_members(act_bits, In),
         })
-        self._next = InputRegister(act_layout=pallet_layout(lanes, columns, act_bits),
-                                   weight_layout=weight_layout(lanes, rows, weight_bits))
-        self._detector = (PrecisionDetector(lanes=lanes, columns=columns, act_bits=act_bits, group=group,
-                                            trailing=self._trailing) if self._detect else None)
 
-    @property
-    def latency(self) -> int:
-        """Cycles from a pallet's transfer to its first bit plane: the input register, then the
-        current-step register."""
-        return self._next.latency + 1
     detect = property(lambda self: self._detect)
-    detector = property(lambda self: self._detector, doc="The precision detector (``None`` without ``detect``).")
 
     def elaborate(self, platform):
         m = Module()
@@ -112,7 +100,7 @@ class Dispatcher(wiring.Component):
         dlay = group_detection_layout(a, groups)
 
         # the "next" stage: one pallet and its weight brick, accepted while the current step runs
-        m.submodules.next = nxt = self._next
+        m.submodules.next = nxt = InputRegister(act_layout=play, weight_layout=wlay)
         wiring.connect(m, wiring.flipped(self.act), nxt.act)
         wiring.connect(m, wiring.flipped(self.weight), nxt.weight)
         a_next = nxt.acts
@@ -128,7 +116,8 @@ class Dispatcher(wiring.Component):
         d_next = Signal(dlay)
         n_cycles = Signal(range(a + 1))
         if self._detect:
-            m.submodules.detector = det = self.detector
+            m.submodules.detector = det = PrecisionDetector(lanes=self._lanes, columns=self._columns, act_bits=a,
+                                                            group=g, trailing=self._trailing)
             m.d.comb += [det.pallet.eq(a_next), det.msb.eq(self.msb), det.lsb.eq(self.lsb),
                          det.signed.eq(self.signed), det.mode.eq(self.mode),
                          d_next.eq(det.groups), n_cycles.eq(det.cycles)]

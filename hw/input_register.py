@@ -30,9 +30,12 @@ class InputRegister(wiring.Component):
     acts, weights : ``Out``
         The registered payloads.
 
-    Latency: an input transferred in cycle ``k`` is offered in cycle ``k + 1`` (:attr:`latency`).
+    Latency: an input transferred in cycle ``k`` is offered in cycle ``k + 1`` (:data:`LATENCY`).
     Throughput: one item per cycle.
     """
+
+    #: Cycles from an input's transfer to its use.
+    LATENCY = 1
 
     def __init__(self, *, act_layout, weight_layout):
         act_layout = data.Layout.cast(act_layout)
@@ -47,8 +50,6 @@ class InputRegister(wiring.Component):
             "acts": Out(act_layout),
             "weights": Out(weight_layout),
         })
-
-    latency = property(lambda self: 1, doc="Cycles from an input's transfer to its use.")
 
     def elaborate(self, platform):
         m = Module()

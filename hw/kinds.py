@@ -1,20 +1,20 @@
-# amaranth: UnusedElaboratable=no
 """The registry of tile kinds: everything the project can generate, verify and synthesise.
 
-One entry per kind, read by the command line (choices, option checks), the testbench (builder,
-modes, the model of a run), synthesis (blocks) and the reports (titles). A kind is the hardware
-of one model scheme (:mod:`dstripes.sim.schemes`, which holds its name, title and the golden
-model of one run); the entry adds its builder, the configuration parameters its hardware uses
-and its stream payloads. Adding a tile kind is one entry here (plus its scheme in the model)
-and its blocks, which list themselves for synthesis (``synth_blocks()``). A kind with a
-configuration is a :class:`dstripes.hw.design.TileDesign`.
+One entry per kind, read by the command line (choices, option checks), the testbench (tile
+class, modes, the model of a run), synthesis (blocks) and the reports (titles). A kind is the
+hardware of one model scheme (:mod:`dstripes.sim.schemes`, which holds its name, title and the
+golden model of one run); the entry adds the tile class that implements a configuration, the
+configuration parameters its hardware uses and its stream payloads. Adding a tile kind is one
+entry here (plus its scheme in the model) and its tile class, which describes itself without
+being built (``LATENCY``, ``tile_signature``, ``synth_blocks``). A kind with a configuration is
+a :class:`dstripes.hw.design.TileDesign`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable
 
-from amaranth.lib import wiring
+from amaranth.hdl import Shape
 
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
@@ -22,7 +22,7 @@ from dstripes.sim.limits import check_memory
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES, Scheme
 
 from .dadn import ParallelTile
-from .params import COUNT_BITS
+from .params import check_config
 from .run_ahead import RunAheadTile, resolve_select
 from .tile import SerialTile
 
@@ -47,9 +47,12 @@ class TileKind:
     ----------
     scheme : Scheme
         The model scheme the tile implements: name, title, the golden model of a run.
-    builder : callable
-        ``builder(config) -> wiring.Component``; the component has a ``latency`` property and
-        a ``synth_blocks()`` method.
+    tile : callable
+        ``tile(config) -> (cls, options)``: the tile class that implements ``config`` (a
+        :class:`hw.tile_component.TileComponent`) and its keyword options.
+        ``cls(config, count_bits=..., **options)`` builds the tile; ``cls.LATENCY``,
+        ``cls.tile_signature(config, count_bits)`` and
+        ``cls.synth_blocks(config, count_bits=..., **options)`` describe it without building it.
     params : tuple of str
         :class:`TileConfig` fields the hardware uses; the others are reset to their defaults
         when a tile is built (:meth:`own`), and the command line rejects them.
@@ -63,7 +66,7 @@ class TileKind:
     """
 
     scheme: Scheme
-    builder: Callable[[TileConfig], wiring.Component]
+    tile: Callable[[TileConfig], tuple[type, dict]]
     params: tuple
     payloads: dict
     needs: dict = field(default_factory=dict)
@@ -76,8 +79,7 @@ class TileKind:
     def own(self, config: TileConfig) -> TileConfig:
         """``config`` with every field this kind does not use reset to its default (one
         configuration can so serve several kinds, as in a side-by-side synthesis)."""
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a dstripes.sim.config.TileConfig, not {config!r}")
+        check_config(config)
         default = TileConfig()
         config = replace(config, **{f.name: getattr(default, f.name) for f in fields(TileConfig)
                                     if f.name not in self.params and f.name not in MODEL_ONLY})
@@ -93,11 +95,12 @@ class TileKind:
         return config.lanes * self.scheme.columns(config) * config.rows
 
     def payload_bits(self, config: TileConfig) -> dict:
-        """Width of the act, weight and result stream payloads (as in the manifest's ports)."""
-        cols = self.scheme.columns(config)
-        return {"act": config.lanes * cols * config.act_bits,
-                "weight": config.rows * config.lanes * config.weight_bits,
-                "result": cols * config.rows * config.acc_bits}
+        """Width of the act, weight and result stream payloads, read from the tile's signature
+        (built without the tile: no signal of that width is made)."""
+        cls, _ = self.tile(config)
+        members = cls.tile_signature(config).members
+        return {port: Shape.cast(members[port].signature.members["payload"].shape).width
+                for port in ("act", "weight", "result")}
 
     def check_size(self, config: TileConfig) -> None:
         """Refuse, before any work, a tile too large to generate (:data:`MAX_PRODUCT_LANES`, and
@@ -137,18 +140,16 @@ def _weight_select(config: TileConfig) -> TileConfig:
 
 #: Every tile kind by name, in report order (the bit-parallel reference first).
 KINDS = {k.name: k for k in (
-    TileKind(DADN, lambda c: ParallelTile(c, count_bits=COUNT_BITS), COMMON, {
+    TileKind(DADN, lambda c: (ParallelTile, {}), COMMON, {
         "act": "[lane] codes (one brick per transfer)",
         "weight": "[row][lane] two's complement, lane fastest (one weight brick per brick)",
         "result": "[row] two's complement (one window)",
         "config": "msb, lsb, signed, mode, steps (bricks per window), window_sets (windows); "
                   "LSB first, see config_fields",
     }),
-    TileKind(STRIPES, lambda c: SerialTile(c, detect=False, count_bits=COUNT_BITS), COMMON + ("columns",),
-             _SERIAL_PAYLOADS),
+    TileKind(STRIPES, lambda c: (SerialTile, {"detect": False}), COMMON + ("columns",), _SERIAL_PAYLOADS),
     # R = 0 is the lock-step tile itself; R >= 1 the run-ahead tile (docs/design.md §6)
-    TileKind(DSTRIPES, lambda c: (SerialTile(c, detect=True, count_bits=COUNT_BITS) if c.run_ahead == 0
-                                  else RunAheadTile(c, count_bits=COUNT_BITS)),
+    TileKind(DSTRIPES, lambda c: (SerialTile, {"detect": True}) if c.run_ahead == 0 else (RunAheadTile, {}),
              COMMON + ("columns", "group", "trim", "run_ahead", "weight_select"), _SERIAL_PAYLOADS,
              {"weight_select": (lambda c: c.run_ahead > 0, "a run-ahead tile (run_ahead >= 1)")},
              _weight_select),

@@ -1,15 +1,20 @@
-"""Parameter validation and payload layouts shared by every block (one definition each)."""
+"""What every block agrees on, defined once: counter widths, mode codes, payload layouts, the
+signature members several blocks share, parameter checks, and the block list for synthesis."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
+from typing import Callable
 
 from amaranth.hdl import unsigned, signed
-from amaranth.lib import data, stream
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.sim.config import TileConfig
+from dstripes.sim.checks import check_integer
+from dstripes.sim.config import TileConfig, check_dimension, check_group, check_width
 
-#: Width of the step and window-set counters of a run (default), and of the cycle counter.
+#: Width of the step and window-set counters of a run (default; at most ``CYCLE_BITS``), and
+#: of the cycle counter.
 COUNT_BITS = 24
 CYCLE_BITS = 32
 
@@ -19,36 +24,51 @@ MODE_STATIC, MODE_LEADING, MODE_BOTH = 0, 1, 2
 MODE_CODES = {"static": MODE_STATIC, "leading": MODE_LEADING, "both": MODE_BOTH}
 
 
-def check_int(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
-    """Return ``value`` if it is an ``int`` in ``[minimum, maximum]``; raise otherwise.
-
-    Raises ``TypeError`` for a non-integer and ``ValueError`` for an out-of-range value, both
-    naming the parameter and the value.
-    """
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ValueError(f"{name} must be {bound}, not {value}")
-    return value
-
-
 def check_config(config) -> TileConfig:
+    """``config`` if it is a :class:`~dstripes.sim.config.TileConfig` (validated when made)."""
     if not isinstance(config, TileConfig):
-        raise TypeError(f"config must be a sim.config.TileConfig, not {config!r}")
+        raise TypeError(f"config must be a dstripes.sim.config.TileConfig, not {config!r}")
     return config
+
+
+def check_count_bits(count_bits) -> int:
+    """The width of a run's step and window-set counters: 1 to :data:`CYCLE_BITS` bits."""
+    return check_integer("count_bits", count_bits, 1, CYCLE_BITS)
+
+
+def check_dispatch(lanes, columns, rows, act_bits, weight_bits, group) -> tuple[int, ...]:
+    """A dispatcher's geometry, validated by the configuration's rules
+    (:mod:`dstripes.sim.config`): ``(lanes, columns, rows, act_bits, weight_bits, group)``."""
+    return (check_dimension("lanes", lanes), check_dimension("columns", columns), check_dimension("rows", rows),
+            check_width("act_bits", act_bits), check_width("weight_bits", weight_bits), check_group(group, columns))
 
 
 @dataclass(frozen=True)
 class SynthBlock:
-    """One distinct block of a tile, for per-block synthesis: one instance's ``component`` and
-    the tile's instance ``count``; ``part_of`` names the block that already contains it (its
-    cost is reported on its own but not added to the tile's total twice)."""
+    """One distinct block of a tile, for per-block synthesis: ``build()`` makes one instance as
+    the tile makes it, ``instances`` are the dotted paths of the tile's submodules that are this
+    block, and ``part_of`` names the block that already contains it (its cost is reported on its
+    own but not added to the tile's total twice).
+
+    Members
+    -------
+    count : int
+        The instances in the tile (``len(instances)``).
+    component : wiring.Component
+        One instance, built on first use: listing a tile's blocks builds nothing, so only a
+        block that is emitted is ever made.
+    """
 
     name: str
-    component: object
-    count: int
+    build: Callable[[], wiring.Component] = field(repr=False, compare=False)
+    instances: tuple
     part_of: str | None = None
+
+    count = property(lambda self: len(self.instances))
+
+    @functools.cached_property
+    def component(self) -> wiring.Component:
+        return self.build()
 
 
 def index_bits(n: int) -> int:
@@ -98,24 +118,40 @@ def run_layout(act_bits: int, count_bits: int) -> data.StructLayout:
     })
 
 
-def serial_streams(config: TileConfig, count_bits: int) -> dict:
-    """The stream members of a bit-serial tile (docs/design.md §7): ``config``, ``act``
-    (pallets), ``weight`` (bricks) in, ``result`` (one window-set's ``Nc x Nr`` sums) out."""
+def window_members(act_bits: int, flow=In) -> wiring.SignatureMembers:
+    """Signature members of a run's layer window and precision mode, held constant during the
+    run: ``msb``, ``lsb`` (``range(act_bits)``), ``signed`` (1) and ``mode`` (2), all of ``flow``
+    (``Out`` on the controller that holds them, ``In`` on the blocks that follow them)."""
+    return wiring.SignatureMembers({"msb": flow(range(act_bits)), "lsb": flow(range(act_bits)),
+                                    "signed": flow(1), "mode": flow(2)})
+
+
+def run_members(act_bits: int, flow=In) -> wiring.SignatureMembers:
+    """:func:`window_members` and whether each input stream is still open in the run
+    (``act_enable``, ``weight_enable``): what a controller drives and a dispatcher follows."""
+    return wiring.SignatureMembers({**window_members(act_bits, flow), "act_enable": flow(1),
+                                    "weight_enable": flow(1)})
+
+
+def tile_signature(streams) -> wiring.Signature:
+    """A tile's signature: its streams (``config``, ``act``, ``weight`` in, ``result`` out) and
+    the run's status, ``busy`` and ``cycles`` (see :class:`hw.controller.Controller`)."""
+    return wiring.Signature({**streams, "busy": Out(1), "cycles": Out(CYCLE_BITS)})
+
+
+def serial_streams(config: TileConfig, count_bits: int = COUNT_BITS) -> wiring.SignatureMembers:
+    """The stream members of a bit-serial tile (docs/design.md §7), lock-step or run-ahead:
+    ``config``, ``act`` (pallets), ``weight`` (bricks) in, ``result`` (one window-set's
+    ``Nc x Nr`` sums) out."""
     c = config
-    return {
+    return wiring.SignatureMembers({
         "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
         "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
         "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
         "result": Out(stream.Signature(result_layout(c.rows, c.columns, c.acc_bits))),
-    }
+    })
 
 
-def check_dispatch(lanes, columns, rows, act_bits, weight_bits, group) -> tuple[int, ...]:
-    """A dispatcher's geometry, validated: ``(lanes, columns, rows, act_bits, weight_bits, group)``;
-    ``group`` must divide ``columns``."""
-    out = (check_int("lanes", lanes), check_int("columns", columns), check_int("rows", rows),
-           check_int("act_bits", act_bits, 2), check_int("weight_bits", weight_bits, 2), check_int("group", group))
-    if columns % group:
-        raise ValueError(f"group {group} does not divide columns {columns}")
-    return out
-
+def serial_tile_signature(config: TileConfig, count_bits: int = COUNT_BITS) -> wiring.Signature:
+    """The signature of a bit-serial tile: :func:`serial_streams`, ``busy``, ``cycles``."""
+    return tile_signature(serial_streams(config, count_bits))

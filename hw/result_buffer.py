@@ -5,7 +5,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_int
+from dstripes.sim.checks import check_integer
 
 
 class ResultBuffer(wiring.Component):
@@ -35,13 +35,16 @@ class ResultBuffer(wiring.Component):
     result : ``Out(stream.Signature(layout))``
         The stored results.
 
-    Latency: results loaded in cycle ``k`` are offered from cycle ``k + 1`` (:attr:`latency`),
+    Latency: results loaded in cycle ``k`` are offered from cycle ``k + 1`` (:data:`LATENCY`),
     once every part is loaded. Throughput: one set per cycle.
     """
 
+    #: Cycles from a load to the results being offered.
+    LATENCY = 1
+
     def __init__(self, layout, *, parts: int = 1):
         self._layout = data.Layout.cast(layout)
-        self._parts = check_int("parts", parts)
+        self._parts = check_integer("parts", parts)
         if parts > 1:
             if not isinstance(self._layout, data.ArrayLayout) or self._layout.length % parts:
                 raise ValueError(f"a result buffer in {parts} parts needs an array layout whose "
@@ -53,7 +56,6 @@ class ResultBuffer(wiring.Component):
             "result": Out(stream.Signature(self._layout)),
         })
 
-    latency = property(lambda self: 1, doc="Cycles from load to the results being offered.")
     parts = property(lambda self: self._parts)
 
     def elaborate(self, platform):

@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """The run-ahead Dynamic Stripes tile: precision groups that run up to ``R`` steps apart.
 
 In the lock-step tile (:class:`hw.tile.SerialTile`) every column waits for the slowest precision
@@ -22,19 +21,23 @@ What that costs (``docs/design.md`` §6):
 """
 from __future__ import annotations
 
+from functools import partial
+
 from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.sim.config import TileConfig
+from dstripes.sim.checks import check_integer
+from dstripes.sim.config import TileConfig, check_dimension, check_width
 
 from .controller import Controller
-from .detector import PrecisionDetector, group_detection_layout
+from .detector import PrecisionDetector, group_detection_layout, tile_detector
 from .input_register import InputRegister
-from .params import (COUNT_BITS, CYCLE_BITS, SynthBlock, check_config, check_dispatch, check_int, index_bits,
-                     pallet_layout, result_layout, serial_streams, weight_layout)
+from .params import (COUNT_BITS, SynthBlock, check_config, check_dispatch, index_bits, pallet_layout, result_layout,
+                     run_members, serial_tile_signature, weight_layout)
 from .result_buffer import ResultBuffer
-from .sip import SIP
+from .sip import SIP, sip_name
+from .tile_component import TileComponent
 from .tree import reduce_tree
 
 #: Where the weights of each group's step are selected (:data:`sim.config.WEIGHT_SELECTS`).
@@ -109,27 +112,25 @@ class RunAheadDispatcher(wiring.Component):
         Per group, one-hot: the slot of its step.
 
     Latency: a pallet accepted in cycle ``k`` into a free slot yields its first bit planes in
-    cycle ``k + 2`` (:attr:`latency`). Throughput: group ``g`` one step per ``max(1, bits_g)``
+    cycle ``k + 2`` (:data:`LATENCY`). Throughput: group ``g`` one step per ``max(1, bits_g)``
     cycles; one pallet accepted per cycle while a slot is free.
     """
+
+    #: Cycles from a pallet's transfer to its first bit plane: the input register, then a slot.
+    LATENCY = InputRegister.LATENCY + 1
 
     def __init__(self, *, lanes=16, columns=16, rows=16, act_bits=16, weight_bits=16, group=1,
                  run_ahead=1, trailing=False):
         (self._lanes, self._columns, self._rows, self._act_bits, self._weight_bits,
          self._group) = check_dispatch(lanes, columns, rows, act_bits, weight_bits, group)
-        self._run_ahead = check_int("run_ahead", run_ahead, 1)
+        self._run_ahead = check_integer("run_ahead", run_ahead)
         self._trailing = bool(trailing)
         groups, slots = columns // group, run_ahead + 1
         wlay = weight_layout(lanes, rows, weight_bits)
         super().__init__({
             "act": In(stream.Signature(tagged_pallet_layout(lanes, columns, act_bits))),
             "weight": In(stream.Signature(wlay)),
-            "msb": In(range(act_bits)),
-            "lsb": In(range(act_bits)),
-            "signed": In(1),
-            "mode": In(2),
-            "act_enable": In(1),
-            "weight_enable": In(1),
+            **run_members(act_bits, In),
             "valid": Out(groups),
             "ready": In(groups),
             "first": Out(groups),
@@ -142,16 +143,7 @@ class RunAheadDispatcher(wiring.Component):
             "bricks": Out(data.ArrayLayout(wlay, slots)),
             "select": Out(data.ArrayLayout(unsigned(slots), groups)),
         })
-        self._next = InputRegister(act_layout=tagged_pallet_layout(lanes, columns, act_bits), weight_layout=wlay)
-        self._detector = PrecisionDetector(lanes=lanes, columns=columns, act_bits=act_bits, group=group,
-                                           trailing=self._trailing)
 
-    @property
-    def latency(self) -> int:
-        """Cycles from a pallet's transfer to its first bit plane: the input register, then a slot."""
-        return self._next.latency + 1
-
-    detector = property(lambda self: self._detector, doc="The precision detector.")
     run_ahead = property(lambda self: self._run_ahead)
     slots = property(lambda self: self._run_ahead + 1, doc="Steps in flight: ``R + 1``.")
 
@@ -162,10 +154,12 @@ class RunAheadDispatcher(wiring.Component):
         play = pallet_layout(lanes, self._columns, a)
         dlay = group_detection_layout(a, groups)
 
-        m.submodules.next = nxt = self._next
+        m.submodules.next = nxt = InputRegister(act_layout=tagged_pallet_layout(lanes, self._columns, a),
+                                                weight_layout=weight_layout(lanes, self._rows, self._weight_bits))
         wiring.connect(m, wiring.flipped(self.act), nxt.act)
         wiring.connect(m, wiring.flipped(self.weight), nxt.weight)
-        m.submodules.detector = det = self._detector
+        m.submodules.detector = det = PrecisionDetector(lanes=lanes, columns=self._columns, act_bits=a, group=g_cols,
+                                                        trailing=self._trailing)
         m.d.comb += [det.pallet.eq(nxt.acts.pallet), det.msb.eq(self.msb), det.lsb.eq(self.lsb),
                      det.signed.eq(self.signed), det.mode.eq(self.mode),
                      nxt.act_enable.eq(self.act_enable), nxt.weight_enable.eq(self.weight_enable)]
@@ -258,21 +252,22 @@ class WeightSelect(wiring.Component):
     weights : ``Out(ArrayLayout(weight_layout, groups))``
         The selected brick of each group, for its ``G`` columns of SIPs.
 
-    Latency: combinational (0 cycles). Throughput: a selection every cycle.
+    Latency: combinational (:data:`LATENCY`, 0 cycles). Throughput: a selection every cycle.
     """
 
+    #: Combinational: 0 cycles.
+    LATENCY = 0
+
     def __init__(self, *, lanes=16, rows=16, weight_bits=16, sources=2, groups=16):
-        self._sources = check_int("sources", sources, 2)
-        self._groups = check_int("groups", groups)
-        wlay = weight_layout(check_int("lanes", lanes), check_int("rows", rows),
-                             check_int("weight_bits", weight_bits, 2))
+        self._sources = check_integer("sources", sources, 2)
+        self._groups = check_integer("groups", groups)
+        wlay = weight_layout(check_dimension("lanes", lanes), check_dimension("rows", rows),
+                             check_width("weight_bits", weight_bits))
         super().__init__({
             "bricks": In(data.ArrayLayout(wlay, sources)),
             "select": In(data.ArrayLayout(unsigned(sources), groups)),
             "weights": Out(data.ArrayLayout(wlay, groups)),
         })
-
-    latency = property(lambda self: 0, doc="Combinational: 0 cycles.")
 
     def elaborate(self, platform):
         m = Module()
@@ -312,14 +307,17 @@ class GroupAddStages(wiring.Component):
     low : ``Out(ArrayLayout(range(A), groups))``
         Alignment of the add.
 
-    Latency: the add of a step happens in the cycle after its last bit plane (:attr:`latency`).
+    Latency: the add of a step happens in the cycle after its last bit plane (:data:`LATENCY`).
     Throughput: one add per group per cycle; a group's closing add waits while its result part
     is full.
     """
 
+    #: Cycles from a step's last bit plane to its add.
+    LATENCY = 1
+
     def __init__(self, *, groups: int = 16, act_bits: int = 16):
-        self._groups = check_int("groups", groups)
-        lw = unsigned(index_bits(check_int("act_bits", act_bits, 2) - 1))
+        self._groups = check_integer("groups", groups)
+        lw = unsigned(index_bits(check_width("act_bits", act_bits) - 1))
         super().__init__({
             "valid": In(groups), "last": In(groups), "closes": In(groups),
             "low_in": In(data.ArrayLayout(lw, groups)),
@@ -327,8 +325,6 @@ class GroupAddStages(wiring.Component):
             "advance": Out(groups), "add": Out(groups), "clear": Out(groups), "load": Out(groups),
             "low": Out(data.ArrayLayout(lw, groups)),
         })
-
-    latency = property(lambda self: 1, doc="Cycles from a step's last bit plane to its add.")
 
     def elaborate(self, platform):
         m = Module()
@@ -348,7 +344,7 @@ class GroupAddStages(wiring.Component):
         return m
 
 
-class RunAheadTile(wiring.Component):
+class RunAheadTile(TileComponent):
     """The Dynamic Stripes tile with run-ahead ``R >= 1``: ``Nr x Nc`` SIPs whose precision
     groups run up to ``R`` steps apart (``docs/design.md`` §5, §6).
 
@@ -373,71 +369,75 @@ class RunAheadTile(wiring.Component):
         As :class:`hw.tile.SerialTile`.
 
     Latency: with always-ready streams a run takes the model's run-ahead count of its steps
-    (:func:`sim.cycles.run_cycles`) plus :attr:`latency` cycles (dispatcher 2 + add stage 1 +
+    (:func:`sim.tile_run.run_cycles`) plus :data:`LATENCY` cycles (dispatcher 2 + add stage 1 +
     output buffer 1), whatever its length. Throughput: group ``g`` one step per
     ``max(1, bits_g)`` cycles, at most ``R`` steps ahead of the slowest group.
     """
 
+    #: Cycles a run takes beyond the model's run-ahead count of its steps (always-ready streams).
+    LATENCY = RunAheadDispatcher.LATENCY + GroupAddStages.LATENCY + ResultBuffer.LATENCY
+
     def __init__(self, config: TileConfig = TileConfig(run_ahead=1), *, count_bits: int = COUNT_BITS):
-        self._cfg = c = check_config(config)
-        self._count_bits = check_int("count_bits", count_bits, 1, 32)
-        check_int("run_ahead", c.run_ahead, 1)
-        select = resolve_select(c)
-        if select not in (SELECT_MUX, SELECT_SIP):
-            raise ValueError(f"weight_select must be {SELECT_AUTO!r}, {SELECT_MUX!r} or {SELECT_SIP!r}, "
-                             f"not {c.weight_select!r}")
-        super().__init__({
-            **serial_streams(c, count_bits),
-            "busy": Out(1),
-            "cycles": Out(CYCLE_BITS),
-        })
-        groups, slots = c.precision_groups, c.run_ahead + 1
-        self._controller = Controller(act_bits=c.act_bits, count_bits=self._count_bits, add_stage=False)
-        self._dispatcher = RunAheadDispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows,
-                                              act_bits=c.act_bits, weight_bits=c.weight_bits,
-                                              group=c.group, run_ahead=c.run_ahead,
-                                              trailing=c.trim == "both")
-        self._adds = GroupAddStages(groups=groups, act_bits=c.act_bits)
-        self._buffer = ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits), parts=groups)
-        in_sip = select == SELECT_SIP
-        self._select = None if in_sip else WeightSelect(lanes=c.lanes, rows=c.rows, weight_bits=c.weight_bits,
-                                                        sources=slots, groups=groups)
-        self._sips = [[SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits,
-                           sources=slots if in_sip else 1)
-                       for _ in range(c.columns)] for _ in range(c.rows)]
+        super().__init__(config, count_bits=count_bits)
+        check_integer("run_ahead", config.run_ahead)
 
-    tile_config = property(lambda self: self._cfg)
-    detect = property(lambda self: True)
+    tile_signature = staticmethod(serial_tile_signature)
 
-    def synth_blocks(self) -> list[SynthBlock]:
-        """The distinct sub-blocks (one instance each) and how many of each the tile holds; the
-        dispatcher includes the input register, the slots and the detector, which is also
-        listed on its own."""
-        c = self._cfg
-        out = [SynthBlock("sip_array", self._sips[0][0], c.rows * c.columns),
-               SynthBlock("dispatcher", self._dispatcher, 1)]
-        if self._select is not None:
-            out.append(SynthBlock("weight_select", self._select, 1))
-        out += [SynthBlock("add_stages", self._adds, 1),
-                SynthBlock("controller", self._controller, 1),
-                SynthBlock("buffers", self._buffer, 1),
-                SynthBlock("detector", self._dispatcher.detector, 1, part_of="dispatcher")]
+    @classmethod
+    def synth_blocks(cls, config: TileConfig, *, count_bits: int = COUNT_BITS) -> list[SynthBlock]:
+        """The distinct sub-blocks of the tile for ``config`` (one instance each, as the tile
+        builds them) and how many of each it holds; the dispatcher includes the input register,
+        the slots and the detector, which is also listed on its own."""
+        c = check_config(config)
+        sips = tuple(sip_name(r, col) for r in range(c.rows) for col in range(c.columns))
+        out = [SynthBlock("sip_array", partial(cls._sip, c), sips),
+               SynthBlock("dispatcher", partial(cls._dispatcher, c), ("dispatcher",))]
+        if resolve_select(c) == SELECT_MUX:
+            out.append(SynthBlock("weight_select", partial(cls._weight_select, c), ("weight_select",)))
+        out += [SynthBlock("add_stages", partial(cls._add_stages, c), ("add_stages",)),
+                SynthBlock("controller", partial(cls._controller, c, count_bits), ("controller",)),
+                SynthBlock("buffers", partial(cls._buffer, c), ("buffer",)),
+                SynthBlock("detector", partial(tile_detector, c), ("dispatcher.detector",), part_of="dispatcher")]
         return out
 
-    @property
-    def latency(self) -> int:
-        """Cycles a run takes beyond the model's run-ahead count of its steps (always-ready streams)."""
-        return self._dispatcher.latency + self._adds.latency + self._buffer.latency
+    # One maker per distinct sub-block: `elaborate` and `synth_blocks` build them alike.
+    @staticmethod
+    def _controller(c: TileConfig, count_bits: int) -> Controller:
+        return Controller(act_bits=c.act_bits, count_bits=count_bits, add_stage=False)
+
+    @staticmethod
+    def _dispatcher(c: TileConfig) -> RunAheadDispatcher:
+        return RunAheadDispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
+                                  weight_bits=c.weight_bits, group=c.group, run_ahead=c.run_ahead,
+                                  trailing=c.trim == "both")
+
+    @staticmethod
+    def _add_stages(c: TileConfig) -> GroupAddStages:
+        return GroupAddStages(groups=c.precision_groups, act_bits=c.act_bits)
+
+    @staticmethod
+    def _buffer(c: TileConfig) -> ResultBuffer:
+        return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits), parts=c.precision_groups)
+
+    @staticmethod
+    def _weight_select(c: TileConfig) -> WeightSelect:
+        """The per-group weight multiplexer (``weight_select="mux"``)."""
+        return WeightSelect(lanes=c.lanes, rows=c.rows, weight_bits=c.weight_bits, sources=c.run_ahead + 1,
+                            groups=c.precision_groups)
+
+    @staticmethod
+    def _sip(c: TileConfig) -> SIP:
+        return SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits,
+                   sources=c.run_ahead + 1 if resolve_select(c) == SELECT_SIP else 1)
 
     def elaborate(self, platform):
         m = Module()
         c = self._cfg
-        m.submodules.controller = ctrl = self._controller
-        m.submodules.dispatcher = disp = self._dispatcher
-        m.submodules.add_stages = adds = self._adds
-        m.submodules.buffer = buf = self._buffer
+        ctrl = self._control(m)
+        m.submodules.dispatcher = disp = self._dispatcher(c)
+        m.submodules.add_stages = adds = self._add_stages(c)
+        m.submodules.buffer = buf = self._buffer(c)
 
-        wiring.connect(m, wiring.flipped(self.config), ctrl.config)
         wiring.connect(m, wiring.flipped(self.weight), disp.weight)
         wiring.connect(m, buf.result, wiring.flipped(self.result))
         m.d.comb += [
@@ -459,16 +459,16 @@ class RunAheadTile(wiring.Component):
             self.busy.eq(ctrl.busy),
             self.cycles.eq(ctrl.cycles),
         ]
-        if self._select is not None:
-            m.submodules.weight_select = wsel = self._select
+        wsel = None
+        if resolve_select(c) == SELECT_MUX:
+            m.submodules.weight_select = wsel = self._weight_select(c)
             m.d.comb += [wsel.bricks.eq(disp.bricks), wsel.select.eq(disp.select)]
 
         for r in range(c.rows):
             for col in range(c.columns):
                 g = col // c.group
-                sip = self._sips[r][col]
-                m.submodules[f"sip_r{r}_c{col}"] = sip
-                if self._select is not None:
+                m.submodules[sip_name(r, col)] = sip = self._sip(c)
+                if wsel is not None:
                     m.d.comb += sip.weights.eq(wsel.weights[g][r])
                 else:
                     m.d.comb += [sip.select.eq(disp.select[g])]

@@ -7,7 +7,10 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_int, index_bits
+from dstripes.sim.checks import check_integer
+from dstripes.sim.config import check_dimension, check_width
+
+from .params import index_bits
 from .tree import reduce_tree
 
 
@@ -68,17 +71,20 @@ class SIP(wiring.Component):
     result : ``Out(signed(acc_bits))``
         ``acc + (partial << low)``: the window's result in the cycle ``add & clear``.
 
-    Latency and throughput: one bit plane per cycle; a step's contribution reaches ``result``
-    one cycle after its last bit (:attr:`latency`).
+    Latency: a step's contribution reaches ``result`` one cycle after its last bit plane
+    (:data:`LATENCY`). Throughput: one bit plane per cycle.
     """
+
+    #: Cycles from a step's last bit plane to its contribution in ``result``.
+    LATENCY = 1
 
     def __init__(self, *, lanes: int = 16, act_bits: int = 16, weight_bits: int = 16, acc_bits: int = 48,
                  sources: int = 1):
-        self._lanes = check_int("lanes", lanes)
-        self._weight_bits = check_int("weight_bits", weight_bits, 2)
-        self._act_bits = check_int("act_bits", act_bits, 2)
-        self._acc_bits = check_int("acc_bits", acc_bits, act_bits + weight_bits)
-        self._sources = check_int("sources", sources)
+        self._lanes = check_dimension("lanes", lanes)
+        self._weight_bits = check_width("weight_bits", weight_bits)
+        self._act_bits = check_width("act_bits", act_bits)
+        self._acc_bits = check_integer("acc_bits", acc_bits, act_bits + weight_bits)
+        self._sources = check_integer("sources", sources)
         vector = data.ArrayLayout(signed(weight_bits), lanes)
         select = {"select": In(sources)} if sources > 1 else {}
         super().__init__({
@@ -107,11 +113,6 @@ class SIP(wiring.Component):
     partial = property(lambda self: self._partial,
                        doc="The step's partial sum (state, read only: for formal proofs).")
     acc = property(lambda self: self._acc, doc="The window accumulator (state, read only: for formal proofs).")
-
-    @property
-    def latency(self) -> int:
-        """Cycles from a step's last bit plane to its contribution in :attr:`result`."""
-        return 1
 
     @property
     def partial_bits(self) -> int:
@@ -153,6 +154,11 @@ class SIP(wiring.Component):
         return m
 
 
+def sip_name(row: int, column: int) -> str:
+    """The submodule name of the SIP of ``row`` and ``column`` in a tile."""
+    return f"sip_r{row}_c{column}"
+
+
 def connect_array(m: Module, sips, group: int, plane, valid, *, en, add, clear, low) -> None:
     """Add the ``Nr x Nc`` SIP array ``sips[r][col]`` to ``m`` and feed it from one plane
     (``plane``: a :func:`hw.dispatcher.plane_layout` payload, ``valid`` its stream's valid):
@@ -162,7 +168,7 @@ def connect_array(m: Module, sips, group: int, plane, valid, *, en, add, clear, 
     for r, row in enumerate(sips):
         for col, sip in enumerate(row):
             g = col // group
-            m.submodules[f"sip_r{r}_c{col}"] = sip
+            m.submodules[sip_name(r, col)] = sip
             m.d.comb += [
                 sip.bits.eq(plane.bits[col]),
                 sip.weights.eq(plane.weights[r]),

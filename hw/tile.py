@@ -1,21 +1,22 @@
-# amaranth: UnusedElaboratable=no
 """Bit-serial tiles: Dynamic Stripes (with the precision detector) and Stripes (without)."""
 from __future__ import annotations
 
+from functools import partial
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
-from amaranth.lib.wiring import Out
 
 from dstripes.sim.config import TileConfig
 
-from .controller import Controller
+from .detector import tile_detector
 from .dispatcher import Dispatcher
-from .params import COUNT_BITS, CYCLE_BITS, SynthBlock, check_config, check_int, result_layout, serial_streams
+from .params import COUNT_BITS, SynthBlock, check_config, result_layout, serial_tile_signature
 from .result_buffer import ResultBuffer
-from .sip import SIP, connect_array
+from .sip import SIP, connect_array, sip_name
+from .tile_component import TileComponent
 
 
-class SerialTile(wiring.Component):
+class SerialTile(TileComponent):
     """An ``Nr x Nc`` array of SIPs with its dispatcher, controller and output buffer.
 
     Row ``r`` computes filter ``r``, column ``c`` window ``c`` of the window-set. Each step the
@@ -50,56 +51,60 @@ class SerialTile(wiring.Component):
         Cycles of the current (or last) run, see :class:`Controller`.
 
     Latency: with always-ready streams a run takes the sum of its step costs plus
-    :attr:`latency` cycles (dispatcher + SIP add stage + output buffer), whatever its length.
+    :data:`LATENCY` cycles (dispatcher 2 + SIP add stage 1 + output buffer 1), whatever its
+    length. Throughput: one step per ``max(1, max_g bits_g)`` cycles (Stripes: the window's
+    ``msb - lsb + 1``); a window-set's results leave while the next one is computed.
     """
 
-    def __init__(self, config: TileConfig = TileConfig(), *, detect: bool = True, count_bits: int = COUNT_BITS):
-        self._cfg = check_config(config)
-        self._detect = bool(detect)
-        self._count_bits = check_int("count_bits", count_bits, 1, 32)
-        c = config
-        super().__init__({
-            **serial_streams(c, count_bits),
-            "busy": Out(1),
-            "cycles": Out(CYCLE_BITS),
-        })
-        self._controller = Controller(act_bits=c.act_bits, count_bits=self._count_bits)
-        self._dispatcher = Dispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
-                                      weight_bits=c.weight_bits, group=c.group, detect=self._detect,
-                                      trailing=c.trim == "both")
-        self._buffer = ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits))
-        self._sips = [[SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits)
-                       for _ in range(c.columns)] for _ in range(c.rows)]
+    #: Cycles a run takes beyond the sum of its step costs (always-ready streams).
+    LATENCY = Dispatcher.LATENCY + SIP.LATENCY + ResultBuffer.LATENCY
 
-    tile_config = property(lambda self: self._cfg)
+    def __init__(self, config: TileConfig = TileConfig(), *, detect: bool = True, count_bits: int = COUNT_BITS):
+        self._detect = bool(detect)
+        super().__init__(config, count_bits=count_bits)
+
+    tile_signature = staticmethod(serial_tile_signature)
     detect = property(lambda self: self._detect)
 
-    def synth_blocks(self) -> list[SynthBlock]:
-        """The distinct sub-blocks (one instance each) and how many of each the tile holds; the
-        dispatcher includes the input double buffer and the detector, which is also listed on
-        its own."""
-        c = self._cfg
-        out = [SynthBlock("sip_array", self._sips[0][0], c.rows * c.columns),
-               SynthBlock("dispatcher", self._dispatcher, 1),
-               SynthBlock("controller", self._controller, 1),
-               SynthBlock("buffers", self._buffer, 1)]
-        if self._dispatcher.detector is not None:
-            out.append(SynthBlock("detector", self._dispatcher.detector, 1, part_of="dispatcher"))
+    @classmethod
+    def synth_blocks(cls, config: TileConfig, *, detect: bool = True,
+                     count_bits: int = COUNT_BITS) -> list[SynthBlock]:
+        """The distinct sub-blocks of the tile for ``config`` (one instance each, as the tile
+        builds them) and how many of each it holds; the dispatcher includes the input double
+        buffer and the detector, which is also listed on its own."""
+        c = check_config(config)
+        sips = tuple(sip_name(r, col) for r in range(c.rows) for col in range(c.columns))
+        out = [SynthBlock("sip_array", partial(cls._sip, c), sips),
+               SynthBlock("dispatcher", partial(cls._dispatcher, c, detect), ("dispatcher",)),
+               SynthBlock("controller", partial(cls._controller, c, count_bits), ("controller",)),
+               SynthBlock("buffers", partial(cls._buffer, c), ("buffer",))]
+        if detect:
+            out.append(SynthBlock("detector", partial(tile_detector, c), ("dispatcher.detector",),
+                                  part_of="dispatcher"))
         return out
 
-    @property
-    def latency(self) -> int:
-        """Cycles a run takes beyond the sum of its step costs (always-ready streams)."""
-        return self._dispatcher.latency + self._sips[0][0].latency + self._buffer.latency
+    # One maker per distinct sub-block (and the controller's, TileComponent._controller):
+    # `elaborate` and `synth_blocks` build them alike.
+    @staticmethod
+    def _dispatcher(c: TileConfig, detect: bool) -> Dispatcher:
+        return Dispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
+                          weight_bits=c.weight_bits, group=c.group, detect=detect, trailing=c.trim == "both")
+
+    @staticmethod
+    def _buffer(c: TileConfig) -> ResultBuffer:
+        return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits))
+
+    @staticmethod
+    def _sip(c: TileConfig) -> SIP:
+        return SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits)
 
     def elaborate(self, platform):
         m = Module()
         c = self._cfg
-        m.submodules.controller = ctrl = self._controller
-        m.submodules.dispatcher = disp = self._dispatcher
-        m.submodules.buffer = buf = self._buffer
+        ctrl = self._control(m)
+        m.submodules.dispatcher = disp = self._dispatcher(c, self._detect)
+        m.submodules.buffer = buf = self._buffer(c)
 
-        wiring.connect(m, wiring.flipped(self.config), ctrl.config)
         wiring.connect(m, wiring.flipped(self.act), disp.act)
         wiring.connect(m, wiring.flipped(self.weight), disp.weight)
         wiring.connect(m, buf.result, wiring.flipped(self.result))
@@ -126,7 +131,8 @@ class SerialTile(wiring.Component):
         with m.If(plane.valid & plane.ready & plane.payload.last):
             m.d.sync += add_low.eq(plane.payload.low)
 
-        connect_array(m, self._sips, c.group, plane.payload, plane.valid, en=ctrl.advance, add=ctrl.add,
+        sips = [[self._sip(c) for _ in range(c.columns)] for _ in range(c.rows)]
+        connect_array(m, sips, c.group, plane.payload, plane.valid, en=ctrl.advance, add=ctrl.add,
                       clear=ctrl.clear, low=add_low)
-        m.d.comb += [buf.data[col][r].eq(sip.result) for r, row in enumerate(self._sips) for col, sip in enumerate(row)]
+        m.d.comb += [buf.data[col][r].eq(sip.result) for r, row in enumerate(sips) for col, sip in enumerate(row)]
         return m

@@ -1,9 +1,15 @@
 """dstripes: Dynamic Stripes accelerator model, RTL generator, verification and synthesis.
 
 Each subcommand lives in ``scripts/cmd_<name>.py`` and exposes ``register(subparsers)``, which
-adds its parser and sets ``func`` to a callable taking the parsed arguments and returning an exit
-status. The boundary is total: bad input (:class:`~dstripes.sim.errors.ConfigError`, a missing
-or unreadable file) prints one line ``dstripes: error: ...`` and exits with status 2; a failed
+adds its parser, composed of the option groups of :mod:`.options`, and sets ``func`` to its
+``run``: a callable taking the parsed arguments and returning an exit status. ``register``
+imports nothing; ``run`` imports what the command needs when it runs, so ``dstripes --help``
+loads only what the options name (tile kinds, built-in networks, criteria), never the
+testbench, synthesis or network runtimes. No command module imports another: what two commands
+share is in :mod:`.options` or in the modules that interpret options (``docs/usage.md`` §9).
+
+The boundary is total: bad input (:class:`~dstripes.sim.errors.ConfigError`, a missing or
+unreadable file) prints one line ``dstripes: error: ...`` and exits with status 2; a failed
 external tool (:class:`~dstripes.sim.errors.ToolError`) prints one line ``dstripes: tool
 failure: ...`` naming the tool and its log and exits with status 3; a verification that found a
 difference exits with status 1; an interrupt exits with 130. Anything else is a bug of the tool:
@@ -16,6 +22,7 @@ import argparse
 import importlib
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from dstripes.sim import PACKAGE
 from dstripes.sim.errors import ConfigError, ToolError
@@ -39,7 +46,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
     try:
         return version(PACKAGE)
     except PackageNotFoundError:
@@ -62,9 +68,12 @@ def _first_line(e: BaseException) -> str:
 
 
 def main(argv=None) -> int:
+    """Run ``dstripes ARGV``; returns the exit status (argparse's own errors, ``--help`` and
+    ``--version`` end with :exc:`SystemExit`)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        # an option whose value parses but cannot be used raises ConfigError while parsing
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except ConfigError as e:
         print(f"dstripes: error: {_first_line(e)}", file=sys.stderr)

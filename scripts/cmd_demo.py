@@ -10,14 +10,10 @@ on Stripes and on the bit-parallel tile, and the speedups.
 from __future__ import annotations
 
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
-from dstripes.sim.layer import Layer
-from dstripes.sim.schemes import DADN, DSTRIPES, SCHEMES, STRIPES
 
-from .cmd_simulate import window_sets_arg
-from .options import print_json
-from dstripes.sim.table import layer_table, render
+from . import options
+from .options import Option
 
 DEFAULT_SAMPLE = "vgg16_conv3_1"
 #: Window-sets of the demo's slice on Icarus (the whole layer would take many minutes there).
@@ -26,47 +22,45 @@ SMALL = TileConfig(lanes=4, columns=4, rows=4, act_bits=16, weight_bits=16)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="end-to-end demo: model + generated tile simulated and checked",
-                       description=__doc__.split("\n\n")[1])
-    p.add_argument("--sample", default=None, help=f"bundled sample (default {DEFAULT_SAMPLE}; see --list)")
-    p.add_argument("--list", action="store_true", help="list the bundled samples and exit")
-    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
-                   help="simulator (default %(default)s)")
-    p.add_argument("--window-sets", type=_window_sets, default=None, metavar="N|all",
-                   help="simulate only the first N window-sets of the first photo's first filter-set "
-                        "(a quick slice), or all: the whole layer (default: all on Verilator, "
-                        f"{ICARUS_SLICE} on Icarus, which runs a few hundred cycles per second)")
-    p.add_argument("--small", action="store_true",
-                   help="a 4x4x4 tile instead of the published 16x16x16 one (fast, e.g. on Icarus)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = options.add_command(sub, "demo", "end-to-end demo: model + generated tile simulated and checked",
+                            __doc__.split("\n\n")[1])
+    Option("--sample", f"bundled sample (default {DEFAULT_SAMPLE}; see --list)").add(p)
+    Option("--list", "list the bundled samples and exit", switch=True).add(p)
+    options.add_run_options(p, window_sets=f"all on Verilator, {ICARUS_SLICE} on Icarus, which runs a few hundred "
+                                           f"cycles per second; a slice runs on the first photo's first "
+                                           f"filter-set")
+    Option("--small", "a 4x4x4 tile instead of the published 16x16x16 one (fast, e.g. on Icarus)",
+           switch=True).add(p)
+    options.add_output_options(p, out=None)
     p.set_defaults(func=run)
-
-
-def _window_sets(text: str):
-    return "all" if text == "all" else window_sets_arg(text)
 
 
 def run(args) -> int:
     from dstripes.hw.design import TileDesign
+    from dstripes.sim.cycles import layer_cycles
+    from dstripes.sim.layer import Layer
     from dstripes.sim.samples import load_sample, sample_info, sample_names
-    from dstripes.tb.simulate import model_slice_cycles, play
-    from dstripes.tb.tile_sim import layer_runs
+    from dstripes.sim.schemes import DADN, DSTRIPES, SCHEMES, STRIPES
+    from dstripes.sim.table import layer_table, render
+    from dstripes.tb.host.runs import layer_runs
+    from dstripes.tb.host.simulate import model_slice_cycles, play
+
+    from .output import print_json
 
     if args.list:
         # the layer each sample runs (a slice of the network's layer, named after the shape)
         rows = []
         for name in sample_names():
             info = sample_info(name)
-            w = info["window"]
-            rows.append([name, Layer(**info["layer"]).describe(), f"[{w['msb']}:{w['lsb']}]"
-                         + (" signed" if w["signed"] else ""), len(info.get("photos", [])),
-                         f"{info['network']} {info['source_layer']} ({info.get('filters', 'all')} filters)"])
+            w = info.window
+            rows.append([name, info.layer.describe(), f"[{w.msb}:{w.lsb}]" + (" signed" if w.signed else ""),
+                         len(info.photos), f"{info.network} {info.source_layer} ({info.filters} filters)"])
         print(render(["sample", "layer it runs", "window", "inputs", "taken from"], rows))
         return 0
     name = args.sample or (DEFAULT_SAMPLE if DEFAULT_SAMPLE in sample_names() else sample_names()[0])
     cfg = SMALL if args.small else TileConfig()
     info = sample_info(name)
-    total = Layer(**info["layer"]).window_sets(cfg.columns)
+    total = info.layer.window_sets(cfg.columns)
     if args.window_sets is None:
         args.window_sets = ICARUS_SLICE if args.sim == "icarus" else "all"
     if args.window_sets == "all":
@@ -96,32 +90,32 @@ def run(args) -> int:
     for i, g, fs, nws in plan:
         for s, n in model_slice_cycles(cfg, layer, window, acts[i], nws, conv_group=g).items():
             model[s] += len(fs) * n
-    ok = sim["passed"]
-    rtl = sim["cycles_rtl"]
+    ok = sim.passed
+    rtl = sim.cycles_rtl
     speed = {s: model[s] / model[DSTRIPES.name] for s in (STRIPES.name, DADN.name)}
     if args.json:
-        print_json({"sample": name, "layer": whole.as_dict(), "simulated": what, "simulation": sim,
+        print_json({"sample": name, "layer": whole.as_dict(), "simulated": what, "simulation": sim.as_dict(),
                     "model_cycles": model,
                     "speedup": {"over_stripes": speed[STRIPES.name], "over_dadn": speed[DADN.name]},
                     "check_passed": ok})
         return 0 if ok else 1
     shape = f"{cfg.rows}x{cfg.columns} SIPs of {cfg.lanes} lanes, {cfg.act_bits}-bit"
-    bench = "memory-backed harness" if sim["path"] == "fast" else "per-cycle cocotb testbench"
+    bench = "memory-backed harness" if sim.path == "fast" else "per-cycle cocotb testbench"
     print(f"Sample {name}: {layer.describe()}, window [{window.msb}:{window.lsb}]"
           f"{' signed' if window.signed else ''} (p = {window.bits}), {acts.shape[0]} real input(s)\n")
     print(layer_table([whole], title="1. Golden model, whole layer, all inputs (16 tiles):"))
     print()
     print(render(["", "cycles", "Dynamic Stripes speed-up"], [
         ["Dynamic Stripes tile, RTL on " + args.sim, rtl, ""],
-        ["Dynamic Stripes, model (RTL-exact)", sim["cycles_model"], ""],
+        ["Dynamic Stripes, model (RTL-exact)", sim.cycles_model, ""],
         ["Dynamic Stripes, model (ideal)", model[DSTRIPES.name], ""],
         ["Stripes, model", model[STRIPES.name], f"x{speed[STRIPES.name]:.2f}"],
         ["bit-parallel (DaDN), model", model[DADN.name], f"x{speed[DADN.name]:.2f}"],
     ], title=f"2. Generated tile ({shape}) on one tile, {what}:"))
-    print(f"\n   Checked on {args.sim} ({bench}): {sim['results_checked']:,} results bit-exact; each of the "
+    print(f"\n   Checked on {args.sim} ({bench}): {sim.results_checked:,} results bit-exact; each of the "
           f"{len(runs)} runs' cycle count equal to the model's RTL-exact count (ideal + the tile's latency of "
-          f"{sim['latency']}); {sim['cycles_per_second']:,.0f} simulated cycles/s"
-          + (f"; model built in {sim['build_seconds']:.0f} s." if sim["build_seconds"] else "."))
+          f"{sim.latency}); {sim.cycles_per_second:,.0f} simulated cycles/s"
+          + (f"; model built in {sim.build_seconds:.0f} s." if sim.build_seconds else "."))
     print("\nCHECK PASSED: results bit-exact, cycle counts exact." if ok else
-          f"\nCHECK FAILED: {sim['failure']}")
+          f"\nCHECK FAILED: {sim.failure}")
     return 0 if ok else 1

@@ -1,14 +1,6 @@
 """``dstripes prove``: formal proofs of the precision detector, the serial datapath and the
-streams with yosys ``sat`` (``docs/formal.md``)."""
-from __future__ import annotations
+streams with yosys ``sat`` (``docs/formal.md``).
 
-import sys
-import time
-
-from .options import add_tile_options, check_out_dir, given_tile_options, print_json
-from dstripes.sim.table import render
-
-DESCRIPTION = """\
 Prove, with Debian's yosys 0.23 `sat`, properties of the bit-serial tile's blocks and print,
 per property, proven / counterexample (with a readable trace) / inconclusive and the time taken.
 
@@ -37,51 +29,44 @@ Stripes; the SIP array and the lemmas also at L=2-4, A=W=4-6, G=1,2;
 the streams at L=2, Nc=2, Nr=1, A=W=4). The dispatcher's cost grows steeply with A and L
 (docs/formal.md): give --timeout for larger sizes. Exit status 0 only when every property is
 proven; 1 if any has a counterexample or is inconclusive."""
+from __future__ import annotations
+
+import sys
+import time
+
+from dstripes.sim.table import render
+
+from . import options
+from .options import Option
 
 
 def register(sub) -> None:
-    p = sub.add_parser("prove", help="formal proofs of the detector, the serial datapath and the streams",
-                       description=DESCRIPTION, formatter_class=_raw())
-    p.add_argument("--block", choices=("detector", "serial", "streams", "all"), default="all",
-                   help="what to prove (default all)")
-    p.add_argument("--small", action="store_true",
-                   help="the detector at small sizes (4x4 8-bit G=1,2; 2x4 6-bit G=4; both trims) "
-                        "instead of the published one: seconds instead of minutes")
-    add_tile_options(p, tiles=False, run_ahead=False)
-    p.add_argument("--depth", type=int, metavar="N", help="bound of every sequential property "
-                   "(default: per property, e.g. 2 + 2A + 1 cycles for serial.planes)")
-    p.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
-                   help="leave out the end-to-end serial proof (serial.dot_product, A=W=2)")
-    p.add_argument("--timeout", type=float, metavar="S", help="seconds one SAT instance may take "
-                   "before the property is reported inconclusive (default: no limit)")
-    p.add_argument("--jobs", type=int, metavar="N", help="parallel yosys runs (default: CPUs)")
-    p.add_argument("--out", metavar="DIR", help="keep each harness's Verilog, scripts and logs here")
-    p.add_argument("--json", action="store_true", help='print {"properties": [...]} as JSON')
+    p = options.add_command(sub, "prove", "formal proofs of the detector, the serial datapath and the streams",
+                            __doc__.split("\n\n", 1)[1], layout=True)
+    Option("--block", "what to prove (default all)", choices=("detector", "serial", "streams", "all"),
+           default="all").add(p)
+    Option("--small", "the detector at small sizes (4x4 8-bit G=1,2; 2x4 6-bit G=4; both trims) instead of the "
+                      "published one: seconds instead of minutes", switch=True).add(p)
+    options.add_tile_options(p, tiles=False, run_ahead=False)
+    Option("--depth", "bound of every sequential property (default: per property, e.g. 2 + 2A + 1 cycles for "
+                      "serial.planes)", type=int, metavar="N", check=options.positive).add(p)
+    Option("--no-end-to-end", "leave out the end-to-end serial proof (serial.dot_product, A=W=2)", switch=True,
+           off=True, dest="end_to_end").add(p)
+    Option("--timeout", "seconds one SAT instance may take before the property is reported inconclusive "
+                        "(default: no limit)", type=float, metavar="S", check=options.positive_number).add(p)
+    options.add_cluster_options(p, jobs="parallel yosys runs", dask=False)
+    options.add_output_options(p, out="keep each harness's Verilog, scripts and logs here", required=False,
+                               json='{"properties": [...]}')
     p.set_defaults(func=run)
-
-
-def _raw():
-    import argparse
-
-    return argparse.RawDescriptionHelpFormatter
-
-
-def _check(args):
-    from dstripes.sim.errors import ConfigError
-
-    for opt in ("depth", "jobs"):
-        v = getattr(args, opt)
-        if v is not None and v < 1:
-            raise ConfigError(f"--{opt} must be a positive integer, not {v}")
-    if args.timeout is not None and not args.timeout > 0:
-        raise ConfigError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
 
 
 def run(args) -> int:
     from dstripes.tb.formal import BLOCKS, PROVEN, harnesses
     from dstripes.tb.formal.engine import prove
 
-    _check(args)
+    from .output import check_out_dir, print_json
+    from .tiles import given_tile_options
+
     blocks = BLOCKS if args.block == "all" else (args.block,)
     # the configurations are built (and checked) before any work starts
     todo = harnesses(blocks, given=given_tile_options(args), small=args.small, depth=args.depth,

@@ -1,74 +1,63 @@
-"""``dstripes verify``: a whole real network through the generated tile, bit-exact and cycle-exact."""
+"""``dstripes verify``: a whole real network through the generated tile, bit-exact and cycle-exact.
+
+Capture a network's quantised conv-layer inputs on real photos (shipped profile, as evaluate
+does), run every selected layer - all windows, every convolution group, the first or every
+filter-set - through the generated tile inside its memory-backed verification harness, and
+check every result bit-exactly and every run's cycle count exactly against the golden model.
+Layers run as Dask tasks. Exits 1 when anything differs.
+"""
 from __future__ import annotations
 
-import os
 import sys
 
 from dstripes.sim.errors import ConfigError
-
-from .cmd_profile import add_network_options, client_for, load, photo_sets
-from .options import add_kind_option, add_tile_options, check_out_dir, print_json, tile_design
 from dstripes.sim.table import render
 
-
-def register(sub) -> None:
-    p = sub.add_parser("verify", help="run a real network's conv layers through the generated tile and check them",
-                       description="Capture a network's quantised conv-layer inputs on real photos (shipped "
-                                   "profile, as evaluate does), run every selected layer - all windows, every "
-                                   "convolution group, the first or every filter-set - through the generated "
-                                   "tile inside its memory-backed verification harness, and check every result "
-                                   "bit-exactly and every run's cycle count exactly against the golden model. "
-                                   "Layers run as Dask tasks. Exits 1 when anything differs.")
-    add_network_options(p)
-    add_kind_option(p)
-    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
-                   help="simulator (default verilator; Icarus is far slower on the published tile)")
-    p.add_argument("--images", type=int, default=1, help="held-out photos (default %(default)s)")
-    p.add_argument("--layers", default="all", metavar="all|NAME,...",
-                   help="conv layers to run (default all; fully-connected layers are never run)")
-    p.add_argument("--filter-sets", choices=("first", "all"), default="first",
-                   help="the first filter-set of every convolution group, or all of them (default %(default)s)")
-    p.add_argument("--profile", default=None, metavar="PROFILE.json",
-                   help="precision profile (default: the shipped profile of a built-in network, at any "
-                        "--size; other networks are profiled on 16 photos first)")
-    add_tile_options(p, tiles=False)
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for verify.json, report.md, layers.csv")
-    p.add_argument("--json", action="store_true", help="print verify.json")
-    p.set_defaults(func=run)
-
+from . import options
+from .options import Option
 
 #: Profiling photos of a network that has no shipped profile.
 PROFILE_IMAGES = 16
 
 
-def shipped_profile(args):
-    """The ``--profile`` file or a built-in network's shipped profile (whatever ``--size``: the
-    verification checks the RTL against the model on whatever codes the profile yields), or None."""
-    from dstripes.sim.nets.models import BUILTIN
-    from dstripes.sim.nets.profile import Profile, builtin_profile_path
-
-    if args.profile:
-        return Profile.load(args.profile)
-    if args.model in BUILTIN and os.path.isfile(builtin_profile_path(args.model, "100")):
-        return Profile.load(builtin_profile_path(args.model, "100"))
-    return None
+def register(sub) -> None:
+    p = options.add_command(sub, "verify", "run a real network's conv layers through the generated tile and "
+                                           "check them", __doc__.split("\n\n")[1])
+    options.add_network_options(p)
+    options.add_profile_options(p, target=False, shipped=f"the shipped profile of a built-in network, at any "
+                                                         f"--size; other networks are profiled on "
+                                                         f"{PROFILE_IMAGES} photos first")
+    options.add_photo_options(p, images=1, labels=False)
+    options.add_kind_option(p)
+    options.add_run_options(p)
+    Option("--layers", "conv layers to run (default all; fully-connected layers are never run)",
+           metavar="all|NAME,...", default="all").add(p)
+    Option("--filter-sets", "the first filter-set of every convolution group, or all of them (default %(default)s)",
+           choices=("first", "all"), default="first").add(p)
+    options.add_tile_options(p, tiles=False)
+    options.add_cluster_options(p)
+    options.add_output_options(p, out="folder for verify.json, report.md, layers.csv", json="the verification (verify.json)")
+    p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from dstripes.sim.nets.models import check_model
     from dstripes.sim.nets.profile import profile_network
-    from dstripes.sim.limits import worker_count
-    from dstripes.tb.verify import LAYER_HEADERS, layer_rows, verify_network, write_reports
+    from dstripes.tb.host.verify import LAYER_HEADERS, layer_rows, verify_network, write_reports
+
+    from .cluster import dask_client_for
+    from .networks import load, network_names
+    from .output import check_out_dir, print_json
+    from .photos import photo_sets
+    from .profiles import given_or_shipped
+    from .tiles import tile_design
 
     # every input checked before the network loads, the model builds and the minutes of simulation
     tile = tile_design(args)
-    check_model(args.model, args.engine)
-    if args.images < 1:
-        raise ConfigError(f"--images must be positive, not {args.images}")
-    if args.jobs is not None:
-        worker_count(args.jobs)
+    network_names(args)
     out = check_out_dir(args.out)
-    prof = shipped_profile(args)
+    # the verification checks the RTL against the model on whatever codes the profile yields:
+    # a shipped profile serves at any --size
+    prof = given_or_shipped(args, args.model, size=None)
     prof_photos, held = photo_sets(args, 0 if prof else PROFILE_IMAGES, args.images)
     for stale in ("verify.json", "report.md", "layers.csv"):  # a rerun never trusts an old report
         (out / stale).unlink(missing_ok=True)
@@ -76,7 +65,7 @@ def run(args) -> int:
     net = load(args)
     if prof is None:
         note(f"{net.name}: no shipped profile: profiling first on {len(prof_photos)} photos (target 100)")
-        with client_for(args) as client:
+        with dask_client_for(args) as client:
             prof = profile_network(net, prof_photos, targets=("100",), progress=not args.no_progress,
                                    client=client)["100"]
     images = [(p.name, p.read()) for p in held]
@@ -91,19 +80,18 @@ def run(args) -> int:
         print_json(v.as_dict())
         return 0 if v.passed else 1
     t = v.total()
-    rows = layer_rows(v) + [["total", "", t["runs"], t["cycles_rtl"], t["cycles_model"], t["cycles_ideal"],
-                             t["results_checked"], t["mismatches"], f"{t['wall_seconds']:.1f}",
-                             f"{t['cycles_per_second']:,.0f}"]]
+    rows = layer_rows(v) + [["total", "", t.runs, t.cycles_rtl, t.cycles_model, t.cycles_ideal,
+                             t.results_checked, t.mismatches, f"{t.wall_seconds:.1f}", f"{t.cycles_per_second:,.0f}"]]
     print(render(LAYER_HEADERS, rows,
                  title=f"{v.network} on the {tile.title} tile ({args.sim}, fast path), {len(v.images)} photo(s), "
                        f"{v.filter_sets} filter-set(s)"))
     if v.skipped:
         print(f"\nnot run (fully-connected): {', '.join(v.skipped)}")
-    print(f"\nchecked: every result bit-exact ({t['results_checked']:,} results), every run's cycle count equal "
-          f"to the model's RTL-exact count and to the harness's own count ({t['runs']} runs)")
+    print(f"\nchecked: every result bit-exact ({t.results_checked:,} results), every run's cycle count equal "
+          f"to the model's RTL-exact count and to the harness's own count ({t.runs} runs)")
     first = v.first_failure
-    print("\nCHECK PASSED" if v.passed else f"\nCHECK FAILED at layer {first['name']}: {first['failure']}"
-          + (f"\nfirst mismatch: {first['first_mismatch']}" if first["first_mismatch"] else "")
-          + (f"\nsimulator log: {first['log']}" if first.get("log") else ""))
+    print("\nCHECK PASSED" if v.passed else f"\nCHECK FAILED at layer {first.name}: {first.failure}"
+          + (f"\nfirst mismatch: {first.first_mismatch}" if first.first_mismatch else "")
+          + (f"\nsimulator log: {first.log}" if first.log else ""))
     print(f"wrote {', '.join(f.name for f in files)} to {args.out}")
     return 0 if v.passed else 1

@@ -2,12 +2,19 @@
 
 The accumulator width is derived here once; :mod:`hw` reads it from :func:`accumulator_bits`
 so that the model's overflow check and the generated accumulators can never disagree.
+
+Each configuration rule is one function (:func:`check_dimension`, :func:`check_width`,
+:func:`check_group` here; :func:`~dstripes.sim.checks.check_integer` and
+:func:`~dstripes.sim.checks.check_choice` for any value), raising :class:`ConfigError` (a
+``ValueError``) with one message; :class:`TileConfig` and the hardware blocks, which validate
+their own parameters, both call it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, asdict
 import math
 
+from .checks import check_choice, check_integer
 from .errors import ConfigError
 from .limits import MAX_TILE_DIM
 
@@ -23,6 +30,30 @@ TRIMS = ("leading", "both")
 #: shared by its ``G`` columns, or inside every SIP, folded into its AND gates; ``auto`` is the
 #: smaller of the two (``sip`` when every column is its own group, else ``mux``).
 WEIGHT_SELECTS = ("auto", "mux", "sip")
+#: Narrowest and widest activation and weight codes.
+MIN_BITS, MAX_BITS = 2, 32
+
+
+def check_dimension(name: str, value) -> int:
+    """A tile dimension (``lanes``, ``columns``, ``rows``, ``tiles``): a positive integer of at
+    most :data:`~dstripes.sim.limits.MAX_TILE_DIM`."""
+    check_integer(name, value)
+    if value > MAX_TILE_DIM:
+        raise ConfigError(f"{name} {value} is beyond the largest supported {MAX_TILE_DIM}")
+    return value
+
+
+def check_width(name: str, value) -> int:
+    """A code width (``act_bits``, ``weight_bits``): :data:`MIN_BITS` to :data:`MAX_BITS` bits."""
+    return check_integer(name, value, MIN_BITS, MAX_BITS)
+
+
+def check_group(group, columns: int) -> int:
+    """The precision group ``G``: a positive integer that divides ``columns``."""
+    check_integer("group", group)
+    if columns % group:
+        raise ConfigError(f"group size {group} does not divide columns {columns}")
+    return group
 
 
 def accumulator_bits(act_bits: int, weight_bits: int, max_reduction: int) -> int:
@@ -79,31 +110,18 @@ class TileConfig:
     max_reduction: int = 1 << 16
 
     def __post_init__(self):
-        for name in ("lanes", "columns", "rows", "tiles", "act_bits", "weight_bits", "group",
-                     "max_reduction"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
         for name in ("lanes", "columns", "rows", "tiles"):
-            value = getattr(self, name)
-            if value > MAX_TILE_DIM:
-                raise ConfigError(f"{name} {value} is beyond the largest supported {MAX_TILE_DIM}")
+            check_dimension(name, getattr(self, name))
+        check_width("act_bits", self.act_bits)
+        check_width("weight_bits", self.weight_bits)
+        check_group(self.group, self.columns)
+        check_choice("trim", self.trim, TRIMS)
+        check_integer("run_ahead", self.run_ahead, 0)
+        check_choice("weight_select", self.weight_select, WEIGHT_SELECTS)
+        check_integer("max_reduction", self.max_reduction)
         if self.max_reduction > MAX_REDUCTION:
             raise ConfigError(f"max_reduction {self.max_reduction} is beyond the largest supported "
                               f"{MAX_REDUCTION} (2**32)")
-        if self.act_bits < 2 or self.act_bits > 32:
-            raise ConfigError(f"act_bits must be between 2 and 32, not {self.act_bits}")
-        if self.weight_bits < 2 or self.weight_bits > 32:
-            raise ConfigError(f"weight_bits must be between 2 and 32, not {self.weight_bits}")
-        if self.columns % self.group:
-            raise ConfigError(f"group size {self.group} does not divide columns {self.columns}")
-        if self.trim not in TRIMS:
-            raise ConfigError(f"trim must be one of {', '.join(TRIMS)}, not {self.trim!r}")
-        if not isinstance(self.run_ahead, int) or isinstance(self.run_ahead, bool) or self.run_ahead < 0:
-            raise ConfigError(f"run_ahead must be a non-negative integer, not {self.run_ahead!r}")
-        if self.weight_select not in WEIGHT_SELECTS:
-            raise ConfigError(f"weight_select must be one of {', '.join(WEIGHT_SELECTS)}, "
-                              f"not {self.weight_select!r}")
 
     @property
     def precision_groups(self) -> int:

@@ -15,9 +15,12 @@ window's range. ``scale`` is the real value of code ``1``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 
 import numpy as np
 
+from .checks import check_integer
+from .config import check_width
 from .errors import ConfigError
 from .limits import check_memory
 from .precision import msb as _msb, lsb as _lsb
@@ -41,9 +44,7 @@ class Window:
 
     def __post_init__(self):
         for name in ("msb", "lsb"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
-                raise ConfigError(f"window {name} must be a non-negative integer, not {v!r}")
+            check_integer(f"window {name}", getattr(self, name), 0, numpy=True)
         if self.lsb > self.msb:
             raise ConfigError(f"window lsb {self.lsb} is above msb {self.msb}")
         if self.signed and self.msb == self.lsb:
@@ -176,6 +177,15 @@ def as_codes(codes, what: str = "activation", window: "Window | None" = None) ->
     return out
 
 
+def check_scale(scale) -> float:
+    """``scale`` (the real value of code 1) if it is a positive finite number; else a
+    :class:`ConfigError` naming it."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(scale) and scale > 0):
+        raise ConfigError(f"quantisation scale must be a positive finite number, not {scale!r}")
+    return scale
+
+
 def quantize(x: np.ndarray, scale: float, window: Window) -> np.ndarray:
     """Quantise real values to integer codes in ``window`` (round-half-even, saturating).
 
@@ -188,8 +198,7 @@ def quantize(x: np.ndarray, scale: float, window: Window) -> np.ndarray:
     window : Window
         Target window.
     """
-    if not (np.isfinite(scale) and scale > 0):
-        raise ConfigError(f"quantisation scale must be a positive finite number, not {scale!r}")
+    check_scale(scale)
     x = np.asarray(x, dtype=np.float64)
     if np.isnan(x).any():
         raise ConfigError("cannot quantise NaN")  # infinities saturate like any large value
@@ -219,10 +228,7 @@ def weight_codes(weights: np.ndarray, bits: int = 16) -> tuple[np.ndarray, float
     ``scale = 2**(ceil(log2 max|w|) - (bits - 1))``, codes ``round(w / scale)`` saturated to the
     code range (the largest magnitude may round up by one step). Returns ``(codes int64, scale)``;
     an all-zero tensor has scale 1."""
-    import math
-
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 32:
-        raise ConfigError(f"weight width must be between 2 and 32 bits, not {bits!r}")
+    check_width("weight_bits", bits)
     w = np.asarray(weights, dtype=np.float64)
     if not np.isfinite(w).all():
         raise ConfigError("weights must be finite numbers")

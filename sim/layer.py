@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 import math
 
+from .checks import check_integer
 from .errors import ConfigError
 
 
@@ -83,13 +84,9 @@ class Layer:
 
     def __post_init__(self):
         for f in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "conv_groups", "dy", "dx"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"layer {f} must be a positive integer, not {v!r}")
+            check_integer(f"layer {f}", getattr(self, f))
         for f in ("py", "px"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or v < 0:
-                raise ConfigError(f"layer padding {f} must be a non-negative integer, not {v!r}")
+            check_integer(f"layer padding {f}", getattr(self, f), 0)
         if self.c % self.conv_groups:
             raise ConfigError(f"input channels {self.c} are not divisible by groups {self.conv_groups}")
         if self.k % self.conv_groups:
@@ -110,7 +107,7 @@ class Layer:
         ``stride``, ``pad`` and ``dilation`` accept ``N`` or ``NYxNX``; ``k=K,fc`` (or ``fc=1``,
         ``true``, ``yes``) is a fully-connected layer, which takes no other key.
         """
-        vals = cls.parse_spec(spec)
+        vals = cls._spec_values(spec)
         if "k" not in vals:
             raise ConfigError(f"layer spec {spec!r} has no k=FILTERS")
 
@@ -138,7 +135,7 @@ class Layer:
     FC_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
     @classmethod
-    def parse_spec(cls, spec: str) -> dict:
+    def _spec_values(cls, spec: str) -> dict:
         """``key=value`` pairs of a layer spec (keys case-insensitive; bare ``fc`` means ``fc=1``)."""
         vals: dict[str, str] = {}
         for item in str(spec).split(","):
@@ -163,7 +160,7 @@ class Layer:
     def spec_is_fc(cls, spec: str) -> bool:
         """Whether ``spec`` is a fully-connected layer; ``fc`` with a value that is not a clear
         boolean, or with a key of a convolution, is an error naming it."""
-        vals = cls.parse_spec(spec)
+        vals = cls._spec_values(spec)
         text = vals.get("fc", "0")
         fc = cls.FC_VALUES.get(text.lower())
         if fc is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from .checks import check_integer
 from .errors import ConfigError
 
 #: Largest lanes, columns, rows or tiles of a configuration.
@@ -79,6 +80,4 @@ def worker_count(jobs) -> int:
     """``--jobs``: a positive number of parallel workers; ``None`` means one per CPU."""
     if jobs is None:
         return os.cpu_count() or 1
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError(f"--jobs must be a positive integer, not {jobs!r}")
-    return jobs
+    return check_integer("--jobs", jobs)

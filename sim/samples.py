@@ -2,7 +2,7 @@
 
 ``sim/data/samples.npz`` holds integer activation codes and 16-bit integer weights of a few
 layers of the built-in networks, and ``sim/data/samples.json`` their shapes, windows and
-provenance. They are generated from the real networks by ``scripts/make_samples.py`` (see
+provenance. They are generated from the real networks by ``scripts/make/samples.py`` (see
 that script for the exact layers, photos and crops) and committed as data, so the README's
 main command and the RTL simulations use real activations without installing any network.
 
@@ -17,6 +17,7 @@ signed window, ``uint16`` otherwise), weights as ``int16``; :func:`load_sample` 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 import json
 import os
@@ -39,7 +40,7 @@ def _index() -> dict:
         with open(INDEX) as f:
             d = json.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"sample index not found: {INDEX} (run scripts/make_samples.py)") from None
+        raise ConfigError(f"sample index not found: {INDEX} (run .venv/bin/python scripts/make/samples.py)") from None
     if d.get("format") != FORMAT:
         raise ConfigError(f"{INDEX} is not a {FORMAT} file")
     return d
@@ -50,12 +51,62 @@ def sample_names() -> list[str]:
     return list(_index()["samples"])
 
 
-def sample_info(name: str) -> dict:
+@dataclass(frozen=True)
+class SampleInfo:
+    """The index entry of one sample (``samples.json``).
+
+    Members
+    -------
+    name : str
+    layer : Layer
+        The slice of the network's layer the sample runs (named after the sample).
+    window : Window
+        The window of its activation codes (the network's shipped profile).
+    network, source_layer : str
+        Where it was taken from.
+    photos : tuple of str
+        The photos of its ``N`` inputs.
+    filters : str
+        Which filters of the source layer it keeps (``"32 of 64"``).
+    description : str
+        The source layer's shape.
+    image_size : int
+        Input size the network ran at.
+    crop : tuple of int or None
+        ``(y0, y1, x0, x1)`` of the source layer's input the sample keeps (``None``: all of it).
+    act_scale, weight_scale : float
+        Real value of activation and weight code 1.
+    weight_bits : int
+    zero_fraction : float
+        Share of zero activations.
+    """
+
+    name: str
+    layer: Layer
+    window: Window
+    network: str
+    source_layer: str
+    photos: tuple
+    filters: str
+    description: str
+    image_size: int
+    crop: tuple | None
+    act_scale: float
+    weight_scale: float
+    weight_bits: int
+    zero_fraction: float
+
+
+def sample_info(name: str) -> SampleInfo:
     """Index entry of a sample: layer shape, window, scales, network, photos, crop."""
     samples = _index()["samples"]
     if name not in samples:
         raise ConfigError(f"unknown sample {name!r} (available: {', '.join(samples)})")
-    return samples[name]
+    d = samples[name]
+    w = d["window"]
+    return SampleInfo(name, Layer(**d["layer"], name=name), Window(w["msb"], w["lsb"], w["signed"]), d["network"],
+                      d["source_layer"], tuple(d["photos"]), d["filters"], d["description"], d["image_size"],
+                      None if d["crop"] is None else tuple(d["crop"]), d["act_scale"], d["weight_scale"], d["weight_bits"], d["zero_fraction"])
 
 
 def load_sample(name: str):
@@ -72,8 +123,6 @@ def load_sample(name: str):
     """
     info = sample_info(name)
     with np.load(ARRAYS, allow_pickle=False) as z:
-        acts = z[f"{name}.acts"].astype(np.int64) << info["window"]["lsb"]
+        acts = z[f"{name}.acts"].astype(np.int64) << info.window.lsb
         weights = z[f"{name}.weights"].astype(np.int64)
-    layer = Layer(**info["layer"], name=name)
-    window = Window(info["window"]["msb"], info["window"]["lsb"], info["window"]["signed"])
-    return acts, weights, layer, window
+    return acts, weights, info.layer, info.window

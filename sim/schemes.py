@@ -19,11 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_choice
 from .config import TileConfig
 from .errors import ConfigError
 from .fixed import Window
 from .layer import Layer
 from .precision import MODES
+from .tile_run import check_layer, run_cycles, step_group_bits
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,6 @@ class Scheme:
         first window-sets (bit-parallel: windows). Bit-parallel runs are ``1`` per brick, Stripes
         runs ``p_L`` per step, Dynamic Stripes runs the detected bits of ``mode``.
         """
-        from .cycles import check_layer, step_group_bits  # the cycle model keys its counts by scheme
-
         mode = self.check_mode(mode, config)
         check_layer(layer, config)
         if not isinstance(conv_group, (int, np.integer)) or not 0 <= conv_group < layer.conv_groups:
@@ -92,9 +92,7 @@ class Scheme:
 
     def run_cycles(self, bits: np.ndarray, config: TileConfig, latency: int = 0) -> int:
         """Cycles of a run with per-step group bits ``bits`` (from :meth:`run_bits`): the
-        ideal count, plus ``latency`` for the RTL-exact count (:func:`sim.cycles.run_cycles`)."""
-        from .cycles import run_cycles
-
+        ideal count, plus ``latency`` for the RTL-exact count (:func:`.tile_run.run_cycles`)."""
         b = np.asarray(bits)
         run_ahead = config.run_ahead if self.detects else 0
         return run_cycles(b.reshape((-1,) + b.shape[-2:]), run_ahead=run_ahead, latency=latency)
@@ -104,8 +102,7 @@ class Scheme:
         :class:`ConfigError` naming the mode and what the tile supports."""
         if mode is None:
             return self.default_mode(config)
-        if mode not in MODES:
-            raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        check_choice("mode", mode, MODES)
         allowed = self.modes(config.trim)
         if mode not in allowed:
             if self.detects:
@@ -126,7 +123,4 @@ SCHEMES = {s.name: s for s in (DADN, STRIPES, DSTRIPES)}
 
 def scheme(name: str) -> Scheme:
     """The scheme called ``name``; a :class:`ConfigError` naming it otherwise."""
-    try:
-        return SCHEMES[name]
-    except (KeyError, TypeError):
-        raise ConfigError(f"scheme must be one of {', '.join(SCHEMES)}, not {name!r}") from None
+    return SCHEMES[check_choice("scheme", name, SCHEMES)]

@@ -1,5 +1,8 @@
-"""Plain-text tables for the terminal (every command and report that prints one)."""
+"""Text tables: plain for the terminal (every command that prints one), Markdown for the
+reports."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -23,6 +26,21 @@ def _fmt(c) -> str:
         return "yes" if c else "no"
     if isinstance(c, (float, np.floating)):
         return f"{c:,.2f}"
+    if isinstance(c, (int, np.integer)):
+        return f"{int(c):,}"
+    return str(c)
+
+
+def md_table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table: floats with two decimals, integers with thousands separators."""
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _md_cell(c) -> str:
+    if isinstance(c, float):
+        return f"{c:.2f}" if math.isfinite(c) else str(c)
     if isinstance(c, (int, np.integer)):
         return f"{int(c):,}"
     return str(c)

@@ -1,8 +1,8 @@
 """Switching activity of a tile's blocks, measured in RTL simulation on real data.
 
-The tile of a kind is simulated (cocotb testbench :mod:`tb.tile_tb`, checked bit-exact and
+The tile of a kind is simulated (cocotb testbench :mod:`tb.bench.tile_bench`, checked bit-exact and
 cycle-exact against the golden model as every RTL run is) on slices of the bundled real layers
-(:mod:`sim.samples`), with a :class:`tb.toggles.ToggleMonitor` counting, every cycle, which bits
+(:mod:`sim.samples`), with a :class:`tb.bench.toggles.ToggleMonitor` counting, every cycle, which bits
 changed and which were 1 on
 
 * every **input port** of a sample of each block's instances (the signals the neighbouring
@@ -20,11 +20,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 
-from dstripes.sim.config import TileConfig
+from dstripes.hw.design import TileDesign
+from dstripes.sim import samples as bundled
 from dstripes.sim.errors import ConfigError, ToolError
+from dstripes.tb.host.cycle_path import simulate_tile, tile_verilog
+from dstripes.tb.host.runs import layer_run
+
+from .netlist import Netlist
+from .timing import block_instances
 
 #: Instances sampled per block (all of them when a block has fewer).
 MAX_INSTANCES = 8
@@ -48,8 +55,8 @@ class SignalActivity:
 class BlockActivity:
     """Activity of one block's inputs and registers, averaged over sampled instances.
 
-    Attributes
-    ----------
+    Members
+    -------
     block : str
     instances : tuple of str
         The sampled instance names.
@@ -71,19 +78,79 @@ class BlockActivity:
 
 
 @dataclass(frozen=True)
+class BlockActivitySummary:
+    """What a report keeps of a block's activity (:class:`BlockActivity`).
+
+    Members
+    -------
+    instances : tuple of str
+        The sampled instances.
+    signals : int
+        Signals measured.
+    missing : tuple of str
+        Signals the simulator did not expose.
+    mean_toggle : float
+        Mean toggle rate over the measured bits.
+    """
+
+    instances: tuple
+    signals: int
+    missing: tuple
+    mean_toggle: float
+
+    def as_dict(self) -> dict:
+        return {"instances": list(self.instances), "signals": self.signals, "missing": list(self.missing),
+                "mean_toggle": self.mean_toggle}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "BlockActivitySummary":
+        return cls(tuple(d["instances"]), int(d["signals"]), tuple(d["missing"]), float(d["mean_toggle"]))
+
+
+@dataclass(frozen=True)
+class ActivitySummary:
+    """What a report keeps of a tile's measured activity (:meth:`TileActivity.summary`).
+
+    Members
+    -------
+    scheme : str
+    cycles : int
+        Cycles simulated.
+    runs : tuple of str
+        The runs simulated, described.
+    blocks : mapping
+        ``{block: BlockActivitySummary}``.
+    """
+
+    scheme: str
+    cycles: int
+    runs: tuple
+    blocks: Mapping[str, BlockActivitySummary] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"scheme": self.scheme, "cycles": self.cycles, "runs": list(self.runs),
+                "blocks": {n: b.as_dict() for n, b in self.blocks.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "ActivitySummary":
+        return cls(d["scheme"], int(d["cycles"]), tuple(d["runs"]),
+                   {n: BlockActivitySummary.from_dict(b) for n, b in d["blocks"].items()})
+
+
+@dataclass(frozen=True)
 class TileActivity:
     """Measured activity of every counted block of one tile kind."""
 
     scheme: str
     cycles: int
     runs: tuple
-    blocks: dict = field(default_factory=dict)
+    blocks: Mapping[str, BlockActivity] = field(default_factory=dict)
 
-    def summary(self) -> dict:
-        return {"scheme": self.scheme, "cycles": self.cycles, "runs": list(self.runs),
-                "blocks": {n: {"instances": list(b.instances), "signals": len(b.signals),
-                               "missing": list(b.missing), "mean_toggle": b.mean_toggle()}
-                           for n, b in self.blocks.items()}}
+    def summary(self) -> ActivitySummary:
+        """The figures a report keeps (no per-bit arrays)."""
+        return ActivitySummary(self.scheme, self.cycles, self.runs,
+                               {n: BlockActivitySummary(b.instances, len(b.signals), b.missing, b.mean_toggle())
+                                for n, b in self.blocks.items()})
 
 
 def sample_instances(names: list, n: int = MAX_INSTANCES) -> list:
@@ -112,9 +179,9 @@ def split_bit(net: str) -> tuple:
     return (m.group(1), int(m.group(2))) if m else (net, 0)
 
 
-def monitored_signals(netlist) -> list:
+def monitored_signals(netlist: Netlist) -> list:
     """Names whose activity is measured for a block: its input ports (not the clock) and the
-    registers of its netlist (:class:`synth.timing.Netlist`), internal names only (``$``-names
+    registers of its netlist (:class:`synth.netlist.Netlist`), internal names only (``$``-names
     have no RTL counterpart)."""
     names = [p for p, (d, _) in netlist.ports.items() if d == "input" and p != "clk"]
     regs = set()
@@ -126,28 +193,28 @@ def monitored_signals(netlist) -> list:
     return names + sorted(regs)
 
 
-def sample_runs(scheme: str, config: TileConfig, window_sets: int = WINDOW_SETS,
-                names=None) -> tuple:
-    """The tile runs of the activity simulation: the first ``window_sets`` window-sets (the same
-    windows on the bit-parallel tile) of filter-set 0 of every bundled real sample that fits
-    the tile (or of the samples ``names``), input 0; returns ``(runs, descriptions)``."""
-    from dstripes.hw.design import TileDesign
-    from dstripes.sim import samples
-    from dstripes.tb.tile_sim import layer_run
+def sample_runs(design: TileDesign, window_sets: int = WINDOW_SETS, names=None, *,
+                columns: int | None = None) -> tuple:
+    """The tile runs of the activity simulation: the first ``window_sets`` window-sets of
+    filter-set 0 of every bundled real sample that fits the tile (or of the samples ``names``),
+    input 0; returns ``(runs, descriptions)``.
 
+    The bit-parallel tile runs windows, not window-sets: the windows of ``window_sets``
+    window-sets of a serial tile of ``columns`` columns (default its configuration's), so that
+    it sees the same windows as the serial tiles it is compared with.
+    """
     if isinstance(window_sets, bool) or not isinstance(window_sets, int) or window_sets < 1:
         raise ConfigError(f"window-sets per sample must be a positive integer, not {window_sets!r}")
-    chosen = samples.sample_names() if names is None else list(names)
-    # the bit-parallel tile runs windows, not window-sets: the same windows on every tile
-    tile = TileDesign.of(scheme, config)
-    units = window_sets if tile.scheme.serial else window_sets * config.columns
+    config = design.config
+    chosen = bundled.sample_names() if names is None else list(names)
+    units = window_sets if design.scheme.serial else window_sets * (columns or config.columns)
     runs, described = [], []
     for name in chosen:
-        acts, weights, layer, window = samples.load_sample(name)
+        acts, weights, layer, window = bundled.load_sample(name)
         if window.msb >= config.act_bits:
             continue
         try:
-            runs.append(layer_run(tile, layer, window, acts[0], weights, window_sets=units))
+            runs.append(layer_run(design, layer, window, acts[0], weights, window_sets=units))
         except ConfigError:
             if names is not None:
                 raise
@@ -159,38 +226,32 @@ def sample_runs(scheme: str, config: TileConfig, window_sets: int = WINDOW_SETS,
     return runs, described
 
 
-def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulator: str = "verilator",
+def measure_activity(design: TileDesign, netlists: Mapping[str, Netlist], *, simulator: str = "verilator",
                      window_sets: int = WINDOW_SETS, max_instances: int = MAX_INSTANCES,
-                     quick: bool = True, build_root=None, samples=None) -> TileActivity:
-    """Simulate the tile of kind ``scheme`` on real samples and measure its blocks' activity.
+                     quick: bool = True, build_root=None, samples=None, columns: int | None = None) -> TileActivity:
+    """Simulate the tile ``design`` on real samples and measure its blocks' activity.
 
     Parameters
     ----------
-    netlists : dict
-        ``{block name: synth.timing.Netlist}`` of the tile's counted blocks (their ports and
+    netlists : mapping
+        ``{block name: synth.netlist.Netlist}`` of the tile's counted blocks (their ports and
         registers name what is measured).
     simulator : {"verilator", "icarus"}
         Verilator is the one that keeps the RTL hierarchy (Icarus runs a flattened netlist,
         whose internal names differ).
     quick : bool
-        Verilator ``-O0`` build (see :func:`tb.runner.build`).
+        Verilator ``-O0`` build (see :func:`tb.host.runner.build`).
     samples : sequence of str, optional
         Bundled samples to run (default: every one that fits the tile).
+    window_sets, columns
+        How much of each sample runs (:func:`sample_runs`).
 
     Raises
     ------
     ToolError
         The simulation failed or its results differ from the golden model.
     """
-    from dstripes.hw.design import TileDesign
-    from dstripes.tb.tile_sim import simulate_tile, tile_verilog
-
-    from .timing import block_instances
-
-    design = TileDesign.of(scheme, config)
-    tile = design.component
-    blocks = tile.synth_blocks()
-    inst = block_instances(tile, blocks)
+    inst = block_instances(design, design.synth_blocks())
     by_block: dict = {}
     for name, b in inst.items():
         by_block.setdefault(b, []).append(name)
@@ -202,15 +263,15 @@ def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulat
             for sig in monitored_signals(netlists[b]):
                 paths[f"{i}.{sig}"] = (b, i, sig)
     verilog = tile_verilog(design, internals=True)  # the monitor reads internal nets
-    runs, described = sample_runs(scheme, config, window_sets, samples)
+    runs, described = sample_runs(design, window_sets, samples, columns=columns)
     res = simulate_tile(design, verilog, runs, simulator=simulator, quick=quick, toggles=list(paths),
                         build_root=build_root)
     if not res.passed:
-        raise ToolError(f"{simulator} simulation of the {scheme} tile for activity did not pass "
+        raise ToolError(f"{simulator} simulation of the {design.name} tile for activity did not pass "
                         f"its checks; log: {res.log}")
     t = res.results.get("toggles")
     if not t or not t.get("cycles"):
-        raise ToolError(f"the {scheme} tile simulation recorded no activity; log: {res.log}")
+        raise ToolError(f"the {design.name} tile simulation recorded no activity; log: {res.log}")
     cycles = int(t["cycles"])
     acc: dict = {}
     for p, rec in t["signals"].items():
@@ -233,4 +294,4 @@ def measure_activity(scheme: str, config: TileConfig, netlists: dict, *, simulat
             sigs[sig] = SignalActivity(np.mean([r[1] for r in recs], axis=0), np.mean([r[2] for r in recs], axis=0))
             seen.update(r[0] for r in recs)
         out[b] = BlockActivity(b, tuple(sorted(seen)), sigs, tuple(sorted(missing.get(b, ()))))
-    return TileActivity(scheme, cycles, tuple(described), out)
+    return TileActivity(design.name, cycles, tuple(described), out)

@@ -8,7 +8,7 @@ and an interrupted sweep resumes where it stopped. Entries are small JSON files 
 atomically; deleting the folder is always safe.
 
 The folder is ``$DSTRIPES_SYNTH_CACHE`` if set, else ``build/synth`` at the project root (beside
-the simulator builds of :func:`dstripes.tb.runner.default_build_root`).
+the simulator builds of :func:`dstripes.tb.host.cache.default_build_root`).
 """
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from pathlib import Path
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 
-from .flow import ABC_SCRIPT, GE_LIBERTY, BlockArea, synth_script
 from dstripes.tb.tools import yosys_path, yosys_version
+
+from .flow import BlockArea
+from .recipe import ABC_SCRIPT, GE_LIBERTY, synth_script
 
 #: Environment variable naming the cache folder.
 CACHE_ENV = "DSTRIPES_SYNTH_CACHE"
@@ -59,7 +61,6 @@ class SynthCache:
         self._tools = {"yosys": yosys_version(exe), "abc_script": ABC_SCRIPT,
                        "ge_lib": _sha(GE_LIBERTY.read_bytes())}
         self._liberty: dict = {}
-        self.hits = self.misses = 0
 
     def key(self, name: str, verilog: str, liberty: str | os.PathLike | None = None) -> str:
         """The cache key of block ``name`` with Verilog ``verilog`` (and a user ``liberty``)."""
@@ -79,15 +80,10 @@ class SynthCache:
 
     def get(self, key: str) -> BlockArea | None:
         """The stored area, or ``None`` (also for an unreadable entry, which is then redone)."""
-        p = self._path(key)
         try:
-            d = json.loads(p.read_text())
-            area = BlockArea(**d)
+            return BlockArea(**json.loads(self._path(key).read_text()))
         except (OSError, ValueError, TypeError):
-            self.misses += 1
             return None
-        self.hits += 1
-        return area
 
     def put(self, key: str, area: BlockArea) -> None:
         p = self._path(key)

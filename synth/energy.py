@@ -23,19 +23,36 @@ scheme), the interconnect, wires, the clock tree and the tile's top-level glue (
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
+import numpy as np
+
+from dstripes.hw.design import TileDesign
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
+from dstripes.sim.files import write_atomic
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
+from dstripes.tb.tools import yosys_version
+
+from .activity import MAX_INSTANCES, WINDOW_SETS, ActivitySummary, measure_activity
+from .liberty import liberty_info, resolve_liberty
+from .netlist import read_netlist
+from .power import BlockPower, block_power
+from .sta import Power, sta_version
+from .tile import TileArea, synth_tiles
 
 #: What the energy figures leave out, for reports.
 SCOPE = ("compute only (SIP / inner-product arrays, dispatcher with its double buffers, "
          "controller, result buffers); no on-chip memories, no interconnect, no wires, ideal "
          "clock (no clock tree); the tile's top-level glue is not in the power")
+
+#: Format of a saved energy model (``energy_model.json``).
+FORMAT = "dstripes-energy-model/1"
 
 #: Published energy efficiencies over DaDianNao (whole chip with memories, 65 nm).
 PUBLISHED = {
@@ -46,33 +63,54 @@ PUBLISHED = {
 
 
 @dataclass(frozen=True)
+class BlockEnergy:
+    """A counted block of a tile at the common clock: its instance count and one instance's
+    power (:class:`synth.power.BlockPower`)."""
+
+    count: int
+    power: BlockPower
+
+    def as_dict(self) -> dict:
+        return {"count": self.count, **self.power.as_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "BlockEnergy":
+        groups = {g.capitalize(): (v["internal_w"], v["switching_w"], v["leakage_w"], v["total_w"])
+                  for g, v in d["groups"].items()}
+        return cls(int(d["count"]), BlockPower(Power(groups), float(d["period_ns"]), float(d["annotated_inputs"]),
+                                               float(d["annotated_registers"]), bool(d["measured_activity"])))
+
+
+@dataclass(frozen=True)
 class TileEnergy:
     """One tile kind at the common clock.
 
-    Attributes
-    ----------
+    Members
+    -------
     scheme : str
+        The tile kind.
     clock_ns : float
         The common clock period.
     power_w : float
         Tile power: sum over counted blocks of count x block power.
     leakage_w : float
-    blocks : dict
-        ``{block: {"count", "power_w" (one instance), "energy_per_cycle_pj", ...}}``.
+        Its leakage part.
+    blocks : mapping
+        ``{block: BlockEnergy}`` of the counted blocks.
     area_um2, critical_path_ns : float
         The tile's silicon figures (for the report).
-    activity : dict
-        :meth:`synth.activity.TileActivity.summary` of the simulation.
+    activity : ActivitySummary
+        The simulation the power was computed from.
     """
 
     scheme: str
     clock_ns: float
     power_w: float
     leakage_w: float
-    blocks: dict
+    blocks: Mapping[str, BlockEnergy]
     area_um2: float
     critical_path_ns: float
-    activity: dict = field(default_factory=dict)
+    activity: ActivitySummary
 
     @property
     def energy_per_cycle_pj(self) -> float:
@@ -82,27 +120,39 @@ class TileEnergy:
         return {"scheme": self.scheme, "clock_ns": self.clock_ns, "power_w": self.power_w,
                 "leakage_w": self.leakage_w, "energy_per_cycle_pj": self.energy_per_cycle_pj,
                 "area_um2": self.area_um2, "critical_path_ns": self.critical_path_ns,
-                "blocks": self.blocks, "activity": self.activity}
+                "blocks": {n: b.as_dict() for n, b in self.blocks.items()}, "activity": self.activity.as_dict()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TileEnergy":
+    def from_dict(cls, d: Mapping) -> "TileEnergy":
         return cls(d["scheme"], float(d["clock_ns"]), float(d["power_w"]), float(d["leakage_w"]),
-                   dict(d["blocks"]), float(d["area_um2"]), float(d["critical_path_ns"]),
-                   dict(d.get("activity", {})))
-
-
-FORMAT = "dstripes-energy-model/1"
+                   {n: BlockEnergy.from_dict(b) for n, b in d["blocks"].items()}, float(d["area_um2"]),
+                   float(d["critical_path_ns"]), ActivitySummary.from_dict(d["activity"]))
 
 
 @dataclass(frozen=True)
 class EnergyModel:
-    """Energy per cycle of each tile kind at one clock (:func:`energy_model`)."""
+    """Energy per cycle of each tile kind at one clock (:func:`energy_model`), saved as a
+    :data:`FORMAT` file.
+
+    Members
+    -------
+    tiles : mapping
+        ``{kind: TileEnergy}``.
+    config : TileConfig
+        The configuration the tiles were made for (its ``tiles`` is the default tile count).
+    liberty : str
+        The library, as the user named it.
+    clock_ns : float
+        The common clock period.
+    tools : mapping
+        Versions of the tools: ``{"yosys", "opensta"}``.
+    """
 
     config: TileConfig
     liberty: str
     clock_ns: float
-    tiles: dict
-    tools: dict = field(default_factory=dict)
+    tiles: Mapping[str, TileEnergy]
+    tools: Mapping[str, str] = field(default_factory=dict)
 
     def energy_pj(self, scheme: str, cycles: int, tiles: int | None = None) -> float:
         """Energy of ``cycles`` cycles of ``tiles`` tiles (default: the configuration's)."""
@@ -114,11 +164,9 @@ class EnergyModel:
     def as_dict(self) -> dict:
         return {"format": FORMAT, "config": self.config.as_dict(), "liberty": self.liberty,
                 "clock_ns": self.clock_ns, "clock_mhz": 1000.0 / self.clock_ns, "scope": SCOPE,
-                "tools": self.tools, "tiles": {s: t.as_dict() for s, t in self.tiles.items()}}
+                "tools": dict(self.tools), "tiles": {s: t.as_dict() for s, t in self.tiles.items()}}
 
     def save(self, path) -> None:
-        from dstripes.sim.files import write_atomic
-
         write_atomic(path, json.dumps(self.as_dict(), indent=1) + "\n")
 
     @classmethod
@@ -135,43 +183,47 @@ class EnergyModel:
             cfg = TileConfig(**d["config"])
             return cls(cfg, d["liberty"], float(d["clock_ns"]),
                        {s: TileEnergy.from_dict(t) for s, t in d["tiles"].items()}, d.get("tools", {}))
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f"energy model {path} is incomplete or malformed ({e})") from None
 
 
-def energy_model(schemes, config: TileConfig = TileConfig(), *, liberty="sky130", clock_ns: float | None = None,
+def energy_model(designs, *, config: TileConfig, liberty="sky130", clock_ns: float | None = None,
                  out=None, jobs: int | None = None, simulator: str = "verilator", progress: bool = False,
                  window_sets: int | None = None, max_instances: int | None = None,
-                 tiles: dict | None = None, note=None, samples=None) -> EnergyModel:
-    """Synthesise, time, simulate and power the tiles of ``schemes`` (module docstring).
+                 tiles: Mapping[str, TileArea] | None = None, note=None, samples=None) -> EnergyModel:
+    """Synthesise, time, simulate and power the tiles ``designs`` (module docstring).
 
     Parameters
     ----------
-    schemes : iterable of str
-        Tile kinds; the bit-parallel one is needed for efficiencies over DaDN.
+    designs : iterable of TileDesign
+        The tiles, one per kind; the bit-parallel one is needed for efficiencies over DaDN.
+    config : TileConfig
+        The configuration they were made for (:func:`dstripes.hw.design.designs`), recorded in
+        the model: its tile count, and what a reused model is checked against.
     liberty : str or path
         A timed library with power tables (default the built-in ``sky130``).
     clock_ns : float, optional
         The common clock period; default the slowest tile's critical path.
     out : path, optional
         Keep the synthesis work folders (netlists, STA and power reports) here.
-    tiles : dict, optional
-        ``{scheme: TileArea}`` of an earlier timed :func:`synth_tiles` run whose work folders
+    tiles : mapping, optional
+        ``{kind: TileArea}`` of an earlier timed :func:`synth_tiles` run whose work folders
         still exist (skips synthesis).
     note : callable, optional
         Called with a line of progress text.
     window_sets, max_instances, samples
         Of the activity simulation (:func:`synth.activity.measure_activity`).
-    """
-    from .activity import MAX_INSTANCES, WINDOW_SETS, measure_activity
-    from .liberty import liberty_info, resolve_liberty
-    from .power import block_power
-    from .sta import sta_version
-    from .tile import synth_tiles
-    from .timing import _outputs, read_netlist
-    from dstripes.tb.tools import yosys_version
 
-    schemes = list(schemes)
+    Raises
+    ------
+    ConfigError
+        A design that is not its kind's for ``config``, a library without power tables, a
+        tile that was not timed, a bad clock.
+    """
+    designs = list(designs)
+    for d in designs:
+        if not isinstance(d, TileDesign) or TileDesign.of(d.kind, config) != d:
+            raise ConfigError(f"{d!r} is not the tile of its kind for {config!r}")
     note = note or (lambda s: None)
     if clock_ns is not None and not (isinstance(clock_ns, (int, float)) and clock_ns > 0):
         raise ConfigError(f"clock period must be a positive number of ns, not {clock_ns!r}")
@@ -179,47 +231,38 @@ def energy_model(schemes, config: TileConfig = TileConfig(), *, liberty="sky130"
     tmp = tempfile.TemporaryDirectory(prefix="energy-") if out is None and tiles is None else None
     try:
         if tiles is None:
-            note(f"synthesising and timing {', '.join(schemes)} on {liberty}")
-            tiles = synth_tiles(schemes, config, liberty=lib, jobs=jobs, progress=progress,
-                                out=out if out is not None else tmp.name)
+            note(f"synthesising and timing {', '.join(d.name for d in designs)} on {liberty}")
+            tiles = synth_tiles(designs, liberty=lib, jobs=jobs, progress=progress,
+                                out=out if out is not None else tmp.name).tiles
         info = liberty_info(lib)
         if not info.power:
             raise ConfigError(f"liberty {liberty} has no power tables: no energy")
-        for s in schemes:
-            if tiles[s].timing is None:
-                raise ConfigError(f"the {s} tile was not timed; energy needs a timed synthesis")
-        clock = clock_ns if clock_ns is not None else max(tiles[s].timing.critical_path_ns for s in schemes)
+        for d in designs:
+            if tiles[d.name].timing is None:
+                raise ConfigError(f"the {d.name} tile was not timed; energy needs a timed synthesis")
+        clock = clock_ns if clock_ns is not None else max(tiles[d.name].timing.critical_path_ns for d in designs)
         result = {}
-        for s in schemes:
-            t = tiles[s]
-            nets = {b.name: read_netlist(b.area.netlist, info.sequential, _outputs(info)) for b in t.counted}
-            note(f"measuring the {s} tile's switching activity in RTL simulation ({simulator})")
+        for d in designs:
+            t = tiles[d.name]
+            nets = {b.name: read_netlist(b.area.netlist, info) for b in t.counted}
+            note(f"measuring the {d.name} tile's switching activity in RTL simulation ({simulator})")
             t0 = time.perf_counter()
-            act = measure_activity(s, config, nets, simulator=simulator,
-                                   window_sets=window_sets or WINDOW_SETS,
-                                   max_instances=max_instances or MAX_INSTANCES, samples=samples)
+            # the bit-parallel tile runs the windows of the serial tiles' window-sets
+            act = measure_activity(d, nets, simulator=simulator, window_sets=window_sets or WINDOW_SETS,
+                                   max_instances=max_instances or MAX_INSTANCES, samples=samples,
+                                   columns=config.columns)
             note(f"  {act.cycles} cycles simulated in {time.perf_counter() - t0:.0f} s")
-            blocks, power, leak = {}, 0.0, 0.0
-            for b in t.counted:
-                bp = block_power(b.area, info, act.blocks.get(b.name), clock)
-                blocks[b.name] = {"count": b.count, **bp.as_dict()}
-                power += b.count * bp.total_w
-                leak += b.count * bp.power.leakage
-            result[s] = TileEnergy(s, clock, power, leak, blocks, t.area_um2, t.timing.critical_path_ns,
-                                   act.summary())
+            blocks = {b.name: BlockEnergy(b.count, block_power(b.area, info, act.blocks.get(b.name), clock))
+                      for b in t.counted}
+            power = sum(b.count * b.power.total_w for b in blocks.values())
+            leak = sum(b.count * b.power.power.leakage for b in blocks.values())
+            result[d.name] = TileEnergy(d.name, clock, power, leak, blocks, t.area_um2, t.timing.critical_path_ns,
+                                        act.summary())
         return EnergyModel(config, str(liberty), clock, result,
                            {"yosys": yosys_version(), "opensta": sta_version()})
     finally:
         if tmp is not None:
             tmp.cleanup()
-
-
-def efficiency(energies: dict) -> dict:
-    """``{scheme: E(dadn) / E(scheme)}`` of ``{scheme: energy}``."""
-    if DADN.name not in energies:
-        raise ConfigError("energy efficiency over DaDN needs the bit-parallel (dadn) tile")
-    base = energies[DADN.name]
-    return {s: (base / e if e > 0 else float("inf")) for s, e in energies.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,31 +271,89 @@ def efficiency(energies: dict) -> dict:
 SCHEMES = (DADN.name, STRIPES.name, DSTRIPES.name)
 
 
-def layers_energy(model: EnergyModel, layers, tiles: int | None = None) -> list:
-    """Per layer (:class:`sim.cycles.LayerCycles`): ``{"name", "cycles": {s}, "energy_pj": {s}}``
-    for every scheme the model has, ``tiles`` tiles (default the model's configuration)."""
+@dataclass(frozen=True)
+class EnergyTotal:
+    """Energy of some layers, ``{kind: pJ}``, and each kind's efficiency over the bit-parallel
+    tile (its energy over the kind's)."""
+
+    energy_pj: Mapping[str, float]
+
+    @property
+    def efficiency_over_dadn(self) -> Mapping[str, float]:
+        """``{kind: E(dadn) / E(kind)}``."""
+        if DADN.name not in self.energy_pj:
+            raise ConfigError("energy efficiency over DaDN needs the bit-parallel (dadn) tile")
+        base = self.energy_pj[DADN.name]
+        return {s: (base / e if e > 0 else float("inf")) for s, e in self.energy_pj.items()}
+
+
+@dataclass(frozen=True)
+class LayerEnergy:
+    """One layer: its cycles and energy per kind (:func:`layers_energy`)."""
+
+    name: str
+    fc: bool
+    cycles: Mapping[str, int]
+    energy_pj: Mapping[str, float]
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "fc": self.fc, "cycles": dict(self.cycles), "energy_pj": dict(self.energy_pj)}
+
+
+@dataclass(frozen=True)
+class NetworkEnergy:
+    """Energy of a network's layers (:func:`network_energy`).
+
+    Members
+    -------
+    layers : tuple of LayerEnergy
+    total : EnergyTotal
+        All layers.
+    conv_only : EnergyTotal
+        The convolution layers (the published figures' scope).
+    """
+
+    layers: tuple
+    total: EnergyTotal
+    conv_only: EnergyTotal
+
+    def as_dict(self) -> dict:
+        return {"layers": [r.as_dict() for r in self.layers], "total": {"energy_pj": dict(self.total.energy_pj)},
+                "energy_efficiency_over_dadn": dict(self.total.efficiency_over_dadn),
+                "conv_only": {"energy_pj": dict(self.conv_only.energy_pj),
+                              "energy_efficiency_over_dadn": dict(self.conv_only.efficiency_over_dadn)}}
+
+
+def layers_energy(model: EnergyModel, layers, tiles: int | None = None) -> list[LayerEnergy]:
+    """Per layer (:class:`sim.cycles.LayerCycles`): its cycles and energy for every kind the
+    model has, on ``tiles`` tiles (default the model's configuration)."""
     out = []
     for lc in layers:
         cyc = {s: int(lc.cycles[s]) for s in model.tiles if s in lc.cycles}
-        out.append({"name": lc.name or lc.layer.name, "fc": bool(lc.layer.fc), "cycles": cyc,
-                    "energy_pj": {s: model.energy_pj(s, c, tiles) for s, c in cyc.items()}})
+        out.append(LayerEnergy(lc.name or lc.layer.name, bool(lc.layer.fc), cyc,
+                               {s: model.energy_pj(s, c, tiles) for s, c in cyc.items()}))
     return out
 
 
-def network_energy(model: EnergyModel, layers, tiles: int | None = None) -> dict:
-    """Energy of every layer, the totals (all layers and conv layers only) and the efficiency
-    over the bit-parallel tile."""
+def network_energy(model: EnergyModel, layers, tiles: int | None = None) -> NetworkEnergy:
+    """Energy of every layer and the totals (all layers, and conv layers only) with the
+    efficiency over the bit-parallel tile.
+
+    Raises
+    ------
+    ConfigError
+        If the model has no bit-parallel tile.
+    """
+    if DADN.name not in model.tiles:
+        raise ConfigError("energy efficiency over DaDN needs the bit-parallel (dadn) tile")
     per = layers_energy(model, layers, tiles)
 
-    def total(rows):
-        return {s: sum(r["energy_pj"][s] for r in rows) for s in model.tiles}
-    all_t, conv_t = total(per), total([r for r in per if not r["fc"]])
-    d = {"layers": per, "total": {"energy_pj": all_t}, "energy_efficiency_over_dadn": efficiency(all_t),
-         "conv_only": {"energy_pj": conv_t, "energy_efficiency_over_dadn": efficiency(conv_t)}}
-    return d
+    def total(rows) -> EnergyTotal:
+        return EnergyTotal({s: sum(r.energy_pj[s] for r in rows) for s in model.tiles})
+    return NetworkEnergy(tuple(per), total(per), total([r for r in per if not r.fc]))
 
 
-def energy_markdown(model: EnergyModel, networks: dict) -> str:
+def energy_markdown(model: EnergyModel, networks: Mapping[str, NetworkEnergy]) -> str:
     """``energy.md``: the model (clock, power per tile), each network's energy and efficiency,
     the published figures and how this measurement differs from them."""
     lines = ["# Energy per layer (compute only)", "",
@@ -267,7 +368,7 @@ def energy_markdown(model: EnergyModel, networks: dict) -> str:
     lines += ["", "| network | DaDN mJ | Stripes mJ | Dynamic Stripes mJ | Stripes / DaDN | "
                   "Dynamic Stripes / DaDN |", "|---|---:|---:|---:|---:|---:|"]
     for net, e in networks.items():
-        t, eff = e["conv_only"]["energy_pj"], e["conv_only"]["energy_efficiency_over_dadn"]
+        t, eff = e.conv_only.energy_pj, e.conv_only.efficiency_over_dadn
         lines.append(f"| {net} (conv layers) | " + " | ".join(f"{t.get(s, float('nan')) / 1e9:,.1f}" for s in SCHEMES)
                      + f" | {eff.get(STRIPES.name, float('nan')):.2f}x | {eff.get(DSTRIPES.name, float('nan')):.2f}x |")
     lines.append("| *published (65 nm, whole chip)* | | | | "
@@ -309,13 +410,11 @@ DIFFERENCES = [
 ]
 
 
-def geomean_efficiency(networks: dict) -> dict:
-    """Geometric mean over networks of the conv-layer energy efficiency over DaDN."""
-    import math
-
+def geomean_efficiency(networks: Mapping[str, NetworkEnergy]) -> Mapping[str, float]:
+    """``{kind: geometric mean over networks of the conv-layer energy efficiency over DaDN}``."""
     out = {}
     for s in SCHEMES:
-        vals = [e["conv_only"]["energy_efficiency_over_dadn"].get(s) for e in networks.values()]
+        vals = [e.conv_only.efficiency_over_dadn.get(s) for e in networks.values()]
         vals = [v for v in vals if v and math.isfinite(v)]
         out[s] = math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else float("nan")
     return out
@@ -330,20 +429,19 @@ def implied_memory_share(compute_ratio: float, chip_ratio: float) -> float:
     return (1 / chip_ratio - 1 / compute_ratio) / (1 - 1 / compute_ratio)
 
 
-def energy_plot(networks: dict, path) -> str:
+def energy_plot(networks: Mapping[str, NetworkEnergy], path) -> str:
     """Per network: conv-layer energy efficiency over DaDN of Stripes and Dynamic Stripes, with
     the published figures as lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     names = list(networks)
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(names) + 2), 4))
     for i, (s, label) in enumerate(((STRIPES.name, "Stripes"), (DSTRIPES.name, "Dynamic Stripes"))):
-        vals = [networks[n]["conv_only"]["energy_efficiency_over_dadn"].get(s, float("nan")) for n in names]
+        vals = [networks[n].conv_only.efficiency_over_dadn.get(s, float("nan")) for n in names]
         ax.bar(x + (i - 0.5) * 0.38, vals, 0.38, label=f"{label} (measured, compute only)")
         ax.axhline(PUBLISHED[s]["value"], ls="--", lw=1, color=f"C{i}",
                    label=f"{label} published ({PUBLISHED[s]['value']}x, whole chip)")
@@ -359,23 +457,22 @@ def energy_plot(networks: dict, path) -> str:
     return str(path)
 
 
-def layer_energy_plot(name: str, energy: dict, path) -> str:
+def layer_energy_plot(name: str, energy: NetworkEnergy, path) -> str:
     """Per layer energy of each scheme (mJ, log scale)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    rows = energy["layers"]
+    rows = energy.layers
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(rows) * 3), 4.5))
     for i, s in enumerate(SCHEMES):
-        vals = [r["energy_pj"].get(s, float("nan")) / 1e9 for r in rows]
+        vals = [r.energy_pj.get(s, float("nan")) / 1e9 for r in rows]
         ax.bar(x + (i - 1) * 0.27, vals, 0.27, label=s)
     ax.set_yscale("log")
     ax.set_xticks(x)
-    ax.set_xticklabels([r["name"] for r in rows], rotation=90, fontsize=7)
+    ax.set_xticklabels([r.name for r in rows], rotation=90, fontsize=7)
     ax.set_ylabel("energy per layer (mJ, all images)")
     ax.set_title(f"{name}: energy per layer (compute only)")
     ax.legend(fontsize=7)

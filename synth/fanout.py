@@ -1,6 +1,6 @@
 """Fan-out repair of a mapped netlist: no cell output drives more than :data:`MAX_FANOUT` pins.
 
-ABC's ``buffer -p`` (:data:`synth.flow.ABC_LIB_SCRIPT`) buffers where its gain model says it
+ABC's ``buffer -p`` (:data:`synth.recipe.ABC_LIB_SCRIPT`) buffers where its gain model says it
 pays, which leaves some nets with 50 or more loads: a register's output (a flip-flop is outside
 ABC's logic and keeps its smallest size) driving the decode of every column, a block input
 fanning into a barrel shifter. A synthesis tool's design-rule repair would split those nets
@@ -18,14 +18,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from .liberty import LibertyInfo
+from .netlist import CONNECTION, INSTANCE
+
 #: Largest number of input pins one cell output drives after the repair.
 MAX_FANOUT = 12
 
-_INST = re.compile(r"^(\s+)(\S+)\s+(\S+)\s*\($")
-_CONN = re.compile(r"^(\s*)\.(\w+)\((.*)\)(,?)$")
 
-
-def repair_fanout(text: str, info, max_fanout: int = MAX_FANOUT) -> tuple:
+def repair_fanout(text: str, info: LibertyInfo, max_fanout: int = MAX_FANOUT) -> tuple:
     """Split the high fan-out nets of netlist ``text`` (module docstring).
 
     Returns
@@ -33,21 +33,21 @@ def repair_fanout(text: str, info, max_fanout: int = MAX_FANOUT) -> tuple:
     (netlist text, buffers added, their area)
     """
     buf, a, y = info.repair_buffer()
-    outputs = {n: {p.name for p in c.outputs} for n, c in info.cells.items()}
+    outputs = info.output_pins
     lines = text.splitlines()
     loads = defaultdict(list)      # net -> [line index of a load connection]
     driven = set()                 # nets driven by a cell output
     cur = None
     for i, line in enumerate(lines):
         if cur is None:
-            m = _INST.match(line)
+            m = INSTANCE.match(line)
             if m and m.group(2) in info.cells:
                 cur = m.group(2)
             continue
         if line.strip() == ");":
             cur = None
             continue
-        c = _CONN.match(line)
+        c = CONNECTION.match(line)
         if not c:
             continue
         net = c.group(3).strip()
@@ -77,7 +77,7 @@ def repair_fanout(text: str, info, max_fanout: int = MAX_FANOUT) -> tuple:
         for name, g in names:
             for item in g:
                 if isinstance(item, int):
-                    c = _CONN.match(lines[item])
+                    c = CONNECTION.match(lines[item])
                     lines[item] = f"{c.group(1)}.{c.group(2)}({name}){c.group(4)}"
                 else:
                     parent[item] = name

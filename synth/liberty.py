@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
@@ -76,6 +79,62 @@ def mark_dont_use(text: str, cells) -> str:
     return text
 
 
+def check_liberty(path: str | os.PathLike) -> Path:
+    """Check that ``path`` is a readable liberty file with at least one cell (cheap, no yosys);
+    yosys' own parser is the final judge when the file is read."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"liberty file not found: {path}")
+    st = p.stat()
+    _check_liberty_text(str(p), st.st_size, st.st_mtime_ns, str(path))
+    return p
+
+
+@functools.lru_cache(maxsize=16)
+def _check_liberty_text(p: str, size: int, mtime: int, path: str) -> None:
+    try:
+        text = _strip_comments(Path(p).read_text(errors="replace"))
+    except OSError as e:
+        raise ConfigError(f"cannot read liberty file {path}: {e.strerror}") from None
+    if not re.search(r"^\s*library\s*\(", text, re.M):
+        raise ConfigError(f"liberty file {path} has no library(...) group")
+    if not _CELL.search(text):
+        raise ConfigError(f"liberty file {path} defines no cells")
+    depth = _brace_balance(text)
+    if depth:
+        # yosys 0.23 reads a truncated library without complaint and ABC then aborts
+        raise ConfigError(f"liberty file {path} is truncated or malformed: "
+                          f"{abs(depth)} unmatched {'{' if depth > 0 else '}'}")
+
+
+def _brace_balance(text: str) -> int:
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)  # braces inside strings do not count
+    depth = 0
+    for ch in text:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                return depth
+    return depth
+
+
+def link_liberty(path: str | os.PathLike, dst: Path) -> None:
+    """``dst`` names the library file ``path``: a symbolic link (a timed library is ~10 MB, and
+    every block's work folder has one), else a copy."""
+    dst.unlink(missing_ok=True)
+    try:
+        os.symlink(Path(path).resolve(), dst)
+    except OSError:
+        shutil.copyfile(path, dst)
+
+
+def liberty_cells(text: str) -> list[str]:
+    """Names of the cells a liberty file's text defines, in file order."""
+    return _CELL.findall(_strip_comments(text))
+
+
 @dataclass(frozen=True)
 class Pin:
     name: str
@@ -115,8 +174,8 @@ class Cell:
 class LibertyInfo:
     """The facts of one liberty file the flow uses (see the module docstring).
 
-    Attributes
-    ----------
+    Members
+    -------
     path : Path
     name : str
         ``library(name)``.
@@ -141,7 +200,13 @@ class LibertyInfo:
 
     @property
     def sequential(self) -> set:
+        """Names of the sequential cells."""
         return {n for n, c in self.cells.items() if c.sequential}
+
+    @property
+    def output_pins(self) -> Mapping[str, set]:
+        """``{cell: names of its output pins}``."""
+        return {n: {p.name for p in c.outputs} for n, c in self.cells.items()}
 
     def buffer(self) -> tuple:
         """``(cell, input pin, output pin)`` of the smallest non-inverting buffer.
@@ -193,19 +258,29 @@ class LibertyInfo:
         return total, seq
 
 
-_CELL = re.compile(r"\bcell\s*\(\s*\"?([^\s\")]+)\"?\s*\)\s*\{")
-_PIN = re.compile(r"\bpin\s*\(\s*\"?([^\s\")]+)\"?\s*\)\s*\{")
-_AREA = re.compile(r"\barea\s*:\s*([0-9.eE+-]+)")
+def _group(kind: str, body: bool = True) -> re.Pattern:
+    """``kind(name)`` (and its opening brace): group 1 is the name."""
+    return re.compile(rf"\b{kind}\s*\(\s*\"?([^\s\")]+)\"?\s*\)" + (r"\s*\{" if body else ""))
+
+
+def _attribute(name: str, value: str) -> re.Pattern:
+    """``name : value``."""
+    return re.compile(rf"\b{name}\s*:\s*{value}")
+
+
+_CELL, _PIN, _LIBRARY = _group("cell"), _group("pin"), _group("library", body=False)
+_QUOTED = r"\"([^\"]*)\""
+_AREA = _attribute("area", r"([0-9.eE+-]+)")
+_DONT_USE = _attribute("dont_use", r"\"?true")
+_NEXT_STATE = _attribute("next_state", _QUOTED)
+_FUNCTION = _attribute("function", _QUOTED)
+_DIRECTION = _attribute("direction", r"\"?(\w+)")
+_TIME_UNIT = _attribute("time_unit", r"\"?\s*([0-9.]+)\s*([munpf]?s)\b")
+# groups that make a cell sequential (a flip-flop when ff or ff_bank), carry timing or power
 _SEQ = re.compile(r"\b(ff|latch|ff_bank|latch_bank|statetable)\s*\(")
 _FF = re.compile(r"\b(ff|ff_bank)\s*\(")
 _TIMING = re.compile(r"\btiming\s*\(\s*\"?[^)]*\)\s*\{")
 _POWER = re.compile(r"\b(internal_power|leakage_power)\s*\(")
-_DONT_USE = re.compile(r"\bdont_use\s*:\s*\"?true")
-_NEXT_STATE = re.compile(r"\bnext_state\s*:\s*\"([^\"]*)\"")
-_DIRECTION = re.compile(r"\bdirection\s*:\s*\"?(\w+)")
-_FUNCTION = re.compile(r"\bfunction\s*:\s*\"([^\"]*)\"")
-_LIBRARY = re.compile(r"\blibrary\s*\(\s*\"?([^\s\")]+)\"?\s*\)")
-_TIME_UNIT = re.compile(r"\btime_unit\s*:\s*\"?\s*([0-9.]+)\s*([munpf]?s)\b")
 _UNIT_NS = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0, "ps": 1e-3, "fs": 1e-6}
 
 
@@ -336,8 +411,6 @@ def power_liberty(path: str | os.PathLike) -> Path:
     p = Path(path)
     st = p.stat()
     key = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{sorted(POWER_SCALE.items())}"
-    import hashlib
-
     name = f"{p.stem}.{hashlib.sha256(key.encode()).hexdigest()[:12]}.power.lib"
     for root in (build_dir() / "pdk" / "power", Path(tempfile.gettempdir()) / f"dstripes-pdk-{os.getuid()}"):
         dst = root / name

@@ -36,15 +36,20 @@ valid for this documented workload, not as a property of the hardware alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
+from dstripes.sim import samples
 from dstripes.sim.config import TileConfig
 from dstripes.sim.cycles import layer_cycles, LayerCycles
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window, quantize
 from dstripes.sim.layer import Layer
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
+
+if TYPE_CHECKING:  # annotations only: the workload choices load without the hardware (dstripes --help)
+    from .tile import TileArea
 
 #: Shape of the reference layer (VGG-16 conv3_2 / conv3_3).
 REFERENCE_SHAPE = dict(c=256, h=56, w=56, k=256, kh=3, kw=3, sy=1, sx=1, py=1, px=1)
@@ -110,8 +115,6 @@ def reference_workload(config: TileConfig = TileConfig(), seed: int = 0, channel
 def sample_workloads(config: TileConfig) -> list[Workload]:
     """The bundled real-activation samples (:mod:`sim.samples`) whose window fits the tile's
     activation width; an empty list when the sample data is not installed."""
-    from dstripes.sim import samples
-
     try:
         names = samples.sample_names()
     except ConfigError:
@@ -119,10 +122,10 @@ def sample_workloads(config: TileConfig) -> list[Workload]:
     out = []
     for name in names:
         info = samples.sample_info(name)
-        if info["window"]["msb"] >= config.act_bits:
+        if info.window.msb >= config.act_bits:
             continue
         acts, _, layer, window = samples.load_sample(name)
-        where = ", ".join(f"{k} {info[k]}" for k in ("network", "layer_name", "photos") if k in info)
+        where = f"network {info.network}, photos {list(info.photos)}"
         desc = (f"bundled real sample {name}: {layer.describe()}, {acts.shape[0]} input(s), "
                 f"window [{window.msb}:{window.lsb}]{' signed' if window.signed else ''}"
                 + (f" ({where})" if where else ""))
@@ -154,7 +157,7 @@ def workload_cycles(workload: Workload, config: TileConfig) -> LayerCycles:
     return layer_cycles(workload.acts, workload.layer, workload.window, config, name=workload.name)
 
 
-def total_cycles(workloads, config: TileConfig) -> dict:
+def total_cycles(workloads, config: TileConfig) -> Mapping[str, int]:
     """``{scheme: cycles}`` summed over ``workloads`` (DaDN, Stripes, Dynamic Stripes)."""
     total = {DADN.name: 0, STRIPES.name: 0, DSTRIPES.name: 0}
     for w in workloads:
@@ -206,14 +209,14 @@ class PerfArea:
         return d
 
 
-def perf_per_area(tiles: dict, cycles: dict) -> dict:
+def perf_per_area(tiles: Mapping[str, TileArea], cycles: Mapping[str, int]) -> Mapping[str, PerfArea]:
     """``{scheme: PerfArea}`` for every scheme in ``tiles`` (the bit-parallel one included).
 
     Parameters
     ----------
-    tiles : dict
+    tiles : mapping
         ``{scheme: TileArea}``; must hold ``DADN.name``.
-    cycles : dict
+    cycles : mapping
         ``{scheme: cycles}`` of the same workload (e.g. ``LayerCycles.cycles``).
     """
     if DADN.name not in tiles:
@@ -224,9 +227,8 @@ def perf_per_area(tiles: dict, cycles: dict) -> dict:
         c = cycles.get(s)
         if not c or c <= 0:
             raise ConfigError(f"no positive cycle count for scheme {s!r}")
-        um2 = (t.area_um2 / base.area_um2 if getattr(t, "area_um2", None) and getattr(base, "area_um2", None)
-               else None)
-        tt, bt = getattr(t, "timing", None), getattr(base, "timing", None)
+        um2 = t.area_um2 / base.area_um2 if t.area_um2 and base.area_um2 else None
+        tt, bt = t.timing, base.timing
         clock = (bt.critical_path_ns / tt.critical_path_ns
                  if tt is not None and bt is not None and tt.critical_path_ns > 0 else None)
         out[s] = PerfArea(s, int(c), cycles[DADN.name] / c, t.ge / base.ge,
@@ -234,18 +236,42 @@ def perf_per_area(tiles: dict, cycles: dict) -> dict:
     return out
 
 
-def dstripes_overhead(tiles: dict) -> dict | None:
-    """Extra area of the Dynamic Stripes tile over the Stripes tile, as fractions of the Stripes
-    tile (``{"ge": f, "transistors": f}``, with a timed liberty also ``area_um2`` and
-    ``critical_path``), or ``None`` unless both were synthesised."""
+@dataclass(frozen=True)
+class Overhead:
+    """Extra cost of the Dynamic Stripes tile over the Stripes tile, as fractions of the Stripes
+    tile's (:func:`dstripes_overhead`).
+
+    Members
+    -------
+    ge, transistors : float
+    area_um2 : float or None
+        With a user liberty.
+    critical_path : float or None
+        With a timed liberty: > 0 when the Dynamic Stripes tile needs a longer clock period.
+    """
+
+    ge: float
+    transistors: float
+    area_um2: float | None = None
+    critical_path: float | None = None
+
+    def as_dict(self) -> dict:
+        d = {"ge": self.ge, "transistors": self.transistors}
+        if self.area_um2 is not None:
+            d["area_um2"] = self.area_um2
+        if self.critical_path is not None:
+            d["critical_path"] = self.critical_path
+        return d
+
+
+def dstripes_overhead(tiles: Mapping[str, TileArea]) -> Overhead | None:
+    """The Dynamic Stripes tile's :class:`Overhead` over the Stripes tile, or ``None`` unless
+    both were synthesised."""
     if STRIPES.name not in tiles or DSTRIPES.name not in tiles:
         return None
     s, d = tiles[STRIPES.name], tiles[DSTRIPES.name]
-    out = {"ge": d.ge / s.ge - 1.0, "transistors": d.transistors / s.transistors - 1.0}
-    if getattr(s, "area_um2", None) and getattr(d, "area_um2", None):
-        out["area_um2"] = d.area_um2 / s.area_um2 - 1.0
-    st, dt = getattr(s, "timing", None), getattr(d, "timing", None)
-    if st is not None and dt is not None and st.critical_path_ns > 0:
-        # > 0: the Dynamic Stripes tile needs a longer clock period than Stripes
-        out["critical_path"] = dt.critical_path_ns / st.critical_path_ns - 1.0
-    return out
+    area = d.area_um2 / s.area_um2 - 1.0 if s.area_um2 and d.area_um2 else None
+    st, dt = s.timing, d.timing
+    clock = (dt.critical_path_ns / st.critical_path_ns - 1.0
+             if st is not None and dt is not None and st.critical_path_ns > 0 else None)
+    return Overhead(d.ge / s.ge - 1.0, d.transistors / s.transistors - 1.0, area, clock)

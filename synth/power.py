@@ -32,12 +32,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from dstripes.sim.errors import ConfigError
 
-from .activity import BlockActivity, split_bit
-from .sta import Power, power_report, run_sta, tcl_quote
-from .timing import _constraints, _read, clean_name, module_ports
+from .activity import BlockActivity, SignalActivity, split_bit
+from .flow import BlockArea
+from .liberty import LibertyInfo, link_liberty, power_liberty
+from .netlist import CONNECTION, INSTANCE, Port, clean_name, module_ports
+from .sta import Power, port_constraints, power_report, read_report, run_sta, tcl_quote
 
 #: Toggle rate of unannotated inputs (transitions per cycle) when no activity was measured.
 DEFAULT_TOGGLE = 0.1
@@ -48,8 +51,8 @@ PSEUDO = "dstripes_reg_"
 class BlockPower:
     """OpenSTA power of one block instance at ``period_ns``.
 
-    Attributes
-    ----------
+    Members
+    -------
     power : synth.sta.Power
         Watts by group (sequential, combinational, total) and kind (internal, switching,
         leakage).
@@ -85,11 +88,7 @@ def _fmt(x: float) -> str:
     return f"{max(0.0, float(x)):.6g}"
 
 
-_INST = re.compile(r"^(\s+)(\S+)\s+(\S+)\s*\($")
-_CONN = re.compile(r"^(\s*)\.(\w+)\((.*)\)(,?)$")
-
-
-def cut_registers(text: str, info, activity: dict) -> tuple:
+def cut_registers(text: str, info: LibertyInfo, activity: Mapping[str, SignalActivity]) -> tuple:
     """The power netlist: each flip-flop whose output net has a measured activity gets a pseudo
     input port driving its data pin and that net (module docstring).
 
@@ -98,7 +97,7 @@ def cut_registers(text: str, info, activity: dict) -> tuple:
     text : str
         The block netlist (``write_verilog -noattr``).
     info : LibertyInfo
-    activity : dict
+    activity : mapping
         ``{register signal: SignalActivity}``.
 
     Returns
@@ -110,7 +109,7 @@ def cut_registers(text: str, info, activity: dict) -> tuple:
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        m = _INST.match(lines[i])
+        m = INSTANCE.match(lines[i])
         cell = info.cells.get(m.group(2)) if m else None
         if cell is None or not cell.sequential:
             out.append(lines[i])
@@ -122,7 +121,7 @@ def cut_registers(text: str, info, activity: dict) -> tuple:
         while j < len(lines) and lines[j].strip() != ");":
             body.append(lines[j])
             j += 1
-        conns = [_CONN.match(b) for b in body]
+        conns = [CONNECTION.match(b) for b in body]
         outs = [c for c in conns if c and c.group(2) in {p.name for p in cell.outputs} and c.group(3).strip()]
         data = cell.data_pin
         act = None
@@ -154,12 +153,12 @@ def cut_registers(text: str, info, activity: dict) -> tuple:
     return result, pseudo, n_ff, len(pseudo)
 
 
-def power_script(ports: dict, top: str, period: float, activity: BlockActivity | None,
+def power_script(ports: Mapping[str, Port], top: str, period: float, activity: BlockActivity | None,
                  pseudo: dict) -> tuple:
     """OpenSTA script of :func:`block_power` (reading ``power.lib`` and ``power.v``) and the
     fraction of input bits annotated."""
     lines = ["read_liberty power.lib", "read_verilog power.v", f"link_design {top}",
-             *_constraints({p: v for p, v in ports.items() if not p.startswith(PSEUDO)}, period)]
+             *port_constraints({p: v for p, v in ports.items() if not p.startswith(PSEUDO)}, period)]
     sig = activity.signals if activity is not None else {}
     mean = activity.mean_toggle() if activity is not None and sig else DEFAULT_TOGGLE
     lines.append(f"set_power_activity -input -activity {_fmt(mean)} -duty 0.5")
@@ -182,13 +181,10 @@ def power_script(ports: dict, top: str, period: float, activity: BlockActivity |
     return "\n".join(lines), (done_in / n_in if n_in else 1.0)
 
 
-def block_power(area, info, activity: BlockActivity | None, period_ns: float, *,
+def block_power(area: BlockArea, info: LibertyInfo, activity: BlockActivity | None, period_ns: float, *,
                 sta: str | None = None, timeout: float | None = None) -> BlockPower:
     """OpenSTA power of one instance of a synthesised block (:class:`synth.flow.BlockArea` with
     its ``netlist``) at clock period ``period_ns`` with ``activity`` (module docstring)."""
-    from .flow import _link_or_copy
-    from .liberty import power_liberty
-
     if area.netlist is None or not Path(area.netlist).is_file():
         raise ConfigError(f"block {area.name} has no netlist for power analysis (synthesise it "
                           f"with a timed liberty and keep its work folder)")
@@ -202,11 +198,11 @@ def block_power(area, info, activity: BlockActivity | None, period_ns: float, *,
     sig = activity.signals if activity is not None else {}
     power_text, pseudo, n_ff, n_cut = cut_registers(text, info, sig)
     (wd / "power.v").write_text(power_text)
-    _link_or_copy(power_liberty(info.path), wd / "power.lib")
+    link_liberty(power_liberty(info.path), wd / "power.lib")
     period = period_ns / info.time_unit_ns
     script, f_in = power_script(module_ports(power_text), area.name, period, activity, pseudo)
     (wd / "power.rpt").unlink(missing_ok=True)
     what = f"block {area.name} (power)"
     run_sta(script, wd, name="power", what=what, sta=sta, timeout=timeout)
-    return BlockPower(power_report(_read(wd / "power.rpt", what), what=what), period_ns, f_in,
+    return BlockPower(power_report(read_report(wd / "power.rpt", what), what=what), period_ns, f_in,
                       n_cut / n_ff if n_ff else 1.0, activity is not None)

@@ -1,5 +1,5 @@
 """Parsers for the yosys 0.23 reports the flow writes (``stat``, ``stat -tech cmos``,
-``stat -liberty``, ``ltp``) and for the cell names of a liberty file.
+``stat -liberty``, ``ltp``).
 
 Each parser raises :class:`ReportError` when the line it needs is absent, so that a run that
 exited cleanly without its report (a yosys without ABC, a pass that silently did nothing) can
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping
 
 from dstripes.sim.errors import ToolError
 
@@ -23,18 +24,20 @@ _CHIP_AREA = re.compile(r"^\s*Chip area for module '\\?([^']*)':\s+([0-9.eE+-]+)
 _CELLS = re.compile(r"^\s*Number of cells:\s+(\d+)\s*$", re.M)
 _CELL_TYPE = re.compile(r"^\s{5}(\S+)\s+(\d+)\s*$", re.M)
 _LTP = re.compile(r"^Longest topological path in (\S+) \(length=(\d+)\):", re.M)
-_LIB_CELL = re.compile(r"\bcell\s*\(\s*\"?([^\s\")]+)\"?\s*\)")
 
 
 @dataclass(frozen=True)
 class CellStats:
-    """The cell count of one ``stat`` report and its split by cell type."""
+    """The cells of one ``stat`` report, ``{cell type: count}``."""
 
-    total: int
-    types: dict
+    types: Mapping[str, int]
 
     @property
-    def internal(self) -> dict:
+    def total(self) -> int:
+        return sum(self.types.values())
+
+    @property
+    def internal(self) -> Mapping[str, int]:
         """Cell types that are still yosys-internal (``$...``): not mapped to the library."""
         return {t: n for t, n in self.types.items() if t.startswith("$")}
 
@@ -61,7 +64,7 @@ def cell_stats(text: str, *, report: str, what: str) -> CellStats:
     if sum(types.values()) != total:
         raise ReportError(f"{report} for {what} lists {sum(types.values())} cells by type but "
                           f"{total} in total")
-    return CellStats(total, types)
+    return CellStats(types)
 
 
 def transistors(text: str, *, what: str) -> int:
@@ -98,7 +101,3 @@ def longest_path(text: str, top: str, *, what: str) -> int:
             return int(m.group(2))
     raise ReportError(f"yosys wrote no logic-depth report (ltp) for {what}")
 
-
-def liberty_cells(text: str) -> list[str]:
-    """Names of the cells a liberty file defines, in file order."""
-    return _LIB_CELL.findall(text)

@@ -12,18 +12,18 @@ underlying ``sta::set_power_pin_activity`` and per-port ones with
 """
 from __future__ import annotations
 
-import functools
+import dataclasses
 import os
 import re
-import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from dstripes.sim.errors import ToolError
+from dstripes.tb.tools import ToolRun, find_tool, run_tool, tool_version
 
-from dstripes.tb import tools as _yosys
+from .netlist import Port
 
 #: Environment variable naming the OpenSTA executable to use instead of ``sta`` on ``PATH``.
 STA_ENV = "DSTRIPES_STA"
@@ -38,75 +38,65 @@ def sta_path(path: str | os.PathLike | None = None) -> str:
     ToolError
         If it cannot be found or is not executable.
     """
-    return _yosys.find_tool(path, name="OpenSTA", command="sta", env=STA_ENV,
-                            install="install Debian's opensta (apt-get install opensta, or scripts/setup.sh)")
+    return find_tool(path, name="OpenSTA", command="sta", env=STA_ENV,
+                     install="install Debian's opensta (apt-get install opensta, or scripts/setup.sh)")
 
 
-@functools.lru_cache(maxsize=None)
 def sta_version(path: str | None = None) -> str:
     """Version string of OpenSTA (``sta -version``), e.g. ``"2.0.17"``."""
-    exe = sta_path(path)
-    try:
-        out = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=60)
-    except OSError as e:
-        raise ToolError(f"cannot run OpenSTA {exe}: {e.strerror}") from None
-    text = (out.stdout + out.stderr).strip()
-    if out.returncode or not re.match(r"^\d+(\.\d+)*", text):
-        raise ToolError(f"{exe} -version did not print an OpenSTA version (exit {out.returncode})")
-    return text.split()[0]
-
-
-@dataclass(frozen=True)
-class StaRun:
-    log: str
-    seconds: float
+    return tool_version(sta_path(path), "-version", r"^(\d+(?:\.\d+)*\S*)", name="OpenSTA")
 
 
 def run_sta(script: str, workdir: str | os.PathLike, *, name: str, what: str,
-            sta: str | None = None, timeout: float | None = None) -> StaRun:
+            sta: str | None = None, timeout: float | None = None) -> ToolRun:
     """Run an OpenSTA Tcl script in ``workdir`` (written as ``<name>.tcl``, output in
-    ``<name>.log``).
+    ``<name>.log``) and return the run (:class:`~dstripes.tb.tools.ToolRun`) with its log.
 
-    Raises
-    ------
-    ToolError
-        On a start failure, a timeout, an ``Error:`` line or a script that did not reach its
-        end; one line naming ``what`` and the log.
+    OpenSTA exits with status 0 after most failures, so a run also fails (a :class:`ToolError`
+    of one line naming ``what`` and the log) on an ``Error:`` line or when the script did not
+    reach its end; as it does when OpenSTA cannot start or times out.
     """
     exe = sta_path(sta)
     workdir = Path(workdir)
     tcl = workdir / f"{name}.tcl"
     log_file = workdir / f"{name}.log"
     tcl.write_text(script.rstrip("\n") + f"\nputs \"{_DONE}\"\n")
-    start = time.perf_counter()
-    try:
-        with open(log_file, "w") as log:
-            proc = subprocess.Popen([exe, "-no_init", "-no_splash", "-exit", tcl.name], cwd=workdir,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-    except OSError as e:
-        raise ToolError(f"cannot run OpenSTA {exe}: {e.strerror}") from None
-    with _yosys._running_lock:  # interrupted runs are stopped with the yosys ones
-        _yosys._running.add(proc.pid)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        raise ToolError(f"OpenSTA timed out after {timeout:g} s on {what}; log: {log_file}") from None
-    finally:
-        with _yosys._running_lock:
-            _yosys._running.discard(proc.pid)
+    with open(log_file, "w") as log:
+        run = run_tool([exe, "-no_init", "-no_splash", "-exit", tcl.name], workdir, name="OpenSTA", what=what,
+                       log=log_file, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
     text = log_file.read_text(errors="replace")
     errors = [ln[len("Error:"):].strip() for ln in text.splitlines() if ln.startswith("Error:")]
-    if errors or proc.returncode or _DONE not in text:
-        why = errors[0] if errors else (f"exit {proc.returncode}" if proc.returncode else
+    if errors or run.returncode or _DONE not in text:
+        why = errors[0] if errors else (f"exit {run.returncode}" if run.returncode else
                                         "the script stopped before its end")
         raise ToolError(f"OpenSTA failed on {what}: {why}; log: {log_file}")
-    return StaRun(text, time.perf_counter() - start)
+    return dataclasses.replace(run, log=text)
+
+
+def read_report(path: Path, what: str) -> str:
+    """The text of a report an OpenSTA script wrote, or a :class:`StaReportError` naming it."""
+    if not path.is_file():
+        raise StaReportError(f"OpenSTA wrote no timing report ({path.name}) for {what}")
+    return path.read_text(errors="replace")
+
+
+def port_constraints(ports: Mapping[str, Port], period: float) -> list:
+    """SDC lines of the analysis: the clock on ``clk`` (a virtual one for a combinational
+    design) with ``period``, inputs arriving at its edge and outputs due at the next one."""
+    lines = []
+    if "clk" in ports:
+        lines.append(f"create_clock -name clk -period {period:g} [get_ports clk]")
+    else:  # a combinational block: a virtual clock times its in-to-out paths
+        lines.append(f"create_clock -name clk -period {period:g}")
+    ins = [p for p, (d, _) in ports.items() if d == "input" and p != "clk"]
+    outs = [p for p, (d, _) in ports.items() if d == "output"]
+    if ins:
+        lines.append("set_input_delay 0 -clock clk [get_ports {" + " ".join(
+            f"{p}[*]" if ports[p][1] > 1 else p for p in ins) + "}]")
+    if outs:
+        lines.append("set_output_delay 0 -clock clk [get_ports {" + " ".join(
+            f"{p}[*]" if ports[p][1] > 1 else p for p in outs) + "}]")
+    return lines
 
 
 def tcl_quote(name: str) -> str:
@@ -152,11 +142,10 @@ class WorstPath:
         return self.period - self.slack
 
 
-_START = re.compile(r"^Startpoint:\s+(\S+)", re.M)
-_END = re.compile(r"^Endpoint:\s+(\S+)", re.M)
-_ARRIVAL = re.compile(r"^\s*(-?[0-9.]+)\s+data arrival time\s*$", re.M)
-_REQUIRED = re.compile(r"^\s*(-?[0-9.]+)\s+data required time\s*$", re.M)
-_SLACK = re.compile(r"^\s*(-?[0-9.]+)\s+slack \((?:MET|VIOLATED)\)\s*$", re.M)
+# where the path starts and ends; each figure a number alone before its label on its line
+_START, _END = (re.compile(rf"^{label}:\s+(\S+)", re.M) for label in ("Startpoint", "Endpoint"))
+_ARRIVAL, _REQUIRED, _SLACK = (re.compile(rf"^\s*(-?[0-9.]+)\s+{label}\s*$", re.M) for label in
+                               ("data arrival time", "data required time", r"slack \((?:MET|VIOLATED)\)"))
 _STEP = re.compile(r"^\s*(?:(-?[0-9.]+)\s+)?(-?[0-9.]+)\s+(-?[0-9.]+)\s+[\^v]\s+(\S+)\s+\(([^)]*)\)\s*$")
 
 

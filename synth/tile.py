@@ -1,12 +1,12 @@
 """Tile area: synthesise each distinct block of a tile once and count it per instance.
 
-Each tile kind of the registry (:data:`dstripes.hw.kinds.KINDS`) lists its distinct blocks
-(``TileKind.synth_blocks``), each with one instance's component and its instance count. Emitting the whole tile would give one
-Verilog module per SIP instance (256 on the published tile, ~4 minutes per tile on two cores);
+A tile design lists its distinct blocks (:meth:`dstripes.hw.design.TileDesign.synth_blocks`),
+each with one instance's component and its instance count. Emitting the whole tile would give
+one Verilog module per SIP instance (256 on the published tile, ~4 minutes per tile on two cores);
 synthesising one instance and multiplying is exact for area, because the instances are
 identical and unconnected logic does not merge across them.
 
-Blocks whose Verilog is identical (the same block in two schemes) are synthesised once. Each
+Blocks whose Verilog is identical (the same block in two tiles) are synthesised once. Each
 block goes to a pool of yosys runs (threads, each driving its own yosys process) as soon as its
 Verilog is emitted, so emission of the next block overlaps synthesis of the previous ones.
 """
@@ -20,16 +20,21 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
+
+from tqdm import tqdm
 
 from dstripes.hw.design import TileDesign
-from dstripes.hw.kinds import kind
-from dstripes.sim.config import TileConfig
+from dstripes.hw.emit import to_verilog
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.limits import worker_count
-
-from .flow import BlockArea, check_liberty, check_top, probe_liberty, synth_verilog, to_verilog
-from .liberty import check_timing_liberty, resolve_liberty
 from dstripes.tb.tools import stop_running
+
+from .cache import SynthCache
+from .flow import BlockArea, check_top, probe_liberty, synth_verilog
+from .liberty import check_liberty, check_timing_liberty, resolve_liberty
+from .sta import sta_path
+from .timing import Timing, TileTiming, block_netlists, tile_glue, tile_timing
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class BlockUse:
         return None if self.area.liberty_ff_area is None else self.count * self.area.liberty_ff_area
 
     @property
-    def timing(self):
+    def timing(self) -> Timing | None:
         """One instance's own timing (:class:`synth.timing.Timing`), or ``None``."""
         return self.area.timing
 
@@ -90,17 +95,25 @@ class BlockUse:
 
 @dataclass(frozen=True)
 class TileArea:
-    """Area of one tile of one scheme: the sum over its top-level blocks (those not
-    ``part_of`` another) of count x instance area.
+    """Area of one tile: the sum over its top-level blocks (those not ``part_of`` another) of
+    count x instance area.
 
     With a timed liberty, also the tile's own top level (``glue_area``: the logic between the
     blocks, mapped like a block) and the tile's :class:`~dstripes.synth.timing.Timing`
     (:func:`synth.timing.tile_timing`: the whole tile linked from its block netlists).
+
+    Members
+    -------
+    design : TileDesign
+    blocks : tuple of BlockUse
+    timing : Timing or None
+    glue_area, glue_ff_area : float or None
+        The top level's area and its flip-flops' part, in the liberty's units.
     """
 
-    scheme: str
+    design: TileDesign
     blocks: tuple
-    timing: object = None
+    timing: Timing | None = None
     glue_area: float | None = None
     glue_ff_area: float | None = None
 
@@ -172,29 +185,6 @@ class TileArea:
         return d
 
 
-def hw_tile(scheme: str, config: TileConfig):
-    """``(tile, blocks)``: the tile of kind ``scheme`` for ``config`` and its
-    :meth:`synth_blocks`, the options the kind does not use left at their defaults."""
-    try:
-        tile = TileDesign.of(scheme, config).component
-        return tile, tile.synth_blocks()
-    except (TypeError, ValueError) as e:  # hw validates with TypeError/ValueError
-        if isinstance(e, ConfigError):
-            raise
-        raise ConfigError(f"bad configuration for the {scheme} tile: {e}") from None
-
-
-def hw_blocks(scheme: str, config: TileConfig) -> list:
-    """The blocks of tile kind ``scheme`` for ``config`` (:meth:`TileKind.synth_blocks`), the
-    options the kind does not use left at their defaults."""
-    try:
-        return TileDesign.of(scheme, config).synth_blocks()
-    except (TypeError, ValueError) as e:  # hw validates with TypeError/ValueError
-        if isinstance(e, ConfigError):
-            raise
-        raise ConfigError(f"bad configuration for the {scheme} tile: {e}") from None
-
-
 def check_blocks(blocks, scheme: str) -> list:
     """Validate what a block source returned: named, counted, unique, each with a component."""
     try:
@@ -223,49 +213,81 @@ def check_blocks(blocks, scheme: str) -> list:
     return blocks
 
 
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class SynthStats:
+    """How one :func:`synth_tiles` call went.
 
-    # disable=None: the bar hides itself when stderr is not a terminal
-    return tqdm(total=total, desc=desc, unit="step", disable=None if enabled else True, leave=False)
+    Members
+    -------
+    blocks : int
+        Blocks listed by the tiles.
+    unique : int
+        Distinct blocks (by Verilog): the syntheses needed.
+    cached : int
+        Of those, found in the cache.
+    emit_seconds : float
+        Until the last block was emitted (synthesis overlaps it).
+    synth_seconds : float
+        Until the last block was synthesised.
+    timing_seconds : float or None
+        After that, until the last tile was timed (a tile is timed as soon as its own blocks are
+        done); ``None`` when no tile was timed.
+    wall_seconds : float
+        Everything.
+    """
+
+    blocks: int
+    unique: int
+    cached: int
+    emit_seconds: float
+    synth_seconds: float
+    timing_seconds: float | None
+    wall_seconds: float
 
 
-def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None = None, out=None,
-                progress: bool = False, blocks=None, yosys: str | None = None,
-                timeout: float | None = None, stats: dict | None = None,
-                timing: bool | None = None, sta: str | None = None, cache=None) -> dict:
-    """Synthesise the tiles of several schemes; return ``{scheme: TileArea}``.
+@dataclass(frozen=True)
+class TileSynthesis:
+    """What :func:`synth_tiles` made.
+
+    Members
+    -------
+    tiles : mapping
+        ``{kind: TileArea}``, in the order the designs were given.
+    stats : SynthStats
+    """
+
+    tiles: Mapping[str, TileArea]
+    stats: SynthStats
+
+
+def synth_tiles(designs, *, liberty=None, jobs: int | None = None, out=None, progress: bool = False,
+                blocks=None, yosys: str | None = None, timeout: float | None = None,
+                timing: bool | None = None, sta: str | None = None, cache: SynthCache | None = None) -> TileSynthesis:
+    """Synthesise tiles, each distinct block once.
 
     Parameters
     ----------
-    schemes : iterable of str
-        Tile kinds (:data:`dstripes.hw.kinds.KINDS`).
-    config : TileConfig
-        Tile configuration.
+    designs : iterable of TileDesign
+        The tiles, at most one of each kind (:func:`dstripes.hw.design.designs`).
     liberty : str or path, optional
         A liberty file, or a built-in library name (``"sky130"``,
         :data:`synth.liberty.BUILTIN`): area in its units (µm²) next to the built-in units.
     jobs : int, optional
         Parallel yosys runs (default: the number of CPUs).
     out : path, optional
-        Keep ``out/<scheme>/<block>/{block.v, synth.ys, yosys.log, *.rpt, user.v}`` (and the
-        tile's top level and timing in ``out/<scheme>/_tile/``). The netlists of a timed run
+        Keep ``out/<kind>/<block>/{block.v, synth.ys, yosys.log, *.rpt, user.v}`` (and the
+        tile's top level and timing in ``out/<kind>/_tile/``). The netlists of a timed run
         stay there for :mod:`synth.power`.
     progress : bool
         Show a progress bar on stderr (when it is a terminal).
     blocks : callable, optional
-        ``blocks(scheme, config) -> list`` of objects with ``name``, ``component``, ``count``;
-        default: the registry's tile of each kind and its ``synth_blocks()``. A custom source
-        has no tile to link, so its tiles get no tile timing (blocks are still timed).
+        ``blocks(design) -> list`` of objects with ``name``, ``component``, ``count`` (and
+        optionally ``part_of``); default: the design's ``synth_blocks()``. A custom source has no
+        tile to link, so its tiles get no tile timing (blocks are still timed).
     yosys : str, optional
         Yosys executable.
     timeout : float, optional
         Seconds allowed per yosys or OpenSTA run.
-    stats : dict, optional
-        Filled with ``blocks`` (listed), ``unique`` (distinct Verilog), ``cached`` (of those,
-        found in ``cache``), ``emit_seconds`` (until the last block was emitted; synthesis
-        overlaps it), ``synth_seconds`` (until the last block was synthesised), ``timing_seconds`` (after that, until the last tile was timed; a
-        tile is timed as soon as its own blocks are done) and ``wall_seconds`` (everything).
     timing : bool, optional
         Time blocks and tiles with OpenSTA (default: whenever ``liberty`` is given); needs a
         library with timing arcs and ``sta``.
@@ -278,19 +300,25 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
 
     Raises
     ------
+    TypeError
+        If a design is not a :class:`~dstripes.hw.design.TileDesign`.
     ConfigError
-        Unknown scheme, bad configuration, an unusable liberty.
+        No design, two of one kind, a bad block list, an unusable liberty.
     ToolError
         yosys or OpenSTA failed, or a report is missing.
     """
     t0 = time.perf_counter()
-    schemes = list(schemes)
-    for s in schemes:
-        kind(s)
-    if not schemes:
-        raise ConfigError("no scheme to synthesise")
-    if not isinstance(config, TileConfig):
-        raise ConfigError(f"config must be a sim.config.TileConfig, not {config!r}")
+    designs = list(designs)
+    for d in designs:
+        if not isinstance(d, TileDesign):
+            raise TypeError(f"designs must be dstripes.hw.design.TileDesign objects, not {d!r}")
+    if not designs:
+        raise ConfigError("no tile to synthesise")
+    names = [d.name for d in designs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        # their work folders (out/<kind>) and results are named by kind
+        raise ConfigError(f"two {twice[0]} tiles in one synthesis: synthesise them in separate runs")
     jobs = worker_count(jobs)
     timing = liberty is not None if timing is None else bool(timing)
     if timing and liberty is None:
@@ -300,64 +328,57 @@ def synth_tiles(schemes, config: TileConfig, *, liberty=None, jobs: int | None =
         liberty = resolve_liberty(liberty)
         check_liberty(liberty)
         if timing:
-            from .sta import sta_path
-
             sta = sta_path(sta)  # a missing OpenSTA fails before any synthesis
             info = check_timing_liberty(liberty)
         probe_liberty(liberty, yosys=yosys, timeout=timeout, timing=timing, sta=sta)
 
-    tiles_hw = {}
-    if blocks is None:
-        listed = {}
-        for s in schemes:
-            tiles_hw[s], found = hw_tile(s, config)
-            listed[s] = check_blocks(found, s)
-    else:
-        listed = {s: check_blocks(blocks(s, config), s) for s in schemes}
+    source = blocks if blocks is not None else TileDesign.synth_blocks
+    listed = {d.name: check_blocks(source(d), d.name) for d in designs}
+    # a custom block source has no tile to link
+    whole = {d.name: d for d in designs} if timing and blocks is None else {}
     n_blocks = sum(len(v) for v in listed.values())
-    bar = _progress(n_blocks + (len(tiles_hw) if timing else 0), progress, "synth")
+    bar = _progress(n_blocks + len(whole), progress, "synth")
     tmp = tempfile.TemporaryDirectory(prefix="synth-") if out is None else None
     root = Path(out) if out is not None else Path(tmp.name)
-    try:
-        time_scheme = None
-        if timing and tiles_hw:
-            from .timing import block_netlists, tile_glue, tile_timing
 
-            def timer(s, areas):
-                """Called in this thread as soon as the scheme's last block is synthesised: the
-                glue is emitted here (Amaranth), yosys and OpenSTA run in the pool."""
-                top = kind(s).top
-                nets = block_netlists(listed[s], areas, info, top)
-                glue = tile_glue(tiles_hw[s], listed[s], top, {n: v.ports for n, v in nets.items()})
-                return lambda: tile_timing(tiles_hw[s], listed[s], areas, root / s / "_tile", info,
-                                           top=top, yosys=yosys, sta=sta, timeout=timeout,
-                                           glue=glue, nets=nets)
-            time_scheme = timer
-        results, timed = _synth_all(schemes, listed, jobs=jobs, root=root, keep=out is not None,
-                                    liberty=liberty, yosys=yosys, timeout=timeout, bar=bar, stats=stats,
-                                    timing=timing, sta=sta, time_scheme=time_scheme,
-                                    timed_schemes=set(tiles_hw), cache=None if timing else cache)
-        tiles = {}
-        for s in schemes:
-            tiles[s] = tile_area(s, listed[s], {b.name: results[(s, b.name)] for b in listed[s]})
-            if s in timed:
-                t, glue_area, glue_counts = timed[s]
-                _, glue_ff = info.area_split(glue_counts)
-                tiles[s] = dataclasses.replace(tiles[s], timing=t, glue_area=glue_area, glue_ff_area=glue_ff)
+    def timer(name, areas):
+        """Called in this thread as soon as the tile's last block is synthesised: the glue is
+        emitted here (Amaranth), yosys and OpenSTA run in the pool."""
+        design = whole[name]
+        nets = block_netlists(listed[name], areas, info, design.top)
+        glue = tile_glue(design, listed[name], {n: v.ports for n, v in nets.items()})
+        return lambda: tile_timing(design, listed[name], areas, root / name / "_tile", info, yosys=yosys,
+                                   sta=sta, timeout=timeout, glue=glue, nets=nets)
+
+    try:
+        run = _synth_all(listed, jobs=jobs, root=root, keep=out is not None, liberty=liberty, yosys=yosys,
+                         timeout=timeout, bar=bar, timing=timing, sta=sta, time_tile=timer if whole else None,
+                         cache=None if timing else cache)
     finally:
         bar.close()
         if tmp is not None:
             tmp.cleanup()
-    if stats is not None:
-        stats["wall_seconds"] = time.perf_counter() - t0
-    return tiles
+    tiles = {}
+    for d in designs:
+        tile = tile_area(d, listed[d.name], {b.name: run.areas[(d.name, b.name)] for b in listed[d.name]})
+        timed = run.timed.get(d.name)
+        if timed is not None:
+            _, glue_ff = info.area_split(timed.glue_cells)
+            tile = dataclasses.replace(tile, timing=timed.timing, glue_area=timed.glue_area, glue_ff_area=glue_ff)
+        tiles[d.name] = tile
+    return TileSynthesis(tiles, dataclasses.replace(run.stats, wall_seconds=time.perf_counter() - t0))
 
 
-def tile_area(scheme: str, blocks, areas: dict) -> TileArea:
+def tile_area(design: TileDesign, blocks, areas: Mapping[str, BlockArea]) -> TileArea:
     """The :class:`TileArea` of a tile whose ``blocks`` (name, count, ``part_of``) have the
     per-instance ``areas`` ``{name: BlockArea}``."""
-    return TileArea(scheme, tuple(BlockUse(b.name, b.count, areas[b.name], getattr(b, "part_of", None))
+    return TileArea(design, tuple(BlockUse(b.name, b.count, areas[b.name], getattr(b, "part_of", None))
                                   for b in blocks))
+
+
+def _progress(total: int, enabled: bool, desc: str) -> tqdm:
+    # disable=None: the bar hides itself when stderr is not a terminal
+    return tqdm(total=total, desc=desc, unit="step", disable=None if enabled else True, leave=False)
 
 
 def _synth_cached(cache, key, text, name, **kwargs):
@@ -366,15 +387,20 @@ def _synth_cached(cache, key, text, name, **kwargs):
     return area
 
 
-def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys, timeout, bar, stats,
-               timing=False, sta=None, time_scheme=None, timed_schemes=(), cache=None) -> tuple:
+@dataclass(frozen=True)
+class _Run:
+    areas: Mapping[tuple, BlockArea]        # (kind, block) -> BlockArea
+    timed: Mapping[str, TileTiming]         # kind -> its tile timed whole
+    stats: SynthStats
+
+
+def _synth_all(listed, *, jobs, root: Path, keep: bool, liberty, yosys, timeout, bar, timing=False, sta=None,
+               time_tile=None, cache=None) -> _Run:
     """Emit each block's Verilog in turn and hand it to the pool at once (emission of the next
     block overlaps the synthesis of the previous ones); identical Verilog is synthesised once.
-    With ``time_scheme``, a scheme's tile is timed in the same pool as soon as its last block is
-    done (while the other schemes' blocks are still being synthesised).
-
-    Returns ``({(scheme, block): BlockArea}, {scheme: time_scheme result})``."""
-    where: dict[tuple[str, str], str] = {}     # (scheme, block) -> Verilog key
+    With ``time_tile``, a tile is timed in the same pool as soon as its last block is done
+    (while the other tiles' blocks are still being synthesised)."""
+    where: dict[tuple[str, str], str] = {}     # (kind, block) -> Verilog key
     dirs: dict[str, list[Path]] = {}          # key -> work directories wanting its files
     futures: dict[str, cf.Future] = {}
     timing_futures: dict[str, cf.Future] = {}
@@ -382,19 +408,18 @@ def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys,
     t_timed = None
     cached = 0
 
-    def ready(s) -> bool:
-        return all(futures[where[(s, b.name)]].done() for b in listed[s])
-
     def submit_ready(pool) -> None:
-        for s in schemes:
-            if time_scheme is not None and s in timed_schemes and s not in timing_futures and ready(s):
-                areas = {b.name: futures[where[(s, b.name)]].result() for b in listed[s]}
-                timing_futures[s] = pool.submit(time_scheme(s, areas))
+        for s, blocks in listed.items():
+            if time_tile is None or s in timing_futures:
+                continue
+            if all(futures[where[(s, b.name)]].done() for b in blocks):
+                areas = {b.name: futures[where[(s, b.name)]].result() for b in blocks}
+                timing_futures[s] = pool.submit(time_tile(s, areas))
 
     with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
-            for s in schemes:
-                for b in listed[s]:
+            for s, blocks in listed.items():
+                for b in blocks:
                     bar.set_postfix_str(f"emit {s}/{b.name}")
                     text = to_verilog(b.component, b.name)
                     key = hashlib.sha256(f"{b.name}\0{text}".encode()).hexdigest()
@@ -433,18 +458,15 @@ def _synth_all(schemes, listed, *, jobs, root: Path, keep: bool, liberty, yosys,
                 f.cancel()
             stop_running()  # do not wait minutes for runs whose result is no longer wanted
             raise
-    if stats is not None:
-        stats.update(blocks=len(where), unique=len(futures), cached=cached, emit_seconds=t_emitted - t0,
-                     synth_seconds=t_synth - t0)
-        if t_timed is not None:
-            # the tiles' timing overlaps the synthesis of other schemes' blocks
-            stats["timing_seconds"] = t_timed - t_synth
     if keep:
         for paths in dirs.values():
             if not paths[0].is_dir():
                 continue  # from the cache: nothing synthesised here
-            for extra in paths[1:]:  # identical block in another scheme: same files
+            for extra in paths[1:]:  # identical block in another tile: same files
                 shutil.rmtree(extra, ignore_errors=True)
                 shutil.copytree(paths[0], extra, symlinks=True)
-    return ({sb: futures[key].result() for sb, key in where.items()},
-            {s: f.result() for s, f in timing_futures.items()})
+    # the tiles' timing overlaps the synthesis of other tiles' blocks
+    stats = SynthStats(len(where), len(futures), cached, t_emitted - t0, t_synth - t0,
+                       None if t_timed is None else t_timed - t_synth, 0.0)
+    return _Run({sb: futures[key].result() for sb, key in where.items()},
+                {s: f.result() for s, f in timing_futures.items()}, stats)

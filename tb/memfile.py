@@ -1,4 +1,6 @@
-"""Memory files of the verification harness: ``$readmemh`` text from numpy, run-log lines back.
+"""The memories of the verification harness as both sides see them: their map
+(:class:`MemoryMap`: depths, widths, files, the run log's fields), ``$readmemh`` text from numpy,
+run-log lines back.
 
 ``$readmemh`` reads one hexadecimal word per line, most significant digit first. A payload
 word is laid out as the emitted Verilog carries it (:mod:`tb.payload`): element ``i`` of the
@@ -6,21 +8,75 @@ row-major flattened array sits at bits ``[i*w, (i+1)*w)``, two's complement when
 conversion is vectorised (no Python loop over words or elements): a ring-memory half of the
 published tile (4,096 pallets of 4,096 bits) takes a few tens of milliseconds.
 
-Imported by the runner and inside the simulator, so it must not import cocotb or Amaranth.
+The gateware (:mod:`dstripes.tb.gateware.tile_harness`) makes the map, the runner passes it to
+the testbench (:mod:`dstripes.tb.bench.harness_bench`), which writes the files. Imported inside
+the simulator too, so it imports neither cocotb nor Amaranth.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
+
+from .handoff import fields_as_dict
 
 _DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 #: Longest line of a memory file (bits).
 LINE_BITS = 64
+#: Width of the harness's batch counters (transfers, mismatches, indices) and of a run's cycle counts.
+COUNT = 32
+#: Fields of one run-log line, low bits first: (name, width).
+LOG_FIELDS = (("run", 16), ("results", COUNT), ("mismatches", COUNT), ("tb_cycles", COUNT),
+              ("cycles", COUNT))
+#: Memory files (in the simulator's working folder) of each memory and ring half.
+FILES = {"table": "runs.hex", "weights": "weights.hex", "acts": ("acts0.hex", "acts1.hex"),
+         "expected": ("expected0.hex", "expected1.hex"), "log": "runs.log"}
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    """The memories of one harness (:class:`dstripes.tb.gateware.tile_harness.TileHarness`).
+
+    Members
+    -------
+    depths : mapping
+        Words of each memory: ``act`` and ``result`` (ring memories, refilled half by half),
+        ``weight`` (bricks of a batch), ``run`` (runs of a batch).
+    widths : mapping
+        Payload width of each tile stream (``config``, ``act``, ``weight``, ``result``).
+    elem_bits : mapping
+        Element width of each array stream (``act``, ``weight``, ``result``).
+    lanes : mapping
+        Bits per memory-file line of each memory (``table``, ``act``, ``weight``, ``result``).
+    table_width : int
+        Bits of a run-table word: the ``config`` payload, then the run's weight address.
+    files : mapping
+        Memory files (:data:`FILES`).
+    log_fields : tuple of (str, int)
+        Fields of a run-log line (:data:`LOG_FIELDS`).
+    """
+
+    depths: Mapping[str, int]
+    widths: Mapping[str, int]
+    elem_bits: Mapping[str, int]
+    lanes: Mapping[str, int]
+    table_width: int
+    files: Mapping = field(default_factory=lambda: dict(FILES))
+    log_fields: tuple = LOG_FIELDS
+
+    def as_dict(self) -> dict:
+        return fields_as_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "MemoryMap":
+        return cls(d["depths"], d["widths"], d["elem_bits"], d["lanes"], d["table_width"],
+                   {k: tuple(v) if isinstance(v, list) else v for k, v in d["files"].items()},
+                   tuple((n, w) for n, w in d["log_fields"]))
 
 
 def lane_bits(elem_bits: int) -> int:
@@ -40,7 +96,7 @@ def hex_words(values: np.ndarray, elem_bits: int, lane: int | None = None) -> by
 
     With ``lane`` (a multiple of ``elem_bits``), each word is written as
     ``ceil(elements * elem_bits / lane)`` lines of ``lane`` bits, low part first (the layout of
-    ``dstripes_rom`` in ``tb/mem_models.v``); otherwise as one line.
+    ``dstripes_rom`` in ``tb/gateware/mem_models.v``); otherwise as one line.
 
     Every value must fit ``elem_bits`` (unsigned, or two's complement); this is not checked
     here: the arrays come from the golden model, whose stimulus builders check them.

@@ -4,10 +4,13 @@
 element ``[i]`` sits at bits ``[i*w, (i+1)*w)`` (so a nested array ``[i][j]`` is the row-major
 flat index ``i*n + j``), a ``StructLayout`` field at its ``offset``. A :class:`Codec` mirrors
 that layout in plain Python, so the cocotb side never needs Amaranth: the runner side
-describes each payload once with :func:`describe` (a JSON-able dict) and the testbench rebuilds
-the codec with :func:`codec`.
+describes each payload once (:func:`dstripes.tb.host.verilog.describe`, a JSON-able dict) and the
+testbench rebuilds the codec with :func:`codec`. The Amaranth-simulator tests pack their words
+with the same code (``tests/hwsim.py``).
 
 Signed elements are two's complement; packing checks every value fits its field.
+
+Imported on both sides, so it imports neither cocotb nor Amaranth.
 """
 from __future__ import annotations
 
@@ -44,15 +47,11 @@ class IntCodec(Codec):
         if not isinstance(width, (int, np.integer)) or isinstance(width, bool) or width < 0:
             raise ValueError(f"field width must be a non-negative integer, not {width!r}")
         self.width, self.signed = int(width), bool(signed)
-        self.lo = -(1 << (self.width - 1)) if self.signed and self.width else 0
-        self.hi = (1 << (self.width - 1)) - 1 if self.signed and self.width else (1 << self.width) - 1
+        self.lo, self.hi = field_range(self.width, self.signed)
 
     def pack(self, value: Any) -> int:
         v = _as_int(value)
-        if not self.lo <= v <= self.hi:
-            kind = "a signed" if self.signed else "an unsigned"
-            raise ValueError(f"value {v} does not fit {kind} {self.width}-bit field "
-                             f"({self.lo}..{self.hi})")
+        _check_fits(v, self.width, self.signed)
         return v & ((1 << self.width) - 1)
 
     def unpack(self, word: int) -> int:
@@ -180,43 +179,6 @@ def codec(description: Mapping) -> Codec:
     raise ValueError(f"payload description has none of 'int', 'array', 'struct': {description!r}")
 
 
-def describe(shape) -> dict:
-    """JSON-able description of an Amaranth shape or layout (runner side; imports Amaranth).
-
-    Supports plain shapes (``unsigned``/``signed``/enums), ``ArrayLayout`` and ``StructLayout``;
-    a ``UnionLayout`` or ``FlexibleLayout`` is rejected because its fields overlap or leave holes
-    the flat-vector codec cannot name.
-    """
-    from amaranth.hdl import Shape
-    from amaranth.lib import data
-
-    if isinstance(shape, data.ArrayLayout):
-        return {"array": [describe(shape.elem_shape), shape.length]}
-    if isinstance(shape, data.StructLayout):
-        return {"struct": [[name, field.offset, describe(field.shape)] for name, field in shape],
-                "width": shape.size}
-    if isinstance(shape, data.Layout):
-        raise ValueError(f"cannot describe {type(shape).__name__} payloads; use ArrayLayout or StructLayout")
-    s = Shape.cast(shape)
-    return {"int": [s.width, s.signed]}
-
-
-def stream_payloads(component) -> dict[str, dict]:
-    """Describe the payload of every ``lib.stream`` port of a ``wiring.Component``.
-
-    Returns ``{port name: description}``; ports that are not streams are left out.
-    """
-    from amaranth.lib import stream, wiring
-
-    out = {}
-    for name, member in component.signature.members.items():
-        if member.is_signature and isinstance(member.signature, stream.Signature):
-            out[name] = describe(member.signature.members["payload"].shape)
-        elif member.is_signature and not isinstance(member.signature, wiring.Signature):
-            raise ValueError(f"port {name!r} has an unknown signature type {type(member.signature).__name__}")
-    return out
-
-
 def pack_ints(values: Any, shape: tuple[int, ...], width: int, signed: bool) -> int:
     """Pack a nested integer array of ``shape`` (row-major, element 0 in the low bits).
 
@@ -228,12 +190,8 @@ def pack_ints(values: Any, shape: tuple[int, ...], width: int, signed: bool) -> 
     if a.dtype.kind not in "iubO":
         raise ValueError(f"array payload must hold integers, not dtype {a.dtype}")
     flat = [_as_int(v) for v in a.ravel()]
-    lo = -(1 << (width - 1)) if signed and width else 0
-    hi = (1 << (width - 1)) - 1 if signed and width else (1 << width) - 1
     for v in flat:
-        if not lo <= v <= hi:
-            kind = "a signed" if signed else "an unsigned"
-            raise ValueError(f"value {v} does not fit {kind} {width}-bit field ({lo}..{hi})")
+        _check_fits(v, width, signed)
     if width == 0 or not flat:
         return 0
     mask = (1 << width) - 1
@@ -255,6 +213,20 @@ def unpack_ints(word: int, shape: tuple[int, ...], width: int, signed: bool) -> 
         vals = [v - (top << 1) if v & top else v for v in vals]
     dtype = object if width > 63 else np.int64
     return np.array(vals, dtype=dtype).reshape(shape)
+
+
+def field_range(width: int, signed: bool) -> tuple[int, int]:
+    """``(lowest, highest)`` value of a ``width``-bit field (two's complement if ``signed``)."""
+    if signed and width:
+        return -(1 << (width - 1)), (1 << (width - 1)) - 1
+    return 0, (1 << width) - 1
+
+
+def _check_fits(value: int, width: int, signed: bool) -> None:
+    lo, hi = field_range(width, signed)
+    if not lo <= value <= hi:
+        kind = "a signed" if signed else "an unsigned"
+        raise ValueError(f"value {value} does not fit {kind} {width}-bit field ({lo}..{hi})")
 
 
 def _as_int(value: Any) -> int:

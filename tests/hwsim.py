@@ -3,7 +3,7 @@
 The shape of every block test: the hardware output compared against :mod:`sim` over the same
 inputs, with optional random idle cycles on the producers and back-pressure on the consumer.
 One testbench process steps the clock and plays all stream ends, so reset and run boundaries
-are exact.
+are exact. Payload words are packed by the testbenches' own codec (:mod:`dstripes.tb.payload`).
 """
 from __future__ import annotations
 
@@ -13,22 +13,19 @@ import numpy as np
 from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.sim import Simulator
 
+from dstripes.tb.payload import pack_ints, unpack_ints
+
 
 def pack(values, width: int) -> int:
-    """Pack integers (two's complement, element 0 in the low bits) into one int."""
-    out = 0
-    for i, v in enumerate(np.asarray(values).ravel().tolist()):
-        out |= (int(v) & ((1 << width) - 1)) << (i * width)
-    return out
+    """Pack integers, signed or not, into one word: ``width``-bit two's complement fields,
+    element 0 (row-major) in the low bits (:func:`dstripes.tb.payload.pack_ints`)."""
+    a = np.asarray(values, dtype=np.int64) & ((1 << width) - 1)
+    return pack_ints(a, a.shape, width, signed=False)
 
 
 def unpack(word: int, width: int, count: int) -> list[int]:
-    """Inverse of :func:`pack` for signed elements."""
-    out = []
-    for i in range(count):
-        v = (word >> (i * width)) & ((1 << width) - 1)
-        out.append(v - (1 << width) if v >> (width - 1) else v)
-    return out
+    """``count`` signed ``width``-bit fields of ``word`` (:func:`dstripes.tb.payload.unpack_ints`)."""
+    return unpack_ints(word, (count,), width, signed=True).tolist()
 
 
 class _Harness(Elaboratable):

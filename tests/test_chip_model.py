@@ -11,7 +11,7 @@ from dstripes.sim.chip import (ChipConfig, DramConfig, LayerDescriptor, LayerPla
 from dstripes.sim.chip.dram import Dram
 from dstripes.sim.chip.timing import pass_loop
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import step_costs
+from dstripes.sim.tile_run import step_costs
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window, quantize
 from dstripes.sim.layer import Layer

@@ -112,6 +112,9 @@ ROWS = [
     ("simulate-npz-acts", _with(SIM, acts="{npz}"), [".npz archive"]),
     ("simulate-npz-weights", _with(SIM, weights="{npz}"), ["weights file", ".npz archive"]),
     ("simulate-text-weights", _with(SIM, weights="{text}"), ["weights file", "acts.txt"]),
+    ("simulate-missing-acts", _with(SIM, acts="/nonexistent.npy"), ["activations file not found: /nonexistent.npy"]),
+    ("simulate-weights-shape", _with(SIM, layer="k=2,kh=3,pad=1"),
+     ["weights have shape (3, 4, 3, 3), the layer needs (2, 4, 3, 3)"]),
     ("profile-npy-as-model", _with(PROFILE, model="{acts}", out="{tmp}/p.json"), ["acts.npy"]),
     ("evaluate-npy-as-profile", _with(EVALUATE, profile="{acts}", out="{tmp}/o"), ["acts.npy", "JSON"]),
     # ---- selections out of range
@@ -164,6 +167,7 @@ ROWS = [
     ("cycles-fc-with-groups", _with(CYCLES, layer="k=4,fc,groups=2"), ["'groups'"]),
     ("cycles-fc-maybe", _with(CYCLES, layer="k=4,fc=maybe"), ["'maybe'"]),
     ("simulate-fc-maybe", _with(SIM, layer="k=3,fc=maybe"), ["'maybe'"]),
+    ("simulate-fc", _with(SIM, layer="k=3,fc"), ["fully-connected layers", "the tile RTL runs conv layers"]),
     ("cycles-dilation-too-wide", _with(CYCLES, layer="k=4,kh=3,dilation=4"), ["extent 9", "6"]),
     # ---- options that do not apply
     ("cycles-image-on-3d", _with(CYCLES, image="0"), ["--image 0", "(4, 6, 6)"]),
@@ -171,6 +175,9 @@ ROWS = [
     ("generate-group-on-dadn", ["generate", "--scheme", "dadn", "--group", "2", "--out", "{tmp}/g"],
      ["--group 2", "dadn"]),
     ("simulate-trim-on-stripes", _with(SIM, scheme="stripes", trim="both"), ["--trim both", "stripes"]),
+    ("simulate-group-on-stripes", _with(SIM, scheme="stripes", group="2"), ["--group 2 does not apply to the stripes tile"]),
+    ("simulate-mode-on-stripes", _with(SIM, scheme="stripes", mode="leading"), ["the stripes tile has no run-time precision"]),
+    ("simulate-codes-outside-window", _with(SIM, window="3:0"), ["outside the unsigned window [3:0]"]),
     ("profile-size-on-fixed-onnx", _with(PROFILE, size="32", out="{tmp}/p.json"), ["16x16", "size 32"]),
     ("evaluate-size-on-fixed-onnx", _with(EVALUATE, size="32", out="{tmp}/o"), ["16x16", "size 32"]),
     ("profile-engine-torch-on-onnx", _with(PROFILE, engine="torch", out="{tmp}/p.json"), ["torch", "tiny.onnx"]),
@@ -274,7 +281,7 @@ def test_interrupt_is_130_and_bug_is_4(capsys, monkeypatch):
 def test_narrow_files_stay_narrow(f):
     """An activation file is memory-mapped in its own dtype and checked without a copy: a 1 GB
     uint8 file never becomes 8 GB of int64 (peak memory: see docs/usage.md)."""
-    from dstripes.scripts.options import load_int_array
+    from dstripes.scripts.arrays import load_int_array
     from dstripes.sim.fixed import Window
     a = load_int_array(f["acts4"], "activations")
     assert a.dtype == np.uint8 and not a.flags.owndata  # a view of the mapped file

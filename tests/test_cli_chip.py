@@ -33,7 +33,7 @@ def _cli(capsys, *argv):
 @pytest.fixture
 def no_build(monkeypatch):
     """Any simulator build fails the test: bad input must be refused before."""
-    import dstripes.tb.chip_sim as cs
+    import dstripes.tb.host.chip_path as cs
 
     def refuse(*a, **k):
         raise AssertionError("a build started for bad input")
@@ -76,7 +76,7 @@ def test_generate_chip_lists_the_memories(tmp_path, capsys):
     (["--out-shift", "60"], "shift 60 + output lsb 5 exceeds the 48-bit accumulators"),
     (["--out-window", "16:0"], "the output window [16:0] is wider than the 16-bit activations"),
     (["--tiles", "3", "--rows", "2"], "multiple of the 4 lanes of an output brick (--tiles 3 does not fit)"),
-    (["--tiles", "65"], "tiles must be an integer between 1 and 64"),
+    (["--tiles", "65"], "tiles must be between 1 and 64"),
     (["--layer", "k=8,kh=3,pad=16"], "descriptor field py = 16 is out of range (0..15, 4 bits)"),
     (["--window-sets", "2"], "--window-sets does not apply to --chip"),
     (["--dram-bytes-per-cycle", "9"], "above one 8-byte beat per cycle"),
@@ -104,7 +104,9 @@ def test_bad_input_is_one_line_exit_2_before_any_build(tmp_path, capsys, layer_f
     (["explore", "--model", "vgg16-hed", "--sweep", "nm_read=1,0", "--out", "x"], "nm_read must be"),
     (["explore", "--model", "vgg16-hed", "--sweep", "nm_read=1,2", "group=1", "--out", "x"], "cannot be mixed"),
     (["simulate", "--chip", "--acts", "a", "--weights", "w", "--layer", "k=1", "--window", "7"],
-     "not found"),
+     "--chip needs --out-window MSB:LSB and --out-shift S"),
+    (["simulate", "--chip", "--acts", "a", "--weights", "w", "--layer", "k=1", "--window", "7", "--out-window", "7",
+      "--out-shift", "0"], "not found"),
 ])
 def test_chip_options_out_of_place(tmp_path, capsys, monkeypatch, argv, needle):
     monkeypatch.chdir(tmp_path)

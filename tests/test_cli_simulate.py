@@ -78,31 +78,6 @@ def test_generate_manifest_lists_the_modes(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["modes"] == ["static"]
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["--weights", "{w_bad}"], "weights have shape (3, 4, 3, 3), the layer needs (3, 5, 3, 3)"),
-    (["--layer", "k=3,fc"], "fully-connected layers"),
-    (["--window-sets", "99"], "window_sets must be between 1 and"),
-    (["--image", "7"], "--image 7 is outside the 2 inputs"),
-    (["--filter-set", "2"], "filter set 2 is outside the 2 filter-set(s)"),
-    (["--filter-set", "-1"], "filter set -1 is outside"),
-    (["--scheme", "stripes", "--mode", "leading"], "the stripes tile has no run-time precision"),
-    (["--scheme", "stripes", "--group", "2"], "--group 2 does not apply to the stripes tile"),
-    (["--window", "3:0"], "outside the unsigned window [3:0]"),
-    (["--acts", "/nonexistent.npy"], "activations file not found: /nonexistent.npy"),
-])
-def test_simulate_errors(layer_files, tmp_path, capsys, argv, needle):
-    a, w = layer_files
-    w_bad = tmp_path / "w_bad.npy"
-    np.save(w_bad, np.zeros((3, 4, 3, 3), dtype=np.int64))
-    base = {"--acts": a, "--weights": w, "--layer": "k=3,kh=3,kw=3,pad=1", "--window": "6:0"}
-    extra = dict(zip(argv[::2], [x.format(w_bad=w_bad) for x in argv[1::2]]))
-    args = [x for kv in {**base, **extra}.items() for x in kv]
-    rc = main(["simulate", "--sim", "icarus", *args, *SMALL])
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and err.startswith("dstripes: error:") and "\n" not in err, err
-    assert needle in err
-
-
 def test_simulate_whole_layer_on_the_fast_path(layer_files, capsys):
     """``--window-sets all`` through the memory-backed harness: the whole filter-set, exact."""
     a, w = layer_files

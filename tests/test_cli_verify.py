@@ -5,6 +5,7 @@ apply it at 64x64), one photo, a 4x4x4 tile, Icarus (a quick build), two local D
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -94,7 +95,7 @@ def test_a_named_scheduler_runs_the_layers(tmp_path, capsys):
     (["--scheme", "dadn"], "--columns 4 does not apply to the dadn tile"),
 ])
 def test_bad_input_is_one_line_before_any_work(tmp_path, capsys, monkeypatch, argv, needle):
-    monkeypatch.setattr("dstripes.tb.verify.SCHEDULER_TIMEOUT", 2.0)
+    monkeypatch.setattr("dstripes.tb.host.verify.SCHEDULER_TIMEOUT", 2.0)
     rc, d, err, out = _verify(tmp_path, capsys, "--model", "vgg16-hed", *argv)
     err = err.strip()
     assert rc == 2 and d is None, err
@@ -116,14 +117,15 @@ def test_an_fc_layer_is_refused_by_name(tmp_path, capsys):
 def test_the_report_names_the_first_failure(tmp_path):
     """A failed layer (as a worker reports it) makes the verdict fail and the report name it."""
     from dstripes.hw.design import TileDesign
-    from dstripes.tb.verify import Verification, write_reports
+    from dstripes.tb.host.verify import LayerVerification, Verification, write_reports
 
-    layer = {"name": "conv2_1", "layer": "conv", "runs": 1, "cycles_rtl": 10, "cycles_model": 10, "cycles_ideal": 6,
-             "results_checked": 0, "mismatches": 1, "wall_seconds": 1.0, "sim_seconds": 0.5,
-             "cycles_per_second": 20.0, "passed": False, "checks": [],
-             "failure": "run 0: results bit-exact: 1 of 4 transfers differ from the model",
-             "first_mismatch": {"image": 0, "conv_group": 0, "filter_set": 0, "window_set": 2}}
-    good = dict(layer, name="conv1_1", mismatches=0, results_checked=64, passed=True, failure=None, first_mismatch=None)
+    layer = LayerVerification(name="conv2_1", layer="conv", runs=1, cycles_rtl=10, cycles_model=10, cycles_ideal=6,
+                              results_checked=0, mismatches=1, wall_seconds=1.0, sim_seconds=0.5,
+                              cycles_per_second=20.0, passed=False,
+                              failure="run 0: results bit-exact: 1 of 4 transfers differ from the model",
+                              first_mismatch={"image": 0, "conv_group": 0, "filter_set": 0, "window_set": 2})
+    good = dataclasses.replace(layer, name="conv1_1", mismatches=0, results_checked=64, passed=True, failure=None,
+                               first_mismatch=None)
     v = Verification("net", TileDesign.of("dstripes"), "icarus", ["photo"], "first", [good, layer])
     write_reports(v, tmp_path)
     d = json.loads((tmp_path / "verify.json").read_text())

@@ -12,13 +12,16 @@ import pytest
 from dstripes.scripts.cli import main
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
-from dstripes.synth.explore import SWEEP_KEYS, pareto_front, parse_sweep, sweep_configs
+from dstripes.synth.explore import SWEEP_KEYS, Sweep, pareto_front, parse_sweep, sweep_configs
 
 
 def test_parse_sweep_types_and_order():
     s = parse_sweep(["group=1,4,16", "run_ahead=0,1,2", "trim=leading,both", "weight-select=sip"])
-    assert s == {"group": [1, 4, 16], "run_ahead": [0, 1, 2], "trim": ["leading", "both"],
-                 "weight_select": ["sip"]}
+    assert s.as_dict() == {"group": [1, 4, 16], "run_ahead": [0, 1, 2], "trim": ["leading", "both"],
+                           "weight_select": ["sip"]}
+    assert s.keys == ("group", "run_ahead", "trim", "weight_select") and s.varying == ("group", "run_ahead", "trim")
+    assert s == Sweep.of({"group": [1, 4, 16], "run_ahead": (0, 1, 2), "trim": ["leading", "both"],
+                          "weight_select": ["sip"]})
     assert set(SWEEP_KEYS) == set(TileConfig().as_dict())
 
 
@@ -36,6 +39,17 @@ def test_parse_sweep_rejects(items, message):
         parse_sweep(items)
 
 
+@pytest.mark.parametrize("values,message", [
+    ({}, "the sweep is empty"),
+    ({"colour": [1]}, "unknown sweep key 'colour'"),
+    ({"group": []}, "sweep key 'group' has no values"),
+    ({"run_ahead": [1, 1]}, "sweep key 'run_ahead' repeats a value: 1,1"),
+])
+def test_sweep_of_rejects(values, message):
+    with pytest.raises(ConfigError, match=message):
+        Sweep.of(values)
+
+
 @pytest.mark.parametrize("sweep,message", [
     ({"group": [1, 3]}, "group size 3 does not divide columns 16"),
     ({"run_ahead": [0, -1]}, "run_ahead must be a non-negative integer, not -1"),
@@ -45,17 +59,20 @@ def test_parse_sweep_rejects(items, message):
 ])
 def test_sweep_values_the_generator_rejects(sweep, message):
     with pytest.raises(ConfigError, match=message):
-        sweep_configs(sweep)
+        sweep_configs(Sweep.of(sweep))
+    with pytest.raises(TypeError, match="sweep must be a Sweep"):
+        sweep_configs({"group": [1]})
 
 
 def test_sweep_points_product_and_duplicates():
     small = TileConfig(lanes=2, columns=4, rows=2, act_bits=8, weight_bits=8)
-    pts = sweep_configs({"group": [1, 4], "run_ahead": [0, 2], "weight_select": ["mux", "sip"]}, small)
+    pts = sweep_configs(Sweep.of({"group": [1, 4], "run_ahead": [0, 2], "weight_select": ["mux", "sip"]}), small)
     # lock-step has no weight selection: (G, R=0) once, (G, R=2) with each selection
     assert [(c.group, c.run_ahead, c.weight_select) for c in pts] == [
         (1, 0, "auto"), (1, 2, "mux"), (1, 2, "sip"), (4, 0, "auto"), (4, 2, "mux"), (4, 2, "sip")]
     # "auto" is the concrete choice it stands for: G = 1 in the SIPs, else a mux per group
-    auto = sweep_configs({"group": [1, 4], "run_ahead": [1], "weight_select": ["auto", "sip", "mux"]}, small)
+    auto = sweep_configs(Sweep.of({"group": [1, 4], "run_ahead": [1], "weight_select": ["auto", "sip", "mux"]}),
+                         small)
     assert [(c.group, c.weight_select) for c in auto] == [(1, "sip"), (1, "mux"), (4, "mux"), (4, "sip")]
 
 
@@ -115,7 +132,7 @@ def test_tiny_sweep_end_to_end_then_from_the_cache(tiny_net, tmp_path, capsys, m
     """Two points on small tiles (lock-step and run-ahead), real yosys runs on two Dask workers,
     areas also in a user liberty's units (the GE library itself, so both must agree). Then the
     same sweep again: every block and the model's counts come from the cache, same figures."""
-    from dstripes.synth.flow import GE_LIBERTY
+    from dstripes.synth.recipe import GE_LIBERTY
 
     model, pics, prof = tiny_net
     monkeypatch.setenv("DSTRIPES_SYNTH_CACHE", str(tmp_path / "cache"))

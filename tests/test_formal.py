@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """Formal proofs (tb/formal): the blocks are proven at small sizes, and deliberately broken
 blocks — built here, never in hw/ — are caught with a counterexample, so no proof passes for
 want of being able to fail."""
@@ -14,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 from dstripes.hw.detector import PrecisionDetector
 from dstripes.hw.dispatcher import Dispatcher
 from dstripes.hw.input_register import InputRegister
+from dstripes.hw.params import result_layout
 from dstripes.hw.result_buffer import ResultBuffer
 from dstripes.hw.sip import SIP
 from dstripes.hw.tile import SerialTile
@@ -101,9 +101,9 @@ class OverwritingBuffer(ResultBuffer):
 
 
 class TileWithOverwritingBuffer(SerialTile):
-    def __init__(self, config, **kw):
-        super().__init__(config, **kw)
-        self._buffer = OverwritingBuffer(self._buffer.result.payload.shape())
+    @staticmethod
+    def _buffer(c):
+        return OverwritingBuffer(result_layout(c.rows, c.columns, c.acc_bits))
 
 
 def by_name(outcomes):

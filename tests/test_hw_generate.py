@@ -1,5 +1,8 @@
 # amaranth: UnusedElaboratable=no
-"""``dstripes generate``: Verilog + manifest, parameter validation, and a clean Verilator lint."""
+"""``dstripes generate``: Verilog + manifest, parameter validation, and a clean Verilator lint.
+
+The pragma on the first line: a block whose parameters are refused here has already been
+made by ``__new__`` and is never elaborated, which Amaranth would report as unused."""
 from __future__ import annotations
 
 import json
@@ -8,13 +11,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from amaranth.hdl import unsigned
+from amaranth.lib import data
 
-from dstripes.hw import SIP, Dispatcher, PrecisionDetector, TileDesign
+from dstripes.hw import SIP, Dispatcher, PrecisionDetector, ResultBuffer, TileDesign
 from dstripes.hw.kinds import kind
-from dstripes.hw.params import check_int
+from dstripes.hw.params import check_count_bits
 from dstripes.scripts.cli import main
 from dstripes.sim.config import TileConfig
-from dstripes.tb.runner import verilator_root
+from dstripes.sim.errors import ConfigError
+from dstripes.tb.host.verilator import verilator_root
 
 SMALL = ["--lanes", "4", "--rows", "2", "--act-bits", "8", "--weight-bits", "8"]
 #: Options of each kind beyond SMALL (an option a kind does not use is rejected).
@@ -82,18 +88,33 @@ def test_generate_rejects_bad_parameters(tmp_path, capsys, argv, needle):
 
 
 def test_block_parameter_errors_name_the_value():
-    with pytest.raises(TypeError, match="lanes must be an integer, not '4'"):
+    # a block checks a parameter of the configuration by the configuration's own rule, message
+    # and exception (sim/config.py); a ConfigError is a ValueError
+    with pytest.raises(ConfigError, match="lanes must be a positive integer, not '4'"):
         SIP(lanes="4")
-    with pytest.raises(ValueError, match="acc_bits must be at least 32, not 20"):
+    with pytest.raises(ConfigError, match="act_bits must be between 2 and 32, not 40"):
+        SIP(act_bits=40)
+    with pytest.raises(ConfigError, match="acc_bits must be at least 32, not 20"):
         SIP(lanes=4, weight_bits=16, act_bits=16, acc_bits=20)
-    with pytest.raises(ValueError, match="group 3 does not divide columns 4"):
+    with pytest.raises(ConfigError, match="group size 3 does not divide columns 4"):
         PrecisionDetector(lanes=4, columns=4, group=3)
-    with pytest.raises(ValueError, match="group 3 does not divide columns 16"):
+    with pytest.raises(ConfigError, match="group size 3 does not divide columns 16"):
         Dispatcher(group=3)
-    with pytest.raises(ValueError, match="tile kind must be one of"):
+    with pytest.raises(ConfigError, match="columns 2000 is beyond the largest supported 1024"):
+        Dispatcher(columns=2000)
+    with pytest.raises(ValueError, match="a result buffer in 3 parts needs an array layout whose length 3 divides"):
+        ResultBuffer(data.ArrayLayout(unsigned(8), 4), parts=3)
+    with pytest.raises(ConfigError, match="tile kind must be one of"):
         TileDesign.of("pragmatic")
-    with pytest.raises(ValueError, match="count_bits must be between 1 and 32, not 0"):
-        check_int("count_bits", 0, 1, 32)
+    with pytest.raises(ConfigError, match="count_bits must be between 1 and 32, not 0"):
+        check_count_bits(0)
+    # the same rules, messages and exception as the configuration's
+    for bad, text in ((dict(lanes="4"), "lanes must be a positive integer, not '4'"),
+                      (dict(act_bits=40), "act_bits must be between 2 and 32, not 40"),
+                      (dict(group=3, columns=4), "group size 3 does not divide columns 4"),
+                      (dict(columns=2000), "columns 2000 is beyond the largest supported 1024")):
+        with pytest.raises(ConfigError, match=text):
+            TileConfig(**bad)
 
 
 def test_generate_run_ahead_manifest(tmp_path, capsys):

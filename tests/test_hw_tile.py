@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from amaranth._unused import MustUse
+from amaranth.hdl import Fragment
 
 from dstripes.hw import TileDesign, kind
 from dstripes.hw.run_ahead import RunAheadTile
 from dstripes.hw.tile import SerialTile
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import run_cycles, step_costs, step_group_bits
+from dstripes.sim.tile_run import run_cycles, step_costs, step_group_bits
 from dstripes.sim.fixed import Window
 from dstripes.sim.functional import conv_int
 from dstripes.sim.layer import Layer
-from dstripes.tb.tile_sim import layer_run
+from dstripes.tb.host.runs import layer_run
+from dstripes.tb.host.verilog import stream_payloads
+from dstripes.tb.payload import codec
 
-from .hwsim import pack, run_tile, unpack
+from .hwsim import run_tile
 
 SMALL = dict(lanes=4, columns=4, rows=2, act_bits=8, weight_bits=8, max_reduction=1 << 10)
 #: Activation / weight widths of the tile matrix: A != W both ways, so a swapped width fails.
@@ -41,25 +45,30 @@ def direct_results(acts, weights, layer, cfg, scheme, filter_set, units):
 
 def make_run(tile, scheme, cfg, acts, weights, layer, window, mode, window_sets=None, filter_set=0):
     """Stream words, expected results and the RTL-exact cycle count of one run, derived from
-    the golden model by the same code as the cocotb testbench (:func:`tb.tile_sim.layer_run`);
-    the expected results are also checked against a direct convolution."""
+    the golden model by the same code as the cocotb testbench (:func:`tb.host.runs.layer_run`) and
+    packed by its codecs; the expected results are also checked against a direct convolution."""
     r = layer_run(tile, layer, window, acts, weights, mode=mode, filter_set=filter_set, window_sets=window_sets)
-    layout = tile.component.config.payload.shape()
+    codecs = stream_codecs(tile)
     expected = [list(np.asarray(e).ravel()) for e in r.expected]
     assert expected == direct_results(acts, weights, layer, cfg, scheme, filter_set, len(expected))
     return {
-        "config": layout.const(r.config).as_value().value,
-        "acts": [pack(a, cfg.act_bits) for a in r.acts],
-        "weights": [pack(w, cfg.weight_bits) for w in r.weights],
+        "config": codecs["config"].pack(r.config),
+        "acts": [codecs["act"].pack(a) for a in r.acts],
+        "weights": [codecs["weight"].pack(w) for w in r.weights],
         "results": len(r.expected),
         "expected": expected,
         "cycles": r.cycles,
     }
 
 
+def stream_codecs(tile):
+    """The codec of each stream port of ``tile``, as the cocotb testbench builds them."""
+    return {name: codec(d) for name, d in stream_payloads(tile.component).items()}
+
+
 def check(tile, cfg, run, got, cycles, exact_cycles=True):
-    n = len(run["expected"][0])
-    results = [unpack(w, cfg.acc_bits, n) for w in got]
+    result = stream_codecs(tile)["result"]
+    results = [result.unpack(w).ravel().tolist() for w in got]
     assert results == run["expected"]
     if exact_cycles:
         assert cycles == run["cycles"]
@@ -200,8 +209,9 @@ def test_run_ahead_zero_is_the_lock_step_tile():
     """R = 0 builds the lock-step tile itself; R >= 1 the run-ahead tile, same ports and latency."""
     lock = TileDesign.of("dstripes", TileConfig(**SMALL))
     ahead = TileDesign.of("dstripes", TileConfig(**SMALL, run_ahead=1))
-    assert isinstance(lock.component, SerialTile) and isinstance(ahead.component, RunAheadTile)
-    assert ahead.component.signature.members.keys() == lock.component.signature.members.keys()
+    # known from the tile classes, no tile built
+    assert lock.tile_class is SerialTile and ahead.tile_class is RunAheadTile
+    assert ahead.manifest.ports == lock.manifest.ports
     assert ahead.latency == lock.latency == 4
     # the weight selection is irrelevant in lock-step: the same tile whatever it says
     assert kind("dstripes").own(TileConfig(**SMALL, weight_select="sip")) == TileConfig(**SMALL)
@@ -256,3 +266,56 @@ def test_run_ahead_is_faster_and_overhead_is_a_constant():
     lrun = make_run(lock, "dstripes", TileConfig(**SMALL), acts, weights, layer, window, "leading")
     [(_, lcycles)] = run_tile(lock, [lrun])
     assert cycles < lcycles and lcycles - cycles == run_cycles(bits, run_ahead=0) - run_cycles(bits, run_ahead=2)
+
+
+#: One design of each tile class and weight selection, small.
+DESIGNS = [("dadn", {}), ("stripes", {}), ("dstripes", {"trim": "both", "group": 2}),
+           ("dstripes", {"run_ahead": 2, "group": 2}), ("dstripes", {"run_ahead": 1, "weight_select": "sip"})]
+
+
+@pytest.mark.parametrize("name,extra", DESIGNS)
+def test_a_design_is_described_without_building_hardware(monkeypatch, name, extra):
+    """Latency, manifest, payload widths and the block list come from the tile's class: no
+    Elaboratable is made until a block's component is asked for (to be emitted)."""
+    made = []
+    new = MustUse.__new__
+
+    def counting(cls, *args, **kwargs):
+        made.append(cls.__name__)
+        return new(cls, *args, **kwargs)
+
+    monkeypatch.setattr(MustUse, "__new__", staticmethod(counting))
+    design = TileDesign.of(name, TileConfig(**SMALL, **extra))
+    assert design.latency == design.tile_class.LATENCY
+    man = design.manifest
+    assert {p: man.ports[f"{p}__payload"]["width"] for p in ("act", "weight", "result")} == \
+        design.kind.payload_bits(design.config)
+    blocks = design.synth_blocks()
+    assert all(b.count == len(b.instances) >= 1 for b in blocks)
+    assert made == []
+
+
+@pytest.mark.parametrize("name,extra", DESIGNS)
+def test_synth_blocks_are_the_elaborated_sub_blocks(name, extra):
+    """Each listed block is, at each of its instance paths in the elaborated tile, a component
+    of the same class and signature as its own instance; the counted blocks are every direct
+    submodule of the tile (so the tile's top level is the glue between them)."""
+    design = TileDesign.of(name, TileConfig(**SMALL, **extra))
+    found = {}
+
+    def walk(fragment, prefix):
+        for sub, sub_name, _ in fragment.subfragments:
+            path = f"{prefix}{sub_name}"
+            found[path] = sub.origins[0]
+            walk(sub, f"{path}.")
+
+    walk(Fragment.get(design.component, None), "")
+    blocks = design.synth_blocks()
+    for b in blocks:
+        own = b.component
+        Fragment.get(own, None)  # the listed instance elaborates on its own (as synthesis emits it)
+        for path in b.instances:
+            assert type(found[path]) is type(own) and found[path].signature == own.signature, (b.name, path)
+    direct = {p for p in found if "." not in p}
+    assert direct == {i for b in blocks if b.part_of is None for i in b.instances}
+    assert {b.name for b in blocks if b.part_of} == ({"detector"} if name == "dstripes" else set())

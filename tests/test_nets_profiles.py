@@ -18,7 +18,8 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets import fidelity
 from dstripes.sim.nets.cache import RunCache
 from dstripes.sim.nets.images import check_readable, photos_in_dir, read_image, split_photos
-from dstripes.sim.nets.profile import Profile, headroom_bits, profile_network
+from dstripes.sim.nets.headroom import headroom_bits
+from dstripes.sim.nets.profile import Profile, profile_network
 
 # the fixtures too: ``tiny`` and the autouse one that keeps tests off the user's run cache
 from .test_nets_onnx import _no_run_cache, photos, tiny, tiny_model  # noqa: F401

@@ -29,7 +29,7 @@ def test_sample_codes_inside_window(name):
     assert acts.any() and (acts == 0).any()  # real post-ReLU data: some zeros, not all
     assert -(1 << 15) <= weights.min() and weights.max() < (1 << 15) and weights.any()
     info = sample_info(name)
-    assert info["window"]["msb"] == window.msb and info["network"] in ("vgg16-hed", "mobilenet-v2")
+    assert info.window == window and info.layer == layer and info.network in ("vgg16-hed", "mobilenet-v2")
 
 
 def test_samples_run_through_the_golden_model():

@@ -9,11 +9,11 @@ from hypothesis import given, settings, strategies as st
 
 import brute
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import (dadn_closed, fc_cycles, layer_cycles, run_cycles, step_group_bits,
-                        step_costs, stripes_closed)
+from dstripes.sim.cycles import dadn_closed, layer_cycles, stripes_closed
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
+from dstripes.sim.tile_run import fc_cycles, run_cycles, step_costs, step_group_bits
 
 
 def cfg(lanes, columns, group=1, trim="leading", run_ahead=0, rows=1, tiles=1, **kw):
@@ -43,21 +43,6 @@ def counts(res):
 EX1 = (np.array([[[1, 0, 5]], [[2, 0, 0]]]), Layer(2, 1, 3, 1), Window(3, 0))
 
 
-@pytest.mark.parametrize("group, trim", [(1, "leading"), (2, "leading"), (1, "both"), (2, "both")])
-def test_ex1(group, trim):
-    acts, layer, win = EX1
-    r = layer_cycles(acts, layer, win, cfg(2, 2, group, trim))
-    assert counts(r) == (3, 8, 5)
-    assert r.cycles["pragmatic"] == 3
-    assert r.cycles["ideal"] == (1.5 if trim == "leading" else 1.25)
-    assert step_costs(acts, layer, win, cfg(2, 2, group, trim), trim).tolist() == [[2], [3]]
-    assert r.steps == 2
-    if group == 1:
-        assert r.hist.tolist() == [2, 0, 1, 1, 0]
-    else:
-        assert r.hist.tolist() == [0, 0, 1, 1, 0]
-
-
 # EX2 -- where the group size matters with trailing trim. Unsigned [5:1] (p=5), L=2, Nc=2,
 #   1x1 conv on C=2, 1x2: ch0 = [4, 8], ch1 = [0, 0] -> one pallet: col0 = (4,0), col1 = (8,0)
 #   leading, any G: col0 needs bits 1..2 (2), col1 bits 1..3 (3)                -> 3
@@ -65,19 +50,6 @@ def test_ex1(group, trim):
 #   both, G=2: OR = 12 -> bits 2..3                                              -> 2
 #   Stripes = 1 * 1 * 5 = 5, DaDN = 2 windows * 1 step = 2
 EX2 = (np.array([[[4, 8]], [[0, 0]]]), Layer(2, 1, 2, 1), Window(5, 1))
-
-
-@pytest.mark.parametrize("group, trim, dst, hist", [
-    (1, "leading", 3, [0, 0, 1, 1, 0, 0]),
-    (2, "leading", 3, [0, 0, 0, 1, 0, 0]),
-    (1, "both", 1, [0, 2, 0, 0, 0, 0]),
-    (2, "both", 2, [0, 0, 1, 0, 0, 0]),
-])
-def test_ex2(group, trim, dst, hist):
-    acts, layer, win = EX2
-    r = layer_cycles(acts, layer, win, cfg(2, 2, group, trim))
-    assert counts(r) == (2, 5, dst)
-    assert r.hist.tolist() == hist
 
 
 # EX3 -- signed [3:0] (codes -8..7), L=2, Nc=2; ch0 = [-1, 3], ch1 = [0, -4]
@@ -88,29 +60,54 @@ def test_ex2(group, trim, dst, hist):
 EX3 = (np.array([[[-1, 3]], [[0, -4]]]), Layer(2, 1, 2, 1), Window(3, 0, True))
 
 
-@pytest.mark.parametrize("group, trim", [(1, "leading"), (2, "leading"), (1, "both"), (2, "both")])
-def test_ex3_signed(group, trim):
-    acts, layer, win = EX3
-    r = layer_cycles(acts, layer, win, cfg(2, 2, group, trim))
-    assert counts(r) == (2, 4, 3)
-    assert r.cycles["pragmatic"] == 2
-    if trim == "leading":
-        assert r.cycles["ideal"] == 1.75
-
-
 # EX4 -- signed trailing trim: signed [4:1] (codes -16..14 step 2), L=1, Nc=2; acts [-4, 4]
 #   leading: -4 = -2 * 2**1 -> bits 1..2 (2); 4 = 2 * 2**1 -> bits 1..3 (3)      -> 3
 #   both, G=1: -4 = -1 * 2**2 -> bit 2 (1); 4 = 1 * 2**2 -> bits 2..3 (2)          -> 2
 #   both, G=2: lowest bit 2, needs bits 2..3                                       -> 2
 #   Stripes = 4, DaDN = 2
 EX4 = (np.array([[[-4, 4]]]), Layer(1, 1, 2, 1), Window(4, 1, True))
+EXAMPLES = {"EX1": EX1, "EX2": EX2, "EX3": EX3, "EX4": EX4}
+
+# Each example under each precision group size and trim: (DaDN, Stripes, DStr) cycles, the
+# Pragmatic-style and ideal counts and the group-precision histogram where worked out above.
+HAND = [  # example, lanes, columns, group, trim, counts, pragmatic, ideal, hist
+    ("EX1", 2, 2, 1, "leading", (3, 8, 5), 3, 1.5, [2, 0, 1, 1, 0]),
+    ("EX1", 2, 2, 2, "leading", (3, 8, 5), 3, 1.5, [0, 0, 1, 1, 0]),
+    ("EX1", 2, 2, 1, "both", (3, 8, 5), 3, 1.25, [2, 0, 1, 1, 0]),
+    ("EX1", 2, 2, 2, "both", (3, 8, 5), 3, 1.25, [0, 0, 1, 1, 0]),
+    ("EX2", 2, 2, 1, "leading", (2, 5, 3), None, None, [0, 0, 1, 1, 0, 0]),
+    ("EX2", 2, 2, 2, "leading", (2, 5, 3), None, None, [0, 0, 0, 1, 0, 0]),
+    ("EX2", 2, 2, 1, "both", (2, 5, 1), None, None, [0, 2, 0, 0, 0, 0]),
+    ("EX2", 2, 2, 2, "both", (2, 5, 2), None, None, [0, 0, 1, 0, 0, 0]),
+    ("EX3", 2, 2, 1, "leading", (2, 4, 3), 2, 1.75, None),
+    ("EX3", 2, 2, 2, "leading", (2, 4, 3), 2, 1.75, None),
+    ("EX3", 2, 2, 1, "both", (2, 4, 3), 2, None, None),
+    ("EX3", 2, 2, 2, "both", (2, 4, 3), 2, None, None),
+    ("EX4", 1, 2, 1, "leading", (2, 4, 3), None, None, None),
+    ("EX4", 1, 2, 2, "leading", (2, 4, 3), None, None, None),
+    ("EX4", 1, 2, 1, "both", (2, 4, 2), None, None, None),
+    ("EX4", 1, 2, 2, "both", (2, 4, 2), None, None, None),
+]
 
 
-@pytest.mark.parametrize("group, trim, dst", [(1, "leading", 3), (2, "leading", 3),
-                                              (1, "both", 2), (2, "both", 2)])
-def test_ex4_signed_trailing(group, trim, dst):
-    acts, layer, win = EX4
-    assert counts(layer_cycles(acts, layer, win, cfg(1, 2, group, trim))) == (2, 4, dst)
+@pytest.mark.parametrize("example, lanes, columns, group, trim, cycles, pragmatic, ideal, hist", HAND)
+def test_hand_computed(example, lanes, columns, group, trim, cycles, pragmatic, ideal, hist):
+    acts, layer, win = EXAMPLES[example]
+    r = layer_cycles(acts, layer, win, cfg(lanes, columns, group, trim))
+    assert counts(r) == cycles
+    if pragmatic is not None:
+        assert r.cycles["pragmatic"] == pragmatic
+    if ideal is not None:
+        assert r.cycles["ideal"] == ideal
+    if hist is not None:
+        assert r.hist.tolist() == hist
+
+
+@pytest.mark.parametrize("group, trim", [(1, "leading"), (2, "leading"), (1, "both"), (2, "both")])
+def test_ex1_step_costs(group, trim):
+    acts, layer, win = EX1
+    assert step_costs(acts, layer, win, cfg(2, 2, group, trim), trim).tolist() == [[2], [3]]
+    assert layer_cycles(acts, layer, win, cfg(2, 2, group, trim)).steps == 2
 
 
 # EX5 -- the 2x2 / pad 1 worked example of test_sim_pallets.py: unsigned [2:0] (p=3), L=1,

@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """``dstripes synth`` (scripts/cmd_synth.py): JSON and table output, and one-line errors."""
 from __future__ import annotations
 
@@ -80,7 +79,7 @@ def test_sky130_json_and_table(capsys, tmp_path):
 
 
 def test_liberty_without_timing_is_one_line(capsys):
-    from dstripes.synth.flow import GE_LIBERTY
+    from dstripes.synth.recipe import GE_LIBERTY
 
     assert main(["synth", *SMALL, "--liberty", str(GE_LIBERTY)]) == 2
     err = capsys.readouterr().err.strip()

@@ -1,6 +1,5 @@
-# amaranth: UnusedElaboratable=no
-"""The per-block yosys flow (synth/flow.py, synth/reports.py, tb/tools.py) on small
-components defined here, independent of the accelerator RTL."""
+"""The per-block yosys flow (synth/flow.py, synth/recipe.py, synth/reports.py, tb/tools.py) on
+small components defined here, independent of the accelerator RTL."""
 from __future__ import annotations
 
 import os
@@ -13,7 +12,9 @@ from amaranth.lib.wiring import In, Out
 
 from dstripes.sim.errors import ConfigError, ToolError
 from dstripes.synth import reports
-from dstripes.synth.flow import GE_LIBERTY, synth_component, synth_verilog, to_verilog
+from dstripes.synth.flow import synth_component, synth_verilog
+from dstripes.synth.liberty import liberty_cells
+from dstripes.synth.recipe import GE_LIBERTY
 from dstripes.tb.tools import yosys_path, yosys_version
 
 
@@ -65,7 +66,7 @@ def test_reports_parsed_and_positive(tree4):
 
 
 def test_ge_liberty_cells_are_the_ones_used(tree4):
-    lib_cells = set(reports.liberty_cells(GE_LIBERTY.read_text()))
+    lib_cells = set(liberty_cells(GE_LIBERTY.read_text()))
     assert {"BUF", "INV", "NAND2", "NOR2", "XOR2", "DFF"} <= lib_cells
     assert set(tree4.cell_types) <= lib_cells
     assert tree4.cell_types["DFF"] == 16
@@ -219,13 +220,13 @@ def test_bad_names_and_inputs():
         synth_verilog("module a; endmodule", "a", yosys="/nonexistent/yosys")
 
 
-def test_unconvertible_component_is_a_tool_error():
-    class Broken(wiring.Component):
-        def __init__(self):
-            super().__init__({"q": Out(1)})
 
-        def elaborate(self, platform):
-            raise RuntimeError("elaboration exploded")
+def test_yosys_timeout_stops_the_run(tmp_path):
+    """A yosys run past its timeout is stopped (with the ABC it started) and reported in one
+    line naming the block and its log."""
+    import time
 
-    with pytest.raises(ToolError, match="cannot convert block broken to Verilog: elaboration exploded"):
-        to_verilog(Broken(), "broken")
+    t0 = time.perf_counter()
+    with pytest.raises(ToolError, match=r"^yosys timed out after 0.5 s on block tree; log: .*yosys.log$"):
+        synth_component(AdderTree(16, 32), "tree", workdir=tmp_path, timeout=0.5)
+    assert time.perf_counter() - t0 < 30

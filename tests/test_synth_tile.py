@@ -1,11 +1,12 @@
 # amaranth: UnusedElaboratable=no
+# (the bad-block tests make toy components that the synthesis refuses before it elaborates them)
 """Tile-level synthesis (synth/tile.py) and performance per area (synth/perf_area.py).
 
 Block lists come from small components defined here, and — once the RTL generator provides
 ``hw.synth_blocks`` — from the real tiles in a small configuration."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -13,14 +14,18 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from dstripes.hw.design import TileDesign, designs
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.synth.perf_area import (dstripes_overhead, perf_per_area, reference_workload,
                              sample_workloads, select_workloads, total_cycles, workload_cycles)
+from dstripes.synth.report import synth_report
 from dstripes.synth.tile import TileArea, BlockUse, synth_tiles
-from dstripes.synth.flow import GE_LIBERTY as GE_LIB, BlockArea
+from dstripes.synth.flow import BlockArea
+from dstripes.synth.recipe import GE_LIBERTY as GE_LIB
 
 SMALL = TileConfig(lanes=4, columns=2, rows=2, act_bits=8, weight_bits=8)
+KINDS = ("dadn", "stripes", "dstripes")
 
 
 class Lanes(wiring.Component):
@@ -56,8 +61,9 @@ class Part:
     part_of: str | None = None
 
 
-def toy_blocks(scheme, config):
+def toy_blocks(design):
     """A serial tile is Nr*Nc small elements; the parallel one Nr wide ones (not real RTL)."""
+    scheme, config = design.name, design.config
     if scheme == "dadn":
         return [Part("ip_array", Lanes(4 * config.lanes), config.rows), Part("controller", Flag(), 1)]
     parts = [Part("sip_array", Lanes(config.lanes), config.rows * config.columns),
@@ -70,7 +76,7 @@ def toy_blocks(scheme, config):
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     out = tmp_path_factory.mktemp("toy")
-    return out, synth_tiles(["dadn", "stripes", "dstripes"], SMALL, blocks=toy_blocks, out=out, jobs=2)
+    return out, synth_tiles(designs(KINDS, SMALL), blocks=toy_blocks, out=out, jobs=2).tiles
 
 
 def test_instances_counted_and_parts_not_double_counted(toy):
@@ -102,24 +108,23 @@ def test_cache_skips_identical_blocks(tmp_path):
     from dstripes.synth.cache import SynthCache
 
     cache = SynthCache(tmp_path / "cache")
-    first, again, stats = {}, {}, {}
-    first = synth_tiles(["dadn", "stripes"], SMALL, blocks=toy_blocks, jobs=2, cache=cache, stats=stats)
-    assert stats["cached"] == 0 and stats["unique"] > 0
-    again = synth_tiles(["dadn", "stripes"], SMALL, blocks=toy_blocks, jobs=2, cache=cache, stats=stats)
-    assert stats["cached"] == stats["unique"]
-    assert {s: t.as_dict() for s, t in again.items()} == {s: t.as_dict() for s, t in first.items()}
+    first = synth_tiles(designs(KINDS[:2], SMALL), blocks=toy_blocks, jobs=2, cache=cache)
+    assert first.stats.cached == 0 and first.stats.unique > 0
+    assert first.stats.blocks == 4 and first.stats.timing_seconds is None
+    again = synth_tiles(designs(KINDS[:2], SMALL), blocks=toy_blocks, jobs=2, cache=cache)
+    assert again.stats.cached == again.stats.unique
+    assert {s: t.as_dict() for s, t in again.tiles.items()} == {s: t.as_dict() for s, t in first.tiles.items()}
     wider = TileConfig(lanes=5, columns=2, rows=2, act_bits=8, weight_bits=8)
-    synth_tiles(["stripes"], wider, blocks=toy_blocks, jobs=2, cache=cache, stats=stats)
-    assert 0 < stats["cached"] < stats["unique"]   # the control block is the same, the lanes not
+    run = synth_tiles([TileDesign.of("stripes", wider)], blocks=toy_blocks, jobs=2, cache=cache)
+    assert 0 < run.stats.cached < run.stats.unique   # the control block is the same, the lanes not
     key = cache.key("flag", "module flag(); endmodule\n")
     assert key != cache.key("flag", "module flag(); endmodule\n", GE_LIB)   # a liberty is in the key
     assert cache.get(key) is None
 
 
 def test_area_grows_with_lanes():
-    small, large = (synth_tiles(["stripes"], TileConfig(lanes=n, columns=2, rows=2, act_bits=8,
-                                                        weight_bits=8), blocks=toy_blocks)["stripes"]
-                    for n in (2, 8))
+    small, large = (synth_tiles([TileDesign.of("stripes", replace(SMALL, lanes=n))],
+                                blocks=toy_blocks).tiles["stripes"] for n in (2, 8))
     assert small.transistors < large.transistors and small.ge < large.ge
 
 
@@ -132,36 +137,41 @@ def test_json_shape(toy):
 
 
 def test_bad_block_lists_are_config_errors():
-    def dup(scheme, config):
+    def dup(design):
         return [Part("a", Flag(), 1), Part("a", Flag(), 1)]
 
-    def zero(scheme, config):
+    def zero(design):
         return [Part("a", Flag(), 0)]
 
-    def orphan(scheme, config):
+    def orphan(design):
         return [Part("a", Flag(), 1, part_of="b")]
 
+    stripes = [TileDesign.of("stripes", SMALL)]
     for fn, msg in ((dup, "appears twice"), (zero, "instance count 0"), (orphan, "part of 'b'"),
-                    (lambda s, c: [], "has no blocks")):
+                    (lambda d: [], "has no blocks")):
         with pytest.raises(ConfigError, match=msg):
-            synth_tiles(["stripes"], SMALL, blocks=fn)
-    with pytest.raises(ConfigError, match="tile kind must be one of"):
-        synth_tiles(["pragmatic"], SMALL, blocks=toy_blocks)
+            synth_tiles(stripes, blocks=fn)
+    with pytest.raises(TypeError, match="designs must be dstripes.hw.design.TileDesign objects, not 'stripes'"):
+        synth_tiles(["stripes"], blocks=toy_blocks)
+    with pytest.raises(ConfigError, match="no tile to synthesise"):
+        synth_tiles([], blocks=toy_blocks)
+    with pytest.raises(ConfigError, match="two stripes tiles in one synthesis"):
+        synth_tiles(stripes + [TileDesign.of("stripes", replace(SMALL, lanes=2))], blocks=toy_blocks)
     with pytest.raises(ConfigError, match="jobs must be a positive integer"):
-        synth_tiles(["stripes"], SMALL, blocks=toy_blocks, jobs=0)
+        synth_tiles(stripes, blocks=toy_blocks, jobs=0)
 
 
 def test_broken_liberty_fails_before_any_block(tmp_path):
     calls = []
 
-    def spy(scheme, config):
-        calls.append(scheme)
-        return toy_blocks(scheme, config)
+    def spy(design):
+        calls.append(design)
+        return toy_blocks(design)
 
     bad = tmp_path / "bad.lib"
     bad.write_text("library(bad) {\n  cell(INV) { area : 1; pin(A) { direction : input; }\n")
     with pytest.raises(ConfigError, match=r"liberty file .*bad.lib is truncated or malformed"):
-        synth_tiles(["stripes"], SMALL, blocks=spy, liberty=bad)
+        synth_tiles([TileDesign.of("stripes", SMALL)], blocks=spy, liberty=bad)
     assert calls == []
 
 
@@ -169,7 +179,7 @@ def test_broken_liberty_fails_before_any_block(tmp_path):
 
 def _tile(scheme, tr, ge):
     area = BlockArea(name="x", transistors=tr, ge=ge, cells=1, depth=1, flip_flops=0)
-    return TileArea(scheme, (BlockUse("x", 1, area),))
+    return TileArea(TileDesign.of(scheme, SMALL), (BlockUse("x", 1, area),))
 
 
 def test_perf_per_area_arithmetic():
@@ -181,9 +191,26 @@ def test_perf_per_area_arithmetic():
     assert pa["stripes"].perf_per_area_ge == pytest.approx(2.0 / 1.2)
     assert pa["dstripes"].perf_per_area_transistors == pytest.approx(3.2 / 1.56)
     over = dstripes_overhead(tiles)
-    assert over["ge"] == pytest.approx(0.05) and over["transistors"] == pytest.approx(0.04)
+    assert over.ge == pytest.approx(0.05) and over.transistors == pytest.approx(0.04)
+    assert over.area_um2 is None and over.critical_path is None and set(over.as_dict()) == {"ge", "transistors"}
+    assert dstripes_overhead({"stripes": tiles["stripes"]}) is None
     with pytest.raises(ConfigError, match="needs the bit-parallel"):
         perf_per_area({"stripes": tiles["stripes"]}, {"stripes": 1})
+
+
+def test_report_json_shape():
+    """``dstripes synth --json``: each tile's figures with its ratios to the bit-parallel tile,
+    the workload, the overhead, the tools, in this order."""
+    tiles = {"dadn": _tile("dadn", 1000, 100.0), "stripes": _tile("stripes", 1500, 120.0),
+             "dstripes": _tile("dstripes", 1560, 126.0)}
+    work = reference_workload(SMALL, shape={"c": 16, "h": 4, "w": 4, "k": 16})
+    r = synth_report(tiles, SMALL, [work], yosys="0.23", liberty=None)
+    d = r.as_dict()
+    assert list(d) == ["tiles", "config", "workload", "dstripes_over_stripes", "yosys", "liberty"]
+    assert d["tiles"]["stripes"]["vs_dadn"] == r.vs_dadn["stripes"].as_dict()
+    assert d["workload"]["cycles"] == dict(total_cycles([work], SMALL)) and not r.timed
+    alone = synth_report({"stripes": tiles["stripes"]}, SMALL, yosys="0.23", liberty=None, sta="OpenSTA 2.0.17")
+    assert list(alone.as_dict()) == ["tiles", "config", "yosys", "liberty", "sta"] and alone.vs_dadn is None
 
 
 def test_reference_workload_is_documented_and_reproducible():
@@ -234,7 +261,7 @@ def test_total_cycles_sums_layers():
 
 @pytest.fixture(scope="module")
 def real_small():
-    return synth_tiles(["dadn", "stripes", "dstripes"], SMALL, jobs=2)
+    return synth_tiles(designs(KINDS, SMALL), jobs=2).tiles
 
 
 def test_real_small_tiles_all_schemes(real_small):

@@ -1,4 +1,4 @@
-"""The accelerator on the fast path (Verilator; ``tb/chip_*.py``): real conv layers of VGG-16,
+"""The accelerator on the fast path (Verilator; ``tb/host/chip_path.py``): real conv layers of VGG-16,
 MobileNet-v2 and ResNet-50 run from memory on T = 2 tiles of 4x4x4, under random off-chip
 latency and back-pressure, for ``nm_read`` 1, 2 and 4 (= Nc): every output code equal to the
 model's, the ``LAYER`` command's cycles equal to the model's exactly. A corrupted expected
@@ -13,11 +13,11 @@ import pytest
 from dstripes.hw.chip.design import ChipDesign
 from dstripes.sim.chip import ChipConfig, DramConfig, LayerDescriptor, LayerPlan
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import step_costs
+from dstripes.sim.tile_run import step_costs
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 from dstripes.sim.samples import load_sample
-from dstripes.tb.chip_sim import chip_run, simulate_chip
+from dstripes.tb.host.chip_path import chip_run, simulate_chip
 
 SMALL = TileConfig(lanes=4, columns=4, rows=4, tiles=2)
 
@@ -122,12 +122,12 @@ def test_resnet50_stride_2_and_1x1_layers():
     from dstripes.sim.nets.images import load_images
     from dstripes.sim.nets.models import load_network
     from dstripes.sim.nets.profile import Profile, builtin_profile_path
-    from dstripes.tb.verify import capture
+    from dstripes.sim.nets.chip_eval import capture_codes
 
     names = ["conv1", "layer1.0.conv1", "layer2.0.downsample.0"]
     net = load_network("resnet50-imgsim", size=16)
     prof = Profile.load(builtin_profile_path("resnet50-imgsim", "100"))
-    codes = capture(net, prof, load_images("heldout", 1), names, progress=False)
+    codes = capture_codes(net, prof, load_images("heldout", 1))
     layers = {l.name: l for l in net.layers()}
     for name in names:
         layer = layers[name]

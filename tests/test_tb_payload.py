@@ -1,4 +1,5 @@
-"""Payload codecs (:mod:`tb.payload`) against Amaranth's own packing of the same layouts."""
+"""Payload codecs (:mod:`tb.payload`, described by :func:`tb.host.verilog.describe`) against
+Amaranth's own packing of the same layouts."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ from amaranth.hdl import Shape, signed, unsigned
 from amaranth.lib import data
 from hypothesis import given, strategies as st
 
-from dstripes.tb.payload import (ArrayCodec, IntCodec, StructCodec, codec, describe, pack_ints,
-                        unpack_ints)
+from dstripes.tb.host.verilog import cached_verilog, describe
+from dstripes.tb.payload import ArrayCodec, IntCodec, StructCodec, codec, pack_ints, unpack_ints
 
 from .tb_fixtures import SumPipe
 
@@ -118,11 +119,9 @@ def test_union_layouts_are_rejected():
 
 
 def test_stream_payloads_of_a_component():
-    """Through emit_verilog, which describes the component it converts (so no stray,
+    """Through cached_verilog, which describes the component it converts (so no stray,
     never-elaborated instance is made here)."""
-    from dstripes.tb.runner import emit_verilog
-
-    d = emit_verilog(lambda: SumPipe(lanes=3, columns=2, width=6), "sumpipe").streams
+    d = cached_verilog(lambda: SumPipe(lanes=3, columns=2, width=6), "sumpipe").streams
     assert set(d) == {"inp", "out"}  # `count` is not a stream
     assert d["inp"] == describe(data.ArrayLayout(data.ArrayLayout(signed(6), 3), 2))
     assert d["out"] == describe(data.StructLayout({"sums": data.ArrayLayout(signed(8), 2),

@@ -1,8 +1,8 @@
-"""The cocotb infrastructure (``tb.runner``, ``tb.streams``) on a small stream component, on
-Icarus and on Verilator.
+"""The cocotb infrastructure (``tb.host``: Verilog cache, build cache, runner; ``tb.bench.streams``)
+on a small stream component, on Icarus and on Verilator.
 
 The cocotb tests themselves live in ``tests/cocotb_sumpipe.py``; this file builds the design,
-runs them through :func:`tb.runner.run` and checks what they report.
+runs them through :func:`tb.host.runner.run` and checks what they report.
 """
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from dstripes.tb.runner import (BuildError, Design, SimulationFailed, build, build_key, emit_verilog, run,
-                       verilator_fst_available)
+from dstripes.tb.host.cache import build_key
+from dstripes.tb.host.errors import BuildError, SimulationFailed
+from dstripes.tb.host.runner import build, run
+from dstripes.tb.host.verilator import fst_available
+from dstripes.tb.host.verilog import DutVerilog, cached_verilog
 
 from .tb_fixtures import SumPipe
 
@@ -20,11 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = dict(lanes=4, columns=2, width=8, depth=2)
 
 
-def sumpipe_design(**config) -> Design:
-    return emit_verilog(lambda: SumPipe(**config), "sumpipe", config)
+def sumpipe_design(**config) -> DutVerilog:
+    return cached_verilog(lambda: SumPipe(**config), "sumpipe", config)
 
 
-def sumpipe_params(design: Design, **overrides) -> dict:
+def sumpipe_params(design: DutVerilog, **overrides) -> dict:
     params = dict(CONFIG, payloads=design.streams, count=120, idle=0.3, stall=0.4, seed=5, latency=1)
     params.update(overrides)
     return params
@@ -89,7 +92,7 @@ def test_build_key_follows_configuration_and_tools():
     assert build_key(base, "verilator", waves="fst") != build_key(base, "verilator")
     assert build_key(base, "icarus", build_args=["-DX"]) != key
     # The configuration alone also separates builds, even if the Verilog happened to match.
-    relabelled = Design(base.top, base.verilog, dict(base.config, note="other"), base.streams)
+    relabelled = DutVerilog(base.top, base.verilog, dict(base.config, note="other"), base.streams)
     assert build_key(relabelled, "icarus") != key
 
 
@@ -119,7 +122,7 @@ def test_verilator_fst_needs_lz4_headers(tmp_path):
     """FST from Verilator works where lz4.h is installed and fails with a clear message where
     it is not (the wheel's FST writer includes it)."""
     design = sumpipe_design(**CONFIG)
-    if verilator_fst_available():
+    if fst_available():
         b = build(design, "verilator", waves="fst", quick=True, build_root=tmp_path)
         result = run(b, "tests.cocotb_sumpipe", params=sumpipe_params(design, count=10),
                      testcase="full_throughput", run_dir=tmp_path / "run", module_paths=[ROOT]).check()
@@ -138,13 +141,32 @@ def test_build_rejects_bad_arguments(kwargs, error, message):
         build(sumpipe_design(**CONFIG), **kwargs)
 
 
-def test_emit_verilog_validates_its_arguments():
+def test_cached_verilog_validates_its_arguments():
     with pytest.raises(ValueError, match="Verilog identifier"):
-        emit_verilog(lambda: SumPipe(), "not a name")
+        cached_verilog(lambda: SumPipe(), "not a name")
     with pytest.raises(TypeError, match="wiring.Component"):
-        emit_verilog(lambda: 42, "top")
+        cached_verilog(lambda: 42, "top")
     with pytest.raises(ValueError, match="design config must be JSON-able"):
-        emit_verilog(lambda: SumPipe(), "top", {"x": object()})
+        cached_verilog(lambda: SumPipe(), "top", {"x": object()})
+    with pytest.raises(ValueError, match="public signals are Verilog identifiers"):
+        cached_verilog(lambda: SumPipe(), "top", public={"inp__valid": "write"})
+
+
+def test_the_verilog_cache_returns_what_it_stored(tmp_path):
+    """With the generator's sources given, the second request is served from the Verilog cache
+    (the factory is not called again) and equals the first; another configuration misses."""
+    calls = []
+
+    def make(depth=2):
+        calls.append(depth)
+        return SumPipe(**dict(CONFIG, depth=depth))
+    sources = [Path(__file__).with_name("tb_fixtures.py")]
+    first = cached_verilog(make, "sumpipe", CONFIG, public="ports", sources=sources, build_root=tmp_path)
+    again = cached_verilog(make, "sumpipe", CONFIG, public="ports", sources=sources, build_root=tmp_path)
+    assert again == first and calls == [2]
+    assert dict(first.public)["inp__valid"] == "rw" and dict(first.public)["out__payload"] == "rd"
+    cached_verilog(lambda: make(3), "sumpipe", dict(CONFIG, depth=3), sources=sources, build_root=tmp_path)
+    assert calls == [2, 3] and len(list((tmp_path / "_verilog").glob("*.json"))) == 2
 
 
 def test_a_failed_build_raises_with_its_log(tmp_path):

@@ -1,8 +1,8 @@
 """The generated tiles in cocotb on Icarus and Verilator, against the golden model.
 
-Each simulation plays several runs back to back through ``tb/tile_tb.py``: every result
+Each simulation plays several runs back to back through ``tb/bench/tile_bench.py``: every result
 transfer is compared bit-exactly with :func:`sim.functional.window_set_results`, and the tile's
-cycle counter with the RTL-exact count (:func:`sim.cycles.step_costs` plus the tile's latency)
+cycle counter with the RTL-exact count (:func:`sim.tile_run.step_costs` plus the tile's latency)
 when the streams are always ready.
 """
 from __future__ import annotations
@@ -13,12 +13,15 @@ import numpy as np
 import pytest
 
 from dstripes.sim.config import TileConfig
-from dstripes.sim.cycles import step_costs
+from dstripes.sim.tile_run import step_costs
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
 from dstripes.hw.design import TileDesign
-from dstripes.tb.tile_sim import layer_run, simulate_tile, tile_verilog
+from dstripes.tb.host.cycle_path import simulate_tile, tile_verilog
+from dstripes.tb.host.runs import layer_run
+from dstripes.tb.host.soak import relu_like
+from dstripes.tb.verdict import REPORT_KEY, BenchReport
 
 SIMULATORS = ["icarus", "verilator"]
 SCHEMES = ["dstripes", "stripes", "dadn"]
@@ -39,13 +42,9 @@ def tile_of(name: str) -> TileDesign:
     return TileDesign.of(kind_of(name), CONFIGS[name])
 
 
-def relu_like(rng, shape, window: Window) -> np.ndarray:
-    """Codes inside ``window`` with many zeros, a tail of small values and some full-range ones,
-    so detected precisions vary from step to step."""
-    raw = rng.integers(window.lo, window.hi + 1, size=shape)
-    pick = rng.random(shape)
-    codes = np.where(pick < 0.35, 0, np.where(pick < 0.75, raw >> rng.integers(1, window.msb + 1, shape), raw))
-    return np.clip((codes >> window.lsb) << window.lsb, window.lo, window.hi)
+def report(result) -> BenchReport:
+    """What the testbench saved of a simulation."""
+    return BenchReport.from_dict(result.results[REPORT_KEY])
 
 
 def layers(rng):
@@ -103,11 +102,11 @@ def test_tile_results_and_cycles_exact(designs, scheme, simulator, tmp_path):
     tile, design = designs(scheme)
     runs = scheme_runs(scheme, np.random.default_rng(3))
     result = simulate_tile(tile, design, runs, simulator=simulator, quick=True, run_dir=tmp_path).check()
-    out = result.results["tile_runs"]["runs"]
-    assert [o["results"] for o in out] == [len(r.expected) for r in runs]
-    assert [o["mismatches"] for o in out] == [0] * len(runs)
-    assert [o["cycles"] for o in out] == [r.cycles for r in runs]
-    assert [o["tb_cycles"] for o in out] == [r.cycles for r in runs]
+    out = report(result).runs
+    assert [o.results for o in out] == [len(r.expected) for r in runs]
+    assert [o.mismatches for o in out] == [0] * len(runs)
+    assert [o.cycles for o in out] == [r.cycles for r in runs]
+    assert [o.tb_cycles for o in out] == [r.cycles for r in runs]
 
 
 def test_dynamic_precision_saves_cycles_in_rtl(designs, tmp_path):
@@ -120,7 +119,7 @@ def test_dynamic_precision_saves_cycles_in_rtl(designs, tmp_path):
         mode = "leading" if scheme == "dstripes" else "static"
         r = layer_run(tile, hl, hw, ha, hwt, mode=mode, window_sets=4)
         res = simulate_tile(tile, design, [r], simulator="icarus", run_dir=tmp_path / scheme).check()
-        measured[scheme] = res.results["tile_runs"]["runs"][0]["cycles"] - tile.latency
+        measured[scheme] = report(res).runs[0].cycles - tile.latency
     (hl, hw, ha, _), _ = layers(np.random.default_rng(3))
     assert measured["dstripes"] == step_costs(ha, hl, hw, SMALL, "leading")[:4].sum()
     assert measured["stripes"] == 4 * hl.steps(SMALL.lanes) * hw.bits
@@ -136,12 +135,12 @@ def test_tile_stalls_backpressure_and_mid_run_reset(designs, simulator, name, tm
     runs = scheme_runs(name, np.random.default_rng(5))
     result = simulate_tile(tile, design, runs, simulator=simulator, idle=0.3, stall=0.5, seed=9,
                            reset_at=runs[0].cycles // 2, quick=True, run_dir=tmp_path).check()
-    tile = result.results["tile_runs"]
-    assert tile["interrupted"]["at"] == runs[0].cycles // 2
-    for o, r in zip(tile["runs"], runs):
-        assert o["results"] == len(r.expected) and o["mismatches"] == 0
-        assert o["cycles"] == o["tb_cycles"] >= r.cycles
-    assert any(o["cycles"] > r.cycles for o, r in zip(tile["runs"], runs)), "the stalls never slowed the tile"
+    played = report(result)
+    assert played.interrupted.at == runs[0].cycles // 2 and played.interrupted.mismatches == 0
+    for o, r in zip(played.runs, runs):
+        assert o.results == len(r.expected) and o.mismatches == 0
+        assert o.cycles == o.tb_cycles >= r.cycles
+    assert any(o.cycles > r.cycles for o, r in zip(played.runs, runs)), "the stalls never slowed the tile"
 
 
 def test_layer_run_streams_follow_the_model():
@@ -222,11 +221,10 @@ def test_published_tile_on_real_size_slices(tmp_path):
     ideal = [int(step_costs(acts, layer, window, config)[:n].sum()) for n in (1, 3)]
     ideal.append(int(step_costs(real_acts[0], real_layer, real_window, config)[:2].sum()))
     result = simulate_tile(tile, design, runs, simulator="verilator", quick=True, run_dir=tmp_path).check()
-    outs = result.results["tile_runs"]["runs"]
-    for run, out, ide in zip(runs, outs, ideal):
-        assert out["results"] == run.expected.shape[0] and out["mismatches"] == 0
-        assert out["cycles"] == run.cycles
-        assert out["cycles"] - ide == tile.latency
+    for run, out, ide in zip(runs, report(result).runs, ideal):
+        assert out.results == run.expected.shape[0] and out.mismatches == 0
+        assert out.cycles == run.cycles
+        assert out.cycles - ide == tile.latency
 
 
 @pytest.mark.slow
@@ -237,7 +235,7 @@ def test_published_run_ahead_tile_on_real_data(tmp_path):
     block: one step per window-set, so the result stages hold groups back): results and cycles
     exact, ``RTL - ideal`` the tile's latency, and faster than lock-step by what the model
     says."""
-    from dstripes.sim.cycles import run_cycles, step_group_bits
+    from dstripes.sim.tile_run import run_cycles, step_group_bits
     from dstripes.sim.samples import load_sample
 
     config = TileConfig(run_ahead=2)
@@ -248,10 +246,10 @@ def test_published_run_ahead_tile_on_real_data(tmp_path):
     cases = [(layer, acts[0], w, 2), (pointwise, acts[0][:16], w[:16, :16, 1:2, 1:2], 3)]
     runs = [layer_run(tile, l, window, a, wt, window_sets=n) for l, a, wt, n in cases]
     result = simulate_tile(tile, design, runs, simulator="verilator", quick=True, run_dir=tmp_path).check()
-    for run, out, (l, a, _, n) in zip(runs, result.results["tile_runs"]["runs"], cases):
+    for run, out, (l, a, _, n) in zip(runs, report(result).runs, cases):
         bits = step_group_bits(a, l, window, config)[:n]
-        assert out["results"] == n and out["mismatches"] == 0
-        assert out["cycles"] == run.cycles == run_cycles(bits, run_ahead=2) + tile.latency
+        assert out.results == n and out.mismatches == 0
+        assert out.cycles == run.cycles == run_cycles(bits, run_ahead=2) + tile.latency
         assert run_cycles(bits, run_ahead=2) <= run_cycles(bits, run_ahead=0)
     # on the whole real layer (model only: the RTL matches it cycle for cycle above) it runs ahead
     bits = step_group_bits(acts[0], layer, window, config)

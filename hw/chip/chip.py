@@ -7,7 +7,7 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSi
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.hw.kinds import KINDS
+from dstripes.hw.design import TileDesign
 from dstripes.hw.params import COUNT_BITS as TILE_COUNT_BITS, pallet_layout, result_layout, run_layout, weight_layout
 from dstripes.sim.chip.config import ChipConfig
 
@@ -73,11 +73,11 @@ class Chip(wiring.Component):
     def _tiles(self, m):
         """Per tile: ``(config, act, weight, result, busy)`` signal sets (streams as dicts)."""
         c, t = self._chip, self._chip.tile
-        kind = KINDS[c.scheme]
+        kind = TileDesign.of(c.scheme, t).kind
         out = []
         for ti in range(c.tiles):
             if self._embed:
-                tile = kind.builder(t)
+                tile = TileDesign.of(c.scheme, t).component     # a new design: a new component
                 m.submodules[f"tile{ti}"] = tile
                 out.append(tile)
                 continue

@@ -103,7 +103,7 @@ class ChipDesign:
         return ChipManifest(
             top=self.top, tile_top=self.tile.top, parameters=self.chip.as_dict(), tile=self.tile.manifest.as_dict(),
             memories=tuple({"name": n, "words": w, "bits": b, "count": k} for n, w, b, k in comp.memories()),
-            ports=ports(comp),
+            ports=ports(comp.signature),
             command_fields=tuple((n, f.shape.width if hasattr(f.shape, "width") else f.shape.size)
                                  for n, f in lay), 
             descriptor_fields=descriptor_fields(self.chip), ops=dict(OPS), setup=SETUP)

@@ -5,7 +5,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.hw.params import check_int
+from dstripes.sim.checks import check_integer
 from dstripes.sim.chip.config import ChipConfig
 from dstripes.sim.chip.descriptor import DRAM_ADDR_BITS
 
@@ -50,7 +50,7 @@ class Dma(wiring.Component):
 
     def __init__(self, chip: ChipConfig, *, sb_words: int):
         self._chip = check_chip(chip)
-        check_int("sb_words", sb_words)
+        check_integer("sb_words", sb_words)
         t = chip.tile
         bb = chip.brick_bits
         self._bpb = chip.beats_per_brick

@@ -6,7 +6,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.hw.params import brick_layout, check_int
+from dstripes.hw.params import brick_layout
+from dstripes.sim.checks import check_integer
 from dstripes.sim.chip.config import ChipConfig
 
 from .layouts import SIZE_BITS, check_chip
@@ -59,7 +60,7 @@ class Fetch(wiring.Component):
 
     def __init__(self, chip: ChipConfig, *, sb_words: int):
         self._chip = check_chip(chip)
-        check_int("sb_words", sb_words)
+        check_integer("sb_words", sb_words)
         t = chip.tile
         self._brick = brick_layout(t.lanes, t.act_bits)
         b, nc = chip.nm_read, chip.columns

@@ -8,7 +8,7 @@ from amaranth.hdl import ClockSignal, Instance, Module, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.hw.params import check_int
+from dstripes.sim.checks import check_integer
 
 #: The behavioural model the emitted Verilog instantiates (module ``dstripes_sram``).
 MODEL = Path(__file__).with_name("sram.v")
@@ -45,11 +45,11 @@ class Sram(wiring.Component):
 
     def __init__(self, *, width: int, depth: int, read_ports: int = 1, write_ports: int = 1,
                  granularity: int | None = None, implementation: str = "instance"):
-        self._width = check_int("width", width)
-        self._depth = check_int("depth", depth, 2)
-        self._nr = check_int("read_ports", read_ports)
-        self._nw = check_int("write_ports", write_ports)
-        self._gran = check_int("granularity", width if granularity is None else granularity)
+        self._width = check_integer("width", width)
+        self._depth = check_integer("depth", depth, 2)
+        self._nr = check_integer("read_ports", read_ports)
+        self._nw = check_integer("write_ports", write_ports)
+        self._gran = check_integer("granularity", width if granularity is None else granularity)
         if width % self._gran:
             raise ValueError(f"granularity {self._gran} does not divide width {width}")
         if implementation not in IMPLEMENTATIONS:

@@ -6,7 +6,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.hw.params import brick_layout, check_int, result_layout
+from dstripes.hw.params import brick_layout, result_layout
+from dstripes.sim.checks import check_integer
 from dstripes.sim.chip.config import ChipConfig
 
 from .fetch import _select
@@ -33,8 +34,8 @@ class Requantiser(wiring.Component):
     """
 
     def __init__(self, *, acc_bits: int, act_bits: int):
-        self._acc = check_int("acc_bits", acc_bits, 2)
-        self._a = check_int("act_bits", act_bits, 2)
+        self._acc = check_integer("acc_bits", acc_bits, 2)
+        self._a = check_integer("act_bits", act_bits, 2)
         super().__init__({
             "acc": In(signed(acc_bits)), "bias": In(signed(acc_bits)), "shift": In(8),
             "lsb": In(range(act_bits)), "lo": In(signed(act_bits + 1)), "hi": In(signed(act_bits + 1)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..config import TileConfig
+from ..checks import check_integer
 from ..errors import ConfigError
 from ..schemes import DSTRIPES, SCHEMES, Scheme, scheme as scheme_of
 
@@ -21,9 +22,7 @@ MAX_SB_KIB = 1 << 16
 
 
 def _positive(name: str, value, maximum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise ConfigError(f"{name} must be an integer between 1 and {maximum:,}, not {value!r}")
-    return value
+    return check_integer(name, value, 1, maximum)
 
 
 @dataclass(frozen=True)

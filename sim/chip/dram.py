@@ -1,6 +1,6 @@
 """The off-chip memory's timing (``docs/design.md`` §10.6): latency, bandwidth and seeded random
 back-pressure, the same deterministic process as the testbench's memory model
-(``tb/chip_harness_hw.py``), so the accelerator's cycle count is exact under it.
+(``tb/gateware/chip_harness.py``), so the accelerator's cycle count is exact under it.
 
 Three xorshift32 generators advance every cycle from the command's start (their value in cycle
 ``t >= 1`` is ``g_t``, ``g_1 = seed ^ SALT[i]``, a zero seed taken as ``SALT[i]``): ``A`` decides

@@ -8,11 +8,12 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from ..cycles import _BrickStats, _compact, _group_bits, check_layer, check_pass_memory
+from ..bricks import BrickStats, compact_codes, kernel_group_bits
 from ..fixed import Window
 from ..layer import Layer
 from ..pallets import BrickGrid
 from ..schemes import DADN, STRIPES
+from ..tile_run import check_layer, check_pass_memory
 from .config import ChipConfig
 
 
@@ -168,15 +169,15 @@ def group_step_costs(acts, layer: Layer, window: Window, chip: ChipConfig, mode:
                      plan: LayerPlan) -> np.ndarray:
     """Dynamic Stripes lock-step step costs of every convolution group at once, in the
     accelerator's order (``(groups, window_sets * S)``), through the stacked brick grid of
-    :mod:`dstripes.sim.cycles` (one pass for a depthwise layer instead of one per channel)."""
+    :mod:`dstripes.sim.bricks` (one pass for a depthwise layer instead of one per channel)."""
     config = chip.tile
     check_pass_memory(layer, config, layer.conv_groups)
     a = np.asarray(acts).reshape(layer.c, layer.h, layer.w)
-    grid = BrickGrid(_compact(a, config.act_bits), layer, config.lanes, config.columns, conv_groups=layer.conv_groups)
-    stats = _BrickStats(grid, window, mode, bounds=False)
+    grid = BrickGrid(compact_codes(a, config.act_bits), layer, config.lanes, config.columns, conv_groups=layer.conv_groups)
+    stats = BrickStats(grid, window, mode, bounds=False)
     g, cbg = layer.conv_groups, plan.channel_blocks
     out = np.empty((g, grid.window_sets, layer.kh, cbg, layer.kw), dtype=np.int8)
-    for ky, kx, bits in _group_bits(grid, stats, window, config, mode):   # bits (g*CBg, nws, groups)
+    for ky, kx, bits in kernel_group_bits(grid, stats, window, config, mode):   # bits (g*CBg, nws, groups)
         cost = np.maximum(1, bits.max(axis=-1)).reshape(g, cbg, grid.window_sets)
         out[:, :, ky, :, kx] = np.swapaxes(cost, 1, 2)
     return out.reshape(g, -1).astype(np.int64)

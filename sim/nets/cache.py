@@ -20,6 +20,7 @@ their results to it. SQLite's write-ahead log and a busy timeout make several su
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import hashlib
 import io
 import os
@@ -28,8 +29,31 @@ import sqlite3
 import numpy as np
 
 from .. import PACKAGE
+from ..frozen import FrozenMap
+from .fidelity import Scores
 
 VERSION = 1
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What a float capture of one photo gives the profiler.
+
+    Members
+    -------
+    output : ndarray
+        The network's output (float32).
+    max, min : ndarray
+        Per layer, in layer order: the largest magnitude and the smallest value of its input.
+    """
+
+    output: np.ndarray
+    max: np.ndarray
+    min: np.ndarray
+
+    def as_dict(self) -> dict:
+        """The arrays by name (how the cache file stores them)."""
+        return {"output": self.output, "max": self.max, "min": self.min}
 
 
 def cache_root() -> str:
@@ -89,8 +113,8 @@ class RunCache:
         return self._db
 
     # -- captures ---------------------------------------------------------------------------
-    def get_captures(self, net: str, photos: list) -> dict:
-        """``photo key -> {output, max, min}`` of the photos found."""
+    def get_captures(self, net: str, photos: list) -> FrozenMap[str, Capture]:
+        """The captures of the photos found, by photo key."""
         db = self._conn()
         out = {}
         if db is not None:
@@ -99,23 +123,24 @@ class RunCache:
                 q = f"SELECT photo, data FROM capture WHERE net=? AND photo IN ({','.join('?' * len(keys))})"
                 try:
                     for photo, blob in db.execute(q, [net, *keys]):
-                        out[photo] = _unpack(blob)
+                        out[photo] = Capture(**_unpack(blob))
                 except sqlite3.Error:
-                    return {}
+                    return FrozenMap()
         self.hits += len(out)
         self.misses += len(photos) - len(out)
-        return out
+        return FrozenMap(out)
 
-    def put_captures(self, net: str, items: dict) -> None:
+    def put_captures(self, net: str, items) -> None:
+        """Keep ``photo key -> Capture``."""
         db = self._conn()
         if db is None or not items:
             return
-        rows = [(net, k, _pack(v)) for k, v in items.items()]
+        rows = [(net, k, _pack(v.as_dict())) for k, v in items.items()]
         self._write(db, "INSERT OR REPLACE INTO capture VALUES (?, ?, ?)", rows)
 
     # -- quantised runs ---------------------------------------------------------------------
-    def get_runs(self, net: str, quant: str, photos: list) -> dict:
-        """``photo key -> (mse, cos, margin, noise, top)`` of the photos found."""
+    def get_runs(self, net: str, quant: str, photos: list) -> FrozenMap[str, Scores]:
+        """The scores of the photos found, by photo key."""
         db = self._conn()
         out = {}
         if db is not None:
@@ -125,14 +150,15 @@ class RunCache:
                      f"AND photo IN ({','.join('?' * len(keys))})")
                 try:
                     for row in db.execute(q, [net, quant, *keys]):
-                        out[row[0]] = tuple(row[1:])
+                        out[row[0]] = Scores(*row[1:])
                 except sqlite3.Error:
-                    return {}
+                    return FrozenMap()
         self.hits += len(out)
         self.misses += len(photos) - len(out)
-        return out
+        return FrozenMap(out)
 
-    def put_runs(self, net: str, quant: str, items: dict) -> None:
+    def put_runs(self, net: str, quant: str, items) -> None:
+        """Keep ``photo key -> Scores``."""
         db = self._conn()
         if db is None or not items:
             return

@@ -19,7 +19,10 @@ import os
 import uuid
 from typing import Callable, Iterator, Sequence
 
-from ..errors import ConfigError, ToolError
+from dask.distributed import Client, LocalCluster, as_completed
+from tqdm import tqdm
+
+from ..errors import ConfigError
 from ..limits import worker_count
 
 
@@ -39,10 +42,6 @@ def dask_client(scheduler: str | None = None, jobs: int | None = None, *, memory
     ConfigError
         ``jobs`` is not a positive integer, or ``scheduler`` is malformed or not reachable.
     """
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as e:  # pragma: no cover - a dependency of the package
-        raise ToolError(f"dask.distributed is not installed ({e}); pip install 'dask[distributed]'") from None
     if jobs is not None:
         worker_count(jobs)
     cluster = None
@@ -75,9 +74,6 @@ def run_tasks(client, fn: Callable, items: Sequence, *, desc: str = "tasks", pro
     :class:`ConfigError` in a worker ends the run with its one-line message. ``key`` prefixes
     the Dask task names (shown on a cluster's dashboard).
     """
-    from dask.distributed import as_completed
-    from tqdm import tqdm
-
     batch = uuid.uuid4().hex[:8]  # Dask reuses the result of a known key: every call is new
     futures = {}
     for i, item in enumerate(items):

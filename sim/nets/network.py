@@ -19,17 +19,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..fixed import Window, quantize
+from ..fixed import Window, check_scale, quantize
 from ..layer import Layer
+from .fidelity import check_criterion
 from .images import normalise, resize_crop
 
 
 @dataclass(frozen=True)
 class Quant:
-    """Fake quantisation of one layer's input: codes are ``value / scale`` in ``window``."""
+    """Fake quantisation of one layer's input: codes are ``value / scale`` in ``window``.
+
+    Parameters
+    ----------
+    scale : float
+        Real value of code 1, a positive finite number (a power of two in a profile).
+    window : Window
+        The codes' window.
+    """
 
     scale: float
     window: Window
+
+    def __post_init__(self):
+        check_scale(self.scale)
+        if not isinstance(self.window, Window):
+            raise TypeError(f"window must be a sim.fixed.Window, not {self.window!r}")
 
     @property
     def step(self) -> float:
@@ -78,9 +92,7 @@ class Network:
     source = ""
 
     def __init__(self, name: str, criterion: str, size: int, preprocess: str):
-        from .fidelity import CRITERIA
-        if criterion not in CRITERIA:
-            raise ConfigError(f"fidelity criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
+        check_criterion(criterion)
         if not isinstance(size, int) or isinstance(size, bool) or size < 8:
             raise ConfigError(f"input size must be an integer of at least 8 pixels, not {size!r}")
         normalise(np.zeros((1, 1, 3), np.float32), preprocess)  # validates the name

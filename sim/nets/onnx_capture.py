@@ -34,7 +34,9 @@ QUANT_SESSIONS = 3  # quantised-graph sessions kept (one per set of quantised la
 CONVERT_TO = 13
 
 
-def _onnx():
+def require_onnx():
+    """The ``onnx`` and ``onnxruntime`` modules, or a :class:`ConfigError` saying how to install
+    them (the ``nets`` extra)."""
     try:
         import onnx
         import onnxruntime
@@ -45,7 +47,7 @@ def _onnx():
 
 def load_model(path: str):
     """Load and sanity-check an ONNX file; every failure is a one-line :class:`ConfigError`."""
-    onnx, _ = _onnx()
+    onnx, _ = require_onnx()
     if not os.path.isfile(path):
         raise ConfigError(f"ONNX model not found: {path}")
     try:
@@ -63,7 +65,7 @@ def guess_criterion(output: np.ndarray) -> str:
 
 
 def _attrs(node) -> dict:
-    onnx, _ = _onnx()
+    onnx, _ = require_onnx()
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
@@ -90,7 +92,7 @@ class OnnxNetwork(Network):
 
     def __init__(self, model, name: str | None = None, criterion: str | None = None,
                  size: int | None = None, preprocess: str = "imagenet", rename=None):
-        onnx, ort = _onnx()
+        onnx, ort = require_onnx()
         if isinstance(model, onnx.ModelProto):
             path = name or "<in-memory ONNX model>"
         else:
@@ -149,7 +151,7 @@ class OnnxNetwork(Network):
 
     # -- graph inspection -------------------------------------------------------------------
     def _const(self, name: str):
-        onnx, _ = _onnx()
+        onnx, _ = require_onnx()
         t = self._consts.get(name)
         return None if t is None else onnx.numpy_helper.to_array(t)
 
@@ -222,7 +224,7 @@ class OnnxNetwork(Network):
 
     # -- sessions -----------------------------------------------------------------------------
     def _session(self, model):
-        _, ort = _onnx()
+        _, ort = require_onnx()
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         threads = os.environ.get("DSTRIPES_ORT_THREADS")  # set to 1 in Dask workers (sim/nets/runs.py)
@@ -236,7 +238,7 @@ class OnnxNetwork(Network):
 
     def _capture_session(self):
         if self._capture is None:
-            onnx, _ = _onnx()
+            onnx, _ = require_onnx()
             m = onnx.ModelProto()
             m.CopyFrom(self.model)
             have = {o.name for o in m.graph.output}
@@ -259,7 +261,7 @@ class OnnxNetwork(Network):
         if names in self._quant:
             self._quant[names] = self._quant.pop(names)  # most recently used last
             return self._quant[names]
-        onnx, _ = _onnx()
+        onnx, _ = require_onnx()
         h, P = onnx.helper, onnx.TensorProto
         m = onnx.ModelProto()
         m.CopyFrom(self.model)

@@ -9,7 +9,10 @@ terminal table, ``report.md`` and the README show these same numbers.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
+
+from ..frozen import FrozenMap
 
 PUBLISHED = {
     "stripes_over_dadn": (1.92, "Judd et al., MICRO 2016: conv layers, 100 % accuracy profiles, range 1.30x-4.51x"),
@@ -51,12 +54,40 @@ def geomean(values) -> float:
     return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else float("nan")
 
 
-def comparison(evaluations) -> dict:
+@dataclass(frozen=True)
+class Comparison:
+    """Measured conv-layer speedups next to the published ones.
+
+    Members
+    -------
+    networks : FrozenMap
+        ``network -> {column key -> speedup}`` (:data:`COLUMNS`; NaN where not measured).
+    geomean : FrozenMap
+        ``column key -> geometric mean over the networks``.
+    published, sources : FrozenMap
+        The published figures (:data:`PUBLISHED`) and where each comes from.
+    differences : tuple of str
+        Where these measurements differ from the papers'.
+    """
+
+    networks: FrozenMap
+    geomean: FrozenMap
+    published: FrozenMap
+    sources: FrozenMap
+    differences: tuple
+
+    def as_dict(self) -> dict:
+        return {"networks": self.networks.as_dict(), "geomean": self.geomean.as_dict(),
+                "published": self.published.as_dict(), "sources": self.sources.as_dict(),
+                "differences": list(self.differences)}
+
+
+def comparison(evaluations) -> Comparison:
     """Per-network conv-layer speedups, their geometric mean, and the published figures."""
     rows = {}
     for ev in evaluations:
         s = ev.speedups(conv_only=True)
-        rows[ev.network] = {k: s.get(k, float("nan")) for k, _ in COLUMNS}
+        rows[ev.network] = FrozenMap((k, s.get(k, float("nan"))) for k, _ in COLUMNS)
     mean = {k: geomean(r[k] for r in rows.values()) for k, _ in COLUMNS}
     differences = list(DIFFERENCES)
     missed = [f"{ev.network} ({ev.profile.criterion} {ev.profile.fidelity['heldout']:.4g}, target "
@@ -67,26 +98,24 @@ def comparison(evaluations) -> dict:
             "Held-out fidelity misses the profile's own target for " + ", ".join(missed) + ": these "
             "profiles are narrower than photos they never saw need, so their Stripes speedups are "
             "optimistic.")
-    return {"networks": rows, "geomean": mean,
-            "published": {k: v for k, (v, _) in PUBLISHED.items()},
-            "sources": {k: s for k, (_, s) in PUBLISHED.items()},
-            "differences": differences}
+    return Comparison(FrozenMap(rows), FrozenMap(mean), FrozenMap((k, v) for k, (v, _) in PUBLISHED.items()),
+                      FrozenMap((k, s) for k, (_, s) in PUBLISHED.items()), tuple(differences))
 
 
-def markdown(cmp: dict) -> str:
+def markdown(cmp: Comparison) -> str:
     """The comparison as a Markdown table plus the stated differences."""
     head = "| network | " + " | ".join(label for _, label in COLUMNS) + " |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
 
     def fmt(v):
         return f"{v:.2f}x" if v == v else "-"
-    for net, r in cmp["networks"].items():
+    for net, r in cmp.networks.items():
         lines.append(f"| {net} | " + " | ".join(fmt(r[k]) for k, _ in COLUMNS) + " |")
-    if len(cmp["networks"]) > 1:
-        lines.append("| **geometric mean** | " + " | ".join(fmt(cmp["geomean"][k]) for k, _ in COLUMNS) + " |")
+    if len(cmp.networks) > 1:
+        lines.append("| **geometric mean** | " + " | ".join(fmt(cmp.geomean[k]) for k, _ in COLUMNS) + " |")
     lines.append("| *published* | " + " | ".join(
-        fmt(cmp["published"][k]) if k in cmp["published"] else "-" for k, _ in COLUMNS) + " |")
-    lines += ["", "Published figures: " + "; ".join(cmp["sources"].values()) + ".", "",
+        fmt(cmp.published[k]) if k in cmp.published else "-" for k, _ in COLUMNS) + " |")
+    lines += ["", "Published figures: " + "; ".join(cmp.sources.values()) + ".", "",
               "Where these measurements differ from the papers':", ""]
-    lines += [f"- {d}" for d in cmp["differences"]]
+    lines += [f"- {d}" for d in cmp.differences]
     return "\n".join(lines)

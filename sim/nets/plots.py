@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from ..files import atomic_path
 from ..schemes import DADN, DSTRIPES, STRIPES
 from .paper import PUBLISHED
 
@@ -18,17 +19,13 @@ def _plt():
 
 
 def _save(fig, path: str) -> None:
-    """Save a PNG through a temporary name and rename it: an interrupted run never leaves a
-    truncated plot behind."""
-    plt = _plt()
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    """Save a PNG through a temporary name (:func:`sim.files.atomic_path`): an interrupted run
+    never leaves a truncated plot behind."""
     try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _plt().close(fig)
 
 
 def speedup_bars(ev, path: str) -> str:

@@ -35,7 +35,7 @@ A profile fitted to a few photos breaks on others in two ways, and each has its 
 
 More and more varied profiling photos help both (:mod:`.images` interleaves all photo sources),
 and augmented copies (flips, crops) may join the profiling set, never the held-out one.
-``python -m dstripes.sim.nets.make_profiles --levers`` measures what each lever costs in bits.
+``scripts/make/profiles.py --levers`` measures what each lever costs in bits.
 
 The search
 ----------
@@ -79,52 +79,70 @@ JSON format (``format: dstripes-profile/1``)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field, replace
 import json
 import math
+import os
 import time
 
 import numpy as np
 
 from ..files import write_atomic
+from ..config import check_width
 from ..errors import ConfigError
 from ..fixed import Window
+from ..frozen import FrozenMap
+from .headroom import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, headroom_bits
 from .fidelity import (TARGETS, UNITS, allowed_failures, check_target, energy, image_scores, meets, passes,
                        summarise, threshold, ties)
+from .models import BUILTIN
 from .network import Network, Quant
+from .runs import Runner, as_photos
 
 FORMAT = "dstripes-profile/1"
 
 
 @dataclass(frozen=True)
 class LayerProfile:
-    """The profiled window of one layer's input."""
+    """The profiled quantisation of one layer's input.
+
+    Parameters
+    ----------
+    name : str
+        The layer.
+    quant : Quant
+        Its window and scale.
+    max : float
+        The largest magnitude observed on the profiling photos.
+    solo_bits : int
+        Predicted precision of the layer alone (the others in float).
+    headroom : float
+        Bits of room above ``max`` in the scale.
+    """
 
     name: str
-    msb: int
-    lsb: int
-    signed: bool
-    scale: float
+    quant: Quant
     max: float = 0.0
     solo_bits: int = 0
     headroom: float = 0.0
 
-    @property
-    def window(self) -> Window:
-        return Window(self.msb, self.lsb, self.signed)
+    # read-only views of the quantisation, as the profile file names them
+    window = property(lambda self: self.quant.window)
+    scale = property(lambda self: self.quant.scale)
+    msb = property(lambda self: self.window.msb)
+    lsb = property(lambda self: self.window.lsb)
+    signed = property(lambda self: self.window.signed)
+    bits = property(lambda self: self.window.bits)
 
-    @property
-    def bits(self) -> int:
-        return self.msb - self.lsb + 1
-
-    @property
-    def quant(self) -> Quant:
-        return Quant(self.scale, self.window)
+    def check_fits(self, act_bits: int) -> None:
+        """Refuse ``act_bits``-bit activations too narrow for this layer's window."""
+        if self.msb + 1 > act_bits:
+            raise ConfigError(f"layer {self.name}: profiled window [{self.msb}:{self.lsb}] needs "
+                              f"{self.msb + 1}-bit activations, more than act_bits {act_bits}")
 
     def as_dict(self) -> dict:
-        d = asdict(self)
-        d["bits"] = self.bits
-        return d
+        return {"name": self.name, "msb": self.msb, "lsb": self.lsb, "signed": self.signed, "scale": self.scale,
+                "max": self.max, "solo_bits": self.solo_bits, "headroom": self.headroom, "bits": self.bits}
 
 
 @dataclass
@@ -150,9 +168,9 @@ class Profile:
                 return l
         raise ConfigError(f"profile of {self.network} has no layer {name!r}")
 
-    def quant(self) -> dict:
-        """``name -> Quant`` of every layer."""
-        return {l.name: l.quant for l in self.layers}
+    def quant(self) -> FrozenMap[str, Quant]:
+        """Every layer's quantisation, by layer name."""
+        return FrozenMap((l.name, l.quant) for l in self.layers)
 
     def check_network(self, net: Network) -> None:
         """Raise unless this profile names exactly the network's layers."""
@@ -195,13 +213,12 @@ class Profile:
         try:
             layers = []
             for i, l in enumerate(d["layers"]):
-                lp = LayerProfile(str(l["name"]), int(l["msb"]), int(l["lsb"]), bool(l["signed"]),
-                                  float(l["scale"]), float(l.get("max", 0.0)), int(l.get("solo_bits", 0)),
-                                  float(l.get("headroom", 0.0)))
-                lp.window  # validates msb/lsb
-                if not lp.scale > 0:
-                    raise ConfigError(f"profile {path}: layer {lp.name} has scale {lp.scale}, not positive")
-                layers.append(lp)
+                name, scale = str(l["name"]), float(l["scale"])
+                if not scale > 0:
+                    raise ConfigError(f"profile {path}: layer {name} has scale {scale}, not positive")
+                window = Window(int(l["msb"]), int(l["lsb"]), bool(l["signed"]))
+                layers.append(LayerProfile(name, Quant(scale, window), float(l.get("max", 0.0)),
+                                           int(l.get("solo_bits", 0)), float(l.get("headroom", 0.0))))
             if not layers:
                 raise ConfigError(f"profile {path} has no layers")
             return cls(str(d["network"]), str(d["target"]), str(d["criterion"]), float(d["threshold"]),
@@ -222,69 +239,54 @@ def container_scale(maxabs: float, signed: bool, act_bits: int) -> float:
     return float(2.0 ** (m - act_bits + (1 if signed else 0)))
 
 
-def quant_at(stats: dict, bits: int, act_bits: int) -> Quant:
-    """Quantisation of a layer with ``stats`` (``scale``, ``signed``) at precision ``bits``."""
+@dataclass(frozen=True)
+class LayerStats:
+    """What profiling observed of one layer's input on the profiling photos.
+
+    Members
+    -------
+    max : float
+        The largest magnitude.
+    signed : bool
+        Whether any value was negative (a signed window).
+    scale : float
+        The container's scale (:func:`container_scale`, with the headroom).
+    headroom : float
+        Bits of room above ``max`` in ``scale``.
+    """
+
+    max: float
+    signed: bool
+    scale: float
+    headroom: float = 0.0
+
+    @property
+    def min_bits(self) -> int:
+        """The smallest precision of the window (a signed one keeps its sign bit)."""
+        return 2 if self.signed else 1
+
+
+def quant_at(stats: LayerStats, bits: int, act_bits: int) -> Quant:
+    """Quantisation of a layer with ``stats`` at precision ``bits``."""
     msb = act_bits - 1
-    return Quant(stats["scale"], Window(msb, msb - bits + 1, stats["signed"]))
+    return Quant(stats.scale, Window(msb, msb - bits + 1, stats.signed))
 
 
-def min_bits(stats: dict) -> int:
-    return 2 if stats["signed"] else 1
-
-
-def layer_stats(acts: dict, act_bits: int, headroom: float = 0.0) -> dict:
-    """``name -> {max, signed, scale}`` of captured float inputs (``headroom`` bits above the max)."""
+def layer_stats(acts: dict, act_bits: int, headroom: float = 0.0) -> FrozenMap[str, LayerStats]:
+    """The statistics of captured float inputs ``name -> (N, ...)`` by layer name, ``headroom``
+    bits above each maximum."""
     out = {}
     for name, a in acts.items():
         lo, hi = float(a.min()), float(a.max())
         signed = lo < 0
         maxabs = max(abs(lo), abs(hi))
-        out[name] = {"max": maxabs, "signed": signed,
-                     "scale": container_scale(maxabs * 2.0 ** headroom, signed, act_bits)}
-    return out
+        out[name] = LayerStats(maxabs, signed, container_scale(maxabs * 2.0 ** headroom, signed, act_bits),
+                               float(headroom))
+    return FrozenMap(out)
 
 
-AUTO_PHOTOS = 1000
-AUTO_Z = 3.09  # the normal quantile of 1 - 1/AUTO_PHOTOS
 PROBE_BITS = 8  # precision of the single-layer sensitivity runs
 PROBE_IMAGES = 16  # profiling photos the sensitivity runs use (verification uses all)
-# Criterion margin of the search, per criterion (dB of error energy). Top-1 agreement needs the
-# most: a held-out photo's float lead can be smaller than every profiling photo's (MobileNet-v2
-# has a held-out photo led by 0.012 logits), and the quantisation noise differs between photos
-# by a factor of 2-3 (make_profiles --levers measures it).
-DEFAULT_MARGIN_DB = {"top1": 10.0, "cosine": 3.0, "psnr": 3.0}
-DEFAULT_HEADROOM = "auto"
-
-
-def headroom_bits(maxima: np.ndarray, headroom) -> np.ndarray:
-    """Per-layer headroom (bits above the largest value seen) from per-photo maxima ``(N, L)``.
-
-    A number gives every layer that many bits. ``"auto"`` extrapolates each layer's per-photo
-    maxima: ``log2`` of them is taken as normal, and the layer gets room up to its
-    1-in-:data:`AUTO_PHOTOS` photo maximum (mean + 3.09 standard deviations) where that lies
-    above the largest value seen. ``"auto+B"`` adds ``B`` bits to that.
-    """
-    L = maxima.shape[1]
-    if isinstance(headroom, str):
-        base, _, extra = headroom.partition("+")
-        try:
-            extra = float(extra) if extra else 0.0
-        except ValueError:
-            extra = -1.0
-        if base != "auto" or not 0 <= extra <= 8:
-            raise ConfigError(f"headroom must be a number of bits, 'auto' or 'auto+BITS', not {headroom!r}")
-        lg = np.log2(np.maximum(maxima, 1e-30))
-        if len(lg) < 2:
-            return np.full(L, extra)
-        pred = lg.mean(0) + AUTO_Z * lg.std(0, ddof=1)
-        return np.clip(pred - lg.max(0), 0, None) + extra
-    try:
-        h = float(headroom)
-    except (TypeError, ValueError):
-        raise ConfigError(f"headroom must be a number of bits or 'auto', not {headroom!r}") from None
-    if not 0 <= h <= 8:
-        raise ConfigError(f"headroom must be between 0 and 8 bits, not {headroom!r}")
-    return np.full(L, h)
 
 
 class _Search:
@@ -294,13 +296,18 @@ class _Search:
         self.runner, self.photos, self.refs, self.stats = runner, photos, refs, stats
         self.names, self.criterion, self.act_bits, self.margin = names, criterion, act_bits, margin_db
         self.w = np.array([float(macs[n]) for n in names])
-        self.floor = np.array([min_bits(stats[n]) for n in names])
+        self.floor = np.array([stats[n].min_bits for n in names])
         self.probe = np.array([max(f, min(PROBE_BITS, act_bits)) for f in self.floor])
         self.memo: dict = {}
         self.probe_photos = photos[:probe_images]
 
-    def quant(self, bits) -> dict:
-        return {n: quant_at(self.stats[n], int(b), self.act_bits) for n, b in zip(self.names, bits)}
+    def quant_of(self, name: str, bits: int) -> Quant:
+        """Layer ``name`` quantised at precision ``bits``."""
+        return quant_at(self.stats[name], bits, self.act_bits)
+
+    def quant(self, bits) -> FrozenMap[str, Quant]:
+        """The quantisation of the allocation ``bits`` (in layer order), by layer name."""
+        return FrozenMap((n, self.quant_of(n, int(b))) for n, b in zip(self.names, bits))
 
     def rows(self, bits_list, desc="verify") -> list:
         """:func:`.fidelity.measure` rows of the profiling photos for each bit allocation."""
@@ -412,8 +419,9 @@ class _Search:
 def profile_network(net: Network, images, targets=("100",), heldout=None, act_bits: int = 16,
                     progress: bool = True, command: str = "", *, client=None, cache=None,
                     headroom=DEFAULT_HEADROOM, margin_db: float | None = None,
-                    labels: dict | None = None, probe_images: int = PROBE_IMAGES, widen: int = 0) -> dict:
-    """Profile ``net`` on ``images`` for each of ``targets``; returns ``target -> Profile``.
+                    labels: dict | None = None, probe_images: int = PROBE_IMAGES,
+                    widen: int = 0) -> FrozenMap[str, Profile]:
+    """Profile ``net`` on ``images`` for each of ``targets``; returns the profiles by target.
 
     Parameters
     ----------
@@ -449,12 +457,10 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
         not change (no profiling value reached the old top), held-out photos get that much
         more room before they saturate. Cheaper than searching again with more headroom.
     """
-    from .runs import Runner, as_photos
 
     t0 = time.time()
     targets = sorted({check_target(t) for t in targets}, key=lambda t: -float(t))  # strict first
-    if not isinstance(act_bits, int) or isinstance(act_bits, bool) or not 2 <= act_bits <= 32:
-        raise ConfigError(f"act_bits must be an integer between 2 and 32, not {act_bits!r}")
+    check_width("act_bits", act_bits)
     photos = as_photos(images)
     if not photos:
         raise ConfigError("profiling needs at least one image")
@@ -472,21 +478,20 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
 
     caps = runner.capture(photos, desc=f"profile {net.name}: capture")
     keys = [p.key for p in photos]
-    refs = {k: caps[k]["output"] for k in keys}
-    maxima = np.array([caps[k]["max"] for k in keys])
-    minima = np.array([caps[k]["min"] for k in keys])
+    refs = {k: caps[k].output for k in keys}
+    maxima = np.array([caps[k].max for k in keys])
+    minima = np.array([caps[k].min for k in keys])
     room = headroom_bits(maxima, headroom)
     stats = {}
     for i, n in enumerate(names):
         signed = bool(minima[:, i].min() < 0)
         mx = float(maxima[:, i].max())
-        stats[n] = {"max": mx, "signed": signed, "headroom": float(room[i]),
-                    "scale": container_scale(mx * 2.0 ** room[i], signed, act_bits)}
+        stats[n] = LayerStats(mx, signed, container_scale(mx * 2.0 ** room[i], signed, act_bits), float(room[i]))
     if not isinstance(widen, int) or isinstance(widen, bool) or not 0 <= widen <= 8:
         raise ConfigError(f"widen must be an integer number of bits from 0 to 8, not {widen!r}")
     search = _Search(runner, photos, refs, stats, names, macs, net.criterion, act_bits, margin_db,
                      max(1, int(probe_images)))
-    wide = _Search(runner, photos, refs, {n: dict(v, scale=v["scale"] * 2.0 ** widen) for n, v in stats.items()},
+    wide = _Search(runner, photos, refs, {n: replace(v, scale=v.scale * 2.0 ** widen) for n, v in stats.items()},
                    names, macs, net.criterion, act_bits, margin_db, 1) if widen else search
     full = np.full(len(names), act_bits)
     at_full = search.rows([full], desc=f"profile {net.name}: full precision")[0]
@@ -511,8 +516,8 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
         solo = search.solo(E, t, scale) + widen
         sc = image_scores(net.criterion, wide.rows([bits], desc=f"profile {net.name}: verify")[0])
         value = summarise(net.criterion, sc)
-        lp = [LayerProfile(n, act_bits - 1, act_bits - int(bits[i]), stats[n]["signed"], wide.stats[n]["scale"],
-                           stats[n]["max"], int(min(solo[i], bits[i])), round(stats[n]["headroom"] + widen, 3))
+        lp = [LayerProfile(n, wide.quant_of(n, int(bits[i])), stats[n].max, int(min(solo[i], bits[i])),
+                           round(stats[n].headroom + widen, 3))
               for i, n in enumerate(names)]
         fid = {"profile": value, "profile_images": len(photos), "unit": UNITS[net.criterion],
                "profile_pass": passes(net.criterion, t, value, len(photos)), "runs": runner.runs}
@@ -531,7 +536,7 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
         judge(net, out, held, runner, labels=labels, profile_photos=photos, profile_refs=refs)
     for p in out.values():
         p.seconds = time.time() - t0
-    return out
+    return FrozenMap(out)
 
 
 def judge(net, profiles: dict, heldout, runner=None, labels=None, profile_photos=None, profile_refs=None,
@@ -540,19 +545,18 @@ def judge(net, profiles: dict, heldout, runner=None, labels=None, profile_photos
     criterion, whether it meets the target, the worst photo and how close it came, and how many
     layers' inputs exceed their window on those photos (saturation). With ``labels``, top-1
     accuracy of the float and the quantised network on the labelled photos of both sets."""
-    from .runs import Runner, as_photos
     runner = runner or Runner(net, client=client, cache=cache, progress=progress)
     held = as_photos(heldout)
     caps = runner.capture(held, desc=f"{net.name}: held-out capture")
     keys = [p.key for p in held]
-    refs = {k: caps[k]["output"] for k in keys}
-    maxima = np.array([caps[k]["max"] for k in keys])
+    refs = {k: caps[k].output for k in keys}
+    maxima = np.array([caps[k].max for k in keys])
     names = net.layer_names()
     crit = net.criterion
     plist = list(profiles.values())
     rows = runner.measure(held, [p.quant() for p in plist], refs, desc=f"{net.name}: held-out runs")
     if crit == "top1":  # near ties: photos full fixed-point precision cannot decide
-        full = {n: Quant(l.scale, Window(l.msb, 0, l.signed)) for n, l in zip(names, plist[0].layers)}
+        full = FrozenMap((n, Quant(l.scale, Window(l.msb, 0, l.signed))) for n, l in zip(names, plist[0].layers))
         tie = ties(crit, runner.measure(held, [full], refs, desc=f"{net.name}: held-out ties")[0])
     else:
         tie = np.zeros(len(held), dtype=bool)
@@ -578,30 +582,44 @@ def judge(net, profiles: dict, heldout, runner=None, labels=None, profile_photos
             p.fidelity["heldout_ties"] = [held[i].name for i in np.flatnonzero(tie)]
             p.fidelity["heldout_with_ties"] = summarise(crit, sc)
         if labels:
-            acc = accuracy(labels, held, refs, m)
+            acc = Accuracy.of(labels, held, refs, m)
             if acc:
-                p.fidelity["heldout_accuracy"] = acc
+                p.fidelity["heldout_accuracy"] = acc.as_dict()
     if labels and profile_photos:
         for p, m in zip(plist, runner.measure(profile_photos, [p.quant() for p in plist], profile_refs)):
-            acc = accuracy(labels, profile_photos, profile_refs, m)
+            acc = Accuracy.of(labels, profile_photos, profile_refs, m)
             if acc:
-                p.fidelity["profile_accuracy"] = acc
+                p.fidelity["profile_accuracy"] = acc.as_dict()
 
 
-def accuracy(labels: dict, photos, refs: dict, m: np.ndarray) -> dict | None:
-    """Top-1 accuracy of the float and the quantised network on the labelled photos."""
-    idx = [i for i, p in enumerate(photos) if p.name in labels or p.label is not None]
-    if not idx:
-        return None
-    truth = np.array([labels.get(photos[i].name, photos[i].label) for i in idx])
-    flt = np.array([int(np.argmax(refs[photos[i].key])) for i in idx])
-    qnt = m[idx, 4].astype(int)
-    return {"photos": len(idx), "float": float((flt == truth).mean()), "quantised": float((qnt == truth).mean())}
+@dataclass(frozen=True)
+class Accuracy:
+    """Top-1 accuracy of the float and the quantised network on ``photos`` labelled photos."""
+
+    photos: int
+    float_top1: float
+    quantised_top1: float
+
+    @classmethod
+    def of(cls, labels: dict, photos, refs: dict, m: np.ndarray) -> "Accuracy | None":
+        """The accuracy on the labelled ``photos`` (``labels``: photo name -> class, or the
+        photo's own label) of the float outputs ``refs`` (by photo key) and of the quantised run
+        whose :func:`.fidelity.measure` rows are ``m``; ``None`` when no photo is labelled."""
+        idx = [i for i, p in enumerate(photos) if p.name in labels or p.label is not None]
+        if not idx:
+            return None
+        truth = np.array([labels.get(photos[i].name, photos[i].label) for i in idx])
+        flt = np.array([int(np.argmax(refs[photos[i].key])) for i in idx])
+        qnt = m[idx, 4].astype(int)
+        return cls(len(idx), float((flt == truth).mean()), float((qnt == truth).mean()))
+
+    def as_dict(self) -> dict:
+        """The profile file's form: ``photos``, ``float``, ``quantised``."""
+        return {"photos": self.photos, "float": self.float_top1, "quantised": self.quantised_top1}
 
 
 def builtin_profile_path(network: str, target="100") -> str:
     """Where the shipped profile of a built-in network lives (``sim/data/profiles``)."""
-    import os
     return os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "profiles",
                         f"{network}-{check_target(target)}.json")
 
@@ -611,10 +629,6 @@ def network_profile(net: Network, model: str, target: str = "100", path: str | N
     """The profile to evaluate ``net`` (called ``model`` by the user) with: the file ``path``;
     else the shipped profile of a built-in network at the network's input size; else a fresh
     profile for ``target`` on ``photos(16)`` (then ``note`` says so)."""
-    import os
-
-    from .models import BUILTIN
-
     if path:
         return Profile.load(path)
     if model in BUILTIN and os.path.isfile(builtin_profile_path(model, target)):

@@ -13,13 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 
 import numpy as np
 
 from ..files import write_atomic
 from ..schemes import DADN, DSTRIPES, STRIPES
+from ..table import md_table
+from .evaluate import variant_name
 from .paper import comparison, markdown as paper_markdown
 from . import plots
 
@@ -53,8 +54,7 @@ def layer_rows(ev) -> list:
     t = ev.totals()
     rows.append(["total", f"{len(ev.layers())} layers", "", "", int(t[DADN.name]), t[DADN.name] / t[STRIPES.name],
                  t[DADN.name] / t[DSTRIPES.name], t[STRIPES.name] / t[DSTRIPES.name],
-                 t[STRIPES.name] / t[f"dstripes_{b1.replace('-', '_')}"],
-                 t[STRIPES.name] / t[f"dstripes_{bn.replace('-', '_')}"],
+                 t[STRIPES.name] / t[variant_name(b1)], t[STRIPES.name] / t[variant_name(bn)],
                  t[DADN.name] / t["ideal"], t[DADN.name] / t["pragmatic"]])
     return rows
 
@@ -67,23 +67,9 @@ def scheme_rows(ev, conv_only: bool = False) -> list:
         cfg = ev.results[key][0].config
         label = "Dynamic Stripes" if key == DSTRIPES.name else f"  variant {key}"
         rows.append([f"{label} ({cfg.trim}, G={cfg.group})",
-                     t[DSTRIPES.name] if key == DSTRIPES.name else t[f"dstripes_{key.replace('-', '_')}"]])
+                     t[DSTRIPES.name] if key == DSTRIPES.name else t[variant_name(key)]])
     rows += [["per-value ideal (bound)", t["ideal"]], ["Pragmatic-style (bound)", t["pragmatic"]]]
     return [[n, int(round(c)), t[DADN.name] / c, t[STRIPES.name] / c] for n, c in rows]
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.2f}" if math.isfinite(v) else str(v)
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
-    return str(v)
-
-
-def md_table(headers, rows) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(_fmt(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def heldout_text(p) -> str:
@@ -109,8 +95,8 @@ def photo_rows(ev) -> list:
                            ("dstripes_over_dadn", "DStr / DaDN")):
             if key in ps:
                 d = ps[key]
-                rows.append([f"{label}{' (conv)' if conv_only else ''}", d["min"], d["median"], d["max"],
-                             d["min_photo"], d["max_photo"]])
+                rows.append([f"{label}{' (conv)' if conv_only else ''}", d.min, d.median, d.max,
+                             d.min_photo, d.max_photo])
     return rows
 
 
@@ -202,7 +188,7 @@ def write_all(evaluations, out: str) -> list:
                      f"{t['stripes_over_dadn']:.2f}x, Dynamic Stripes {t['dstripes_over_dadn']:.2f}x over DaDN "
                      f"({t['dstripes_over_stripes']:.2f}x over Stripes); {heldout_text(ev.profile)}")
     write_atomic(os.path.join(out, "report.md"), "\n".join(lines) + "\n")
-    _json(os.path.join(out, "summary.json"), {"networks": [ev.as_dict() for ev in evaluations], "paper": cmp})
+    _json(os.path.join(out, "summary.json"), {"networks": [ev.as_dict() for ev in evaluations], "paper": cmp.as_dict()})
     _write_csv(os.path.join(out, "layers.csv"), [r for ev in evaluations for r in layers_csv_rows(ev)])
     files += [os.path.join(out, n) for n in ("report.md", "summary.json", "layers.csv")]
     files.append(plots.network_summary(evaluations, os.path.join(out, "networks.png")))

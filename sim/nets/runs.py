@@ -15,12 +15,16 @@ from __future__ import annotations
 from collections import OrderedDict
 import os
 
+from distributed import get_worker
 import numpy as np
+from tqdm import tqdm
 
-from ..errors import ConfigError
-from .cache import RunCache, digest, quant_key
-from .fidelity import measure
+from ..frozen import FrozenMap
+from .cache import Capture, RunCache, digest, quant_key
+from .cluster import run_tasks
+from .fidelity import Scores, measure
 from .images import Photo
+from .models import identity, load_network
 
 CHUNK = 8  # photos per task
 
@@ -44,10 +48,9 @@ def as_photos(images) -> list[Photo]:
 
 def _in_worker() -> bool:
     try:
-        from distributed import get_worker
         get_worker()
         return True
-    except (ImportError, ValueError):
+    except ValueError:
         return False
 
 
@@ -57,7 +60,6 @@ def worker_net(spec: dict):
     if k not in _NETS:
         if _in_worker():
             os.environ.setdefault("DSTRIPES_ORT_THREADS", "1")  # one core per worker process
-        from .models import load_network
         _NETS[k] = load_network(**spec)
     return _NETS[k]
 
@@ -88,8 +90,7 @@ def work(net, netkey: str, photos: list[Photo], quant: dict | None, refs: list |
         names = net.layer_names()
         mx = np.array([[float(np.abs(run.acts[n][i]).max()) for n in names] for i in range(len(photos))])
         mn = np.array([[float(run.acts[n][i].min()) for n in names] for i in range(len(photos))])
-        return [{"output": run.output[i].astype(np.float32), "max": mx[i], "min": mn[i]}
-                for i in range(len(photos))]
+        return [Capture(run.output[i].astype(np.float32), mx[i], mn[i]) for i in range(len(photos))]
     out = net.forward(batch, quant).output
     return measure(np.stack(refs), out)
 
@@ -107,9 +108,8 @@ def spec_of(net) -> tuple:
         return spec, getattr(net, "identity", None)
     path = getattr(net, "path", None)
     if isinstance(path, str) and os.path.isfile(path) and net.name == os.path.splitext(os.path.basename(path))[0]:
-        from .models import _identity
         return ({"model": path, "size": net.size, "preprocess": net.preprocess, "criterion": net.criterion,
-                 "engine": "onnx"}, _identity(path, net.size, "onnx"))
+                 "engine": "onnx"}, identity(path, net.size, "onnx"))
     return None, None
 
 
@@ -147,11 +147,9 @@ class Runner:
         is called as each finishes (so the cache keeps what an interrupted run did)."""
         out = [None] * len(items)
         if self.client is not None and items:
-            from .cluster import run_tasks
             payload = [(self.spec, self.netkey, p, q, r) for p, q, r in items]
             results = run_tasks(self.client, _task, payload, desc=desc, progress=self.progress)
         else:
-            from tqdm import tqdm
             bar = tqdm(items, desc=desc, unit="task", leave=False,
                        disable=None if self.progress and len(items) > 1 else True)
             results = ((i, work(self.net, self.netkey, p, q, r)) for i, (p, q, r) in enumerate(bar))
@@ -161,10 +159,10 @@ class Runner:
                 done(i, res)
         return out
 
-    def capture(self, photos: list[Photo], desc: str = "capture") -> dict:
-        """``photo key -> {output, max, min}`` (``max``/``min`` in layer order)."""
+    def capture(self, photos: list[Photo], desc: str = "capture") -> FrozenMap[str, Capture]:
+        """The float capture of each photo, by photo key (from the cache where it is there)."""
         keys = [p.key for p in photos]
-        have = self.cache.get_captures(self.netkey, keys)
+        have = dict(self.cache.get_captures(self.netkey, keys))
         todo = [p for p in dict.fromkeys(photos) if p.key not in have]
         if todo:
             items = [(c, None, None) for c in self._chunks(todo)]
@@ -175,7 +173,7 @@ class Runner:
                 have.update(new)
             self._execute(items, desc, done)
             self.computed += len(todo)
-        return {k: have[k] for k in keys}
+        return FrozenMap((k, have[k]) for k in keys)
 
     def measure(self, photos: list[Photo], quants: list[dict], refs: dict, desc: str = "runs") -> list:
         """For each quantisation, the ``(N, 5)`` :func:`.fidelity.measure` rows of ``photos``."""
@@ -183,7 +181,7 @@ class Runner:
         results, items, where = [], [], []
         for qi, quant in enumerate(quants):
             qk = quant_key(quant)
-            have = self.cache.get_runs(self.netkey, qk, keys)
+            have = dict(self.cache.get_runs(self.netkey, qk, keys))
             results.append((qk, have))
             todo = [p for p in dict.fromkeys(photos) if p.key not in have]
             for c in self._chunks(todo):
@@ -192,7 +190,7 @@ class Runner:
         if items:
             def done(i, rows):
                 qk, have = results[where[i]]
-                add = {p.key: tuple(row) for p, row in zip(items[i][0], rows)}
+                add = {p.key: Scores.of(row) for p, row in zip(items[i][0], rows)}
                 self.cache.put_runs(self.netkey, qk, add)
                 have.update(add)
             self._execute(items, desc, done)
@@ -200,8 +198,3 @@ class Runner:
         self.runs += len(quants)
         return [np.array([have[k] for k in keys], dtype=np.float64).reshape(len(keys), 5)
                 for _, have in results]
-
-
-def check_photo_count(photos, what: str) -> None:
-    if not photos:
-        raise ConfigError(f"{what} needs at least one photo")

@@ -7,14 +7,20 @@ downsample conv runs before the block's ``conv1`` when the model's ``forward`` s
 """
 from __future__ import annotations
 
+import io
+import warnings
+
 import numpy as np
 
 from ..errors import ConfigError
 from ..layer import Layer
 from .network import Network, Output
+from .onnx_capture import OnnxNetwork, require_onnx
 
 
-def _torch():
+def require_torch():
+    """The ``torch`` module, or a :class:`ConfigError` saying how to install it (the ``nets``
+    extra)."""
     try:
         import torch
     except ImportError:
@@ -24,7 +30,7 @@ def _torch():
 
 def layer_of(module, in_shape: tuple, name: str) -> Layer:
     """The :class:`Layer` a ``Conv2d`` or ``Linear`` applies to an input of ``in_shape`` (N, ...)."""
-    nn = _torch().nn
+    nn = require_torch().nn
     if isinstance(module, nn.Linear):
         if len(in_shape) != 2:
             raise ConfigError(f"layer {name}: a Linear layer on a {len(in_shape)}-d input "
@@ -85,7 +91,7 @@ class TorchNetwork(Network):
     def __init__(self, model, name: str, criterion: str, size: int, preprocess: str,
                  select=None, postprocess=None, source: str = "", rename: dict | None = None):
         super().__init__(name, criterion, size, preprocess)
-        torch = _torch()
+        torch = require_torch()
         self.model = model.eval()
         self.postprocess = postprocess
         self.source = source or f"PyTorch model {type(model).__name__}"
@@ -99,7 +105,7 @@ class TorchNetwork(Network):
             raise ConfigError(f"network {name} has no Conv2d or Linear layer to model")
 
     def _discover(self, probe):
-        torch = _torch()
+        torch = require_torch()
         calls = []
         hooks = [m.register_forward_pre_hook(lambda mod, args, n=n: calls.append((n, mod, tuple(args[0].shape))))
                  for n, m in self._modules]
@@ -118,7 +124,7 @@ class TorchNetwork(Network):
         return [layer_of(m, shape, n) for n, m, shape in calls]
 
     def _run(self, batch, quant, capture):
-        torch = _torch()
+        torch = require_torch()
         acts = {}
         modules = dict(self._modules)
 
@@ -166,11 +172,8 @@ class TorchNetwork(Network):
         rounding. Layers keep their PyTorch names; the export is checked to give the same
         layer shapes.
         """
-        import io
-        import warnings
-        torch = _torch()
-        from .onnx_capture import OnnxNetwork, _onnx
-        onnx, _ = _onnx()
+        torch = require_torch()
+        onnx, _ = require_onnx()
         post = self.postprocess
 
         class Head(torch.nn.Module):

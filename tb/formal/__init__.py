@@ -7,7 +7,9 @@
 * :mod:`.serial` — dispatcher + SIPs against exact dot products in one harness, bounded (A = W = 2);
 * :mod:`.streams` — the handshakes of the input register, result buffer, controller and the
   tile's result stream, by induction or bounded;
-* :mod:`.engine` — emission, the yosys runs and their verdicts.
+* :mod:`.engine` — emission, the yosys runs and their verdicts;
+* :mod:`.common` — what the harnesses share (reductions, the dispatcher's free environment, the
+  reading of counterexamples).
 
 :func:`harnesses` picks the configurations, :func:`run` proves them (``dstripes prove``).
 """
@@ -18,7 +20,12 @@ from dataclasses import replace
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 
+from .detector import DetectorProof
+from .dispatch import DispatchProof
 from .engine import COUNTEREXAMPLE, INCONCLUSIVE, PROVEN, Outcome, prove
+from .serial import SerialProof
+from .sip import LaneProof, LinearityProof, SipProof
+from .streams import PARTS, StreamsProof
 
 BLOCKS = ("detector", "serial", "streams")
 
@@ -80,12 +87,6 @@ def harnesses(blocks=BLOCKS, *, given: dict | None = None, small: bool = False,
         Add the end-to-end serial proof at its fixed small size (:data:`SERIAL`) to the serial
         datapath's parts.
     """
-    from .detector import DetectorProof
-    from .dispatch import DispatchProof
-    from .serial import SerialProof
-    from .sip import LaneProof, LinearityProof, SipProof
-    from .streams import PARTS, StreamsProof
-
     given = dict(given or {})
     out = []
     for b in blocks:

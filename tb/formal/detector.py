@@ -38,24 +38,11 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.detector import PrecisionDetector, group_detection_layout
-from dstripes.hw.params import MODE_BOTH, MODE_STATIC, index_bits, pallet_layout
-from dstripes.sim.errors import ConfigError
+from dstripes.hw.params import MODE_BOTH, MODE_STATIC, index_bits
+from dstripes.sim.config import check_group
 
+from .common import MODE_NAMES, all_of, any_of, field, signed_value
 from .engine import Harness, Property
-
-
-def _all(bits) -> object:
-    out = 1
-    for b in bits:
-        out = out & b
-    return out
-
-
-def _any(bits) -> object:
-    out = 0
-    for b in bits:
-        out = out | b
-    return out
 
 
 class DetectorHarness(wiring.Component):
@@ -87,12 +74,10 @@ class DetectorHarness(wiring.Component):
         self._l, self._c, self._a, self._g = lanes, columns, act_bits, group
         self._trailing = bool(trailing)
         groups = columns // group
+        # the detector's inputs, free for the solver
+        inputs = {name: member for name, member in self.dut_block.signature.members.items() if member.flow == In}
         super().__init__({
-            "pallet": In(pallet_layout(lanes, columns, act_bits)),
-            "msb": In(range(act_bits)),
-            "lsb": In(range(act_bits)),
-            "signed": In(1),
-            "mode": In(2),
+            **inputs,
             "dut": Out(group_detection_layout(act_bits, groups)),
             "ref": Out(group_detection_layout(act_bits, groups)),
             "dut_cycles": Out(range(act_bits + 1)),
@@ -143,7 +128,7 @@ class DetectorHarness(wiring.Component):
                 diffs.append(d)
             set_at = Signal(a, name=f"set{g}")     # some code has bit p set
             need_at = Signal(a, name=f"need{g}")   # some code needs bit p
-            m.d.comb += [set_at.eq(_any(codes)), need_at.eq(_any(diffs))]
+            m.d.comb += [set_at.eq(any_of(codes)), need_at.eq(any_of(diffs))]
             # count the positions k that some code needs more than k + 1 bits for, and the
             # positions j that every code is a multiple of 2**j for
             need = Signal(range(a + 1), name=f"need{g}_count")
@@ -193,28 +178,15 @@ class DetectorHarness(wiring.Component):
         # the relation alone: at least 1, at least every group's bits, equal to 1 or to one of them
         bits = [self.dut[g].bits for g in range(groups)]
         c = self.dut_cycles
-        relation = (c >= 1) & _all(c >= b for b in bits) & ((c == 1) | _any(c == b for b in bits))
+        relation = (c >= 1) & all_of(c >= b for b in bits) & ((c == 1) | any_of(c == b for b in bits))
         m.d.comb += [
-            self.codes_in_window.eq(_all(codes_ok)),
-            self.equivalence.eq(_all(equiv) & (self.dut_cycles == self.ref_cycles)),
-            self.exact.eq(_all(exact)),
-            self.raw.eq(_all(raw)),
+            self.codes_in_window.eq(all_of(codes_ok)),
+            self.equivalence.eq(all_of(equiv) & (self.dut_cycles == self.ref_cycles)),
+            self.exact.eq(all_of(exact)),
+            self.raw.eq(all_of(raw)),
             self.any_window.eq(relation),
         ]
         return m
-
-
-MODE_NAMES = {0: "static", 1: "leading", 2: "both", 3: "reserved (3)"}
-
-
-def _field(bits: str, offset: int, width: int) -> int:
-    """Bits ``[offset, offset + width)`` of a yosys binary string (MSB first)."""
-    n = len(bits)
-    return int(bits[n - offset - width:n - offset].replace("x", "0").replace("z", "0"), 2)
-
-
-def _signed(v: int, width: int) -> int:
-    return v - (1 << width) if v >> (width - 1) else v
 
 
 def serialised(code: int, top: int, bits: int, is_signed: bool) -> int:
@@ -242,8 +214,7 @@ class DetectorProof(Harness):
         self.lanes, self.columns, self.act_bits, self.group = lanes, columns, act_bits, group
         self.trailing = bool(trailing)
         self.detector = detector
-        if columns % group:
-            raise ConfigError(f"group size {group} does not divide columns {columns}")
+        check_group(group, columns)
 
     def label(self) -> str:
         return (f"L={self.lanes} Nc={self.columns} A={self.act_bits} G={self.group} "
@@ -278,13 +249,13 @@ class DetectorProof(Harness):
                  + ("" if s.get("valid_window", "1") == "1" else " (not a valid window)")]
         rows = []
         for g in range(C // G):
-            dt, db = _field(s["dut"], g * (tw + bw), tw), _field(s["dut"], g * (tw + bw) + tw, bw)
-            rt, rb = _field(s["ref"], g * (tw + bw), tw), _field(s["ref"], g * (tw + bw) + tw, bw)
+            dt, db = field(s["dut"], g * (tw + bw), tw), field(s["dut"], g * (tw + bw) + tw, bw)
+            rt, rb = field(s["ref"], g * (tw + bw), tw), field(s["ref"], g * (tw + bw) + tw, bw)
             codes, bad = [], []
             for c in range(g * G, (g + 1) * G):
                 for ln in range(L):
-                    raw = _field(pal, (c * L + ln) * a, a)
-                    x = _signed(raw, a) if sgn else raw
+                    raw = field(pal, (c * L + ln) * a, a)
+                    x = signed_value(raw, a) if sgn else raw
                     codes.append(x)
                     sent = serialised(raw, dt, db, sgn)
                     want = x if prop.name.endswith("exact") else window_value(raw, msb, lsb, sgn)

@@ -23,59 +23,21 @@ every trace of at most ``depth`` cycles from reset:
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.detector import PrecisionDetector
 from dstripes.hw.dispatcher import Dispatcher, plane_layout
-from dstripes.hw.params import MODE_CODES, index_bits, pallet_layout, weight_layout
+from dstripes.hw.params import index_bits, pallet_layout, weight_layout
 from dstripes.sim.config import TileConfig
 from dstripes.sim.schemes import DSTRIPES
 
-from .detector import MODE_NAMES, _all, _field, _signed
+from .common import MODE_NAMES, all_of, env_ports, environment, field, signed_value
 from .engine import Harness, Property
 from .planes import Queue, serial_value, step_counters
 
 PARTS = ("values", "weights", "cycles", "contract", "order")
-
-
-def environment(m, harness, config: TileConfig):
-    """Drive ``harness.env`` (a valid window held from the first cycle, every offered code
-    inside it), ``is_signed`` / ``is_unsigned`` and ``mode_<name>``."""
-    a = config.act_bits
-    started = Signal()
-    now = Cat(harness.msb, harness.lsb, harness.signed, harness.mode)
-    held = Signal(len(now))
-    m.d.sync += [started.eq(1), held.eq(now)]
-    codes_ok = []
-    for col in range(config.columns):
-        for ln in range(config.lanes):
-            x = harness.act.payload[col][ln]
-            for i in range(a):
-                below = (i < harness.lsb) & x[i]
-                above = (i > harness.msb) & Mux(harness.signed, (x[i] ^ x[i - 1]) if i else 0, x[i])
-                codes_ok.append(~below & ~above)
-    m.d.comb += [
-        harness.env.eq((harness.lsb <= harness.msb) & (harness.msb < a) & (~started | (now == held))
-                       & _all(codes_ok)),
-        harness.is_signed.eq(harness.signed), harness.is_unsigned.eq(~harness.signed),
-    ]
-    for name, code in MODE_CODES.items():
-        m.d.comb += getattr(harness, f"mode_{name}").eq(harness.mode == code)
-
-
-def env_ports(config: TileConfig) -> dict:
-    c = config
-    ports = {
-        "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
-        "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
-        "msb": In(range(c.act_bits)), "lsb": In(range(c.act_bits)), "signed": In(1), "mode": In(2),
-        "act_enable": In(1), "weight_enable": In(1),
-        "env": Out(1), "is_signed": Out(1), "is_unsigned": Out(1),
-    }
-    ports.update({f"mode_{name}": Out(1) for name in MODE_CODES})
-    return ports
 
 
 class DispatchHarness(wiring.Component):
@@ -99,9 +61,7 @@ class DispatchHarness(wiring.Component):
     def __init__(self, config: TileConfig, *, detect=True, dispatcher=Dispatcher):
         c = self._cfg = config
         self._detect = bool(detect)
-        self.disp = dispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
-                               weight_bits=c.weight_bits, group=c.group, detect=detect,
-                               trailing=c.trim == "both")
+        self._dispatcher = dispatcher
         a = c.act_bits
         ports = env_ports(c)
         ports.update({
@@ -119,7 +79,9 @@ class DispatchHarness(wiring.Component):
         m = Module()
         c = self._cfg
         a, L, groups = c.act_bits, c.lanes, c.columns // c.group
-        m.submodules.dispatcher = disp = self.disp
+        m.submodules.dispatcher = disp = self._dispatcher(
+            lanes=L, columns=c.columns, rows=c.rows, act_bits=a, weight_bits=c.weight_bits, group=c.group,
+            detect=self._detect, trailing=c.trim == "both")
         wiring.connect(m, wiring.flipped(self.act), disp.act)
         wiring.connect(m, wiring.flipped(self.weight), disp.weight)
         m.d.comb += [disp.msb.eq(self.msb), disp.lsb.eq(self.lsb), disp.signed.eq(self.signed),
@@ -168,11 +130,11 @@ class DispatchHarness(wiring.Component):
                 m.d.comb += rebuilt.eq(v << p.low[g])
                 values.append((v << p.low[g]) == code)   # not truncated
         m.d.comb += [
-            self.values.eq(~done | _all(values)),
+            self.values.eq(~done | all_of(values)),
             self.weights.eq(~go | (p.weights.as_value() == q.weight[0].as_value())),
             self.cycles.eq(~go | ((p.first == (count == 0)) & (
                 ~p.last | ((count_next == self.want_cycles)
-                           & _all(k[g][1] == want_bits[g] for g in range(groups)))))),
+                           & all_of(k[g][1] == want_bits[g] for g in range(groups)))))),
             self.contract.eq(contract),
             self.order.eq(q.order_ok),
         ]
@@ -229,8 +191,8 @@ class DispatchProof(Harness):
         rw = rebuilt_bits(a)
 
         def code(bits, col, ln):
-            v = _field(bits, (col * L + ln) * a, a)
-            return _signed(v, a) if sgn else v
+            v = field(bits, (col * L + ln) * a, a)
+            return signed_value(v, a) if sgn else v
 
         for t, s in enumerate(steps, 1):
             events = []
@@ -238,13 +200,13 @@ class DispatchProof(Harness):
                 events.append(f"pallet {[[code(s['act__payload'], col, ln) for ln in range(L)] for col in range(c.columns)]}")
             if s.get("weight__valid") == "1" and s.get("weight__ready") == "1":
                 wp = s["weight__payload"]
-                events.append("weights " + str([[_signed(_field(wp, (r * L + ln) * W, W), W) for ln in range(L)]
+                events.append("weights " + str([[signed_value(field(wp, (r * L + ln) * W, W), W) for ln in range(L)]
                                                  for r in range(c.rows)]))
             if s.get("plane_valid") == "1" and s.get("ready") == "1" and "plane" in s:
                 pl = s["plane"]
 
                 def fld(name, i=0, width=1):
-                    return _field(pl, lay[name].offset + i * width, width)
+                    return field(pl, lay[name].offset + i * width, width)
                 lw = index_bits(a - 1)
                 bits = [format(fld("bits", col, L), f"0{L}b") for col in range(c.columns)]
                 grp = [f"g{g}:{'A' if fld('active', g) else '-'}{'N' if fld('neg', g) else ''}"
@@ -252,7 +214,7 @@ class DispatchProof(Harness):
                 tag = ("first " if fld("first") else "") + ("last " if fld("last") else "")
                 events.append(f"plane {tag}bits {bits} {' '.join(grp)} (transfer {int(s['step_cycles'], 2)})")
                 if fld("last"):
-                    got = [[_signed(_field(s["rebuilt"], (col * L + ln) * rw, rw), rw) for ln in range(L)]
+                    got = [[signed_value(field(s["rebuilt"], (col * L + ln) * rw, rw), rw) for ln in range(L)]
                            for col in range(c.columns)]
                     want = [[code(s["codes"], col, ln) for ln in range(L)] for col in range(c.columns)]
                     events.append(f"step rebuilt {got}, codes {want}" + ("  <- differs" if got != want else "")

@@ -26,7 +26,7 @@ from pathlib import Path
 from dstripes.hw.emit import to_verilog
 from dstripes.sim.errors import ToolError
 from dstripes.sim.limits import worker_count
-from dstripes.tb.tools import run_script, stop_running
+from ..tools import run_script, stop_running
 
 PROVEN, COUNTEREXAMPLE, INCONCLUSIVE = "proven", "counterexample", "inconclusive"
 STATUSES = (PROVEN, COUNTEREXAMPLE, INCONCLUSIVE)

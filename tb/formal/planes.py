@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Mux, Signal, signed
 
-from .detector import _all
+from .common import all_of
 
 
 def shift_accumulate(value, first, active, neg, x):
@@ -57,7 +57,7 @@ def step_counters(m, transfer, first, actives, act_bits: int, prefix: str = "k")
         ok.append(~(transfer & active & ~first & (k >= act_bits)))
         out.append((k, k_next))
     contract = Signal(name="contract_ok")
-    m.d.comb += contract.eq(_all(ok))
+    m.d.comb += contract.eq(all_of(ok))
     return out, contract
 
 

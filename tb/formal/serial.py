@@ -22,8 +22,8 @@ and brick of its own, and never a third pallet in flight.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.dispatcher import Dispatcher
@@ -31,8 +31,9 @@ from dstripes.hw.params import MODE_CODES, pallet_layout, result_layout, weight_
 from dstripes.hw.sip import SIP, connect_array
 from dstripes.sim.config import TileConfig
 
-from .detector import MODE_NAMES, _all, _field, _signed
+from .common import MODE_NAMES, env_ports, environment, field, signed_value
 from .engine import Harness, Property
+from .planes import Queue
 
 
 class SerialHarness(wiring.Component):
@@ -57,29 +58,25 @@ class SerialHarness(wiring.Component):
         c = self._cfg = config
         self._stalls = bool(stalls)
         self._detect = detect
-        self.disp = dispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
-                               weight_bits=c.weight_bits, group=c.group, detect=detect,
-                               trailing=c.trim == "both")
-        self.sips = [[sip(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits)
-                      for _ in range(c.columns)] for _ in range(c.rows)]
-        ports = {
-            "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
-            "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
-            "msb": In(range(c.act_bits)), "lsb": In(range(c.act_bits)), "signed": In(1), "mode": In(2),
-            "act_enable": In(1), "weight_enable": In(1), "en": In(1), "clear": In(1),
+        self._dispatcher, self._sip = dispatcher, sip
+        ports = env_ports(c)
+        ports.update({
+            "en": In(1), "clear": In(1),
             "results": Out(result_layout(c.rows, c.columns, c.acc_bits)),
             "expected": Out(result_layout(c.rows, c.columns, c.acc_bits)),
-            "check": Out(1), "dot": Out(1), "in_order": Out(1), "env": Out(1),
-            "is_signed": Out(1), "is_unsigned": Out(1),
-        }
-        ports.update({f"mode_{name}": Out(1) for name in MODE_CODES})
+            "check": Out(1), "dot": Out(1), "in_order": Out(1),
+        })
         super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         c = self._cfg
         a, L = c.act_bits, c.lanes
-        m.submodules.dispatcher = disp = self.disp
+        m.submodules.dispatcher = disp = self._dispatcher(
+            lanes=L, columns=c.columns, rows=c.rows, act_bits=a, weight_bits=c.weight_bits, group=c.group,
+            detect=self._detect, trailing=c.trim == "both")
+        sips = [[self._sip(lanes=L, act_bits=a, weight_bits=c.weight_bits, acc_bits=c.acc_bits)
+                 for _ in range(c.columns)] for _ in range(c.rows)]
         wiring.connect(m, wiring.flipped(self.act), disp.act)
         wiring.connect(m, wiring.flipped(self.weight), disp.weight)
         m.d.comb += [disp.msb.eq(self.msb), disp.lsb.eq(self.lsb), disp.signed.eq(self.signed),
@@ -99,55 +96,15 @@ class SerialHarness(wiring.Component):
         with m.If(last_out):
             m.d.sync += add_low.eq(plane.payload.low)
         add = pending & en
-        connect_array(m, self.sips, c.group, plane.payload, plane.valid, en=en, add=pending, clear=self.clear,
+        connect_array(m, sips, c.group, plane.payload, plane.valid, en=en, add=pending, clear=self.clear,
                       low=add_low)
-        m.d.comb += [self.results[col][r].eq(sip.result) for r, row in enumerate(self.sips) for col, sip in enumerate(row)]
+        m.d.comb += [self.results[col][r].eq(sip.result) for r, row in enumerate(sips) for col, sip in enumerate(row)]
 
-        # the environment: window valid and held from the first cycle, codes inside it
-        started = Signal()
-        now = Cat(self.msb, self.lsb, self.signed, self.mode)
-        held = Signal(len(now))
-        m.d.sync += [started.eq(1), held.eq(now)]
-        codes_ok = []
-        for col in range(c.columns):
-            for ln in range(L):
-                x = self.act.payload[col][ln]
-                for i in range(a):
-                    below = (i < self.lsb) & x[i]
-                    above = (i > self.msb) & Mux(self.signed, (x[i] ^ x[i - 1]) if i else 0, x[i])
-                    codes_ok.append(~below & ~above)
-        m.d.comb += [
-            self.env.eq((self.lsb <= self.msb) & (self.msb < a) & (~started | (now == held))
-                        & _all(codes_ok)),
-            self.is_signed.eq(self.signed), self.is_unsigned.eq(~self.signed),
-        ]
-        for name, code in MODE_CODES.items():
-            m.d.comb += getattr(self, f"mode_{name}").eq(self.mode == code)
-
+        environment(m, self, c)
         # shadow queues of the transferred pallets and bricks (at most two steps in flight)
-        play = pallet_layout(L, c.columns, a)
-        wlay = weight_layout(L, c.rows, c.weight_bits)
-        qa = [Signal(play, name=f"qa{i}") for i in range(2)]
-        qw = [Signal(wlay, name=f"qw{i}") for i in range(2)]
-        na = Signal(2)
-        nw = Signal(2)
-        order_ok = Signal(init=1)
-        push_a = self.act.valid & self.act.ready
-        push_w = self.weight.valid & self.weight.ready
-        for q, n, push, payload in ((qa, na, push_a, self.act.payload), (qw, nw, push_w, self.weight.payload)):
-            with m.If(last_out):
-                m.d.sync += q[0].eq(q[1])
-            slot = n - last_out
-            with m.If(push):
-                with m.Switch(slot):
-                    with m.Case(0):
-                        m.d.sync += q[0].eq(payload)
-                    with m.Case(1):
-                        m.d.sync += q[1].eq(payload)
-            m.d.sync += n.eq(n + push - last_out)
-            # a step with nothing to serialise, or a third item in flight, breaks the order
-            with m.If((last_out & (n == 0)) | (push & (slot >= 2))):
-                m.d.sync += order_ok.eq(0)
+        q = Queue(m, act=self.act, weight=self.weight, pop=last_out, act_layout=pallet_layout(L, c.columns, a),
+                  weight_layout=weight_layout(L, c.rows, c.weight_bits))
+        qa, qw = q.act, q.weight
 
         # exact dot products of the oldest step, captured when its last plane leaves
         acc_w = c.acc_bits
@@ -171,7 +128,7 @@ class SerialHarness(wiring.Component):
         m.d.comb += [
             self.check.eq(add),
             self.dot.eq(~add | (self.results.as_value() == self.expected.as_value())),
-            self.in_order.eq(order_ok),
+            self.in_order.eq(q.order_ok),
         ]
         return m
 
@@ -221,17 +178,17 @@ class SerialProof(Harness):
             events = []
             if s.get("act__valid") == "1" and s.get("act__ready") == "1":
                 pal = s["act__payload"]
-                codes = [[_field(pal, (col * L + ln) * a, a) for ln in range(L)] for col in range(c.columns)]
+                codes = [[field(pal, (col * L + ln) * a, a) for ln in range(L)] for col in range(c.columns)]
                 if sgn:
-                    codes = [[_signed(v, a) for v in col] for col in codes]
+                    codes = [[signed_value(v, a) for v in col] for col in codes]
                 events.append(f"pallet {codes}")
             if s.get("weight__valid") == "1" and s.get("weight__ready") == "1":
                 wp = s["weight__payload"]
-                events.append("weights " + str([[_signed(_field(wp, (r * L + ln) * W, W), W) for ln in range(L)]
+                events.append("weights " + str([[signed_value(field(wp, (r * L + ln) * W, W), W) for ln in range(L)]
                                                  for r in range(c.rows)]))
             if s.get("check") == "1":
-                got = [_signed(_field(s["results"], i * acc, acc), acc) for i in range(c.rows * c.columns)]
-                want = [_signed(_field(s["expected"], i * acc, acc), acc) for i in range(c.rows * c.columns)]
+                got = [signed_value(field(s["results"], i * acc, acc), acc) for i in range(c.rows * c.columns)]
+                want = [signed_value(field(s["expected"], i * acc, acc), acc) for i in range(c.rows * c.columns)]
                 events.append(f"add{' (clear)' if s.get('clear') == '1' else ''}: SIP results {got}, "
                               f"exact {want}" + ("  <- differs" if got != want else ""))
             if s.get("in_order") == "0":

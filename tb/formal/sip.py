@@ -41,7 +41,7 @@ from dstripes.hw.params import index_bits, result_layout
 from dstripes.hw.sip import SIP, connect_array
 from dstripes.sim.config import TileConfig
 
-from .detector import _all, _field, _signed
+from .common import all_of, field, signed_value
 from .engine import Harness, Property
 from .planes import serial_value, shift_accumulate, step_counters
 
@@ -71,8 +71,7 @@ class SipHarness(wiring.Component):
 
     def __init__(self, config: TileConfig, *, sip=SIP):
         c = self._cfg = config
-        self.sips = [[sip(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits)
-                      for _ in range(c.columns)] for _ in range(c.rows)]
+        self._sip = sip
         super().__init__({
             "plane": In(plane_layout(c.lanes, c.columns, c.rows, c.act_bits, c.weight_bits, c.group)),
             "valid": In(1), "en": In(1), "clear": In(1),
@@ -109,11 +108,13 @@ class SipHarness(wiring.Component):
         inv = [k[g][0] <= a for g in range(groups)]
 
         oks = []
-        connect_array(m, self.sips, c.group, p, self.valid, en=en, add=pending, clear=self.clear, low=add_low)
+        sips = [[self._sip(lanes=L, act_bits=a, weight_bits=W, acc_bits=acc) for _ in range(c.columns)]
+                for _ in range(c.rows)]
+        connect_array(m, sips, c.group, p, self.valid, en=en, add=pending, clear=self.clear, low=add_low)
         for r in range(c.rows):
             for col in range(c.columns):
                 g = col // c.group
-                sip = self.sips[r][col]
+                sip = sips[r][col]
                 m.d.comb += self.results[col][r].eq(sip.result)
                 # the SIP's rule on the sum of the lanes' terms (a chain, where the SIP has a
                 # tree); serial.linearity makes it the sum of the lanes' contributions
@@ -137,8 +138,8 @@ class SipHarness(wiring.Component):
                 oks.append(self.results[col][r] == expected)
         m.d.comb += [
             self.check.eq(add),
-            self.result.eq(~add | _all(oks)),
-            self.invariant.eq(_all(inv)),
+            self.result.eq(~add | all_of(oks)),
+            self.invariant.eq(all_of(inv)),
         ]
         return m
 
@@ -257,16 +258,16 @@ class SipProof(Harness):
             pl = s.get("plane")
             if pl and s.get("valid") == "1" and s.get("en") == "1":
                 def fld(name, i=0, width=1):
-                    return _field(pl, lay[name].offset + i * width, width)
+                    return field(pl, lay[name].offset + i * width, width)
                 bits = [format(fld("bits", col, L), f"0{L}b") for col in range(c.columns)]
                 grp = [f"g{g}:{'A' if fld('active', g) else '-'}{'N' if fld('neg', g) else ''}"
                        f" low {fld('low', g, lw)}" for g in range(groups)]
-                wts = [[_signed(fld("weights", r * L + ln, W), W) for ln in range(L)] for r in range(c.rows)]
+                wts = [[signed_value(fld("weights", r * L + ln, W), W) for ln in range(L)] for r in range(c.rows)]
                 tag = ("first " if fld("first") else "") + ("last " if fld("last") else "")
                 events.append(f"plane {tag}bits {bits} {' '.join(grp)} weights {wts}")
             if s.get("check") == "1":
-                got = [_signed(_field(s["results"], i * acc, acc), acc) for i in range(n)]
-                want = [_signed(_field(s["expected"], i * acc, acc), acc) for i in range(n)]
+                got = [signed_value(field(s["results"], i * acc, acc), acc) for i in range(n)]
+                want = [signed_value(field(s["expected"], i * acc, acc), acc) for i in range(n)]
                 events.append(f"add{' (clear)' if s.get('clear') == '1' else ''}: SIP results {got}, "
                               f"expected {want}" + ("  <- differs" if got != want else ""))
             if s.get("invariant") == "0":
@@ -275,58 +276,65 @@ class SipProof(Harness):
         return "\n".join(lines + ["  (results in [column][row] order)"])
 
 
-class LaneProof(Harness):
+class Lemma(Harness):
+    """A combinational lemma of the serial proof (every input) at the operand widths of one
+    configuration: one property, :attr:`name`, that the output :attr:`output` of the harness
+    :attr:`harness` (built with the configuration's :attr:`operands`) is 1. Subclasses set the
+    class attributes and :meth:`shown` (what a counterexample prints)."""
+
+    block = "serial"
+    name = output = statement = tag = ""
+    harness: type
+    #: The :class:`TileConfig` fields the harness is built with, and how a label names them.
+    operands: tuple = ()
+    SHORT = {"lanes": "L", "act_bits": "A", "weight_bits": "W"}
+
+    def __init__(self, config: TileConfig):
+        self.config = config
+
+    def shown(self) -> tuple:
+        """``({signed input: width}, unsigned inputs, one-bit inputs)`` of a counterexample."""
+        raise NotImplementedError
+
+    def label(self) -> str:
+        return f"{self.tag} " + " ".join(f"{self.SHORT[k]}={getattr(self.config, k)}" for k in self.operands)
+
+    def component(self):
+        return self.harness(**{k: getattr(self.config, k) for k in self.operands})
+
+    def properties(self) -> list[Property]:
+        return [Property(self.name, (self.output,), statement=self.statement)]
+
+    def render(self, prop: Property, steps) -> str:
+        s = steps[0]
+        signed_inputs, unsigned_inputs, flags = self.shown()
+        values = [f"{n}={signed_value(int(s[n], 2), w)}" for n, w in signed_inputs.items()]
+        values += [f"{n}={int(s[n], 2)}" for n in unsigned_inputs]
+        return "  " + " ".join(values) + " " + " ".join(f for f in flags if s.get(f) == "1")
+
+
+class LaneProof(Lemma):
     """``serial.lane_product`` for one ``A``, ``W``."""
 
-    block = "serial"
+    name, output, tag, harness = "serial.lane_product", "product", "lane", LaneHarness
+    operands = ("act_bits", "weight_bits")
+    statement = ("every weight, value and transfer: c = w*v before it gives c' = w*v' and c' << low = "
+                 "w*(v' << low) after it")
 
-    def __init__(self, config: TileConfig):
-        self.config = config
-
-    def label(self) -> str:
-        return f"lane A={self.config.act_bits} W={self.config.weight_bits}"
-
-    def component(self):
-        return LaneHarness(act_bits=self.config.act_bits, weight_bits=self.config.weight_bits)
-
-    def properties(self) -> list[Property]:
-        return [Property("serial.lane_product", ("product",),
-                         statement="every weight, value and transfer: c = w*v before it gives "
-                                   "c' = w*v' and c' << low = w*(v' << low) after it")]
-
-    def render(self, prop: Property, steps) -> str:
-        s = steps[0]
-        a, W = self.config.act_bits, self.config.weight_bits
-        w, v = _signed(int(s["w"], 2), W), _signed(int(s["v"], 2), a + 1)
-        flags = " ".join(f for f in ("bit", "first", "active", "neg") if s.get(f) == "1")
-        return f"  w={w} v={v} low={int(s['low'], 2)} {flags}"
+    def shown(self) -> tuple:
+        c = self.config
+        return {"w": c.weight_bits, "v": c.act_bits + 1}, ("low",), ("bit", "first", "active", "neg")
 
 
-class LinearityProof(Harness):
+class LinearityProof(Lemma):
     """``serial.linearity`` for one ``L``, ``A``, ``W`` (the widths of its operands)."""
 
-    block = "serial"
+    name, output, tag, harness = "serial.linearity", "linear", "rule", LinearityHarness
+    operands = ("lanes", "act_bits", "weight_bits")
+    statement = ("every two values and terms and every transfer: the SIP's rule on their sums is the sum of the "
+                 "rule on each")
 
-    def __init__(self, config: TileConfig):
-        self.config = config
-
-    def label(self) -> str:
-        c = self.config
-        return f"rule L={c.lanes} A={c.act_bits} W={c.weight_bits}"
-
-    def component(self):
-        c = self.config
-        return LinearityHarness(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits)
-
-    def properties(self) -> list[Property]:
-        return [Property("serial.linearity", ("linear",),
-                         statement="every two values and terms and every transfer: the SIP's rule on "
-                                   "their sums is the sum of the rule on each")]
-
-    def render(self, prop: Property, steps) -> str:
-        s = steps[0]
+    def shown(self) -> tuple:
         c = self.config
         cw, xw = sum_bits(c.lanes, c.act_bits, c.weight_bits), c.weight_bits + index_bits(c.lanes)
-        vals = [f"{n}={_signed(int(s[n], 2), w)}" for n, w in (("c1", cw), ("c2", cw), ("x1", xw), ("x2", xw))]
-        flags = " ".join(f for f in ("first", "active", "neg") if s.get(f) == "1")
-        return "  " + " ".join(vals) + f" {flags}"
+        return {"c1": cw, "c2": cw, "x1": xw, "x2": xw}, (), ("first", "active", "neg")

@@ -11,6 +11,8 @@ from reset).
 """
 from __future__ import annotations
 
+import functools
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -43,7 +45,7 @@ class InputRegisterHarness(wiring.Component):
     and a consumer that takes whenever it likes (``take`` only while ``item``: assumed)."""
 
     def __init__(self, act_layout, weight_layout, *, block=InputRegister):
-        self.dut = block(act_layout=act_layout, weight_layout=weight_layout)
+        self._make_dut = functools.partial(block, act_layout=act_layout, weight_layout=weight_layout)
         super().__init__({
             "act": In(stream.Signature(act_layout)), "weight": In(stream.Signature(weight_layout)),
             "act_enable": In(1), "weight_enable": In(1), "take": In(1),
@@ -53,7 +55,7 @@ class InputRegisterHarness(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.dut = dut = self.dut
+        m.submodules.dut = dut = self._make_dut()
         wiring.connect(m, wiring.flipped(self.act), dut.act)
         wiring.connect(m, wiring.flipped(self.weight), dut.weight)
         m.d.comb += [dut.act_enable.eq(self.act_enable), dut.weight_enable.eq(self.weight_enable),
@@ -87,7 +89,7 @@ class ResultBufferHarness(wiring.Component):
     loads whenever it likes while ``can_load`` (assumed: the controller loads only then)."""
 
     def __init__(self, layout, *, block=ResultBuffer):
-        self.dut = block(layout)
+        self._make_dut = functools.partial(block, layout)
         super().__init__({
             "data": In(layout), "load": In(1), "ready": In(1),
             "result": Out(stream.Signature(layout)),
@@ -97,7 +99,7 @@ class ResultBufferHarness(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.dut = dut = self.dut
+        m.submodules.dut = dut = self._make_dut()
         res = dut.result
         m.d.comb += [dut.data.eq(self.data), dut.load.eq(self.load), res.ready.eq(self.ready),
                      self.result.valid.eq(res.valid), self.result.payload.eq(res.payload),
@@ -126,7 +128,7 @@ class ControllerHarness(wiring.Component):
     free (modelled here: one entry, ``can_load`` while empty or being emptied)."""
 
     def __init__(self, *, act_bits=4, count_bits=2, block=Controller):
-        self.dut = block(act_bits=act_bits, count_bits=count_bits)
+        self._make_dut = functools.partial(block, act_bits=act_bits, count_bits=count_bits)
         self._cb = count_bits
         super().__init__({
             "config": In(stream.Signature(run_layout(act_bits, count_bits))),
@@ -139,7 +141,7 @@ class ControllerHarness(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cb = self._cb
-        m.submodules.dut = ctrl = self.dut
+        m.submodules.dut = ctrl = self._make_dut()
         wiring.connect(m, wiring.flipped(self.config), ctrl.config)
         full = Signal()  # the result buffer
         result_done = full & self.result_ready
@@ -204,7 +206,7 @@ class TileStreamHarness(wiring.Component):
     cycle, no assumption at all."""
 
     def __init__(self, config: TileConfig, *, count_bits=2, detect=True, tile=SerialTile):
-        self.dut = tile(config, detect=detect, count_bits=count_bits)
+        self._make_dut = functools.partial(tile, config, detect=detect, count_bits=count_bits)
         c = config
         self._cb = count_bits
         super().__init__({
@@ -216,7 +218,7 @@ class TileStreamHarness(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cb = self._cb
-        m.submodules.tile = tile = self.dut
+        m.submodules.tile = tile = self._make_dut()
         wiring.connect(m, wiring.flipped(self.config), tile.config)
         wiring.connect(m, wiring.flipped(self.act), tile.act)
         wiring.connect(m, wiring.flipped(self.weight), tile.weight)

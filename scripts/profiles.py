@@ -1,0 +1,46 @@
+"""The precision profiles that the profile options (:func:`.options.add_profile_options`)
+name, and the line that says how faithful one is."""
+from __future__ import annotations
+
+import os
+
+from dstripes.sim.nets.models import BUILTIN
+from dstripes.sim.nets.profile import Profile, builtin_profile_path
+
+
+def shipped_profile(model: str, target: str, *, size: int | None = None) -> Profile | None:
+    """The shipped profile of built-in network ``model`` for ``target``, or ``None`` (another
+    network, or one searched at another input ``size``; ``None``: at any size)."""
+    path = builtin_profile_path(model, target) if model in BUILTIN else None
+    if path is None or not os.path.isfile(path):
+        return None
+    prof = Profile.load(path)
+    return prof if size is None or prof.input.get("size") == size else None
+
+
+def given_or_shipped(args, model: str, *, size: int | None) -> Profile | None:
+    """``--profile``, else the shipped profile of ``model`` for ``--target`` (``"100"`` for a
+    command without it) at ``size``, else ``None`` (the command profiles first)."""
+    if args.profile:
+        return Profile.load(args.profile)
+    return shipped_profile(model, getattr(args, "target", "100"), size=size)
+
+
+def fidelity_line(prof: Profile) -> str:
+    """Criterion, fidelity on profiling and held-out photos, the worst held-out photo."""
+    f = prof.fidelity
+    line = (f"{prof.network} target {prof.target} ({prof.criterion} >= {prof.threshold:g}): "
+            f"{f['unit']} {f['profile']:.4g} on {f['profile_images']} profiling photos")
+    if "heldout" in f:
+        w = f.get("heldout_worst", {})
+        line += (f", {f['heldout']:.4g} on {f['heldout_images']} held-out photos "
+                 f"({'meets' if f['heldout_pass'] else 'MISSES'} the target"
+                 + (f"; worst {w['photo']}: {w['measure']} {w['value']:.4g}" if w else "") + ")")
+    else:
+        line += ", no held-out photos (not checked on photos it never saw)"
+    for k, what in (("profile_accuracy", "profiling"), ("heldout_accuracy", "held-out")):
+        if k in f:
+            a = f[k]
+            line += (f"; top-1 accuracy on {a['photos']} labelled {what} photos: float {a['float']:.1%}, "
+                     f"quantised {a['quantised']:.1%}")
+    return line
