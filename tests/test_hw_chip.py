@@ -105,3 +105,68 @@ def test_whole_chip_depthwise_signed_with_bias(seed):
                                   nm_read=2, dram=dram, bias=bias)
     assert (outputs == model.outputs).all()
     assert cycles == model.cycles
+
+
+def _geometry(layer, chip):
+    """The set-up's derived values (``hw/chip/chip.py`` ``_derive``), computed here from §10.4."""
+    t, nc = chip.tile, chip.columns
+    cg, kg = layer.c // layer.conv_groups, layer.k // layer.conv_groups
+    cbg = -(-cg // t.lanes)
+    return {"c": layer.c, "h": layer.h, "w": layer.w, "k": layer.k, "kh": layer.kh, "kw": layer.kw, "sy": layer.sy,
+            "sx": layer.sx, "py": layer.py, "px": layer.px, "dy": layer.dy, "dx": layer.dx,
+            "groups": layer.conv_groups, "cg": cg, "kg": kg, "cbg": cbg, "oh": layer.oh, "ow": layer.ow,
+            "windows": layer.windows, "window_sets": layer.window_sets(nc), "steps": layer.kh * layer.kw * cbg,
+            "col_rows": nc // layer.ow, "col_step": nc % layer.ow,
+            "reuse": layer.dx // layer.sx if layer.dx % layer.sx == 0 else 0, "in_base": 5}
+
+
+@pytest.mark.parametrize("spec, shape", [("k=4,kh=3,pad=1", (8, 5, 6)), ("k=4,kh=3,stride=2,pad=1", (4, 7, 5)),
+                                         ("k=4,kh=3,dilation=2,pad=2", (4, 6, 6)), ("k=4,kh=1", (12, 3, 3))])
+def test_walker_describes_every_step_as_the_model(spec, shape):
+    """Every step of a pass in the accelerator's order: which columns read NM (their number is
+    the model's ``r_s``), at which address, which copy the previous step's brick, which are zero."""
+    from dstripes.hw.chip.walker import Walker
+
+    chip = ChipConfig(tile=SMALL, nm_kib=32, sb_kib=16)
+    layer = Layer.parse(spec, shape)
+    plan = LayerPlan(layer, chip)
+    g = _geometry(layer, chip)
+    dut = Walker(chip)
+    got = []
+
+    async def bench(ctx):
+        for name, value in g.items():
+            ctx.set(getattr(dut.geometry, name), value)
+        ctx.set(dut.init, 1)
+        await ctx.tick()
+        ctx.set(dut.init, 0)
+        ctx.set(dut.enable, 1)
+        ctx.set(dut.take, 1)
+        for _ in range(plan.window_sets * plan.steps):
+            step = ctx.get(dut.step)
+            got.append((step.read, step.reuse, step.zero, [step.addr[c] for c in range(chip.columns)], step.last))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    want_reads = plan.reads                                   # (nws, kh, kw)
+    s = 0
+    for ws in range(plan.window_sets):
+        for ky in range(layer.kh):
+            for cb in range(plan.channel_blocks):
+                for kx in range(layer.kw):
+                    read, reuse, zero, addr, last = got[s]
+                    assert bin(read).count("1") == want_reads[ws, ky, kx], (ws, ky, cb, kx)
+                    for c in range(chip.columns):
+                        n = ws * chip.columns + c
+                        oy, ox = divmod(n, layer.ow)
+                        y, x = oy * layer.sy + ky * layer.dy - layer.py, ox * layer.sx + kx * layer.dx - layer.px
+                        inside = n < layer.windows and 0 <= y < layer.h and 0 <= x < layer.w
+                        assert bool(zero >> c & 1) == (not inside)
+                        if read >> c & 1:
+                            assert addr[c] == 5 + (cb * layer.h + y) * layer.w + x
+                        assert not (read >> c & 1 and reuse >> c & 1)
+                    assert last == (s == len(got) - 1)
+                    s += 1
