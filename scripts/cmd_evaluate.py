@@ -33,6 +33,7 @@ def register(sub) -> None:
     options.add_tile_options(p, hardware=False)
     options.add_cluster_options(p)
     options.add_output_options(p, out="folder for reports, plots and profiles made here", json="the results")
+    options.add_chip_options(p, tiles=False, dram="model")
     e = p.add_argument_group("energy (compute only: the tiles' logic, no memories)")
     Option("--energy", "also energy per layer and per network of DaDN, Stripes and Dynamic Stripes at one clock: "
                        "tiles synthesised and timed on --liberty, switching activity measured in RTL simulation "
@@ -60,7 +61,12 @@ def run(args) -> int:
     from .photos import Count, photo_sets, read_labels, tell
     from .profiles import fidelity_line, shipped_profile, why_profile_first
     from .tiles import tile_config
+    from .chips import check_chip_flag
 
+    check_chip_flag(args)
+    if args.chip:
+        from .chip_runs import evaluate
+        return evaluate(args)
     cfg = tile_config(args)
     names = network_names(args)
     if args.profile and len(names) > 1:

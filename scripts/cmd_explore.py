@@ -23,7 +23,9 @@ def register(sub) -> None:
                                            "size, otherwise one made first on 16 profiling photos")
     options.add_photo_options(p, images=4, labels=False)
     Option("--sweep", f"values of tile parameters, all combinations (keys: {', '.join(TILE)}), e.g. --sweep "
-                      f"group=1,4,16 run_ahead=0,1,2", nargs="+", metavar="KEY=V1,V2").add(p, required=True)
+                      f"group=1,4,16 run_ahead=0,1,2; or the accelerator's NM read width, --sweep "
+                      f"{options.CHIP_SWEEP_KEYS[0]}=1,2,4,8,16 (its memory-aware model: speed-ups against it)",
+           nargs="+", metavar="KEY=V1,V2").add(p, required=True)
     options.add_liberty_option(p, use="also map every block onto this library (area in its units)")
     options.add_cluster_options(p)
     options.add_output_options(p, out="folder for explore.json, explore.csv, explore.txt, explore.png")
@@ -34,11 +36,15 @@ def run(args) -> int:
     from dstripes.sim.nets.profile import PROFILE_PHOTOS
     from dstripes.synth.explore import explore, parse_sweep, resolve_liberty, sweep_configs, table
 
+    from .chips import is_chip_sweep
     from .networks import network_names
     from .output import check_out_dir, print_json
     from .photos import Count, photo_sets
     from .profiles import shipped_profile
 
+    if is_chip_sweep(args.sweep):
+        from .chip_runs import explore as chip_explore
+        return chip_explore(args)
     # everything the user gave is checked before any work starts
     sweep = parse_sweep(args.sweep)
     resolve_liberty(args.liberty)

@@ -12,11 +12,18 @@ def register(sub) -> None:
     p = options.add_command(sub, "generate", "generate a tile's Verilog (Amaranth 0.5)", __doc__.split("\n\n")[1])
     options.add_kind_option(p)
     options.add_tile_options(p, tiles=False)
+    options.add_chip_options(p, tiles=True, dram=None)
     options.add_output_options(p, out="output folder (created)", json="the manifest")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from .chips import check_chip_flag
+
+    check_chip_flag(args, tiles=True)
+    if args.chip:
+        from .chip_runs import generate
+        return generate(args)
     from dstripes.hw.generate import write_verilog  # Amaranth loads only for hardware commands
 
     from .output import check_out_dir, print_json

@@ -38,10 +38,37 @@ def register(sub) -> None:
     Option("--stall", "probability of consumer back-pressure in a cycle (default %(default)s)", type=float,
            default=0.0, check=options.probability).add(p)
     options.add_output_options(p, out=None)
+    options.add_chip_options(p, tiles=True, dram="simulate")
+    g = p.add_argument_group("the accelerator's outputs (--chip)")
+    for option in CHIP_ONLY:
+        option.add(g)
     p.set_defaults(func=run)
 
 
+#: Options of ``simulate`` that only the accelerator takes (the requantisation of its outputs).
+CHIP_ONLY = (
+    Option("--bias", "per-filter bias (K,) in accumulator units", metavar="B.npy"),
+    Option("--out-window", "the output codes' window (unsigned windows clamp negatives to 0: the ReLU)",
+           metavar="MSB:LSB"),
+    Option("--out-signed", "two's-complement output codes", switch=True),
+    Option("--out-shift", "requantisation: code = 2**lsb * round_half_even((acc + bias) / 2**(S + lsb)), "
+                          "saturated to --out-window", type=int, metavar="S", check=options.not_negative),
+    Option("--out-acts", "write the output codes the accelerator stored, (K, Ho, Wo) int64", metavar="OUT.npy"),
+)
+
+
 def run(args) -> int:
+    from dstripes.sim.errors import ConfigError
+
+    from .chips import check_chip_flag
+
+    check_chip_flag(args, tiles=True)
+    if args.chip:
+        from .chip_runs import simulate
+        return simulate(args)
+    for option in CHIP_ONLY:
+        if getattr(args, option.flag[2:].replace("-", "_")):
+            raise ConfigError(f"{option.flag} applies only with --chip")
     from dstripes.sim.table import render
     from dstripes.tb.host.simulate import simulate_layer  # cocotb / Amaranth load only here
 

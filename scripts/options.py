@@ -22,6 +22,8 @@ photos      ``--images --heldout --profile-images              profile evaluate 
             --image-dir --labels``
 run         ``--sim --window-sets``                            simulate verify demo
 synthesis   ``--liberty``                                      synth evaluate explore
+chip        ``--chip --tiles --nm-kib --nm-read --sb-kib       generate simulate evaluate
+            --no-reuse``; off-chip ``--dram-...``
 cluster     ``--jobs --scheduler --no-progress``               profile evaluate verify explore
                                                                (synth, prove: ``--jobs``)
 output      ``--out --json``                                   every subcommand (``--json``)
@@ -41,6 +43,7 @@ from typing import Callable
 
 import numpy as np
 
+from dstripes.sim.chip.config import ChipConfig
 from dstripes.sim.config import TRIMS, WEIGHT_SELECTS, TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.limits import worker_count
@@ -432,6 +435,51 @@ def add_cluster_options(p, *, jobs: str = "local Dask worker processes", dask: b
     if dask:
         SCHEDULER.add(p)
         NO_PROGRESS.add(p)
+
+
+# ---------------------------------------------------------------- accelerator (--chip)
+
+_CHIP = ChipConfig()
+CHIP = Option("--chip", "the whole accelerator — T tiles sharing an activation broadcast, the activation memory NM, "
+                        "one weight buffer per tile, an off-chip port (docs/design.md §10) — instead of one tile",
+              switch=True)
+NM_KIB = Option("--nm-kib", f"NM capacity in KiB (default {_CHIP.nm_kib})", type=int, metavar="N", check=positive)
+NM_READ = Option("--nm-read", f"NM bricks read (and written) per cycle (default {_CHIP.nm_read})", type=int,
+                 metavar="N", check=positive)
+SB_KIB = Option("--sb-kib", f"one tile's weight buffer, both halves, in KiB (default {_CHIP.sb_kib})", type=int,
+                metavar="N", check=positive)
+NO_REUSE = Option("--no-reuse", "read every brick from NM (no copy of the previous step's bricks; docs/design.md §10)",
+                  switch=True, off=True, dest="reuse")
+DRAM_LATENCY = Option("--dram-latency", "off-chip latency in cycles (default 100)", type=int, metavar="N",
+                      check=positive)
+DRAM_BANDWIDTH = Option("--dram-bytes-per-cycle", "off-chip bandwidth in bytes per cycle", type=float, metavar="X",
+                        check=positive_number)
+DRAM_STALL = Option("--dram-stall", "probability of off-chip back-pressure in a cycle, seeded by --seed "
+                                    "(default %(default)s)", type=float, metavar="P", default=0.0, check=probability)
+DRAM_JITTER = Option("--dram-jitter", "mask 2**k-1 of a random extra off-chip latency per request, seeded by --seed "
+                                      "(default %(default)s)", type=int, metavar="M", default=0, check=not_negative)
+#: Keys of ``explore --sweep`` that are the accelerator's (its memory-aware model).
+CHIP_SWEEP_KEYS = ("nm_read",)
+
+
+def add_chip_options(p, *, tiles: bool, dram: str | None) -> None:
+    """``--chip`` and the accelerator's parameters; ``tiles`` adds ``--tiles`` (for the commands
+    whose tile options leave it out); ``dram``: ``"simulate"`` (latency, bandwidth, back-pressure,
+    jitter), ``"model"`` (latency and bandwidth; without a bandwidth every pass's weights are on
+    chip) or ``None``."""
+    g = p.add_argument_group("accelerator (--chip; docs/usage.md §12)")
+    CHIP.add(g)
+    if tiles:
+        TILE["tiles"].add(g, help=f"tiles sharing the activation broadcast (default {_CHIP.tiles})")
+    for option in (NM_KIB, NM_READ, SB_KIB, NO_REUSE):
+        option.add(g)
+    if dram:
+        DRAM_LATENCY.add(g)
+        DRAM_BANDWIDTH.add(g, help=DRAM_BANDWIDTH.help + (" (default 16, at most one beat per cycle)" if dram == "simulate"
+                                                           else " (default: none, every pass's weights on chip)"))
+    if dram == "simulate":
+        DRAM_STALL.add(g)
+        DRAM_JITTER.add(g)
 
 
 # ---------------------------------------------------------------- output

@@ -18,13 +18,16 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 TILE = "--lanes --columns --rows --act-bits --weight-bits --group --trim --run-ahead --weight-select --max-reduction"
 NETWORK = "--model --size --preprocess --criterion --engine"
 CLUSTER = "--jobs --scheduler --no-progress"
+CHIP = "--chip --nm-kib --nm-read --sb-kib --no-reuse"
 
 #: What each subcommand's ``--help`` lists (docs/usage.md §9 says how one differs from another).
 LISTED = {
     "cycles": f"--acts --layer --window --signed --image {TILE.replace(' --weight-select', '')} --tiles --json",
-    "generate": f"--scheme {TILE} --out --json",
+    "generate": f"--scheme {TILE} {CHIP} --tiles --out --json",
     "simulate": f"--scheme --sim --window-sets --acts --weights --layer --window --signed --image --path "
-                f"--filter-set --mode {TILE} --waves --seed --idle --stall --json",
+                f"--filter-set --mode {TILE} --waves --seed --idle --stall --json {CHIP} --tiles --dram-latency "
+                f"--dram-bytes-per-cycle --dram-stall --dram-jitter --bias --out-window --out-signed --out-shift "
+                f"--out-acts",
     "verify": f"{NETWORK} --profile --images --image-dir --scheme --sim --layers --filter-sets {TILE} {CLUSTER} "
               f"--out --json",
     "synth": f"--scheme {TILE} --liberty --out --json --jobs --workload",
@@ -34,7 +37,7 @@ LISTED = {
                f"--act-bits {CLUSTER} --out --json",
     "evaluate": f"{NETWORK} --headroom --margin --augment --profile --target --images --image-dir --labels "
                 f"--profile-images --dump {TILE.replace(' --weight-select', '')} --tiles {CLUSTER} --out --json "
-                f"--energy --liberty --energy-model --clock-ns",
+                f"--energy --liberty --energy-model --clock-ns {CHIP} --dram-latency --dram-bytes-per-cycle",
     "explore": f"--model --size --profile --target --images --image-dir --sweep --liberty {CLUSTER} --out --json",
     "demo": "--sample --list --sim --window-sets --small --json",
 }

@@ -1,0 +1,197 @@
+"""The output path: per tile a reducer (``Nr`` requantisers on one column of the tile's results),
+``B`` output bricks per cycle into NM (``docs/design.md`` §10.5)."""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from dstripes.hw.params import brick_layout, result_layout
+from dstripes.sim.checks import check_integer
+from dstripes.sim.chip.config import ChipConfig
+
+from .fetch import _select
+from .layouts import SIZE_BITS, check_chip, geometry_layout, pass_layout
+
+
+class Requantiser(wiring.Component):
+    """``code = 2**lsb * round_half_even((acc + bias) / 2**shift)`` saturated to ``[lo, hi]``
+    (``shift`` here is the descriptor's shift plus the output lsb; ``lo``, ``hi`` in units of
+    ``2**lsb``).
+
+    Parameters
+    ----------
+    acc_bits, act_bits : int
+
+    Members
+    -------
+    acc, bias : ``In(signed(acc_bits))``
+    shift : ``In(8)``, lsb : ``In``, lo, hi : ``In(signed(act_bits + 1))``
+    code : ``Out(act_bits)``
+        The output code's ``A``-bit pattern (two's complement for a signed window).
+
+    Latency 0 (combinational); one value per cycle.
+    """
+
+    def __init__(self, *, acc_bits: int, act_bits: int):
+        self._acc = check_integer("acc_bits", acc_bits, 2)
+        self._a = check_integer("act_bits", act_bits, 2)
+        super().__init__({
+            "acc": In(signed(acc_bits)), "bias": In(signed(acc_bits)), "shift": In(8),
+            "lsb": In(range(act_bits)), "lo": In(signed(act_bits + 1)), "hi": In(signed(act_bits + 1)),
+            "code": Out(act_bits),
+        })
+
+    latency = property(lambda self: 0)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.code.eq(requantise(m, self.acc, self.bias, self.shift, self.lsb, self.lo, self.hi,
+                                            acc_bits=self._acc, act_bits=self._a))
+        return m
+
+
+def requantise(m, acc, bias, shift, lsb, lo, hi, *, acc_bits: int, act_bits: int, name: str = "rq"):
+    """The requantisation logic (:class:`Requantiser`), built into module ``m``; returns the code.
+    The writer builds it inline ``T x Nr`` times (one module instead of as many instances)."""
+    ext = acc_bits + 2
+    y = Signal(signed(acc_bits + 1), name=f"{name}_y")
+    s = Signal(range(ext + 1), name=f"{name}_s")
+    q = Signal(signed(acc_bits + 1), name=f"{name}_q")
+    unit = Signal(ext + 1, name=f"{name}_unit")
+    low = Signal(ext + 1, name=f"{name}_low")
+    up = Signal(name=f"{name}_up")
+    r = Signal(signed(acc_bits + 2), name=f"{name}_r")
+    c = Signal(signed(act_bits + 1), name=f"{name}_c")
+    code = Signal(act_bits, name=f"{name}_code")
+    m.d.comb += [
+        y.eq(acc + bias),
+        s.eq(Mux(shift > ext, ext, shift)),
+        q.eq(y >> s),
+        unit.eq((Const(1, ext + 1) << s)[:ext + 1]),                      # 2**s
+        low.eq(y.as_unsigned() & (unit - 1)),
+        up.eq((s != 0) & ((low > (unit >> 1)) | ((low == (unit >> 1)) & q[0]))),
+        r.eq(q + up),
+        c.eq(Mux(r < lo, lo, Mux(r > hi, hi, r))),
+        code.eq((c << lsb)[:act_bits]),
+    ]
+    return code
+
+
+class Writer(wiring.Component):
+    """Writes each window-set's outputs to NM: window after window, ``B`` of its output bricks
+    per cycle, with lane masks; releases the tiles' results in the window-set's last cycle
+    (``o_w = n_w * ceil(n_kb / B)`` cycles from the cycle they are offered).
+
+    Parameters
+    ----------
+    chip : ChipConfig
+
+    Members
+    -------
+    results : ``In(result_layout)`` per tile, valid : ``In(1)``, ready : ``Out(1)``
+        The tiles' window-set results (all offered together) and their release.
+    geometry : ``In``, pass_ : ``In``, init : ``In(1)``
+        The layer, the pass, and its start (the first window-set's position).
+    waddr, wen, wdata : ``Out`` per NM write port
+    bias_we, bias_half, bias_beat, bias_data : ``In``
+        The DMA's writes of the biases (one beat of them at a time) of the pass loading into a half.
+
+    Latency 1 (results offered → first write); throughput above.
+    """
+
+    def __init__(self, chip: ChipConfig):
+        self._chip = check_chip(chip)
+        t = chip.tile
+        self._rl = result_layout(t.rows, chip.columns, t.acc_bits)
+        self._nf = t.rows * chip.tiles
+        super().__init__({
+            "results": In(self._rl).array(chip.tiles), "valid": In(1), "ready": Out(1),
+            "geometry": In(geometry_layout(chip)), "pass_": In(pass_layout(chip)), "init": In(1),
+            "waddr": Out(chip.nm_addr_bits).array(chip.nm_read), "wen": Out(t.lanes).array(chip.nm_read),
+            "wdata": Out(chip.brick_bits).array(chip.nm_read),
+            "bias_we": In(1), "bias_half": In(1), "bias_beat": In(16), "bias_data": In(chip.brick_bits),
+        })
+
+    latency = property(lambda self: 1)
+
+    def elaborate(self, platform):
+        m = Module()
+        chip, t = self._chip, self._chip.tile
+        nc, b, lanes, a, nf = chip.columns, chip.nm_read, t.lanes, t.act_bits, self._nf
+        g, p = self.geometry, self.pass_
+        bias = [[Signal(signed(t.acc_bits), name=f"bias{h}_{i}") for i in range(nf)] for h in range(2)]
+        per = max(1, chip.bias_per_beat)
+        with m.If(self.bias_we):
+            for h in range(2):
+                for i in range(nf):
+                    # bias i arrives in beat i // per, slot i % per
+                    with m.If((self.bias_half == h) & (self.bias_beat == i // per)):
+                        m.d.sync += bias[h][i].eq(self.bias_data[(i % per) * t.acc_bits:(i % per + 1) * t.acc_bits])
+
+        col = Signal(range(max(2, nc)))
+        chunk = Signal(16)
+        n0 = Signal(SIZE_BITS)                       # first window of the window-set
+        oy0, ox0 = Signal(12), Signal(12)            # its position
+        wy, wx = Signal(12), Signal(12)              # the current window's
+        chunks = Signal(16)
+        m.d.comb += chunks.eq((p.out_bricks + (b - 1)) // b)
+        nvalid = Signal(SIZE_BITS)
+        m.d.comb += nvalid.eq(Mux(g.windows - n0 < nc, g.windows - n0, nc))
+        last_chunk = chunk == chunks - 1
+        last_col = col == nvalid - 1
+        m.d.comb += self.ready.eq(self.valid & last_chunk & last_col)
+
+        # one column of every tile, requantised: the pass's filters in order t*Nr + r
+        codes = []
+        for ti in range(chip.tiles):
+            res = self.results[ti]
+            column = Signal(data.ArrayLayout(signed(t.acc_bits), t.rows), name=f"column{ti}")
+            m.d.comb += column.eq(_select([col == c for c in range(nc)], [res[c] for c in range(nc)]))
+            for r in range(t.rows):
+                i = ti * t.rows + r
+                b_i = Mux(g.bias, Mux(p.half, bias[1][i], bias[0][i]), 0)
+                codes.append(requantise(m, column[r], b_i, g.round_shift, g.out_lsb, g.out_lo, g.out_hi,
+                                        acc_bits=t.acc_bits, act_bits=a, name=f"rq{i}"))
+        # the codes at lane offset lane0 of the pass's first output brick
+        span = nf + lanes
+        vec = [Signal(a, name=f"v{i}") for i in range(span)]
+        for i in range(span):
+            picks = [codes[i - s] if 0 <= i - s < nf else Const(0, a) for s in range(lanes)]
+            m.d.comb += vec[i].eq(_select([p.lane0 == s for s in range(lanes)], picks))
+        nbricks = span // lanes
+        for port in range(b):
+            jb = Signal(16, name=f"jb{port}")
+            m.d.comb += jb.eq(chunk * b + port)
+            brick = [_select([jb == j for j in range(nbricks)], [vec[j * lanes + l] for j in range(nbricks)])
+                     for l in range(lanes)]
+            kb = Signal(16, name=f"kb{port}")
+            m.d.comb += kb.eq(p.kb0 + jb)
+            en, keep = [], []
+            for l in range(lanes):
+                pos = jb * lanes + l
+                in_pass = (pos >= p.lane0) & (pos - p.lane0 < p.filters)
+                tail = (kb == g.kb - 1) & (kb * lanes + l >= g.k)   # lanes past K: written 0
+                keep.append(in_pass)
+                en.append(in_pass | tail)
+            m.d.comb += [
+                self.wen[port].eq(Mux(self.valid & (jb < p.out_bricks), Cat(*en), 0)),
+                self.wdata[port].eq(Cat(*[Mux(keep[l], brick[l], 0) for l in range(lanes)])),
+                self.waddr[port].eq(g.out_base + (kb * g.oh + wy) * g.ow + wx),
+            ]
+
+        with m.If(self.init):
+            m.d.sync += [col.eq(0), chunk.eq(0), n0.eq(0), oy0.eq(0), ox0.eq(0), wy.eq(0), wx.eq(0)]
+        with m.Elif(self.valid):
+            m.d.sync += chunk.eq(chunk + 1)
+            with m.If(last_chunk):
+                m.d.sync += [chunk.eq(0), col.eq(col + 1)]
+                nx = wx + 1
+                m.d.sync += [wx.eq(Mux(nx >= g.ow, 0, nx)), wy.eq(wy + (nx >= g.ow))]
+                with m.If(last_col):
+                    # the next window-set: Nc windows further
+                    sx = ox0 + g.col_step
+                    wrap = sx >= g.ow
+                    ny, nxx = oy0 + g.col_rows + wrap, Mux(wrap, sx - g.ow, sx)
+                    m.d.sync += [col.eq(0), n0.eq(n0 + nc), oy0.eq(ny), ox0.eq(nxx), wy.eq(ny), wx.eq(nxx)]
+        return m

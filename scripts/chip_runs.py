@@ -1,0 +1,204 @@
+"""The accelerator's side of ``generate``, ``simulate``, ``evaluate`` and ``explore`` (``--chip``,
+``docs/usage.md`` §12). Imported by those commands' ``run`` only, so ``dstripes --help`` stays quick."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from dstripes.hw.chip.design import write_chip
+from dstripes.sim.chip.config import ChipConfig
+from dstripes.sim.chip.descriptor import LayerDescriptor
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.files import write_atomic
+from dstripes.sim.fixed import Window
+from dstripes.sim.nets.chip_eval import SCHEMES, capture_codes, evaluate_chip, memory_bound
+from dstripes.sim.nets.chip_plots import sweep_plot
+from dstripes.sim.nets.models import load_network
+from dstripes.sim.schemes import DADN, DSTRIPES
+from dstripes.sim.table import render
+from dstripes.tb.host.chip_path import chip_run, simulate_chip
+from dstripes.tb.host.toolchain import missing_tools
+
+from .arrays import conv_layer_files, load_int_array
+from .chips import chip_design, dram_config, model_chip, parse_chip_sweep
+from .networks import load, network_names
+from .output import check_out_dir, check_out_file, print_json
+from .photos import photo_sets
+from .profiles import given_or_shipped
+
+
+#: Model cycles below which ``simulate --chip`` builds an unoptimised (quicker to build) model.
+QUICK_BELOW = 1_000_000
+
+
+def generate(args) -> int:
+    design = chip_design(args)
+    out = check_out_dir(args.out, "--out")
+    path = write_chip(design, out)
+    man = design.manifest.as_dict()
+    if args.json:
+        print_json({**man, "verilog": str(path)})
+        return 0
+    c = design.chip
+    mems = ", ".join(f"{m['name']} {m['count']} x {m['words']:,} words x {m['bits']} bits" for m in man["memories"])
+    print(f"{path}  ({design.tile.title} accelerator: {c.tiles} tiles, NM {c.nm_kib} KiB read {c.nm_read} "
+          f"bricks/cycle, SB {c.sb_kib} KiB per tile; memories: {mems})")
+    return 0
+
+
+def simulate(args) -> int:
+    """``simulate --chip``: the whole layer on the generated accelerator."""
+    for opt, bad in (("--window-sets", args.window_sets is not None), ("--filter-set", args.filter_set != 0),
+                     ("--path", args.path != "auto"), ("--idle", args.idle != 0.0), ("--stall", args.stall != 0.0),
+                     ("--waves", args.waves is not None), ("--sim", args.sim != "verilator")):
+        if bad:
+            raise ConfigError(f"{opt} does not apply to --chip (the accelerator runs the whole layer on Verilator; "
+                              f"--dram-stall sets its off-chip back-pressure)")
+    if args.out_window is None or args.out_shift is None:
+        raise ConfigError("--chip needs --out-window MSB:LSB and --out-shift S (the requantisation of the outputs)")
+    design = chip_design(args)
+    chip = design.chip
+    chip.kind.check_mode(args.mode, chip.tile)
+    layer, window, acts, weights = conv_layer_files(args)
+    bias = load_int_array(args.bias, "bias") if args.bias else None
+    out_window = Window.parse(args.out_window, args.out_signed)
+    if args.out_acts:
+        check_out_file(args.out_acts, "--out-acts")
+    dram = dram_config(args, default_bandwidth=min(16.0, chip.beat_bytes))
+    in_bricks = -(-layer.c // chip.tile.lanes) * layer.h * layer.w
+    desc = LayerDescriptor(layer, window, out_window, shift=args.out_shift, bias=bias is not None,
+                           mode=chip.kind.check_mode(args.mode, chip.tile), w_base=in_bricks)
+    plan = chip_run(chip, desc, np.asarray(acts, dtype=np.int64), weights, dram=dram, bias=bias)  # every check
+    problem = missing_tools("verilator")
+    if problem:
+        raise ConfigError(problem)
+    # short runs: a quick (-O0) model builds in less time than it would save
+    res = simulate_chip(design, plan, quick=plan.model.cycles < QUICK_BELOW)
+    if args.out_acts:
+        np.save(args.out_acts, res.outputs.astype(np.int64))
+    if args.json:
+        print_json(res.as_dict())
+        return 0 if res.passed else 1
+    c, b = res.as_dict()["cycles"], res.breakdown
+    print(render(["", "value"], [
+        ["accelerator", f"{chip.tiles} x {design.tile.title}, NM read {chip.nm_read}"],
+        ["cycles (RTL)", res.cycles_rtl], ["cycles (model)", res.cycles_model],
+        ["  compute", c["compute"]], ["  NM stalls", c["nm_stall"]], ["  weight stalls", c["weight_stall"]],
+        ["  off-chip stalls", c["offchip_stall"]],
+        ["outputs checked", res.checked], ["mismatches", res.mismatches],
+        ["simulated cycles / s", f"{res.cycles_per_second:,.0f}"],
+        ["wall time (generate, build, run)", f"{res.wall_seconds:.1f} s"],
+    ], title=f"{layer.describe()} on the accelerator"))
+    print()
+    print(render(["check", "status", "detail"], [[x.name, x.status, x.detail] for x in res.verdict.checks]))
+    print("\nCHECK PASSED" if res.passed else f"\nCHECK FAILED: {res.verdict.message()}")
+    if res.log:
+        print(f"simulator log: {res.log}")
+    return 0 if res.passed else 1
+
+
+def evaluate(args) -> int:
+    """``evaluate --chip``: whole networks on the memory-aware model."""
+    for opt, bad in (("--energy", args.energy), ("--dump", args.dump), ("--energy-model", args.energy_model)):
+        if bad:
+            raise ConfigError(f"{opt} does not apply to --chip")
+    names = network_names(args)
+    if args.profile and len(names) > 1:
+        raise ConfigError(f"--profile holds one network's profile but {len(names)} networks were given")
+    chip = model_chip(args, DSTRIPES.name)
+    dram = dram_config(args, default_bandwidth=None)
+    if dram is not None:
+        dram.check_beat(chip.beat_bytes)
+    check_out_dir(args.out)
+    profiles = {name: given_or_shipped(args, name, size=args.size) for name in names}
+    for name, prof in profiles.items():
+        if prof is None:
+            raise ConfigError(f"--chip evaluates with a precision profile: {name} has no shipped profile at this "
+                              f"size (give --profile)")
+    _, photos = photo_sets(args, 0, args.images)
+    nets = []
+    for name in names:
+        net = load(args, name)
+        profiles[name].check_network(net)
+        nets.append((net, profiles[name]))
+    note = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    evaluations = []
+    for net, prof in nets:
+        codes = capture_codes(net, prof, photos)
+        evaluations.append(evaluate_chip(net.layers(), {l.name: l.window for l in prof.layers}, codes, chip, dram,
+                                         network=net.name))
+    data = [ev.as_dict() for ev in evaluations]
+    write_atomic(os.path.join(args.out, "chip.json"), json.dumps(data if len(data) > 1 else data[0], indent=1) + "\n")
+    if args.json:
+        print_json(data[0] if len(data) == 1 else {"networks": data})
+        return 0
+    mem = ("weights on chip" if dram is None else
+           f"weights off chip at {dram.bytes_per_cycle:g} B/cycle, latency {dram.latency}")
+    for ev in evaluations:
+        rows = []
+        for l in ev.layers:
+            row = [l.name]
+            for s in SCHEMES:
+                b = l.counts[s]
+                row += [b.cycles, b.cycles - b.compute]
+            rows.append(row + [l.counts[DADN.name].cycles / l.counts[DSTRIPES.name].cycles])
+        print(render(["layer", "DaDN", "stall", "Stripes", "stall", "DStripes", "stall", "DStr/DaDN"], rows,
+                     title=f"{ev.network} on the accelerator ({chip.tiles} tiles, NM read {chip.nm_read} bricks/cycle, "
+                           f"{mem}), {ev.photos} photo(s): cycles and their stalls per conv layer"))
+        sp, ideal = ev.speedups(), ev.compute_speedups()
+        print(render(["", "STR/DaDN", "DStr/STR", "DStr/DaDN"], [
+            ["with this memory system", sp["stripes_over_dadn"], sp["dstripes_over_stripes"], sp["dstripes_over_dadn"]],
+            ["ideal memory (compute only)", ideal["stripes_over_dadn"], ideal["dstripes_over_stripes"],
+             ideal["dstripes_over_dadn"]]], title=f"{ev.network}: speed-ups (conv layers)"))
+        if ev.skipped:
+            print(f"not run (fully-connected): {', '.join(ev.skipped)}")
+        print()
+    note(f"wrote {os.path.join(args.out, 'chip.json')}")
+    return 0
+
+
+def explore(args) -> int:
+    """``explore --sweep nm_read=...``: speed-ups against the NM read width (model only)."""
+    sweep = parse_chip_sweep(args.sweep)
+    network_names(args)
+    out = check_out_dir(args.out, "--out")
+    base = ChipConfig()
+    prof = given_or_shipped(args, args.model, size=args.size)
+    if prof is None:
+        raise ConfigError(f"the accelerator sweep needs a precision profile: {args.model} has no shipped one "
+                          f"at this size (give --profile)")
+    net = load_network(args.model, size=args.size)
+    prof.check_network(net)
+    _, photos = photo_sets(args, 0, args.images)
+    codes = capture_codes(net, prof, photos)
+    windows = {l.name: l.window for l in prof.layers}
+    evs = {b: evaluate_chip(net.layers(), windows, codes, base.replace(nm_read=b), None, network=net.name)
+           for b in sweep["nm_read"]}
+    bound = memory_bound(evs)
+    points = {b: ev.speedups() for b, ev in evs.items()}
+    result = {"network": net.name, "photos": len(photos), "chip": base.as_dict(), "sweep": sweep,
+              "points": [{"nm_read": b, "speedup": points[b],
+                          "stall_share": {s: (ev.totals()[s].nm_stall / ev.totals()[s].compute) for s in SCHEMES},
+                          "total": {s: b_.as_dict() for s, b_ in ev.totals().items()}} for b, ev in evs.items()],
+              "memory_bound_at_or_below": bound,
+              "model_seconds": sum(ev.seconds for ev in evs.values())}
+    files = [str(out / "explore.json"), str(out / "explore.png")]
+    write_atomic(files[0], json.dumps(result, indent=1) + "\n")
+    sweep_plot(points, files[1], f"{net.name}, {len(photos)} photo(s): {base.tiles} tiles of "
+                                 f"{base.tile.rows}x{base.tile.columns}x{base.tile.lanes}, weights on chip")
+    result["files"] = files
+    if args.json:
+        print_json(result)
+        return 0
+    rows = [[b, p["speedup"]["stripes_over_dadn"], p["speedup"]["dstripes_over_stripes"],
+             p["speedup"]["dstripes_over_dadn"], 100 * p["stall_share"][DSTRIPES.name]]
+            for b, p in zip(sweep["nm_read"], result["points"])]
+    print(render(["nm_read", "STR/DaDN", "DStr/STR", "DStr/DaDN", "DStr NM stall %"], rows,
+                 title=f"{net.name}: speed-ups against the NM read width (conv layers, memory stalls included)"))
+    print("memory-bound (NM stalls >= 1 % of compute) at or below nm_read: " +
+          ", ".join(f"{s} {bound[s] if bound[s] is not None else 'never in this sweep'}" for s in SCHEMES))
+    print(f"\nwrote {', '.join(files)}")
+    return 0

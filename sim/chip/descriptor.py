@@ -1,0 +1,170 @@
+"""The layer descriptor the host writes once per layer (``docs/design.md`` §10.3): its fields,
+their widths and ranges, every check with one message, and its packing into the ``LAYER``
+command's payload (LSB first, in :func:`descriptor_fields` order)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from ..errors import ConfigError
+from ..fixed import Window
+from ..layer import Layer
+from ..precision import MODES
+from .config import ChipConfig
+
+#: Fixed-width fields: (name, bits, lowest value). Window fields and NM addresses depend on the
+#: chip (:func:`descriptor_fields`).
+_FIXED = (("c", 16, 1), ("h", 12, 1), ("w", 12, 1), ("k", 16, 1), ("kh", 4, 1), ("kw", 4, 1),
+          ("sy", 3, 1), ("sx", 3, 1), ("py", 4, 0), ("px", 4, 0), ("dy", 4, 1), ("dx", 4, 1),
+          ("groups", 16, 1))
+DRAM_ADDR_BITS = 32
+SHIFT_BITS = 7
+
+
+def index_bits(n: int) -> int:
+    """Bits holding ``0 .. n``."""
+    return max(1, n.bit_length())
+
+
+def descriptor_fields(chip: ChipConfig) -> tuple:
+    """``(name, bits)`` of every descriptor field, LSB first."""
+    ib = index_bits(chip.tile.act_bits - 1)
+    nm = chip.nm_addr_bits
+    return tuple((n, b) for n, b, _ in _FIXED) + (
+        ("msb", ib), ("lsb", ib), ("signed", 1), ("mode", 2),
+        ("out_msb", ib), ("out_lsb", ib), ("out_signed", 1), ("shift", SHIFT_BITS), ("bias", 1),
+        ("in_base", nm), ("out_base", nm), ("w_base", DRAM_ADDR_BITS), ("w0_loaded", 1), ("prefetch", 1))
+
+
+@dataclass(frozen=True)
+class LayerDescriptor:
+    """One convolution as the accelerator runs it.
+
+    Parameters
+    ----------
+    layer : Layer
+        A conv layer (not fully-connected).
+    window, out_window : Window
+        The input codes' window and the output codes' window.
+    shift : int
+        Requantisation shift (``docs/design.md`` §10.5).
+    bias : bool
+        A bias per filter is loaded with the weights.
+    mode : str
+        Precision mode (``static``, ``leading``, ``both``).
+    in_base, out_base : int
+        NM brick addresses of the input and output tensors.
+    w_base : int
+        DRAM beat address of the weights.
+    w0_loaded, prefetch : bool
+        Pass 0's weights are already in SB half 0; only load them.
+    """
+
+    layer: Layer
+    window: Window
+    out_window: Window
+    shift: int = 0
+    bias: bool = False
+    mode: str = "leading"
+    in_base: int = 0
+    out_base: int | None = None
+    w_base: int = 0
+    w0_loaded: bool = False
+    prefetch: bool = False
+
+    def values(self, chip: ChipConfig) -> dict:
+        """Every field's value (``out_base`` resolved)."""
+        l, win, out = self.layer, self.window, self.out_window
+        v = {"c": l.c, "h": l.h, "w": l.w, "k": l.k, "kh": l.kh, "kw": l.kw, "sy": l.sy, "sx": l.sx,
+             "py": l.py, "px": l.px, "dy": l.dy, "dx": l.dx, "groups": l.conv_groups,
+             "msb": win.msb, "lsb": win.lsb, "signed": int(win.signed), "mode": MODES.index(self.mode),
+             "out_msb": out.msb, "out_lsb": out.lsb, "out_signed": int(out.signed), "shift": self.shift,
+             "bias": int(self.bias), "in_base": self.in_base, "out_base": self.resolved_out_base(chip),
+             "w_base": self.w_base, "w0_loaded": int(self.w0_loaded), "prefetch": int(self.prefetch)}
+        return v
+
+    def resolved_out_base(self, chip: ChipConfig) -> int:
+        """``out_base``, by default right after the input tensor."""
+        if self.out_base is not None:
+            return self.out_base
+        l = self.layer
+        return self.in_base + -(-l.c // chip.tile.lanes) * l.h * l.w
+
+    def pack(self, chip: ChipConfig) -> int:
+        """The descriptor as the ``LAYER`` payload integer (LSB first)."""
+        v = self.values(chip)
+        word, pos = 0, 0
+        for name, bits in descriptor_fields(chip):
+            word |= (int(v[name]) & ((1 << bits) - 1)) << pos
+            pos += bits
+        return word
+
+
+def check_descriptor(d: LayerDescriptor, chip: ChipConfig) -> None:
+    """Every rule of a descriptor on ``chip`` (``docs/design.md`` §10.3), one message each: the
+    layer, windows, shift and addresses in range, both tensors inside NM and apart, one pass's
+    weights inside an SB half, the bias width."""
+    if not isinstance(chip, ChipConfig):
+        raise TypeError(f"chip must be a ChipConfig, not {chip!r}")
+    l, t = d.layer, chip.tile
+    if not isinstance(l, Layer):
+        raise TypeError(f"layer must be a Layer, not {l!r}")
+    if l.fc:
+        raise ConfigError("the accelerator runs convolutions; a fully-connected layer is dispatched "
+                          "round-robin in the model only")
+    for name, bits, lo in _FIXED:
+        value = getattr(l, {"groups": "conv_groups"}.get(name, name))
+        if not lo <= value < (1 << bits):
+            raise ConfigError(f"descriptor field {name} = {value} is out of range ({lo}..{(1 << bits) - 1}, "
+                              f"{bits} bits)")
+    cg = l.cg
+    if l.conv_groups > 1 and cg % t.lanes and t.lanes % cg:
+        raise ConfigError(f"groups {l.conv_groups}: {cg} channels per group is neither a multiple nor a "
+                          f"divisor of the {t.lanes} lanes of a brick (the sequencer reads whole or part bricks)")
+    for what, w in (("input", d.window), ("output", d.out_window)):
+        if not isinstance(w, Window):
+            raise TypeError(f"{what} window must be a Window, not {w!r}")
+        if w.msb + 1 > t.act_bits:
+            raise ConfigError(f"the {what} window [{w.msb}:{w.lsb}] is wider than the {t.act_bits}-bit "
+                              f"activations")
+    if d.mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {d.mode!r}")
+    if isinstance(d.shift, bool) or not isinstance(d.shift, int) or d.shift < 0:
+        raise ConfigError(f"shift must be a non-negative integer, not {d.shift!r}")
+    if d.shift + d.out_window.lsb > t.acc_bits:
+        raise ConfigError(f"shift {d.shift} + output lsb {d.out_window.lsb} exceeds the {t.acc_bits}-bit "
+                          f"accumulators")
+    if d.shift >= 1 << SHIFT_BITS:
+        raise ConfigError(f"descriptor field shift = {d.shift} is out of range (0..{(1 << SHIFT_BITS) - 1})")
+    if d.bias and chip.bias_per_beat < 1:
+        raise ConfigError(f"a bias needs {t.acc_bits}-bit values in {chip.brick_bits}-bit beats "
+                          f"(lanes x act_bits >= acc_bits)")
+    for name in ("in_base", "out_base", "w_base"):
+        value = d.values(chip)[name] if name == "out_base" else getattr(d, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{name} must be a non-negative address, not {value!r}")
+    if d.w_base >= 1 << DRAM_ADDR_BITS:
+        raise ConfigError(f"w_base {d.w_base} is beyond the {DRAM_ADDR_BITS}-bit off-chip addresses")
+    cb_in = -(-l.c // t.lanes)
+    kb_out = -(-l.k // t.lanes)
+    spans = {"input": (d.in_base, cb_in * l.h * l.w), "output": (d.resolved_out_base(chip), kb_out * l.oh * l.ow)}
+    for what, (base, size) in spans.items():
+        if base + size > chip.nm_words:
+            raise ConfigError(f"the layer's {what} ({size:,} bricks from address {base:,}) does not fit NM "
+                              f"({chip.nm_words:,} bricks, {chip.nm_kib:,} KiB) without the off-chip path")
+    (a0, n0), (a1, n1) = spans.values()
+    if a0 < a1 + n1 and a1 < a0 + n0:
+        raise ConfigError(f"the input (NM {a0:,}..{a0 + n0 - 1:,}) and output (NM {a1:,}..{a1 + n1 - 1:,}) "
+                          f"tensors overlap")
+    steps = l.kh * l.kw * -(-cg // t.lanes)
+    if steps > chip.sb_words:
+        raise ConfigError(f"one pass's {steps:,} weight bricks per tile do not fit an SB half "
+                          f"({chip.sb_words:,} bricks of {sb_brick_kib(chip):.2f} KiB, sb_kib {chip.sb_kib}) "
+                          f"without the off-chip path")
+
+
+def sb_brick_kib(chip: ChipConfig) -> float:
+    return chip.weight_brick_bits / 8192
+
+
+def descriptor_width(chip: ChipConfig) -> int:
+    return sum(b for _, b in descriptor_fields(chip))

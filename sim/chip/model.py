@@ -1,0 +1,146 @@
+"""The accelerator's golden model of one layer: the output codes it writes to NM and its exact
+cycle count with the breakdown (``docs/design.md`` §10)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..fixed import Window
+from ..functional import conv_int
+from ..layer import Layer
+from .config import ChipConfig
+from .descriptor import LayerDescriptor, check_descriptor
+from .dram import DramConfig
+from .plan import LayerPlan, Pass
+from .requant import requantize
+from .timing import Breakdown, LayerTiming, PassWork, breakdown, layer_timing, prefetch_cycles
+
+
+def pass_beats(plan: LayerPlan, bias: bool) -> int:
+    """Beats one pass loads over the off-chip port: its weight bricks, then its biases."""
+    chip, t = plan.chip, plan.chip.tile
+    beats = plan.steps * chip.tiles * chip.beats_per_brick
+    if bias:
+        beats += -(-(t.rows * chip.tiles) // chip.bias_per_beat)
+    return beats
+
+
+def pass_work(plan: LayerPlan, costs: np.ndarray, bias: bool = False) -> list:
+    """Every pass as :class:`PassWork` from the step costs of every convolution group
+    (:meth:`LayerPlan.step_costs`)."""
+    f = plan.fetch_cycles()
+    beats = pass_beats(plan, bias)
+    add = add_offset(plan.chip)
+    return [PassWork(costs[p.group], f, plan.write_cycles(p), plan.steps, beats, add) for p in plan.passes]
+
+
+def add_offset(chip: ChipConfig) -> int:
+    """Cycles from a step's last plane to its add: 1 on the bit-serial tiles (the SIPs' add
+    stage), 0 on the bit-parallel tile (whose step is its one plane, §10.6)."""
+    return 1 if chip.kind.serial else 0
+
+
+def layer_breakdown(plan: LayerPlan, costs: np.ndarray, dram: DramConfig | None, *, bias: bool = False,
+                    w0_loaded: bool = False) -> Breakdown:
+    """Cycles of one input through the layer on the accelerator, split (:func:`timing.breakdown`).
+    Passes with the same costs and write-back share one evaluation."""
+    work = pass_work(plan, costs, bias)
+    return breakdown(work, dram, plan.chip.beat_bytes, w0_loaded=w0_loaded)
+
+
+@dataclass(frozen=True)
+class ChipLayerRun:
+    """What the accelerator does with one layer.
+
+    Members
+    -------
+    outputs : ndarray (K, oh, ow) int64
+        The output codes it writes to NM.
+    cycles : int
+        The ``LAYER`` command's cycles.
+    breakdown : Breakdown
+    timing : LayerTiming
+    passes : tuple of Pass
+    prefetch : int or None
+        Cycles of the ``prefetch`` command that loaded pass 0's weights first (``w0_loaded``).
+    """
+
+    descriptor: LayerDescriptor
+    chip: ChipConfig
+    dram: DramConfig | None
+    outputs: np.ndarray
+    cycles: int
+    breakdown: Breakdown
+    timing: LayerTiming
+    passes: tuple
+    prefetch: int | None
+
+
+def check_weights(weights, layer: Layer, weight_bits: int) -> np.ndarray:
+    w = np.asarray(weights)
+    want = (layer.k, layer.cg, layer.kh, layer.kw)
+    if w.shape != want:
+        raise ConfigError(f"weights have shape {w.shape}, the layer needs {want}")
+    if w.dtype.kind not in "iu":
+        raise ConfigError(f"weights must be integers, not dtype {w.dtype}")
+    lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
+    if w.size and (int(w.min()) < lo or int(w.max()) > hi):
+        bad = w[(w < lo) | (w > hi)].flat[0]
+        raise ConfigError(f"weight {int(bad)} does not fit {weight_bits}-bit two's complement")
+    return w.astype(np.int64)
+
+
+def check_bias(bias, layer: Layer, acc_bits: int) -> np.ndarray | None:
+    if bias is None:
+        return None
+    b = np.asarray(bias)
+    if b.shape != (layer.k,):
+        raise ConfigError(f"bias has shape {b.shape}, the layer needs ({layer.k},)")
+    if b.dtype.kind not in "iu":
+        raise ConfigError(f"bias must be integers (accumulator units), not dtype {b.dtype}")
+    lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    if b.size and (int(b.min()) < lo or int(b.max()) > hi):
+        raise ConfigError(f"bias values must fit the {acc_bits}-bit accumulators")
+    return b.astype(np.int64)
+
+
+def model_layer(acts: np.ndarray, weights: np.ndarray, descriptor: LayerDescriptor, chip: ChipConfig,
+                dram: DramConfig | None = None, bias: np.ndarray | None = None) -> ChipLayerRun:
+    """One layer on the accelerator: the exact outputs and cycles.
+
+    Parameters
+    ----------
+    acts : array (C, H, W)
+        Input codes inside ``descriptor.window``.
+    weights : array (K, C/groups, kh, kw)
+        ``W``-bit two's-complement weights.
+    descriptor : LayerDescriptor
+    chip : ChipConfig
+    dram : DramConfig, optional
+        The off-chip memory the weights come from (``None``: every pass's weights in SB).
+    bias : array (K,), optional
+        Per-filter bias in accumulator units (``descriptor.bias`` must say so).
+    """
+    check_descriptor(descriptor, chip)
+    layer, t = descriptor.layer, chip.tile
+    if (bias is not None) != bool(descriptor.bias):
+        raise ConfigError("a bias array must be given exactly when the descriptor has bias set")
+    if dram is not None:
+        dram.check_beat(chip.beat_bytes)
+    chip.kind.check_mode(descriptor.mode, t)
+    a = np.asarray(acts)
+    if a.shape != (layer.c, layer.h, layer.w):
+        raise ConfigError(f"activations have shape {a.shape}, the layer needs {(layer.c, layer.h, layer.w)}")
+    w = check_weights(weights, layer, t.weight_bits)
+    b = check_bias(bias, layer, t.acc_bits)
+    plan = LayerPlan(layer, chip)
+    costs = plan.step_costs(a, descriptor.window, descriptor.mode)
+    work = pass_work(plan, costs, descriptor.bias)
+    bd = breakdown(work, dram, chip.beat_bytes, w0_loaded=descriptor.w0_loaded)
+    timing = layer_timing(work, dram, chip.beat_bytes, w0_loaded=descriptor.w0_loaded)
+    assert timing.cycles == bd.cycles
+    pre = prefetch_cycles(work[0].beats, dram, chip.beat_bytes) if (descriptor.w0_loaded and dram is not None) else None
+    outputs = requantize(conv_int(a, w, layer), descriptor.shift, descriptor.out_window, b)
+    return ChipLayerRun(descriptor, chip, dram, outputs, bd.cycles, bd, timing, plan.passes, pre)

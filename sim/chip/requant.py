@@ -1,0 +1,42 @@
+"""Requantisation of the accumulators into the next layer's codes (``docs/design.md`` §10.5)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..fixed import Window
+
+
+def requantize(acc: np.ndarray, shift: int, window: Window, bias: np.ndarray | None = None) -> np.ndarray:
+    """``code = 2**lsb * round_half_even((acc + bias) / 2**(shift + lsb))``, saturated to ``window``.
+
+    Parameters
+    ----------
+    acc : array (K, ...)
+        Exact accumulator values (int64).
+    shift : int
+        Extra right shift (the scale of code 1 is ``2**shift`` accumulator units).
+    window : Window
+        The output window; unsigned windows saturate negatives to 0 (the ReLU).
+    bias : array (K,), optional
+        Per-filter bias in accumulator units, added first.
+
+    Integer arithmetic throughout: the same as :func:`dstripes.sim.fixed.quantize` with
+    ``scale = 2**shift`` wherever that one is exact.
+    """
+    if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0:
+        raise ConfigError(f"shift must be a non-negative integer, not {shift!r}")
+    y = np.asarray(acc, dtype=np.int64)
+    if bias is not None:
+        b = np.asarray(bias, dtype=np.int64)
+        y = y + b.reshape((-1,) + (1,) * (y.ndim - 1))
+    s = int(shift) + window.lsb
+    if s:
+        q = y >> s                                  # floor
+        rem = y - (q << s)
+        half = 1 << (s - 1)
+        q = q + ((rem > half) | ((rem == half) & (q & 1 == 1)))
+    else:
+        q = y
+    lo, hi = window.lo >> window.lsb, window.hi >> window.lsb
+    return np.clip(q, lo, hi) << window.lsb

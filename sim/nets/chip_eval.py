@@ -1,0 +1,166 @@
+"""Whole networks on the accelerator's memory-aware model (``docs/design.md`` §10.6): per conv
+layer, every scheme's cycles split into compute and stalls, the network's speed-ups *under
+that memory system*, and sweeps of the NM read width.
+
+Fully-connected layers are left out (the accelerator runs convolutions); NM and SB capacities
+are not enforced here (the DaDianNao-style assumption that a layer's tensors and a pass's
+weights are on chip); each layer's NM footprint is reported beside its counts.
+"""
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, replace
+import time
+
+import numpy as np
+
+from ..chip.config import ChipConfig
+from ..chip.dram import DramConfig
+from ..chip.model import layer_breakdown
+from ..chip.plan import LayerPlan
+from ..chip.timing import Breakdown
+from ..errors import ConfigError
+from ..schemes import DADN, DSTRIPES, STRIPES
+from .profile import Profile
+from .runs import Runner, as_photos, prepared
+
+SCHEMES = (DADN.name, STRIPES.name, DSTRIPES.name)
+#: NM stalls of at least this share of the compute cycles make a scheme memory-bound.
+BOUND_SHARE = 0.01
+
+
+def capture_codes(net, profile: Profile, photos) -> dict:
+    """``layer name -> (N, C, H, W)`` codes of every conv layer's input on ``photos``, quantised
+    with ``profile`` (one forward pass per photo)."""
+    photos = as_photos(photos)
+    if not photos:
+        raise ConfigError("the evaluation needs at least one photo")
+    profile.check_network(net)
+    quant = profile.quant()
+    runner = Runner(net, client=None, progress=False)
+    names = [l.name for l in net.layers() if not l.fc]
+    parts = {n: [] for n in names}
+    for p in photos:
+        acts = net.forward(prepared(net, runner.netkey, [p]), capture=True).acts
+        for n in names:
+            parts[n].append(quant[n].codes(acts.pop(n)))
+    return {n: np.concatenate(v) for n, v in parts.items()}
+
+
+def _add(a: Breakdown, b: Breakdown) -> Breakdown:
+    return Breakdown(*(x + y for x, y in zip(astuple(a), astuple(b))))
+
+
+ZERO = Breakdown(0, 0, 0, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class ChipLayer:
+    """One conv layer on the accelerator, summed over the photos.
+
+    Members
+    -------
+    counts : dict
+        ``scheme -> Breakdown``.
+    nm_kib : float
+        NM its input and output need (16-bit codes as stored).
+    """
+
+    name: str
+    description: str
+    bits: int
+    macs: int
+    counts: dict
+    nm_kib: float
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "layer": self.description, "precision": self.bits, "macs": self.macs,
+                "nm_kib": self.nm_kib, **{s: b.as_dict() for s, b in self.counts.items()},
+                "speedup": speedups({s: b.cycles for s, b in self.counts.items()})}
+
+
+def speedups(cycles: dict) -> dict:
+    d, s, ds = (cycles.get(k) for k in SCHEMES)
+    r = lambda a, b: float(a / b) if a and b else None  # noqa: E731
+    return {"stripes_over_dadn": r(d, s), "dstripes_over_stripes": r(s, ds), "dstripes_over_dadn": r(d, ds)}
+
+
+@dataclass(frozen=True)
+class ChipEvaluation:
+    """A network's conv layers on one accelerator and memory system."""
+
+    network: str
+    chip: ChipConfig
+    dram: DramConfig | None
+    photos: int
+    layers: tuple
+    skipped: tuple
+    seconds: float
+
+    def totals(self) -> dict:
+        out = {s: ZERO for s in SCHEMES}
+        for l in self.layers:
+            for s, b in l.counts.items():
+                out[s] = _add(out[s], b)
+        return out
+
+    def speedups(self) -> dict:
+        return speedups({s: b.cycles for s, b in self.totals().items()})
+
+    def compute_speedups(self) -> dict:
+        """The same speed-ups with an ideal memory system (compute cycles only)."""
+        return speedups({s: b.compute for s, b in self.totals().items()})
+
+    def as_dict(self) -> dict:
+        return {"network": self.network, "chip": self.chip.as_dict(),
+                "dram": self.dram.as_dict() if self.dram else None, "photos": self.photos,
+                "layers": [l.as_dict() for l in self.layers], "skipped_fc": list(self.skipped),
+                "total": {s: b.as_dict() for s, b in self.totals().items()},
+                "speedup": self.speedups(), "speedup_ideal_memory": self.compute_speedups(),
+                "seconds": self.seconds}
+
+
+def evaluate_chip(net_layers, windows: dict, codes: dict, chip: ChipConfig, dram: DramConfig | None = None, *,
+                  network: str = "", schemes=SCHEMES) -> ChipEvaluation:
+    """Every conv layer of ``net_layers`` (``Layer`` objects) on the accelerator ``chip`` (its
+    ``scheme`` is replaced by each of ``schemes``), weights from ``dram`` (``None``: in SB).
+
+    ``windows``: layer name -> :class:`Window`; ``codes``: layer name -> ``(N, C, H, W)`` codes.
+    """
+    t0 = time.perf_counter()
+    chips = {s: replace(chip, scheme=s) for s in schemes}
+    out, skipped = [], []
+    for layer in net_layers:
+        if layer.fc:
+            skipped.append(layer.name)
+            continue
+        window = windows[layer.name]
+        a = window.check(codes[layer.name], chip.tile.act_bits)
+        counts = {}
+        for s, c in chips.items():
+            plan = LayerPlan(layer, c)
+            mode = c.tile.trim if c.kind.detects else "static"
+            total = ZERO
+            for img in a:
+                costs = plan.step_costs(img, window, mode, checked=True)
+                total = _add(total, layer_breakdown(plan, costs, dram))
+            counts[s] = total
+        t = chip.tile
+        nm = (-(-layer.c // t.lanes) * layer.h * layer.w + -(-layer.k // t.lanes) * layer.oh * layer.ow) \
+            * chip.brick_bits / 8192
+        out.append(ChipLayer(layer.name, layer.describe(), window.bits, layer.macs * len(a), counts, nm))
+    return ChipEvaluation(network, chip, dram, int(next(iter(codes.values())).shape[0]) if codes else 0,
+                          tuple(out), tuple(skipped), time.perf_counter() - t0)
+
+
+def memory_bound(evaluations: dict) -> dict:
+    """``scheme -> the largest swept nm_read at which its NM stalls reach BOUND_SHARE of its compute
+    cycles`` (``None``: never), from ``{nm_read: ChipEvaluation}``."""
+    out = {}
+    for s in SCHEMES:
+        bound = None
+        for b, ev in sorted(evaluations.items()):
+            t = ev.totals()[s]
+            if t.compute and t.nm_stall >= BOUND_SHARE * t.compute:
+                bound = b
+        out[s] = bound
+    return out

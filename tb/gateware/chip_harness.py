@@ -1,0 +1,174 @@
+# amaranth: UnusedElaboratable=no
+"""The accelerator's verification harness: the chip, its commands from a memory, and an off-chip
+memory whose timing is ``docs/design.md`` §10.6's process, so the simulator runs the clock with
+no Python work per cycle.
+
+Verification hardware, not the accelerator. Around :class:`dstripes.hw.chip.Chip`:
+
+* a **command memory** (``dstripes_rom``, ``tb/gateware/mem_models.v``) played in order: each command is
+  presented when the chip is idle; the cycles it keeps ``busy`` high are counted and logged
+  (``dstripes_log``) with its index;
+* an **off-chip memory**: storage ``dstripes_ram`` (``tb/gateware/chip_models.v``; the testbench loads the
+  image and dumps a range after the commands) and its timing in hardware: three xorshift32
+  generators reseeded (``seed ^ SALT[i]``, :data:`dstripes.sim.chip.dram.SALT`) at every command's
+  transfer and advanced every cycle; a request is accepted when generator ``A`` allows; its data
+  start ``latency + (B & jitter)`` cycles later; a credit grows by ``credit`` (1/256 byte) per cycle
+  and a read beat leaves when it holds a beat and ``C`` allows; write beats are taken when ``C``
+  allows. One request at a time.
+
+The testbench (``tb/bench/chip_bench.py``) touches only the ports of this component and the memory files.
+Every input is registered before use.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from dstripes.hw.chip.chip import Chip
+from dstripes.hw.chip.layouts import command_layout
+from dstripes.sim.chip.config import ChipConfig
+from dstripes.sim.chip.dram import FRACTION, SALT
+
+from ..memfile import LINE_BITS, parts
+from .tile_harness import _xorshift
+
+#: Memory files in the simulator's working folder.
+FILES = {"commands": "commands.hex", "image": "dram.hex", "dump": "dump.hex", "log": "commands.log"}
+LOG_FIELDS = (("command", 16), ("cycles", 32))
+COUNT = 32
+
+
+class ChipHarness(wiring.Component):
+    """The chip inside its command memory and off-chip memory model.
+
+    Parameters
+    ----------
+    chip : ChipConfig
+    tile_top : str
+        The tile module's name.
+    dram_bits : int
+        Address bits of the off-chip memory (words of one beat).
+    command_bits : int
+        Address bits of the command memory.
+
+    Members
+    -------
+    start : ``In(8)``
+        A new value starts playing ``commands`` commands.
+    commands : ``In(16)``, seed : ``In(32)``, stall, latency, jitter, credit : ``In(16)``
+        The batch and the memory's timing (stall in 1/65536, credit in 1/256 byte per cycle).
+    load : ``In(2)``
+        Bit 0 loads the command memory, bit 1 the off-chip image, at the next rising edge.
+    dump : ``In(1)``, dump_first, dump_last : ``In(dram_bits)``
+        Write off-chip words ``dump_first .. dump_last`` to the dump file.
+    done : ``Out(1)``, logged : ``Out(16)``, busy : ``Out(1)``
+
+    Latency and throughput: the chip's.
+    """
+
+    def __init__(self, chip: ChipConfig, *, tile_top: str, dram_bits: int, command_bits: int = 4):
+        self._chip = chip
+        self._top = tile_top
+        self._dbits = dram_bits
+        self._cbits = command_bits
+        self._cmd_width = command_layout(chip).size
+        super().__init__({
+            "start": In(8), "commands": In(16), "seed": In(32), "stall": In(16), "latency": In(16),
+            "jitter": In(16), "credit": In(16), "load": In(2), "dump": In(1),
+            "dump_first": In(dram_bits), "dump_last": In(dram_bits),
+            "done": Out(1), "logged": Out(16), "busy": Out(1),
+        })
+
+    @property
+    def command_width(self) -> int:
+        return self._cmd_width
+
+    @property
+    def command_lane(self) -> int:
+        return min(self._cmd_width, LINE_BITS)
+
+    def elaborate(self, platform):
+        m = Module()
+        chip = self._chip
+        m.submodules.chip = dut = Chip(chip, tile_top=self._top)
+        q = {n: Signal(len(getattr(self, n)), name=f"{n}_q", reset_less=True)
+             for n in ("start", "commands", "seed", "stall", "latency", "jitter", "credit", "load", "dump",
+                       "dump_first", "dump_last")}
+        m.d.sync += [s.eq(getattr(self, n)) for n, s in q.items()]
+        m.d.comb += self.busy.eq(dut.busy)
+
+        # -- commands ------------------------------------------------------------------------
+        last_start = Signal(8)
+        new = Signal()
+        m.d.sync += last_start.eq(q["start"])
+        m.d.comb += new.eq(q["start"] != last_start)
+        running, waiting = Signal(), Signal()
+        index = Signal(16)
+        word = Signal(self._cmd_width)
+        lane = self.command_lane
+        m.submodules.commands = Instance(
+            "dstripes_rom", p_WIDTH=self._cmd_width, p_ABITS=self._cbits, p_LANE=lane,
+            p_PARTS=parts(self._cmd_width, lane), p_FILE0=FILES["commands"], p_FILE1="",
+            i_clk=ClockSignal(), i_load=Cat(q["load"][0], Const(0, 1)), i_addr=index[:self._cbits], o_data=word)
+        m.d.comb += [dut.cmd.valid.eq(running & ~waiting & (index < q["commands"])),
+                     dut.cmd.payload.eq(word)]
+        transfer = dut.cmd.valid & dut.cmd.ready
+        count = Signal(COUNT)
+        closing = Signal()
+        m.d.comb += closing.eq(waiting & ~dut.busy & ~transfer)
+        with m.If(transfer):
+            m.d.sync += [index.eq(index + 1), waiting.eq(1), count.eq(0)]
+        with m.Elif(waiting & dut.busy):
+            m.d.sync += count.eq(count + 1)
+        with m.If(closing):
+            m.d.sync += [waiting.eq(0), self.logged.eq(self.logged + 1)]
+        m.submodules.log = Instance("dstripes_log", a_keep=1, p_WIDTH=48, p_FILE=FILES["log"], i_clk=ClockSignal(),
+                                    i_we=closing, i_data=Cat((index - 1)[:16], count))
+        with m.If(running & (self.logged == q["commands"]) & ~waiting):
+            m.d.sync += [running.eq(0), self.done.eq(1)]
+        with m.If(new):
+            m.d.sync += [running.eq(1), self.done.eq(0), index.eq(0), waiting.eq(0), self.logged.eq(0)]
+
+        # -- the off-chip memory's timing ----------------------------------------------------
+        gens = [Signal(32, name=f"rng{i}", init=SALT[i]) for i in range(3)]
+        for i, g in enumerate(gens):
+            seeded = q["seed"] ^ SALT[i]
+            with m.If(transfer):
+                m.d.sync += g.eq(Mux(seeded == 0, SALT[i], seeded))
+            with m.Else():
+                m.d.sync += g.eq(_xorshift(g))
+        ok = [g[:16] >= q["stall"] for g in gens]
+        job, write = Signal(), Signal()
+        addr, left = Signal(self._dbits), Signal(32)
+        wait, credit = Signal(17), Signal(32)
+        beat = chip.beat_bytes * FRACTION
+        m.d.comb += dut.mem_req.ready.eq(~job & ok[0])
+        req = dut.mem_req.payload
+        rdata = Signal(chip.brick_bits)
+        eligible = job & (wait == 0)
+        grown = credit + q["credit"]
+        send = Signal()
+        m.d.comb += [send.eq(eligible & ~write & (grown >= beat) & ok[2]),
+                     dut.mem_rdata.valid.eq(send), dut.mem_rdata.payload.eq(rdata),
+                     dut.mem_wdata.ready.eq(eligible & write & ok[2])]
+        wtake = dut.mem_wdata.valid & dut.mem_wdata.ready
+        with m.If(dut.mem_req.valid & dut.mem_req.ready):
+            m.d.sync += [job.eq(1), write.eq(req.write), addr.eq(req.addr), left.eq(req.count), credit.eq(0),
+                         wait.eq(q["latency"] + (gens[1][:16] & q["jitter"]) - 1)]
+        with m.Elif(job & (wait != 0)):
+            m.d.sync += wait.eq(wait - 1)
+        with m.Elif(eligible & ~write):
+            m.d.sync += credit.eq(Mux(send, grown - beat, grown))
+        with m.If(send | wtake):
+            m.d.sync += [addr.eq(addr + 1), left.eq(left - 1)]
+            with m.If(left == 1):
+                m.d.sync += job.eq(0)
+        with m.If(transfer):
+            m.d.sync += job.eq(0)
+        m.submodules.dram = Instance(
+            "dstripes_ram", p_WIDTH=chip.brick_bits, p_ABITS=self._dbits, p_FILE=FILES["image"], p_DUMP=FILES["dump"],
+            i_clk=ClockSignal(), i_load=q["load"][1], i_dump=q["dump"], i_dump_first=q["dump_first"],
+            i_dump_last=q["dump_last"], i_raddr=addr, o_rdata=rdata, i_we=wtake, i_waddr=addr,
+            i_wdata=dut.mem_wdata.payload)
+        return m

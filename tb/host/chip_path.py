@@ -1,0 +1,297 @@
+# amaranth: UnusedElaboratable=no
+"""Runner side of the accelerator's fast path: one layer on the generated chip, checked against
+the golden model (``sim/chip``).
+
+Typical use (``dstripes simulate --chip``)::
+
+    design = ChipDesign(chip, tile)                   # hw.chip.design
+    run = chip_run(chip, layer, window, out_window, acts, weights, shift=..., dram=...)
+    result = simulate_chip(design, run)              # a ChipSimResult
+    result.passed, result.cycles_rtl == result.cycles_model
+
+The run is four commands (``LOAD`` the input into NM, ``prefetch`` pass 0's weights when they are
+to be in SB already, ``LAYER``, ``STORE`` the output), played by the harness
+(:mod:`tb.gateware.chip_harness`) from memory files; the ``LAYER`` command's cycles must equal the
+model's exactly and the stored output every code of the model's.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dstripes.hw.chip.design import ChipDesign
+from dstripes.hw.chip.layouts import OPS, command_layout
+from dstripes.sim.chip.config import ChipConfig
+from dstripes.sim.chip.descriptor import LayerDescriptor
+from dstripes.sim.chip.dram import DramConfig
+from dstripes.sim.chip.images import bricks_tensor, tensor_bricks, weight_beats
+from dstripes.sim.chip.model import ChipLayerRun, model_layer
+from dstripes.sim.chip.plan import LayerPlan
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.files import write_atomic
+
+from dstripes.hw.chip.sram import MODEL as SRAM_MODEL
+from dstripes.hw.emit import generator_sources
+
+from .. import memfile
+from ..gateware import chip_harness, tile_harness
+from ..gateware.chip_harness import FILES, LOG_FIELDS, ChipHarness
+from ..verdict import Check, FAILED, PASSED, Verdict
+from .cycle_path import tile_verilog
+from .runner import build, run
+from .verilog import DutVerilog, cached_verilog
+
+TEST_MODULE = "dstripes.tb.bench.chip_bench"
+GATEWARE = Path(chip_harness.__file__).resolve().parent
+#: Address bits of the command memory.
+COMMAND_BITS = 4
+
+
+def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = None) -> tuple[DutVerilog, dict]:
+    """The Verilog the fast path simulates: the chip inside :class:`tb.gateware.chip_harness.ChipHarness`,
+    the tile module (emitted once, cached) and the memories' behavioural models; and the
+    harness's description (address widths, command word)."""
+    chip = design.chip
+    dram_bits = chip.nm_addr_bits + 2
+    harness = ChipHarness(chip, tile_top=design.tile.top, dram_bits=dram_bits, command_bits=COMMAND_BITS)
+    top = f"{design.top}_harness"
+    root = GATEWARE.parents[1]
+    sources = (generator_sources() + sorted((root / "hw" / "chip").glob("*.p[yv]")) + sorted((root / "sim" / "chip").glob("*.py"))
+               + [Path(chip_harness.__file__), Path(tile_harness.__file__), Path(memfile.__file__)])
+    models = "\n".join([SRAM_MODEL.read_text(), (GATEWARE / "mem_models.v").read_text(),
+                        (GATEWARE / "chip_models.v").read_text()])
+    outer = cached_verilog(lambda: ChipHarness(chip, tile_top=design.tile.top, dram_bits=dram_bits,
+                                             command_bits=COMMAND_BITS),
+                         top, {"chip": chip.as_dict(), "tile": design.tile.manifest.parameters, "scheme": chip.scheme},
+                         public="ports", models=models, sources=sources, build_root=build_root)
+    tile = tile_verilog(design.tile, build_root=build_root)
+    combined = DutVerilog(top, outer.verilog + "\n" + tile.verilog, outer.config, outer.streams, models, outer.public)
+    info = {"dram_bits": dram_bits, "command_bits": COMMAND_BITS, "command_lane": harness.command_lane}
+    return combined, info
+PERIOD_NS = 10
+BUDGET_FACTOR, BUDGET_SLACK = 4, 100_000
+
+
+@dataclass(frozen=True)
+class ChipRun:
+    """One layer's simulation: the model's run and what the harness needs.
+
+    Members
+    -------
+    model : ChipLayerRun
+        The expected outputs and cycles.
+    image : ndarray
+        The off-chip memory image (``(words, chunks)`` uint64): the input, then the weights.
+    commands : tuple of (str, dict)
+        ``(op, fields)`` in order; ``layer_index`` is the ``LAYER`` command's.
+    out_range : (int, int)
+        Off-chip words the output is stored to.
+    """
+
+    model: ChipLayerRun
+    image: np.ndarray
+    commands: tuple
+    layer_index: int
+    out_range: tuple
+    dram: DramConfig
+
+
+def chip_run(chip: ChipConfig, descriptor: LayerDescriptor, acts: np.ndarray, weights: np.ndarray, *,
+             dram: DramConfig, bias: np.ndarray | None = None) -> ChipRun:
+    """Plan one layer on ``chip``: the model's run, the memory image and the commands."""
+    model = model_layer(acts, weights, descriptor, chip, dram, bias=bias)
+    layer = descriptor.layer
+    plan = LayerPlan(layer, chip)
+    inputs = tensor_bricks(acts, chip)
+    w = weight_beats(weights, plan, bias)
+    if descriptor.w_base < len(inputs):
+        raise ConfigError(f"w_base {descriptor.w_base} would overlap the input's {len(inputs)} off-chip words")
+    out_first = descriptor.w_base + len(w)
+    n_out = -(-layer.k // chip.tile.lanes) * layer.oh * layer.ow
+    image = np.zeros((descriptor.w_base + len(w), inputs.shape[1]), dtype=np.uint64)
+    image[:len(inputs)] = inputs
+    image[descriptor.w_base:] = w
+    values = descriptor.values(chip)
+    commands = [("load", {"dram": 0, "nm": descriptor.in_base, "count": len(inputs)})]
+    if descriptor.w0_loaded:
+        commands.append(("layer", {"layer": {**values, "prefetch": 1, "w0_loaded": 0}}))
+    commands.append(("layer", {"layer": values}))
+    layer_index = len(commands) - 1
+    commands.append(("store", {"dram": out_first, "nm": descriptor.resolved_out_base(chip), "count": n_out}))
+    return ChipRun(model, image, tuple(commands), layer_index, (out_first, out_first + n_out - 1), dram)
+
+
+@dataclass
+class ChipSimResult:
+    """The outcome of one layer on the generated chip.
+
+    Members
+    -------
+    passed : bool
+    cycles_rtl, cycles_model : int
+        The ``LAYER`` command's cycles, counted by the harness and by the model.
+    breakdown : dict
+        The model's ``compute``, ``nm_stall``, ``weight_stall``, ``offchip_stall``.
+    checked, mismatches : int
+        Output codes compared, and how many differed.
+    first_mismatch : dict or None
+        ``filter``, ``y``, ``x``, ``got``, ``expected``.
+    outputs : ndarray (K, Ho, Wo)
+        The codes the chip stored.
+    verdict : Verdict
+    sim_seconds, build_seconds, wall_seconds : float
+    sim_cycles : int
+        Simulated clock cycles of all commands.
+    commands : list
+        Each command's cycles.
+    """
+
+    passed: bool
+    cycles_rtl: int
+    cycles_model: int
+    breakdown: dict
+    checked: int
+    mismatches: int
+    first_mismatch: dict | None
+    outputs: np.ndarray
+    verdict: Verdict
+    sim_seconds: float
+    build_seconds: float
+    wall_seconds: float
+    sim_cycles: int
+    commands: list = field(default_factory=list)
+    log: str | None = None
+
+    @property
+    def cycles_per_second(self) -> float:
+        """Simulated cycles per second of simulation (all commands, start-up included)."""
+        return self.sim_cycles / self.sim_seconds if self.sim_seconds else 0.0
+
+    def as_dict(self) -> dict:
+        """The JSON of ``dstripes simulate --chip``."""
+        b = self.breakdown
+        return {
+            "passed": self.passed,
+            "cycles": {"rtl": self.cycles_rtl, "model": self.cycles_model, "compute": b["compute"],
+                       "nm_stall": b["nm_stall"], "weight_stall": b["weight_stall"],
+                       "offchip_stall": b["offchip_stall"]},
+            "results": {"checked": self.checked, "mismatches": self.mismatches},
+            "simulated_cycles_per_s": self.cycles_per_second,
+            "first_mismatch": self.first_mismatch,
+            "checks": [c.as_dict() for c in self.verdict.checks],
+            "commands": self.commands,
+            "seconds": {"build": self.build_seconds, "simulation": self.sim_seconds, "wall": self.wall_seconds},
+            "log": self.log,
+        }
+
+
+def judge(expected: np.ndarray, cycles_model: int, got: np.ndarray | None, cycles_rtl: int | None,
+          commands_done: int, commands: int) -> tuple:
+    """The checks of one layer: ``(verdict, mismatches, first_mismatch)``."""
+    checks = [Check("commands completed", PASSED if commands_done == commands else FAILED,
+                    f"{commands_done} of {commands}")]
+    first, bad = None, expected.size
+    if got is not None and got.shape == expected.shape:
+        diff = got != expected
+        bad = int(diff.sum())
+        if bad:
+            k, y, x = (int(v) for v in np.argwhere(diff)[0])
+            first = {"filter": k, "y": y, "x": x, "got": int(got[k, y, x]), "expected": int(expected[k, y, x])}
+            detail = (f"{bad} of {expected.size} output codes differ; first at filter {k}, (y, x) = ({y}, {x}): "
+                      f"chip {first['got']}, model {first['expected']}")
+        else:
+            detail = f"{expected.size} output codes equal the model"
+        checks.append(Check("outputs bit-exact", FAILED if bad else PASSED, detail))
+    else:
+        checks.append(Check("outputs bit-exact", FAILED, "no output read back"))
+    checks.append(Check("cycles exact", PASSED if cycles_rtl == cycles_model else FAILED,
+                        f"RTL {cycles_rtl}, model {cycles_model}"))
+    return Verdict(tuple(checks)), bad, first
+
+
+def simulate_chip(design: ChipDesign, plan: ChipRun, *, build_root: str | os.PathLike | None = None,
+                  quick: bool = False, run_dir: str | os.PathLike | None = None,
+                  tamper: dict | None = None) -> ChipSimResult:
+    """Build the harness around ``design`` (or reuse its build), play ``plan`` and judge it.
+
+    ``tamper`` (tests of the checks themselves): ``{"output": (k, y, x)}`` adds one to that expected
+    code, ``{"cycles": d}`` adds ``d`` to the expected cycles; the verdict must then fail, naming it.
+    """
+    t0 = time.perf_counter()
+    chip = design.chip
+    model = plan.model
+    expected = model.outputs.copy()
+    cycles_model = model.cycles
+    if tamper:
+        if "output" in tamper:
+            expected[tuple(tamper["output"])] += 1
+        cycles_model += int(tamper.get("cycles", 0))
+    verilog, info = harness_design(design, build_root)
+    if len(plan.image) + (plan.out_range[1] - plan.out_range[0] + 1) > 1 << info["dram_bits"]:
+        raise ConfigError(f"the layer's input, weights and output ({len(plan.image):,} + "
+                          f"{plan.out_range[1] - plan.out_range[0] + 1:,} beats) do not fit the testbench's "
+                          f"off-chip memory of {1 << info['dram_bits']:,} beats")
+    if len(plan.commands) > 1 << info["command_bits"]:
+        raise ConfigError("too many commands for the harness's command memory")
+    b = build(verilog, "verilator", build_root=build_root, quick=quick, optimise=not quick)
+    directory = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="dstripes-chip-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    lay = command_layout(chip)
+    words = [lay.const({"op": OPS[op], **fields}).as_value().value for op, fields in plan.commands]
+    write_atomic(directory / FILES["commands"], memfile.hex_ints(words, lay.size, info["command_lane"]))
+    write_atomic(directory / FILES["image"], memfile.hex_words(plan.image, 64))
+    d = plan.dram
+    budget = BUDGET_FACTOR * (sum(int(np.asarray(plan.image).shape[0]) for _ in (0,)) + cycles_model) + BUDGET_SLACK
+    params = {"period_ns": PERIOD_NS, "files": FILES, "log_fields": [list(f) for f in LOG_FIELDS],
+              "commands": len(plan.commands), "seed": d.seed, "stall": d.threshold,
+              "latency": d.latency, "jitter": d.jitter, "credit": d.credit,
+              "dump_first": plan.out_range[0], "dump_last": plan.out_range[1],
+              "budget": int(budget / (1 - d.stall))}
+    res = run(b, TEST_MODULE, params=params, run_dir=directory)
+    rec = res.results.get("chip") or {}
+    log = rec.get("commands") or []
+    cycles_rtl = next((r["cycles"] for r in log if r["command"] == plan.layer_index), None)
+    got = None
+    dump = directory / FILES["dump"]
+    layer = plan.model.descriptor.layer
+    if dump.exists():
+        words = _read_dump(dump, plan.image.shape[1], plan.out_range[1] - plan.out_range[0] + 1)
+        if words is not None:
+            got = bricks_tensor(words, (layer.k, layer.oh, layer.ow), chip, signed=plan.model.descriptor.out_window.signed)
+    verdict, bad, first = judge(expected, cycles_model, got, cycles_rtl, len(log), len(plan.commands))
+    passed = res.passed and verdict.passed
+    if passed and run_dir is None:
+        shutil.rmtree(directory, ignore_errors=True)
+    if not res.passed and "testbench" not in [c.name for c in verdict.checks]:
+        verdict = verdict + Verdict((Check("testbench", FAILED, "; ".join(res.messages.values())[:2000]),))
+    return ChipSimResult(
+        passed=passed, cycles_rtl=cycles_rtl, cycles_model=cycles_model, breakdown=model.breakdown.as_dict(),
+        checked=expected.size if got is not None else 0, mismatches=bad, first_mismatch=first,
+        outputs=got if got is not None else np.zeros_like(expected), verdict=verdict, sim_seconds=res.seconds,
+        build_seconds=res.build.seconds if res.build is not None else 0.0,
+        wall_seconds=time.perf_counter() - t0, sim_cycles=int(rec.get("sim_cycles") or 0),
+        commands=[{"command": plan.commands[r["command"]][0], "cycles": r["cycles"]} for r in log
+                  if r["command"] < len(plan.commands)],
+        log=None if passed else str(res.log))
+
+
+def _read_dump(path: Path, chunks: int, count: int) -> np.ndarray | None:
+    """The dumped words (``$writememh``: hexadecimal lines, ``//`` address comments) as 64-bit chunks."""
+    rows = []
+    for line in path.read_text().split("\n"):
+        line = line.strip()
+        if not line or line.startswith("//") or line.startswith("@"):
+            continue
+        if any(ch in line for ch in "xXzZ"):
+            return None
+        v = int(line, 16)
+        rows.append([(v >> (64 * j)) & 0xFFFFFFFFFFFFFFFF for j in range(chunks)])
+    if len(rows) < count:
+        return None
+    return np.array(rows[:count], dtype=np.uint64)

@@ -1,0 +1,141 @@
+"""Brute-force references for the accelerator's model (``docs/design.md`` §10), written from the
+blocks' behaviour, cycle by cycle, never from the recurrences of ``sim/chip/timing.py``.
+
+* :func:`pass_sim` — one pass: the fetch unit (a step's reads in ``f_s`` cycles, its data merged a
+  cycle later, a commit into the output register when that is empty or being taken, the next
+  step's reads from the commit on), the tile (input register, current-step register, bit planes,
+  the add stage that freezes the array while a closing window-set finds the result buffer full)
+  and the writer (``o_w`` cycles per window-set from the cycle its results are offered, releasing
+  them in the last);
+* :func:`reads` — a step's NM reads by walking every column (reuse, padding, missing windows);
+* :func:`conv_requant` — outputs by loops over filters, windows and taps.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def pass_sim(c, f, o, steps: int, parallel: bool = False) -> int:
+    """Cycles from a pass's configuration (cycle 0) to the cycle after its last release.
+    ``parallel``: the bit-parallel tile, which consumes the item of its input register as its one
+    plane in the cycle it takes it (no current-step register)."""
+    c, f, o = list(map(int, c)), list(map(int, f)), list(map(int, o))
+    n = len(c)
+    # fetch
+    fs, g = 0, 1            # step being fetched and the cycle its reads started
+    out = None              # step in the output register
+    # tile
+    inreg = None            # step in the input register
+    cur, tpl = None, 0      # step in the current register, plane index
+    pending = None          # step whose add is due (after its last plane)
+    full = None             # window-set in the result buffer
+    # writer
+    spent = 0
+    released = 0
+    t = 0
+    while True:
+        t += 1
+        if t > 10_000_000:
+            raise RuntimeError("pass did not finish")
+        ready = full is not None and spent == o[full] - 1           # writer releases this cycle
+        can_load = full is None or ready
+        closes = pending is not None and (pending % steps == steps - 1)
+        advance = not (pending is not None and closes and not can_load)
+        if parallel:
+            # the input register's item is the plane: taken when the array advances
+            finishing = False
+            load = inreg is not None and advance
+        else:
+            finishing = cur is not None and advance and tpl == c[cur] - 1
+            load = inreg is not None and (cur is None or finishing)
+        in_ready = inreg is None or load
+        take = out is not None and in_ready and t >= 1          # the tile accepts from cycle 1
+        out_free = out is None or take
+        commit = fs < n and t >= g + f[fs] and out_free
+        # -- updates at the end of cycle t --
+        if ready:
+            released += 1
+            last = full
+            full = None
+            spent = 0
+            if last == len(o) - 1:
+                return t + 1
+        elif full is not None:
+            spent += 1
+        if pending is not None and advance:
+            if closes:
+                full = pending // steps
+            pending = None
+        if cur is not None and advance:
+            if tpl == c[cur] - 1:
+                pending = cur
+                cur = None
+            else:
+                tpl += 1
+        if load and parallel:
+            pending = inreg               # its add follows in the next cycle
+            inreg = None
+        elif load:
+            cur, tpl = inreg, 0
+            inreg = None
+        if take:
+            inreg = out
+            out = None
+        if commit:
+            out = fs
+            fs += 1
+            g = t
+
+
+def reads(layer, columns: int, ws: int, ky: int, kx: int) -> int:
+    """NM reads of step ``(ws, ky, *, kx)``, column by column."""
+    q = layer.dx // layer.sx if layer.dx % layer.sx == 0 else 0
+    total = 0
+    for c in range(columns):
+        n = ws * columns + c
+        if n >= layer.windows:
+            continue
+        oy, ox = divmod(n, layer.ow)
+        y = oy * layer.sy + ky * layer.dy - layer.py
+        x = ox * layer.sx + kx * layer.dx - layer.px
+        if not (0 <= y < layer.h and 0 <= x < layer.w):
+            continue
+        m = n + q
+        if kx >= 1 and q and c + q < columns and m < layer.windows and m // layer.ow == oy:
+            continue
+        total += 1
+    return total
+
+
+def conv_requant(acts, weights, layer, shift, window, bias=None):
+    """``(K, oh, ow)`` codes: exact sums by loops, then round half to even and saturate."""
+    a = np.asarray(acts, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.int64)
+    out = np.zeros((layer.k, layer.oh, layer.ow), dtype=np.int64)
+    for k in range(layer.k):
+        g = k // layer.kg
+        for oy in range(layer.oh):
+            for ox in range(layer.ow):
+                acc = 0
+                for ci in range(layer.cg):
+                    for ky in range(layer.kh):
+                        for kx in range(layer.kw):
+                            y = oy * layer.sy + ky * layer.dy - layer.py
+                            x = ox * layer.sx + kx * layer.dx - layer.px
+                            if 0 <= y < layer.h and 0 <= x < layer.w:
+                                acc += int(a[g * layer.cg + ci, y, x]) * int(w[k, ci, ky, kx])
+                if bias is not None:
+                    acc += int(bias[k])
+                out[k, oy, ox] = requant_one(acc, shift, window)
+    return out
+
+
+def requant_one(y: int, shift: int, window) -> int:
+    """One value: divide by ``2**(shift+lsb)`` rounding half to even (Python's ``round`` on a
+    Fraction), clamp to the window, scale back."""
+    from fractions import Fraction
+
+    q = round(Fraction(y, 1 << (shift + window.lsb)))
+    lo = (-(1 << window.msb) if window.signed else 0) >> window.lsb
+    hi = (((1 << window.msb) if window.signed else (1 << (window.msb + 1))) - (1 << window.lsb)) >> window.lsb
+    return min(max(q, lo), hi) << window.lsb
