@@ -37,7 +37,7 @@ def commands(text: str, sub: str) -> list[list[str]]:
     """Every ``dstripes SUB ...`` line of the ``sh`` blocks of ``text``, as argv (comments off)."""
     out = []
     for block in blocks(text, "sh"):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():  # a continued command is one line
             argv = shlex.split(line, comments=True)
             if argv[:2] == ["dstripes", sub]:
                 out.append(argv[1:])

@@ -30,6 +30,8 @@ import contextlib
 import logging
 import os
 import signal
+import threading
+import time
 import uuid
 from typing import Callable, Iterator, Sequence
 
@@ -68,16 +70,32 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _stop_programs(signum, frame) -> None:
-    """A local worker's SIGINT handler: say nothing (the command that owns the worker reports the
-    interrupt and closes it) and kill the programs the worker runs, with the process group each
-    leads (a tool in its own session, such as yosys and its ABC)."""
+def _kill_children() -> None:
+    """Kill this process's children, with the process group each leads (a tool in its own
+    session, such as yosys and its ABC)."""
     for pid in _children(os.getpid()):
         with contextlib.suppress(OSError):
             if os.getpgid(pid) == pid:
                 os.killpg(pid, signal.SIGKILL)
             else:
                 os.kill(pid, signal.SIGKILL)
+
+
+def _keep_killing_children() -> None:
+    while True:
+        _kill_children()
+        time.sleep(0.02)
+
+
+def _stop_programs(signum, frame) -> None:
+    """A local worker's SIGINT handler: say nothing (the command that owns the worker reports the
+    interrupt and closes it) and kill the programs the worker runs. The task in flight goes on
+    until the worker is closed and may start another program meanwhile (the next simulation of
+    a layer), which the closing would orphan: from the interrupt on, a thread kills every child
+    the worker starts."""
+    _kill_children()
+    if not any(t.name == "dstripes-interrupted" for t in threading.enumerate()):
+        threading.Thread(target=_keep_killing_children, name="dstripes-interrupted", daemon=True).start()
 
 
 def dask_setup(worker) -> None:
