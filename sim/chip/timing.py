@@ -247,16 +247,40 @@ class Breakdown:
                 "nm_write_stall": self.nm_write_stall}
 
 
+def _memory_key(v: np.ndarray):
+    """A hashable stand-in for fetch or write-back cycles: a broadcast of ones by its length (no
+    copy of the view), otherwise its bytes."""
+    if v.strides == (0,) and v.size and int(v[0]) == 1:
+        return ("ones", v.size)
+    return v.tobytes()
+
+
+def pass_durations(passes, memo: dict | None = None) -> list:
+    """Each pass's cycles (:meth:`PassWork.cycles`), evaluated once per distinct pass: the passes
+    of one convolution group share their step costs (the same array), and often their fetch and
+    write-back cycles; a run-ahead pass is a loop per step, worth not repeating. ``memo`` carries
+    the evaluations across calls on the same passes."""
+    memo = {} if memo is None else memo
+    out = []
+    for p in passes:
+        key = (id(p.c), _memory_key(np.asarray(p.f)), _memory_key(np.asarray(p.o)), p.steps, p.add, p.run_ahead)
+        if key not in memo:
+            memo[key] = (p.c, p.cycles())        # the array is kept so that its id stays its own
+        out.append(memo[key][1])
+    return out
+
+
 def breakdown(passes, dram: DramConfig | None, beat_bytes: int, *, w0_loaded: bool = False) -> Breakdown:
     """The exact count of a layer and its split: ``compute`` (every ``f_s = o_w = 1``, weights in
     SB), ``nm_stall`` (NM as configured), ``weight_stall`` (the off-chip bandwidth alone),
     ``offchip_stall`` (its latency and back-pressure)."""
     ones = [np.broadcast_to(np.int64(1), (len(p.c),)) for p in passes]
+    memo = {}
     ideal = [p.with_memory(f, np.ones_like(p.o)) for p, f in zip(passes, ones)]
-    compute = layer_timing(ideal, None, beat_bytes).cycles
+    compute = layer_timing(ideal, None, beat_bytes, durations=pass_durations(ideal, memo)).cycles
     writes = [p.with_memory(f, p.o) for p, f in zip(passes, ones)]
-    written = layer_timing(writes, None, beat_bytes).cycles
-    durations = [p.cycles() for p in passes]
+    written = layer_timing(writes, None, beat_bytes, durations=pass_durations(writes, memo)).cycles
+    durations = pass_durations(passes, memo)
     nm = layer_timing(passes, None, beat_bytes, durations=durations).cycles
     if dram is None:
         return Breakdown(nm, compute, nm - compute, 0, 0, written - compute)
