@@ -169,7 +169,7 @@ def reuse_shift(layer: Layer) -> int:
 
 def group_step_costs(acts, layer: Layer, window: Window, chip: ChipConfig, mode: str,
                      plan: LayerPlan) -> np.ndarray:
-    """Dynamic Stripes lock-step step costs of every convolution group at once, in the
+    """Dynamic Stripes step costs of every convolution group at once, in the
     accelerator's order (``(groups, window_sets * S)``), through the stacked brick grid of
     :mod:`dstripes.sim.bricks` (one pass for a depthwise layer instead of one per channel)."""
     config = chip.tile
