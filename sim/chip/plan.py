@@ -169,8 +169,9 @@ def reuse_shift(layer: Layer) -> int:
 
 def group_step_costs(acts, layer: Layer, window: Window, chip: ChipConfig, mode: str,
                      plan: LayerPlan) -> np.ndarray:
-    """Dynamic Stripes step costs of every convolution group at once, in the
-    accelerator's order (``(groups, window_sets * S)``), through the stacked brick grid of
+    """Dynamic Stripes step costs of every convolution group at once, in the accelerator's order:
+    lock-step ``(groups, window_sets * S)``, run-ahead each precision group's own cost
+    ``(groups, window_sets * S, precision_groups)``; through the stacked brick grid of
     :mod:`dstripes.sim.bricks` (one pass for a depthwise layer instead of one per channel)."""
     config = chip.tile
     check_pass_memory(layer, config, layer.conv_groups)
