@@ -26,7 +26,7 @@ from .arrays import conv_layer_files, load_int_array
 from .chips import chip_design, dram_config, model_chip, parse_chip_sweep
 from .networks import load, network_names
 from .output import check_out_dir, check_out_file, print_json
-from .photos import photo_sets
+from .photos import Count, photo_sets
 from .profiles import given_or_shipped
 
 
@@ -119,7 +119,7 @@ def evaluate(args) -> int:
         if prof is None:
             raise ConfigError(f"--chip evaluates with a precision profile: {name} has no shipped profile at this "
                               f"size (give --profile)")
-    _, photos = photo_sets(args, 0, args.images)
+    _, photos = photo_sets(args, Count(0), Count(args.images, "--images"))
     nets = []
     for name in names:
         net = load(args, name)
@@ -173,7 +173,7 @@ def explore(args) -> int:
                           f"at this size (give --profile)")
     net = load_network(args.model, size=args.size)
     prof.check_network(net)
-    _, photos = photo_sets(args, 0, args.images)
+    _, photos = photo_sets(args, Count(0), Count(args.images, "--images"))
     codes = capture_codes(net, prof, photos)
     windows = {l.name: l.window for l in prof.layers}
     evs = {b: evaluate_chip(net.layers(), windows, codes, base.replace(nm_read=b), None, network=net.name)
