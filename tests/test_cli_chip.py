@@ -154,6 +154,25 @@ def test_evaluate_and_explore_chip(tmp_path, capsys):
     assert stalls == sorted(stalls, reverse=True)        # wider NM, fewer stalls
 
 
+@pytest.mark.nets
+def test_evaluate_chip_with_the_run_ahead_tile(tmp_path, capsys):
+    """``evaluate --chip --group 1 --run-ahead 1``: Dynamic Stripes counted on the run-ahead tile
+    (its own timing, fewer compute cycles than lock-step here); the other kinds unchanged."""
+    runs = {}
+    for r in (0, 1):
+        rc, stdout, err = _cli(capsys, "evaluate", "--chip", "--model", "vgg16-hed", "--size", "32", "--images", "1",
+                               "--profile", str(_profile(tmp_path)), "--nm-read", "4", "--group", "1",
+                               "--run-ahead", str(r), "--no-progress", "--out", str(tmp_path / f"ev{r}"), "--json")
+        assert rc == 0, err
+        runs[r] = json.loads(stdout)
+    for l in runs[1]["layers"]:
+        b = l["dstripes"]
+        assert b["cycles"] == b["compute"] + b["nm_stall"] + b["weight_stall"] + b["offchip_stall"]
+    lock, ahead = runs[0]["total"], runs[1]["total"]
+    assert ahead["dstripes"]["compute"] < lock["dstripes"]["compute"]
+    assert ahead["stripes"] == lock["stripes"] and ahead["dadn"] == lock["dadn"]
+
+
 def _profile(tmp_path):
     """The shipped VGG-16 profile (its windows do not depend on the input size)."""
     from dstripes.sim.nets.profile import builtin_profile_path
