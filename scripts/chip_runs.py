@@ -44,7 +44,8 @@ def generate(args) -> int:
         return 0
     c = design.chip
     mems = ", ".join(f"{m['name']} {m['count']} x {m['words']:,} words x {m['bits']} bits" for m in man["memories"])
-    print(f"{path}  ({design.tile.title} accelerator: {c.tiles} tiles, NM {c.nm_kib} KiB read {c.nm_read} "
+    kind = design.tile.title + (f" (run-ahead {c.tile.run_ahead})" if c.kind.detects and c.tile.run_ahead else "")
+    print(f"{path}  ({kind} accelerator: {c.tiles} tiles, NM {c.nm_kib} KiB read {c.nm_read} "
           f"bricks/cycle, SB {c.sb_kib} KiB per tile; memories: {mems})")
     return 0
 

@@ -7,6 +7,10 @@ blocks' behaviour, cycle by cycle, never from the recurrences of ``sim/chip/timi
   the add stage that freezes the array while a closing window-set finds the result buffer full)
   and the writer (``o_w`` cycles per window-set from the cycle its results are offered, releasing
   them in the last);
+* :func:`pass_sim_ahead` — the same pass on the run-ahead tile: its input register, ``R + 1``
+  slots (one loaded when one is free or freeing, one freed when every group has consumed its last
+  plane of the oldest), per group a plane counter and an add stage that freezes the group while
+  its closing add finds its part of the result buffer full, the parts offered together;
 * :func:`reads` — a step's NM reads by walking every column (reuse, padding, missing windows);
 * :func:`conv_requant` — outputs by loops over filters, windows and taps.
 """
@@ -77,6 +81,77 @@ def pass_sim(c, f, o, steps: int, parallel: bool = False) -> int:
             inreg = None
         elif load:
             cur, tpl = inreg, 0
+            inreg = None
+        if take:
+            inreg = out
+            out = None
+        if commit:
+            out = fs
+            fs += 1
+            g = t
+
+
+def pass_sim_ahead(cost, f, o, steps: int, run_ahead: int) -> int:
+    """Cycles from a pass's configuration (cycle 0) to the cycle after its last release, on the
+    run-ahead tile; ``cost`` ``(n, groups)``: each group's cycles in each step."""
+    cost = [[max(1, int(x)) for x in row] for row in cost]
+    f, o = list(map(int, f)), list(map(int, o))
+    n, groups = len(cost), len(cost[0])
+    # fetch
+    fs, g = 0, 1
+    out = None
+    # tile
+    inreg = None
+    slots = []                        # steps in flight, oldest first
+    cur = [0] * groups                # each group's next step
+    tpl = [0] * groups                # its plane index in that step
+    pending = [None] * groups         # step whose add is due
+    full = [None] * groups            # window-set in the group's part of the result buffer
+    # writer
+    spent = 0
+    t = 0
+    while True:
+        t += 1
+        if t > 10_000_000:
+            raise RuntimeError("pass did not finish")
+        offered = all(x is not None for x in full)
+        leave = offered and spent == o[full[0]] - 1
+        can_load = [x is None or leave for x in full]
+        closes = [p is not None and p % steps == steps - 1 for p in pending]
+        advance = [not (closes[k] and not can_load[k]) for k in range(groups)]
+        valid = [cur[k] < n and cur[k] in slots for k in range(groups)]
+        fin = [valid[k] and advance[k] and tpl[k] == cost[cur[k]][k] - 1 for k in range(groups)]
+        free = bool(slots) and all(cur[k] > slots[0] or fin[k] for k in range(groups))
+        load = inreg is not None and (len(slots) < run_ahead + 1 or free)
+        in_ready = inreg is None or load
+        take = out is not None and in_ready
+        out_free = out is None or take
+        commit = fs < n and t >= g + f[fs] and out_free
+        # -- updates at the end of cycle t --
+        if leave:
+            if full[0] == len(o) - 1:
+                return t + 1
+            full = [None] * groups
+            spent = 0
+        elif offered:
+            spent += 1
+        for k in range(groups):
+            if not advance[k]:
+                continue
+            if closes[k]:
+                full[k] = pending[k] // steps
+            pending[k] = None
+            if valid[k]:
+                if fin[k]:
+                    pending[k] = cur[k]
+                    cur[k] += 1
+                    tpl[k] = 0
+                else:
+                    tpl[k] += 1
+        if free:
+            slots.pop(0)
+        if load:
+            slots.append(inreg)
             inreg = None
         if take:
             inreg = out

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brute_chip import conv_requant, pass_sim, reads, requant_one
+from brute_chip import conv_requant, pass_sim, pass_sim_ahead, reads, requant_one
 from dstripes.sim.chip import (ChipConfig, DramConfig, LayerDescriptor, LayerPlan, model_layer,
                                pass_cycles, requantize)
 from dstripes.sim.chip.dram import Dram
-from dstripes.sim.chip.timing import pass_loop
+from dstripes.sim.chip.timing import PassWork, pass_loop, pass_loop_ahead
 from dstripes.sim.config import TileConfig
-from dstripes.sim.tile_run import step_costs
+from dstripes.sim.tile_run import run_cycles, step_costs, step_group_bits
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window, quantize
 from dstripes.sim.layer import Layer
@@ -38,6 +38,47 @@ def test_pass_cycles_equal_the_cycle_by_cycle_simulation(seed, case, parallel):
         want = pass_sim(c, f, o, steps, parallel)
         assert pass_loop(c, f, o, steps, add) == want
         assert pass_cycles(c, f, o, steps, add) == want, (steps, c.tolist(), f.tolist(), o.tolist())
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_run_ahead_pass_cycles_equal_the_cycle_by_cycle_simulation(seed, case):
+    """The run-ahead tile's pass (its groups apart, ``R + 1`` slots, per-group result staging)
+    under fetch stalls and slow write-back, against the block-by-block simulation; window-sets
+    of at most ``R`` steps (where the staging bites) included."""
+    rng = np.random.default_rng(seed + 100 + case)
+    for _ in range(150):
+        steps, nws = int(rng.integers(1, 6)), int(rng.integers(1, 7))
+        groups, r = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        n = steps * nws
+        c = rng.integers(1, int(rng.integers(2, 10)), (n, groups))
+        f = rng.integers(1, int(rng.integers(2, 12)), n) if rng.random() < 0.7 else np.ones(n, int)
+        o = rng.integers(1, int(rng.integers(2, 40)), nws)
+        want = pass_sim_ahead(c, f, o, steps, r)
+        assert pass_loop_ahead(c, f, o, steps, r) == want, (steps, r, c.tolist(), f.tolist(), o.tolist())
+        assert PassWork(c, f, o, steps, 0, 1, r).cycles() == want
+
+
+@pytest.mark.parametrize("group, run_ahead", [(1, 1), (1, 2), (2, 1)])
+def test_run_ahead_chip_with_ideal_memory_is_the_tile_model_per_pass_plus_constants(group, run_ahead):
+    """With every ``f_s = o_w = 1`` and weights in SB (the breakdown's ``compute``), a pass costs the
+    run-ahead tile model's RTL-exact count of its steps in the accelerator's order (§5, latency 4)
+    plus 2 + 1, and the layer 2 more; the full count adds the stalls on top."""
+    acts, weights, layer, window = load_sample("vgg16_conv3_1")
+    a, w = acts[0, :16, :10, :10], weights[:16, :16]
+    layer = Layer.parse("k=16,kh=3,pad=1", a.shape)
+    cfg = ChipConfig(tile=TileConfig(lanes=4, columns=4, rows=4, tiles=2, group=group, run_ahead=run_ahead),
+                     nm_read=1, nm_kib=256, sb_kib=64)
+    run = model_layer(a, w, LayerDescriptor(layer, window, Window(15, 5), shift=12), cfg,
+                      DramConfig(latency=30, bytes_per_cycle=3, stall=0.2, seed=3))
+    plan = LayerPlan(layer, cfg)
+    bits = plan.chip_order(step_group_bits(a, layer, window, cfg.tile))
+    per_pass = run_cycles(bits.reshape(plan.window_sets, plan.steps, -1), run_ahead=run_ahead, latency=4)
+    b = run.breakdown
+    assert b.compute == len(plan.passes) * (per_pass + 3) + 2
+    assert min(b.nm_stall, b.weight_stall) > 0 and b.cycles == run.cycles
+    lock = model_layer(a, w, LayerDescriptor(layer, window, Window(15, 5), shift=12), cfg.replace(run_ahead=0))
+    assert (run.outputs == lock.outputs).all()
+    assert b.compute < lock.breakdown.compute          # the groups running apart save cycles here
 
 
 def test_each_regime_of_pass_cycles_is_exercised():
@@ -177,7 +218,6 @@ def test_dram_reads_follow_the_generators_cycle_by_cycle():
     (dict(tiles=3), "multiple of the 4 lanes"),
     (dict(tiles=0), "tiles must be"),
     (dict(nm_read=0), "nm_read must be"),
-    (dict(run_ahead=1), "run_ahead 1 is not supported"),
 ])
 def test_bad_chip_configurations_are_refused(change, message):
     with pytest.raises(ConfigError, match=message):

@@ -58,6 +58,22 @@ def test_simulate_chip_json_and_outputs(tmp_path, capsys, layer_files):
     assert codes.shape == (8, 8, 8) and codes.dtype == np.int64 and codes.min() >= 0 and codes.max() > 0
 
 
+def test_simulate_and_generate_chip_with_the_run_ahead_tile(tmp_path, capsys, layer_files):
+    """``--group 1 --run-ahead 1``: the accelerator around the run-ahead tile, RTL and model exact
+    under NM and off-chip stalls; ``generate`` names it."""
+    rc, stdout, err = _cli(capsys, "simulate", "--chip", *SMALL, "--group", "1", "--run-ahead", "1", "--nm-read", "1",
+                           *layer_files, "--out-window", "15:5", "--out-shift", "12", "--dram-latency", "20",
+                           "--dram-bytes-per-cycle", "6", "--dram-stall", "0.3", "--seed", "4", "--json")
+    assert rc == 0, err
+    d = json.loads(stdout)
+    assert d["passed"] is True and d["results"]["mismatches"] == 0
+    assert d["cycles"]["rtl"] == d["cycles"]["model"] and d["cycles"]["nm_stall"] > 0
+    rc, stdout, err = _cli(capsys, "generate", "--chip", *SMALL, "--group", "1", "--run-ahead", "2",
+                           "--out", str(tmp_path / "g"))
+    assert rc == 0, err
+    assert "Dynamic Stripes (run-ahead 2) accelerator: 2 tiles" in stdout
+
+
 def test_generate_chip_lists_the_memories(tmp_path, capsys):
     rc, stdout, err = _cli(capsys, "generate", "--chip", *SMALL, "--nm-read", "2", "--out", str(tmp_path / "g"), "--json")
     assert rc == 0, err
@@ -136,6 +152,25 @@ def test_evaluate_and_explore_chip(tmp_path, capsys):
     assert (tmp_path / "ex" / "explore.png").stat().st_size > 0
     stalls = [p["stall_share"]["dstripes"] for p in e["points"]]
     assert stalls == sorted(stalls, reverse=True)        # wider NM, fewer stalls
+
+
+@pytest.mark.nets
+def test_evaluate_chip_with_the_run_ahead_tile(tmp_path, capsys):
+    """``evaluate --chip --group 1 --run-ahead 1``: Dynamic Stripes counted on the run-ahead tile
+    (its own timing, fewer compute cycles than lock-step here); the other kinds unchanged."""
+    runs = {}
+    for r in (0, 1):
+        rc, stdout, err = _cli(capsys, "evaluate", "--chip", "--model", "vgg16-hed", "--size", "32", "--images", "1",
+                               "--profile", str(_profile(tmp_path)), "--nm-read", "4", "--group", "1",
+                               "--run-ahead", str(r), "--no-progress", "--out", str(tmp_path / f"ev{r}"), "--json")
+        assert rc == 0, err
+        runs[r] = json.loads(stdout)
+    for l in runs[1]["layers"]:
+        b = l["dstripes"]
+        assert b["cycles"] == b["compute"] + b["nm_stall"] + b["weight_stall"] + b["offchip_stall"]
+    lock, ahead = runs[0]["total"], runs[1]["total"]
+    assert ahead["dstripes"]["compute"] < lock["dstripes"]["compute"]
+    assert ahead["stripes"] == lock["stripes"] and ahead["dadn"] == lock["dadn"]
 
 
 def _profile(tmp_path):

@@ -53,8 +53,8 @@ def test_requantiser_equals_the_model(seed, window, shift):
 
 
 def _run(scheme, spec, acts, weights, window, out_window, shift, *, nm_read, dram, bias=None, in_shape=None,
-         reuse=True):
-    cfg = ChipConfig(scheme=scheme, tile=SMALL, nm_read=nm_read, nm_kib=32, sb_kib=16, reuse=reuse)
+         reuse=True, tile=SMALL):
+    cfg = ChipConfig(scheme=scheme, tile=tile, nm_read=nm_read, nm_kib=32, sb_kib=16, reuse=reuse)
     layer = Layer.parse(spec, in_shape or acts.shape)
     mode = "leading" if scheme == "dstripes" else "static"
     d = LayerDescriptor(layer, window, out_window, shift=shift, bias=bias is not None, mode=mode, w_base=4096)
@@ -89,6 +89,27 @@ def test_whole_chip_equals_the_model_on_a_real_layer_slice(scheme, spec, nm_read
     dram = DramConfig(latency=7, bytes_per_cycle=3.5, stall=0.3, jitter=3, seed=5)
     cycles, outputs, model = _run(scheme, spec, a, w, window, Window(15, 6), 12, nm_read=nm_read, dram=dram,
                                   reuse=reuse)
+    assert (outputs == model.outputs).all()
+    assert cycles == model.cycles
+
+
+@pytest.mark.parametrize("group, run_ahead, spec, channels, nm_read", [
+    (1, 1, "k=8,kh=3,pad=1", 8, 1),
+    (2, 2, "k=8,kh=3,stride=2,pad=1", 8, 2),
+    (1, 2, "k=12,kh=1", 8, 4),            # 2 steps per window-set <= R: the result staging bites
+    (1, 3, "k=8,kh=1", 4, 1),             # 1 step per window-set
+])
+def test_whole_chip_with_the_run_ahead_tile_equals_the_model(group, run_ahead, spec, channels, nm_read):
+    """The run-ahead Dynamic Stripes tile in the accelerator (groups up to ``R`` steps apart, its
+    slots filled from the broadcast as they free), NM and off-chip stalls: outputs and cycles."""
+    acts, weights, _, window = load_sample("vgg16_conv3_1")
+    a = acts[0, :channels, :6, :7]
+    layer = Layer.parse(spec, a.shape)
+    w = weights[:layer.k, :channels, :layer.kh, :layer.kw]
+    dram = DramConfig(latency=7, bytes_per_cycle=3.5, stall=0.3, jitter=3, seed=5)
+    tile = TileConfig(lanes=4, columns=4, rows=4, tiles=2, group=group, run_ahead=run_ahead)
+    cycles, outputs, model = _run("dstripes", spec, a, w, window, Window(15, 6), 12, nm_read=nm_read, dram=dram,
+                                  tile=tile)
     assert (outputs == model.outputs).all()
     assert cycles == model.cycles
 

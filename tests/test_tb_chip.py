@@ -6,6 +6,7 @@ output and a corrupted expected cycle count are each reported precisely."""
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -23,13 +24,14 @@ SMALL = TileConfig(lanes=4, columns=4, rows=4, tiles=2)
 
 
 @functools.lru_cache(maxsize=None)
-def design(scheme: str, nm_read: int) -> ChipDesign:
-    return ChipDesign.of(ChipConfig(scheme=scheme, tile=SMALL, nm_read=nm_read, nm_kib=128, sb_kib=96))
+def design(scheme: str, nm_read: int, tile: TileConfig = SMALL) -> ChipDesign:
+    return ChipDesign.of(ChipConfig(scheme=scheme, tile=tile, nm_read=nm_read, nm_kib=128, sb_kib=96))
 
 
 def run(scheme, nm_read, layer, window, acts, weights, *, out_window=Window(15, 5), shift=12, bias=None,
-        dram=DramConfig(latency=40, bytes_per_cycle=6, stall=0.3, jitter=15, seed=1), w0_loaded=False, **kw):
-    d = design(scheme, nm_read)
+        dram=DramConfig(latency=40, bytes_per_cycle=6, stall=0.3, jitter=15, seed=1), w0_loaded=False,
+        tile=SMALL, **kw):
+    d = design(scheme, nm_read, tile)
     mode = "leading" if scheme == "dstripes" else "static"
     desc = LayerDescriptor(layer, window, out_window, shift=shift, bias=bias is not None, mode=mode,
                            w_base=1 << 14, w0_loaded=w0_loaded)
@@ -95,6 +97,50 @@ def test_stripes_and_bit_parallel_chips(scheme, nm_read):
     spec = "k=8,kh=3,stride=2,pad=1" if scheme == "stripes" else "k=8,kh=3,pad=1"
     result, _ = run(scheme, nm_read, Layer.parse(spec, a.shape), window, a, w)
     exact(result)
+
+
+@pytest.mark.parametrize("group, run_ahead, nm_read", [(1, 1, 1), (2, 2, 2), (1, 2, 4)])
+def test_runahead_tile_vgg16_3x3(group, run_ahead, nm_read):
+    """The run-ahead Dynamic Stripes tile (precision groups up to ``R`` steps apart) in the
+    accelerator: VGG-16 conv3_1 (16 channels, two passes of 8 filters, biases) under NM stalls
+    and random off-chip latency and back-pressure."""
+    acts, weights, _, window = load_sample("vgg16_conv3_1")
+    a, w = acts[0, :16, :10, :12], weights[:16, :16]
+    layer = Layer.parse("k=16,kh=3,pad=1", a.shape)
+    bias = np.random.default_rng(5).integers(-(1 << 18), 1 << 18, 16)
+    tile = replace(SMALL, group=group, run_ahead=run_ahead)
+    result, _ = run("dstripes", nm_read, layer, window, a, w, bias=bias, tile=tile)
+    exact(result)
+    if nm_read == 1:
+        assert result.breakdown["nm_stall"] > 0
+
+
+@pytest.mark.parametrize("run_ahead, nm_read", [(2, 4), (1, 1)])
+def test_runahead_tile_depthwise_and_1x1(run_ahead, nm_read):
+    """The run-ahead tile on MobileNet-v2's depthwise 3x3 (16 groups, a pass each, signed output)
+    and on a 1x1 layer of one channel block (one step per window-set <= R: the result staging
+    bites), VGG-16 conv5_1's real activations."""
+    tile = replace(SMALL, group=1, run_ahead=run_ahead)
+    acts, weights, _, window = load_sample("mobilenet_v2_dw")
+    a, w = acts[0, :16], weights[:16]
+    layer = Layer.parse("k=16,kh=3,pad=1,groups=16", a.shape)
+    result, _ = run("dstripes", nm_read, layer, window, a, w, out_window=Window(11, 2, True), shift=8, tile=tile)
+    exact(result)
+    acts, weights, _, window = load_sample("vgg16_conv5_1")
+    a, w = acts[0, :4], weights[:8, :4, 1:2, 1:2]
+    result, _ = run("dstripes", nm_read, Layer.parse("k=8,kh=1", a.shape), window, a, w, tile=tile)
+    exact(result)
+
+
+def test_runahead_corrupted_cycle_count_is_caught():
+    acts, weights, _, window = load_sample("vgg16_conv3_1")
+    a, w = acts[0, :8, :6, :6], weights[:8, :8]
+    result, _ = run("dstripes", 1, Layer.parse("k=8,kh=3,pad=1", a.shape), window, a, w,
+                    tile=replace(SMALL, group=1, run_ahead=1), tamper={"cycles": 1})
+    assert not result.passed
+    failures = result.verdict.failures
+    assert len(failures) == 1 and "cycles exact" in failures[0], failures
+    assert f"RTL {result.cycles_rtl}, model {result.cycles_rtl + 1}" in failures[0]
 
 
 @pytest.mark.parametrize("tamper, needle", [

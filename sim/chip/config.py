@@ -32,7 +32,8 @@ class ChipConfig:
     Parameters
     ----------
     scheme : str
-        The tile kind's scheme (``dadn``, ``stripes``, ``dstripes``); lock-step tiles only.
+        The tile kind's scheme (``dadn``, ``stripes``, ``dstripes``; with ``tile.run_ahead > 0`` the
+        Dynamic Stripes tile is the run-ahead tile).
     tile : TileConfig
         The tile configuration; ``tiles`` is ``T``.
     nm_read : int
@@ -69,9 +70,6 @@ class ChipConfig:
         _positive("sb_kib", self.sb_kib, MAX_SB_KIB)
         if not isinstance(self.reuse, bool):
             raise ConfigError(f"reuse must be True or False, not {self.reuse!r}")
-        if s.detects and t.run_ahead:
-            raise ConfigError(f"the accelerator runs lock-step tiles; run_ahead {t.run_ahead} is not supported "
-                              f"(its timing under input stalls is not modelled)")
         if (t.rows * t.tiles) % t.lanes:
             raise ConfigError(f"tiles x rows = {t.tiles * t.rows} filters per pass must be a multiple of the "
                               f"{t.lanes} lanes of an output brick (--tiles {t.tiles} does not fit)")

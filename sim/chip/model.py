@@ -33,7 +33,14 @@ def pass_work(plan: LayerPlan, costs: np.ndarray, bias: bool = False) -> list:
     f = plan.fetch_cycles()
     beats = pass_beats(plan, bias)
     add = add_offset(plan.chip)
-    return [PassWork(costs[p.group], f, plan.write_cycles(p), plan.steps, beats, add) for p in plan.passes]
+    ahead = run_ahead(plan.chip)
+    return [PassWork(costs[p.group], f, plan.write_cycles(p), plan.steps, beats, add, ahead) for p in plan.passes]
+
+
+def run_ahead(chip: ChipConfig) -> int:
+    """``R`` of a run-ahead Dynamic Stripes tile, 0 for the lock-step tile kinds (the other
+    kinds have no precision groups to run apart)."""
+    return chip.tile.run_ahead if chip.kind.detects else 0
 
 
 def add_offset(chip: ChipConfig) -> int:

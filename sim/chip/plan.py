@@ -123,7 +123,9 @@ class LayerPlan:
     def step_costs(self, acts: np.ndarray, window: Window, mode: str = "leading", *,
                    checked: bool = False) -> np.ndarray:
         """The tile's lock-step cost of every step of every convolution group, in the accelerator's
-        order: ``(groups, window_sets * S)`` int64 (bit-parallel: 1 per brick, Stripes ``p_L``).
+        order: ``(groups, window_sets * S)`` int64 (bit-parallel: 1 per brick, Stripes ``p_L``);
+        on a run-ahead Dynamic Stripes tile each precision group's cost ``max(1, bits_g)``,
+        ``(groups, window_sets * S, precision_groups)``.
         ``checked``: the codes were already checked against ``window``."""
         l, chip = self.layer, self.chip
         check_layer(l, chip.tile)
@@ -167,8 +169,9 @@ def reuse_shift(layer: Layer) -> int:
 
 def group_step_costs(acts, layer: Layer, window: Window, chip: ChipConfig, mode: str,
                      plan: LayerPlan) -> np.ndarray:
-    """Dynamic Stripes lock-step step costs of every convolution group at once, in the
-    accelerator's order (``(groups, window_sets * S)``), through the stacked brick grid of
+    """Dynamic Stripes step costs of every convolution group at once, in the accelerator's order:
+    lock-step ``(groups, window_sets * S)``, run-ahead each precision group's own cost
+    ``(groups, window_sets * S, precision_groups)``; through the stacked brick grid of
     :mod:`dstripes.sim.bricks` (one pass for a depthwise layer instead of one per channel)."""
     config = chip.tile
     check_pass_memory(layer, config, layer.conv_groups)
@@ -176,6 +179,14 @@ def group_step_costs(acts, layer: Layer, window: Window, chip: ChipConfig, mode:
     grid = BrickGrid(compact_codes(a, config.act_bits), layer, config.lanes, config.columns, conv_groups=layer.conv_groups)
     stats = BrickStats(grid, window, mode, bounds=False)
     g, cbg = layer.conv_groups, plan.channel_blocks
+    if config.run_ahead:
+        # the run-ahead tile's groups each keep their own cost (its timing needs them apart)
+        pg = config.precision_groups
+        out = np.empty((g, grid.window_sets, layer.kh, cbg, layer.kw, pg), dtype=np.int8)
+        for ky, kx, bits in kernel_group_bits(grid, stats, window, config, mode):
+            cost = np.maximum(1, bits).reshape(g, cbg, grid.window_sets, pg)
+            out[:, :, ky, :, kx] = np.swapaxes(cost, 1, 2)
+        return out.reshape(g, -1, pg).astype(np.int64)
     out = np.empty((g, grid.window_sets, layer.kh, cbg, layer.kw), dtype=np.int8)
     for ky, kx, bits in kernel_group_bits(grid, stats, window, config, mode):   # bits (g*CBg, nws, groups)
         cost = np.maximum(1, bits.max(axis=-1)).reshape(g, cbg, grid.window_sets)

@@ -11,13 +11,18 @@ against a cycle-by-cycle simulator of the rule):
   ``u_s = clamp(u_{s-1} + f_s - c_{s-2}, 2 - c_{s-2}, f_s)``; shift-and-clamp maps compose, so
   every prefix comes from one associative scan (log2 of the steps numpy passes);
 * both: the rule step by step (:func:`pass_loop`).
+
+A run-ahead tile's pass (its costs per precision group, ``c`` of shape ``(steps, groups)``) is
+evaluated step by step (:func:`pass_loop_ahead`): its groups' step starts depend on each other
+through the ``R + 1`` slots, which no scan of scalar maps captures.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..checks import check_integer
 from .dram import Dram, DramConfig
 
 #: Cycles from the command's transfer to the end of the set-up (cycle 0 is the transfer).
@@ -45,6 +50,57 @@ def pass_loop(c: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int, add: int 
             s += 1
         x_prev = max(lp + cprev + add, y)
         y = x_prev + o[w]
+    return y + 1
+
+
+def pass_loop_ahead(cost: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int, run_ahead: int) -> int:
+    """Cycles of one pass on the run-ahead tile (``docs/design.md`` §10.6), from its configuration's
+    acceptance ``P = 0`` to the cycle after its last window-set's release.
+
+    Parameters
+    ----------
+    cost : array (window_sets * steps, groups)
+        Each precision group's cycles in each step, ``max(1, bits_g)``, in the pass's step order.
+    f : array (window_sets * steps,)
+        The fetch cycles of every step.
+    o : array (window_sets,)
+        The write-back cycles of every window-set.
+    steps : int
+        Steps per window-set.
+    run_ahead : int
+        ``R >= 1``: the tile holds ``R + 1`` steps in its slots.
+
+    Returns
+    -------
+    int
+        ``Y_last + 1``.
+
+    The fetch and broadcast are the lock-step rule's (``K_s``, ``T_s``); the tile's input register
+    moves step ``s`` into a slot at ``D_s = max(T_s + 1, E(s - R - 1) - 1)`` (a slot frees in the
+    cycle the slowest group's last plane of its step is consumed, ``E`` = the cycle after it);
+    group ``g`` starts it at ``max(D_s + 1, ready_g)`` and ends it ``cost`` cycles later; a
+    window-set's close waits for the previous one's release (``Y_{w-1}``).
+    """
+    c = np.maximum(1, np.asarray(cost, dtype=np.int64)).tolist()
+    f, o = (np.asarray(v, dtype=np.int64).tolist() for v in (f, o))
+    r1 = check_integer("run_ahead", run_ahead, 1) + 1
+    groups = len(c[0]) if c else 1
+    k, t, d, y = 1, NEVER, NEVER, NEVER
+    ready = [NEVER] * groups          # per group: the cycle it may start its next step
+    slowest = []                      # slowest[s]: the cycle after the last group's last plane of s
+    s = 0
+    for w in range(len(o)):
+        for _ in range(steps):
+            k = max(k + f[s], t)      # committed once read and once the output register is free
+            t = max(k + 1, d)         # taken once the tile's input register is free (D_{s-1})
+            d = max(t + 1, slowest[s - r1] - 1) if s >= r1 else t + 1
+            st = d + 1
+            ready = [(r if r > st else st) + x for r, x in zip(ready, c[s])]
+            slowest.append(max(ready))
+            s += 1
+        # the closing add waits (freezing the group) until the previous results have left
+        ready = [r if r > y else y for r in ready]
+        y = max(ready) + o[w]
     return y + 1
 
 
@@ -99,7 +155,8 @@ def pass_cycles(c: np.ndarray, f: np.ndarray, o: np.ndarray, steps: int, add: in
 class PassWork:
     """One pass as the timing sees it: its steps' costs ``c`` and fetch cycles ``f``, its
     window-sets' write-back cycles ``o``, ``steps`` per window-set, the ``beats`` of its
-    weights (and biases) over the off-chip port, and the tile's ``add`` offset."""
+    weights (and biases) over the off-chip port, the tile's ``add`` offset and ``run_ahead``
+    (``> 0``: ``c`` holds each precision group's cost, ``(steps, groups)``)."""
 
     c: np.ndarray
     f: np.ndarray
@@ -107,9 +164,17 @@ class PassWork:
     steps: int
     beats: int
     add: int = 1
+    run_ahead: int = 0
 
     def cycles(self) -> int:
+        """The pass's cycles (:func:`pass_loop_ahead` or :func:`pass_cycles`)."""
+        if self.run_ahead:
+            return pass_loop_ahead(self.c, self.f, self.o, self.steps, self.run_ahead)
         return pass_cycles(self.c, self.f, self.o, self.steps, self.add)
+
+    def with_memory(self, f: np.ndarray, o: np.ndarray) -> "PassWork":
+        """The same pass with other fetch and write-back cycles (the breakdown's idealisations)."""
+        return replace(self, f=f, o=o)
 
 
 @dataclass(frozen=True)
@@ -182,16 +247,40 @@ class Breakdown:
                 "nm_write_stall": self.nm_write_stall}
 
 
+def _memory_key(v: np.ndarray):
+    """A hashable stand-in for fetch or write-back cycles: a broadcast of ones by its length (no
+    copy of the view), otherwise its bytes."""
+    if v.strides == (0,) and v.size and int(v[0]) == 1:
+        return ("ones", v.size)
+    return v.tobytes()
+
+
+def pass_durations(passes, memo: dict | None = None) -> list:
+    """Each pass's cycles (:meth:`PassWork.cycles`), evaluated once per distinct pass: the passes
+    of one convolution group share their step costs (the same array), and often their fetch and
+    write-back cycles; a run-ahead pass is a loop per step, worth not repeating. ``memo`` carries
+    the evaluations across calls on the same passes."""
+    memo = {} if memo is None else memo
+    out = []
+    for p in passes:
+        key = (id(p.c), _memory_key(np.asarray(p.f)), _memory_key(np.asarray(p.o)), p.steps, p.add, p.run_ahead)
+        if key not in memo:
+            memo[key] = (p.c, p.cycles())        # the array is kept so that its id stays its own
+        out.append(memo[key][1])
+    return out
+
+
 def breakdown(passes, dram: DramConfig | None, beat_bytes: int, *, w0_loaded: bool = False) -> Breakdown:
     """The exact count of a layer and its split: ``compute`` (every ``f_s = o_w = 1``, weights in
     SB), ``nm_stall`` (NM as configured), ``weight_stall`` (the off-chip bandwidth alone),
     ``offchip_stall`` (its latency and back-pressure)."""
     ones = [np.broadcast_to(np.int64(1), (len(p.c),)) for p in passes]
-    ideal = [PassWork(p.c, f, np.ones_like(p.o), p.steps, p.beats, p.add) for p, f in zip(passes, ones)]
-    compute = layer_timing(ideal, None, beat_bytes).cycles
-    writes = [PassWork(p.c, f, p.o, p.steps, p.beats, p.add) for p, f in zip(passes, ones)]
-    written = layer_timing(writes, None, beat_bytes).cycles
-    durations = [p.cycles() for p in passes]
+    memo = {}
+    ideal = [p.with_memory(f, np.ones_like(p.o)) for p, f in zip(passes, ones)]
+    compute = layer_timing(ideal, None, beat_bytes, durations=pass_durations(ideal, memo)).cycles
+    writes = [p.with_memory(f, p.o) for p, f in zip(passes, ones)]
+    written = layer_timing(writes, None, beat_bytes, durations=pass_durations(writes, memo)).cycles
+    durations = pass_durations(passes, memo)
     nm = layer_timing(passes, None, beat_bytes, durations=durations).cycles
     if dram is None:
         return Breakdown(nm, compute, nm - compute, 0, 0, written - compute)
