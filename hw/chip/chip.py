@@ -112,7 +112,8 @@ class Chip(wiring.Component):
         impl = "amaranth" if self._embed else "instance"
         sb_words = c.sb_words
 
-        m.submodules.nm = nm = Sram(width=c.brick_bits, depth=c.nm_words, read_ports=b, write_ports=b,
+        # read ports 0 .. B-1: the fetch unit (port 0 shared with the DMA); B .. 2B-1: the writer's residual
+        m.submodules.nm = nm = Sram(width=c.brick_bits, depth=c.nm_words, read_ports=2 * b, write_ports=b,
                                     granularity=t.act_bits, implementation=impl)
         sbs = []
         for ti in range(c.tiles):
@@ -234,6 +235,9 @@ class Chip(wiring.Component):
             m.d.comb += [nm.raddr[j].eq(Mux(port0 & ~layer_op, dma.nm_raddr, fetch.raddr[j]) if port0 else fetch.raddr[j]),
                          nm.ren[j].eq((fetch.ren[j] | (dma.nm_ren if port0 else 0)))]
         m.d.comb += dma.nm_rdata.eq(nm.rdata[0])
+        for j in range(b):
+            m.d.comb += [nm.raddr[b + j].eq(writer.res_raddr[j]), nm.ren[b + j].eq(writer.res_ren[j]),
+                         writer.res_rdata[j].eq(nm.rdata[b + j])]
         taken_a = Signal(c.tiles)
         taken_w = Signal(c.tiles)
         fires = []
@@ -277,7 +281,8 @@ class Chip(wiring.Component):
         nc, lanes, nf = c.columns, t.lanes, t.rows * c.tiles
         g = Signal(geometry_layout(c))
         for name in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "py", "px", "dy", "dx", "groups", "in_base",
-                     "out_base", "w_base", "bias", "msb", "lsb", "signed", "mode", "out_lsb", "w0_loaded", "prefetch"):
+                     "out_base", "w_base", "bias", "msb", "lsb", "signed", "mode", "out_lsb", "w0_loaded", "prefetch",
+                     "residual", "res_signed", "res_shift", "res_base"):
             m.d.comb += getattr(g, name).eq(getattr(d, name))
         oh = (d.h + 2 * d.py - d.dy * (d.kh - 1) - 1) // d.sy + 1
         ow = (d.w + 2 * d.px - d.dx * (d.kw - 1) - 1) // d.sx + 1

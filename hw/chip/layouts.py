@@ -5,7 +5,7 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 from dstripes.sim.chip.config import ChipConfig
-from dstripes.sim.chip.descriptor import DRAM_ADDR_BITS, descriptor_fields
+from dstripes.sim.chip.descriptor import DRAM_ADDR_BITS, RES_SHIFT_BITS, descriptor_fields
 
 def check_chip(chip) -> ChipConfig:
     """``chip`` if it is a :class:`ChipConfig`; a ``TypeError`` naming it otherwise."""
@@ -60,6 +60,8 @@ def geometry_layout(chip: ChipConfig) -> data.StructLayout:
         "round_shift": unsigned(8), "out_lsb": unsigned(max(1, (a - 1).bit_length())),
         "out_lo": signed(a + 1), "out_hi": signed(a + 1),
         "w0_loaded": unsigned(1), "prefetch": unsigned(1),
+        "residual": unsigned(1), "res_signed": unsigned(1), "res_shift": unsigned(RES_SHIFT_BITS),
+        "res_base": unsigned(nm),
     })
 
 

@@ -51,21 +51,22 @@ class Requantiser(wiring.Component):
         return m
 
 
-def requantise(m, acc, bias, shift, lsb, lo, hi, *, acc_bits: int, act_bits: int, name: str = "rq"):
+def requantise(m, acc, bias, shift, lsb, lo, hi, *, acc_bits: int, act_bits: int, name: str = "rq", extra=0):
     """The requantisation logic (:class:`Requantiser`), built into module ``m``; returns the code.
-    The writer builds it inline ``T x Nr`` times (one module instead of as many instances)."""
-    ext = acc_bits + 2
-    y = Signal(signed(acc_bits + 1), name=f"{name}_y")
+    The writer builds it inline ``T x Nr`` times (one module instead of as many instances).
+    ``extra``: a further addend (the shifted residual, at most ``acc_bits`` bits wide)."""
+    ext = acc_bits + 3
+    y = Signal(signed(acc_bits + 2), name=f"{name}_y")
     s = Signal(range(ext + 1), name=f"{name}_s")
-    q = Signal(signed(acc_bits + 1), name=f"{name}_q")
+    q = Signal(signed(acc_bits + 2), name=f"{name}_q")
     unit = Signal(ext + 1, name=f"{name}_unit")
     low = Signal(ext + 1, name=f"{name}_low")
     up = Signal(name=f"{name}_up")
-    r = Signal(signed(acc_bits + 2), name=f"{name}_r")
+    r = Signal(signed(acc_bits + 3), name=f"{name}_r")
     c = Signal(signed(act_bits + 1), name=f"{name}_c")
     code = Signal(act_bits, name=f"{name}_code")
     m.d.comb += [
-        y.eq(acc + bias),
+        y.eq(acc + bias + extra),
         s.eq(Mux(shift > ext, ext, shift)),
         q.eq(y >> s),
         unit.eq((Const(1, ext + 1) << s)[:ext + 1]),                      # 2**s
@@ -96,8 +97,13 @@ class Writer(wiring.Component):
     waddr, wen, wdata : ``Out`` per NM write port
     bias_we, bias_half, bias_beat, bias_data : ``In``
         The DMA's writes of the biases (one beat of them at a time) of the pass loading into a half.
+    res_raddr, res_ren : ``Out`` per residual read port, res_rdata : ``In`` per residual read port
+        ``B`` NM read ports of its own for the residual (``geometry.residual``): the bricks of the
+        next chunk are read in the cycle the current one is written (the first chunk of a pass
+        in the cycle after its start), so the residual never delays a write; each brick is read
+        before it is written, which makes an in-place residual (``res_base = out_base``) safe.
 
-    Latency 1 (results offered → first write); throughput above.
+    Latency 1 (results offered → first write); throughput above, with or without a residual.
     """
 
     def __init__(self, chip: ChipConfig):
@@ -111,6 +117,8 @@ class Writer(wiring.Component):
             "waddr": Out(chip.nm_addr_bits).array(chip.nm_read), "wen": Out(t.lanes).array(chip.nm_read),
             "wdata": Out(chip.brick_bits).array(chip.nm_read),
             "bias_we": In(1), "bias_half": In(1), "bias_beat": In(16), "bias_data": In(chip.brick_bits),
+            "res_raddr": Out(chip.nm_addr_bits).array(chip.nm_read), "res_ren": Out(1).array(chip.nm_read),
+            "res_rdata": In(chip.brick_bits).array(chip.nm_read),
         })
 
     latency = property(lambda self: 1)
@@ -140,9 +148,46 @@ class Writer(wiring.Component):
         m.d.comb += nvalid.eq(Mux(g.windows - n0 < nc, g.windows - n0, nc))
         last_chunk = chunk == chunks - 1
         last_col = col == nvalid - 1
-        m.d.comb += self.ready.eq(self.valid & last_chunk & last_col)
+        # with a residual, the current chunk's residual bricks must have been read (``primed``)
+        primed = Signal()
+        go = Signal()
+        m.d.comb += [go.eq(self.valid & (primed | ~g.residual)),
+                     self.ready.eq(go & last_chunk & last_col)]
 
-        # one column of every tile, requantised: the pass's filters in order t*Nr + r
+        # the position after this chunk: the next chunk, the next window, or the next window-set
+        n_col, n_chunk, n_n0 = Signal.like(col), Signal.like(chunk), Signal.like(n0)
+        n_oy0, n_ox0, n_wy, n_wx = Signal(12), Signal(12), Signal(12), Signal(12)
+        nx = wx + 1
+        sx = ox0 + g.col_step
+        wrap = sx >= g.ow
+        ny, nxx = oy0 + g.col_rows + wrap, Mux(wrap, sx - g.ow, sx)
+        m.d.comb += [n_col.eq(col), n_chunk.eq(chunk + 1), n_n0.eq(n0), n_oy0.eq(oy0), n_ox0.eq(ox0),
+                     n_wy.eq(wy), n_wx.eq(wx)]
+        with m.If(last_chunk):
+            m.d.comb += [n_chunk.eq(0), n_col.eq(col + 1), n_wx.eq(Mux(nx >= g.ow, 0, nx)), n_wy.eq(wy + (nx >= g.ow))]
+            with m.If(last_col):
+                m.d.comb += [n_col.eq(0), n_n0.eq(n0 + nc), n_oy0.eq(ny), n_ox0.eq(nxx), n_wy.eq(ny), n_wx.eq(nxx)]
+
+        # the residual: read the current position's bricks once (after a pass starts), then the
+        # next position's in every cycle a chunk is written
+        prime = g.residual & ~primed & ~self.init
+        advance = g.residual & go
+        for port in range(b):
+            cur = Signal(16, name=f"res_jb{port}")
+            nxt = Signal(16, name=f"res_njb{port}")
+            m.d.comb += [cur.eq(chunk * b + port), nxt.eq(n_chunk * b + port)]
+            jb = Mux(prime, cur, nxt)
+            y_, x_ = Mux(prime, wy, n_wy), Mux(prime, wx, n_wx)
+            more = Mux(prime, 1, ~(last_chunk & last_col) | (n_n0 < g.windows))
+            m.d.comb += [self.res_raddr[port].eq(g.res_base + ((p.kb0 + jb) * g.oh + y_) * g.ow + x_),
+                         self.res_ren[port].eq((prime | advance) & more & (jb < p.out_bricks))]
+        with m.If(self.init):
+            m.d.sync += primed.eq(0)
+        with m.Elif(prime):
+            m.d.sync += primed.eq(1)
+
+        # one column of every tile, requantised: the pass's filters in order t*Nr + r; filter i
+        # sits at lane (lane0 + i) % L of pass brick (lane0 + i) // L, read on port (that % B)
         codes = []
         for ti in range(chip.tiles):
             res = self.results[ti]
@@ -151,8 +196,16 @@ class Writer(wiring.Component):
             for r in range(t.rows):
                 i = ti * t.rows + r
                 b_i = Mux(g.bias, Mux(p.half, bias[1][i], bias[0][i]), 0)
+                pat = Signal(a, name=f"res{i}")
+                m.d.comb += pat.eq(_select([p.lane0 == s for s in range(lanes)],
+                                           [self.res_rdata[((s + i) // lanes) % b].word_select((s + i) % lanes, a)
+                                            for s in range(lanes)]))
+                val = Signal(signed(a + 1), name=f"resv{i}")
+                m.d.comb += val.eq(Mux(g.res_signed, pat.as_signed(), pat))
+                sh = Signal(signed(t.acc_bits + 1), name=f"ress{i}")
+                m.d.comb += sh.eq(Mux(g.residual, val << g.res_shift, 0))
                 codes.append(requantise(m, column[r], b_i, g.round_shift, g.out_lsb, g.out_lo, g.out_hi,
-                                        acc_bits=t.acc_bits, act_bits=a, name=f"rq{i}"))
+                                        acc_bits=t.acc_bits, act_bits=a, name=f"rq{i}", extra=sh))
         # the codes at lane offset lane0 of the pass's first output brick
         span = nf + lanes
         vec = [Signal(a, name=f"v{i}") for i in range(span)]
@@ -175,23 +228,14 @@ class Writer(wiring.Component):
                 keep.append(in_pass)
                 en.append(in_pass | tail)
             m.d.comb += [
-                self.wen[port].eq(Mux(self.valid & (jb < p.out_bricks), Cat(*en), 0)),
+                self.wen[port].eq(Mux(go & (jb < p.out_bricks), Cat(*en), 0)),
                 self.wdata[port].eq(Cat(*[Mux(keep[l], brick[l], 0) for l in range(lanes)])),
                 self.waddr[port].eq(g.out_base + (kb * g.oh + wy) * g.ow + wx),
             ]
 
         with m.If(self.init):
             m.d.sync += [col.eq(0), chunk.eq(0), n0.eq(0), oy0.eq(0), ox0.eq(0), wy.eq(0), wx.eq(0)]
-        with m.Elif(self.valid):
-            m.d.sync += chunk.eq(chunk + 1)
-            with m.If(last_chunk):
-                m.d.sync += [chunk.eq(0), col.eq(col + 1)]
-                nx = wx + 1
-                m.d.sync += [wx.eq(Mux(nx >= g.ow, 0, nx)), wy.eq(wy + (nx >= g.ow))]
-                with m.If(last_col):
-                    # the next window-set: Nc windows further
-                    sx = ox0 + g.col_step
-                    wrap = sx >= g.ow
-                    ny, nxx = oy0 + g.col_rows + wrap, Mux(wrap, sx - g.ow, sx)
-                    m.d.sync += [col.eq(0), n0.eq(n0 + nc), oy0.eq(ny), ox0.eq(nxx), wy.eq(ny), wx.eq(nxx)]
+        with m.Elif(go):
+            m.d.sync += [col.eq(n_col), chunk.eq(n_chunk), n0.eq(n_n0), oy0.eq(n_oy0), ox0.eq(n_ox0),
+                         wy.eq(n_wy), wx.eq(n_wx)]
         return m

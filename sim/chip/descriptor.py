@@ -18,6 +18,9 @@ _FIXED = (("c", 16, 1), ("h", 12, 1), ("w", 12, 1), ("k", 16, 1), ("kh", 4, 1), 
           ("groups", 16, 1))
 DRAM_ADDR_BITS = 32
 SHIFT_BITS = 7
+#: Width of ``res_shift``: the residual's code is shifted left by ``0 .. 2**RES_SHIFT_BITS - 1``
+#: (and at most ``acc_bits - act_bits``) before it is added to the accumulator.
+RES_SHIFT_BITS = 5
 
 
 def index_bits(n: int) -> int:
@@ -32,7 +35,9 @@ def descriptor_fields(chip: ChipConfig) -> tuple:
     return tuple((n, b) for n, b, _ in _FIXED) + (
         ("msb", ib), ("lsb", ib), ("signed", 1), ("mode", 2),
         ("out_msb", ib), ("out_lsb", ib), ("out_signed", 1), ("shift", SHIFT_BITS), ("bias", 1),
-        ("in_base", nm), ("out_base", nm), ("w_base", DRAM_ADDR_BITS), ("w0_loaded", 1), ("prefetch", 1))
+        ("in_base", nm), ("out_base", nm), ("w_base", DRAM_ADDR_BITS), ("w0_loaded", 1), ("prefetch", 1),
+        ("residual", 1), ("res_msb", ib), ("res_lsb", ib), ("res_signed", 1), ("res_shift", RES_SHIFT_BITS),
+        ("res_base", nm))
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,15 @@ class LayerDescriptor:
         DRAM beat address of the weights.
     w0_loaded, prefetch : bool
         Pass 0's weights are already in SB half 0; only load them.
+    residual : Window, optional
+        The window of a second tensor's codes (same ``(K, Ho, Wo)`` shape and brick layout as the
+        output) added before requantisation: ``acc + bias + (r << res_shift)`` (§10.5).
+    res_shift : int
+        ``0 .. min(2**RES_SHIFT_BITS - 1, acc_bits - act_bits)``.
+    res_base : int, optional
+        NM brick address of the residual tensor; by default right after the output. Either
+        exactly ``out_base`` (in place: each brick is read before it is overwritten) or apart
+        from the output.
     """
 
     layer: Layer
@@ -70,6 +84,9 @@ class LayerDescriptor:
     w_base: int = 0
     w0_loaded: bool = False
     prefetch: bool = False
+    residual: Window | None = None
+    res_shift: int = 0
+    res_base: int | None = None
 
     def values(self, chip: ChipConfig) -> dict:
         """Every field's value (``out_base`` resolved)."""
@@ -80,6 +97,10 @@ class LayerDescriptor:
              "out_msb": out.msb, "out_lsb": out.lsb, "out_signed": int(out.signed), "shift": self.shift,
              "bias": int(self.bias), "in_base": self.in_base, "out_base": self.resolved_out_base(chip),
              "w_base": self.w_base, "w0_loaded": int(self.w0_loaded), "prefetch": int(self.prefetch)}
+        r = self.residual
+        v.update({"residual": int(r is not None), "res_msb": r.msb if r else 0, "res_lsb": r.lsb if r else 0,
+                  "res_signed": int(r.signed) if r else 0, "res_shift": self.res_shift,
+                  "res_base": self.resolved_res_base(chip) if r else 0})
         return v
 
     def resolved_out_base(self, chip: ChipConfig) -> int:
@@ -88,6 +109,19 @@ class LayerDescriptor:
             return self.out_base
         l = self.layer
         return self.in_base + -(-l.c // chip.tile.lanes) * l.h * l.w
+
+    def out_bricks(self, chip: ChipConfig) -> int:
+        """Bricks of the output tensor (and of the residual)."""
+        l = self.layer
+        return -(-l.k // chip.tile.lanes) * l.oh * l.ow
+
+    def resolved_res_base(self, chip: ChipConfig) -> int | None:
+        """``res_base``, by default right after the output tensor (``None`` without a residual)."""
+        if self.residual is None:
+            return None
+        if self.res_base is not None:
+            return self.res_base
+        return self.resolved_out_base(chip) + self.out_bricks(chip)
 
     def pack(self, chip: ChipConfig) -> int:
         """The descriptor as the ``LAYER`` payload integer (LSB first)."""
@@ -138,6 +172,7 @@ def check_descriptor(d: LayerDescriptor, chip: ChipConfig) -> None:
     if d.bias and chip.bias_per_beat < 1:
         raise ConfigError(f"a bias needs {t.acc_bits}-bit values in {chip.brick_bits}-bit beats "
                           f"(lanes x act_bits >= acc_bits)")
+    check_residual(d, chip)
     for name in ("in_base", "out_base", "w_base"):
         value = d.values(chip)[name] if name == "out_base" else getattr(d, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -155,11 +190,40 @@ def check_descriptor(d: LayerDescriptor, chip: ChipConfig) -> None:
     if a0 < a1 + n1 and a1 < a0 + n0:
         raise ConfigError(f"the input (NM {a0:,}..{a0 + n0 - 1:,}) and output (NM {a1:,}..{a1 + n1 - 1:,}) "
                           f"tensors overlap")
+    if d.residual is not None:
+        a2, n2 = d.resolved_res_base(chip), n1
+        if a2 + n2 > chip.nm_words:
+            raise ConfigError(f"the layer's residual ({n2:,} bricks from address {a2:,}) does not fit NM "
+                              f"({chip.nm_words:,} bricks, {chip.nm_kib:,} KiB)")
+        if a2 != a1 and a2 < a1 + n1 and a1 < a2 + n2:
+            raise ConfigError(f"the residual (NM {a2:,}..{a2 + n2 - 1:,}) overlaps the output (NM {a1:,}.."
+                              f"{a1 + n1 - 1:,}) without being exactly in its place")
     steps = l.kh * l.kw * -(-cg // t.lanes)
     if steps > chip.sb_words:
         raise ConfigError(f"one pass's {steps:,} weight bricks per tile do not fit an SB half "
                           f"({chip.sb_words:,} bricks of {sb_brick_kib(chip):.2f} KiB, sb_kib {chip.sb_kib}) "
                           f"without the off-chip path")
+
+
+def check_residual(d: LayerDescriptor, chip: ChipConfig) -> None:
+    """The residual's own rules (§10.3): its window, ``res_shift`` in range, ``res_base`` an address;
+    no ``res_shift`` or ``res_base`` without a residual."""
+    t = chip.tile
+    r = d.residual
+    if r is None:
+        if d.res_shift or d.res_base is not None:
+            raise ConfigError("res_shift and res_base need a residual window")
+        return
+    if not isinstance(r, Window):
+        raise TypeError(f"residual window must be a Window, not {r!r}")
+    if r.msb + 1 > t.act_bits:
+        raise ConfigError(f"the residual window [{r.msb}:{r.lsb}] is wider than the {t.act_bits}-bit activations")
+    top = min((1 << RES_SHIFT_BITS) - 1, t.acc_bits - t.act_bits)
+    if isinstance(d.res_shift, bool) or not isinstance(d.res_shift, int) or not 0 <= d.res_shift <= top:
+        raise ConfigError(f"res_shift {d.res_shift!r} is out of range (0..{top}: {RES_SHIFT_BITS} bits, and the "
+                          f"shifted {t.act_bits}-bit code must fit the {t.acc_bits}-bit accumulators)")
+    if d.res_base is not None and (isinstance(d.res_base, bool) or not isinstance(d.res_base, int) or d.res_base < 0):
+        raise ConfigError(f"res_base must be a non-negative address, not {d.res_base!r}")
 
 
 def sb_brick_kib(chip: ChipConfig) -> float:

@@ -58,6 +58,37 @@ def layer_breakdown(plan: LayerPlan, costs: np.ndarray, dram: DramConfig | None,
 
 
 @dataclass(frozen=True)
+class NmTraffic:
+    """NM accesses of one command, in bricks (a masked brick write counts as one).
+
+    Members
+    -------
+    reads : int
+        The fetch unit's reads (``LAYER``) or the pool unit's (``POOL``).
+    residual_reads : int
+        The writer's reads of the residual tensor (one per output brick written).
+    writes : int
+        Output bricks written.
+    """
+
+    reads: int
+    residual_reads: int
+    writes: int
+
+    def as_dict(self) -> dict:
+        return {"reads": self.reads, "residual_reads": self.residual_reads, "writes": self.writes}
+
+
+def layer_traffic(plan: LayerPlan, residual: bool) -> NmTraffic:
+    """The NM traffic of a ``LAYER`` command: every step's reads (:attr:`LayerPlan.reads`, the same
+    for every channel block and pass), one write per window and output brick of every pass, and
+    as many residual reads when there is a residual."""
+    reads = int(plan.reads.sum()) * plan.channel_blocks * len(plan.passes)
+    writes = plan.layer.windows * sum(p.out_bricks for p in plan.passes)
+    return NmTraffic(reads, writes if residual else 0, writes)
+
+
+@dataclass(frozen=True)
 class ChipLayerRun:
     """What the accelerator does with one layer.
 
@@ -72,6 +103,8 @@ class ChipLayerRun:
     passes : tuple of Pass
     prefetch : int or None
         Cycles of the ``prefetch`` command that loaded pass 0's weights first (``w0_loaded``).
+    traffic : NmTraffic
+        The ``LAYER`` command's NM reads and writes.
     """
 
     descriptor: LayerDescriptor
@@ -83,6 +116,7 @@ class ChipLayerRun:
     timing: LayerTiming
     passes: tuple
     prefetch: int | None
+    traffic: NmTraffic | None = None
 
 
 def check_weights(weights, layer: Layer, weight_bits: int) -> np.ndarray:
@@ -113,8 +147,23 @@ def check_bias(bias, layer: Layer, acc_bits: int) -> np.ndarray | None:
     return b.astype(np.int64)
 
 
+def check_residual_codes(residual, descriptor: LayerDescriptor, chip: ChipConfig) -> np.ndarray | None:
+    """The residual tensor's codes, checked: given exactly when the descriptor has a residual
+    window, shape ``(K, Ho, Wo)``, every code inside that window."""
+    l = descriptor.layer
+    if (residual is not None) != (descriptor.residual is not None):
+        raise ConfigError("a residual array must be given exactly when the descriptor has a residual window")
+    if residual is None:
+        return None
+    r = np.asarray(residual)
+    if r.shape != (l.k, l.oh, l.ow):
+        raise ConfigError(f"the residual has shape {r.shape}, the layer's output is {(l.k, l.oh, l.ow)}")
+    return descriptor.residual.check(r, chip.tile.act_bits, "residual").astype(np.int64)
+
+
 def model_layer(acts: np.ndarray, weights: np.ndarray, descriptor: LayerDescriptor, chip: ChipConfig,
-                dram: DramConfig | None = None, bias: np.ndarray | None = None) -> ChipLayerRun:
+                dram: DramConfig | None = None, bias: np.ndarray | None = None,
+                residual: np.ndarray | None = None) -> ChipLayerRun:
     """One layer on the accelerator: the exact outputs and cycles.
 
     Parameters
@@ -129,6 +178,9 @@ def model_layer(acts: np.ndarray, weights: np.ndarray, descriptor: LayerDescript
         The off-chip memory the weights come from (``None``: every pass's weights in SB).
     bias : array (K,), optional
         Per-filter bias in accumulator units (``descriptor.bias`` must say so).
+    residual : array (K, Ho, Wo), optional
+        The residual tensor's codes inside ``descriptor.residual`` (given exactly when it is set);
+        its reads have their own NM ports and never change the cycles (§10.5, §10.6).
     """
     check_descriptor(descriptor, chip)
     layer, t = descriptor.layer, chip.tile
@@ -142,6 +194,7 @@ def model_layer(acts: np.ndarray, weights: np.ndarray, descriptor: LayerDescript
         raise ConfigError(f"activations have shape {a.shape}, the layer needs {(layer.c, layer.h, layer.w)}")
     w = check_weights(weights, layer, t.weight_bits)
     b = check_bias(bias, layer, t.acc_bits)
+    r = check_residual_codes(residual, descriptor, chip)
     plan = LayerPlan(layer, chip)
     costs = plan.step_costs(a, descriptor.window, descriptor.mode)
     work = pass_work(plan, costs, descriptor.bias)
@@ -149,5 +202,7 @@ def model_layer(acts: np.ndarray, weights: np.ndarray, descriptor: LayerDescript
     timing = layer_timing(work, dram, chip.beat_bytes, w0_loaded=descriptor.w0_loaded)
     assert timing.cycles == bd.cycles
     pre = prefetch_cycles(work[0].beats, dram, chip.beat_bytes) if (descriptor.w0_loaded and dram is not None) else None
-    outputs = requantize(conv_int(a, w, layer), descriptor.shift, descriptor.out_window, b)
-    return ChipLayerRun(descriptor, chip, dram, outputs, bd.cycles, bd, timing, plan.passes, pre)
+    outputs = requantize(conv_int(a, w, layer), descriptor.shift, descriptor.out_window, b, r,
+                         descriptor.res_shift)
+    return ChipLayerRun(descriptor, chip, dram, outputs, bd.cycles, bd, timing, plan.passes, pre,
+                        layer_traffic(plan, r is not None))

@@ -7,8 +7,10 @@ from ..errors import ConfigError
 from ..fixed import Window
 
 
-def requantize(acc: np.ndarray, shift: int, window: Window, bias: np.ndarray | None = None) -> np.ndarray:
-    """``code = 2**lsb * round_half_even((acc + bias) / 2**(shift + lsb))``, saturated to ``window``.
+def requantize(acc: np.ndarray, shift: int, window: Window, bias: np.ndarray | None = None,
+               residual: np.ndarray | None = None, res_shift: int = 0) -> np.ndarray:
+    """``code = 2**lsb * round_half_even((acc + bias + (r << res_shift)) / 2**(shift + lsb))``,
+    saturated to ``window``.
 
     Parameters
     ----------
@@ -20,6 +22,10 @@ def requantize(acc: np.ndarray, shift: int, window: Window, bias: np.ndarray | N
         The output window; unsigned windows saturate negatives to 0 (the ReLU).
     bias : array (K,), optional
         Per-filter bias in accumulator units, added first.
+    residual : array like ``acc``, optional
+        The residual tensor's codes ``r`` (integers, as stored: multiples of its window's
+        ``2**lsb``), added shifted left by ``res_shift`` before the rounding (§10.5).
+    res_shift : int
 
     Integer arithmetic throughout: the same as :func:`dstripes.sim.fixed.quantize` with
     ``scale = 2**shift`` wherever that one is exact.
@@ -30,6 +36,15 @@ def requantize(acc: np.ndarray, shift: int, window: Window, bias: np.ndarray | N
     if bias is not None:
         b = np.asarray(bias, dtype=np.int64)
         y = y + b.reshape((-1,) + (1,) * (y.ndim - 1))
+    if isinstance(res_shift, bool) or not isinstance(res_shift, (int, np.integer)) or res_shift < 0:
+        raise ConfigError(f"res_shift must be a non-negative integer, not {res_shift!r}")
+    if residual is not None:
+        r = np.asarray(residual, dtype=np.int64)
+        if r.shape != y.shape:
+            raise ConfigError(f"the residual has shape {r.shape}, the output {y.shape}")
+        y = y + (r << int(res_shift))
+    elif res_shift:
+        raise ConfigError("res_shift needs a residual")
     s = int(shift) + window.lsb
     if s:
         q = y >> s                                  # floor
