@@ -103,22 +103,29 @@ class ChipRun:
 
 
 def chip_run(chip: ChipConfig, descriptor: LayerDescriptor, acts: np.ndarray, weights: np.ndarray, *,
-             dram: DramConfig, bias: np.ndarray | None = None) -> ChipRun:
-    """Plan one layer on ``chip``: the model's run, the memory image and the commands."""
-    model = model_layer(acts, weights, descriptor, chip, dram, bias=bias)
+             dram: DramConfig, bias: np.ndarray | None = None, residual: np.ndarray | None = None) -> ChipRun:
+    """Plan one layer on ``chip``: the model's run, the memory image and the commands. With a
+    ``residual`` (its window in ``descriptor.residual``), the image holds it after the weights and
+    a second ``LOAD`` puts it at ``res_base`` before the ``LAYER`` command."""
+    model = model_layer(acts, weights, descriptor, chip, dram, bias=bias, residual=residual)
     layer = descriptor.layer
     plan = LayerPlan(layer, chip)
     inputs = tensor_bricks(acts, chip)
     w = weight_beats(weights, plan, bias)
     if descriptor.w_base < len(inputs):
         raise ConfigError(f"w_base {descriptor.w_base} would overlap the input's {len(inputs)} off-chip words")
-    out_first = descriptor.w_base + len(w)
-    n_out = -(-layer.k // chip.tile.lanes) * layer.oh * layer.ow
-    image = np.zeros((descriptor.w_base + len(w), inputs.shape[1]), dtype=np.uint64)
+    res = tensor_bricks(residual, chip) if residual is not None else w[:0]
+    res_first = descriptor.w_base + len(w)
+    out_first = res_first + len(res)
+    n_out = descriptor.out_bricks(chip)
+    image = np.zeros((out_first, inputs.shape[1]), dtype=np.uint64)
     image[:len(inputs)] = inputs
-    image[descriptor.w_base:] = w
+    image[descriptor.w_base:res_first] = w
+    image[res_first:] = res
     values = descriptor.values(chip)
     commands = [("load", {"dram": 0, "nm": descriptor.in_base, "count": len(inputs)})]
+    if residual is not None:
+        commands.append(("load", {"dram": res_first, "nm": descriptor.resolved_res_base(chip), "count": len(res)}))
     if descriptor.w0_loaded:
         commands.append(("layer", {"layer": {**values, "prefetch": 1, "w0_loaded": 0}}))
     commands.append(("layer", {"layer": values}))
