@@ -13,7 +13,8 @@ from dstripes.sim.chip.config import ChipConfig
 
 from .dma import Dma
 from .fetch import Fetch
-from .layouts import (OP_LAYER, OP_LOAD, OP_STORE, SIZE_BITS, check_chip, command_layout, geometry_layout,
+from .pool import PoolUnit
+from .layouts import (OP_LAYER, OP_LOAD, OP_POOL, OP_STORE, SIZE_BITS, check_chip, command_layout, geometry_layout,
                       pass_layout, request_layout)
 from .sram import Sram
 from .walker import Walker
@@ -38,7 +39,7 @@ class Chip(wiring.Component):
     Members
     -------
     cmd : ``In(stream(command_layout))``
-        One command (``LAYER``, ``LOAD``, ``STORE``); accepted while idle.
+        One command (``LAYER``, ``LOAD``, ``STORE``, ``POOL``); accepted while idle.
     mem_req : ``Out(stream(request_layout))``, mem_rdata : ``In(stream(beat))``, mem_wdata : ``Out(stream(beat))``
         The off-chip port.
     busy : ``Out(1)``
@@ -124,18 +125,19 @@ class Chip(wiring.Component):
         m.submodules.fetch = fetch = Fetch(c, sb_words=sb_words)
         m.submodules.writer = writer = Writer(c)
         m.submodules.dma = dma = Dma(c, sb_words=sb_words)
+        m.submodules.pool = pool = PoolUnit(c)
         tiles = self._tiles(m)
 
         # -- command, set-up ---------------------------------------------------------------
         cmd = Signal(command_layout(c))
         geo = Signal(geometry_layout(c))
-        IDLE, SETUP_, LAYER, XFER = 0, 1, 2, 3
-        state = Signal(2)
+        IDLE, SETUP_, LAYER, XFER, POOL = 0, 1, 2, 3, 4
+        state = Signal(3)
         m.d.comb += self.cmd.ready.eq(state == IDLE)
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += [cmd.eq(self.cmd.payload), state.eq(SETUP_), self.busy.eq(1)]
         derived = self._derive(m, cmd.layer)
-        for sub in (walker, writer):
+        for sub in (walker, writer, pool):
             m.d.comb += sub.geometry.eq(geo)
 
         # -- passes ------------------------------------------------------------------------
@@ -214,11 +216,13 @@ class Chip(wiring.Component):
             m.d.sync += [geo.eq(derived), started.eq(0), running.eq(0), group.eq(0), fset.eq(0),
                          walker.enable.eq(0), xfer.eq(0),
                          loaded.eq(cmd.layer.w0_loaded), sb_ready.eq(cmd.layer.w0_loaded),
-                         state.eq(Mux(cmd.op == OP_LAYER, LAYER, XFER))]
+                         state.eq(Mux(cmd.op == OP_LAYER, LAYER, Mux(cmd.op == OP_POOL, POOL, XFER)))]
+        m.d.comb += pool.start.eq((state == SETUP_) & (cmd.op == OP_POOL))
         finished = Signal()
         m.d.comb += finished.eq(
             ((state == LAYER) & Mux(geo.prefetch, sb_ready[0], (started == geo.passes) & free)) |
-            ((state == XFER) & xfer & dma.done))
+            ((state == XFER) & xfer & dma.done) |
+            ((state == POOL) & pool.idle))
         with m.If(finished):
             m.d.sync += [state.eq(IDLE), self.busy.eq(0)]
 
@@ -228,12 +232,14 @@ class Chip(wiring.Component):
                      fetch.in_lane.eq(pas.in_lane), fetch.group_lanes.eq(geo.cg),
                      fetch.sb_base.eq(Mux(pas.half, sb_words, 0))]
         layer_op = state == LAYER
+        pool_op = state == POOL
         for j in range(b):
             rd = nm.rdata[j]
-            m.d.comb += fetch.rdata[j].eq(rd)
+            m.d.comb += [fetch.rdata[j].eq(rd), pool.rdata[j].eq(rd)]
             port0 = j == 0
-            m.d.comb += [nm.raddr[j].eq(Mux(port0 & ~layer_op, dma.nm_raddr, fetch.raddr[j]) if port0 else fetch.raddr[j]),
-                         nm.ren[j].eq((fetch.ren[j] | (dma.nm_ren if port0 else 0)))]
+            addr = Mux(port0 & ~layer_op, dma.nm_raddr, fetch.raddr[j]) if port0 else fetch.raddr[j]
+            m.d.comb += [nm.raddr[j].eq(Mux(pool_op, pool.raddr[j], addr)),
+                         nm.ren[j].eq((fetch.ren[j] | (dma.nm_ren if port0 else 0) | pool.ren[j]))]
         m.d.comb += dma.nm_rdata.eq(nm.rdata[0])
         for j in range(b):
             m.d.comb += [nm.raddr[b + j].eq(writer.res_raddr[j]), nm.ren[b + j].eq(writer.res_ren[j]),
@@ -263,9 +269,9 @@ class Chip(wiring.Component):
                      writer.bias_beat.eq(dma.bias_beat), writer.bias_data.eq(dma.bias_data)]
         for j in range(b):
             if j == 0:
-                m.d.comb += [nm.waddr[0].eq(Mux(layer_op, writer.waddr[0], dma.nm_waddr)),
-                             nm.wen[0].eq(Mux(layer_op, writer.wen[0], dma.nm_wen)),
-                             nm.wdata[0].eq(Mux(layer_op, writer.wdata[0], dma.nm_wdata))]
+                m.d.comb += [nm.waddr[0].eq(Mux(layer_op, writer.waddr[0], Mux(pool_op, pool.waddr, dma.nm_waddr))),
+                             nm.wen[0].eq(Mux(layer_op, writer.wen[0], Mux(pool_op, pool.wen, dma.nm_wen))),
+                             nm.wdata[0].eq(Mux(layer_op, writer.wdata[0], Mux(pool_op, pool.wdata, dma.nm_wdata)))]
             else:
                 m.d.comb += [nm.waddr[j].eq(writer.waddr[j]), nm.wen[j].eq(writer.wen[j]),
                              nm.wdata[j].eq(writer.wdata[j])]

@@ -15,8 +15,8 @@ def check_chip(chip) -> ChipConfig:
 
 
 #: Command codes of the ``cmd`` stream.
-OP_LAYER, OP_LOAD, OP_STORE = 0, 1, 2
-OPS = {"layer": OP_LAYER, "load": OP_LOAD, "store": OP_STORE}
+OP_LAYER, OP_LOAD, OP_STORE, OP_POOL = 0, 1, 2, 3
+OPS = {"layer": OP_LAYER, "load": OP_LOAD, "store": OP_STORE, "pool": OP_POOL}
 COUNT_BITS = 24
 #: Width of the derived sizes and counters (windows, steps, passes, beats).
 SIZE_BITS = 24
@@ -29,7 +29,7 @@ def descriptor_layout(chip: ChipConfig) -> data.StructLayout:
 
 def command_layout(chip: ChipConfig) -> data.StructLayout:
     """One command: ``op``, a transfer's ``dram`` / ``nm`` addresses and ``count`` (``LOAD``,
-    ``STORE``), and the ``layer`` descriptor (``LAYER``)."""
+    ``STORE``), and the ``layer`` descriptor (``LAYER``; ``POOL`` uses its fields too, §10.7)."""
     return data.StructLayout({"op": unsigned(2), "dram": unsigned(DRAM_ADDR_BITS),
                               "nm": unsigned(chip.nm_addr_bits), "count": unsigned(COUNT_BITS),
                               "layer": descriptor_layout(chip)})
