@@ -182,8 +182,9 @@ def reads(layer, columns: int, ws: int, ky: int, kx: int) -> int:
     return total
 
 
-def conv_requant(acts, weights, layer, shift, window, bias=None):
-    """``(K, oh, ow)`` codes: exact sums by loops, then round half to even and saturate."""
+def conv_requant(acts, weights, layer, shift, window, bias=None, residual=None, res_shift=0):
+    """``(K, oh, ow)`` codes: exact sums by loops (plus the bias and the residual shifted left by
+    ``res_shift``), then round half to even and saturate."""
     a = np.asarray(acts, dtype=np.int64)
     w = np.asarray(weights, dtype=np.int64)
     out = np.zeros((layer.k, layer.oh, layer.ow), dtype=np.int64)
@@ -201,6 +202,8 @@ def conv_requant(acts, weights, layer, shift, window, bias=None):
                                 acc += int(a[g * layer.cg + ci, y, x]) * int(w[k, ci, ky, kx])
                 if bias is not None:
                     acc += int(bias[k])
+                if residual is not None:
+                    acc += int(residual[k, oy, ox]) * 2 ** res_shift
                 out[k, oy, ox] = requant_one(acc, shift, window)
     return out
 
@@ -214,3 +217,38 @@ def requant_one(y: int, shift: int, window) -> int:
     lo = (-(1 << window.msb) if window.signed else 0) >> window.lsb
     hi = (((1 << window.msb) if window.signed else (1 << (window.msb + 1))) - (1 << window.lsb)) >> window.lsb
     return min(max(q, lo), hi) << window.lsb
+
+
+def max_pool_loops(codes, kernel, stride, pad):
+    """``(C, oh, ow)``: the max over each window's positions inside the input, by loops."""
+    c, h, w = codes.shape
+    (kh, kw), (sy, sx), (py, px) = kernel, stride, pad
+    oh, ow = (h + 2 * py - kh) // sy + 1, (w + 2 * px - kw) // sx + 1
+    out = np.zeros((c, oh, ow), dtype=np.int64)
+    for ch in range(c):
+        for oy in range(oh):
+            for ox in range(ow):
+                vals = [int(codes[ch, y, x]) for y in range(oy * sy - py, oy * sy - py + kh)
+                        for x in range(ox * sx - px, ox * sx - px + kw) if 0 <= y < h and 0 <= x < w]
+                out[ch, oy, ox] = max(vals)
+    return out
+
+
+def pool_walk(shape, kernel, stride, pad, lanes, nm_read):
+    """The pool unit's walk, chunk by chunk: ``(cycles, reads, writes)`` of a ``POOL`` command
+    (transfer, set-up, one cycle per chunk of ``nm_read`` kernel positions, the last write, the
+    end)."""
+    c, h, w = shape
+    (kh, kw), (sy, sx), (py, px) = kernel, stride, pad
+    oh, ow = (h + 2 * py - kh) // sy + 1, (w + 2 * px - kw) // sx + 1
+    cycle, reads, writes = 1, 0, 0
+    for _ in range(-(-c // lanes)):
+        for oy in range(oh):
+            for ox in range(ow):
+                positions = [(ky, kx) for ky in range(kh) for kx in range(kw)]
+                for i in range(0, len(positions), nm_read):
+                    cycle += 1
+                    reads += sum(0 <= oy * sy - py + ky < h and 0 <= ox * sx - px + kx < w
+                                 for ky, kx in positions[i:i + nm_read])
+                writes += 1
+    return cycle + 2, reads, writes

@@ -18,6 +18,7 @@ from ..fixed import Window
 from .config import ChipConfig
 from .descriptor import _FIXED, descriptor_fields
 from .model import NmTraffic
+from .timing import Breakdown
 
 #: Cycles of a ``POOL`` command besides its ``N`` chunks (cycle 0 is the transfer): the set-up
 #: (cycle 1), the reads (cycles 2 .. N + 1), the last brick's write (N + 2), the end (N + 3).
@@ -177,6 +178,11 @@ class ChipPoolRun:
     outputs: np.ndarray
     cycles: int
     traffic: NmTraffic
+
+    @property
+    def breakdown(self) -> Breakdown:
+        """All compute: the pool unit never waits."""
+        return Breakdown(self.cycles, self.cycles, 0, 0, 0)
 
 
 def model_pool(codes: np.ndarray, descriptor: PoolDescriptor, chip: ChipConfig) -> ChipPoolRun:

@@ -33,6 +33,7 @@ from dstripes.sim.chip.dram import DramConfig
 from dstripes.sim.chip.images import bricks_tensor, tensor_bricks, weight_beats
 from dstripes.sim.chip.model import ChipLayerRun, model_layer
 from dstripes.sim.chip.plan import LayerPlan
+from dstripes.sim.chip.pool import ChipPoolRun, PoolDescriptor, model_pool
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 
@@ -84,22 +85,28 @@ class ChipRun:
 
     Members
     -------
-    model : ChipLayerRun
-        The expected outputs and cycles.
+    model : ChipLayerRun or ChipPoolRun
+        The expected outputs and cycles (of the ``LAYER`` or ``POOL`` command).
     image : ndarray
         The off-chip memory image (``(words, chunks)`` uint64): the input, then the weights.
     commands : tuple of (str, dict)
         ``(op, fields)`` in order; ``layer_index`` is the ``LAYER`` command's.
     out_range : (int, int)
         Off-chip words the output is stored to.
+    out_shape : (int, int, int)
+        The output tensor's shape.
+    out_signed : bool
+        Its codes are two's complement.
     """
 
-    model: ChipLayerRun
+    model: ChipLayerRun | ChipPoolRun
     image: np.ndarray
     commands: tuple
     layer_index: int
     out_range: tuple
     dram: DramConfig
+    out_shape: tuple
+    out_signed: bool
 
 
 def chip_run(chip: ChipConfig, descriptor: LayerDescriptor, acts: np.ndarray, weights: np.ndarray, *,
@@ -131,7 +138,22 @@ def chip_run(chip: ChipConfig, descriptor: LayerDescriptor, acts: np.ndarray, we
     commands.append(("layer", {"layer": values}))
     layer_index = len(commands) - 1
     commands.append(("store", {"dram": out_first, "nm": descriptor.resolved_out_base(chip), "count": n_out}))
-    return ChipRun(model, image, tuple(commands), layer_index, (out_first, out_first + n_out - 1), dram)
+    return ChipRun(model, image, tuple(commands), layer_index, (out_first, out_first + n_out - 1), dram,
+                   (layer.k, layer.oh, layer.ow), descriptor.out_window.signed)
+
+
+def pool_run(chip: ChipConfig, descriptor: PoolDescriptor, codes: np.ndarray, *, dram: DramConfig) -> ChipRun:
+    """Plan one ``POOL`` command on ``chip``: ``LOAD`` the input into NM, ``POOL``, ``STORE`` the
+    pooled tensor; the model's run and the memory image."""
+    model = model_pool(codes, descriptor, chip)
+    inputs = tensor_bricks(codes, chip)
+    n_out = model.traffic.writes
+    out_first = len(inputs)
+    commands = (("load", {"dram": 0, "nm": descriptor.in_base, "count": len(inputs)}),
+                ("pool", {"layer": descriptor.values(chip)}),
+                ("store", {"dram": out_first, "nm": descriptor.resolved_out_base(chip), "count": n_out}))
+    return ChipRun(model, inputs, commands, 1, (out_first, out_first + n_out - 1), dram, descriptor.out_shape,
+                   descriptor.window.signed)
 
 
 @dataclass
@@ -157,6 +179,8 @@ class ChipSimResult:
         Simulated clock cycles of all commands.
     commands : list
         Each command's cycles.
+    nm : dict
+        The model's NM traffic of the ``LAYER`` or ``POOL`` command (:class:`NmTraffic`).
     """
 
     passed: bool
@@ -174,6 +198,7 @@ class ChipSimResult:
     sim_cycles: int
     commands: list = field(default_factory=list)
     log: str | None = None
+    nm: dict | None = None
 
     @property
     def cycles_per_second(self) -> float:
@@ -193,6 +218,7 @@ class ChipSimResult:
             "first_mismatch": self.first_mismatch,
             "checks": [c.as_dict() for c in self.verdict.checks],
             "commands": self.commands,
+            "nm": self.nm,
             "seconds": {"build": self.build_seconds, "simulation": self.sim_seconds, "wall": self.wall_seconds},
             "log": self.log,
         }
@@ -266,11 +292,10 @@ def simulate_chip(design: ChipDesign, plan: ChipRun, *, build_root: str | os.Pat
     cycles_rtl = next((r["cycles"] for r in log if r["command"] == plan.layer_index), None)
     got = None
     dump = directory / FILES["dump"]
-    layer = plan.model.descriptor.layer
     if dump.exists():
         words = _read_dump(dump, plan.image.shape[1], plan.out_range[1] - plan.out_range[0] + 1)
         if words is not None:
-            got = bricks_tensor(words, (layer.k, layer.oh, layer.ow), chip, signed=plan.model.descriptor.out_window.signed)
+            got = bricks_tensor(words, plan.out_shape, chip, signed=plan.out_signed)
     verdict, bad, first = judge(expected, cycles_model, got, cycles_rtl, len(log), len(plan.commands))
     passed = res.passed and verdict.passed
     if passed and run_dir is None:
@@ -285,7 +310,7 @@ def simulate_chip(design: ChipDesign, plan: ChipRun, *, build_root: str | os.Pat
         wall_seconds=time.perf_counter() - t0, sim_cycles=int(rec.get("sim_cycles") or 0),
         commands=[{"command": plan.commands[r["command"]][0], "cycles": r["cycles"]} for r in log
                   if r["command"] < len(plan.commands)],
-        log=None if passed else str(res.log))
+        log=None if passed else str(res.log), nm=model.traffic.as_dict())
 
 
 def _read_dump(path: Path, chunks: int, count: int) -> np.ndarray | None:

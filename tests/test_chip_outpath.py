@@ -1,0 +1,228 @@
+"""The accelerator's output path in the golden model and in Amaranth's simulator: the residual
+add (descriptor fields and their checks, requantisation against a brute-force loop, the writer's
+own NM read ports: cycles unchanged, in place or apart) and the ``POOL`` command (outputs, cycles
+and NM traffic against brute-force walks; the pool unit and the whole chip against the model)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from brute_chip import conv_requant, max_pool_loops, pool_walk
+from chipsim import run_chip, words_int
+from dstripes.sim.chip import ChipConfig, DramConfig, LayerDescriptor, LayerPlan, model_layer
+from dstripes.sim.chip.descriptor import RES_SHIFT_BITS, descriptor_width
+from dstripes.sim.chip.images import bricks_tensor, tensor_bricks, weight_beats
+from dstripes.sim.chip.pool import PoolDescriptor, model_pool
+from dstripes.sim.config import TileConfig
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
+from dstripes.sim.samples import load_sample
+
+SMALL = TileConfig(lanes=4, columns=4, rows=4, tiles=2)
+DRAM = DramConfig(latency=7, bytes_per_cycle=3.5, stall=0.3, jitter=3, seed=5)
+
+
+def chip(nm_read=2, nm_kib=32):
+    return ChipConfig(scheme="dstripes", tile=SMALL, nm_read=nm_read, nm_kib=nm_kib, sb_kib=16)
+
+
+def codes(rng, window, shape):
+    return rng.integers(window.lo >> window.lsb, (window.hi >> window.lsb) + 1, shape) << window.lsb
+
+
+# -- residual: model ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_residual_outputs_equal_the_brute_force_loops(seed, signed):
+    rng = np.random.default_rng(seed)
+    layer = Layer.parse("k=12,kh=3,stride=2,pad=1,groups=2", (8, 7, 9))
+    acts = rng.integers(0, 256, size=(8, 7, 9)) * 4
+    weights = rng.integers(-128, 128, size=(12, 4, 3, 3))
+    bias = rng.integers(-5000, 5000, size=12)
+    rw = Window(10, 2, signed)
+    r = codes(rng, rw, (12, layer.oh, layer.ow))
+    d = LayerDescriptor(layer, Window(9, 2), Window(11, 1, signed), shift=6, bias=True, residual=rw, res_shift=5)
+    run = model_layer(acts, weights, d, chip(), DRAM, bias=bias, residual=r)
+    assert (run.outputs == conv_requant(acts, weights, layer, 6, Window(11, 1, signed), bias, r, 5)).all()
+    plain = model_layer(acts, weights, LayerDescriptor(layer, Window(9, 2), Window(11, 1, signed), shift=6, bias=True),
+                        chip(), DRAM, bias=bias)
+    assert (run.outputs != plain.outputs).any()
+    assert run.cycles == plain.cycles and run.breakdown == plain.breakdown      # own ports: no cycle
+    t = run.traffic
+    assert t.residual_reads == t.writes == plain.traffic.writes and plain.traffic.residual_reads == 0
+
+
+def test_nm_traffic_counts_every_access():
+    """Fetch reads: a walk over every pass, window-set, step and column; writes: every window
+    of every pass's output bricks."""
+    layer = Layer.parse("k=12,kh=3,stride=2,pad=1", (8, 7, 9))
+    c = chip(nm_read=1)
+    plan = LayerPlan(layer, c)
+    d = LayerDescriptor(layer, Window(9, 2), Window(11, 1), shift=6)
+    run = model_layer(np.zeros((8, 7, 9), int), np.zeros((12, 8, 3, 3), int), d, c)
+    reads = 0
+    for p in plan.passes:
+        for n0 in range(0, layer.windows, c.columns):
+            for ky in range(3):
+                for cb in range(plan.channel_blocks):
+                    for kx in range(3):
+                        for n in range(n0, min(n0 + c.columns, layer.windows)):
+                            oy, ox = divmod(n, layer.ow)
+                            y, x = oy * 2 + ky - 1, ox * 2 + kx - 1
+                            inside = 0 <= y < layer.h and 0 <= x < layer.w
+                            # no reuse: the stride 2 does not divide the dilation 1
+                            reads += inside
+    assert run.traffic.reads == reads
+    assert run.traffic.writes == layer.windows * sum(p.out_bricks for p in plan.passes) == 20 * (2 + 1)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(residual=Window(16, 0)), "residual window .* is wider than the 16-bit"),
+    (dict(residual=Window(7, 0), res_shift=33), r"res_shift 33 is out of range \(0..31"),
+    (dict(residual=Window(7, 0), res_shift=-1), "res_shift -1 is out of range"),
+    (dict(res_shift=3), "res_shift and res_base need a residual"),
+    (dict(residual=Window(7, 0), res_base=-2), "res_base must be"),
+    (dict(residual=Window(7, 0), out_base=100, res_base=110), "overlaps the output .* without being exactly"),
+    (dict(residual=Window(7, 0), res_base=(32 * 8192 // 64) - 10), "residual .* does not fit NM"),
+])
+def test_bad_residual_descriptors_are_refused(kw, message):
+    layer = Layer.parse("k=4,kh=3,pad=1", (4, 8, 8))
+    d = LayerDescriptor(layer, Window(7, 0), Window(7, 0), **kw)
+    r = np.zeros((4, 8, 8), int) if d.residual is not None else None
+    with pytest.raises(ConfigError, match=message):
+        model_layer(np.zeros((4, 8, 8), int), np.zeros((4, 4, 3, 3), int), d, chip(), residual=r)
+
+
+def test_residual_in_place_is_allowed_and_bad_arrays_are_refused():
+    layer = Layer.parse("k=4,kh=3,pad=1", (4, 8, 8))
+    d = LayerDescriptor(layer, Window(7, 0), Window(7, 0), residual=Window(7, 1), out_base=100, res_base=100)
+    a, w = np.zeros((4, 8, 8), int), np.zeros((4, 4, 3, 3), int)
+    assert model_layer(a, w, d, chip(), residual=np.full((4, 8, 8), 6)).outputs.max() == 6
+    with pytest.raises(ConfigError, match=r"residual has shape \(4, 8, 7\), the layer's output is \(4, 8, 8\)"):
+        model_layer(a, w, d, chip(), residual=np.zeros((4, 8, 7), int))
+    with pytest.raises(ConfigError, match="residual"):
+        model_layer(a, w, d, chip(), residual=np.full((4, 8, 8), 3))          # odd: not on the window's lsb
+    with pytest.raises(ConfigError, match="exactly when"):
+        model_layer(a, w, d, chip())
+    # 48-bit accumulators, 16-bit codes: the shift is bounded by 32 and by its 5-bit field
+    assert RES_SHIFT_BITS == 5 and descriptor_width(chip()) > 0
+    LayerDescriptor(layer, Window(7, 0), Window(7, 0), residual=Window(7, 0), res_shift=31)
+
+
+# -- pool: model ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, shape, nm_read, signed", [
+    ("2x2/2", (6, 8, 8), 1, False), ("3x3/2/1", (5, 9, 7), 2, True), ("3x3/2/1", (4, 8, 8), 4, False),
+    ("2x2/1", (3, 5, 4), 3, True), ("3x3/1/1", (9, 4, 4), 16, True)])
+def test_pool_outputs_cycles_and_traffic_equal_the_brute_force_walk(seed, spec, shape, nm_read, signed):
+    rng = np.random.default_rng(seed)
+    w = Window(11, 2, signed)
+    x = codes(rng, w, shape)
+    d = PoolDescriptor.parse(spec, shape, w)
+    run = model_pool(x, d, chip(nm_read))
+    assert (run.outputs == max_pool_loops(x, d.kernel, d.stride, d.pad)).all()
+    assert (run.cycles, run.traffic.reads, run.traffic.writes) == pool_walk(shape, d.kernel, d.stride, d.pad, 4, nm_read)
+    assert run.traffic.residual_reads == 0
+
+
+@pytest.mark.parametrize("text, shape, message", [
+    ("2x2", (4, 8, 8), "is not KxK/S"),
+    ("axb/2", (4, 8, 8), "is not KxK/S"),
+    ("9x9/2", (4, 8, 8), "pool window 9x9 .* bigger than the 8x8 input"),
+    ("3x3/2/2", (4, 8, 8), "more than half"),
+    ("2x2/0", (4, 8, 8), "pool field sy = 0 is out of range"),
+    ("16x16/1", (4, 20, 20), "pool field kh = 16 is out of range"),
+    ("2x2/2", (4, 2000, 2000), "does not fit NM"),
+])
+def test_bad_pools_are_refused(text, shape, message):
+    with pytest.raises(ConfigError, match=message):
+        model_pool(np.zeros(shape, int), PoolDescriptor.parse(text, shape, Window(7, 0)), chip())
+
+
+def test_pool_tensors_must_be_apart_and_codes_inside_the_window():
+    d = PoolDescriptor.parse("2x2/2", (4, 8, 8), Window(7, 0), in_base=10, out_base=20)
+    with pytest.raises(ConfigError, match="overlap"):
+        model_pool(np.zeros((4, 8, 8), int), d, chip())
+    d = PoolDescriptor.parse("2x2/2", (4, 8, 8), Window(7, 0))
+    with pytest.raises(ConfigError, match="256"):
+        model_pool(np.full((4, 8, 8), 256), d, chip())
+    with pytest.raises(ConfigError, match="shape"):
+        model_pool(np.zeros((4, 8, 7), int), d, chip())
+
+
+# -- the whole chip in Amaranth's simulator ------------------------------------------------------
+
+def _conv(cfg, d, acts, weights, residual, bias=None):
+    layer = d.layer
+    plan = LayerPlan(layer, cfg)
+    ins, res = tensor_bricks(acts, cfg), tensor_bricks(residual, cfg)
+    image = {i: words_int(r) for i, r in enumerate(ins)}
+    image.update({2000 + i: words_int(r) for i, r in enumerate(res)})
+    image.update({4096 + i: words_int(r) for i, r in enumerate(weight_beats(weights, plan, bias))})
+    n_out = d.out_bricks(cfg)
+    cmds = [("load", {"dram": 0, "nm": d.in_base, "count": len(ins)}),
+            ("load", {"dram": 2000, "nm": d.resolved_res_base(cfg), "count": len(res)}),
+            ("layer", {"layer": d.values(cfg)}),
+            ("store", {"dram": 1 << 20, "nm": d.resolved_out_base(cfg), "count": n_out})]
+    cycles, img = run_chip(cfg, cmds, DRAM, image)
+    got = np.array([[img.get((1 << 20) + i, 0)] for i in range(n_out)], dtype=np.uint64)
+    return cycles[2], bricks_tensor(got, (layer.k, layer.oh, layer.ow), cfg, signed=d.out_window.signed)
+
+
+@pytest.mark.parametrize("spec, nm_read, in_place", [("k=8,kh=3,pad=1", 1, False), ("k=12,kh=1", 4, True),
+                                                     ("k=8,kh=3,stride=2,pad=1", 2, True)])
+def test_whole_chip_residual_equals_the_model(spec, nm_read, in_place):
+    """A corner of the bundled VGG-16 conv3_1 input; a signed residual, in place of the output or
+    apart from it: every code and the LAYER command's cycles."""
+    acts, weights, _, window = load_sample("vgg16_conv3_1")
+    a = acts[0, :8, :6, :7]
+    layer = Layer.parse(spec, a.shape)
+    w = weights[:layer.k, :8, :layer.kh, :layer.kw]
+    cfg = chip(nm_read)
+    rw = Window(9, 1, True)
+    r = codes(np.random.default_rng(1), rw, (layer.k, layer.oh, layer.ow))
+    base = LayerDescriptor(layer, window, Window(11, 2, True), shift=12, w_base=4096)
+    out = base.resolved_out_base(cfg)
+    d = LayerDescriptor(layer, window, Window(11, 2, True), shift=12, w_base=4096, residual=rw, res_shift=9,
+                        res_base=out if in_place else out + base.out_bricks(cfg) + 3)
+    model = model_layer(a, w, d, cfg, DRAM, residual=r)
+    cycles, outputs = _conv(cfg, d, a, w, r)
+    assert (outputs == model.outputs).all()
+    assert cycles == model.cycles
+
+
+def test_whole_chip_residual_on_depthwise_lane_offsets_with_bias(seed):
+    """Depthwise: every pass is one filter at lane offset ``k0 % L``; its residual lane follows."""
+    acts, weights, _, window = load_sample("mobilenet_v2_dw")
+    a, w = acts[0, :8, :5, :6], weights[:8]
+    layer = Layer.parse("k=8,kh=3,pad=1,groups=8", a.shape)
+    rng = np.random.default_rng(seed)
+    bias = rng.integers(-(1 << 20), 1 << 20, 8)
+    rw = Window(12, 4)
+    r = codes(rng, rw, (8, layer.oh, layer.ow))
+    cfg = chip(2)
+    d = LayerDescriptor(layer, window, Window(11, 3, True), shift=9, bias=True, w_base=4096, residual=rw, res_shift=6)
+    model = model_layer(a, w, d, cfg, DRAM, bias=bias, residual=r)
+    cycles, outputs = _conv(cfg, d, a, w, r, bias)
+    assert (outputs == model.outputs).all()
+    assert cycles == model.cycles
+
+
+@pytest.mark.parametrize("spec, shape, nm_read, signed", [("2x2/2", (8, 6, 6), 1, False),
+                                                          ("3x3/2/1", (6, 7, 7), 2, True),
+                                                          ("3x2/1/1", (4, 3, 5), 3, True)])
+def test_whole_chip_pool_equals_the_model(spec, shape, nm_read, signed):
+    win = Window(11, 2, signed)
+    x = codes(np.random.default_rng(3), win, shape)
+    cfg = chip(nm_read)
+    d = PoolDescriptor.parse(spec, shape, win, in_base=3)
+    model = model_pool(x, d, cfg)
+    ins = tensor_bricks(x, cfg)
+    n_out = model.traffic.writes
+    cmds = [("load", {"dram": 0, "nm": 3, "count": len(ins)}), ("pool", {"layer": d.values(cfg)}),
+            ("store", {"dram": 1 << 20, "nm": d.resolved_out_base(cfg), "count": n_out})]
+    cycles, img = run_chip(cfg, cmds, DRAM, {i: words_int(r) for i, r in enumerate(ins)})
+    got = np.array([[img.get((1 << 20) + i, 0)] for i in range(n_out)], dtype=np.uint64)
+    assert (bricks_tensor(got, d.out_shape, cfg, signed=signed) == model.outputs).all()
+    assert cycles[1] == model.cycles
