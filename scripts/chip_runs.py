@@ -19,7 +19,8 @@ from dstripes.sim.nets.chip_plots import sweep_plot
 from dstripes.sim.nets.models import load_network
 from dstripes.sim.schemes import DADN, DSTRIPES
 from dstripes.sim.table import render
-from dstripes.tb.host.chip_path import chip_run, simulate_chip
+from dstripes.sim.chip.pool import PoolDescriptor
+from dstripes.tb.host.chip_path import chip_run, pool_run, simulate_chip
 from dstripes.tb.host.toolchain import missing_tools
 
 from .arrays import conv_layer_files, load_int_array
@@ -66,23 +67,33 @@ def simulate(args) -> int:
     layer, window, acts, weights = conv_layer_files(args)
     bias = load_int_array(args.bias, "bias") if args.bias else None
     out_window = Window.parse(args.out_window, args.out_signed)
+    residual, res_window = residual_files(args)
     if args.out_acts:
         check_out_file(args.out_acts, "--out-acts")
     dram = dram_config(args, default_bandwidth=min(16.0, chip.beat_bytes))
     in_bricks = -(-layer.c // chip.tile.lanes) * layer.h * layer.w
     desc = LayerDescriptor(layer, window, out_window, shift=args.out_shift, bias=bias is not None,
-                           mode=chip.kind.check_mode(args.mode, chip.tile), w_base=in_bricks)
-    plan = chip_run(chip, desc, np.asarray(acts, dtype=np.int64), weights, dram=dram, bias=bias)  # every check
+                           mode=chip.kind.check_mode(args.mode, chip.tile), w_base=in_bricks,
+                           residual=res_window, res_shift=args.res_shift or 0)
+    plan = chip_run(chip, desc, np.asarray(acts, dtype=np.int64), weights, dram=dram, bias=bias,
+                    residual=residual)                                                       # every check
+    pooled = None
+    if args.pool is not None:
+        pd = PoolDescriptor.parse(args.pool, (layer.k, layer.oh, layer.ow), out_window)
+        pooled = pool_run(chip, pd, plan.model.outputs, dram=dram)                         # its checks too
     problem = missing_tools("verilator")
     if problem:
         raise ConfigError(problem)
     # short runs: a quick (-O0) model builds in less time than it would save
     res = simulate_chip(design, plan, quick=plan.model.cycles < QUICK_BELOW)
+    # the POOL command on the layer's output (equal to the model's, or the run has failed)
+    pres = simulate_chip(design, pooled, quick=plan.model.cycles < QUICK_BELOW) if pooled is not None else None
+    passed = res.passed and (pres is None or pres.passed)
     if args.out_acts:
-        np.save(args.out_acts, res.outputs.astype(np.int64))
+        np.save(args.out_acts, (pres or res).outputs.astype(np.int64))
     if args.json:
-        print_json(res.as_dict())
-        return 0 if res.passed else 1
+        print_json({**res.as_dict(), "passed": passed, "pool": pres.as_dict() if pres is not None else None})
+        return 0 if passed else 1
     c, b = res.as_dict()["cycles"], res.breakdown
     print(render(["", "value"], [
         ["accelerator", f"{chip.tiles} x {design.tile.title}, NM read {chip.nm_read}"],
@@ -93,12 +104,37 @@ def simulate(args) -> int:
         ["simulated cycles / s", f"{res.cycles_per_second:,.0f}"],
         ["wall time (generate, build, run)", f"{res.wall_seconds:.1f} s"],
     ], title=f"{layer.describe()} on the accelerator"))
+    rows = [[x.name, x.status, x.detail] for x in res.verdict.checks]
+    if pres is not None:
+        print()
+        print(render(["", "value"], [
+            ["cycles (RTL)", pres.cycles_rtl], ["cycles (model)", pres.cycles_model],
+            ["NM reads / writes", f"{pres.nm['reads']:,} / {pres.nm['writes']:,}"],
+            ["outputs checked", pres.checked], ["mismatches", pres.mismatches],
+        ], title=f"POOL {args.pool} of its {layer.k}x{layer.oh}x{layer.ow} output"))
+        rows += [[f"pool: {x.name}", x.status, x.detail] for x in pres.verdict.checks]
     print()
-    print(render(["check", "status", "detail"], [[x.name, x.status, x.detail] for x in res.verdict.checks]))
-    print("\nCHECK PASSED" if res.passed else f"\nCHECK FAILED: {res.verdict.message()}")
-    if res.log:
-        print(f"simulator log: {res.log}")
-    return 0 if res.passed else 1
+    print(render(["check", "status", "detail"], rows))
+    failed = [r for r in (res, pres) if r is not None and not r.passed]
+    print("\nCHECK PASSED" if passed else f"\nCHECK FAILED: {failed[0].verdict.message()}")
+    for r in (res, pres):
+        if r is not None and r.log:
+            print(f"simulator log: {r.log}")
+    return 0 if passed else 1
+
+
+def residual_files(args) -> tuple:
+    """``(codes, window)`` of ``--residual --res-window --res-signed`` (``(None, None)`` without
+    a residual); ``--res-*`` without ``--residual`` is an error naming the option."""
+    if args.residual is None:
+        for flag, given in (("--res-window", args.res_window is not None), ("--res-signed", args.res_signed),
+                            ("--res-shift", args.res_shift is not None)):
+            if given:
+                raise ConfigError(f"{flag} applies only with --residual")
+        return None, None
+    if args.res_window is None:
+        raise ConfigError("--residual needs --res-window MSB:LSB (the residual codes' window)")
+    return load_int_array(args.residual, "residual"), Window.parse(args.res_window, args.res_signed)
 
 
 def evaluate(args) -> int:

@@ -53,7 +53,16 @@ CHIP_ONLY = (
     Option("--out-signed", "two's-complement output codes", switch=True),
     Option("--out-shift", "requantisation: code = 2**lsb * round_half_even((acc + bias) / 2**(S + lsb)), "
                           "saturated to --out-window", type=int, metavar="S", check=options.not_negative),
-    Option("--out-acts", "write the output codes the accelerator stored, (K, Ho, Wo) int64", metavar="OUT.npy"),
+    Option("--out-acts", "write the output codes the accelerator stored, (K, Ho, Wo) int64 (with --pool: the "
+                         "pooled codes)", metavar="OUT.npy"),
+    Option("--residual", "a residual tensor (K, Ho, Wo) of codes, loaded into NM and added before the "
+                         "requantisation: acc + bias + (r << --res-shift)", metavar="R.npy"),
+    Option("--res-window", "the residual codes' window", metavar="MSB:LSB"),
+    Option("--res-signed", "two's-complement residual codes", switch=True),
+    Option("--res-shift", "left shift of the residual codes before the add (default 0)", type=int, metavar="S",
+           check=options.not_negative),
+    Option("--pool", "then max-pool the layer's output with the POOL command: kernel KxK (or KHxKW), stride S, "
+                     "padding P (default 0), e.g. 2x2/2, 3x3/2/1", metavar="KxK/S[/P]"),
 )
 
 
