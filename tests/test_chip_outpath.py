@@ -9,7 +9,7 @@ import pytest
 
 from brute_chip import conv_requant, max_pool_loops, pool_walk
 from chipsim import run_chip, words_int
-from dstripes.sim.chip import ChipConfig, DramConfig, LayerDescriptor, LayerPlan, model_layer
+from dstripes.sim.chip import ChipConfig, DramConfig, LayerDescriptor, LayerPlan, model_layer, requantize
 from dstripes.sim.chip.descriptor import RES_SHIFT_BITS, descriptor_width
 from dstripes.sim.chip.images import bricks_tensor, tensor_bricks, weight_beats
 from dstripes.sim.chip.pool import PoolDescriptor, model_pool
@@ -226,3 +226,105 @@ def test_whole_chip_pool_equals_the_model(spec, shape, nm_read, signed):
     got = np.array([[img.get((1 << 20) + i, 0)] for i in range(n_out)], dtype=np.uint64)
     assert (bricks_tensor(got, d.out_shape, cfg, signed=signed) == model.outputs).all()
     assert cycles[1] == model.cycles
+
+
+# -- blocks in Amaranth's simulator ----------------------------------------------------------------
+
+@pytest.mark.parametrize("rw, res_shift", [(Window(15, 0), 32), (Window(9, 2, True), 12), (Window(7, 0, True), 0)])
+def test_requantiser_with_the_residual_equals_the_model(seed, rw, res_shift):
+    """Extreme accumulators, biases and residuals (the widest shifted residual the field allows)."""
+    from amaranth.sim import Simulator
+
+    from dstripes.hw.chip.writer import Requantiser
+
+    rng = np.random.default_rng(seed)
+    out, shift = Window(11, 3, True), 20
+    dut = Requantiser(acc_bits=48, act_bits=16)
+    n = 300
+    acc = np.concatenate([rng.integers(-(1 << 47), 1 << 47, n // 2), rng.integers(-(1 << 30), 1 << 30, n // 2)])
+    acc[:4] = [(1 << 47) - 1, -(1 << 47), (1 << 47) - 1, -(1 << 47)]
+    bias = rng.integers(-(1 << 47), 1 << 47, n)
+    r = codes(rng, rw, n)
+    r[:4] = [rw.hi, rw.lo, rw.hi, rw.lo]
+    y = acc + bias
+    want = requantize(y[None], shift, out, residual=r[None], res_shift=res_shift)[0]
+    got = []
+    sim = Simulator(dut)
+
+    async def bench(ctx):
+        ctx.set(dut.shift, shift + out.lsb)
+        ctx.set(dut.lsb, out.lsb)
+        ctx.set(dut.lo, out.lo >> out.lsb)
+        ctx.set(dut.hi, out.hi >> out.lsb)
+        for a, b, x in zip(acc.tolist(), bias.tolist(), r.tolist()):
+            ctx.set(dut.acc, a)
+            ctx.set(dut.bias, b)
+            ctx.set(dut.extra, x << res_shift)
+            v = ctx.get(dut.code)
+            got.append(v - (1 << 16) if v >> 15 else v)
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == want.tolist()
+
+
+@pytest.mark.parametrize("spec, shape, nm_read, signed", [("2x2/2", (5, 6, 6), 2, False),
+                                                          ("3x3/2/1", (4, 7, 6), 4, True)])
+def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, nm_read, signed):
+    """The pool unit alone, its NM a Python dict: every read port's enable and the write port
+    counted cycle by cycle; the written bricks, the reads, the writes and the cycles from start
+    to idle are the model's."""
+    from amaranth.sim import Simulator
+
+    from dstripes.hw.chip.pool import PoolUnit
+
+    cfg = chip(nm_read)
+    win = Window(11, 2, signed)
+    x = codes(np.random.default_rng(5), win, shape)
+    d = PoolDescriptor.parse(spec, shape, win, in_base=2)
+    model = model_pool(x, d, cfg)
+    mem = {2 + i: words_int(r) for i, r in enumerate(tensor_bricks(x, cfg))}
+    dut = PoolUnit(cfg)
+    c, h, w = shape
+    geo = {"c": c, "h": h, "w": w, "kh": d.kernel[0], "kw": d.kernel[1], "sy": d.stride[0], "sx": d.stride[1],
+           "py": d.pad[0], "px": d.pad[1], "signed": int(signed), "in_base": 2, "out_base": d.resolved_out_base(cfg),
+           "oh": d.oh, "ow": d.ow, "cbg": d.blocks(cfg)}
+    seen = {"reads": 0, "writes": 0, "cycles": 0}
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        for name, value in geo.items():
+            ctx.set(getattr(dut.geometry, name), value)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        pending = []
+        while True:
+            for j, v in enumerate(pending):       # last cycle's reads arrive
+                if v is not None:
+                    ctx.set(dut.rdata[j], v)
+            if ctx.get(dut.idle):
+                break
+            seen["cycles"] += 1
+            pending = []
+            for j in range(nm_read):
+                if ctx.get(dut.ren[j]):
+                    seen["reads"] += 1
+                    pending.append(mem.get(ctx.get(dut.raddr[j]), 0))
+                else:
+                    pending.append(None)
+            if ctx.get(dut.wen):
+                assert ctx.get(dut.wen) == (1 << cfg.tile.lanes) - 1
+                seen["writes"] += 1
+                mem[ctx.get(dut.waddr)] = ctx.get(dut.wdata)
+            await ctx.tick()
+
+    sim.add_testbench(bench)
+    sim.run()
+    base = d.resolved_out_base(cfg)
+    got = np.array([[mem.get(base + i, 0)] for i in range(model.traffic.writes)], dtype=np.uint64)
+    assert (bricks_tensor(got, d.out_shape, cfg, signed=signed) == model.outputs).all()
+    assert (seen["reads"], seen["writes"]) == (model.traffic.reads, model.traffic.writes)
+    # the command is busy in its set-up cycle, the unit's cycles (reads, last write) and its end cycle
+    assert model.cycles == 1 + seen["cycles"] + 1

@@ -15,7 +15,7 @@ from .layouts import SIZE_BITS, check_chip, geometry_layout, pass_layout
 
 
 class Requantiser(wiring.Component):
-    """``code = 2**lsb * round_half_even((acc + bias) / 2**shift)`` saturated to ``[lo, hi]``
+    """``code = 2**lsb * round_half_even((acc + bias + extra) / 2**shift)`` saturated to ``[lo, hi]``
     (``shift`` here is the descriptor's shift plus the output lsb; ``lo``, ``hi`` in units of
     ``2**lsb``).
 
@@ -26,6 +26,8 @@ class Requantiser(wiring.Component):
     Members
     -------
     acc, bias : ``In(signed(acc_bits))``
+    extra : ``In(signed(acc_bits + 1))``
+        A further addend: the shifted residual ``r << res_shift`` (0 without).
     shift : ``In(8)``, lsb : ``In``, lo, hi : ``In(signed(act_bits + 1))``
     code : ``Out(act_bits)``
         The output code's ``A``-bit pattern (two's complement for a signed window).
@@ -37,7 +39,7 @@ class Requantiser(wiring.Component):
         self._acc = check_integer("acc_bits", acc_bits, 2)
         self._a = check_integer("act_bits", act_bits, 2)
         super().__init__({
-            "acc": In(signed(acc_bits)), "bias": In(signed(acc_bits)), "shift": In(8),
+            "acc": In(signed(acc_bits)), "bias": In(signed(acc_bits)), "extra": In(signed(acc_bits + 1)), "shift": In(8),
             "lsb": In(range(act_bits)), "lo": In(signed(act_bits + 1)), "hi": In(signed(act_bits + 1)),
             "code": Out(act_bits),
         })
@@ -47,7 +49,7 @@ class Requantiser(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.d.comb += self.code.eq(requantise(m, self.acc, self.bias, self.shift, self.lsb, self.lo, self.hi,
-                                            acc_bits=self._acc, act_bits=self._a))
+                                            acc_bits=self._acc, act_bits=self._a, extra=self.extra))
         return m
 
 

@@ -6,11 +6,13 @@ Numpy only; never imports :mod:`dstripes.hw`.
 from .config import ChipConfig
 from .descriptor import LayerDescriptor, check_descriptor, descriptor_fields
 from .dram import DramConfig
-from .model import ChipLayerRun, layer_breakdown, model_layer
+from .model import ChipLayerRun, NmTraffic, layer_breakdown, model_layer
 from .plan import LayerPlan, Pass
+from .pool import ChipPoolRun, PoolDescriptor, model_pool
 from .requant import requantize
 from .timing import Breakdown, LayerTiming, PassWork, breakdown, layer_timing, pass_cycles
 
 __all__ = ["ChipConfig", "LayerDescriptor", "check_descriptor", "descriptor_fields", "DramConfig",
-           "ChipLayerRun", "layer_breakdown", "model_layer", "LayerPlan", "Pass", "requantize", "Breakdown",
+           "ChipLayerRun", "NmTraffic", "layer_breakdown", "model_layer", "LayerPlan", "Pass", "ChipPoolRun",
+           "PoolDescriptor", "model_pool", "requantize", "Breakdown",
            "LayerTiming", "PassWork", "breakdown", "layer_timing", "pass_cycles"]
