@@ -8,10 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from dstripes.scripts.cli import main
 from dstripes.sim.samples import load_sample
 
-SMALL = ["--tiles", "2", "--lanes", "4", "--columns", "4", "--rows", "4", "--nm-kib", "128", "--sb-kib", "96"]
+from .test_cli_chip import SMALL, _cli, no_build  # noqa: F401  (the fixture too)
 
 
 @pytest.fixture
@@ -23,21 +22,6 @@ def files(tmp_path):
     np.save(tmp_path / "r7.npy", load_sample("vgg16_conv1_2")[0][0, :8, :8, :7])
     return ["--acts", str(tmp_path / "a.npy"), "--weights", str(tmp_path / "w.npy"), "--layer", "k=8,kh=3,pad=1",
             "--window", f"{window.msb}:{window.lsb}", "--out-window", "15:5", "--out-shift", "12"]
-
-
-def _cli(capsys, *argv):
-    rc = main(list(argv))
-    cap = capsys.readouterr()
-    return rc, cap.out, cap.err
-
-
-@pytest.fixture
-def no_build(monkeypatch):
-    import dstripes.tb.host.chip_path as cs
-
-    def refuse(*a, **k):
-        raise AssertionError("a build started for bad input")
-    monkeypatch.setattr(cs, "build", refuse)
 
 
 def test_residual_and_pool_json(tmp_path, capsys, files):

@@ -64,7 +64,8 @@ def test_resnet50_bottleneck_last_conv_with_its_residual(nm_read, in_place):
 
 def test_signed_residual_on_a_depthwise_layer_with_bias():
     """MobileNet-v2's depthwise 3x3 (16 groups: passes of one filter at every lane offset), a
-    signed residual and a signed output, biases: the residual lanes follow each pass's offset."""
+    signed residual and a signed output, biases, in place: each pass reads its lane of a brick
+    the passes before it have partly overwritten."""
     acts, weights, _, window = load_sample("mobilenet_v2_dw")
     a, w = acts[0, :16, :8, :8], weights[:16]
     layer = Layer.parse("k=16,kh=3,pad=1,groups=16", a.shape)
@@ -73,7 +74,7 @@ def test_signed_residual_on_a_depthwise_layer_with_bias():
     r = rng.integers(rw.lo >> 3, (rw.hi >> 3) + 1, (16, 8, 8)) << 3
     bias = rng.integers(-(1 << 16), 1 << 16, 16)
     desc = LayerDescriptor(layer, window, Window(11, 2, True), shift=8, bias=True, w_base=1 << 14, residual=rw,
-                           res_shift=4)
+                           res_shift=4, out_base=300, res_base=300)                       # in place
     plan = chip_run(design(2).chip, desc, a, w, dram=DRAM, bias=bias, residual=r)
     exact(simulate_chip(design(2), plan, quick=True))
 

@@ -9,10 +9,12 @@ Typical use (``dstripes simulate --chip``)::
     result = simulate_chip(design, run)              # a ChipSimResult
     result.passed, result.cycles_rtl == result.cycles_model
 
-The run is four commands (``LOAD`` the input into NM, ``prefetch`` pass 0's weights when they are
-to be in SB already, ``LAYER``, ``STORE`` the output), played by the harness
-(:mod:`tb.gateware.chip_harness`) from memory files; the ``LAYER`` command's cycles must equal the
-model's exactly and the stored output every code of the model's.
+The run is up to five commands (``LOAD`` the input into NM, ``LOAD`` the residual when there is
+one, ``prefetch`` pass 0's weights when they are to be in SB already, ``LAYER``, ``STORE`` the
+output), played by the harness (:mod:`tb.gateware.chip_harness`) from memory files; the
+``LAYER`` command's cycles must equal the model's exactly and the stored output every code of the
+model's. :func:`pool_run` plans a ``POOL`` command the same way (``LOAD``, ``POOL``, ``STORE``);
+the harness plays any command the chip takes, so it needs nothing more.
 """
 from __future__ import annotations
 
@@ -164,7 +166,7 @@ class ChipSimResult:
     -------
     passed : bool
     cycles_rtl, cycles_model : int
-        The ``LAYER`` command's cycles, counted by the harness and by the model.
+        The ``LAYER`` (or ``POOL``) command's cycles, counted by the harness and by the model.
     breakdown : dict
         The model's ``compute``, ``nm_stall``, ``weight_stall``, ``offchip_stall``.
     checked, mismatches : int
