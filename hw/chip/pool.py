@@ -91,9 +91,11 @@ class PoolUnit(wiring.Component):
         best = []
         for l in range(lanes):
             v = acc[l]
-            for j in range(b):
+            for j in range(b):                            # a signal per stage: no expression blow-up
                 key = self.rdata[j].word_select(l, a) ^ flip
-                v = Mux(valid_q[j] & (key > v), key, v)
+                nv = Signal(a, name=f"pool_max{l}_{j}")
+                m.d.comb += nv.eq(Mux(valid_q[j] & (key > v), key, v))
+                v = nv
             best.append(v)
         write = Signal()
         out_addr = Signal(chip.nm_addr_bits)
