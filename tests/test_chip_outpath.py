@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from amaranth.sim import Simulator
 
 from brute_chip import conv_requant, max_pool_loops, pool_walk
 from chipsim import run_chip, words_int
+from dstripes.hw.chip.pool import PoolUnit
+from dstripes.hw.chip.writer import Requantiser
 from dstripes.sim.chip import ChipConfig, DramConfig, LayerDescriptor, LayerPlan, model_layer, requantize
 from dstripes.sim.chip.descriptor import RES_SHIFT_BITS, descriptor_width
 from dstripes.sim.chip.images import bricks_tensor, tensor_bricks, weight_beats
@@ -233,10 +236,6 @@ def test_whole_chip_pool_equals_the_model(spec, shape, nm_read, signed):
 @pytest.mark.parametrize("rw, res_shift", [(Window(15, 0), 32), (Window(9, 2, True), 12), (Window(7, 0, True), 0)])
 def test_requantiser_with_the_residual_equals_the_model(seed, rw, res_shift):
     """Extreme accumulators, biases and residuals (the widest shifted residual the field allows)."""
-    from amaranth.sim import Simulator
-
-    from dstripes.hw.chip.writer import Requantiser
-
     rng = np.random.default_rng(seed)
     out, shift = Window(11, 3, True), 20
     dut = Requantiser(acc_bits=48, act_bits=16)
@@ -274,10 +273,6 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
     """The pool unit alone, its NM a Python dict: every read port's enable and the write port
     counted cycle by cycle; the written bricks, the reads, the writes and the cycles from start
     to idle are the model's."""
-    from amaranth.sim import Simulator
-
-    from dstripes.hw.chip.pool import PoolUnit
-
     cfg = chip(nm_read)
     win = Window(11, 2, signed)
     x = codes(np.random.default_rng(5), win, shape)

@@ -27,7 +27,7 @@ LISTED = {
     "simulate": f"--scheme --sim --window-sets --acts --weights --layer --window --signed --image --path "
                 f"--filter-set --mode {TILE} --waves --seed --idle --stall --json {CHIP} --tiles --dram-latency "
                 f"--dram-bytes-per-cycle --dram-stall --dram-jitter --bias --out-window --out-signed --out-shift "
-                f"--out-acts",
+                f"--out-acts --residual --res-window --res-signed --res-shift --pool",
     "verify": f"{NETWORK} --profile --images --image-dir --scheme --sim --layers --filter-sets {TILE} {CLUSTER} "
               f"--out --json",
     "synth": f"--scheme {TILE} --liberty --out --json --jobs --workload",
