@@ -27,6 +27,29 @@ LAYER_HEADERS = ["layer", "shape", "p", "mean det.", "DaDN cycles", "STR/DaDN", 
                  "DStr/STR", "L+T G=1/STR", "L+T G=N/STR", "ideal/DaDN", "PRA/DaDN"]
 
 
+#: The int8 codes table of an evaluation of an int8 model's own codes (:func:`codes_rows`).
+CODES_HEADERS = ["layer", "codes", "scale", "zero pt", "p", "mean det.", "mean det. q", "weights", "DStr/STR",
+                 "DStr/DaDN"]
+
+
+def codes_rows(ev) -> list:
+    """Per layer of an int8 model: the codes' type, scale, zero point and window bits, the mean
+    detected precision of ``q - zero point`` and (zero point not 0) of the raw ``q``, the
+    weights' codes (per tensor or per channel), and the speedups of the 8-bit tile."""
+    rows = []
+    for lc in ev.layers():
+        q = ev.profile.layer(lc.name).quant
+        raw = ev.raw_codes.get(lc.name)
+        w = q.weights
+        rows.append([lc.name, f"{q.dtype} {'signed' if q.window.signed else 'unsigned'}", f"{q.scale:.4g}",
+                     q.zero_point, lc.window.bits, round(lc.mean_bits, 2),
+                     "" if raw is None else round(raw.mean_bits, 2),
+                     f"{w['dtype']} {'per-channel' if w['per_channel'] else 'per-tensor'}"
+                     f"{'' if w['symmetric'] else ' asym.'}",
+                     lc.speedup(STRIPES.name, DSTRIPES.name), lc.speedup(DADN.name, DSTRIPES.name)])
+    return rows
+
+
 def _both_keys(ev):
     both = [k for k in ev.keys if k.startswith("both-g")]
     return both[0], both[-1]
