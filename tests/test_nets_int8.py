@@ -216,3 +216,46 @@ def test_unmappable_quantisation_is_refused(tmp_path):
                    numpy_helper.from_array(np.uint8(128), "az"))
     net = OnnxNetwork(ok)
     assert net.model_codes()["conv"].window == Window(7, 0, True)  # uint8 with zero point 128: int8 codes
+
+
+def test_verify_runs_the_models_own_weight_codes(models):
+    """``verify`` on an int8 model hands the tile the model's weight codes ``w - zp`` (its RTL run,
+    on the tile of the model's widths, is docs/usage.md §13's; about two minutes, not run here)."""
+    from dstripes.tb.host.verify import layer_weights
+
+    net = OnnxNetwork(models["int8-sym-pc"], size=SIZE)
+    prof = model_profile(net)
+    for name in net.layer_names():
+        np.testing.assert_array_equal(layer_weights(net, prof, name, 8), net.weight_codes(name)[0])
+    with pytest.raises(ConfigError, match="8-bit weight codes do not fit 4-bit weights"):
+        layer_weights(net, prof, "first", 4)
+
+
+def test_weights_quantised_in_the_graph_are_folded(tmp_path):
+    """A fake-quantised export keeps float weights and quantises them with a QuantizeLinear (here
+    per output channel): the codes are what onnxruntime computes for that node."""
+    rng = np.random.default_rng(1)
+    w = rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "wf"), numpy_helper.from_array(np.array([0.01, 0.002, 0.004, 0.003],
+                                                                                np.float32), "ws"),
+             numpy_helper.from_array(np.zeros(4, np.int8), "wzp"), numpy_helper.from_array(np.float32(0.02), "as"),
+             numpy_helper.from_array(np.uint8(0), "az")]
+    nodes = [helper.make_node("Relu", ["image"], ["r"]),
+             helper.make_node("QuantizeLinear", ["r", "as", "az"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "as", "az"], ["x"]),
+             helper.make_node("QuantizeLinear", ["wf", "ws", "wzp"], ["wq"], axis=0),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wzp"], ["w"], axis=0),
+             helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+                           helper.make_tensor_value_info("wq", TensorProto.INT8, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = str(tmp_path / "fake.onnx")
+    onnx.save(m, path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    wq = sess.run(["wq"], {"image": np.zeros((1, 3, 16, 16), np.float32)})[0]
+    net = OnnxNetwork(path)
+    codes, op = net.weight_codes("conv")
+    np.testing.assert_array_equal(codes, wq.astype(np.int32))
+    assert op.per_channel and net.model_codes()["conv"].window == Window(7, 0, False)

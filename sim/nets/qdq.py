@@ -190,6 +190,27 @@ def _code_type(graph_consts: dict, producers: dict, tensor: str) -> str:
     return "uint8"
 
 
+def _fold_quantize(consts: dict, node) -> bool:
+    """Fold a ``QuantizeLinear`` of constant float weights (a fake-quantised export keeps the
+    weights in float and quantises them in the graph) into its constant integer output, as ONNX
+    computes it: ``saturate(round_half_even(w / scale) + zp)``. Returns whether it was folded."""
+    from onnx import numpy_helper
+    if node is None or node.op_type != "QuantizeLinear" or not all(t in consts for t in node.input if t):
+        return False
+    w = numpy_helper.to_array(consts[node.input[0]]).astype(np.float32)
+    scale = numpy_helper.to_array(consts[node.input[1]]).astype(np.float32)
+    zp = numpy_helper.to_array(consts[node.input[2]]) if len(node.input) > 2 and node.input[2] else np.uint8(0)
+    axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+    if scale.size > 1:
+        shape = [1] * w.ndim
+        shape[axis % w.ndim] = -1
+        scale, zp = scale.reshape(shape), np.asarray(zp).reshape(shape)
+    info = np.iinfo(np.asarray(zp).dtype)
+    q = np.clip(np.rint(w / scale) + np.asarray(zp).astype(np.float32), info.min, info.max)
+    consts[node.output[0]] = numpy_helper.from_array(q.astype(np.asarray(zp).dtype), node.output[0])
+    return True
+
+
 def is_qdq(graph) -> bool:
     """Whether ``graph`` feeds any ``Conv`` / ``MatMul`` / ``Gemm`` through a ``DequantizeLinear``."""
     dq = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
@@ -216,8 +237,8 @@ def read_layers(graph, consts: dict) -> dict:
                 raise ConfigError(f"{n.op_type} node {n.name or n.output[0]!r} reads activations dequantised "
                                   f"per channel by DequantizeLinear node {op.node}; only a per-tensor activation "
                                   f"scale maps onto one layer window")
-            if k == 1 and op.tensor not in consts:
-                ops.append(None)  # weights quantised at run time: the float path names the cause
+            if k == 1 and op.tensor not in consts and not _fold_quantize(consts, producers.get(op.tensor)):
+                ops.append(None)  # weights quantised from a computed tensor: the float path names the cause
                 continue
             ops.append(op)
         out[n.output[0]] = QdqLayer(n.name or n.output[0], *ops)
