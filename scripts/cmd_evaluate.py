@@ -158,6 +158,11 @@ def run(args) -> int:
         if ev.profile.from_model:
             print(render(CODES_HEADERS, codes_rows(ev), title=f"{ev.network}: the int8 model's own codes per layer "
                                                                f"(q - zero point; bits: the codes' window)"))
+            if ev.raw_codes:
+                r = ev.raw_totals().speedups()
+                print(f"{len(ev.raw_codes)} layers have a zero point; on the raw codes q instead (8 bits, the zero "
+                      f"point's term corrected apart): Dynamic Stripes over Stripes-8 "
+                      f"{r['dstripes_over_stripes']:.2f}x, over DaDN-8 {r['dstripes_over_dadn']:.2f}x")
             print()
     cmp = comparison(evaluations)
     keys = ("stripes_over_dadn", "dstripes_over_stripes", "dstripes_over_dadn")

@@ -148,6 +148,12 @@ def test_evaluate_command_reports_the_codes(models, tmp_path, capsys):
     first = d["layers"][0]["codes"]
     assert first["source"] == "model" and first["signed"] and first["zero_point"] != 0
     assert first["weights"]["dtype"] == "int8" and first["weights"]["symmetric"]
+    raw = d["raw_codes"]  # the shifted first layer counted on its raw codes q too
+    assert raw["layers"] == [d["layers"][0]["name"]]
+    cost = first["zero_point_cost"]
+    assert raw["total"]["dstripes"] == d["total"]["dstripes"] - cost["cycles"] + cost["cycles_raw_q"]
+    assert raw["total"]["stripes"] == d["total"]["stripes"] - d["layers"][0]["stripes"]["cycles"] * 1 // 9
+    assert raw["dstripes_over_stripes_8"] == pytest.approx(raw["total"]["stripes"] / d["total"]["dstripes"])
     dump = json.loads((tmp_path / "dump" / "layers.json").read_text())
     assert dump["layers"][0]["zero_point"] == first["zero_point"] and dump["layers"][0]["weight_bits"] == 8
     assert "--act-bits 9 --weight-bits 8" in dump["layers"][0]["cycles"]

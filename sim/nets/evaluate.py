@@ -185,6 +185,14 @@ class Evaluation:
                 out[variant_name(key)] = int(self.network_cycles(key, conv_only).total()[DSTRIPES.name])
         return Cycles(out)
 
+    def raw_totals(self, conv_only: bool = False) -> Cycles:
+        """The totals of an int8 model run on its raw codes ``q`` (each product's zero-point term
+        ``zp * sum(w)`` corrected apart, as 8-bit int8 hardware does): every layer with a non-zero
+        zero point counted on :attr:`raw_codes` (its Stripes at the raw 8 bits: Stripes-8), the
+        others as they are."""
+        ls = [self.raw_codes.get(l.name, l) for l in self.results[DSTRIPES.name] if not (conv_only and l.layer.fc)]
+        return NetworkCycles(self.network, ls).total()
+
     def speedups(self, conv_only: bool = False) -> Speedups:
         """The speedups of the totals (:meth:`.cycles.Cycles.speedups`) and of every variant over
         DaDN and over Stripes (``dstripes_<key>_over_dadn``, ``..._over_stripes``)."""
@@ -235,6 +243,15 @@ class Evaluation:
             "speedup_per_photo": {"all": self.photo_speedups().as_dict(),
                                   "conv_only": self.photo_speedups(True).as_dict()},
             "photos": [p.as_dict() for p in self.photos],
+            **({"raw_codes": {"layers": sorted(self.raw_codes), "total": self.raw_totals().as_dict(),
+                              "speedup": self.raw_totals().speedups().as_dict(),
+                              "dstripes_over_stripes_8": ratio(self.raw_totals()[STRIPES.name],
+                                                               self.totals()[DSTRIPES.name]),
+                              "conv_only": {"total": self.raw_totals(True).as_dict(),
+                                            "speedup": self.raw_totals(True).speedups().as_dict(),
+                                            "dstripes_over_stripes_8": ratio(self.raw_totals(True)[STRIPES.name],
+                                                                             self.totals(True)[DSTRIPES.name])}}}
+               if self.raw_codes else {}),
             "seconds": dict(self.seconds),
         }
 
