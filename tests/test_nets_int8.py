@@ -36,8 +36,9 @@ def models(tmp_path_factory):
     src = tiny_model(str(d / "float.onnx"))
     out = {"float": src}
     path = str(d / "uint8.onnx")
-    assert cli(["quantize", "--model", src, "--size", str(SIZE), "--images", "3", "--heldout", "2",
-                "--out", path]) == 0
+    assert cli(["quantize", "--model", src, "--size", str(SIZE), "--preprocess", "caffe", "--images", "3",
+                "--heldout", "2", "--out", path]) == 0
+    assert OnnxNetwork(path, size=SIZE).preprocess == "caffe"  # recorded: the int8 model runs on the same inputs
     out["uint8"] = path
     net = OnnxNetwork(src, size=SIZE)
     for name, (act, sym, pc) in VARIANTS.items():

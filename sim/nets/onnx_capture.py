@@ -31,6 +31,9 @@ from .network import Network, Output
 from .qdq import ModelCodes, Operand, is_qdq, read_layers
 
 MIN_OPSET = 11
+#: Metadata keys of a model's input normalisation and fidelity criterion (``dstripes quantize``
+#: records the float network's, so its int8 model runs on the same inputs by default).
+META_PREPROCESS, META_CRITERION = "dstripes.preprocess", "dstripes.criterion"
 QUANT_SESSIONS = 3  # quantised-graph sessions kept (one per set of quantised layers)
 CONVERT_TO = 13
 #: Operators of an integer-quantised graph in QOperator format, or quantised at run time: such a
@@ -147,15 +150,18 @@ class OnnxNetwork(Network):
     size : int, optional
         Input height and width (default 224). A model that fixes them runs at its own size, and
         another ``size`` is an error.
-    preprocess : str
-        Input normalisation (:data:`.images.PREPROCESS`).
+    preprocess : str, optional
+        Input normalisation (:data:`.images.PREPROCESS`; default: the one the model records in
+        its metadata, :data:`META_PREPROCESS`, as ``dstripes quantize`` writes it, else
+        ``imagenet``). A recorded fidelity criterion (:data:`META_CRITERION`) is likewise the
+        default ``criterion``.
     rename : callable, optional
         ``rename(default_name) -> name or None``: report name of each candidate layer; ``None``
         leaves the node unmodelled (it runs in float and is not reported).
     """
 
     def __init__(self, model, name: str | None = None, criterion: str | None = None,
-                 size: int | None = None, preprocess: str = "imagenet", rename=None):
+                 size: int | None = None, preprocess: str | None = None, rename=None):
         onnx, ort = require_onnx()
         if isinstance(model, onnx.ModelProto):
             path = name or "<in-memory ONNX model>"
@@ -170,6 +176,9 @@ class OnnxNetwork(Network):
                 raise ConfigError(f"{path}: cannot convert opset {opset} to {CONVERT_TO} for the "
                                   f"quantisation ops ({str(e).splitlines()[0]})") from None
         self.path, self.model = path, model
+        meta = {p.key: p.value for p in model.metadata_props}
+        preprocess = preprocess or meta.get(META_PREPROCESS) or "imagenet"
+        criterion = criterion or meta.get(META_CRITERION)
         g = model.graph
         self._consts = {t.name: t for t in g.initializer}
         for n in g.node:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, ToolError
 from .fidelity import scores
-from .onnx_capture import OnnxNetwork, require_onnx
+from .onnx_capture import META_CRITERION, META_PREPROCESS, OnnxNetwork, require_onnx
 from .runs import as_photos
 
 #: Activation code types the quantiser may write (weights are always int8).
@@ -172,10 +172,21 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
         raise ToolError(f"onnxruntime's quantize_static failed on {net.name}: {line}") from None
     finally:
         root.setLevel(level)
-    q = OnnxNetwork(out, name=f"{net.name}-int8", criterion=net.criterion, size=net.size, preprocess=net.preprocess)
+    record(out, net)
+    q = OnnxNetwork(out, name=f"{net.name}-int8", size=net.size)
     fid = judge_int8(net, q, heldout) if heldout else None
     return Quantized(out, net.name, activations, per_channel, bool(symmetric), len(cal), len(q.layers()),
                      tuple(q.float_layers), fid, round(time.time() - t0, 1))
+
+
+def record(path: str, net) -> None:
+    """Record ``net``'s input normalisation and fidelity criterion in the metadata of the ONNX
+    file ``path`` (its int8 model), the defaults when that model is loaded."""
+    onnx, _ = require_onnx()
+    m = onnx.load(path)
+    onnx.helper.set_model_props(m, {**{p.key: p.value for p in m.metadata_props},
+                                    META_PREPROCESS: net.preprocess, META_CRITERION: net.criterion})
+    onnx.save(m, path)
 
 
 def judge_int8(net, int8_net, photos, batch: int = BATCH) -> Int8Fidelity:
