@@ -481,8 +481,9 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
 
     t0 = time.time()
     if getattr(net, "int8", False):
-        raise ConfigError(f"{net.name} is an int8 QDQ model: its layers' codes are the model's own (dstripes "
-                          f"evaluate counts them as they are); there is no precision profile to search")
+        raise ConfigError(f"{net.name} is an int8 QDQ model: its layers' codes are the model's own, with no "
+                          f"precision profile to search (dstripes evaluate and verify run it on those codes; "
+                          f"profile, explore and --chip take float models)")
     targets = sorted({check_target(t) for t in targets}, key=lambda t: -float(t))  # strict first
     check_width("act_bits", act_bits)
     photos = as_photos(images)
