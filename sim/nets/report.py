@@ -91,6 +91,8 @@ def scheme_rows(ev, conv_only: bool = False) -> list:
 
 def heldout_text(p) -> str:
     """A profile's held-out fidelity in words (said next to every speedup)."""
+    if p.from_model:
+        return "none searched: the int8 model's own codes (its fidelity is the model's, reported by dstripes quantize)"
     f = p.fidelity
     if "heldout" not in f:
         return f"profile target {p.target}: held-out fidelity not measured"
@@ -127,11 +129,12 @@ def network_markdown(ev) -> str:
              f"- Images: {len(ev.images)} ({', '.join(ev.images[:4])}{', ...' if len(ev.images) > 4 else ''})",
              f"- Tile: L={cfg.lanes}, Nc={cfg.columns}, Nr={cfg.rows}, T={cfg.tiles}, A={cfg.act_bits}, "
              f"W={cfg.weight_bits}; Dynamic Stripes trim={cfg.trim}, G={cfg.group}, run-ahead={cfg.run_ahead}",
-             f"- Profile: target {p.target}, criterion {p.criterion} >= {p.threshold}; "
-             f"fidelity {against(f.get('profile', float('nan')), p.threshold)} on {f.get('profile_images', '?')} "
-             f"profiling photos"
-             + (f", {against(held, p.threshold)} on {f.get('heldout_images')} held-out photos "
-                f"({'meets' if f.get('heldout_pass') else 'MISSES'} the target)" if held is not None else ""),
+             ("- Codes: the int8 model's own (q - zero point), no profile" if p.from_model else
+              f"- Profile: target {p.target}, criterion {p.criterion} >= {p.threshold}; "
+              f"fidelity {against(f.get('profile', float('nan')), p.threshold)} on {f.get('profile_images', '?')} "
+              f"profiling photos"
+              + (f", {against(held, p.threshold)} on {f.get('heldout_images')} held-out photos "
+                 f"({'meets' if f.get('heldout_pass') else 'MISSES'} the target)" if held is not None else "")),
              f"- Held-out fidelity of the profile behind every speedup below: {heldout_text(p)}",
              f"- Time: {ev.seconds.get('total', 0):.1f} s", "",
              "## All layers", "", md_table(["scheme", "cycles", "x DaDN", "x Stripes"], scheme_rows(ev)), "",
@@ -144,6 +147,10 @@ def network_markdown(ev) -> str:
              "configuration; `L+T`: leading+trailing detection, `G=N`: one group of all columns.", "",
              md_table(LAYER_HEADERS, layer_rows(ev)), "",
              "![per-layer speedup](speedup.png)", "", "![detected precision](precision.png)", ""]
+    if p.from_model:
+        lines += ["## The int8 model's codes per layer", "",
+                  "`p`: the window of the codes q - zero point; `mean det. q`: the mean detected precision of the "
+                  "raw codes q (a layer whose zero point is not 0).", "", md_table(CODES_HEADERS, codes_rows(ev)), ""]
     return "\n".join(lines)
 
 
