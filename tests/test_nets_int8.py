@@ -19,6 +19,7 @@ from dstripes.sim.fixed import Window
 from dstripes.sim.nets.evaluate import evaluate_network
 from dstripes.sim.nets.onnx_capture import OnnxNetwork
 from dstripes.sim.nets.profile import model_profile
+from dstripes.sim.nets.qdq import codes_dict
 from dstripes.sim.nets.quantize import quantize_network
 
 from .test_nets_onnx import _no_run_cache, photos, tiny_model  # noqa: F401
@@ -148,7 +149,8 @@ def test_evaluate_command_reports_the_codes(models, tmp_path, capsys):
     assert d["config"]["act_bits"] == 9 and d["config"]["weight_bits"] == 8  # the shifted first layer: 9 bits
     first = d["layers"][0]["codes"]
     assert first["source"] == "model" and first["signed"] and first["zero_point"] != 0
-    assert first["weights"]["dtype"] == "int8" and first["weights"]["symmetric"]
+    assert first["weights"]["dtype"] == "int8" and first["weights"]["symmetric"] and not first["symmetric"]
+    assert [l["codes"]["symmetric"] for l in d["layers"][1:]] == [False] * 3  # uint8, zero point 0: range [0, max]
     raw = d["raw_codes"]  # the shifted first layer counted on its raw codes q too
     assert raw["layers"] == [d["layers"][0]["name"]]
     cost = first["zero_point_cost"]
@@ -223,6 +225,7 @@ def test_unmappable_quantisation_is_refused(tmp_path):
                    numpy_helper.from_array(np.uint8(128), "az"))
     net = OnnxNetwork(ok)
     assert net.model_codes()["conv"].window == Window(7, 0, True)  # uint8 with zero point 128: int8 codes
+    assert codes_dict(net.model_codes()["conv"])["symmetric"]  # and a symmetric range
 
 
 def test_verify_runs_the_models_own_weight_codes(models):

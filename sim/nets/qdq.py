@@ -40,6 +40,14 @@ SOURCES = ("model", "profile")
 TARGET = "int8"
 
 
+def symmetric(dtype: str, zero_points) -> bool:
+    """Whether codes of ``dtype`` with ``zero_points`` are symmetric quantisation: the real range
+    centred on 0, i.e. every zero point 0 (signed types) or half the range (``uint8``: 128)."""
+    info = np.iinfo(dtype)
+    mid = 0 if info.min < 0 else (int(info.max) + 1) // 2
+    return bool((np.asarray(zero_points) == mid).all())
+
+
 def code_window(dtype: str, zero_points, where: str) -> Window:
     """The window of the codes ``q - zp`` of integer type ``dtype`` for every zero point ``zp`` of
     ``zero_points``: unsigned ``[b-1:0]`` when no code can be negative, else the narrowest
@@ -124,7 +132,7 @@ class Operand:
         return {"dtype": self.dtype, "per_channel": self.per_channel,
                 "scale": s if self.per_channel else float(self.scale.reshape(-1)[0]),
                 "zero_point": z if self.per_channel else int(self.zero_point.reshape(-1)[0]),
-                "symmetric": bool(not self.zero_point.any()), "bits": self.window().bits,
+                "symmetric": symmetric(self.dtype, self.zero_point), "bits": self.window().bits,
                 "signed": self.window().signed}
 
 
@@ -287,15 +295,15 @@ def model_widths(quants) -> dict:
 
 def codes_dict(quant: Quant) -> dict:
     """The JSON ``codes`` of one layer: ``source`` (``model`` or ``profile``), ``bits``,
-    ``signed``, ``zero_point``, ``scale`` (a model's: also ``dtype``, ``symmetric`` and its
-    ``weights``)."""
+    ``signed``, ``zero_point``, ``scale`` (a model's: also ``dtype``, ``symmetric`` (:func:`symmetric`)
+    and its ``weights``)."""
     w = quant.window
     d = {"source": SOURCES[1], "bits": w.bits, "signed": w.signed, "zero_point": 0, "scale": quant.scale}
     if isinstance(quant, ModelCodes):
         d.update(source=SOURCES[0], zero_point=quant.zero_point, dtype=quant.dtype,
-                 symmetric=quant.zero_point == 0, weights=dict(quant.weights))
+                 symmetric=symmetric(quant.dtype, quant.zero_point), weights=dict(quant.weights))
     return d
 
 
 __all__ = ["CODE_TYPES", "ModelCodes", "Operand", "QdqLayer", "code_window", "codes_dict", "is_qdq",
-           "model_widths", "read_layers"]
+           "model_widths", "read_layers", "symmetric"]

@@ -20,6 +20,7 @@ from ..files import write_atomic
 from ..schemes import DADN, DSTRIPES, STRIPES
 from ..table import against, md_table
 from .evaluate import variant_name
+from .qdq import codes_dict
 from .paper import comparison, markdown as paper_markdown
 from . import plots
 
@@ -41,11 +42,12 @@ def codes_rows(ev) -> list:
         q = ev.profile.layer(lc.name).quant
         raw = ev.raw_codes.get(lc.name)
         w = q.weights
-        rows.append([lc.name, f"{q.dtype} {'signed' if q.window.signed else 'unsigned'}", f"{q.scale:.4g}",
+        rows.append([lc.name, f"{q.dtype} {'sym.' if codes_dict(q)['symmetric'] else 'asym.'}, "
+                              f"{'signed' if q.window.signed else 'unsigned'} codes", f"{q.scale:.4g}",
                      q.zero_point, lc.window.bits, round(lc.mean_bits, 2),
                      "" if raw is None else round(raw.mean_bits, 2),
                      f"{w['dtype']} {'per-channel' if w['per_channel'] else 'per-tensor'}"
-                     f"{'' if w['symmetric'] else ' asym.'}",
+                     f"{' sym.' if w['symmetric'] else ' asym.'}",
                      lc.speedup(STRIPES.name, DSTRIPES.name), lc.speedup(DADN.name, DSTRIPES.name)])
     return rows
 
