@@ -27,7 +27,7 @@ from dstripes.sim.nets.profile import LayerProfile, Profile, builtin_profile_pat
 SIZE = 12
 
 
-def graph(pool=(2, 2, 0, 1), relu6=False, concat=False, seed=3):
+def graph(pool=(2, 2, 0, 1), relu6=False, concat=False, seed=3, clip=6.0):
     """conv A 3->6 3x3 (bias) -> ReLU -> MaxPool ``pool`` (kernel, stride, pad, ceil) -> conv B
     6->6 3x3 -> ReLU -> conv C 6->6 1x1 (bias) -> Add(C, pooled A) -> ReLU -> global average ->
     Gemm 6->5. ``relu6``: A's ReLU is Clip(0, 6); ``concat``: B reads Concat(pooled A, pooled A)."""
@@ -38,7 +38,7 @@ def graph(pool=(2, 2, 0, 1), relu6=False, concat=False, seed=3):
         ("wb", rng.normal(0, 0.2, (6, cb, 3, 3))),
         ("wc", rng.normal(0, 0.3, (6, 6, 1, 1))), ("bc", rng.normal(0, 0.2, 6)),
         ("wf", rng.normal(0, 0.5, (5, 6))), ("bf", rng.normal(0, 0.1, 5)),
-        ("lo", np.array(0.0)), ("hi", np.array(6.0))]]
+        ("lo", np.array(0.0)), ("hi", np.array(clip))]]
     k, s, p, ceil = pool
     act = (helper.make_node("Clip", ["a", "lo", "hi"], ["ra"]) if relu6 else helper.make_node("Relu", ["a"], ["ra"]))
     nodes = [helper.make_node("Conv", ["image", "wa", "ba"], ["a"], name="A", kernel_shape=[3, 3], pads=[1] * 4),
@@ -203,6 +203,10 @@ def test_refusals_name_the_layer():
     net = graph(relu6=True)
     with pytest.raises(ConfigError, match=r"layer A: Clip bound 6 .* inside its output window"):
         integer_chain(net, profile(net))
+    top = Window(15, 2).hi * 2.0 ** -10  # A's output window (B's input) saturates there: a plain ReLU
+    assert not integer_chain(graph(relu6=True, clip=top), profile(net)).layers[0].out_window.signed
+    with pytest.raises(ConfigError, match=r"layer A: Clip bound"):
+        integer_chain(graph(relu6=True, clip=top * 0.99), profile(net))
     net = graph(concat=True)
     with pytest.raises(ConfigError, match=r"layer B: its input is computed on the host by Concat"):
         integer_chain(net, profile(net))
