@@ -61,8 +61,6 @@ from .runs import as_photos
 HOST_HEADROOM = 1
 #: Calibration photos (the first of the profiling split) when none are given.
 CALIBRATION_PHOTOS = 4
-#: Graph operators the chain fuses into a conv's output path.
-FUSED = ("Relu", "Clip", "Add", "MaxPool")
 INPUT = "input"
 
 
@@ -201,8 +199,23 @@ class ChainLayer:
 
     def compute(self, codes: np.ndarray, weights: np.ndarray, residual: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
-        """The layer on input codes ``(C, H, W)``: ``(requantised codes, stored codes)``, both
-        ``(K, Ho, Wo)`` int64 (equal without a pool)."""
+        """The layer on the accelerator.
+
+        Parameters
+        ----------
+        codes : ndarray (C, H, W)
+            The input codes (the source's stored output).
+        weights : ndarray (K, C/groups, kh, kw)
+            The weight codes.
+        residual : ndarray (K, Ho, Wo), optional
+            The residual source's stored codes (with :attr:`residual`).
+
+        Returns
+        -------
+        tuple of two int64 ndarrays
+            The requantised codes ``(K, Ho, Wo)`` and the stored ones (pooled; the same array
+            without a pool).
+        """
         t, b, l, r = self.extra_pad
         if t or b or l or r:
             codes = np.pad(codes, ((0, 0), (t, b), (l, r)))
@@ -578,7 +591,7 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
     weights, layers = {}, []
     scales = {INPUT: inq}
     if need_calibration:
-        maxima = _calibrate(net, [producer_tensor(st, nodes) for st in need_calibration], calibration)
+        maxima = _calibrate(net, [_producer_tensor(st, nodes) for st in need_calibration], calibration)
         for st, m in zip(need_calibration, maxima):
             signed = not st.relu and m[1] < 0
             scale = container_scale(max(abs(m[0]), abs(m[1])) * 2.0 ** HOST_HEADROOM, signed, act_bits)
@@ -616,7 +629,7 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
                  net.input_name, net.output_name)
 
 
-def producer_tensor(st: _Open, nodes: list) -> str:
+def _producer_tensor(st: _Open, nodes: list) -> str:
     """The graph tensor a layer's output path ends in, before its pool."""
     last = [i for i in st.nodes if nodes[i].op_type != "MaxPool"][-1]
     return nodes[last].output[0]
