@@ -599,6 +599,11 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
             if st.clip is not None and st.clip < stored[st.name].window.hi * scale:
                 raise ConfigError(f"layer {st.name}: Clip bound {st.clip:g} lies inside its output window")
     scales.update(stored)
+    shape_of = {INPUT: (shapes[opened[0].name].c, net.size, net.size)}  # stored tensors (after the pool)
+    for st in opened:
+        sl = shapes[st.name]
+        oh, ow = st.pool.out_size(sl.oh, sl.ow) if st.pool is not None else (sl.oh, sl.ow)
+        shape_of[st.name] = (sl.k, oh, ow)
     for st in opened:
         bias_t = st.node.input[2] if len(st.node.input) > 2 and st.node.input[2] else None
         w = net.weights(st.name)
@@ -620,6 +625,10 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
                 raise ConfigError(f"layer {st.name}: residual {st.residual} scale {rq.scale:g} is finer than "
                                   f"the accumulator's {acc:g} (res_shift {rs} < 0)")
             res = Residual(st.residual, rq.window, rq.scale, rs)
+            have, want = shape_of[st.residual], (shapes[st.name].k, shapes[st.name].oh, shapes[st.name].ow)
+            if have != want:
+                raise ConfigError(f"layer {st.name}: adds {st.residual}'s output of shape {have} to its own "
+                                  f"{want}; the residual add needs equal shapes")
         weights[st.name] = codes
         layers.append(ChainLayer(st.name, shapes[st.name], st.source, qi.window, qi.scale, ws, qo.window,
                                  qo.scale, shift, bias, res, st.pool, st.host_reads,
