@@ -31,6 +31,10 @@ def register(sub) -> None:
     Option("--dump", "also write each layer's quantised activation codes and weights of the first evaluated "
                      "photo as .npy, with the layer spec and window (for dstripes cycles and dstripes simulate)",
            metavar="DIR").add(p)
+    Option("--chain", "instead of counting cycles: run the network as a chain of integer layers (the "
+                      "accelerator's requantisation, bias, residual add and max-pool; the host's input "
+                      "quantisation, final pooling and classifier in float) and judge it against the float "
+                      "network on the held-out photos with the profile's criterion", switch=True).add(p)
     options.add_tile_options(p, hardware=False)
     options.add_cluster_options(p)
     options.add_output_options(p, out="folder for reports, plots and profiles made here", json="the results")
@@ -67,6 +71,9 @@ def run(args) -> int:
     from dstripes.sim.nets.report import CODES_HEADERS, codes_rows
 
     check_chip_flag(args)
+    if args.chain:
+        from .chain_runs import evaluate as evaluate_chain
+        return evaluate_chain(args)
     if args.chip:
         from .chip_runs import evaluate
         return evaluate(args)
