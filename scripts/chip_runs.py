@@ -25,7 +25,7 @@ from dstripes.tb.host.toolchain import missing_tools
 
 from .arrays import conv_layer_files, load_int_array
 from .chips import chip_design, dram_config, model_chip, parse_chip_sweep
-from .networks import load, network_names
+from .networks import load, network_names, refuse_int8
 from .output import check_out_dir, check_out_file, print_json
 from .photos import Count, photo_sets
 from .profiles import given_or_shipped
@@ -143,6 +143,7 @@ def evaluate(args) -> int:
         if bad:
             raise ConfigError(f"{opt} does not apply to --chip")
     names = network_names(args)
+    refuse_int8(names, "evaluate --chip")
     if args.profile and len(names) > 1:
         raise ConfigError(f"--profile holds one network's profile but {len(names)} networks were given")
     chip = model_chip(args, DSTRIPES.name)
@@ -200,7 +201,7 @@ def evaluate(args) -> int:
 def explore(args) -> int:
     """``explore --sweep nm_read=...``: speed-ups against the NM read width (model only)."""
     sweep = parse_chip_sweep(args.sweep)
-    network_names(args)
+    refuse_int8(network_names(args), "explore")
     out = check_out_dir(args.out, "--out")
     base = ChipConfig()
     prof = given_or_shipped(args, args.model, size=args.size)

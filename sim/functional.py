@@ -42,15 +42,23 @@ def _exact_dtype(acts, weights, terms: int):
     return np.int64 if result_bound(acts, weights, terms) <= INT64_MAX else object
 
 
+#: Every integer of magnitude up to this is exact in float64, and so is every sum of them that
+#: stays within it: such products are summed by BLAS, exactly and much faster than in int64.
+FLOAT64_EXACT = 1 << 53
+
+
 def conv_int(acts: np.ndarray, weights: np.ndarray, layer: Layer) -> np.ndarray:
     """Exact results ``(K, oh, ow)`` of a conv/FC layer on integer codes ``(C, H, W)``.
 
-    ``weights`` is ``(K, C/groups, kh, kw)`` (FC: ``(K, C)``). Integer arithmetic throughout:
-    int64, or exact Python integers when a result could leave it (module docstring).
+    ``weights`` is ``(K, C/groups, kh, kw)`` (FC: ``(K, C)``). Exact throughout: sums that stay
+    within :data:`FLOAT64_EXACT` are formed in float64 (every partial sum an exact integer, BLAS
+    speed) and returned as int64; larger ones in int64, or exact Python integers when a result
+    could leave it (module docstring).
     """
     a = np.asarray(acts, dtype=np.int64).reshape(layer.c, layer.h, layer.w)
     w = np.asarray(weights, dtype=np.int64).reshape(layer.k, layer.cg, layer.kh, layer.kw)
-    dtype = _exact_dtype(a, w, layer.reduction)
+    fast = result_bound(a, w, layer.reduction) <= FLOAT64_EXACT  # float64 BLAS, still exact
+    dtype = np.float64 if fast else _exact_dtype(a, w, layer.reduction)
     # padded first, then converted: every element of an object array a Python integer
     ap = np.pad(a, ((0, 0), (layer.py, layer.py), (layer.px, layer.px))).astype(dtype)
     w = w.astype(dtype)
@@ -64,7 +72,7 @@ def conv_int(acts: np.ndarray, weights: np.ndarray, layer: Layer) -> np.ndarray:
             for kx in range(layer.kw):
                 patch = ag[:, (ys + ky * layer.dy)[:, None], (xs + kx * layer.dx)[None, :]]  # (Cg, oh, ow)
                 out[g * layer.kg:(g + 1) * layer.kg] += np.tensordot(wg[:, :, ky, kx], patch, axes=(1, 0))
-    return out
+    return out.astype(np.int64) if fast else out
 
 
 def window_set_results(acts: np.ndarray, weights: np.ndarray, layer: Layer, lanes: int,

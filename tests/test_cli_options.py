@@ -36,10 +36,12 @@ LISTED = {
     "profile": f"{NETWORK} --headroom --margin --augment --images --image-dir --labels --heldout --target "
                f"--act-bits {CLUSTER} --out --json",
     "evaluate": f"{NETWORK} --headroom --margin --augment --profile --target --images --image-dir --labels "
-                f"--profile-images --dump {TILE.replace(' --weight-select', '')} --tiles {CLUSTER} --out --json "
+                f"--profile-images --dump --chain {TILE.replace(' --weight-select', '')} --tiles {CLUSTER} --out --json "
                 f"--energy --liberty --energy-model --clock-ns {CHIP} --dram-latency --dram-bytes-per-cycle",
     "explore": f"--model --size --profile --target --images --image-dir --sweep --liberty {CLUSTER} --out --json",
     "demo": "--sample --list --sim --window-sets --small --json",
+    "quantize": "--model --size --preprocess --criterion --images --image-dir --heldout --activations --per-channel "
+                "--symmetric --out --json",
 }
 
 

@@ -16,6 +16,7 @@ module              holds
 ``headroom``        the profile search's room rules (headroom above the activations seen, margins)
 ``profile``         per-layer precision profiles (JSON files), judged on held-out photos
 ``evaluate``        cycles of every scheme per layer, photo and network
+``chain``           the network as a chain of integer layers (the accelerator end to end) and its fidelity
 ``dump``            real activation codes and weights per layer as .npy for ``cycles``/``simulate``
 ``report``          terminal rows, ``report.md``, ``layers.csv``, ``summary.json``
 ``plots``           PNG plots

@@ -1,0 +1,256 @@
+"""The integer chain (:mod:`dstripes.sim.nets.chain`): every operation of a small hand-built ONNX
+graph against a brute-force integer computation, the refusals, and the fidelity of VGG-16 and
+ResNet-50 at a small input size against the profiles' criterion."""
+from __future__ import annotations
+
+from fractions import Fraction
+import json
+import math
+
+import numpy as np
+import pytest
+
+import onnx  # the nets extra is part of the test environment: a missing onnx fails, never skips
+from onnx import TensorProto, helper, numpy_helper
+
+from dstripes.scripts.cli import main as cli
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window, weight_codes
+from dstripes.sim.nets.chain import Pool, chain_fidelity, integer_chain
+from dstripes.sim.nets.fidelity import passes, threshold
+from dstripes.sim.nets.images import take
+from dstripes.sim.nets.models import load_network
+from dstripes.sim.nets.network import Quant
+from dstripes.sim.nets.onnx_capture import OnnxNetwork
+from dstripes.sim.nets.profile import LayerProfile, Profile, builtin_profile_path
+
+SIZE = 12
+
+
+def graph(pool=(2, 2, 0, 1), relu6=False, concat=False, seed=3, clip=6.0):
+    """conv A 3->6 3x3 (bias) -> ReLU -> MaxPool ``pool`` (kernel, stride, pad, ceil) -> conv B
+    6->6 3x3 -> ReLU -> conv C 6->6 1x1 (bias) -> Add(C, pooled A) -> ReLU -> global average ->
+    Gemm 6->5. ``relu6``: A's ReLU is Clip(0, 6); ``concat``: B reads Concat(pooled A, pooled A)."""
+    rng = np.random.default_rng(seed)
+    cb = 12 if concat else 6
+    inits = [numpy_helper.from_array(a.astype(np.float32), n) for n, a in [
+        ("wa", rng.normal(0, 0.3, (6, 3, 3, 3))), ("ba", rng.normal(0, 0.2, 6)),
+        ("wb", rng.normal(0, 0.2, (6, cb, 3, 3))),
+        ("wc", rng.normal(0, 0.3, (6, 6, 1, 1))), ("bc", rng.normal(0, 0.2, 6)),
+        ("wf", rng.normal(0, 0.5, (5, 6))), ("bf", rng.normal(0, 0.1, 5)),
+        ("lo", np.array(0.0)), ("hi", np.array(clip))]]
+    k, s, p, ceil = pool
+    act = (helper.make_node("Clip", ["a", "lo", "hi"], ["ra"]) if relu6 else helper.make_node("Relu", ["a"], ["ra"]))
+    nodes = [helper.make_node("Conv", ["image", "wa", "ba"], ["a"], name="A", kernel_shape=[3, 3], pads=[1] * 4),
+             act,
+             helper.make_node("MaxPool", ["ra"], ["pa"], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4,
+                              ceil_mode=ceil)]
+    src = "pa"
+    if concat:
+        nodes.append(helper.make_node("Concat", ["pa", "pa"], ["cat"], axis=1))
+        src = "cat"
+    nodes += [helper.make_node("Conv", [src, "wb"], ["b"], name="B", kernel_shape=[3, 3], pads=[1] * 4),
+              helper.make_node("Relu", ["b"], ["rb"]),
+              helper.make_node("Conv", ["rb", "wc", "bc"], ["c"], name="C", kernel_shape=[1, 1]),
+              helper.make_node("Add", ["c", "pa"], ["s"]),
+              helper.make_node("Relu", ["s"], ["rs"]),
+              helper.make_node("GlobalAveragePool", ["rs"], ["g"]),
+              helper.make_node("Flatten", ["g"], ["f"]),
+              helper.make_node("Gemm", ["f", "wf", "bf"], ["out"], name="fc", transB=1)]
+    g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("image", TensorProto.FLOAT,
+                                                                         ["n", 3, SIZE, SIZE])],
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return OnnxNetwork(m, name="chain", criterion="cosine", size=SIZE)
+
+
+def profile(net, scales=None, lsbs=None):
+    """A 16-bit profile of the tiny graph: power-of-two scales, the input signed."""
+    scales = scales or {"A": 2.0 ** -12, "B": 2.0 ** -10, "C": 2.0 ** -11, "fc": 2.0 ** -12}
+    lsbs = lsbs or {"A": 3, "B": 2, "C": 4, "fc": 0}
+    layers = [LayerProfile(n, Quant(scales[n], Window(15, lsbs[n], n == "A"))) for n in net.layer_names()]
+    return Profile("chain", "100", "cosine", 0.999, 16, layers)
+
+
+# ---------------------------------------------------------------- brute force, Python integers
+def bf_conv(x, w, pad):
+    c, h, wd = x.shape
+    k, _, kh, kw = w.shape
+    xp = [[[0] * (wd + 2 * pad) for _ in range(h + 2 * pad)] for _ in range(c)]
+    for ci in range(c):
+        for y in range(h):
+            for xx in range(wd):
+                xp[ci][y + pad][xx + pad] = int(x[ci, y, xx])
+    oh, ow = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
+    out = np.zeros((k, oh, ow), dtype=object)
+    for f in range(k):
+        for y in range(oh):
+            for xx in range(ow):
+                out[f, y, xx] = sum(xp[ci][y + dy][xx + dx] * int(w[f, ci, dy, dx])
+                                    for ci in range(c) for dy in range(kh) for dx in range(kw))
+    return out
+
+
+def bf_requant(y, shift, window):
+    """round_half_even(y / 2**(shift + lsb)) * 2**lsb, saturated (Python's round of a Fraction is
+    half-even)."""
+    q = round(Fraction(int(y), 2 ** (shift + window.lsb))) * 2 ** window.lsb
+    return min(max(q, window.lo), window.hi)
+
+
+def bf_pool(x, k, s, p, ceil):
+    c, h, w = x.shape
+
+    def size(n):
+        o = (math.ceil if ceil else math.floor)((n + 2 * p - k) / s) + 1
+        return o - 1 if ceil and (o - 1) * s >= n + p else o
+    oh, ow = size(h), size(w)
+    out = np.zeros((c, oh, ow), dtype=np.int64)
+    for ci in range(c):
+        for y in range(oh):
+            for xx in range(ow):
+                vals = [int(x[ci, yy, xq]) for yy in range(y * s - p, y * s - p + k)
+                        for xq in range(xx * s - p, xx * s - p + k) if 0 <= yy < h and 0 <= xq < w]
+                out[ci, y, xx] = max(vals)
+    return out
+
+
+def brute_chain(net, prof, x, pool):
+    """The tiny graph's integer chain from the profile's windows and the float weights alone."""
+    q = {l.name: l.quant for l in prof.layers}
+    codes = {}
+    qa = q["A"]
+    step = qa.scale * 2 ** qa.window.lsb
+    codes["input"] = np.clip(np.rint(x / step) * 2 ** qa.window.lsb, qa.window.lo, qa.window.hi).astype(np.int64)
+
+    def layer(name, src, in_q, out_q, pad, residual=None):
+        wc, ws = weight_codes(net.weights(name), 16)
+        acc_scale = in_q.scale * ws
+        shift = round(math.log2(out_q.scale / acc_scale))
+        b = net._const({"A": "ba", "B": None, "C": "bc"}[name]) if name != "B" else None
+        bias = [round(Fraction(float(v)) / Fraction(acc_scale)) for v in b] if b is not None else [0] * len(wc)
+        acc = bf_conv(codes[src], wc, pad)
+        if residual is not None:
+            r, r_q = residual
+            rs = round(math.log2(r_q.scale / acc_scale))
+            acc = acc + np.vectorize(lambda v: int(v) << rs, otypes=[object])(r)
+        out = np.zeros(acc.shape, dtype=np.int64)
+        for f in range(acc.shape[0]):
+            for y in range(acc.shape[1]):
+                for xx in range(acc.shape[2]):
+                    out[f, y, xx] = bf_requant(acc[f, y, xx] + bias[f], shift, out_q.window)
+        return out, shift, bias
+    # A's output is read by B and, as a residual, by C: its window is B's (the only conv reader)
+    a, sa, ba = layer("A", "input", qa, q["B"], 1)
+    codes["A"] = bf_pool(a, *pool)
+    b, sb, bb = layer("B", "A", q["B"], q["C"], 1)
+    codes["B"] = b
+    return a, codes, (sa, ba), (sb, bb)
+
+
+@pytest.mark.parametrize("pool", [(2, 2, 0, 1), (3, 2, 1, 0), (3, 3, 0, 1)])
+def test_every_operation_of_the_chain_equals_brute_force(pool):
+    net = graph(pool)
+    prof = profile(net)
+    chain = integer_chain(net, prof, calibration=take("profile", 1))
+    assert [l.name for l in chain.layers] == ["A", "B", "C"]
+    a, b, c = chain.layers
+    assert (a.pool, b.pool, c.pool) == (Pool((pool[0],) * 2, (pool[1],) * 2, (pool[2],) * 4, bool(pool[3])), None,
+                                        None)
+    assert c.residual is not None and c.residual.source == "A" and a.out_window == Window(15, 2, False)
+    assert not a.out_window.signed and not c.out_window.signed  # ReLU = unsigned windows
+    x = net.prepare([take("heldout", 1)[0].read(SIZE)])[0].astype(np.float64)
+    run = chain.run(x.astype(np.float32))
+    a_bf, codes, (sa, ba), (sb, bb) = brute_chain(net, prof, x.astype(np.float32), pool)
+    assert (a.shift, list(a.bias)) == (sa, ba) and (b.shift, list(b.bias)) == (sb, bb)
+    assert np.array_equal(run.unpooled["A"], a_bf)
+    assert np.array_equal(run.outputs["A"], codes["A"])
+    assert np.array_equal(run.outputs["B"], codes["B"])
+    # C: conv + bias + the pooled A codes shifted to accumulator units, requantised into the
+    # host-read window the calibration set (full 16-bit container)
+    wc, ws = weight_codes(net.weights("C"), 16)
+    acc_scale = b.out_scale * ws
+    assert c.in_scale == b.out_scale and c.shift == round(math.log2(c.out_scale / acc_scale))
+    rs = round(math.log2(a.out_scale / acc_scale))
+    assert c.residual.shift == rs >= 0
+    bias = [round(Fraction(float(v)) / Fraction(acc_scale)) for v in net._const("bc")]
+    acc = bf_conv(codes["B"], wc, 0)
+    want = np.zeros(acc.shape, dtype=np.int64)
+    for f in range(acc.shape[0]):
+        for y in range(acc.shape[1]):
+            for xx in range(acc.shape[2]):
+                want[f, y, xx] = bf_requant(acc[f, y, xx] + bias[f] + (int(codes["A"][f, y, xx]) << rs), c.shift,
+                                            c.out_window)
+    assert np.array_equal(run.final, want) and run.final is run.outputs["C"]
+    assert run.final.dtype == np.int64 and run.final.shape == (6,) + codes["A"].shape[1:]
+    # the host part (average pool + classifier) on the dequantised final map, against the float net
+    out = chain.host(x.astype(np.float32), run)
+    ref = net.forward(net.prepare([take("heldout", 1)[0].read(SIZE)])).output
+    assert out.shape == ref.shape
+    cos = float((out * ref).sum() / np.linalg.norm(out) / np.linalg.norm(ref))
+    assert cos > 0.999
+
+
+def test_a_pool_never_picks_padding():
+    codes = np.array([[[-5, -7, -9], [-1, -3, -2], [-8, -6, -4]]], dtype=np.int64)
+    got = Pool((3, 3), (2, 2), (1, 1, 1, 1)).apply(codes)
+    assert got.tolist() == [[[-1, -2], [-1, -2]]]  # zero padding would have won every window
+    assert Pool((2, 2), (2, 2), ceil=True).apply(codes).tolist() == [[[-1, -2], [-6, -4]]]
+
+
+def test_refusals_name_the_layer():
+    net = graph(relu6=True)
+    with pytest.raises(ConfigError, match=r"layer A: Clip bound 6 .* inside its output window"):
+        integer_chain(net, profile(net))
+    top = Window(15, 2).hi * 2.0 ** -10  # A's output window (B's input) saturates there: a plain ReLU
+    assert not integer_chain(graph(relu6=True, clip=top), profile(net)).layers[0].out_window.signed
+    with pytest.raises(ConfigError, match=r"layer A: Clip bound"):
+        integer_chain(graph(relu6=True, clip=top * 0.99), profile(net))
+    net = graph(concat=True)
+    with pytest.raises(ConfigError, match=r"layer B: its input is computed on the host by Concat"):
+        integer_chain(net, profile(net))
+    net = graph()
+    odd = {"A": 2.0 ** -12, "B": 0.3, "C": 2.0 ** -11, "fc": 2.0 ** -12}
+    with pytest.raises(ConfigError, match=r"layer A: .*not a power of two"):
+        integer_chain(net, profile(net, scales=odd))
+    # the residual (A's output at B's scale) finer than C's accumulator: res_shift < 0
+    fine = {"A": 2.0 ** -40, "B": 2.0 ** -30, "C": 2.0 ** -4, "fc": 2.0 ** -12}
+    with pytest.raises(ConfigError, match=r"layer C: residual A .*res_shift -?\d+ < 0"):
+        integer_chain(net, profile(net, scales=fine))
+
+
+def test_the_cli_refuses_a_network_the_chain_cannot_map(tmp_path, capsys):
+    assert cli(["evaluate", "--chain", "--model", "mobilenet-v2", "--size", "32", "--images", "1",
+                "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "layer features.0.0: Clip bound 6 (ReLU6)" in err and err.count("dstripes: error:") == 1
+    assert cli(["evaluate", "--chain", "--chip", "--model", "vgg16-hed", "--out", str(tmp_path / "o")]) == 2
+    assert "--chip does not apply with --chain" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["vgg16-hed", "resnet50-imgsim"])
+def test_fidelity_is_judged_by_the_profile_criterion(model, tmp_path, capsys):
+    net = load_network(model, size=32)
+    prof = Profile.load(builtin_profile_path(model, "100"))
+    chain = integer_chain(net, prof)
+    assert len(chain.layers) == len([l for l in net.layers() if not l.fc])
+    if model == "resnet50-imgsim":
+        adds = [l for l in chain.layers if l.residual is not None]
+        assert len(adds) == 16 and chain.layers[0].pool == Pool((3, 3), (2, 2), (1, 1, 1, 1))
+    else:
+        assert [l.name for l in chain.layers if l.pool] == ["conv1_2", "conv2_2", "conv3_3", "conv4_3"]
+    photos = take("heldout", 1)
+    f = chain_fidelity(net, prof, chain, photos)
+    assert f.criterion == net.criterion and f.threshold == threshold(net.criterion, "100")
+    assert f.passed == passes(net.criterion, "100", f.value, 1)
+    # the integer chain is about as faithful as the profile's own float run of it
+    if net.criterion == "psnr":
+        assert abs(f.value - f.profile_value) < 3
+    else:
+        assert 1 - f.value < 3 * (1 - f.profile_value) + 1e-4
+    if model == "vgg16-hed":
+        assert cli(["evaluate", "--chain", "--model", model, "--size", "32", "--images", "1", "--json",
+                    "--out", str(tmp_path / "o")]) == 0
+        d = json.loads(capsys.readouterr().out)
+        assert d["chain"] == pytest.approx(f.value) and d["passed"] == f.passed and len(d["chain_layers"]) == 13
