@@ -2,7 +2,7 @@
 cycle count with the breakdown (``docs/design.md`` §10)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, astuple, dataclass
 
 import numpy as np
 
@@ -25,6 +25,57 @@ def pass_beats(plan: LayerPlan, bias: bool) -> int:
     if bias:
         beats += -(-(t.rows * chip.tiles) // chip.bias_per_beat)
     return beats
+
+
+@dataclass(frozen=True)
+class Accesses:
+    """Every memory access of one input through a layer on the accelerator (exact counts of the
+    walk, ``docs/design.md`` §10.9).
+
+    Members
+    -------
+    nm_reads : int
+        Bricks the fetch unit reads from NM (the reused bricks not counted: they are copied).
+    nm_writes : int
+        Output bricks the writer writes into NM.
+    sb_reads : int
+        Weight bricks read from the tiles' weight buffers (one per step and tile: every tile's
+        SB is read in lock step).
+    sb_fills : int
+        Off-chip beats written into the weight buffers (weights; 0 with every pass's weights
+        already in SB).
+    offchip_beats : int
+        Beats read over the off-chip port (weights and biases; 0 with weights on chip).
+    """
+
+    nm_reads: int = 0
+    nm_writes: int = 0
+    sb_reads: int = 0
+    sb_fills: int = 0
+    offchip_beats: int = 0
+
+    def __add__(self, other: "Accesses") -> "Accesses":
+        return Accesses(*(a + b for a, b in zip(astuple(self), astuple(other))))
+
+    def times(self, n: int) -> "Accesses":
+        """The accesses of ``n`` inputs."""
+        return Accesses(*(a * n for a in astuple(self)))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def layer_accesses(plan: LayerPlan, *, bias: bool = False, offchip: bool = True) -> Accesses:
+    """The memory accesses of one input through ``plan``'s layer (:class:`Accesses`).
+    ``offchip``: the weights come over the off-chip port (``False``: already in SB)."""
+    chip = plan.chip
+    passes = len(plan.passes)
+    nm_reads = passes * plan.channel_blocks * int(plan.reads.sum())
+    nm_writes = int(plan.valid_windows.sum()) * sum(p.out_bricks for p in plan.passes)
+    sb_reads = passes * plan.window_sets * plan.steps * chip.tiles
+    fills = passes * plan.steps * chip.tiles * chip.beats_per_brick if offchip else 0
+    beats = passes * pass_beats(plan, bias) if offchip else 0
+    return Accesses(nm_reads, nm_writes, sb_reads, fills, beats)
 
 
 def pass_work(plan: LayerPlan, costs: np.ndarray, bias: bool = False) -> list:
