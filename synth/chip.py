@@ -1,5 +1,5 @@
 """The whole accelerator in sky130 (``dstripes synth --chip --liberty sky130``,
-``docs/design.md`` §10.9): area per block and in total, and the clock with the SRAM macros.
+``docs/design.md`` §10.7): area per block and in total, and the clock with the SRAM macros.
 
 * **Tiles**: one tile synthesised and timed as ``dstripes synth`` does
   (:func:`synth.tile.synth_tiles`), its area times ``T``.
@@ -224,7 +224,7 @@ def check_chip_liberty(liberty) -> None:
 
 
 def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progress: bool = False,
-               sta: str | None = None, timeout: float | None = None) -> ChipSynthesis:
+               sta: str | None = None, timeout: float | None = None, tile: TileArea | None = None) -> ChipSynthesis:
     """Synthesise and time the accelerator ``design`` on sky130 with its SRAM macros.
 
     Parameters
@@ -236,6 +236,9 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
         Keep the tile's files in ``out/<kind>/`` and the glue blocks' in ``out/chip/<block>/``.
     progress : bool
         A progress bar for the tile's blocks.
+    tile : TileArea, optional
+        The tile of ``design`` already synthesised and timed on sky130 (it does not depend on
+        the memories): reused instead of synthesised again.
 
     Returns
     -------
@@ -248,8 +251,11 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
     """
     memories = chip_memories(design.chip)          # a configuration the macros cannot build fails here
     lib = resolve_liberty(CHIP_LIBERTY)
-    tile = synth_tiles([design.tile], liberty=CHIP_LIBERTY, jobs=jobs, out=out, progress=progress,
-                       sta=sta, timeout=timeout).tiles[design.tile.name]
+    if tile is None:
+        tile = synth_tiles([design.tile], liberty=CHIP_LIBERTY, jobs=jobs, out=out, progress=progress,
+                           sta=sta, timeout=timeout).tiles[design.tile.name]
+    elif tile.design != design.tile or tile.timing is None:
+        raise ConfigError(f"the tile given is not the timed {design.tile.title} tile of this chip")
     tmp = tempfile.TemporaryDirectory(prefix="synth-chip-") if out is None else None
     root = Path(tmp.name if tmp is not None else os.path.join(out, "chip"))
     try:

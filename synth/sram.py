@@ -1,5 +1,5 @@
 """The accelerator's memories built from the sky130 SRAM macros shipped in ``synth/pdk/sram/``
-(``docs/design.md`` §10.9): which macro, how many, their area, per-access energy, leakage and
+(``docs/design.md`` §10.7): which macro, how many, their area, per-access energy, leakage and
 the timing they add to the clock.
 
 What a macro is (:func:`load_macros`, :func:`read_macro`): its words and bits, its outline from
@@ -304,7 +304,7 @@ def map_memory(name: str, words: int, bits: int, *, instances: int = 1, granule:
     """``instances`` memories of ``words`` × ``bits`` from the macro of least area (module
     docstring). ``granule``: bits of one write (default ``bits``), dividing ``bits``;
     ``enable``: bits of the finest write enable (default ``granule``), which must be whole
-    write-mask units of the macro (or the whole word of the macros it covers).
+    write-mask units of the macro (unless the whole word is written at once).
 
     Raises
     ------
@@ -317,7 +317,7 @@ def map_memory(name: str, words: int, bits: int, *, instances: int = 1, granule:
         raise ConfigError(f"{name}: {instances} x {words} words x {bits} bits (writes of {granule} bits) is no memory")
     best, why = None, []
     for m in (load_macros() if macros is None else macros):
-        if enable % m.mask_bits:
+        if enable != bits and enable % m.mask_bits:
             why.append(f"{m.name} writes {m.mask_bits}-bit units, {name} writes {enable}-bit ones")
             continue
         banks, rows = -(-bits // m.bits), -(-words // m.words)

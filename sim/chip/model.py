@@ -30,7 +30,7 @@ def pass_beats(plan: LayerPlan, bias: bool) -> int:
 @dataclass(frozen=True)
 class Accesses:
     """Every memory access of one input through a layer on the accelerator (exact counts of the
-    walk, ``docs/design.md`` §10.9).
+    walk, ``docs/design.md`` §10.7).
 
     Members
     -------
