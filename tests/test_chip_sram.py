@@ -36,7 +36,7 @@ def test_the_macros_are_shipped_with_license_and_source():
             assert (SRAM_DIR / f).stat().st_size > 1000, f
     assert "Apache License" in (SRAM_DIR / "LICENSE").read_text()
     readme = (SRAM_DIR / "README.md").read_text()
-    assert "VLSIDA/sky130_sram_macros" in readme and "../shared" not in readme
+    assert "VLSIDA/sky130_sram_macros" in readme and "/shared/" not in readme
 
 
 def test_per_access_energy_is_the_clock_pins_rise_plus_fall_in_pj():
@@ -248,7 +248,8 @@ def test_synth_chip_json_on_a_tiny_chip(capsys, tmp_path):
     assert tile["count"] == 2 and tile["area_um2"] == pytest.approx(2 * d["tile"]["area_um2"])
     assert {"walker", "fetch", "writer", "dma"} <= set(d["glue"])
     p = c["paths_ns"]
-    assert c["critical_path_ns"] == pytest.approx(max(p.values())) >= p["tile"]
+    assert c["critical_path_ns"] == pytest.approx(max(p.values()))
+    assert c["critical_path_ns"] >= p["tile"] > 0
     assert p["sram_to_register"] > 2 * mem.clk_to_out_ns and p["register_to_sram"] > mem.setup_ns
     assert p["sram_min_period"] == mem.min_period_ns
     assert (tmp_path / "s" / "synth_chip.json").is_file()
