@@ -72,13 +72,14 @@ def chip_report(runs: dict, tools: dict) -> dict:
 def render_chip(s: ChipSynthesis) -> str:
     """Per-block area table, totals and the clock's bounds."""
     c = s.design.chip
-    rows = [[b, n, e, t / 1e6, k] for b, n, e, t, k in s.blocks()]
-    rows += [["logic (standard cells)", "", "", s.logic_um2 / 1e6, ""],
-             ["SRAM macros", s.memories.macros, "", s.sram_um2 / 1e6, ""],
-             ["total", "", "", s.area_um2 / 1e6, ""]]
-    table = render(["block", "count", "µm² each", "mm²", "kind"], rows,
+    rows = [[b, n, e, t, k] for b, n, e, t, k in s.blocks()]
+    rows += [["logic (standard cells)", "", "", s.logic_um2, ""],
+             ["SRAM macros", s.memories.macros, "", s.sram_um2, ""],
+             ["total", "", "", s.area_um2, ""]]
+    table = render(["block", "count", "µm² each", "µm²", "kind"], rows,
                    title=f"{s.design.tile.title} accelerator in sky130: {c.tiles} tiles, NM {c.nm_kib} KiB "
-                         f"(read {c.nm_read} bricks/cycle), SB {c.sb_kib} KiB per tile")
+                         f"(read {c.nm_read} bricks/cycle), SB {c.sb_kib} KiB per tile: {s.area_um2 / 1e6:.3f} mm² "
+                         f"({s.logic_um2 / 1e6:.3f} mm² logic, {s.sram_um2 / 1e6:.3f} mm² SRAM)")
     paths = render(["bound on the clock period", "ns"], [[k, v] for k, v in s.paths.items()],
                    title=f"clock: {s.critical_path_ns:.2f} ns ({1000 / s.critical_path_ns:.0f} MHz), set by "
                          f"{s.critical}")
