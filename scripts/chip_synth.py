@@ -8,7 +8,7 @@ import os
 from dstripes.hw.kinds import KINDS
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
-from dstripes.sim.schemes import DADN
+from dstripes.sim.schemes import DADN, DSTRIPES
 from dstripes.sim.table import render
 from dstripes.synth.chip import ChipSynthesis, check_chip_liberty, synth_chip
 from dstripes.synth.sram import chip_memories
@@ -58,12 +58,14 @@ def synth_chips(args) -> int:
 
 
 def chip_report(runs: dict, tools: dict) -> dict:
-    """The JSON of ``synth --chip``: one chip's fields (``chip``, ``blocks``...) and, with
-    several kinds, ``chips`` by kind and the area over the bit-parallel chip."""
+    """The JSON of ``synth --chip``: one chip's fields (``chip``, ``blocks``...); with several
+    kinds, those of the Dynamic Stripes chip (the last kind otherwise), ``chips`` by kind and the
+    area over the bit-parallel chip."""
     dicts = {k: s.as_dict() for k, s in runs.items()}
+    main = dicts.get(DSTRIPES.name, list(dicts.values())[-1])
     if len(dicts) == 1:
-        return {**next(iter(dicts.values())), "tools": tools}
-    out = {"chips": dicts, "tools": tools}
+        return {**main, "tools": tools}
+    out = {**main, "chips": dicts, "tools": tools}
     if DADN.name in runs:
         out["area_over_dadn"] = {k: s.area_um2 / runs[DADN.name].area_um2 for k, s in runs.items()}
     return out
