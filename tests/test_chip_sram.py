@@ -307,3 +307,32 @@ def test_evaluate_chip_energy_json(capsys, tmp_path, tiny_energy_model):
     # another library is refused before the evaluation
     rc, out, err = _cli(capsys, *common, "--liberty", "x.lib", "--out", str(tmp_path / "e3"))
     assert rc == 2 and "--chip needs --liberty sky130" in err
+
+
+def test_chip_report_of_several_kinds_and_its_table():
+    """The JSON and the table of ``synth --chip`` from given block figures: sums, the clock's
+    largest bound, ``--scheme all`` keeps the Dynamic Stripes chip's fields at the top."""
+    from types import SimpleNamespace as N
+
+    from dstripes.hw.chip.design import ChipDesign
+    from dstripes.scripts.chip_synth import chip_report, render_chip
+    from dstripes.synth.chip import ChipSynthesis, GlueBlock
+
+    runs = {}
+    for k, tile_um2 in (("dadn", 1000.0), ("stripes", 3000.0), ("dstripes", 3100.0)):
+        c = ChipConfig(scheme=k, tile=TileConfig(rows=4, columns=4, lanes=4, tiles=2), nm_read=2, nm_kib=64, sb_kib=8)
+        tile = N(area_um2=tile_um2, timing=N(critical_path_ns=10.0), as_dict=lambda: {})
+        glue = tuple(GlueBlock(n, N(liberty_area=50.0, liberty_cells=5, timing=N(critical_path_ns=3.0)),
+                               1.5 if n == "fetch" else None, 2.0) for n in ("walker", "fetch", "writer", "dma"))
+        runs[k] = ChipSynthesis(ChipDesign.of(c), tile, glue, chip_memories(c))
+    r = chip_report(runs, {})
+    assert r["config"]["scheme"] == "dstripes" and set(r["chips"]) == {"dadn", "stripes", "dstripes"}
+    m = runs["dstripes"].memories
+    c = r["chip"]
+    assert c["logic_area_mm2"] == pytest.approx((2 * 3100 + 4 * 50 + m.glue_um2) / 1e6)
+    assert c["sram_area_mm2"] == pytest.approx(m.area_um2 / 1e6)
+    assert c["paths_ns"]["sram_to_register"] == pytest.approx(2 * (m.clk_to_out_ns + 1.5))
+    assert c["critical_path_ns"] == 10.0 and c["critical"] == "tile"
+    assert r["area_over_dadn"]["dstripes"] == pytest.approx(c["area_mm2"] / r["chips"]["dadn"]["chip"]["area_mm2"])
+    text = render_chip(runs["dstripes"])
+    assert f"{c['area_mm2']:.3f} mm²" in text and "set by tile" in text and "NM macros" in text
