@@ -13,7 +13,12 @@ bit-parallel chip, whole-chip area over it, and performance per mm² over it.
 
 Usage: .venv/bin/python scripts/bench/chip_sky130.py [--models vgg16-hed,...] [--images 1]
        [--energy-model FILE] [--no-synth] [--jobs N] [--json]
-``--no-synth`` reports the memories only (no logic area, clock or energy).
+``--no-synth`` skips synthesis and the energy model: the memories, the speeds and the memory
+part of the energy (exact counts x per-access energy, leakage at ``--clock-ns``, off-chip); with
+``--tile-pj-per-cycle dadn=E,stripes=E,dstripes=E`` (a tile's energy per cycle measured earlier,
+e.g. ``synth/README.md``) also the logic, ``T x cycles x E``, and the whole-chip efficiency;
+with ``--tile-um2 dadn=A,...`` (a tile's area measured earlier) the area ``T x A`` + the macros +
+their estimated decoders (the glue blocks left out) and performance per mm².
 """
 from __future__ import annotations
 
@@ -32,7 +37,8 @@ from dstripes.sim.nets.profile import Profile, builtin_profile_path
 from dstripes.sim.schemes import DADN
 from dstripes.sim.table import render
 from dstripes.synth.chip import synth_chip
-from dstripes.synth.chip_energy import chip_network_energy
+from dstripes.sim.chip.model import Accesses
+from dstripes.synth.chip_energy import PARTS, access_energy, chip_network_energy
 from dstripes.synth.energy import EnergyModel, energy_model
 from dstripes.synth.sram import chip_memories
 from dstripes.synth.tile import synth_tiles
@@ -54,6 +60,10 @@ def main() -> None:
     p.add_argument("--dram-latency", type=int, default=100)
     p.add_argument("--energy-model", help="a saved energy model of the published tile (else computed)")
     p.add_argument("--no-synth", action="store_true")
+    p.add_argument("--tile-pj-per-cycle", help="with --no-synth: kind=pJ,... of one tile per cycle")
+    p.add_argument("--tile-um2", help="with --no-synth: kind=µm²,... of one tile")
+    p.add_argument("--clock-ns", type=float, default=13.39, help="with --no-synth: the clock of the leakage "
+                                                                   "and of --tile-pj-per-cycle (%(default)s)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -89,7 +99,31 @@ def main() -> None:
                      "memory_loss": {s: tot[s].cycles / tot[s].compute - 1 for s in SCHEMES},
                      "speedup": ev.speedups(), "speedup_ideal_memory": ev.compute_speedups(),
                      "layers_over_nm": [l.name for l in ev.layers if l.nm_kib > c.nm_kib]}
-            if name in synth:
+            if name not in synth:
+                m = chip_memories(c)
+                tile_pj = ({k: float(v) for k, v in (x.split("=") for x in args.tile_pj_per_cycle.split(","))}
+                           if args.tile_pj_per_cycle else None)
+                parts = {}
+                for s in SCHEMES:
+                    acc = sum((l.accesses[s] for l in ev.layers), Accesses())
+                    parts[s] = access_energy(acc, m, cycles=tot[s].cycles, clock_ns=args.clock_ns,
+                                             brick_bits=c.brick_bits)
+                    if tile_pj:
+                        parts[s]["logic"] = c.tiles * tot[s].cycles * tile_pj[s]
+                entry["energy_parts_uj"] = {s: {k: v / 1e6 for k, v in p_.items()} for s, p_ in parts.items()}
+                entry["energy_uj"] = {s: sum(p_.values()) / 1e6 for s, p_ in parts.items()}
+                entry["energy_efficiency_over_dadn"] = {s: entry["energy_uj"][DADN.name] / entry["energy_uj"][s]
+                                                        for s in SCHEMES}
+                entry["energy_scope"] = "memories and logic" if tile_pj else "memories only"
+                if args.tile_um2:
+                    t_um2 = {k: float(v) for k, v in (x.split("=") for x in args.tile_um2.split(","))}
+                    area = {s: (c.tiles * t_um2[s] + m.area_um2 + m.glue_um2) / 1e6 for s in SCHEMES}
+                    entry["area_mm2"] = area
+                    entry["area_scope"] = "tiles + macros + estimated memory glue (glue blocks left out)"
+                    entry["area_over_dadn"] = {s: area[s] / area[DADN.name] for s in SCHEMES}
+                    entry["perf_per_mm2_over_dadn"] = {
+                        s: (tot[DADN.name].cycles / tot[s].cycles) / (area[s] / area[DADN.name]) for s in SCHEMES}
+            else:
                 e = chip_network_energy(model, chip_memories(c), ev)
                 area = {s: synth[name][s].area_um2 / 1e6 for s in SCHEMES}
                 entry["energy_uj"] = {s: v / 1e6 for s, v in e.energy_pj.items()}
@@ -124,12 +158,17 @@ def main() -> None:
             for s in SCHEMES:
                 r = [s, e["cycles"][s], 100 * e["memory_loss"][s]]
                 if "energy_uj" in e:
-                    r += [e["energy_uj"][s], e["energy_efficiency_over_dadn"][s], e["area_over_dadn"][s],
-                          e["perf_per_mm2_over_dadn"][s]]
+                    r += [e["energy_uj"][s], e["energy_efficiency_over_dadn"][s]]
+                    r += [*(e["energy_parts_uj"][s][k] for k in PARTS if k in e["energy_parts_uj"][s])]
+                if "area_over_dadn" in e:
+                    r += [e["area_over_dadn"][s], e["perf_per_mm2_over_dadn"][s]]
                 rows.append(r)
             h = ["chip", "cycles", "lost to memory %"]
             if "energy_uj" in e:
-                h += ["energy µJ", "energy eff. / DaDN", "area / DaDN", "perf per mm² / DaDN"]
+                h += ["energy µJ", "energy eff. / DaDN"]
+                h += [f"{k} µJ" for k in PARTS if k in e["energy_parts_uj"][SCHEMES[0]]]
+            if "area_over_dadn" in e:
+                h += ["area / DaDN", "perf per mm² / DaDN"]
             print()
             print(render(h, rows, title=f"{net_name}, {name}" + (f"; layers whose tensors exceed NM: "
                                                                   f"{len(e['layers_over_nm'])}" if e['layers_over_nm']
