@@ -29,7 +29,7 @@ from dstripes.synth.sram import chip_memories
 from .arrays import conv_layer_files, load_int_array
 from .chips import chip_design, dram_config, model_chip, parse_chip_sweep
 from .energy import check_energy, the_energy_model
-from .networks import load, network_names
+from .networks import load, network_names, refuse_int8
 from .output import check_out_dir, check_out_file, print_json
 from .photos import Count, photo_sets
 from .profiles import given_or_shipped
@@ -113,6 +113,7 @@ def evaluate(args) -> int:
     if args.energy_model and not args.energy:
         raise ConfigError("--energy-model applies only with --energy")
     names = network_names(args)
+    refuse_int8(names, "evaluate --chip")
     if args.profile and len(names) > 1:
         raise ConfigError(f"--profile holds one network's profile but {len(names)} networks were given")
     chip = model_chip(args, DSTRIPES.name)
@@ -188,7 +189,7 @@ def evaluate(args) -> int:
 def explore(args) -> int:
     """``explore --sweep nm_read=...``: speed-ups against the NM read width (model only)."""
     sweep = parse_chip_sweep(args.sweep)
-    network_names(args)
+    refuse_int8(network_names(args), "explore")
     out = check_out_dir(args.out, "--out")
     base = ChipConfig()
     prof = given_or_shipped(args, args.model, size=args.size)

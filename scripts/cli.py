@@ -30,7 +30,7 @@ from dstripes.sim.errors import ConfigError, ToolError
 from .output import forget_created, remove_created
 
 COMMANDS = ("cycles", "generate", "simulate", "verify", "synth", "prove", "profile", "evaluate", "explore",
-            "demo")
+            "demo", "quantize")
 
 EPILOG = """exit status: 0 success, 1 a verification found a difference, 2 bad input,
 3 an external tool failed (yosys, a simulator, onnxruntime), 4 an internal error (a bug:

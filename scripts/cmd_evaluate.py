@@ -3,10 +3,11 @@
 Capture a real network's activations on real photos, quantise them with a precision profile and
 count cycles of DaDN, Stripes, Dynamic Stripes variants and two bounds, per layer, per photo and
 in total. The evaluated photos are held out: a profile made here is searched on other photos and
-judged on these.
+judged on these. An int8 QDQ model is counted on its own codes (q - zero point) on 8-bit tiles.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 import os
 import sys
 
@@ -51,7 +52,8 @@ def run(args) -> int:
     from dstripes.sim.nets.dump import dump_layers
     from dstripes.sim.nets.evaluate import evaluate_network
     from dstripes.sim.nets.paper import comparison
-    from dstripes.sim.nets.profile import Profile, profile_network
+    from dstripes.sim.nets.onnx_capture import is_int8_file
+    from dstripes.sim.nets.profile import Profile, model_profile, profile_network
     from dstripes.sim.nets.report import LAYER_HEADERS, layer_rows, scheme_rows, write_all
 
     from .cluster import dask_client_for
@@ -60,8 +62,9 @@ def run(args) -> int:
     from .output import check_out_dir, print_json
     from .photos import Count, photo_sets, read_labels, tell
     from .profiles import fidelity_line, shipped_profile, why_profile_first
-    from .tiles import tile_config
+    from .tiles import model_tile_fields, tile_config
     from .chips import check_chip_flag
+    from dstripes.sim.nets.report import CODES_HEADERS, codes_rows
 
     check_chip_flag(args)
     if args.chip:
@@ -75,10 +78,13 @@ def run(args) -> int:
     check_out_dir(args.out)
     if args.dump:
         check_out_dir(args.dump, "--dump")
+    int8 = [name for name in names if is_int8_file(name)]
+    if int8 and args.profile:
+        raise ConfigError(f"{int8[0]} is an int8 QDQ model, counted on its own codes: --profile does not apply")
     given = Profile.load(args.profile) if args.profile else None
     # Which networks profile first decides whether profiling photos are needed; every count is
     # checked here, before any network is loaded.
-    shipped = {name: given or shipped_profile(name, args.target, size=args.size) for name in names}
+    shipped = {name: given or shipped_profile(name, args.target, size=args.size) for name in names if name not in int8}
     fresh = [name for name, prof in shipped.items() if prof is None]
     said = []
     prof_photos, photos = photo_sets(args, Count(args.profile_images if fresh else 0, "--profile-images"),
@@ -87,6 +93,8 @@ def run(args) -> int:
     model = check_energy(args, cfg) if args.energy else None
     nets = [load(args, name) for name in names]  # every model is read (and checked) before the workers start
     for name, net in zip(names, nets):
+        if name in int8:
+            shipped[name] = model_profile(net)
         if shipped[name] is not None:
             shipped[name].check_network(net)
     evaluations = []
@@ -107,7 +115,8 @@ def run(args) -> int:
                 prof.save(path)
                 note(fidelity_line(prof))
                 note(f"wrote {path} (reuse it with --profile)")
-            ev = evaluate_network(net, prof, photos, cfg, client=client, progress=not args.no_progress)
+            ev = evaluate_network(net, prof, photos, replace(cfg, **model_tile_fields(args, prof)) if name in int8
+                                  else cfg, client=client, progress=not args.no_progress)
             evaluations.append(ev)
             if args.dump:
                 folder = os.path.join(args.dump, net.name) if len(names) > 1 else args.dump
@@ -146,6 +155,15 @@ def run(args) -> int:
         print()
         print(render(LAYER_HEADERS, layer_rows(ev), title=f"{ev.network}: per layer"))
         print()
+        if ev.profile.from_model:
+            print(render(CODES_HEADERS, codes_rows(ev), title=f"{ev.network}: the int8 model's own codes per layer "
+                                                               f"(q - zero point; bits: the codes' window)"))
+            if ev.raw_codes:
+                r = ev.raw_totals().speedups()
+                print(f"{len(ev.raw_codes)} layers have a zero point; on the raw codes q instead (8 bits, the zero "
+                      f"point's term corrected apart): Dynamic Stripes over Stripes-8 "
+                      f"{r['dstripes_over_stripes']:.2f}x, over DaDN-8 {r['dstripes_over_dadn']:.2f}x")
+            print()
     cmp = comparison(evaluations)
     keys = ("stripes_over_dadn", "dstripes_over_stripes", "dstripes_over_dadn")
     rows = [[n] + [r[k] for k in keys] + [held_fidelity(ev, short=True)]
@@ -168,6 +186,8 @@ def run(args) -> int:
 def held_fidelity(ev, short: bool = False) -> str:
     """The profile's held-out fidelity, said next to every speedup."""
     p = ev.profile
+    if p.from_model:
+        return "the int8 model's own codes" if short else "codes of the int8 model itself (no profile)"
     f = p.fidelity
     if "heldout" not in f:
         return f"profile {p.target}: no held-out fidelity recorded"

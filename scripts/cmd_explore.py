@@ -37,7 +37,7 @@ def run(args) -> int:
     from dstripes.synth.explore import explore, parse_sweep, resolve_liberty, sweep_configs, table
 
     from .chips import is_chip_sweep
-    from .networks import network_names
+    from .networks import network_names, refuse_int8
     from .output import check_out_dir, print_json
     from .photos import Count, photo_sets
     from .profiles import shipped_profile
@@ -49,7 +49,7 @@ def run(args) -> int:
     sweep = parse_sweep(args.sweep)
     resolve_liberty(args.liberty)
     sweep_configs(sweep)          # builds every tile (no elaboration): the generator's own checks
-    network_names(args)
+    refuse_int8(network_names(args), "explore")
     check_out_dir(args.out, "--out")
     fresh = not args.profile and shipped_profile(args.model, args.target, size=args.size) is None
     prof_photos, photos = photo_sets(args, Count(PROFILE_PHOTOS if fresh else 0), Count(args.images, "--images"))

@@ -41,7 +41,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from dstripes.sim.nets.profile import profile_network
+    from dstripes.sim.nets.onnx_capture import is_int8_file
+    from dstripes.sim.nets.profile import model_profile, profile_network
     from dstripes.tb.host.verify import (COUNTS_NOTE, LAYER_HEADERS, layer_rows, select_layers, verify_network,
                                          write_reports)
 
@@ -50,7 +51,7 @@ def run(args) -> int:
     from .output import check_out_dir, print_json
     from .photos import Count, photo_sets, tell
     from .profiles import given_or_shipped, why_profile_first
-    from .tiles import tile_design
+    from .tiles import model_tile_fields, tile_design
 
     # every input checked before the network loads, the model builds and the minutes of simulation
     tile = tile_design(args)
@@ -58,9 +59,12 @@ def run(args) -> int:
     out = check_out_dir(args.out)
     # the verification checks the RTL against the model on whatever codes the profile yields:
     # a shipped profile serves at any --size
-    prof = given_or_shipped(args, args.model, size=None)
+    int8 = is_int8_file(args.model)
+    if int8 and args.profile:
+        raise ConfigError(f"{args.model} is an int8 QDQ model, run on its own codes: --profile does not apply")
+    prof = None if int8 else given_or_shipped(args, args.model, size=None)
     said = []
-    prof_photos, held = photo_sets(args, Count(0 if prof else PROFILE_IMAGES), Count(args.images, "--images"),
+    prof_photos, held = photo_sets(args, Count(0 if prof or int8 else PROFILE_IMAGES), Count(args.images, "--images"),
                                    notes=said)
     for stale in ("verify.json", "report.md", "layers.csv"):  # a rerun never trusts an old report
         (out / stale).unlink(missing_ok=True)
@@ -68,6 +72,9 @@ def run(args) -> int:
     net = load(args)
     select_layers(net, args.layers)  # a layer it does not have is refused before any profiling
     tell(said)
+    if int8:  # the model's own codes on the tile of its widths (A = W = 8; A = 9 for shifted codes)
+        prof = model_profile(net)
+        tile = tile_design(args, **model_tile_fields(args, prof))
     if prof is None:
         note(f"{net.name}: {why_profile_first(args.model, None)}: profiling first on {len(prof_photos)} photos "
              f"(target 100)")

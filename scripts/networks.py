@@ -1,7 +1,9 @@
 """The networks that the network options (:func:`.options.add_network_options`) name."""
 from __future__ import annotations
 
+from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets.models import BUILTIN, check_model, load_network
+from dstripes.sim.nets.onnx_capture import is_int8_file
 
 
 def network_names(args) -> list[str]:
@@ -12,6 +14,15 @@ def network_names(args) -> list[str]:
     for name in names:
         check_model(name, getattr(args, "engine", "onnx"))
     return names
+
+
+def refuse_int8(names: list[str], what: str) -> None:
+    """Refuse an int8 QDQ model where ``what`` (a command or option) needs a float model and a
+    power-of-two precision profile; the message says where int8 models do run."""
+    for name in names:
+        if is_int8_file(name):
+            raise ConfigError(f"{name} is an int8 QDQ model, counted on its own codes: {what} takes a float model "
+                              f"with a precision profile (evaluate and verify run int8 models on the tile)")
 
 
 def load(args, model: str | None = None):

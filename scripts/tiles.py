@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dstripes.hw.design import TileDesign, designs
 from dstripes.sim.config import TileConfig
+from dstripes.sim.nets.qdq import model_widths
 
 from .options import TILE, tile_flag
 
@@ -11,6 +12,13 @@ from .options import TILE, tile_flag
 def given_tile_options(args) -> dict:
     """``{field: value}`` of the tile options the user gave on the command line."""
     return {f: getattr(args, f) for f in TILE if getattr(args, f, None) is not None}
+
+
+def model_tile_fields(args, profile) -> dict:
+    """The widths of an int8 model's own codes (:func:`~dstripes.sim.nets.qdq.model_widths`:
+    ``A = W = 8``, ``A = 9`` for zero-point-shifted codes) that the tile options leave unset."""
+    given = given_tile_options(args)
+    return {k: v for k, v in model_widths(profile.quant().values()).items() if k not in given}
 
 
 def tile_config(args, **extra) -> TileConfig:

@@ -9,6 +9,10 @@ KW)``; FC layers ``(K, C, 1, 1)``) and a power-of-two scale. ``layers.json`` lis
 files, the layer spec (``k=..,kh=..,stride=..,pad=..,groups=..`` or ``k=..,fc``), the window
 ``MSB:LSB``, signedness, both scales, and the ``dstripes cycles`` / ``dstripes simulate`` command
 lines that read them.
+
+An int8 QDQ model's layers (:mod:`.qdq`) are written with the model's own codes: activations
+``q - zero_point`` in the codes' window, weights ``w - zero_point`` as 8-bit codes, and their
+scales (a list for per-channel weights) and zero points in ``layers.json``.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import numpy as np
 from .. import PACKAGE
 from ..files import write_atomic
 from ..fixed import weight_codes
+from .qdq import ModelCodes
 from .runs import as_photos, prepared
 
 WEIGHT_BITS = 16
@@ -45,10 +50,15 @@ def dump_layers(net, profile, photo, folder: str) -> list:
     for i, layer in enumerate(net.layers()):
         lp = profile.layer(layer.name)
         codes = lp.quant.codes(acts[layer.name])
-        w = net.weights(layer.name)
+        own = isinstance(lp.quant, ModelCodes)
+        if own:
+            wq, op = net.weight_codes(layer.name)
+            wscale, wbits = op.as_dict()["scale"], op.window().bits
+        else:
+            wq, wscale = weight_codes(net.weights(layer.name))
+            wbits = WEIGHT_BITS
         if layer.fc:
-            w = w.reshape(w.shape[0], -1, 1, 1)
-        wq, wscale = weight_codes(w)
+            wq = wq.reshape(wq.shape[0], -1, 1, 1)
         stem = f"{i:02d}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', layer.name)}"
         a_path, w_path = (os.path.join(folder, f"{stem}.{k}.npy") for k in ("acts", "weights"))
         np.save(a_path, codes.astype(np.int32))
@@ -56,15 +66,20 @@ def dump_layers(net, profile, photo, folder: str) -> list:
         win = f"{lp.msb}:{lp.lsb}"
         spec = layer_spec(layer)
         signed = ["--signed"] if lp.signed else []
+        if own:  # the tile of the model's widths (A = W = 8, or A = 9 for zero-point-shifted codes)
+            signed += ["--act-bits", str(lp.msb + 1), "--weight-bits", str(wbits)]
         cycles = [PACKAGE, "cycles", "--acts", a_path, "--layer", spec, "--window", win, *signed]
         entry = {"layer": layer.name, "description": layer.describe(), "acts": a_path, "weights": w_path,
                  "spec": spec, "window": win, "signed": lp.signed, "act_scale": lp.scale,
-                 "weight_scale": wscale, "weight_bits": WEIGHT_BITS, "photo": p.name,
+                 "weight_scale": wscale, "weight_bits": wbits, "photo": p.name,
                  "cycles": " ".join(shlex.quote(x) for x in cycles)}
         if not layer.fc:
             sim = [PACKAGE, "simulate", "--acts", a_path, "--weights", w_path, "--layer", spec,
                    "--window", win, *signed, "--window-sets", "4"]
             entry["simulate"] = " ".join(shlex.quote(x) for x in sim)
+        if own:
+            entry["zero_point"] = lp.quant.zero_point
+            entry["weight_zero_point"] = op.as_dict()["zero_point"]
         index.append(entry)
         files += [a_path, w_path]
     path = os.path.join(folder, "layers.json")

@@ -34,6 +34,7 @@ from ..schemes import DADN, DSTRIPES, STRIPES
 from .cluster import run_tasks
 from .network import Network, Quant
 from .profile import Profile
+from .qdq import ModelCodes, codes_dict
 from .runs import Runner, as_photos, prepared, worker_net
 
 
@@ -56,9 +57,16 @@ def merge(parts: list) -> LayerCycles:
                        sum(p.steps for p in parts), first.name)
 
 
+#: The key of the count of a model's raw codes ``q`` (a layer whose zero point is not 0): what
+#: the zero point costs, :attr:`Evaluation.raw_codes`.
+RAW_KEY = "raw-q"
+
+
 def count_layer(acts: np.ndarray, layer, quant: Quant, configs) -> FrozenMap[str, LayerCycles]:
     """The counts of float inputs ``acts`` (N, C, H, W) quantised by ``quant``, by the keys of
-    ``configs`` (``key -> TileConfig``; equal configurations are counted once)."""
+    ``configs`` (``key -> TileConfig``; equal configurations are counted once). A model's own
+    codes (:class:`.qdq.ModelCodes`) with a non-zero zero point add :data:`RAW_KEY`: the raw codes
+    ``q`` counted on the first configuration, in the window of their integer type."""
     codes = quant.codes(acts)
     done = {}
     out = {}
@@ -66,6 +74,9 @@ def count_layer(acts: np.ndarray, layer, quant: Quant, configs) -> FrozenMap[str
         if cfg not in done:
             done[cfg] = layer_cycles(codes, layer, quant.window, cfg, name=layer.name)
         out[key] = done[cfg]
+    if isinstance(quant, ModelCodes) and quant.zero_point:
+        cfg = next(iter(configs.values()))
+        out[RAW_KEY] = layer_cycles(quant.raw(codes), layer, quant.raw_window, cfg, name=layer.name)
     return FrozenMap(out)
 
 
@@ -126,6 +137,9 @@ class Evaluation:
         ``total``: wall time of the evaluation.
     photos : tuple of PhotoCycles
         Each photo counted on its own (empty without the ``dstripes`` key).
+    raw_codes : FrozenMap
+        ``layer name -> LayerCycles`` of an int8 model's raw codes ``q`` for every layer whose
+        zero point is not 0 (:data:`RAW_KEY`): the bits the zero point costs.
     """
 
     network: str
@@ -136,6 +150,7 @@ class Evaluation:
     results: FrozenMap
     seconds: FrozenMap = field(default_factory=FrozenMap)
     photos: tuple = ()
+    raw_codes: FrozenMap = field(default_factory=FrozenMap)
 
     def photo_speedups(self, conv_only: bool = False) -> FrozenMap[str, Spread]:
         """Min / median / max across photos of Dynamic Stripes over Stripes (and of each over
@@ -170,6 +185,14 @@ class Evaluation:
                 out[variant_name(key)] = int(self.network_cycles(key, conv_only).total()[DSTRIPES.name])
         return Cycles(out)
 
+    def raw_totals(self, conv_only: bool = False) -> Cycles:
+        """The totals of an int8 model run on its raw codes ``q`` (each product's zero-point term
+        ``zp * sum(w)`` corrected apart, as 8-bit int8 hardware does): every layer with a non-zero
+        zero point counted on :attr:`raw_codes` (its Stripes at the raw 8 bits: Stripes-8), the
+        others as they are."""
+        ls = [self.raw_codes.get(l.name, l) for l in self.results[DSTRIPES.name] if not (conv_only and l.layer.fc)]
+        return NetworkCycles(self.network, ls).total()
+
     def speedups(self, conv_only: bool = False) -> Speedups:
         """The speedups of the totals (:meth:`.cycles.Cycles.speedups`) and of every variant over
         DaDN and over Stripes (``dstripes_<key>_over_dadn``, ``..._over_stripes``)."""
@@ -186,6 +209,10 @@ class Evaluation:
         for i, lc in enumerate(self.results[DSTRIPES.name]):
             d = lc.as_dict()
             d["scale"] = self.profile.layer(lc.name).scale
+            d["codes"] = codes_dict(self.profile.layer(lc.name).quant)
+            raw = self.raw_codes.get(lc.name)
+            if raw is not None:
+                d["codes"]["zero_point_cost"] = zero_point_cost(lc, raw)
             d["fc"] = lc.layer.fc
             d["variants"] = {}
             for key in self.keys:
@@ -216,8 +243,27 @@ class Evaluation:
             "speedup_per_photo": {"all": self.photo_speedups().as_dict(),
                                   "conv_only": self.photo_speedups(True).as_dict()},
             "photos": [p.as_dict() for p in self.photos],
+            **({"raw_codes": {"layers": sorted(self.raw_codes), "total": self.raw_totals().as_dict(),
+                              "speedup": self.raw_totals().speedups().as_dict(),
+                              "dstripes_over_stripes_8": ratio(self.raw_totals()[STRIPES.name],
+                                                               self.totals()[DSTRIPES.name]),
+                              "conv_only": {"total": self.raw_totals(True).as_dict(),
+                                            "speedup": self.raw_totals(True).speedups().as_dict(),
+                                            "dstripes_over_stripes_8": ratio(self.raw_totals(True)[STRIPES.name],
+                                                                             self.totals(True)[DSTRIPES.name])}}}
+               if self.raw_codes else {}),
             "seconds": dict(self.seconds),
         }
+
+
+def zero_point_cost(codes: LayerCycles, raw: LayerCycles) -> dict:
+    """What a layer's zero point costs: the mean detected group precision and the Dynamic
+    Stripes cycles of the codes ``q - zp`` the hardware sees against those of the raw codes
+    ``q``, and the layer precision of each window."""
+    return {"mean_bits": codes.mean_bits, "mean_bits_raw_q": raw.mean_bits,
+            "extra_bits": codes.mean_bits - raw.mean_bits,
+            "cycles": int(codes.cycles[DSTRIPES.name]), "cycles_raw_q": int(raw.cycles[DSTRIPES.name]),
+            "precision": codes.window.bits, "precision_raw_q": raw.window.bits}
 
 
 def variant_name(key: str) -> str:
@@ -296,6 +342,8 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
                                    disable=None if progress else True, leave=False)):
             per_photo[i * chunk:i * chunk + len(c)] = count_photos(net, runner.netkey, c, quant, configs)
     results = {key: tuple(merge([pp[l.name][key] for pp in per_photo]) for l in layers) for key in configs}
+    raw = FrozenMap((l.name, merge([pp[l.name][RAW_KEY] for pp in per_photo])) for l in layers
+                    if RAW_KEY in per_photo[0][l.name])
     photo_totals = []
     for p, pp in zip(photos, per_photo if DSTRIPES.name in configs else ()):
         parts = []
@@ -306,4 +354,4 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
         photo_totals.append(PhotoCycles(p.name, *parts))
     total = time.time() - t0
     return Evaluation(net.name, getattr(net, "source", ""), tuple(p.name for p in photos), config, profile,
-                      FrozenMap(results), FrozenMap(total=round(total, 2)), tuple(photo_totals))
+                      FrozenMap(results), FrozenMap(total=round(total, 2)), tuple(photo_totals), raw)

@@ -360,5 +360,5 @@ def _load(model, size, preprocess, criterion):
         net.source = SOURCES[model]
         return net
     if model.lower().endswith(".onnx") or os.path.isfile(model):
-        return OnnxNetwork(model, size=size, preprocess=preprocess or "imagenet", criterion=criterion)
+        return OnnxNetwork(model, size=size, preprocess=preprocess, criterion=criterion)
     raise ConfigError(f"unknown model {model!r} (built-in: {', '.join(BUILTIN)}; or a path to an .onnx file)")

@@ -28,13 +28,17 @@ import numpy as np
 from ..errors import ConfigError, ToolError
 from ..layer import Layer
 from .network import Network, Output
+from .qdq import ModelCodes, Operand, is_qdq, read_layers
 
 MIN_OPSET = 11
+#: Metadata keys of a model's input normalisation and fidelity criterion (``dstripes quantize``
+#: records the float network's, so its int8 model runs on the same inputs by default).
+META_PREPROCESS, META_CRITERION = "dstripes.preprocess", "dstripes.criterion"
 QUANT_SESSIONS = 3  # quantised-graph sessions kept (one per set of quantised layers)
 CONVERT_TO = 13
-#: Operators of an integer-quantised graph (QDQ or QOperator format): such a model is refused
-#: until the tool models int8 networks; it quantises a float model itself, per its profile.
-INT_OPS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
+#: Operators of an integer-quantised graph in QOperator format, or quantised at run time: such a
+#: model is refused (a QDQ model, :mod:`.qdq`, is modelled with its own codes).
+INT_OPS = ("DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
            "ConvInteger", "MatMulInteger", "QGemm", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool",
            "QLinearAveragePool", "QLinearConcat", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax")
 #: What the front-end models (said by every refusal of a model it cannot handle yet).
@@ -94,6 +98,18 @@ def _check_external_data(path: str, model) -> None:
                               f"{end:,} the model points into (truncated)")
 
 
+def is_int8_file(path: str) -> bool:
+    """Whether ``path`` is an ONNX file of an int8 QDQ model (:func:`.qdq.is_qdq`), read without
+    its weights; anything else (a built-in's name, an unreadable file) is not."""
+    onnx, _ = require_onnx()
+    if not (os.path.isfile(path) and path.lower().endswith(".onnx")):
+        return False
+    try:
+        return is_qdq(onnx.load(path, load_external_data=False).graph)
+    except Exception:  # not a readable model: load_model says why, when it is loaded
+        return False
+
+
 def guess_criterion(output: np.ndarray) -> str:
     """``top1`` for an ImageNet-sized class vector ``(N, 1000|1001)``, otherwise ``cosine``."""
     return "top1" if output.ndim == 2 and output.shape[1] in (1000, 1001) else "cosine"
@@ -110,23 +126,14 @@ def _called(node, index: int) -> str:
 
 
 def _refuse_integer_graph(path: str, graph) -> None:
-    """Refuse an integer-quantised graph, naming its first quantisation node (a Conv whose
-    weights are dequantised int8 is named with it)."""
-    onnx, _ = require_onnx()
-    producers = {o: n for n in graph.node for o in n.output}
+    """Refuse a graph quantised in QOperator format (``QLinearConv``, ...) or at run time
+    (``DynamicQuantizeLinear``), naming its first such node; QDQ graphs are modelled (:mod:`.qdq`)."""
     for i, n in enumerate(graph.node):
-        if n.op_type == "Conv" and len(n.input) > 1 and producers.get(n.input[1]) is not None \
-                and producers[n.input[1]].op_type == "DequantizeLinear":
-            d = producers[n.input[1]]
-            raise ConfigError(f"{path}: Conv node {_called(n, i)} takes int8 weights through DequantizeLinear "
-                              f"node {_called(d, list(graph.node).index(d))}: an int8 QDQ model, not supported "
-                              f"yet; give the float model (dstripes quantises its activations per profile)")
-    first = sorted((n.op_type in INT_OPS[:3], i) for i, n in enumerate(graph.node) if n.op_type in INT_OPS)
-    for _, i in first[:1]:  # an integer layer (QLinearConv, ...) rather than a (De)QuantizeLinear
-        n = graph.node[i]
-        raise ConfigError(f"{path}: {n.op_type} node {_called(n, i)} belongs to an integer-quantised model "
-                              f"(int8 QDQ or QOperator), not supported yet; give the float model (dstripes "
-                              f"quantises its activations per profile)")
+        if n.op_type in INT_OPS:
+            how = ("quantises activations at run time (dynamic quantisation)" if n.op_type == INT_OPS[0] else
+                   "belongs to an integer-quantised model in QOperator format")
+            raise ConfigError(f"{path}: {n.op_type} node {_called(n, i)} {how}, not supported; give the QDQ "
+                              f"format (dstripes quantize writes it) or the float model")
 
 
 class OnnxNetwork(Network):
@@ -143,15 +150,18 @@ class OnnxNetwork(Network):
     size : int, optional
         Input height and width (default 224). A model that fixes them runs at its own size, and
         another ``size`` is an error.
-    preprocess : str
-        Input normalisation (:data:`.images.PREPROCESS`).
+    preprocess : str, optional
+        Input normalisation (:data:`.images.PREPROCESS`; default: the one the model records in
+        its metadata, :data:`META_PREPROCESS`, as ``dstripes quantize`` writes it, else
+        ``imagenet``). A recorded fidelity criterion (:data:`META_CRITERION`) is likewise the
+        default ``criterion``.
     rename : callable, optional
         ``rename(default_name) -> name or None``: report name of each candidate layer; ``None``
         leaves the node unmodelled (it runs in float and is not reported).
     """
 
     def __init__(self, model, name: str | None = None, criterion: str | None = None,
-                 size: int | None = None, preprocess: str = "imagenet", rename=None):
+                 size: int | None = None, preprocess: str | None = None, rename=None):
         onnx, ort = require_onnx()
         if isinstance(model, onnx.ModelProto):
             path = name or "<in-memory ONNX model>"
@@ -166,6 +176,9 @@ class OnnxNetwork(Network):
                 raise ConfigError(f"{path}: cannot convert opset {opset} to {CONVERT_TO} for the "
                                   f"quantisation ops ({str(e).splitlines()[0]})") from None
         self.path, self.model = path, model
+        meta = {p.key: p.value for p in model.metadata_props}
+        preprocess = preprocess or meta.get(META_PREPROCESS) or "imagenet"
+        criterion = criterion or meta.get(META_CRITERION)
         g = model.graph
         self._consts = {t.name: t for t in g.initializer}
         for n in g.node:
@@ -180,6 +193,17 @@ class OnnxNetwork(Network):
                 raise ConfigError(f"{path}: input {i.name} is {dtype}{token}, not a float32 image batch; "
                                   f"{MODELLED}")
         _refuse_integer_graph(path, g)
+        self._qdq = {}  # node output -> QdqLayer, for a QDQ graph
+        if is_qdq(g):
+            try:
+                self._qdq = read_layers(g, self._consts)
+            except ConfigError as e:
+                raise ConfigError(f"{path}: {e}") from None
+            for n in g.node:
+                ql = self._qdq.get(n.output[0])
+                if ql is not None and ql.weights is not None:  # the float weights, for the shapes
+                    w = ql.weights.values(onnx.numpy_helper.to_array(self._consts[ql.weights.tensor]))
+                    self._consts[n.input[1]] = onnx.numpy_helper.from_array(w, n.input[1])
         if len(inputs) != 1:
             raise ConfigError(f"{path}: expected one image input, found {len(inputs)} "
                               f"({', '.join(i.name for i in inputs)})")
@@ -206,6 +230,15 @@ class OnnxNetwork(Network):
         self.input_name = inp.name
         self.output_name = g.output[0].name
         self._nodes = self._find_layers(rename)
+        #: layers of a QDQ model left in float (not both operands through a DequantizeLinear): not modelled
+        self.float_layers = ()
+        if self._qdq:
+            quantised = [(name, n) for name, n in self._nodes if self._codes_of(n) is not None]
+            self.float_layers = tuple(name for name, n in self._nodes if self._codes_of(n) is None)
+            if not quantised:
+                raise ConfigError(f"{path}: an int8 QDQ model none of whose Conv, Gemm or MatMul layers reads both "
+                                  f"its activations and its weights through DequantizeLinear; {MODELLED}")
+            self._nodes = quantised
         super().__init__(name or os.path.splitext(os.path.basename(path))[0], criterion or "cosine",
                          size, preprocess)
         self.source = f"ONNX model {os.path.basename(path)}"
@@ -216,6 +249,22 @@ class OnnxNetwork(Network):
             self.criterion = guess_criterion(self._plain(self.prepare([np.zeros((size, size, 3), np.uint8)])))
 
     # -- graph inspection -------------------------------------------------------------------
+    @property
+    def int8(self) -> bool:
+        """Whether the layers' codes are the model's own (an int8 QDQ model, :mod:`.qdq`)."""
+        return bool(self._qdq)
+
+    def _codes_of(self, node):
+        """The :class:`.qdq.QdqLayer` of a layer node whose two operands are quantised, or None."""
+        ql = self._qdq.get(node.output[0])
+        return ql if ql is not None and ql.acts is not None and ql.weights is not None else None
+
+    def _fetch(self, node) -> str:
+        """The tensor captured for a layer: its input, or for a QDQ layer the integer codes ``q``
+        feeding its activations' DequantizeLinear."""
+        ql = self._codes_of(node) if self._qdq else None
+        return node.input[0] if ql is None else ql.acts.tensor
+
     def _const(self, name: str):
         onnx, _ = require_onnx()
         t = self._consts.get(name)
@@ -345,7 +394,7 @@ class OnnxNetwork(Network):
             m.CopyFrom(self.model)
             have = {o.name for o in m.graph.output}
             for _, node in self._nodes:
-                t = node.input[0]
+                t = self._fetch(node)
                 if t != self.input_name and t not in have:
                     m.graph.output.append(onnx.helper.make_empty_tensor_value_info(t))
                     have.add(t)
@@ -426,12 +475,17 @@ class OnnxNetwork(Network):
         return np.asarray(out, dtype=np.float64)
 
     def _discover(self, probe):
-        names = [self.output_name] + [n.input[0] for _, n in self._nodes if n.input[0] != self.input_name]
+        names = [self.output_name] + [self._fetch(n) for _, n in self._nodes if self._fetch(n) != self.input_name]
         res = dict(zip(names, self._runs(self._capture_session(), names, {self.input_name: probe})))
         res[self.input_name] = probe
         layers = []
         for name, node in self._nodes:
-            layer, pad = self._layer(name, node, res[node.input[0]].shape)
+            x = res[self._fetch(node)]
+            if self._qdq and x.dtype.name != self._codes_of(node).acts.dtype:
+                raise ConfigError(f"{self.path}: layer {name!r} reads {x.dtype.name} codes through DequantizeLinear "
+                                  f"node {self._codes_of(node).acts.node}, not the "
+                                  f"{self._codes_of(node).acts.dtype} its graph declares")
+            layer, pad = self._layer(name, node, x.shape)
             self._geometry[name] = pad
             layers.append(layer)
         return layers
@@ -442,16 +496,22 @@ class OnnxNetwork(Network):
         if not quant:
             names = [self.output_name]
             if capture:
-                names += list(dict.fromkeys(n.input[0] for _, n in self._nodes if n.input[0] != self.input_name))
+                names += list(dict.fromkeys(self._fetch(n) for _, n in self._nodes if self._fetch(n) != self.input_name))
             res = dict(zip(names, self._runs(self._capture_session(), names, {self.input_name: batch})))
             res[self.input_name] = batch
             acts = {}
             if capture:
                 for name, node in self._nodes:
-                    acts[name] = self._adapt(name, res[node.input[0]])
+                    x = res[self._fetch(node)]
+                    if self._qdq:
+                        x = self._codes_of(node).acts.codes(x).astype(np.int16)
+                    acts[name] = self._adapt(name, x)
             return Output(np.asarray(res[self.output_name], dtype=np.float64), acts)
         if capture:
             raise ConfigError("capture of quantised runs is not supported; capture the float run")
+        if self._qdq:
+            raise ConfigError(f"{self.path} is an int8 QDQ model: its layers read the model's own codes, which "
+                              f"dstripes evaluate counts as they are; it is not quantised again per profile")
         sess, inputs = self._quant_session(frozenset(quant))
         feed = {self.input_name: batch}
         for name, (step, lo, hi) in inputs.items():
@@ -462,8 +522,11 @@ class OnnxNetwork(Network):
         return Output(np.asarray(out, dtype=np.float64), {})
 
     def _adapt(self, name: str, x: np.ndarray) -> np.ndarray:
-        """Captured tensor -> the layer's input layout (FC: (N, C, 1, 1); extra zero padding)."""
-        x = np.asarray(x, dtype=np.float32)
+        """Captured tensor -> the layer's input layout (FC: (N, C, 1, 1); extra zero padding).
+        Integer codes (a QDQ model's ``q - zero_point``) keep their type; float becomes float32."""
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.integer):
+            x = x.astype(np.float32)
         if x.ndim == 2:
             return x.reshape(x.shape[0], -1, 1, 1)
         t, b, l, r = self._geometry[name]
@@ -471,12 +534,44 @@ class OnnxNetwork(Network):
             x = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
         return x
 
-    def weights(self, name: str) -> np.ndarray:
-        """Float weights of a layer, ``(K, C/groups, kh, kw)`` (FC: ``(K, C)``)."""
+    def _node(self, name: str):
         for n, node in self._nodes:
             if n == name:
-                w = self._const(node.input[1]).astype(np.float32)
-                if node.op_type == "MatMul" or (node.op_type == "Gemm" and not _attrs(node).get("transB", 0)):
-                    w = w.T
-                return np.ascontiguousarray(w)
+                return node
         raise ConfigError(f"network {self.name} has no layer {name!r}")
+
+    @staticmethod
+    def _transposed(node) -> bool:
+        """Whether a layer's constant weights are ``(C, K)`` (MatMul, Gemm without transB)."""
+        return node.op_type == "MatMul" or (node.op_type == "Gemm" and not _attrs(node).get("transB", 0))
+
+    def weights(self, name: str) -> np.ndarray:
+        """Float weights of a layer, ``(K, C/groups, kh, kw)`` (FC: ``(K, C)``); a QDQ layer's
+        are its dequantised integer weights."""
+        node = self._node(name)
+        w = self._const(node.input[1]).astype(np.float32)
+        return np.ascontiguousarray(w.T if self._transposed(node) else w)
+
+    def weight_codes(self, name: str) -> tuple[np.ndarray, Operand]:
+        """An int8 QDQ layer's weight codes ``w - zero_point`` (int32, the layout of
+        :meth:`weights`) and their :class:`.qdq.Operand` (scale, zero point, axis)."""
+        node = self._node(name)
+        ql = self._codes_of(node) if self._qdq else None
+        if ql is None:
+            raise ConfigError(f"layer {name!r} of {self.name} has no integer weights (not an int8 QDQ layer)")
+        w = ql.weights.codes(self._const(ql.weights.tensor))
+        return np.ascontiguousarray(w.T if self._transposed(node) else w), ql.weights
+
+    def model_codes(self) -> dict:
+        """``layer name -> ModelCodes`` of an int8 QDQ model: the window, scale and zero point of
+        each layer's activation codes, and its weights' (:meth:`.qdq.Operand.as_dict`)."""
+        if not self._qdq:
+            raise ConfigError(f"{self.path} is a float model: its layers have no codes of their own")
+        self.layers()
+        out = {}
+        for name, node in self._nodes:
+            ql = self._codes_of(node)
+            a = ql.acts
+            out[name] = ModelCodes(float(a.scale[0]), a.window(), int(a.zero_point[0]), a.dtype,
+                                   weights=ql.weights.as_dict())
+        return out

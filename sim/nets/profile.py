@@ -99,6 +99,7 @@ from .fidelity import (TARGETS, UNITS, allowed_failures, check_target, energy, i
                        summarise, threshold, ties)
 from .models import BUILTIN
 from .network import Network, Quant
+from .qdq import TARGET as MODEL_TARGET, model_widths
 from .runs import Runner, as_photos
 
 FORMAT = "dstripes-profile/1"
@@ -163,6 +164,11 @@ class Profile:
     command: str = ""
     seconds: float = 0.0
     search: dict = field(default_factory=dict)
+
+    @property
+    def from_model(self) -> bool:
+        """Whether the windows are an int8 model's own codes (:func:`model_profile`), not searched."""
+        return self.command == MODEL_COMMAND
 
     def layer(self, name: str) -> LayerProfile:
         for l in self.layers:
@@ -231,6 +237,19 @@ class Profile:
             if isinstance(e, ConfigError):
                 raise
             raise ConfigError(f"profile {path} is malformed ({type(e).__name__}: {e})") from None
+
+
+#: The ``command`` of a profile of a model's own codes (:func:`model_profile`).
+MODEL_COMMAND = "codes of the int8 model itself"
+
+
+def model_profile(net) -> Profile:
+    """The profile of an int8 QDQ network's own codes (:class:`ModelCodes` for every layer;
+    ``act_bits``: the widest window)."""
+    quants = net.model_codes()
+    layers = [LayerProfile(name, q) for name, q in quants.items()]
+    return Profile(net.name, MODEL_TARGET, net.criterion, 0.0, model_widths(quants.values())["act_bits"],
+                   layers, command=MODEL_COMMAND)
 
 
 def container_scale(maxabs: float, signed: bool, act_bits: int) -> float:
@@ -461,6 +480,10 @@ def profile_network(net: Network, images, targets=("100",), heldout=None, act_bi
     """
 
     t0 = time.time()
+    if getattr(net, "int8", False):
+        raise ConfigError(f"{net.name} is an int8 QDQ model: its layers' codes are the model's own, with no "
+                          f"precision profile to search (dstripes evaluate and verify run it on those codes; "
+                          f"profile, explore and --chip take float models)")
     targets = sorted({check_target(t) for t in targets}, key=lambda t: -float(t))  # strict first
     check_width("act_bits", act_bits)
     photos = as_photos(images)

@@ -20,11 +20,36 @@ from ..files import write_atomic
 from ..schemes import DADN, DSTRIPES, STRIPES
 from ..table import against, md_table
 from .evaluate import variant_name
+from .qdq import codes_dict
 from .paper import comparison, markdown as paper_markdown
 from . import plots
 
 LAYER_HEADERS = ["layer", "shape", "p", "mean det.", "DaDN cycles", "STR/DaDN", "DStr/DaDN",
                  "DStr/STR", "L+T G=1/STR", "L+T G=N/STR", "ideal/DaDN", "PRA/DaDN"]
+
+
+#: The int8 codes table of an evaluation of an int8 model's own codes (:func:`codes_rows`).
+CODES_HEADERS = ["layer", "codes", "scale", "zero pt", "p", "mean det.", "mean det. q", "weights", "DStr/STR",
+                 "DStr/DaDN"]
+
+
+def codes_rows(ev) -> list:
+    """Per layer of an int8 model: the codes' type, scale, zero point and window bits, the mean
+    detected precision of ``q - zero point`` and (zero point not 0) of the raw ``q``, the
+    weights' codes (per tensor or per channel), and the speedups of the 8-bit tile."""
+    rows = []
+    for lc in ev.layers():
+        q = ev.profile.layer(lc.name).quant
+        raw = ev.raw_codes.get(lc.name)
+        w = q.weights
+        rows.append([lc.name, f"{q.dtype} {'sym.' if codes_dict(q)['symmetric'] else 'asym.'}, "
+                              f"{'signed' if q.window.signed else 'unsigned'} codes", f"{q.scale:.4g}",
+                     q.zero_point, lc.window.bits, round(lc.mean_bits, 2),
+                     "" if raw is None else round(raw.mean_bits, 2),
+                     f"{w['dtype']} {'per-channel' if w['per_channel'] else 'per-tensor'}"
+                     f"{' sym.' if w['symmetric'] else ' asym.'}",
+                     lc.speedup(STRIPES.name, DSTRIPES.name), lc.speedup(DADN.name, DSTRIPES.name)])
+    return rows
 
 
 def _both_keys(ev):
@@ -68,6 +93,8 @@ def scheme_rows(ev, conv_only: bool = False) -> list:
 
 def heldout_text(p) -> str:
     """A profile's held-out fidelity in words (said next to every speedup)."""
+    if p.from_model:
+        return "none searched: the int8 model's own codes (its fidelity is the model's, reported by dstripes quantize)"
     f = p.fidelity
     if "heldout" not in f:
         return f"profile target {p.target}: held-out fidelity not measured"
@@ -104,11 +131,12 @@ def network_markdown(ev) -> str:
              f"- Images: {len(ev.images)} ({', '.join(ev.images[:4])}{', ...' if len(ev.images) > 4 else ''})",
              f"- Tile: L={cfg.lanes}, Nc={cfg.columns}, Nr={cfg.rows}, T={cfg.tiles}, A={cfg.act_bits}, "
              f"W={cfg.weight_bits}; Dynamic Stripes trim={cfg.trim}, G={cfg.group}, run-ahead={cfg.run_ahead}",
-             f"- Profile: target {p.target}, criterion {p.criterion} >= {p.threshold}; "
-             f"fidelity {against(f.get('profile', float('nan')), p.threshold)} on {f.get('profile_images', '?')} "
-             f"profiling photos"
-             + (f", {against(held, p.threshold)} on {f.get('heldout_images')} held-out photos "
-                f"({'meets' if f.get('heldout_pass') else 'MISSES'} the target)" if held is not None else ""),
+             ("- Codes: the int8 model's own (q - zero point), no profile" if p.from_model else
+              f"- Profile: target {p.target}, criterion {p.criterion} >= {p.threshold}; "
+              f"fidelity {against(f.get('profile', float('nan')), p.threshold)} on {f.get('profile_images', '?')} "
+              f"profiling photos"
+              + (f", {against(held, p.threshold)} on {f.get('heldout_images')} held-out photos "
+                 f"({'meets' if f.get('heldout_pass') else 'MISSES'} the target)" if held is not None else "")),
              f"- Held-out fidelity of the profile behind every speedup below: {heldout_text(p)}",
              f"- Time: {ev.seconds.get('total', 0):.1f} s", "",
              "## All layers", "", md_table(["scheme", "cycles", "x DaDN", "x Stripes"], scheme_rows(ev)), "",
@@ -121,6 +149,10 @@ def network_markdown(ev) -> str:
              "configuration; `L+T`: leading+trailing detection, `G=N`: one group of all columns.", "",
              md_table(LAYER_HEADERS, layer_rows(ev)), "",
              "![per-layer speedup](speedup.png)", "", "![detected precision](precision.png)", ""]
+    if p.from_model:
+        lines += ["## The int8 model's codes per layer", "",
+                  "`p`: the window of the codes q - zero point; `mean det. q`: the mean detected precision of the "
+                  "raw codes q (a layer whose zero point is not 0).", "", md_table(CODES_HEADERS, codes_rows(ev)), ""]
     return "\n".join(lines)
 
 

@@ -296,7 +296,7 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
             codes = capture(net, profile, images, [l.name for l in chosen], progress=progress)
             seconds["capture"] = time.perf_counter() - t
             jobs_ = [LayerJob(l.name, l, profile.layer(l.name).window, codes[l.name],
-                              weight_codes(net.weights(l.name), config.weight_bits)[0], tile, simulator,
+                              layer_weights(net, profile, l.name, config.weight_bits), tile, simulator,
                               filter_sets, None if build_root is None else str(build_root)) for l in chosen]
             del codes
             results = [None] * len(jobs_)
@@ -307,6 +307,19 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
     seconds["total"] = time.perf_counter() - t0
     return Verification(net.name, tile, simulator, [n for n, _ in images], filter_sets, results,
                         skipped, seconds)
+
+
+def layer_weights(net, profile, name: str, bits: int) -> np.ndarray:
+    """A layer's integer weights: an int8 model's own codes ``w - zero_point`` (its profile is
+    :func:`~dstripes.sim.nets.profile.model_profile`), else its float weights as ``bits``-bit codes
+    (:func:`~dstripes.sim.fixed.weight_codes`)."""
+    if profile.from_model:
+        w, op = net.weight_codes(name)
+        if op.window().bits > bits:
+            raise ConfigError(f"layer {name}: the model's {op.window().bits}-bit weight codes do not fit "
+                              f"{bits}-bit weights")
+        return w
+    return weight_codes(net.weights(name), bits)[0]
 
 
 def capture(net, profile, images, names: list[str], progress: bool = True) -> dict:
