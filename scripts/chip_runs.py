@@ -23,8 +23,13 @@ from dstripes.sim.chip.pool import PoolDescriptor
 from dstripes.tb.host.chip_path import chip_run, pool_run, simulate_chip
 from dstripes.tb.host.toolchain import missing_tools
 
+from dstripes.synth.chip import check_chip_liberty
+from dstripes.synth.chip_energy import DRAM_PJ_PER_BIT, DRAM_SOURCE, PARTS, chip_network_energy
+from dstripes.synth.sram import chip_memories
+
 from .arrays import conv_layer_files, load_int_array
 from .chips import chip_design, dram_config, model_chip, parse_chip_sweep
+from .energy import check_energy, the_energy_model
 from .networks import load, network_names, refuse_int8
 from .output import check_out_dir, check_out_file, print_json
 from .photos import Count, photo_sets
@@ -139,9 +144,10 @@ def residual_files(args) -> tuple:
 
 def evaluate(args) -> int:
     """``evaluate --chip``: whole networks on the memory-aware model."""
-    for opt, bad in (("--energy", args.energy), ("--dump", args.dump), ("--energy-model", args.energy_model)):
-        if bad:
-            raise ConfigError(f"{opt} does not apply to --chip")
+    if args.dump:
+        raise ConfigError("--dump does not apply to --chip")
+    if args.energy_model and not args.energy:
+        raise ConfigError("--energy-model applies only with --energy")
     names = network_names(args)
     refuse_int8(names, "evaluate --chip")
     if args.profile and len(names) > 1:
@@ -150,6 +156,11 @@ def evaluate(args) -> int:
     dram = dram_config(args, default_bandwidth=None)
     if dram is not None:
         dram.check_beat(chip.beat_bytes)
+    model = memories = None
+    if args.energy:       # the library, the tools, a saved model and the memories, before any work
+        check_chip_liberty(args.liberty)
+        memories = chip_memories(chip)
+        model = check_energy(args, chip.tile)
     check_out_dir(args.out)
     profiles = {name: given_or_shipped(args, name, size=args.size) for name in names}
     for name, prof in profiles.items():
@@ -169,9 +180,19 @@ def evaluate(args) -> int:
         evaluations.append(evaluate_chip(net.layers(), {l.name: l.window for l in prof.layers}, codes, chip, dram,
                                          network=net.name))
     data = [ev.as_dict() for ev in evaluations]
+    energies = None
+    if args.energy:
+        model = the_energy_model(args, chip.tile, model, note)
+        energies = [chip_network_energy(model, memories, ev) for ev in evaluations]
+        for d, e in zip(data, energies):
+            add_chip_energy(d, e)
     write_atomic(os.path.join(args.out, "chip.json"), json.dumps(data if len(data) > 1 else data[0], indent=1) + "\n")
     if args.json:
-        print_json(data[0] if len(data) == 1 else {"networks": data})
+        out = data[0] if len(data) == 1 else {"networks": data}
+        if energies is not None:
+            out = {**out, "energy_model": model.as_dict(), "memories": memories.as_dict(),
+                   "dram": {"pj_per_bit": DRAM_PJ_PER_BIT, "source": DRAM_SOURCE}}
+        print_json(out)
         return 0
     mem = ("weights on chip" if dram is None else
            f"weights off chip at {dram.bytes_per_cycle:g} B/cycle, latency {dram.latency}")
@@ -193,6 +214,9 @@ def evaluate(args) -> int:
              ideal["dstripes_over_dadn"]]], title=f"{ev.network}: speed-ups (conv layers)"))
         if ev.skipped:
             print(f"not run (fully-connected): {', '.join(ev.skipped)}")
+        print()
+    if energies is not None:
+        print(chip_energy_table(model, memories, evaluations, energies))
         print()
     note(f"wrote {os.path.join(args.out, 'chip.json')}")
     return 0
@@ -240,3 +264,28 @@ def explore(args) -> int:
           ", ".join(f"{s} {bound[s] if bound[s] is not None else 'never in this sweep'}" for s in SCHEMES))
     print(f"\nwrote {', '.join(files)}")
     return 0
+
+
+def add_chip_energy(d: dict, energy) -> None:
+    """Whole-chip energy fields in a network's ``evaluate --chip`` JSON: ``total.energy_pj`` and
+    ``energy_efficiency_over_dadn`` per scheme, ``energy_parts_pj`` (per scheme, :data:`PARTS`),
+    and each layer's ``energy_pj`` and ``energy_parts_pj``."""
+    e = energy.as_dict()
+    d["total"]["energy_pj"] = e["energy_pj"]
+    d["energy_efficiency_over_dadn"] = e["energy_efficiency_over_dadn"]
+    d["energy_parts_pj"] = e["parts_pj"]
+    for row, l in zip(d["layers"], e["layers"]):
+        row["energy_pj"] = l["energy_pj"]
+        row["energy_parts_pj"] = l["parts_pj"]
+
+
+def chip_energy_table(model, memories, evaluations, energies) -> str:
+    """Each network's whole-chip energy split into its parts, and the efficiencies."""
+    rows = []
+    for ev, e in zip(evaluations, energies):
+        parts, eff = e.parts, e.efficiency_over_dadn
+        for s in SCHEMES:
+            rows.append([ev.network, s, *(parts[s][k] / 1e6 for k in PARTS), e.energy_pj[s] / 1e6, eff[s]])
+    return render(["network", "chip", *(f"{k} µJ" for k in PARTS), "total µJ", "eff. over DaDN"], rows,
+                  title=f"Whole-chip energy (sky130; logic at {model.clock_ns:.2f} ns; {memories.macros} SRAM macros; "
+                        f"off-chip {DRAM_PJ_PER_BIT:g} pJ/bit)")

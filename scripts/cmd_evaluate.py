@@ -39,7 +39,7 @@ def register(sub) -> None:
     options.add_cluster_options(p)
     options.add_output_options(p, out="folder for reports, plots and profiles made here", json="the results")
     options.add_chip_options(p, tiles=False, dram="model")
-    e = p.add_argument_group("energy (compute only: the tiles' logic, no memories)")
+    e = p.add_argument_group("energy (the tiles' logic; with --chip the whole chip: SRAM macros, off-chip traffic)")
     Option("--energy", "also energy per layer and per network of DaDN, Stripes and Dynamic Stripes at one clock: "
                        "tiles synthesised and timed on --liberty, switching activity measured in RTL simulation "
                        "(Verilator) on the bundled real layers, power from OpenSTA (minutes on the published "

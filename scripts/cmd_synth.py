@@ -29,6 +29,7 @@ def register(sub) -> None:
                                       "(a Liberty file needs timing)")
     options.add_output_options(p, out="keep Verilog, scripts, logs and reports here", required=False)
     options.add_cluster_options(p, jobs="parallel yosys runs", dask=False)
+    options.add_chip_options(p, tiles=True, dram=None)
     Option("--workload", "cycles for perf/area: bundled real samples, the synthetic reference layer, or samples "
                          "when present (%(default)s)", choices=WORKLOAD_KINDS, default="auto").add(p)
     p.set_defaults(func=run)
@@ -47,6 +48,12 @@ def run(args) -> int:
     from .synth_report import render_tables
     from .tiles import tile_config, tile_designs
 
+    from .chips import check_chip_flag
+
+    check_chip_flag(args, tiles=True)
+    if args.chip:
+        from .chip_synth import synth_chips
+        return synth_chips(args)
     # with all kinds, each option applies to the kinds that use it
     kinds = tuple(KINDS) if args.scheme == "all" else (args.scheme,)
     designs = tile_designs(args, kinds)

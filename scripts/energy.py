@@ -42,15 +42,22 @@ def check_energy(args, cfg) -> EnergyModel | None:
     return None
 
 
+def the_energy_model(args, cfg, model, note) -> EnergyModel:
+    """The saved energy model ``model`` (checked against ``--clock-ns``) or, when ``None``, one
+    computed for the tile ``cfg`` (minutes on the published tile)."""
+    if model is None:
+        return energy_model(designs(KINDS, cfg), config=cfg, liberty=args.liberty, clock_ns=args.clock_ns,
+                            jobs=args.jobs or None, progress=not args.no_progress, note=note)
+    if args.clock_ns is not None and args.clock_ns != model.clock_ns:
+        raise ConfigError(f"--clock-ns {args.clock_ns} differs from the energy model's clock "
+                          f"{model.clock_ns:g} ns (power was computed at that clock)")
+    return model
+
+
 def run_energy(args, cfg, model, evaluations, note):
     """The energy model (computed unless given), each network's energy, the reports written
     into ``--out``: ``(model, {network: energy}, files)``."""
-    if model is None:
-        model = energy_model(designs(KINDS, cfg), config=cfg, liberty=args.liberty, clock_ns=args.clock_ns, jobs=args.jobs or None,
-                             progress=not args.no_progress, note=note)
-    elif args.clock_ns is not None and args.clock_ns != model.clock_ns:
-        raise ConfigError(f"--clock-ns {args.clock_ns} differs from the energy model's clock "
-                          f"{model.clock_ns:g} ns (power was computed at that clock)")
+    model = the_energy_model(args, cfg, model, note)
     energies = {ev.network: network_energy(model, ev.layers(), cfg.tiles) for ev in evaluations}
     files = [os.path.join(args.out, n) for n in ("energy_model.json", "energy.json", "energy.md")]
     model.save(files[0])

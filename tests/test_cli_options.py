@@ -30,7 +30,7 @@ LISTED = {
                 f"--out-acts --residual --res-window --res-signed --res-shift --pool",
     "verify": f"{NETWORK} --profile --images --image-dir --scheme --sim --layers --filter-sets {TILE} {CLUSTER} "
               f"--out --json",
-    "synth": f"--scheme {TILE} --liberty --out --json --jobs --workload",
+    "synth": f"--scheme {TILE} --liberty --out --json --jobs --workload {CHIP} --tiles",
     "prove": f"--block --small {TILE.replace(' --run-ahead', '')} --depth --no-end-to-end --timeout --jobs --out "
              f"--json",
     "profile": f"{NETWORK} --headroom --margin --augment --images --image-dir --labels --heldout --target "

@@ -2,7 +2,7 @@
 cycle count with the breakdown (``docs/design.md`` §10)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, astuple, dataclass
 
 import numpy as np
 
@@ -25,6 +25,63 @@ def pass_beats(plan: LayerPlan, bias: bool) -> int:
     if bias:
         beats += -(-(t.rows * chip.tiles) // chip.bias_per_beat)
     return beats
+
+
+@dataclass(frozen=True)
+class Accesses:
+    """Every memory access of one input through a layer on the accelerator (exact counts of the
+    walk, ``docs/design.md`` §10.8).
+
+    Members
+    -------
+    nm_reads : int
+        Bricks the fetch unit reads from NM (the reused bricks not counted: they are copied).
+    nm_writes : int
+        Output bricks the writer writes into NM.
+    sb_reads : int
+        Weight bricks read from the tiles' weight buffers (one per step and tile: every tile's
+        SB is read in lock step).
+    sb_fills : int
+        Off-chip beats written into the weight buffers (weights; 0 with every pass's weights
+        already in SB).
+    offchip_beats : int
+        Beats read over the off-chip port (weights and biases; 0 with weights on chip).
+    nm_residual_reads : int
+        Bricks the writer reads from NM as the residual (one per output brick written; 0
+        without a residual).
+    """
+
+    nm_reads: int = 0
+    nm_writes: int = 0
+    sb_reads: int = 0
+    sb_fills: int = 0
+    offchip_beats: int = 0
+    nm_residual_reads: int = 0
+
+    def __add__(self, other: "Accesses") -> "Accesses":
+        return Accesses(*(a + b for a, b in zip(astuple(self), astuple(other))))
+
+    def times(self, n: int) -> "Accesses":
+        """The accesses of ``n`` inputs."""
+        return Accesses(*(a * n for a in astuple(self)))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def layer_accesses(plan: LayerPlan, *, bias: bool = False, offchip: bool = True,
+                   residual: bool = False) -> Accesses:
+    """The memory accesses of one input through ``plan``'s layer (:class:`Accesses`).
+    ``offchip``: the weights come over the off-chip port (``False``: already in SB);
+    ``residual``: the writer reads a residual brick for every output brick."""
+    chip = plan.chip
+    passes = len(plan.passes)
+    nm_reads = passes * plan.channel_blocks * int(plan.reads.sum())
+    nm_writes = int(plan.valid_windows.sum()) * sum(p.out_bricks for p in plan.passes)
+    sb_reads = passes * plan.window_sets * plan.steps * chip.tiles
+    fills = passes * plan.steps * chip.tiles * chip.beats_per_brick if offchip else 0
+    beats = passes * pass_beats(plan, bias) if offchip else 0
+    return Accesses(nm_reads, nm_writes, sb_reads, fills, beats, nm_writes if residual else 0)
 
 
 def pass_work(plan: LayerPlan, costs: np.ndarray, bias: bool = False) -> list:
@@ -80,12 +137,11 @@ class NmTraffic:
 
 
 def layer_traffic(plan: LayerPlan, residual: bool) -> NmTraffic:
-    """The NM traffic of a ``LAYER`` command: every step's reads (:attr:`LayerPlan.reads`, the same
-    for every channel block and pass), one write per window and output brick of every pass, and
-    as many residual reads when there is a residual."""
-    reads = int(plan.reads.sum()) * plan.channel_blocks * len(plan.passes)
-    writes = plan.layer.windows * sum(p.out_bricks for p in plan.passes)
-    return NmTraffic(reads, writes if residual else 0, writes)
+    """The NM traffic of a ``LAYER`` command: its NM part of :func:`layer_accesses` (every step's
+    reads, one write per window and output brick of every pass, as many residual reads when there
+    is a residual)."""
+    a = layer_accesses(plan, residual=residual)
+    return NmTraffic(a.nm_reads, a.nm_residual_reads, a.nm_writes)
 
 
 @dataclass(frozen=True)

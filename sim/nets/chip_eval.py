@@ -8,14 +8,14 @@ weights are on chip); each layer's NM footprint is reported beside its counts.
 """
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, replace
+from dataclasses import astuple, dataclass, field, replace
 import time
 
 import numpy as np
 
 from ..chip.config import ChipConfig
 from ..chip.dram import DramConfig
-from ..chip.model import layer_breakdown
+from ..chip.model import layer_accesses, layer_breakdown
 from ..chip.plan import LayerPlan
 from ..chip.timing import Breakdown
 from ..errors import ConfigError
@@ -63,6 +63,8 @@ class ChipLayer:
         ``scheme -> Breakdown``.
     nm_kib : float
         NM its input and output need (16-bit codes as stored).
+    accesses : dict
+        ``scheme -> Accesses``: every NM, SB and off-chip access (``sim.chip.model.layer_accesses``).
     """
 
     name: str
@@ -71,10 +73,12 @@ class ChipLayer:
     macs: int
     counts: dict
     nm_kib: float
+    accesses: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "layer": self.description, "precision": self.bits, "macs": self.macs,
                 "nm_kib": self.nm_kib, **{s: b.as_dict() for s, b in self.counts.items()},
+                "accesses": {s: a.as_dict() for s, a in self.accesses.items()},
                 "speedup": speedups({s: b.cycles for s, b in self.counts.items()})}
 
 
@@ -135,7 +139,7 @@ def evaluate_chip(net_layers, windows: dict, codes: dict, chip: ChipConfig, dram
             continue
         window = windows[layer.name]
         a = window.check(codes[layer.name], chip.tile.act_bits)
-        counts = {}
+        counts, accesses = {}, {}
         for s, c in chips.items():
             plan = LayerPlan(layer, c)
             mode = c.tile.trim if c.kind.detects else "static"
@@ -144,10 +148,11 @@ def evaluate_chip(net_layers, windows: dict, codes: dict, chip: ChipConfig, dram
                 costs = plan.step_costs(img, window, mode, checked=True)
                 total = _add(total, layer_breakdown(plan, costs, dram))
             counts[s] = total
+            accesses[s] = layer_accesses(plan, offchip=dram is not None).times(len(a))
         t = chip.tile
         nm = (-(-layer.c // t.lanes) * layer.h * layer.w + -(-layer.k // t.lanes) * layer.oh * layer.ow) \
             * chip.brick_bits / 8192
-        out.append(ChipLayer(layer.name, layer.describe(), window.bits, layer.macs * len(a), counts, nm))
+        out.append(ChipLayer(layer.name, layer.describe(), window.bits, layer.macs * len(a), counts, nm, accesses))
     return ChipEvaluation(network, chip, dram, int(next(iter(codes.values())).shape[0]) if codes else 0,
                           tuple(out), tuple(skipped), time.perf_counter() - t0)
 

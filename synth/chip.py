@@ -1,0 +1,278 @@
+"""The whole accelerator in sky130 (``dstripes synth --chip --liberty sky130``,
+``docs/design.md`` §10.8): area per block and in total, and the clock with the SRAM macros.
+
+* **Tiles**: one tile synthesised and timed as ``dstripes synth`` does
+  (:func:`synth.tile.synth_tiles`), its area times ``T``.
+* **Glue**: the walker, the fetch unit, the writer and the DMA engine, each synthesised with
+  yosys onto the standard cells and timed with OpenSTA on its own (ports ideal, as a tile block).
+  The chip's top-level command register and multiplexers between the blocks are not counted
+  (a few hundred flip-flops against the blocks').
+* **Memories**: NM and the weight buffers from the SRAM macros (:mod:`synth.sram`): count ×
+  LEF outline, plus the estimated decoder and read-multiplexer glue of deep memories.
+
+Clock (the shortest period every path meets):
+
+* the tile's critical path and every glue block's own worst path (:mod:`synth.timing`);
+* **SRAM → fetch register**: a macro launches its read data after the clock's *falling* edge
+  (Liberty ``timing_type : falling_edge``), clock-to-out ``t_co`` later; the fetch unit's worst
+  path from its NM read-data ports into its registers (``d_in``, setup included, OpenSTA) must
+  then fit the half period left: ``T >= 2 (t_co + d_in)`` (the DMA's read of NM likewise);
+* **register → SRAM**: the fetch unit's, writer's and DMA's worst path from a register to an
+  address, enable or data port of a memory (``d_out``, OpenSTA) plus the macro's setup:
+  ``T >= d_out + t_setup``;
+* the macros' ``minimum_period``.
+
+The SB read data enter the tiles' weight input register directly; that path (inside the tile's
+netlist) is not timed with the macro's clock-to-out here.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from dstripes.hw.chip.design import ChipDesign
+from dstripes.hw.chip.dma import Dma
+from dstripes.hw.chip.fetch import Fetch
+from dstripes.hw.chip.walker import Walker
+from dstripes.hw.chip.writer import Writer
+from dstripes.hw.emit import to_verilog
+from dstripes.sim.errors import ConfigError
+
+from .flow import BlockArea, synth_verilog
+from .liberty import check_timing_liberty, resolve_liberty
+from .netlist import read_netlist
+from .sram import ChipMemories, chip_memories
+from .sta import port_constraints, read_report, run_sta, worst_path
+from .tile import TileArea, synth_tiles
+from .timing import PROBE_PERIOD_NS
+
+#: The library the macros belong to: ``synth --chip`` needs it.
+CHIP_LIBERTY = "sky130"
+#: Per glue block: (ports carrying SRAM read data in, ports driving an SRAM out); an array port
+#: ``p`` is ``p__0``, ``p__1``...
+SRAM_PORTS = {
+    "walker": ((), ()),
+    "fetch": (("rdata",), ("raddr", "ren", "sb_raddr", "sb_ren")),
+    "writer": ((), ("waddr", "wen", "wdata")),
+    "dma": (("nm_rdata",), ("sb_waddr", "sb_wdata", "sb_wen", "nm_waddr", "nm_wen", "nm_wdata", "nm_raddr", "nm_ren")),
+}
+
+
+def glue_components(design: ChipDesign) -> dict:
+    """``{name: component}`` of the chip's glue blocks (fresh components)."""
+    c = design.chip
+    return {"walker": Walker(c), "fetch": Fetch(c, sb_words=c.sb_words), "writer": Writer(c),
+            "dma": Dma(c, sb_words=c.sb_words)}
+
+
+@dataclass(frozen=True)
+class GlueBlock:
+    """One glue block: its synthesis (area, own worst path) and its SRAM-facing paths.
+
+    Members
+    -------
+    sram_in_ns : float or None
+        Worst path from an SRAM read-data port into a register, setup included (``d_in``).
+    sram_out_ns : float or None
+        Worst path from a register to a port that drives an SRAM (``d_out``).
+    """
+
+    name: str
+    area: BlockArea
+    sram_in_ns: float | None
+    sram_out_ns: float | None
+
+    def as_dict(self) -> dict:
+        return {"area_um2": self.area.liberty_area, "cells": self.area.liberty_cells,
+                "critical_path_ns": self.area.timing.critical_path_ns if self.area.timing else None,
+                "sram_in_ns": self.sram_in_ns, "sram_out_ns": self.sram_out_ns}
+
+
+@dataclass(frozen=True)
+class ChipSynthesis:
+    """The accelerator's area and clock (module docstring).
+
+    Members
+    -------
+    design : ChipDesign
+    tile : TileArea
+        One tile (synthesised and timed).
+    glue : tuple of GlueBlock
+    memories : ChipMemories
+    """
+
+    design: ChipDesign
+    tile: TileArea
+    glue: tuple
+    memories: ChipMemories
+
+    @property
+    def tiles_um2(self) -> float:
+        return self.design.chip.tiles * self.tile.area_um2
+
+    @property
+    def glue_um2(self) -> float:
+        return sum(g.area.liberty_area for g in self.glue)
+
+    @property
+    def logic_um2(self) -> float:
+        """Standard-cell logic: tiles, glue blocks, the memories' estimated decoders and muxes."""
+        return self.tiles_um2 + self.glue_um2 + self.memories.glue_um2
+
+    @property
+    def sram_um2(self) -> float:
+        return self.memories.area_um2
+
+    @property
+    def area_um2(self) -> float:
+        return self.logic_um2 + self.sram_um2
+
+    @property
+    def paths(self) -> dict:
+        """``{name: ns}`` of every bound on the clock period."""
+        m = self.memories
+        ins = [g.sram_in_ns for g in self.glue if g.sram_in_ns is not None]
+        outs = [g.sram_out_ns for g in self.glue if g.sram_out_ns is not None]
+        out = {"tile": self.tile.timing.critical_path_ns}
+        out.update({f"glue_{g.name}": g.area.timing.critical_path_ns for g in self.glue})
+        if ins:
+            out["sram_to_register"] = 2 * (m.clk_to_out_ns + max(ins))
+        if outs:
+            out["register_to_sram"] = max(outs) + m.setup_ns
+        out["sram_min_period"] = m.min_period_ns
+        return out
+
+    @property
+    def critical_path_ns(self) -> float:
+        return max(self.paths.values())
+
+    @property
+    def critical(self) -> str:
+        p = self.paths
+        return max(p, key=p.get)
+
+    def blocks(self) -> list:
+        """``(block, count, µm² each, µm² total, kind)`` rows."""
+        c, m = self.design.chip, self.memories
+        rows = [(f"tile ({self.design.tile.title})", c.tiles, self.tile.area_um2, self.tiles_um2, "logic")]
+        rows += [(g.name, 1, g.area.liberty_area, g.area.liberty_area, "logic") for g in self.glue]
+        for mm in m.maps:
+            rows.append((f"{mm.name} macros ({mm.macro.name})", mm.macros, mm.macro.area_um2, mm.area_um2, "sram"))
+            rows.append((f"{mm.name} decoders / muxes (estimated)", mm.instances, mm.glue_um2 / mm.instances,
+                         mm.glue_um2, "logic"))
+        return rows
+
+    def as_dict(self) -> dict:
+        mm2 = 1e-6
+        return {"chip": {"area_mm2": self.area_um2 * mm2, "logic_area_mm2": self.logic_um2 * mm2,
+                         "sram_area_mm2": self.sram_um2 * mm2, "sram_macros": self.memories.macros,
+                         "critical_path_ns": self.critical_path_ns, "fmax_mhz": 1000.0 / self.critical_path_ns,
+                         "critical": self.critical, "paths_ns": self.paths,
+                         "tiles_area_mm2": self.tiles_um2 * mm2, "glue_area_mm2": self.glue_um2 * mm2,
+                         "sram_glue_area_mm2": self.memories.glue_um2 * mm2},
+                "config": self.design.chip.as_dict(),
+                "blocks": [{"block": b, "count": n, "area_um2_each": e, "area_um2": t, "kind": k}
+                           for b, n, e, t, k in self.blocks()],
+                "tile": self.tile.as_dict(), "glue": {g.name: g.as_dict() for g in self.glue},
+                "memories": self.memories.as_dict()}
+
+
+def _ports(names, ports) -> list:
+    return sorted(p for p in ports if any(p == n or p.startswith(n + "__") for n in names))
+
+
+def sram_paths(workdir: Path, top: str, ins, outs, *, what: str, sta: str | None = None,
+               timeout: float | None = None) -> tuple:
+    """``(d_in, d_out)`` in ns of the block netlist ``workdir/user.v`` (module docstring): the
+    worst path from the ports named ``ins`` into registers, from registers to the ports named
+    ``outs`` (``None``: no such path)."""
+    info = check_timing_liberty(workdir / "user.lib")
+    net = read_netlist(workdir / "user.v", info)
+    period = PROBE_PERIOD_NS / info.time_unit_ns
+    pin, pout = _ports(ins, net.ports), _ports(outs, net.ports)
+    sel = lambda ps: "[get_ports {" + " ".join(f"{p}[*]" if net.ports[p][1] > 1 else p for p in ps) + "}]"  # noqa: E731
+    script = ["read_liberty user.lib", "read_verilog user.v", f"link_design {top}",
+              *port_constraints(net.ports, period)]
+    reports = {}
+    if pin and net.registers:
+        script.append(f"report_checks -path_delay max -format full -digits 4 -from {sel(pin)} "
+                      f"-to [all_registers -data_pins] > sram_in.rpt")
+        reports["in"] = workdir / "sram_in.rpt"
+    if pout and net.registers:
+        script.append(f"report_checks -path_delay max -format full -digits 4 -from [all_registers -clock_pins] "
+                      f"-to {sel(pout)} > sram_out.rpt")
+        reports["out"] = workdir / "sram_out.rpt"
+    if not reports:
+        return None, None
+    for f in reports.values():
+        f.unlink(missing_ok=True)
+    run_sta("\n".join(script), workdir, name="sram_sta", what=what, sta=sta, timeout=timeout)
+    out = []
+    for k in ("in", "out"):
+        path = worst_path(read_report(reports[k], what), period, what=what) if k in reports else None
+        out.append(path.min_period * info.time_unit_ns if path is not None else None)
+    return tuple(out)
+
+
+def check_chip_liberty(liberty) -> None:
+    """The macros are sky130's: ``synth --chip`` maps the logic onto the same library."""
+    if str(liberty) != CHIP_LIBERTY:
+        raise ConfigError(f"--chip needs --liberty {CHIP_LIBERTY} (the SRAM macros are sky130's), not {liberty}")
+
+
+def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progress: bool = False,
+               sta: str | None = None, timeout: float | None = None, tile: TileArea | None = None) -> ChipSynthesis:
+    """Synthesise and time the accelerator ``design`` on sky130 with its SRAM macros.
+
+    Parameters
+    ----------
+    design : ChipDesign
+    jobs : int, optional
+        Parallel yosys runs.
+    out : path, optional
+        Keep the tile's files in ``out/<kind>/`` and the glue blocks' in ``out/chip/<block>/``.
+    progress : bool
+        A progress bar for the tile's blocks.
+    tile : TileArea, optional
+        The tile of ``design`` already synthesised and timed on sky130 (it does not depend on
+        the memories): reused instead of synthesised again.
+
+    Returns
+    -------
+    ChipSynthesis
+
+    Raises
+    ------
+    ConfigError
+        A memory no macro can build (before any synthesis).
+    """
+    memories = chip_memories(design.chip)          # a configuration the macros cannot build fails here
+    lib = resolve_liberty(CHIP_LIBERTY)
+    if tile is None:
+        tile = synth_tiles([design.tile], liberty=CHIP_LIBERTY, jobs=jobs, out=out, progress=progress,
+                           sta=sta, timeout=timeout).tiles[design.tile.name]
+    elif tile.design != design.tile or tile.timing is None:
+        raise ConfigError(f"the tile given is not the timed {design.tile.title} tile of this chip")
+    tmp = tempfile.TemporaryDirectory(prefix="synth-chip-") if out is None else None
+    root = Path(tmp.name if tmp is not None else os.path.join(out, "chip"))
+    try:
+        comps = glue_components(design)
+        verilog = {n: to_verilog(c, f"chip_{n}") for n, c in comps.items()}
+
+        def one(name: str) -> GlueBlock:
+            wd = root / name
+            top = f"chip_{name}"
+            area = synth_verilog(verilog[name], top, liberty=lib, workdir=wd, timing=True, sta=sta, timeout=timeout)
+            ins, outs = SRAM_PORTS[name]
+            d_in, d_out = sram_paths(wd, top, ins, outs, what=f"chip block {name}", sta=sta, timeout=timeout)
+            return GlueBlock(name, area, d_in, d_out)
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
+            glue = tuple(pool.map(one, list(comps)))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return ChipSynthesis(design, tile, glue, memories)
