@@ -269,11 +269,11 @@ def test_run_ahead_is_faster_and_overhead_is_a_constant():
 
 
 #: One design of each tile class and weight selection, small.
-DESIGNS = [("dadn", {}), ("stripes", {}), ("dstripes", {"trim": "both", "group": 2}),
+TILE_VARIANTS = [("dadn", {}), ("stripes", {}), ("dstripes", {"trim": "both", "group": 2}),
            ("dstripes", {"run_ahead": 2, "group": 2}), ("dstripes", {"run_ahead": 1, "weight_select": "sip"})]
 
 
-@pytest.mark.parametrize("name,extra", DESIGNS)
+@pytest.mark.parametrize("name,extra", TILE_VARIANTS)
 def test_a_design_is_described_without_building_hardware(monkeypatch, name, extra):
     """Latency, manifest, payload widths and the block list come from the tile's class: no
     Elaboratable is made until a block's component is asked for (to be emitted)."""
@@ -295,7 +295,7 @@ def test_a_design_is_described_without_building_hardware(monkeypatch, name, extr
     assert made == []
 
 
-@pytest.mark.parametrize("name,extra", DESIGNS)
+@pytest.mark.parametrize("name,extra", TILE_VARIANTS)
 def test_synth_blocks_are_the_elaborated_sub_blocks(name, extra):
     """Each listed block is, at each of its instance paths in the elaborated tile, a component
     of the same class and signature as its own instance; the counted blocks are every direct
