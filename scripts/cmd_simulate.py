@@ -62,7 +62,8 @@ CHIP_ONLY = (
     Option("--res-shift", "left shift of the residual codes before the add (default 0)", type=int, metavar="S",
            check=options.not_negative),
     Option("--pool", "then max-pool the layer's output with the POOL command: kernel KxK (or KHxKW), stride S, "
-                     "padding P (default 0), e.g. 2x2/2, 3x3/2/1", metavar="KxK/S[/P]"),
+                     "padding P (default 0), /ceil for ONNX's ceil_mode, e.g. 2x2/2, 3x3/2/1, 3x3/2/ceil",
+           metavar="KxK/S[/P][/ceil]"),
 )
 
 

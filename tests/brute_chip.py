@@ -219,36 +219,53 @@ def requant_one(y: int, shift: int, window) -> int:
     return min(max(q, lo), hi) << window.lsb
 
 
-def max_pool_loops(codes, kernel, stride, pad):
+def pool_starts(n, k, s, p, ceil=False):
+    """The window starts along one axis, enumerated: floor mode, every window inside the padded
+    input; ceil mode, every window starting inside the input whose predecessor did not reach the
+    padded input's end (ONNX / PyTorch ``ceil_mode``)."""
+    starts, o = [], 0
+    while True:
+        start = o * s - p
+        if ceil:
+            ok = start < n and (o == 0 or start - s + k < n + p)
+        else:
+            ok = start + k <= n + p
+        if not ok:
+            return starts
+        starts.append(start)
+        o += 1
+
+
+def max_pool_loops(codes, kernel, stride, pad, ceil=False):
     """``(C, oh, ow)``: the max over each window's positions inside the input, by loops."""
     c, h, w = codes.shape
     (kh, kw), (sy, sx), (py, px) = kernel, stride, pad
-    oh, ow = (h + 2 * py - kh) // sy + 1, (w + 2 * px - kw) // sx + 1
-    out = np.zeros((c, oh, ow), dtype=np.int64)
+    ys, xs = pool_starts(h, kh, sy, py, ceil), pool_starts(w, kw, sx, px, ceil)
+    out = np.zeros((c, len(ys), len(xs)), dtype=np.int64)
     for ch in range(c):
-        for oy in range(oh):
-            for ox in range(ow):
-                vals = [int(codes[ch, y, x]) for y in range(oy * sy - py, oy * sy - py + kh)
-                        for x in range(ox * sx - px, ox * sx - px + kw) if 0 <= y < h and 0 <= x < w]
+        for oy, y0 in enumerate(ys):
+            for ox, x0 in enumerate(xs):
+                vals = [int(codes[ch, y, x]) for y in range(y0, y0 + kh)
+                        for x in range(x0, x0 + kw) if 0 <= y < h and 0 <= x < w]
                 out[ch, oy, ox] = max(vals)
     return out
 
 
-def pool_walk(shape, kernel, stride, pad, lanes, nm_read):
+def pool_walk(shape, kernel, stride, pad, lanes, nm_read, ceil=False):
     """The pool unit's walk, chunk by chunk: ``(cycles, reads, writes)`` of a ``POOL`` command
     (transfer, set-up, one cycle per chunk of ``nm_read`` kernel positions, the last write, the
     end)."""
     c, h, w = shape
     (kh, kw), (sy, sx), (py, px) = kernel, stride, pad
-    oh, ow = (h + 2 * py - kh) // sy + 1, (w + 2 * px - kw) // sx + 1
+    ys, xs = pool_starts(h, kh, sy, py, ceil), pool_starts(w, kw, sx, px, ceil)
     cycle, reads, writes = 1, 0, 0
     for _ in range(-(-c // lanes)):
-        for oy in range(oh):
-            for ox in range(ow):
+        for y0 in ys:
+            for x0 in xs:
                 positions = [(ky, kx) for ky in range(kh) for kx in range(kw)]
                 for i in range(0, len(positions), nm_read):
                     cycle += 1
-                    reads += sum(0 <= oy * sy - py + ky < h and 0 <= ox * sx - px + kx < w
+                    reads += sum(0 <= y0 + ky < h and 0 <= x0 + kx < w
                                  for ky, kx in positions[i:i + nm_read])
                 writes += 1
     return cycle + 2, reads, writes

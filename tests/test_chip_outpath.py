@@ -5,17 +5,19 @@ and NM traffic against brute-force walks; the pool unit and the whole chip again
 from __future__ import annotations
 
 import numpy as np
+import onnx  # the nets extra is part of the test environment: a missing onnx fails, never skips
+import onnxruntime
 import pytest
 from amaranth.sim import Simulator
 
-from brute_chip import conv_requant, max_pool_loops, pool_walk
+from brute_chip import conv_requant, max_pool_loops, pool_starts, pool_walk
 from chipsim import run_chip, words_int
 from dstripes.hw.chip.pool import PoolUnit
 from dstripes.hw.chip.writer import Requantiser
 from dstripes.sim.chip import ChipConfig, DramConfig, LayerDescriptor, LayerPlan, model_layer, requantize
 from dstripes.sim.chip.descriptor import RES_SHIFT_BITS, descriptor_width
 from dstripes.sim.chip.images import bricks_tensor, tensor_bricks, weight_beats
-from dstripes.sim.chip.pool import PoolDescriptor, model_pool
+from dstripes.sim.chip.pool import PoolDescriptor, model_pool, pooled_size
 from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
@@ -117,16 +119,79 @@ def test_residual_in_place_is_allowed_and_bad_arrays_are_refused():
 
 @pytest.mark.parametrize("spec, shape, nm_read, signed", [
     ("2x2/2", (6, 8, 8), 1, False), ("3x3/2/1", (5, 9, 7), 2, True), ("3x3/2/1", (4, 8, 8), 4, False),
-    ("2x2/1", (3, 5, 4), 3, True), ("3x3/1/1", (9, 4, 4), 16, True)])
+    ("2x2/1", (3, 5, 4), 3, True), ("3x3/1/1", (9, 4, 4), 16, True),
+    ("3x3/2/ceil", (4, 8, 8), 2, False), ("3x3/2/1/ceil", (5, 8, 6), 4, True), ("2x2/2/ceil", (3, 7, 5), 3, True),
+    ("5x3/3/1/ceil", (4, 4, 2), 1, False)])
 def test_pool_outputs_cycles_and_traffic_equal_the_brute_force_walk(seed, spec, shape, nm_read, signed):
     rng = np.random.default_rng(seed)
     w = Window(11, 2, signed)
     x = codes(rng, w, shape)
     d = PoolDescriptor.parse(spec, shape, w)
+    assert d.ceil == spec.endswith("/ceil")
     run = model_pool(x, d, chip(nm_read))
-    assert (run.outputs == max_pool_loops(x, d.kernel, d.stride, d.pad)).all()
-    assert (run.cycles, run.traffic.reads, run.traffic.writes) == pool_walk(shape, d.kernel, d.stride, d.pad, 4, nm_read)
+    assert (run.outputs == max_pool_loops(x, d.kernel, d.stride, d.pad, d.ceil)).all()
+    assert (run.cycles, run.traffic.reads, run.traffic.writes) == pool_walk(shape, d.kernel, d.stride, d.pad, 4,
+                                                                            nm_read, d.ceil)
     assert run.traffic.residual_reads == 0
+
+
+def onnx_max_pool(x, kernel, stride, pad, ceil):
+    """ONNX Runtime's ``MaxPool`` (the graph the chain reads) of ``(C, H, W)`` codes."""
+    node = onnx.helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=list(kernel), strides=list(stride),
+                                 pads=[pad[0], pad[1], pad[0], pad[1]], ceil_mode=int(ceil))
+    graph = onnx.helper.make_graph(
+        [node], "pool", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.DOUBLE, [1, *x.shape])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.DOUBLE, None)])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 19)])
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x[None].astype(np.float64)})[0][0]
+
+
+def test_pool_random_shapes_floor_and_ceil_equal_onnx_and_the_brute_force_walk(seed):
+    """A random sweep of shapes in both modes: the model's outputs equal ONNX Runtime's MaxPool
+    (the semantics the chain reads) and the loops; its cycles and NM traffic the brute-force
+    walk; the size rule the enumeration of windows; shapes with no window are refused."""
+    rng = np.random.default_rng(seed)
+    cfg, done, ceil_differs = chip(2), 0, 0
+    while done < 40:
+        kh, kw = (int(v) for v in rng.integers(1, 6, 2))
+        s = int(rng.integers(1, 5))
+        py, px = int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1))
+        shape = (int(rng.integers(1, 7)), int(rng.integers(1, 12)), int(rng.integers(1, 12)))
+        ceil = bool(rng.integers(0, 2))
+        w = Window(9, 1, bool(rng.integers(0, 2)))
+        d = PoolDescriptor(shape, (kh, kw), (s, s), (py, px), w, ceil=ceil)
+        for n, k, p, o in ((shape[1], kh, py, d.oh), (shape[2], kw, px, d.ow)):
+            assert o == pooled_size(n, k, s, p, p, ceil)
+            if o >= 1:
+                assert o == len(pool_starts(n, k, s, p, ceil))
+        x = codes(rng, w, shape)
+        if d.oh < 1 or d.ow < 1 or (not ceil and (kh > shape[1] + 2 * py or kw > shape[2] + 2 * px)):
+            with pytest.raises(ConfigError, match="bigger than the"):
+                model_pool(x, d, cfg)
+            continue
+        run = model_pool(x, d, cfg)
+        assert (run.outputs == onnx_max_pool(x, d.kernel, d.stride, d.pad, ceil)).all(), d
+        assert (run.outputs == max_pool_loops(x, d.kernel, d.stride, d.pad, ceil)).all(), d
+        assert (run.cycles, run.traffic.reads, run.traffic.writes) == pool_walk(shape, d.kernel, d.stride, d.pad,
+                                                                                4, 2, ceil)
+        ceil_differs += ceil and (d.oh, d.ow) != PoolDescriptor(shape, (kh, kw), (s, s), (py, px), w).out_shape[1:]
+        done += 1
+    assert ceil_differs >= 3                         # the sweep did meet windows hanging over the edge
+
+
+def test_ceil_mode_drops_a_window_starting_in_the_padding():
+    """ONNX / PyTorch: 5 rows, 2x2 windows, stride 3, padding 1 — ceil((5 + 2 - 2) / 3) + 1 = 3
+    windows, but the third would start at row 5, in the bottom padding: 2 windows."""
+    d = PoolDescriptor.parse("2x2/3/1/ceil", (1, 5, 5), Window(7, 0))
+    assert d.out_shape == (1, 2, 2)
+    x = np.arange(25).reshape(1, 5, 5)
+    assert (model_pool(x, d, chip()).outputs == onnx_max_pool(x, (2, 2), (3, 3), (1, 1), True)).all()
+    assert PoolDescriptor.parse("2x2/3/ceil", (1, 5, 5), Window(7, 0)).out_shape == (1, 2, 2)
+    assert PoolDescriptor.parse("3x3/2/ceil", (1, 6, 6), Window(7, 0)).out_shape == (1, 3, 3)   # floor: 2
+    assert PoolDescriptor.parse("3x3/2", (1, 6, 6), Window(7, 0)).out_shape == (1, 2, 2)
 
 
 @pytest.mark.parametrize("text, shape, message", [
@@ -137,6 +202,10 @@ def test_pool_outputs_cycles_and_traffic_equal_the_brute_force_walk(seed, spec, 
     ("2x2/0", (4, 8, 8), "pool field sy = 0 is out of range"),
     ("16x16/1", (4, 20, 20), "pool field kh = 16 is out of range"),
     ("2x2/2", (4, 2000, 2000), "does not fit NM"),
+    ("2x2/2/floor", (4, 8, 8), "is not KxK/S"),
+    ("ceil", (4, 8, 8), "is not KxK/S"),
+    ("5x5/2/ceil", (4, 1, 8), "bigger than the 1x8 input by a whole stride"),
+    ("3x3/2/2/ceil", (4, 8, 8), "more than half"),
 ])
 def test_bad_pools_are_refused(text, shape, message):
     with pytest.raises(ConfigError, match=message):
@@ -214,7 +283,11 @@ def test_whole_chip_residual_on_depthwise_lane_offsets_with_bias(seed):
 
 @pytest.mark.parametrize("spec, shape, nm_read, signed", [("2x2/2", (8, 6, 6), 1, False),
                                                           ("3x3/2/1", (6, 7, 7), 2, True),
-                                                          ("3x2/1/1", (4, 3, 5), 3, True)])
+                                                          ("3x2/1/1", (4, 3, 5), 3, True),
+                                                          ("3x3/2/1/ceil", (5, 8, 6), 2, False),
+                                                          ("2x2/2/ceil", (4, 7, 5), 3, True),
+                                                          ("3x3/2/ceil", (4, 2, 6), 1, False),
+                                                          ("2x2/3/1/ceil", (4, 5, 8), 2, True)])
 def test_whole_chip_pool_equals_the_model(spec, shape, nm_read, signed):
     win = Window(11, 2, signed)
     x = codes(np.random.default_rng(3), win, shape)
@@ -268,7 +341,8 @@ def test_requantiser_with_the_residual_equals_the_model(seed, rw, res_shift):
 
 
 @pytest.mark.parametrize("spec, shape, nm_read, signed", [("2x2/2", (5, 6, 6), 2, False),
-                                                          ("3x3/2/1", (4, 7, 6), 4, True)])
+                                                          ("3x3/2/1", (4, 7, 6), 4, True),
+                                                          ("3x3/2/1/ceil", (4, 8, 7), 4, True)])
 def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, nm_read, signed):
     """The pool unit alone, its NM a Python dict: every read port's enable and the write port
     counted cycle by cycle; the written bricks, the reads, the writes and the cycles from start

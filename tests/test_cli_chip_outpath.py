@@ -1,5 +1,5 @@
 """``dstripes simulate --chip`` with the output path: a residual (``--residual --res-window
---res-signed --res-shift``) and a ``POOL`` command after the layer (``--pool KxK/S[/P]``); bad
+--res-signed --res-shift``) and a ``POOL`` command after the layer (``--pool KxK/S[/P][/ceil]``); bad
 input is one line and exit 2 before any build (``docs/usage.md`` §12)."""
 from __future__ import annotations
 
@@ -43,6 +43,26 @@ def test_residual_and_pool_json(tmp_path, capsys, files):
     assert np.load(out).shape == (8, 4, 4)
 
 
+def test_ceil_mode_pool_json(tmp_path, capsys, files):
+    """``--pool 3x3/2/ceil`` on the 8x8 output: ceil((8 - 3) / 2) + 1 = 4 windows a side (floor
+    mode: 3), the last one hanging over the edge by a row and a column."""
+    out = tmp_path / "o.npy"
+    rc, stdout, err = _cli(capsys, "simulate", "--chip", *SMALL, "--nm-read", "2", *files, "--pool", "3x3/2/ceil",
+                           "--dram-stall", "0.3", "--seed", "3", "--out-acts", str(out), "--json")
+    assert rc == 0, err
+    p = json.loads(stdout)["pool"]
+    assert p["passed"] is True and p["cycles"]["rtl"] == p["cycles"]["model"] == 3 + 2 * 16 * 5
+    assert p["results"] == {"checked": 8 * 4 * 4, "mismatches": 0}
+    # rows (and columns) inside per output: 3, 3, 3, 2 (the last window hangs over the edge)
+    assert p["nm"] == {"reads": 2 * (3 + 3 + 3 + 2) ** 2, "residual_reads": 0, "writes": 2 * 16}
+    pooled = np.load(out)
+    assert pooled.shape == (8, 4, 4)
+    rc, stdout, _ = _cli(capsys, "simulate", "--chip", *SMALL, "--nm-read", "2", *files, "--pool", "3x3/2",
+                         "--json")
+    floor = json.loads(stdout)["pool"]
+    assert rc == 0 and floor["passed"] and floor["results"]["checked"] == 8 * 3 * 3
+
+
 @pytest.mark.parametrize("extra, needle", [
     (["--residual", "{tmp}/r7.npy", "--res-window", "15:5"], "the residual has shape (8, 8, 7), the layer's output is (8, 8, 8)"),
     (["--residual", "{tmp}/r.npy", "--res-window", "15:5", "--res-shift", "33"], "res_shift 33 is out of range (0..31"),
@@ -52,7 +72,9 @@ def test_residual_and_pool_json(tmp_path, capsys, files):
     (["--res-window", "15:5"], "--res-window applies only with --residual"),
     (["--pool", "9x9/2"], "the pool window 9x9 (pad 0,0) is bigger than the 8x8 input"),
     (["--pool", "3x3/2/2"], "more than half"),
-    (["--pool", "2x2"], "is not KxK/S[/P]"),
+    (["--pool", "2x2"], "is not KxK/S[/P][/ceil]"),
+    (["--pool", "3x3/2/ceil/1"], "is not KxK/S[/P][/ceil]"),
+    (["--pool", "11x11/2/ceil"], "the pool window 11x11 (pad 0,0) is bigger than the 8x8 input by a whole stride"),
 ])
 def test_bad_input_is_one_line_exit_2_before_any_build(tmp_path, capsys, files, no_build, extra, needle):
     extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]

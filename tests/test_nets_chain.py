@@ -14,6 +14,9 @@ import onnx  # the nets extra is part of the test environment: a missing onnx fa
 from onnx import TensorProto, helper, numpy_helper
 
 from dstripes.scripts.cli import main as cli
+from dstripes.sim.chip import ChipConfig
+from dstripes.sim.chip.pool import model_pool
+from dstripes.sim.config import TileConfig
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window, weight_codes
 from dstripes.sim.nets.chain import Pool, chain_fidelity, integer_chain
@@ -149,7 +152,7 @@ def brute_chain(net, prof, x, pool):
     return a, codes, (sa, ba), (sb, bb)
 
 
-@pytest.mark.parametrize("pool", [(2, 2, 0, 1), (3, 2, 1, 0), (3, 3, 0, 1)])
+@pytest.mark.parametrize("pool", [(2, 2, 0, 1), (3, 2, 1, 0), (3, 3, 0, 1), (3, 2, 0, 1), (2, 5, 1, 1)])
 def test_every_operation_of_the_chain_equals_brute_force(pool):
     net = graph(pool)
     prof = profile(net)
@@ -167,6 +170,14 @@ def test_every_operation_of_the_chain_equals_brute_force(pool):
     assert np.array_equal(run.unpooled["A"], a_bf)
     assert np.array_equal(run.outputs["A"], codes["A"])
     assert np.array_equal(run.outputs["B"], codes["B"])
+    # the accelerator's POOL command the chain gives for A's MaxPool stores exactly those codes
+    d = a.pool_descriptor(in_base=5)
+    assert (d.kernel, d.stride, d.pad, d.ceil, d.window, d.in_base) == (
+        (pool[0],) * 2, (pool[1],) * 2, (pool[2],) * 2, bool(pool[3]), a.out_window, 5)
+    on_chip = ChipConfig(scheme="dstripes", tile=TileConfig(lanes=4, columns=4, rows=4, tiles=2), nm_read=2,
+                         nm_kib=32, sb_kib=16)
+    assert np.array_equal(model_pool(run.unpooled["A"], d, on_chip).outputs, codes["A"])
+    assert b.pool_descriptor() is None
     # C: conv + bias + the pooled A codes shifted to accumulator units, requantised into the
     # host-read window the calibration set (full 16-bit container)
     wc, ws = weight_codes(net.weights("C"), 16)
@@ -197,6 +208,34 @@ def test_a_pool_never_picks_padding():
     got = Pool((3, 3), (2, 2), (1, 1, 1, 1)).apply(codes)
     assert got.tolist() == [[[-1, -2], [-1, -2]]]  # zero padding would have won every window
     assert Pool((2, 2), (2, 2), ceil=True).apply(codes).tolist() == [[[-1, -2], [-6, -4]]]
+
+
+@pytest.mark.parametrize("pool, shape, pad, ceil, out", [
+    (Pool((3, 3), (2, 2), (1, 1, 1, 1), ceil=True), (8, 112, 112), (1, 1), True, (57, 57)),
+    (Pool((3, 3), (2, 2), (0, 0, 1, 1)), (8, 112, 112), (0, 0), True, (56, 56)),      # SAME_UPPER, as ceil mode
+    (Pool((3, 3), (2, 2), (1, 1, 0, 0)), (4, 8, 8), (1, 1), False, (4, 4)),
+    (Pool((2, 2), (2, 2), (0, 0, 1, 1)), (4, 8, 8), (0, 0), False, (4, 4)),
+    (Pool((2, 2), (3, 3), (1, 1, 1, 1), ceil=True), (4, 5, 5), (1, 1), True, (2, 2)),  # third window dropped
+])
+def test_a_graph_pool_maps_to_the_accelerators_pool(pool, shape, pad, ceil, out):
+    d = pool.descriptor(shape, Window(11, 2))
+    assert (d.pad, d.ceil, d.out_shape[1:]) == (pad, ceil, out) == (pad, ceil, pool.out_size(*shape[1:]))
+    x = np.random.default_rng(1).integers(0, 1 << 10, shape) << 2
+    on_chip = ChipConfig(scheme="dstripes", tile=TileConfig(lanes=4, columns=4, rows=4, tiles=2), nm_read=4,
+                         nm_kib=512, sb_kib=16)
+    assert np.array_equal(model_pool(x, d, on_chip).outputs, pool.apply(x))
+
+
+def test_pools_the_accelerator_cannot_run_are_refused_naming_the_layer():
+    with pytest.raises(ConfigError, match=r"pads \[0, 0, 2, 2\] .* on a 8x8 map give 8x8 windows; the accelerator "
+                                          r"pads top and left only"):
+        Pool((3, 3), (1, 1), (0, 0, 2, 2)).descriptor((4, 8, 8))
+    for pool, message in (((9, 8, 0, 0), "pool field sy = 8 is out of range (1..7)"),
+                          ((3, 2, 2, 1), "pool padding (2, 2) is more than half the 3x3 window")):
+        net = graph(pool)
+        with pytest.raises(ConfigError, match=r"layer A: its MaxPool cannot run on the accelerator: "
+                                              + message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+            integer_chain(net, profile(net))
 
 
 def test_refusals_name_the_layer():

@@ -290,11 +290,16 @@ class Chip(wiring.Component):
                      "out_base", "w_base", "bias", "msb", "lsb", "signed", "mode", "out_lsb", "w0_loaded", "prefetch",
                      "residual", "res_signed", "res_shift", "res_base"):
             m.d.comb += getattr(g, name).eq(getattr(d, name))
-        oh = (d.h + 2 * d.py - d.dy * (d.kh - 1) - 1) // d.sy + 1
-        ow = (d.w + 2 * d.px - d.dx * (d.kw - 1) - 1) // d.sx + 1
+        # output rows and columns; a POOL in ceil mode rounds up and drops a last window that would
+        # start in the bottom/right padding (§10.7)
+        sizes = []
+        for axis, n, p, s, dil, k in (("y", d.h, d.py, d.sy, d.dy, d.kh), ("x", d.w, d.px, d.sx, d.dx, d.kw)):
+            raw = Signal(13, name=f"o{axis}_raw")
+            m.d.comb += raw.eq((n + 2 * p + Mux(d.ceil, s - 1, 0) - dil * (k - 1) - 1) // s + 1)
+            sizes.append(raw - (d.ceil & (raw * s >= n + p + s)))
         m.d.comb += [
             g.cg.eq(d.c // d.groups), g.kg.eq(d.k // d.groups),
-            g.oh.eq(oh), g.ow.eq(ow),
+            g.oh.eq(sizes[0]), g.ow.eq(sizes[1]),
             g.windows.eq(g.oh * g.ow), g.window_sets.eq((g.windows + nc - 1) // nc),
             g.cbg.eq((g.cg + lanes - 1) // lanes), g.steps.eq(d.kh * d.kw * g.cbg),
             g.filter_sets.eq((g.kg + nf - 1) // nf), g.passes.eq(d.groups * g.filter_sets),

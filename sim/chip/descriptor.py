@@ -33,7 +33,7 @@ def descriptor_fields(chip: ChipConfig) -> tuple:
     ib = index_bits(chip.tile.act_bits - 1)
     nm = chip.nm_addr_bits
     return tuple((n, b) for n, b, _ in _FIXED) + (
-        ("msb", ib), ("lsb", ib), ("signed", 1), ("mode", 2),
+        ("msb", ib), ("lsb", ib), ("signed", 1), ("mode", 2), ("ceil", 1),
         ("out_msb", ib), ("out_lsb", ib), ("out_signed", 1), ("shift", SHIFT_BITS), ("bias", 1),
         ("in_base", nm), ("out_base", nm), ("w_base", DRAM_ADDR_BITS), ("w0_loaded", 1), ("prefetch", 1),
         ("residual", 1), ("res_msb", ib), ("res_lsb", ib), ("res_signed", 1), ("res_shift", RES_SHIFT_BITS),
@@ -94,6 +94,7 @@ class LayerDescriptor:
         v = {"c": l.c, "h": l.h, "w": l.w, "k": l.k, "kh": l.kh, "kw": l.kw, "sy": l.sy, "sx": l.sx,
              "py": l.py, "px": l.px, "dy": l.dy, "dx": l.dx, "groups": l.conv_groups,
              "msb": win.msb, "lsb": win.lsb, "signed": int(win.signed), "mode": MODES.index(self.mode),
+             "ceil": 0,
              "out_msb": out.msb, "out_lsb": out.lsb, "out_signed": int(out.signed), "shift": self.shift,
              "bias": int(self.bias), "in_base": self.in_base, "out_base": self.resolved_out_base(chip),
              "w_base": self.w_base, "w0_loaded": int(self.w0_loaded), "prefetch": int(self.prefetch)}

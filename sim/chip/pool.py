@@ -2,6 +2,10 @@
 in NM into another, its descriptor (the ``LAYER`` descriptor's fields, reused), its checks, its
 exact outputs, cycles and NM traffic.
 
+Floor or ceil mode (ONNX's ``ceil_mode``, PyTorch's rule): in ceil mode the last window of a row or
+column may hang over the bottom/right edge, and a window that would start beyond the input's last
+row or column (wholly in the bottom/right padding) is dropped (:func:`pooled_size`).
+
 The pool unit walks the output bricks in address order (``cb``, ``oy``, ``ox``); for each it reads
 the ``kh*kw`` kernel positions ``B`` at a time in row-major order (a padded position is skipped:
 its port reads nothing, its slot still takes its place in the chunk), keeps the lane-wise max, and
@@ -25,6 +29,32 @@ from .timing import Breakdown
 POOL_OVERHEAD = 3
 
 
+def pooled_size(n: int, kernel: int, stride: int, lo: int, hi: int, ceil: bool = False) -> int:
+    """Outputs of a max-pool along one axis (ONNX ``MaxPool``, PyTorch ``max_pool2d``).
+
+    Parameters
+    ----------
+    n : int
+        Input size.
+    kernel, stride : int
+    lo, hi : int
+        Padding before (top/left) and after (bottom/right).
+    ceil : bool
+        ``ceil_mode``: ``ceil((n + lo + hi - kernel) / stride) + 1`` windows, less the last when it
+        would start at or beyond ``n + lo`` (in the bottom/right padding); else ``floor(...) + 1``.
+
+    Returns
+    -------
+    int
+        The count (0 or less: no window fits).
+    """
+    span = n + lo + hi - kernel
+    o = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and o > 0 and (o - 1) * stride >= n + lo:
+        o -= 1
+    return o
+
+
 @dataclass(frozen=True)
 class PoolDescriptor:
     """One max-pooling on the accelerator.
@@ -39,6 +69,8 @@ class PoolDescriptor:
         The codes' window (``signed``: the max compares two's complement).
     in_base, out_base : int
         NM brick addresses of the input and of the pooled output (by default right after the input).
+    ceil : bool
+        Ceil mode (:func:`pooled_size`): the descriptor's ``ceil`` field.
     """
 
     shape: tuple
@@ -48,11 +80,16 @@ class PoolDescriptor:
     window: Window = Window(15, 0)
     in_base: int = 0
     out_base: int | None = None
+    ceil: bool = False
 
     @classmethod
     def parse(cls, text: str, shape: tuple, window: Window, **fields) -> "PoolDescriptor":
-        """``KxK/S[/P]`` (or ``KHxKW/S[/P]``, e.g. ``2x2/2``, ``3x3/2/1``) on a ``(C, H, W)`` input."""
+        """``KxK/S[/P][/ceil]`` (or ``KHxKW/...``, e.g. ``2x2/2``, ``3x3/2/1``, ``3x3/2/ceil``,
+        ``3x3/2/1/ceil``) on a ``(C, H, W)`` input; ``fields``: ``in_base``, ``out_base``."""
         parts = str(text).split("/")
+        ceil = len(parts) > 2 and parts[-1].strip().lower() == "ceil"
+        if ceil:
+            parts = parts[:-1]
         try:
             if len(parts) not in (2, 3):
                 raise ValueError
@@ -60,16 +97,25 @@ class PoolDescriptor:
             s = int(parts[1])
             p = int(parts[2]) if len(parts) == 3 else 0
         except ValueError:
-            raise ConfigError(f"pool {text!r} is not KxK/S[/P] (e.g. 2x2/2, 3x3/2/1)") from None
-        return cls(tuple(int(v) for v in shape), (kh, kw), (s, s), (p, p), window, **fields)
+            raise ConfigError(f"pool {text!r} is not KxK/S[/P][/ceil] (e.g. 2x2/2, 3x3/2/1, 3x3/2/ceil)") from None
+        return cls(tuple(int(v) for v in shape), (kh, kw), (s, s), (p, p), window, ceil=ceil, **fields)
+
+    @property
+    def spec(self) -> str:
+        """The ``KHxKW/S[/P][/ceil]`` text (square stride and padding as one number)."""
+        (kh, kw), (sy, sx), (py, px) = self.kernel, self.stride, self.pad
+        text = f"{kh}x{kw}/{sy if sy == sx else f'{sy},{sx}'}"
+        if py or px:
+            text += f"/{py if py == px else f'{py},{px}'}"
+        return text + ("/ceil" if self.ceil else "")
 
     @property
     def oh(self) -> int:
-        return (self.shape[1] + 2 * self.pad[0] - self.kernel[0]) // self.stride[0] + 1
+        return pooled_size(self.shape[1], self.kernel[0], self.stride[0], self.pad[0], self.pad[0], self.ceil)
 
     @property
     def ow(self) -> int:
-        return (self.shape[2] + 2 * self.pad[1] - self.kernel[1]) // self.stride[1] + 1
+        return pooled_size(self.shape[2], self.kernel[1], self.stride[1], self.pad[1], self.pad[1], self.ceil)
 
     @property
     def out_shape(self) -> tuple:
@@ -92,18 +138,18 @@ class PoolDescriptor:
                   "dy": 1, "dx": 1, "groups": 1, "msb": self.window.msb, "lsb": self.window.lsb,
                   "signed": int(self.window.signed), "out_msb": self.window.msb, "out_lsb": self.window.lsb,
                   "out_signed": int(self.window.signed), "in_base": self.in_base,
-                  "out_base": self.resolved_out_base(chip)})
+                  "out_base": self.resolved_out_base(chip), "ceil": int(self.ceil)})
         return v
 
 
-def check_pool(d: PoolDescriptor, chip: ChipConfig) -> None:
-    """Every rule of a ``POOL`` descriptor on ``chip``, one message each: sizes in the descriptor's
-    field ranges, the window no bigger than the padded input, ``2*pad <= kernel`` (every window
-    holds an input position), the codes' window, both tensors inside NM and apart."""
-    if not isinstance(chip, ChipConfig):
-        raise TypeError(f"chip must be a ChipConfig, not {chip!r}")
+def check_pool_shape(d: PoolDescriptor) -> None:
+    """The rules of a ``POOL`` descriptor that hold on any chip, one message each: sizes in the
+    descriptor's field ranges, at least one window (floor mode: the window no bigger than the
+    padded input), ``2*pad <= kernel`` (every window holds an input position)."""
     if not isinstance(d.window, Window):
         raise TypeError(f"window must be a Window, not {d.window!r}")
+    if not isinstance(d.ceil, bool):
+        raise TypeError(f"ceil must be a bool, not {d.ceil!r}")
     ranges = {n: (b, lo) for n, b, lo in _FIXED}
     named = dict(zip(("c", "h", "w"), d.shape)) | dict(zip(("kh", "kw"), d.kernel)) \
         | dict(zip(("sy", "sx"), d.stride)) | dict(zip(("py", "px"), d.pad))
@@ -114,10 +160,20 @@ def check_pool(d: PoolDescriptor, chip: ChipConfig) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value < (1 << bits):
             raise ConfigError(f"pool field {name} = {value!r} is out of range ({lo}..{(1 << bits) - 1})")
     (c, h, w), (kh, kw), (py, px) = d.shape, d.kernel, d.pad
-    if kh > h + 2 * py or kw > w + 2 * px:
-        raise ConfigError(f"the pool window {kh}x{kw} (pad {py},{px}) is bigger than the {h}x{w} input")
+    if d.oh < 1 or d.ow < 1 or (not d.ceil and (kh > h + 2 * py or kw > w + 2 * px)):
+        raise ConfigError(f"the pool window {kh}x{kw} (pad {py},{px}) is bigger than the {h}x{w} input"
+                          + (" by a whole stride (no window in ceil mode)" if d.ceil else ""))
     if 2 * py > kh or 2 * px > kw:
         raise ConfigError(f"pool padding ({py}, {px}) is more than half the {kh}x{kw} window")
+
+
+def check_pool(d: PoolDescriptor, chip: ChipConfig) -> None:
+    """Every rule of a ``POOL`` descriptor on ``chip``, one message each: :func:`check_pool_shape`,
+    the codes' window, both tensors inside NM and apart."""
+    if not isinstance(chip, ChipConfig):
+        raise TypeError(f"chip must be a ChipConfig, not {chip!r}")
+    check_pool_shape(d)
+    (c, h, w) = d.shape
     if d.window.msb + 1 > chip.tile.act_bits:
         raise ConfigError(f"the pool window's codes [{d.window.msb}:{d.window.lsb}] are wider than the "
                           f"{chip.tile.act_bits}-bit activations")
@@ -148,11 +204,14 @@ def valid_positions(d: PoolDescriptor) -> np.ndarray:
 
 
 def max_pool(codes: np.ndarray, d: PoolDescriptor) -> np.ndarray:
-    """The lane-wise max over each window, padded positions excluded: ``(C, oh, ow)`` int64."""
+    """The lane-wise max over each window, padded positions (and, in ceil mode, positions past
+    the bottom/right edge) excluded: ``(C, oh, ow)`` int64."""
     (c, h, w), (kh, kw), (sy, sx), (py, px) = d.shape, d.kernel, d.stride, d.pad
     a = np.asarray(codes, dtype=np.int64)
     low = np.iinfo(np.int64).min
-    padded = np.full((c, h + 2 * py, w + 2 * px), low, dtype=np.int64)
+    rows = max(h + 2 * py, (d.oh - 1) * sy + kh)
+    cols = max(w + 2 * px, (d.ow - 1) * sx + kw)
+    padded = np.full((c, rows, cols), low, dtype=np.int64)
     padded[:, py:py + h, px:px + w] = a
     out = np.full((c, d.oh, d.ow), low, dtype=np.int64)
     for ky in range(kh):

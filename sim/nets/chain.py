@@ -5,7 +5,10 @@ user's file) is walked once (:func:`integer_chain`) and every modelled ``Conv`` 
 :class:`ChainLayer` whose output, requantised on the accelerator, is the next layers' input:
 
 * **input**: the host quantises the photo into the first layer's profiled window
-  (:meth:`.network.Quant.codes`);
+  (:meth:`.network.Quant.codes`); a ``Transpose`` of the graph input that keeps the batch axis
+  first (an NHWC graph's ``perm [0, 3, 1, 2]``, ResNet-50-nsfw) is the layout the host writes the
+  codes in (channels, rows, columns: NM's brick layout), part of that step — quantisation is
+  element-wise, so it commutes with the transpose;
 * **weights**: ``W``-bit codes with one power-of-two scale per layer
   (:func:`sim.fixed.weight_codes`, the rule of every other weight code in the project);
 * **bias**: in accumulator units, ``round_half_even(b / (scale_in * scale_w))``;
@@ -49,6 +52,7 @@ from ..errors import ConfigError
 from ..fixed import Window, weight_codes
 from ..functional import conv_int
 from ..layer import Layer
+from ..chip.pool import PoolDescriptor, check_pool_shape, pooled_size
 from ..chip.requant import requantize
 from .images import take
 from .fidelity import UNITS, image_scores, measure, passes, summarise, threshold
@@ -95,16 +99,50 @@ class Pool:
     ceil: bool = False
 
     def out_size(self, h: int, w: int) -> tuple[int, int]:
-        """Pooled height and width of an ``h x w`` map."""
-        out = []
-        for n, k, s, lo, hi in ((h, self.kernel[0], self.stride[0], self.pads[0], self.pads[2]),
-                                (w, self.kernel[1], self.stride[1], self.pads[1], self.pads[3])):
-            span = n + lo + hi - k
-            o = (-(-span // s) if self.ceil else span // s) + 1
-            if self.ceil and (o - 1) * s >= n + lo:
-                o -= 1
-            out.append(o)
-        return out[0], out[1]
+        """Pooled height and width of an ``h x w`` map (:func:`sim.chip.pool.pooled_size`)."""
+        return (pooled_size(h, self.kernel[0], self.stride[0], self.pads[0], self.pads[2], self.ceil),
+                pooled_size(w, self.kernel[1], self.stride[1], self.pads[1], self.pads[3], self.ceil))
+
+    def descriptor(self, shape: tuple, window: Window = PoolDescriptor.window, **fields) -> PoolDescriptor:
+        """The accelerator's ``POOL`` command for this pool (``docs/design.md`` §10.7).
+
+        The accelerator pads the top and left by ``pads[0]``, ``pads[1]`` and takes floor or ceil
+        windows (padded positions and positions past the edge never win, so the bottom/right
+        padding only sets the count): the graph's ``ceil_mode`` when that gives the graph's output
+        size, else the other mode when it does (e.g. ``pads`` ``(0, 0, 1, 1)`` in floor mode is
+        ceil mode without padding on an even map).
+
+        Parameters
+        ----------
+        shape : (K, H, W)
+            The map pooled.
+        window : Window
+            Its codes' window.
+        fields
+            ``in_base``, ``out_base``.
+
+        Returns
+        -------
+        PoolDescriptor
+
+        Raises
+        ------
+        ConfigError
+            The accelerator cannot run it: pads it cannot express, or a limit of
+            :func:`sim.chip.pool.check_pool_shape` (kernel side ≤ 15, stride ≤ 7, padding at most
+            half the kernel, ...).
+        """
+        k, h, w = (int(v) for v in shape)
+        want = self.out_size(h, w)
+        for ceil in (self.ceil, not self.ceil):
+            d = PoolDescriptor((k, h, w), tuple(self.kernel), tuple(self.stride), (self.pads[0], self.pads[1]),
+                               window, ceil=ceil, **fields)
+            if (d.oh, d.ow) == want:
+                check_pool_shape(d)
+                return d
+        raise ConfigError(f"pads {list(self.pads)} (top, left, bottom, right) on a {h}x{w} map give "
+                          f"{want[0]}x{want[1]} windows; the accelerator pads top and left only and takes "
+                          f"floor or ceil windows")
 
     def apply(self, codes: np.ndarray) -> np.ndarray:
         """The pooled codes of ``(K, H, W)`` codes."""
@@ -197,6 +235,13 @@ class ChainLayer:
     host_reads: bool = False
     extra_pad: tuple = (0, 0, 0, 0)
 
+    def pool_descriptor(self, **fields) -> PoolDescriptor | None:
+        """The ``POOL`` command of this layer's output (:meth:`Pool.descriptor`; ``fields``:
+        ``in_base``, ``out_base``), ``None`` without a pool."""
+        if self.pool is None:
+            return None
+        return self.pool.descriptor((self.layer.k, self.layer.oh, self.layer.ow), self.out_window, **fields)
+
     def compute(self, codes: np.ndarray, weights: np.ndarray, residual: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
         """The layer on the accelerator.
@@ -274,6 +319,10 @@ class Chain:
         Graph tensor -> ``(layer, pooled)`` the host part reads.
     host_model : onnx.ModelProto
         The host part: the graph without the chain's nodes, the host-read tensors its inputs.
+    graph_input, output_name : str
+    input_perm : tuple or None
+        Axes of a prepared photo in the order the codes are stored (``(C, H, W)``; ``None``: as
+        prepared), from a layout ``Transpose`` of the graph input.
     """
 
     network: str
@@ -285,6 +334,7 @@ class Chain:
     host_model: object = field(default=None, repr=False)
     graph_input: str = "input"
     output_name: str = "output"
+    input_perm: tuple | None = None
     _session: object = field(default=None, repr=False)
 
     def layer(self, name: str) -> ChainLayer:
@@ -294,8 +344,10 @@ class Chain:
         raise ConfigError(f"the chain of {self.network} has no layer {name!r}")
 
     def run(self, x: np.ndarray) -> ChainRun:
-        """The chain on one prepared photo ``x`` (3, H, W) float (:meth:`.network.Network.prepare`)."""
-        stored = {INPUT: self.input.codes(x)}
+        """The chain on one prepared photo ``x`` (the graph input without its batch axis: ``(3, H,
+        W)``, or ``(H, W, 3)`` for an NHWC graph; :meth:`.network.Network.prepare`)."""
+        codes = self.input.codes(x)
+        stored = {INPUT: codes if self.input_perm is None else np.ascontiguousarray(codes.transpose(self.input_perm))}
         unpooled = {}
         for l in self.layers:
             res = stored[l.residual.source] if l.residual is not None else None
@@ -439,6 +491,8 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
     chain_nodes: set = set()
     host_read: set = set()
     conv_readers: dict = {}                      # layer -> names of the convs that read it
+    layouts: dict = {}                           # graph tensor -> (node index, perm) of an input Transpose
+    input_layouts: dict = {}                     # perm (None: as prepared) -> the convs reading the input so
 
     def finish(t):
         st = pending.pop(t)
@@ -463,6 +517,12 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
     for i, n in enumerate(nodes):
         op = n.op_type
         ins = [t for t in n.input if t]
+        if op == "Transpose" and ins and ins[0] == net.input_name:
+            perm = [int(v) for v in _attr(n).get("perm", [])]
+            if sorted(perm) == [0, 1, 2, 3] and perm[0] == 0:  # each photo's own layout: the host's step
+                tensors[n.output[0]] = (INPUT, False)
+                layouts[n.output[0]] = (i, tuple(p - 1 for p in perm[1:]))
+                continue
         if op == "Conv" and n.output[0] in modelled:
             name = modelled[n.output[0]]
             src = n.input[0]
@@ -481,6 +541,8 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
                 if st.pool is None:
                     st.unpooled_read = True
             conv_readers.setdefault(ref, []).append(name)
+            if ref == INPUT:
+                input_layouts.setdefault(layouts[src][1] if src in layouts else None, []).append(name)
             st = _Open(len(opened), name, n, ref, nodes=[i])
             opened.append(st)
             pending[n.output[0]] = st
@@ -541,6 +603,18 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
         host_reads(t) if t in outputs else finish(t)
     if not opened:
         raise ConfigError(f"{net.name}: no conv layer to chain")
+    if len(input_layouts) > 1:
+        seen = "; ".join(f"{names[0]} {'as prepared' if p is None else f'transposed {list(p)}'}"
+                         for p, names in input_layouts.items())
+        raise ConfigError(f"{net.name}: convs read the input in {len(input_layouts)} layouts ({seen}); the "
+                          f"accelerator stores it in one")
+    input_perm = next(iter(input_layouts), None)
+    for t, (i, _) in layouts.items():
+        if t in host_read:    # the host computes this layout itself, from the photo
+            host_read.discard(t)
+            host_read.add(net.input_name)
+        else:
+            chain_nodes.add(i)
 
     # ------------------------------------------------------------------ windows, last first
     quant = profile.quant()
@@ -587,6 +661,17 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
                 raise ConfigError(f"layer {st.name}: Clip bound {st.clip:g} (ReLU6) lies inside its output "
                                   f"window (top {top:g}); the accelerator saturates only at the window's top")
 
+    shape_of = {INPUT: (shapes[opened[0].name].c, net.size, net.size)}  # stored tensors (after the pool)
+    for st in opened:
+        sl = shapes[st.name]
+        oh, ow = (sl.oh, sl.ow)
+        if st.pool is not None:
+            try:
+                oh, ow = st.pool.descriptor((sl.k, sl.oh, sl.ow)).out_shape[1:]
+            except ConfigError as e:
+                raise ConfigError(f"layer {st.name}: its MaxPool cannot run on the accelerator: {e}") from None
+        shape_of[st.name] = (sl.k, oh, ow)
+
     host = _host_model(net, nodes, chain_nodes, host_read, tensors)
     weights, layers = {}, []
     scales = {INPUT: inq}
@@ -599,11 +684,6 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
             if st.clip is not None and st.clip < stored[st.name].window.hi * scale:
                 raise ConfigError(f"layer {st.name}: Clip bound {st.clip:g} lies inside its output window")
     scales.update(stored)
-    shape_of = {INPUT: (shapes[opened[0].name].c, net.size, net.size)}  # stored tensors (after the pool)
-    for st in opened:
-        sl = shapes[st.name]
-        oh, ow = st.pool.out_size(sl.oh, sl.ow) if st.pool is not None else (sl.oh, sl.ow)
-        shape_of[st.name] = (sl.k, oh, ow)
     for st in opened:
         bias_t = st.node.input[2] if len(st.node.input) > 2 and st.node.input[2] else None
         w = net.weights(st.name)
@@ -635,7 +715,7 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
                                  tuple(net._geometry.get(st.name, (0, 0, 0, 0)))))
     host_tensors = {t: tensors[t] for t in host_read}
     return Chain(net.name, profile.target, inq, tuple(layers), weights, host_tensors, host,
-                 net.input_name, net.output_name)
+                 net.input_name, net.output_name, input_perm)
 
 
 def _producer_tensor(st: _Open, nodes: list) -> str:
