@@ -30,10 +30,15 @@ from dstripes.sim.nets.profile import LayerProfile, Profile, builtin_profile_pat
 SIZE = 12
 
 
-def graph(pool=(2, 2, 0, 1), relu6=False, concat=False, seed=3, clip=6.0):
+def graph(pool=(2, 2, 0, 1), relu6=False, concat=False, seed=3, clip=6.0, nhwc=False, raw_reader=False,
+          host_reader=False):
     """conv A 3->6 3x3 (bias) -> ReLU -> MaxPool ``pool`` (kernel, stride, pad, ceil) -> conv B
     6->6 3x3 -> ReLU -> conv C 6->6 1x1 (bias) -> Add(C, pooled A) -> ReLU -> global average ->
-    Gemm 6->5. ``relu6``: A's ReLU is Clip(0, 6); ``concat``: B reads Concat(pooled A, pooled A)."""
+    Gemm 6->5. ``relu6``: A's ReLU is Clip(0, 6); ``concat``: B reads Concat(pooled A, pooled A);
+    ``nhwc``: the input is NHWC and A reads its Transpose (perm 0, 3, 1, 2), as a TensorFlow
+    export; ``raw_reader`` (with ``nhwc``): a conv D also reads the raw NHWC input (a second
+    graph output); ``host_reader`` (with ``nhwc``): the host also reads the transposed input (its
+    global average, a second graph output)."""
     rng = np.random.default_rng(seed)
     cb = 12 if concat else 6
     inits = [numpy_helper.from_array(a.astype(np.float32), n) for n, a in [
@@ -44,8 +49,18 @@ def graph(pool=(2, 2, 0, 1), relu6=False, concat=False, seed=3, clip=6.0):
         ("lo", np.array(0.0)), ("hi", np.array(clip))]]
     k, s, p, ceil = pool
     act = (helper.make_node("Clip", ["a", "lo", "hi"], ["ra"]) if relu6 else helper.make_node("Relu", ["a"], ["ra"]))
-    nodes = [helper.make_node("Conv", ["image", "wa", "ba"], ["a"], name="A", kernel_shape=[3, 3], pads=[1] * 4),
-             act,
+    first = "image"
+    nodes = []
+    if nhwc:
+        nodes.append(helper.make_node("Transpose", ["image"], ["image_nchw"], perm=[0, 3, 1, 2]))
+        first = "image_nchw"
+    if host_reader:
+        nodes.append(helper.make_node("GlobalAveragePool", [first], ["gi"]))
+    if raw_reader:
+        inits.append(numpy_helper.from_array(rng.normal(0, 0.3, (2, SIZE, 1, 1)).astype(np.float32), "wd"))
+        nodes.append(helper.make_node("Conv", ["image", "wd"], ["d"], name="D", kernel_shape=[1, 1]))
+    nodes += [helper.make_node("Conv", [first, "wa", "ba"], ["a"], name="A", kernel_shape=[3, 3], pads=[1] * 4),
+              act,
              helper.make_node("MaxPool", ["ra"], ["pa"], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4,
                               ceil_mode=ceil)]
     src = "pa"
@@ -60,9 +75,14 @@ def graph(pool=(2, 2, 0, 1), relu6=False, concat=False, seed=3, clip=6.0):
               helper.make_node("GlobalAveragePool", ["rs"], ["g"]),
               helper.make_node("Flatten", ["g"], ["f"]),
               helper.make_node("Gemm", ["f", "wf", "bf"], ["out"], name="fc", transB=1)]
-    g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("image", TensorProto.FLOAT,
-                                                                         ["n", 3, SIZE, SIZE])],
-                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], inits)
+    dims = ["n", SIZE, SIZE, 3] if nhwc else ["n", 3, SIZE, SIZE]
+    outs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)]
+    if raw_reader:
+        outs.append(helper.make_tensor_value_info("d", TensorProto.FLOAT, None))
+    if host_reader:
+        outs.append(helper.make_tensor_value_info("gi", TensorProto.FLOAT, None))
+    g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)], outs,
+                          inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
     return OnnxNetwork(m, name="chain", criterion="cosine", size=SIZE)
@@ -70,9 +90,9 @@ def graph(pool=(2, 2, 0, 1), relu6=False, concat=False, seed=3, clip=6.0):
 
 def profile(net, scales=None, lsbs=None):
     """A 16-bit profile of the tiny graph: power-of-two scales, the input signed."""
-    scales = scales or {"A": 2.0 ** -12, "B": 2.0 ** -10, "C": 2.0 ** -11, "fc": 2.0 ** -12}
-    lsbs = lsbs or {"A": 3, "B": 2, "C": 4, "fc": 0}
-    layers = [LayerProfile(n, Quant(scales[n], Window(15, lsbs[n], n == "A"))) for n in net.layer_names()]
+    scales = scales or {"A": 2.0 ** -12, "B": 2.0 ** -10, "C": 2.0 ** -11, "fc": 2.0 ** -12, "D": 2.0 ** -12}
+    lsbs = lsbs or {"A": 3, "B": 2, "C": 4, "fc": 0, "D": 3}
+    layers = [LayerProfile(n, Quant(scales[n], Window(15, lsbs[n], n in ("A", "D")))) for n in net.layer_names()]
     return Profile("chain", "100", "cosine", 0.999, 16, layers)
 
 
@@ -203,6 +223,36 @@ def test_every_operation_of_the_chain_equals_brute_force(pool):
     assert cos > 0.999
 
 
+def test_an_nhwc_graph_input_transpose_is_the_hosts_layout_step():
+    """The same network with an NHWC input and a Transpose in front of conv A: the Transpose is
+    the host's input step (not a host-computed tensor), every stored map and the host's output
+    equal the NCHW graph's on the same photo; convs reading the input in two layouts are refused."""
+    nchw, nhwc = graph((3, 2, 1, 0)), graph((3, 2, 1, 0), nhwc=True)
+    a, b = integer_chain(nchw, profile(nchw), calibration=take("profile", 1)), \
+        integer_chain(nhwc, profile(nhwc), calibration=take("profile", 1))
+    assert (a.input_perm, b.input_perm) == (None, (2, 0, 1)) and b.layers[0].source == "input"
+    assert all(n.op_type != "Transpose" for n in b.host_model.graph.node)
+    photo = take("heldout", 1)[0].read(SIZE)
+    x, y = nchw.prepare([photo])[0], nhwc.prepare([photo])[0]
+    assert x.shape == (3, SIZE, SIZE) and y.shape == (SIZE, SIZE, 3)
+    ra, rb = a.run(x), b.run(y)
+    for name in ("A", "B", "C"):
+        assert np.array_equal(ra.outputs[name], rb.outputs[name])
+    assert np.array_equal(a.host(x, ra), b.host(y, rb))
+    ref = nhwc.forward(nhwc.prepare([photo])).output
+    out = b.host(y, rb)
+    assert float((out * ref).sum() / np.linalg.norm(out) / np.linalg.norm(ref)) > 0.999
+    # the host reading the transposed input too keeps its own Transpose, fed the photo
+    c = integer_chain(graph((3, 2, 1, 0), nhwc=True, host_reader=True), profile(nhwc), calibration=take("profile", 1))
+    assert c.input_perm == (2, 0, 1) and [n.op_type for n in c.host_model.graph.node][0] == "Transpose"
+    rc = c.run(y)
+    assert np.array_equal(rc.final, rb.final) and np.array_equal(c.host(y, rc), b.host(y, rb))
+    net = graph((3, 2, 1, 0), nhwc=True, raw_reader=True)
+    with pytest.raises(ConfigError, match=r"convs read the input in 2 layouts \(D as prepared; A transposed "
+                                          r"\[2, 0, 1\]\); the accelerator stores it in one"):
+        integer_chain(net, profile(net))
+
+
 def test_a_pool_never_picks_padding():
     codes = np.array([[[-5, -7, -9], [-1, -3, -2], [-8, -6, -4]]], dtype=np.int64)
     got = Pool((3, 3), (2, 2), (1, 1, 1, 1)).apply(codes)
@@ -293,3 +343,19 @@ def test_fidelity_is_judged_by_the_profile_criterion(model, tmp_path, capsys):
                     "--out", str(tmp_path / "o")]) == 0
         d = json.loads(capsys.readouterr().out)
         assert d["chain"] == pytest.approx(f.value) and d["passed"] == f.passed and len(d["chain_layers"]) == 13
+
+
+def test_resnet50_nsfw_an_nhwc_tensorflow_graph_runs_as_integer_layers():
+    """open_nsfw (fixed 224x224 NHWC input): its input Transpose is the host's layout step, its
+    TensorFlow stem pool (3x3/2, pads (0, 0, 1, 1)) the accelerator's ceil-mode POOL without
+    padding, and the integer chain meets the profile's target on a held-out photo."""
+    net = load_network("resnet50-nsfw")
+    prof = Profile.load(builtin_profile_path("resnet50-nsfw", "100"))
+    chain = integer_chain(net, prof)
+    assert chain.input_perm == (2, 0, 1) and len(chain.layers) == len([l for l in net.layers() if not l.fc])
+    stem = chain.layers[0]
+    assert stem.pool == Pool((3, 3), (2, 2), (0, 0, 1, 1))
+    d = stem.pool_descriptor()
+    assert (d.pad, d.ceil, d.out_shape) == ((0, 0), True, (64, 56, 56))
+    f = chain_fidelity(net, prof, chain, take("heldout", 1))
+    assert f.criterion == "psnr" and f.passed and f.value >= threshold("psnr", "100") == 50

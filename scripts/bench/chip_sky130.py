@@ -11,8 +11,14 @@ clock with the macros, the speed each chip loses to memory on the networks (the 
 model: cycles over its compute-only cycles), whole-chip energy and its efficiency over the
 bit-parallel chip, whole-chip area over it, and performance per mm² over it.
 
-Usage: .venv/bin/python scripts/bench/chip_sky130.py [--models vgg16-hed,...] [--images 1]
-       [--energy-model FILE] [--no-synth] [--jobs N] [--json]
+Networks come in sets (``--sets``, default two: VGG-16 HED; ResNet-50-imgsim with MobileNet-v2),
+each network on ``--images`` held-out photos at 224x224; besides each network's table, every set
+is summed per configuration (energy and cycles over its networks): whole-chip energy efficiency
+over the bit-parallel chip, area over it, performance per mm² over it.
+
+Usage: .venv/bin/python scripts/bench/chip_sky130.py [--sets "vgg16-hed;resnet50-imgsim,mobilenet-v2"]
+       [--models NET,...] [--images 1] [--energy-model FILE] [--no-synth] [--jobs N] [--json]
+``--models`` is one set (the networks given).
 ``--no-synth`` skips synthesis and the energy model: the memories, the speeds and the memory
 part of the energy (exact counts x per-access energy, leakage at ``--clock-ns``, off-chip); with
 ``--tile-pj-per-cycle dadn=E,stripes=E,dstripes=E`` (a tile's energy per cycle measured earlier,
@@ -45,6 +51,9 @@ from dstripes.synth.tile import synth_tiles
 
 from common import description, load_average, machine
 
+#: The network sets, ``;`` between sets, ``,`` between a set's networks.
+SETS = "vgg16-hed;resnet50-imgsim,mobilenet-v2"
+
 #: name -> (ChipConfig fields, off-chip memory or None)
 CONFIGS = {
     "dadn-style (all on chip)": (dict(nm_kib=4096, sb_kib=2048), None),
@@ -54,7 +63,9 @@ CONFIGS = {
 
 def main() -> None:
     p = argparse.ArgumentParser(description=description(__doc__))
-    p.add_argument("--models", default="vgg16-hed", help="comma-separated built-in networks (%(default)s)")
+    p.add_argument("--sets", default=SETS, help="network sets: ';' between sets, ',' between a set's built-in "
+                                                "networks (%(default)s)")
+    p.add_argument("--models", help="comma-separated built-in networks: one set (instead of --sets)")
     p.add_argument("--images", type=int, default=1)
     p.add_argument("--dram-bytes-per-cycle", type=float, default=16.0)
     p.add_argument("--dram-latency", type=int, default=100)
@@ -87,7 +98,8 @@ def main() -> None:
         model = (EnergyModel.load(args.energy_model) if args.energy_model else
                  energy_model(designs(SCHEMES, tile), config=tile, jobs=args.jobs, tiles=tiles))
         out["energy_model"] = {"clock_ns": model.clock_ns}
-    for net_name in args.models.split(","):
+    sets = [x.split(",") for x in (args.models if args.models else args.sets).split(";") if x]
+    for net_name in dict.fromkeys(n for names in sets for n in names):
         net = load_network(net_name)
         prof = Profile.load(builtin_profile_path(net_name, "100"))
         codes = capture_codes(net, prof, load_images("heldout", args.images))
@@ -134,6 +146,8 @@ def main() -> None:
                 entry["perf_per_mm2_over_dadn"] = {
                     s: (tot[DADN.name].cycles / tot[s].cycles) / (area[s] / area[DADN.name]) for s in SCHEMES}
             out["configs"][name].setdefault("networks", {})[net_name] = entry
+    for name, d in out["configs"].items():
+        d["sets"] = [set_summary(names, d["networks"]) for names in sets]
     out["load_end"] = load_average()
     out["seconds"] = time.perf_counter() - t0
     if args.json:
@@ -173,6 +187,52 @@ def main() -> None:
             print(render(h, rows, title=f"{net_name}, {name}" + (f"; layers whose tensors exceed NM: "
                                                                   f"{len(e['layers_over_nm'])}" if e['layers_over_nm']
                                                                   else "")))
+    rows = []
+    for name, d in out["configs"].items():
+        for st in d["sets"]:
+            for s in SCHEMES:
+                rows.append([" + ".join(st["networks"]), name, s, st["cycles"][s], st["speedup"][s],
+                             *(st[k][s] if st.get(k) else "-" for k in ("energy_uj", "energy_efficiency_over_dadn",
+                                                                         "area_mm2", "area_over_dadn",
+                                                                         "perf_per_mm2_over_dadn"))])
+    print()
+    print(render(["network set", "memories", "chip", "cycles", "speed-up / DaDN", "energy µJ",
+                  "energy eff. / DaDN", "area mm²", "area / DaDN", "perf per mm² / DaDN"], rows,
+                 title=f"Network sets, {args.images} held-out photo(s) each at 224x224 (sums over the set)"))
+
+
+def set_summary(names: list, networks: dict) -> dict:
+    """One network set on one memory configuration: cycles and energy summed over its networks,
+    the speed-up, energy efficiency and performance per mm² over the bit-parallel chip from those
+    sums (area: the configuration's, the same for every network).
+
+    Parameters
+    ----------
+    names : list of str
+        The set's networks.
+    networks : dict
+        Network name -> its entry (``cycles``, and ``energy_uj``, ``area_mm2`` when measured).
+
+    Returns
+    -------
+    dict
+        ``networks``, ``cycles``, ``speedup``, ``energy_uj``, ``energy_efficiency_over_dadn``,
+        ``area_mm2``, ``area_over_dadn``, ``perf_per_mm2_over_dadn`` (``None`` where not measured).
+    """
+    es = [networks[n] for n in names]
+    cycles = {s: sum(e["cycles"][s] for e in es) for s in SCHEMES}
+    speedup = {s: cycles[DADN.name] / cycles[s] for s in SCHEMES}
+    energy = ({s: sum(e["energy_uj"][s] for e in es) for s in SCHEMES}
+              if all("energy_uj" in e for e in es) else None)
+    area = es[0].get("area_mm2")
+    return {"networks": list(names), "cycles": cycles, "speedup": speedup, "energy_uj": energy,
+            "energy_efficiency_over_dadn": ({s: energy[DADN.name] / energy[s] for s in SCHEMES}
+                                            if energy else None),
+            "energy_scope": es[0].get("energy_scope", "memories and logic") if energy else None,
+            "area_mm2": area,
+            "area_over_dadn": {s: area[s] / area[DADN.name] for s in SCHEMES} if area else None,
+            "perf_per_mm2_over_dadn": ({s: speedup[s] / (area[s] / area[DADN.name]) for s in SCHEMES}
+                                       if area else None)}
 
 
 if __name__ == "__main__":
