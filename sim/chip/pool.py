@@ -101,15 +101,6 @@ class PoolDescriptor:
         return cls(tuple(int(v) for v in shape), (kh, kw), (s, s), (p, p), window, ceil=ceil, **fields)
 
     @property
-    def spec(self) -> str:
-        """The ``KHxKW/S[/P][/ceil]`` text (square stride and padding as one number)."""
-        (kh, kw), (sy, sx), (py, px) = self.kernel, self.stride, self.pad
-        text = f"{kh}x{kw}/{sy if sy == sx else f'{sy},{sx}'}"
-        if py or px:
-            text += f"/{py if py == px else f'{py},{px}'}"
-        return text + ("/ceil" if self.ceil else "")
-
-    @property
     def oh(self) -> int:
         return pooled_size(self.shape[1], self.kernel[0], self.stride[0], self.pad[0], self.pad[0], self.ceil)
 
