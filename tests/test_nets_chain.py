@@ -359,3 +359,17 @@ def test_resnet50_nsfw_an_nhwc_tensorflow_graph_runs_as_integer_layers():
     assert (d.pad, d.ceil, d.out_shape) == ((0, 0), True, (64, 56, 56))
     f = chain_fidelity(net, prof, chain, take("heldout", 1))
     assert f.criterion == "psnr" and f.passed and f.value >= threshold("psnr", "100") == 50
+
+
+def test_the_cli_refuses_a_pool_the_accelerator_cannot_run(tmp_path, capsys):
+    """A user's ONNX file whose MaxPool strides 8 (the POOL descriptor's stride field holds 1..7):
+    one line naming the layer and the limit, exit 2, before any photo runs."""
+    net = graph((9, 8, 0, 0))
+    onnx.save(net.model, str(tmp_path / "chain.onnx"))
+    profile(net).save(str(tmp_path / "p.json"))
+    assert cli(["evaluate", "--chain", "--model", str(tmp_path / "chain.onnx"), "--profile", str(tmp_path / "p.json"),
+                "--images", "1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "dstripes: error: layer A: its MaxPool cannot run on the accelerator: pool field sy = 8 is out of range (1..7)")
+    assert not (tmp_path / "o").exists()
