@@ -18,7 +18,9 @@ class PoolUnit(wiring.Component):
     """Walks the output bricks in address order; for each, reads its ``kh*kw`` kernel positions
     ``B`` per cycle in row-major order (a position in the padding reads nothing), keeps the
     lane-wise max (two's complement when ``geometry.signed``) and writes the brick one cycle after
-    its last reads, while the next brick's reads go on.
+    its last reads, while the next brick's reads go on. Ceil mode needs nothing here: the set-up
+    derives the output size (``geometry.oh``, ``ow``), and a window hanging over the bottom/right
+    edge has its positions past the edge skipped by the same bounds check as the padding.
 
     Parameters
     ----------
