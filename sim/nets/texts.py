@@ -123,23 +123,22 @@ _SPLIT_CACHE: dict = {}
 def sentences(split: str) -> list[Sentence]:
     """Every shipped sentence of ``split`` (module docstring), interleaved across topics."""
     check_choice("sentence split", split, SPLITS)
-    if split not in _SPLIT_CACHE:
+    if not _SPLIT_CACHE:
         topics = _read_topics()
-        per_topic = []
-        seen = set()
+        per_topic: dict = {s: [] for s in SPLITS}
+        seen = set()  # a sentence repeated in another topic is kept once, in the first topic
         for i, name in enumerate(sorted(topics)):
-            if i % 2 != SPLITS.index(split):
-                continue
             mine = []
             for j, s in enumerate(topic_sentences(topics[name])):
                 if s not in seen:
                     seen.add(s)
                     mine.append(Sentence(f"pydoc.{name}.{j}", s))
-            per_topic.append(mine)
-        out = []
-        for r in range(max((len(t) for t in per_topic), default=0)):
-            out.extend(t[r] for t in per_topic if r < len(t))
-        _SPLIT_CACHE[split] = out
+            per_topic[SPLITS[i % 2]].append(mine)
+        for which, lists in per_topic.items():
+            out = []
+            for r in range(max((len(t) for t in lists), default=0)):
+                out.extend(t[r] for t in lists if r < len(t))
+            _SPLIT_CACHE[which] = out
     return list(_SPLIT_CACHE[split])
 
 
