@@ -54,7 +54,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dstripes.sim.nets.dump import dump_layers
-    from dstripes.sim.nets.evaluate import evaluate_network
+    from dstripes.sim.nets.evaluate import check_layers, evaluate_network
     from dstripes.sim.nets.paper import comparison
     from dstripes.sim.nets.onnx_capture import is_int8_file
     from dstripes.sim.nets.profile import Profile, model_profile, profile_network
@@ -100,6 +100,8 @@ def run(args) -> int:
     model = check_energy(args, cfg) if args.energy else None
     nets = [load(args, name) for name in names]  # every model is read (and checked) before the workers start
     for name, net in zip(names, nets):
+        if name not in int8:  # e.g. an attention head too long for the accumulators, before profiling
+            check_layers(net.layers(), [cfg])
         if name in int8:
             shipped[name] = model_profile(net)
         if shipped[name] is not None:

@@ -138,7 +138,7 @@ def test_layers_are_convs_over_tokens(minilm):
     for name in ("l1.query", "l1.scores", "l1.context"):
         layer, node = layers[name], minilm._node(name)
         a = acts[name]  # (N, C, 1, T)
-        w = minilm.operand_weights(name, batch)  # (N, K, C/g, 1, 1)
+        w = minilm.input_weights(name, batch)  # (N, K, C/g, 1, 1)
         g, cg, kg = layer.conv_groups, layer.c // layer.conv_groups, layer.k // layer.conv_groups
         y = np.stack([np.concatenate([w[n, i * kg:(i + 1) * kg, :, 0, 0] @ a[n, i * cg:(i + 1) * cg, 0]
                                       for i in range(g)]) for n in range(len(batch))])  # (N, K, T)
@@ -235,7 +235,8 @@ def test_evaluate_minilm_on_own_sentences(tmp_path, capsys):
     assert "g12" in layers["l0.scores"]["layer"] and res["speedup"]["dstripes_over_stripes"] > 1.0
 
 
-@pytest.mark.parametrize("case", ["empty", "image-model", "no-tokenizer", "bad-tokenizer", "image-dir", "bad-input"])
+@pytest.mark.parametrize("case", ["empty", "image-model", "no-tokenizer", "bad-tokenizer", "image-dir", "bad-input",
+                                  "head-too-long"])
 def test_bad_text_inputs_are_one_line(tmp_path, capsys, tokenizer_file, case):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
@@ -258,7 +259,11 @@ def test_bad_text_inputs_are_one_line(tmp_path, capsys, tokenizer_file, case):
         "bad-tokenizer": (["--model", bert, "--tokenizer", str(junk)], "is not a Hugging Face tokenizer.json"),
         "image-dir": (["--model", "minilm", "--image-dir", str(tmp_path)], "minilm is a text model"),
         "bad-input": (["--model", odd, "--tokenizer", tokenizer_file], "input 'segment': a text model takes"),
+        # P·V reduces over the 40 tokens (3 blocks of 16 lanes), the Linear layers over 32 channels
+        "head-too-long": (["--model", bert, "--tokenizer", tokenizer_file, "--size", "40", "--max-reduction", "32"],
+                          "layer l0.context (conv 160x1x40 -> 32x1x40 k1x1 s1x1 p0x0 g4): layer reduction length 48"),
     }[case]
-    assert cli(["profile", *args, "--out", str(tmp_path / "p.json"), "--no-progress"]) == 2
+    command = "evaluate" if case == "head-too-long" else "profile"
+    assert cli([command, *args, "--out", str(tmp_path / "p.json"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("dstripes: error: ") and want in err[0], err

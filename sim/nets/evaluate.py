@@ -31,6 +31,7 @@ from ..cycles import Cycles, LayerCycles, NetworkCycles, Speedups, exact_counts,
 from ..errors import ConfigError
 from ..frozen import FrozenMap
 from ..schemes import DADN, DSTRIPES, STRIPES
+from ..tile_run import check_layer
 from .cluster import run_tasks
 from .network import Network, Quant
 from .profile import Profile
@@ -295,6 +296,17 @@ def check_act_bits(profile: Profile, act_bits: int) -> None:
             l.check_fits(act_bits)
 
 
+def check_layers(layers, configs) -> None:
+    """Refuse, before any run, a layer that does not fit a tile configuration (e.g. an attention
+    head whose reduction exceeds the accumulators), naming the layer."""
+    for layer in layers:
+        for cfg in set(configs):
+            try:
+                check_layer(layer, cfg)
+            except ConfigError as e:
+                raise ConfigError(f"layer {layer.name} ({layer.describe()}): {e}") from None
+
+
 def evaluate_network(net: Network, profile: Profile, images, config: TileConfig = TileConfig(), *,
                      client=None, progress: bool = True, chunk: int = 2,
                      configs: dict | None = None) -> Evaluation:
@@ -329,6 +341,7 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
         configs = variants(config)
     elif not configs or not all(isinstance(c, TileConfig) for c in configs.values()):
         raise ConfigError("configs must map names to at least one TileConfig")
+    check_layers(layers, configs.values())
     t0 = time.time()
     runner = Runner(net, client=client, progress=progress)
     chunks = [photos[i:i + chunk] for i in range(0, len(photos), chunk)]

@@ -189,9 +189,11 @@ class OnnxNetwork(Network):
             kind = i.type.tensor_type.elem_type
             if kind != onnx.TensorProto.FLOAT:
                 dtype = onnx.TensorProto.DataType.Name(kind).lower() if kind else "not a tensor"
-                token = " (token ids, as a language model takes)" if dtype.startswith(("int", "uint")) else ""
-                raise ConfigError(f"{path}: input {i.name} is {dtype}{token}, not a float32 image batch; "
-                                  f"{MODELLED}")
+                if dtype.startswith(("int", "uint")):
+                    raise ConfigError(f"{path}: input {i.name} is {dtype} (token ids, as a language model takes), "
+                                      f"not a float32 image batch; a text model runs as one (input_ids, "
+                                      f"attention_mask, token_type_ids, with its --tokenizer: sim/nets/transformer.py)")
+                raise ConfigError(f"{path}: input {i.name} is {dtype}, not a float32 image batch; {MODELLED}")
         _refuse_integer_graph(path, g)
         self._qdq = {}  # node output -> QdqLayer, for a QDQ graph
         if is_qdq(g):

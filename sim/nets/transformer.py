@@ -15,7 +15,7 @@ A sentence of ``T`` tokens is an input of height 1 and width ``T``: every token 
   per head — for ``Q @ Kᵀ`` every filter is one key row of the head (``K = T`` filters of ``C``
   = head size weights), for ``P @ V`` every filter is one value column (``K`` = head size
   filters of ``C = T`` weights). A 3-d product ``(N, T, C) @ (N, C, K)`` is the one-group case.
-  Their weights change with every sentence (:meth:`TextNetwork.operand_weights`); the cycle
+  Their weights change with every sentence (:meth:`TextNetwork.input_weights`); the cycle
   counts, which depend on the activations only, do not need them.
 
 Anything else that multiplies (a product broadcast over heads, a rank the mapping does not know)
@@ -428,17 +428,17 @@ class TextNetwork(OnnxNetwork):
 
     def weights(self, name: str) -> np.ndarray:
         """A Linear layer's float weights ``(K, C, 1, 1)``; an attention layer's change with every
-        sentence (:meth:`operand_weights`)."""
+        sentence (:meth:`input_weights`)."""
         node = self._node(name)
         if self._computed(node):
             raise ConfigError(f"layer {name!r} of {self.name} is an attention product: its weights are the second "
-                              f"operand of each sentence (operand_weights)")
+                              f"operand of each sentence (input_weights)")
         w = self._const(node.input[1]).astype(np.float32)
         w = w.T if self._transposed(node) else w
         return np.ascontiguousarray(w.reshape(w.shape[0], w.shape[1], 1, 1))
 
-    def operand_weights(self, name: str, batch: np.ndarray) -> np.ndarray:
-        """Per sentence, a layer's weights as a grouped 1x1 convolution's ``(N, K, C/groups, 1,
+    def input_weights(self, name: str, batch: np.ndarray) -> np.ndarray:
+        """Per sentence of a prepared ``batch``, a layer's weights as a grouped 1x1 convolution's ``(N, K, C/groups, 1,
         1)``: filter ``h·K' + k`` of head ``h`` is column ``k`` of the head's second operand
         (for ``Q·Kᵀ`` a key row, for ``P·V`` a value column); a Linear layer's constant weights
         are repeated per sentence."""
