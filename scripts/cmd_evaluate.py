@@ -26,7 +26,7 @@ def register(sub) -> None:
     options.add_profile_options(p, shipped="the shipped profile of a built-in network at this --size, "
                                            "otherwise one made first on --profile-images photos and written "
                                            "into --out")
-    options.add_photo_options(p, images=16)
+    options.add_photo_options(p, images=16, text=True)
     options.PROFILE_IMAGES.add(p)
     Option("--dump", "also write each layer's quantised activation codes and weights of the first evaluated "
                      "photo as .npy, with the layer spec and window (for dstripes cycles and dstripes simulate)",

@@ -392,16 +392,18 @@ LABELS = Option("--labels", "ImageNet class of photos, one 'NAME CLASS' per line
                             "the agreement (the shipped photos carry no labels)", metavar="FILE")
 
 
-def add_photo_options(p, *, images: int, profiling: bool = False, labels: bool = True) -> None:
+def add_photo_options(p, *, images: int, profiling: bool = False, labels: bool = True, text: bool = False) -> None:
     """``--images`` (``images``: the default count; ``profiling``: the photos profiled on, else
-    the held-out photos run), ``--image-dir`` and, with ``labels``, ``--labels``."""
+    the held-out photos run), ``--image-dir``, with ``text`` ``--text-file`` (a text model's
+    sentences) and, with ``labels``, ``--labels``."""
     which = ("profiling photos: the first N of the profiling split (or of the even-numbered half of "
              "--image-dir)" if profiling else
              "held-out photos to run: the first N of the held-out split (or of the odd-numbered half of "
              "--image-dir)")
     IMAGES.add(p, default=Default(images), help=f"{which} (default %(default)s, or all a smaller --image-dir holds)")
     IMAGE_DIR.add(p)
-    TEXT_FILE.add(p)
+    if text:
+        TEXT_FILE.add(p)
     if labels:
         LABELS.add(p)
 

@@ -1,5 +1,5 @@
 """Transformers on the tile: the built-in MiniLM, BERT-style ONNX models with token inputs, the
-shipped and the user's sentences (docs/usage.md §15, docs/design.md §14)."""
+shipped and the user's sentences (docs/usage.md §15, docs/design.md §12)."""
 from __future__ import annotations
 
 import json

@@ -1,6 +1,6 @@
 """Transformers on the tile: the built-in MiniLM and any BERT-style ONNX model with token inputs.
 
-How a transformer maps to the tile (``docs/design.md`` §14)
+How a transformer maps to the tile (``docs/design.md`` §12)
 -----------------------------------------------------------
 A sentence of ``T`` tokens is an input of height 1 and width ``T``: every token is one window.
 
@@ -38,6 +38,7 @@ import os
 
 import numpy as np
 
+from .. import PACKAGE
 from ..errors import ConfigError
 from ..layer import Layer
 from .fidelity import check_criterion
@@ -172,7 +173,7 @@ def bert_graph(weights: dict, config: dict):
     ins = [h.make_tensor_value_info(n, P.INT64, ["batch", "seq"]) for n in TOKEN_INPUTS]
     out = h.make_tensor_value_info("sentence_embedding", P.FLOAT, ["batch", hidden])
     graph = h.make_graph(nodes, "minilm", ins, [out], initializer=inits)
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], producer_name="dstripes")
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], producer_name=PACKAGE)
     model.ir_version = 8
     return model
 
