@@ -13,12 +13,13 @@ from dstripes.scripts.cli import main as cli
 from dstripes.sim.config import TileConfig
 from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
-from dstripes.sim.fixed import Window
+from dstripes.sim.fixed import Window, weight_codes
 from dstripes.sim.nets.models import load_network
 from dstripes.sim.nets.network import Quant
-from dstripes.sim.nets.profile import LayerProfile, Profile
+from dstripes.sim.nets.profile import LayerProfile, Profile, builtin_profile_path
 from dstripes.sim.nets.texts import SPLITS, TextTokenizer, sentences, sentences_in_file
 from dstripes.sim.nets.transformer import TextNetwork, bert_graph, minilm_files
+from dstripes.tb.host.verify import layer_inputs
 
 pytestmark = pytest.mark.nets
 
@@ -267,3 +268,29 @@ def test_bad_text_inputs_are_one_line(tmp_path, capsys, tokenizer_file, case):
     assert cli([command, *args, "--out", str(tmp_path / "p.json"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("dstripes: error: ") and want in err[0], err
+
+
+def test_verify_runs_attention_with_each_sentences_weights(tmp_path, capsys, minilm):
+    """``dstripes verify`` runs an attention product once per sentence with that sentence's own
+    weights (its value columns), bit-exact and cycle-exact on a small tile; a Linear layer runs
+    once for all sentences with its constant weights."""
+    prof = Profile.load(builtin_profile_path("minilm", "100"))
+    images = [("a", TWO[0]), ("b", TWO[1])]
+    codes = {n: prof.layer(n).quant.codes(a) for n, a in
+             minilm.forward(minilm.prepare(TWO), capture=True).acts.items()}
+    runs = layer_inputs(minilm, prof, "l2.context", images, codes["l2.context"], 16)
+    ws = minilm.input_weights("l2.context", minilm.prepare(TWO))
+    assert [r[0] for r in runs] == ["l2.context[a]", "l2.context[b]"]
+    for i, (_, acts, w) in enumerate(runs):
+        assert np.array_equal(acts, codes["l2.context"][i:i + 1]) and np.array_equal(w, weight_codes(ws[i], 16)[0])
+    assert not np.array_equal(runs[0][2], runs[1][2])
+    (name, acts, w), = layer_inputs(minilm, prof, "l2.ffn_in", images, codes["l2.ffn_in"], 16)
+    assert name == "l2.ffn_in" and acts.shape[0] == 2 and np.array_equal(w, weight_codes(minilm.weights("l2.ffn_in"), 16)[0])
+    # through the RTL: the shipped sentences' first two held-out ones, 4 tokens, a 4x4x4 tile
+    assert cli(["verify", "--model", "minilm", "--size", "4", "--layers", "l1.context", "--images", "2",
+                "--lanes", "4", "--columns", "4", "--rows", "4", "--jobs", "1", "--no-progress", "--json",
+                "--out", str(tmp_path / "v")]) == 0
+    res = json.loads(capsys.readouterr().out)
+    held = [s.name for s in sentences("heldout")[:2]]
+    assert res["passed"] and [l["name"] for l in res["layers"]] == [f"l1.context[{n}]" for n in held]
+    assert all(l["cycles_rtl"] == l["cycles_model"] > 0 and l["mismatches"] == 0 for l in res["layers"])

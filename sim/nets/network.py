@@ -138,6 +138,10 @@ class Network:
         their weights from each sentence (:meth:`.transformer.TextNetwork.input_weights`)."""
         return np.repeat(self.weights(name)[None], len(batch), axis=0)
 
+    def weights_per_input(self, name: str) -> bool:
+        """Whether layer ``name``'s weights change with every input (:meth:`input_weights`)."""
+        return False
+
     def layer_names(self) -> list[str]:
         return [l.name for l in self.layers()]
 

@@ -438,6 +438,10 @@ class TextNetwork(OnnxNetwork):
         w = w.T if self._transposed(node) else w
         return np.ascontiguousarray(w.reshape(w.shape[0], w.shape[1], 1, 1))
 
+    def weights_per_input(self, name: str) -> bool:
+        """An attention product's weights are each sentence's own (:meth:`input_weights`)."""
+        return self.kind(name) == "attention"
+
     def input_weights(self, name: str, batch: np.ndarray) -> np.ndarray:
         """Per sentence of a prepared ``batch``, a layer's weights as a grouped 1x1 convolution's ``(N, K, C/groups, 1,
         1)``: filter ``h·K' + k`` of head ``h`` is column ``k`` of the head's second operand
