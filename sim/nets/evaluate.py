@@ -33,6 +33,7 @@ from ..frozen import FrozenMap
 from ..schemes import DADN, DSTRIPES, STRIPES
 from ..tile_run import check_layer
 from .cluster import run_tasks
+from .int8_study import COMMANDS
 from .network import Network, Quant
 from .profile import Profile
 from .qdq import ModelCodes, codes_dict
@@ -80,6 +81,9 @@ def count_layer(acts: np.ndarray, layer, quant: Quant, configs) -> FrozenMap[str
         out[RAW_KEY] = layer_cycles(quant.raw(codes), layer, quant.raw_window, cfg, name=layer.name)
     return FrozenMap(out)
 
+
+#: The int8 study of a profile (:mod:`.int8_study`) by its command: ``tensor`` or ``token``.
+STUDIES = {command: scales for scales, command in COMMANDS.items()}
 
 #: The per-photo speedups, ``name -> (slower, faster)``.
 PHOTO_RATIOS = {"dstripes_over_stripes": (STRIPES.name, DSTRIPES.name),
@@ -236,6 +240,7 @@ class Evaluation:
             "profile": {"target": self.profile.target, "criterion": self.profile.criterion,
                         "threshold": self.profile.threshold, "fidelity": self.profile.fidelity,
                         "bits": [l.bits for l in self.profile.layers]},
+            **({"int8_study": STUDIES[self.profile.command]} if self.profile.command in STUDIES else {}),
             "layers": layers,
             "total": self.totals().as_dict(),
             "speedup": self.speedups().as_dict(),
