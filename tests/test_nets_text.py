@@ -14,10 +14,11 @@ from dstripes.sim.config import TileConfig
 from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window, weight_codes
+from dstripes.sim.nets.int8_study import TokenQuant, int8_profile, window
 from dstripes.sim.nets.models import load_network
 from dstripes.sim.nets.network import Quant
 from dstripes.sim.nets.profile import LayerProfile, Profile, builtin_profile_path
-from dstripes.sim.nets.texts import SPLITS, TextTokenizer, sentences, sentences_in_file
+from dstripes.sim.nets.texts import SPLITS, Sentence, TextTokenizer, sentences, sentences_in_file
 from dstripes.sim.nets.transformer import TextNetwork, bert_graph, minilm_files
 from dstripes.tb.host.verify import layer_inputs
 
@@ -294,3 +295,41 @@ def test_verify_runs_attention_with_each_sentences_weights(tmp_path, capsys, min
     held = [s.name for s in sentences("heldout")[:2]]
     assert res["passed"] and [l["name"] for l in res["layers"]] == [f"l1.context[{n}]" for n in held]
     assert all(l["cycles_rtl"] == l["cycles_model"] > 0 and l["mismatches"] == 0 for l in res["layers"])
+
+
+# ---------------------------------------------------------------- the int8 study
+def test_token_codes_take_one_scale_per_token_and_head():
+    x = np.array([[[[1.0, -4.0, 0.5]], [[-2.0, 1.0, 0.25]], [[8.0, 0.0, 0.0]], [[2.0, 0.0, 0.0]]]])  # (1, 4, 1, 3)
+    q = TokenQuant(1.0, window(True), groups=2)
+    got = q.codes(x)[0, :, 0]
+    # head 0 = channels 0-1: token maxima 2, 4, 0.5; head 1 = channels 2-3: 8, 0 (all zero), 0
+    want = np.array([[64, -127, 127], [-127, 32, 64], [127, 0, 0], [32, 0, 0]])  # 63.5 -> 64 (half to even)
+    assert np.array_equal(got, want)
+    unsigned = TokenQuant(1.0, window(False)).codes(np.abs(x))
+    assert unsigned.max() == 255 and unsigned.min() == 0
+
+
+def test_int8_study_codes(minilm, tmp_path, capsys):
+    """Per-tensor scales are the calibration maxima over 127 (signed) or 255 (never negative: the
+    softmax probabilities P·V reads); per-token codes reach the top of the window on every token."""
+    cal = [Sentence("c0", TWO[0]), Sentence("c1", TWO[1])]
+    held = [Sentence("h0", "A person plays the guitar.")]
+    prof = int8_profile(minilm, cal, held, "tensor", progress=False)
+    acts = minilm.forward(minilm.prepare(TWO), capture=True).acts
+    for name in ("l0.query", "l0.context"):
+        lp = prof.layer(name)
+        top = np.abs(acts[name]).max()
+        assert lp.signed == (name == "l0.query") and lp.bits == 8
+        assert lp.scale == pytest.approx(top / (127 if lp.signed else 255), rel=1e-6)
+        assert np.abs(lp.quant.codes(acts[name])).max() == (127 if lp.signed else 255)
+    assert 0.9 < prof.fidelity["heldout"] <= 1.0 and prof.fidelity["heldout_images"] == 1
+    tok = int8_profile(minilm, cal, [], "token", progress=False)
+    q = tok.layer("l0.scores").quant
+    assert isinstance(q, TokenQuant) and q.groups == 12
+    codes = q.codes(acts["l0.scores"]).reshape(2, 12, 32, minilm.size)
+    assert (np.abs(codes).max(axis=2) == 127).all()  # every token of every head
+    # the command refuses the study on top of a profile, before any work
+    assert cli(["evaluate", "--model", "minilm", "--int8", "token", "--profile",
+                builtin_profile_path("minilm", "100"), "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["dstripes: error: --int8 token makes int8 codes of a float network: --profile does not apply"]
