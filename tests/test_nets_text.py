@@ -333,3 +333,19 @@ def test_int8_study_codes(minilm, tmp_path, capsys):
                 builtin_profile_path("minilm", "100"), "--out", str(tmp_path / "ev")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["dstripes: error: --int8 token makes int8 codes of a float network: --profile does not apply"]
+
+
+def test_minilm_graph_cache_heals(tmp_path, monkeypatch, capsys):
+    """The built graph is cached and checked: a cut-short entry is said in one line and rebuilt."""
+    monkeypatch.setenv("DSTRIPES_CACHE", str(tmp_path))
+    a = load_network("minilm", size=6)
+    (entry,) = tmp_path.glob("minilm-*.onnx")
+    size = entry.stat().st_size
+    with open(entry, "r+b") as f:
+        f.truncate(size // 2)
+    b = load_network("minilm", size=6)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the exported model" in err[0] and "was damaged" in err[0] and "cut short" in err[0], err
+    assert entry.stat().st_size == size
+    batch = a.prepare(TWO)
+    assert np.array_equal(a.forward(batch).output, b.forward(batch).output)
