@@ -349,3 +349,25 @@ def test_minilm_graph_cache_heals(tmp_path, monkeypatch, capsys):
     assert entry.stat().st_size == size
     batch = a.prepare(TWO)
     assert np.array_equal(a.forward(batch).output, b.forward(batch).output)
+
+
+def test_int8_qdq_text_model_is_refused(tmp_path, tokenizer_file):
+    """A BERT-style model quantised to QDQ by onnxruntime is refused in one line (not yet modelled),
+    never read as a float model."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    w, cfg = small_bert(layers=1)
+    src, out = str(tmp_path / "bert.onnx"), str(tmp_path / "bert-int8.onnx")
+    onnx.save(bert_graph(w, cfg), src)
+    ids = TextTokenizer(tokenizer_file).encode(TWO, 8)
+
+    class Sentences(CalibrationDataReader):
+        def __init__(self):
+            self.feeds = iter([{"input_ids": ids[:, 0], "attention_mask": ids[:, 1], "token_type_ids": ids[:, 2]}])
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    quantize_static(src, out, Sentences(), quant_format=QuantFormat.QDQ)
+    with pytest.raises(ConfigError, match="an int8 QDQ text model is not modelled yet"):
+        load_network(out, size=8, tokenizer=tokenizer_file)

