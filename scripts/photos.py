@@ -112,7 +112,7 @@ def _sentence_sets(args, profile: Count, heldout: Count, notes: list | None) -> 
     shipped splits (:mod:`dstripes.sim.nets.texts`)."""
     if getattr(args, "augment", None):
         raise ConfigError(f"--augment {' '.join(args.augment)}: augmentations are for photos, not sentences")
-    if args.text_file:
+    if getattr(args, "text_file", None):
         where = f"text file {args.text_file}"
         pools = halves(sentences_in_file(args.text_file), bool(heldout.count))
         how = ("its 1st, 3rd, ... sentences", "its 2nd, 4th, ... sentences") if heldout.count else ("every line", "")

@@ -238,7 +238,7 @@ def test_evaluate_minilm_on_own_sentences(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["empty", "image-model", "no-tokenizer", "bad-tokenizer", "image-dir", "bad-input",
-                                  "head-too-long"])
+                                  "head-too-long", "quantize"])
 def test_bad_text_inputs_are_one_line(tmp_path, capsys, tokenizer_file, case):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
@@ -264,9 +264,11 @@ def test_bad_text_inputs_are_one_line(tmp_path, capsys, tokenizer_file, case):
         # P·V reduces over the 40 tokens (3 blocks of 16 lanes), the Linear layers over 32 channels
         "head-too-long": (["--model", bert, "--tokenizer", tokenizer_file, "--size", "40", "--max-reduction", "32"],
                           "layer l0.context (conv 160x1x40 -> 32x1x40 k1x1 s1x1 p0x0 g4): layer reduction length 48"),
+        "quantize": (["--model", "minilm"], "minilm is a text model: quantize makes int8 models of image models"),
     }[case]
-    command = "evaluate" if case == "head-too-long" else "profile"
-    assert cli([command, *args, "--out", str(tmp_path / "p.json"), "--no-progress"]) == 2
+    command = {"head-too-long": "evaluate", "quantize": "quantize"}.get(case, "profile")
+    progress = [] if command == "quantize" else ["--no-progress"]
+    assert cli([command, *args, "--out", str(tmp_path / "p.json"), *progress]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("dstripes: error: ") and want in err[0], err
 
