@@ -35,7 +35,7 @@ LISTED = {
              f"--json",
     "profile": f"{NETWORK} --headroom --margin --augment --images --image-dir --text-file --labels --heldout --target "
                f"--act-bits {CLUSTER} --out --json",
-    "evaluate": f"{NETWORK} --headroom --margin --augment --profile --target --images --image-dir --text-file --labels "
+    "evaluate": f"{NETWORK} --headroom --margin --augment --profile --target --images --image-dir --text-file --labels --int8 "
                 f"--profile-images --dump --chain {TILE.replace(' --weight-select', '')} --tiles {CLUSTER} --out --json "
                 f"--energy --liberty --energy-model --clock-ns {CHIP} --dram-latency --dram-bytes-per-cycle",
     "explore": f"--model --size --profile --target --images --image-dir --sweep --liberty {CLUSTER} --out --json",
