@@ -338,7 +338,9 @@ class TextNetwork(OnnxNetwork):
         self._captured = have | set(self._types)
         self._capture = self._session(m)
 
-    def _capture_run(self, batch: np.ndarray, names: list) -> dict:
+    def tensors(self, batch: np.ndarray, names: list) -> dict:
+        """The graph tensors ``names`` (inputs or any node's outputs) of one float run of a
+        prepared ``batch``, by name."""
         self._session_outputs(names)
         feed = self._feed(batch)
         fetch = [n for n in dict.fromkeys(names) if n not in feed]
@@ -366,7 +368,7 @@ class TextNetwork(OnnxNetwork):
         return list(self._layers)
 
     def _discover(self, probe):
-        res = self._capture_run(probe, [n for _, node in self._nodes for n in node.input[:2]])
+        res = self.tensors(probe, [n for _, node in self._nodes for n in node.input[:2]])
         layers = []
         for name, node in self._nodes:
             a = np.asarray(res[node.input[0]])
@@ -418,7 +420,7 @@ class TextNetwork(OnnxNetwork):
             out = self._run_once(sess, [self.output_name], feed)[0]
             return Output(self._embedding(out, mask), {})
         names = [self.output_name] + ([n.input[0] for _, n in self._nodes] if capture else [])
-        res = self._capture_run(batch, names)
+        res = self.tensors(batch, names)
         acts = {name: self._tokens_layout(res[node.input[0]], len(batch)) for name, node in self._nodes} if capture else {}
         return Output(self._embedding(res[self.output_name], mask), acts)
 
@@ -453,7 +455,7 @@ class TextNetwork(OnnxNetwork):
         node = self._node(name)
         if not self._computed(node):
             return np.repeat(self.weights(name)[None], len(batch), axis=0)
-        b = np.asarray(self._capture_run(batch, [node.input[1]])[node.input[1]], np.float32)
+        b = np.asarray(self.tensors(batch, [node.input[1]])[node.input[1]], np.float32)
         n, c, k = len(batch), b.shape[-2], b.shape[-1]
         b = b.reshape(n, -1, c, k)  # (N, heads, C, K)
         return np.ascontiguousarray(b.transpose(0, 1, 3, 2).reshape(n, -1, c, 1, 1))
