@@ -26,11 +26,15 @@ def register(sub) -> None:
     options.add_profile_options(p, shipped="the shipped profile of a built-in network at this --size, "
                                            "otherwise one made first on --profile-images photos and written "
                                            "into --out")
-    options.add_photo_options(p, images=16)
+    options.add_photo_options(p, images=16, text=True)
     options.PROFILE_IMAGES.add(p)
     Option("--dump", "also write each layer's quantised activation codes and weights of the first evaluated "
                      "photo as .npy, with the layer spec and window (for dstripes cycles and dstripes simulate)",
            metavar="DIR").add(p)
+    Option("--int8", "an int8 study of a float network: every layer's input as int8 codes with one scale per "
+                     "tensor (static, calibrated on --profile-images samples) or per token (dynamic; per head for "
+                     "attention), counted on 8-bit tiles (A = W = 8: Stripes-8, DaDN-8) instead of a profile",
+           choices=("tensor", "token")).add(p)
     Option("--chain", "instead of counting cycles: run the network as a chain of integer layers (the "
                       "accelerator's requantisation, bias, residual add and max-pool; the host's input "
                       "quantisation, final pooling and classifier in float) and judge it against the float "
@@ -54,7 +58,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dstripes.sim.nets.dump import dump_layers
-    from dstripes.sim.nets.evaluate import evaluate_network
+    from dstripes.sim.nets.evaluate import check_layers, evaluate_network
+    from dstripes.sim.nets.int8_study import BITS, int8_profile
     from dstripes.sim.nets.paper import comparison
     from dstripes.sim.nets.onnx_capture import is_int8_file
     from dstripes.sim.nets.profile import Profile, model_profile, profile_network
@@ -66,7 +71,7 @@ def run(args) -> int:
     from .output import check_out_dir, print_json
     from .photos import Count, photo_sets, read_labels, tell
     from .profiles import fidelity_line, shipped_profile, why_profile_first
-    from .tiles import model_tile_fields, tile_config
+    from .tiles import given_tile_options, model_tile_fields, tile_config
     from .chips import check_chip_flag
     from dstripes.sim.nets.report import CODES_HEADERS, codes_rows
 
@@ -88,10 +93,15 @@ def run(args) -> int:
     int8 = [name for name in names if is_int8_file(name)]
     if int8 and args.profile:
         raise ConfigError(f"{int8[0]} is an int8 QDQ model, counted on its own codes: --profile does not apply")
+    if args.int8 and (int8 or args.profile):
+        raise ConfigError(f"--int8 {args.int8} makes int8 codes of a float network: "
+                          + (f"{int8[0]} has its own" if int8 else "--profile does not apply"))
     given = Profile.load(args.profile) if args.profile else None
     # Which networks profile first decides whether profiling photos are needed; every count is
     # checked here, before any network is loaded.
     shipped = {name: given or shipped_profile(name, args.target, size=args.size) for name in names if name not in int8}
+    if args.int8:
+        shipped = dict.fromkeys(names)  # calibrated below, on the profiling samples
     fresh = [name for name, prof in shipped.items() if prof is None]
     said = []
     prof_photos, photos = photo_sets(args, Count(args.profile_images if fresh else 0, "--profile-images"),
@@ -100,6 +110,8 @@ def run(args) -> int:
     model = check_energy(args, cfg) if args.energy else None
     nets = [load(args, name) for name in names]  # every model is read (and checked) before the workers start
     for name, net in zip(names, nets):
+        if name not in int8:  # e.g. an attention head too long for the accumulators, before profiling
+            check_layers(net.layers(), [cfg])
         if name in int8:
             shipped[name] = model_profile(net)
         if shipped[name] is not None:
@@ -109,6 +121,8 @@ def run(args) -> int:
         tell(said)  # every input checked, the workers up: the run starts
         for name, net in zip(names, nets):
             prof = shipped[name]
+            if args.int8:
+                prof = int8_profile(net, prof_photos, photos, args.int8, client=client, progress=not args.no_progress)
             if prof is None:
                 note(f"{net.name}: {why_profile_first(name, net.size)}: profiling first on "
                      f"{len(prof_photos)} photos (criterion {net.criterion}, target {args.target}), "
@@ -122,8 +136,11 @@ def run(args) -> int:
                 prof.save(path)
                 note(fidelity_line(prof))
                 note(f"wrote {path} (reuse it with --profile)")
-            ev = evaluate_network(net, prof, photos, replace(cfg, **model_tile_fields(args, prof)) if name in int8
-                                  else cfg, client=client, progress=not args.no_progress)
+            widths = (model_tile_fields(args, prof) if name in int8 else  # the tile of the codes' widths
+                      {k: BITS for k in ("act_bits", "weight_bits") if k not in given_tile_options(args)}
+                      if args.int8 else {})
+            ev = evaluate_network(net, prof, photos, replace(cfg, **widths), client=client,
+                                  progress=not args.no_progress)
             evaluations.append(ev)
             if args.dump:
                 folder = os.path.join(args.dump, net.name) if len(names) > 1 else args.dump

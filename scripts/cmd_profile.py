@@ -20,7 +20,7 @@ def register(sub) -> None:
                             __doc__.split("\n\n")[1])
     options.add_network_options(p)
     options.add_search_options(p)
-    options.add_photo_options(p, images=16, profiling=True)
+    options.add_photo_options(p, images=16, profiling=True, text=True)
     options.HELDOUT.add(p)
     options.TARGET.add(p)
     options.TILE["act_bits"].add(p)

@@ -7,6 +7,7 @@ cosine, PSNR). dstripes evaluate --model INT8.onnx counts it on its own codes.
 """
 from __future__ import annotations
 
+from dstripes.sim.errors import ConfigError
 from dstripes.sim.table import render
 
 from . import options
@@ -35,7 +36,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from dstripes.sim.nets.models import load_network
+    from dstripes.sim.nets.models import is_text_model, load_network
     from dstripes.sim.nets.quantize import quantize_network, write_path_ok
 
     from .networks import network_names
@@ -44,6 +45,9 @@ def run(args) -> int:
 
     args.engine = "onnx"
     network_names(args)
+    if is_text_model(args.model):
+        raise ConfigError(f"{args.model} is a text model: quantize makes int8 models of image models so far "
+                          f"(dstripes evaluate --model {args.model} --int8 tensor|token studies int8 codes)")
     write_path_ok(args.out)
     check_out_file(args.out, "--out")
     said = []

@@ -27,7 +27,7 @@ def register(sub) -> None:
     options.add_profile_options(p, target=False, shipped=f"the shipped profile of a built-in network, at any "
                                                          f"--size; other networks are profiled on "
                                                          f"{PROFILE_IMAGES} photos first")
-    options.add_photo_options(p, images=1, labels=False)
+    options.add_photo_options(p, images=1, labels=False, text=True)
     options.add_kind_option(p)
     options.add_run_options(p)
     Option("--layers", "conv layers to run (default all; fully-connected layers are never run)",

@@ -30,6 +30,6 @@ def load(args, model: str | None = None):
     its layers found (one probe photo through it), so a layer the tool cannot model is refused
     before any work."""
     net = load_network(model or args.model, size=args.size, preprocess=args.preprocess,
-                       criterion=args.criterion, engine=args.engine)
+                       criterion=args.criterion, engine=args.engine, tokenizer=getattr(args, "tokenizer", None))
     net.layers()
     return net

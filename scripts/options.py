@@ -302,7 +302,8 @@ def add_layer_options(p, *, images: str, weights: bool = False, fc: bool = True)
 
 MODEL = Option("--model", f"{', '.join(BUILTIN)}, or an ONNX file", metavar="NAME|PATH.onnx")
 SIZE = Option("--size", "input height and width (default 224; an ONNX model that fixes its input size runs at "
-                        "that size, and another --size is an error)", type=int, metavar="PIXELS")
+                        "that size, and another --size is an error); for a text model: tokens per sentence "
+                        "(default 32)", type=int, metavar="PIXELS|TOKENS")
 PREPROCESS_OPTION = Option(
     "--preprocess", "input normalisation: " + "; ".join(f"{k}: {v}" for k, v in PREPROCESS.items())
     + ". Default: a built-in network's own (docs/usage.md §4); ONNX files: imagenet",
@@ -311,6 +312,9 @@ CRITERION = Option("--criterion", "output fidelity criterion: top1 (same top-1 c
                                   "(cosine similarity of the outputs), psnr (PSNR of outputs in 0..1). Default: a "
                                   "built-in network's own (docs/usage.md §4); ONNX files: top1 for a 1000- or "
                                   "1001-class output, cosine otherwise", choices=CRITERIA)
+TOKENIZER = Option("--tokenizer", "the tokenizer.json (Hugging Face tokenizers format) of an ONNX text model whose "
+                                  "inputs are input_ids / attention_mask / token_type_ids (the built-in minilm has its "
+                                  "own)", metavar="FILE")
 ENGINE = Option("--engine", "how the PyTorch built-ins run: onnx exports them to ONNX and runs them on onnxruntime "
                             "(fast, the default); torch runs them eagerly in PyTorch with forward hooks. ONNX "
                             "models always run on onnxruntime", choices=("onnx", "torch"), default="onnx")
@@ -327,7 +331,7 @@ def add_network_options(p, *, many: bool = False, front_end: bool = True) -> Non
         MODEL.add(p, required=True)
     SIZE.add(p)
     if front_end:
-        for option in (PREPROCESS_OPTION, CRITERION, ENGINE):
+        for option in (PREPROCESS_OPTION, CRITERION, ENGINE, TOKENIZER):
             option.add(p)
 
 
@@ -380,19 +384,26 @@ PROFILE_IMAGES = Option("--profile-images", "photos to profile on when profiling
 IMAGE_DIR = Option("--image-dir", "your own photos from DIR instead of the shipped ones (every .jpg, .png, ...): "
                                   "even-numbered files (in name order) profile, odd-numbered ones are held out",
                    metavar="DIR")
+TEXT_FILE = Option("--text-file", "a text model's sentences from FILE (UTF-8, one sentence per line) instead of the "
+                                  "shipped ones: the 1st, 3rd, ... sentences profile, the 2nd, 4th, ... are held "
+                                  "out",
+                   metavar="FILE")
 LABELS = Option("--labels", "ImageNet class of photos, one 'NAME CLASS' per line: top-1 accuracy is reported beside "
                             "the agreement (the shipped photos carry no labels)", metavar="FILE")
 
 
-def add_photo_options(p, *, images: int, profiling: bool = False, labels: bool = True) -> None:
+def add_photo_options(p, *, images: int, profiling: bool = False, labels: bool = True, text: bool = False) -> None:
     """``--images`` (``images``: the default count; ``profiling``: the photos profiled on, else
-    the held-out photos run), ``--image-dir`` and, with ``labels``, ``--labels``."""
+    the held-out photos run), ``--image-dir``, with ``text`` ``--text-file`` (a text model's
+    sentences) and, with ``labels``, ``--labels``."""
     which = ("profiling photos: the first N of the profiling split (or of the even-numbered half of "
              "--image-dir)" if profiling else
              "held-out photos to run: the first N of the held-out split (or of the odd-numbered half of "
              "--image-dir)")
     IMAGES.add(p, default=Default(images), help=f"{which} (default %(default)s, or all a smaller --image-dir holds)")
     IMAGE_DIR.add(p)
+    if text:
+        TEXT_FILE.add(p)
     if labels:
         LABELS.add(p)
 

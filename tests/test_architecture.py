@@ -30,7 +30,8 @@ PACKAGES = ("hw", "sim", "tb", "synth", "scripts")
 LAYERS = ("dstripes.sim", "dstripes.sim.nets", "dstripes.hw", "dstripes.tb", "dstripes.synth", "dstripes.scripts")
 #: Third-party packages a function may import lazily: the optional ``nets`` extra (PyTorch, ONNX,
 #: photos) and matplotlib (half a second to import, needed only for plots).
-LAZY_OK = {"torch", "torchvision", "onnx", "onnxruntime", "PIL", "h5py", "skimage", "sklearn", "matplotlib"}
+LAZY_OK = {"torch", "torchvision", "onnx", "onnxruntime", "PIL", "h5py", "skimage", "sklearn", "matplotlib",
+           "safetensors", "tokenizers"}  # the nets extra: the built-in MiniLM's weights and tokenizer
 #: Largest file the repository may track (the shipped sky130 library is under it).
 MAX_TRACKED_BYTES = 5 << 20
 

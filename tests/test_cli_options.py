@@ -16,7 +16,7 @@ from dstripes.sim.nets.models import BUILTIN
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 TILE = "--lanes --columns --rows --act-bits --weight-bits --group --trim --run-ahead --weight-select --max-reduction"
-NETWORK = "--model --size --preprocess --criterion --engine"
+NETWORK = "--model --size --preprocess --criterion --engine --tokenizer"
 CLUSTER = "--jobs --scheduler --no-progress"
 CHIP = "--chip --nm-kib --nm-read --sb-kib --no-reuse"
 
@@ -28,14 +28,14 @@ LISTED = {
                 f"--filter-set --mode {TILE} --waves --seed --idle --stall --json {CHIP} --tiles --dram-latency "
                 f"--dram-bytes-per-cycle --dram-stall --dram-jitter --bias --out-window --out-signed --out-shift "
                 f"--out-acts --residual --res-window --res-signed --res-shift --pool",
-    "verify": f"{NETWORK} --profile --images --image-dir --scheme --sim --layers --filter-sets {TILE} {CLUSTER} "
+    "verify": f"{NETWORK} --profile --images --image-dir --text-file --scheme --sim --layers --filter-sets {TILE} {CLUSTER} "
               f"--out --json",
     "synth": f"--scheme {TILE} --liberty --out --json --jobs --workload {CHIP} --tiles",
     "prove": f"--block --small {TILE.replace(' --run-ahead', '')} --depth --no-end-to-end --timeout --jobs --out "
              f"--json",
-    "profile": f"{NETWORK} --headroom --margin --augment --images --image-dir --labels --heldout --target "
+    "profile": f"{NETWORK} --headroom --margin --augment --images --image-dir --text-file --labels --heldout --target "
                f"--act-bits {CLUSTER} --out --json",
-    "evaluate": f"{NETWORK} --headroom --margin --augment --profile --target --images --image-dir --labels "
+    "evaluate": f"{NETWORK} --headroom --margin --augment --profile --target --images --image-dir --text-file --labels --int8 "
                 f"--profile-images --dump --chain {TILE.replace(' --weight-select', '')} --tiles {CLUSTER} --out --json "
                 f"--energy --liberty --energy-model --clock-ns {CHIP} --dram-latency --dram-bytes-per-cycle",
     "explore": f"--model --size --profile --target --images --image-dir --sweep --liberty {CLUSTER} --out --json",

@@ -1,4 +1,5 @@
-"""ONNX models the tool cannot model yet (int8 QOperator graphs, token inputs, sequence products)
+"""ONNX models the tool cannot model yet (int8 QOperator graphs, token inputs other than BERT's,
+sequence products in an image model)
 are refused before any work with one line naming the real cause and the node (docs/usage.md §4)."""
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from dstripes.scripts.cli import main as cli
 from dstripes.sim.errors import ConfigError
+from dstripes.sim.nets.models import load_network
 from dstripes.sim.nets.onnx_capture import OnnxNetwork
+from dstripes.sim.nets.transformer import minilm_files
 
 from .test_nets_onnx import _no_run_cache, tiny_model  # noqa: F401
 
@@ -75,8 +78,12 @@ def test_token_input_is_named(tmp_path):
                  [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 12])],
                  [_const("table", (50, 8)), _const("w", (8, 4))])
     with pytest.raises(ConfigError, match=re.escape("input ids is int64 (token ids, as a language model takes), "
-                                                    "not a float32 image batch; only float image CNNs")):
+                                                    "not a float32 image batch; a text model runs as one")):
         OnnxNetwork(path)
+    # as a text model, its token input must be one of BERT's (tests/test_nets_text.py runs them)
+    with pytest.raises(ConfigError, match=re.escape("input 'ids': a text model takes input_ids, attention_mask, "
+                                                    "token_type_ids")):
+        load_network(path, tokenizer=minilm_files()[2])
 
 
 def test_sequence_matmul_is_named(tmp_path, capsys):

@@ -30,16 +30,18 @@ import time
 from dstripes.scripts.options import headroom_value
 from dstripes.sim.nets.cluster import dask_client
 from dstripes.sim.nets.images import augment, photos
-from dstripes.sim.nets.models import BUILTIN, load_network
+from dstripes.sim.nets.models import BUILTIN, TEXT_BUILTIN, load_network
 from dstripes.sim.nets.headroom import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB
 from dstripes.sim.nets.profile import builtin_profile_path, profile_network
+from dstripes.sim.nets.texts import sentences
 
 #: How a network's profiles are made again (recorded in each profile).
 COMMAND = ".venv/bin/python scripts/make/profiles.py"
 
 # Profiling photos per network: the search runs the network about (layers + 10) times on every
 # one of them, which is what bounds these counts on a 2-core machine.
-PROFILE_IMAGES = {"vgg16-hed": 24, "resnet50-imgsim": 32, "mobilenet-v2": 48, "resnet50-nsfw": 153}
+PROFILE_IMAGES = {"vgg16-hed": 24, "resnet50-imgsim": 32, "mobilenet-v2": 48, "resnet50-nsfw": 153,
+                  "minilm": 48}  # minilm: sentences (of 73 in the profiling split)
 # Search margins that differ from the criterion's default (headroom.DEFAULT_MARGIN_DB): open_nsfw's
 # two-class softmax is steep near its decision boundary, and on 48 profiling photos with 3 dB the
 # worst held-out photo came out 12 dB below the worst profiling one (43.97 dB against 50 dB).
@@ -64,11 +66,16 @@ LEVERS = (("max, no margin", 0.0, 0.0, ()),
 
 def profile_one(name, n, held, client, headroom, margin, aug, progress, command, widen=0):
     net = load_network(name)
-    prof = photos("profile")[:n]
+    prof = samples(name, "profile")[:n]
     if aug:
         prof = prof + augment(prof, aug)
     return profile_network(net, prof, targets=("100", "99"), heldout=held, client=client,
                            headroom=headroom, margin_db=margin, progress=progress, command=command, widen=widen)
+
+
+def samples(name: str, split: str) -> list:
+    """The shipped photos of ``split``, or for a text network its sentences."""
+    return sentences(split) if name in TEXT_BUILTIN else photos(split)
 
 
 def describe(name, t, prof) -> str:
@@ -82,7 +89,7 @@ def describe(name, t, prof) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
-    p.add_argument("--networks", nargs="+", default=list(BUILTIN), choices=BUILTIN)
+    p.add_argument("--networks", nargs="+", default=list(BUILTIN + TEXT_BUILTIN), choices=BUILTIN + TEXT_BUILTIN)
     p.add_argument("--images", type=int, default=None, help="profiling photos (default: PROFILE_IMAGES)")
     p.add_argument("--heldout", type=int, default=None, help="held-out photos (default: all)")
     p.add_argument("--headroom", type=headroom_value, default=None,
@@ -96,11 +103,11 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, metavar="FILE", help="with --levers: write the table as JSON")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     args = p.parse_args(argv)
-    held_all = photos("heldout")
-    held = held_all[:args.heldout] if args.heldout else held_all
     table = []
     with dask_client(args.scheduler, args.jobs) as client:
         for name in args.networks:
+            held_all = samples(name, "heldout")
+            held = held_all[:args.heldout] if args.heldout else held_all
             n = args.images or PROFILE_IMAGES[name]
             margin = args.margin if args.margin is not None else MARGINS.get(name)
             room = args.headroom if args.headroom is not None else HEADROOM.get(name, DEFAULT_HEADROOM)

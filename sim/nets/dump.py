@@ -45,7 +45,8 @@ def dump_layers(net, profile, photo, folder: str) -> list:
     profile.check_network(net)
     os.makedirs(folder, exist_ok=True)
     p = as_photos([photo])[0]
-    acts = net.forward(prepared(net, "dump", [p]), capture=True).acts
+    batch = prepared(net, "dump", [p])
+    acts = net.forward(batch, capture=True).acts
     index, files = [], []
     for i, layer in enumerate(net.layers()):
         lp = profile.layer(layer.name)
@@ -55,7 +56,7 @@ def dump_layers(net, profile, photo, folder: str) -> list:
             wq, op = net.weight_codes(layer.name)
             wscale, wbits = op.as_dict()["scale"], op.window().bits
         else:
-            wq, wscale = weight_codes(net.weights(layer.name))
+            wq, wscale = weight_codes(net.input_weights(layer.name, batch)[0])  # a sentence's own (attention)
             wbits = WEIGHT_BITS
         if layer.fc:
             wq = wq.reshape(wq.shape[0], -1, 1, 1)

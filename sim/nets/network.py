@@ -128,6 +128,20 @@ class Network:
             self._layers = self._discover(probe)
         return list(self._layers)
 
+    def weights(self, name: str) -> np.ndarray:
+        """A layer's float weights, ``(K, C/groups, kh, kw)`` (FC: ``(K, C)``)."""
+        raise NotImplementedError
+
+    def input_weights(self, name: str, batch: np.ndarray) -> np.ndarray:
+        """The weights layer ``name`` applies to each input of a prepared ``batch``, ``(N, ...)``:
+        a CNN's are constant (:meth:`weights` repeated); a transformer's attention products take
+        their weights from each sentence (:meth:`.transformer.TextNetwork.input_weights`)."""
+        return np.repeat(self.weights(name)[None], len(batch), axis=0)
+
+    def weights_per_input(self, name: str) -> bool:
+        """Whether layer ``name``'s weights change with every input (:meth:`input_weights`)."""
+        return False
+
     def layer_names(self) -> list[str]:
         return [l.name for l in self.layers()]
 

@@ -115,6 +115,15 @@ def guess_criterion(output: np.ndarray) -> str:
     return "top1" if output.ndim == 2 and output.shape[1] in (1000, 1001) else "cosine"
 
 
+def graph_constants(graph) -> dict:
+    """``name -> TensorProto`` of a graph's constants: its initialisers and ``Constant`` nodes."""
+    consts = {t.name: t for t in graph.initializer}
+    for n in graph.node:
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
+            consts[n.output[0]] = n.attribute[0].t
+    return consts
+
+
 def _attrs(node) -> dict:
     onnx, _ = require_onnx()
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -180,18 +189,17 @@ class OnnxNetwork(Network):
         preprocess = preprocess or meta.get(META_PREPROCESS) or "imagenet"
         criterion = criterion or meta.get(META_CRITERION)
         g = model.graph
-        self._consts = {t.name: t for t in g.initializer}
-        for n in g.node:
-            if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-                self._consts[n.output[0]] = n.attribute[0].t
+        self._consts = graph_constants(g)
         inputs = [i for i in g.input if i.name not in self._consts]
         for i in inputs:
             kind = i.type.tensor_type.elem_type
             if kind != onnx.TensorProto.FLOAT:
                 dtype = onnx.TensorProto.DataType.Name(kind).lower() if kind else "not a tensor"
-                token = " (token ids, as a language model takes)" if dtype.startswith(("int", "uint")) else ""
-                raise ConfigError(f"{path}: input {i.name} is {dtype}{token}, not a float32 image batch; "
-                                  f"{MODELLED}")
+                if dtype.startswith(("int", "uint")):
+                    raise ConfigError(f"{path}: input {i.name} is {dtype} (token ids, as a language model takes), "
+                                      f"not a float32 image batch; a text model runs as one (input_ids, "
+                                      f"attention_mask, token_type_ids, with its --tokenizer: sim/nets/transformer.py)")
+                raise ConfigError(f"{path}: input {i.name} is {dtype}, not a float32 image batch; {MODELLED}")
         _refuse_integer_graph(path, g)
         self._qdq = {}  # node output -> QdqLayer, for a QDQ graph
         if is_qdq(g):

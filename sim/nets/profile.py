@@ -97,10 +97,12 @@ from .images import take
 from .headroom import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, headroom_bits
 from .fidelity import (TARGETS, UNITS, allowed_failures, check_target, energy, image_scores, meets, passes,
                        summarise, threshold, ties)
-from .models import BUILTIN
+from .models import BUILTIN, TEXT_BUILTIN
 from .network import Network, Quant
 from .qdq import TARGET as MODEL_TARGET, model_widths
 from .runs import Runner, as_photos
+from .texts import sentences
+from .transformer import TextNetwork
 
 FORMAT = "dstripes-profile/1"
 
@@ -661,13 +663,15 @@ def network_profile(net: Network, model: str, target: str = "100", path: str | N
     shipped profiling split; ``note`` says so)."""
     if path:
         return Profile.load(path)
-    if model in BUILTIN and os.path.isfile(builtin_profile_path(model, target)):
+    builtin = BUILTIN + TEXT_BUILTIN
+    if model in builtin and os.path.isfile(builtin_profile_path(model, target)):
         prof = Profile.load(builtin_profile_path(model, target))
         if prof.input.get("size") == net.size:
             return prof
-    photos = take("profile", PROFILE_PHOTOS) if photos is None else photos
+    if photos is None:
+        photos = sentences("profile")[:PROFILE_PHOTOS] if isinstance(net, TextNetwork) else take("profile", PROFILE_PHOTOS)
     if note is not None:
-        why = (f"no shipped profile at {net.size}x{net.size}" if model in BUILTIN else
+        why = (f"no shipped profile at size {net.size}" if model in builtin else
                "no profile given (only the built-in networks ship profiles)")
         note(f"{net.name}: {why}: profiling on {len(photos)} photos first")
     return profile_network(net, photos, targets=(target,), progress=progress)[target]

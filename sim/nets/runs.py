@@ -25,6 +25,7 @@ from .cluster import run_tasks
 from .fidelity import Scores, measure
 from .images import Photo
 from .models import identity, load_network
+from .texts import Sentence
 
 CHUNK = 8  # photos per task
 
@@ -35,10 +36,11 @@ PREP_LIMIT = 768 << 20  # prepared inputs kept per process
 
 
 def as_photos(images) -> list[Photo]:
-    """Photos from :class:`.images.Photo` objects or ``(name, RGB array)`` pairs."""
+    """Photos from :class:`.images.Photo` objects or ``(name, RGB array)`` pairs; sentences
+    (:class:`.texts.Sentence`) pass as they are (a text network's samples)."""
     out = []
     for im in images:
-        if isinstance(im, Photo):
+        if isinstance(im, (Photo, Sentence)):
             out.append(im)
         else:
             name, arr = im

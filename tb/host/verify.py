@@ -295,9 +295,10 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
             t = time.perf_counter()
             codes = capture(net, profile, images, [l.name for l in chosen], progress=progress)
             seconds["capture"] = time.perf_counter() - t
-            jobs_ = [LayerJob(l.name, l, profile.layer(l.name).window, codes[l.name],
-                              layer_weights(net, profile, l.name, config.weight_bits), tile, simulator,
-                              filter_sets, None if build_root is None else str(build_root)) for l in chosen]
+            jobs_ = [LayerJob(name, l, profile.layer(l.name).window, acts, weights, tile, simulator,
+                              filter_sets, None if build_root is None else str(build_root))
+                     for l in chosen for name, acts, weights in layer_inputs(net, profile, l.name, images,
+                                                                             codes[l.name], config.weight_bits)]
             del codes
             results = [None] * len(jobs_)
             data = client.scatter(jobs_)  # the captured codes go to the workers as data, not in the task graph
@@ -320,6 +321,18 @@ def layer_weights(net, profile, name: str, bits: int) -> np.ndarray:
                               f"{bits}-bit weights")
         return w
     return weight_codes(net.weights(name), bits)[0]
+
+
+def layer_inputs(net, profile, name: str, images, codes: np.ndarray, bits: int) -> list[tuple]:
+    """``(job name, activation codes, weight codes)`` of each run of layer ``name``: one for all
+    ``images`` when its weights are constant, else (a transformer's attention product) one per
+    image with that input's own weights (:meth:`~dstripes.sim.nets.network.Network.input_weights`),
+    named ``layer[image]`` when there are several."""
+    if not net.weights_per_input(name):
+        return [(name, codes, layer_weights(net, profile, name, bits))]
+    ws = net.input_weights(name, net.prepare([im for _, im in images]))
+    return [(name if len(images) == 1 else f"{name}[{n}]", codes[i:i + 1], weight_codes(ws[i], bits)[0])
+            for i, (n, _) in enumerate(images)]
 
 
 def capture(net, profile, images, names: list[str], progress: bool = True) -> dict:
