@@ -71,7 +71,7 @@ def run(args) -> int:
         (out / stale).unlink(missing_ok=True)
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     net = load(args)
-    select_layers(net, args.layers)  # a layer it does not have is refused before any profiling
+    select_layers(net, args.layers, tile)  # a layer it does not have (or cannot run) is refused before any profiling
     tell(said)
     if int8:  # the model's own codes on the tile of its widths (A = W = 8; A = 9 for shifted codes)
         prof = model_profile(net)
