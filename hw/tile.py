@@ -27,6 +27,11 @@ class SerialTile(TileComponent):
     step of a window-set the ``Nc x Nr`` results leave on ``result`` while the next window-set is
     already being computed.
 
+    A fully-connected run (config ``fc``; ``docs/design.md`` §5) is one window: the dispatcher
+    issues its bricks round-robin to the columns (each column with its own weight brick, bit
+    counter and add stage), and when the last brick adds, every column's accumulator of each
+    row is summed into column 0 of the results (an adder tree per row) and cleared.
+
     Parameters
     ----------
     config : sim.config.TileConfig
