@@ -98,9 +98,13 @@ class Dispatcher(wiring.Component):
         weight brick in every run (a conv step loads the step's brick into every column, so the
         columns hold the same one); the other fields are the column's own controls in a
         fully-connected run.
+    fc_ready : ``In(1)``
+        Only with ``fc=True``: the result buffer can load (``fc_final`` waits for it).
     fc_final : ``Out(1)``
-        Only with ``fc=True``: the add cycle of the fully-connected run's last brick (every brick
-        issued and finished): the columns' accumulators are summed and cleared in this cycle.
+        Only with ``fc=True``: every brick of the fully-connected run issued and finished, and the
+        result buffer can load: the columns' accumulators are summed into it and cleared in this
+        cycle. With always-ready streams this is the add cycle of the last brick (the buffer is
+        empty: one result per run); a later final finds every partial already added.
 
     **Fully-connected runs** (``fc`` high; ``docs/design.md`` §5). The run is one window whose
     ``steps`` bricks arrive in column 0 of the pallets (the other columns are ignored). Each
@@ -139,6 +143,7 @@ class Dispatcher(wiring.Component):
             members.update({
                 "fc": In(1),
                 "fc_columns": Out(data.ArrayLayout(fc_column_layout(lanes, rows, act_bits, weight_bits), columns)),
+                "fc_ready": In(1),
                 "fc_final": Out(1),
             })
         super().__init__(members)
@@ -290,9 +295,13 @@ class Dispatcher(wiring.Component):
             with m.If(fc_load & (ptr == j)):
                 m.d.sync += [a_cur[j].eq(nxt.acts[0]), w_col[j].eq(w_next), d.eq(d_next),
                              cyc.eq(Mux(d_next.bits == 0, 1, d_next.bits)), full[j].eq(1), tj.eq(0)]
-        # every brick is in, issued and finished, and the last one adds now
+        # every brick is in, issued and finished (the last one adds now, or has added), once a run
         final = Signal()
-        m.d.comb += [final.eq(fc_run & ~self.act_enable & ~self.weight_enable & ~nxt.item & ~full.any() & pend.any()),
+        open_ = Signal()  # a brick of the run was issued and the run's sum has not been taken
+        m.d.comb += [final.eq(fc_run & open_ & ~self.act_enable & ~self.weight_enable & ~nxt.item & ~full.any()
+                              & self.fc_ready),
                      self.fc_final.eq(final)]
+        with m.If(fc_load):
+            m.d.sync += open_.eq(1)
         with m.If(final):
-            m.d.sync += ptr.eq(0)
+            m.d.sync += [ptr.eq(0), open_.eq(0)]

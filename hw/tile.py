@@ -146,6 +146,7 @@ class SerialTile(TileComponent):
         # Fully-connected runs: each column its own controls, every column's accumulators summed
         # per filter into column 0 of the results when the last brick adds (docs/design.md §5).
         final = disp.fc_final
+        m.d.comb += disp.fc_ready.eq(buf.can_load)
         sums = []
         for r, row in enumerate(sips):
             parts = []
