@@ -34,7 +34,9 @@ class TileRun:
     -------
     config : dict
         The ``config`` payload: ``msb``, ``lsb``, ``signed``, ``mode`` (the tile's code),
-        ``steps``, ``window_sets``.
+        ``steps``, ``window_sets``, ``fc`` (a fully-connected run: one window of ``steps``
+        bricks, :func:`as_conv`, its cycles :func:`dstripes.sim.tile_run.fc_cycles` plus the
+        tile's latency).
     acts : ndarray
         Activation transfers, ``(n, Nc, L)`` (``(n, L)`` on the bit-parallel tile), as the
         unsigned ``A``-bit fields the port carries (two's complement for signed layers), in
