@@ -34,6 +34,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dstripes.sim.config import TileConfig
+    from dstripes.sim.errors import ConfigError
     from dstripes.sim.nets.models import load_network
     from dstripes.sim.nets.profile import PROFILE_PHOTOS, model_profile
     from dstripes.sim.nets.qdq import model_widths
@@ -53,9 +54,12 @@ def run(args) -> int:
     resolve_liberty(args.liberty)
     int8 = int8_models(network_names(args), args)
     # an int8 model: tiles of its codes' widths (A = W = 8; A = 9 for zero-point-shifted codes)
-    base = TileConfig(**model_widths(model_profile(load_network(args.model, size=args.size)).quant().values())) \
-        if int8 else TileConfig()
-    sweep_configs(sweep, base)    # builds every tile (no elaboration): the generator's own checks
+    widths = model_widths(model_profile(load_network(args.model, size=args.size)).quant().values()) if int8 else {}
+    base = TileConfig(**widths)
+    for cfg in sweep_configs(sweep, base):  # builds every tile (no elaboration): the generator's own checks
+        if int8 and cfg.weight_bits < widths["weight_bits"]:
+            raise ConfigError(f"sweep point weight_bits={cfg.weight_bits}: {args.model} is an int8 QDQ model whose "
+                              f"weight codes need {widths['weight_bits']} bits")
     check_out_dir(args.out, "--out")
     fresh = not int8 and not args.profile and shipped_profile(args.model, args.target, size=args.size) is None
     prof_photos, photos = photo_sets(args, Count(PROFILE_PHOTOS if fresh else 0), Count(args.images, "--images"))

@@ -5,6 +5,7 @@ the bias). The codes are read here independently from the QDQ graph (``test_nets
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,3 +114,81 @@ def test_int8_on_the_accelerator_bad_input(models, tmp_path, capsys):
     refused(["explore", "--model", path, "--size", str(SIZE), "--profile", str(tmp_path / "p.json"),
              "--sweep", "group=1,2", "--out", str(tmp_path / "e")], "--profile does not apply")
     assert not any((tmp_path / x).exists() for x in "abcde")
+
+
+def test_explore_sweeps_tiles_of_the_models_widths(models, tmp_path, capsys, monkeypatch):
+    """``explore`` on an int8 model: tiles of its codes' widths (A = 9 here: the shifted first
+    layer; W = 8), counted on its own codes (the same counts as ``evaluate_network`` on them)."""
+    from dstripes.sim.nets.evaluate import evaluate_network
+
+    monkeypatch.setenv("DSTRIPES_SYNTH_CACHE", str(tmp_path / "cache"))
+    path = models["uint8"]
+    argv = ["explore", "--model", path, "--size", str(SIZE), "--images", "1", "--sweep", "lanes=2", "columns=2",
+            "rows=1", "--jobs", "1", "--no-progress", "--json"]
+    assert cli([*argv, "--out", str(tmp_path / "x")]) == 0
+    d = json.loads(capsys.readouterr().out)
+    (p,) = d["points"]
+    assert (p["config"]["act_bits"], p["config"]["weight_bits"], p["config"]["lanes"]) == (9, 8, 2)
+    cfg = TileConfig(**p["config"])
+    net = OnnxNetwork(path, size=SIZE)
+    # explore decodes its photos at full size, then prepares them as the network does
+    ev = evaluate_network(net, model_profile(net), [(x.name, x.read()) for x in take("heldout", 1)], cfg,
+                          progress=False)
+    t = ev.totals()
+    assert {s: p["cycles"][s] for s in ("dadn", "stripes", "dstripes")} == {s: int(t[s]) for s in
+                                                                             ("dadn", "stripes", "dstripes")}
+    assert cli([*argv[:-6], "weight_bits=4", "--no-progress", "--out", str(tmp_path / "y")]) == 2
+    assert "weight codes need 8 bits" in capsys.readouterr().err
+
+
+#: The energy model of the 8-bit tiles of 4 lanes x 2 columns x 1 row (sky130), made by
+#: ``synth.energy.energy_model`` (activity on the bundled samples re-quantised to 8 bits; about
+#: 7 minutes, so kept as a file rather than made by the test).
+ENERGY_8BIT = Path(__file__).parent / "data" / "energy_model_tiny_8bit.json"
+
+
+def test_evaluate_chip_energy_of_an_int8_model(models, tmp_path, capsys):
+    """``evaluate --chip --energy``: the 8-bit tiles' logic energy, every access at its macro's
+    energy, off-chip beats of ``L x 8`` bits."""
+    from dstripes.synth.chip_energy import DRAM_PJ_PER_BIT
+    from dstripes.synth.energy import EnergyModel
+
+    argv = ["evaluate", "--chip", "--model", models["uint8"], "--size", str(SIZE), "--images", "1", "--lanes", "4",
+            "--columns", "2", "--rows", "1", "--tiles", "4", "--nm-kib", "64", "--sb-kib", "16", "--nm-read", "4",
+            "--dram-bytes-per-cycle", "4", "--no-progress", "--energy", "--energy-model", str(ENERGY_8BIT)]
+    assert cli([*argv, "--out", str(tmp_path / "e"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    model = EnergyModel.load(ENERGY_8BIT)
+    assert d["chip"]["brick_bits"] == 32 and d["energy_efficiency_over_dadn"]["dadn"] == 1.0
+    m = d["memories"]
+    for s in ("dadn", "stripes", "dstripes"):
+        for l in d["layers"]:
+            a, p = l["accesses"][s], l["energy_parts_pj"][s]
+            assert p["logic"] == pytest.approx(model.energy_pj(s, l[s]["cycles"], 4))
+            assert p["nm_read"] == pytest.approx((a["nm_reads"] + a["nm_residual_reads"]) * m["nm"]["read_pj"])
+            assert p["offchip"] == pytest.approx(a["offchip_beats"] * 32 * DRAM_PJ_PER_BIT) and p["offchip"] > 0
+        assert d["total"]["energy_pj"][s] == pytest.approx(sum(l["energy_pj"][s] for l in d["layers"]))
+    # a tile of other widths than the energy model's is refused before the evaluation
+    assert cli([*argv, "--act-bits", "16", "--weight-bits", "16", "--out", str(tmp_path / "f")]) == 2
+    assert "is for another tile" in capsys.readouterr().err and not (tmp_path / "f").exists()
+
+
+def test_activity_samples_at_the_tiles_widths():
+    """No bundled sample (16-bit codes) fits an 8-bit tile: the activity runs on their real codes
+    re-quantised to 8 bits (top bits, round half to even, saturated)."""
+    from dstripes.hw.design import TileDesign
+    from dstripes.synth.activity import at_widths, sample_runs
+
+    a = np.array([0, 255, 256, 383, 384, 65535])
+    w = np.array([-32768, -129, 127, 128, 383, 32767])
+    acts, weights, window = at_widths(a, w, Window(15, 0, False), 8, 8)
+    assert window == Window(7, 0, False)
+    np.testing.assert_array_equal(acts, [0, 1, 1, 1, 2, 255])          # /256: 0.996, 1, 1.5 -> 2 (even)...
+    np.testing.assert_array_equal(weights, [-128, -1, 0, 0, 1, 127])
+    acts, _, window = at_widths(np.array([-32768, 32767, -200]), w, Window(15, 0, True), 8, 8)
+    assert window == Window(7, 0, True) and acts.tolist() == [-128, 127, -1]
+    runs, described = sample_runs(TileDesign.of("dstripes", TileConfig(lanes=4, columns=2, rows=1, act_bits=8,
+                                                                        weight_bits=8)), 1)
+    assert runs and all("re-quantised to 8-bit activations and 8-bit weights" in x for x in described)
+    runs16, described16 = sample_runs(TileDesign.of("dstripes", TileConfig(lanes=4, columns=2, rows=1)), 1)
+    assert len(runs16) == len(runs) and not any("re-quantised" in x for x in described16)

@@ -131,8 +131,8 @@ def main() -> None:
             per[v] = {"fidelity": q["fidelity"], "tile_model": tile_figures(ev),
                       "chip": {"speedup": chip["speedup"], "speedup_ideal_memory": chip["speedup_ideal_memory"],
                                "raw_q_layers": raw_layers, "layers": len(chip["layers"])},
-                      "seconds": {"quantize": q["bench"]["wall_s"], "evaluate": ev["bench"]["wall_s"],
-                                  "chip": chip["bench"]["wall_s"]},
+                      "seconds": {"quantize": q.get("bench", {}).get("wall_s", q.get("seconds")),
+                                  "evaluate": ev["bench"]["wall_s"], "chip": chip["bench"]["wall_s"]},
                       "layers": [dict(zip(("layer", "shape", "codes", "bits", "mean_bits", "dstr_over_stripes8",
                                            "dstr_over_dadn8", "raw_dstr_over_stripes8", "chip_reading",
                                            "chip_dstr_over_stripes8", "chip_dstr_over_dadn8"), r))
