@@ -15,7 +15,7 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 from dstripes.sim.fixed import Window
 from dstripes.sim.config import TileConfig
-from dstripes.sim.nets.chip_eval import INT8_WIDTHS, SCHEMES, capture_codes, chip_inputs, evaluate_chip, memory_bound
+from dstripes.sim.nets.chip_eval import INT8_WIDTHS, READINGS, SCHEMES, capture_codes, chip_inputs, evaluate_chip, memory_bound
 from dstripes.sim.nets.chip_plots import sweep_plot
 from dstripes.sim.nets.models import load_network
 from dstripes.sim.nets.profile import model_profile
@@ -215,6 +215,11 @@ def evaluate(args) -> int:
             ["with this memory system", sp["stripes_over_dadn"], sp["dstripes_over_stripes"], sp["dstripes_over_dadn"]],
             ["ideal memory (compute only)", ideal["stripes_over_dadn"], ideal["dstripes_over_stripes"],
              ideal["dstripes_over_dadn"]]], title=f"{ev.network}: speed-ups (conv layers)"))
+        readings = [l.codes.reading for l in ev.layers if l.codes is not None and l.codes.reading != READINGS[0]]
+        if readings:
+            print(f"the int8 model's own codes on {chip.tile.act_bits}-bit tiles: "
+                  f"{readings.count(READINGS[1])} layers on q - zero_point, {readings.count(READINGS[2])} on the raw "
+                  f"codes q (a zero point shifting q - zero_point to 9 bits; its term folded into the bias)")
         if ev.skipped:
             print(f"not run (fully-connected): {', '.join(ev.skipped)}")
         print()

@@ -192,3 +192,44 @@ def test_activity_samples_at_the_tiles_widths():
     assert runs and all("re-quantised to 8-bit activations and 8-bit weights" in x for x in described)
     runs16, described16 = sample_runs(TileDesign.of("dstripes", TileConfig(lanes=4, columns=2, rows=1)), 1)
     assert len(runs16) == len(runs) and not any("re-quantised" in x for x in described16)
+
+
+def test_raw_codes_with_the_zero_point_in_the_bias_on_the_8_bit_accelerator(models):
+    """The 8-bit accelerator in RTL (Verilator, 2 tiles of 4x4x4 at A = W = 8) on the int8 model's
+    shifted first layer (uint8, zero point != 0: 9-bit codes ``q - zp``): it runs the raw codes
+    ``q`` with ``-zp * sum(w)`` as each filter's bias, and its outputs are the requantised
+    convolution of ``q - zp`` itself (computed here in numpy), bit for bit, in the model's cycles."""
+    from dstripes.hw.chip.design import ChipDesign
+    from dstripes.sim.chip import DramConfig, LayerDescriptor
+    from dstripes.tb.host.chip_path import chip_run, simulate_chip
+
+    net = OnnxNetwork(models["uint8"], size=SIZE)
+    prof = model_profile(net)
+    readings, codes = chip_inputs(prof, capture_codes(net, prof, photos(1, 24, seed=3)), 8, 8)
+    r = readings["first"]
+    assert r.reading == READINGS[2] and r.zero_point != 0 and r.window == Window(7, 0, False)
+    layer = next(l for l in net.layers() if l.name == "first")
+    w = net.weight_codes("first")[0].astype(np.int64)                     # (K, C, 3, 3), int8 codes
+    q = codes["first"][0].astype(np.int64)                               # (C, H, W): raw codes, pads explicit
+    assert layer.py == layer.px == 0                                     # every tap in the image
+    chip = ChipConfig(tile=TileConfig(lanes=4, columns=4, rows=4, tiles=2, act_bits=8, weight_bits=8), nm_read=2,
+                      nm_kib=64, sb_kib=16)
+    design = ChipDesign.of(chip)
+    shift, out = 10, Window(7, 0, True)
+    desc = LayerDescriptor(layer, r.window, out, shift=shift, bias=True, mode="leading",
+                           w_base=-(-layer.c // 4) * layer.h * layer.w)
+    plan = chip_run(chip, desc, q, w, dram=DramConfig(latency=20, bytes_per_cycle=3, stall=0.2, jitter=7, seed=2),
+                    bias=-r.zero_point * w.sum(axis=(1, 2, 3)))
+    res = simulate_chip(design, plan, quick=True)
+    assert res.passed, res.verdict.message()
+    assert res.cycles_rtl == res.cycles_model and res.mismatches == 0 and res.checked == layer.k * layer.oh * layer.ow
+    # independent: the convolution of the codes q - zp, rounded half to even by 2**shift, saturated
+    x = q - r.zero_point
+    acc = np.zeros((layer.k, layer.oh, layer.ow), np.int64)
+    for ky in range(layer.kh):
+        for kx in range(layer.kw):
+            patch = x[:, ky:ky + layer.sy * layer.oh:layer.sy, kx:kx + layer.sx * layer.ow:layer.sx]
+            acc += np.einsum("kc,chw->khw", w[:, :, ky, kx], patch)
+    want = np.clip(np.rint(acc / 2.0 ** shift), -128, 127).astype(np.int64)
+    assert np.abs(want).max() > 0 and (np.abs(want) < 127).mean() > 0.5  # mostly neither saturated nor zero
+    np.testing.assert_array_equal(res.outputs.reshape(want.shape), want)

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 
+from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 from dstripes.sim.table import render
 
 from common import description, load_average, machine
@@ -47,7 +48,10 @@ VARIANTS = {"u8-pc": ["--activations", "uint8", "--per-channel"], "u8-pt": ["--a
 #: The layer of each network run in RTL (codes of 8 bits, zero point 0, in the uint8 variants).
 VERIFY_LAYERS = {"mobilenet-v2": "/model/features/features.13/conv/conv.2/Conv",
                  "resnet50-imgsim": "layer3.1.conv2"}
-DSTRIPES = os.path.join(os.path.dirname(sys.executable), "dstripes")
+#: The command line, run as a user runs it (one process per command).
+CLI = [sys.executable, "-m", "dstripes.scripts.cli"]
+#: The three schemes: bit-parallel (DaDN-8), Stripes-8, Dynamic Stripes.
+D, S, DS = DADN.name, STRIPES.name, DSTRIPES.name
 
 
 def run(argv: list, path: str) -> dict:
@@ -55,7 +59,7 @@ def run(argv: list, path: str) -> dict:
     if os.path.isfile(path):
         return json.load(open(path))
     t0 = time.perf_counter()
-    res = subprocess.run([DSTRIPES, *argv], capture_output=True, text=True)
+    res = subprocess.run([*CLI, *argv], capture_output=True, text=True)
     if res.returncode not in (0, 1):
         sys.exit(f"dstripes {' '.join(argv)} failed ({res.returncode}):\n{res.stderr[-2000:]}")
     d = json.loads(res.stdout)
@@ -76,9 +80,8 @@ def tile_figures(ev: dict) -> dict:
     where a zero point shifts them) and over DaDN-8, and the same on raw ``q``."""
     t = ev["conv_only"]["total"]
     raw = ev.get("raw_codes", {}).get("conv_only", {}).get("total", t)
-    return {"dstr_over_stripes8": ratio(raw["stripes"], t["dstripes"]), "dstr_over_dadn8": ratio(t["dadn"], t["dstripes"]),
-            "raw_dstr_over_stripes8": ratio(raw["stripes"], raw["dstripes"]),
-            "raw_dstr_over_dadn8": ratio(raw["dadn"], raw["dstripes"]),
+    return {"dstr_over_stripes8": ratio(raw[S], t[DS]), "dstr_over_dadn8": ratio(t[D], t[DS]),
+            "raw_dstr_over_stripes8": ratio(raw[S], raw[DS]), "raw_dstr_over_dadn8": ratio(raw[D], raw[DS]),
             "shifted_layers": len(ev.get("raw_codes", {}).get("layers", [])),
             "tile": f"A={ev['config']['act_bits']} W={ev['config']['weight_bits']}"}
 
@@ -93,15 +96,20 @@ def layer_rows(ev: dict, chip: dict) -> list:
             continue
         c, k = l["codes"], chip_by[l["name"]]
         zc = c.get("zero_point_cost")
-        cyc = {s: l[s]["cycles"] for s in ("dadn", "stripes", "dstripes")}
-        s8 = cyc["stripes"] * 8 // c["bits"]   # Stripes at 8 bits (a 9-bit layer's raw codes q)
+        cyc = {s: l[s]["cycles"] for s in (D, S, DS)}
+        s8 = cyc[S] * 8 // c["bits"]   # Stripes at 8 bits (a 9-bit layer's raw codes q)
         hist = l["group_precision_hist"]
         rows.append([l["name"].replace("/model/", "").replace("/Conv", ""), l["layer"],
                      f"{c['dtype']} zp {c['zero_point']}", c["bits"], sum(b * n for b, n in enumerate(hist)) / sum(hist),
-                     ratio(s8, cyc["dstripes"]), ratio(cyc["dadn"], cyc["dstripes"]),
+                     ratio(s8, cyc[DS]), ratio(cyc[D], cyc[DS]),
                      ratio(s8, zc["cycles_raw_q"]) if zc else None, k["codes"]["reading"],
-                     k["speedup"]["dstripes_over_stripes"], k["speedup"]["dstripes_over_dadn"]])
+                     k["speedup"][f"{DS}_over_{S}"], k["speedup"][f"{DS}_over_{D}"]])
     return rows
+
+
+def verify_line(net: str, layer: str, r: dict) -> str:
+    """One line of a ``verify --json`` report: the layer's RTL and model cycles, results checked."""
+    return f"{net} {layer} in RTL: {json.dumps(r)[:400]}"
 
 
 def main() -> None:
@@ -117,42 +125,43 @@ def main() -> None:
     print(f"machine: {machine()}; load {load_average()}")
     result = {"images": a.images, "heldout": a.heldout, "networks": {}}
     summary = []
-    for net in a.nets.split(","):
-        per = result["networks"][net] = {}
-        for v in a.variants.split(","):
-            base = os.path.join(a.out, f"{net}-{v}")
-            q = run(["quantize", "--model", net, "--images", "16", "--heldout", str(a.heldout), *VARIANTS[v],
-                     "--out", base + ".onnx", "--json"], base + ".json")
-            ev = run(["evaluate", "--model", base + ".onnx", "--images", str(a.images), "--jobs", "1",
-                      "--no-progress", "--out", base + "-ev", "--json"], base + "-ev.json")
-            chip = run(["evaluate", "--chip", "--model", base + ".onnx", "--images", str(a.images), "--no-progress",
-                        "--out", base + "-chip", "--json"], base + "-chip.json")
-            raw_layers = sum(l["codes"]["reading"] == "raw q" for l in chip["layers"])
-            per[v] = {"fidelity": q["fidelity"], "tile_model": tile_figures(ev),
-                      "chip": {"speedup": chip["speedup"], "speedup_ideal_memory": chip["speedup_ideal_memory"],
-                               "raw_q_layers": raw_layers, "layers": len(chip["layers"])},
-                      "seconds": {"quantize": q.get("bench", {}).get("wall_s", q.get("seconds")),
-                                  "evaluate": ev["bench"]["wall_s"], "chip": chip["bench"]["wall_s"]},
-                      "layers": [dict(zip(("layer", "shape", "codes", "bits", "mean_bits", "dstr_over_stripes8",
-                                           "dstr_over_dadn8", "raw_dstr_over_stripes8", "chip_reading",
-                                           "chip_dstr_over_stripes8", "chip_dstr_over_dadn8"), r))
-                                 for r in layer_rows(ev, chip)]}
-            f, t, c = q["fidelity"], per[v]["tile_model"], chip["speedup"]
-            summary.append([net, v, f["top1"], f["cosine_min"], f["cosine_mean"], t["shifted_layers"],
-                            t["dstr_over_stripes8"], t["dstr_over_dadn8"], t["raw_dstr_over_stripes8"],
-                            c["dstripes_over_stripes"], c["dstripes_over_dadn"]])
-            if v == a.variants.split(",")[0]:
-                print(render(["layer", "shape", "codes", "bits", "mean bits", "DStr/STR-8", "DStr/DaDN-8",
-                              "raw q: DStr/STR-8", "chip codes", "chip DStr/STR-8", "chip DStr/DaDN-8"],
-                             layer_rows(ev, chip), title=f"{net} int8 ({v}), {a.images} held-out photos, per conv layer"))
-                print()
+    nets, variants = a.nets.split(","), a.variants.split(",")
+    # the first variant of every network and its RTL layer first, then the other variants
+    for v, net in [(v, n) for v in variants for n in nets]:
+        per = result["networks"].setdefault(net, {})
+        base = os.path.join(a.out, f"{net}-{v}")
+        q = run(["quantize", "--model", net, "--images", "16", "--heldout", str(a.heldout), *VARIANTS[v],
+                 "--out", base + ".onnx", "--json"], base + ".json")
+        ev = run(["evaluate", "--model", base + ".onnx", "--images", str(a.images), "--jobs", "1",
+                  "--no-progress", "--out", base + "-ev", "--json"], base + "-ev.json")
+        chip = run(["evaluate", "--chip", "--model", base + ".onnx", "--images", str(a.images), "--no-progress",
+                    "--out", base + "-chip", "--json"], base + "-chip.json")
+        raw_layers = sum(l["codes"]["reading"] == "raw q" for l in chip["layers"])
+        per[v] = {"fidelity": q["fidelity"], "tile_model": tile_figures(ev),
+                  "chip": {"speedup": chip["speedup"], "speedup_ideal_memory": chip["speedup_ideal_memory"],
+                           "raw_q_layers": raw_layers, "layers": len(chip["layers"])},
+                  "seconds": {"quantize": q.get("bench", {}).get("wall_s", q.get("seconds")),
+                              "evaluate": ev["bench"]["wall_s"], "chip": chip["bench"]["wall_s"]},
+                  "layers": [dict(zip(("layer", "shape", "codes", "bits", "mean_bits", "dstr_over_stripes8",
+                                       "dstr_over_dadn8", "raw_dstr_over_stripes8", "chip_reading",
+                                       "chip_dstr_over_stripes8", "chip_dstr_over_dadn8"), r))
+                             for r in layer_rows(ev, chip)]}
+        f, t, c = q["fidelity"], per[v]["tile_model"], chip["speedup"]
+        summary.append([net, v, f["top1"], f["cosine_min"], f["cosine_mean"], t["shifted_layers"],
+                        t["dstr_over_stripes8"], t["dstr_over_dadn8"], t["raw_dstr_over_stripes8"],
+                        c[f"{DS}_over_{S}"], c[f"{DS}_over_{D}"]])
+        if v != variants[0]:
+            continue
+        print(render(["layer", "shape", "codes", "bits", "mean bits", "DStr/STR-8", "DStr/DaDN-8",
+                      "raw q: DStr/STR-8", "chip codes", "chip DStr/STR-8", "chip DStr/DaDN-8"],
+                     layer_rows(ev, chip), title=f"{net} int8 ({v}), {a.images} held-out photos, per conv layer"))
+        print(flush=True)
         if a.verify and net in VERIFY_LAYERS:
-            v = "u8-pc"
-            base = os.path.join(a.out, f"{net}-{v}")
             r = run(["verify", "--model", base + ".onnx", "--layers", VERIFY_LAYERS[net], "--images", "1",
                      "--act-bits", "8", "--weight-bits", "8", "--no-progress", "--out", base + "-verify", "--json"],
                     base + "-verify.json")
             per["verify"] = {"variant": v, "layer": VERIFY_LAYERS[net], "report": r}
+            print(verify_line(net, VERIFY_LAYERS[net], r), flush=True)
     print(render(["network", "int8 variant", "top-1 agr.", "cos min", "cos mean", "shifted layers",
                   "DStr/STR-8", "DStr/DaDN-8", "raw q: DStr/STR-8", "chip DStr/STR-8", "chip DStr/DaDN-8"],
                  summary, title=f"int8 CNNs on their own codes: fidelity on {a.heldout} held-out photos, speed-ups "
