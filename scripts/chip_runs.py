@@ -164,8 +164,9 @@ def evaluate(args) -> int:
         memories = chip_memories(chip)
         model = check_energy(args, chip.tile)
     check_out_dir(args.out)
-    profiles = {name: None if int8 else given_or_shipped(args, name, size=args.size) for name in names}
-    for name, prof in profiles.items() if not int8 else ():
+    # an int8 model's profile is its own codes' (read once it is loaded)
+    profiles = {} if int8 else {name: given_or_shipped(args, name, size=args.size) for name in names}
+    for name, prof in profiles.items():
         if prof is None:
             raise ConfigError(f"--chip evaluates with a precision profile: {name} has no shipped profile at this "
                               f"size (give --profile)")

@@ -82,7 +82,7 @@ def tile_figures(ev: dict) -> dict:
     raw = ev.get("raw_codes", {}).get("conv_only", {}).get("total", t)
     return {"dstr_over_stripes8": ratio(raw[S], t[DS]), "dstr_over_dadn8": ratio(t[D], t[DS]),
             "raw_dstr_over_stripes8": ratio(raw[S], raw[DS]), "raw_dstr_over_dadn8": ratio(raw[D], raw[DS]),
-            "shifted_layers": len(ev.get("raw_codes", {}).get("layers", [])),
+            "zero_point_layers": len(ev.get("raw_codes", {}).get("layers", [])),
             "tile": f"A={ev['config']['act_bits']} W={ev['config']['weight_bits']}"}
 
 
@@ -147,7 +147,7 @@ def main() -> None:
                                        "chip_dstr_over_stripes8", "chip_dstr_over_dadn8"), r))
                              for r in layer_rows(ev, chip)]}
         f, t, c = q["fidelity"], per[v]["tile_model"], chip["speedup"]
-        summary.append([net, v, f["top1"], f["cosine_min"], f["cosine_mean"], t["shifted_layers"],
+        summary.append([net, v, f["top1"], f["cosine_min"], f["cosine_mean"], t["zero_point_layers"],
                         t["dstr_over_stripes8"], t["dstr_over_dadn8"], t["raw_dstr_over_stripes8"],
                         c[f"{DS}_over_{S}"], c[f"{DS}_over_{D}"]])
         if v != variants[0]:
@@ -162,7 +162,7 @@ def main() -> None:
                     base + "-verify.json")
             per["verify"] = {"variant": v, "layer": VERIFY_LAYERS[net], "report": r}
             print(verify_line(net, VERIFY_LAYERS[net], r), flush=True)
-    print(render(["network", "int8 variant", "top-1 agr.", "cos min", "cos mean", "shifted layers",
+    print(render(["network", "int8 variant", "top-1 agr.", "cos min", "cos mean", "zp != 0 layers",
                   "DStr/STR-8", "DStr/DaDN-8", "raw q: DStr/STR-8", "chip DStr/STR-8", "chip DStr/DaDN-8"],
                  summary, title=f"int8 CNNs on their own codes: fidelity on {a.heldout} held-out photos, speed-ups "
                                 f"(conv layers) on {a.images}"))
