@@ -52,14 +52,16 @@ def run(args) -> int:
     # everything the user gave is checked before any work starts
     sweep = parse_sweep(args.sweep)
     resolve_liberty(args.liberty)
-    int8 = int8_models(network_names(args), args)
-    # an int8 model: tiles of its codes' widths (A = W = 8; A = 9 for zero-point-shifted codes)
-    widths = model_widths(model_profile(load_network(args.model, size=args.size)).quant().values()) if int8 else {}
-    base = TileConfig(**widths)
-    for cfg in sweep_configs(sweep, base):  # builds every tile (no elaboration): the generator's own checks
-        if int8 and cfg.weight_bits < widths["weight_bits"]:
-            raise ConfigError(f"sweep point weight_bits={cfg.weight_bits}: {args.model} is an int8 QDQ model whose "
-                              f"weight codes need {widths['weight_bits']} bits")
+    sweep_configs(sweep)          # builds every tile (no elaboration): the generator's own checks
+    base, int8 = TileConfig(), int8_models(network_names(args), args)
+    if int8:
+        # an int8 model: tiles of its codes' widths (A = W = 8; A = 9 for zero-point-shifted codes)
+        widths = model_widths(model_profile(load_network(args.model, size=args.size)).quant().values())
+        base = TileConfig(**widths)
+        for cfg in sweep_configs(sweep, base):
+            if cfg.weight_bits < widths["weight_bits"]:
+                raise ConfigError(f"sweep point weight_bits={cfg.weight_bits}: {args.model} is an int8 QDQ model "
+                                  f"whose weight codes need {widths['weight_bits']} bits")
     check_out_dir(args.out, "--out")
     fresh = not int8 and not args.profile and shipped_profile(args.model, args.target, size=args.size) is None
     prof_photos, photos = photo_sets(args, Count(PROFILE_PHOTOS if fresh else 0), Count(args.images, "--images"))
