@@ -18,8 +18,9 @@ whose JSON is there is not run again):
    tiles of 16x16x16 at ``A = W = 8`` (everything on chip, NM read 16 bricks/cycle): layers
    whose codes need 9 bits run on raw ``q``.
 4. ``--verify``: ``dstripes verify --model NET-u8-pc.onnx --layers L --images 1 --act-bits 8
-   --weight-bits 8 --json`` (the published tile at 8 bits, Verilator; the layer of
-   :data:`VERIFY_LAYERS`), RTL cycles against the model's.
+   --weight-bits 8 --scheme K --json`` for the three tiles (published size at 8 bits, Verilator;
+   the layer of :data:`VERIFY_LAYERS`): RTL cycles against the model's, and Dynamic Stripes over
+   Stripes-8 and DaDN-8 in RTL.
 
 Prints one table per network (per layer, the first variant) and the summary; writes every
 figure to ``--out/int8.json``. Run it with ``nice -n 5`` on a shared machine.
@@ -82,7 +83,7 @@ def tile_figures(ev: dict) -> dict:
     raw = ev.get("raw_codes", {}).get("conv_only", {}).get("total", t)
     return {"dstr_over_stripes8": ratio(raw[S], t[DS]), "dstr_over_dadn8": ratio(t[D], t[DS]),
             "raw_dstr_over_stripes8": ratio(raw[S], raw[DS]), "raw_dstr_over_dadn8": ratio(raw[D], raw[DS]),
-            "zero_point_layers": len(ev.get("raw_codes", {}).get("layers", [])),
+            "zero_point_layers": sum(1 for l in ev["layers"] if not l["fc"] and l["codes"]["zero_point"]),
             "tile": f"A={ev['config']['act_bits']} W={ev['config']['weight_bits']}"}
 
 
@@ -109,7 +110,10 @@ def layer_rows(ev: dict, chip: dict) -> list:
 
 def verify_line(net: str, layer: str, r: dict) -> str:
     """One line of a ``verify --json`` report: the layer's RTL and model cycles, results checked."""
-    return f"{net} {layer} in RTL: {json.dumps(r)[:400]}"
+    t = r["total"]
+    return (f"{net} {layer} on the {r['scheme']} tile (RTL, A = W = 8): {'PASSED' if r['passed'] else 'FAILED'}, "
+            f"RTL {t['cycles_rtl']:,} cycles, model {t['cycles_model']:,}, {t['results_checked']:,} results checked, "
+            f"{t['mismatches']} mismatches")
 
 
 def main() -> None:
@@ -157,11 +161,17 @@ def main() -> None:
                      layer_rows(ev, chip), title=f"{net} int8 ({v}), {a.images} held-out photos, per conv layer"))
         print(flush=True)
         if a.verify and net in VERIFY_LAYERS:
-            r = run(["verify", "--model", base + ".onnx", "--layers", VERIFY_LAYERS[net], "--images", "1",
-                     "--act-bits", "8", "--weight-bits", "8", "--no-progress", "--out", base + "-verify", "--json"],
-                    base + "-verify.json")
-            per["verify"] = {"variant": v, "layer": VERIFY_LAYERS[net], "report": r}
-            print(verify_line(net, VERIFY_LAYERS[net], r), flush=True)
+            per["verify"] = {"variant": v, "layer": VERIFY_LAYERS[net], "reports": {}}
+            for kind in (DS, S, D):   # the same run on the three 8-bit tiles
+                tail = "" if kind == DS else f"-{kind}"
+                r = run(["verify", "--model", base + ".onnx", "--layers", VERIFY_LAYERS[net], "--images", "1",
+                         "--act-bits", "8", "--weight-bits", "8", "--scheme", kind, "--no-progress",
+                         "--out", base + "-verify" + tail, "--json"], base + "-verify" + tail + ".json")
+                per["verify"]["reports"][kind] = r
+                print(verify_line(net, VERIFY_LAYERS[net], r), flush=True)
+            rtl = {k: r["total"]["cycles_rtl"] for k, r in per["verify"]["reports"].items()}
+            per["verify"]["dstr_over_stripes8"] = ratio(rtl[S], rtl[DS])
+            per["verify"]["dstr_over_dadn8"] = ratio(rtl[D], rtl[DS])
     print(render(["network", "int8 variant", "top-1 agr.", "cos min", "cos mean", "zp != 0 layers",
                   "DStr/STR-8", "DStr/DaDN-8", "raw q: DStr/STR-8", "chip DStr/STR-8", "chip DStr/DaDN-8"],
                  summary, title=f"int8 CNNs on their own codes: fidelity on {a.heldout} held-out photos, speed-ups "
