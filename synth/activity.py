@@ -236,7 +236,7 @@ def sample_runs(design: TileDesign, window_sets: int = WINDOW_SETS, names=None, 
     chosen = bundled.sample_names() if names is None else list(names)
     units = window_sets if design.scheme.serial else window_sets * (columns or config.columns)
     runs, described = [], []
-    for narrow in (False, True):   # the samples as they are; if none fits, at the tile's widths
+    for narrow in (False, True):   # the samples that fit the tile; if none does, all at its widths
         for name in chosen if not runs else ():
             acts, weights, layer, window = bundled.load_sample(name)
             how = ""
@@ -244,14 +244,14 @@ def sample_runs(design: TileDesign, window_sets: int = WINDOW_SETS, names=None, 
                 acts, weights, window = at_widths(acts, weights, window, config.act_bits, config.weight_bits,
                                                   sample_weight_bits=bundled.sample_info(name).weight_bits)
                 how = f", re-quantised to {config.act_bits}-bit activations and {config.weight_bits}-bit weights"
-            if window.msb >= config.act_bits:
+            elif window.msb >= config.act_bits or bundled.sample_info(name).weight_bits > config.weight_bits:
                 continue
             try:
                 runs.append(layer_run(design, layer, window, acts[0], weights, window_sets=units))
             except ConfigError:
-                if names is not None and narrow:
+                if names is not None:
                     raise
-                continue  # a layer this tile cannot run (e.g. weights wider than the tile's)
+                continue  # a layer this tile cannot run
             described.append(f"{name} ({layer.describe()}, {window_sets} window-set(s){how})")
     if not runs:
         raise ConfigError(f"no bundled real sample fits {config.act_bits}-bit activations and "
