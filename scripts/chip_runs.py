@@ -14,9 +14,11 @@ from dstripes.sim.chip.descriptor import LayerDescriptor
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 from dstripes.sim.fixed import Window
-from dstripes.sim.nets.chip_eval import SCHEMES, capture_codes, evaluate_chip, memory_bound
+from dstripes.sim.config import TileConfig
+from dstripes.sim.nets.chip_eval import INT8_WIDTHS, READINGS, SCHEMES, capture_codes, chip_inputs, evaluate_chip, memory_bound
 from dstripes.sim.nets.chip_plots import sweep_plot
 from dstripes.sim.nets.models import load_network
+from dstripes.sim.nets.profile import model_profile
 from dstripes.sim.schemes import DADN, DSTRIPES
 from dstripes.sim.table import render
 from dstripes.sim.chip.pool import PoolDescriptor
@@ -30,7 +32,7 @@ from dstripes.synth.sram import chip_memories
 from .arrays import conv_layer_files, load_int_array
 from .chips import chip_design, dram_config, model_chip, parse_chip_sweep
 from .energy import check_energy, the_energy_model
-from .networks import load, network_names, refuse_int8
+from .networks import int8_models, load, network_names
 from .output import check_out_dir, check_out_file, print_json
 from .photos import Count, photo_sets
 from .profiles import given_or_shipped
@@ -149,10 +151,10 @@ def evaluate(args) -> int:
     if args.energy_model and not args.energy:
         raise ConfigError("--energy-model applies only with --energy")
     names = network_names(args)
-    refuse_int8(names, "evaluate --chip")
+    int8 = int8_models(names, args)
     if args.profile and len(names) > 1:
         raise ConfigError(f"--profile holds one network's profile but {len(names)} networks were given")
-    chip = model_chip(args, DSTRIPES.name)
+    chip = model_chip(args, DSTRIPES.name, INT8_WIDTHS if int8 else None)
     dram = dram_config(args, default_bandwidth=None)
     if dram is not None:
         dram.check_beat(chip.beat_bytes)
@@ -162,7 +164,8 @@ def evaluate(args) -> int:
         memories = chip_memories(chip)
         model = check_energy(args, chip.tile)
     check_out_dir(args.out)
-    profiles = {name: given_or_shipped(args, name, size=args.size) for name in names}
+    # an int8 model's profile is its own codes' (read once it is loaded)
+    profiles = {} if int8 else {name: given_or_shipped(args, name, size=args.size) for name in names}
     for name, prof in profiles.items():
         if prof is None:
             raise ConfigError(f"--chip evaluates with a precision profile: {name} has no shipped profile at this "
@@ -171,14 +174,15 @@ def evaluate(args) -> int:
     nets = []
     for name in names:
         net = load(args, name)
-        profiles[name].check_network(net)
-        nets.append((net, profiles[name]))
+        prof = model_profile(net) if int8 else profiles[name]
+        prof.check_network(net)
+        nets.append((net, prof))
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     evaluations = []
     for net, prof in nets:
-        codes = capture_codes(net, prof, photos)
-        evaluations.append(evaluate_chip(net.layers(), {l.name: l.window for l in prof.layers}, codes, chip, dram,
-                                         network=net.name))
+        readings, codes = chip_inputs(prof, capture_codes(net, prof, photos), chip.tile.act_bits,
+                                      chip.tile.weight_bits)
+        evaluations.append(evaluate_chip(net.layers(), readings, codes, chip, dram, network=net.name))
     data = [ev.as_dict() for ev in evaluations]
     energies = None
     if args.energy:
@@ -212,6 +216,11 @@ def evaluate(args) -> int:
             ["with this memory system", sp["stripes_over_dadn"], sp["dstripes_over_stripes"], sp["dstripes_over_dadn"]],
             ["ideal memory (compute only)", ideal["stripes_over_dadn"], ideal["dstripes_over_stripes"],
              ideal["dstripes_over_dadn"]]], title=f"{ev.network}: speed-ups (conv layers)"))
+        readings = [l.codes.reading for l in ev.layers if l.codes is not None and l.codes.reading != READINGS[0]]
+        if readings:
+            print(f"the int8 model's own codes on {chip.tile.act_bits}-bit tiles: "
+                  f"{readings.count(READINGS[1])} layers on q - zero_point, {readings.count(READINGS[2])} on the raw "
+                  f"codes q (a zero point shifting q - zero_point to 9 bits; its term folded into the bias)")
         if ev.skipped:
             print(f"not run (fully-connected): {', '.join(ev.skipped)}")
         print()
@@ -225,19 +234,19 @@ def evaluate(args) -> int:
 def explore(args) -> int:
     """``explore --sweep nm_read=...``: speed-ups against the NM read width (model only)."""
     sweep = parse_chip_sweep(args.sweep)
-    refuse_int8(network_names(args), "explore")
+    int8 = int8_models(network_names(args), args)
     out = check_out_dir(args.out, "--out")
-    base = ChipConfig()
-    prof = given_or_shipped(args, args.model, size=args.size)
-    if prof is None:
+    base = ChipConfig(tile=TileConfig(**INT8_WIDTHS)) if int8 else ChipConfig()
+    prof = None if int8 else given_or_shipped(args, args.model, size=args.size)
+    if prof is None and not int8:
         raise ConfigError(f"the accelerator sweep needs a precision profile: {args.model} has no shipped one "
                           f"at this size (give --profile)")
     net = load_network(args.model, size=args.size)
+    prof = model_profile(net) if int8 else prof
     prof.check_network(net)
     _, photos = photo_sets(args, Count(0), Count(args.images, "--images"))
-    codes = capture_codes(net, prof, photos)
-    windows = {l.name: l.window for l in prof.layers}
-    evs = {b: evaluate_chip(net.layers(), windows, codes, base.replace(nm_read=b), None, network=net.name)
+    readings, codes = chip_inputs(prof, capture_codes(net, prof, photos), base.tile.act_bits, base.tile.weight_bits)
+    evs = {b: evaluate_chip(net.layers(), readings, codes, base.replace(nm_read=b), None, network=net.name)
            for b in sweep["nm_read"]}
     bound = memory_bound(evs)
     points = {b: ev.speedups() for b, ev in evs.items()}

@@ -49,9 +49,10 @@ def chip_design(args) -> ChipDesign:
     return ChipDesign.of(chip_config(tile.config, tile.name, args))
 
 
-def model_chip(args, scheme: str) -> ChipConfig:
-    """The accelerator of the model (``evaluate --chip``: no tile kind to check options against)."""
-    return chip_config(TileConfig(**given_tile_options(args)), scheme, args)
+def model_chip(args, scheme: str, defaults: dict | None = None) -> ChipConfig:
+    """The accelerator of the model (``evaluate --chip``: no tile kind to check options against);
+    ``defaults``: tile fields the options leave unset (an int8 model's 8-bit widths)."""
+    return chip_config(TileConfig(**{**(defaults or {}), **given_tile_options(args)}), scheme, args)
 
 
 def dram_config(args, *, default_bandwidth: float | None) -> DramConfig | None:

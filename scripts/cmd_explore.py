@@ -33,11 +33,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from dstripes.sim.nets.profile import PROFILE_PHOTOS
+    from dstripes.sim.config import TileConfig
+    from dstripes.sim.errors import ConfigError
+    from dstripes.sim.nets.models import load_network
+    from dstripes.sim.nets.profile import PROFILE_PHOTOS, model_profile
+    from dstripes.sim.nets.qdq import model_widths
     from dstripes.synth.explore import explore, parse_sweep, resolve_liberty, sweep_configs, table
 
     from .chips import is_chip_sweep
-    from .networks import network_names, refuse_int8
+    from .networks import int8_models, network_names
     from .output import check_out_dir, print_json
     from .photos import Count, photo_sets
     from .profiles import shipped_profile
@@ -49,12 +53,20 @@ def run(args) -> int:
     sweep = parse_sweep(args.sweep)
     resolve_liberty(args.liberty)
     sweep_configs(sweep)          # builds every tile (no elaboration): the generator's own checks
-    refuse_int8(network_names(args), "explore")
+    base, int8 = TileConfig(), int8_models(network_names(args), args)
+    if int8:
+        # an int8 model: tiles of its codes' widths (A = W = 8; A = 9 for zero-point-shifted codes)
+        widths = model_widths(model_profile(load_network(args.model, size=args.size)).quant().values())
+        base = TileConfig(**widths)
+        for cfg in sweep_configs(sweep, base):
+            if cfg.weight_bits < widths["weight_bits"]:
+                raise ConfigError(f"sweep point weight_bits={cfg.weight_bits}: {args.model} is an int8 QDQ model "
+                                  f"whose weight codes need {widths['weight_bits']} bits")
     check_out_dir(args.out, "--out")
-    fresh = not args.profile and shipped_profile(args.model, args.target, size=args.size) is None
+    fresh = not int8 and not args.profile and shipped_profile(args.model, args.target, size=args.size) is None
     prof_photos, photos = photo_sets(args, Count(PROFILE_PHOTOS if fresh else 0), Count(args.images, "--images"))
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    result = explore(args.model, sweep, images=photos, liberty=args.liberty, jobs=args.jobs,
+    result = explore(args.model, sweep, images=photos, base=base, liberty=args.liberty, jobs=args.jobs,
                      scheduler=args.scheduler, out=args.out, target=args.target, size=args.size,
                      profile=args.profile, profile_photos=prof_photos if fresh else None,
                      progress=not args.no_progress, log=note)

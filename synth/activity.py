@@ -27,6 +27,7 @@ import numpy as np
 from dstripes.hw.design import TileDesign
 from dstripes.sim import samples as bundled
 from dstripes.sim.errors import ConfigError, ToolError
+from dstripes.sim.fixed import Window
 from dstripes.tb.host.cycle_path import simulate_tile, tile_verilog
 from dstripes.tb.host.runs import layer_run
 
@@ -193,6 +194,32 @@ def monitored_signals(netlist: Netlist) -> list:
     return names + sorted(regs)
 
 
+def at_widths(acts: np.ndarray, weights: np.ndarray, window: Window, act_bits: int, weight_bits: int, *,
+              sample_weight_bits: int = 16) -> tuple:
+    """A bundled sample's real codes on a narrower tile (e.g. the 8-bit tiles of int8 models):
+    the activations' top ``act_bits`` bits of their window and the 16-bit weights' top
+    ``weight_bits`` bits, each rounded half to even and saturated; returns ``(acts, weights,
+    window)``, the window ``[act_bits-1:0]`` (codes that already fit are kept).
+
+    Parameters
+    ----------
+    acts : ndarray
+        Codes in ``window`` (``load_sample``: shifted by its ``lsb``).
+    weights : ndarray
+        ``sample_weight_bits``-bit two's-complement codes (the bundled samples': 16).
+    window : Window
+    act_bits, weight_bits : int
+        The tile's widths.
+    """
+    a_shift = max(0, window.msb + 1 - act_bits)
+    w_shift = max(0, sample_weight_bits - weight_bits)
+    lo = -(1 << (act_bits - 1)) if window.signed else 0
+    hi = (1 << (act_bits - 1)) - 1 if window.signed else (1 << act_bits) - 1
+    a = np.clip(np.rint(acts / float(1 << a_shift)), lo, hi).astype(np.int64)
+    w = np.clip(np.rint(weights / float(1 << w_shift)), -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1)
+    return a, w.astype(np.int64), Window(act_bits - 1, 0, window.signed)
+
+
 def sample_runs(design: TileDesign, window_sets: int = WINDOW_SETS, names=None, *,
                 columns: int | None = None) -> tuple:
     """The tile runs of the activity simulation: the first ``window_sets`` window-sets of
@@ -209,17 +236,23 @@ def sample_runs(design: TileDesign, window_sets: int = WINDOW_SETS, names=None, 
     chosen = bundled.sample_names() if names is None else list(names)
     units = window_sets if design.scheme.serial else window_sets * (columns or config.columns)
     runs, described = [], []
-    for name in chosen:
-        acts, weights, layer, window = bundled.load_sample(name)
-        if window.msb >= config.act_bits:
-            continue
-        try:
-            runs.append(layer_run(design, layer, window, acts[0], weights, window_sets=units))
-        except ConfigError:
-            if names is not None:
-                raise
-            continue  # a layer this tile cannot run (e.g. weights wider than the tile's)
-        described.append(f"{name} ({layer.describe()}, {window_sets} window-set(s))")
+    for narrow in (False, True):   # the samples that fit the tile; if none does, all at its widths
+        for name in chosen if not runs else ():
+            acts, weights, layer, window = bundled.load_sample(name)
+            how = ""
+            if narrow:
+                acts, weights, window = at_widths(acts, weights, window, config.act_bits, config.weight_bits,
+                                                  sample_weight_bits=bundled.sample_info(name).weight_bits)
+                how = f", re-quantised to {config.act_bits}-bit activations and {config.weight_bits}-bit weights"
+            elif window.msb >= config.act_bits or bundled.sample_info(name).weight_bits > config.weight_bits:
+                continue
+            try:
+                runs.append(layer_run(design, layer, window, acts[0], weights, window_sets=units))
+            except ConfigError:
+                if names is not None:
+                    raise
+                continue  # a layer this tile cannot run
+            described.append(f"{name} ({layer.describe()}, {window_sets} window-set(s){how})")
     if not runs:
         raise ConfigError(f"no bundled real sample fits {config.act_bits}-bit activations and "
                           f"{config.weight_bits}-bit weights: activity cannot be measured on real data")

@@ -56,7 +56,7 @@ from dstripes.sim.nets.cluster import dask_client
 from dstripes.sim.nets.evaluate import check_act_bits, evaluate_network
 from dstripes.sim.nets.images import take
 from dstripes.sim.nets.models import load_network
-from dstripes.sim.nets.profile import network_profile
+from dstripes.sim.nets.profile import model_profile, network_profile
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 from dstripes.sim.table import render
 from dstripes.tb.tools import yosys_version
@@ -742,7 +742,9 @@ def explore(model: str, sweep: Sweep, *, images: int = 4, base: TileConfig = Til
     # the counted photos are read before any profiling: never the profiling ones
     pics = [(p.name, p.read()) for p in (take("heldout", images) if isinstance(images, int) else images)]
     net = load_network(model, size=size)
-    prof = network_profile(net, model, target, profile, photos=profile_photos, progress=progress, note=note)
+    # an int8 QDQ model runs on its own codes (base: the tile of their widths, model_widths)
+    prof = model_profile(net) if getattr(net, "int8", False) else \
+        network_profile(net, model, target, profile, photos=profile_photos, progress=progress, note=note)
     for cfg in configs:
         check_act_bits(prof, cfg.act_bits)
     t_setup = time.perf_counter()

@@ -195,12 +195,7 @@ def test_bad_input_is_one_line(models, tmp_path, capsys):
              "--out", str(tmp_path / "p.json")], "is an int8 QDQ model")
     refused(["evaluate", "--model", models["uint8"], "--size", "16", "--profile", str(tmp_path / "p.json"),
              "--out", str(tmp_path / "e")], "--profile does not apply")
-    # where a power-of-two profile is needed, the cause is named (not "no shipped profile")
-    refused(["evaluate", "--chip", "--model", models["uint8"], "--size", "16", "--out", str(tmp_path / "c")],
-            "is an int8 QDQ model, counted on its own codes: evaluate --chip takes a float model")
-    for sweep in ("nm_read=1,2", "group=1"):
-        refused(["explore", "--model", models["uint8"], "--size", "16", "--sweep", sweep, "--out", str(tmp_path / "x")],
-                "is an int8 QDQ model, counted on its own codes: explore takes a float model")
+    # evaluate --chip and explore run int8 models on 8-bit tiles: tests/test_chip_int8.py
 
 
 def _qdq_conv(path, act_scale, act_zp, zp_type=TensorProto.UINT8) -> str:

@@ -5,6 +5,13 @@ that memory system*, and sweeps of the NM read width.
 Fully-connected layers are left out (the accelerator runs convolutions); NM and SB capacities
 are not enforced here (the DaDianNao-style assumption that a layer's tensors and a pass's
 weights are on chip); each layer's NM footprint is reported beside its counts.
+
+An int8 QDQ model runs on its own codes (:func:`chip_inputs`) on an accelerator of 8-bit tiles
+(``A = W = 8``): a layer whose codes ``q - zero_point`` fit ``A`` bits runs on them; a layer
+whose zero point shifts them to 9 bits (``uint8`` with ``zp != 0``, asymmetric ``int8``) runs
+on its raw 8-bit codes ``q``, as 8-bit hardware does: ``sum(q * w) - zp * sum(w)``, the second
+term a constant per filter folded into the filter's bias (at the image border only the taps in
+the image count; padding is code 0). Each layer's JSON ``codes`` says which reading ran.
 """
 from __future__ import annotations
 
@@ -19,13 +26,17 @@ from ..chip.model import layer_accesses, layer_breakdown
 from ..chip.plan import LayerPlan
 from ..chip.timing import Breakdown
 from ..errors import ConfigError
+from ..fixed import Window
 from ..schemes import DADN, DSTRIPES, STRIPES
 from .profile import Profile
+from .qdq import ModelCodes
 from .runs import Runner, as_photos, prepared
 
 SCHEMES = (DADN.name, STRIPES.name, DSTRIPES.name)
 #: NM stalls of at least this share of the compute cycles make a scheme memory-bound.
 BOUND_SHARE = 0.01
+#: The tile widths of the 8-bit accelerator an int8 model runs on (module docstring).
+INT8_WIDTHS = {"act_bits": 8, "weight_bits": 8}
 
 
 def capture_codes(net, profile: Profile, photos) -> dict:
@@ -44,6 +55,78 @@ def capture_codes(net, profile: Profile, photos) -> dict:
         for n in names:
             parts[n].append(quant[n].codes(acts.pop(n)))
     return {n: np.concatenate(v) for n, v in parts.items()}
+
+
+#: How a layer's codes reach the accelerator: a profile's codes, an int8 model's ``q - zero_point``,
+#: or its raw codes ``q`` (the zero point's term folded into the bias).
+READINGS = ("profile", "q - zero_point", "raw q")
+
+
+@dataclass(frozen=True)
+class ChipCodes:
+    """How one conv layer's input codes are read on the accelerator.
+
+    Members
+    -------
+    window : Window
+        The window the accelerator counts the codes in.
+    reading : str
+        One of :data:`READINGS`.
+    zero_point : int
+        The model's activation zero point (0 for a profile).
+    scale : float
+        The codes' scale (the model's or the profile's).
+    weight_bits : int or None
+        The model's weight codes' width (``None`` for a profile: quantised to the tile's).
+    """
+
+    window: Window
+    reading: str
+    zero_point: int = 0
+    scale: float = 1.0
+    weight_bits: int | None = None
+
+    def as_dict(self) -> dict:
+        return {"source": "profile" if self.reading == READINGS[0] else "model", "reading": self.reading,
+                "bits": self.window.bits, "signed": self.window.signed, "zero_point": self.zero_point,
+                "scale": self.scale}
+
+
+def chip_inputs(profile: Profile, codes: dict, act_bits: int, weight_bits: int) -> tuple[dict, dict]:
+    """``(readings, codes)``: every layer of ``codes`` (:func:`capture_codes`) as an accelerator
+    of ``act_bits``-bit activations and ``weight_bits``-bit weights reads it (``readings``: layer
+    name -> :class:`ChipCodes`; ``codes``: the codes it runs on).
+
+    A profile's layer keeps its window. An int8 model's layer (:class:`.qdq.ModelCodes`) runs on
+    ``q - zero_point`` when that window fits ``act_bits``, else on its raw codes ``q`` (module
+    docstring).
+
+    Raises
+    ------
+    ConfigError
+        A model's layer whose codes (even the raw ones) or weights do not fit the widths, naming
+        the layer.
+    """
+    quants = profile.quant()
+    readings, out = {}, {}
+    for name, a in codes.items():
+        q = quants[name]
+        if not isinstance(q, ModelCodes):
+            readings[name], out[name] = ChipCodes(q.window, READINGS[0], 0, float(q.scale)), a
+            continue
+        wbits = int(q.weights["bits"])
+        if wbits > weight_bits:
+            raise ConfigError(f"layer {name}: the model's weight codes need {wbits} bits, the accelerator's "
+                              f"tiles have {weight_bits} (--weight-bits)")
+        if q.window.msb + 1 <= act_bits:
+            readings[name], out[name] = ChipCodes(q.window, READINGS[1], q.zero_point, float(q.scale), wbits), a
+        elif q.raw_window.msb + 1 <= act_bits:
+            readings[name] = ChipCodes(q.raw_window, READINGS[2], q.zero_point, float(q.scale), wbits)
+            out[name] = q.raw(a)
+        else:
+            raise ConfigError(f"layer {name}: the model's {q.dtype} codes need {q.raw_window.msb + 1} bits, the "
+                              f"accelerator's tiles have {act_bits} (--act-bits)")
+    return readings, out
 
 
 def _add(a: Breakdown, b: Breakdown) -> Breakdown:
@@ -65,6 +148,8 @@ class ChipLayer:
         NM its input and output need (16-bit codes as stored).
     accesses : dict
         ``scheme -> Accesses``: every NM, SB and off-chip access (``sim.chip.model.layer_accesses``).
+    codes : ChipCodes or None
+        How its input codes were read (:func:`chip_inputs`); JSON ``codes``.
     """
 
     name: str
@@ -74,12 +159,16 @@ class ChipLayer:
     counts: dict
     nm_kib: float
     accesses: dict = field(default_factory=dict)
+    codes: ChipCodes | None = None
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "layer": self.description, "precision": self.bits, "macs": self.macs,
-                "nm_kib": self.nm_kib, **{s: b.as_dict() for s, b in self.counts.items()},
-                "accesses": {s: a.as_dict() for s, a in self.accesses.items()},
-                "speedup": speedups({s: b.cycles for s, b in self.counts.items()})}
+        d = {"name": self.name, "layer": self.description, "precision": self.bits, "macs": self.macs,
+             "nm_kib": self.nm_kib, **{s: b.as_dict() for s, b in self.counts.items()},
+             "accesses": {s: a.as_dict() for s, a in self.accesses.items()},
+             "speedup": speedups({s: b.cycles for s, b in self.counts.items()})}
+        if self.codes is not None:
+            d["codes"] = self.codes.as_dict()
+        return d
 
 
 def speedups(cycles: dict) -> dict:
@@ -128,7 +217,8 @@ def evaluate_chip(net_layers, windows: dict, codes: dict, chip: ChipConfig, dram
     """Every conv layer of ``net_layers`` (``Layer`` objects) on the accelerator ``chip`` (its
     ``scheme`` is replaced by each of ``schemes``), weights from ``dram`` (``None``: in SB).
 
-    ``windows``: layer name -> :class:`Window`; ``codes``: layer name -> ``(N, C, H, W)`` codes.
+    ``windows``: layer name -> :class:`Window`, or -> :class:`ChipCodes` (:func:`chip_inputs`:
+    reported per layer); ``codes``: layer name -> ``(N, C, H, W)`` codes.
     """
     t0 = time.perf_counter()
     chips = {s: replace(chip, scheme=s) for s in schemes}
@@ -137,7 +227,8 @@ def evaluate_chip(net_layers, windows: dict, codes: dict, chip: ChipConfig, dram
         if layer.fc:
             skipped.append(layer.name)
             continue
-        window = windows[layer.name]
+        reading = windows[layer.name] if isinstance(windows[layer.name], ChipCodes) else None
+        window = reading.window if reading is not None else windows[layer.name]
         a = window.check(codes[layer.name], chip.tile.act_bits)
         counts, accesses = {}, {}
         for s, c in chips.items():
@@ -152,7 +243,8 @@ def evaluate_chip(net_layers, windows: dict, codes: dict, chip: ChipConfig, dram
         t = chip.tile
         nm = (-(-layer.c // t.lanes) * layer.h * layer.w + -(-layer.k // t.lanes) * layer.oh * layer.ow) \
             * chip.brick_bits / 8192
-        out.append(ChipLayer(layer.name, layer.describe(), window.bits, layer.macs * len(a), counts, nm, accesses))
+        out.append(ChipLayer(layer.name, layer.describe(), window.bits, layer.macs * len(a), counts, nm, accesses,
+                             reading))
     return ChipEvaluation(network, chip, dram, int(next(iter(codes.values())).shape[0]) if codes else 0,
                           tuple(out), tuple(skipped), time.perf_counter() - t0)
 
