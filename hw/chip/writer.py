@@ -57,8 +57,25 @@ def _log_shift(m, x, amount, *, left: bool, width: int, name: str):
     """``x`` shifted by ``amount`` (a signal), as a logarithmic shifter written out stage by
     stage: ``amount``'s bit ``k`` selects a shift by ``2**k`` (a constant shift is wiring) — the
     barrel shifter a designer draws, and no variable-shift cell for yosys' SAT resource sharing
-    to pair up across the writer's hundreds of requantisers. Right shifts are arithmetic on a
-    signed ``x``; the result is ``width`` bits (left shifts keep the low bits)."""
+    to pair up across the writer's hundreds of requantisers.
+
+    Parameters
+    ----------
+    m : Module
+    x : Value
+        Shifted arithmetically (right) when signed.
+    amount : Value
+        The shift; every bit a stage.
+    left : bool
+    width : int
+        Bits of the result (a left shift keeps the low ones).
+    name : str
+        Prefix of the stages' signals.
+
+    Returns
+    -------
+    Signal
+    """
     sgn = x.shape().signed
     v = x
     for k in range(len(amount)):
@@ -127,7 +144,17 @@ def requantise(m, acc, bias, shift, lsb, lo, hi, *, acc_bits: int, act_bits: int
 
 
 def _times(x, k: int):
-    """``k * x`` for a constant ``k``: a sum of shifted copies of ``x`` (0 for ``k = 0``)."""
+    """``k * x`` for a constant ``k``: a sum of shifted copies of ``x`` (0 for ``k = 0``).
+
+    Parameters
+    ----------
+    x : Value
+    k : int
+
+    Returns
+    -------
+    Value
+    """
     terms = [x << i for i in range(k.bit_length()) if k >> i & 1]
     return sum(terms[1:], terms[0]) if terms else Const(0, 1)
 
