@@ -84,6 +84,7 @@ def check_glue(design: ChipDesign) -> None:
     (``Nc = 1``) is not."""
     c = design.chip
     for name, comp in glue_components(design).items():
+        comp._MustUse__silence = True              # made for its ports only: never elaborated
         bits = input_bits(comp)
         if bits > EMIT_INPUT_BITS:
             t = c.tile
