@@ -10,7 +10,7 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 from dstripes.sim.schemes import DADN, DSTRIPES
 from dstripes.sim.table import render
-from dstripes.synth.chip import ChipSynthesis, check_chip_liberty, synth_chip
+from dstripes.synth.chip import ChipSynthesis, check_chip_liberty, check_glue, synth_chip
 from dstripes.synth.sram import chip_memories
 from dstripes.synth.sta import sta_version
 from dstripes.tb.tools import yosys_version
@@ -33,6 +33,7 @@ def synth_chips(args) -> int:
         designs.append(chip_design(args))
     for d in designs:
         chip_memories(d.chip)
+        check_glue(d)
     if args.out is not None:
         check_out_dir(args.out, "--out")
     tools = {"yosys": yosys_version(), "opensta": sta_version()}

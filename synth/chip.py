@@ -27,11 +27,15 @@ netlist) is not timed with the macro's clock-to-out here.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from amaranth.hdl import Shape
+from amaranth.lib.wiring import In
 
 from dstripes.hw.chip.design import ChipDesign
 from dstripes.hw.chip.dma import Dma
@@ -59,6 +63,35 @@ SRAM_PORTS = {
     "writer": ((), ("waddr", "wen", "wdata")),
     "dma": (("nm_rdata",), ("sb_waddr", "sb_wdata", "sb_wen", "nm_waddr", "nm_wen", "nm_wdata", "nm_raddr", "nm_ren")),
 }
+
+
+#: Most input bits Amaranth 0.5 emits for a block on its own (its netlist numbers the bits of the
+#: top's input ports with 16 bits): a glue block with wider inputs cannot be synthesised alone.
+EMIT_INPUT_BITS = 1 << 16
+
+
+def input_bits(component) -> int:
+    """Bits of ``component``'s input ports (every ``In`` member of its signature, arrays counted)."""
+    return sum(Shape.cast(m.shape).width * math.prod(m.dimensions)
+               for _, m in component.signature.members.flatten() if m.is_port and m.flow == In)
+
+
+def check_glue(design: ChipDesign) -> None:
+    """Every glue block of ``design`` can be emitted on its own (:data:`EMIT_INPUT_BITS`); a
+    :class:`ConfigError` naming the block and its widest input otherwise, before any synthesis.
+    The writer takes every tile's result buffer (``T x Nr x Nc x acc_bits`` bits): the published
+    Dynamic Stripes and Stripes chips (196,608 bits) are beyond it, the bit-parallel chip
+    (``Nc = 1``) is not."""
+    c = design.chip
+    for name, comp in glue_components(design).items():
+        comp._MustUse__silence = True              # made for its ports only: never elaborated
+        bits = input_bits(comp)
+        if bits > EMIT_INPUT_BITS:
+            t = c.tile
+            raise ConfigError(
+                f"synth --chip: the {name}'s input ports are {bits:,} bits (the tiles' results: {c.tiles} tiles x "
+                f"{t.rows} rows x {c.columns} columns x {t.acc_bits} bits), beyond the {EMIT_INPUT_BITS:,} input bits "
+                f"Amaranth emits for a block synthesised on its own: fewer tiles, rows or columns, or --scheme dadn")
 
 
 def glue_components(design: ChipDesign) -> dict:
@@ -247,9 +280,11 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
     Raises
     ------
     ConfigError
-        A memory no macro can build (before any synthesis).
+        A memory no macro can build, a glue block too wide to emit on its own (before any
+        synthesis).
     """
     memories = chip_memories(design.chip)          # a configuration the macros cannot build fails here
+    check_glue(design)
     lib = resolve_liberty(CHIP_LIBERTY)
     if tile is None:
         tile = synth_tiles([design.tile], liberty=CHIP_LIBERTY, jobs=jobs, out=out, progress=progress,

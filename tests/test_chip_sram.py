@@ -220,6 +220,9 @@ def _cli(capsys, *argv):
       "2", "--rows", "4", "--columns", "4", "--lanes", "4", "--nm-kib", "4", "--sb-kib", "4"],
      "no sky130 SRAM macro can build NM"),
     (["--nm-kib", "4"], "--nm-kib applies only with --chip"),
+    # the published Dynamic Stripes chip: its writer takes 16 x 16 x 16 x 48 result bits
+    (["--chip", "--scheme", "dstripes", "--liberty", "sky130", "--nm-kib", "1024"],
+     "the writer's input ports are 201,617 bits (the tiles' results: 16 tiles x 16 rows x 16 columns x 48 bits)"),
 ])
 def test_synth_chip_bad_input_is_one_line_before_any_synthesis(capsys, monkeypatch, argv, needle):
     import dstripes.synth.chip as sc

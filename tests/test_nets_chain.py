@@ -288,14 +288,34 @@ def test_pools_the_accelerator_cannot_run_are_refused_naming_the_layer():
             integer_chain(net, profile(net))
 
 
+@pytest.mark.parametrize("clip", [1.0, 0.5])
+def test_a_clip_inside_the_window_is_the_accelerators_clamp(clip):
+    """ReLU6-like ``Clip(0, M)`` with ``M`` inside A's output window: the clamp code
+    ``M / scale`` (A's window is B's: scale 2**-10, lsb 2), every code ``min(requantised, clamp)``."""
+    net = graph(relu6=True, clip=clip)
+    prof = profile(net)
+    pool = (2, 2, 0, 1)
+    chain = integer_chain(net, prof, calibration=take("profile", 1))
+    a = chain.layers[0]
+    assert a.clamp == clip * 2 ** 10 and a.as_dict()["clamp"] == a.clamp and chain.layers[1].clamp is None
+    x = net.prepare([take("heldout", 1)[0].read(SIZE)])[0].astype(np.float32)
+    run = chain.run(x)
+    a_bf, _, _, _ = brute_chain(net, prof, x, pool)
+    assert (a_bf > a.clamp).any()                            # the clamp bites
+    assert np.array_equal(run.unpooled["A"], np.minimum(a_bf, a.clamp))
+    assert np.array_equal(run.outputs["A"], bf_pool(np.minimum(a_bf, a.clamp), *pool))
+
+
 def test_refusals_name_the_layer():
     net = graph(relu6=True)
-    with pytest.raises(ConfigError, match=r"layer A: Clip bound 6 .* inside its output window"):
-        integer_chain(net, profile(net))
+    assert integer_chain(net, profile(net)).layers[0].clamp == 6 * 2 ** 10      # ReLU6: the clamp code of 6
     top = Window(15, 2).hi * 2.0 ** -10  # A's output window (B's input) saturates there: a plain ReLU
-    assert not integer_chain(graph(relu6=True, clip=top), profile(net)).layers[0].out_window.signed
-    with pytest.raises(ConfigError, match=r"layer A: Clip bound"):
+    plain = integer_chain(graph(relu6=True, clip=top), profile(net)).layers[0]
+    assert not plain.out_window.signed and plain.clamp is None
+    with pytest.raises(ConfigError, match=r"layer A: Clip bound \d+\.\d+ is not a code of its output window"):
         integer_chain(graph(relu6=True, clip=top * 0.99), profile(net))
+    with pytest.raises(ConfigError, match=r"layer A: Clip bound 6\.001 is not a code"):   # not on the lsb grid
+        integer_chain(graph(relu6=True, clip=6.001), profile(net))
     net = graph(concat=True)
     with pytest.raises(ConfigError, match=r"layer B: its input is computed on the host by Concat"):
         integer_chain(net, profile(net))
@@ -310,10 +330,14 @@ def test_refusals_name_the_layer():
 
 
 def test_the_cli_refuses_a_network_the_chain_cannot_map(tmp_path, capsys):
-    assert cli(["evaluate", "--chain", "--model", "mobilenet-v2", "--size", "32", "--images", "1",
-                "--out", str(tmp_path / "o")]) == 2
+    net = graph()
+    bad = graph(relu6=True, clip=6.001)                    # a Clip bound that is no code of the window
+    onnx.save(bad.model, str(tmp_path / "bad.onnx"))
+    profile(net).save(str(tmp_path / "bad.json"))
+    assert cli(["evaluate", "--chain", "--model", str(tmp_path / "bad.onnx"), "--profile", str(tmp_path / "bad.json"),
+                "--images", "1", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "layer features.0.0: Clip bound 6 (ReLU6)" in err and err.count("dstripes: error:") == 1
+    assert "layer A: Clip bound 6.001 is not a code" in err and err.count("dstripes: error:") == 1
     assert cli(["evaluate", "--chain", "--chip", "--model", "vgg16-hed", "--out", str(tmp_path / "o")]) == 2
     assert "--chip does not apply with --chain" in capsys.readouterr().err
 

@@ -3,7 +3,7 @@
 whole layers from descriptors (``docs/design.md`` §10)."""
 from __future__ import annotations
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal, Value
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -314,8 +314,13 @@ class Chip(wiring.Component):
         width = Signal(range(t.act_bits + 1))  # window bits - 1
         m.d.comb += width.eq(d.out_msb - d.out_lsb)
         one = Const(1, t.act_bits + 2)
+        top = Signal(signed(t.act_bits + 1))    # the window's top, in units of 2**out_lsb
         with m.If(d.out_signed):
-            m.d.comb += [g.out_lo.eq(-(one << width)), g.out_hi.eq((one << width) - 1)]
+            m.d.comb += [g.out_lo.eq(-(one << width)), top.eq((one << width) - 1)]
         with m.Else():
-            m.d.comb += [g.out_lo.eq(0), g.out_hi.eq((one << (width + 1)) - 1)]
+            m.d.comb += [g.out_lo.eq(0), top.eq((one << (width + 1)) - 1)]
+        # a clamp (ReLU6) lowers the saturation's top: min(code, clamp) at no cost per value
+        bound = Signal(signed(t.act_bits + 1))
+        m.d.comb += [bound.eq(Mux(d.out_signed, d.clamp_code.as_signed(), d.clamp_code) >> d.out_lsb),
+                     g.out_hi.eq(Mux(d.clamp & (bound < top), bound, top))]
         return g

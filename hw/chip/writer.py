@@ -53,32 +53,110 @@ class Requantiser(wiring.Component):
         return m
 
 
+def _log_shift(m, x, amount, *, left: bool, width: int, name: str):
+    """``x`` shifted by ``amount`` (a signal), as a logarithmic shifter written out stage by
+    stage: ``amount``'s bit ``k`` selects a shift by ``2**k`` (a constant shift is wiring) — the
+    barrel shifter a designer draws, and no variable-shift cell for yosys' SAT resource sharing
+    to pair up across the writer's hundreds of requantisers.
+
+    Parameters
+    ----------
+    m : Module
+    x : Value
+        Shifted arithmetically (right) when signed.
+    amount : Value
+        The shift; every bit a stage.
+    left : bool
+    width : int
+        Bits of the result (a left shift keeps the low ones).
+    name : str
+        Prefix of the stages' signals.
+
+    Returns
+    -------
+    Signal
+    """
+    sgn = x.shape().signed
+    v = x
+    for k in range(len(amount)):
+        step = 1 << k
+        nxt = Signal(signed(width) if sgn else unsigned(width), name=f"{name}{k}")
+        if left:
+            moved = (v << step)[:width]
+            moved = moved.as_signed() if sgn else moved
+        else:
+            moved = v >> min(step, width - 1 if sgn else width)
+        m.d.comb += nxt.eq(Mux(amount[k], moved, v))
+        v = nxt
+    return v
+
+
 def requantise(m, acc, bias, shift, lsb, lo, hi, *, acc_bits: int, act_bits: int, name: str = "rq", extra=0):
     """The requantisation logic (:class:`Requantiser`), built into module ``m``; returns the code.
-    The writer builds it inline ``T x Nr`` times (one module instead of as many instances).
-    ``extra``: a further addend (the shifted residual, at most ``acc_bits`` bits wide)."""
+
+    ``y = acc + bias + extra``; with ``s = shift`` (the descriptor's shift plus the output lsb):
+    ``z = y >> (s - 1)`` on a logarithmic shifter, ``q = z >> 1``, the guard bit ``z[0]`` and
+    the sticky bit (any of ``y``'s ``s - 1`` low bits set, one mask shared by every
+    requantiser) round half to even (``up = guard & (sticky | q[0])``); then the saturation and
+    the output lsb (a logarithmic left shift). The writer builds it inline ``T x Nr`` times.
+    ``extra``: a further addend (the shifted residual, at most ``acc_bits + 1`` bits wide).
+
+    Parameters
+    ----------
+    m : Module
+    acc, bias : Value
+        The accumulator and the bias (``acc_bits`` signed).
+    shift : Value (8 bits)
+    lsb : Value
+        The output window's lsb.
+    lo, hi : Value
+        The window's bounds in units of ``2**lsb``.
+    acc_bits, act_bits : int
+    name : str
+        Prefix of the signals made.
+    extra : Value or int
+
+    Returns
+    -------
+    Signal
+        The ``act_bits``-bit code.
+    """
+    width = acc_bits + 2
     ext = acc_bits + 3
-    y = Signal(signed(acc_bits + 2), name=f"{name}_y")
+    y = Signal(signed(width), name=f"{name}_y")
     s = Signal(range(ext + 1), name=f"{name}_s")
-    q = Signal(signed(acc_bits + 2), name=f"{name}_q")
-    unit = Signal(ext + 1, name=f"{name}_unit")
-    low = Signal(ext + 1, name=f"{name}_low")
+    t = Signal(range(ext + 1), name=f"{name}_t")             # s - 1 (0 when s = 0)
+    mask = Signal(width, name=f"{name}_mask")                 # the s - 1 bits below the guard
+    m.d.comb += [y.eq(acc + bias + extra), s.eq(Mux(shift > ext, ext, shift)), t.eq(Mux(s == 0, 0, s - 1)),
+                 mask.eq(((Const(1, ext + 1) << t) - 1)[:width])]
+    z = _log_shift(m, y, t, left=False, width=width, name=f"{name}_z")
+    q = Signal(signed(width), name=f"{name}_q")
     up = Signal(name=f"{name}_up")
-    r = Signal(signed(acc_bits + 3), name=f"{name}_r")
+    r = Signal(signed(width + 1), name=f"{name}_r")
     c = Signal(signed(act_bits + 1), name=f"{name}_c")
-    code = Signal(act_bits, name=f"{name}_code")
     m.d.comb += [
-        y.eq(acc + bias + extra),
-        s.eq(Mux(shift > ext, ext, shift)),
-        q.eq(y >> s),
-        unit.eq((Const(1, ext + 1) << s)[:ext + 1]),                      # 2**s
-        low.eq(y.as_unsigned() & (unit - 1)),
-        up.eq((s != 0) & ((low > (unit >> 1)) | ((low == (unit >> 1)) & q[0]))),
+        q.eq(Mux(s == 0, y, z >> 1)),
+        up.eq((s != 0) & z[0] & ((y.as_unsigned() & mask).any() | q[0])),
         r.eq(q + up),
         c.eq(Mux(r < lo, lo, Mux(r > hi, hi, r))),
-        code.eq((c << lsb)[:act_bits]),
     ]
-    return code
+    return _log_shift(m, c[:act_bits], lsb, left=True, width=act_bits, name=f"{name}_code")
+
+
+def _times(x, k: int):
+    """``k * x`` for a constant ``k``: a sum of shifted copies of ``x`` (0 for ``k = 0``).
+
+    Parameters
+    ----------
+    x : Value
+    k : int
+
+    Returns
+    -------
+    Value
+    """
+    terms = [x << i for i in range(k.bit_length()) if k >> i & 1]
+    return sum(terms[1:], terms[0]) if terms else Const(0, 1)
 
 
 class Writer(wiring.Component):
@@ -142,10 +220,9 @@ class Writer(wiring.Component):
         col = Signal(range(max(2, nc)))
         chunk = Signal(16)
         n0 = Signal(SIZE_BITS)                       # first window of the window-set
-        oy0, ox0 = Signal(12), Signal(12)            # its position
-        wy, wx = Signal(12), Signal(12)              # the current window's
+        n = Signal(SIZE_BITS)                        # the current window (n0 + col)
         chunks = Signal(16)
-        m.d.comb += chunks.eq((p.out_bricks + (b - 1)) // b)
+        m.d.comb += [chunks.eq((p.out_bricks + (b - 1)) // b), n.eq(n0 + col)]
         nvalid = Signal(SIZE_BITS)
         m.d.comb += nvalid.eq(Mux(g.windows - n0 < nc, g.windows - n0, nc))
         last_chunk = chunk == chunks - 1
@@ -156,32 +233,43 @@ class Writer(wiring.Component):
         m.d.comb += [go.eq(self.valid & (primed | ~g.residual)),
                      self.ready.eq(go & last_chunk & last_col)]
 
-        # the position after this chunk: the next chunk, the next window, or the next window-set
+        # the position after this chunk: the next chunk, or the next window (n + 1: the windows
+        # of a window-set and the window-sets follow each other in raster order)
         n_col, n_chunk, n_n0 = Signal.like(col), Signal.like(chunk), Signal.like(n0)
-        n_oy0, n_ox0, n_wy, n_wx = Signal(12), Signal(12), Signal(12), Signal(12)
-        nx = wx + 1
-        sx = ox0 + g.col_step
-        wrap = sx >= g.ow
-        ny, nxx = oy0 + g.col_rows + wrap, Mux(wrap, sx - g.ow, sx)
-        m.d.comb += [n_col.eq(col), n_chunk.eq(chunk + 1), n_n0.eq(n0), n_oy0.eq(oy0), n_ox0.eq(ox0),
-                     n_wy.eq(wy), n_wx.eq(wx)]
+        n_n = Signal(SIZE_BITS)
+        m.d.comb += [n_col.eq(col), n_chunk.eq(chunk + 1), n_n0.eq(n0), n_n.eq(n)]
         with m.If(last_chunk):
-            m.d.comb += [n_chunk.eq(0), n_col.eq(col + 1), n_wx.eq(Mux(nx >= g.ow, 0, nx)), n_wy.eq(wy + (nx >= g.ow))]
+            m.d.comb += [n_chunk.eq(0), n_col.eq(col + 1), n_n.eq(n + 1)]
             with m.If(last_col):
-                m.d.comb += [n_col.eq(0), n_n0.eq(n0 + nc), n_oy0.eq(ny), n_ox0.eq(nxx), n_wy.eq(ny), n_wx.eq(nxx)]
+                m.d.comb += [n_col.eq(0), n_n0.eq(n0 + nc)]
+
+        # NM addresses, brick (kb0 + chunk*B + port, window n) at base + (kb0 + chunk*B + port)*HoWo + n,
+        # built from sums (no multiplier per port): the pass's offset kb0*HoWo (one product,
+        # constant for the pass), the chunk's offset (a register advancing by B*HoWo) and the
+        # port's port*HoWo (a constant multiple: shifts and adds)
+        plane = g.windows
+        pass_off = Signal(chip.nm_addr_bits)
+        m.d.comb += pass_off.eq(p.kb0 * plane)
+        coff = Signal(chip.nm_addr_bits)             # chunk * B * HoWo
+        n_coff = Signal(chip.nm_addr_bits)
+        m.d.comb += n_coff.eq(Mux(last_chunk, 0, coff + _times(plane, b)))
+        port_off = [Signal(chip.nm_addr_bits, name=f"port_off{j}") for j in range(b)]
+        for j in range(b):
+            m.d.comb += port_off[j].eq(_times(plane, j))
 
         # the residual: read the current position's bricks once (after a pass starts), then the
         # next position's in every cycle a chunk is written
         prime = g.residual & ~primed & ~self.init
         advance = g.residual & go
+        res_row = Signal(chip.nm_addr_bits)          # the brick row read: its base, chunk and window
+        m.d.comb += res_row.eq(g.res_base + pass_off + Mux(prime, coff + n, n_coff + n_n))
+        more = Mux(prime, 1, ~(last_chunk & last_col) | (n_n0 < g.windows))
         for port in range(b):
             cur = Signal(16, name=f"res_jb{port}")
             nxt = Signal(16, name=f"res_njb{port}")
             m.d.comb += [cur.eq(chunk * b + port), nxt.eq(n_chunk * b + port)]
             jb = Mux(prime, cur, nxt)
-            y_, x_ = Mux(prime, wy, n_wy), Mux(prime, wx, n_wx)
-            more = Mux(prime, 1, ~(last_chunk & last_col) | (n_n0 < g.windows))
-            m.d.comb += [self.res_raddr[port].eq(g.res_base + ((p.kb0 + jb) * g.oh + y_) * g.ow + x_),
+            m.d.comb += [self.res_raddr[port].eq(res_row + port_off[port]),
                          self.res_ren[port].eq((prime | advance) & more & (jb < p.out_bricks))]
         with m.If(self.init):
             m.d.sync += primed.eq(0)
@@ -205,7 +293,8 @@ class Writer(wiring.Component):
                 val = Signal(signed(a + 1), name=f"resv{i}")
                 m.d.comb += val.eq(Mux(g.res_signed, pat.as_signed(), pat))
                 sh = Signal(signed(t.acc_bits + 1), name=f"ress{i}")
-                m.d.comb += sh.eq(Mux(g.residual, val << g.res_shift, 0))
+                shifted = _log_shift(m, val, g.res_shift, left=True, width=t.acc_bits + 1, name=f"resl{i}")
+                m.d.comb += sh.eq(Mux(g.residual, shifted, 0))
                 codes.append(requantise(m, column[r], b_i, g.round_shift, g.out_lsb, g.out_lo, g.out_hi,
                                         acc_bits=t.acc_bits, act_bits=a, name=f"rq{i}", extra=sh))
         # the codes at lane offset lane0 of the pass's first output brick
@@ -215,13 +304,15 @@ class Writer(wiring.Component):
             picks = [codes[i - s] if 0 <= i - s < nf else Const(0, a) for s in range(lanes)]
             m.d.comb += vec[i].eq(_select([p.lane0 == s for s in range(lanes)], picks))
         nbricks = span // lanes
+        out_row = Signal(chip.nm_addr_bits)
+        m.d.comb += out_row.eq(g.out_base + pass_off + coff + n)
         for port in range(b):
             jb = Signal(16, name=f"jb{port}")
             m.d.comb += jb.eq(chunk * b + port)
             brick = [_select([jb == j for j in range(nbricks)], [vec[j * lanes + l] for j in range(nbricks)])
                      for l in range(lanes)]
             kb = Signal(16, name=f"kb{port}")
-            m.d.comb += kb.eq(p.kb0 + jb)
+            m.d.comb += kb.eq(p.kb0 + jb)          # for the lanes past K only
             en, keep = [], []
             for l in range(lanes):
                 pos = jb * lanes + l
@@ -232,12 +323,11 @@ class Writer(wiring.Component):
             m.d.comb += [
                 self.wen[port].eq(Mux(go & (jb < p.out_bricks), Cat(*en), 0)),
                 self.wdata[port].eq(Cat(*[Mux(keep[l], brick[l], 0) for l in range(lanes)])),
-                self.waddr[port].eq(g.out_base + (kb * g.oh + wy) * g.ow + wx),
+                self.waddr[port].eq(out_row + port_off[port]),
             ]
 
         with m.If(self.init):
-            m.d.sync += [col.eq(0), chunk.eq(0), n0.eq(0), oy0.eq(0), ox0.eq(0), wy.eq(0), wx.eq(0)]
+            m.d.sync += [col.eq(0), chunk.eq(0), n0.eq(0), coff.eq(0)]
         with m.Elif(go):
-            m.d.sync += [col.eq(n_col), chunk.eq(n_chunk), n0.eq(n_n0), oy0.eq(n_oy0), ox0.eq(n_ox0),
-                         wy.eq(n_wy), wx.eq(n_wx)]
+            m.d.sync += [col.eq(n_col), chunk.eq(n_chunk), n0.eq(n_n0), coff.eq(n_coff)]
         return m

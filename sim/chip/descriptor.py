@@ -37,7 +37,7 @@ def descriptor_fields(chip: ChipConfig) -> tuple:
         ("out_msb", ib), ("out_lsb", ib), ("out_signed", 1), ("shift", SHIFT_BITS), ("bias", 1),
         ("in_base", nm), ("out_base", nm), ("w_base", DRAM_ADDR_BITS), ("w0_loaded", 1), ("prefetch", 1),
         ("residual", 1), ("res_msb", ib), ("res_lsb", ib), ("res_signed", 1), ("res_shift", RES_SHIFT_BITS),
-        ("res_base", nm))
+        ("res_base", nm), ("clamp", 1), ("clamp_code", chip.tile.act_bits))
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class LayerDescriptor:
         NM brick address of the residual tensor; by default right after the output. Either
         exactly ``out_base`` (in place: each brick is read before it is overwritten) or apart
         from the output.
+    clamp : int, optional
+        An upper bound on the output codes inside the output window (ReLU6: the code of 6):
+        ``code = min(requantised, clamp)``; a code of the window (a multiple of its ``2**lsb``).
     """
 
     layer: Layer
@@ -87,6 +90,7 @@ class LayerDescriptor:
     residual: Window | None = None
     res_shift: int = 0
     res_base: int | None = None
+    clamp: int | None = None
 
     def values(self, chip: ChipConfig) -> dict:
         """Every field's value (``out_base`` resolved)."""
@@ -102,6 +106,8 @@ class LayerDescriptor:
         v.update({"residual": int(r is not None), "res_msb": r.msb if r else 0, "res_lsb": r.lsb if r else 0,
                   "res_signed": int(r.signed) if r else 0, "res_shift": self.res_shift,
                   "res_base": self.resolved_res_base(chip) if r else 0})
+        c = self.clamp
+        v.update({"clamp": int(c is not None), "clamp_code": (c & ((1 << chip.tile.act_bits) - 1)) if c is not None else 0})
         return v
 
     def resolved_out_base(self, chip: ChipConfig) -> int:
@@ -174,6 +180,7 @@ def check_descriptor(d: LayerDescriptor, chip: ChipConfig) -> None:
         raise ConfigError(f"a bias needs {t.acc_bits}-bit values in {chip.brick_bits}-bit beats "
                           f"(lanes x act_bits >= acc_bits)")
     check_residual(d, chip)
+    check_clamp(d.clamp, d.out_window)
     for name in ("in_base", "out_base", "w_base"):
         value = d.values(chip)[name] if name == "out_base" else getattr(d, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -225,6 +232,25 @@ def check_residual(d: LayerDescriptor, chip: ChipConfig) -> None:
                           f"shifted {t.act_bits}-bit code must fit the {t.acc_bits}-bit accumulators)")
     if d.res_base is not None and (isinstance(d.res_base, bool) or not isinstance(d.res_base, int) or d.res_base < 0):
         raise ConfigError(f"res_base must be a non-negative address, not {d.res_base!r}")
+
+
+def check_clamp(clamp, window: Window) -> None:
+    """A clamp (§10.3) is ``None`` or a code of the output ``window``: an integer in
+    ``[window.lo, window.hi]``, a multiple of ``2**window.lsb``.
+
+    Parameters
+    ----------
+    clamp : int or None
+    window : Window
+    """
+    if clamp is None:
+        return
+    if isinstance(clamp, bool) or not isinstance(clamp, int):
+        raise ConfigError(f"clamp must be an integer code, not {clamp!r}")
+    if not window.lo <= clamp <= window.hi or clamp % (1 << window.lsb):
+        raise ConfigError(f"clamp {clamp} is not a code of the output window [{window.msb}:{window.lsb}]"
+                          f"{' signed' if window.signed else ''} ({window.lo}..{window.hi} in steps of "
+                          f"{1 << window.lsb})")
 
 
 def sb_brick_kib(chip: ChipConfig) -> float:

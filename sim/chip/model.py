@@ -259,6 +259,6 @@ def model_layer(acts: np.ndarray, weights: np.ndarray, descriptor: LayerDescript
     assert timing.cycles == bd.cycles
     pre = prefetch_cycles(work[0].beats, dram, chip.beat_bytes) if (descriptor.w0_loaded and dram is not None) else None
     outputs = requantize(conv_int(a, w, layer), descriptor.shift, descriptor.out_window, b, r,
-                         descriptor.res_shift)
+                         descriptor.res_shift, descriptor.clamp)
     return ChipLayerRun(descriptor, chip, dram, outputs, bd.cycles, bd, timing, plan.passes, pre,
                         layer_traffic(plan, r is not None))

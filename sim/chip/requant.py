@@ -5,12 +5,13 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fixed import Window
+from .descriptor import check_clamp
 
 
 def requantize(acc: np.ndarray, shift: int, window: Window, bias: np.ndarray | None = None,
-               residual: np.ndarray | None = None, res_shift: int = 0) -> np.ndarray:
+               residual: np.ndarray | None = None, res_shift: int = 0, clamp: int | None = None) -> np.ndarray:
     """``code = 2**lsb * round_half_even((acc + bias + (r << res_shift)) / 2**(shift + lsb))``,
-    saturated to ``window``.
+    saturated to ``window``, then at most ``clamp``.
 
     Parameters
     ----------
@@ -26,6 +27,14 @@ def requantize(acc: np.ndarray, shift: int, window: Window, bias: np.ndarray | N
         The residual tensor's codes ``r`` (integers, as stored: multiples of its window's
         ``2**lsb``), added shifted left by ``res_shift`` before the rounding (§10.5).
     res_shift : int
+    clamp : int, optional
+        An upper bound inside the window (a code of it: ReLU6's code of 6): ``min(code, clamp)``.
+        The writer lowers the saturation's top to it, so it costs nothing per value.
+
+    Returns
+    -------
+    ndarray
+        int64 codes, the shape of ``acc``.
 
     Integer arithmetic throughout: the same as :func:`dstripes.sim.fixed.quantize` with
     ``scale = 2**shift`` wherever that one is exact.
@@ -54,4 +63,7 @@ def requantize(acc: np.ndarray, shift: int, window: Window, bias: np.ndarray | N
     else:
         q = y
     lo, hi = window.lo >> window.lsb, window.hi >> window.lsb
+    if clamp is not None:
+        check_clamp(clamp, window)
+        hi = min(hi, clamp >> window.lsb)
     return np.clip(q, lo, hi) << window.lsb

@@ -16,7 +16,8 @@ user's file) is walked once (:func:`integer_chain`) and every modelled ``Conv`` 
   ``y = acc + bias[k] (+ residual)``, ``code = 2**lsb * round_half_even(y / 2**(shift + lsb))``
   saturated to the output window, ``shift = log2(scale_out / (scale_in * scale_w))``; an
   unsigned output window is the ReLU (a ``Clip(0, M)`` is one too when ``M`` is at or above the
-  window's top value, else it is refused);
+  window's top value; below it, ``M / scale_out`` is the accelerator's clamp code — ReLU6 —, and
+  refused when that is not a code of the window);
 * **residual add** (an ``Add`` of the conv's output and a tensor already in memory):
   ``y = acc + bias[k] + (r << res_shift)`` before requantisation, ``r`` the residual tensor's
   codes (two's complement when its window is signed), ``res_shift = log2(scale_r /
@@ -37,7 +38,7 @@ host: its scale comes from its largest value on the calibration photos (the prof
 Host. Everything else in the graph runs in float on the host from the dequantised tensors
 (``codes * scale``): e.g. the global average pool and classifier, HED's side outputs and fuse.
 A layer the chain cannot map (a conv reading a tensor the host computed, ``Concat`` in front of
-a conv, a ``Clip`` bound inside the window, a non-power-of-two scale, ...) is refused in one line
+a conv, a ``Clip`` bound that is no code of the window, a non-power-of-two scale, ...) is refused in one line
 naming it, before any photo is run.
 """
 from __future__ import annotations
@@ -218,6 +219,9 @@ class ChainLayer:
         The host reads this output (dequantised; before the pool when there is one).
     extra_pad : tuple
         ``(top, bottom, left, right)`` zero rows/columns of asymmetric padding.
+    clamp : int or None
+        The output's upper bound as a code (a ``Clip`` inside the window, ReLU6: ``6 / out_scale``),
+        the descriptor's ``clamp`` (``docs/design.md`` §10.5).
     """
 
     name: str
@@ -234,6 +238,7 @@ class ChainLayer:
     pool: Pool | None = None
     host_reads: bool = False
     extra_pad: tuple = (0, 0, 0, 0)
+    clamp: int | None = None
 
     def pool_descriptor(self, **fields) -> PoolDescriptor | None:
         """The ``POOL`` command of this layer's output (:meth:`Pool.descriptor`; ``fields``:
@@ -271,7 +276,7 @@ class ChainLayer:
                 raise ConfigError(f"layer {self.name}: residual {self.residual.source} has shape {got}, "
                                   f"the output {acc.shape}")
             acc = acc + (np.asarray(residual, dtype=np.int64) << self.residual.shift)
-        out = requantize(acc, self.shift, self.out_window, self.bias)
+        out = requantize(acc, self.shift, self.out_window, self.bias, clamp=self.clamp)
         return out, (self.pool.apply(out) if self.pool is not None else out)
 
     def as_dict(self) -> dict:
@@ -280,7 +285,8 @@ class ChainLayer:
                 "input": w(self.in_window, self.in_scale), "output": w(self.out_window, self.out_scale),
                 "weight_scale": self.weight_scale, "shift": self.shift,
                 "residual": self.residual.as_dict() if self.residual else None,
-                "pool": self.pool.as_dict() if self.pool else None, "host_reads": self.host_reads}
+                "pool": self.pool.as_dict() if self.pool else None, "host_reads": self.host_reads,
+                "clamp": self.clamp}
 
 
 @dataclass(frozen=True)
@@ -653,13 +659,11 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
         inq = union([quant[r] for r in conv_readers[INPUT]], "the network input")
     else:
         raise ConfigError(f"{net.name}: no layer reads the network input")
-    # a Clip bounds the output: only where it is the window's saturation
+    # a Clip bounds the output: the window's saturation, or inside it a clamp code (ReLU6)
+    clamps = {}
     for st in opened:
         if st.clip is not None and st.name in stored:
-            top = stored[st.name].window.hi * stored[st.name].scale
-            if st.clip < top:
-                raise ConfigError(f"layer {st.name}: Clip bound {st.clip:g} (ReLU6) lies inside its output "
-                                  f"window (top {top:g}); the accelerator saturates only at the window's top")
+            clamps[st.name] = _clamp_code(st.clip, stored[st.name], st.name)
 
     shape_of = {INPUT: (shapes[opened[0].name].c, net.size, net.size)}  # stored tensors (after the pool)
     for st in opened:
@@ -681,8 +685,8 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
             signed = not st.relu and m[1] < 0
             scale = container_scale(max(abs(m[0]), abs(m[1])) * 2.0 ** HOST_HEADROOM, signed, act_bits)
             stored[st.name] = Quant(scale, Window(act_bits - 1, 0, signed))
-            if st.clip is not None and st.clip < stored[st.name].window.hi * scale:
-                raise ConfigError(f"layer {st.name}: Clip bound {st.clip:g} lies inside its output window")
+            if st.clip is not None:
+                clamps[st.name] = _clamp_code(st.clip, stored[st.name], st.name)
     scales.update(stored)
     for st in opened:
         bias_t = st.node.input[2] if len(st.node.input) > 2 and st.node.input[2] else None
@@ -712,10 +716,38 @@ def integer_chain(net: OnnxNetwork, profile: Profile, *, weight_bits: int = 16, 
         weights[st.name] = codes
         layers.append(ChainLayer(st.name, shapes[st.name], st.source, qi.window, qi.scale, ws, qo.window,
                                  qo.scale, shift, bias, res, st.pool, st.host_reads,
-                                 tuple(net._geometry.get(st.name, (0, 0, 0, 0)))))
+                                 tuple(net._geometry.get(st.name, (0, 0, 0, 0))), clamps.get(st.name)))
     host_tensors = {t: tensors[t] for t in host_read}
     return Chain(net.name, profile.target, inq, tuple(layers), weights, host_tensors, host,
                  net.input_name, net.output_name, input_perm)
+
+
+def _clamp_code(bound: float, q: Quant, name: str) -> int | None:
+    """The code of a ``Clip`` upper ``bound`` in the stored window ``q``: ``None`` when the
+    window's saturation is the bound already (its top at or below the bound); else
+    ``bound / scale``, which must be a code of the window (the accelerator's clamp), or a
+    :class:`ConfigError` naming the layer.
+
+    Parameters
+    ----------
+    bound : float
+    q : Quant
+    name : str
+        The layer, for the message.
+
+    Returns
+    -------
+    int or None
+    """
+    top = q.window.hi * q.scale
+    if bound >= top:
+        return None
+    code = bound / q.scale
+    if code != int(code) or int(code) % (1 << q.window.lsb) or not q.window.lo <= code:
+        raise ConfigError(f"layer {name}: Clip bound {bound:g} is not a code of its output window "
+                          f"(scale {q.scale:g}, lsb {q.window.lsb}: {code:g} units); the accelerator's clamp "
+                          f"is a code")
+    return int(code)
 
 
 def _producer_tensor(st: _Open, nodes: list) -> str:
