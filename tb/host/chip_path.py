@@ -333,6 +333,8 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
             watcher.join()
     rec = res.results.get("chip") or {}
     log = [r for r in (rec.get("commands") or []) if r["command"] < len(commands)]
+    if watch is not None and log:
+        watch(log)              # the commands finished since the last poll
     dump = directory / FILES["dump"]
     words_back = _read_dump(dump, np.asarray(image).shape[1], n_dump) if dump.exists() else None
     return Played(res, log, words_back, int(rec.get("sim_cycles") or 0),
