@@ -8,19 +8,17 @@ import sys
 
 import numpy as np
 
-from dstripes.hw.chip.design import ChipDesign
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets.chain import integer_chain
 from dstripes.sim.table import render
 from dstripes.tb.host.chain_path import chain_plan, simulate_chain
 from dstripes.tb.host.toolchain import missing_tools
 
-from .chips import chip_config, dram_config
+from .chips import chip_design, dram_config
 from .networks import load, network_names, refuse_int8
 from .output import check_out_dir, print_json, write_json
 from .photos import Count, photo_sets, tell
 from .profiles import given_or_shipped
-from .tiles import tile_design
 
 #: Options of ``verify`` that do not apply with ``--chain`` (flag, attribute, its default).
 NOT_WITH_CHAIN = (("--layers", "layers", "all"), ("--filter-sets", "filter_sets", "first"),
@@ -45,8 +43,8 @@ def verify_chain(args) -> int:
     """Plan the chain on every photo (every check), build the harness once, play each photo's
     command list and judge it; a table (or ``--json``); exit 1 on any difference."""
     check_chain_options(args)
-    tile = tile_design(args, tiles=args.tiles if args.tiles is not None else 16)
-    chip = chip_config(tile.config, tile.name, args)
+    design = chip_design(args)
+    chip, tile = design.chip, design.tile
     dram = dram_config(args, default_bandwidth=min(16.0, chip.beat_bytes))
     dram.check_beat(chip.beat_bytes)
     names = network_names(args)
@@ -68,7 +66,6 @@ def verify_chain(args) -> int:
     problem = missing_tools("verilator")
     if problem:
         raise ConfigError(problem)
-    design = ChipDesign.of(chip)
     quick = max(pl.cycles_model for _, pl in plans) < QUICK_BELOW
     results = []
     for name, plan in plans:

@@ -30,6 +30,7 @@ from dstripes.sim.nets.chain import integer_chain
 from dstripes.sim.nets.images import take
 from dstripes.sim.nets.models import load_network
 from dstripes.sim.nets.profile import Profile, builtin_profile_path
+from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
 from dstripes.tb.host.chain_path import chain_plan, simulate_chain
 
 from common import description, load_average, machine
@@ -43,14 +44,15 @@ def stamp(t0: float, line: str) -> None:
 
 
 def run_scheme(scheme: str, chain, x, args, t0: float) -> dict:
-    chip = ChipConfig(scheme=scheme, nm_kib=args.nm_kib)
+    design = ChipDesign.of(ChipConfig(scheme=scheme, nm_kib=args.nm_kib))
+    chip = design.chip                    # the tile configuration as the kind normalises it
     t = time.perf_counter()
     plan = chain_plan(chip, chain, x, dram=DRAM)
     plan_s = time.perf_counter() - t
     stamp(t0, f"{scheme}: planned in {plan_s:.1f} s: {len(plan.commands)} commands, {plan.cycles_model:,} model "
               f"cycles (LAYER + POOL), image {len(plan.image):,} beats, observed {plan.observed[1] - plan.observed[0] + 1:,}"
               f" beats, NM peak {plan.nm_peak:,} of {chip.nm_words:,} bricks")
-    res = simulate_chain(ChipDesign.of(chip), plan, progress=lambda line: stamp(t0, f"{scheme}: {line}"),
+    res = simulate_chain(design, plan, progress=lambda line: stamp(t0, f"{scheme}: {line}"),
                          run_dir=args.run_dir and os.path.join(args.run_dir, scheme))
     d = res.as_dict()
     out = {"scheme": scheme, "chip": chip.as_dict(), "plan_seconds": plan_s, "passed": res.passed,
@@ -68,7 +70,7 @@ def run_scheme(scheme: str, chain, x, args, t0: float) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=description(__doc__))
-    p.add_argument("--schemes", default="dstripes,stripes,dadn")
+    p.add_argument("--schemes", default=",".join(s.name for s in (DSTRIPES, STRIPES, DADN)))
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--nm-kib", type=int, default=16384)
     p.add_argument("--out", default="chain-bench.json")
@@ -88,11 +90,11 @@ def main() -> None:
     for scheme in args.schemes.split(","):
         result["schemes"][scheme] = run_scheme(scheme, chain, x, args, t0)
         s = result["schemes"]
-        if "dadn" in s:
-            result["speedup_over_dadn"] = {k: s["dadn"]["cycles_rtl"] / v["cycles_rtl"] for k, v in s.items()
+        if DADN.name in s:
+            result["speedup_over_dadn"] = {k: s[DADN.name]["cycles_rtl"] / v["cycles_rtl"] for k, v in s.items()
                                            if v["cycles_rtl"]}
-        if "stripes" in s and "dstripes" in s:
-            result["dstripes_over_stripes"] = s["stripes"]["cycles_rtl"] / s["dstripes"]["cycles_rtl"]
+        if STRIPES.name in s and DSTRIPES.name in s:
+            result["dstripes_over_stripes"] = s[STRIPES.name]["cycles_rtl"] / s[DSTRIPES.name]["cycles_rtl"]
         result["load_now"] = load_average()
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)

@@ -213,7 +213,7 @@ def chain_plan(chip: ChipConfig, chain: Chain, x: np.ndarray, *, dram: DramConfi
     last = _last_reads(chain)
     in_bricks = _bricks(inputs.shape, chip)
     nm.place(INPUT, in_bricks, "the network input")
-    commands = [("load", {"dram": 0, "nm": 0, "count": in_bricks})]
+    commands = [("load", {"dram": 0, "nm": nm.base(INPUT), "count": in_bricks})]
     chunks = [tensor_bricks(inputs, chip)]
     w_next = in_bricks
     codes = {INPUT: inputs}           # the model's stored tensors
@@ -464,7 +464,8 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
     """
     t0 = time.perf_counter()
     if design.chip != plan.chip:
-        raise ConfigError("the plan was made for another chip than the design's")
+        raise ConfigError("the plan was made for another chip than the design's (plan on design.chip: the kind "
+                          "normalises the tile configuration)")
     played_plan, outputs, cycles = apply_tamper(plan, tamper)
     directory = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="dstripes-chain-"))
     watch = None

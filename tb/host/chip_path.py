@@ -303,6 +303,8 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     a second, when the log has grown).
     """
     chip = design.chip
+    if len(commands) >= 1 << 16:
+        raise ConfigError(f"{len(commands):,} commands: the harness counts at most {(1 << 16) - 1:,}")
     n_dump = dump_range[1] - dump_range[0] + 1
     cbits, dbits = harness_bits(chip, commands=len(commands), words=max(len(image), dump_range[1] + 1))
     verilog, info = harness_design(design, build_root, command_bits=cbits, dram_bits=dbits)
