@@ -99,9 +99,13 @@ def test_the_tiny_chain_runs_exactly_on_the_accelerator():
 
 
 @pytest.mark.parametrize("tamper, check", [
-    ({"layer": "B", "in_base": 72}, "outputs bit-exact"),       # B reads the wrong NM bricks
+    ({"layer": "B", "command": {"in_base": 72}}, "outputs bit-exact"),     # B reads the wrong NM bricks
+    ({"layer": "C", "command": {"res_base": 1}}, "outputs bit-exact"),     # C adds the wrong residual
+    ({"layer": "A", "pool_command": {"in_base": -1}}, "pooled outputs bit-exact"),
     ({"layer": "C", "output": (5, 5, 5)}, "outputs bit-exact"),
+    ({"layer": "A", "pooled": (0, 1, 2)}, "pooled outputs bit-exact"),
     ({"layer": "A", "cycles": 1}, "cycles exact"),
+    ({"layer": "A", "pool_cycles": -1}, "pool cycles exact"),
 ])
 def test_an_injected_fault_fails_naming_the_layer(tamper, check):
     r = simulate_chain(design(), plan(), quick=True, tamper=tamper)
@@ -109,7 +113,7 @@ def test_an_injected_fault_fails_naming_the_layer(tamper, check):
     bad = [l for l in r.layers if not l.passed]
     assert bad[0].name == tamper["layer"]
     assert check in [c.name for c in bad[0].verdict.checks if c.status == FAILED]
-    if "in_base" in tamper:           # the wrong input propagates to C and the final map
+    if "command" in tamper or "pool_command" in tamper:   # a wrong address reaches the final map
         assert bad[0].mismatches > 0 and r.final_mismatches > 0
 
 
@@ -142,7 +146,7 @@ def test_cli_json_and_an_injected_fault(capsys, model_files, monkeypatch):
     # a fault in the RTL's view of NM (C's residual read from B's output): exit 1 naming the layer
     import dstripes.tb.host.chain_path as cp
     real = cp.apply_tamper
-    monkeypatch.setattr(cp, "apply_tamper", lambda p, t: real(p, {"layer": "B", "in_base": 72}))
+    monkeypatch.setattr(cp, "apply_tamper", lambda p, t: real(p, {"layer": "B", "command": {"in_base": 72}}))
     rc, out, err = _cli(capsys, "verify", "--chip", "--chain", *model_files, "--images", "1", *SMALL_ARGS,
                         "--dram-bytes-per-cycle", "6")
     assert rc == 1 and "CHECK FAILED on photo p1.jpg at layer B: " in out, out

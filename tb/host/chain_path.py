@@ -414,31 +414,54 @@ def _compare(expected: np.ndarray, got: np.ndarray | None, tensor: str) -> tuple
                  "expected": int(expected[k, y, x])}
 
 
-def apply_tamper(plan: ChainPlan, tamper: dict | None) -> tuple[ChainPlan, dict, dict]:
-    """Faults for the checks' own tests: ``{"layer": NAME, "output": (k, y, x)}`` adds one to that
-    expected code, ``{"layer": NAME, "cycles": d}`` adds ``d`` to its expected ``LAYER`` cycles,
-    ``{"layer": NAME, "in_base": delta}`` moves the input address of its ``LAYER`` command (the
-    RTL then reads the wrong NM bricks). Returns the plan to play, and the expected outputs and
-    cycles per layer."""
-    outputs = {s.name: s.expected.copy() for s in plan.steps}
-    cycles = {s.name: s.model.cycles for s in plan.steps}
+@dataclass(frozen=True)
+class Expected:
+    """What each layer must give (:func:`apply_tamper`): name -> the ``LAYER`` output codes,
+    the pooled codes, the ``LAYER`` cycles, the ``POOL`` cycles (``None`` without a pool)."""
+
+    outputs: dict
+    pooled: dict
+    cycles: dict
+    pool_cycles: dict
+
+
+def apply_tamper(plan: ChainPlan, tamper: dict | None) -> tuple[ChainPlan, Expected]:
+    """The plan to play and what to expect, with faults for the checks' own tests. ``tamper``:
+    ``{"layer": NAME, ...}`` with any of ``"output": (k, y, x)`` / ``"pooled": (k, y, x)`` (one
+    added to that expected code of the layer's output / pooled output), ``"cycles": d`` /
+    ``"pool_cycles": d`` (added to its expected ``LAYER`` / ``POOL`` cycles), ``"command": {field:
+    delta}`` / ``"pool_command": {field: delta}`` (added to descriptor fields of its ``LAYER`` /
+    ``POOL`` command, e.g. ``{"in_base": 72}``: the RTL reads the wrong NM bricks)."""
+    exp = Expected({s.name: s.expected.copy() for s in plan.steps},
+                   {s.name: s.pool_expected.copy() for s in plan.steps if s.pool is not None},
+                   {s.name: s.model.cycles for s in plan.steps},
+                   {s.name: s.pool_model.cycles for s in plan.steps if s.pool is not None})
     if not tamper:
-        return plan, outputs, cycles
+        return plan, exp
     name = tamper["layer"]
     step = next((s for s in plan.steps if s.name == name), None)
     if step is None:
         raise ConfigError(f"tamper: the chain has no layer {name!r}")
-    if "output" in tamper:
-        outputs[name][tuple(tamper["output"])] += 1
-    cycles[name] += int(tamper.get("cycles", 0))
-    if "in_base" in tamper:
-        cmds = list(plan.commands)
-        op, f = cmds[step.layer_command]
-        moved = {**f["layer"], "in_base": f["layer"]["in_base"] + int(tamper["in_base"])}
-        cmds[step.layer_command] = (op, {"layer": moved})
+    if ("pooled" in tamper or "pool_cycles" in tamper or "pool_command" in tamper) and step.pool is None:
+        raise ConfigError(f"tamper: layer {name} has no max-pool")
+    for key, codes in (("output", exp.outputs), ("pooled", exp.pooled)):
+        if key in tamper:
+            codes[name][tuple(tamper[key])] += 1
+    for key, counts in (("cycles", exp.cycles), ("pool_cycles", exp.pool_cycles)):
+        if key in tamper:
+            counts[name] += int(tamper[key])
+    cmds = list(plan.commands)
+    for key, index in (("command", step.layer_command), ("pool_command", step.pool_command)):
+        if key in tamper:
+            op, f = cmds[index]
+            values = dict(f["layer"])
+            for field_name, delta in tamper[key].items():
+                values[field_name] += int(delta)
+            cmds[index] = (op, {"layer": values})
+    if cmds != list(plan.commands):
         plan = ChainPlan(plan.chip, plan.dram, plan.steps, plan.image, tuple(cmds), plan.observed, plan.final,
                          plan.nm_peak)
-    return plan, outputs, cycles
+    return plan, exp
 
 
 def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quick: bool = False,
@@ -466,7 +489,7 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
     if design.chip != plan.chip:
         raise ConfigError("the plan was made for another chip than the design's (plan on design.chip: the kind "
                           "normalises the tile configuration)")
-    played_plan, outputs, cycles = apply_tamper(plan, tamper)
+    played_plan, exp = apply_tamper(plan, tamper)
     directory = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="dstripes-chain-"))
     watch = None
     if progress is not None:
@@ -498,22 +521,22 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
     for s in plan.steps:
         signed = s.descriptor.out_window.signed
         got = stored(s.store, s.expected.shape, signed)
-        bad, first = _compare(outputs[s.name], got, "output")
+        bad, first = _compare(exp.outputs[s.name], got, "output")
         checked = s.expected.size
         model_bad = int((s.model.outputs != s.expected).sum())
         checks = [Check("outputs bit-exact", FAILED if bad else PASSED,
                         f"{bad:,} of {s.expected.size:,} output codes differ from the integer pipeline"
                         + (f"; first {first}" if first else "")),
-                  Check("cycles exact", PASSED if rtl.get(s.layer_command) == cycles[s.name] else FAILED,
-                        f"LAYER: RTL {rtl.get(s.layer_command)}, model {cycles[s.name]}"),
+                  Check("cycles exact", PASSED if rtl.get(s.layer_command) == exp.cycles[s.name] else FAILED,
+                        f"LAYER: RTL {rtl.get(s.layer_command)}, model {exp.cycles[s.name]}"),
                   Check("model equals the integer pipeline", FAILED if model_bad else PASSED,
                         f"{model_bad:,} codes differ")]
         pool_rtl = pool_model = None
         last_got = got
         if s.pool is not None:
             pgot = stored(s.pool_store, s.pool_expected.shape, signed)
-            pbad, pfirst = _compare(s.pool_expected, pgot, "pooled")
-            pool_rtl, pool_model = rtl.get(s.pool_command), s.pool_model.cycles
+            pbad, pfirst = _compare(exp.pooled[s.name], pgot, "pooled")
+            pool_rtl, pool_model = rtl.get(s.pool_command), exp.pool_cycles[s.name]
             model_bad += int((s.pool_model.outputs != s.pool_expected).sum())
             bad += pbad
             first = first or pfirst
@@ -524,7 +547,7 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
                        Check("pool cycles exact", PASSED if pool_rtl == pool_model else FAILED,
                              f"POOL: RTL {pool_rtl}, model {pool_model}")]
             last_got = pgot
-        layers.append(ChainLayerResult(s.name, rtl.get(s.layer_command), cycles[s.name], pool_rtl, pool_model,
+        layers.append(ChainLayerResult(s.name, rtl.get(s.layer_command), exp.cycles[s.name], pool_rtl, pool_model,
                                        checked, bad, first, model_bad, Verdict(tuple(checks))))
     final_bad, _ = _compare(plan.final, last_got, "final")
     res = p.result
@@ -538,5 +561,5 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
                           None if passed else str(res.log))
 
 
-__all__ = ["ChainPlan", "ChainStep", "ChainSimResult", "ChainLayerResult", "NmAllocator", "chain_plan",
+__all__ = ["ChainPlan", "ChainStep", "ChainSimResult", "ChainLayerResult", "Expected", "NmAllocator", "chain_plan",
            "check_chain", "simulate_chain", "apply_tamper"]
