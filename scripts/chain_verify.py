@@ -86,11 +86,15 @@ def verify_chain(args) -> int:
              else "", l["pool_cycles_model"] if l["pool_cycles_model"] is not None else "", l["checked"],
              l["mismatches"]] for l in data["layers"]]
     t = data["total"]
-    rows.append(["total", t["cycles_rtl"], t["cycles_model"], "", "", t["checked"], t["mismatches"]])
+    pooled = [l for l in data["layers"] if l["pool_cycles_model"] is not None]
+    rows.append(["total", *(sum(l[k] for l in data["layers"]) for k in ("cycles_rtl", "cycles_model")),
+                 *(sum(l[k] for l in pooled) for k in ("pool_cycles_rtl", "pool_cycles_model")), t["checked"],
+                 t["mismatches"]])
     print(render(["layer", "LAYER RTL", "LAYER model", "POOL RTL", "POOL model", "codes checked", "mismatches"], rows,
                  title=f"{net.name}: {len(chain.layers)} conv layers chained on {chip.tiles} x {tile.title} "
                        f"(NM {chip.nm_kib} KiB, read {chip.nm_read}), {len(results)} photo(s)"))
-    print(f"\nfinal feature map: {data['final_mismatches']} codes differ from the integer pipeline")
+    print(f"\nall commands: RTL {t['cycles_rtl']:,} cycles, model {t['cycles_model']:,} (LAYER and POOL); final feature "
+          f"map: {data['final_mismatches']} codes differ from the integer pipeline")
     bad = next(((n, r) for n, r in results if not r.passed), None)
     if bad is None:
         print("\nCHECK PASSED")
