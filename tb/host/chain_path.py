@@ -204,7 +204,31 @@ def chain_plan(chip: ChipConfig, chain: Chain, x: np.ndarray, *, dram: DramConfi
     """Plan ``chain`` on ``chip`` for one prepared photo ``x`` (``(3, H, W)`` float): the integer
     pipeline's codes (:meth:`Chain.run`), the model's run of every command on the codes the
     model produced, NM addresses by liveness, the off-chip image and the commands. Every check
-    of every descriptor is made here (a :class:`ConfigError` naming the layer), before any build."""
+    of every descriptor is made here (a :class:`ConfigError` naming the layer), before any build.
+
+    Parameters
+    ----------
+    chip : ChipConfig
+        The accelerator (``design.chip`` of the :class:`ChipDesign` that will play the plan).
+    chain : Chain
+        :func:`dstripes.sim.nets.chain.integer_chain` of the network (weights of ``chip``'s width).
+    x : ndarray (3, H, W)
+        The prepared photo (:meth:`Network.prepare`).
+    dram : DramConfig
+        The off-chip memory the weights stream from.
+    mode : str, optional
+        Precision mode of every ``LAYER`` command (default: the tile kind's).
+
+    Returns
+    -------
+    ChainPlan
+
+    Raises
+    ------
+    ConfigError
+        A layer the accelerator cannot run (:func:`check_chain`, a descriptor's rules), or NM too
+        small for what is live at some layer (naming it and the sizes).
+    """
     check_chain(chain, chip)
     mode = chip.kind.check_mode(mode, chip.tile)
     pipeline = chain.run(x)
