@@ -107,8 +107,8 @@ def test_the_tiny_chain_runs_exactly_on_the_accelerator():
     ({"layer": "A", "cycles": 1}, "cycles exact"),
     ({"layer": "A", "pool_cycles": -1}, "pool cycles exact"),
 ])
-def test_an_injected_fault_fails_naming_the_layer(tamper, check):
-    r = simulate_chain(design(), plan(), quick=True, tamper=tamper)
+def test_an_injected_fault_fails_naming_the_layer(tmp_path, tamper, check):
+    r = simulate_chain(design(), plan(), quick=True, tamper=tamper, run_dir=tmp_path)   # kept there, not in /tmp
     assert not r.passed
     bad = [l for l in r.layers if not l.passed]
     assert bad[0].name == tamper["layer"]
@@ -134,7 +134,7 @@ def model_files(tmp_path_factory):
             str(d / "tiny.json"), "--image-dir", str(photos)]
 
 
-def test_cli_json_and_an_injected_fault(capsys, model_files, monkeypatch):
+def test_cli_json_and_an_injected_fault(tmp_path, capsys, model_files, monkeypatch):
     rc, out, err = _cli(capsys, "verify", "--chip", "--chain", *model_files, "--images", "1", *SMALL_ARGS,
                         "--dram-bytes-per-cycle", "6", "--dram-latency", "40", "--dram-stall", "0.3", "--json")
     assert rc == 0, err
@@ -147,6 +147,7 @@ def test_cli_json_and_an_injected_fault(capsys, model_files, monkeypatch):
     import dstripes.tb.host.chain_path as cp
     real = cp.apply_tamper
     monkeypatch.setattr(cp, "apply_tamper", lambda p, t: real(p, {"layer": "B", "command": {"in_base": 72}}))
+    monkeypatch.setattr(cp.tempfile, "mkdtemp", lambda prefix: str(tmp_path / "run"))   # the failed run's folder
     rc, out, err = _cli(capsys, "verify", "--chip", "--chain", *model_files, "--images", "1", *SMALL_ARGS,
                         "--dram-bytes-per-cycle", "6")
     assert rc == 1 and "CHECK FAILED on photo p1.jpg at layer B: " in out, out
