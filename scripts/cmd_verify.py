@@ -37,7 +37,14 @@ def register(sub) -> None:
            choices=("first", "all"), default="first").add(p)
     options.add_tile_options(p, tiles=False)
     options.add_cluster_options(p)
-    options.add_output_options(p, out="folder for verify.json, report.md, layers.csv", json="the verification (verify.json)")
+    options.add_output_options(p, out="folder for verify.json, report.md, layers.csv (with --chain: "
+                                      "verify-chain.json; optional)", required=False,
+                               json="the verification (verify.json)")
+    options.add_chip_options(p, tiles=True, dram="simulate")
+    Option("--chain", "with --chip: the network's conv layers back to back on the generated accelerator, each "
+                      "output staying in NM as the next layer's input (the integer chain of evaluate --chain): per "
+                      "layer the RTL cycles against the model's and every stored code against the integer "
+                      "pipeline (docs/usage.md §14)", switch=True).add(p)
     p.set_defaults(func=run)
 
 
@@ -47,6 +54,7 @@ def run(args) -> int:
     from dstripes.tb.host.verify import (COUNTS_NOTE, LAYER_HEADERS, layer_rows, select_layers, verify_network,
                                          write_reports)
 
+    from .chips import check_chip_flag
     from .cluster import dask_client_for
     from .networks import load, network_names
     from .output import check_out_dir, print_json
@@ -54,6 +62,12 @@ def run(args) -> int:
     from .profiles import given_or_shipped, why_profile_first
     from .tiles import model_tile_fields, tile_design
 
+    if args.chip or args.chain:
+        from .chain_verify import verify_chain
+        return verify_chain(args)
+    check_chip_flag(args, tiles=True)
+    if args.out is None:
+        raise ConfigError("verify needs --out DIR (the folder for verify.json, report.md, layers.csv)")
     # every input checked before the network loads, the model builds and the minutes of simulation
     tile = tile_design(args)
     network_names(args)

@@ -23,7 +23,7 @@ photos      ``--images --heldout --profile-images              profile evaluate 
 run         ``--sim --window-sets``                            simulate verify demo
 synthesis   ``--liberty``                                      synth evaluate explore
 chip        ``--chip --tiles --nm-kib --nm-read --sb-kib       generate simulate evaluate
-            --no-reuse``; off-chip ``--dram-...``              synth
+            --no-reuse``; off-chip ``--dram-...``              synth verify
 cluster     ``--jobs --scheduler --no-progress``               profile evaluate verify explore
                                                                (synth, prove: ``--jobs``)
 output      ``--out --json``                                   every subcommand (``--json``)

@@ -29,7 +29,7 @@ LISTED = {
                 f"--dram-bytes-per-cycle --dram-stall --dram-jitter --bias --out-window --out-signed --out-shift "
                 f"--out-acts --residual --res-window --res-signed --res-shift --pool",
     "verify": f"{NETWORK} --profile --images --image-dir --text-file --scheme --sim --layers --filter-sets {TILE} {CLUSTER} "
-              f"--out --json",
+              f"--out --json {CHIP} --tiles --dram-latency --dram-bytes-per-cycle --dram-stall --dram-jitter --chain",
     "synth": f"--scheme {TILE} --liberty --out --json --jobs --workload {CHIP} --tiles",
     "prove": f"--block --small {TILE.replace(' --run-ahead', '')} --depth --no-end-to-end --timeout --jobs --out "
              f"--json",

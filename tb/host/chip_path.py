@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,13 +57,26 @@ GATEWARE = Path(chip_harness.__file__).resolve().parent
 COMMAND_BITS = 4
 
 
-def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = None) -> tuple[DutVerilog, dict]:
+def harness_bits(chip: ChipConfig, *, commands: int = 0, words: int = 0) -> tuple[int, int]:
+    """``(command_bits, dram_bits)`` of a harness that holds ``commands`` commands and ``words``
+    off-chip words: at least :data:`COMMAND_BITS` and ``nm_addr_bits + 2`` (one layer's runs
+    share one build), more when a plan needs it (a whole network, :mod:`.chain_path`)."""
+    cbits = max(COMMAND_BITS, (max(commands, 1) - 1).bit_length())
+    dbits = max(chip.nm_addr_bits + 2, (max(words, 1) - 1).bit_length())
+    return cbits, dbits
+
+
+def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = None, *,
+                   command_bits: int = COMMAND_BITS, dram_bits: int | None = None) -> tuple[DutVerilog, dict]:
     """The Verilog the fast path simulates: the chip inside :class:`tb.gateware.chip_harness.ChipHarness`,
     the tile module (emitted once, cached) and the memories' behavioural models; and the
-    harness's description (address widths, command word)."""
+    harness's description (address widths, command word). ``command_bits`` and ``dram_bits``
+    size its command and off-chip memories (:func:`harness_bits`; ``dram_bits`` by default
+    ``nm_addr_bits + 2``); both key the Verilog cache."""
     chip = design.chip
-    dram_bits = chip.nm_addr_bits + 2
-    harness = ChipHarness(chip, tile_top=design.tile.top, dram_bits=dram_bits, command_bits=COMMAND_BITS)
+    if dram_bits is None:
+        dram_bits = harness_bits(chip)[1]
+    harness = ChipHarness(chip, tile_top=design.tile.top, dram_bits=dram_bits, command_bits=command_bits)
     top = f"{design.top}_harness"
     root = GATEWARE.parents[1]
     sources = (generator_sources() + sorted((root / "hw" / "chip").glob("*.p[yv]")) + sorted((root / "sim" / "chip").glob("*.py"))
@@ -70,13 +84,16 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
     models = "\n".join([SRAM_MODEL.read_text(), (GATEWARE / "mem_models.v").read_text(),
                         (GATEWARE / "chip_models.v").read_text()])
     outer = cached_verilog(lambda: ChipHarness(chip, tile_top=design.tile.top, dram_bits=dram_bits,
-                                             command_bits=COMMAND_BITS),
-                         top, {"chip": chip.as_dict(), "tile": design.tile.manifest.parameters, "scheme": chip.scheme},
+                                             command_bits=command_bits),
+                         top, {"chip": chip.as_dict(), "tile": design.tile.manifest.parameters, "scheme": chip.scheme,
+                               "dram_bits": dram_bits, "command_bits": command_bits},
                          public="ports", models=models, sources=sources, build_root=build_root)
     tile = tile_verilog(design.tile, build_root=build_root)
     combined = DutVerilog(top, outer.verilog + "\n" + tile.verilog, outer.config, outer.streams, models, outer.public)
-    info = {"dram_bits": dram_bits, "command_bits": COMMAND_BITS, "command_lane": harness.command_lane}
+    info = {"dram_bits": dram_bits, "command_bits": command_bits, "command_lane": harness.command_lane}
     return combined, info
+
+
 PERIOD_NS = 10
 BUDGET_FACTOR, BUDGET_SLACK = 4, 100_000
 
@@ -250,6 +267,96 @@ def judge(expected: np.ndarray, cycles_model: int, got: np.ndarray | None, cycle
     return Verdict(tuple(checks)), bad, first
 
 
+@dataclass
+class Played:
+    """What the harness did with a command list (:func:`play`).
+
+    Members
+    -------
+    result : SimResult
+        The simulator's run.
+    log : list of dict
+        ``{"command", "cycles"}`` of every command completed, in order.
+    dump : ndarray or None
+        The dumped off-chip words ``(count, chunks)`` uint64 (``None``: none read back).
+    sim_cycles : int
+        Simulated clock cycles of all commands.
+    build_seconds : float
+    """
+
+    result: object
+    log: list
+    dump: np.ndarray | None
+    sim_cycles: int
+    build_seconds: float
+
+
+def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump_range: tuple, *,
+         expected_cycles: int, build_root: str | os.PathLike | None = None, quick: bool = False,
+         directory: Path, watch=None) -> Played:
+    """Build the harness sized for ``commands`` and ``image`` (or reuse its build), play the
+    commands (``(op, fields)``) on the off-chip ``image`` under ``dram``'s timing and read back
+    off-chip words ``dump_range`` (first, last) and the command log.
+
+    ``expected_cycles`` (the model's cycles of all commands, roughly) sets the time budget;
+    ``watch(log)`` is called with the commands completed so far while the simulator runs (once
+    a second, when the log has grown).
+    """
+    chip = design.chip
+    if len(commands) >= 1 << 16:
+        raise ConfigError(f"{len(commands):,} commands: the harness counts at most {(1 << 16) - 1:,}")
+    n_dump = dump_range[1] - dump_range[0] + 1
+    cbits, dbits = harness_bits(chip, commands=len(commands), words=max(len(image), dump_range[1] + 1))
+    verilog, info = harness_design(design, build_root, command_bits=cbits, dram_bits=dbits)
+    b = build(verilog, "verilator", build_root=build_root, quick=quick, optimise=not quick)
+    directory.mkdir(parents=True, exist_ok=True)
+    lay = command_layout(chip)
+    words = [lay.const({"op": OPS[op], **fields}).as_value().value for op, fields in commands]
+    write_atomic(directory / FILES["commands"], memfile.hex_ints(words, lay.size, info["command_lane"]))
+    write_atomic(directory / FILES["image"], memfile.hex_words(image, 64))
+    budget = BUDGET_FACTOR * (int(np.asarray(image).shape[0]) + n_dump + expected_cycles) + BUDGET_SLACK
+    params = {"period_ns": PERIOD_NS, "files": FILES, "log_fields": [list(f) for f in LOG_FIELDS],
+              "commands": len(commands), "seed": dram.seed, "stall": dram.threshold,
+              "latency": dram.latency, "jitter": dram.jitter, "credit": dram.credit,
+              "dump_first": dump_range[0], "dump_last": dump_range[1],
+              "budget": int(budget / (1 - dram.stall))}
+    log_file = directory / FILES["log"]
+    log_file.unlink(missing_ok=True)
+    stop = threading.Event()
+    watcher = None
+    if watch is not None:
+        watcher = threading.Thread(target=_watch, args=(log_file, watch, stop), daemon=True)
+        watcher.start()
+    try:
+        res = run(b, TEST_MODULE, params=params, run_dir=directory)
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join()
+    rec = res.results.get("chip") or {}
+    log = [r for r in (rec.get("commands") or []) if r["command"] < len(commands)]
+    if watch is not None and log:
+        watch(log)              # the commands finished since the last poll
+    dump = directory / FILES["dump"]
+    words_back = _read_dump(dump, np.asarray(image).shape[1], n_dump) if dump.exists() else None
+    return Played(res, log, words_back, int(rec.get("sim_cycles") or 0),
+                  res.build.seconds if res.build is not None else 0.0)
+
+
+def _watch(path: Path, callback, stop: threading.Event) -> None:
+    """Call ``callback(log)`` whenever the harness's command log has grown (polled once a second)."""
+    fields = [tuple(f) for f in LOG_FIELDS]
+    seen = 0
+    while not stop.wait(1.0):
+        try:
+            log = memfile.read_log(path, fields) if path.exists() else []
+        except (OSError, ValueError):
+            continue
+        if len(log) > seen:
+            seen = len(log)
+            callback(log)
+
+
 def simulate_chip(design: ChipDesign, plan: ChipRun, *, build_root: str | os.PathLike | None = None,
                   quick: bool = False, run_dir: str | os.PathLike | None = None,
                   tamper: dict | None = None) -> ChipSimResult:
@@ -267,37 +374,12 @@ def simulate_chip(design: ChipDesign, plan: ChipRun, *, build_root: str | os.Pat
         if "output" in tamper:
             expected[tuple(tamper["output"])] += 1
         cycles_model += int(tamper.get("cycles", 0))
-    verilog, info = harness_design(design, build_root)
-    if len(plan.image) + (plan.out_range[1] - plan.out_range[0] + 1) > 1 << info["dram_bits"]:
-        raise ConfigError(f"the layer's input, weights and output ({len(plan.image):,} + "
-                          f"{plan.out_range[1] - plan.out_range[0] + 1:,} beats) do not fit the testbench's "
-                          f"off-chip memory of {1 << info['dram_bits']:,} beats")
-    if len(plan.commands) > 1 << info["command_bits"]:
-        raise ConfigError("too many commands for the harness's command memory")
-    b = build(verilog, "verilator", build_root=build_root, quick=quick, optimise=not quick)
     directory = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="dstripes-chip-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    lay = command_layout(chip)
-    words = [lay.const({"op": OPS[op], **fields}).as_value().value for op, fields in plan.commands]
-    write_atomic(directory / FILES["commands"], memfile.hex_ints(words, lay.size, info["command_lane"]))
-    write_atomic(directory / FILES["image"], memfile.hex_words(plan.image, 64))
-    d = plan.dram
-    budget = BUDGET_FACTOR * (sum(int(np.asarray(plan.image).shape[0]) for _ in (0,)) + cycles_model) + BUDGET_SLACK
-    params = {"period_ns": PERIOD_NS, "files": FILES, "log_fields": [list(f) for f in LOG_FIELDS],
-              "commands": len(plan.commands), "seed": d.seed, "stall": d.threshold,
-              "latency": d.latency, "jitter": d.jitter, "credit": d.credit,
-              "dump_first": plan.out_range[0], "dump_last": plan.out_range[1],
-              "budget": int(budget / (1 - d.stall))}
-    res = run(b, TEST_MODULE, params=params, run_dir=directory)
-    rec = res.results.get("chip") or {}
-    log = rec.get("commands") or []
+    p = play(design, plan.commands, plan.image, plan.dram, plan.out_range, expected_cycles=cycles_model,
+             build_root=build_root, quick=quick, directory=directory)
+    res, log = p.result, p.log
     cycles_rtl = next((r["cycles"] for r in log if r["command"] == plan.layer_index), None)
-    got = None
-    dump = directory / FILES["dump"]
-    if dump.exists():
-        words = _read_dump(dump, plan.image.shape[1], plan.out_range[1] - plan.out_range[0] + 1)
-        if words is not None:
-            got = bricks_tensor(words, plan.out_shape, chip, signed=plan.out_signed)
+    got = bricks_tensor(p.dump, plan.out_shape, chip, signed=plan.out_signed) if p.dump is not None else None
     verdict, bad, first = judge(expected, cycles_model, got, cycles_rtl, len(log), len(plan.commands))
     passed = res.passed and verdict.passed
     if passed and run_dir is None:
@@ -308,10 +390,8 @@ def simulate_chip(design: ChipDesign, plan: ChipRun, *, build_root: str | os.Pat
         passed=passed, cycles_rtl=cycles_rtl, cycles_model=cycles_model, breakdown=model.breakdown.as_dict(),
         checked=expected.size if got is not None else 0, mismatches=bad, first_mismatch=first,
         outputs=got if got is not None else np.zeros_like(expected), verdict=verdict, sim_seconds=res.seconds,
-        build_seconds=res.build.seconds if res.build is not None else 0.0,
-        wall_seconds=time.perf_counter() - t0, sim_cycles=int(rec.get("sim_cycles") or 0),
-        commands=[{"command": plan.commands[r["command"]][0], "cycles": r["cycles"]} for r in log
-                  if r["command"] < len(plan.commands)],
+        build_seconds=p.build_seconds, wall_seconds=time.perf_counter() - t0, sim_cycles=p.sim_cycles,
+        commands=[{"command": plan.commands[r["command"]][0], "cycles": r["cycles"]} for r in log],
         log=None if passed else str(res.log), nm=model.traffic.as_dict())
 
 
