@@ -10,7 +10,7 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets.chain import chain_fidelity, integer_chain
 from dstripes.sim.table import against, render
 
-from .networks import load, network_names
+from .networks import load, network_names, refuse_int8
 from .output import check_out_dir, print_json, write_json
 from .photos import Count, photo_sets, tell
 from .profiles import given_or_shipped
@@ -29,6 +29,7 @@ def evaluate(args) -> int:
     if args.engine != "onnx":
         raise ConfigError(f"--chain walks the network's ONNX graph: --engine {args.engine} does not apply")
     names = network_names(args)
+    refuse_int8(names, "evaluate --chain")
     if args.profile and len(names) > 1:
         raise ConfigError(f"--profile holds one network's profile but {len(names)} networks were given")
     profiles = {}

@@ -16,6 +16,16 @@ def network_names(args) -> list[str]:
     return names
 
 
+def refuse_int8(names: list[str], what: str) -> None:
+    """Refuse an int8 QDQ model where ``what`` (a command or option) needs a float model and a
+    power-of-two precision profile; the message says where int8 models do run."""
+    for name in names:
+        if is_int8_file(name):
+            raise ConfigError(f"{name} is an int8 QDQ model, counted on its own codes: {what} takes a float model "
+                              f"with a precision profile (evaluate, verify, evaluate --chip and explore run int8 "
+                              f"models)")
+
+
 def int8_models(names: list[str], args) -> bool:
     """Whether the networks ``names`` are int8 QDQ models (run on their own codes) rather than
     float ones with a profile, for a command that runs them all on one hardware (``evaluate

@@ -195,6 +195,12 @@ def test_bad_input_is_one_line(models, tmp_path, capsys):
              "--out", str(tmp_path / "p.json")], "is an int8 QDQ model")
     refused(["evaluate", "--model", models["uint8"], "--size", "16", "--profile", str(tmp_path / "p.json"),
              "--out", str(tmp_path / "e")], "--profile does not apply")
+    # the integer chain takes a float model and its power-of-two profile
+    refused(["evaluate", "--chain", "--model", models["uint8"], "--size", "16", "--images", "1",
+             "--out", str(tmp_path / "c")],
+            "evaluate --chain takes a float model")
+    refused(["verify", "--chip", "--chain", "--model", models["uint8"], "--size", "16", "--images", "1"],
+            "verify --chain takes a float model")
     # evaluate --chip and explore run int8 models on 8-bit tiles: tests/test_chip_int8.py
 
 

@@ -98,6 +98,24 @@ def test_the_tiny_chain_runs_exactly_on_the_accelerator():
     assert set(d["total"]) >= {"cycles_rtl", "cycles_model"}
 
 
+def test_a_ceil_mode_pool_and_a_relu6_clamp_run_exactly_on_the_accelerator():
+    """A ceil-mode 3x3/2 pool (6x6 where floor mode gives 5x5) and a Clip inside A's window (the
+    descriptor's clamp), chained in RTL: codes and cycles exact, the clamp biting."""
+    net = graph(pool=(3, 2, 0, 1), relu6=True, clip=1.0)
+    chain = integer_chain(net, profile(net), calibration=take("profile", 1))
+    x = net.prepare([take("heldout", 1)[0].read(SIZE)])[0]
+    a = chain.layers[0]
+    assert a.clamp is not None and a.pool.ceil and a.pool.out_size(12, 12) == (6, 6)
+    p = chain_plan(CHIP, chain, x, dram=DRAM)
+    assert p.steps[0].descriptor.clamp == a.clamp and p.steps[0].pool.ceil
+    assert (p.steps[0].expected == a.clamp).any()                   # the clamp bites
+    r = simulate_chain(design(), p, quick=True)
+    assert r.passed, [l.verdict.message() for l in r.layers if not l.passed] or r.messages
+    for l in r.layers:
+        assert l.cycles_rtl == l.cycles_model > 0 and l.mismatches == 0
+    assert r.layers[0].pool_cycles_rtl == r.layers[0].pool_cycles_model == 3 + 2 * 36 * 5   # ceil(9 / nm_read 2)
+
+
 @pytest.mark.parametrize("tamper, check", [
     ({"layer": "B", "command": {"in_base": 72}}, "outputs bit-exact"),     # B reads the wrong NM bricks
     ({"layer": "C", "command": {"res_base": 1}}, "outputs bit-exact"),     # C adds the wrong residual

@@ -100,24 +100,12 @@ class NmAllocator:
 
 def check_chain(chain: Chain, chip: ChipConfig) -> None:
     """What the accelerator cannot run of ``chain``, refused in one line naming the layer: an
-    asymmetric input padding (the host would have to re-arrange the tensor), a max-pool with
-    asymmetric padding or a ceil-mode window the ``POOL`` command lacks, weights wider than the
-    tile's."""
+    asymmetric input padding (the host would have to re-arrange the tensor). A max-pool the
+    ``POOL`` command cannot run was refused when the chain was made (:meth:`Pool.descriptor`)."""
     for l in chain.layers:
         if any(l.extra_pad):
             raise ConfigError(f"layer {l.name}: asymmetric input padding {l.extra_pad} (top, bottom, left, right); "
                               f"the accelerator pads symmetrically")
-        p = l.pool
-        if p is not None:
-            top, left, bottom, right = p.pads
-            if top != bottom or left != right:
-                raise ConfigError(f"layer {l.name}: max-pool padding {p.pads} is asymmetric; the POOL command pads "
-                                  f"symmetrically")
-            floor = PoolDescriptor((l.layer.k, l.layer.oh, l.layer.ow), tuple(p.kernel), tuple(p.stride), (top, left))
-            if p.ceil and (floor.oh, floor.ow) != p.out_size(l.layer.oh, l.layer.ow):
-                raise ConfigError(f"layer {l.name}: ceil-mode max-pool {p.kernel[0]}x{p.kernel[1]}/{p.stride[0]} on "
-                                  f"{l.layer.oh}x{l.layer.ow} gives {p.out_size(l.layer.oh, l.layer.ow)}, the POOL "
-                                  f"command (floor mode) {(floor.oh, floor.ow)}")
 
 
 @dataclass(frozen=True)
@@ -261,10 +249,8 @@ def chain_plan(chip: ChipConfig, chain: Chain, x: np.ndarray, *, dram: DramConfi
             shape = (l.layer.k, l.layer.oh, l.layer.ow)
             pooled = (shape[0], *l.pool.out_size(*shape[1:]))
             out = nm.place(l.name + "/pool", _bricks(pooled, chip), f"{what} (its max-pool)")
-            pool = PoolDescriptor(shape, tuple(l.pool.kernel), tuple(l.pool.stride),
-                                  (l.pool.pads[0], l.pool.pads[1]), l.out_window,
-                                  in_base=d.resolved_out_base(chip), out_base=out)
             try:
+                pool = l.pool_descriptor(in_base=d.resolved_out_base(chip), out_base=out)
                 pool_model = model_pool(model.outputs, pool, chip)
             except ConfigError as e:
                 raise ConfigError(f"{what}: its max-pool: {e}") from None
@@ -313,7 +299,7 @@ def _layer(chip: ChipConfig, chain: Chain, l: ChainLayer, codes: dict, nm: NmAll
         d = LayerDescriptor(l.layer, l.in_window, l.out_window, shift=l.shift, bias=bias is not None, mode=mode,
                             in_base=nm.base(l.source), out_base=out, w_base=w_base,
                             residual=res.window if res else None, res_shift=res.shift if res else 0,
-                            res_base=nm.base(res.source) if res else None)
+                            res_base=nm.base(res.source) if res else None, clamp=l.clamp)
         model = model_layer(codes[l.source], weights, d, chip, dram, bias=bias,
                             residual=codes[res.source] if res else None)
         beats = weight_beats(weights, LayerPlan(l.layer, chip), bias)
