@@ -93,7 +93,7 @@ class Dispatcher(wiring.Component):
         Accept inputs (the controller deasserts them when a run's inputs are all in).
     fc : ``In(1)``
         Only with ``fc=True``: the run is fully-connected (held constant during a run).
-    fc_columns : ``Out(fc_column_layout).array(columns)``
+    fc_columns : ``Out(ArrayLayout(fc_column_layout, columns))``
         Only with ``fc=True``: what each column's SIPs take. ``weights`` is the column's own
         weight brick in every run (a conv step loads the step's brick into every column, so the
         columns hold the same one); the other fields are the column's own controls in a
@@ -142,8 +142,7 @@ class Dispatcher(wiring.Component):
         if self._fc:
             members.update({
                 "fc": In(1),
-                # one port per column: the published tile's columns together exceed Amaranth's widest value (2**16 bits)
-                "fc_columns": Out(fc_column_layout(lanes, rows, act_bits, weight_bits)).array(columns),
+                "fc_columns": Out(data.ArrayLayout(fc_column_layout(lanes, rows, act_bits, weight_bits), columns)),
                 "fc_ready": In(1),
                 "fc_final": Out(1),
             })
