@@ -68,6 +68,15 @@ def _children(pid: int) -> list[int]:
     return out + [g for c in out for g in _children(c)]
 
 
+def _comm(pid: int) -> str:
+    """The program name of ``pid``; empty once it has ended (a short-lived child may end between
+    the listing and the reading)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _group(pgid: int) -> list[int]:
     """Live processes of process group ``pgid``."""
     out = []
@@ -94,9 +103,8 @@ def _loaded_onnxruntime(pid: int) -> bool:
 def _simulating(pid: int) -> bool:
     """A worker of ``pid`` runs a simulator (Icarus' ``vvp``, which takes SIGINT as a pause)."""
     for c in _children(pid):
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{c}/comm").read_text().strip() == "vvp":
-                return True
+        if _comm(c) == "vvp":
+            return True
     return False
 
 
@@ -129,7 +137,7 @@ def _interrupt(argv: list, running) -> None:
                 assert proc.poll() is None, f"ended before any task ran: {proc.communicate()}"
                 assert time.monotonic() < deadline, "no worker ran a task within 120 s"
                 time.sleep(0.05)
-            assert len([c for c in _children(proc.pid) if "python" in Path(f"/proc/{c}/comm").read_text()]) >= 2
+            assert len([c for c in _children(proc.pid) if "python" in _comm(c)]) >= 2
             t = time.monotonic()
             os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
             out, err = proc.communicate(timeout=30)
