@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ConfigError, ToolError
 from ..layer import Layer
 from .network import Network, Output
-from .qdq import ModelCodes, Operand, is_qdq, read_layers
+from .qdq import ModelCodes, Operand, dequantised_weights, is_qdq, read_layers
 
 MIN_OPSET = 11
 #: Metadata keys of a model's input normalisation and fidelity criterion (``dstripes quantize``
@@ -207,11 +207,7 @@ class OnnxNetwork(Network):
                 self._qdq = read_layers(g, self._consts)
             except ConfigError as e:
                 raise ConfigError(f"{path}: {e}") from None
-            for n in g.node:
-                ql = self._qdq.get(n.output[0])
-                if ql is not None and ql.weights is not None:  # the float weights, for the shapes
-                    w = ql.weights.values(onnx.numpy_helper.to_array(self._consts[ql.weights.tensor]))
-                    self._consts[n.input[1]] = onnx.numpy_helper.from_array(w, n.input[1])
+            dequantised_weights(g, self._qdq, self._consts)  # the float weights, for the shapes
         if len(inputs) != 1:
             raise ConfigError(f"{path}: expected one image input, found {len(inputs)} "
                               f"({', '.join(i.name for i in inputs)})")
@@ -541,6 +537,14 @@ class OnnxNetwork(Network):
         if t or b or l or r:
             x = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
         return x
+
+    def feeds(self, batch: np.ndarray) -> dict:
+        """The graph inputs of a prepared ``batch`` (:meth:`prepare`), by name."""
+        return {self.input_name: batch}
+
+    def variant(self, path: str, name: str):
+        """The network of another ONNX file of this model (its int8 variant) with the same inputs."""
+        return OnnxNetwork(path, name=name, size=self.size)
 
     def _node(self, name: str):
         for n, node in self._nodes:

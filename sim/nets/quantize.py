@@ -1,11 +1,17 @@
-"""An int8 QDQ model of a float network: ONNX Runtime's static quantiser calibrated on photos.
+"""An int8 QDQ model of a float network: ONNX Runtime's static quantiser calibrated on photos
+or sentences.
 
 :func:`quantize_network` is a thin wrapper over ``onnxruntime.quantization.quantize_static``
 (QDQ format, MinMax calibration): the calibration data reader feeds the profiling photos
 prepared exactly as the network prepares them (:meth:`.network.Network.prepare`: its size,
 normalisation and layout), ``batch`` photos at a time (the model's fixed batch if it has one).
-The result is then judged against the float network on held-out photos (:func:`judge_int8`):
-top-1 agreement, cosine and PSNR of the outputs.
+A text network (:class:`.transformer.TextNetwork`) is fed its profiling sentences, tokenised to
+its tokens per sentence (all three token inputs); there only the products are quantised
+(``op_types_to_quantize`` ``MatMul``, ``Gemm``: LayerNorm, softmax and GELU stay float) and
+``MatMulConstBOnly`` is off, so the attention products ``Q·Kᵀ`` and ``P·V``, whose two operands
+are both activations, get ``QuantizeLinear``/``DequantizeLinear`` on both operands too.
+The result is then judged against the float network on held-out photos or sentences
+(:func:`judge_int8`): top-1 agreement, cosine and PSNR of the outputs.
 """
 from __future__ import annotations
 
@@ -20,11 +26,14 @@ from ..errors import ConfigError, ToolError
 from .fidelity import scores
 from .onnx_capture import META_CRITERION, META_PREPROCESS, OnnxNetwork, require_onnx
 from .runs import as_photos
+from .transformer import TextNetwork
 
 #: Activation code types the quantiser may write (weights are always int8).
 ACTIVATION_TYPES = ("uint8", "int8")
 #: Photos per calibration batch of a model whose batch dimension is free.
 BATCH = 4
+#: What a text network's quantiser quantises (module docstring).
+TEXT_OPS = ("MatMul", "Gemm")
 
 
 @dataclass(frozen=True)
@@ -113,8 +122,8 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
     ----------
     net : OnnxNetwork
         The float network (a built-in runs as its ONNX export).
-    photos : list of Photo or (name, RGB uint8 array)
-        Calibration photos (at least one).
+    photos : list of Photo or (name, RGB uint8 array), or of Sentence
+        Calibration photos (at least one), or a text network's sentences.
     out : str
         The ``.onnx`` file to write.
     activations : str
@@ -140,7 +149,7 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
         raise ConfigError("quantisation needs at least one calibration photo")
     t0 = time.time()
     batch = net.fixed_batch or BATCH
-    name = net.input_name
+    text = isinstance(net, TextNetwork)
 
     class Photos(CalibrationDataReader):
         """The calibration photos, prepared as the network prepares them."""
@@ -155,16 +164,20 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
             x = net.prepare([p.read(net.size) for p in cal[i:i + batch]])
             if net.fixed_batch and len(x) < batch:
                 x = np.concatenate([x, np.repeat(x[-1:], batch - len(x), axis=0)])
-            return {name: x}
+            return net.feeds(x)
 
     qtype = QuantType.QUInt8 if activations == "uint8" else QuantType.QInt8
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process the model, on the root logger
+    extra = {"ActivationSymmetric": bool(symmetric), "WeightSymmetric": True}
+    ops = {}
+    if text:  # the products only, the attention products' two computed operands too
+        extra["MatMulConstBOnly"] = False
+        ops["op_types_to_quantize"] = list(TEXT_OPS)
     try:
         quantize_static(model, out, Photos(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                        activation_type=qtype, weight_type=QuantType.QInt8,
-                        extra_options={"ActivationSymmetric": bool(symmetric), "WeightSymmetric": True})
+                        activation_type=qtype, weight_type=QuantType.QInt8, extra_options=extra, **ops)
     except (OSError, MemoryError, ConfigError):
         raise
     except Exception as e:
@@ -173,7 +186,7 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
     finally:
         root.setLevel(level)
     record(out, net)
-    q = OnnxNetwork(out, name=f"{net.name}-int8", size=net.size)
+    q = net.variant(out, f"{net.name}-int8")
     fid = judge_int8(net, q, heldout) if heldout else None
     return Quantized(out, net.name, activations, per_channel, bool(symmetric), len(cal), len(q.layers()),
                      tuple(q.float_layers), fid, round(time.time() - t0, 1))
