@@ -282,6 +282,8 @@ class TextNetwork(OnnxNetwork):
         self._kinds = {}
 
     # -- graph -----------------------------------------------------------------------------
+    TOKENS = True  # a layer input's last axis holds one token's values (per head for attention)
+
     def _find_text_layers(self) -> list:
         out, used = [], set()
         for i, n in enumerate(self.model.graph.node):
@@ -471,11 +473,8 @@ class TextNetwork(OnnxNetwork):
         if quant:
             if capture:
                 raise ConfigError("capture of quantised runs is not supported; capture the float run")
-            sess, inputs = self._quant_session(frozenset(quant))
-            for name, (step, lo, hi) in inputs.items():
-                low, high = quant[name].limits
-                feed[step], feed[lo], feed[hi] = (np.array(v, np.float32) for v in (quant[name].step, low, high))
-            out = self._run_once(sess, [self.output_name], feed)[0]
+            sess, steps = self._quant_feeds(quant)
+            out = self._run_once(sess, [self.output_name], {**feed, **steps})[0]
             return Output(self._embedding(out, mask), {})
         names = [self.output_name] + ([self._fetch(n) for _, n in self._nodes] if capture else [])
         res = self.tensors(batch, names)
