@@ -34,6 +34,9 @@ MIN_OPSET = 11
 #: Metadata keys of a model's input normalisation and fidelity criterion (``dstripes quantize``
 #: records the float network's, so its int8 model runs on the same inputs by default).
 META_PREPROCESS, META_CRITERION = "dstripes.preprocess", "dstripes.criterion"
+#: Metadata key of a text model's tokenizer file (``dstripes quantize`` records the float text
+#: model's, the default ``--tokenizer`` of its int8 model).
+META_TOKENIZER = "dstripes.tokenizer"
 QUANT_SESSIONS = 3  # quantised-graph sessions kept (one per set of quantised layers)
 CONVERT_TO = 13
 #: Operators of an integer-quantised graph in QOperator format, or quantised at run time: such a

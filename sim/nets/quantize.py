@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError, ToolError
 from .fidelity import scores
-from .onnx_capture import META_CRITERION, META_PREPROCESS, OnnxNetwork, require_onnx
+from .onnx_capture import META_CRITERION, META_PREPROCESS, META_TOKENIZER, OnnxNetwork, require_onnx
 from .runs import as_photos
 from .transformer import TextNetwork
 
@@ -193,12 +193,14 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
 
 
 def record(path: str, net) -> None:
-    """Record ``net``'s input normalisation and fidelity criterion in the metadata of the ONNX
-    file ``path`` (its int8 model), the defaults when that model is loaded."""
+    """Record ``net``'s input normalisation and fidelity criterion (a text network's: also its
+    tokenizer file) in the metadata of the ONNX file ``path`` (its int8 model), the defaults when
+    that model is loaded."""
     onnx, _ = require_onnx()
     m = onnx.load(path)
+    tok = {META_TOKENIZER: os.path.abspath(net.tokenizer.path)} if isinstance(net, TextNetwork) else {}
     onnx.helper.set_model_props(m, {**{p.key: p.value for p in m.metadata_props},
-                                    META_PREPROCESS: net.preprocess, META_CRITERION: net.criterion})
+                                    META_PREPROCESS: net.preprocess, META_CRITERION: net.criterion, **tok})
     onnx.save(m, path)
 
 
