@@ -143,7 +143,9 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
 
     if activations not in ACTIVATION_TYPES:
         raise ConfigError(f"activations must be one of {', '.join(ACTIVATION_TYPES)}, not {activations!r}")
-    model = float_onnx(net)
+    onnx, _ = require_onnx()
+    model = onnx.ModelProto()  # a copy: the quantiser may move the initialisers of the model it is
+    model.CopyFrom(float_onnx(net))  # given to external data in place, and net still runs it
     cal = as_photos(photos)
     if not cal:
         raise ConfigError("quantisation needs at least one calibration photo")
