@@ -19,7 +19,16 @@ A sentence of ``T`` tokens is an input of height 1 and width ``T``: every token 
   counts, which depend on the activations only, do not need them.
 
 Anything else that multiplies (a product broadcast over heads, a rank the mapping does not know)
-is refused naming its node. The network's output is the sentence embedding: a graph output of
+is refused naming its node.
+
+**int8 QDQ models** (ONNX Runtime's ``quantize_static``, or any QDQ graph) are read on their own
+codes (:mod:`.qdq`): a layer whose two operands both come through a ``DequantizeLinear`` has the
+activation codes ``q - zp`` of its first operand (captured as the integer ``q``) and the weight
+codes ``w - zp`` of its constant second operand, or, for an attention product, that sentence's
+``q - zp`` of its computed second operand (:meth:`TextNetwork.input_weight_codes`; per-tensor
+scale only). A product with one operand quantised and the other float, and a quantised tensor
+feeding a product that is not a layer, are refused naming the node; a product with neither
+operand quantised stays float (``float_layers``, not counted). The network's output is the sentence embedding: a graph output of
 shape ``(N, T, D)`` (the last hidden state) is mean-pooled over the real tokens (the attention
 mask) and L2-normalised, as sentence-transformers does; an output of shape ``(N, D)`` is taken
 as the embedding already. The fidelity criterion is ``cosine`` of the embeddings.
