@@ -116,9 +116,10 @@ def int8_profile(net: Network, calibration, heldout, scales: str, *, client=None
         refs = runner.capture(held, desc="float run")
         rows = runner.measure(held, [dict(prof.quant())], {p.key: refs[p.key].output for p in held},
                               desc="int8 run")[0]
-        value = summarise(net.criterion, image_scores(net.criterion, rows))
-        prof.fidelity = {"unit": UNITS[net.criterion], "heldout": value, "heldout_images": len(held),
-                         "heldout_pass": bool(value >= prof.threshold)}
+        per = image_scores(net.criterion, rows)
+        value = summarise(net.criterion, per)
+        prof.fidelity = {"unit": UNITS[net.criterion], "heldout": value, "heldout_mean": float(per.mean()),
+                         "heldout_images": len(held), "heldout_pass": bool(value >= prof.threshold)}
     return prof
 
 
