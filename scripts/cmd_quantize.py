@@ -18,6 +18,8 @@ ACTIVATIONS = Option("--activations", "activation code type: uint8 (zero point 0
                      default="uint8")
 PER_CHANNEL = Option("--per-channel", "one weight scale per output channel (default: one per tensor)", switch=True)
 SYMMETRIC = Option("--symmetric", "symmetric activations: zero point 0 (int8) or 128 (uint8)", switch=True)
+EXCLUDE = Option("--exclude", "layers to leave in float (the quantiser's nodes_to_exclude), by their names in "
+                              "evaluate's tables", nargs="+", metavar="LAYER", default=[])
 
 
 def register(sub) -> None:
@@ -28,7 +30,7 @@ def register(sub) -> None:
         option.add(p)
     options.add_photo_options(p, images=16, profiling=True, labels=False, text=True)
     options.HELDOUT.add(p)
-    for option in (ACTIVATIONS, PER_CHANNEL, SYMMETRIC):
+    for option in (ACTIVATIONS, PER_CHANNEL, SYMMETRIC, EXCLUDE):
         option.add(p)
     options.add_output_options(p, out="the int8 model to write", metavar="INT8.onnx",
                                json="what was written and its fidelity")
@@ -37,7 +39,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dstripes.sim.nets.models import load_network
-    from dstripes.sim.nets.quantize import quantize_network, write_path_ok
+    from dstripes.sim.nets.quantize import excluded_nodes, quantize_network, write_path_ok
     from dstripes.sim.nets.texts import Sentence
 
     from .networks import network_names
@@ -53,9 +55,10 @@ def run(args) -> int:
     net = load_network(args.model, size=args.size, preprocess=args.preprocess, criterion=args.criterion,
                        tokenizer=args.tokenizer)
     net.layers()
+    excluded_nodes(net, args.exclude)  # every name checked before the notes and the work
     tell(said)
     res = quantize_network(net, cal, args.out, activations=args.activations, per_channel=args.per_channel,
-                           symmetric=args.symmetric, heldout=held)
+                           symmetric=args.symmetric, heldout=held, exclude=args.exclude)
     if args.json:
         print_json(res.as_dict())
         return 0

@@ -271,6 +271,16 @@ def test_quantize_a_text_model(float_bert, tok, tmp_path, capsys):
     assert {n.op_type for n in g.node if n.op_type not in ("QuantizeLinear", "DequantizeLinear")} >= {"MatMul"}
     prod = {o: n for n in g.node for o in n.output}
     assert all(prod[i].op_type == "DequantizeLinear" for n in g.node if n.op_type == "MatMul" for i in n.input)
+    # --exclude leaves a layer in float: not counted, said
+    part = str(tmp_path / "x.onnx")
+    assert cli(["quantize", "--model", float_bert, "--tokenizer", tok, "--size", str(T), "--text-file", str(f),
+                "--heldout", "0", "--exclude", "l1.ffn_out", "--json", "--out", part]) == 0
+    x = json.loads(capsys.readouterr().out)
+    assert x["layers"] == 15 and x["float_layers"] == ["l1.ffn_out"] and x["fidelity"] is None
+    assert cli(["quantize", "--model", float_bert, "--tokenizer", tok, "--size", str(T), "--text-file", str(f),
+                "--exclude", "l9.ffn_out", "--out", part]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--exclude l9.ffn_out: not a layer of bert" in err[0], err
     # only the products are quantised: LayerNorm, softmax and GELU read float tensors
     assert not any(prod.get(i) is not None and prod[i].op_type == "DequantizeLinear"
                    for n in g.node if n.op_type in ("LayerNormalization", "Softmax", "Erf") for i in n.input)

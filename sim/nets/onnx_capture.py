@@ -584,6 +584,10 @@ class OnnxNetwork(Network):
         """The network of another ONNX file of this model (its int8 variant) with the same inputs."""
         return OnnxNetwork(path, name=name, size=self.size)
 
+    def layer_node(self, name: str):
+        """The graph node (``onnx.NodeProto``) of layer ``name``."""
+        return self._node(name)
+
     def _node(self, name: str):
         for n, node in self._nodes:
             if n == name:

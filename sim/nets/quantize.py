@@ -115,7 +115,7 @@ def float_onnx(net) -> "onnx.ModelProto":
 
 
 def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_channel: bool = False,
-                     symmetric: bool = False, heldout=(), progress: bool = True) -> Quantized:
+                     symmetric: bool = False, heldout=(), exclude=(), progress: bool = True) -> Quantized:
     """Write the int8 QDQ model of ``net`` calibrated on ``photos`` to ``out``.
 
     Parameters
@@ -134,6 +134,8 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
         Activations quantised symmetrically: zero point 0 (``int8``) or 128 (``uint8``).
     heldout : list of photos
         Photos the result is judged on (:func:`judge_int8`); none: not judged.
+    exclude : list of str
+        Layers (by name) to leave in float: their nodes are the quantiser's ``nodes_to_exclude``.
 
     Returns
     -------
@@ -173,7 +175,7 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
     level = root.level
     root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process the model, on the root logger
     extra = {"ActivationSymmetric": bool(symmetric), "WeightSymmetric": True}
-    ops = {}
+    ops = {"nodes_to_exclude": excluded_nodes(net, exclude)} if exclude else {}
     if text:  # the products only, the attention products' two computed operands too
         extra["MatMulConstBOnly"] = False
         ops["op_types_to_quantize"] = list(TEXT_OPS)
@@ -192,6 +194,21 @@ def quantize_network(net, photos, out: str, *, activations: str = "uint8", per_c
     fid = judge_int8(net, q, heldout) if heldout else None
     return Quantized(out, net.name, activations, per_channel, bool(symmetric), len(cal), len(q.layers()),
                      tuple(q.float_layers), fid, round(time.time() - t0, 1))
+
+
+def excluded_nodes(net, layers) -> list:
+    """The graph node names of the layers ``layers`` of ``net`` (refused: a name that is not one of
+    its layers, a layer whose node has no name for the quantiser to exclude)."""
+    names = net.layer_names()
+    out = []
+    for name in layers:
+        if name not in names:
+            raise ConfigError(f"--exclude {name}: not a layer of {net.name} ({', '.join(names[:4])}, ...)")
+        node = net.layer_node(name)
+        if not node.name:
+            raise ConfigError(f"--exclude {name}: its {node.op_type} node has no name the quantiser can exclude")
+        out.append(node.name)
+    return out
 
 
 def record(path: str, net) -> None:
@@ -230,4 +247,5 @@ def write_path_ok(out: str) -> str:
     return os.fspath(out)
 
 
-__all__ = ["ACTIVATION_TYPES", "Int8Fidelity", "Quantized", "judge_int8", "quantize_network", "write_path_ok"]
+__all__ = ["ACTIVATION_TYPES", "Int8Fidelity", "Quantized", "excluded_nodes", "judge_int8", "quantize_network",
+           "write_path_ok"]
