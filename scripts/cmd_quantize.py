@@ -70,8 +70,8 @@ def run(args) -> int:
             ["weights", f"int8 {'per-channel' if res.per_channel else 'per-tensor'}"],
             [f"calibration {noun}", res.calibration_images]]
     if f is not None:
-        rows += [[f"held-out {noun}", f.images], ["top-1 agreement", f"{f.top1:.4f}"],
-                 ["cosine (min / mean)", f"{f.cosine_min:.5f} / {f.cosine_mean:.5f}"],
+        rows += [[f"held-out {noun}", f.images]] + ([["top-1 agreement", f"{f.top1:.4f}"]] if noun == "photos" else [])
+        rows += [["cosine (min / mean)", f"{f.cosine_min:.5f} / {f.cosine_mean:.5f}"],
                  ["PSNR min (dB)", f"{f.psnr_min:.2f}"]]
     print(render(["", ""], rows, title=f"{res.network}: int8 QDQ model {res.path} ({res.seconds:g} s)"))
     print(f"wrote {res.path} (count it with: dstripes evaluate --model {res.path})")

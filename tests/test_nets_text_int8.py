@@ -122,7 +122,8 @@ def _hand_quantised(src: str, out: str, tok: str) -> str:
                 s = np.abs(w).max(axis=0) / 120
                 z = rng.integers(-3, 4, w.shape[1]).astype(np.int8)
                 q = np.clip(np.rint(w / s) + z, -128, 127).astype(np.int8)
-                inits.extend([numpy_helper.from_array(q, b + ".wq"), numpy_helper.from_array(s.astype(np.float32), b + ".ws"),
+                inits.extend([numpy_helper.from_array(q, b + ".wq"),
+                              numpy_helper.from_array(s.astype(np.float32), b + ".ws"),
                               numpy_helper.from_array(z, b + ".wz")])
                 nodes.append(helper.make_node("DequantizeLinear", [b + ".wq", b + ".ws", b + ".wz"], [b + ".wdq"],
                                               name=n.name + ".w/DQ", axis=1))
@@ -354,6 +355,7 @@ def test_bad_int8_text_models_are_one_line(models, tok, tmp_path, capsys):
     refused(["evaluate", "--model", models["hand"], *run[:2], "--size", "40", "--max-reduction", "32", *run[4:]],
             "layer l0.context (conv 160x1x40 -> 32x1x40 k1x1 s1x1 p0x0 g4): layer reduction length 48")
     # codes wider than the tile asked for
-    refused(["evaluate", "--model", models["hand"], *run, "--act-bits", "8"], "needs 9-bit activations, more than act_bits 8")
+    refused(["evaluate", "--model", models["hand"], *run, "--act-bits", "8"],
+            "needs 9-bit activations, more than act_bits 8")
     with pytest.raises(ConfigError, match="attention product"):
         load_network(models["hand"], size=T, tokenizer=tok).weight_codes("l0.scores")

@@ -338,5 +338,5 @@ def codes_dict(quant: Quant) -> dict:
     return d
 
 
-__all__ = ["CODE_TYPES", "ModelCodes", "Operand", "QdqLayer", "code_window", "codes_dict", "dequantised_weights", "is_qdq",
-           "model_widths", "read_layers", "symmetric"]
+__all__ = ["CODE_TYPES", "ModelCodes", "Operand", "QdqLayer", "code_window", "codes_dict", "dequantised_weights",
+           "is_qdq", "model_widths", "read_layers", "symmetric"]

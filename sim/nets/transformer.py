@@ -28,7 +28,9 @@ codes ``w - zp`` of its constant second operand, or, for an attention product, t
 ``q - zp`` of its computed second operand (:meth:`TextNetwork.input_weight_codes`; per-tensor
 scale only). A product with one operand quantised and the other float, and a quantised tensor
 feeding a product that is not a layer, are refused naming the node; a product with neither
-operand quantised stays float (``float_layers``, not counted). The network's output is the sentence embedding: a graph output of
+operand quantised stays float (``float_layers``, not counted).
+
+The network's output is the sentence embedding: a graph output of
 shape ``(N, T, D)`` (the last hidden state) is mean-pooled over the real tokens (the attention
 mask) and L2-normalised, as sentence-transformers does; an output of shape ``(N, D)`` is taken
 as the embedding already. The fidelity criterion is ``cosine`` of the embeddings.
