@@ -303,6 +303,32 @@ def test_per_token_fidelity_is_measured(tok, float_bert):
     assert not np.array_equal(net.forward(batch, q).output, net.forward(batch, tensor).output)
 
 
+def test_per_token_run_is_the_numpy_rule(tok, float_bert):
+    """The graph's per-token fake quantisation of a layer's input is TokenQuant's codes times each
+    token's own step (per head for an attention product): the same network run with that layer's
+    input replaced by the numpy result gives the same embeddings."""
+    net = load_network(float_bert, size=T, tokenizer=tok)
+    prof = int8_profile(net, [Sentence("c", LINES[0])], [], "token", progress=False)
+    batch = net.prepare(LINES[1:3])
+    for name in ("l0.ffn_in", "l1.context"):
+        q = prof.layer(name).quant
+        node = net.layer_node(name)
+        x = net.tensors(batch, [node.input[0]])[node.input[0]]
+        fq = q.apply(net.forward(batch, capture=True).acts[name])  # (N, heads·C, 1, T)
+        n, c = x.shape[0], x.shape[-1]
+        back = fq.reshape(n, -1, c, T).transpose(0, 1, 3, 2).reshape(x.shape)
+        m = onnx.ModelProto()
+        m.CopyFrom(net.model)
+        g = m.graph
+        g.input.append(helper.make_tensor_value_info("xq", onnx.TensorProto.FLOAT, list(x.shape)))
+        next(nd for nd in g.node if nd.name == name).input[0] = "xq"
+        sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        want = sess.run([net.output_name], {**net.feeds(batch), "xq": back.astype(np.float32)})[0]
+        got = net.forward(batch, {name: q}).output
+        np.testing.assert_allclose(got, want, atol=2e-5)
+        assert np.abs(got - net.forward(batch).output).max() > 1e-5  # it did quantise
+
+
 def _edit(src: str, out: str, change) -> str:
     m = onnx.load(src)
     change(m.graph)
