@@ -392,3 +392,18 @@ def test_outpath_wrapper_links_each_reducer_to_its_filters():
     del writer["codes__5"]
     with pytest.raises(ConfigError, match="no 16-bit port codes__5 for reducer 2's codes__1"):
         outpath_wrapper(c, writer, reducer)
+
+
+def test_a_timed_block_in_a_relative_folder_leaves_an_absolute_netlist(tmp_path, monkeypatch):
+    """``synth --chip --out build/x`` (a relative folder): OpenSTA runs in other folders (the
+    tile's, the output path's), so a block's netlist path must not depend on the current folder."""
+    from pathlib import Path
+
+    from dstripes.synth.flow import synth_verilog
+    from dstripes.synth.liberty import resolve_liberty
+
+    monkeypatch.chdir(tmp_path)
+    v = "module r(input clk, input [3:0] a, output reg [3:0] q); always @(posedge clk) q <= a + 1; endmodule\n"
+    area = synth_verilog(v, "r", liberty=resolve_liberty("sky130"), workdir="rel/r", timing=True)
+    assert Path(area.netlist).is_absolute() and Path(area.netlist) == (tmp_path / "rel" / "r" / "user.v")
+    assert Path(area.netlist).is_file()
