@@ -41,7 +41,7 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 
 from dstripes.hw.chip.sram import MODEL as SRAM_MODEL
-from dstripes.hw.emit import generator_sources
+from dstripes.hw.emit import generator_sources, share_modules
 
 from .. import memfile
 from ..gateware import chip_harness, tile_harness
@@ -69,7 +69,8 @@ def harness_bits(chip: ChipConfig, *, commands: int = 0, words: int = 0) -> tupl
 def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = None, *,
                    command_bits: int = COMMAND_BITS, dram_bits: int | None = None) -> tuple[DutVerilog, dict]:
     """The Verilog the fast path simulates: the chip inside :class:`tb.gateware.chip_harness.ChipHarness`,
-    the tile module (emitted once, cached) and the memories' behavioural models; and the
+    the tile module (emitted once, cached; identical modules written once,
+    :func:`dstripes.hw.emit.share_modules`) and the memories' behavioural models; and the
     harness's description (address widths, command word). ``command_bits`` and ``dram_bits``
     size its command and off-chip memories (:func:`harness_bits`; ``dram_bits`` by default
     ``nm_addr_bits + 2``); both key the Verilog cache."""
@@ -89,7 +90,9 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
                                "dram_bits": dram_bits, "command_bits": command_bits},
                          public="ports", models=models, sources=sources, build_root=build_root)
     tile = tile_verilog(design.tile, build_root=build_root)
-    combined = DutVerilog(top, outer.verilog + "\n" + tile.verilog, outer.config, outer.streams, models, outer.public)
+    # Amaranth writes each SIP of the tile as a module of its own: shared, the simulator compiles one
+    combined = DutVerilog(top, share_modules(outer.verilog + "\n" + tile.verilog, keep=top), outer.config,
+                          outer.streams, models, outer.public)
     info = {"dram_bits": dram_bits, "command_bits": command_bits, "command_lane": harness.command_lane}
     return combined, info
 
@@ -282,6 +285,9 @@ class Played:
     sim_cycles : int
         Simulated clock cycles of all commands.
     build_seconds : float
+        The simulator build's (0 when it was reused).
+    verilog_seconds : float
+        Making the harness's Verilog (from the Verilog cache, or generated).
     """
 
     result: object
@@ -289,6 +295,7 @@ class Played:
     dump: np.ndarray | None
     sim_cycles: int
     build_seconds: float
+    verilog_seconds: float = 0.0
 
 
 def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump_range: tuple, *,
@@ -307,7 +314,9 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
         raise ConfigError(f"{len(commands):,} commands: the harness counts at most {(1 << 16) - 1:,}")
     n_dump = dump_range[1] - dump_range[0] + 1
     cbits, dbits = harness_bits(chip, commands=len(commands), words=max(len(image), dump_range[1] + 1))
+    t0 = time.perf_counter()
     verilog, info = harness_design(design, build_root, command_bits=cbits, dram_bits=dbits)
+    verilog_seconds = time.perf_counter() - t0
     b = build(verilog, "verilator", build_root=build_root, quick=quick, optimise=not quick)
     directory.mkdir(parents=True, exist_ok=True)
     lay = command_layout(chip)
@@ -340,7 +349,7 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     dump = directory / FILES["dump"]
     words_back = _read_dump(dump, np.asarray(image).shape[1], n_dump) if dump.exists() else None
     return Played(res, log, words_back, int(rec.get("sim_cycles") or 0),
-                  res.build.seconds if res.build is not None else 0.0)
+                  res.build.seconds if res.build is not None else 0.0, verilog_seconds)
 
 
 def _watch(path: Path, callback, stop: threading.Event) -> None:
