@@ -48,6 +48,7 @@ from ..gateware import chip_harness, tile_harness
 from ..gateware.chip_harness import FILES, LOG_FIELDS, ChipHarness
 from ..verdict import Check, FAILED, PASSED, Verdict
 from .cycle_path import tile_verilog
+from . import verilator
 from .runner import build, run
 from .verilog import DutVerilog, cached_verilog
 
@@ -70,7 +71,8 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
                    command_bits: int = COMMAND_BITS, dram_bits: int | None = None) -> tuple[DutVerilog, dict]:
     """The Verilog the fast path simulates: the chip inside :class:`tb.gateware.chip_harness.ChipHarness`,
     the tile module (emitted once, cached; identical modules written once,
-    :func:`dstripes.hw.emit.share_modules`) and the memories' behavioural models; and the
+    :func:`dstripes.hw.emit.share_modules`; a hierarchical block, :func:`.verilator.hier_block`,
+    built with :data:`BUILD_ARGS`) and the memories' behavioural models; and the
     harness's description (address widths, command word). ``command_bits`` and ``dram_bits``
     size its command and off-chip memories (:func:`harness_bits`; ``dram_bits`` by default
     ``nm_addr_bits + 2``); both key the Verilog cache."""
@@ -90,14 +92,16 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
                                "dram_bits": dram_bits, "command_bits": command_bits},
                          public="ports", models=models, sources=sources, build_root=build_root)
     tile = tile_verilog(design.tile, build_root=build_root)
-    # Amaranth writes each SIP of the tile as a module of its own: shared, the simulator compiles one
-    combined = DutVerilog(top, share_modules(outer.verilog + "\n" + tile.verilog, keep=top), outer.config,
-                          outer.streams, models, outer.public)
+    # the tile verilated and compiled once for its T instances (hierarchical verilation, BUILD_ARGS)
+    text = verilator.hier_block(share_modules(outer.verilog + "\n" + tile.verilog, keep=top), design.tile.top)
+    combined = DutVerilog(top, text, outer.config, outer.streams, models, outer.public)
     info = {"dram_bits": dram_bits, "command_bits": command_bits, "command_lane": harness.command_lane}
     return combined, info
 
 
 PERIOD_NS = 10
+#: Verilator options of the harness's build: the tile verilated and compiled once, not per instance.
+BUILD_ARGS = (verilator.HIERARCHICAL,)
 BUDGET_FACTOR, BUDGET_SLACK = 4, 100_000
 
 
@@ -317,7 +321,7 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     t0 = time.perf_counter()
     verilog, info = harness_design(design, build_root, command_bits=cbits, dram_bits=dbits)
     verilog_seconds = time.perf_counter() - t0
-    b = build(verilog, "verilator", build_root=build_root, quick=quick, optimise=not quick)
+    b = build(verilog, "verilator", build_root=build_root, build_args=BUILD_ARGS, quick=quick, optimise=not quick)
     directory.mkdir(parents=True, exist_ok=True)
     lay = command_layout(chip)
     words = [lay.const({"op": OPS[op], **fields}).as_value().value for op, fields in commands]
