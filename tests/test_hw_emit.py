@@ -1,14 +1,18 @@
-"""Verilog emission (``hw/emit.py``): identical modules written once (:func:`share_modules`), which
-the accelerator's harness uses so the simulator compiles one SIP module, not 256 copies."""
+"""Verilog emission (``hw/emit.py``): identical modules written once (:func:`share_modules`); and
+the tile marked a hierarchical block for Verilator (``tb/host/verilator.py`` :func:`hier_block`),
+so the accelerator's harness compiles one tile, not ``T`` copies (the harness's builds in
+``tests/test_tb_chip*.py`` and ``tests/test_tb_chain.py`` are built that way)."""
 from __future__ import annotations
 
 import re
 
+import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.emit import share_modules, to_verilog
+from dstripes.tb.host.verilator import HIER_BLOCK, hier_block
 
 
 class Leaf(wiring.Component):
@@ -107,3 +111,12 @@ def test_a_different_body_is_never_merged():
     body = lambda name: re.search(r"^module " + re.escape(name) + r".*?^endmodule", shared, re.M | re.S).group(0)
     leaf = next(m for m, i in instances(shared) if i.strip() == "leaf0")
     assert "a + 1'h1" in body(leaf) and "a + 2'h3" in body(odd[0])
+
+
+def test_the_tile_is_marked_a_hierarchical_block():
+    text = to_verilog(Top(), "top")
+    marked = hier_block(text, "top")
+    assert re.search(r"^module top\([^;]*;\n" + re.escape(HIER_BLOCK), marked, re.M)
+    assert marked.replace(HIER_BLOCK, "", 1) == text and marked.count(HIER_BLOCK) == 1
+    with pytest.raises(ValueError, match="no module 'tile' to mark"):
+        hier_block(text, "tile")
