@@ -480,7 +480,8 @@ def apply_tamper(plan: ChainPlan, tamper: dict | None) -> tuple[ChainPlan, Expec
 
 
 def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quick: bool = False,
-                   run_dir=None, tamper: dict | None = None, progress=None) -> ChainSimResult:
+                   run_dir=None, tamper: dict | None = None, progress=None,
+                   hierarchical: bool | None = None) -> ChainSimResult:
     """Play ``plan`` on the generated chip (one harness build, one simulator run) and judge every
     layer: ``LAYER`` and ``POOL`` cycles equal to the model's, every stored code equal to the
     integer pipeline's, the final feature map equal to :meth:`Chain.run`'s.
@@ -499,6 +500,9 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
     progress : callable, optional
         ``progress(line)`` once per layer whose ``LAYER`` (and ``POOL``) command has finished,
         while the simulator runs.
+    hierarchical : bool, optional
+        Build the tile once as a hierarchical block (:func:`.chip_path.play`; by default from
+        :data:`.chip_path.HIER_TILES` tiles on).
     """
     t0 = time.perf_counter()
     if design.chip != plan.chip:
@@ -520,7 +524,7 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
                     progress(f"{s.name}: LAYER {got[s.layer_command]:,} cycles (model {s.model.cycles:,}){pool}")
     p = play(design, played_plan.commands, plan.image, plan.dram, plan.observed,
              expected_cycles=plan.cycles_model + (plan.observed[1] - plan.observed[0] + 1), build_root=build_root,
-             quick=quick, directory=directory, watch=watch)
+             quick=quick, directory=directory, watch=watch, hierarchical=hierarchical)
     rtl = {r["command"]: r["cycles"] for r in p.log}
     chip = plan.chip
 

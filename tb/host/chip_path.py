@@ -68,14 +68,15 @@ def harness_bits(chip: ChipConfig, *, commands: int = 0, words: int = 0) -> tupl
 
 
 def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = None, *,
-                   command_bits: int = COMMAND_BITS, dram_bits: int | None = None) -> tuple[DutVerilog, dict]:
+                   command_bits: int = COMMAND_BITS, dram_bits: int | None = None,
+                   hierarchical: bool = False) -> tuple[DutVerilog, dict]:
     """The Verilog the fast path simulates: the chip inside :class:`tb.gateware.chip_harness.ChipHarness`,
     the tile module (emitted once, cached; identical modules written once,
-    :func:`dstripes.hw.emit.share_modules`; a hierarchical block, :func:`.verilator.hier_block`,
-    built with :data:`BUILD_ARGS`) and the memories' behavioural models; and the
+    :func:`dstripes.hw.emit.share_modules`) and the memories' behavioural models; and the
     harness's description (address widths, command word). ``command_bits`` and ``dram_bits``
     size its command and off-chip memories (:func:`harness_bits`; ``dram_bits`` by default
-    ``nm_addr_bits + 2``); both key the Verilog cache."""
+    ``nm_addr_bits + 2``); both key the Verilog cache. ``hierarchical``: the tile marked a
+    hierarchical block (:func:`.verilator.hier_block`), to be built with :data:`HIER_ARGS`."""
     chip = design.chip
     if dram_bits is None:
         dram_bits = harness_bits(chip)[1]
@@ -92,16 +93,21 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
                                "dram_bits": dram_bits, "command_bits": command_bits},
                          public="ports", models=models, sources=sources, build_root=build_root)
     tile = tile_verilog(design.tile, build_root=build_root)
-    # the tile verilated and compiled once for its T instances (hierarchical verilation, BUILD_ARGS)
-    text = verilator.hier_block(share_modules(outer.verilog + "\n" + tile.verilog, keep=top), design.tile.top)
+    text = share_modules(outer.verilog + "\n" + tile.verilog, keep=top)
+    if hierarchical:
+        text = verilator.hier_block(text, design.tile.top)
     combined = DutVerilog(top, text, outer.config, outer.streams, models, outer.public)
     info = {"dram_bits": dram_bits, "command_bits": command_bits, "command_lane": harness.command_lane}
     return combined, info
 
 
 PERIOD_NS = 10
-#: Verilator options of the harness's build: the tile verilated and compiled once, not per instance.
-BUILD_ARGS = (verilator.HIERARCHICAL,)
+#: Verilator options of a hierarchical harness build: the tile verilated and compiled once, not per
+#: instance (Verilator writes every instance's C++: 16 copies of the tile's at the published size).
+HIER_ARGS = (verilator.HIERARCHICAL,)
+#: Tiles from which :func:`play` builds hierarchically by default: on T = 2 tiles of 8x8x8 the
+#: hierarchical build took longer (425 s against 326 s) and simulated 1.4x slower.
+HIER_TILES = 8
 BUDGET_FACTOR, BUDGET_SLACK = 4, 100_000
 
 
@@ -304,24 +310,28 @@ class Played:
 
 def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump_range: tuple, *,
          expected_cycles: int, build_root: str | os.PathLike | None = None, quick: bool = False,
-         directory: Path, watch=None) -> Played:
+         directory: Path, watch=None, hierarchical: bool | None = None) -> Played:
     """Build the harness sized for ``commands`` and ``image`` (or reuse its build), play the
     commands (``(op, fields)``) on the off-chip ``image`` under ``dram``'s timing and read back
     off-chip words ``dump_range`` (first, last) and the command log.
 
     ``expected_cycles`` (the model's cycles of all commands, roughly) sets the time budget;
     ``watch(log)`` is called with the commands completed so far while the simulator runs (once
-    a second, when the log has grown).
+    a second, when the log has grown). ``hierarchical``: build the tile once as a hierarchical block
+    (:func:`harness_design`); by default from :data:`HIER_TILES` tiles on.
     """
     chip = design.chip
+    if hierarchical is None:
+        hierarchical = chip.tiles >= HIER_TILES
     if len(commands) >= 1 << 16:
         raise ConfigError(f"{len(commands):,} commands: the harness counts at most {(1 << 16) - 1:,}")
     n_dump = dump_range[1] - dump_range[0] + 1
     cbits, dbits = harness_bits(chip, commands=len(commands), words=max(len(image), dump_range[1] + 1))
     t0 = time.perf_counter()
-    verilog, info = harness_design(design, build_root, command_bits=cbits, dram_bits=dbits)
+    verilog, info = harness_design(design, build_root, command_bits=cbits, dram_bits=dbits, hierarchical=hierarchical)
     verilog_seconds = time.perf_counter() - t0
-    b = build(verilog, "verilator", build_root=build_root, build_args=BUILD_ARGS, quick=quick, optimise=not quick)
+    b = build(verilog, "verilator", build_root=build_root, build_args=HIER_ARGS if hierarchical else (), quick=quick,
+              optimise=not quick)
     directory.mkdir(parents=True, exist_ok=True)
     lay = command_layout(chip)
     words = [lay.const({"op": OPS[op], **fields}).as_value().value for op, fields in commands]
