@@ -106,7 +106,8 @@ PERIOD_NS = 10
 #: instance (Verilator writes every instance's C++: 16 copies of the tile's at the published size).
 HIER_ARGS = (verilator.HIERARCHICAL,)
 #: Tiles from which :func:`play` builds hierarchically by default: on T = 2 tiles of 8x8x8 the
-#: hierarchical build took longer (425 s against 326 s) and simulated 1.4x slower.
+#: hierarchical build took longer (425 s against 326 s) and simulated no faster (its layers took
+#: 1.14x as long), so small chips build flat (``docs/verification.md``).
 HIER_TILES = 8
 BUDGET_FACTOR, BUDGET_SLACK = 4, 100_000
 
