@@ -102,8 +102,8 @@ def test_the_tiny_chain_runs_exactly_on_the_accelerator():
 
 
 def test_the_tile_built_once_as_a_hierarchical_block_runs_exactly():
-    """The published chip's build (``hierarchical``: the tile verilated and compiled once for its T
-    instances, the default from ``HIER_TILES`` tiles) on the small chip: cycles and codes exact."""
+    """The hierarchical build (the tile verilated and compiled once for its T instances) on the
+    small chip: cycles and codes exact."""
     verilog, _ = harness_design(design(), hierarchical=True)
     tile = re.search(r"^module " + design().tile.top + r"\([^;]*;\n(.*)", verilog.verilog, re.M)
     assert tile and tile.group(1) == HIER_BLOCK.rstrip("\n")

@@ -15,7 +15,7 @@ layer finishes; the JSON (``--out``) is rewritten after every scheme, so a run s
 what it finished.
 
 Usage: nice -n 5 .venv/bin/python scripts/bench/chain.py [--schemes dstripes,stripes,dadn] [--size 224]
-       [--tiles 16] [--nm-kib 16384] [--out FILE.json]
+       [--tiles 16] [--hierarchical] [--nm-kib 16384] [--out FILE.json]
 """
 from __future__ import annotations
 
@@ -54,9 +54,10 @@ def run_scheme(scheme: str, chain, x, args, t0: float) -> dict:
               f"cycles (LAYER + POOL), image {len(plan.image):,} beats, observed {plan.observed[1] - plan.observed[0] + 1:,}"
               f" beats, NM peak {plan.nm_peak:,} of {chip.nm_words:,} bricks")
     res = simulate_chain(design, plan, progress=lambda line: stamp(t0, f"{scheme}: {line}"),
-                         run_dir=args.run_dir and os.path.join(args.run_dir, scheme))
+                         run_dir=args.run_dir and os.path.join(args.run_dir, scheme), hierarchical=args.hierarchical)
     d = res.as_dict()
-    out = {"scheme": scheme, "chip": chip.as_dict(), "plan_seconds": plan_s, "passed": res.passed,
+    out = {"scheme": scheme, "chip": chip.as_dict(), "hierarchical": args.hierarchical, "plan_seconds": plan_s,
+           "passed": res.passed,
            "verilog_seconds": res.verilog_seconds, "build_seconds": res.build_seconds, "sim_seconds": res.sim_seconds, "wall_seconds": res.wall_seconds,
            "simulated_cycles": res.sim_cycles, "simulated_cycles_per_s": d["simulated_cycles_per_s"],
            "cycles_rtl": res.cycles_rtl, "cycles_model": res.cycles_model,
@@ -76,6 +77,8 @@ def main() -> None:
     p.add_argument("--tiles", type=int, default=16, help="T tiles of 16x16x16 (a smaller chip to measure the flow)")
     p.add_argument("--nm-kib", type=int, default=16384)
     p.add_argument("--out", default="chain-bench.json")
+    p.add_argument("--hierarchical", action="store_true",
+                   help="build the tile once as a Verilator hierarchical block (quicker build, slower simulation)")
     p.add_argument("--run-dir", default=None, help="keep each scheme's simulator folder under DIR")
     args = p.parse_args()
     t0 = time.perf_counter()

@@ -481,7 +481,7 @@ def apply_tamper(plan: ChainPlan, tamper: dict | None) -> tuple[ChainPlan, Expec
 
 def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quick: bool = False,
                    run_dir=None, tamper: dict | None = None, progress=None,
-                   hierarchical: bool | None = None) -> ChainSimResult:
+                   hierarchical: bool = False) -> ChainSimResult:
     """Play ``plan`` on the generated chip (one harness build, one simulator run) and judge every
     layer: ``LAYER`` and ``POOL`` cycles equal to the model's, every stored code equal to the
     integer pipeline's, the final feature map equal to :meth:`Chain.run`'s.
@@ -500,9 +500,8 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
     progress : callable, optional
         ``progress(line)`` once per layer whose ``LAYER`` (and ``POOL``) command has finished,
         while the simulator runs.
-    hierarchical : bool, optional
-        Build the tile once as a hierarchical block (:func:`.chip_path.play`; by default from
-        :data:`.chip_path.HIER_TILES` tiles on).
+    hierarchical : bool
+        Build the tile once as a hierarchical block (:func:`.chip_path.play`).
     """
     t0 = time.perf_counter()
     if design.chip != plan.chip:

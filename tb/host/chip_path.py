@@ -105,10 +105,6 @@ PERIOD_NS = 10
 #: Verilator options of a hierarchical harness build: the tile verilated and compiled once, not per
 #: instance (Verilator writes every instance's C++: 16 copies of the tile's at the published size).
 HIER_ARGS = (verilator.HIERARCHICAL,)
-#: Tiles from which :func:`play` builds hierarchically by default: on T = 2 tiles of 8x8x8 the
-#: hierarchical build took longer (425 s against 326 s) and simulated no faster (its layers took
-#: 1.14x as long), so small chips build flat (``docs/verification.md``).
-HIER_TILES = 8
 BUDGET_FACTOR, BUDGET_SLACK = 4, 100_000
 
 
@@ -311,7 +307,7 @@ class Played:
 
 def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump_range: tuple, *,
          expected_cycles: int, build_root: str | os.PathLike | None = None, quick: bool = False,
-         directory: Path, watch=None, hierarchical: bool | None = None) -> Played:
+         directory: Path, watch=None, hierarchical: bool = False) -> Played:
     """Build the harness sized for ``commands`` and ``image`` (or reuse its build), play the
     commands (``(op, fields)``) on the off-chip ``image`` under ``dram``'s timing and read back
     off-chip words ``dump_range`` (first, last) and the command log.
@@ -319,11 +315,10 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     ``expected_cycles`` (the model's cycles of all commands, roughly) sets the time budget;
     ``watch(log)`` is called with the commands completed so far while the simulator runs (once
     a second, when the log has grown). ``hierarchical``: build the tile once as a hierarchical block
-    (:func:`harness_design`); by default from :data:`HIER_TILES` tiles on.
+    (:func:`harness_design`): on the published chip a build of a quarter of the time, but a
+    simulation about 2.5 times slower (``docs/verification.md``), so only for short runs.
     """
     chip = design.chip
-    if hierarchical is None:
-        hierarchical = chip.tiles >= HIER_TILES
     if len(commands) >= 1 << 16:
         raise ConfigError(f"{len(commands):,} commands: the harness counts at most {(1 << 16) - 1:,}")
     n_dump = dump_range[1] - dump_range[0] + 1
