@@ -316,7 +316,7 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     ``watch(log)`` is called with the commands completed so far while the simulator runs (once
     a second, when the log has grown). ``hierarchical``: build the tile once as a hierarchical block
     (:func:`harness_design`): on the published chip a build of a quarter of the time, but a
-    simulation about 2.5 times slower (``docs/verification.md``), so only for short runs.
+    simulation 2.4 to 2.9 times slower (``docs/verification.md``), so only for short runs.
     """
     chip = design.chip
     if len(commands) >= 1 << 16:
