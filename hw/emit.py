@@ -39,7 +39,6 @@ def generator_sources() -> list[Path]:
     return sorted(here.glob("*.py")) + sorted(Path(dstripes.sim.__file__).resolve().parent.glob("*.py"))
 
 
-
 _MODULE = re.compile(r"^module (\\\S+ |[A-Za-z_][A-Za-z0-9_$]*)", re.M)
 _END = re.compile(r"^endmodule[^\n]*\n?", re.M)
 _INSTANCE = re.compile(r"^(\s+)(\\\S+ |[A-Za-z_][A-Za-z0-9_$]*)(?=\s+(?:#\s*\(|\\\S+ \s*\(|[A-Za-z_][A-Za-z0-9_$]*\s*\())",
@@ -56,9 +55,11 @@ def share_modules(text: str, keep: str | None = None) -> str:
     for the name, the order of its ports (instances connect them by name) and the numbers of
     yosys's own ``$auto$`` names (renumbered in order of appearance) is replaced by its first member and every instantiation of the others renamed
     to it; repeated until nothing changes (merged children can make their parents equal). Only
-    exact textual copies are merged, so the hardware is the same; a simulator then compiles the
-    shared module once (Verilator keeps a module instantiated hundreds of times as one class
-    instead of inlining every copy: a fraction of the C++ to compile).
+    exact textual copies are merged, so the hardware is the same. What it buys is a smaller file
+    for every tool that reads it (the published chip harness: 286 -> 16 modules, 12.0 -> 10.5 MB);
+    it does not shorten Verilator's build, which inlines the copies again (its C++ is
+    byte-identical with and without this); per-instance C++ is cut only by verilating the tile
+    as a hierarchical block (the testbench's opt-in hierarchical build).
 
     Parameters
     ----------
