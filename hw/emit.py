@@ -56,10 +56,11 @@ def share_modules(text: str, keep: str | None = None) -> str:
     yosys's own ``$auto$`` names (renumbered in order of appearance) is replaced by its first member and every instantiation of the others renamed
     to it; repeated until nothing changes (merged children can make their parents equal). Only
     exact textual copies are merged, so the hardware is the same. What it buys is a smaller file
-    for every tool that reads it (the published chip harness: 286 -> 16 modules, 12.0 -> 10.5 MB);
-    it does not shorten Verilator's build, which inlines the copies again (its C++ is
-    byte-identical with and without this); per-instance C++ is cut only by verilating the tile
-    as a hierarchical block (the testbench's opt-in hierarchical build).
+    for every tool that reads it (the published chip harness: 286 -> 16 modules, 12.0 -> 10.5 MB).
+    Verilator inlines a small merged module again, but keeps a large one with many instances (the
+    published tile's 256 SIPs) as a class run once per instance, which simulates several times
+    slower; the testbench therefore marks the merged modules for inlining
+    (``tb/host/verilator.py`` ``inline_modules``), and its C++ is then that of the copies.
 
     Parameters
     ----------

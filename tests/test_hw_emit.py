@@ -1,10 +1,13 @@
 """Verilog emission (``hw/emit.py``): identical modules written once (:func:`share_modules`); and
-the tile marked a hierarchical block for Verilator (``tb/host/verilator.py`` :func:`hier_block`),
+the merged modules inlined again by Verilator (:func:`inline_modules`) and the tile marked a
+hierarchical block for Verilator (``tb/host/verilator.py`` :func:`hier_block`),
 so the accelerator's harness compiles one tile, not ``T`` copies (the harness's builds in
 ``tests/test_tb_chip*.py`` and ``tests/test_tb_chain.py`` are built that way)."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 from amaranth.hdl import Module, Signal
@@ -12,7 +15,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.emit import share_modules, to_verilog
-from dstripes.tb.host.verilator import HIER_BLOCK, hier_block
+from dstripes.hw.sip import SIP
+from dstripes.tb.host.verilator import HIER_BLOCK, INLINE_MODULE, hier_block, inline_modules, wheel_environment
 
 
 class Leaf(wiring.Component):
@@ -120,3 +124,51 @@ def test_the_tile_is_marked_a_hierarchical_block():
     assert marked.replace(HIER_BLOCK, "", 1) == text and marked.count(HIER_BLOCK) == 1
     with pytest.raises(ValueError, match="no module 'tile' to mark"):
         hier_block(text, "tile")
+
+
+class SIPs(wiring.Component):
+    """``n`` SIPs of 16 lanes, as a tile's array holds them (one module each from Amaranth)."""
+
+    def __init__(self, n: int):
+        self._n = n
+        super().__init__({"a": In(16), "b": In(16), "y": Out(48)})
+
+    def elaborate(self, platform):
+        m = Module()
+        y = 0
+        for i in range(self._n):
+            u = m.submodules[f"sip{i}"] = SIP(lanes=16, act_bits=16, weight_bits=16, acc_bits=48)
+            m.d.comb += [u.bits.eq(self.a + i), u.weights.eq(self.b.replicate(16)), u.en.eq(1),
+                         u.add.eq(self.a[0]), u.first.eq(self.a[1]), u.active.eq(1), u.clear.eq(self.a[2])]
+            y = y ^ u.result
+        m.d.comb += self.y.eq(y)
+        return m
+
+
+def verilator_classes(text: str, tmp_path) -> list[str]:
+    """The class headers Verilator writes for ``text`` (top ``top``)."""
+    tmp_path.mkdir()
+    (tmp_path / "top.v").write_text(text)
+    out = tmp_path / "obj"
+    subprocess.run(["verilator", "--cc", "-Wno-fatal", "--top-module", "top", "-Mdir", str(out), str(tmp_path / "top.v")],
+                   env={**os.environ, **wheel_environment()}, check=True, capture_output=True)
+    return sorted(p.name for p in out.glob("*.h"))
+
+
+def test_the_merged_modules_are_marked_for_inlining_but_the_kept_ones():
+    text = share_modules(to_verilog(Top(), "top"), keep="top")
+    marked = inline_modules(text, keep=("top",))
+    assert marked.replace(INLINE_MODULE, "") == text
+    assert marked.count(INLINE_MODULE) == len(modules(text)) - 1
+    assert not re.search(r"^module top\([^;]*;\n" + re.escape(INLINE_MODULE), marked, re.M)
+
+
+def test_verilator_inlines_the_merged_sips_again(tmp_path):
+    # 64 SIPs merged into one module: Verilator keeps it as a class run once per instance (the
+    # published chain simulated ~10x slower that way); marked, it is inlined as the copies are
+    text = share_modules(to_verilog(SIPs(64), "top"), keep="top")
+    assert len(modules(text)) == 2
+    shared = verilator_classes(text, tmp_path / "shared")
+    assert any("sip" in name for name in shared)
+    inlined = verilator_classes(inline_modules(text, keep=("top",)), tmp_path / "inlined")
+    assert not any("sip" in name for name in inlined) and len(inlined) == len(shared) - 1

@@ -72,7 +72,8 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
                    hierarchical: bool = False) -> tuple[DutVerilog, dict]:
     """The Verilog the fast path simulates: the chip inside :class:`tb.gateware.chip_harness.ChipHarness`,
     the tile module (emitted once, cached; identical modules written once,
-    :func:`dstripes.hw.emit.share_modules`) and the memories' behavioural models; and the
+    :func:`dstripes.hw.emit.share_modules`, inlined again by Verilator but for the tile:
+    :func:`.verilator.inline_modules`) and the memories' behavioural models; and the
     harness's description (address widths, command word). ``command_bits`` and ``dram_bits``
     size its command and off-chip memories (:func:`harness_bits`; ``dram_bits`` by default
     ``nm_addr_bits + 2``); both key the Verilog cache. ``hierarchical``: the tile marked a
@@ -93,7 +94,8 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
                                "dram_bits": dram_bits, "command_bits": command_bits},
                          public="ports", models=models, sources=sources, build_root=build_root)
     tile = tile_verilog(design.tile, build_root=build_root)
-    text = share_modules(outer.verilog + "\n" + tile.verilog, keep=top)
+    text = verilator.inline_modules(share_modules(outer.verilog + "\n" + tile.verilog, keep=top),
+                                    keep=(top, design.tile.top))
     if hierarchical:
         text = verilator.hier_block(text, design.tile.top)
     combined = DutVerilog(top, text, outer.config, outer.streams, models, outer.public)

@@ -8,6 +8,8 @@
   build cache (:mod:`.objcache`, through make's ``OBJCACHE``).
 * FST traces need the lz4 headers, which the wheel does not ship (:func:`fst_available`).
 * Only the signals a testbench touches are made visible (:func:`visibility_file`).
+* Modules that identical copies were merged into are inlined (:func:`inline_modules`), as the
+  copies were.
 * A module instantiated many times (the accelerator's tile) can be verilated and compiled once,
   as a hierarchical block (:func:`hier_block`, :data:`HIERARCHICAL`): Verilator otherwise writes
   the C++ of every instance.
@@ -87,6 +89,30 @@ def hier_block(text: str, module: str) -> str:
     if m is None:
         raise ValueError(f"no module {module!r} to mark as a hierarchical block")
     return text[:m.end()] + HIER_BLOCK + text[m.end():]
+
+
+INLINE_MODULE = "  /*verilator inline_module*/\n"
+_HEADER = re.compile(r"^module (\\\S+ |[A-Za-z_][A-Za-z0-9_$]*)[^;]*;\n", re.M)
+
+
+def inline_modules(text: str, keep: Sequence[str] = ()) -> str:
+    """``text`` with Verilator's ``inline_module`` metacomment in every module but ``keep``.
+
+    Why: Verilator inlines a module used once, but keeps one used many times as a class whose
+    code runs once per instance when inlining it would add more than its limit
+    (``--inline-mult``). After :func:`dstripes.hw.emit.share_modules` the published tile's 256
+    SIPs are one such module: the published Stripes chain then simulated at about 220 cycles/s
+    (load 5) instead of about 2,800 with a copy per SIP (``docs/verification.md``). Marked, they
+    are inlined as the copies are (the C++ is the same but for names); the modules in ``keep``
+    (the top, and the tile that its ``T`` instances share) are left to Verilator."""
+    kept = {k.strip() for k in keep}
+    out, pos = [], 0
+    for m in _HEADER.finditer(text):
+        out.append(text[pos:m.end()])
+        if m.group(1).strip() not in kept:
+            out.append(INLINE_MODULE)
+        pos = m.end()
+    return "".join(out) + text[pos:]
 
 
 def build_args(*, waves: str | None, public: Sequence | None, directory: Path, top: str) -> list[str]:
