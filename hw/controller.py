@@ -41,8 +41,8 @@ class Controller(wiring.Component):
     -------
     config : ``In(stream.Signature(run_layout))``
         Run configuration; accepted only while idle.
-    msb, lsb, signed, mode : ``Out``
-        The accepted configuration, held for the whole run.
+    msb, lsb, signed, mode, fc : ``Out``
+        The accepted configuration, held for the whole run (``fc``: a fully-connected run).
     act_enable, weight_enable : ``Out(1)``
         Activations / weights still to be accepted in this run.
     act_done, weight_done : ``In(1)``
@@ -76,6 +76,7 @@ class Controller(wiring.Component):
         members = {
             "config": In(stream.Signature(run_layout(act_bits, count_bits))),
             **run_members(act_bits, Out),
+            "fc": Out(1),
             "act_done": In(1),
             "weight_done": In(1),
         }
@@ -122,7 +123,7 @@ class Controller(wiring.Component):
             cfg = self.config.payload
             m.d.sync += [
                 self.msb.eq(cfg.msb), self.lsb.eq(cfg.lsb), self.signed.eq(cfg.signed),
-                self.mode.eq(cfg.mode), steps.eq(cfg.steps), window_sets.eq(cfg.window_sets),
+                self.mode.eq(cfg.mode), self.fc.eq(cfg.fc), steps.eq(cfg.steps), window_sets.eq(cfg.window_sets),
                 self.busy.eq((cfg.steps != 0) & (cfg.window_sets != 0)),
                 self.cycles.eq(0), results.eq(0),
             ]

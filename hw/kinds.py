@@ -130,7 +130,7 @@ _SERIAL_PAYLOADS = {
     "act": "[column][lane] codes, lane fastest (one pallet per step)",
     "weight": "[row][lane] two's complement, lane fastest (one weight brick per step)",
     "result": "[column][row] two's complement, row fastest (one window-set)",
-    "config": "msb, lsb, signed, mode, steps, window_sets (LSB first; see config_fields)",
+    "config": "msb, lsb, signed, mode, steps, window_sets, fc (LSB first; see config_fields)",
 }
 
 def _weight_select(config: TileConfig) -> TileConfig:
@@ -144,7 +144,7 @@ KINDS = {k.name: k for k in (
         "act": "[lane] codes (one brick per transfer)",
         "weight": "[row][lane] two's complement, lane fastest (one weight brick per brick)",
         "result": "[row] two's complement (one window)",
-        "config": "msb, lsb, signed, mode, steps (bricks per window), window_sets (windows); "
+        "config": "msb, lsb, signed, mode, steps (bricks per window), window_sets (windows), fc (ignored); "
                   "LSB first, see config_fields",
     }),
     TileKind(STRIPES, lambda c: (SerialTile, {"detect": False}), COMMON + ("columns",), _SERIAL_PAYLOADS),

@@ -106,6 +106,10 @@ def run_layout(act_bits: int, count_bits: int) -> data.StructLayout:
     mode : ``MODE_STATIC`` / ``MODE_LEADING`` / ``MODE_BOTH`` (Stripes tiles ignore it).
     steps : steps (pallets) per window-set (per window on the bit-parallel tile); ``>= 1``.
     window_sets : window-sets of the run (windows on the bit-parallel tile); ``0`` is a no-op.
+    fc : a fully-connected run (``docs/design.md`` §5): one window (``window_sets = 1``) whose
+        ``steps`` bricks the bit-serial tiles issue round-robin to the columns; the bit-parallel
+        tile runs it as any one-window run (one brick per cycle) and ignores the field. Last, so
+        that the other fields keep their offsets.
     """
     ib = index_bits(act_bits - 1)
     return data.StructLayout({
@@ -115,6 +119,7 @@ def run_layout(act_bits: int, count_bits: int) -> data.StructLayout:
         "mode": unsigned(2),
         "steps": unsigned(count_bits),
         "window_sets": unsigned(count_bits),
+        "fc": unsigned(1),
     })
 
 

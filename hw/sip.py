@@ -70,6 +70,9 @@ class SIP(wiring.Component):
         The add closes a window-set: the accumulator restarts from zero.
     result : ``Out(signed(acc_bits))``
         ``acc + (partial << low)``: the window's result in the cycle ``add & clear``.
+    stored : ``Out(signed(acc_bits))``
+        ``acc`` alone (a fully-connected run sums the columns' accumulators, and a column whose
+        last brick was added earlier has no partial to add).
 
     Latency: a step's contribution reaches ``result`` one cycle after its last bit plane
     (:data:`LATENCY`). Throughput: one bit plane per cycle.
@@ -99,6 +102,7 @@ class SIP(wiring.Component):
             "low": In(range(act_bits)),
             "clear": In(1),
             "result": Out(signed(acc_bits)),
+            "stored": Out(signed(acc_bits)),
         })
         # the state, created here so that a formal harness can observe it (tb/formal/sip.py)
         self._partial = Signal(signed(self.partial_bits), name="partial")
@@ -141,6 +145,7 @@ class SIP(wiring.Component):
         m.d.comb += [
             aligned.eq(partial << self.low),
             self.result.eq(acc + aligned),
+            self.stored.eq(acc),
         ]
         with m.If(self.en):
             with m.If(self.first):

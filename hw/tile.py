@@ -1,9 +1,10 @@
 """Bit-serial tiles: Dynamic Stripes (with the precision detector) and Stripes (without)."""
 from __future__ import annotations
 
+import operator
 from functools import partial
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 
 from dstripes.sim.config import TileConfig
@@ -14,6 +15,7 @@ from .params import COUNT_BITS, SynthBlock, check_config, result_layout, serial_
 from .result_buffer import ResultBuffer
 from .sip import SIP, connect_array, sip_name
 from .tile_component import TileComponent
+from .tree import reduce_tree
 
 
 class SerialTile(TileComponent):
@@ -24,6 +26,11 @@ class SerialTile(TileComponent):
     cycles on it (Dynamic Stripes) or ``p_L`` cycles (Stripes, ``detect=False``); after the last
     step of a window-set the ``Nc x Nr`` results leave on ``result`` while the next window-set is
     already being computed.
+
+    A fully-connected run (config ``fc``; ``docs/design.md`` §5) is one window: the dispatcher
+    issues its bricks round-robin to the columns (each column with its own weight brick, bit
+    counter and add stage), and when the last brick adds, every column's accumulator of each
+    row is summed into column 0 of the results (an adder tree per row) and cleared.
 
     Parameters
     ----------
@@ -88,7 +95,8 @@ class SerialTile(TileComponent):
     @staticmethod
     def _dispatcher(c: TileConfig, detect: bool) -> Dispatcher:
         return Dispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
-                          weight_bits=c.weight_bits, group=c.group, detect=detect, trailing=c.trim == "both")
+                          weight_bits=c.weight_bits, group=c.group, detect=detect, trailing=c.trim == "both",
+                          fc=True)
 
     @staticmethod
     def _buffer(c: TileConfig) -> ResultBuffer:
@@ -119,7 +127,6 @@ class SerialTile(TileComponent):
             ctrl.item_last.eq(plane.payload.last),
             plane.ready.eq(ctrl.advance),
             ctrl.buffer_can_load.eq(buf.can_load),
-            buf.load.eq(ctrl.buffer_load),
             ctrl.result_done.eq(self.result.valid & self.result.ready),
             self.busy.eq(ctrl.busy),
             self.cycles.eq(ctrl.cycles),
@@ -132,7 +139,30 @@ class SerialTile(TileComponent):
             m.d.sync += add_low.eq(plane.payload.low)
 
         sips = [[self._sip(c) for _ in range(c.columns)] for _ in range(c.rows)]
+        fc = ctrl.fc
+        m.d.comb += disp.fc.eq(fc)
         connect_array(m, sips, c.group, plane.payload, plane.valid, en=ctrl.advance, add=ctrl.add,
                       clear=ctrl.clear, low=add_low)
-        m.d.comb += [buf.data[col][r].eq(sip.result) for r, row in enumerate(sips) for col, sip in enumerate(row)]
+        # Fully-connected runs: each column its own controls, every column's accumulators summed
+        # per filter into column 0 of the results when the last brick adds (docs/design.md §5).
+        final = disp.fc_final
+        m.d.comb += disp.fc_ready.eq(buf.can_load)
+        sums = []
+        for r, row in enumerate(sips):
+            parts = []
+            for col, sip in enumerate(row):
+                own = disp.fc_columns[col]
+                m.d.comb += sip.weights.eq(own.weights[r])  # the column's brick (conv: the step's)
+                with m.If(fc):
+                    m.d.comb += [sip.en.eq(1), sip.first.eq(own.first), sip.active.eq(own.active),
+                                 sip.neg.eq(own.neg), sip.add.eq(own.add | final), sip.clear.eq(final),
+                                 sip.low.eq(own.low)]
+                parts.append(Mux(own.add, sip.result, sip.stored))
+            total = Signal(signed(c.acc_bits), name=f"fc_sum{r}")
+            m.d.comb += total.eq(reduce_tree(parts, operator.add))
+            sums.append(total)
+        m.d.comb += buf.load.eq(Mux(fc, final, ctrl.buffer_load))
+        for r, row in enumerate(sips):
+            for col, sip in enumerate(row):
+                m.d.comb += buf.data[col][r].eq(Mux(fc, sums[r] if col == 0 else 0, sip.result))
         return m

@@ -1,7 +1,8 @@
 """``dstripes verify``: a whole real network through the generated tile, bit-exact and cycle-exact.
 
-Capture a network's quantised conv-layer inputs on real photos (shipped profile, as evaluate
-does), run every selected layer - all windows, every convolution group, the first or every
+Capture a network's quantised layer inputs on real photos (shipped profile, as evaluate does),
+run every selected layer - conv layers (all windows, every convolution group) and
+fully-connected ones (one input vector, dispatched round-robin), the first or every
 filter-set - through the generated tile inside its memory-backed verification harness, and
 check every result bit-exactly and every run's cycle count exactly against the golden model.
 Layers run as Dask tasks. Exits 1 when anything differs.
@@ -21,7 +22,7 @@ PROFILE_IMAGES = 16
 
 
 def register(sub) -> None:
-    p = options.add_command(sub, "verify", "run a real network's conv layers through the generated tile and "
+    p = options.add_command(sub, "verify", "run a real network's layers through the generated tile and "
                                            "check them", __doc__.split("\n\n")[1])
     options.add_network_options(p)
     options.add_profile_options(p, target=False, shipped=f"the shipped profile of a built-in network, at any "
@@ -30,7 +31,7 @@ def register(sub) -> None:
     options.add_photo_options(p, images=1, labels=False, text=True)
     options.add_kind_option(p)
     options.add_run_options(p)
-    Option("--layers", "conv layers to run (default all; fully-connected layers are never run)",
+    Option("--layers", "layers to run (default all; fully-connected layers too, except on a run-ahead tile)",
            metavar="all|NAME,...", default="all").add(p)
     Option("--filter-sets", "the first filter-set of every convolution group, or all of them (default %(default)s)",
            choices=("first", "all"), default="first").add(p)
@@ -84,7 +85,7 @@ def run(args) -> int:
         (out / stale).unlink(missing_ok=True)
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     net = load(args)
-    select_layers(net, args.layers)  # a layer it does not have is refused before any profiling
+    select_layers(net, args.layers, tile)  # a layer it does not have (or cannot run) is refused before any profiling
     tell(said)
     if int8:  # the model's own codes on the tile of its widths (A = W = 8; A = 9 for shifted codes)
         prof = model_profile(net)
@@ -114,7 +115,7 @@ def run(args) -> int:
                  title=f"{v.network} on the {tile.title} tile ({args.sim}, fast path), {len(v.images)} photo(s), "
                        f"{v.filter_sets} filter-set(s)"))
     if v.skipped:
-        print(f"\nnot run (fully-connected): {', '.join(v.skipped)}")
+        print(f"\nnot run (fully-connected; the run-ahead tile has no round-robin dispatch): {', '.join(v.skipped)}")
     print(f"\n{COUNTS_NOTE}")
     print(f"\nchecked: every result bit-exact ({t.results_checked:,} results of the layers, in "
           f"{t.result_transfers:,} result transfers), every run's cycle count equal to the model's RTL-exact "

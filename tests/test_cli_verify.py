@@ -1,4 +1,4 @@
-"""``dstripes verify``: real networks' conv layers through the generated tile, on Dask.
+"""``dstripes verify``: real networks' layers through the generated tile, on Dask.
 
 Kept small for CI: 8x8 photos (the shipped profile, applied at that size as the bundled samples
 apply it at 64x64), one photo, a 4x4x4 tile, Icarus (a quick build), two local Dask workers.
@@ -114,9 +114,24 @@ def test_a_missing_simulator_is_bad_input(tmp_path, capsys, monkeypatch):
     assert rc == 2 and "icarus needs iverilog" in err and err.count("\n") == 1
 
 
-def test_an_fc_layer_is_refused_by_name(tmp_path, capsys):
-    rc, _, err, _ = _verify(tmp_path, capsys, "--model", "mobilenet-v2", "--layers", "classifier.1")
-    assert rc == 2 and "is fully-connected" in err
+def test_a_classifier_runs_round_robin(tmp_path, capsys):
+    """MobileNet-v2's classifier (fully-connected 1280 -> 1000, one input vector): its 320 bricks
+    go round-robin to the columns, results exact, cycles the model's :func:`fc_cycles` plus the
+    tile's latency, and nothing is left out."""
+    rc, d, err, _ = _verify(tmp_path, capsys, "--model", "mobilenet-v2", "--layers", "classifier.1")
+    assert rc == 0, err
+    (l,) = d["layers"]
+    assert d["passed"] and d["skipped"] == [] and l["layer"] == "fc 1280->1000"
+    assert l["runs"] == 1 and l["mismatches"] == 0 and l["results_checked"] == 4 and l["result_transfers"] == 1
+    assert l["cycles_rtl"] == l["cycles_model"] == l["cycles_ideal"] + 4
+    # one brick issued per cycle at most, four columns of at most 16 bits each
+    assert 320 <= l["cycles_ideal"] <= 320 * 16 // 4 + 16
+
+
+def test_an_fc_layer_is_refused_on_the_run_ahead_tile(tmp_path, capsys):
+    rc, _, err, _ = _verify(tmp_path, capsys, "--model", "mobilenet-v2", "--layers", "classifier.1",
+                            "--group", "1", "--run-ahead", "1")
+    assert rc == 2 and "is fully-connected" in err and "run-ahead" in err and err.count("\n") == 1
 
 
 def test_the_report_names_the_first_failure(tmp_path):

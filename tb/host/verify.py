@@ -1,6 +1,7 @@
 """A whole real network through a generated tile: the API under ``dstripes verify``.
 
-For each selected conv layer of a network, its quantised inputs on real photos are captured as
+For each selected layer of a network (conv layers, and fully-connected layers with one input
+vector, which the tile runs with its round-robin dispatch, :func:`.runs.as_conv`), its quantised inputs on real photos are captured as
 ``dstripes evaluate`` captures them (:mod:`dstripes.sim.nets.evaluate`: the network's forward
 pass, the profile's window and scale per layer input, :meth:`Quant.codes`), its weights become
 ``W``-bit codes (:func:`dstripes.sim.fixed.weight_codes`), and every run of the layer goes
@@ -40,7 +41,7 @@ from dstripes.sim.tile_run import check_layer
 from ..gateware.tile_harness import DEPTHS
 from ..handoff import fields_as_dict
 from .runner import build
-from .runs import layer_runs
+from .runs import layer_runs, runs_fc
 from .simulate import path_verilog, play
 from .toolchain import missing_tools
 
@@ -156,7 +157,8 @@ class Verification:
         ``"first"`` or ``"all"``.
     layers : list of LayerVerification
     skipped : list of str
-        Fully-connected layers left out.
+        Fully-connected layers left out (only on a run-ahead tile, which has no round-robin
+        dispatch; every layer runs on the others).
     seconds : dict
         ``total``, ``build``, ``capture`` (what was measured).
     """
@@ -231,23 +233,27 @@ def verify_layer(job: LayerJob) -> LayerVerification:
         checks=out.checks, failure=out.failure, first_mismatch=first, log=out.log)
 
 
-def select_layers(net, names: str | None) -> tuple[list[Layer], list[str]]:
-    """The conv layers named by ``names`` (``None`` or ``"all"``: every conv layer) and the
-    names of the fully-connected layers left out (the tile RTL runs conv layers)."""
+def select_layers(net, names: str | None, tile: TileDesign | None = None) -> tuple[list[Layer], list[str]]:
+    """The layers named by ``names`` (``None`` or ``"all"``: every layer) and the names of the
+    layers left out: the fully-connected ones when ``tile`` cannot run them (the run-ahead tile
+    has no round-robin dispatch, :func:`.runs.runs_fc`; a fully-connected layer named on such a
+    tile is an error). Every layer is run on the other tiles."""
     layers = net.layers()
-    fc = [l.name for l in layers if l.fc]
+    fc_ok = tile is None or runs_fc(tile)
+    fc = [] if fc_ok else [l.name for l in layers if l.fc]
     if names in (None, "all"):
-        return [l for l in layers if not l.fc], fc
+        return [l for l in layers if l.name not in fc], fc
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     if not wanted:
         raise ConfigError("--layers must name at least one layer (or 'all')")
     by_name = {l.name: l for l in layers}
     for n in wanted:
         if n not in by_name:
-            raise ConfigError(f"network {net.name} has no layer {n!r} (its conv layers: "
-                              f"{', '.join(l.name for l in layers if not l.fc)})")
-        if by_name[n].fc:
-            raise ConfigError(f"layer {n!r} is fully-connected; the tile RTL runs conv layers only")
+            raise ConfigError(f"network {net.name} has no layer {n!r} (its layers: "
+                              f"{', '.join(l.name for l in layers)})")
+        if n in fc:
+            raise ConfigError(f"layer {n!r} is fully-connected; the run-ahead tile (run_ahead "
+                              f"{tile.config.run_ahead}) has no round-robin dispatch for it (run_ahead 0 has)")
     return [l for l in layers if l.name in wanted], []
 
 
@@ -255,7 +261,7 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
                    layers: str | None = None, filter_sets: str = "first",
                    jobs: int | None = None, scheduler: str | None = None, build_root: str | None = None,
                    progress: bool = True, note=print) -> Verification:
-    """Verify ``net``'s selected conv layers on ``images`` through ``tile``.
+    """Verify ``net``'s selected layers on ``images`` through ``tile``.
 
     Bad input (unknown layer, a layer the accumulators cannot hold, a window wider than the
     activations, a missing simulator, an unreachable scheduler) raises :class:`ConfigError`
@@ -271,7 +277,7 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
     if problem:
         raise ConfigError(problem)
     profile.check_network(net)
-    chosen, skipped = select_layers(net, layers)
+    chosen, skipped = select_layers(net, layers, tile)
     bricks = DEPTHS["weight_depth"]
     for l in chosen:
         check_layer(l, config)
@@ -396,7 +402,8 @@ def write_reports(v: Verification, out: str | os.PathLike) -> list[Path]:
              f"{t['capture_seconds']:.0f} s); {t['cycles_per_second']:,.0f} simulated cycles per second of "
              f"simulation", ""]
     if v.skipped:
-        lines += [f"Not run (fully-connected; the tile RTL runs conv layers): {', '.join(v.skipped)}", ""]
+        lines += [f"Not run (fully-connected; the run-ahead tile has no round-robin dispatch): "
+                  f"{', '.join(v.skipped)}", ""]
     lines += ["## Layers", "", md_table(LAYER_HEADERS, rows), "", f"{COUNTS_NOTE[0].upper()}{COUNTS_NOTE[1:]}.", ""]
     first = d["first_failure"]
     lines += ["## Verdict", "", "**PASSED**: every layer bit-exact and cycle-exact." if v.passed else

@@ -1,0 +1,174 @@
+"""Fully-connected runs on the tiles in the Amaranth simulator against :mod:`sim`.
+
+A fully-connected layer with one input vector is one window: its bricks are issued round-robin
+to the columns of a bit-serial tile (``docs/design.md`` §5, :func:`sim.tile_run.fc_cycles`), and
+the per-column partial sums of each filter are added up when the last brick adds. Every run's
+results are compared with a direct computation, its cycles with the RTL-exact count the
+testbenches use and with the model's own layer count (:func:`sim.cycles.layer_cycles`, which
+detects each brick from its statistics, not from the 1x1-conv pallets the tile receives).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dstripes.hw import TileDesign
+from dstripes.hw.dispatcher import Dispatcher
+from dstripes.sim.config import TileConfig
+from dstripes.sim.cycles import layer_cycles
+from dstripes.sim.errors import ConfigError
+from dstripes.sim.fixed import Window
+from dstripes.sim.layer import Layer
+from dstripes.tb.host.runs import layer_run
+
+from .hwsim import run_tile
+from .test_hw_tile import SMALL, check, make_run, stream_codecs
+
+#: (scheme, group, trim, mode): lock-step Dynamic Stripes in each mode and group size, Stripes, DaDN.
+KINDS = [
+    ("dstripes", 1, "leading", "leading"),
+    ("dstripes", 2, "both", "both"),
+    ("dstripes", 4, "both", "leading"),
+    ("dstripes", 1, "leading", "static"),
+    ("stripes", 1, "leading", "static"),
+    ("dadn", 1, "leading", "static"),
+]
+
+
+def config_of(scheme, group, trim, act_bits=8, weight_bits=8):
+    kw = dict(SMALL, act_bits=act_bits, weight_bits=weight_bits)
+    if scheme == "dstripes":
+        kw.update(group=group, trim=trim)
+    return TileConfig(**kw)
+
+
+def fc_layer(rng, signed, act_bits=8, weight_bits=8, lanes=4):
+    """A random FC layer (C inputs, K filters), its window and ReLU-like or signed codes."""
+    c, k = int(rng.integers(1, 45)), int(rng.integers(1, 6))
+    layer = Layer(c, 1, 1, k, fc=True, name="fc")
+    msb = int(rng.integers(2, act_bits))
+    window = Window(msb, int(rng.integers(0, 2)), signed)
+    raw = rng.integers(window.lo, window.hi + 1, size=c)
+    mask = rng.random(c)
+    raw = np.where(mask < 0.35, 0, np.where(mask < 0.7, raw >> int(rng.integers(0, msb)), raw))
+    acts = np.clip((raw >> window.lsb) << window.lsb, window.lo, window.hi)
+    half = 1 << (weight_bits - 1)
+    return layer, window, acts, rng.integers(-half, half, size=(k, c))
+
+
+def model_cycles(acts, layer, window, cfg, scheme, mode):
+    """The model's count of one filter-set of ``layer`` on one tile (:func:`layer_cycles`)."""
+    one = replace(cfg, tiles=1, trim=mode if mode != "static" else cfg.trim)
+    counted = layer_cycles(acts, layer, window, one).cycles
+    name = "stripes" if (scheme, mode) == ("dstripes", "static") else scheme
+    return counted[name] // layer.filter_sets(cfg.rows)
+
+
+@pytest.mark.parametrize("scheme,group,trim,mode", KINDS, ids=lambda v: str(v))
+@pytest.mark.parametrize("widths", [(8, 8), (6, 10)], ids=lambda w: f"A{w[0]}_W{w[1]}")
+@pytest.mark.parametrize("signed", [False, True])
+def test_fc_runs_exact_against_the_model(scheme, group, trim, mode, widths, signed):
+    """Random FC layers, every filter-set back to back with a conv run between them (the
+    round-robin pointer and the mode switch between runs): results bit-exact, cycles exact."""
+    rng = np.random.default_rng(hash((scheme, group, mode, widths, signed)) % 2**32)
+    cfg = config_of(scheme, group, trim, *widths)
+    tile = TileDesign.of(scheme, cfg)
+    layer, window, acts, weights = fc_layer(rng, signed, *widths)
+    conv = Layer(3, 4, 4, 2, 3, 3, 1, 1, 1, 1)
+    conv_acts = (rng.integers(0, window.hi + 1, size=(3, 4, 4)) >> window.lsb) << window.lsb
+    conv_w = rng.integers(-8, 8, size=(2, 3, 3, 3))
+    runs = []
+    for f in range(layer.filter_sets(cfg.rows)):
+        runs.append(make_run(tile, scheme, cfg, acts, weights, layer, window, mode, filter_set=f))
+        runs.append(make_run(tile, scheme, cfg, conv_acts, conv_w, conv, window, mode, window_sets=2))
+    for run, (got, cycles) in zip(runs, run_tile(tile, runs)):
+        check(tile, cfg, run, got, cycles)
+    want = model_cycles(acts, layer, window, cfg, scheme, mode)
+    assert runs[0]["cycles"] == want + tile.latency
+
+
+def test_fc_round_robin_is_the_model_count_not_one_brick_after_another():
+    """Bricks of 5 bits on 4 columns: 4 in flight at a time, so 9 bricks take 15 cycles
+    (:func:`fc_cycles`), not 45; the tile's counter says so."""
+    cfg = config_of("stripes", 1, "leading")
+    tile = TileDesign.of("stripes", cfg)
+    layer = Layer(36, 1, 1, 2, fc=True)
+    window = Window(4, 0)
+    acts = np.arange(36) % 32
+    weights = np.ones((2, 36), dtype=np.int64)
+    run = make_run(tile, "stripes", cfg, acts, weights, layer, window, "static")
+    (got, cycles), = run_tile(tile, [run])
+    check(tile, cfg, run, got, cycles)
+    assert cycles == 15 + tile.latency  # bricks start at 0,1,2,3 | 5,6,7,8 | 10, the last ends at 15
+
+
+def test_fc_stalls_and_backpressure():
+    """Idle producers and a slow consumer: results still exact, cycles never below the count."""
+    rng = np.random.default_rng(7)
+    cfg = config_of("dstripes", 2, "both")
+    tile = TileDesign.of("dstripes", cfg)
+    runs = []
+    for _ in range(3):
+        layer, window, acts, weights = fc_layer(rng, False)
+        runs.append(make_run(tile, "dstripes", cfg, acts, weights, layer, window, "both"))
+    out = run_tile(tile, runs, idle=0.4, backpressure=0.5, seed=3)
+    for run, (got, cycles) in zip(runs, out):
+        check(tile, cfg, run, got, cycles, exact_cycles=False)
+    assert any(c > r["cycles"] for r, (_, c) in zip(runs, out))
+
+
+@pytest.mark.parametrize("group", [1, 4])
+def test_fc_ignores_the_other_columns_of_the_pallet(group):
+    """An FC brick travels in column 0; whatever the other columns carry changes neither the
+    results nor the detection (column 0 is a precision group alone, even when G > 1)."""
+    rng = np.random.default_rng(11)
+    cfg = config_of("dstripes", group, "both")
+    tile = TileDesign.of("dstripes", cfg)
+    layer, window, acts, weights = fc_layer(rng, False)
+    run = make_run(tile, "dstripes", cfg, acts, weights, layer, window, "both")
+    r = layer_run(tile, layer, window, acts, weights, mode="both")
+    noisy = r.acts.copy()
+    noisy[:, 1:, :] = rng.integers(0, 256, size=noisy[:, 1:, :].shape)
+    act_codec = stream_codecs(tile)["act"]
+    run["acts"] = [act_codec.pack(a) for a in noisy]
+    (got, cycles), = run_tile(tile, [run])
+    check(tile, cfg, run, got, cycles)
+
+
+def test_a_sequential_dispatch_is_caught(monkeypatch):
+    """An injected fault: the dispatcher waits for every column to be empty before it issues the
+    next brick (one brick after another). The results stay exact; the cycle check catches it."""
+    monkeypatch.setattr(Dispatcher, "_column_free", lambda self, full, fin, ptr: ~full.any())
+    cfg = config_of("dstripes", 1, "leading")
+    tile = TileDesign.of("dstripes", cfg)
+    layer, window, acts, weights = fc_layer(np.random.default_rng(2), False)
+    run = make_run(tile, "dstripes", cfg, acts, weights, layer, window, "leading")
+    (got, cycles), = run_tile(tile, [run])
+    check(tile, cfg, run, got, cycles, exact_cycles=False)  # the results are still right
+    with pytest.raises(AssertionError):
+        check(tile, cfg, run, got, cycles)
+
+
+def test_a_missing_column_in_the_sum_is_caught(monkeypatch):
+    """An injected fault: the column sum leaves out the last column. The results check fails."""
+    import dstripes.hw.tile as tile_module
+
+    real = tile_module.reduce_tree
+    monkeypatch.setattr(tile_module, "reduce_tree", lambda items, combine, **kw: real(items[:-1], combine, **kw))
+    cfg = config_of("stripes", 1, "leading")
+    tile = TileDesign.of("stripes", cfg)
+    layer = Layer(16, 1, 1, 2, fc=True)
+    window = Window(7, 0)
+    run = make_run(tile, "stripes", cfg, np.full(16, 3), np.ones((2, 16), dtype=np.int64), layer, window, "static")
+    (got, cycles), = run_tile(tile, [run])
+    with pytest.raises(AssertionError):
+        check(tile, cfg, run, got, cycles)
+
+
+def test_the_run_ahead_tile_refuses_fc_layers():
+    tile = TileDesign.of("dstripes", replace(config_of("dstripes", 1, "leading"), run_ahead=1))
+    layer, window, acts, weights = fc_layer(np.random.default_rng(0), False)
+    with pytest.raises(ConfigError, match="run-ahead tile .* has no round-robin dispatch"):
+        layer_run(tile, layer, window, acts, weights)
