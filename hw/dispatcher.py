@@ -11,8 +11,11 @@ from .params import check_dispatch, index_bits, pallet_layout, run_members, weig
 
 
 def plane_layout(lanes: int, columns: int, rows: int, act_bits: int, weight_bits: int,
-                 group: int) -> data.StructLayout:
+                 group: int, weights: bool = True) -> data.StructLayout:
     """One cycle of work for the SIP array.
+
+    ``weights=False``: without the ``weights`` field (a dispatcher built with the fully-connected
+    dispatch hands each brick to the SIPs' own weight registers instead, ``brick`` / ``brick_load``).
 
     Fields
     ------
@@ -23,30 +26,31 @@ def plane_layout(lanes: int, columns: int, rows: int, act_bits: int, weight_bits
     weights : the step's weight brick ``[row][lane]``.
     """
     groups = columns // group
-    return data.StructLayout({
+    fields = {
         "bits": data.ArrayLayout(unsigned(lanes), columns),
         "active": unsigned(groups),
         "neg": unsigned(groups),
         "low": data.ArrayLayout(unsigned(index_bits(act_bits - 1)), groups),
         "first": unsigned(1),
         "last": unsigned(1),
-        "weights": weight_layout(lanes, rows, weight_bits),
-    })
+    }
+    if weights:
+        fields["weights"] = weight_layout(lanes, rows, weight_bits)
+    return data.StructLayout(fields)
 
 
-def fc_column_layout(lanes: int, rows: int, act_bits: int, weight_bits: int) -> data.StructLayout:
-    """What one column's SIPs take from a dispatcher built with the fully-connected dispatch.
+def fc_column_layout(act_bits: int) -> data.StructLayout:
+    """The controls one column's SIPs take in a fully-connected run from a dispatcher built with
+    the fully-connected dispatch (the column's weights are in its SIPs, see ``brick_load``).
 
     Fields
     ------
-    weights : the column's weight brick ``[row][lane]`` (every run).
     first, active, neg : the column's step starts; its bit is inside the brick's range; sign
         cycle (fully-connected runs).
     add, low : the column's brick ended in the previous cycle: add its partial, aligned by
         ``low`` (fully-connected runs).
     """
     return data.StructLayout({
-        "weights": weight_layout(lanes, rows, weight_bits),
         "first": unsigned(1),
         "active": unsigned(1),
         "neg": unsigned(1),
@@ -77,7 +81,9 @@ class Dispatcher(wiring.Component):
     trailing : bool
         Build the trailing-zero encoders (see :class:`PrecisionDetector`).
     fc : bool
-        Build the fully-connected dispatch (members ``fc``, ``fc_columns``, ``fc_final``).
+        Build the fully-connected dispatch (members ``fc``, ``brick``, ``brick_load``,
+        ``fc_columns``, ``fc_ready``, ``fc_final``; the plane has no ``weights``: the SIPs hold
+        their own, :class:`~dstripes.hw.sip.SIP` ``hold=True``).
 
     Members
     -------
@@ -86,18 +92,24 @@ class Dispatcher(wiring.Component):
     weight : ``In(stream.Signature(weight_layout))``
         One ``Nr x L`` weight brick per step.
     plane : ``Out(stream.Signature(plane_layout))``
-        One bit plane per cycle; a transfer consumes one cycle of the current step.
+        One bit plane per cycle; a transfer consumes one cycle of the current step (with
+        ``fc=True`` without ``weights``).
     msb, lsb, signed, mode : ``In``
         Layer window, signedness and precision mode (held constant during a run).
     act_enable, weight_enable : ``In(1)``
         Accept inputs (the controller deasserts them when a run's inputs are all in).
     fc : ``In(1)``
         Only with ``fc=True``: the run is fully-connected (held constant during a run).
-    fc_columns : ``Out(ArrayLayout(fc_column_layout, columns))``
-        Only with ``fc=True``: what each column's SIPs take. ``weights`` is the column's own
-        weight brick in every run (a conv step loads the step's brick into every column, so the
-        columns hold the same one); the other fields are the column's own controls in a
-        fully-connected run.
+    brick : ``Out(weight_layout)``
+        Only with ``fc=True``: the weight brick of the item in *next* (the one being loaded).
+    brick_load : ``Out(columns)``
+        Only with ``fc=True``: column ``j``'s SIPs load ``brick`` into their weight registers
+        this cycle: every column when a conv step enters *current* (so the columns hold the same
+        brick), the round-robin pointer's column when a fully-connected brick enters it. The
+        weights never travel as one per-column value (at the published size the 16 columns'
+        bricks together are 65,536 bits, more than one Amaranth value holds).
+    fc_columns : ``Out(fc_column_layout).array(columns)``
+        Only with ``fc=True``: each column's own controls in a fully-connected run.
     fc_ready : ``In(1)``
         Only with ``fc=True``: the result buffer can load (``fc_final`` waits for it).
     fc_final : ``Out(1)``
@@ -136,13 +148,16 @@ class Dispatcher(wiring.Component):
         members = {
             "act": In(stream.Signature(pallet_layout(lanes, columns, act_bits))),
             "weight": In(stream.Signature(weight_layout(lanes, rows, weight_bits))),
-            "plane": Out(stream.Signature(plane_layout(lanes, columns, rows, act_bits, weight_bits, group))),
+            "plane": Out(stream.Signature(plane_layout(lanes, columns, rows, act_bits, weight_bits, group,
+                                                       weights=not self._fc))),
             **run_members(act_bits, In),
         }
         if self._fc:
             members.update({
                 "fc": In(1),
-                "fc_columns": Out(data.ArrayLayout(fc_column_layout(lanes, rows, act_bits, weight_bits), columns)),
+                "brick": Out(weight_layout(lanes, rows, weight_bits)),
+                "brick_load": Out(columns),
+                "fc_columns": Out(fc_column_layout(act_bits)).array(columns),
                 "fc_ready": In(1),
                 "fc_final": Out(1),
             })
@@ -170,8 +185,8 @@ class Dispatcher(wiring.Component):
         c_full = Signal()
         c_cycles = Signal(range(a + 1))
         t = Signal(range(a + 1))
-        # the step's weight brick; with the fully-connected dispatch, one per column
-        w_col = [Signal(wlay, name=f"w_col{j}") for j in range(nc if fc else 1)]
+        # the step's weight brick (with the fully-connected dispatch the SIPs hold it: brick_load)
+        w_cur = None if fc else Signal(wlay)
         fc_run = Signal()
         if fc:
             m.d.comb += fc_run.eq(self.fc)
@@ -215,15 +230,17 @@ class Dispatcher(wiring.Component):
                 m.d.sync += [t.eq(0), c_full.eq(0)]
         with m.If(load):
             m.d.sync += [a_cur.eq(a_next), d_cur.eq(d_next), c_cycles.eq(n_cycles), c_full.eq(1), t.eq(0)]
-            m.d.sync += [w.eq(w_next) for w in w_col]
+            if not fc:
+                m.d.sync += w_cur.eq(w_next)
 
         p = self.plane.payload
         m.d.comb += [
             self.plane.valid.eq(c_full),
             p.first.eq(t == 0),
             p.last.eq(last),
-            p.weights.eq(w_col[0]),
         ]
+        if not fc:
+            m.d.comb += p.weights.eq(w_cur)
         # each column's bit selection: its group's (conv) or its own brick's (fully-connected)
         col_active = [Signal(name=f"col_active{c}") for c in range(nc)]
         col_idx = [Signal(range(a), name=f"col_idx{c}") for c in range(nc)]
@@ -241,8 +258,8 @@ class Dispatcher(wiring.Component):
             for c in range(j * g, (j + 1) * g):
                 m.d.comb += [col_active[c].eq(active), col_idx[c].eq(idx)]
         if fc:
-            self._fc_columns(m, nxt, a_cur, w_col, w_next, d_next[0], fc_run, fc_load,
-                             col_active, col_idx)
+            m.d.comb += self.brick.eq(w_next)
+            self._fc_columns(m, nxt, a_cur, load, d_next[0], fc_run, fc_load, col_active, col_idx)
         for c in range(nc):
             for l in range(self._lanes):
                 m.d.comb += p.bits[c][l].eq(col_active[c] & a_cur[c][l].bit_select(col_idx[c], 1))
@@ -255,9 +272,10 @@ class Dispatcher(wiring.Component):
         serialises its last plane."""
         return ~full.bit_select(ptr, 1) | fin.bit_select(ptr, 1)
 
-    def _fc_columns(self, m, nxt, a_cur, w_col, w_next, d_next, fc_run, fc_load, col_active, col_idx):
+    def _fc_columns(self, m, nxt, a_cur, load, d_next, fc_run, fc_load, col_active, col_idx):
         """The fully-connected dispatch: per column a brick's detection, bit counter and add
-        stage, the round-robin pointer, and the run's final add (see the class notes)."""
+        stage, its weight-load strobe, the round-robin pointer, and the run's final add (see the
+        class notes)."""
         a, nc = self._act_bits, self._columns
         one = group_detection_layout(a, 1).elem_shape
         ptr = Signal(range(nc))
@@ -275,7 +293,8 @@ class Dispatcher(wiring.Component):
             col = self.fc_columns[j]
             m.d.comb += [
                 fin[j].eq(full[j] & (tj == cyc - 1)),
-                col.weights.eq(w_col[j]),
+                # a conv step loads every column's weights; a fully-connected brick its column's
+                self.brick_load[j].eq(load | (fc_load & (ptr == j))),
                 col.first.eq(full[j] & (tj == 0)),
                 col.active.eq(full[j] & (tj < d.bits)),
                 col.neg.eq(full[j] & self.signed & (tj == 0) & (d.bits != 0)),
@@ -293,7 +312,7 @@ class Dispatcher(wiring.Component):
             with m.If(fin[j]):
                 m.d.sync += low.eq(d.top - d.bits + 1)
             with m.If(fc_load & (ptr == j)):
-                m.d.sync += [a_cur[j].eq(nxt.acts[0]), w_col[j].eq(w_next), d.eq(d_next),
+                m.d.sync += [a_cur[j].eq(nxt.acts[0]), d.eq(d_next),
                              cyc.eq(Mux(d_next.bits == 0, 1, d_next.bits)), full[j].eq(1), tj.eq(0)]
         # every brick is in, issued and finished (the last one adds now, or has added), once a run
         final = Signal()

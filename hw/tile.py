@@ -104,7 +104,7 @@ class SerialTile(TileComponent):
 
     @staticmethod
     def _sip(c: TileConfig) -> SIP:
-        return SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits)
+        return SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits, hold=True)
 
     def elaborate(self, platform):
         m = Module()
@@ -142,7 +142,7 @@ class SerialTile(TileComponent):
         fc = ctrl.fc
         m.d.comb += disp.fc.eq(fc)
         connect_array(m, sips, c.group, plane.payload, plane.valid, en=ctrl.advance, add=ctrl.add,
-                      clear=ctrl.clear, low=add_low)
+                      clear=ctrl.clear, low=add_low, brick=disp.brick, brick_load=disp.brick_load)
         # Fully-connected runs: each column its own controls, every column's accumulators summed
         # per filter into column 0 of the results when the last brick adds (docs/design.md §5).
         final = disp.fc_final
@@ -152,7 +152,6 @@ class SerialTile(TileComponent):
             parts = []
             for col, sip in enumerate(row):
                 own = disp.fc_columns[col]
-                m.d.comb += sip.weights.eq(own.weights[r])  # the column's brick (conv: the step's)
                 with m.If(fc):
                     m.d.comb += [sip.en.eq(1), sip.first.eq(own.first), sip.active.eq(own.active),
                                  sip.neg.eq(own.neg), sip.add.eq(own.add | final), sip.clear.eq(final),
