@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Fully-connected runs on the tiles in the Amaranth simulator against :mod:`sim`.
 
 A fully-connected layer with one input vector is one window: its bricks are issued round-robin
@@ -13,9 +14,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from amaranth.hdl import Shape
+from amaranth.sim import Simulator
 
 from dstripes.hw import TileDesign
 from dstripes.hw.dispatcher import Dispatcher
+from dstripes.hw.kinds import MAX_PAYLOAD_BITS
+from dstripes.hw.sip import SIP
 from dstripes.sim.config import TileConfig
 from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
@@ -172,3 +177,62 @@ def test_the_run_ahead_tile_refuses_fc_layers():
     layer, window, acts, weights = fc_layer(np.random.default_rng(0), False)
     with pytest.raises(ConfigError, match="run-ahead tile .* has no round-robin dispatch"):
         layer_run(tile, layer, window, acts, weights)
+
+
+@pytest.mark.parametrize("scheme,run_ahead", [("dstripes", 0), ("stripes", 0), ("dadn", 0), ("dstripes", 2)])
+def test_published_tile_blocks_fit_one_amaranth_value_per_port(scheme, run_ahead):
+    """The per-block flow stands each block in as an ``Instance`` with one port per leaf of its
+    signature (``synth/timing.py`` ``tile_glue``), and each block is emitted alone: at the
+    published size (16 x 16 x 16, 16-bit) no port may be wider than one Amaranth value
+    (:data:`MAX_PAYLOAD_BITS`). The FC dispatch's weights stay in the SIPs: the dispatcher's
+    widest outputs are the plane and one brick. Built from the signatures only (seconds)."""
+    cfg = TileConfig() if run_ahead == 0 else TileConfig(run_ahead=run_ahead)
+    design = TileDesign.of(scheme, cfg)
+    widest = {}
+    for block in design.synth_blocks():
+        comp = block.component
+        for path, member, value in comp.signature.flatten(comp):
+            widest[(block.name, path)] = Shape.cast(value.shape()).width
+    assert widest and max(widest.values()) <= MAX_PAYLOAD_BITS, max(widest.items(), key=lambda kv: kv[1])
+    if scheme != "dadn" and run_ahead == 0:
+        disp = next(b.component for b in design.synth_blocks() if b.name == "dispatcher")
+        assert disp.has_fc and Shape.cast(disp.brick.shape()).width == 16 * 16 * 16
+        assert not hasattr(disp.plane.payload, "weights") and len(disp.brick_load) == 16
+
+
+def test_sip_holds_its_weights_until_the_next_load():
+    """A SIP built with ``hold`` computes with the weights of its last ``load``: weights offered
+    without a load change nothing; a load takes effect in the next cycle."""
+    sip = SIP(lanes=2, act_bits=4, weight_bits=4, acc_bits=16, hold=True)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(sip.weights, [3, -2])
+        ctx.set(sip.load, 1)
+        await ctx.tick()
+        ctx.set(sip.load, 0)
+        ctx.set(sip.weights, [7, 7])  # offered, not loaded
+        for t, bits in enumerate((0b11, 0b01)):  # two planes, MSB first: lane 0 bits 1,1 (3), lane 1 bits 1,0 (2)
+            ctx.set(sip.en, 1)
+            ctx.set(sip.first, t == 0)
+            ctx.set(sip.active, 1)
+            ctx.set(sip.bits, bits)
+            await ctx.tick()
+        ctx.set(sip.first, 0)
+        ctx.set(sip.active, 0)
+        ctx.set(sip.add, 1)
+        ctx.set(sip.low, 0)
+        ctx.set(sip.clear, 1)
+        got.append(ctx.get(sip.result))
+
+    sim = Simulator(sip)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    # lane 0 sees bits 1,1 (code 3), lane 1 bits 1,0 (code 2): 3*3 + 2*(-2) = 5; with [7, 7]: 35
+    assert got == [5]
+
+
+def test_a_sip_with_several_sources_cannot_hold_weights():
+    with pytest.raises(ConfigError, match="sources 1"):
+        SIP(lanes=2, act_bits=4, weight_bits=4, acc_bits=16, sources=2, hold=True)
