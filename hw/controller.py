@@ -36,6 +36,11 @@ class Controller(wiring.Component):
     add_stage : bool
         Build the add stage and the output hand-off (members ``item_valid`` ... ``buffer_load``);
         otherwise build ``act_last``.
+    fc_final : bool
+        Only with the add stage: build ``fc_final`` (the lock-step bit-serial tiles' fully-connected
+        dispatch): in a fully-connected run the buffer loads on it instead of on a closing add.
+        The choice is made here, not in the tile's top level, so that ``buffer_load`` stays a
+        block output driving the buffer's load (which reaches every result register) directly.
 
     Members
     -------
@@ -55,6 +60,9 @@ class Controller(wiring.Component):
         The previous step's value is added into the accumulators; that add closes a window-set.
     buffer_can_load : ``In(1)``, ``buffer_load`` : ``Out(1)``, ``result_done`` : ``In(1)``
         Output buffer hand-off.
+    fc_final : ``In(1)``
+        Only with ``fc_final=True``: the fully-connected run's column sum is ready (the
+        dispatcher's ``fc_final``); ``buffer_load`` follows it while ``fc`` is high.
     act_last : ``Out(1)``
         Only without the add stage: an activation transferred in this cycle is the last step of
         its window-set.
@@ -69,10 +77,12 @@ class Controller(wiring.Component):
     #: Cycles from a step's last work item to its add.
     LATENCY = 1
 
-    def __init__(self, *, act_bits: int = 16, count_bits: int = COUNT_BITS, add_stage: bool = True):
+    def __init__(self, *, act_bits: int = 16, count_bits: int = COUNT_BITS, add_stage: bool = True,
+                 fc_final: bool = False):
         self._act_bits = check_width("act_bits", act_bits)
         self._count_bits = check_count_bits(count_bits)
         self._add_stage = bool(add_stage)
+        self._fc_final = bool(fc_final) and self._add_stage
         members = {
             "config": In(stream.Signature(run_layout(act_bits, count_bits))),
             **run_members(act_bits, Out),
@@ -90,6 +100,8 @@ class Controller(wiring.Component):
                 "buffer_can_load": In(1),
                 "buffer_load": Out(1),
             })
+            if self._fc_final:
+                members["fc_final"] = In(1)
         else:
             members["act_last"] = Out(1)
         members.update({"result_done": In(1), "busy": Out(1), "cycles": Out(CYCLE_BITS)})
@@ -158,8 +170,12 @@ class Controller(wiring.Component):
             self.add.eq(pending),
             self.clear.eq(pending & closes),
             self.advance.eq(~(pending & closes & ~self.buffer_can_load)),
-            self.buffer_load.eq(self.advance & pending & closes),
         ]
+        conv_load = self.advance & pending & closes
+        if self._fc_final:
+            m.d.comb += self.buffer_load.eq(Mux(self.fc, self.fc_final, conv_load))
+        else:
+            m.d.comb += self.buffer_load.eq(conv_load)
         with m.If(self.advance):
             m.d.sync += pending.eq(0)
             with m.If(self.item_valid & self.item_last):

@@ -63,7 +63,8 @@ class Dispatcher(wiring.Component):
     """Turns one bit-parallel pallet per step into one bit plane per cycle.
 
     Two registers in a row: *next* holds an accepted pallet and its weight brick; *current*
-    holds the pallet being serialised with its detected per-group ``top`` / ``bits`` and the
+    holds the pallet being serialised (and its weight brick, or with ``fc=True`` the SIPs load
+    it: ``brick_load``) with its detected per-group ``top`` / ``bits`` and the
     step's cycle count ``max(1, max_g bits_g)``. The detector sits between them, so the next
     pallet is accepted and detected while the current one is serialised: with both inputs always
     valid, a step of ``c`` cycles is followed by the next step without a bubble.
@@ -120,9 +121,10 @@ class Dispatcher(wiring.Component):
 
     **Fully-connected runs** (``fc`` high; ``docs/design.md`` §5). The run is one window whose
     ``steps`` bricks arrive in column 0 of the pallets (the other columns are ignored). Each
-    column ``j`` has its own brick register (its column of the pallet register), weight brick,
-    detection, bit counter and add stage. The brick in *next* (detected on its own: column 0
-    is a precision group alone) is loaded into the column a round-robin pointer names, in the
+    column ``j`` has its own brick register (its column of the pallet register), detection,
+    bit counter and add stage; its weight brick is in its SIPs (``brick_load[j]``). The brick in
+    *next* (detected on its own: column 0 is a precision group alone) is loaded into the column
+    a round-robin pointer names, in the
     cycle that column is empty or serialises its last plane, so brick ``i`` starts at
     ``max(start[i-1] + 1, free[i mod Nc])`` and keeps its column for ``max(1, bits_i)`` cycles
     (Stripes: the window's width): :func:`dstripes.sim.tile_run.fc_cycles`. The conv step

@@ -9,6 +9,7 @@ from amaranth.lib import data, wiring
 
 from dstripes.sim.config import TileConfig
 
+from .controller import Controller
 from .detector import tile_detector
 from .dispatcher import Dispatcher
 from .params import COUNT_BITS, SynthBlock, check_config, result_layout, serial_tile_signature
@@ -28,8 +29,9 @@ class SerialTile(TileComponent):
     already being computed.
 
     A fully-connected run (config ``fc``; ``docs/design.md`` §5) is one window: the dispatcher
-    issues its bricks round-robin to the columns (each column with its own weight brick, bit
-    counter and add stage), and when the last brick adds, every column's accumulator of each
+    issues its bricks round-robin to the columns (each column with its own bit counter and add
+    stage, its weight brick held in its SIPs: every SIP has its own weight register, which a
+    conv step loads in every column and an FC brick in its column only), and when the last brick adds, every column's accumulator of each
     row is summed into column 0 of the results (an adder tree per row) and cleared.
 
     Parameters
@@ -99,6 +101,10 @@ class SerialTile(TileComponent):
                           fc=True)
 
     @staticmethod
+    def _controller(c: TileConfig, count_bits: int) -> Controller:
+        return Controller(act_bits=c.act_bits, count_bits=count_bits, fc_final=True)
+
+    @staticmethod
     def _buffer(c: TileConfig) -> ResultBuffer:
         return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits))
 
@@ -160,7 +166,7 @@ class SerialTile(TileComponent):
             total = Signal(signed(c.acc_bits), name=f"fc_sum{r}")
             m.d.comb += total.eq(reduce_tree(parts, operator.add))
             sums.append(total)
-        m.d.comb += buf.load.eq(Mux(fc, final, ctrl.buffer_load))
+        m.d.comb += [ctrl.fc_final.eq(final), buf.load.eq(ctrl.buffer_load)]
         for r, row in enumerate(sips):
             for col, sip in enumerate(row):
                 m.d.comb += buf.data[col][r].eq(Mux(fc, sums[r] if col == 0 else 0, sip.result))
