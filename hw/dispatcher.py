@@ -47,8 +47,9 @@ def fc_column_layout(act_bits: int) -> data.StructLayout:
     ------
     first, active, neg : the column's step starts; its bit is inside the brick's range; sign
         cycle (fully-connected runs).
-    add, low : the column's brick ended in the previous cycle: add its partial, aligned by
-        ``low`` (fully-connected runs).
+    add : the column's brick ended in the previous cycle: add its partial (fully-connected runs).
+    low : the alignment of the column's pending add, in every run (conv: its group's ``low``
+        of the step whose last plane left last).
     """
     return data.StructLayout({
         "first": unsigned(1),
@@ -261,7 +262,7 @@ class Dispatcher(wiring.Component):
                 m.d.comb += [col_active[c].eq(active), col_idx[c].eq(idx)]
         if fc:
             m.d.comb += self.brick.eq(w_next)
-            self._fc_columns(m, nxt, a_cur, load, d_next[0], fc_run, fc_load, col_active, col_idx)
+            self._fc_columns(m, nxt, a_cur, load, finishing, d_next[0], fc_run, fc_load, col_active, col_idx)
         for c in range(nc):
             for l in range(self._lanes):
                 m.d.comb += p.bits[c][l].eq(col_active[c] & a_cur[c][l].bit_select(col_idx[c], 1))
@@ -274,7 +275,7 @@ class Dispatcher(wiring.Component):
         serialises its last plane."""
         return ~full.bit_select(ptr, 1) | fin.bit_select(ptr, 1)
 
-    def _fc_columns(self, m, nxt, a_cur, load, d_next, fc_run, fc_load, col_active, col_idx):
+    def _fc_columns(self, m, nxt, a_cur, load, finishing, d_next, fc_run, fc_load, col_active, col_idx):
         """The fully-connected dispatch: per column a brick's detection, bit counter and add
         stage, its weight-load strobe, the round-robin pointer, and the run's final add (see the
         class notes)."""
@@ -311,8 +312,12 @@ class Dispatcher(wiring.Component):
                     m.d.sync += [tj.eq(0), full[j].eq(0)]
             # the add stage: the cycle after the column's last plane, aligned by the brick's low bit
             m.d.sync += pend[j].eq(fin[j])
+            # the alignment of the column's next add in every run (conv: its group's, taken as
+            # the step's last plane leaves), so that the SIPs' `low` needs no choice by `fc`
             with m.If(fin[j]):
                 m.d.sync += low.eq(d.top - d.bits + 1)
+            with m.If(finishing):
+                m.d.sync += low.eq(self.plane.payload.low[j // self._group])
             with m.If(fc_load & (ptr == j)):
                 m.d.sync += [a_cur[j].eq(nxt.acts[0]), d.eq(d_next),
                              cyc.eq(Mux(d_next.bits == 0, 1, d_next.bits)), full[j].eq(1), tj.eq(0)]

@@ -160,8 +160,8 @@ class SerialTile(TileComponent):
                 own = disp.fc_columns[col]
                 with m.If(fc):
                     m.d.comb += [sip.en.eq(1), sip.first.eq(own.first), sip.active.eq(own.active),
-                                 sip.neg.eq(own.neg), sip.add.eq(own.add | final), sip.clear.eq(final),
-                                 sip.low.eq(own.low)]
+                                 sip.neg.eq(own.neg), sip.add.eq(own.add | final), sip.clear.eq(final)]
+                m.d.comb += sip.low.eq(own.low)  # every run (no choice by `fc` before the result adder)
                 parts.append(Mux(own.add, sip.result, sip.stored))
             total = Signal(signed(c.acc_bits), name=f"fc_sum{r}")
             m.d.comb += total.eq(reduce_tree(parts, operator.add))
