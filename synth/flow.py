@@ -231,7 +231,7 @@ def synth_verilog(verilog: str, top: str, *, liberty: str | os.PathLike | None =
             if n_buf:
                 (wd / "user.v").write_text(text)
             extra = dict(timing=block_timing(wd, top, info, what=what, sta=sta, timeout=timeout),
-                         netlist=str(wd / "user.v"), liberty_area=area.liberty_area + buf_area,
+                         netlist=str((wd / "user.v").resolve()), liberty_area=area.liberty_area + buf_area,
                          liberty_cells=area.liberty_cells + n_buf, fanout_buffers=n_buf)
         return dataclasses.replace(area, seconds=run.seconds, cpu_seconds=run.cpu_seconds, **extra)
     finally:

@@ -131,9 +131,11 @@ def test_explore_sweeps_tiles_of_the_models_widths(models, tmp_path, capsys, mon
     assert (p["config"]["act_bits"], p["config"]["weight_bits"], p["config"]["lanes"]) == (9, 8, 2)
     cfg = TileConfig(**p["config"])
     net = OnnxNetwork(path, size=SIZE)
-    # explore decodes its photos at full size, then prepares them as the network does
-    ev = evaluate_network(net, model_profile(net), [(x.name, x.read()) for x in take("heldout", 1)], cfg,
-                          progress=False)
+    # explore decodes the photos as evaluate does (at the network's size): the same codes, the same
+    # counts (a large JPEG decoded at full scale would give other codes: checked it differs)
+    photos = take("heldout", 1)
+    assert photos[0].read().shape != photos[0].read(SIZE).shape
+    ev = evaluate_network(net, model_profile(net), photos, cfg, progress=False)
     t = ev.totals()
     assert {s: p["cycles"][s] for s in ("dadn", "stripes", "dstripes")} == {s: int(t[s]) for s in
                                                                              ("dadn", "stripes", "dstripes")}

@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 from brute_chip import conv_requant, max_pool_loops, pool_starts, pool_walk
 from chipsim import run_chip, words_int
 from dstripes.hw.chip.pool import PoolUnit
-from dstripes.hw.chip.writer import Requantiser
+from dstripes.hw.chip.reducer import Requantiser
 from dstripes.sim.chip import ChipConfig, DramConfig, LayerDescriptor, LayerPlan, model_layer, requantize
 from dstripes.sim.chip.descriptor import RES_SHIFT_BITS, descriptor_width
 from dstripes.sim.chip.images import bricks_tensor, tensor_bricks, weight_beats

@@ -220,9 +220,11 @@ def _cli(capsys, *argv):
       "2", "--rows", "4", "--columns", "4", "--lanes", "4", "--nm-kib", "4", "--sb-kib", "4"],
      "no sky130 SRAM macro can build NM"),
     (["--nm-kib", "4"], "--nm-kib applies only with --chip"),
-    # the published Dynamic Stripes chip: its writer takes 16 x 16 x 16 x 48 result bits
-    (["--chip", "--scheme", "dstripes", "--liberty", "sky130", "--nm-kib", "1024"],
-     "the writer's input ports are 201,617 bits (the tiles' results: 16 tiles x 16 rows x 16 columns x 48 bits)"),
+    # a tile whose results (40 rows x 34 columns x 48 bits) fit one Amaranth value but whose reducer's
+    # inputs (with the layer's fields, biases and residual codes) do not
+    (["--chip", "--scheme", "dstripes", "--liberty", "sky130", "--rows", "40", "--columns", "34", "--tiles", "2",
+      "--nm-kib", "1024"],
+     "the reducer's input ports are 68,395 bits, beyond the 65,536 input bits"),
 ])
 def test_synth_chip_bad_input_is_one_line_before_any_synthesis(capsys, monkeypatch, argv, needle):
     import dstripes.synth.chip as sc
@@ -319,7 +321,7 @@ def test_chip_report_of_several_kinds_and_its_table():
 
     from dstripes.hw.chip.design import ChipDesign
     from dstripes.scripts.chip_synth import chip_report, render_chip
-    from dstripes.synth.chip import ChipSynthesis, GlueBlock
+    from dstripes.synth.chip import ChipSynthesis, GlueBlock, OutPathTiming
 
     runs = {}
     for k, tile_um2 in (("dadn", 1000.0), ("stripes", 3000.0), ("dstripes", 3100.0)):
@@ -327,15 +329,81 @@ def test_chip_report_of_several_kinds_and_its_table():
         tile = N(area_um2=tile_um2, timing=N(critical_path_ns=10.0), as_dict=lambda: {})
         glue = tuple(GlueBlock(n, N(liberty_area=50.0, liberty_cells=5, timing=N(critical_path_ns=3.0)),
                                1.5 if n == "fetch" else None, 2.0) for n in ("walker", "fetch", "writer", "dma"))
-        runs[k] = ChipSynthesis(ChipDesign.of(c), tile, glue, chip_memories(c))
+        # one reducer per tile: 70 µm² each, counted twice
+        glue += (GlueBlock("reducer", N(liberty_area=70.0, liberty_cells=7, timing=N(critical_path_ns=4.0)),
+                           None, None, 2),)
+        runs[k] = ChipSynthesis(ChipDesign.of(c), tile, glue, chip_memories(c),
+                                OutPathTiming(6.0, "a", "b", 2.5, 1.0))
     r = chip_report(runs, {})
     assert r["config"]["scheme"] == "dstripes" and set(r["chips"]) == {"dadn", "stripes", "dstripes"}
     m = runs["dstripes"].memories
     c = r["chip"]
-    assert c["logic_area_mm2"] == pytest.approx((2 * 3100 + 4 * 50 + m.glue_um2) / 1e6)
+    assert c["logic_area_mm2"] == pytest.approx((2 * 3100 + 2 * 70 + 4 * 50 + m.glue_um2) / 1e6)
+    assert c["reducers_area_mm2"] == pytest.approx(2 * 70 / 1e6) and c["glue_area_mm2"] == pytest.approx(200 / 1e6)
+    assert sum(b["area_um2"] for b in r["blocks"]) / 1e6 == pytest.approx(c["area_mm2"])
+    red = next(b for b in r["blocks"] if b["block"] == "reducer")
+    assert (red["count"], red["area_um2_each"], red["area_um2"]) == (2, 70.0, 140.0)
     assert c["sram_area_mm2"] == pytest.approx(m.area_um2 / 1e6)
     assert c["paths_ns"]["sram_to_register"] == pytest.approx(2 * (m.clk_to_out_ns + 1.5))
+    # the output path's register -> NM write (2.5 ns) beats the blocks' own 2.0; the residual's
+    # read data through a requantiser into NM's write port: half a period with clock-to-out and setup
+    assert c["paths_ns"]["register_to_sram"] == pytest.approx(2.5 + m.setup_ns)
+    assert c["paths_ns"]["sram_to_sram"] == pytest.approx(2 * (m.clk_to_out_ns + 1.0 + m.setup_ns))
+    assert c["paths_ns"]["output_path"] == 6.0
     assert c["critical_path_ns"] == 10.0 and c["critical"] == "tile"
     assert r["area_over_dadn"]["dstripes"] == pytest.approx(c["area_mm2"] / r["chips"]["dadn"]["chip"]["area_mm2"])
     text = render_chip(runs["dstripes"])
     assert f"{c['area_mm2']:.3f} mm²" in text and "set by tile" in text and "NM macros" in text
+
+
+def test_outpath_wrapper_links_each_reducer_to_its_filters():
+    """The output path's structural wrapper wires reducer ``t``'s per-row ports to the writer's
+    filter ``t * Nr + r``, the column to all, and every other reducer port to a top-level input of
+    its own; a writer without a reducer's filter port is refused."""
+    import re as re_
+
+    from dstripes.synth.chip import outpath_wrapper
+    from dstripes.synth.netlist import Port
+
+    c = ChipConfig(tile=TileConfig(rows=2, columns=4, lanes=2, tiles=3), nm_read=2, nm_kib=64, sb_kib=8)
+    reducer = {"clk": Port("input", 1), "rst": Port("input", 1), "results": Port("input", 384),
+               "col": Port("input", 2), "geometry": Port("input", 9),
+               **{f"codes__{r}": Port("output", 16) for r in range(2)},
+               **{f"res_pat__{r}": Port("input", 16) for r in range(2)},
+               **{f"bias_wen__{r}": Port("input", 1) for r in range(2)}}
+    writer = {"clk": Port("input", 1), "rst": Port("input", 1), "col": Port("output", 2),
+              "wdata__0": Port("output", 64), "geometry": Port("input", 9),
+              **{f"codes__{i}": Port("input", 16) for i in range(6)},
+              **{f"res_pat__{i}": Port("output", 16) for i in range(6)},
+              **{f"bias_wen__{i}": Port("output", 1) for i in range(6)}}
+    text, ports = outpath_wrapper(c, writer, reducer)
+    assert set(ports) == {"clk", "rst", "wdata__0", "geometry"} | {f"r{t}_{p}" for t in range(3)
+                                                                    for p in ("results", "geometry")}
+    inst = {m.group(1): dict(re_.findall(r"\.(\w+)\((\w+)\)", m.group(2)))
+            for m in re_.finditer(r"^\s+\w+ (\w+) \((.*)\);$", text, re_.M)}
+    assert set(inst) == {"writer", "reducer0", "reducer1", "reducer2"}
+    for t in range(3):
+        r = inst[f"reducer{t}"]
+        assert r["col"] == inst["writer"]["col"] == "w_col" and r["results"] == f"r{t}_results"
+        for row in range(2):
+            for p in ("codes", "res_pat", "bias_wen"):
+                assert r[f"{p}__{row}"] == inst["writer"][f"{p}__{t * 2 + row}"] == f"w_{p}__{t * 2 + row}"
+    assert "wire [15:0] w_codes__5;" in text and "input [383:0] r2_results;" in text
+    del writer["codes__5"]
+    with pytest.raises(ConfigError, match="no 16-bit port codes__5 for reducer 2's codes__1"):
+        outpath_wrapper(c, writer, reducer)
+
+
+def test_a_timed_block_in_a_relative_folder_leaves_an_absolute_netlist(tmp_path, monkeypatch):
+    """``synth --chip --out build/x`` (a relative folder): OpenSTA runs in other folders (the
+    tile's, the output path's), so a block's netlist path must not depend on the current folder."""
+    from pathlib import Path
+
+    from dstripes.synth.flow import synth_verilog
+    from dstripes.synth.liberty import resolve_liberty
+
+    monkeypatch.chdir(tmp_path)
+    v = "module r(input clk, input [3:0] a, output reg [3:0] q); always @(posedge clk) q <= a + 1; endmodule\n"
+    area = synth_verilog(v, "r", liberty=resolve_liberty("sky130"), workdir="rel/r", timing=True)
+    assert Path(area.netlist).is_absolute() and Path(area.netlist) == (tmp_path / "rel" / "r" / "user.v")
+    assert Path(area.netlist).is_file()

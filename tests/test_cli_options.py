@@ -40,8 +40,8 @@ LISTED = {
                 f"--energy --liberty --energy-model --clock-ns {CHIP} --dram-latency --dram-bytes-per-cycle",
     "explore": f"--model --size --profile --target --images --image-dir --sweep --liberty {CLUSTER} --out --json",
     "demo": "--sample --list --sim --window-sets --small --json",
-    "quantize": "--model --size --preprocess --criterion --images --image-dir --heldout --activations --per-channel "
-                "--symmetric --out --json",
+    "quantize": "--model --size --preprocess --criterion --tokenizer --images --image-dir --text-file --heldout --activations "
+                "--per-channel --symmetric --exclude --out --json",
 }
 
 

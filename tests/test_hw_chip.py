@@ -9,7 +9,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from chipsim import run_chip, words_int
-from dstripes.hw.chip.writer import Requantiser
+from dstripes.hw.chip.reducer import Requantiser
 from dstripes.sim.chip import ChipConfig, DramConfig, LayerDescriptor, LayerPlan, model_layer, requantize
 from dstripes.sim.chip.images import bricks_tensor, tensor_bricks, weight_beats
 from dstripes.sim.config import TileConfig

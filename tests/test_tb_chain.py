@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets.chain import integer_chain
 from dstripes.sim.nets.images import take
 from dstripes.tb.host.chain_path import NmAllocator, chain_plan, simulate_chain
+from dstripes.tb.host.chip_path import harness_design
+from dstripes.tb.host.verilator import HIER_BLOCK
 from dstripes.tb.verdict import FAILED
 
 from .test_cli_chip import _cli, no_build  # noqa: F401  (the fixture too)
@@ -96,6 +99,20 @@ def test_the_tiny_chain_runs_exactly_on_the_accelerator():
     d = r.as_dict()
     assert set(d["layers"][0]) >= {"name", "cycles_rtl", "cycles_model", "mismatches"}
     assert set(d["total"]) >= {"cycles_rtl", "cycles_model"}
+
+
+def test_the_tile_built_once_as_a_hierarchical_block_runs_exactly():
+    """The hierarchical build (the tile verilated and compiled once for its T instances) on the
+    small chip: cycles and codes exact."""
+    verilog, _ = harness_design(design(), hierarchical=True)
+    tile = re.search(r"^module " + design().tile.top + r"\([^;]*;\n(.*)", verilog.verilog, re.M)
+    assert tile and tile.group(1) == HIER_BLOCK.rstrip("\n")
+    assert HIER_BLOCK not in harness_design(design())[0].verilog
+    r = simulate_chain(design(), plan(), quick=True, hierarchical=True)
+    assert r.passed, [l.verdict.message() for l in r.layers if not l.passed] or r.messages
+    for l in r.layers:
+        assert l.cycles_rtl == l.cycles_model > 0 and l.mismatches == 0
+    assert r.cycles_rtl == r.cycles_model == plan().cycles_model and r.final_mismatches == 0
 
 
 def test_a_ceil_mode_pool_and_a_relu6_clamp_run_exactly_on_the_accelerator():

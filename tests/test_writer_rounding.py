@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from amaranth.sim import Simulator
 
-from dstripes.hw.chip.writer import Requantiser
+from dstripes.hw.chip.reducer import Requantiser
 from dstripes.sim.chip import requantize
 from dstripes.sim.fixed import Window
 

@@ -18,6 +18,7 @@ from .layouts import (OP_LAYER, OP_LOAD, OP_POOL, OP_STORE, SIZE_BITS, check_chi
                       pass_layout, request_layout)
 from .sram import Sram
 from .walker import Walker
+from .reducer import Reducer, bias_slot
 from .writer import Writer
 
 #: Cycles from a ``LAYER`` command's transfer (cycle 0) to the end of its set-up.
@@ -124,6 +125,10 @@ class Chip(wiring.Component):
         m.submodules.walker = walker = Walker(c)
         m.submodules.fetch = fetch = Fetch(c, sb_words=sb_words)
         m.submodules.writer = writer = Writer(c)
+        reducers = []
+        for ti in range(c.tiles):
+            m.submodules[f"reducer{ti}"] = rd = Reducer(c)
+            reducers.append(rd)
         m.submodules.dma = dma = Dma(c, sb_words=sb_words)
         m.submodules.pool = pool = PoolUnit(c)
         tiles = self._tiles(m)
@@ -137,12 +142,14 @@ class Chip(wiring.Component):
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += [cmd.eq(self.cmd.payload), state.eq(SETUP_), self.busy.eq(1)]
         derived = self._derive(m, cmd.layer)
-        for sub in (walker, writer, pool):
+        for sub in (walker, writer, pool, *reducers):
             m.d.comb += sub.geometry.eq(geo)
 
         # -- passes ------------------------------------------------------------------------
         pas = Signal(pass_layout(c))
         m.d.comb += [walker.pass_.eq(pas), writer.pass_.eq(pas)]
+        for rd in reducers:
+            m.d.comb += rd.half.eq(pas.half)
         started = Signal(SIZE_BITS)                   # passes started
         loaded = Signal(SIZE_BITS)                    # passes whose weights were asked for
         sb_ready = Signal(2)
@@ -263,10 +270,15 @@ class Chip(wiring.Component):
 
         # -- results, writer, NM writes ------------------------------------------------------
         m.d.comb += writer.valid.eq(Cat(*[tl.result.valid for tl in tiles]).all())
-        for ti, tl in enumerate(tiles):
-            m.d.comb += [writer.results[ti].eq(tl.result.payload), tl.result.ready.eq(writer.ready)]
-        m.d.comb += [writer.bias_we.eq(dma.bias_we), writer.bias_half.eq(dma.bias_half),
-                     writer.bias_beat.eq(dma.bias_beat), writer.bias_data.eq(dma.bias_data)]
+        m.d.comb += [writer.bias_we.eq(dma.bias_we), writer.bias_beat.eq(dma.bias_beat)]
+        for ti, (tl, rd) in enumerate(zip(tiles, reducers)):
+            # tile ti's reducer: its results, the writer's column, its filters ti*Nr + r
+            m.d.comb += [rd.results.eq(tl.result.payload), tl.result.ready.eq(writer.ready), rd.col.eq(writer.col),
+                         rd.bias_half.eq(dma.bias_half)]
+            for r in range(t.rows):
+                i = ti * t.rows + r
+                m.d.comb += [writer.codes[i].eq(rd.codes[r]), rd.res_pat[r].eq(writer.res_pat[i]),
+                             rd.bias_wen[r].eq(writer.bias_wen[i]), rd.bias_in[r].eq(bias_slot(c, dma.bias_data, i))]
         for j in range(b):
             if j == 0:
                 m.d.comb += [nm.waddr[0].eq(Mux(layer_op, writer.waddr[0], Mux(pool_op, pool.waddr, dma.nm_waddr))),

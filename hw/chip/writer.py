@@ -1,146 +1,17 @@
-"""The output path: per tile a reducer (``Nr`` requantisers on one column of the tile's results),
-``B`` output bricks per cycle into NM (``docs/design.md`` §10.5)."""
+"""The output path's shared part (``docs/design.md`` §10.5): the writer walks the window-sets'
+columns and chunks, reads the residual, aligns the ``T x Nr`` codes of the tiles' reducers
+(:mod:`.reducer`, one per tile) to the pass's output bricks and writes ``B`` of them per cycle
+into NM."""
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from dstripes.hw.params import brick_layout, result_layout
-from dstripes.sim.checks import check_integer
 from dstripes.sim.chip.config import ChipConfig
 
 from .fetch import _select
 from .layouts import SIZE_BITS, check_chip, geometry_layout, pass_layout
-
-
-class Requantiser(wiring.Component):
-    """``code = 2**lsb * round_half_even((acc + bias + extra) / 2**shift)`` saturated to ``[lo, hi]``
-    (``shift`` here is the descriptor's shift plus the output lsb; ``lo``, ``hi`` in units of
-    ``2**lsb``).
-
-    Parameters
-    ----------
-    acc_bits, act_bits : int
-
-    Members
-    -------
-    acc, bias : ``In(signed(acc_bits))``
-    extra : ``In(signed(acc_bits + 1))``
-        A further addend: the shifted residual ``r << res_shift`` (0 without).
-    shift : ``In(8)``, lsb : ``In``, lo, hi : ``In(signed(act_bits + 1))``
-    code : ``Out(act_bits)``
-        The output code's ``A``-bit pattern (two's complement for a signed window).
-
-    Latency 0 (combinational); one value per cycle.
-    """
-
-    def __init__(self, *, acc_bits: int, act_bits: int):
-        self._acc = check_integer("acc_bits", acc_bits, 2)
-        self._a = check_integer("act_bits", act_bits, 2)
-        super().__init__({
-            "acc": In(signed(acc_bits)), "bias": In(signed(acc_bits)), "extra": In(signed(acc_bits + 1)), "shift": In(8),
-            "lsb": In(range(act_bits)), "lo": In(signed(act_bits + 1)), "hi": In(signed(act_bits + 1)),
-            "code": Out(act_bits),
-        })
-
-    latency = property(lambda self: 0)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.code.eq(requantise(m, self.acc, self.bias, self.shift, self.lsb, self.lo, self.hi,
-                                            acc_bits=self._acc, act_bits=self._a, extra=self.extra))
-        return m
-
-
-def _log_shift(m, x, amount, *, left: bool, width: int, name: str):
-    """``x`` shifted by ``amount`` (a signal), as a logarithmic shifter written out stage by
-    stage: ``amount``'s bit ``k`` selects a shift by ``2**k`` (a constant shift is wiring) — the
-    barrel shifter a designer draws, and no variable-shift cell for yosys' SAT resource sharing
-    to pair up across the writer's hundreds of requantisers.
-
-    Parameters
-    ----------
-    m : Module
-    x : Value
-        Shifted arithmetically (right) when signed.
-    amount : Value
-        The shift; every bit a stage.
-    left : bool
-    width : int
-        Bits of the result (a left shift keeps the low ones).
-    name : str
-        Prefix of the stages' signals.
-
-    Returns
-    -------
-    Signal
-    """
-    sgn = x.shape().signed
-    v = x
-    for k in range(len(amount)):
-        step = 1 << k
-        nxt = Signal(signed(width) if sgn else unsigned(width), name=f"{name}{k}")
-        if left:
-            moved = (v << step)[:width]
-            moved = moved.as_signed() if sgn else moved
-        else:
-            moved = v >> min(step, width - 1 if sgn else width)
-        m.d.comb += nxt.eq(Mux(amount[k], moved, v))
-        v = nxt
-    return v
-
-
-def requantise(m, acc, bias, shift, lsb, lo, hi, *, acc_bits: int, act_bits: int, name: str = "rq", extra=0):
-    """The requantisation logic (:class:`Requantiser`), built into module ``m``; returns the code.
-
-    ``y = acc + bias + extra``; with ``s = shift`` (the descriptor's shift plus the output lsb):
-    ``z = y >> (s - 1)`` on a logarithmic shifter, ``q = z >> 1``, the guard bit ``z[0]`` and
-    the sticky bit (any of ``y``'s ``s - 1`` low bits set, one mask shared by every
-    requantiser) round half to even (``up = guard & (sticky | q[0])``); then the saturation and
-    the output lsb (a logarithmic left shift). The writer builds it inline ``T x Nr`` times.
-    ``extra``: a further addend (the shifted residual, at most ``acc_bits + 1`` bits wide).
-
-    Parameters
-    ----------
-    m : Module
-    acc, bias : Value
-        The accumulator and the bias (``acc_bits`` signed).
-    shift : Value (8 bits)
-    lsb : Value
-        The output window's lsb.
-    lo, hi : Value
-        The window's bounds in units of ``2**lsb``.
-    acc_bits, act_bits : int
-    name : str
-        Prefix of the signals made.
-    extra : Value or int
-
-    Returns
-    -------
-    Signal
-        The ``act_bits``-bit code.
-    """
-    width = acc_bits + 2
-    ext = acc_bits + 3
-    y = Signal(signed(width), name=f"{name}_y")
-    s = Signal(range(ext + 1), name=f"{name}_s")
-    t = Signal(range(ext + 1), name=f"{name}_t")             # s - 1 (0 when s = 0)
-    mask = Signal(width, name=f"{name}_mask")                 # the s - 1 bits below the guard
-    m.d.comb += [y.eq(acc + bias + extra), s.eq(Mux(shift > ext, ext, shift)), t.eq(Mux(s == 0, 0, s - 1)),
-                 mask.eq(((Const(1, ext + 1) << t) - 1)[:width])]
-    z = _log_shift(m, y, t, left=False, width=width, name=f"{name}_z")
-    q = Signal(signed(width), name=f"{name}_q")
-    up = Signal(name=f"{name}_up")
-    r = Signal(signed(width + 1), name=f"{name}_r")
-    c = Signal(signed(act_bits + 1), name=f"{name}_c")
-    m.d.comb += [
-        q.eq(Mux(s == 0, y, z >> 1)),
-        up.eq((s != 0) & z[0] & ((y.as_unsigned() & mask).any() | q[0])),
-        r.eq(q + up),
-        c.eq(Mux(r < lo, lo, Mux(r > hi, hi, r))),
-    ]
-    return _log_shift(m, c[:act_bits], lsb, left=True, width=act_bits, name=f"{name}_code")
 
 
 def _times(x, k: int):
@@ -170,13 +41,22 @@ class Writer(wiring.Component):
 
     Members
     -------
-    results : ``In(result_layout)`` per tile, valid : ``In(1)``, ready : ``Out(1)``
-        The tiles' window-set results (all offered together) and their release.
+    codes : ``In(act_bits)`` per filter of the pass (``T x Nr``: filter ``t * Nr + r`` is tile
+        ``t``'s reducer's ``codes[r]``), valid : ``In(1)``, ready : ``Out(1)``
+        The reducers' codes of the column ``col``; the tiles' window-set results are all offered
+        (``valid``) and released (``ready``) together.
+    col : ``Out``
+        The column (window of the window-set) the reducers requantise.
+    res_pat : ``Out(act_bits)`` per filter
+        Filter ``i``'s residual code, from the bricks read (to its tile's reducer).
+    bias_wen : ``Out(1)`` per filter
+        Filter ``i``'s bias is in the DMA's beat (``bias_we`` and beat ``i // per``; the reducer
+        takes it from its slot, :func:`.reducer.bias_slot`).
     geometry : ``In``, pass_ : ``In``, init : ``In(1)``
         The layer, the pass, and its start (the first window-set's position).
     waddr, wen, wdata : ``Out`` per NM write port
-    bias_we, bias_half, bias_beat, bias_data : ``In``
-        The DMA's writes of the biases (one beat of them at a time) of the pass loading into a half.
+    bias_we, bias_beat : ``In``
+        The DMA's writes of the biases (one beat of them at a time).
     res_raddr, res_ren : ``Out`` per residual read port, res_rdata : ``In`` per residual read port
         ``B`` NM read ports of its own for the residual (``geometry.residual``): the bricks of the
         next chunk are read in the cycle the current one is written (the first chunk of a pass
@@ -189,14 +69,15 @@ class Writer(wiring.Component):
     def __init__(self, chip: ChipConfig):
         self._chip = check_chip(chip)
         t = chip.tile
-        self._rl = result_layout(t.rows, chip.columns, t.acc_bits)
         self._nf = t.rows * chip.tiles
         super().__init__({
-            "results": In(self._rl).array(chip.tiles), "valid": In(1), "ready": Out(1),
+            "codes": In(t.act_bits).array(self._nf), "valid": In(1), "ready": Out(1),
+            "col": Out(range(max(2, chip.columns))), "res_pat": Out(t.act_bits).array(self._nf),
+            "bias_wen": Out(1).array(self._nf),
             "geometry": In(geometry_layout(chip)), "pass_": In(pass_layout(chip)), "init": In(1),
             "waddr": Out(chip.nm_addr_bits).array(chip.nm_read), "wen": Out(t.lanes).array(chip.nm_read),
             "wdata": Out(chip.brick_bits).array(chip.nm_read),
-            "bias_we": In(1), "bias_half": In(1), "bias_beat": In(16), "bias_data": In(chip.brick_bits),
+            "bias_we": In(1), "bias_beat": In(16),
             "res_raddr": Out(chip.nm_addr_bits).array(chip.nm_read), "res_ren": Out(1).array(chip.nm_read),
             "res_rdata": In(chip.brick_bits).array(chip.nm_read),
         })
@@ -208,16 +89,12 @@ class Writer(wiring.Component):
         chip, t = self._chip, self._chip.tile
         nc, b, lanes, a, nf = chip.columns, chip.nm_read, t.lanes, t.act_bits, self._nf
         g, p = self.geometry, self.pass_
-        bias = [[Signal(signed(t.acc_bits), name=f"bias{h}_{i}") for i in range(nf)] for h in range(2)]
         per = max(1, chip.bias_per_beat)
-        with m.If(self.bias_we):
-            for h in range(2):
-                for i in range(nf):
-                    # bias i arrives in beat i // per, slot i % per
-                    with m.If((self.bias_half == h) & (self.bias_beat == i // per)):
-                        m.d.sync += bias[h][i].eq(self.bias_data[(i % per) * t.acc_bits:(i % per + 1) * t.acc_bits])
+        for i in range(nf):
+            # bias i arrives in beat i // per
+            m.d.comb += self.bias_wen[i].eq(self.bias_we & (self.bias_beat == i // per))
 
-        col = Signal(range(max(2, nc)))
+        col = self.col
         chunk = Signal(16)
         n0 = Signal(SIZE_BITS)                       # first window of the window-set
         n = Signal(SIZE_BITS)                        # the current window (n0 + col)
@@ -276,27 +153,14 @@ class Writer(wiring.Component):
         with m.Elif(prime):
             m.d.sync += primed.eq(1)
 
-        # one column of every tile, requantised: the pass's filters in order t*Nr + r; filter i
-        # sits at lane (lane0 + i) % L of pass brick (lane0 + i) // L, read on port (that % B)
-        codes = []
-        for ti in range(chip.tiles):
-            res = self.results[ti]
-            column = Signal(data.ArrayLayout(signed(t.acc_bits), t.rows), name=f"column{ti}")
-            m.d.comb += column.eq(_select([col == c for c in range(nc)], [res[c] for c in range(nc)]))
-            for r in range(t.rows):
-                i = ti * t.rows + r
-                b_i = Mux(g.bias, Mux(p.half, bias[1][i], bias[0][i]), 0)
-                pat = Signal(a, name=f"res{i}")
-                m.d.comb += pat.eq(_select([p.lane0 == s for s in range(lanes)],
-                                           [self.res_rdata[((s + i) // lanes) % b].word_select((s + i) % lanes, a)
-                                            for s in range(lanes)]))
-                val = Signal(signed(a + 1), name=f"resv{i}")
-                m.d.comb += val.eq(Mux(g.res_signed, pat.as_signed(), pat))
-                sh = Signal(signed(t.acc_bits + 1), name=f"ress{i}")
-                shifted = _log_shift(m, val, g.res_shift, left=True, width=t.acc_bits + 1, name=f"resl{i}")
-                m.d.comb += sh.eq(Mux(g.residual, shifted, 0))
-                codes.append(requantise(m, column[r], b_i, g.round_shift, g.out_lsb, g.out_lo, g.out_hi,
-                                        acc_bits=t.acc_bits, act_bits=a, name=f"rq{i}", extra=sh))
+        # each filter's residual code for its tile's reducer (which requantises column ``col``):
+        # the pass's filters in order t*Nr + r; filter i sits at lane (lane0 + i) % L of pass brick
+        # (lane0 + i) // L, read on port (that % B)
+        codes = list(self.codes)
+        for i in range(nf):
+            m.d.comb += self.res_pat[i].eq(_select([p.lane0 == s for s in range(lanes)],
+                                                   [self.res_rdata[((s + i) // lanes) % b].word_select((s + i) % lanes, a)
+                                                    for s in range(lanes)]))
         # the codes at lane offset lane0 of the pass's first output brick
         span = nf + lanes
         vec = [Signal(a, name=f"v{i}") for i in range(span)]

@@ -15,7 +15,7 @@ layer finishes; the JSON (``--out``) is rewritten after every scheme, so a run s
 what it finished.
 
 Usage: nice -n 5 .venv/bin/python scripts/bench/chain.py [--schemes dstripes,stripes,dadn] [--size 224]
-       [--nm-kib 16384] [--out FILE.json]
+       [--tiles 16] [--hierarchical] [--nm-kib 16384] [--out FILE.json]
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ import time
 
 from dstripes.hw.chip.design import ChipDesign
 from dstripes.sim.chip import ChipConfig, DramConfig
+from dstripes.sim.config import TileConfig
 from dstripes.sim.nets.chain import integer_chain
 from dstripes.sim.nets.images import take
 from dstripes.sim.nets.models import load_network
@@ -44,7 +45,7 @@ def stamp(t0: float, line: str) -> None:
 
 
 def run_scheme(scheme: str, chain, x, args, t0: float) -> dict:
-    design = ChipDesign.of(ChipConfig(scheme=scheme, nm_kib=args.nm_kib))
+    design = ChipDesign.of(ChipConfig(scheme=scheme, tile=TileConfig(tiles=args.tiles), nm_kib=args.nm_kib))
     chip = design.chip                    # the tile configuration as the kind normalises it
     t = time.perf_counter()
     plan = chain_plan(chip, chain, x, dram=DRAM)
@@ -53,17 +54,18 @@ def run_scheme(scheme: str, chain, x, args, t0: float) -> dict:
               f"cycles (LAYER + POOL), image {len(plan.image):,} beats, observed {plan.observed[1] - plan.observed[0] + 1:,}"
               f" beats, NM peak {plan.nm_peak:,} of {chip.nm_words:,} bricks")
     res = simulate_chain(design, plan, progress=lambda line: stamp(t0, f"{scheme}: {line}"),
-                         run_dir=args.run_dir and os.path.join(args.run_dir, scheme))
+                         run_dir=args.run_dir and os.path.join(args.run_dir, scheme), hierarchical=args.hierarchical)
     d = res.as_dict()
-    out = {"scheme": scheme, "chip": chip.as_dict(), "plan_seconds": plan_s, "passed": res.passed,
-           "build_seconds": res.build_seconds, "sim_seconds": res.sim_seconds, "wall_seconds": res.wall_seconds,
+    out = {"scheme": scheme, "chip": chip.as_dict(), "hierarchical": args.hierarchical, "plan_seconds": plan_s,
+           "passed": res.passed,
+           "verilog_seconds": res.verilog_seconds, "build_seconds": res.build_seconds, "sim_seconds": res.sim_seconds, "wall_seconds": res.wall_seconds,
            "simulated_cycles": res.sim_cycles, "simulated_cycles_per_s": d["simulated_cycles_per_s"],
            "cycles_rtl": res.cycles_rtl, "cycles_model": res.cycles_model,
            "layer_cycles_rtl": sum(l.cycles_rtl or 0 for l in res.layers),
            "pool_cycles_rtl": sum(l.pool_cycles_rtl or 0 for l in res.layers),
            "final_mismatches": res.final_mismatches, "layers": d["layers"], "testbench": res.messages}
     stamp(t0, f"{scheme}: {'PASSED' if res.passed else 'FAILED'}: RTL {res.cycles_rtl:,} = model {res.cycles_model:,}"
-              f" cycles; build {res.build_seconds:.0f} s, simulation {res.sim_seconds:.0f} s "
+              f" cycles; Verilog {res.verilog_seconds:.0f} s, build {res.build_seconds:.0f} s, simulation {res.sim_seconds:.0f} s "
               f"({d['simulated_cycles_per_s']:,.0f} cycles/s)")
     return out
 
@@ -72,8 +74,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=description(__doc__))
     p.add_argument("--schemes", default=",".join(s.name for s in (DSTRIPES, STRIPES, DADN)))
     p.add_argument("--size", type=int, default=224)
+    p.add_argument("--tiles", type=int, default=16, help="T tiles of 16x16x16 (a smaller chip to measure the flow)")
     p.add_argument("--nm-kib", type=int, default=16384)
     p.add_argument("--out", default="chain-bench.json")
+    p.add_argument("--hierarchical", action="store_true",
+                   help="build the tile once as a Verilator hierarchical block (quicker build, slower simulation)")
     p.add_argument("--run-dir", default=None, help="keep each scheme's simulator folder under DIR")
     args = p.parse_args()
     t0 = time.perf_counter()

@@ -128,7 +128,7 @@ def part_layer() -> dict:
     t0 = time.perf_counter()
     net = load_network("vgg16-hed")
     prof = Profile.load(builtin_profile_path("vgg16-hed", "100"))
-    codes = capture_codes(net, prof, load_images("heldout", 1))["conv3_2"][0]
+    codes = capture_codes(net, prof, load_images("heldout", 1, net.size))["conv3_2"][0]
     layer = next(l for l in net.layers() if l.name == "conv3_2")
     weights = weight_codes(net.weights("conv3_2"), 16)[0]
     window = prof.layer("conv3_2").window
@@ -151,7 +151,7 @@ def part_networks() -> dict:
         t = time.perf_counter()
         net = load_network(name)
         prof = Profile.load(builtin_profile_path(name, "100"))
-        codes = capture_codes(net, prof, load_images("heldout", 1))
+        codes = capture_codes(net, prof, load_images("heldout", 1, net.size))
         windows = {l.name: l.window for l in prof.layers}
         entry = {"capture_seconds": time.perf_counter() - t}
         for reuse in (True, False):
@@ -174,7 +174,7 @@ def part_model() -> dict:
     out = {"load_start": load()}
     net = load_network("vgg16-hed")
     prof = Profile.load(builtin_profile_path("vgg16-hed", "100"))
-    codes = capture_codes(net, prof, load_images("heldout", 1))
+    codes = capture_codes(net, prof, load_images("heldout", 1, net.size))
     windows = {l.name: l.window for l in prof.layers}
     times = []
     for _ in range(3):

@@ -102,7 +102,7 @@ def main() -> None:
     for net_name in dict.fromkeys(n for names in sets for n in names):
         net = load_network(net_name)
         prof = Profile.load(builtin_profile_path(net_name, "100"))
-        codes = capture_codes(net, prof, load_images("heldout", args.images))
+        codes = capture_codes(net, prof, load_images("heldout", args.images, net.size))
         windows = {l.name: l.window for l in prof.layers}
         for name, c in chips.items():
             ev = evaluate_chip(net.layers(), windows, codes, c, drams[name], network=net_name)

@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     net = load_network(args.model, size=args.size)
     layers = net.layers()
     t_load = time.time() - t0
-    images = load_images("heldout", args.images)
+    images = load_images("heldout", args.images, net.size)
     t_images = time.time() - t0 - t_load
     prof = Profile.load(builtin_profile_path(args.model, args.target))
     with (contextlib.nullcontext() if args.jobs == 0 else dask_client(jobs=args.jobs)) as client:

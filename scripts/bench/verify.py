@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     net = load_network(args.model)
     prof = Profile.load(builtin_profile_path(args.model, "100"))
-    images = load_images("heldout", args.images)
+    images = load_images("heldout", args.images, net.size)
     out = {"network": args.model, "images": args.images, "machine": machine(),
            "tiles": {}}
     for scheme in args.schemes.split(","):

@@ -80,7 +80,8 @@ def quant_key(quant: dict) -> str:
     """Digest of a quantisation (``layer -> Quant``); the empty quantisation is ``float``."""
     if not quant:
         return "float"
-    items = sorted((n, repr(float(q.scale)), q.window.msb, q.window.lsb, q.window.signed) for n, q in quant.items())
+    items = sorted((n, repr(float(q.scale)), q.window.msb, q.window.lsb, q.window.signed)
+                   + (("per token",) if q.per_token else ()) for n, q in quant.items())
     return digest(repr(items))
 
 

@@ -12,7 +12,8 @@ lines that read them.
 
 An int8 QDQ model's layers (:mod:`.qdq`) are written with the model's own codes: activations
 ``q - zero_point`` in the codes' window, weights ``w - zero_point`` as 8-bit codes, and their
-scales (a list for per-channel weights) and zero points in ``layers.json``.
+scales (a list for per-channel weights) and zero points in ``layers.json``; a transformer's
+attention product gets the dumped sentence's second operand ``q - zero_point`` as its weights.
 """
 from __future__ import annotations
 
@@ -52,8 +53,10 @@ def dump_layers(net, profile, photo, folder: str) -> list:
         lp = profile.layer(layer.name)
         codes = lp.quant.codes(acts[layer.name])
         own = isinstance(lp.quant, ModelCodes)
-        if own:
-            wq, op = net.weight_codes(layer.name)
+        if own:  # an attention product's are the dumped sentence's own codes q - zero_point
+            wq, op = (net.input_weight_codes(layer.name, batch) if net.weights_per_input(layer.name)
+                      else net.weight_codes(layer.name))
+            wq = wq[0] if net.weights_per_input(layer.name) else wq
             wscale, wbits = op.as_dict()["scale"], op.window().bits
         else:
             wq, wscale = weight_codes(net.input_weights(layer.name, batch)[0])  # a sentence's own (attention)

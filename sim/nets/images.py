@@ -209,9 +209,20 @@ def take(split: str, count: int) -> list[Photo]:
     return ps[:count]
 
 
-def load_images(split: str, count: int) -> list[tuple[str, np.ndarray]]:
-    """The first ``count`` photos of ``split`` as ``(name, H x W x 3 uint8 RGB)``."""
-    return [(p.name, np.ascontiguousarray(p.read())) for p in take(split, count)]
+def decoded(ps: list, size: int | None) -> list[tuple[str, np.ndarray]]:
+    """``ps`` as ``(name, pixels)`` decoded for a network whose input is ``size`` pixels square.
+
+    The one decoding rule of every command (``evaluate``, ``explore``, ``verify``, the
+    benchmarks): a JPEG is decoded at the DCT scale :meth:`Photo.read` picks for ``size``, so the
+    same photo gives the same codes wherever it is counted. A sentence's text is returned as is.
+    """
+    return [(p.name, np.ascontiguousarray(p.read(size)) if isinstance(p, Photo) else p.read(size)) for p in ps]
+
+
+def load_images(split: str, count: int, size: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """The first ``count`` photos of ``split`` as ``(name, H x W x 3 uint8 RGB)``, decoded for a
+    network of input ``size`` (:func:`decoded`)."""
+    return decoded(take(split, count), size)
 
 
 def photos_in_dir(path: str) -> list[Photo]:

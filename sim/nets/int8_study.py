@@ -16,8 +16,10 @@ Where a QDQ model (:mod:`.qdq`) has codes of its own, this asks what codes an in
 
 The codes go through the same golden model as a profile's (:func:`.evaluate.count_layer`), on
 the tile of 8-bit activations and weights (``A = W = 8``), so Stripes is Stripes-8 and DaDN is
-DaDN-8. Fidelity (the per-tensor codes only: per-token scales need run-time reductions the
-quantised graph does not have) is the network's criterion on the held-out samples.
+DaDN-8. Fidelity is the network's criterion on the held-out samples, the graph run with every
+layer's input fake-quantised: per tensor with its static scale; per token (a text network's only)
+with the step of each token computed in the graph from its own values (``ReduceMax`` of ``|x|``
+over the token's channels, per head; :meth:`.onnx_capture.OnnxNetwork._quant_session`).
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ class TokenQuant(Quant):
     reports. Fake quantisation in a graph (:meth:`apply` in a network run) is not supported."""
 
     groups: int = 1
+    per_token = True
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float64)
@@ -65,7 +68,13 @@ class TokenQuant(Quant):
         return q.reshape(x.shape).astype(np.int16)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        raise ConfigError("per-token int8 codes have no static quantisation to run the network with")
+        """Real values after quantisation: the codes times each token's own step."""
+        x = np.asarray(x, np.float64)
+        n, c = x.shape[:2]
+        g = x.reshape(n, self.groups, c // self.groups, *x.shape[2:])
+        m = np.abs(g).max(axis=2, keepdims=True)
+        step = np.where(m > 0, m / self.window.hi, 1.0)
+        return (self.codes(x).reshape(g.shape) * step).reshape(x.shape).astype(np.float32)
 
 
 def int8_profile(net: Network, calibration, heldout, scales: str, *, client=None, progress: bool = True) -> Profile:
@@ -78,7 +87,7 @@ def int8_profile(net: Network, calibration, heldout, scales: str, *, client=None
         Profiling samples (photos or sentences) whose largest values set the per-tensor scales
         and each input's signedness.
     heldout : list
-        Samples the per-tensor codes' fidelity is measured on (empty: none).
+        Samples the codes' fidelity is measured on (empty: none; per token: a text network's only).
     scales : str
         ``tensor`` or ``token`` (:data:`SCALES`).
     client : dask.distributed.Client, optional
@@ -103,13 +112,14 @@ def int8_profile(net: Network, calibration, heldout, scales: str, *, client=None
                    input={"size": net.size, "preprocess": net.preprocess},
                    images={"profile": [p.name for p in cal]}, command=COMMANDS[scales])
     held = as_photos(heldout)
-    if scales == "tensor" and held:
+    if held and (scales == "tensor" or getattr(net, "TOKENS", False)):
         refs = runner.capture(held, desc="float run")
         rows = runner.measure(held, [dict(prof.quant())], {p.key: refs[p.key].output for p in held},
                               desc="int8 run")[0]
-        value = summarise(net.criterion, image_scores(net.criterion, rows))
-        prof.fidelity = {"unit": UNITS[net.criterion], "heldout": value, "heldout_images": len(held),
-                         "heldout_pass": bool(value >= prof.threshold)}
+        per = image_scores(net.criterion, rows)
+        value = summarise(net.criterion, per)
+        prof.fidelity = {"unit": UNITS[net.criterion], "heldout": value, "heldout_mean": float(per.mean()),
+                         "heldout_images": len(held), "heldout_pass": bool(value >= prof.threshold)}
     return prof
 
 

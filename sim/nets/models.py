@@ -41,7 +41,7 @@ from ..checked import check, locked, seal
 from ..files import atomic_path
 from .cache import cache_root
 from .images import file_digest, package_dir
-from .onnx_capture import OnnxNetwork, require_onnx
+from .onnx_capture import META_TOKENIZER, OnnxNetwork, require_onnx
 from .torch_capture import TorchNetwork, require_torch
 from .transformer import BUILD_VERSION, TextNetwork, minilm_files, minilm_model, token_inputs
 
@@ -456,7 +456,10 @@ def _text_network(model, size, preprocess, criterion, engine, tokenizer):
         net.path = model
         net.source = SOURCES[model]
         return net
-    if tokenizer is None:
-        names = ", ".join(i.name for i in token_inputs(require_onnx()[0].load(model, load_external_data=False)))
-        raise ConfigError(f"{model} takes token ids ({names}): give its tokenizer with --tokenizer tokenizer.json")
+    if tokenizer is None:  # the one dstripes quantize recorded, if it is still there
+        head = require_onnx()[0].load(model, load_external_data=False)
+        tokenizer = {p.key: p.value for p in head.metadata_props}.get(META_TOKENIZER)
+        if tokenizer is None or not os.path.isfile(tokenizer):
+            names = ", ".join(i.name for i in token_inputs(head))
+            raise ConfigError(f"{model} takes token ids ({names}): give its tokenizer with --tokenizer tokenizer.json")
     return TextNetwork(model, tokenizer, size=size, criterion=criterion)

@@ -39,6 +39,9 @@ class Quant:
 
     scale: float
     window: Window
+    #: Whether each token takes its own scale at run time (:class:`.int8_study.TokenQuant`), not
+    #: :attr:`scale`: a network run computes the step per token (a text network's only).
+    per_token = False
 
     def __post_init__(self):
         check_scale(self.scale)

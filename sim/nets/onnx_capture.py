@@ -28,12 +28,15 @@ import numpy as np
 from ..errors import ConfigError, ToolError
 from ..layer import Layer
 from .network import Network, Output
-from .qdq import ModelCodes, Operand, is_qdq, read_layers
+from .qdq import ModelCodes, Operand, dequantised_weights, is_qdq, read_layers
 
 MIN_OPSET = 11
 #: Metadata keys of a model's input normalisation and fidelity criterion (``dstripes quantize``
 #: records the float network's, so its int8 model runs on the same inputs by default).
 META_PREPROCESS, META_CRITERION = "dstripes.preprocess", "dstripes.criterion"
+#: Metadata key of a text model's tokenizer file (``dstripes quantize`` records the float text
+#: model's, the default ``--tokenizer`` of its int8 model).
+META_TOKENIZER = "dstripes.tokenizer"
 QUANT_SESSIONS = 3  # quantised-graph sessions kept (one per set of quantised layers)
 CONVERT_TO = 13
 #: Operators of an integer-quantised graph in QOperator format, or quantised at run time: such a
@@ -207,11 +210,7 @@ class OnnxNetwork(Network):
                 self._qdq = read_layers(g, self._consts)
             except ConfigError as e:
                 raise ConfigError(f"{path}: {e}") from None
-            for n in g.node:
-                ql = self._qdq.get(n.output[0])
-                if ql is not None and ql.weights is not None:  # the float weights, for the shapes
-                    w = ql.weights.values(onnx.numpy_helper.to_array(self._consts[ql.weights.tensor]))
-                    self._consts[n.input[1]] = onnx.numpy_helper.from_array(w, n.input[1])
+            dequantised_weights(g, self._qdq, self._consts)  # the float weights, for the shapes
         if len(inputs) != 1:
             raise ConfigError(f"{path}: expected one image input, found {len(inputs)} "
                               f"({', '.join(i.name for i in inputs)})")
@@ -409,21 +408,33 @@ class OnnxNetwork(Network):
             self._capture = self._session(m)
         return self._capture
 
-    def _quant_session(self, names: frozenset):
+    #: Whether a layer's input may be quantised per token (:meth:`_quant_session`): its last axis
+    #: holds one token's values (a text network's), not an image's.
+    TOKENS = False
+
+    def _quant_session(self, names: frozenset, tokens: frozenset = frozenset()):
         """Session quantising the inputs of the layers ``names``; ``step``, ``lo`` and ``hi``
         of each are scalar graph inputs, so one session serves every window of those layers.
+        A layer of ``tokens`` takes a step per token (per head) instead, computed in the graph from
+        its own values: ``max|x|`` over the last axis over ``hi`` (:class:`.int8_study.TokenQuant`);
+        its ``step`` is ``None``.
 
         Only the named layers get quantisation nodes: a graph with (disabled) nodes in front of
         every layer runs 2-3x slower. Sessions are cached for the last few layer sets, which
         suits the profile search (one layer at a time, then all together).
         """
-        if names in self._quant:
-            self._quant[names] = self._quant.pop(names)  # most recently used last
-            return self._quant[names]
+        key = (names, tokens)
+        if key in self._quant:
+            self._quant[key] = self._quant.pop(key)  # most recently used last
+            return self._quant[key]
+        if tokens and not self.TOKENS:
+            raise ConfigError(f"{self.name}: per-token quantisation needs a text network (its inputs' last axis "
+                              f"holds a token's values)")
         onnx, _ = require_onnx()
         h, P = onnx.helper, onnx.TensorProto
         m = onnx.ModelProto()
         m.CopyFrom(self.model)
+        opset = max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), default=0)
         by_output = {n.output[0]: name for name, n in self._nodes if name in names}
         inputs = {}
         nodes = []
@@ -432,23 +443,50 @@ class OnnxNetwork(Network):
             if name is not None:
                 p = f"dstripes_q{len(inputs)}_"
                 step, lo, hi = (p + s for s in ("step", "lo", "hi"))
-                for s in (step, lo, hi):
-                    m.graph.input.append(h.make_tensor_value_info(s, P.FLOAT, []))
                 x = n.input[0]
+                if name in tokens:  # step = max(max|x| over the token's values / hi, tiny)
+                    step = None
+                    m.graph.initializer.append(onnx.numpy_helper.from_array(np.array(1e-30, np.float32), p + "tiny"))
+                    axes = {"axes": [-1]}
+                    if opset >= 18:
+                        m.graph.initializer.append(onnx.numpy_helper.from_array(np.array([-1], np.int64), p + "axes"))
+                        axes = {}
+                    nodes += [h.make_node("Abs", [x], [p + "abs"]),
+                              h.make_node("ReduceMax", [p + "abs"] + ([] if axes else [p + "axes"]), [p + "top"],
+                                          keepdims=1, **axes),
+                              h.make_node("Div", [p + "top", hi], [p + "tstep"]),
+                              h.make_node("Max", [p + "tstep", p + "tiny"], [p + "step"])]
+                for s in (step, lo, hi):
+                    if s is not None:
+                        m.graph.input.append(h.make_tensor_value_info(s, P.FLOAT, []))
+                step = step or p + "step"
                 nodes += [h.make_node("Div", [x, step], [p + "d"]),
                           h.make_node("Round", [p + "d"], [p + "r"]),
                           h.make_node("Max", [p + "r", lo], [p + "max"]),
                           h.make_node("Min", [p + "max", hi], [p + "min"]),
                           h.make_node("Mul", [p + "min", step], [p + "q"])]
                 n.input[0] = p + "q"
-                inputs[name] = (step, lo, hi)
+                inputs[name] = (None if name in tokens else step, lo, hi)
             nodes.append(n)
         del m.graph.node[:]
         m.graph.node.extend(nodes)
         while len(self._quant) >= QUANT_SESSIONS:
             self._quant.pop(next(iter(self._quant)))
-        self._quant[names] = (self._session(m), inputs)
-        return self._quant[names]
+        self._quant[key] = (self._session(m), inputs)
+        return self._quant[key]
+
+    def _quant_feeds(self, quant: dict) -> tuple:
+        """The session quantising the layers of ``quant`` (:meth:`_quant_session`) and the feeds
+        of their steps and limits."""
+        sess, inputs = self._quant_session(frozenset(quant), frozenset(n for n, q in quant.items() if q.per_token))
+        feed = {}
+        for name, (step, lo, hi) in inputs.items():
+            q = quant[name]
+            low, high = q.limits
+            feed[lo], feed[hi] = np.array(low, np.float32), np.array(high, np.float32)
+            if step is not None:
+                feed[step] = np.array(q.step, np.float32)
+        return sess, feed
 
     # -- Network API --------------------------------------------------------------------------
     def _layout(self, x):
@@ -520,12 +558,8 @@ class OnnxNetwork(Network):
         if self._qdq:
             raise ConfigError(f"{self.path} is an int8 QDQ model: its layers read the model's own codes, which "
                               f"dstripes evaluate counts as they are; it is not quantised again per profile")
-        sess, inputs = self._quant_session(frozenset(quant))
-        feed = {self.input_name: batch}
-        for name, (step, lo, hi) in inputs.items():
-            q = quant[name]
-            low, high = q.limits
-            feed[step], feed[lo], feed[hi] = (np.array(v, np.float32) for v in (q.step, low, high))
+        sess, feed = self._quant_feeds(quant)
+        feed[self.input_name] = batch
         out = self._runs(sess, [self.output_name], feed)[0]
         return Output(np.asarray(out, dtype=np.float64), {})
 
@@ -541,6 +575,18 @@ class OnnxNetwork(Network):
         if t or b or l or r:
             x = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
         return x
+
+    def feeds(self, batch: np.ndarray) -> dict:
+        """The graph inputs of a prepared ``batch`` (:meth:`prepare`), by name."""
+        return {self.input_name: batch}
+
+    def variant(self, path: str, name: str):
+        """The network of another ONNX file of this model (its int8 variant) with the same inputs."""
+        return OnnxNetwork(path, name=name, size=self.size)
+
+    def layer_node(self, name: str):
+        """The graph node (``onnx.NodeProto``) of layer ``name``."""
+        return self._node(name)
 
     def _node(self, name: str):
         for n, node in self._nodes:

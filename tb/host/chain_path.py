@@ -371,6 +371,9 @@ class ChainSimResult:
         The testbench's failure messages.
     log : str or None
         The simulator's log file when the run failed.
+    verilog_seconds : float
+        Making the harness's Verilog (generated, or from the Verilog cache); ``build_seconds`` is
+        the simulator's build after it.
     """
 
     passed: bool
@@ -384,6 +387,7 @@ class ChainSimResult:
     wall_seconds: float
     messages: str | None = None
     log: str | None = None
+    verilog_seconds: float = 0.0
 
     @property
     def cycles_rtl(self) -> int:
@@ -407,7 +411,8 @@ class ChainSimResult:
                 "commands": {"done": self.commands_done, "planned": self.commands},
                 "simulated_cycles": self.sim_cycles,
                 "simulated_cycles_per_s": self.sim_cycles / self.sim_seconds if self.sim_seconds else 0.0,
-                "seconds": {"build": self.build_seconds, "simulation": self.sim_seconds, "wall": self.wall_seconds},
+                "seconds": {"verilog": self.verilog_seconds, "build": self.build_seconds,
+                             "simulation": self.sim_seconds, "wall": self.wall_seconds},
                 "testbench": self.messages, "log": self.log}
 
 
@@ -475,7 +480,8 @@ def apply_tamper(plan: ChainPlan, tamper: dict | None) -> tuple[ChainPlan, Expec
 
 
 def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quick: bool = False,
-                   run_dir=None, tamper: dict | None = None, progress=None) -> ChainSimResult:
+                   run_dir=None, tamper: dict | None = None, progress=None,
+                   hierarchical: bool = False) -> ChainSimResult:
     """Play ``plan`` on the generated chip (one harness build, one simulator run) and judge every
     layer: ``LAYER`` and ``POOL`` cycles equal to the model's, every stored code equal to the
     integer pipeline's, the final feature map equal to :meth:`Chain.run`'s.
@@ -494,6 +500,8 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
     progress : callable, optional
         ``progress(line)`` once per layer whose ``LAYER`` (and ``POOL``) command has finished,
         while the simulator runs.
+    hierarchical : bool
+        Build the tile once as a hierarchical block (:func:`.chip_path.play`).
     """
     t0 = time.perf_counter()
     if design.chip != plan.chip:
@@ -515,7 +523,7 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
                     progress(f"{s.name}: LAYER {got[s.layer_command]:,} cycles (model {s.model.cycles:,}){pool}")
     p = play(design, played_plan.commands, plan.image, plan.dram, plan.observed,
              expected_cycles=plan.cycles_model + (plan.observed[1] - plan.observed[0] + 1), build_root=build_root,
-             quick=quick, directory=directory, watch=watch)
+             quick=quick, directory=directory, watch=watch, hierarchical=hierarchical)
     rtl = {r["command"]: r["cycles"] for r in p.log}
     chip = plan.chip
 
@@ -568,7 +576,7 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
     return ChainSimResult(passed, layers, final_bad, len(p.log), len(plan.commands), p.sim_cycles, res.seconds,
                           p.build_seconds, time.perf_counter() - t0,
                           None if res.passed else "; ".join(res.messages.values())[:2000],
-                          None if passed else str(res.log))
+                          None if passed else str(res.log), p.verilog_seconds)
 
 
 __all__ = ["ChainPlan", "ChainStep", "ChainSimResult", "ChainLayerResult", "Expected", "NmAllocator", "chain_plan",

@@ -41,13 +41,14 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.files import write_atomic
 
 from dstripes.hw.chip.sram import MODEL as SRAM_MODEL
-from dstripes.hw.emit import generator_sources
+from dstripes.hw.emit import generator_sources, share_modules
 
 from .. import memfile
 from ..gateware import chip_harness, tile_harness
 from ..gateware.chip_harness import FILES, LOG_FIELDS, ChipHarness
 from ..verdict import Check, FAILED, PASSED, Verdict
 from .cycle_path import tile_verilog
+from . import verilator
 from .runner import build, run
 from .verilog import DutVerilog, cached_verilog
 
@@ -67,12 +68,15 @@ def harness_bits(chip: ChipConfig, *, commands: int = 0, words: int = 0) -> tupl
 
 
 def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = None, *,
-                   command_bits: int = COMMAND_BITS, dram_bits: int | None = None) -> tuple[DutVerilog, dict]:
+                   command_bits: int = COMMAND_BITS, dram_bits: int | None = None,
+                   hierarchical: bool = False) -> tuple[DutVerilog, dict]:
     """The Verilog the fast path simulates: the chip inside :class:`tb.gateware.chip_harness.ChipHarness`,
-    the tile module (emitted once, cached) and the memories' behavioural models; and the
+    the tile module (emitted once, cached; identical modules written once,
+    :func:`dstripes.hw.emit.share_modules`) and the memories' behavioural models; and the
     harness's description (address widths, command word). ``command_bits`` and ``dram_bits``
     size its command and off-chip memories (:func:`harness_bits`; ``dram_bits`` by default
-    ``nm_addr_bits + 2``); both key the Verilog cache."""
+    ``nm_addr_bits + 2``); both key the Verilog cache. ``hierarchical``: the tile marked a
+    hierarchical block (:func:`.verilator.hier_block`), to be built with :data:`HIER_ARGS`."""
     chip = design.chip
     if dram_bits is None:
         dram_bits = harness_bits(chip)[1]
@@ -89,12 +93,18 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
                                "dram_bits": dram_bits, "command_bits": command_bits},
                          public="ports", models=models, sources=sources, build_root=build_root)
     tile = tile_verilog(design.tile, build_root=build_root)
-    combined = DutVerilog(top, outer.verilog + "\n" + tile.verilog, outer.config, outer.streams, models, outer.public)
+    text = share_modules(outer.verilog + "\n" + tile.verilog, keep=top)
+    if hierarchical:
+        text = verilator.hier_block(text, design.tile.top)
+    combined = DutVerilog(top, text, outer.config, outer.streams, models, outer.public)
     info = {"dram_bits": dram_bits, "command_bits": command_bits, "command_lane": harness.command_lane}
     return combined, info
 
 
 PERIOD_NS = 10
+#: Verilator options of a hierarchical harness build: the tile verilated and compiled once, not per
+#: instance (Verilator writes every instance's C++: 16 copies of the tile's at the published size).
+HIER_ARGS = (verilator.HIERARCHICAL,)
 BUDGET_FACTOR, BUDGET_SLACK = 4, 100_000
 
 
@@ -282,6 +292,9 @@ class Played:
     sim_cycles : int
         Simulated clock cycles of all commands.
     build_seconds : float
+        The simulator build's (0 when it was reused).
+    verilog_seconds : float
+        Making the harness's Verilog (from the Verilog cache, or generated).
     """
 
     result: object
@@ -289,26 +302,32 @@ class Played:
     dump: np.ndarray | None
     sim_cycles: int
     build_seconds: float
+    verilog_seconds: float = 0.0
 
 
 def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump_range: tuple, *,
          expected_cycles: int, build_root: str | os.PathLike | None = None, quick: bool = False,
-         directory: Path, watch=None) -> Played:
+         directory: Path, watch=None, hierarchical: bool = False) -> Played:
     """Build the harness sized for ``commands`` and ``image`` (or reuse its build), play the
     commands (``(op, fields)``) on the off-chip ``image`` under ``dram``'s timing and read back
     off-chip words ``dump_range`` (first, last) and the command log.
 
     ``expected_cycles`` (the model's cycles of all commands, roughly) sets the time budget;
     ``watch(log)`` is called with the commands completed so far while the simulator runs (once
-    a second, when the log has grown).
+    a second, when the log has grown). ``hierarchical``: build the tile once as a hierarchical block
+    (:func:`harness_design`): on the published chip a build of a quarter of the time, but a
+    simulation 2.4 to 2.9 times slower (``docs/verification.md``), so only for short runs.
     """
     chip = design.chip
     if len(commands) >= 1 << 16:
         raise ConfigError(f"{len(commands):,} commands: the harness counts at most {(1 << 16) - 1:,}")
     n_dump = dump_range[1] - dump_range[0] + 1
     cbits, dbits = harness_bits(chip, commands=len(commands), words=max(len(image), dump_range[1] + 1))
-    verilog, info = harness_design(design, build_root, command_bits=cbits, dram_bits=dbits)
-    b = build(verilog, "verilator", build_root=build_root, quick=quick, optimise=not quick)
+    t0 = time.perf_counter()
+    verilog, info = harness_design(design, build_root, command_bits=cbits, dram_bits=dbits, hierarchical=hierarchical)
+    verilog_seconds = time.perf_counter() - t0
+    b = build(verilog, "verilator", build_root=build_root, build_args=HIER_ARGS if hierarchical else (), quick=quick,
+              optimise=not quick)
     directory.mkdir(parents=True, exist_ok=True)
     lay = command_layout(chip)
     words = [lay.const({"op": OPS[op], **fields}).as_value().value for op, fields in commands]
@@ -340,7 +359,7 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     dump = directory / FILES["dump"]
     words_back = _read_dump(dump, np.asarray(image).shape[1], n_dump) if dump.exists() else None
     return Played(res, log, words_back, int(rec.get("sim_cycles") or 0),
-                  res.build.seconds if res.build is not None else 0.0)
+                  res.build.seconds if res.build is not None else 0.0, verilog_seconds)
 
 
 def _watch(path: Path, callback, stop: threading.Event) -> None:

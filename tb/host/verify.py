@@ -322,11 +322,16 @@ def layer_weights(net, profile, name: str, bits: int) -> np.ndarray:
     (:func:`~dstripes.sim.fixed.weight_codes`)."""
     if profile.from_model:
         w, op = net.weight_codes(name)
-        if op.window().bits > bits:
-            raise ConfigError(f"layer {name}: the model's {op.window().bits}-bit weight codes do not fit "
-                              f"{bits}-bit weights")
+        _fits(name, op, bits)
         return w
     return weight_codes(net.weights(name), bits)[0]
+
+
+def _fits(name: str, op, bits: int) -> None:
+    """Refuse an int8 model's weight codes (:class:`~dstripes.sim.nets.qdq.Operand`) wider than the tile's ``bits``."""
+    if op.window().bits > bits:
+        raise ConfigError(f"layer {name}: the model's {op.window().bits}-bit weight codes do not fit "
+                          f"{bits}-bit weights")
 
 
 def layer_inputs(net, profile, name: str, images, codes: np.ndarray, bits: int) -> list[tuple]:
@@ -336,8 +341,13 @@ def layer_inputs(net, profile, name: str, images, codes: np.ndarray, bits: int) 
     named ``layer[image]`` when there are several."""
     if not net.weights_per_input(name):
         return [(name, codes, layer_weights(net, profile, name, bits))]
-    ws = net.input_weights(name, net.prepare([im for _, im in images]))
-    return [(name if len(images) == 1 else f"{name}[{n}]", codes[i:i + 1], weight_codes(ws[i], bits)[0])
+    batch = net.prepare([im for _, im in images])
+    if profile.from_model:  # an int8 model's: each sentence's own codes q - zero_point
+        ws, op = net.input_weight_codes(name, batch)
+        _fits(name, op, bits)
+    else:
+        ws = [weight_codes(w, bits)[0] for w in net.input_weights(name, batch)]
+    return [(name if len(images) == 1 else f"{name}[{n}]", codes[i:i + 1], ws[i])
             for i, (n, _) in enumerate(images)]
 
 

@@ -8,11 +8,15 @@
   build cache (:mod:`.objcache`, through make's ``OBJCACHE``).
 * FST traces need the lz4 headers, which the wheel does not ship (:func:`fst_available`).
 * Only the signals a testbench touches are made visible (:func:`visibility_file`).
+* A module instantiated many times (the accelerator's tile) can be verilated and compiled once,
+  as a hierarchical block (:func:`hier_block`, :data:`HIERARCHICAL`): Verilator otherwise writes
+  the C++ of every instance.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -60,6 +64,29 @@ def optimisation(*, quick: bool, optimise: bool) -> dict[str, str]:
     if optimise:
         return {"OPT_FAST": "-O3"}
     return {}
+
+
+#: Verilator's option for hierarchical verilation: every module marked by :func:`hier_block` is
+#: verilated and compiled once, as a library the instances share.
+HIERARCHICAL = "--hierarchical"
+HIER_BLOCK = "  /*verilator hier_block*/\n"
+
+
+def hier_block(text: str, module: str) -> str:
+    """``text`` with Verilator's ``hier_block`` metacomment in ``module`` (a plain identifier), to
+    be built with :data:`HIERARCHICAL`: Verilator generates code per instance, so the 16 tiles of
+    the published accelerator are otherwise 16 copies of a tile's C++ (160 MB of the 200 MB).
+
+    Raises
+    ------
+    ValueError
+        ``text`` has no module ``module``.
+    """
+    header = re.compile(r"^module " + re.escape(module) + r"\s*\([^;]*;\n", re.M)
+    m = header.search(text)
+    if m is None:
+        raise ValueError(f"no module {module!r} to mark as a hierarchical block")
+    return text[:m.end()] + HIER_BLOCK + text[m.end():]
 
 
 def build_args(*, waves: str | None, public: Sequence | None, directory: Path, top: str) -> list[str]:
