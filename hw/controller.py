@@ -37,17 +37,20 @@ class Controller(wiring.Component):
         Build the add stage and the output hand-off (members ``item_valid`` ... ``buffer_load``);
         otherwise build ``act_last``.
     fc_final : bool
-        Only with the add stage: build ``fc_final`` (the lock-step bit-serial tiles' fully-connected
-        dispatch): in a fully-connected run the buffer loads on it instead of on a closing add.
-        The choice is made here, not in the tile's top level, so that ``buffer_load`` stays a
-        block output driving the buffer's load (which reaches every result register) directly.
+        Only with the add stage (else a ``ValueError``): the tile has the fully-connected dispatch
+        (:attr:`~dstripes.sim.config.TileConfig.fc_dispatch`): the ``config`` payload has its
+        ``fc`` field, and members ``fc`` and ``fc_final`` are built; in a fully-connected run the
+        buffer loads on ``fc_final`` instead of on a closing add. The choice is made here, not in
+        the tile's top level, so that ``buffer_load`` stays one block output.
 
     Members
     -------
     config : ``In(stream.Signature(run_layout))``
         Run configuration; accepted only while idle.
-    msb, lsb, signed, mode, fc : ``Out``
-        The accepted configuration, held for the whole run (``fc``: a fully-connected run).
+    msb, lsb, signed, mode : ``Out``
+        The accepted configuration, held for the whole run.
+    fc : ``Out(1)``
+        Only with ``fc_final=True``: the run is fully-connected (held for the whole run).
     act_enable, weight_enable : ``Out(1)``
         Activations / weights still to be accepted in this run.
     act_done, weight_done : ``In(1)``
@@ -82,11 +85,12 @@ class Controller(wiring.Component):
         self._act_bits = check_width("act_bits", act_bits)
         self._count_bits = check_count_bits(count_bits)
         self._add_stage = bool(add_stage)
-        self._fc_final = bool(fc_final) and self._add_stage
+        self._fc_final = bool(fc_final)
+        if self._fc_final and not self._add_stage:
+            raise ValueError("a controller with fc_final needs the add stage (add_stage=True)")
         members = {
-            "config": In(stream.Signature(run_layout(act_bits, count_bits))),
+            "config": In(stream.Signature(run_layout(act_bits, count_bits, self._fc_final))),
             **run_members(act_bits, Out),
-            "fc": Out(1),
             "act_done": In(1),
             "weight_done": In(1),
         }
@@ -101,7 +105,7 @@ class Controller(wiring.Component):
                 "buffer_load": Out(1),
             })
             if self._fc_final:
-                members["fc_final"] = In(1)
+                members.update({"fc": Out(1), "fc_final": In(1)})
         else:
             members["act_last"] = Out(1)
         members.update({"result_done": In(1), "busy": Out(1), "cycles": Out(CYCLE_BITS)})
@@ -135,10 +139,12 @@ class Controller(wiring.Component):
             cfg = self.config.payload
             m.d.sync += [
                 self.msb.eq(cfg.msb), self.lsb.eq(cfg.lsb), self.signed.eq(cfg.signed),
-                self.mode.eq(cfg.mode), self.fc.eq(cfg.fc), steps.eq(cfg.steps), window_sets.eq(cfg.window_sets),
+                self.mode.eq(cfg.mode), steps.eq(cfg.steps), window_sets.eq(cfg.window_sets),
                 self.busy.eq((cfg.steps != 0) & (cfg.window_sets != 0)),
                 self.cycles.eq(0), results.eq(0),
             ]
+            if self._fc_final:
+                m.d.sync += self.fc.eq(cfg.fc)
             for step, ws in (acts, weights):
                 m.d.sync += [step.eq(0), ws.eq(0)]
             if self._add_stage:
@@ -166,16 +172,13 @@ class Controller(wiring.Component):
         # Add stage: a step's value enters the accumulators the cycle after its last item.
         pending = Signal()
         closes = Signal()
+        load = self.advance & pending & closes
         m.d.comb += [
             self.add.eq(pending),
             self.clear.eq(pending & closes),
             self.advance.eq(~(pending & closes & ~self.buffer_can_load)),
+            self.buffer_load.eq(Mux(self.fc, self.fc_final, load) if self._fc_final else load),
         ]
-        conv_load = self.advance & pending & closes
-        if self._fc_final:
-            m.d.comb += self.buffer_load.eq(Mux(self.fc, self.fc_final, conv_load))
-        else:
-            m.d.comb += self.buffer_load.eq(conv_load)
         with m.If(self.advance):
             m.d.sync += pending.eq(0)
             with m.If(self.item_valid & self.item_last):

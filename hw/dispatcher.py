@@ -184,14 +184,15 @@ class Dispatcher(wiring.Component):
         a_next = nxt.acts
         w_next = nxt.weights
         a_cur = Signal(play)
+        # the step's weight brick (with the fully-connected dispatch the SIPs hold it: brick_load)
+        w_cur = None if fc else Signal(wlay)
         d_cur = Signal(dlay)
         c_full = Signal()
         c_cycles = Signal(range(a + 1))
         t = Signal(range(a + 1))
-        # the step's weight brick (with the fully-connected dispatch the SIPs hold it: brick_load)
-        w_cur = None if fc else Signal(wlay)
-        fc_run = Signal()
+        fc_run = fc_load = None
         if fc:
+            fc_run, fc_load = Signal(), Signal()
             m.d.comb += fc_run.eq(self.fc)
 
         # What the step in `next` will need: detected, or the whole window (Stripes).
@@ -200,10 +201,11 @@ class Dispatcher(wiring.Component):
         if self._detect:
             m.submodules.detector = det = PrecisionDetector(lanes=self._lanes, columns=self._columns, act_bits=a,
                                                             group=g, trailing=self._trailing)
-            seen = Signal(play)
-            m.d.comb += seen.eq(a_next)
+            seen = a_next
             if fc:
                 # a fully-connected brick is column 0 alone: its group's other columns are ignored
+                seen = Signal(play)
+                m.d.comb += seen.eq(a_next)
                 with m.If(fc_run):
                     m.d.comb += [seen[j].eq(0) for j in range(1, g)]
             m.d.comb += [det.pallet.eq(seen), det.msb.eq(self.msb), det.lsb.eq(self.lsb),
@@ -219,10 +221,9 @@ class Dispatcher(wiring.Component):
         m.d.comb += last.eq(t == c_cycles - 1)
         finishing = self.plane.valid & self.plane.ready & last
         load = Signal()
-        fc_load = Signal()
         m.d.comb += [
-            load.eq(nxt.item & (~c_full | finishing) & ~fc_run),
-            nxt.take.eq(load | fc_load),
+            load.eq(nxt.item & (~c_full | finishing) & ~fc_run if fc else nxt.item & (~c_full | finishing)),
+            nxt.take.eq(load | fc_load if fc else load),
             nxt.act_enable.eq(self.act_enable),
             nxt.weight_enable.eq(self.weight_enable),
         ]
@@ -232,21 +233,20 @@ class Dispatcher(wiring.Component):
             with m.If(last):
                 m.d.sync += [t.eq(0), c_full.eq(0)]
         with m.If(load):
-            m.d.sync += [a_cur.eq(a_next), d_cur.eq(d_next), c_cycles.eq(n_cycles), c_full.eq(1), t.eq(0)]
-            if not fc:
-                m.d.sync += w_cur.eq(w_next)
+            m.d.sync += [a_cur.eq(a_next), *([] if fc else [w_cur.eq(w_next)]), d_cur.eq(d_next),
+                         c_cycles.eq(n_cycles), c_full.eq(1), t.eq(0)]
 
         p = self.plane.payload
         m.d.comb += [
             self.plane.valid.eq(c_full),
             p.first.eq(t == 0),
             p.last.eq(last),
+            *([] if fc else [p.weights.eq(w_cur)]),
         ]
-        if not fc:
-            m.d.comb += p.weights.eq(w_cur)
         # each column's bit selection: its group's (conv) or its own brick's (fully-connected)
-        col_active = [Signal(name=f"col_active{c}") for c in range(nc)]
-        col_idx = [Signal(range(a), name=f"col_idx{c}") for c in range(nc)]
+        if fc:
+            col_active = [Signal(name=f"col_active{c}") for c in range(nc)]
+            col_idx = [Signal(range(a), name=f"col_idx{c}") for c in range(nc)]
         for j in range(groups):
             d = d_cur[j]
             active = Signal(name=f"active{j}")
@@ -259,13 +259,17 @@ class Dispatcher(wiring.Component):
                 p.low[j].eq(d.top - d.bits + 1),
             ]
             for c in range(j * g, (j + 1) * g):
-                m.d.comb += [col_active[c].eq(active), col_idx[c].eq(idx)]
+                if fc:
+                    m.d.comb += [col_active[c].eq(active), col_idx[c].eq(idx)]
+                else:
+                    for l in range(self._lanes):
+                        m.d.comb += p.bits[c][l].eq(active & a_cur[c][l].bit_select(idx, 1))
         if fc:
             m.d.comb += self.brick.eq(w_next)
             self._fc_columns(m, nxt, a_cur, load, finishing, d_next[0], fc_run, fc_load, col_active, col_idx)
-        for c in range(nc):
-            for l in range(self._lanes):
-                m.d.comb += p.bits[c][l].eq(col_active[c] & a_cur[c][l].bit_select(col_idx[c], 1))
+            for c in range(nc):
+                for l in range(self._lanes):
+                    m.d.comb += p.bits[c][l].eq(col_active[c] & a_cur[c][l].bit_select(col_idx[c], 1))
         return m
 
     # A method of its own so that a test can build a mutant (``tests/test_hw_fc.py``) without a

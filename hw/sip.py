@@ -81,7 +81,7 @@ class SIP(wiring.Component):
     result : ``Out(signed(acc_bits))``
         ``acc + (partial << low)``: the window's result in the cycle ``add & clear``.
     stored : ``Out(signed(acc_bits))``
-        ``acc`` alone (a fully-connected run sums the columns' accumulators, and a column whose
+        Only with ``hold=True``: ``acc`` alone (a fully-connected run sums the columns' accumulators, and a column whose
         last brick was added earlier has no partial to add).
 
     Latency: a step's contribution reaches ``result`` one cycle after its last bit plane
@@ -117,7 +117,7 @@ class SIP(wiring.Component):
             "low": In(range(act_bits)),
             "clear": In(1),
             "result": Out(signed(acc_bits)),
-            "stored": Out(signed(acc_bits)),
+            **({"stored": Out(signed(acc_bits))} if self._hold else {}),
         })
         # the state, created here so that a formal harness can observe it (tb/formal/sip.py)
         self._partial = Signal(signed(self.partial_bits), name="partial")
@@ -166,8 +166,9 @@ class SIP(wiring.Component):
         m.d.comb += [
             aligned.eq(partial << self.low),
             self.result.eq(acc + aligned),
-            self.stored.eq(acc),
         ]
+        if self._hold:
+            m.d.comb += self.stored.eq(acc)
         with m.If(self.en):
             with m.If(self.first):
                 m.d.sync += partial.eq(0)
@@ -200,12 +201,9 @@ def connect_array(m: Module, sips, group: int, plane, valid, *, en, add, clear, 
         for col, sip in enumerate(row):
             g = col // group
             m.submodules[sip_name(r, col)] = sip
-            if brick is None:
-                m.d.comb += sip.weights.eq(plane.weights[r])
-            else:
-                m.d.comb += [sip.weights.eq(brick[r]), sip.load.eq(brick_load[col])]
             m.d.comb += [
                 sip.bits.eq(plane.bits[col]),
+                sip.weights.eq(plane.weights[r] if brick is None else brick[r]),
                 sip.en.eq(en),
                 sip.first.eq(valid & plane.first),
                 sip.active.eq(valid & plane.active[g]),
@@ -214,4 +212,6 @@ def connect_array(m: Module, sips, group: int, plane, valid, *, en, add, clear, 
                 sip.clear.eq(clear),
                 sip.low.eq(low[g]),
             ]
+            if brick is not None:
+                m.d.comb += sip.load.eq(brick_load[col])
 

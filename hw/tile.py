@@ -28,18 +28,21 @@ class SerialTile(TileComponent):
     step of a window-set the ``Nc x Nr`` results leave on ``result`` while the next window-set is
     already being computed.
 
-    A fully-connected run (config ``fc``; ``docs/design.md`` §5) is one window: the dispatcher
-    issues its bricks round-robin to the columns (each column with its own bit counter and add
-    stage, its weight brick held in its SIPs: every SIP has its own weight register, which a
-    conv step loads in every column and an FC brick in its column only), and when the last brick adds, every column's accumulator of each
-    row is summed into column 0 of the results (an adder tree per row) and cleared.
+    Built with the fully-connected dispatch (``config.fc_dispatch``; ``docs/design.md`` §5), a
+    fully-connected run (config field ``fc``) is one window: the dispatcher issues its bricks
+    round-robin to the columns (each column with its own bit counter and add stage, its weight
+    brick held in its SIPs: every SIP has its own weight register, which a conv step loads in
+    every column and an FC brick in its column only), and when the last brick adds, every
+    column's accumulator of each row is summed into column 0 of the results (an adder tree per
+    row) and cleared. Without it (the default) the tile is the conv-only tile: the dispatcher
+    holds the step's weight brick, no SIP holds weights, no column sum, no ``fc`` field.
 
     Parameters
     ----------
     config : sim.config.TileConfig
         ``lanes``, ``columns``, ``rows``, ``act_bits``, ``weight_bits``, ``group``, ``trim`` and
-        ``max_reduction`` (which sets the accumulator width); ``tiles`` and ``run_ahead`` are
-        model-only.
+        ``max_reduction`` (which sets the accumulator width), ``fc_dispatch``; ``tiles`` and
+        ``run_ahead`` are model-only.
     detect : bool
         Dynamic Stripes (``True``) or Stripes (``False``).
     count_bits : int
@@ -98,11 +101,11 @@ class SerialTile(TileComponent):
     def _dispatcher(c: TileConfig, detect: bool) -> Dispatcher:
         return Dispatcher(lanes=c.lanes, columns=c.columns, rows=c.rows, act_bits=c.act_bits,
                           weight_bits=c.weight_bits, group=c.group, detect=detect, trailing=c.trim == "both",
-                          fc=True)
+                          fc=c.fc_dispatch)
 
     @staticmethod
     def _controller(c: TileConfig, count_bits: int) -> Controller:
-        return Controller(act_bits=c.act_bits, count_bits=count_bits, fc_final=True)
+        return Controller(act_bits=c.act_bits, count_bits=count_bits, fc_final=c.fc_dispatch)
 
     @staticmethod
     def _buffer(c: TileConfig) -> ResultBuffer:
@@ -110,7 +113,8 @@ class SerialTile(TileComponent):
 
     @staticmethod
     def _sip(c: TileConfig) -> SIP:
-        return SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits, hold=True)
+        return SIP(lanes=c.lanes, act_bits=c.act_bits, weight_bits=c.weight_bits, acc_bits=c.acc_bits,
+                   hold=c.fc_dispatch)
 
     def elaborate(self, platform):
         m = Module()
@@ -133,6 +137,7 @@ class SerialTile(TileComponent):
             ctrl.item_last.eq(plane.payload.last),
             plane.ready.eq(ctrl.advance),
             ctrl.buffer_can_load.eq(buf.can_load),
+            buf.load.eq(ctrl.buffer_load),
             ctrl.result_done.eq(self.result.valid & self.result.ready),
             self.busy.eq(ctrl.busy),
             self.cycles.eq(ctrl.cycles),
@@ -145,14 +150,27 @@ class SerialTile(TileComponent):
             m.d.sync += add_low.eq(plane.payload.low)
 
         sips = [[self._sip(c) for _ in range(c.columns)] for _ in range(c.rows)]
+        if not c.fc_dispatch:
+            connect_array(m, sips, c.group, plane.payload, plane.valid, en=ctrl.advance, add=ctrl.add,
+                          clear=ctrl.clear, low=add_low)
+            m.d.comb += [buf.data[col][r].eq(sip.result) for r, row in enumerate(sips)
+                         for col, sip in enumerate(row)]
+            return m
+        self._fc_array(m, c, ctrl, disp, buf, sips, plane, add_low)
+        return m
+
+    @staticmethod
+    def _fc_array(m, c, ctrl, disp, buf, sips, plane, add_low) -> None:
+        """The SIP array of a tile with the fully-connected dispatch: SIPs holding their own
+        weights, each column its own controls in a fully-connected run, and every column's
+        accumulators summed per filter into column 0 of the results when the last brick adds
+        (``docs/design.md`` §5)."""
         fc = ctrl.fc
         m.d.comb += disp.fc.eq(fc)
         connect_array(m, sips, c.group, plane.payload, plane.valid, en=ctrl.advance, add=ctrl.add,
                       clear=ctrl.clear, low=add_low, brick=disp.brick, brick_load=disp.brick_load)
-        # Fully-connected runs: each column its own controls, every column's accumulators summed
-        # per filter into column 0 of the results when the last brick adds (docs/design.md §5).
         final = disp.fc_final
-        m.d.comb += disp.fc_ready.eq(buf.can_load)
+        m.d.comb += [disp.fc_ready.eq(buf.can_load), ctrl.fc_final.eq(final)]
         sums = []
         for r, row in enumerate(sips):
             parts = []
@@ -166,8 +184,6 @@ class SerialTile(TileComponent):
             total = Signal(signed(c.acc_bits), name=f"fc_sum{r}")
             m.d.comb += total.eq(reduce_tree(parts, operator.add))
             sums.append(total)
-        m.d.comb += [ctrl.fc_final.eq(final), buf.load.eq(ctrl.buffer_load)]
         for r, row in enumerate(sips):
             for col, sip in enumerate(row):
                 m.d.comb += buf.data[col][r].eq(Mux(fc, sums[r] if col == 0 else 0, sip.result))
-        return m

@@ -31,7 +31,8 @@ def register(sub) -> None:
     options.add_photo_options(p, images=1, labels=False, text=True)
     options.add_kind_option(p)
     options.add_run_options(p)
-    Option("--layers", "layers to run (default all; fully-connected layers too, except on a run-ahead tile)",
+    Option("--layers", "layers to run (default all; fully-connected layers run on the tile with --fc-dispatch, "
+                       "switched on for them when the tile has no such dispatch)",
            metavar="all|NAME,...", default="all").add(p)
     Option("--filter-sets", "the first filter-set of every convolution group, or all of them (default %(default)s)",
            choices=("first", "all"), default="first").add(p)
@@ -52,8 +53,8 @@ def run(args) -> int:
     from dstripes.sim.nets.images import decoded
     from dstripes.sim.nets.onnx_capture import is_int8_file
     from dstripes.sim.nets.profile import model_profile, profile_network
-    from dstripes.tb.host.verify import (COUNTS_NOTE, LAYER_HEADERS, layer_rows, select_layers, verify_network,
-                                         write_reports)
+    from dstripes.tb.host.verify import (COUNTS_NOTE, LAYER_HEADERS, fc_note, layer_rows, select_layers,
+                                         verify_network, write_reports)
 
     from .chips import check_chip_flag
     from .cluster import dask_client_for
@@ -86,7 +87,7 @@ def run(args) -> int:
         (out / stale).unlink(missing_ok=True)
     note = (lambda m: print(m, file=sys.stderr)) if args.json else print
     net = load(args)
-    select_layers(net, args.layers, tile)  # a layer it does not have (or cannot run) is refused before any profiling
+    select_layers(net, args.layers)  # a layer it does not have is refused before any profiling
     tell(said)
     if int8:  # the model's own codes on the tile of its widths (A = W = 8; A = 9 for shifted codes)
         prof = model_profile(net)
@@ -115,8 +116,8 @@ def run(args) -> int:
     print(render(LAYER_HEADERS, rows,
                  title=f"{v.network} on the {tile.title} tile ({args.sim}, fast path), {len(v.images)} photo(s), "
                        f"{v.filter_sets} filter-set(s)"))
-    if v.skipped:
-        print(f"\nnot run (fully-connected; the run-ahead tile has no round-robin dispatch): {', '.join(v.skipped)}")
+    if v.fc is not None:
+        print(f"\n{fc_note(v)}")
     print(f"\n{COUNTS_NOTE}")
     print(f"\nchecked: every result bit-exact ({t.results_checked:,} results of the layers, in "
           f"{t.result_transfers:,} result transfers), every run's cycle count equal to the model's RTL-exact "

@@ -428,7 +428,7 @@ class _Areas:
 
 def model_config(config: TileConfig) -> TileConfig:
     """``config`` without the hardware-only fields (the model's counts do not depend on them)."""
-    return replace(config, weight_select=TileConfig().weight_select)
+    return replace(config, weight_select=TileConfig().weight_select, fc_dispatch=TileConfig().fc_dispatch)
 
 
 def _model_key(net, profile, images, config: TileConfig) -> str:

@@ -26,7 +26,7 @@ from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
-from dstripes.tb.host.runs import layer_run
+from dstripes.tb.host.runs import fc_tile, layer_run, runs_fc
 
 from .hwsim import run_tile
 from .test_hw_tile import SMALL, check, make_run, stream_codecs
@@ -43,7 +43,8 @@ KINDS = [
 
 
 def config_of(scheme, group, trim, act_bits=8, weight_bits=8):
-    kw = dict(SMALL, act_bits=act_bits, weight_bits=weight_bits)
+    """A small tile of ``scheme`` that runs FC layers: the bit-serial ones with ``fc_dispatch``."""
+    kw = dict(SMALL, act_bits=act_bits, weight_bits=weight_bits, fc_dispatch=scheme != "dadn")
     if scheme == "dstripes":
         kw.update(group=group, trim=trim)
     return TileConfig(**kw)
@@ -172,11 +173,42 @@ def test_a_missing_column_in_the_sum_is_caught(monkeypatch):
         check(tile, cfg, run, got, cycles)
 
 
-def test_the_run_ahead_tile_refuses_fc_layers():
-    tile = TileDesign.of("dstripes", replace(config_of("dstripes", 1, "leading"), run_ahead=1))
+@pytest.mark.parametrize("scheme,run_ahead", [("dstripes", 0), ("stripes", 0), ("dstripes", 1)])
+def test_a_tile_without_the_fc_dispatch_refuses_fc_layers(scheme, run_ahead):
+    """The conv-only tile (the default) and the run-ahead tile (which cannot have the option:
+    :meth:`TileKind.own` drops it) refuse an FC run; the bit-parallel tile needs no option."""
+    cfg = replace(config_of(scheme, 1, "leading"), run_ahead=run_ahead, fc_dispatch=run_ahead > 0)
+    tile = TileDesign.of(scheme, cfg)
+    assert not tile.config.fc_dispatch
     layer, window, acts, weights = fc_layer(np.random.default_rng(0), False)
-    with pytest.raises(ConfigError, match="run-ahead tile .* has no round-robin dispatch"):
+    with pytest.raises(ConfigError, match=f"the {scheme} tile without fc_dispatch has no round-robin dispatch"):
         layer_run(tile, layer, window, acts, weights)
+    assert runs_fc(TileDesign.of("dadn", cfg)) and fc_tile(tile) == TileDesign.of(
+        scheme, replace(cfg, run_ahead=0, fc_dispatch=True))
+
+
+@pytest.mark.parametrize("scheme", ["dstripes", "stripes"])
+def test_without_the_option_the_tile_is_the_conv_only_tile(scheme):
+    """``fc_dispatch`` off (the default): no SIP holds weights, the dispatcher hands the step's
+    weight brick in its plane, the controller has no ``fc``, the ``config`` payload no ``fc``
+    field, no column sum in the Verilog; on: all of them. Conv runs give the same cycles."""
+    from dstripes.hw.emit import to_verilog
+
+    off = TileDesign.of(scheme, TileConfig(**SMALL))
+    on = off.replace(fc_dispatch=True)
+    blocks = {d: {b.name: b.component for b in d.synth_blocks()} for d in (off, on)}
+    for d, has in ((off, False), (on, True)):
+        sip, disp, ctrl = (blocks[d][n] for n in ("sip_array", "dispatcher", "controller"))
+        assert sip.hold is has and hasattr(sip, "stored") is has and disp.has_fc is has
+        assert hasattr(disp.plane.payload, "weights") is not has and hasattr(ctrl, "fc_final") is has
+        assert ("fc" in [f.name for f in d.manifest.config_fields]) is has
+        text = to_verilog(d.component, d.top)
+        assert ("fc_sum0" in text) is has and ("held" in text) is has
+    rng = np.random.default_rng(5)
+    conv, window = Layer(3, 4, 4, 2, 3, 3, 1, 1, 1, 1), Window(7, 0)
+    acts, w = rng.integers(0, 128, size=(3, 4, 4)), rng.integers(-8, 8, size=(2, 3, 3, 3))
+    a, b = (layer_run(d, conv, window, acts, w, window_sets=2) for d in (off, on))
+    assert a.cycles == b.cycles and "fc" not in a.config and b.config["fc"] == 0
 
 
 @pytest.mark.parametrize("scheme,run_ahead", [("dstripes", 0), ("stripes", 0), ("dadn", 0), ("dstripes", 2)])
@@ -186,7 +218,7 @@ def test_published_tile_blocks_fit_one_amaranth_value_per_port(scheme, run_ahead
     published size (16 x 16 x 16, 16-bit) no port may be wider than one Amaranth value
     (:data:`MAX_PAYLOAD_BITS`). The FC dispatch's weights stay in the SIPs: the dispatcher's
     widest outputs are the plane and one brick. Built from the signatures only (seconds)."""
-    cfg = TileConfig() if run_ahead == 0 else TileConfig(run_ahead=run_ahead)
+    cfg = TileConfig(fc_dispatch=True) if run_ahead == 0 and scheme != "dadn" else TileConfig(run_ahead=run_ahead)
     design = TileDesign.of(scheme, cfg)
     widest = {}
     for block in design.synth_blocks():

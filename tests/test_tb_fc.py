@@ -24,7 +24,7 @@ def test_fc_runs_on_icarus(scheme, tmp_path):
     """A 37-input, 3-output FC layer (10 bricks on 4 columns), both filter-sets, then a conv
     run: exact; the FC runs' cycles are the model's own layer count plus the latency."""
     rng = np.random.default_rng(4)
-    tile = TileDesign.of(scheme, SMALL)
+    tile = TileDesign.of(scheme, replace(SMALL, fc_dispatch=scheme != "dadn"))
     layer, window = Layer(37, 1, 1, 3, fc=True, name="fc"), Window(7, 1)
     acts = relu_like(rng, (37,), window)
     weights = rng.integers(-128, 128, (3, 37))

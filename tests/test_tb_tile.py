@@ -149,8 +149,7 @@ def test_layer_run_streams_follow_the_model():
     (hl, hw, ha, hwt), _ = layers(np.random.default_rng(3))
     r = layer_run(tile, hl, hw, ha, hwt, window_sets=3)
     steps = hl.steps(SMALL.lanes)
-    assert r.config == {"msb": 7, "lsb": 1, "signed": 0, "mode": 2, "steps": steps, "window_sets": 3,
-                        "fc": 0}
+    assert r.config == {"msb": 7, "lsb": 1, "signed": 0, "mode": 2, "steps": steps, "window_sets": 3}
     assert r.acts.shape == (3 * steps, SMALL.columns, SMALL.lanes)
     assert r.weights.shape == (3 * steps, SMALL.rows, SMALL.lanes)
     assert np.array_equal(r.weights[:steps], r.weights[steps:2 * steps])

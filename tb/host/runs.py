@@ -34,9 +34,10 @@ class TileRun:
     -------
     config : dict
         The ``config`` payload: ``msb``, ``lsb``, ``signed``, ``mode`` (the tile's code),
-        ``steps``, ``window_sets``, ``fc`` (a fully-connected run: one window of ``steps``
-        bricks, :func:`as_conv`, its cycles :func:`dstripes.sim.tile_run.fc_cycles` plus the
-        tile's latency).
+        ``steps``, ``window_sets``, and on a tile with the fully-connected dispatch
+        (:attr:`~dstripes.sim.config.TileConfig.fc_dispatch`) ``fc`` (a fully-connected run: one
+        window of ``steps`` bricks, :func:`as_conv`, its cycles
+        :func:`dstripes.sim.tile_run.fc_cycles` plus the tile's latency).
     acts : ndarray
         Activation transfers, ``(n, Nc, L)`` (``(n, L)`` on the bit-parallel tile), as the
         unsigned ``A``-bit fields the port carries (two's complement for signed layers), in
@@ -85,9 +86,18 @@ def check_filter_set(layer: Layer, config, filter_set) -> None:
 
 
 def runs_fc(tile: TileDesign) -> bool:
-    """Whether ``tile`` runs fully-connected layers: the lock-step bit-serial tiles with their
-    round-robin dispatch, the bit-parallel tile as any one-window run; not the run-ahead tile."""
-    return not (tile.scheme.detects and tile.config.run_ahead)
+    """Whether ``tile`` runs fully-connected layers: a bit-serial tile built with the round-robin
+    dispatch (``fc_dispatch``, lock-step only), the bit-parallel tile as any one-window run."""
+    return not tile.scheme.serial or tile.config.fc_dispatch
+
+
+def fc_tile(tile: TileDesign) -> TileDesign:
+    """The tile that runs ``tile``'s fully-connected layers: ``tile`` itself when it can
+    (:func:`runs_fc`), else the same bit-serial tile in lock-step (``run_ahead`` 0; the model
+    counts fully-connected layers the same at any ``run_ahead``) with ``fc_dispatch`` on."""
+    if runs_fc(tile):
+        return tile
+    return tile.replace(run_ahead=0, fc_dispatch=True)
 
 
 def as_conv(layer: Layer, weights):
@@ -112,9 +122,9 @@ def check_run(tile: TileDesign, layer: Layer, window: Window, acts: np.ndarray,
     config = tile.config
     mode = s.check_mode(mode, config)
     if layer.fc and not runs_fc(tile):
-        raise ConfigError(f"fully-connected layer {layer.name or layer.describe()}: the run-ahead tile "
-                          f"(run_ahead {config.run_ahead}) has no round-robin dispatch; run it on the lock-step "
-                          f"Dynamic Stripes tile (run_ahead 0), Stripes or DaDN")
+        raise ConfigError(f"fully-connected layer {layer.name or layer.describe()}: the {tile.name} tile "
+                          f"without fc_dispatch has no round-robin dispatch (build it with fc_dispatch, "
+                          f"lock-step only)")
     layer, weights = as_conv(layer, weights)
     check_filter_set(layer, config, filter_set)
     columns = s.columns(config)
@@ -219,7 +229,9 @@ def layer_runs(tile: TileDesign, layer: Layer, window: Window,
     dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= config.act_bits)
     act_stream = (act_stream & ((1 << config.act_bits) - 1)).astype(dtype)
     run_config = {"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
-                  "mode": MODE_CODES[mode], "steps": steps, "window_sets": n, "fc": int(fc)}
+                  "mode": MODE_CODES[mode], "steps": steps, "window_sets": n}
+    if config.fc_dispatch:
+        run_config["fc"] = int(fc)
     windows = min(n * columns, layer.windows)  # the last window-set may be partial
     runs = []
     for filter_set in filter_sets:
