@@ -109,6 +109,10 @@ class SerialTile(TileComponent):
 
     @staticmethod
     def _buffer(c: TileConfig) -> ResultBuffer:
+        if c.fc_dispatch:
+            # one part per column, each loading through its own gate: no net from the
+            # controller's load reaches the result registers' enables (docs/design.md §5)
+            return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits), parts=c.columns, gated=True)
         return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits))
 
     @staticmethod
@@ -136,8 +140,9 @@ class SerialTile(TileComponent):
             ctrl.item_valid.eq(plane.valid),
             ctrl.item_last.eq(plane.payload.last),
             plane.ready.eq(ctrl.advance),
-            ctrl.buffer_can_load.eq(buf.can_load),
-            buf.load.eq(ctrl.buffer_load),
+            # (with the FC dispatch: one part per column, all loaded together)
+            ctrl.buffer_can_load.eq(buf.can_load.all() if buf.parts > 1 else buf.can_load),
+            buf.load.eq(ctrl.buffer_load.replicate(buf.parts) if buf.parts > 1 else ctrl.buffer_load),
             ctrl.result_done.eq(self.result.valid & self.result.ready),
             self.busy.eq(ctrl.busy),
             self.cycles.eq(ctrl.cycles),
@@ -170,7 +175,7 @@ class SerialTile(TileComponent):
         connect_array(m, sips, c.group, plane.payload, plane.valid, en=ctrl.advance, add=ctrl.add,
                       clear=ctrl.clear, low=add_low, brick=disp.brick, brick_load=disp.brick_load)
         final = disp.fc_final
-        m.d.comb += [disp.fc_ready.eq(buf.can_load), ctrl.fc_final.eq(final)]
+        m.d.comb += [disp.fc_ready.eq(buf.can_load.all()), ctrl.fc_final.eq(final)]
         sums = []
         for r, row in enumerate(sips):
             parts = []

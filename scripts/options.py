@@ -251,14 +251,16 @@ def tile_flag(field: str) -> str:
     return TILE[field].flag
 
 
-def add_tile_options(p, *, tiles: bool = True, run_ahead: bool = True, hardware: bool = True) -> None:
+def add_tile_options(p, *, tiles: bool = True, run_ahead: bool = True, hardware: bool = True,
+                     fc_dispatch: bool = True) -> None:
     """The tile configuration (defaults: the published tile). ``tiles`` and ``run_ahead`` add
     the options of those model parameters (generated and proven tiles are one tile; the proofs
     have no run-ahead), ``hardware`` those of the hardware only (:data:`HARDWARE_ONLY`; not for
-    the commands that only count cycles)."""
+    the commands that only count cycles), ``fc_dispatch`` that option (the proofs have no
+    fully-connected dispatch)."""
     g = p.add_argument_group("tile configuration (defaults: the published tile)")
     for field, option in TILE.items():
-        if (field, False) in (("tiles", tiles), ("run_ahead", run_ahead)) or \
+        if (field, False) in (("tiles", tiles), ("run_ahead", run_ahead), ("fc_dispatch", fc_dispatch)) or \
                 (field in HARDWARE_ONLY and not hardware):
             continue
         option.add(g)
