@@ -26,6 +26,7 @@ from dstripes.sim.cycles import layer_cycles
 from dstripes.sim.errors import ConfigError
 from dstripes.sim.fixed import Window
 from dstripes.sim.layer import Layer
+from dstripes.synth.explore import model_config
 from dstripes.tb.host.runs import fc_tile, layer_run, runs_fc
 
 from .hwsim import run_tile
@@ -209,6 +210,10 @@ def test_without_the_option_the_tile_is_the_conv_only_tile(scheme):
     acts, w = rng.integers(0, 128, size=(3, 4, 4)), rng.integers(-8, 8, size=(2, 3, 3, 3))
     a, b = (layer_run(d, conv, window, acts, w, window_sets=2) for d in (off, on))
     assert a.cycles == b.cycles and "fc" not in a.config and b.config["fc"] == 0
+    # the build caches key the tile by its kind's parameters (tb/host/verilog.py, fast_path.py),
+    # the explore memo by the whole configuration; the model's counts do not depend on it
+    assert off.manifest.parameters["fc_dispatch"] is False and on.manifest.parameters["fc_dispatch"] is True
+    assert model_config(on.config) == model_config(off.config) != on.config
 
 
 @pytest.mark.parametrize("scheme,run_ahead", [("dstripes", 0), ("stripes", 0), ("dadn", 0), ("dstripes", 2)])
@@ -268,3 +273,49 @@ def test_sip_holds_its_weights_until_the_next_load():
 def test_a_sip_with_several_sources_cannot_hold_weights():
     with pytest.raises(ConfigError, match="sources 1"):
         SIP(lanes=2, act_bits=4, weight_bits=4, acc_bits=16, sources=2, hold=True)
+
+
+@pytest.mark.parametrize("parts", [1, 4])
+def test_a_gated_result_buffer_loads_only_while_it_can(parts):
+    """The FC tile's result buffer (``gated``, one part per column): each part stores through
+    its own ``load & can_load`` gate, so a ``load`` while the set waits for the consumer changes
+    nothing, and loads exactly as the ungated buffer otherwise (the tile only loads with
+    ``can_load``: the same transfers, the same cycles)."""
+    from amaranth.lib import data
+    from amaranth.hdl import unsigned
+
+    from dstripes.hw.result_buffer import ResultBuffer
+
+    buf = ResultBuffer(data.ArrayLayout(unsigned(8), 4), parts=parts, gated=True)
+    assert buf.gated and buf.parts == parts
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(buf.data, [1, 2, 3, 4])
+        ctx.set(buf.load, (1 << parts) - 1)
+        await ctx.tick()
+        ctx.set(buf.data, [9, 9, 9, 9])  # the set is full and not taken: this load is gated off
+        assert ctx.get(buf.result.valid) and not ctx.get(buf.can_load)
+        await ctx.tick()
+        seen.append(list(ctx.get(buf.result.payload)))
+        ctx.set(buf.result.ready, 1)  # the set leaves: the next load is taken in the same cycle
+        assert ctx.get(buf.can_load) == (1 << parts) - 1
+        await ctx.tick()
+        ctx.set(buf.load, 0)
+        seen.append(list(ctx.get(buf.result.payload)))
+
+    sim = Simulator(buf)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [[1, 2, 3, 4], [9, 9, 9, 9]]
+
+
+def test_the_fc_tile_buffer_is_split_per_column_and_gated():
+    """With ``fc_dispatch`` the tile's result buffer has one gated part per column (the
+    controller's ``load`` reaches ``Nc`` gates, not every result register's enable); without
+    it, the conv-only tile's single ungated buffer."""
+    for on, parts, gated in ((False, 1, False), (True, 4, True)):
+        tile = TileDesign.of("dstripes", TileConfig(**SMALL, fc_dispatch=on))
+        buf = next(b.component for b in tile.synth_blocks() if b.name == "buffers")
+        assert (buf.parts, buf.gated) == (parts, gated)
