@@ -81,8 +81,8 @@ class SIP(wiring.Component):
     result : ``Out(signed(acc_bits))``
         ``acc + (partial << low)``: the window's result in the cycle ``add & clear``.
     stored : ``Out(signed(acc_bits))``
-        Only with ``hold=True``: ``acc`` alone (a fully-connected run sums the columns' accumulators, and a column whose
-        last brick was added earlier has no partial to add).
+        Only with ``hold=True``: ``acc`` alone (a fully-connected run sums the columns'
+        accumulators, and a column whose last brick was added earlier has no partial to add).
 
     Latency: a step's contribution reaches ``result`` one cycle after its last bit plane
     (:data:`LATENCY`). Throughput: one bit plane per cycle.
