@@ -23,13 +23,6 @@ class ResultBuffer(wiring.Component):
         Payload of one result transfer (an ``ArrayLayout`` when ``parts > 1``).
     parts : int
         Independently loaded slices of the payload.
-    gated : bool
-        Each part stores on ``load[p] & can_load[p]`` (the same transfers, as ``load`` is only
-        allowed with ``can_load``): the enables of its registers are then driven by a gate inside
-        this block, one per part, not by the block input, so the fan-out repair of the per-block
-        flow (``synth/fanout.py``, which splits nets driven by cells) buffers them and the
-        driver of ``load`` outside sees ``parts`` gate inputs instead of every result register's
-        enable (the tile with the FC dispatch, ``docs/design.md`` §5).
 
     Members
     -------
@@ -49,10 +42,9 @@ class ResultBuffer(wiring.Component):
     #: Cycles from a load to the results being offered.
     LATENCY = 1
 
-    def __init__(self, layout, *, parts: int = 1, gated: bool = False):
+    def __init__(self, layout, *, parts: int = 1):
         self._layout = data.Layout.cast(layout)
         self._parts = check_integer("parts", parts)
-        self._gated = bool(gated)
         if parts > 1:
             if not isinstance(self._layout, data.ArrayLayout) or self._layout.length % parts:
                 raise ValueError(f"a result buffer in {parts} parts needs an array layout whose "
@@ -65,7 +57,6 @@ class ResultBuffer(wiring.Component):
         })
 
     parts = property(lambda self: self._parts)
-    gated = property(lambda self: self._gated)
 
     def elaborate(self, platform):
         m = Module()
@@ -77,11 +68,7 @@ class ResultBuffer(wiring.Component):
             ]
             with m.If(self.result.ready):
                 m.d.sync += full.eq(0)
-            take = self.load
-            if self._gated:
-                take = Signal(name="take0")
-                m.d.comb += take.eq(self.load & self.can_load)
-            with m.If(take):
+            with m.If(self.load):
                 m.d.sync += [self.result.payload.eq(self.data), full.eq(1)]
             return m
         per = self._layout.length // self._parts
@@ -95,11 +82,7 @@ class ResultBuffer(wiring.Component):
             m.d.comb += self.can_load[p].eq(~full[p] | leave)
             with m.If(leave):
                 m.d.sync += full[p].eq(0)
-            take = self.load[p]
-            if self._gated:
-                take = Signal(name=f"take{p}")
-                m.d.comb += take.eq(self.load[p] & self.can_load[p])
-            with m.If(take):
+            with m.If(self.load[p]):
                 m.d.sync += full[p].eq(1)
                 for i in range(p * per, (p + 1) * per):
                     m.d.sync += self.result.payload[i].eq(self.data[i])

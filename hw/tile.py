@@ -110,9 +110,8 @@ class SerialTile(TileComponent):
     @staticmethod
     def _buffer(c: TileConfig) -> ResultBuffer:
         if c.fc_dispatch:
-            # one part per column, each loading through its own gate: no net from the
-            # controller's load reaches the result registers' enables (docs/design.md §5)
-            return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits), parts=c.columns, gated=True)
+            # one part per column, each part's load its own gate in the tile (docs/design.md §5)
+            return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits), parts=c.columns)
         return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits))
 
     @staticmethod
@@ -140,9 +139,9 @@ class SerialTile(TileComponent):
             ctrl.item_valid.eq(plane.valid),
             ctrl.item_last.eq(plane.payload.last),
             plane.ready.eq(ctrl.advance),
-            # (with the FC dispatch: one part per column, all loaded together)
+            # (with the FC dispatch: one part per column, all loaded together, see _fc_array)
             ctrl.buffer_can_load.eq(buf.can_load.all() if buf.parts > 1 else buf.can_load),
-            buf.load.eq(ctrl.buffer_load.replicate(buf.parts) if buf.parts > 1 else ctrl.buffer_load),
+            *([] if buf.parts > 1 else [buf.load.eq(ctrl.buffer_load)]),
             ctrl.result_done.eq(self.result.valid & self.result.ready),
             self.busy.eq(ctrl.busy),
             self.cycles.eq(ctrl.cycles),
@@ -176,6 +175,13 @@ class SerialTile(TileComponent):
                       clear=ctrl.clear, low=add_low, brick=disp.brick, brick_load=disp.brick_load)
         final = disp.fc_final
         m.d.comb += [disp.fc_ready.eq(buf.can_load.all()), ctrl.fc_final.eq(final)]
+        # The result buffer in one part per column, each part's load a gate of its own here (the
+        # same transfers: the controller loads only with can_load): the controller's load drives
+        # Nc gates and each gate one column's result-register enables. (Inside the buffer block
+        # the synthesis folds such a gate into every register's input logic, and the load net
+        # reaches all Nc*Nr*acc_bits of them from a block input, which no fan-out repair buffers.)
+        if buf.parts > 1:  # (one column: the load drives the one part directly)
+            m.d.comb += [buf.load[p].eq(ctrl.buffer_load & buf.can_load[p]) for p in range(buf.parts)]
         sums = []
         for r, row in enumerate(sips):
             parts = []
