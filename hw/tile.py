@@ -110,8 +110,10 @@ class SerialTile(TileComponent):
     @staticmethod
     def _buffer(c: TileConfig) -> ResultBuffer:
         if c.fc_dispatch:
-            # one part per column, each part's load its own gate in the tile (docs/design.md §5)
-            return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits), parts=c.columns)
+            # one part per column, each part's load (and zeroing) its own gate in the tile
+            # (docs/design.md §5)
+            return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits), parts=c.columns,
+                                zero=c.columns > 1)
         return ResultBuffer(result_layout(c.rows, c.columns, c.acc_bits))
 
     @staticmethod
@@ -180,8 +182,11 @@ class SerialTile(TileComponent):
         # Nc gates and each gate one column's result-register enables. (Inside the buffer block
         # the synthesis folds such a gate into every register's input logic, and the load net
         # reaches all Nc*Nr*acc_bits of them from a block input, which no fan-out repair buffers.)
+        # Likewise a fully-connected result's other columns are zeroed by their parts, each on a
+        # gate of its own, not by a choice on every result bit of one `fc` net.
         if buf.parts > 1:  # (one column: the load drives the one part directly)
             m.d.comb += [buf.load[p].eq(ctrl.buffer_load & buf.can_load[p]) for p in range(buf.parts)]
+            m.d.comb += [buf.zero[p].eq(fc & buf.can_load[p] if p else 0) for p in range(buf.parts)]
         sums = []
         for r, row in enumerate(sips):
             parts = []
@@ -197,4 +202,4 @@ class SerialTile(TileComponent):
             sums.append(total)
         for r, row in enumerate(sips):
             for col, sip in enumerate(row):
-                m.d.comb += buf.data[col][r].eq(Mux(fc, sums[r] if col == 0 else 0, sip.result))
+                m.d.comb += buf.data[col][r].eq(Mux(fc, sums[r], sip.result) if col == 0 else sip.result)

@@ -278,7 +278,8 @@ def test_a_sip_with_several_sources_cannot_hold_weights():
 def test_the_fc_tile_buffer_is_split_per_column_each_part_loaded_through_its_own_gate():
     """With ``fc_dispatch`` the tile's result buffer has one part per column, and the tile's glue
     drives each part's ``load`` through a gate of its own (``load & can_load[p]``), so the
-    controller's load drives ``Nc`` gates, not every result register (docs/design.md §5);
+    controller's load drives ``Nc`` gates, not every result register (docs/design.md §5); the
+    columns other than 0 of an FC result are zeroed by their parts (``zero``), likewise;
     without it, the conv-only tile's single buffer loaded straight from the controller. The
     runs stay exact (every FC test above runs on this tile)."""
     from dstripes.hw.emit import to_verilog
@@ -286,7 +287,7 @@ def test_the_fc_tile_buffer_is_split_per_column_each_part_loaded_through_its_own
     for on, parts in ((False, 1), (True, 4)):
         tile = TileDesign.of("dstripes", TileConfig(**SMALL, fc_dispatch=on))
         buf = next(b.component for b in tile.synth_blocks() if b.name == "buffers")
-        assert buf.parts == parts
+        assert buf.parts == parts and buf.zeroes is on
         text = to_verilog(tile.component, tile.top)
         gates = [l for l in text.splitlines() if "buffer_load" in l and "&" in l and "can_load" in l]
         assert len(gates) == (4 if on else 0), gates
