@@ -293,3 +293,14 @@ def test_the_fc_tile_buffer_is_split_per_column_each_part_loaded_through_its_own
         assert len(gates) == (4 if on else 0), gates
     one = TileDesign.of("dstripes", TileConfig(**{**SMALL, "columns": 1}, fc_dispatch=True))
     assert to_verilog(one.component, one.top)  # one column: one part, loaded directly
+
+
+def test_a_result_buffer_zeroes_parts_only_when_it_has_several():
+    from amaranth.hdl import unsigned
+    from amaranth.lib import data
+
+    from dstripes.hw.result_buffer import ResultBuffer
+
+    with pytest.raises(ValueError, match="several parts"):
+        ResultBuffer(data.ArrayLayout(unsigned(8), 4), zero=True)
+    assert ResultBuffer(data.ArrayLayout(unsigned(8), 4), parts=4, zero=True).zeroes
