@@ -36,6 +36,12 @@ class Controller(wiring.Component):
     add_stage : bool
         Build the add stage and the output hand-off (members ``item_valid`` ... ``buffer_load``);
         otherwise build ``act_last``.
+    fc_final : bool
+        Only with the add stage (else a ``ValueError``): the tile has the fully-connected dispatch
+        (:attr:`~dstripes.sim.config.TileConfig.fc_dispatch`): the ``config`` payload has its
+        ``fc`` field, and members ``fc`` and ``fc_final`` are built; in a fully-connected run the
+        buffer loads on ``fc_final`` instead of on a closing add. The choice is made here, not in
+        the tile's top level, so that ``buffer_load`` stays one block output.
 
     Members
     -------
@@ -43,6 +49,8 @@ class Controller(wiring.Component):
         Run configuration; accepted only while idle.
     msb, lsb, signed, mode : ``Out``
         The accepted configuration, held for the whole run.
+    fc : ``Out(1)``
+        Only with ``fc_final=True``: the run is fully-connected (held for the whole run).
     act_enable, weight_enable : ``Out(1)``
         Activations / weights still to be accepted in this run.
     act_done, weight_done : ``In(1)``
@@ -55,6 +63,9 @@ class Controller(wiring.Component):
         The previous step's value is added into the accumulators; that add closes a window-set.
     buffer_can_load : ``In(1)``, ``buffer_load`` : ``Out(1)``, ``result_done`` : ``In(1)``
         Output buffer hand-off.
+    fc_final : ``In(1)``
+        Only with ``fc_final=True``: the fully-connected run's column sum is ready (the
+        dispatcher's ``fc_final``); ``buffer_load`` follows it while ``fc`` is high.
     act_last : ``Out(1)``
         Only without the add stage: an activation transferred in this cycle is the last step of
         its window-set.
@@ -69,12 +80,16 @@ class Controller(wiring.Component):
     #: Cycles from a step's last work item to its add.
     LATENCY = 1
 
-    def __init__(self, *, act_bits: int = 16, count_bits: int = COUNT_BITS, add_stage: bool = True):
+    def __init__(self, *, act_bits: int = 16, count_bits: int = COUNT_BITS, add_stage: bool = True,
+                 fc_final: bool = False):
         self._act_bits = check_width("act_bits", act_bits)
         self._count_bits = check_count_bits(count_bits)
         self._add_stage = bool(add_stage)
+        self._fc_final = bool(fc_final)
+        if self._fc_final and not self._add_stage:
+            raise ValueError("a controller with fc_final needs the add stage (add_stage=True)")
         members = {
-            "config": In(stream.Signature(run_layout(act_bits, count_bits))),
+            "config": In(stream.Signature(run_layout(act_bits, count_bits, self._fc_final))),
             **run_members(act_bits, Out),
             "act_done": In(1),
             "weight_done": In(1),
@@ -89,6 +104,8 @@ class Controller(wiring.Component):
                 "buffer_can_load": In(1),
                 "buffer_load": Out(1),
             })
+            if self._fc_final:
+                members.update({"fc": Out(1), "fc_final": In(1)})
         else:
             members["act_last"] = Out(1)
         members.update({"result_done": In(1), "busy": Out(1), "cycles": Out(CYCLE_BITS)})
@@ -126,6 +143,8 @@ class Controller(wiring.Component):
                 self.busy.eq((cfg.steps != 0) & (cfg.window_sets != 0)),
                 self.cycles.eq(0), results.eq(0),
             ]
+            if self._fc_final:
+                m.d.sync += self.fc.eq(cfg.fc)
             for step, ws in (acts, weights):
                 m.d.sync += [step.eq(0), ws.eq(0)]
             if self._add_stage:
@@ -153,11 +172,12 @@ class Controller(wiring.Component):
         # Add stage: a step's value enters the accumulators the cycle after its last item.
         pending = Signal()
         closes = Signal()
+        load = self.advance & pending & closes
         m.d.comb += [
             self.add.eq(pending),
             self.clear.eq(pending & closes),
             self.advance.eq(~(pending & closes & ~self.buffer_can_load)),
-            self.buffer_load.eq(self.advance & pending & closes),
+            self.buffer_load.eq(Mux(self.fc, self.fc_final, load) if self._fc_final else load),
         ]
         with m.If(self.advance):
             m.d.sync += pending.eq(0)

@@ -202,7 +202,8 @@ class TileDesign:
             ports=ports(self.signature),
             latency=self.latency,
             payloads=dict(self.kind.payloads),
-            config_fields=tuple(ConfigField(n, f.width, f.offset) for n, f in run_layout(c.act_bits, COUNT_BITS)),
+            config_fields=tuple(ConfigField(n, f.width, f.offset)
+                                for n, f in run_layout(c.act_bits, COUNT_BITS, c.fc_dispatch)),
             mode_codes=dict(MODE_CODES),
         )
 

@@ -130,7 +130,7 @@ _SERIAL_PAYLOADS = {
     "act": "[column][lane] codes, lane fastest (one pallet per step)",
     "weight": "[row][lane] two's complement, lane fastest (one weight brick per step)",
     "result": "[column][row] two's complement, row fastest (one window-set)",
-    "config": "msb, lsb, signed, mode, steps, window_sets (LSB first; see config_fields)",
+    "config": "msb, lsb, signed, mode, steps, window_sets, and fc with fc_dispatch (LSB first; see config_fields)",
 }
 
 def _weight_select(config: TileConfig) -> TileConfig:
@@ -147,11 +147,14 @@ KINDS = {k.name: k for k in (
         "config": "msb, lsb, signed, mode, steps (bricks per window), window_sets (windows); "
                   "LSB first, see config_fields",
     }),
-    TileKind(STRIPES, lambda c: (SerialTile, {"detect": False}), COMMON + ("columns",), _SERIAL_PAYLOADS),
+    TileKind(STRIPES, lambda c: (SerialTile, {"detect": False}), COMMON + ("columns", "fc_dispatch"),
+             _SERIAL_PAYLOADS),
     # R = 0 is the lock-step tile itself; R >= 1 the run-ahead tile (docs/design.md §6)
     TileKind(DSTRIPES, lambda c: (SerialTile, {"detect": True}) if c.run_ahead == 0 else (RunAheadTile, {}),
-             COMMON + ("columns", "group", "trim", "run_ahead", "weight_select"), _SERIAL_PAYLOADS,
-             {"weight_select": (lambda c: c.run_ahead > 0, "a run-ahead tile (run_ahead >= 1)")},
+             COMMON + ("columns", "group", "trim", "run_ahead", "weight_select", "fc_dispatch"), _SERIAL_PAYLOADS,
+             {"weight_select": (lambda c: c.run_ahead > 0, "a run-ahead tile (run_ahead >= 1)"),
+              "fc_dispatch": (lambda c: c.run_ahead == 0, "the lock-step tile (run_ahead 0): the run-ahead tile "
+                                                          "has no fully-connected dispatch")},
              _weight_select),
 )}
 

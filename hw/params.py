@@ -96,8 +96,9 @@ def result_layout(rows: int, columns: int, acc_bits: int) -> data.ArrayLayout:
     return data.ArrayLayout(data.ArrayLayout(signed(acc_bits), rows), columns)
 
 
-def run_layout(act_bits: int, count_bits: int) -> data.StructLayout:
-    """Configuration of one run; accepting it starts the run.
+def run_layout(act_bits: int, count_bits: int, fc: bool = False) -> data.StructLayout:
+    """Configuration of one run; accepting it starts the run (``fc``: with the ``fc`` field, a
+    tile built with the fully-connected dispatch, :attr:`TileConfig.fc_dispatch`).
 
     Fields
     ------
@@ -106,16 +107,23 @@ def run_layout(act_bits: int, count_bits: int) -> data.StructLayout:
     mode : ``MODE_STATIC`` / ``MODE_LEADING`` / ``MODE_BOTH`` (Stripes tiles ignore it).
     steps : steps (pallets) per window-set (per window on the bit-parallel tile); ``>= 1``.
     window_sets : window-sets of the run (windows on the bit-parallel tile); ``0`` is a no-op.
+    fc : only with ``fc``: a fully-connected run (``docs/design.md`` §5): one window
+        (``window_sets = 1``) whose ``steps`` bricks the tile issues round-robin to the columns.
+        Last, so that the other fields keep their offsets. (A tile without it runs a
+        fully-connected layer as a conv run only if it is bit-parallel: one brick per cycle.)
     """
     ib = index_bits(act_bits - 1)
-    return data.StructLayout({
+    fields = {
         "msb": unsigned(ib),
         "lsb": unsigned(ib),
         "signed": unsigned(1),
         "mode": unsigned(2),
         "steps": unsigned(count_bits),
         "window_sets": unsigned(count_bits),
-    })
+    }
+    if fc:
+        fields["fc"] = unsigned(1)
+    return data.StructLayout(fields)
 
 
 def window_members(act_bits: int, flow=In) -> wiring.SignatureMembers:
@@ -145,7 +153,7 @@ def serial_streams(config: TileConfig, count_bits: int = COUNT_BITS) -> wiring.S
     ``Nc x Nr`` sums) out."""
     c = config
     return wiring.SignatureMembers({
-        "config": In(stream.Signature(run_layout(c.act_bits, count_bits))),
+        "config": In(stream.Signature(run_layout(c.act_bits, count_bits, c.fc_dispatch))),
         "act": In(stream.Signature(pallet_layout(c.lanes, c.columns, c.act_bits))),
         "weight": In(stream.Signature(weight_layout(c.lanes, c.rows, c.weight_bits))),
         "result": Out(stream.Signature(result_layout(c.rows, c.columns, c.acc_bits))),

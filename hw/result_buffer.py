@@ -1,7 +1,7 @@
 """Output buffer: one window-set of results waiting for the consumer."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -23,6 +23,11 @@ class ResultBuffer(wiring.Component):
         Payload of one result transfer (an ``ArrayLayout`` when ``parts > 1``).
     parts : int
         Independently loaded slices of the payload.
+    zero : bool
+        With ``parts > 1``: build ``zero``, one input per part: a part loaded with its ``zero``
+        high stores zeros instead of its slice of ``data`` (the tile with the fully-connected
+        dispatch: the columns other than 0 of a fully-connected run's result, ``docs/design.md``
+        §5; each part's select is its own input, so no one net selects every result bit).
 
     Members
     -------
@@ -30,6 +35,8 @@ class ResultBuffer(wiring.Component):
         Results to store when ``load`` is high.
     load : ``In(parts)``
         Store each part's slice of ``data``; only allowed while its ``can_load`` is high.
+    zero : ``In(parts)``
+        Only with ``zero=True``: the part stores zeros when it loads.
     can_load : ``Out(parts)``
         The part is empty or the set is being emptied this cycle.
     result : ``Out(stream.Signature(layout))``
@@ -42,9 +49,12 @@ class ResultBuffer(wiring.Component):
     #: Cycles from a load to the results being offered.
     LATENCY = 1
 
-    def __init__(self, layout, *, parts: int = 1):
+    def __init__(self, layout, *, parts: int = 1, zero: bool = False):
         self._layout = data.Layout.cast(layout)
         self._parts = check_integer("parts", parts)
+        self._zero = bool(zero)
+        if self._zero and parts < 2:
+            raise ValueError("a result buffer zeroes parts (zero) only when it has several parts")
         if parts > 1:
             if not isinstance(self._layout, data.ArrayLayout) or self._layout.length % parts:
                 raise ValueError(f"a result buffer in {parts} parts needs an array layout whose "
@@ -53,10 +63,12 @@ class ResultBuffer(wiring.Component):
             "data": In(self._layout),
             "load": In(parts),
             "can_load": Out(parts),
+            **({"zero": In(parts)} if self._zero else {}),
             "result": Out(stream.Signature(self._layout)),
         })
 
     parts = property(lambda self: self._parts)
+    zeroes = property(lambda self: self._zero, doc="Built with ``zero`` (per-part zeroing).")
 
     def elaborate(self, platform):
         m = Module()
@@ -85,5 +97,8 @@ class ResultBuffer(wiring.Component):
             with m.If(self.load[p]):
                 m.d.sync += full[p].eq(1)
                 for i in range(p * per, (p + 1) * per):
-                    m.d.sync += self.result.payload[i].eq(self.data[i])
+                    if self._zero:
+                        m.d.sync += self.result.payload[i].eq(Mux(self.zero[p], 0, self.data[i]))
+                    else:
+                        m.d.sync += self.result.payload[i].eq(self.data[i])
         return m

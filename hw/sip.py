@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from dstripes.sim.checks import check_integer
 from dstripes.sim.config import check_dimension, check_width
+from dstripes.sim.errors import ConfigError
 
 from .params import index_bits
 from .tree import reduce_tree
@@ -32,6 +33,11 @@ class SIP(wiring.Component):
     folded into the AND of each activation bit with its weight (an AND-OR per weight bit), so
     no multiplexed copy of the weights exists.
 
+    With ``hold=True`` (the lock-step tiles with the fully-connected dispatch) the unit holds its
+    own weight register, loaded from ``weights`` in a cycle with ``load`` high, and computes with
+    the register: a conv step loads the step's brick into every column, a fully-connected run
+    gives each column its own brick (``docs/design.md`` §5).
+
     Parameters
     ----------
     lanes : int
@@ -44,6 +50,8 @@ class SIP(wiring.Component):
         Accumulator width (see :func:`sim.config.accumulator_bits`).
     sources : int
         Weight vectors to choose from (``1``: the step's weights only).
+    hold : bool
+        Hold the weights in a register of the unit (``load``); only with ``sources == 1``.
 
     Members
     -------
@@ -54,6 +62,8 @@ class SIP(wiring.Component):
         sources))``, the candidates.
     select : ``In(sources)``
         Only with ``sources > 1``: one-hot choice of the candidate of this cycle.
+    load : ``In(1)``
+        Only with ``hold=True``: the weight register takes ``weights`` (used from the next cycle).
     en : ``In(1)``
         The array advances this cycle.
     first : ``In(1)``
@@ -70,6 +80,9 @@ class SIP(wiring.Component):
         The add closes a window-set: the accumulator restarts from zero.
     result : ``Out(signed(acc_bits))``
         ``acc + (partial << low)``: the window's result in the cycle ``add & clear``.
+    stored : ``Out(signed(acc_bits))``
+        Only with ``hold=True``: ``acc`` alone (a fully-connected run sums the columns'
+        accumulators, and a column whose last brick was added earlier has no partial to add).
 
     Latency: a step's contribution reaches ``result`` one cycle after its last bit plane
     (:data:`LATENCY`). Throughput: one bit plane per cycle.
@@ -79,14 +92,19 @@ class SIP(wiring.Component):
     LATENCY = 1
 
     def __init__(self, *, lanes: int = 16, act_bits: int = 16, weight_bits: int = 16, acc_bits: int = 48,
-                 sources: int = 1):
+                 sources: int = 1, hold: bool = False):
         self._lanes = check_dimension("lanes", lanes)
         self._weight_bits = check_width("weight_bits", weight_bits)
         self._act_bits = check_width("act_bits", act_bits)
         self._acc_bits = check_integer("acc_bits", acc_bits, act_bits + weight_bits)
         self._sources = check_integer("sources", sources)
+        self._hold = bool(hold)
+        if self._hold and sources != 1:
+            raise ConfigError(f"a SIP holds its own weights (hold) only with sources 1, not {sources}")
         vector = data.ArrayLayout(signed(weight_bits), lanes)
         select = {"select": In(sources)} if sources > 1 else {}
+        if self._hold:
+            select["load"] = In(1)
         super().__init__({
             "bits": In(lanes),
             "weights": In(vector if sources == 1 else data.ArrayLayout(vector, sources)),
@@ -99,6 +117,7 @@ class SIP(wiring.Component):
             "low": In(range(act_bits)),
             "clear": In(1),
             "result": Out(signed(acc_bits)),
+            **({"stored": Out(signed(acc_bits))} if self._hold else {}),
         })
         # the state, created here so that a formal harness can observe it (tb/formal/sip.py)
         self._partial = Signal(signed(self.partial_bits), name="partial")
@@ -109,6 +128,7 @@ class SIP(wiring.Component):
     act_bits = property(lambda self: self._act_bits)
     acc_bits = property(lambda self: self._acc_bits)
     sources = property(lambda self: self._sources)
+    hold = property(lambda self: self._hold)
 
     partial = property(lambda self: self._partial,
                        doc="The step's partial sum (state, read only: for formal proofs).")
@@ -124,7 +144,12 @@ class SIP(wiring.Component):
         # AND of a bit with a signed weight: a 2:1 mux keeps the sign (a mixed-signedness `&`
         # would zero-extend the bit mask and lose it).
         if self._sources == 1:
-            terms = [Mux(self.bits[i], self.weights[i], 0) for i in range(self._lanes)]
+            weights = self.weights
+            if self._hold:
+                weights = Signal(data.ArrayLayout(signed(self._weight_bits), self._lanes), name="held")
+                with m.If(self.load):
+                    m.d.sync += weights.eq(self.weights)
+            terms = [Mux(self.bits[i], weights[i], 0) for i in range(self._lanes)]
         else:
             terms = []
             for i in range(self._lanes):
@@ -142,6 +167,8 @@ class SIP(wiring.Component):
             aligned.eq(partial << self.low),
             self.result.eq(acc + aligned),
         ]
+        if self._hold:
+            m.d.comb += self.stored.eq(acc)
         with m.If(self.en):
             with m.If(self.first):
                 m.d.sync += partial.eq(0)
@@ -159,19 +186,24 @@ def sip_name(row: int, column: int) -> str:
     return f"sip_r{row}_c{column}"
 
 
-def connect_array(m: Module, sips, group: int, plane, valid, *, en, add, clear, low) -> None:
+def connect_array(m: Module, sips, group: int, plane, valid, *, en, add, clear, low,
+                  brick=None, brick_load=None) -> None:
     """Add the ``Nr x Nc`` SIP array ``sips[r][col]`` to ``m`` and feed it from one plane
     (``plane``: a :func:`hw.dispatcher.plane_layout` payload, ``valid`` its stream's valid):
     column ``col`` takes its bits and its group's ``active``/``neg``/``low[g]``, row ``r`` its
     weights; ``en``, ``add`` and ``clear`` are shared. The one wiring of the lock-step tile
-    (``hw/tile.py``), also proven as it stands by the serial harnesses of ``tb/formal``."""
+    (``hw/tile.py``), also proven as it stands by the serial harnesses of ``tb/formal``.
+
+    SIPs that hold their own weights (``hold=True``) take row ``r`` of ``brick`` instead of the
+    plane's weights, column ``col`` loading it when ``brick_load[col]`` is high (a dispatcher
+    built with the fully-connected dispatch: its ``brick`` and ``brick_load``)."""
     for r, row in enumerate(sips):
         for col, sip in enumerate(row):
             g = col // group
             m.submodules[sip_name(r, col)] = sip
             m.d.comb += [
                 sip.bits.eq(plane.bits[col]),
-                sip.weights.eq(plane.weights[r]),
+                sip.weights.eq(plane.weights[r] if brick is None else brick[r]),
                 sip.en.eq(en),
                 sip.first.eq(valid & plane.first),
                 sip.active.eq(valid & plane.active[g]),
@@ -180,4 +212,6 @@ def connect_array(m: Module, sips, group: int, plane, valid, *, en, add, clear, 
                 sip.clear.eq(clear),
                 sip.low.eq(low[g]),
             ]
+            if brick is not None:
+                m.d.comb += sip.load.eq(brick_load[col])
 

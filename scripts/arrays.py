@@ -109,8 +109,8 @@ def conv_layer_files(args) -> tuple[Layer, Window, np.ndarray, np.ndarray]:
     weights = load_int_array(args.weights, "weights")
     window = Window.parse(args.window, args.signed)
     if Layer.spec_is_fc(args.layer):
-        raise ConfigError("fully-connected layers are dispatched round-robin in the model only; "
-                          "the tile RTL runs conv layers")
+        raise ConfigError("dstripes simulate runs conv layers; a network's fully-connected layers run "
+                          "through the tile with dstripes verify")
     layer = Layer.parse(args.layer, input_shape(acts, False))
     acts = select_image(acts, 0 if args.image is None and acts.ndim == 4 else args.image, args.acts)
     want = (layer.k, layer.cg, layer.kh, layer.kw)

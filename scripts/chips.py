@@ -46,6 +46,9 @@ def chip_config(tile: TileConfig, scheme: str, args) -> ChipConfig:
 def chip_design(args) -> ChipDesign:
     """The accelerator of ``--scheme``, the tile options and the chip options, validated once."""
     tile = tile_design(args, tiles=args.tiles if args.tiles is not None else ChipConfig().tiles)
+    if tile.config.fc_dispatch:
+        raise ConfigError("--fc-dispatch does not apply with --chip (the accelerator's tiles run conv layers; "
+                          "fully-connected layers run on the tile alone)")
     return ChipDesign.of(chip_config(tile.config, tile.name, args))
 
 

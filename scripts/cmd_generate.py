@@ -41,6 +41,8 @@ def run(args) -> int:
     if p.get("run_ahead"):
         where = {"sip": "in the SIPs", "mux": "by a mux per group"}[p["weight_select"]]
         shape += f", G={p['group']}, run-ahead {p['run_ahead']} (weights selected {where})"
+    if p.get("fc_dispatch"):
+        shape += ", with the fully-connected dispatch"
     print(f"{vpath}  ({tile.title}: {shape}, A={p['act_bits']} W={p['weight_bits']}, "
           f"{p['acc_bits']}-bit accumulators, modes {'/'.join(man['modes'])}, "
           f"latency {man['latency']} cycles)")

@@ -47,7 +47,7 @@ def register(sub) -> None:
            default="all").add(p)
     Option("--small", "the detector at small sizes (4x4 8-bit G=1,2; 2x4 6-bit G=4; both trims) instead of the "
                       "published one: seconds instead of minutes", switch=True).add(p)
-    options.add_tile_options(p, tiles=False, run_ahead=False)
+    options.add_tile_options(p, tiles=False, run_ahead=False, fc_dispatch=False)
     Option("--depth", "bound of every sequential property (default: per property, e.g. 2 + 2A + 1 cycles for "
                       "serial.planes)", type=int, metavar="N", check=options.positive).add(p)
     Option("--no-end-to-end", "leave out the end-to-end serial proof (serial.dot_product, A=W=2)", switch=True,

@@ -1,7 +1,8 @@
 """``dstripes verify``: a whole real network through the generated tile, bit-exact and cycle-exact.
 
-Capture a network's quantised conv-layer inputs on real photos (shipped profile, as evaluate
-does), run every selected layer - all windows, every convolution group, the first or every
+Capture a network's quantised layer inputs on real photos (shipped profile, as evaluate does),
+run every selected layer - conv layers (all windows, every convolution group) and
+fully-connected ones (one input vector, dispatched round-robin), the first or every
 filter-set - through the generated tile inside its memory-backed verification harness, and
 check every result bit-exactly and every run's cycle count exactly against the golden model.
 Layers run as Dask tasks. Exits 1 when anything differs.
@@ -21,7 +22,7 @@ PROFILE_IMAGES = 16
 
 
 def register(sub) -> None:
-    p = options.add_command(sub, "verify", "run a real network's conv layers through the generated tile and "
+    p = options.add_command(sub, "verify", "run a real network's layers through the generated tile and "
                                            "check them", __doc__.split("\n\n")[1])
     options.add_network_options(p)
     options.add_profile_options(p, target=False, shipped=f"the shipped profile of a built-in network, at any "
@@ -30,7 +31,8 @@ def register(sub) -> None:
     options.add_photo_options(p, images=1, labels=False, text=True)
     options.add_kind_option(p)
     options.add_run_options(p)
-    Option("--layers", "conv layers to run (default all; fully-connected layers are never run)",
+    Option("--layers", "layers to run (default all; fully-connected layers run on the tile with --fc-dispatch, "
+                       "switched on for them when the tile has no such dispatch)",
            metavar="all|NAME,...", default="all").add(p)
     Option("--filter-sets", "the first filter-set of every convolution group, or all of them (default %(default)s)",
            choices=("first", "all"), default="first").add(p)
@@ -51,8 +53,8 @@ def run(args) -> int:
     from dstripes.sim.nets.images import decoded
     from dstripes.sim.nets.onnx_capture import is_int8_file
     from dstripes.sim.nets.profile import model_profile, profile_network
-    from dstripes.tb.host.verify import (COUNTS_NOTE, LAYER_HEADERS, layer_rows, select_layers, verify_network,
-                                         write_reports)
+    from dstripes.tb.host.verify import (COUNTS_NOTE, LAYER_HEADERS, fc_note, layer_rows, select_layers,
+                                         verify_network, write_reports)
 
     from .chips import check_chip_flag
     from .cluster import dask_client_for
@@ -114,8 +116,8 @@ def run(args) -> int:
     print(render(LAYER_HEADERS, rows,
                  title=f"{v.network} on the {tile.title} tile ({args.sim}, fast path), {len(v.images)} photo(s), "
                        f"{v.filter_sets} filter-set(s)"))
-    if v.skipped:
-        print(f"\nnot run (fully-connected): {', '.join(v.skipped)}")
+    if v.fc is not None:
+        print(f"\n{fc_note(v)}")
     print(f"\n{COUNTS_NOTE}")
     print(f"\nchecked: every result bit-exact ({t.results_checked:,} results of the layers, in "
           f"{t.result_transfers:,} result transfers), every run's cycle count equal to the model's RTL-exact "

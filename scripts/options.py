@@ -225,19 +225,25 @@ _TILE_FIELDS = (
                       "(hardware only)"),
     ("max_reduction", "longest reduction (products per result) the accumulators hold without overflow; "
                       "sets their width"),
+    ("fc_dispatch", "build the lock-step bit-serial tile with the round-robin dispatch of fully-connected layers "
+                    "(weights held in the SIPs, a column sum; hardware only, docs/design.md §5)"),
 )
+#: Tile options that are switches (no value; given when on).
+_TILE_SWITCHES = ("fc_dispatch",)
 _TILE_CHOICES = {"trim": TRIMS, "weight_select": WEIGHT_SELECTS}
 
 #: The tile options by :class:`TileConfig` field. Their default is ``None`` (the published tile's
 #: value, shown by ``--help``): an option the user gave is told from one left alone, and one the
 #: tile kind does not use is an error naming it (:mod:`.tiles`).
-TILE = {field: Option("--" + field.replace("_", "-"), f"{text} (default {getattr(TileConfig(), field)})",
-                      choices=_TILE_CHOICES.get(field), type=None if field in _TILE_CHOICES else int,
-                      metavar=None if field in _TILE_CHOICES else "N")
+TILE = {field: Option("--" + field.replace("_", "-"), f"{text} (default off)", switch=True)
+        if field in _TILE_SWITCHES else
+        Option("--" + field.replace("_", "-"), f"{text} (default {getattr(TileConfig(), field)})",
+               choices=_TILE_CHOICES.get(field), type=None if field in _TILE_CHOICES else int,
+               metavar=None if field in _TILE_CHOICES else "N")
         for field, text in _TILE_FIELDS}
 
 #: Options of the hardware only: the model's counts do not depend on them.
-HARDWARE_ONLY = ("weight_select",)
+HARDWARE_ONLY = ("weight_select", "fc_dispatch")
 
 
 def tile_flag(field: str) -> str:
@@ -245,14 +251,16 @@ def tile_flag(field: str) -> str:
     return TILE[field].flag
 
 
-def add_tile_options(p, *, tiles: bool = True, run_ahead: bool = True, hardware: bool = True) -> None:
+def add_tile_options(p, *, tiles: bool = True, run_ahead: bool = True, hardware: bool = True,
+                     fc_dispatch: bool = True) -> None:
     """The tile configuration (defaults: the published tile). ``tiles`` and ``run_ahead`` add
     the options of those model parameters (generated and proven tiles are one tile; the proofs
     have no run-ahead), ``hardware`` those of the hardware only (:data:`HARDWARE_ONLY`; not for
-    the commands that only count cycles)."""
+    the commands that only count cycles), ``fc_dispatch`` that option (the proofs have no
+    fully-connected dispatch)."""
     g = p.add_argument_group("tile configuration (defaults: the published tile)")
     for field, option in TILE.items():
-        if (field, False) in (("tiles", tiles), ("run_ahead", run_ahead)) or \
+        if (field, False) in (("tiles", tiles), ("run_ahead", run_ahead), ("fc_dispatch", fc_dispatch)) or \
                 (field in HARDWARE_ONLY and not hardware):
             continue
         option.add(g)

@@ -10,8 +10,9 @@ from .options import TILE, tile_flag
 
 
 def given_tile_options(args) -> dict:
-    """``{field: value}`` of the tile options the user gave on the command line."""
-    return {f: getattr(args, f) for f in TILE if getattr(args, f, None) is not None}
+    """``{field: value}`` of the tile options the user gave on the command line (a switch,
+    ``--fc-dispatch``, when it is on)."""
+    return {f: v for f in TILE if (v := getattr(args, f, None)) is not None and v is not False}
 
 
 def model_tile_fields(args, profile) -> dict:

@@ -88,6 +88,12 @@ class TileConfig:
     weight_select : str
         Weight selection of a run-ahead tile, one of :data:`WEIGHT_SELECTS` (hardware only;
         ignored in lock-step).
+    fc_dispatch : bool
+        Build the lock-step bit-serial tile with the round-robin dispatch of fully-connected
+        layers (``docs/design.md`` §5: every SIP holds its own weight brick, a column sum per
+        filter); hardware only, off by default so that the published tile's area, clock and
+        energy are those of the conv-only tile. The bit-parallel tile runs fully-connected
+        layers without it; the run-ahead tile cannot have it.
     max_reduction : int
         Longest reduction (products per result) the accumulators must hold without overflow;
         at most :data:`MAX_REDUCTION` (``2**32``).
@@ -104,6 +110,7 @@ class TileConfig:
     run_ahead: int = 0
     weight_select: str = "auto"
     max_reduction: int = 1 << 16
+    fc_dispatch: bool = False
 
     def __post_init__(self):
         for name in ("lanes", "columns", "rows", "tiles"):
@@ -114,6 +121,8 @@ class TileConfig:
         check_choice("trim", self.trim, TRIMS)
         check_integer("run_ahead", self.run_ahead, 0)
         check_choice("weight_select", self.weight_select, WEIGHT_SELECTS)
+        if not isinstance(self.fc_dispatch, bool):
+            raise ConfigError(f"fc_dispatch must be True or False, not {self.fc_dispatch!r}")
         check_limit("max_reduction", check_integer("max_reduction", self.max_reduction), MAX_REDUCTION, "2**32")
 
     @property

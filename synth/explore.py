@@ -149,7 +149,13 @@ def parse_sweep(items) -> Sweep:
         if key in out:
             raise ConfigError(f"sweep key {key!r} is given twice")
         values = [v.strip() for v in text.split(",") if v.strip()]
-        if key in SWEEP_KEYS and values and isinstance(getattr(default, key), int):
+        if key in SWEEP_KEYS and values and isinstance(getattr(default, key), bool):  # fc_dispatch=0,1
+            switch = {"0": False, "1": True, "off": False, "on": True}
+            bad = next((v for v in values if v.lower() not in switch), None)
+            if bad is not None:
+                raise ConfigError(f"sweep value {key}={bad} is not 0/1 or off/on")
+            values = [switch[v.lower()] for v in values]
+        elif key in SWEEP_KEYS and values and isinstance(getattr(default, key), int):
             try:
                 values = [int(v) for v in values]
             except ValueError:
@@ -206,7 +212,8 @@ def _params_text(params: Mapping) -> str:
 
 #: Short names of the parameters in labels.
 SHORT = {"lanes": "L", "columns": "Nc", "rows": "Nr", "tiles": "T", "act_bits": "A", "weight_bits": "W",
-         "group": "G", "trim": "trim", "run_ahead": "R", "weight_select": "sel", "max_reduction": "red"}
+         "group": "G", "trim": "trim", "run_ahead": "R", "weight_select": "sel", "max_reduction": "red",
+         "fc_dispatch": "fc"}
 
 
 def short_label(params: Mapping, varying) -> str:
@@ -220,7 +227,8 @@ def describe(config: TileConfig) -> str:
     """One line: the shape and the Dynamic Stripes parameters of ``config``."""
     s = (f"L={config.lanes} Nc={config.columns} Nr={config.rows} A={config.act_bits} "
          f"W={config.weight_bits} G={config.group} trim={config.trim} R={config.run_ahead}")
-    return s + (f" select={config.weight_select}" if config.run_ahead else "")
+    return (s + (f" select={config.weight_select}" if config.run_ahead else "")
+            + (" fc_dispatch" if config.fc_dispatch else ""))
 
 
 def lockstep_of(config: TileConfig) -> TileConfig:
@@ -428,7 +436,7 @@ class _Areas:
 
 def model_config(config: TileConfig) -> TileConfig:
     """``config`` without the hardware-only fields (the model's counts do not depend on them)."""
-    return replace(config, weight_select=TileConfig().weight_select)
+    return replace(config, weight_select=TileConfig().weight_select, fc_dispatch=TileConfig().fc_dispatch)
 
 
 def _model_key(net, profile, images, config: TileConfig) -> str:

@@ -172,7 +172,7 @@ ROWS = [
     ("cycles-fc-with-groups", _with(CYCLES, layer="k=4,fc,groups=2"), ["'groups'"]),
     ("cycles-fc-maybe", _with(CYCLES, layer="k=4,fc=maybe"), ["'maybe'"]),
     ("simulate-fc-maybe", _with(SIM, layer="k=3,fc=maybe"), ["'maybe'"]),
-    ("simulate-fc", _with(SIM, layer="k=3,fc"), ["fully-connected layers", "the tile RTL runs conv layers"]),
+    ("simulate-fc", _with(SIM, layer="k=3,fc"), ["simulate runs conv layers", "dstripes verify"]),
     ("cycles-dilation-too-wide", _with(CYCLES, layer="k=4,kh=3,dilation=4"), ["extent 9", "6"]),
     # ---- values named as the user wrote them, not as the model's fields are called
     ("cycles-stride-zero", _with(CYCLES, layer="k=4,stride=0"), ["layer stride along the height must be a positive "

@@ -15,14 +15,17 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets.models import BUILTIN
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-TILE = "--lanes --columns --rows --act-bits --weight-bits --group --trim --run-ahead --weight-select --max-reduction"
+TILE = ("--lanes --columns --rows --act-bits --weight-bits --group --trim --run-ahead --weight-select --max-reduction "
+        "--fc-dispatch")
+#: The tile options of the commands that only count cycles (no hardware-only option).
+MODEL_TILE = TILE.replace(" --weight-select", "").replace(" --fc-dispatch", "")
 NETWORK = "--model --size --preprocess --criterion --engine --tokenizer"
 CLUSTER = "--jobs --scheduler --no-progress"
 CHIP = "--chip --nm-kib --nm-read --sb-kib --no-reuse"
 
 #: What each subcommand's ``--help`` lists (docs/usage.md §9 says how one differs from another).
 LISTED = {
-    "cycles": f"--acts --layer --window --signed --image {TILE.replace(' --weight-select', '')} --tiles --json",
+    "cycles": f"--acts --layer --window --signed --image {MODEL_TILE} --tiles --json",
     "generate": f"--scheme {TILE} {CHIP} --tiles --out --json",
     "simulate": f"--scheme --sim --window-sets --acts --weights --layer --window --signed --image --path "
                 f"--filter-set --mode {TILE} --waves --seed --idle --stall --json {CHIP} --tiles --dram-latency "
@@ -31,12 +34,13 @@ LISTED = {
     "verify": f"{NETWORK} --profile --images --image-dir --text-file --scheme --sim --layers --filter-sets {TILE} {CLUSTER} "
               f"--out --json {CHIP} --tiles --dram-latency --dram-bytes-per-cycle --dram-stall --dram-jitter --chain",
     "synth": f"--scheme {TILE} --liberty --out --json --jobs --workload {CHIP} --tiles",
-    "prove": f"--block --small {TILE.replace(' --run-ahead', '')} --depth --no-end-to-end --timeout --jobs --out "
+    "prove": f"--block --small {MODEL_TILE.replace(' --run-ahead', '')} --weight-select --depth --no-end-to-end "
+             f"--timeout --jobs --out "
              f"--json",
     "profile": f"{NETWORK} --headroom --margin --augment --images --image-dir --text-file --labels --heldout --target "
                f"--act-bits {CLUSTER} --out --json",
     "evaluate": f"{NETWORK} --headroom --margin --augment --profile --target --images --image-dir --text-file --labels --int8 "
-                f"--profile-images --dump --chain {TILE.replace(' --weight-select', '')} --tiles {CLUSTER} --out --json "
+                f"--profile-images --dump --chain {MODEL_TILE} --tiles {CLUSTER} --out --json "
                 f"--energy --liberty --energy-model --clock-ns {CHIP} --dram-latency --dram-bytes-per-cycle",
     "explore": f"--model --size --profile --target --images --image-dir --sweep --liberty {CLUSTER} --out --json",
     "demo": "--sample --list --sim --window-sets --small --json",

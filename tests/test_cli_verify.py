@@ -1,4 +1,4 @@
-"""``dstripes verify``: real networks' conv layers through the generated tile, on Dask.
+"""``dstripes verify``: real networks' layers through the generated tile, on Dask.
 
 Kept small for CI: 8x8 photos (the shipped profile, applied at that size as the bundled samples
 apply it at 64x64), one photo, a 4x4x4 tile, Icarus (a quick build), two local Dask workers.
@@ -114,9 +114,56 @@ def test_a_missing_simulator_is_bad_input(tmp_path, capsys, monkeypatch):
     assert rc == 2 and "icarus needs iverilog" in err and err.count("\n") == 1
 
 
-def test_an_fc_layer_is_refused_by_name(tmp_path, capsys):
-    rc, _, err, _ = _verify(tmp_path, capsys, "--model", "mobilenet-v2", "--layers", "classifier.1")
-    assert rc == 2 and "is fully-connected" in err
+def test_a_classifier_runs_round_robin_on_the_fc_tile(tmp_path, capsys):
+    """MobileNet-v2's classifier (fully-connected 1280 -> 1000, one input vector) on the default
+    (conv-only) tile: verify switches ``fc_dispatch`` on for it, says so in one line and in the
+    JSON; its 320 bricks go round-robin to the columns, results exact, cycles the model's
+    :func:`fc_cycles` plus the tile's latency."""
+    rc, d, err, _ = _verify(tmp_path, capsys, "--model", "mobilenet-v2", "--layers", "classifier.1")
+    assert rc == 0, err
+    (l,) = d["layers"]
+    assert d["passed"] and l["fc"] and l["layer"] == "fc 1280->1000" and "skipped" not in d
+    assert not d["config"]["fc_dispatch"]
+    fc = d["fc_layers"]
+    assert fc["switched"] and fc["layers"] == ["classifier.1"] and fc["scheme"] == "dstripes"
+    assert fc["config"]["fc_dispatch"] and fc["config"]["lanes"] == 4
+    assert len([m for m in err.splitlines() if "classifier.1" in m and "fc_dispatch" in m]) == 1
+    assert l["runs"] == 1 and l["mismatches"] == 0 and l["results_checked"] == 4 and l["result_transfers"] == 1
+    assert l["cycles_rtl"] == l["cycles_model"] == l["cycles_ideal"] + 4
+    # one brick issued per cycle at most, four columns of at most 16 bits each
+    assert 320 <= l["cycles_ideal"] <= 320 * 16 // 4 + 16
+
+
+def test_a_run_ahead_verify_runs_conv_on_its_tile_and_fc_on_the_lock_step_fc_tile(tmp_path, capsys):
+    """A conv layer and the classifier on the run-ahead tile (G = 1, R = 1), in the table form:
+    the conv layer on the run-ahead tile, the classifier on the lock-step tile with
+    ``fc_dispatch`` (the model counts FC layers alike at any R), both exact; nothing "not run"."""
+    out = tmp_path / "out"
+    rc = main(["verify", *SMALL, "--model", "mobilenet-v2", "--layers", "features.3.conv.1.0,classifier.1",
+               "--group", "1", "--run-ahead", "1", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "not run" not in text and "CHECK PASSED" in text
+    assert "fully-connected layers (classifier.1) ran on the Dynamic Stripes tile with fc_dispatch (run_ahead 0; " \
+           "switched on" in text
+    d = json.loads((out / "verify.json").read_text())
+    assert d["config"]["run_ahead"] == 1 and d["fc_layers"]["config"]["run_ahead"] == 0
+    assert [(l["name"], l["fc"], l["cycles_rtl"] == l["cycles_model"]) for l in d["layers"]] == [
+        ("features.3.conv.1.0", False, True), ("classifier.1", True, True)]
+    assert "fc_dispatch" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["verify", *SMALL, "--model", "mobilenet-v2", "--fc-dispatch", "--group", "1", "--run-ahead", "1"],
+     "--fc-dispatch True applies only to the lock-step tile"),
+    (["generate", "--scheme", "dadn", "--lanes", "4", "--rows", "4", "--fc-dispatch"],
+     "--fc-dispatch True does not apply to the dadn tile"),
+])
+def test_fc_dispatch_where_the_tile_cannot_have_it_is_bad_input(tmp_path, capsys, argv, said):
+    """The run-ahead tile cannot have the FC dispatch, the bit-parallel tile needs none."""
+    rc = main([*argv, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and said in err and err.count("\n") == 1 and err.startswith("dstripes: error: ")
 
 
 def test_the_report_names_the_first_failure(tmp_path):

@@ -23,6 +23,7 @@ def test_parse_sweep_types_and_order():
     assert s == Sweep.of({"group": [1, 4, 16], "run_ahead": (0, 1, 2), "trim": ["leading", "both"],
                           "weight_select": ["sip"]})
     assert set(SWEEP_KEYS) == set(TileConfig().as_dict())
+    assert parse_sweep(["fc-dispatch=0,on"]).as_dict() == {"fc_dispatch": [False, True]}
 
 
 @pytest.mark.parametrize("items,message", [
@@ -33,6 +34,7 @@ def test_parse_sweep_types_and_order():
     (["group=1", "group=2"], "sweep key 'group' is given twice"),
     (["group=1,x"], "sweep value group=x is not an integer"),
     (["run_ahead=1,1"], "repeats a value"),
+    (["fc_dispatch=2"], "sweep value fc_dispatch=2 is not 0/1 or off/on"),
 ])
 def test_parse_sweep_rejects(items, message):
     with pytest.raises(ConfigError, match=message):

@@ -23,6 +23,7 @@ from dstripes.sim.functional import INT64_MAX, result_bound, results_from_pallet
 from dstripes.sim.layer import Layer
 from dstripes.sim.limits import check_memory
 from dstripes.sim.pallets import pallets, weight_bricks
+from dstripes.sim.tile_run import fc_cycles
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ class TileRun:
     -------
     config : dict
         The ``config`` payload: ``msb``, ``lsb``, ``signed``, ``mode`` (the tile's code),
-        ``steps``, ``window_sets``.
+        ``steps``, ``window_sets``, and on a tile with the fully-connected dispatch
+        (:attr:`~dstripes.sim.config.TileConfig.fc_dispatch`) ``fc`` (a fully-connected run: one
+        window of ``steps`` bricks, :func:`as_conv`, its cycles
+        :func:`dstripes.sim.tile_run.fc_cycles` plus the tile's latency).
     acts : ndarray
         Activation transfers, ``(n, Nc, L)`` (``(n, L)`` on the bit-parallel tile), as the
         unsigned ``A``-bit fields the port carries (two's complement for signed layers), in
@@ -81,6 +85,33 @@ def check_filter_set(layer: Layer, config, filter_set) -> None:
                           f"filters of this layer (0..{sets - 1})")
 
 
+def runs_fc(tile: TileDesign) -> bool:
+    """Whether ``tile`` runs fully-connected layers: a bit-serial tile built with the round-robin
+    dispatch (``fc_dispatch``, lock-step only), the bit-parallel tile as any one-window run."""
+    return not tile.scheme.serial or tile.config.fc_dispatch
+
+
+def fc_tile(tile: TileDesign) -> TileDesign:
+    """The tile that runs ``tile``'s fully-connected layers: ``tile`` itself when it can
+    (:func:`runs_fc`), else the same bit-serial tile in lock-step (``run_ahead`` 0; the model
+    counts fully-connected layers the same at any ``run_ahead``) with ``fc_dispatch`` on."""
+    if runs_fc(tile):
+        return tile
+    return tile.replace(run_ahead=0, fc_dispatch=True)
+
+
+def as_conv(layer: Layer, weights):
+    """A fully-connected layer as the tile's streams carry it: a 1x1 convolution of one window on
+    a ``C x 1 x 1`` input (its bricks in column 0 of the pallets, its results in column 0 of the
+    one result transfer), and its weights ``(K, C, 1, 1)``; a conv layer as it is."""
+    if not layer.fc:
+        return layer, weights
+    w = np.asarray(weights)
+    if w.size == layer.k * layer.c:
+        w = w.reshape(layer.k, layer.c, 1, 1)
+    return Layer(layer.c, 1, 1, layer.k, name=layer.name), w
+
+
 def check_run(tile: TileDesign, layer: Layer, window: Window, acts: np.ndarray,
               weights: np.ndarray, *, mode: str | None = None, filter_set: int = 0,
               window_sets: int | None = None, conv_group: int = 0) -> tuple:
@@ -90,8 +121,11 @@ def check_run(tile: TileDesign, layer: Layer, window: Window, acts: np.ndarray,
     s = tile.scheme
     config = tile.config
     mode = s.check_mode(mode, config)
-    if layer.fc:
-        raise ConfigError("fully-connected layers are dispatched round-robin, which the tile RTL does not do")
+    if layer.fc and not runs_fc(tile):
+        raise ConfigError(f"fully-connected layer {layer.name or layer.describe()}: the {tile.name} tile "
+                          f"without fc_dispatch has no round-robin dispatch (build it with fc_dispatch, "
+                          f"lock-step only)")
+    layer, weights = as_conv(layer, weights)
     check_filter_set(layer, config, filter_set)
     columns = s.columns(config)
     total = layer.window_sets(columns)
@@ -175,9 +209,15 @@ def layer_runs(tile: TileDesign, layer: Layer, window: Window,
     for filter_set in filter_sets[1:]:
         check_filter_set(layer, config, filter_set)
 
+    fc = layer.fc
+    layer, w = as_conv(layer, w)
     bits = s.run_bits(a, layer, window, config, mode=mode, conv_group=conv_group, units=window_sets)
     n = bits.shape[0]
-    cycles = s.run_cycles(bits, config, latency)
+    if fc:
+        # round-robin: each brick alone in column 0 of its pallet, so the slowest group is its own bits
+        cycles = fc_cycles(np.maximum(1, bits.max(axis=-1)).ravel(), columns=s.columns(config)) + latency
+    else:
+        cycles = s.run_cycles(bits, config, latency)
     columns = s.columns(config)
     pal = pallets(a, layer, config.lanes, columns, conv_group)[:n]  # (n, S, Nc, L)
     steps = pal.shape[1]
@@ -190,6 +230,8 @@ def layer_runs(tile: TileDesign, layer: Layer, window: Window,
     act_stream = (act_stream & ((1 << config.act_bits) - 1)).astype(dtype)
     run_config = {"msb": window.msb, "lsb": window.lsb, "signed": int(window.signed),
                   "mode": MODE_CODES[mode], "steps": steps, "window_sets": n}
+    if config.fc_dispatch:
+        run_config["fc"] = int(fc)
     windows = min(n * columns, layer.windows)  # the last window-set may be partial
     runs = []
     for filter_set in filter_sets:

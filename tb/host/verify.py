@@ -1,6 +1,9 @@
 """A whole real network through a generated tile: the API under ``dstripes verify``.
 
-For each selected conv layer of a network, its quantised inputs on real photos are captured as
+For each selected layer of a network (conv layers, and fully-connected layers with one input
+vector, which the tile runs with its round-robin dispatch, :func:`.runs.as_conv`: a bit-serial
+tile without ``fc_dispatch`` runs them on the same tile with it, :func:`.runs.fc_tile`), its
+quantised inputs on real photos are captured as
 ``dstripes evaluate`` captures them (:mod:`dstripes.sim.nets.evaluate`: the network's forward
 pass, the profile's window and scale per layer input, :meth:`Quant.codes`), its weights become
 ``W``-bit codes (:func:`dstripes.sim.fixed.weight_codes`), and every run of the layer goes
@@ -40,7 +43,7 @@ from dstripes.sim.tile_run import check_layer
 from ..gateware.tile_harness import DEPTHS
 from ..handoff import fields_as_dict
 from .runner import build
-from .runs import layer_runs
+from .runs import fc_tile, layer_runs
 from .simulate import path_verilog, play
 from .toolchain import missing_tools
 
@@ -95,6 +98,9 @@ class LayerVerification:
         Which photo (``image``), ``conv_group`` and ``filter_set``, with the harness's record.
     log : str or None
         The simulator log, kept when the layer failed.
+    result_transfers : int
+    fc : bool
+        A fully-connected layer (run on :attr:`Verification.fc`).
     """
 
     name: str
@@ -114,6 +120,7 @@ class LayerVerification:
     first_mismatch: dict | None = None
     log: str | None = None
     result_transfers: int = 0
+    fc: bool = False
 
     def as_dict(self) -> dict:
         return fields_as_dict(self)
@@ -155,8 +162,10 @@ class Verification:
     filter_sets : str
         ``"first"`` or ``"all"``.
     layers : list of LayerVerification
-    skipped : list of str
-        Fully-connected layers left out.
+    fc : TileDesign or None
+        The tile the fully-connected layers ran on (``None``: none was selected): ``tile``
+        itself, or, when ``tile`` has no fully-connected dispatch, the same tile in lock-step
+        with ``fc_dispatch`` on (:func:`.runs.fc_tile`).
     seconds : dict
         ``total``, ``build``, ``capture`` (what was measured).
     """
@@ -167,7 +176,7 @@ class Verification:
     images: list
     filter_sets: str
     layers: list
-    skipped: list = field(default_factory=list)
+    fc: TileDesign | None = None
     seconds: dict = field(default_factory=dict)
 
     @property
@@ -188,6 +197,19 @@ class Verification:
                       round(self.seconds.get("total", 0.0), 2), round(self.seconds.get("build", 0.0), 2),
                       round(self.seconds.get("capture", 0.0), 2), rtl / sim if sim else 0.0)
 
+    @property
+    def fc_switched(self) -> bool:
+        return self.fc is not None and self.fc != self.tile
+
+    def fc_layers(self) -> dict | None:
+        """Which tile ran the fully-connected layers (``None``: none ran): ``layers`` (names),
+        ``scheme``, ``config`` and ``switched`` (the FC-capable tile was chosen for them because
+        the given tile has no fully-connected dispatch)."""
+        if self.fc is None:
+            return None
+        return {"layers": [l.name for l in self.layers if l.fc], "scheme": self.fc.name,
+                "config": self.fc.config.as_dict(), "switched": self.fc_switched}
+
     def as_dict(self) -> dict:
         first = self.first_failure
         return {
@@ -199,7 +221,7 @@ class Verification:
             "filter_sets": self.filter_sets,
             "config": self.tile.config.as_dict(),
             "layers": [l.as_dict() for l in self.layers],
-            "skipped": self.skipped,
+            "fc_layers": self.fc_layers(),
             "total": self.total().as_dict(),
             "first_failure": None if first is None else {"layer": first.name, "failure": first.failure,
                                                          "first_mismatch": first.first_mismatch},
@@ -228,34 +250,32 @@ def verify_layer(job: LayerJob) -> LayerVerification:
         cycles_model=out.cycles_model, cycles_ideal=out.ideal, results_checked=out.results_checked,
         result_transfers=out.result_transfers, mismatches=out.mismatches, wall_seconds=round(time.perf_counter() - t0, 2),
         sim_seconds=round(out.sim_seconds, 2), cycles_per_second=out.cycles_per_second, passed=out.passed,
-        checks=out.checks, failure=out.failure, first_mismatch=first, log=out.log)
+        checks=out.checks, failure=out.failure, first_mismatch=first, log=out.log, fc=layer.fc)
 
 
-def select_layers(net, names: str | None) -> tuple[list[Layer], list[str]]:
-    """The conv layers named by ``names`` (``None`` or ``"all"``: every conv layer) and the
-    names of the fully-connected layers left out (the tile RTL runs conv layers)."""
+def select_layers(net, names: str | None) -> list[Layer]:
+    """The layers named by ``names`` (``None`` or ``"all"``: every layer, conv and
+    fully-connected)."""
     layers = net.layers()
-    fc = [l.name for l in layers if l.fc]
     if names in (None, "all"):
-        return [l for l in layers if not l.fc], fc
+        return list(layers)
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     if not wanted:
         raise ConfigError("--layers must name at least one layer (or 'all')")
     by_name = {l.name: l for l in layers}
     for n in wanted:
         if n not in by_name:
-            raise ConfigError(f"network {net.name} has no layer {n!r} (its conv layers: "
-                              f"{', '.join(l.name for l in layers if not l.fc)})")
-        if by_name[n].fc:
-            raise ConfigError(f"layer {n!r} is fully-connected; the tile RTL runs conv layers only")
-    return [l for l in layers if l.name in wanted], []
+            raise ConfigError(f"network {net.name} has no layer {n!r} (its layers: "
+                              f"{', '.join(l.name for l in layers)})")
+    return [l for l in layers if l.name in wanted]
 
 
 def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "verilator",
                    layers: str | None = None, filter_sets: str = "first",
                    jobs: int | None = None, scheduler: str | None = None, build_root: str | None = None,
                    progress: bool = True, note=print) -> Verification:
-    """Verify ``net``'s selected conv layers on ``images`` through ``tile``.
+    """Verify ``net``'s selected layers on ``images`` through ``tile`` (its fully-connected
+    layers through :func:`.runs.fc_tile`, which says in one ``note`` when it is another tile).
 
     Bad input (unknown layer, a layer the accumulators cannot hold, a window wider than the
     activations, a missing simulator, an unreachable scheduler) raises :class:`ConfigError`
@@ -271,22 +291,31 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
     if problem:
         raise ConfigError(problem)
     profile.check_network(net)
-    chosen, skipped = select_layers(net, layers)
+    chosen = select_layers(net, layers)
+    fc = fc_tile(tile) if any(l.fc for l in chosen) else None
+    on = {l.name: fc if l.fc else tile for l in chosen}
     bricks = DEPTHS["weight_depth"]
     for l in chosen:
-        check_layer(l, config)
+        check_layer(l, on[l.name].config)
         if l.steps(config.lanes) > bricks:
             raise ConfigError(f"layer {l.name} has {l.steps(config.lanes)} steps per window-set, more than the "
                               f"{bricks} weight bricks the verification harness holds")
         profile.layer(l.name).check_fits(config.act_bits)
+    if fc is not None and fc != tile:
+        note(f"fully-connected layers ({', '.join(l.name for l in chosen if l.fc)}) run on the {fc.title} tile "
+             f"with fc_dispatch{' in lock-step' if tile.config.run_ahead else ''}: the given tile has no "
+             f"fully-connected dispatch")
     seconds = {}
     if scheduler is None:
-        # one generation and one build for all local workers (they reuse it from the cache)
+        # one generation and one build per tile for all local workers (they reuse it from the cache)
         t = time.perf_counter()
-        note(f"generating and building the {tile.title} tile in its verification harness for {simulator} "
-             f"(once; reused from {build_root or 'the build cache'} afterwards)")
-        harness = path_verilog(tile, "fast", build_root)
-        seconds["build"] = build(harness.dut, simulator, build_root=build_root, optimise=True).seconds
+        seconds["build"] = 0.0
+        for design in dict.fromkeys(on.values()):
+            note(f"generating and building the {design.title} tile{' with fc_dispatch' * design.config.fc_dispatch} "
+                 f"in its verification harness for {simulator} (once; reused from "
+                 f"{build_root or 'the build cache'} afterwards)")
+            harness = path_verilog(design, "fast", build_root)
+            seconds["build"] += build(harness.dut, simulator, build_root=build_root, optimise=True).seconds
         seconds["generate_and_build"] = time.perf_counter() - t
     with warnings.catch_warnings():
         # a busy default dashboard port only moves the local cluster's dashboard elsewhere
@@ -295,7 +324,7 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
             t = time.perf_counter()
             codes = capture(net, profile, images, [l.name for l in chosen], progress=progress)
             seconds["capture"] = time.perf_counter() - t
-            jobs_ = [LayerJob(name, l, profile.layer(l.name).window, acts, weights, tile, simulator,
+            jobs_ = [LayerJob(name, l, profile.layer(l.name).window, acts, weights, on[l.name], simulator,
                               filter_sets, None if build_root is None else str(build_root))
                      for l in chosen for name, acts, weights in layer_inputs(net, profile, l.name, images,
                                                                              codes[l.name], config.weight_bits)]
@@ -307,7 +336,7 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
                 results[i] = r
     seconds["total"] = time.perf_counter() - t0
     return Verification(net.name, tile, simulator, [n for n, _ in images], filter_sets, results,
-                        skipped, seconds)
+                        fc, seconds)
 
 
 def layer_weights(net, profile, name: str, bits: int) -> np.ndarray:
@@ -368,6 +397,15 @@ COUNTS_NOTE = ("results checked: the layers' real outputs, each compared once (p
                "bit-parallel tile), padding included")
 
 
+def fc_note(v: Verification) -> str:
+    """One line: which tile ran the fully-connected layers of ``v`` (it has some)."""
+    c = v.fc.config
+    how = ("switched on for them: the given tile has no fully-connected dispatch" if v.fc_switched else
+           "the given tile")
+    return (f"fully-connected layers ({', '.join(v.fc_layers()['layers'])}) ran on the {v.fc.title} tile with "
+            f"{'fc_dispatch' if c.fc_dispatch else 'its one-brick-per-cycle dispatch'} (run_ahead {c.run_ahead}; {how})")
+
+
 def layer_rows(v: Verification) -> list[list]:
     """One row of :data:`LAYER_HEADERS` per layer."""
     return [[l.name, l.layer, l.runs, l.cycles_rtl, l.cycles_model, l.cycles_ideal, l.results_checked,
@@ -405,8 +443,8 @@ def write_reports(v: Verification, out: str | os.PathLike) -> list[Path]:
              f"* wall time {t['wall_seconds']:.0f} s (model build {t['build_seconds']:.0f} s, capture "
              f"{t['capture_seconds']:.0f} s); {t['cycles_per_second']:,.0f} simulated cycles per second of "
              f"simulation", ""]
-    if v.skipped:
-        lines += [f"Not run (fully-connected; the tile RTL runs conv layers): {', '.join(v.skipped)}", ""]
+    if v.fc is not None:
+        lines += [f"* {fc_note(v)}", ""]
     lines += ["## Layers", "", md_table(LAYER_HEADERS, rows), "", f"{COUNTS_NOTE[0].upper()}{COUNTS_NOTE[1:]}.", ""]
     first = d["first_failure"]
     lines += ["## Verdict", "", "**PASSED**: every layer bit-exact and cycle-exact." if v.passed else
