@@ -70,7 +70,7 @@ CHIP_LIBERTY = "sky130"
 SRAM_PORTS = {
     "walker": ((), ()),
     "fetch": (("rdata",), ("raddr", "ren", "sb_raddr", "sb_ren")),
-    "writer": ((), ("waddr", "wen", "wdata")),
+    "writer": (("res_rdata",), ("waddr", "wen", "wdata")),
     "reducer": ((), ()),
     "dma": (("nm_rdata",), ("sb_waddr", "sb_wdata", "sb_wen", "nm_waddr", "nm_wen", "nm_wdata", "nm_raddr", "nm_ren")),
 }
