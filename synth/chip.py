@@ -19,16 +19,18 @@
 Clock (the shortest period every path meets):
 
 * the tile's critical path and every glue block's own worst path (:mod:`synth.timing`);
-* **SRAM → fetch register**: a macro launches its read data after the clock's *falling* edge
+* **SRAM → register**: a macro launches its read data after the clock's *falling* edge
   (Liberty ``timing_type : falling_edge``), clock-to-out ``t_co`` later; the fetch unit's worst
   path from its NM read-data ports into its registers (``d_in``, setup included, OpenSTA) must
-  then fit the half period left: ``T >= 2 (t_co + d_in)`` (the DMA's read of NM likewise);
+  then fit the half period left: ``T >= 2 (t_co + d_in)`` (the DMA's read of NM and the writer's
+  of the residual, into its per-filter residual registers, likewise);
 * **register → SRAM**: the fetch unit's, the output path's and DMA's worst path from a register to
   an address, enable or data port of a memory (``d_out``, OpenSTA) plus the macro's setup:
   ``T >= d_out + t_setup``;
-* **SRAM → SRAM**: the residual's read data (launched after the falling edge) through a
-  reducer's requantiser into NM's write port (``d_thru``, the linked output path) with the
-  macro's setup in the half period left: ``T >= 2 (t_co + d_thru + t_setup)``;
+* **SRAM → SRAM**, if the linked output path has one: read data (launched after the falling
+  edge) through a reducer's requantiser into NM's write port (``d_thru``) with the macro's setup
+  in the half period left: ``T >= 2 (t_co + d_thru + t_setup)`` (``sram_to_sram``). The writer
+  registers the residual's codes, so there is none; before, this path set the clock;
 * the macros' ``minimum_period``.
 
 The SB read data enter the tiles' weight input register directly; that path (inside the tile's
@@ -70,7 +72,7 @@ CHIP_LIBERTY = "sky130"
 SRAM_PORTS = {
     "walker": ((), ()),
     "fetch": (("rdata",), ("raddr", "ren", "sb_raddr", "sb_ren")),
-    "writer": ((), ("waddr", "wen", "wdata")),
+    "writer": (("res_rdata",), ("waddr", "wen", "wdata")),
     "reducer": ((), ()),
     "dma": (("nm_rdata",), ("sb_waddr", "sb_wdata", "sb_wen", "nm_waddr", "nm_wen", "nm_wdata", "nm_raddr", "nm_ren")),
 }

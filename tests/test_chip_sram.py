@@ -257,6 +257,10 @@ def test_synth_chip_json_on_a_tiny_chip(capsys, tmp_path):
     assert c["critical_path_ns"] >= p["tile"] > 0
     assert p["sram_to_register"] > 2 * mem.clk_to_out_ns and p["register_to_sram"] > mem.setup_ns
     assert p["sram_min_period"] == mem.min_period_ns
+    # the residual's read data enter registers (timed as SRAM -> register): no path from NM's read
+    # data through a requantiser into its write port in one cycle, no SRAM -> SRAM bound
+    assert d["glue"]["writer"]["sram_in_ns"] > 0 and d["output_path"]["sram_thru_ns"] is None
+    assert "sram_to_sram" not in p
     assert (tmp_path / "s" / "synth_chip.json").is_file()
 
 

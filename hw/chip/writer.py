@@ -48,7 +48,8 @@ class Writer(wiring.Component):
     col : ``Out``
         The column (window of the window-set) the reducers requantise.
     res_pat : ``Out(act_bits)`` per filter
-        Filter ``i``'s residual code, from the bricks read (to its tile's reducer).
+        Filter ``i``'s residual code at the position written (to its tile's reducer): a register,
+        loaded from the bricks read.
     bias_wen : ``Out(1)`` per filter
         Filter ``i``'s bias is in the DMA's beat (``bias_we`` and beat ``i // per``; the reducer
         takes it from its slot, :func:`.reducer.bias_slot`).
@@ -58,10 +59,13 @@ class Writer(wiring.Component):
     bias_we, bias_beat : ``In``
         The DMA's writes of the biases (one beat of them at a time).
     res_raddr, res_ren : ``Out`` per residual read port, res_rdata : ``In`` per residual read port
-        ``B`` NM read ports of its own for the residual (``geometry.residual``): the bricks of the
-        next chunk are read in the cycle the current one is written (the first chunk of a pass
-        in the cycle after its start), so the residual never delays a write; each brick is read
-        before it is written, which makes an in-place residual (``res_base = out_base``) safe.
+        ``B`` NM read ports of its own for the residual (``geometry.residual``), two positions
+        (chunks) ahead of the writes: in the cycle a chunk is written, the next chunk's bricks
+        (held by the read ports) go through the per-filter selection into ``res_pat`` and the
+        chunk after it is read; a pass's first two chunks are read in the two cycles after its
+        start, long before its first results. The residual never delays a write, no path runs
+        from NM's read data to its write port in one cycle, and each brick is read at least two
+        cycles before it is written, which makes an in-place residual (``res_base = out_base``) safe.
 
     Latency 1 (results offered → first write); throughput above, with or without a residual.
     """
@@ -104,8 +108,9 @@ class Writer(wiring.Component):
         m.d.comb += nvalid.eq(Mux(g.windows - n0 < nc, g.windows - n0, nc))
         last_chunk = chunk == chunks - 1
         last_col = col == nvalid - 1
-        # with a residual, the current chunk's residual bricks must have been read (``primed``)
-        primed = Signal()
+        # with a residual, the current position's residual codes must be in ``res_pat`` (``primed``)
+        fill = Signal(2)                             # positions read ahead: 0, 1, 2 (primed)
+        primed = fill == 2
         go = Signal()
         m.d.comb += [go.eq(self.valid & (primed | ~g.residual)),
                      self.ready.eq(go & last_chunk & last_col)]
@@ -113,10 +118,9 @@ class Writer(wiring.Component):
         # the position after this chunk: the next chunk, or the next window (n + 1: the windows
         # of a window-set and the window-sets follow each other in raster order)
         n_col, n_chunk, n_n0 = Signal.like(col), Signal.like(chunk), Signal.like(n0)
-        n_n = Signal(SIZE_BITS)
-        m.d.comb += [n_col.eq(col), n_chunk.eq(chunk + 1), n_n0.eq(n0), n_n.eq(n)]
+        m.d.comb += [n_col.eq(col), n_chunk.eq(chunk + 1), n_n0.eq(n0)]
         with m.If(last_chunk):
-            m.d.comb += [n_chunk.eq(0), n_col.eq(col + 1), n_n.eq(n + 1)]
+            m.d.comb += [n_chunk.eq(0), n_col.eq(col + 1)]
             with m.If(last_col):
                 m.d.comb += [n_col.eq(0), n_n0.eq(n0 + nc)]
 
@@ -134,33 +138,47 @@ class Writer(wiring.Component):
         for j in range(b):
             m.d.comb += port_off[j].eq(_times(plane, j))
 
-        # the residual: read the current position's bricks once (after a pass starts), then the
-        # next position's in every cycle a chunk is written
-        prime = g.residual & ~primed & ~self.init
-        advance = g.residual & go
+        # the residual, two positions ahead of the writes (``res_pat`` holds the current position's
+        # codes in registers, the read ports hold the next position's bricks, the read pointer
+        # is the position after): after a pass starts, its first position is read (fill 0 -> 1),
+        # then the second while the first's codes are registered (1 -> 2, primed); in every cycle
+        # a position is written, the next one's codes are registered from the read ports and the
+        # position after it is read. So no path runs from NM's read data to its write port.
+        # Positions run window-major in a pass (the windows of a window-set and the window-sets
+        # follow each other in raster order), chunk-minor.
+        rn = Signal(SIZE_BITS)                       # the read pointer: window, chunk, chunk * B * HoWo
+        rchunk = Signal(16)
+        rcoff = Signal(chip.nm_addr_bits)
+        read = Signal()
+        capture = Signal()
+        m.d.comb += [read.eq(g.residual & ~self.init & (~primed | go)),
+                     capture.eq(g.residual & ~self.init & ((fill == 1) | (primed & go)))]
         res_row = Signal(chip.nm_addr_bits)          # the brick row read: its base, chunk and window
-        m.d.comb += res_row.eq(g.res_base + pass_off + Mux(prime, coff + n, n_coff + n_n))
-        more = Mux(prime, 1, ~(last_chunk & last_col) | (n_n0 < g.windows))
+        m.d.comb += res_row.eq(g.res_base + pass_off + rcoff + rn)
         for port in range(b):
-            cur = Signal(16, name=f"res_jb{port}")
-            nxt = Signal(16, name=f"res_njb{port}")
-            m.d.comb += [cur.eq(chunk * b + port), nxt.eq(n_chunk * b + port)]
-            jb = Mux(prime, cur, nxt)
-            m.d.comb += [self.res_raddr[port].eq(res_row + port_off[port]),
-                         self.res_ren[port].eq((prime | advance) & more & (jb < p.out_bricks))]
+            jb = Signal(16, name=f"res_jb{port}")
+            m.d.comb += [jb.eq(rchunk * b + port),
+                         self.res_raddr[port].eq(res_row + port_off[port]),
+                         self.res_ren[port].eq(read & (rn < g.windows) & (jb < p.out_bricks))]
         with m.If(self.init):
-            m.d.sync += primed.eq(0)
-        with m.Elif(prime):
-            m.d.sync += primed.eq(1)
+            m.d.sync += [fill.eq(0), rn.eq(0), rchunk.eq(0), rcoff.eq(0)]
+        with m.Elif(read):
+            with m.If(~primed):
+                m.d.sync += fill.eq(fill + 1)
+            with m.If(rchunk == chunks - 1):
+                m.d.sync += [rchunk.eq(0), rcoff.eq(0), rn.eq(rn + 1)]
+            with m.Else():
+                m.d.sync += [rchunk.eq(rchunk + 1), rcoff.eq(rcoff + _times(plane, b))]
 
-        # each filter's residual code for its tile's reducer (which requantises column ``col``):
-        # the pass's filters in order t*Nr + r; filter i sits at lane (lane0 + i) % L of pass brick
-        # (lane0 + i) // L, read on port (that % B)
+        # each filter's residual code for its tile's reducer (which requantises column ``col``),
+        # registered from the read ports' bricks: the pass's filters in order t*Nr + r; filter i
+        # sits at lane (lane0 + i) % L of pass brick (lane0 + i) // L, read on port (that % B)
         codes = list(self.codes)
         for i in range(nf):
-            m.d.comb += self.res_pat[i].eq(_select([p.lane0 == s for s in range(lanes)],
-                                                   [self.res_rdata[((s + i) // lanes) % b].word_select((s + i) % lanes, a)
-                                                    for s in range(lanes)]))
+            with m.If(capture):
+                m.d.sync += self.res_pat[i].eq(_select([p.lane0 == s for s in range(lanes)],
+                                                       [self.res_rdata[((s + i) // lanes) % b].word_select((s + i) % lanes, a)
+                                                        for s in range(lanes)]))
         # the codes at lane offset lane0 of the pass's first output brick
         span = nf + lanes
         vec = [Signal(a, name=f"v{i}") for i in range(span)]
