@@ -222,7 +222,8 @@ def evaluate(args) -> int:
                   f"{readings.count(READINGS[1])} layers on q - zero_point, {readings.count(READINGS[2])} on the raw "
                   f"codes q (a zero point shifting q - zero_point to 9 bits; its term folded into the bias)")
         if ev.skipped:
-            print(f"not run (fully-connected): {', '.join(ev.skipped)}")
+            print(f"left to the host (fully-connected: the accelerator's tiles run conv layers; "
+                  f"`dstripes verify` runs them on the FC tile): {', '.join(ev.skipped)}")
         print()
     if energies is not None:
         print(chip_energy_table(model, memories, evaluations, energies))
