@@ -17,7 +17,7 @@ layer       ``--acts --weights --layer --window --signed       cycles simulate
 network     ``--model --size --preprocess --criterion          profile evaluate verify explore
             --engine``
 profile     ``--profile --target``; search: ``--headroom       profile evaluate verify explore
-            --margin --augment``
+            --margin --augment``; ``--int8``                   (``--int8``: evaluate verify)
 photos      ``--images --heldout --profile-images              profile evaluate verify explore
             --image-dir --labels``
 run         ``--sim --window-sets``                            simulate verify demo
@@ -49,6 +49,7 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.limits import worker_count
 from dstripes.sim.nets.fidelity import CRITERIA, TARGETS
 from dstripes.sim.nets.images import AUGMENTATIONS, PREPROCESS
+from dstripes.sim.nets.int8_study import SCALES as INT8_SCALES
 from dstripes.sim.nets.models import BUILTIN
 from dstripes.sim.nets.headroom import DEFAULT_HEADROOM, DEFAULT_MARGIN_DB, headroom_bits
 from dstripes.sim.schemes import DSTRIPES, SCHEMES
@@ -357,6 +358,12 @@ MARGIN = Option("--margin", "the search keeps this much error energy below the t
                 + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_MARGIN_DB.items()) + " dB)", type=float, metavar="DB")
 AUGMENT = Option("--augment", "add augmented copies of the profiling photos: " + ", ".join(AUGMENTATIONS),
                  choices=AUGMENTATIONS, nargs="*", metavar="KIND", default=[])
+
+
+INT8 = Option("--int8", "an int8 study of a float network instead of a profile: every layer's input as int8 "
+                         "codes with one scale per tensor (static, calibrated on --profile-images samples) or per "
+                         "token (dynamic; per head for attention), on 8-bit tiles (A = W = 8: Stripes-8, DaDN-8)",
+              choices=INT8_SCALES)
 
 
 def add_profile_options(p, *, shipped: str, target: bool = True) -> None:
