@@ -467,6 +467,8 @@ def write_reports(v: Verification, out: str | os.PathLike) -> list[Path]:
              f"{cfg.weight_bits}-bit weights; simulator: {v.simulator}, memory-backed harness (fast path)",
              f"* photos: {', '.join(v.images)}; filter-sets: {v.filter_sets}; every window, every convolution "
              f"group",
+             *([f"* codes: the int8 study's, one scale per {v.int8_study} (A = W = 8; dstripes evaluate --int8 "
+                f"{v.int8_study})"] if v.int8_study else []),
              "* checked per run: every result bit-exact against the golden model, the tile's cycle counter "
              "equal to the harness's own count and to the model's RTL-exact count",
              f"* {t['layers']} layers, {t['runs']} runs, {t['cycles_rtl']:,} RTL cycles, {t['results_checked']:,} "
