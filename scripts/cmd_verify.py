@@ -71,6 +71,9 @@ def run(args) -> int:
     from .profiles import check_int8_study, given_or_shipped, why_profile_first
     from .tiles import given_tile_options, model_tile_fields, tile_design
 
+    if args.int8 and (args.chip or args.chain):
+        raise ConfigError(f"--int8 {args.int8} runs the int8 study's codes through the tile: "
+                          f"{'--chain' if args.chain else '--chip'} does not apply")
     if args.chip or args.chain:
         from .chain_verify import verify_chain
         return verify_chain(args)

@@ -196,6 +196,7 @@ def test_bad_int8_input_is_one_line(bert, tok, tmp_path, capsys):
     refused([*run, "--int8", "token", "--profile", str(prof)], "--profile does not apply")
     refused([*run, "--int8", "token", "--act-bits", "16"], "--act-bits 16 does not apply")
     refused([*run, "--int8", "tensor", "--weight-bits", "4"], "--weight-bits 4 does not apply")
+    refused([*run, "--int8", "tensor", "--chip"], "--chip does not apply")
     qdq = _qdq_conv(str(tmp_path / "q.onnx"), numpy_helper.from_array(np.float32(0.02), "as"),
                     numpy_helper.from_array(np.uint8(128), "az"))
     refused(["verify", "--model", qdq, "--int8", "tensor", "--images", "1", *SMALL, "--out", str(tmp_path / "q")],
