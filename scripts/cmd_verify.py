@@ -1,6 +1,7 @@
 """``dstripes verify``: a whole real network through the generated tile, bit-exact and cycle-exact.
 
-Capture a network's quantised layer inputs on real photos (shipped profile, as evaluate does),
+Capture a network's quantised layer inputs on real photos (shipped profile, as evaluate does;
+with --int8 the int8 study's codes, as evaluate --int8 counts them),
 run every selected layer - conv layers (all windows, every convolution group) and
 fully-connected ones (one input vector, dispatched round-robin), the first or every
 filter-set - through the generated tile inside its memory-backed verification harness, and

@@ -5,7 +5,9 @@ vector, which the tile runs with its round-robin dispatch, :func:`.runs.as_conv`
 tile without ``fc_dispatch`` runs them on the same tile with it, :func:`.runs.fc_tile`), its
 quantised inputs on real photos are captured as
 ``dstripes evaluate`` captures them (:mod:`dstripes.sim.nets.evaluate`: the network's forward
-pass, the profile's window and scale per layer input, :meth:`Quant.codes`), its weights become
+pass, the profile's window and scale per layer input, :meth:`Quant.codes`; an int8 study's
+profile, :func:`dstripes.sim.nets.int8_study.int8_profile`, quantises with its own per-tensor
+``Quant`` or per-token ``TokenQuant``, so the tile runs the codes the study counts), its weights become
 ``W``-bit codes (:func:`dstripes.sim.fixed.weight_codes`), and every run of the layer goes
 through the generated tile on the fast path (:mod:`.fast_path`): every photo, every
 convolution group (a depthwise or grouped layer's groups are runs of their own), all windows,
