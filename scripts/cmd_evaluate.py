@@ -31,10 +31,7 @@ def register(sub) -> None:
     Option("--dump", "also write each layer's quantised activation codes and weights of the first evaluated "
                      "photo as .npy, with the layer spec and window (for dstripes cycles and dstripes simulate)",
            metavar="DIR").add(p)
-    Option("--int8", "an int8 study of a float network: every layer's input as int8 codes with one scale per "
-                     "tensor (static, calibrated on --profile-images samples) or per token (dynamic; per head for "
-                     "attention), counted on 8-bit tiles (A = W = 8: Stripes-8, DaDN-8) instead of a profile",
-           choices=("tensor", "token")).add(p)
+    options.INT8.add(p)
     Option("--chain", "instead of counting cycles: run the network as a chain of integer layers (the "
                       "accelerator's requantisation, bias, residual add and max-pool; the host's input "
                       "quantisation, final pooling and classifier in float) and judge it against the float "
@@ -70,7 +67,7 @@ def run(args) -> int:
     from .networks import load, network_names
     from .output import check_out_dir, print_json
     from .photos import Count, photo_sets, read_labels, tell
-    from .profiles import fidelity_line, shipped_profile, why_profile_first
+    from .profiles import check_int8_study, fidelity_line, shipped_profile, why_profile_first
     from .tiles import given_tile_options, model_tile_fields, tile_config
     from .chips import check_chip_flag
     from dstripes.sim.nets.report import CODES_HEADERS, codes_rows
@@ -93,9 +90,7 @@ def run(args) -> int:
     int8 = [name for name in names if is_int8_file(name)]
     if int8 and args.profile:
         raise ConfigError(f"{int8[0]} is an int8 QDQ model, counted on its own codes: --profile does not apply")
-    if args.int8 and (int8 or args.profile):
-        raise ConfigError(f"--int8 {args.int8} makes int8 codes of a float network: "
-                          + (f"{int8[0]} has its own" if int8 else "--profile does not apply"))
+    check_int8_study(args, int8[0] if int8 else None)
     given = Profile.load(args.profile) if args.profile else None
     # Which networks profile first decides whether profiling photos are needed; every count is
     # checked here, before any network is loaded.

@@ -17,7 +17,7 @@ layer       ``--acts --weights --layer --window --signed       cycles simulate
 network     ``--model --size --preprocess --criterion          profile evaluate verify explore
             --engine``
 profile     ``--profile --target``; search: ``--headroom       profile evaluate verify explore
-            --margin --augment``
+            --margin --augment``; ``--int8``                   (``--int8``: evaluate verify)
 photos      ``--images --heldout --profile-images              profile evaluate verify explore
             --image-dir --labels``
 run         ``--sim --window-sets``                            simulate verify demo
@@ -357,6 +357,12 @@ MARGIN = Option("--margin", "the search keeps this much error energy below the t
                 + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_MARGIN_DB.items()) + " dB)", type=float, metavar="DB")
 AUGMENT = Option("--augment", "add augmented copies of the profiling photos: " + ", ".join(AUGMENTATIONS),
                  choices=AUGMENTATIONS, nargs="*", metavar="KIND", default=[])
+
+
+INT8 = Option("--int8", "an int8 study of a float network instead of a profile: every layer's input as int8 "
+                         "codes with one scale per tensor (static, calibrated on --profile-images samples) or per "
+                         "token (dynamic; per head for attention), on 8-bit tiles (A = W = 8: Stripes-8, DaDN-8)",
+              choices=("tensor", "token"))  # int8_study.SCALES, kept light for --help (tests/test_cli_options.py)
 
 
 def add_profile_options(p, *, shipped: str, target: bool = True) -> None:

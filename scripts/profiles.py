@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets.models import BUILTIN, TEXT_BUILTIN
 from dstripes.sim.nets.profile import Profile, builtin_profile_path
 from dstripes.sim.table import against
@@ -25,6 +26,20 @@ def given_or_shipped(args, model: str, *, size: int | None) -> Profile | None:
     if args.profile:
         return Profile.load(args.profile)
     return shipped_profile(model, getattr(args, "target", "100"), size=size)
+
+
+def check_int8_study(args, int8_model: str | None) -> None:
+    """Refuse ``--int8`` (the int8 study, :mod:`dstripes.sim.nets.int8_study`) where it cannot
+    apply: with ``--profile``, or on ``int8_model``, an int8 QDQ model with codes of its own.
+
+    Raises
+    ------
+    ConfigError
+        Naming the study and what it does not apply to.
+    """
+    if args.int8 and (int8_model or args.profile):
+        raise ConfigError(f"--int8 {args.int8} makes int8 codes of a float network: "
+                          + (f"{int8_model} has its own" if int8_model else "--profile does not apply"))
 
 
 def why_profile_first(model: str, size: int | None) -> str:

@@ -31,7 +31,7 @@ LISTED = {
                 f"--filter-set --mode {TILE} --waves --seed --idle --stall --json {CHIP} --tiles --dram-latency "
                 f"--dram-bytes-per-cycle --dram-stall --dram-jitter --bias --out-window --out-signed --out-shift "
                 f"--out-acts --residual --res-window --res-signed --res-shift --pool",
-    "verify": f"{NETWORK} --profile --images --image-dir --text-file --scheme --sim --layers --filter-sets {TILE} {CLUSTER} "
+    "verify": f"{NETWORK} --profile --int8 --images --profile-images --image-dir --text-file --scheme --sim --layers --filter-sets {TILE} {CLUSTER} "
               f"--out --json {CHIP} --tiles --dram-latency --dram-bytes-per-cycle --dram-stall --dram-jitter --chain",
     "synth": f"--scheme {TILE} --liberty --out --json --jobs --workload {CHIP} --tiles",
     "prove": f"--block --small {MODEL_TILE.replace(' --run-ahead', '')} --weight-select --depth --no-end-to-end "
@@ -80,6 +80,15 @@ def test_the_scheme_choices_are_the_tile_kinds():
         scheme = next(a for a in _subparsers()[name]._actions if a.dest == "scheme")
         assert [c for c in scheme.choices if c != "all"] == list(KINDS), name
         assert all(f"{k.name} ({k.title})" in scheme.help for k in KINDS.values())
+
+
+def test_the_int8_choices_are_the_studys():
+    """``--int8`` names its choices in the option table (``--help`` loads no network runtime):
+    they must be exactly the int8 study's scales."""
+    from dstripes.scripts.options import INT8
+    from dstripes.sim.nets.int8_study import SCALES
+
+    assert tuple(INT8.choices) == SCALES
 
 
 def test_help_loads_no_hardware_and_no_runtime():

@@ -5,7 +5,9 @@ vector, which the tile runs with its round-robin dispatch, :func:`.runs.as_conv`
 tile without ``fc_dispatch`` runs them on the same tile with it, :func:`.runs.fc_tile`), its
 quantised inputs on real photos are captured as
 ``dstripes evaluate`` captures them (:mod:`dstripes.sim.nets.evaluate`: the network's forward
-pass, the profile's window and scale per layer input, :meth:`Quant.codes`), its weights become
+pass, the profile's window and scale per layer input, :meth:`Quant.codes`; an int8 study's
+profile, :func:`dstripes.sim.nets.int8_study.int8_profile`, quantises with its own per-tensor
+``Quant`` or per-token ``TokenQuant``, so the tile runs the codes the study counts), its weights become
 ``W``-bit codes (:func:`dstripes.sim.fixed.weight_codes`), and every run of the layer goes
 through the generated tile on the fast path (:mod:`.fast_path`): every photo, every
 convolution group (a depthwise or grouped layer's groups are runs of their own), all windows,
@@ -37,6 +39,7 @@ from dstripes.sim.files import write_atomic
 from dstripes.sim.fixed import Window, weight_codes
 from dstripes.sim.layer import Layer
 from dstripes.sim.nets.cluster import dask_client, run_tasks
+from dstripes.sim.nets.evaluate import STUDIES
 from dstripes.sim.table import md_table
 from dstripes.sim.tile_run import check_layer
 
@@ -168,6 +171,10 @@ class Verification:
         with ``fc_dispatch`` on (:func:`.runs.fc_tile`).
     seconds : dict
         ``total``, ``build``, ``capture`` (what was measured).
+    int8_study : str or None
+        The codes that ran: ``"tensor"`` or ``"token"``, those of the int8 study
+        (:mod:`dstripes.sim.nets.int8_study`) whose profile was given; ``None``: a precision
+        profile's, or an int8 model's own.
     """
 
     network: str
@@ -178,6 +185,7 @@ class Verification:
     layers: list
     fc: TileDesign | None = None
     seconds: dict = field(default_factory=dict)
+    int8_study: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -219,6 +227,7 @@ class Verification:
             "images": len(self.images),
             "image_names": list(self.images),
             "filter_sets": self.filter_sets,
+            "int8_study": self.int8_study,
             "config": self.tile.config.as_dict(),
             "layers": [l.as_dict() for l in self.layers],
             "fc_layers": self.fc_layers(),
@@ -322,13 +331,9 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
         warnings.filterwarnings("ignore", message="Port .* is already in use")
         with dask_client(scheduler=scheduler, jobs=jobs, timeout=SCHEDULER_TIMEOUT) as client:
             t = time.perf_counter()
-            codes = capture(net, profile, images, [l.name for l in chosen], progress=progress)
+            jobs_ = layer_jobs(net, profile, images, chosen, on, simulator=simulator, filter_sets=filter_sets,
+                               build_root=build_root, progress=progress)
             seconds["capture"] = time.perf_counter() - t
-            jobs_ = [LayerJob(name, l, profile.layer(l.name).window, acts, weights, on[l.name], simulator,
-                              filter_sets, None if build_root is None else str(build_root))
-                     for l in chosen for name, acts, weights in layer_inputs(net, profile, l.name, images,
-                                                                             codes[l.name], config.weight_bits)]
-            del codes
             results = [None] * len(jobs_)
             data = client.scatter(jobs_)  # the captured codes go to the workers as data, not in the task graph
             for i, r in run_tasks(client, verify_layer, data, desc=f"verify {net.name}", key="verify",
@@ -336,7 +341,37 @@ def verify_network(net, profile, images, *, tile: TileDesign, simulator: str = "
                 results[i] = r
     seconds["total"] = time.perf_counter() - t0
     return Verification(net.name, tile, simulator, [n for n, _ in images], filter_sets, results,
-                        fc, seconds)
+                        fc, seconds, int8_study=STUDIES.get(profile.command))
+
+
+def layer_jobs(net, profile, images, chosen: list[Layer], on: dict, *, simulator: str, filter_sets: str,
+               build_root: str | None = None, progress: bool = True) -> list[LayerJob]:
+    """The :class:`LayerJob` of every run of the ``chosen`` layers on ``images``: the codes the
+    tile is fed, captured with ``profile`` (:func:`capture`) and paired with each layer's weights
+    (:func:`layer_inputs`).
+
+    Parameters
+    ----------
+    net : Network
+    profile : Profile
+        A precision profile, an int8 model's own (:func:`~dstripes.sim.nets.profile.model_profile`)
+        or an int8 study's (:func:`~dstripes.sim.nets.int8_study.int8_profile`).
+    images : list of (name, input)
+    chosen : list of Layer
+    on : dict
+        Layer name -> the :class:`TileDesign` it runs on (its ``weight_bits`` are the weights').
+    simulator, filter_sets, build_root
+        As :func:`verify_network`.
+
+    Returns
+    -------
+    list of LayerJob
+    """
+    codes = capture(net, profile, images, [l.name for l in chosen], progress=progress)
+    return [LayerJob(name, l, profile.layer(l.name).window, acts, weights, on[l.name], simulator, filter_sets,
+                     None if build_root is None else str(build_root))
+            for l in chosen for name, acts, weights in layer_inputs(net, profile, l.name, images, codes[l.name],
+                                                                    on[l.name].config.weight_bits)]
 
 
 def layer_weights(net, profile, name: str, bits: int) -> np.ndarray:
@@ -434,6 +469,8 @@ def write_reports(v: Verification, out: str | os.PathLike) -> list[Path]:
              f"{cfg.weight_bits}-bit weights; simulator: {v.simulator}, memory-backed harness (fast path)",
              f"* photos: {', '.join(v.images)}; filter-sets: {v.filter_sets}; every window, every convolution "
              f"group",
+             *([f"* codes: the int8 study's, one scale per {v.int8_study} (A = W = 8; dstripes evaluate --int8 "
+                f"{v.int8_study})"] if v.int8_study else []),
              "* checked per run: every result bit-exact against the golden model, the tile's cycle counter "
              "equal to the harness's own count and to the model's RTL-exact count",
              f"* {t['layers']} layers, {t['runs']} runs, {t['cycles_rtl']:,} RTL cycles, {t['results_checked']:,} "
