@@ -51,6 +51,7 @@ from amaranth.lib.wiring import In
 from dstripes.hw.chip.design import ChipDesign
 from dstripes.hw.chip.dma import Dma
 from dstripes.hw.chip.fetch import Fetch
+from dstripes.hw.chip.pool import PoolUnit
 from dstripes.hw.chip.reducer import Reducer
 from dstripes.hw.chip.walker import Walker
 from dstripes.hw.chip.writer import Writer
@@ -72,9 +73,10 @@ CHIP_LIBERTY = "sky130"
 SRAM_PORTS = {
     "walker": ((), ()),
     "fetch": (("rdata",), ("raddr", "ren", "sb_raddr", "sb_ren")),
-    "writer": (("res_rdata",), ("waddr", "wen", "wdata")),
+    "writer": (("res_rdata",), ("waddr", "wen", "wdata", "res_raddr", "res_ren")),
     "reducer": ((), ()),
     "dma": (("nm_rdata",), ("sb_waddr", "sb_wdata", "sb_wen", "nm_waddr", "nm_wen", "nm_wdata", "nm_raddr", "nm_ren")),
+    "pool": (("rdata",), ("raddr", "ren", "waddr", "wen", "wdata")),
 }
 
 
@@ -108,7 +110,7 @@ def glue_components(design: ChipDesign) -> dict:
     tile's (the chip has ``T``: :func:`glue_count`)."""
     c = design.chip
     return {"walker": Walker(c), "fetch": Fetch(c, sb_words=c.sb_words), "writer": Writer(c),
-            "dma": Dma(c, sb_words=c.sb_words), "reducer": Reducer(c)}
+            "dma": Dma(c, sb_words=c.sb_words), "pool": PoolUnit(c), "reducer": Reducer(c)}
 
 
 def glue_count(design: ChipDesign, name: str) -> int:
@@ -126,6 +128,9 @@ class GlueBlock:
         Worst path from an SRAM read-data port into a register, setup included (``d_in``).
     sram_out_ns : float or None
         Worst path from a register to a port that drives an SRAM (``d_out``).
+    sram_thru_ns : float or None
+        Worst path from an SRAM read-data port to a port that drives an SRAM, registers
+        bypassed (``d_thru``: an SRAM -> SRAM path in one cycle).
     """
 
     name: str
@@ -133,6 +138,7 @@ class GlueBlock:
     sram_in_ns: float | None
     sram_out_ns: float | None
     count: int = 1
+    sram_thru_ns: float | None = None
 
     @property
     def area_um2(self) -> float:
@@ -143,7 +149,7 @@ class GlueBlock:
         return {"count": self.count, "area_um2_each": self.area.liberty_area, "area_um2": self.area_um2,
                 "cells": self.area.liberty_cells,
                 "critical_path_ns": self.area.timing.critical_path_ns if self.area.timing else None,
-                "sram_in_ns": self.sram_in_ns, "sram_out_ns": self.sram_out_ns}
+                "sram_in_ns": self.sram_in_ns, "sram_out_ns": self.sram_out_ns, "sram_thru_ns": self.sram_thru_ns}
 
 
 @dataclass(frozen=True)
@@ -193,24 +199,39 @@ class ChipSynthesis:
         return self.logic_um2 + self.sram_um2
 
     @property
-    def paths(self) -> dict:
-        """``{name: ns}`` of every bound on the clock period."""
+    def sram_paths(self) -> dict:
+        """``{"<block>.<kind>": ns}``: every SRAM-facing bound, one per block and kind
+        (``sram_to_register``, ``register_to_sram``, ``sram_to_sram``; the output path's as block
+        ``output_path``) — module docstring."""
         m, o = self.memories, self.outpath
-        ins = [g.sram_in_ns for g in self.glue if g.sram_in_ns is not None]
-        outs = [g.sram_out_ns for g in self.glue if g.sram_out_ns is not None]
+        rows = [(g.name, g.sram_in_ns, g.sram_out_ns, g.sram_thru_ns) for g in self.glue]
+        if o is not None:
+            rows.append(("output_path", None, o.sram_out_ns, o.sram_thru_ns))
+        out = {}
+        for name, d_in, d_out, d_thru in rows:
+            if d_in is not None:
+                out[f"{name}.sram_to_register"] = 2 * (m.clk_to_out_ns + d_in)
+            if d_out is not None:
+                out[f"{name}.register_to_sram"] = d_out + m.setup_ns
+            if d_thru is not None:
+                out[f"{name}.sram_to_sram"] = 2 * (m.clk_to_out_ns + d_thru + m.setup_ns)
+        return out
+
+    @property
+    def paths(self) -> dict:
+        """``{name: ns}`` of every bound on the clock period; ``sram_to_register``,
+        ``register_to_sram`` and ``sram_to_sram`` are the largest of their kind in :attr:`sram_paths`."""
+        o = self.outpath
         out = {"tile": self.tile.timing.critical_path_ns}
         out.update({f"glue_{g.name}": g.area.timing.critical_path_ns for g in self.glue})
         if o is not None:
             out["output_path"] = o.critical_path_ns
-            if o.sram_out_ns is not None:
-                outs.append(o.sram_out_ns)
-            if o.sram_thru_ns is not None:
-                out["sram_to_sram"] = 2 * (m.clk_to_out_ns + o.sram_thru_ns + m.setup_ns)
-        if ins:
-            out["sram_to_register"] = 2 * (m.clk_to_out_ns + max(ins))
-        if outs:
-            out["register_to_sram"] = max(outs) + m.setup_ns
-        out["sram_min_period"] = m.min_period_ns
+        sp = self.sram_paths
+        for kind in ("sram_to_sram", "sram_to_register", "register_to_sram"):
+            vals = [v for k, v in sp.items() if k.endswith("." + kind)]
+            if vals:
+                out[kind] = max(vals)
+        out["sram_min_period"] = self.memories.min_period_ns
         return out
 
     @property
@@ -238,7 +259,7 @@ class ChipSynthesis:
         return {"chip": {"area_mm2": self.area_um2 * mm2, "logic_area_mm2": self.logic_um2 * mm2,
                          "sram_area_mm2": self.sram_um2 * mm2, "sram_macros": self.memories.macros,
                          "critical_path_ns": self.critical_path_ns, "fmax_mhz": 1000.0 / self.critical_path_ns,
-                         "critical": self.critical, "paths_ns": self.paths,
+                         "critical": self.critical, "paths_ns": self.paths, "sram_paths_ns": self.sram_paths,
                          "tiles_area_mm2": self.tiles_um2 * mm2, "reducers_area_mm2": self.reducers_um2 * mm2,
                          "glue_area_mm2": self.glue_um2 * mm2,
                          "sram_glue_area_mm2": self.memories.glue_um2 * mm2},
@@ -386,9 +407,10 @@ def _ports(names, ports) -> list:
 
 def sram_paths(workdir: Path, top: str, ins, outs, *, what: str, sta: str | None = None,
                timeout: float | None = None) -> tuple:
-    """``(d_in, d_out)`` in ns of the block netlist ``workdir/user.v`` (module docstring): the
-    worst path from the ports named ``ins`` into registers, from registers to the ports named
-    ``outs`` (``None``: no such path)."""
+    """``(d_in, d_out, d_thru)`` in ns of the block netlist ``workdir/user.v`` (module docstring):
+    the worst path from the ports named ``ins`` into registers, from registers to the ports named
+    ``outs``, from the ports ``ins`` to the ports ``outs`` through logic only (``None``: no such
+    path)."""
     info = check_timing_liberty(workdir / "user.lib")
     net = read_netlist(workdir / "user.v", info)
     period = PROBE_PERIOD_NS / info.time_unit_ns
@@ -405,13 +427,17 @@ def sram_paths(workdir: Path, top: str, ins, outs, *, what: str, sta: str | None
         script.append(f"report_checks -path_delay max -format full -digits 4 -from [all_registers -clock_pins] "
                       f"-to {sel(pout)} > sram_out.rpt")
         reports["out"] = workdir / "sram_out.rpt"
+    if pin and pout:
+        script.append(f"report_checks -path_delay max -format full -digits 4 -from {sel(pin)} -to {sel(pout)} "
+                      f"> sram_thru.rpt")
+        reports["thru"] = workdir / "sram_thru.rpt"
     if not reports:
-        return None, None
+        return None, None, None
     for f in reports.values():
         f.unlink(missing_ok=True)
     run_sta("\n".join(script), workdir, name="sram_sta", what=what, sta=sta, timeout=timeout)
     out = []
-    for k in ("in", "out"):
+    for k in ("in", "out", "thru"):
         path = worst_path(read_report(reports[k], what), period, what=what) if k in reports else None
         out.append(path.min_period * info.time_unit_ns if path is not None else None)
     return tuple(out)
@@ -470,8 +496,8 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
             top = f"chip_{name}"
             area = synth_verilog(verilog[name], top, liberty=lib, workdir=wd, timing=True, sta=sta, timeout=timeout)
             ins, outs = SRAM_PORTS[name]
-            d_in, d_out = sram_paths(wd, top, ins, outs, what=f"chip block {name}", sta=sta, timeout=timeout)
-            return GlueBlock(name, area, d_in, d_out, glue_count(design, name))
+            d_in, d_out, d_thru = sram_paths(wd, top, ins, outs, what=f"chip block {name}", sta=sta, timeout=timeout)
+            return GlueBlock(name, area, d_in, d_out, glue_count(design, name), d_thru)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
             glue = tuple(pool.map(one, list(comps)))
