@@ -373,7 +373,12 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
             for j, v in enumerate(pending):       # last cycle's reads arrive
                 if v is not None:
                     ctx.set(dut.rdata[j], v)
+            if ctx.get(dut.wen):                  # the last brick's write falls in the idle cycle
+                assert ctx.get(dut.wen) == (1 << cfg.tile.lanes) - 1
+                seen["writes"] += 1
+                mem[ctx.get(dut.waddr)] = ctx.get(dut.wdata)
             if ctx.get(dut.idle):
+                assert not any(ctx.get(dut.ren[j]) for j in range(nm_read))
                 break
             seen["cycles"] += 1
             pending = []
@@ -383,10 +388,6 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
                     pending.append(mem.get(ctx.get(dut.raddr[j]), 0))
                 else:
                     pending.append(None)
-            if ctx.get(dut.wen):
-                assert ctx.get(dut.wen) == (1 << cfg.tile.lanes) - 1
-                seen["writes"] += 1
-                mem[ctx.get(dut.waddr)] = ctx.get(dut.wdata)
             await ctx.tick()
 
     sim.add_testbench(bench)
@@ -395,5 +396,6 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
     got = np.array([[mem.get(base + i, 0)] for i in range(model.traffic.writes)], dtype=np.uint64)
     assert (bricks_tensor(got, d.out_shape, cfg, signed=signed) == model.outputs).all()
     assert (seen["reads"], seen["writes"]) == (model.traffic.reads, model.traffic.writes)
-    # the command is busy in its set-up cycle, the unit's cycles (reads, last write) and its end cycle
+    # the command is busy in its set-up cycle, the unit's cycles (reads, the data's register) and
+    # its end cycle (the last brick's write)
     assert model.cycles == 1 + seen["cycles"] + 1
