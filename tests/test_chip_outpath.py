@@ -349,7 +349,8 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
     to idle are the model's."""
     cfg = chip(nm_read)
     win = Window(11, 2, signed)
-    x = codes(np.random.default_rng(5), win, shape)
+    rng = np.random.default_rng(5)
+    x = codes(rng, win, shape)
     d = PoolDescriptor.parse(spec, shape, win, in_base=2)
     model = model_pool(x, d, cfg)
     mem = {2 + i: words_int(r) for i, r in enumerate(tensor_bricks(x, cfg))}
@@ -373,6 +374,16 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
             for j, v in enumerate(pending):       # last cycle's reads arrive
                 if v is not None:
                     ctx.set(dut.rdata[j], v)
+            # NM's read data enter registers: no output moves with them within the cycle (no
+            # read data -> write/address path, docs/design.md §10.8)
+            outs = lambda: ([ctx.get(dut.wen), ctx.get(dut.waddr), ctx.get(dut.wdata), ctx.get(dut.idle)]  # noqa: E731
+                            + [ctx.get(dut.raddr[j]) for j in range(nm_read)] + [ctx.get(dut.ren[j]) for j in range(nm_read)])
+            before, saved = outs(), [ctx.get(dut.rdata[j]) for j in range(nm_read)]
+            for j in range(nm_read):
+                ctx.set(dut.rdata[j], int(rng.integers(0, 1 << 62)))
+            assert outs() == before
+            for j in range(nm_read):
+                ctx.set(dut.rdata[j], saved[j])
             if ctx.get(dut.wen):                  # the last brick's write falls in the idle cycle
                 assert ctx.get(dut.wen) == (1 << cfg.tile.lanes) - 1
                 seen["writes"] += 1
