@@ -5,10 +5,10 @@
   (:func:`synth.tile.synth_tiles`), its area times ``T``.
 * **Reducers**: each tile's reducer (its column multiplexer, bias registers, residual shifters and
   requantisers, :class:`~dstripes.hw.chip.reducer.Reducer`) synthesised once, its area times ``T``.
-* **Glue**: the walker, the fetch unit, the writer and the DMA engine, each synthesised with
-  yosys onto the standard cells and timed with OpenSTA on its own (ports ideal, as a tile block).
-  The chip's top-level command register and multiplexers between the blocks are not counted
-  (a few hundred flip-flops against the blocks').
+* **Glue**: the walker, the fetch unit, the writer, the DMA engine and the pool unit, each
+  synthesised with yosys onto the standard cells and timed with OpenSTA on its own (ports ideal,
+  as a tile block). The chip's top-level command register and multiplexers between the blocks are
+  not counted (a few hundred flip-flops against the blocks').
 * **Output path**: the writer's netlist linked with ``T`` instances of the reducer's (a
   structural wrapper, :func:`outpath_wrapper`) and timed whole by OpenSTA, as a tile is from its
   blocks: the writer's column register through a reducer's multiplexer and requantiser into the
@@ -16,25 +16,29 @@
 * **Memories**: NM and the weight buffers from the SRAM macros (:mod:`synth.sram`): count ×
   LEF outline, plus the estimated decoder and read-multiplexer glue of deep memories.
 
-Clock (the shortest period every path meets):
+Clock (the shortest period every path meets). Every block whose ports face a memory
+(:data:`SRAM_PORTS`: the fetch unit, the writer, the DMA engine, the pool unit; the output path;
+SB's read data into the tile) is timed on each of the three kinds of path below, one named
+bound per block and kind (``"<block>.<kind>"``, :attr:`ChipSynthesis.sram_paths`; the largest of
+each kind is ``paths[kind]``):
 
 * the tile's critical path and every glue block's own worst path (:mod:`synth.timing`);
-* **SRAM → register**: a macro launches its read data after the clock's *falling* edge
-  (Liberty ``timing_type : falling_edge``), clock-to-out ``t_co`` later; the fetch unit's worst
-  path from its NM read-data ports into its registers (``d_in``, setup included, OpenSTA) must
-  then fit the half period left: ``T >= 2 (t_co + d_in)`` (the DMA's read of NM and the writer's
-  of the residual, into its per-filter residual registers, likewise);
-* **register → SRAM**: the fetch unit's, the output path's and DMA's worst path from a register to
-  an address, enable or data port of a memory (``d_out``, OpenSTA) plus the macro's setup:
-  ``T >= d_out + t_setup``;
-* **SRAM → SRAM**, if the linked output path has one: read data (launched after the falling
-  edge) through a reducer's requantiser into NM's write port (``d_thru``) with the macro's setup
-  in the half period left: ``T >= 2 (t_co + d_thru + t_setup)`` (``sram_to_sram``). The writer
-  registers the residual's codes, so there is none; before, this path set the clock;
+* **SRAM → register** (``sram_to_register``): a macro launches its read data after the clock's
+  *falling* edge (Liberty ``timing_type : falling_edge``), clock-to-out ``t_co`` later; a block's
+  worst path from its read-data ports into its registers (``d_in``, setup included, OpenSTA)
+  must then fit the half period left: ``T >= 2 (t_co + d_in)`` — the fetch unit's NM read data,
+  the writer's residual, the DMA's and the pool unit's NM read data, and SB's read data into the
+  tile's weight input register (block ``sb_weights``: :func:`sb_weight_path`);
+* **register → SRAM** (``register_to_sram``): a block's worst path from a register to an
+  address, enable or data port of a memory (``d_out``, OpenSTA) plus the macro's setup:
+  ``T >= d_out + t_setup`` — the fetch unit's NM and SB read addresses, the writer's residual
+  read address, the output path's NM write, the DMA's, the pool unit's reads and write;
+* **SRAM → SRAM** (``sram_to_sram``), if a block (or the linked output path) has one: read data
+  (launched after the falling edge) through logic into a memory's address, enable or data port
+  (``d_thru``) with the macro's setup in the half period left:
+  ``T >= 2 (t_co + d_thru + t_setup)``. The writer registers the residual's codes and the pool
+  unit its read data, so there is none; before, the residual's set the clock;
 * the macros' ``minimum_period``.
-
-The SB read data enter the tiles' weight input register directly; that path (inside the tile's
-netlist) is not timed with the macro's clock-to-out here.
 """
 from __future__ import annotations
 
@@ -170,6 +174,7 @@ class ChipSynthesis:
     glue: tuple
     memories: ChipMemories
     outpath: "OutPathTiming | None" = None
+    sb_in_ns: float | None = None
 
     @property
     def tiles_um2(self) -> float:
@@ -182,7 +187,7 @@ class ChipSynthesis:
 
     @property
     def glue_um2(self) -> float:
-        """The shared glue blocks (walker, fetch unit, writer, DMA; not the reducers)."""
+        """The shared glue blocks (walker, fetch unit, writer, DMA, pool unit; not the reducers)."""
         return sum(g.area_um2 for g in self.glue if g.name != "reducer")
 
     @property
@@ -207,6 +212,7 @@ class ChipSynthesis:
         rows = [(g.name, g.sram_in_ns, g.sram_out_ns, g.sram_thru_ns) for g in self.glue]
         if o is not None:
             rows.append(("output_path", None, o.sram_out_ns, o.sram_thru_ns))
+        rows.append(("sb_weights", self.sb_in_ns, None, None))
         out = {}
         for name, d_in, d_out, d_thru in rows:
             if d_in is not None:
@@ -443,6 +449,36 @@ def sram_paths(workdir: Path, top: str, ins, outs, *, what: str, sta: str | None
     return tuple(out)
 
 
+#: The tile's weight input (SB read data, one weight brick): the block netlist port it becomes.
+SB_PORT = "weight__payload"
+
+
+def sb_weight_path(design: ChipDesign, tile: TileArea, root: Path, lib, *, sta: str | None = None,
+                   timeout: float | None = None) -> float | None:
+    """``d_in`` of SB's read data into the tile's weight input register (ns, setup included): the
+    worst path from :data:`SB_PORT` of the tile block that takes it (the tile passes its
+    ``weight`` stream to that block unchanged) into a register, on that block's netlist of
+    ``tile``'s run, or — when that run kept no netlists — on the block synthesised again in
+    ``root/sb_weights``. ``None`` if no block has the port."""
+    info = check_timing_liberty(lib)
+    for b in tile.blocks:
+        nl = b.area.netlist
+        if nl is not None and Path(nl).is_file():
+            net = read_netlist(nl, info)
+            if SB_PORT in net.ports:
+                return sram_paths(Path(nl).parent, net.top, (SB_PORT,), (),
+                                  what=f"the tile's {b.name}", sta=sta, timeout=timeout)[0]
+    for blk in design.tile.synth_blocks():
+        members = dict(blk.component.signature.members)
+        if "weight" in members:
+            wd = root / "sb_weights"
+            top = f"sb_{blk.name}"
+            synth_verilog(to_verilog(blk.component, top), top, liberty=lib, workdir=wd, timing=True, sta=sta,
+                          timeout=timeout)
+            return sram_paths(wd, top, (SB_PORT,), (), what=f"the tile's {blk.name}", sta=sta, timeout=timeout)[0]
+    return None
+
+
 def check_chip_liberty(liberty) -> None:
     """The macros are sky130's: ``synth --chip`` maps the logic onto the same library."""
     if str(liberty) != CHIP_LIBERTY:
@@ -480,14 +516,14 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
     memories = chip_memories(design.chip)          # a configuration the macros cannot build fails here
     check_glue(design)
     lib = resolve_liberty(CHIP_LIBERTY)
-    if tile is None:
-        tile = synth_tiles([design.tile], liberty=CHIP_LIBERTY, jobs=jobs, out=out, progress=progress,
-                           sta=sta, timeout=timeout).tiles[design.tile.name]
-    elif tile.design != design.tile or tile.timing is None:
+    if tile is not None and (tile.design != design.tile or tile.timing is None):
         raise ConfigError(f"the tile given is not the timed {design.tile.title} tile of this chip")
     tmp = tempfile.TemporaryDirectory(prefix="synth-chip-") if out is None else None
     root = Path(tmp.name if tmp is not None else os.path.join(out, "chip"))
     try:
+        if tile is None:                           # its netlists kept (in tmp) for the SB -> tile path
+            tile = synth_tiles([design.tile], liberty=CHIP_LIBERTY, jobs=jobs, out=out if out is not None else tmp.name,
+                               progress=progress, sta=sta, timeout=timeout).tiles[design.tile.name]
         comps = glue_components(design)
         verilog = {n: to_verilog(c, f"chip_{n}") for n, c in comps.items()}
 
@@ -504,7 +540,8 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
         byname = {g.name: g for g in glue}
         outpath = outpath_timing(root / "outpath", design.chip, byname["writer"].area, byname["reducer"].area,
                                  sta=sta, timeout=timeout)
+        sb_in = sb_weight_path(design, tile, root, lib, sta=sta, timeout=timeout)
     finally:
         if tmp is not None:
             tmp.cleanup()
-    return ChipSynthesis(design, tile, glue, memories, outpath)
+    return ChipSynthesis(design, tile, glue, memories, outpath, sb_in)
