@@ -382,6 +382,7 @@ def test_chip_report_of_several_kinds_and_its_table():
     assert r["area_over_dadn"]["dstripes"] == pytest.approx(c["area_mm2"] / r["chips"]["dadn"]["chip"]["area_mm2"])
     text = render_chip(runs["dstripes"])
     assert f"{c['area_mm2']:.3f} mm²" in text and "set by tile" in text and "NM macros" in text
+    assert "pool.sram_to_sram" in text and "sb_weights.sram_to_register" in text
 
 
 def test_outpath_wrapper_links_each_reducer_to_its_filters():
