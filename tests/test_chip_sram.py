@@ -263,6 +263,18 @@ def test_synth_chip_json_on_a_tiny_chip(capsys, tmp_path):
             "pool.register_to_sram", "dma.register_to_sram", "output_path.register_to_sram"}
     assert want <= set(sp) and all(v > 0 for v in sp.values()), sp
     assert sp["sb_weights.sram_to_register"] > 2 * mem.clk_to_out_ns
+    # a tile whose run kept no netlists (synth_chip(tile=...) of another run): the block taking
+    # SB's read data is synthesised again on its own, the same path
+    from types import SimpleNamespace as N
+
+    from dstripes.hw.chip.design import ChipDesign
+    from dstripes.synth.chip import sb_weight_path
+    from dstripes.synth.liberty import resolve_liberty
+    cfg = ChipConfig(scheme="dstripes", tile=TileConfig(rows=4, columns=4, lanes=4, tiles=2, act_bits=8, weight_bits=8),
+                     nm_read=2, nm_kib=2, sb_kib=2)
+    again = sb_weight_path(ChipDesign.of(cfg), N(blocks=()), tmp_path / "again", resolve_liberty("sky130"))
+    assert 2 * (mem.clk_to_out_ns + again) == pytest.approx(sp["sb_weights.sram_to_register"], abs=0.1)
+    assert "weight__payload" in (tmp_path / "again" / "sb_weights" / "sram_in.rpt").read_text()
     for kind in ("sram_to_register", "register_to_sram"):
         assert p[kind] == pytest.approx(max(v for k, v in sp.items() if k.endswith("." + kind)))
     assert c["critical_path_ns"] == pytest.approx(max([*p.values(), *sp.values()]))
