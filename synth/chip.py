@@ -468,9 +468,11 @@ def sb_weight_path(design: ChipDesign, tile: TileArea, root: Path, lib, *, sta: 
             if SB_PORT in net.ports:
                 return sram_paths(Path(nl).parent, net.top, (SB_PORT,), (),
                                   what=f"the tile's {b.name}", sta=sta, timeout=timeout)[0]
-    for blk in design.tile.synth_blocks():
-        members = dict(blk.component.signature.members)
-        if "weight" in members:
+    blocks = design.tile.synth_blocks()
+    for blk in blocks:
+        blk.component._MustUse__silence = True     # made for their ports; one is emitted below
+    for blk in blocks:
+        if "weight" in dict(blk.component.signature.members):
             wd = root / "sb_weights"
             top = f"sb_{blk.name}"
             synth_verilog(to_verilog(blk.component, top), top, liberty=lib, workdir=wd, timing=True, sta=sta,
