@@ -83,7 +83,8 @@ def render_chip(s: ChipSynthesis) -> str:
                    title=f"{s.design.tile.title} accelerator in sky130: {c.tiles} tiles, NM {c.nm_kib} KiB "
                          f"(read {c.nm_read} bricks/cycle), SB {c.sb_kib} KiB per tile: {s.area_um2 / 1e6:.3f} mm² "
                          f"({s.logic_um2 / 1e6:.3f} mm² logic, {s.sram_um2 / 1e6:.3f} mm² SRAM)")
-    paths = render(["bound on the clock period", "ns"], [[k, v] for k, v in s.paths.items()],
+    # each kind's largest, then every memory-facing bound by block ("pool.sram_to_register")
+    paths = render(["bound on the clock period", "ns"], [[k, v] for k, v in {**s.paths, **s.sram_paths}.items()],
                    title=f"clock: {s.critical_path_ns:.2f} ns ({1000 / s.critical_path_ns:.0f} MHz), set by "
                          f"{s.critical}")
     return table + "\n\n" + paths

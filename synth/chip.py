@@ -5,10 +5,10 @@
   (:func:`synth.tile.synth_tiles`), its area times ``T``.
 * **Reducers**: each tile's reducer (its column multiplexer, bias registers, residual shifters and
   requantisers, :class:`~dstripes.hw.chip.reducer.Reducer`) synthesised once, its area times ``T``.
-* **Glue**: the walker, the fetch unit, the writer and the DMA engine, each synthesised with
-  yosys onto the standard cells and timed with OpenSTA on its own (ports ideal, as a tile block).
-  The chip's top-level command register and multiplexers between the blocks are not counted
-  (a few hundred flip-flops against the blocks').
+* **Glue**: the walker, the fetch unit, the writer, the DMA engine and the pool unit, each
+  synthesised with yosys onto the standard cells and timed with OpenSTA on its own (ports ideal,
+  as a tile block). The chip's top-level command register and multiplexers between the blocks are
+  not counted (a few hundred flip-flops against the blocks').
 * **Output path**: the writer's netlist linked with ``T`` instances of the reducer's (a
   structural wrapper, :func:`outpath_wrapper`) and timed whole by OpenSTA, as a tile is from its
   blocks: the writer's column register through a reducer's multiplexer and requantiser into the
@@ -16,25 +16,29 @@
 * **Memories**: NM and the weight buffers from the SRAM macros (:mod:`synth.sram`): count ×
   LEF outline, plus the estimated decoder and read-multiplexer glue of deep memories.
 
-Clock (the shortest period every path meets):
+Clock (the shortest period every path meets). Every block whose ports face a memory
+(:data:`SRAM_PORTS`: the fetch unit, the writer, the DMA engine, the pool unit; the output path;
+SB's read data into the tile) is timed on each of the three kinds of path below, one named
+bound per block and kind (``"<block>.<kind>"``, :attr:`ChipSynthesis.sram_paths`; the largest of
+each kind is ``paths[kind]``):
 
 * the tile's critical path and every glue block's own worst path (:mod:`synth.timing`);
-* **SRAM → register**: a macro launches its read data after the clock's *falling* edge
-  (Liberty ``timing_type : falling_edge``), clock-to-out ``t_co`` later; the fetch unit's worst
-  path from its NM read-data ports into its registers (``d_in``, setup included, OpenSTA) must
-  then fit the half period left: ``T >= 2 (t_co + d_in)`` (the DMA's read of NM and the writer's
-  of the residual, into its per-filter residual registers, likewise);
-* **register → SRAM**: the fetch unit's, the output path's and DMA's worst path from a register to
-  an address, enable or data port of a memory (``d_out``, OpenSTA) plus the macro's setup:
-  ``T >= d_out + t_setup``;
-* **SRAM → SRAM**, if the linked output path has one: read data (launched after the falling
-  edge) through a reducer's requantiser into NM's write port (``d_thru``) with the macro's setup
-  in the half period left: ``T >= 2 (t_co + d_thru + t_setup)`` (``sram_to_sram``). The writer
-  registers the residual's codes, so there is none; before, this path set the clock;
+* **SRAM → register** (``sram_to_register``): a macro launches its read data after the clock's
+  *falling* edge (Liberty ``timing_type : falling_edge``), clock-to-out ``t_co`` later; a block's
+  worst path from its read-data ports into its registers (``d_in``, setup included, OpenSTA)
+  must then fit the half period left: ``T >= 2 (t_co + d_in)`` — the fetch unit's NM read data,
+  the writer's residual, the DMA's and the pool unit's NM read data, and SB's read data into the
+  tile's weight input register (block ``sb_weights``: :func:`sb_weight_path`);
+* **register → SRAM** (``register_to_sram``): a block's worst path from a register to an
+  address, enable or data port of a memory (``d_out``, OpenSTA) plus the macro's setup:
+  ``T >= d_out + t_setup`` — the fetch unit's NM and SB read addresses, the writer's residual
+  read address, the output path's NM write, the DMA's, the pool unit's reads and write;
+* **SRAM → SRAM** (``sram_to_sram``), if a block (or the linked output path) has one: read data
+  (launched after the falling edge) through logic into a memory's address, enable or data port
+  (``d_thru``) with the macro's setup in the half period left:
+  ``T >= 2 (t_co + d_thru + t_setup)``. The writer registers the residual's codes and the pool
+  unit its read data, so there is none; before, the residual's set the clock;
 * the macros' ``minimum_period``.
-
-The SB read data enter the tiles' weight input register directly; that path (inside the tile's
-netlist) is not timed with the macro's clock-to-out here.
 """
 from __future__ import annotations
 
@@ -51,6 +55,7 @@ from amaranth.lib.wiring import In
 from dstripes.hw.chip.design import ChipDesign
 from dstripes.hw.chip.dma import Dma
 from dstripes.hw.chip.fetch import Fetch
+from dstripes.hw.chip.pool import PoolUnit
 from dstripes.hw.chip.reducer import Reducer
 from dstripes.hw.chip.walker import Walker
 from dstripes.hw.chip.writer import Writer
@@ -72,9 +77,10 @@ CHIP_LIBERTY = "sky130"
 SRAM_PORTS = {
     "walker": ((), ()),
     "fetch": (("rdata",), ("raddr", "ren", "sb_raddr", "sb_ren")),
-    "writer": (("res_rdata",), ("waddr", "wen", "wdata")),
+    "writer": (("res_rdata",), ("waddr", "wen", "wdata", "res_raddr", "res_ren")),
     "reducer": ((), ()),
     "dma": (("nm_rdata",), ("sb_waddr", "sb_wdata", "sb_wen", "nm_waddr", "nm_wen", "nm_wdata", "nm_raddr", "nm_ren")),
+    "pool": (("rdata",), ("raddr", "ren", "waddr", "wen", "wdata")),
 }
 
 
@@ -108,7 +114,7 @@ def glue_components(design: ChipDesign) -> dict:
     tile's (the chip has ``T``: :func:`glue_count`)."""
     c = design.chip
     return {"walker": Walker(c), "fetch": Fetch(c, sb_words=c.sb_words), "writer": Writer(c),
-            "dma": Dma(c, sb_words=c.sb_words), "reducer": Reducer(c)}
+            "dma": Dma(c, sb_words=c.sb_words), "pool": PoolUnit(c), "reducer": Reducer(c)}
 
 
 def glue_count(design: ChipDesign, name: str) -> int:
@@ -126,6 +132,9 @@ class GlueBlock:
         Worst path from an SRAM read-data port into a register, setup included (``d_in``).
     sram_out_ns : float or None
         Worst path from a register to a port that drives an SRAM (``d_out``).
+    sram_thru_ns : float or None
+        Worst path from an SRAM read-data port to a port that drives an SRAM, registers
+        bypassed (``d_thru``: an SRAM -> SRAM path in one cycle).
     """
 
     name: str
@@ -133,6 +142,7 @@ class GlueBlock:
     sram_in_ns: float | None
     sram_out_ns: float | None
     count: int = 1
+    sram_thru_ns: float | None = None
 
     @property
     def area_um2(self) -> float:
@@ -143,7 +153,7 @@ class GlueBlock:
         return {"count": self.count, "area_um2_each": self.area.liberty_area, "area_um2": self.area_um2,
                 "cells": self.area.liberty_cells,
                 "critical_path_ns": self.area.timing.critical_path_ns if self.area.timing else None,
-                "sram_in_ns": self.sram_in_ns, "sram_out_ns": self.sram_out_ns}
+                "sram_in_ns": self.sram_in_ns, "sram_out_ns": self.sram_out_ns, "sram_thru_ns": self.sram_thru_ns}
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,7 @@ class ChipSynthesis:
     glue: tuple
     memories: ChipMemories
     outpath: "OutPathTiming | None" = None
+    sb_in_ns: float | None = None
 
     @property
     def tiles_um2(self) -> float:
@@ -176,7 +187,7 @@ class ChipSynthesis:
 
     @property
     def glue_um2(self) -> float:
-        """The shared glue blocks (walker, fetch unit, writer, DMA; not the reducers)."""
+        """The shared glue blocks (walker, fetch unit, writer, DMA, pool unit; not the reducers)."""
         return sum(g.area_um2 for g in self.glue if g.name != "reducer")
 
     @property
@@ -193,24 +204,40 @@ class ChipSynthesis:
         return self.logic_um2 + self.sram_um2
 
     @property
-    def paths(self) -> dict:
-        """``{name: ns}`` of every bound on the clock period."""
+    def sram_paths(self) -> dict:
+        """``{"<block>.<kind>": ns}``: every SRAM-facing bound, one per block and kind
+        (``sram_to_register``, ``register_to_sram``, ``sram_to_sram``; the output path's as block
+        ``output_path``) — module docstring."""
         m, o = self.memories, self.outpath
-        ins = [g.sram_in_ns for g in self.glue if g.sram_in_ns is not None]
-        outs = [g.sram_out_ns for g in self.glue if g.sram_out_ns is not None]
+        rows = [(g.name, g.sram_in_ns, g.sram_out_ns, g.sram_thru_ns) for g in self.glue]
+        if o is not None:
+            rows.append(("output_path", None, o.sram_out_ns, o.sram_thru_ns))
+        rows.append(("sb_weights", self.sb_in_ns, None, None))
+        out = {}
+        for name, d_in, d_out, d_thru in rows:
+            if d_in is not None:
+                out[f"{name}.sram_to_register"] = 2 * (m.clk_to_out_ns + d_in)
+            if d_out is not None:
+                out[f"{name}.register_to_sram"] = d_out + m.setup_ns
+            if d_thru is not None:
+                out[f"{name}.sram_to_sram"] = 2 * (m.clk_to_out_ns + d_thru + m.setup_ns)
+        return out
+
+    @property
+    def paths(self) -> dict:
+        """``{name: ns}`` of every bound on the clock period; ``sram_to_register``,
+        ``register_to_sram`` and ``sram_to_sram`` are the largest of their kind in :attr:`sram_paths`."""
+        o = self.outpath
         out = {"tile": self.tile.timing.critical_path_ns}
         out.update({f"glue_{g.name}": g.area.timing.critical_path_ns for g in self.glue})
         if o is not None:
             out["output_path"] = o.critical_path_ns
-            if o.sram_out_ns is not None:
-                outs.append(o.sram_out_ns)
-            if o.sram_thru_ns is not None:
-                out["sram_to_sram"] = 2 * (m.clk_to_out_ns + o.sram_thru_ns + m.setup_ns)
-        if ins:
-            out["sram_to_register"] = 2 * (m.clk_to_out_ns + max(ins))
-        if outs:
-            out["register_to_sram"] = max(outs) + m.setup_ns
-        out["sram_min_period"] = m.min_period_ns
+        sp = self.sram_paths
+        for kind in ("sram_to_sram", "sram_to_register", "register_to_sram"):
+            vals = [v for k, v in sp.items() if k.endswith("." + kind)]
+            if vals:
+                out[kind] = max(vals)
+        out["sram_min_period"] = self.memories.min_period_ns
         return out
 
     @property
@@ -238,7 +265,7 @@ class ChipSynthesis:
         return {"chip": {"area_mm2": self.area_um2 * mm2, "logic_area_mm2": self.logic_um2 * mm2,
                          "sram_area_mm2": self.sram_um2 * mm2, "sram_macros": self.memories.macros,
                          "critical_path_ns": self.critical_path_ns, "fmax_mhz": 1000.0 / self.critical_path_ns,
-                         "critical": self.critical, "paths_ns": self.paths,
+                         "critical": self.critical, "paths_ns": self.paths, "sram_paths_ns": self.sram_paths,
                          "tiles_area_mm2": self.tiles_um2 * mm2, "reducers_area_mm2": self.reducers_um2 * mm2,
                          "glue_area_mm2": self.glue_um2 * mm2,
                          "sram_glue_area_mm2": self.memories.glue_um2 * mm2},
@@ -386,9 +413,10 @@ def _ports(names, ports) -> list:
 
 def sram_paths(workdir: Path, top: str, ins, outs, *, what: str, sta: str | None = None,
                timeout: float | None = None) -> tuple:
-    """``(d_in, d_out)`` in ns of the block netlist ``workdir/user.v`` (module docstring): the
-    worst path from the ports named ``ins`` into registers, from registers to the ports named
-    ``outs`` (``None``: no such path)."""
+    """``(d_in, d_out, d_thru)`` in ns of the block netlist ``workdir/user.v`` (module docstring):
+    the worst path from the ports named ``ins`` into registers, from registers to the ports named
+    ``outs``, from the ports ``ins`` to the ports ``outs`` through logic only (``None``: no such
+    path)."""
     info = check_timing_liberty(workdir / "user.lib")
     net = read_netlist(workdir / "user.v", info)
     period = PROBE_PERIOD_NS / info.time_unit_ns
@@ -405,16 +433,52 @@ def sram_paths(workdir: Path, top: str, ins, outs, *, what: str, sta: str | None
         script.append(f"report_checks -path_delay max -format full -digits 4 -from [all_registers -clock_pins] "
                       f"-to {sel(pout)} > sram_out.rpt")
         reports["out"] = workdir / "sram_out.rpt"
+    if pin and pout:
+        script.append(f"report_checks -path_delay max -format full -digits 4 -from {sel(pin)} -to {sel(pout)} "
+                      f"> sram_thru.rpt")
+        reports["thru"] = workdir / "sram_thru.rpt"
     if not reports:
-        return None, None
+        return None, None, None
     for f in reports.values():
         f.unlink(missing_ok=True)
     run_sta("\n".join(script), workdir, name="sram_sta", what=what, sta=sta, timeout=timeout)
     out = []
-    for k in ("in", "out"):
+    for k in ("in", "out", "thru"):
         path = worst_path(read_report(reports[k], what), period, what=what) if k in reports else None
         out.append(path.min_period * info.time_unit_ns if path is not None else None)
     return tuple(out)
+
+
+#: The tile's weight input (SB read data, one weight brick): the block netlist port it becomes.
+SB_PORT = "weight__payload"
+
+
+def sb_weight_path(design: ChipDesign, tile: TileArea, root: Path, lib, *, sta: str | None = None,
+                   timeout: float | None = None) -> float | None:
+    """``d_in`` of SB's read data into the tile's weight input register (ns, setup included): the
+    worst path from :data:`SB_PORT` of the tile block that takes it (the tile passes its
+    ``weight`` stream to that block unchanged) into a register, on that block's netlist of
+    ``tile``'s run, or — when that run kept no netlists — on the block synthesised again in
+    ``root/sb_weights``. ``None`` if no block has the port."""
+    info = check_timing_liberty(lib)
+    for b in tile.blocks:
+        nl = b.area.netlist
+        if nl is not None and Path(nl).is_file():
+            net = read_netlist(nl, info)
+            if SB_PORT in net.ports:
+                return sram_paths(Path(nl).parent, net.top, (SB_PORT,), (),
+                                  what=f"the tile's {b.name}", sta=sta, timeout=timeout)[0]
+    blocks = design.tile.synth_blocks()
+    for blk in blocks:
+        blk.component._MustUse__silence = True     # made for their ports; one is emitted below
+    for blk in blocks:
+        if "weight" in dict(blk.component.signature.members):
+            wd = root / "sb_weights"
+            top = f"sb_{blk.name}"
+            synth_verilog(to_verilog(blk.component, top), top, liberty=lib, workdir=wd, timing=True, sta=sta,
+                          timeout=timeout)
+            return sram_paths(wd, top, (SB_PORT,), (), what=f"the tile's {blk.name}", sta=sta, timeout=timeout)[0]
+    return None
 
 
 def check_chip_liberty(liberty) -> None:
@@ -454,14 +518,14 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
     memories = chip_memories(design.chip)          # a configuration the macros cannot build fails here
     check_glue(design)
     lib = resolve_liberty(CHIP_LIBERTY)
-    if tile is None:
-        tile = synth_tiles([design.tile], liberty=CHIP_LIBERTY, jobs=jobs, out=out, progress=progress,
-                           sta=sta, timeout=timeout).tiles[design.tile.name]
-    elif tile.design != design.tile or tile.timing is None:
+    if tile is not None and (tile.design != design.tile or tile.timing is None):
         raise ConfigError(f"the tile given is not the timed {design.tile.title} tile of this chip")
     tmp = tempfile.TemporaryDirectory(prefix="synth-chip-") if out is None else None
     root = Path(tmp.name if tmp is not None else os.path.join(out, "chip"))
     try:
+        if tile is None:                           # its netlists kept (in tmp) for the SB -> tile path
+            tile = synth_tiles([design.tile], liberty=CHIP_LIBERTY, jobs=jobs, out=out if out is not None else tmp.name,
+                               progress=progress, sta=sta, timeout=timeout).tiles[design.tile.name]
         comps = glue_components(design)
         verilog = {n: to_verilog(c, f"chip_{n}") for n, c in comps.items()}
 
@@ -470,15 +534,16 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
             top = f"chip_{name}"
             area = synth_verilog(verilog[name], top, liberty=lib, workdir=wd, timing=True, sta=sta, timeout=timeout)
             ins, outs = SRAM_PORTS[name]
-            d_in, d_out = sram_paths(wd, top, ins, outs, what=f"chip block {name}", sta=sta, timeout=timeout)
-            return GlueBlock(name, area, d_in, d_out, glue_count(design, name))
+            d_in, d_out, d_thru = sram_paths(wd, top, ins, outs, what=f"chip block {name}", sta=sta, timeout=timeout)
+            return GlueBlock(name, area, d_in, d_out, glue_count(design, name), d_thru)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
             glue = tuple(pool.map(one, list(comps)))
         byname = {g.name: g for g in glue}
         outpath = outpath_timing(root / "outpath", design.chip, byname["writer"].area, byname["reducer"].area,
                                  sta=sta, timeout=timeout)
+        sb_in = sb_weight_path(design, tile, root, lib, sta=sta, timeout=timeout)
     finally:
         if tmp is not None:
             tmp.cleanup()
-    return ChipSynthesis(design, tile, glue, memories, outpath)
+    return ChipSynthesis(design, tile, glue, memories, outpath, sb_in)

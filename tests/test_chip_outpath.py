@@ -349,7 +349,8 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
     to idle are the model's."""
     cfg = chip(nm_read)
     win = Window(11, 2, signed)
-    x = codes(np.random.default_rng(5), win, shape)
+    rng = np.random.default_rng(5)
+    x = codes(rng, win, shape)
     d = PoolDescriptor.parse(spec, shape, win, in_base=2)
     model = model_pool(x, d, cfg)
     mem = {2 + i: words_int(r) for i, r in enumerate(tensor_bricks(x, cfg))}
@@ -373,7 +374,22 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
             for j, v in enumerate(pending):       # last cycle's reads arrive
                 if v is not None:
                     ctx.set(dut.rdata[j], v)
+            # NM's read data enter registers: no output moves with them within the cycle (no
+            # read data -> write/address path, docs/design.md §10.8)
+            outs = lambda: ([ctx.get(dut.wen), ctx.get(dut.waddr), ctx.get(dut.wdata), ctx.get(dut.idle)]  # noqa: E731
+                            + [ctx.get(dut.raddr[j]) for j in range(nm_read)] + [ctx.get(dut.ren[j]) for j in range(nm_read)])
+            before, saved = outs(), [ctx.get(dut.rdata[j]) for j in range(nm_read)]
+            for j in range(nm_read):
+                ctx.set(dut.rdata[j], int(rng.integers(0, 1 << 62)))
+            assert outs() == before
+            for j in range(nm_read):
+                ctx.set(dut.rdata[j], saved[j])
+            if ctx.get(dut.wen):                  # the last brick's write falls in the idle cycle
+                assert ctx.get(dut.wen) == (1 << cfg.tile.lanes) - 1
+                seen["writes"] += 1
+                mem[ctx.get(dut.waddr)] = ctx.get(dut.wdata)
             if ctx.get(dut.idle):
+                assert not any(ctx.get(dut.ren[j]) for j in range(nm_read))
                 break
             seen["cycles"] += 1
             pending = []
@@ -383,10 +399,6 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
                     pending.append(mem.get(ctx.get(dut.raddr[j]), 0))
                 else:
                     pending.append(None)
-            if ctx.get(dut.wen):
-                assert ctx.get(dut.wen) == (1 << cfg.tile.lanes) - 1
-                seen["writes"] += 1
-                mem[ctx.get(dut.waddr)] = ctx.get(dut.wdata)
             await ctx.tick()
 
     sim.add_testbench(bench)
@@ -395,5 +407,6 @@ def test_pool_unit_reads_and_writes_exactly_what_the_model_counts(spec, shape, n
     got = np.array([[mem.get(base + i, 0)] for i in range(model.traffic.writes)], dtype=np.uint64)
     assert (bricks_tensor(got, d.out_shape, cfg, signed=signed) == model.outputs).all()
     assert (seen["reads"], seen["writes"]) == (model.traffic.reads, model.traffic.writes)
-    # the command is busy in its set-up cycle, the unit's cycles (reads, last write) and its end cycle
+    # the command is busy in its set-up cycle, the unit's cycles (reads, the data's register) and
+    # its end cycle (the last brick's write)
     assert model.cycles == 1 + seen["cycles"] + 1

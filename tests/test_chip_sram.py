@@ -251,16 +251,43 @@ def test_synth_chip_json_on_a_tiny_chip(capsys, tmp_path):
     assert c["sram_macros"] == mem.macros and c["sram_area_mm2"] == pytest.approx(mem.area_um2 / 1e6)
     tile = next(b for b in d["blocks"] if b["block"].startswith("tile"))
     assert tile["count"] == 2 and tile["area_um2"] == pytest.approx(2 * d["tile"]["area_um2"])
-    assert {"walker", "fetch", "writer", "dma"} <= set(d["glue"])
-    p = c["paths_ns"]
+    assert {"walker", "fetch", "writer", "dma", "pool"} <= set(d["glue"])
+    p, sp = c["paths_ns"], c["sram_paths_ns"]
     assert c["critical_path_ns"] == pytest.approx(max(p.values()))
+    # every memory-facing path of the chip, one named bound per block and kind, each positive:
+    # NM read data into the fetch unit's, the writer's (the residual) and the pool unit's
+    # registers, SB's into the tile's weight register; the fetch unit's, the writer's (residual
+    # address), the pool unit's, the output path's and the DMA's registers into a memory's ports
+    want = {"fetch.sram_to_register", "writer.sram_to_register", "pool.sram_to_register",
+            "sb_weights.sram_to_register", "fetch.register_to_sram", "writer.register_to_sram",
+            "pool.register_to_sram", "dma.register_to_sram", "output_path.register_to_sram"}
+    assert want <= set(sp) and all(v > 0 for v in sp.values()), sp
+    assert sp["sb_weights.sram_to_register"] > 2 * mem.clk_to_out_ns
+    # a tile whose run kept no netlists (synth_chip(tile=...) of another run): the block taking
+    # SB's read data is synthesised again on its own, the same path
+    from types import SimpleNamespace as N
+
+    from dstripes.hw.chip.design import ChipDesign
+    from dstripes.synth.chip import sb_weight_path
+    from dstripes.synth.liberty import resolve_liberty
+    cfg = ChipConfig(scheme="dstripes", tile=TileConfig(rows=4, columns=4, lanes=4, tiles=2, act_bits=8, weight_bits=8),
+                     nm_read=2, nm_kib=2, sb_kib=2)
+    again = sb_weight_path(ChipDesign.of(cfg), N(blocks=()), tmp_path / "again", resolve_liberty("sky130"))
+    assert 2 * (mem.clk_to_out_ns + again) == pytest.approx(sp["sb_weights.sram_to_register"], abs=0.1)
+    assert "weight__payload" in (tmp_path / "again" / "sb_weights" / "sram_in.rpt").read_text()
+    for kind in ("sram_to_register", "register_to_sram"):
+        assert p[kind] == pytest.approx(max(v for k, v in sp.items() if k.endswith("." + kind)))
+    assert c["critical_path_ns"] == pytest.approx(max([*p.values(), *sp.values()]))
+    assert c["critical_path_ns"] >= max(g["critical_path_ns"] for g in d["glue"].values())
+    # the pool unit registers NM's read data: no read data -> NM write/address path in one cycle
+    assert d["glue"]["pool"]["sram_in_ns"] > 0 and d["glue"]["pool"]["sram_thru_ns"] is None
     assert c["critical_path_ns"] >= p["tile"] > 0
     assert p["sram_to_register"] > 2 * mem.clk_to_out_ns and p["register_to_sram"] > mem.setup_ns
     assert p["sram_min_period"] == mem.min_period_ns
     # the residual's read data enter registers (timed as SRAM -> register): no path from NM's read
     # data through a requantiser into its write port in one cycle, no SRAM -> SRAM bound
     assert d["glue"]["writer"]["sram_in_ns"] > 0 and d["output_path"]["sram_thru_ns"] is None
-    assert "sram_to_sram" not in p
+    assert "sram_to_sram" not in p and not any(k.endswith(".sram_to_sram") for k in sp)
     assert (tmp_path / "s" / "synth_chip.json").is_file()
 
 
@@ -335,20 +362,29 @@ def test_chip_report_of_several_kinds_and_its_table():
                                1.5 if n == "fetch" else None, 2.0) for n in ("walker", "fetch", "writer", "dma"))
         # one reducer per tile: 70 µm² each, counted twice
         glue += (GlueBlock("reducer", N(liberty_area=70.0, liberty_cells=7, timing=N(critical_path_ns=4.0)),
-                           None, None, 2),)
+                           None, None, 2),
+                 GlueBlock("pool", N(liberty_area=20.0, liberty_cells=2, timing=N(critical_path_ns=3.0)),
+                           1.7, 1.9, 1, 0.5))
         runs[k] = ChipSynthesis(ChipDesign.of(c), tile, glue, chip_memories(c),
-                                OutPathTiming(6.0, "a", "b", 2.5, 1.0))
+                                OutPathTiming(6.0, "a", "b", 2.5, 1.0), sb_in_ns=1.2)
     r = chip_report(runs, {})
     assert r["config"]["scheme"] == "dstripes" and set(r["chips"]) == {"dadn", "stripes", "dstripes"}
     m = runs["dstripes"].memories
     c = r["chip"]
-    assert c["logic_area_mm2"] == pytest.approx((2 * 3100 + 2 * 70 + 4 * 50 + m.glue_um2) / 1e6)
-    assert c["reducers_area_mm2"] == pytest.approx(2 * 70 / 1e6) and c["glue_area_mm2"] == pytest.approx(200 / 1e6)
+    assert c["logic_area_mm2"] == pytest.approx((2 * 3100 + 2 * 70 + 4 * 50 + 20 + m.glue_um2) / 1e6)
+    assert c["reducers_area_mm2"] == pytest.approx(2 * 70 / 1e6) and c["glue_area_mm2"] == pytest.approx(220 / 1e6)
     assert sum(b["area_um2"] for b in r["blocks"]) / 1e6 == pytest.approx(c["area_mm2"])
     red = next(b for b in r["blocks"] if b["block"] == "reducer")
     assert (red["count"], red["area_um2_each"], red["area_um2"]) == (2, 70.0, 140.0)
     assert c["sram_area_mm2"] == pytest.approx(m.area_um2 / 1e6)
-    assert c["paths_ns"]["sram_to_register"] == pytest.approx(2 * (m.clk_to_out_ns + 1.5))
+    # one named bound per block and kind; each kind's largest is the aggregate
+    sp = c["sram_paths_ns"]
+    assert sp["pool.sram_to_register"] == pytest.approx(2 * (m.clk_to_out_ns + 1.7))
+    assert sp["pool.sram_to_sram"] == pytest.approx(2 * (m.clk_to_out_ns + 0.5 + m.setup_ns))
+    assert sp["sb_weights.sram_to_register"] == pytest.approx(2 * (m.clk_to_out_ns + 1.2))
+    assert sp["fetch.register_to_sram"] == pytest.approx(2.0 + m.setup_ns)
+    assert "walker.register_to_sram" in sp and "reducer.register_to_sram" not in sp
+    assert c["paths_ns"]["sram_to_register"] == pytest.approx(2 * (m.clk_to_out_ns + 1.7))
     # the output path's register -> NM write (2.5 ns) beats the blocks' own 2.0; the residual's
     # read data through a requantiser into NM's write port: half a period with clock-to-out and setup
     assert c["paths_ns"]["register_to_sram"] == pytest.approx(2.5 + m.setup_ns)
@@ -358,6 +394,7 @@ def test_chip_report_of_several_kinds_and_its_table():
     assert r["area_over_dadn"]["dstripes"] == pytest.approx(c["area_mm2"] / r["chips"]["dadn"]["chip"]["area_mm2"])
     text = render_chip(runs["dstripes"])
     assert f"{c['area_mm2']:.3f} mm²" in text and "set by tile" in text and "NM macros" in text
+    assert "pool.sram_to_sram" in text and "sb_weights.sram_to_register" in text
 
 
 def test_outpath_wrapper_links_each_reducer_to_its_filters():

@@ -17,8 +17,12 @@ MAX_KERNEL = 15
 class PoolUnit(wiring.Component):
     """Walks the output bricks in address order; for each, reads its ``kh*kw`` kernel positions
     ``B`` per cycle in row-major order (a position in the padding reads nothing), keeps the
-    lane-wise max (two's complement when ``geometry.signed``) and writes the brick one cycle after
-    its last reads, while the next brick's reads go on. Ceil mode needs nothing here: the set-up
+    lane-wise max (two's complement when ``geometry.signed``) and writes the brick two cycles after
+    its last reads, while the next brick's reads go on: NM's read data enter a register first (no
+    SRAM read data → NM write path in one cycle, ``docs/design.md`` §10.8), the max of the
+    registered data and the brick's running max is written the cycle after. The last brick's
+    write falls in the command's last cycle (``idle`` is already high then), so the ``POOL``
+    command costs the cycles it cost with the write one cycle after the reads. Ceil mode needs nothing here: the set-up
     derives the output size (``geometry.oh``, ``ow``), and a window hanging over the bottom/right
     edge has its positions past the edge skipped by the same bounds check as the padding.
 
@@ -37,9 +41,10 @@ class PoolUnit(wiring.Component):
     waddr, wen, wdata : ``Out``
         One NM write port.
     idle : ``Out(1)``
-        No read and no write pending.
+        No read pending and no brick's data still to be registered (the last brick's write, if
+        any, is in this cycle).
 
-    Latency 1 (an output brick's last reads → its write); throughput one output brick per
+    Latency 2 (an output brick's last reads → its write); throughput one output brick per
     ``ceil(kh*kw / B)`` cycles.
     """
 
@@ -53,7 +58,7 @@ class PoolUnit(wiring.Component):
             "idle": Out(1),
         })
 
-    latency = property(lambda self: 1)
+    latency = property(lambda self: 2)
 
     def elaborate(self, platform):
         m = Module()
@@ -86,26 +91,44 @@ class PoolUnit(wiring.Component):
                          self.raddr[j].eq(g.in_base + (cb * g.h + iy.as_unsigned()) * g.w + ix.as_unsigned())]
             m.d.sync += valid_q[j].eq(running & ok)
 
-        # the cycle after the reads: lane-wise max; ``key`` flips the sign bit of signed codes so
-        # that an unsigned compare orders them
+        # the cycle after the reads: the read data enter a register (no logic between NM's read
+        # port and a register: the macro's data arrive late, §10.8); the cycle after: lane-wise max
+        # of the registered data and ``acc``, a tree (depth ceil(log2(B + 1))), written to NM when
+        # the brick's last chunk is in. ``key`` flips the sign bit of signed codes so that an
+        # unsigned compare orders them; a port that read nothing contributes 0 (the least key).
         flip = Mux(g.signed, 1 << (a - 1), 0)
+        rq = [Signal(chip.brick_bits, name=f"pool_rq{j}") for j in range(b)]
+        valid_r = Signal(b)
+        m.d.sync += [rq[j].eq(self.rdata[j]) for j in range(b)]
+        m.d.sync += valid_r.eq(valid_q)
         acc = [Signal(a, name=f"pool_acc{l}") for l in range(lanes)]
         best = []
         for l in range(lanes):
-            v = acc[l]
-            for j in range(b):                            # a signal per stage: no expression blow-up
-                key = self.rdata[j].word_select(l, a) ^ flip
-                nv = Signal(a, name=f"pool_max{l}_{j}")
-                m.d.comb += nv.eq(Mux(valid_q[j] & (key > v), key, v))
-                v = nv
-            best.append(v)
-        write = Signal()
-        out_addr = Signal(chip.nm_addr_bits)
-        m.d.comb += [self.wen.eq(Mux(write, (1 << lanes) - 1, 0)), self.waddr.eq(out_addr),
+            level = [acc[l]]
+            for j in range(b):
+                key = Signal(a, name=f"pool_key{l}_{j}")
+                m.d.comb += key.eq(Mux(valid_r[j], rq[j].word_select(l, a) ^ flip, 0))
+                level.append(key)
+            depth = 0
+            while len(level) > 1:                         # a signal per node: no expression blow-up
+                nxt = []
+                for i in range(0, len(level) - 1, 2):
+                    x, y = level[i], level[i + 1]
+                    nv = Signal(a, name=f"pool_max{l}_{depth}_{i // 2}")
+                    m.d.comb += nv.eq(Mux(y > x, y, x))
+                    nxt.append(nv)
+                if len(level) % 2:
+                    nxt.append(level[-1])
+                level, depth = nxt, depth + 1
+            best.append(level[0])
+        write = Signal()                                  # the brick's last chunk read (its data next cycle)
+        write_r = Signal()                                # ... in the register: the brick is written
+        out_addr, out_addr_r = Signal(chip.nm_addr_bits), Signal(chip.nm_addr_bits)
+        m.d.comb += [self.wen.eq(Mux(write_r, (1 << lanes) - 1, 0)), self.waddr.eq(out_addr_r),
                      self.wdata.eq(Cat(*[v ^ flip for v in best])),
                      self.idle.eq(~running & ~write)]
-        m.d.sync += [acc[l].eq(Mux(write, 0, best[l])) for l in range(lanes)]
-        m.d.sync += write.eq(running & last_chunk)
+        m.d.sync += [acc[l].eq(Mux(write_r, 0, best[l])) for l in range(lanes)]
+        m.d.sync += [write.eq(running & last_chunk), write_r.eq(write), out_addr_r.eq(out_addr)]
         with m.If(running & last_chunk):
             m.d.sync += out_addr.eq(g.out_base + (cb * g.oh + oy) * g.ow + ox)
 

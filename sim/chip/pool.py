@@ -9,7 +9,8 @@ row or column (wholly in the bottom/right padding) is dropped (:func:`pooled_siz
 The pool unit walks the output bricks in address order (``cb``, ``oy``, ``ox``); for each it reads
 the ``kh*kw`` kernel positions ``B`` at a time in row-major order (a padded position is skipped:
 its port reads nothing, its slot still takes its place in the chunk), keeps the lane-wise max, and
-writes the brick one cycle after its last chunk's reads, while the next brick's reads go on.
+writes the brick two cycles after its last chunk's reads (the read data are registered first),
+while the next brick's reads go on; the last brick's write falls in the command's end cycle.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from .model import NmTraffic
 from .timing import Breakdown
 
 #: Cycles of a ``POOL`` command besides its ``N`` chunks (cycle 0 is the transfer): the set-up
-#: (cycle 1), the reads (cycles 2 .. N + 1), the last brick's write (N + 2), the end (N + 3).
+#: (cycle 1), the reads (cycles 2 .. N + 1), the last data registered (N + 2), the end (N + 3),
+#: in which the last brick is written.
 POOL_OVERHEAD = 3
 
 
