@@ -5,10 +5,10 @@
   (:func:`synth.tile.synth_tiles`), its area times ``T``.
 * **Reducers**: each tile's reducer (its column multiplexer, bias registers, residual shifters and
   requantisers, :class:`~dstripes.hw.chip.reducer.Reducer`) synthesised once, its area times ``T``.
-* **Glue**: the walker, the fetch unit, the writer, the DMA engine and the pool unit, each
-  synthesised with yosys onto the standard cells and timed with OpenSTA on its own (ports ideal,
-  as a tile block). The chip's top-level command register and multiplexers between the blocks are
-  not counted (a few hundred flip-flops against the blocks').
+* **Glue**: the set-up, the walker, the fetch unit, the writer, the DMA engine and the pool unit,
+  each synthesised with yosys onto the standard cells and timed with OpenSTA on its own (ports
+  ideal, as a tile block). The chip's top-level command register and multiplexers between the
+  blocks are not counted (a few hundred flip-flops against the blocks').
 * **Output path**: the writer's netlist linked with ``T`` instances of the reducer's (a
   structural wrapper, :func:`outpath_wrapper`) and timed whole by OpenSTA, as a tile is from its
   blocks: the writer's column register through a reducer's multiplexer and requantiser into the
@@ -57,6 +57,7 @@ from dstripes.hw.chip.dma import Dma
 from dstripes.hw.chip.fetch import Fetch
 from dstripes.hw.chip.pool import PoolUnit
 from dstripes.hw.chip.reducer import Reducer
+from dstripes.hw.chip.setup import Setup
 from dstripes.hw.chip.walker import Walker
 from dstripes.hw.chip.writer import Writer
 from dstripes.hw.emit import to_verilog
@@ -79,6 +80,7 @@ SRAM_PORTS = {
     "fetch": (("rdata",), ("raddr", "ren", "sb_raddr", "sb_ren")),
     "writer": (("res_rdata",), ("waddr", "wen", "wdata", "res_raddr", "res_ren")),
     "reducer": ((), ()),
+    "setup": ((), ()),
     "dma": (("nm_rdata",), ("sb_waddr", "sb_wdata", "sb_wen", "nm_waddr", "nm_wen", "nm_wdata", "nm_raddr", "nm_ren")),
     "pool": (("rdata",), ("raddr", "ren", "waddr", "wen", "wdata")),
 }
@@ -100,8 +102,10 @@ def check_glue(design: ChipDesign) -> None:
     :class:`ConfigError` naming the block and its input bits otherwise, before any synthesis. The
     widest is a tile's reducer (its results: ``Nr x Nc x acc_bits`` bits; 12,288 on the published
     tile) or the writer (``T x Nr`` codes and the residual bricks)."""
-    for name, comp in glue_components(design).items():
-        comp._MustUse__silence = True              # made for its ports only: never elaborated
+    comps = glue_components(design)
+    for comp in comps.values():
+        comp._MustUse__silence = True              # made for their ports only: never elaborated
+    for name, comp in comps.items():
         bits = input_bits(comp)
         if bits > EMIT_INPUT_BITS:
             raise ConfigError(
@@ -114,7 +118,7 @@ def glue_components(design: ChipDesign) -> dict:
     tile's (the chip has ``T``: :func:`glue_count`)."""
     c = design.chip
     return {"walker": Walker(c), "fetch": Fetch(c, sb_words=c.sb_words), "writer": Writer(c),
-            "dma": Dma(c, sb_words=c.sb_words), "pool": PoolUnit(c), "reducer": Reducer(c)}
+            "dma": Dma(c, sb_words=c.sb_words), "pool": PoolUnit(c), "reducer": Reducer(c), "setup": Setup(c)}
 
 
 def glue_count(design: ChipDesign, name: str) -> int:
@@ -187,7 +191,7 @@ class ChipSynthesis:
 
     @property
     def glue_um2(self) -> float:
-        """The shared glue blocks (walker, fetch unit, writer, DMA, pool unit; not the reducers)."""
+        """The shared glue blocks (set-up, walker, fetch unit, writer, DMA, pool unit; not the reducers)."""
         return sum(g.area_um2 for g in self.glue if g.name != "reducer")
 
     @property

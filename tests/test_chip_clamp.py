@@ -74,16 +74,21 @@ def test_bad_clamps_are_refused(window, clamp, message):
 
 
 def test_the_clamp_fields_follow_the_others():
-    """Appended: every earlier field keeps its bits; ``clamp_code`` holds the code's pattern."""
+    """Appended: every earlier field keeps its bits; ``clamp_code`` holds the code's pattern (only
+    the group sizes, appended later, follow it)."""
     cfg = chip()
-    names = [n for n, _ in descriptor_fields(cfg)]
-    assert names[-2:] == ["clamp", "clamp_code"]
+    fields = descriptor_fields(cfg)
+    names = [n for n, _ in fields]
+    assert names[-4:] == ["clamp", "clamp_code", "cg", "kg"]
     layer = Layer.parse("k=4,kh=1", (4, 3, 3))
     base = LayerDescriptor(layer, Window(7, 0), Window(11, 1, True), shift=2)
     d = LayerDescriptor(layer, Window(7, 0), Window(11, 1, True), shift=2, clamp=-200)
-    low = descriptor_width(cfg) - 1 - cfg.tile.act_bits
-    assert d.pack(cfg) & ((1 << low) - 1) == base.pack(cfg)
-    assert d.pack(cfg) >> low == 1 | ((-200 & 0xFFFF) << 1)
+    low = sum(b for _, b in fields[:-4])
+    clamp = 1 + cfg.tile.act_bits
+    assert d.pack(cfg) & ((1 << low) - 1) == base.pack(cfg) & ((1 << low) - 1)
+    assert d.pack(cfg) >> low & ((1 << clamp) - 1) == 1 | ((-200 & 0xFFFF) << 1)
+    assert d.pack(cfg) >> low + clamp == base.pack(cfg) >> low + clamp == 4 | 4 << 16   # cg, kg
+    assert low + clamp + 32 == descriptor_width(cfg)
 
 
 @pytest.mark.parametrize("spec, out_window, clamp, nm_read", [

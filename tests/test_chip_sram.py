@@ -251,7 +251,7 @@ def test_synth_chip_json_on_a_tiny_chip(capsys, tmp_path):
     assert c["sram_macros"] == mem.macros and c["sram_area_mm2"] == pytest.approx(mem.area_um2 / 1e6)
     tile = next(b for b in d["blocks"] if b["block"].startswith("tile"))
     assert tile["count"] == 2 and tile["area_um2"] == pytest.approx(2 * d["tile"]["area_um2"])
-    assert {"walker", "fetch", "writer", "dma", "pool"} <= set(d["glue"])
+    assert {"walker", "fetch", "writer", "dma", "pool", "setup"} <= set(d["glue"])
     p, sp = c["paths_ns"], c["sram_paths_ns"]
     assert c["critical_path_ns"] == pytest.approx(max(p.values()))
     # every memory-facing path of the chip, one named bound per block and kind, each positive:

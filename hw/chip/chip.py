@@ -3,7 +3,7 @@
 whole layers from descriptors (``docs/design.md`` §10)."""
 from __future__ import annotations
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal, Value, signed
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -14,8 +14,9 @@ from dstripes.sim.chip.config import ChipConfig
 from .dma import Dma
 from .fetch import Fetch
 from .pool import PoolUnit
-from .layouts import (OP_LAYER, OP_LOAD, OP_POOL, OP_STORE, SIZE_BITS, check_chip, command_layout, geometry_layout,
+from .layouts import (OP_LAYER, OP_LOAD, OP_POOL, OP_STORE, SIZE_BITS, check_chip, command_layout,
                       pass_layout, request_layout)
+from .setup import Setup
 from .sram import Sram
 from .walker import Walker
 from .reducer import Reducer, bias_slot
@@ -135,13 +136,14 @@ class Chip(wiring.Component):
 
         # -- command, set-up ---------------------------------------------------------------
         cmd = Signal(command_layout(c))
-        geo = Signal(geometry_layout(c))
+        m.submodules.setup = setup = Setup(c)
+        geo = setup.geometry
         IDLE, SETUP_, LAYER, XFER, POOL = 0, 1, 2, 3, 4
         state = Signal(3)
         m.d.comb += self.cmd.ready.eq(state == IDLE)
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += [cmd.eq(self.cmd.payload), state.eq(SETUP_), self.busy.eq(1)]
-        derived = self._derive(m, cmd.layer)
+        m.d.comb += [setup.descriptor.eq(self.cmd.payload.layer), setup.load.eq(self.cmd.valid & self.cmd.ready)]
         for sub in (walker, writer, pool, *reducers):
             m.d.comb += sub.geometry.eq(geo)
 
@@ -220,7 +222,7 @@ class Chip(wiring.Component):
 
         # -- set-up (cycle 1), end of a command ---------------------------------------------
         with m.If(state == SETUP_):
-            m.d.sync += [geo.eq(derived), started.eq(0), running.eq(0), group.eq(0), fset.eq(0),
+            m.d.sync += [started.eq(0), running.eq(0), group.eq(0), fset.eq(0),
                          walker.enable.eq(0), xfer.eq(0),
                          loaded.eq(cmd.layer.w0_loaded), sb_ready.eq(cmd.layer.w0_loaded),
                          state.eq(Mux(cmd.op == OP_LAYER, LAYER, Mux(cmd.op == OP_POOL, POOL, XFER)))]
@@ -292,47 +294,3 @@ class Chip(wiring.Component):
         wiring.connect(m, wiring.flipped(self.mem_rdata), dma.mem_rdata)
         wiring.connect(m, dma.mem_wdata, wiring.flipped(self.mem_wdata))
         return m
-
-    def _derive(self, m, d):
-        """The set-up's arithmetic on a descriptor (``geometry_layout``), combinational."""
-        c, t = self._chip, self._chip.tile
-        nc, lanes, nf = c.columns, t.lanes, t.rows * c.tiles
-        g = Signal(geometry_layout(c))
-        for name in ("c", "h", "w", "k", "kh", "kw", "sy", "sx", "py", "px", "dy", "dx", "groups", "in_base",
-                     "out_base", "w_base", "bias", "msb", "lsb", "signed", "mode", "out_lsb", "w0_loaded", "prefetch",
-                     "residual", "res_signed", "res_shift", "res_base"):
-            m.d.comb += getattr(g, name).eq(getattr(d, name))
-        # output rows and columns; a POOL in ceil mode rounds up and drops a last window that would
-        # start in the bottom/right padding (§10.7)
-        sizes = []
-        for axis, n, p, s, dil, k in (("y", d.h, d.py, d.sy, d.dy, d.kh), ("x", d.w, d.px, d.sx, d.dx, d.kw)):
-            raw = Signal(13, name=f"o{axis}_raw")
-            m.d.comb += raw.eq((n + 2 * p + Mux(d.ceil, s - 1, 0) - dil * (k - 1) - 1) // s + 1)
-            sizes.append(raw - (d.ceil & (raw * s >= n + p + s)))
-        m.d.comb += [
-            g.cg.eq(d.c // d.groups), g.kg.eq(d.k // d.groups),
-            g.oh.eq(sizes[0]), g.ow.eq(sizes[1]),
-            g.windows.eq(g.oh * g.ow), g.window_sets.eq((g.windows + nc - 1) // nc),
-            g.cbg.eq((g.cg + lanes - 1) // lanes), g.steps.eq(d.kh * d.kw * g.cbg),
-            g.filter_sets.eq((g.kg + nf - 1) // nf), g.passes.eq(d.groups * g.filter_sets),
-            g.col_rows.eq(Const(nc, 16) // g.ow), g.col_step.eq(Const(nc, 16) % g.ow),
-            g.reuse.eq(Mux(d.dx % d.sx == 0, d.dx // d.sx, 0) if c.reuse else 0),
-            g.small_group.eq((d.groups > 1) & (g.cg < lanes)),
-            g.kb.eq((d.k + lanes - 1) // lanes),
-            g.pass_beats.eq(g.steps * (c.tiles * c.beats_per_brick)
-                            + Mux(d.bias, (nf + max(1, c.bias_per_beat) - 1) // max(1, c.bias_per_beat), 0)),
-            g.round_shift.eq(d.shift + d.out_lsb),
-        ]
-        width = Signal(range(t.act_bits + 1))  # window bits - 1
-        m.d.comb += width.eq(d.out_msb - d.out_lsb)
-        one = Const(1, t.act_bits + 2)
-        top = Signal(signed(t.act_bits + 1))    # the window's top, in units of 2**out_lsb
-        with m.If(d.out_signed):
-            m.d.comb += [g.out_lo.eq(-(one << width)), top.eq((one << width) - 1)]
-        with m.Else():
-            m.d.comb += [g.out_lo.eq(0), top.eq((one << (width + 1)) - 1)]
-        # a clamp (ReLU6) lowers the saturation's top: min(code, clamp) at no cost per value
-        bound = Signal(signed(t.act_bits + 1))
-        m.d.comb += [bound.eq(Mux(d.out_signed, d.clamp_code.as_signed(), d.clamp_code) >> d.out_lsb),
-                     g.out_hi.eq(Mux(d.clamp & (bound < top), bound, top))]
-        return g

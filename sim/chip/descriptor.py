@@ -37,7 +37,7 @@ def descriptor_fields(chip: ChipConfig) -> tuple:
         ("out_msb", ib), ("out_lsb", ib), ("out_signed", 1), ("shift", SHIFT_BITS), ("bias", 1),
         ("in_base", nm), ("out_base", nm), ("w_base", DRAM_ADDR_BITS), ("w0_loaded", 1), ("prefetch", 1),
         ("residual", 1), ("res_msb", ib), ("res_lsb", ib), ("res_signed", 1), ("res_shift", RES_SHIFT_BITS),
-        ("res_base", nm), ("clamp", 1), ("clamp_code", chip.tile.act_bits))
+        ("res_base", nm), ("clamp", 1), ("clamp_code", chip.tile.act_bits), ("cg", 16), ("kg", 16))
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class LayerDescriptor:
         """Every field's value (``out_base`` resolved)."""
         l, win, out = self.layer, self.window, self.out_window
         v = {"c": l.c, "h": l.h, "w": l.w, "k": l.k, "kh": l.kh, "kw": l.kw, "sy": l.sy, "sx": l.sx,
-             "py": l.py, "px": l.px, "dy": l.dy, "dx": l.dx, "groups": l.conv_groups,
+             "py": l.py, "px": l.px, "dy": l.dy, "dx": l.dx, "groups": l.conv_groups, "cg": l.cg, "kg": l.kg,
              "msb": win.msb, "lsb": win.lsb, "signed": int(win.signed), "mode": MODES.index(self.mode),
              "ceil": 0,
              "out_msb": out.msb, "out_lsb": out.lsb, "out_signed": int(out.signed), "shift": self.shift,

@@ -128,7 +128,7 @@ class PoolDescriptor:
         v = {name: 0 for name, _ in descriptor_fields(chip)}
         (c, h, w), (kh, kw), (sy, sx), (py, px) = self.shape, self.kernel, self.stride, self.pad
         v.update({"c": c, "h": h, "w": w, "k": c, "kh": kh, "kw": kw, "sy": sy, "sx": sx, "py": py, "px": px,
-                  "dy": 1, "dx": 1, "groups": 1, "msb": self.window.msb, "lsb": self.window.lsb,
+                  "dy": 1, "dx": 1, "groups": 1, "cg": c, "kg": c, "msb": self.window.msb, "lsb": self.window.lsb,
                   "signed": int(self.window.signed), "out_msb": self.window.msb, "out_lsb": self.window.lsb,
                   "out_signed": int(self.window.signed), "in_base": self.in_base,
                   "out_base": self.resolved_out_base(chip), "ceil": int(self.ceil)})
