@@ -7,8 +7,11 @@
   requantisers, :class:`~dstripes.hw.chip.reducer.Reducer`) synthesised once, its area times ``T``.
 * **Glue**: the set-up, the walker, the fetch unit, the writer, the DMA engine and the pool unit,
   each synthesised with yosys onto the standard cells and timed with OpenSTA on its own (ports
-  ideal, as a tile block). The chip's top-level command register and multiplexers between the
-  blocks are not counted (a few hundred flip-flops against the blocks').
+  ideal, as a tile block).
+* **Top level**: the chip's own logic — command register and state, pass control, the broadcast,
+  the multiplexers of the memories' ports — with every instance's pins made ports
+  (:mod:`synth.chip_top`), synthesised and timed as a glue block; its multiplexers' delays join
+  the SRAM-facing bounds of the blocks whose paths cross them.
 * **Output path**: the writer's netlist linked with ``T`` instances of the reducer's (a
   structural wrapper, :func:`outpath_wrapper`) and timed whole by OpenSTA, as a tile is from its
   blocks: the writer's column register through a reducer's multiplexer and requantiser into the
@@ -66,6 +69,8 @@ from dstripes.sim.errors import ConfigError
 from .flow import BlockArea, synth_verilog
 from .liberty import check_timing_liberty, resolve_liberty
 from .netlist import Port, read_netlist
+from .chip_top import TopBlock, top_block
+from .memory_paths import select_ports, sram_paths
 from .sram import ChipMemories, chip_memories
 from .sta import port_constraints, read_report, run_sta, tcl_quote, worst_path
 from .tile import TileArea, synth_tiles
@@ -179,6 +184,7 @@ class ChipSynthesis:
     memories: ChipMemories
     outpath: "OutPathTiming | None" = None
     sb_in_ns: float | None = None
+    top: TopBlock | None = None
 
     @property
     def tiles_um2(self) -> float:
@@ -191,8 +197,10 @@ class ChipSynthesis:
 
     @property
     def glue_um2(self) -> float:
-        """The shared glue blocks (set-up, walker, fetch unit, writer, DMA, pool unit; not the reducers)."""
-        return sum(g.area_um2 for g in self.glue if g.name != "reducer")
+        """The shared glue blocks (set-up, walker, fetch unit, writer, DMA, pool unit; not the
+        reducers) and the chip's top level."""
+        top = self.top.area.liberty_area if self.top is not None else 0.0
+        return sum(g.area_um2 for g in self.glue if g.name != "reducer") + top
 
     @property
     def logic_um2(self) -> float:
@@ -212,11 +220,21 @@ class ChipSynthesis:
         """``{"<block>.<kind>": ns}``: every SRAM-facing bound, one per block and kind
         (``sram_to_register``, ``register_to_sram``, ``sram_to_sram``; the output path's as block
         ``output_path``) — module docstring."""
-        m, o = self.memories, self.outpath
-        rows = [(g.name, g.sram_in_ns, g.sram_out_ns, g.sram_thru_ns) for g in self.glue]
+        m, o, top = self.memories, self.outpath, self.top
+        into = top.into_memory if top is not None else {}
+        out_of = top.from_memory if top is not None else {}
+
+        def via(d, *extra):             # a path through the top's multiplexers
+            return None if d is None else d + sum(x or 0.0 for x in extra)
+
+        rows = [(g.name, via(g.sram_in_ns, out_of.get(g.name)), via(g.sram_out_ns, into.get(g.name)),
+                 via(g.sram_thru_ns, out_of.get(g.name), into.get(g.name))) for g in self.glue]
         if o is not None:
-            rows.append(("output_path", None, o.sram_out_ns, o.sram_thru_ns))
+            rows.append(("output_path", None, via(o.sram_out_ns, into.get("writer")),
+                         via(o.sram_thru_ns, out_of.get("writer"), into.get("writer"))))
         rows.append(("sb_weights", self.sb_in_ns, None, None))
+        if top is not None:
+            rows.append(("top", None, top.sram_out_ns, None))
         out = {}
         for name, d_in, d_out, d_thru in rows:
             if d_in is not None:
@@ -234,6 +252,8 @@ class ChipSynthesis:
         o = self.outpath
         out = {"tile": self.tile.timing.critical_path_ns}
         out.update({f"glue_{g.name}": g.area.timing.critical_path_ns for g in self.glue})
+        if self.top is not None:
+            out["glue_top"] = self.top.area.timing.critical_path_ns
         if o is not None:
             out["output_path"] = o.critical_path_ns
         sp = self.sram_paths
@@ -258,6 +278,8 @@ class ChipSynthesis:
         c, m = self.design.chip, self.memories
         rows = [(f"tile ({self.design.tile.title})", c.tiles, self.tile.area_um2, self.tiles_um2, "logic")]
         rows += [(g.name, g.count, g.area.liberty_area, g.area_um2, "logic") for g in self.glue]
+        if self.top is not None:
+            rows.append(("top level", 1, self.top.area.liberty_area, self.top.area.liberty_area, "logic"))
         for mm in m.maps:
             rows.append((f"{mm.name} macros ({mm.macro.name})", mm.macros, mm.macro.area_um2, mm.area_um2, "sram"))
             rows.append((f"{mm.name} decoders / muxes (estimated)", mm.instances, mm.glue_um2 / mm.instances,
@@ -278,6 +300,7 @@ class ChipSynthesis:
                            for b, n, e, t, k in self.blocks()],
                 "tile": self.tile.as_dict(), "glue": {g.name: g.as_dict() for g in self.glue},
                 "output_path": self.outpath.as_dict() if self.outpath is not None else None,
+                "top": self.top.as_dict() if self.top is not None else None,
                 "memories": self.memories.as_dict()}
 
 
@@ -389,7 +412,7 @@ def outpath_timing(workdir: Path, chip, writer: BlockArea, reducer: BlockArea, *
     (wd / "outpath.v").write_text(text)
     period = PROBE_PERIOD_NS / info.time_unit_ns
     sel = lambda ps: "[get_ports {" + " ".join(f"{p}[*]" if ports[p][1] > 1 else p for p in ps) + "}]"  # noqa: E731
-    outs, ins = _ports(SRAM_PORTS["writer"][1], ports), _ports(("res_rdata",), ports)
+    outs, ins = select_ports(SRAM_PORTS["writer"][1], ports), select_ports(("res_rdata",), ports)
     script = [f"read_liberty {tcl_quote(str(Path(writer.netlist).parent / 'user.lib'))}",
               f"read_verilog {tcl_quote(str(writer.netlist))}", f"read_verilog {tcl_quote(str(reducer.netlist))}",
               "read_verilog outpath.v", "link_design chip_outpath", *port_constraints(ports, period),
@@ -409,48 +432,6 @@ def outpath_timing(workdir: Path, chip, writer: BlockArea, reducer: BlockArea, *
         raise ConfigError(f"OpenSTA found no timed path in {what}")
     return OutPathTiming(whole.min_period * info.time_unit_ns, whole.startpoint, whole.endpoint,
                          ns("sram_out.rpt"), ns("sram_thru.rpt"))
-
-
-def _ports(names, ports) -> list:
-    return sorted(p for p in ports if any(p == n or p.startswith(n + "__") for n in names))
-
-
-def sram_paths(workdir: Path, top: str, ins, outs, *, what: str, sta: str | None = None,
-               timeout: float | None = None) -> tuple:
-    """``(d_in, d_out, d_thru)`` in ns of the block netlist ``workdir/user.v`` (module docstring):
-    the worst path from the ports named ``ins`` into registers, from registers to the ports named
-    ``outs``, from the ports ``ins`` to the ports ``outs`` through logic only (``None``: no such
-    path)."""
-    info = check_timing_liberty(workdir / "user.lib")
-    net = read_netlist(workdir / "user.v", info)
-    period = PROBE_PERIOD_NS / info.time_unit_ns
-    pin, pout = _ports(ins, net.ports), _ports(outs, net.ports)
-    sel = lambda ps: "[get_ports {" + " ".join(f"{p}[*]" if net.ports[p][1] > 1 else p for p in ps) + "}]"  # noqa: E731
-    script = ["read_liberty user.lib", "read_verilog user.v", f"link_design {top}",
-              *port_constraints(net.ports, period)]
-    reports = {}
-    if pin and net.registers:
-        script.append(f"report_checks -path_delay max -format full -digits 4 -from {sel(pin)} "
-                      f"-to [all_registers -data_pins] > sram_in.rpt")
-        reports["in"] = workdir / "sram_in.rpt"
-    if pout and net.registers:
-        script.append(f"report_checks -path_delay max -format full -digits 4 -from [all_registers -clock_pins] "
-                      f"-to {sel(pout)} > sram_out.rpt")
-        reports["out"] = workdir / "sram_out.rpt"
-    if pin and pout:
-        script.append(f"report_checks -path_delay max -format full -digits 4 -from {sel(pin)} -to {sel(pout)} "
-                      f"> sram_thru.rpt")
-        reports["thru"] = workdir / "sram_thru.rpt"
-    if not reports:
-        return None, None, None
-    for f in reports.values():
-        f.unlink(missing_ok=True)
-    run_sta("\n".join(script), workdir, name="sram_sta", what=what, sta=sta, timeout=timeout)
-    out = []
-    for k in ("in", "out", "thru"):
-        path = worst_path(read_report(reports[k], what), period, what=what) if k in reports else None
-        out.append(path.min_period * info.time_unit_ns if path is not None else None)
-    return tuple(out)
 
 
 #: The tile's weight input (SB read data, one weight brick): the block netlist port it becomes.
@@ -542,7 +523,9 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
             return GlueBlock(name, area, d_in, d_out, glue_count(design, name), d_thru)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
+            top = pool.submit(top_block, design, root / "top", lib, sta=sta, timeout=timeout)
             glue = tuple(pool.map(one, list(comps)))
+            top = top.result()
         byname = {g.name: g for g in glue}
         outpath = outpath_timing(root / "outpath", design.chip, byname["writer"].area, byname["reducer"].area,
                                  sta=sta, timeout=timeout)
@@ -550,4 +533,4 @@ def synth_chip(design: ChipDesign, *, jobs: int | None = None, out=None, progres
     finally:
         if tmp is not None:
             tmp.cleanup()
-    return ChipSynthesis(design, tile, glue, memories, outpath, sb_in)
+    return ChipSynthesis(design, tile, glue, memories, outpath, sb_in, top)

@@ -288,6 +288,18 @@ def test_synth_chip_json_on_a_tiny_chip(capsys, tmp_path):
     # data through a requantiser into its write port in one cycle, no SRAM -> SRAM bound
     assert d["glue"]["writer"]["sram_in_ns"] > 0 and d["output_path"]["sram_thru_ns"] is None
     assert "sram_to_sram" not in p and not any(k.endswith(".sram_to_sram") for k in sp)
+    # the chip's top level (command, pass control, broadcast, port multiplexers) is a block too:
+    # counted, timed, and its multiplexers added to every path that crosses them into a memory
+    top = d["top"]
+    assert top["area_um2"] > 0 and top["critical_path_ns"] > 0 and p["glue_top"] == pytest.approx(top["critical_path_ns"])
+    assert any(b["block"] == "top level" and b["area_um2"] == pytest.approx(top["area_um2"]) for b in d["blocks"])
+    assert set(top["into_memory_ns"]) == {"fetch", "writer", "dma", "pool"}
+    assert all(v is not None and v > 0 for v in top["into_memory_ns"].values())
+    assert sp["output_path.register_to_sram"] == pytest.approx(
+        d["output_path"]["sram_out_ns"] + top["into_memory_ns"]["writer"] + mem.setup_ns)
+    assert sp["dma.register_to_sram"] == pytest.approx(
+        d["glue"]["dma"]["sram_out_ns"] + top["into_memory_ns"]["dma"] + mem.setup_ns)
+    assert sp["top.register_to_sram"] == pytest.approx(top["sram_out_ns"] + mem.setup_ns)
     assert (tmp_path / "s" / "synth_chip.json").is_file()
 
 
@@ -433,6 +445,30 @@ def test_outpath_wrapper_links_each_reducer_to_its_filters():
     del writer["codes__5"]
     with pytest.raises(ConfigError, match="no 16-bit port codes__5 for reducer 2's codes__1"):
         outpath_wrapper(c, writer, reducer)
+
+
+def test_the_chip_top_level_alone_has_every_instance_as_pins(tmp_path):
+    """The chip's top level for ``synth --chip``: no instance left, each tile's, memory's and glue
+    block's pins ports of the top (clock and reset dropped), the top's own logic kept: the NM
+    write multiplexer reaches NM's write data from the writer, the pool unit and the DMA."""
+    import re as re_
+
+    from dstripes.hw.chip.design import ChipDesign
+    from dstripes.synth.chip_top import MEMORY, PIN, top_verilog
+
+    cfg = ChipConfig(scheme="stripes", tile=TileConfig(rows=2, columns=2, lanes=2, tiles=2), nm_read=2,
+                     nm_kib=2, sb_kib=2)
+    design = ChipDesign.of(cfg)
+    text = top_verilog(design, tmp_path)
+    assert re_.findall(r"^module (\\?[^\s(]+)", text, re_.M) == [design.top]
+    ports = dict((n.lstrip("\\"), d) for d, n in re_.findall(r"^\s+(input|output) (?:\[\d+:0\] )?(\S+) ?;", text, re_.M))
+    owners = {p.split(PIN)[0].split("$")[0] for p in ports if PIN in p}
+    assert owners == {"tile0", "tile1", "nm", "sb0", "sb1", "walker", "fetch", "writer", "dma", "pool",
+                      "reducer0", "reducer1", "setup"}
+    assert not any(p.endswith(PIN + "clk") or p.endswith(PIN + "rst") for p in ports)
+    assert ports["tile0" + PIN + "result__payload"] == "input" and ports["tile1" + PIN + "act__valid"] == "output"
+    assert any(MEMORY.match(p) and "wdata" in p and d == "output" for p, d in ports.items())
+    assert {"cmd__payload", "mem_req__payload", "busy"} <= set(ports)
 
 
 def test_a_timed_block_in_a_relative_folder_leaves_an_absolute_netlist(tmp_path, monkeypatch):

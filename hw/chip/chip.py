@@ -4,7 +4,7 @@ whole layers from descriptors (``docs/design.md`` §10)."""
 from __future__ import annotations
 
 from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, Signal, Value
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.design import TileDesign
