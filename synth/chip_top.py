@@ -31,7 +31,7 @@ from dstripes.tb.tools import run_script
 
 from .flow import BlockArea, synth_verilog
 from .liberty import check_timing_liberty
-from .memory_paths import sram_paths
+from .memory_paths import sram_paths_of
 from .netlist import read_netlist
 
 #: Separator of an exposed pin's instance and port names.
@@ -122,16 +122,15 @@ def top_block(design: ChipDesign, workdir: Path, lib, *, sta: str | None = None,
     mem_out = [p for p, d in direction.items() if MEMORY.match(p) and d == "input"]
     if not mem_in:
         raise ToolError(f"the top level of chip {design.top} has no memory pins (names {MEMORY.pattern})")
-    _, d_out, _ = sram_paths(wd, design.top, (), mem_in, what="the chip's top level", sta=sta, timeout=timeout)
-    into, out_of = {}, {}
+    queries = {"top": ((), mem_in, ("out",))}
     for name in MEMORY_FACING:
         pins = [p for p in direction if _instance(name).match(p)]
-        outs = [p for p in pins if direction[p] == "input"]     # the block's outputs enter the top
-        ins = [p for p in pins if direction[p] == "output"]
         if not pins:
             raise ToolError(f"the top level of chip {design.top} has no pins of block {name}")
-        into[name] = sram_paths(wd, design.top, outs, mem_in, what=f"the chip's top level from {name}",
-                                sta=sta, timeout=timeout)[2] if outs else None
-        out_of[name] = sram_paths(wd, design.top, mem_out, ins, what=f"the chip's top level to {name}",
-                                  sta=sta, timeout=timeout)[2] if ins and mem_out else None
+        queries[f"{name}_in"] = ([p for p in pins if direction[p] == "input"], mem_in, ("thru",))  # its outputs
+        queries[f"{name}_out"] = (mem_out, [p for p in pins if direction[p] == "output"], ("thru",))
+    got = sram_paths_of(wd, design.top, queries, what="the chip's top level", sta=sta, timeout=timeout)
+    into = {name: got[f"{name}_in"][2] for name in MEMORY_FACING}
+    out_of = {name: got[f"{name}_out"][2] for name in MEMORY_FACING}
+    d_out = got["top"][1]
     return TopBlock(area, d_out, into, out_of)

@@ -21,33 +21,46 @@ def sram_paths(workdir: Path, top: str, ins, outs, *, what: str, sta: str | None
     the worst path from the ports named ``ins`` into registers, from registers to the ports named
     ``outs``, from the ports ``ins`` to the ports ``outs`` through logic only (``None``: no such
     path)."""
+    return sram_paths_of(workdir, top, {"": (ins, outs)}, what=what, sta=sta, timeout=timeout)[""]
+
+
+def sram_paths_of(workdir: Path, top: str, queries: dict, *, what: str, sta: str | None = None,
+                  timeout: float | None = None) -> dict:
+    """:func:`sram_paths` of several ``{key: (ins, outs)}`` or ``{key: (ins, outs, kinds)}`` (of
+    ``"in"``, ``"out"``, ``"thru"``; all by default) on one netlist, in one OpenSTA run (reading a
+    large netlist, such as the chip's top level with its 200,000 port bits, is most of a run's
+    time): ``{key: (d_in, d_out, d_thru)}``, ``None`` where not asked or no path. ``key`` must be a
+    plain word (it names the reports ``sram_<kind>_<key>.rpt``)."""
     info = check_timing_liberty(workdir / "user.lib")
     net = read_netlist(workdir / "user.v", info)
     period = PROBE_PERIOD_NS / info.time_unit_ns
-    pin, pout = select_ports(ins, net.ports), select_ports(outs, net.ports)
     sel = lambda ps: "[get_ports {" + " ".join(f"{p}[*]" if net.ports[p][1] > 1 else p for p in ps) + "}]"  # noqa: E731
     script = ["read_liberty user.lib", "read_verilog user.v", f"link_design {top}",
               *port_constraints(net.ports, period)]
     reports = {}
-    if pin and net.registers:
-        script.append(f"report_checks -path_delay max -format full -digits 4 -from {sel(pin)} "
-                      f"-to [all_registers -data_pins] > sram_in.rpt")
-        reports["in"] = workdir / "sram_in.rpt"
-    if pout and net.registers:
-        script.append(f"report_checks -path_delay max -format full -digits 4 -from [all_registers -clock_pins] "
-                      f"-to {sel(pout)} > sram_out.rpt")
-        reports["out"] = workdir / "sram_out.rpt"
-    if pin and pout:
-        script.append(f"report_checks -path_delay max -format full -digits 4 -from {sel(pin)} -to {sel(pout)} "
-                      f"> sram_thru.rpt")
-        reports["thru"] = workdir / "sram_thru.rpt"
-    if not reports:
-        return None, None, None
-    for f in reports.values():
-        f.unlink(missing_ok=True)
-    run_sta("\n".join(script), workdir, name="sram_sta", what=what, sta=sta, timeout=timeout)
-    out = []
-    for k in ("in", "out", "thru"):
-        path = worst_path(read_report(reports[k], what), period, what=what) if k in reports else None
-        out.append(path.min_period * info.time_unit_ns if path is not None else None)
-    return tuple(out)
+    for key, (ins, outs, *kinds) in queries.items():
+        kinds = set(kinds[0]) if kinds else {"in", "out", "thru"}
+        if key and not key.isidentifier():
+            raise ValueError(f"a query key must be a plain word, not {key!r}")
+        pin, pout = select_ports(ins, net.ports), select_ports(outs, net.ports)
+        suffix = f"_{key}" if key else ""
+        if pin and net.registers and "in" in kinds:
+            reports[key, "in"] = f"-from {sel(pin)} -to [all_registers -data_pins]", f"sram_in{suffix}.rpt"
+        if pout and net.registers and "out" in kinds:
+            reports[key, "out"] = f"-from [all_registers -clock_pins] -to {sel(pout)}", f"sram_out{suffix}.rpt"
+        if pin and pout and "thru" in kinds:
+            reports[key, "thru"] = f"-from {sel(pin)} -to {sel(pout)}", f"sram_thru{suffix}.rpt"
+    for cond, name in reports.values():
+        (workdir / name).unlink(missing_ok=True)
+        script.append(f"report_checks -path_delay max -format full -digits 4 {cond} > {name}")
+    if reports:
+        run_sta("\n".join(script), workdir, name="sram_sta", what=what, sta=sta, timeout=timeout)
+    out = {}
+    for key in queries:
+        row = []
+        for k in ("in", "out", "thru"):
+            path = (worst_path(read_report(workdir / reports[key, k][1], what), period, what=what)
+                    if (key, k) in reports else None)
+            row.append(path.min_period * info.time_unit_ns if path is not None else None)
+        out[key] = tuple(row)
+    return out
