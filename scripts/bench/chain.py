@@ -15,7 +15,7 @@ layer finishes; the JSON (``--out``) is rewritten after every scheme, so a run s
 what it finished.
 
 Usage: nice -n 5 .venv/bin/python scripts/bench/chain.py [--schemes dstripes,stripes,dadn] [--size 224]
-       [--tiles 16] [--hierarchical] [--nm-kib 16384] [--out FILE.json]
+       [--tiles 16] [--hierarchical] [--threads 1] [--nm-kib 16384] [--out FILE.json]
 """
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ from dstripes.sim.nets.images import take
 from dstripes.sim.nets.models import load_network
 from dstripes.sim.nets.profile import Profile, builtin_profile_path
 from dstripes.sim.schemes import DADN, DSTRIPES, STRIPES
+from dstripes.sim.errors import ConfigError
 from dstripes.tb.host.chain_path import chain_plan, simulate_chain
+from dstripes.tb.host.chip_path import thread_args
 
 from common import description, load_average, machine
 
@@ -54,9 +56,9 @@ def run_scheme(scheme: str, chain, x, args, t0: float) -> dict:
               f"cycles (LAYER + POOL), image {len(plan.image):,} beats, observed {plan.observed[1] - plan.observed[0] + 1:,}"
               f" beats, NM peak {plan.nm_peak:,} of {chip.nm_words:,} bricks")
     res = simulate_chain(design, plan, progress=lambda line: stamp(t0, f"{scheme}: {line}"),
-                         run_dir=args.run_dir and os.path.join(args.run_dir, scheme), hierarchical=args.hierarchical)
+                         run_dir=args.run_dir and os.path.join(args.run_dir, scheme), hierarchical=args.hierarchical, threads=args.threads)
     d = res.as_dict()
-    out = {"scheme": scheme, "chip": chip.as_dict(), "hierarchical": args.hierarchical, "plan_seconds": plan_s,
+    out = {"scheme": scheme, "chip": chip.as_dict(), "hierarchical": args.hierarchical, "threads": args.threads, "plan_seconds": plan_s,
            "passed": res.passed,
            "verilog_seconds": res.verilog_seconds, "build_seconds": res.build_seconds, "sim_seconds": res.sim_seconds, "wall_seconds": res.wall_seconds,
            "simulated_cycles": res.sim_cycles, "simulated_cycles_per_s": d["simulated_cycles_per_s"],
@@ -79,8 +81,15 @@ def main() -> None:
     p.add_argument("--out", default="chain-bench.json")
     p.add_argument("--hierarchical", action="store_true",
                    help="build the tile once as a Verilator hierarchical block (quicker build, slower simulation)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="Verilator threads evaluating the model: 2 is faster only with the other core idle "
+                        "(tb/host/chip_path.py thread_args)")
     p.add_argument("--run-dir", default=None, help="keep each scheme's simulator folder under DIR")
     args = p.parse_args()
+    try:
+        thread_args(args.threads)
+    except ConfigError as e:
+        p.error(str(e))
     t0 = time.perf_counter()
     result = {"machine": machine(), "load_start": load_average(), "model": MODEL, "size": args.size,
               "dram": {"latency": DRAM.latency, "bytes_per_cycle": DRAM.bytes_per_cycle}, "schemes": {}}

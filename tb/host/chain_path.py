@@ -481,7 +481,7 @@ def apply_tamper(plan: ChainPlan, tamper: dict | None) -> tuple[ChainPlan, Expec
 
 def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quick: bool = False,
                    run_dir=None, tamper: dict | None = None, progress=None,
-                   hierarchical: bool = False) -> ChainSimResult:
+                   hierarchical: bool = False, threads: int = 1) -> ChainSimResult:
     """Play ``plan`` on the generated chip (one harness build, one simulator run) and judge every
     layer: ``LAYER`` and ``POOL`` cycles equal to the model's, every stored code equal to the
     integer pipeline's, the final feature map equal to :meth:`Chain.run`'s.
@@ -502,6 +502,9 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
         while the simulator runs.
     hierarchical : bool
         Build the tile once as a hierarchical block (:func:`.chip_path.play`).
+    threads : int
+        Verilator's model evaluated by that many threads (:func:`.chip_path.thread_args`: faster
+        only while the machine has an idle core).
     """
     t0 = time.perf_counter()
     if design.chip != plan.chip:
@@ -523,7 +526,7 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
                     progress(f"{s.name}: LAYER {got[s.layer_command]:,} cycles (model {s.model.cycles:,}){pool}")
     p = play(design, played_plan.commands, plan.image, plan.dram, plan.observed,
              expected_cycles=plan.cycles_model + (plan.observed[1] - plan.observed[0] + 1), build_root=build_root,
-             quick=quick, directory=directory, watch=watch, hierarchical=hierarchical)
+             quick=quick, directory=directory, watch=watch, hierarchical=hierarchical, threads=threads)
     rtl = {r["command"]: r["cycles"] for r in p.log}
     chip = plan.chip
 

@@ -107,6 +107,25 @@ PERIOD_NS = 10
 #: Verilator options of a hierarchical harness build: the tile verilated and compiled once, not per
 #: instance (Verilator writes every instance's C++: 16 copies of the tile's at the published size).
 HIER_ARGS = (verilator.HIERARCHICAL,)
+
+
+def thread_args(threads: int) -> tuple[str, ...]:
+    """Verilator options of a model evaluated by ``threads`` threads (none for one).
+
+    Measured on Stripes, T = 2 tiles of 16x16x16, VGG-16 at 32x32 (``docs/verification.md``):
+    with the machine's other core idle (load 1.4), 2 threads simulate the weight-bound layers at
+    about 73,000 cycles/s against 55,000 single-threaded (48,367 -> 50,448 cycles/s over the whole
+    chain, whose end ran beside other work); with that core busy (load 5) about 40 times slower,
+    the worker spinning. So an option (``scripts/bench/chain.py --threads``), not the default.
+
+    Raises
+    ------
+    ConfigError
+        ``threads`` is not a positive integer.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be a positive integer, not {threads!r}")
+    return ("--threads", str(threads)) if threads > 1 else ()
 BUDGET_FACTOR, BUDGET_SLACK = 4, 100_000
 
 
@@ -309,7 +328,7 @@ class Played:
 
 def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump_range: tuple, *,
          expected_cycles: int, build_root: str | os.PathLike | None = None, quick: bool = False,
-         directory: Path, watch=None, hierarchical: bool = False) -> Played:
+         directory: Path, watch=None, hierarchical: bool = False, threads: int = 1) -> Played:
     """Build the harness sized for ``commands`` and ``image`` (or reuse its build), play the
     commands (``(op, fields)``) on the off-chip ``image`` under ``dram``'s timing and read back
     off-chip words ``dump_range`` (first, last) and the command log.
@@ -319,16 +338,18 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     a second, when the log has grown). ``hierarchical``: build the tile once as a hierarchical block
     (:func:`harness_design`): on the published chip a build of a quarter of the time, but a
     simulation 2.4 to 2.9 times slower (``docs/verification.md``), so only for short runs.
+    ``threads``: Verilator's model evaluated by that many threads (:func:`thread_args`).
     """
     chip = design.chip
     if len(commands) >= 1 << 16:
         raise ConfigError(f"{len(commands):,} commands: the harness counts at most {(1 << 16) - 1:,}")
+    extra = (HIER_ARGS if hierarchical else ()) + thread_args(threads)
     n_dump = dump_range[1] - dump_range[0] + 1
     cbits, dbits = harness_bits(chip, commands=len(commands), words=max(len(image), dump_range[1] + 1))
     t0 = time.perf_counter()
     verilog, info = harness_design(design, build_root, command_bits=cbits, dram_bits=dbits, hierarchical=hierarchical)
     verilog_seconds = time.perf_counter() - t0
-    b = build(verilog, "verilator", build_root=build_root, build_args=HIER_ARGS if hierarchical else (), quick=quick,
+    b = build(verilog, "verilator", build_root=build_root, build_args=extra, quick=quick,
               optimise=not quick)
     directory.mkdir(parents=True, exist_ok=True)
     lay = command_layout(chip)

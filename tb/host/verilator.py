@@ -58,7 +58,14 @@ def check_waves(waves: str | None) -> None:
 def optimisation(*, quick: bool, optimise: bool) -> dict[str, str]:
     """The make variables of a ``quick`` (``-O0``: about 40 % less build time, slower model) or
     ``optimise``\\ d (``-O3`` per-cycle code, for long runs) build; none for the wheel's
-    default (``-Os``)."""
+    default (``-Os``).
+
+    Kept at ``-O3`` after measuring the alternatives on the accelerator's harness (Stripes, two
+    tiles of 16x16x16, VGG-16 at 32x32, simulated cycles per CPU-second of the simulator, load
+    4-6, ``docs/verification.md``): ``-O2`` 45,445 against 48,161; ``-march=native`` and
+    ``--x-assign fast --x-initial fast`` within 2 % (no gain); ``--threads 2`` about 40 times
+    slower while the machine's other core is busy (the worker spins), up to 1.3 times faster in
+    wall time while it is idle: an option (:func:`.chip_path.thread_args`), not the default."""
     if quick and optimise:
         raise ValueError("a build is either quick (-O0) or optimised (-O3), not both")
     if quick:
