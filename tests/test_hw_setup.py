@@ -157,3 +157,30 @@ def test_setup_sizes_random_poolings_as_the_model(seed):
         pools.append(p)
     for p, (_, row, _) in zip(pools, run_setup([p.values(CHIP) for p in pools])):
         assert {k: row[k] for k in ("oh", "ow")} == pool_geometry(p), p
+
+
+def test_setup_takes_a_descriptor_every_cycle(seed):
+    """Pipelined: descriptors loaded in consecutive cycles come out in consecutive cycles, each
+    two cycles after its ``load``."""
+    rng = np.random.default_rng(seed)
+    descs = [random_conv(rng) for _ in range(6)]
+    dut = Setup(CHIP)
+    got = []
+
+    async def bench(ctx):
+        for d in descs:
+            ctx.set(dut.descriptor, d.values(CHIP))
+            ctx.set(dut.load, 1)
+            await ctx.tick()
+            got.append({f: getattr(ctx.get(dut.geometry), f) for f in conv_fields()})
+        ctx.set(dut.load, 0)
+        for _ in range(2):
+            await ctx.tick()
+            got.append({f: getattr(ctx.get(dut.geometry), f) for f in conv_fields()})
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    for i, d in enumerate(descs):       # loaded in cycle i, out after the tick ending cycle i + 1
+        assert got[i + 1] == conv_geometry(d, CHIP), i

@@ -46,7 +46,7 @@ class Setup(wiring.Component):
         The derived geometry, from a register; it changes only at the end of the cycle after ``load``.
 
     Latency 2: the geometry of a descriptor loaded in cycle ``t`` is out from cycle ``t + 2``;
-    one descriptor per two cycles.
+    one descriptor per cycle (pipelined; the chip loads one per command).
     """
 
     def __init__(self, chip: ChipConfig):
