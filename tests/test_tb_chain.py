@@ -8,6 +8,7 @@ count) caught naming the layer; NM too small and bad options refused in one line
 before any build."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -22,7 +23,8 @@ from dstripes.sim.errors import ConfigError
 from dstripes.sim.nets.chain import integer_chain
 from dstripes.sim.nets.images import take
 from dstripes.tb.host.chain_path import NmAllocator, chain_plan, simulate_chain
-from dstripes.tb.host.chip_path import harness_design
+from dstripes.tb.host.chip_path import harness_design, nm_reference
+from dstripes.tb.host.errors import BuildError
 from dstripes.tb.host.verilator import HIER_BLOCK
 from dstripes.tb.verdict import FAILED
 
@@ -52,7 +54,8 @@ def plan(scheme="dstripes"):
 
 def test_the_plan_keeps_outputs_in_nm_and_a_residual_alive():
     p = plan()
-    assert [c[0] for c in p.commands] == ["load", "layer", "store", "pool", "store", "layer", "store", "layer", "store"]
+    # the outputs are read in NM by the harness's observer; only the final feature map is stored off chip
+    assert [c[0] for c in p.commands] == ["load", "layer", "pool", "layer", "layer", "store"]
     a, b, c = p.steps
     ins = lambda s: s.descriptor.in_base
     outs = lambda s: s.descriptor.resolved_out_base(CHIP)
@@ -65,7 +68,9 @@ def test_the_plan_keeps_outputs_in_nm_and_a_residual_alive():
     # one LOAD (the input), no LOAD of any later tensor; the image is input + weights only
     assert sum(op == "load" for op, _ in p.commands) == 1
     bases = [s.descriptor.w_base for s in p.steps]
-    assert bases[0] == 144 and bases == sorted(bases) and p.observed[0] == len(p.image)
+    assert bases[0] == 144 and bases == sorted(bases) and p.stored[0] == len(p.image)
+    assert p.commands[-1][1]["nm"] == outs(c) and p.stored[1] - p.stored[0] + 1 == c.observed[1] == 72
+    assert [s.observed[0] for s in p.steps] == [outs(s) for s in p.steps] and a.pool_observed[0] == ins(b)
     assert p.nm_peak <= 144 + 288
 
 
@@ -131,6 +136,25 @@ def test_a_ceil_mode_pool_and_a_relu6_clamp_run_exactly_on_the_accelerator():
     for l in r.layers:
         assert l.cycles_rtl == l.cycles_model > 0 and l.mismatches == 0
     assert r.layers[0].pool_cycles_rtl == r.layers[0].pool_cycles_model == 3 + 2 * 36 * 5   # ceil(9 / nm_read 2)
+
+
+def test_the_final_feature_map_is_judged_as_the_store_left_it_off_chip():
+    """The layers are read in NM by the harness's observer; the final feature map through the
+    chip's own off-chip port: a final STORE of the wrong NM words fails the run with every layer
+    still exact."""
+    p = plan()
+    op, f = p.commands[-1]
+    wrong = dataclasses.replace(p, commands=p.commands[:-1] + ((op, {**f, "nm": f["nm"] + 1}),))
+    r = simulate_chain(design(), wrong, quick=True)
+    assert all(l.passed for l in r.layers) and r.final_mismatches > 0 and not r.passed
+
+
+def test_the_observer_finds_nm_in_the_emitted_verilog():
+    verilog, _ = harness_design(design())
+    ref = nm_reference(verilog.verilog, verilog.top)
+    assert ref.startswith("chip.") and ref.endswith(".mem") and f"`define DSTRIPES_NM {ref}\n" in verilog.models
+    with pytest.raises(BuildError, match=r"no NM block \(module top\.chip\.nm holding a dstripes_sram\)"):
+        nm_reference(verilog.verilog, "top")
 
 
 @pytest.mark.parametrize("tamper, check", [

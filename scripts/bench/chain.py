@@ -53,7 +53,7 @@ def run_scheme(scheme: str, chain, x, args, t0: float) -> dict:
     plan = chain_plan(chip, chain, x, dram=DRAM)
     plan_s = time.perf_counter() - t
     stamp(t0, f"{scheme}: planned in {plan_s:.1f} s: {len(plan.commands)} commands, {plan.cycles_model:,} model "
-              f"cycles (LAYER + POOL), image {len(plan.image):,} beats, observed {plan.observed[1] - plan.observed[0] + 1:,}"
+              f"cycles (LAYER + POOL), image {len(plan.image):,} beats, final STORE {plan.stored[1] - plan.stored[0] + 1:,}"
               f" beats, NM peak {plan.nm_peak:,} of {chip.nm_words:,} bricks")
     res = simulate_chain(design, plan, progress=lambda line: stamp(t0, f"{scheme}: {line}"),
                          run_dir=args.run_dir and os.path.join(args.run_dir, scheme), hierarchical=args.hierarchical, threads=args.threads)

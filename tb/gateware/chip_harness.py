@@ -15,6 +15,11 @@ Verification hardware, not the accelerator. Around :class:`dstripes.hw.chip.Chip
   start ``latency + (B & jitter)`` cycles later; a credit grows by ``credit`` (1/256 byte) per cycle
   and a read beat leaves when it holds a beat and ``C`` allows; write beats are taken when ``C``
   allows. One request at a time.
+* an **observer** (``dstripes_observer``, ``tb/gateware/observer.v``): a second command memory
+  marks the commands whose output the testbench reads in NM (flag, first and last NM word); the
+  cycle after such a command ends, NM's words are written to ``observed<index>.hex``. The
+  chip's own cycles and memories are untouched: a whole network is checked layer by layer with
+  no ``STORE`` copy of each layer (``tb/host/chain_path.py``).
 
 The testbench (``tb/bench/chip_bench.py``) touches only the ports of this component and the memory files.
 Every input is registered before use, the reset too (:data:`CORE`): Verilator evaluates again, at
@@ -38,7 +43,10 @@ from ..memfile import LINE_BITS, parts
 from .tile_harness import _xorshift
 
 #: Memory files in the simulator's working folder.
-FILES = {"commands": "commands.hex", "image": "dram.hex", "dump": "dump.hex", "log": "commands.log"}
+FILES = {"commands": "commands.hex", "image": "dram.hex", "dump": "dump.hex", "log": "commands.log",
+         "observe": "observe.hex"}
+#: The observer's files: ``OBSERVED`` + the command's index + ``.hex``.
+OBSERVED = "observed"
 LOG_FIELDS = (("command", 16), ("cycles", 32))
 COUNT = 32
 #: The clock domain of the chip and the harness's logic: the ``sync`` clock, the ``sync`` reset
@@ -71,6 +79,9 @@ class ChipHarness(wiring.Component):
         Write off-chip words ``dump_first .. dump_last`` to the dump file.
     done : ``Out(1)``, logged : ``Out(16)``, busy : ``Out(1)``
 
+    Bit 0 of ``load`` also loads the observation memory (:data:`FILES` ``observe``): per command
+    ``observe | first << 1 | last << (1 + nm_addr_bits)``, NM words (:attr:`observe_width`).
+
     Latency and throughput: the chip's.
     """
 
@@ -94,6 +105,11 @@ class ChipHarness(wiring.Component):
     @property
     def command_lane(self) -> int:
         return min(self._cmd_width, LINE_BITS)
+
+    @property
+    def observe_width(self) -> int:
+        """Bits of an observation-memory word: the flag, the first and the last NM word."""
+        return 1 + 2 * self._chip.nm_addr_bits
 
     def elaborate(self, platform):
         m = Module()
@@ -136,6 +152,21 @@ class ChipHarness(wiring.Component):
             m.d.core += [waiting.eq(0), self.logged.eq(self.logged + 1)]
         m.submodules.log = Instance("dstripes_log", a_keep=1, p_WIDTH=48, p_FILE=FILES["log"], i_clk=ClockSignal(CORE),
                                     i_we=closing, i_data=Cat((index - 1)[:16], count))
+        # -- the observer: NM read by the testbench the cycle after a marked command ends ------
+        nbits, ow = chip.nm_addr_bits, self.observe_width
+        seen = Signal(ow)
+        m.submodules.observe = Instance(
+            "dstripes_rom", p_WIDTH=ow, p_ABITS=self._cbits, p_LANE=min(ow, LINE_BITS),
+            p_PARTS=parts(ow, min(ow, LINE_BITS)), p_FILE0=FILES["observe"], p_FILE1="", i_clk=ClockSignal(CORE),
+            i_load=Cat(q["load"][0], Const(0, 1)), i_addr=(index - 1)[:self._cbits], o_data=seen)
+        fire, which = Signal(), Signal(16)
+        first, last = Signal(nbits), Signal(nbits)
+        # a cycle after the end, so that the command's last NM write has landed
+        m.d.core += [fire.eq(closing & seen[0]), which.eq(index - 1), first.eq(seen[1:1 + nbits]),
+                     last.eq(seen[1 + nbits:])]
+        m.submodules.observer = Instance("dstripes_observer", a_keep=1, p_ABITS=nbits, p_PREFIX=OBSERVED,
+                                         i_clk=ClockSignal(CORE), i_fire=fire, i_index=which, i_first=first,
+                                         i_last=last)
         with m.If(running & (self.logged == q["commands"]) & ~waiting):
             m.d.core += [running.eq(0), self.done.eq(1)]
         with m.If(new):

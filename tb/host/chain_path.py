@@ -15,19 +15,21 @@ The plan is one off-chip image and one command list:
   weights (and biases) in pass order, nothing else — no tensor is re-quantised or re-arranged
   between layers;
 * the commands: ``LOAD`` the input into NM once; then per layer ``LAYER`` (its input is the
-  source layer's output where that layer left it in NM, its residual the residual source's), a
-  ``STORE`` copy of its output to off-chip memory, and with a max-pool ``POOL`` and a ``STORE``
-  copy of the pooled tensor. The ``STORE`` copies are observation only: the next layer reads NM.
-* NM addresses by liveness (:func:`allocate`): a tensor lives from the command that writes it to
-  the last command that reads it (the next layers, a later residual add, its own ``STORE`` and
-  ``POOL``); each new tensor takes the lowest free span (first fit), which makes the plain chain
-  ping-pong and keeps a residual's source until its add. When NM cannot hold what is live, the
-  plan is refused in one line naming the layer and the sizes.
+  source layer's output where that layer left it in NM, its residual the residual source's) and,
+  with a max-pool, ``POOL``; at the end one ``STORE`` of the final feature map to off-chip
+  memory, where the host takes it.
+* NM addresses by liveness (:class:`NmAllocator`): a tensor lives from the command that writes it
+  to the last command that reads it (the next layers, a later residual add, its ``POOL``); each
+  new tensor takes the lowest free span (first fit), which makes the plain chain ping-pong and
+  keeps a residual's source until its add. When NM cannot hold what is live, the plan is refused
+  in one line naming the layer and the sizes.
 
 Per layer the ``LAYER`` (and ``POOL``) command's RTL cycles are compared with the model's
-(:func:`model_layer` / :func:`model_pool` on the codes the model's own chain produced) and the
-stored outputs code for code with the integer pipeline (:meth:`Chain.run`); the last stored
-tensor is the network's final feature map.
+(:func:`model_layer` / :func:`model_pool` on the codes the model's own chain produced) and its
+output code for code with the integer pipeline (:meth:`Chain.run`), read in NM by the harness's
+observer the cycle after the command ends (``tb/gateware/observer.v``): no cycle of the chip's,
+where a ``STORE`` copy of every output cost a fifth of the published chain's simulated cycles.
+The final feature map is compared as the ``STORE`` left it off chip, through the chip's own port.
 """
 from __future__ import annotations
 
@@ -123,9 +125,9 @@ class ChainStep:
         The integer pipeline's codes of the layer (before its pool).
     layer_command : int
         Index of the ``LAYER`` command.
-    store : (int, int)
-        Off-chip words ``(first, count)`` the observation ``STORE`` writes the output to.
-    pool, pool_model, pool_expected, pool_command, pool_store :
+    observed : (int, int)
+        NM words ``(first, count)`` of its output, read after the command.
+    pool, pool_model, pool_expected, pool_command, pool_observed :
         The same for its ``POOL`` command (``None`` without a max-pool).
     """
 
@@ -134,12 +136,12 @@ class ChainStep:
     model: ChipLayerRun
     expected: np.ndarray = field(repr=False)
     layer_command: int
-    store: tuple
+    observed: tuple
     pool: PoolDescriptor | None = None
     pool_model: ChipPoolRun | None = None
     pool_expected: np.ndarray | None = field(default=None, repr=False)
     pool_command: int | None = None
-    pool_store: tuple | None = None
+    pool_observed: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,10 @@ class ChainPlan:
     image : ndarray
         The off-chip image ``(words, chunks)``: input codes, then every layer's weights.
     commands : tuple of (str, dict)
-    observed : (int, int)
-        Off-chip words the ``STORE`` copies fill (first, last).
+    stored : (int, int)
+        Off-chip words the final ``STORE`` fills (first, last), after the image.
     final : ndarray
-        The integer pipeline's final feature map (the last layer's stored output).
+        The integer pipeline's final feature map (the last layer's output, pooled if it pools).
     nm_peak : int
         The highest NM brick address used, plus one.
     """
@@ -167,7 +169,7 @@ class ChainPlan:
     steps: tuple
     image: np.ndarray = field(repr=False)
     commands: tuple
-    observed: tuple
+    stored: tuple
     final: np.ndarray = field(repr=False)
     nm_peak: int
 
@@ -228,8 +230,7 @@ def chain_plan(chip: ChipConfig, chain: Chain, x: np.ndarray, *, dram: DramConfi
     commands = [("load", {"dram": 0, "nm": nm.base(INPUT), "count": in_bricks})]
     chunks = [tensor_bricks(inputs, chip)]
     w_next = in_bricks
-    codes = {INPUT: inputs}           # the model's stored tensors
-    stores = []                       # (tensor, count) in observation order
+    codes = {INPUT: inputs}           # the model's output tensors
     steps = []
     for i, l in enumerate(chain.layers):
         what = f"layer {l.name}"
@@ -238,8 +239,7 @@ def chain_plan(chip: ChipConfig, chain: Chain, x: np.ndarray, *, dram: DramConfi
         w_next += len(beats)
         commands.append(("layer", {"layer": d.values(chip)}))
         layer_command = len(commands) - 1
-        commands.append(("store", {"dram": 0, "nm": d.resolved_out_base(chip), "count": d.out_bricks(chip)}))
-        stores.append((len(commands) - 1, d.out_bricks(chip)))
+        observed = pool_observed = (d.resolved_out_base(chip), d.out_bricks(chip))
         for t in {l.source, *([l.residual.source] if l.residual else [])}:
             if last.get(t) == i:
                 nm.free(t)
@@ -256,35 +256,24 @@ def chain_plan(chip: ChipConfig, chain: Chain, x: np.ndarray, *, dram: DramConfi
                 raise ConfigError(f"{what}: its max-pool: {e}") from None
             commands.append(("pool", {"layer": pool.values(chip)}))
             pool_command = len(commands) - 1
-            n = _bricks(pool.out_shape, chip)
-            commands.append(("store", {"dram": 0, "nm": out, "count": n}))
-            stores.append((len(commands) - 1, n))
+            pool_observed = (out, _bricks(pool.out_shape, chip))
             nm.free(l.name)
             nm.live[l.name] = nm.live.pop(l.name + "/pool")
             codes[l.name] = pool_model.outputs
-        if l.name not in last:       # read by no later layer: only its STORE copies
+        if l.name not in last:       # read by no later layer (the last one: until the final STORE)
             nm.free(l.name)
-        steps.append(dict(name=l.name, descriptor=d, model=model,
-                          expected=pipeline.unpooled[l.name] if l.pool is not None else pipeline.outputs[l.name],
-                          layer_command=layer_command, pool=pool, pool_model=pool_model,
-                          pool_expected=pipeline.outputs[l.name] if l.pool is not None else None,
-                          pool_command=pool_command))
+        steps.append(ChainStep(
+            name=l.name, descriptor=d, model=model,
+            expected=pipeline.unpooled[l.name] if l.pool is not None else pipeline.outputs[l.name],
+            layer_command=layer_command, observed=observed, pool=pool, pool_model=pool_model,
+            pool_expected=pipeline.outputs[l.name] if l.pool is not None else None, pool_command=pool_command,
+            pool_observed=pool_observed if pool is not None else None))
     image = np.concatenate(chunks)
-    # the observation area after the image: each STORE its own words
-    first = at = len(image)
-    where = {}
-    cmds = list(commands)
-    for index, count in stores:
-        op, f = cmds[index]
-        cmds[index] = (op, {**f, "dram": at})
-        where[index] = (at, count)
-        at += count
-    done = []
-    for s in steps:
-        s["store"] = where[s["layer_command"] + 1]
-        s["pool_store"] = where[s["pool_command"] + 1] if s["pool_command"] is not None else None
-        done.append(ChainStep(**s))
-    return ChainPlan(chip, dram, tuple(done), image, tuple(cmds), (first, at - 1), pipeline.final, nm.peak)
+    # the final feature map leaves through the off-chip port, to the words after the image
+    nm_first, count = steps[-1].pool_observed or steps[-1].observed
+    commands.append(("store", {"dram": len(image), "nm": nm_first, "count": count}))
+    return ChainPlan(chip, dram, tuple(steps), image, tuple(commands), (len(image), len(image) + count - 1),
+                     pipeline.final, nm.peak)
 
 
 def _layer(chip: ChipConfig, chain: Chain, l: ChainLayer, codes: dict, nm: NmAllocator, w_base: int, mode: str,
@@ -362,10 +351,11 @@ class ChainSimResult:
     passed : bool
     layers : list of ChainLayerResult
     final_mismatches : int
-        Codes of the final feature map (the last stored tensor) that differ from :meth:`Chain.run`'s.
+        Codes of the final feature map (as the final ``STORE`` left it off chip) that differ from
+        :meth:`Chain.run`'s.
     commands_done, commands : int
     sim_cycles : int
-        Simulated clock cycles of all commands (the ``STORE`` copies included).
+        Simulated clock cycles of all commands (the ``LOAD`` and the final ``STORE`` included).
     sim_seconds, build_seconds, wall_seconds : float
     messages : str or None
         The testbench's failure messages.
@@ -474,7 +464,7 @@ def apply_tamper(plan: ChainPlan, tamper: dict | None) -> tuple[ChainPlan, Expec
                 values[field_name] += int(delta)
             cmds[index] = (op, {"layer": values})
     if cmds != list(plan.commands):
-        plan = ChainPlan(plan.chip, plan.dram, plan.steps, plan.image, tuple(cmds), plan.observed, plan.final,
+        plan = ChainPlan(plan.chip, plan.dram, plan.steps, plan.image, tuple(cmds), plan.stored, plan.final,
                          plan.nm_peak)
     return plan, exp
 
@@ -524,24 +514,23 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
                     told.add(s.name)
                     pool = (f", POOL {got[s.pool_command]:,}" if s.pool_command is not None else "")
                     progress(f"{s.name}: LAYER {got[s.layer_command]:,} cycles (model {s.model.cycles:,}){pool}")
-    p = play(design, played_plan.commands, plan.image, plan.dram, plan.observed,
-             expected_cycles=plan.cycles_model + (plan.observed[1] - plan.observed[0] + 1), build_root=build_root,
-             quick=quick, directory=directory, watch=watch, hierarchical=hierarchical, threads=threads)
+    observe = {s.layer_command: s.observed for s in plan.steps}
+    observe.update({s.pool_command: s.pool_observed for s in plan.steps if s.pool is not None})
+    p = play(design, played_plan.commands, plan.image, plan.dram, plan.stored,
+             expected_cycles=plan.cycles_model + (plan.stored[1] - plan.stored[0] + 1), build_root=build_root,
+             quick=quick, directory=directory, watch=watch, hierarchical=hierarchical, threads=threads,
+             observe=observe)
     rtl = {r["command"]: r["cycles"] for r in p.log}
     chip = plan.chip
 
-    def stored(where, shape, signed):
-        if p.dump is None:
-            return None
-        first, count = where
-        return bricks_tensor(p.dump[first - plan.observed[0]:first - plan.observed[0] + count], shape, chip,
-                             signed=signed)
+    def seen(command, shape, signed):
+        words = p.observed.get(command)
+        return None if words is None else bricks_tensor(words, shape, chip, signed=signed)
 
     layers = []
-    last_got = None
     for s in plan.steps:
         signed = s.descriptor.out_window.signed
-        got = stored(s.store, s.expected.shape, signed)
+        got = seen(s.layer_command, s.expected.shape, signed)
         bad, first = _compare(exp.outputs[s.name], got, "output")
         checked = s.expected.size
         model_bad = int((s.model.outputs != s.expected).sum())
@@ -553,9 +542,8 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
                   Check("model equals the integer pipeline", FAILED if model_bad else PASSED,
                         f"{model_bad:,} codes differ")]
         pool_rtl = pool_model = None
-        last_got = got
         if s.pool is not None:
-            pgot = stored(s.pool_store, s.pool_expected.shape, signed)
+            pgot = seen(s.pool_command, s.pool_expected.shape, signed)
             pbad, pfirst = _compare(exp.pooled[s.name], pgot, "pooled")
             pool_rtl, pool_model = rtl.get(s.pool_command), exp.pool_cycles[s.name]
             model_bad += int((s.pool_model.outputs != s.pool_expected).sum())
@@ -567,10 +555,11 @@ def simulate_chain(design: ChipDesign, plan: ChainPlan, *, build_root=None, quic
                              + (f"; first {pfirst}" if pfirst else "")),
                        Check("pool cycles exact", PASSED if pool_rtl == pool_model else FAILED,
                              f"POOL: RTL {pool_rtl}, model {pool_model}")]
-            last_got = pgot
         layers.append(ChainLayerResult(s.name, rtl.get(s.layer_command), exp.cycles[s.name], pool_rtl, pool_model,
                                        checked, bad, first, model_bad, Verdict(tuple(checks))))
-    final_bad, _ = _compare(plan.final, last_got, "final")
+    final_got = (None if p.dump is None else
+                 bricks_tensor(p.dump, plan.final.shape, chip, signed=plan.steps[-1].descriptor.out_window.signed))
+    final_bad, _ = _compare(plan.final, final_got, "final")
     res = p.result
     passed = (res.passed and all(l.passed for l in layers) and final_bad == 0
               and len(p.log) == len(plan.commands))

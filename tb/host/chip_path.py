@@ -19,12 +19,14 @@ the harness plays any command the chip takes, so it needs nothing more.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -45,9 +47,10 @@ from dstripes.hw.emit import generator_sources, share_modules
 
 from .. import memfile
 from ..gateware import chip_harness, tile_harness
-from ..gateware.chip_harness import FILES, LOG_FIELDS, ChipHarness
+from ..gateware.chip_harness import FILES, LOG_FIELDS, OBSERVED, ChipHarness
 from ..verdict import Check, FAILED, PASSED, Verdict
 from .cycle_path import tile_verilog
+from .errors import BuildError
 from . import verilator
 from .runner import build, run
 from .verilog import DutVerilog, cached_verilog
@@ -87,7 +90,7 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
     sources = (generator_sources() + sorted((root / "hw" / "chip").glob("*.p[yv]")) + sorted((root / "sim" / "chip").glob("*.py"))
                + [Path(chip_harness.__file__), Path(tile_harness.__file__), Path(memfile.__file__)])
     models = "\n".join([SRAM_MODEL.read_text(), (GATEWARE / "mem_models.v").read_text(),
-                        (GATEWARE / "chip_models.v").read_text()])
+                        (GATEWARE / "chip_models.v").read_text(), (GATEWARE / "observer.v").read_text()])
     outer = cached_verilog(lambda: ChipHarness(chip, tile_top=design.tile.top, dram_bits=dram_bits,
                                              command_bits=command_bits),
                          top, {"chip": chip.as_dict(), "tile": design.tile.manifest.parameters, "scheme": chip.scheme,
@@ -98,9 +101,33 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
                                     keep=(top, design.tile.top))
     if hierarchical:
         text = verilator.hier_block(text, design.tile.top)
+    models = f"`define DSTRIPES_NM {nm_reference(outer.verilog, top)}\n{models}"
     combined = DutVerilog(top, text, outer.config, outer.streams, models, outer.public)
-    info = {"dram_bits": dram_bits, "command_bits": command_bits, "command_lane": harness.command_lane}
+    info = {"dram_bits": dram_bits, "command_bits": command_bits, "command_lane": harness.command_lane,
+            "observe_width": harness.observe_width}
     return combined, info
+
+
+_NAME = r"(\\\S+ |[A-Za-z_][A-Za-z0-9_$]*)"
+
+
+def nm_reference(verilog: str, top: str) -> str:
+    """The hierarchical name of NM's array, from harness ``top`` (``tb/gateware/observer.v``):
+    ``chip.<NM's instance>.<its macro's instance>.mem``, the instance names as yosys wrote them
+    into ``verilog`` (the Sram block may be renamed, e.g. ``\\nm$294``, beside a signal ``nm``).
+
+    Raises
+    ------
+    BuildError
+        ``verilog`` has no NM block holding a ``dstripes_sram``.
+    """
+    module = r"\\" + re.escape(f"{top}.chip.nm") + r"(?:\$\d+)?"
+    inst = re.search(r"^\s*(" + module + r") +" + _NAME + r"\s*\(", verilog, re.M)
+    body = inst and re.search(r"^module " + re.escape(inst.group(1)) + r" ?\((.*?)^endmodule", verilog, re.M | re.S)
+    macro = body and re.search(r"dstripes_sram\s*#\(.*?\n\s*\)\s*" + _NAME + r"\s*\(", body.group(1), re.S)
+    if not macro:
+        raise BuildError(f"no NM block (module {top}.chip.nm holding a dstripes_sram) in the harness's Verilog")
+    return f"chip.{inst.group(2)}.{macro.group(1)}.mem"
 
 
 PERIOD_NS = 10
@@ -316,6 +343,9 @@ class Played:
         The simulator build's (0 when it was reused).
     verilog_seconds : float
         Making the harness's Verilog (from the Verilog cache, or generated).
+    observed : dict
+        Command index -> the NM words observed after it (``(count, chunks)`` uint64, or ``None``
+        when the observer wrote nothing readable).
     """
 
     result: object
@@ -324,14 +354,18 @@ class Played:
     sim_cycles: int
     build_seconds: float
     verilog_seconds: float = 0.0
+    observed: dict = field(default_factory=dict)
 
 
 def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump_range: tuple, *,
          expected_cycles: int, build_root: str | os.PathLike | None = None, quick: bool = False,
-         directory: Path, watch=None, hierarchical: bool = False, threads: int = 1) -> Played:
+         directory: Path, watch=None, hierarchical: bool = False, threads: int = 1,
+         observe: Mapping[int, tuple] | None = None) -> Played:
     """Build the harness sized for ``commands`` and ``image`` (or reuse its build), play the
     commands (``(op, fields)``) on the off-chip ``image`` under ``dram``'s timing and read back
-    off-chip words ``dump_range`` (first, last) and the command log.
+    off-chip words ``dump_range`` (first, last) and the command log; with ``observe`` (command
+    index -> ``(first, count)`` NM words), those NM words as the command left them
+    (:attr:`Played.observed`: the harness's observer, no cycle of the chip's).
 
     ``expected_cycles`` (the model's cycles of all commands, roughly) sets the time budget;
     ``watch(log)`` is called with the commands completed so far while the simulator runs (once
@@ -355,6 +389,12 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     lay = command_layout(chip)
     words = [lay.const({"op": OPS[op], **fields}).as_value().value for op, fields in commands]
     write_atomic(directory / FILES["commands"], memfile.hex_ints(words, lay.size, info["command_lane"]))
+    observe = dict(observe or {})
+    write_atomic(directory / FILES["observe"], memfile.hex_ints(
+        [_observe_word(observe.get(i), chip) for i in range(len(commands))], info["observe_width"],
+        min(info["observe_width"], memfile.LINE_BITS)))
+    for i in observe:
+        (directory / f"{OBSERVED}{i}.hex").unlink(missing_ok=True)
     write_atomic(directory / FILES["image"], memfile.hex_words(image, 64))
     budget = BUDGET_FACTOR * (int(np.asarray(image).shape[0]) + n_dump + expected_cycles) + BUDGET_SLACK
     params = {"period_ns": PERIOD_NS, "files": FILES, "log_fields": [list(f) for f in LOG_FIELDS],
@@ -381,8 +421,23 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
         watch(log)              # the commands finished since the last poll
     dump = directory / FILES["dump"]
     words_back = _read_dump(dump, np.asarray(image).shape[1], n_dump) if dump.exists() else None
+    seen = {}
+    for i, (_, count) in observe.items():
+        path = directory / f"{OBSERVED}{i}.hex"
+        seen[i] = _read_dump(path, np.asarray(image).shape[1], count) if path.exists() else None
     return Played(res, log, words_back, int(rec.get("sim_cycles") or 0),
-                  res.build.seconds if res.build is not None else 0.0, verilog_seconds)
+                  res.build.seconds if res.build is not None else 0.0, verilog_seconds, seen)
+
+
+def _observe_word(where: tuple | None, chip: ChipConfig) -> int:
+    """The observation-memory word of a command (:class:`ChipHarness`): 0, or the flag with NM
+    words ``first .. first + count - 1``."""
+    if where is None:
+        return 0
+    first, count = (int(v) for v in where)
+    if count < 1 or first < 0 or first + count > chip.nm_words:
+        raise ConfigError(f"observed NM words {first} + {count} outside NM's {chip.nm_words:,}")
+    return 1 | first << 1 | (first + count - 1) << (1 + chip.nm_addr_bits)
 
 
 def _watch(path: Path, callback, stop: threading.Event) -> None:
