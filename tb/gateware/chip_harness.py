@@ -30,8 +30,9 @@ cycle later, before any command (no command's cycles change).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, ClockDomain, ClockSignal, Const, DomainRenamer, Instance, Module, Mux, ResetSignal, Signal
-from amaranth.lib import wiring
+from amaranth.hdl import (Cat, ClockDomain, ClockSignal, Const, DomainRenamer, Instance, Module, Mux, ResetSignal,
+                          Signal, unsigned)
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from dstripes.hw.chip.chip import Chip
@@ -49,6 +50,13 @@ FILES = {"commands": "commands.hex", "image": "dram.hex", "dump": "dump.hex", "l
 OBSERVED = "observed"
 LOG_FIELDS = (("command", 16), ("cycles", 32))
 COUNT = 32
+def observe_layout(chip: ChipConfig) -> data.StructLayout:
+    """A word of the observation memory (one per command): ``fire`` (observe this command), and
+    the ``first`` and ``last`` NM word of its output."""
+    return data.StructLayout({"fire": unsigned(1), "first": unsigned(chip.nm_addr_bits),
+                              "last": unsigned(chip.nm_addr_bits)})
+
+
 #: The clock domain of the chip and the harness's logic: the ``sync`` clock, the ``sync`` reset
 #: registered (so no logic but one register reads a top-level input, see the module's docstring).
 CORE = "core"
@@ -80,7 +88,7 @@ class ChipHarness(wiring.Component):
     done : ``Out(1)``, logged : ``Out(16)``, busy : ``Out(1)``
 
     Bit 0 of ``load`` also loads the observation memory (:data:`FILES` ``observe``): per command
-    ``observe | first << 1 | last << (1 + nm_addr_bits)``, NM words (:attr:`observe_width`).
+    one :func:`observe_layout` word.
 
     Latency and throughput: the chip's.
     """
@@ -105,11 +113,6 @@ class ChipHarness(wiring.Component):
     @property
     def command_lane(self) -> int:
         return min(self._cmd_width, LINE_BITS)
-
-    @property
-    def observe_width(self) -> int:
-        """Bits of an observation-memory word: the flag, the first and the last NM word."""
-        return 1 + 2 * self._chip.nm_addr_bits
 
     def elaborate(self, platform):
         m = Module()
@@ -153,18 +156,21 @@ class ChipHarness(wiring.Component):
         m.submodules.log = Instance("dstripes_log", a_keep=1, p_WIDTH=48, p_FILE=FILES["log"], i_clk=ClockSignal(CORE),
                                     i_we=closing, i_data=Cat((index - 1)[:16], count))
         # -- the observer: NM read by the testbench the cycle after a marked command ends ------
-        nbits, ow = chip.nm_addr_bits, self.observe_width
-        seen = Signal(ow)
+        layout = observe_layout(chip)
+        ow = layout.size
+        seen = Signal(layout)
         m.submodules.observe = Instance(
             "dstripes_rom", p_WIDTH=ow, p_ABITS=self._cbits, p_LANE=min(ow, LINE_BITS),
             p_PARTS=parts(ow, min(ow, LINE_BITS)), p_FILE0=FILES["observe"], p_FILE1="", i_clk=ClockSignal(CORE),
-            i_load=Cat(q["load"][0], Const(0, 1)), i_addr=(index - 1)[:self._cbits], o_data=seen)
+            i_load=Cat(q["load"][0], Const(0, 1)), i_addr=(index - 1)[:self._cbits], o_data=seen.as_value())
         fire, which = Signal(), Signal(16)
-        first, last = Signal(nbits), Signal(nbits)
+        # separate registers: with both bounds slices of one register, Verilator 5.49's
+        # $writememh found the first above the last ("invalid address range") while $display
+        # printed them right
+        first, last = Signal.like(seen.first), Signal.like(seen.last)
         # a cycle after the end, so that the command's last NM write has landed
-        m.d.core += [fire.eq(closing & seen[0]), which.eq(index - 1), first.eq(seen[1:1 + nbits]),
-                     last.eq(seen[1 + nbits:])]
-        m.submodules.observer = Instance("dstripes_observer", a_keep=1, p_ABITS=nbits, p_PREFIX=OBSERVED,
+        m.d.core += [fire.eq(closing & seen.fire), which.eq(index - 1), first.eq(seen.first), last.eq(seen.last)]
+        m.submodules.observer = Instance("dstripes_observer", a_keep=1, p_ABITS=chip.nm_addr_bits, p_PREFIX=OBSERVED,
                                          i_clk=ClockSignal(CORE), i_fire=fire, i_index=which, i_first=first,
                                          i_last=last)
         with m.If(running & (self.logged == q["commands"]) & ~waiting):

@@ -239,11 +239,11 @@ def chain_plan(chip: ChipConfig, chain: Chain, x: np.ndarray, *, dram: DramConfi
         w_next += len(beats)
         commands.append(("layer", {"layer": d.values(chip)}))
         layer_command = len(commands) - 1
-        observed = pool_observed = (d.resolved_out_base(chip), d.out_bricks(chip))
+        observed = (d.resolved_out_base(chip), d.out_bricks(chip))
         for t in {l.source, *([l.residual.source] if l.residual else [])}:
             if last.get(t) == i:
                 nm.free(t)
-        pool = pool_model = pool_command = None
+        pool = pool_model = pool_command = pool_observed = None
         codes[l.name] = model.outputs
         if l.pool is not None:
             shape = (l.layer.k, l.layer.oh, l.layer.ow)
@@ -267,7 +267,7 @@ def chain_plan(chip: ChipConfig, chain: Chain, x: np.ndarray, *, dram: DramConfi
             expected=pipeline.unpooled[l.name] if l.pool is not None else pipeline.outputs[l.name],
             layer_command=layer_command, observed=observed, pool=pool, pool_model=pool_model,
             pool_expected=pipeline.outputs[l.name] if l.pool is not None else None, pool_command=pool_command,
-            pool_observed=pool_observed if pool is not None else None))
+            pool_observed=pool_observed))
     image = np.concatenate(chunks)
     # the final feature map leaves through the off-chip port, to the words after the image
     nm_first, count = steps[-1].pool_observed or steps[-1].observed

@@ -47,7 +47,7 @@ from dstripes.hw.emit import generator_sources, share_modules
 
 from .. import memfile
 from ..gateware import chip_harness, tile_harness
-from ..gateware.chip_harness import FILES, LOG_FIELDS, OBSERVED, ChipHarness
+from ..gateware.chip_harness import FILES, LOG_FIELDS, OBSERVED, ChipHarness, observe_layout
 from ..verdict import Check, FAILED, PASSED, Verdict
 from .cycle_path import tile_verilog
 from .errors import BuildError
@@ -103,8 +103,7 @@ def harness_design(design: ChipDesign, build_root: str | os.PathLike | None = No
         text = verilator.hier_block(text, design.tile.top)
     models = f"`define DSTRIPES_NM {nm_reference(outer.verilog, top)}\n{models}"
     combined = DutVerilog(top, text, outer.config, outer.streams, models, outer.public)
-    info = {"dram_bits": dram_bits, "command_bits": command_bits, "command_lane": harness.command_lane,
-            "observe_width": harness.observe_width}
+    info = {"dram_bits": dram_bits, "command_bits": command_bits, "command_lane": harness.command_lane}
     return combined, info
 
 
@@ -153,6 +152,8 @@ def thread_args(threads: int) -> tuple[str, ...]:
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"threads must be a positive integer, not {threads!r}")
     return ("--threads", str(threads)) if threads > 1 else ()
+
+
 BUDGET_FACTOR, BUDGET_SLACK = 4, 100_000
 
 
@@ -390,9 +391,9 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     words = [lay.const({"op": OPS[op], **fields}).as_value().value for op, fields in commands]
     write_atomic(directory / FILES["commands"], memfile.hex_ints(words, lay.size, info["command_lane"]))
     observe = dict(observe or {})
+    width = observe_layout(chip).size
     write_atomic(directory / FILES["observe"], memfile.hex_ints(
-        [_observe_word(observe.get(i), chip) for i in range(len(commands))], info["observe_width"],
-        min(info["observe_width"], memfile.LINE_BITS)))
+        [_observe_word(observe.get(i), chip) for i in range(len(commands))], width, min(width, memfile.LINE_BITS)))
     for i in observe:
         (directory / f"{OBSERVED}{i}.hex").unlink(missing_ok=True)
     write_atomic(directory / FILES["image"], memfile.hex_words(image, 64))
@@ -419,25 +420,26 @@ def play(design: ChipDesign, commands, image: np.ndarray, dram: DramConfig, dump
     log = [r for r in (rec.get("commands") or []) if r["command"] < len(commands)]
     if watch is not None and log:
         watch(log)              # the commands finished since the last poll
-    dump = directory / FILES["dump"]
-    words_back = _read_dump(dump, np.asarray(image).shape[1], n_dump) if dump.exists() else None
-    seen = {}
-    for i, (_, count) in observe.items():
-        path = directory / f"{OBSERVED}{i}.hex"
-        seen[i] = _read_dump(path, np.asarray(image).shape[1], count) if path.exists() else None
+    chunks = np.asarray(image).shape[1]
+
+    def read(path: Path, count: int):
+        return _read_dump(path, chunks, count) if path.exists() else None
+
+    words_back = read(directory / FILES["dump"], n_dump)
+    seen = {i: read(directory / f"{OBSERVED}{i}.hex", count) for i, (_, count) in observe.items()}
     return Played(res, log, words_back, int(rec.get("sim_cycles") or 0),
                   res.build.seconds if res.build is not None else 0.0, verilog_seconds, seen)
 
 
 def _observe_word(where: tuple | None, chip: ChipConfig) -> int:
-    """The observation-memory word of a command (:class:`ChipHarness`): 0, or the flag with NM
+    """The observation-memory word of a command (:func:`observe_layout`): 0, or ``fire`` with NM
     words ``first .. first + count - 1``."""
     if where is None:
         return 0
     first, count = (int(v) for v in where)
     if count < 1 or first < 0 or first + count > chip.nm_words:
         raise ConfigError(f"observed NM words {first} + {count} outside NM's {chip.nm_words:,}")
-    return 1 | first << 1 | (first + count - 1) << (1 + chip.nm_addr_bits)
+    return observe_layout(chip).const({"fire": 1, "first": first, "last": first + count - 1}).as_value().value
 
 
 def _watch(path: Path, callback, stop: threading.Event) -> None:
